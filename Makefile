@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: Apache-2.0
+# kgate: one entry point for build, test, fuzz, deps (and demo, bench as they come).
+
+CC := clang
+ARCH := $(shell uname -m)
+BUILD := build
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -I/usr/include/$(ARCH)-linux-gnu -Ibpf
+CFLAGS ?= -g -O2
+CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I$(BUILD) -DKGATE_VERSION='"$(VERSION)"'
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LIBBPF := -lbpf -lelf -lz
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+HDRS := $(wildcard bpf/*.h maps/*.h agent/*.h)
+AGENT_SRCS := $(wildcard agent/*.c)
+# Sources the tests link besides their own: agent/ without main.c and the *_cmd.c commands.
+AGENT_LIB := $(filter-out agent/main.c $(wildcard agent/*_cmd.c),$(AGENT_SRCS))
+
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps test test-unit test-cli test-bpf fuzz clean fixtures demo help
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/kgate
+
+help:
+	@echo "make            build build/kgate"
+	@echo "make deps       install build and test dependencies (Debian packages)"
+	@echo "make test       run every test suite (unit, cli, bpf; bpf needs root)"
+	@echo "make fuzz       run the decoder fuzzer for FUZZ_SECONDS (default 60)"
+	@echo "make fixtures   regenerate the real-client captures (scripts/capture-fixtures.sh)"
+	@echo "make clean      remove build/"
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD) $(BUILD)/tests:
+	@mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(HDRS) | $(BUILD)
+	$(CC) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	bpftool gen skeleton $< > $@
+
+$(BUILD)/kgate: $(AGENT_SRCS) $(HDRS) $(SKELS) | $(BUILD)
+	$(CC) $(CFLAGS) -o $@ $(AGENT_SRCS) $(LIBBPF)
+
+# --- tests -----------------------------------------------------------------
+
+UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/kframe.c \
+	tests/unit/decode_util.c $(AGENT_LIB)
+
+$(BUILD)/tests/test_unit: $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(UNIT_SRCS) -lcunit $(LIBBPF)
+
+$(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/unit/decode_util.c tests/unit/kframe.c \
+		$(AGENT_LIB) $(SKELS) $(HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit -o $@ tests/bpf/test_bpf.c tests/unit/decode_util.c \
+		tests/unit/kframe.c $(AGENT_LIB) -lcunit $(LIBBPF)
+
+$(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(AGENT_LIB) \
+		$(HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-Itests/unit -o $@ tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(AGENT_LIB) \
+		$(LIBBPF)
+
+test: test-unit test-cli test-bpf
+
+$(BUILD)/tests/kframe_selftest: tests/unit/kframe_selftest.c tests/unit/kframe.c \
+		tests/unit/kframe.h | $(BUILD)/tests
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ tests/unit/kframe_selftest.c tests/unit/kframe.c
+
+test-unit: $(BUILD)/tests/test_unit $(BUILD)/tests/kframe_selftest
+	$(BUILD)/tests/kframe_selftest
+	cd tests && ../$(BUILD)/tests/test_unit
+
+test-cli: $(BUILD)/kgate
+	tests/cli/test_cli.sh
+
+# Root: loads BPF programs, attaches XDP in network namespaces.
+test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/kgate
+	@if [ "$$(id -u)" -ne 0 ]; then echo "test-bpf: needs root (BPF, netns)" >&2; exit 1; fi
+	cd tests && ../$(BUILD)/tests/test_bpf
+	tests/bpf/test_probe_netns.sh tests/fixtures/captures/kafkapython-produce-c2.bin
+	tests/bpf/test_probe_netns.sh tests/fixtures/captures/confluent-group-c2.bin
+
+fuzz: $(BUILD)/tests/fuzz_decode
+	@mkdir -p $(BUILD)/fuzz-corpus
+	cp -n tests/fixtures/captures/*.bin $(BUILD)/fuzz-corpus/ 2>/dev/null || true
+	$(BUILD)/tests/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-max_len=8192 -timeout=10 $(BUILD)/fuzz-corpus tests/fuzz/seeds
+
+fixtures:
+	scripts/capture-fixtures.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The kgate command table: one entry per subcommand, each with its own --help. */
+#ifndef KGATE_CLI_H
+#define KGATE_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct kg_cmd {
+	const char *name;
+	const char *summary;
+	const char *usage; /* full --help text */
+	int (*run)(int argc, char **argv);
+};
+
+/* True when argv holds -h or --help; the caller prints its usage and exits 0. */
+bool kg_wants_help(int argc, char **argv);
+/* Prints "kgate NAME: message" to stderr and returns the usage exit code (2). */
+int kg_usage_error(const struct kg_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+int cmd_decode(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+extern const struct kg_cmd kg_cmd_decode, kg_cmd_probe;
+
+#endif

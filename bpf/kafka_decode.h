@@ -1,0 +1,1059 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The streaming Kafka request decoder: one source for the BPF programs and the
+ * host (tests, fuzzers, `kgate decode`).
+ *
+ * It is fed the client->broker byte stream of one connection in chunks of any size
+ * and keeps everything it needs between chunks in struct kd_state (maps/kgate_abi.h):
+ * a frame never has to start at a chunk boundary or fit in one. Each call of
+ * kd_step() does one bounded piece of work (one field, one skip, one byte of a SASL
+ * token) and returns either an event (a header, a topic, a SASL fact, a frame end,
+ * an error) or "continue"/"need more". Record batches and other payloads are
+ * skipped by their length and never read.
+ *
+ * The includer defines where the bytes are and how they are fetched:
+ *   KD_CTX                       the context type (struct xdp_md *, struct __sk_buff *)
+ *   KD_LOAD(ctx, off, dst, len)  copy len (1..KD_WIN) bytes at absolute offset off
+ *                                of ctx into dst; 0 on success
+ * The host build (no __bpf__) defines them over a plain buffer.
+ *
+ * Verifier notes: every copy into a kd_state buffer indexes it with a masked offset
+ * and a length clamped to KD_WIN, and each buffer has KD_WIN bytes of slack, so the
+ * verifier can prove the access in bounds without tracking the relation between
+ * the two.
+ */
+#ifndef KAFKA_DECODE_H
+#define KAFKA_DECODE_H
+
+#include "../maps/kgate_abi.h"
+#include "kafka_layouts.h"
+
+#include <stdbool.h>
+#ifndef __bpf__
+#include <string.h>
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+#endif
+
+#ifdef __clang__
+#define KD_UNROLL _Pragma("unroll")
+#else
+#define KD_UNROLL
+#endif
+
+/*
+ * Clamps v to max where the verifier can see it: clang otherwise may test a copy
+ * of v and use the original, and the verifier loses the bound.
+ */
+#ifdef __bpf__
+#define KD_CLAMP(v, max) asm volatile("if %0 <= %1 goto +1; %0 = %1" : "+r"(v) : "i"(max))
+#else
+#define KD_CLAMP(v, max)                                                                           \
+	do {                                                                                       \
+		if ((v) > (max))                                                                   \
+			(v) = (max);                                                               \
+	} while (0)
+#endif
+
+/* A chunk of the stream: bytes [off, end) of the context. */
+struct kd_src {
+	__u32 off;
+	__u32 end;
+};
+
+#ifndef KD_LOAD
+#ifdef __bpf__
+#error "define KD_CTX and KD_LOAD(ctx, off, dst, len) before including kafka_decode.h"
+#else
+#define KD_CTX const __u8 *
+#define KD_LOAD(ctx, off, dst, len) (memcpy((dst), (ctx) + (off), (len)), 0)
+#endif
+#endif
+
+/*
+ * The larger steps are separate functions in BPF: global functions are verified
+ * once each, on their own, so the verifier's work adds up instead of multiplying
+ * across every path through the interpreter. Their pointer arguments may be null
+ * as far as the verifier knows, hence the checks at their tops.
+ */
+#ifdef __bpf__
+#define KD_FUNC __attribute__((noinline))
+#else
+#define KD_FUNC static inline
+#endif
+
+/* What kd_step() reports. Event data is read from the state right after. */
+enum kd_event {
+	KD_EV_NEED_MORE = 0, /* the chunk is used up */
+	KD_EV_CONTINUE,      /* progress, nothing to report */
+	KD_EV_FRAME,         /* request header decoded: api_key, api_version, corr, client_id */
+	KD_EV_TOPIC,         /* a topic entry: name and/or uuid (kd_state.tkind) */
+	KD_EV_GROUP,         /* a group id, in name */
+	KD_EV_SASL_MECH,     /* SaslHandshake mechanism: mech, mech_name */
+	KD_EV_SASL_USER,     /* SASL user name (PLAIN authcid, SCRAM n=), in user */
+	KD_EV_FRAME_END,     /* the last byte of the current frame was consumed */
+	KD_EV_ERROR,         /* decoding ended: kd_state.reason */
+};
+
+/* kd_state.tkind for KD_EV_TOPIC. */
+#define KD_TK_NAME 0x01 /* name[0..name_len) holds the topic name */
+#define KD_TK_ID 0x02   /* uuid holds a non-zero topic id */
+
+/* Internal results of the field readers: 1 done, 0 need more, <0 -reason. */
+#define KD_DONE 1
+#define KD_MORE 0
+
+static __always_inline __u32 kd_avail(const struct kd_src *s)
+{
+	return s->end > s->off ? s->end - s->off : 0;
+}
+
+static __always_inline int kd_fail(struct kd_state *st, int reason)
+{
+	st->phase = KD_PH_DEAD;
+	st->reason = reason;
+	return KD_EV_ERROR;
+}
+
+static __always_inline __u16 kd_be16(const __u8 *p)
+{
+	return (__u16)((p[0] << 8) | p[1]);
+}
+
+static __always_inline __u32 kd_be32(const __u8 *p)
+{
+	return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | p[3];
+}
+
+static __always_inline bool kd_flex(const struct kd_state *st)
+{
+	return st->flags & KD_F_FLEX;
+}
+
+/*
+ * Gathers an n-byte fixed field (n <= KD_CARRY_MAX) into st->carry, across chunks
+ * if need be. The frame accounting is charged when the field starts, so a field
+ * that would run past the frame end fails at once.
+ */
+static __always_inline int kd_fixed(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32 n)
+{
+	__u32 have = st->carry_len, want;
+
+	if (!kd_avail(s))
+		return KD_MORE;
+	if (have == 0) {
+		if (n > st->frame_left && st->phase != KD_PH_SIZE)
+			return -KD_ERR_TRUNCATED;
+		if (st->phase != KD_PH_SIZE)
+			st->frame_left -= n;
+	}
+	want = n - have;
+	if (want > kd_avail(s))
+		want = kd_avail(s);
+	KD_CLAMP(want, KD_CARRY_MAX);
+	if (want == 0)
+		return KD_MORE;
+	if (KD_LOAD(ctx, s->off, &st->carry[have & (KD_CARRY_MAX - 1)], want))
+		return -KD_ERR_BOUND;
+	s->off += want;
+	st->carry_len = have + want;
+	if (st->carry_len < n)
+		return KD_MORE;
+	st->carry_len = 0;
+	return KD_DONE;
+}
+
+/*
+ * Reads an unsigned varint (at most 5 bytes; a 5th byte with its high bit set is
+ * KD_ERR_VARINT, as in Kafka's ByteUtils). The value so far waits in st->uv and the
+ * byte count in st->carry_len, so a varint may straddle chunks.
+ */
+static __always_inline int kd_uvarint(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32 *out)
+{
+	__u8 b, i;
+
+	KD_UNROLL
+	for (int k = 0; k < 5; k++) {
+		if (!kd_avail(s))
+			return KD_MORE;
+		if (!st->frame_left)
+			return -KD_ERR_TRUNCATED;
+		if (KD_LOAD(ctx, s->off, &b, 1))
+			return -KD_ERR_BOUND;
+		s->off++;
+		st->frame_left--;
+		i = st->carry_len;
+		if (i == 0)
+			st->uv = 0;
+		if (i > 4)
+			return -KD_ERR_VARINT;
+		st->uv |= (__u32)(b & 0x7f) << (7 * i);
+		st->carry_len = i + 1;
+		if (b & 0x80) {
+			if (i == 4)
+				return -KD_ERR_VARINT;
+			continue;
+		}
+		st->carry_len = 0;
+		*out = st->uv;
+		return KD_DONE;
+	}
+	return KD_MORE;
+}
+
+/*
+ * Reads a length or count prefix: i16 (width 2) or i32 (width 4) in classic
+ * versions, uvarint N+1 in flexible ones. *len is -1 for null.
+ */
+static __always_inline int kd_len(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32 width, __s32 *len)
+{
+	__u32 u;
+	int r;
+
+	if (kd_flex(st)) {
+		r = kd_uvarint(ctx, st, s, &u);
+		if (r != KD_DONE)
+			return r;
+		if (u > 0x7fffffffu)
+			return -KD_ERR_LEN_OVER;
+		*len = (__s32)u - 1;
+		return KD_DONE;
+	}
+	r = kd_fixed(ctx, st, s, width);
+	if (r != KD_DONE)
+		return r;
+	*len = width == 2 ? (__s32)(__s16)kd_be16(st->carry) : (__s32)kd_be32(st->carry);
+	return KD_DONE;
+}
+
+/*
+ * Checks a string/bytes length against nullability, the frame and a limit, and
+ * charges it to the frame. Returns 1 (non-null), 2 (null) or -reason.
+ */
+static __always_inline int kd_check_len(struct kd_state *st, __s32 len, __u8 null_from, __u32 limit)
+{
+	if (len == -1 && st->api_version >= null_from)
+		return 2;
+	if (len < 0)
+		return -KD_ERR_NEG_LEN;
+	if ((__u32)len > limit || (__u32)len > st->frame_left)
+		return -KD_ERR_LEN_OVER;
+	st->frame_left -= len;
+	return 1;
+}
+
+/* Starts a tagged-field section; kd_tagged() reads it before anything else. */
+static __always_inline int kd_begin_tf(struct kd_state *st)
+{
+	st->flags |= KD_F_IN_TF;
+	st->tf_sub = 0;
+	return KD_EV_CONTINUE;
+}
+
+/* uvarint count, then per field: uvarint tag, uvarint size, size bytes (skipped). */
+KD_FUNC int kd_tagged(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
+{
+	__u32 v;
+	int r;
+
+	if (!st || !s)
+		return KD_EV_ERROR;
+	if (st->tf_sub == 1 && st->tf_left == 0) {
+		st->flags &= ~KD_F_IN_TF;
+		return KD_EV_CONTINUE;
+	}
+	r = kd_uvarint(ctx, st, s, &v);
+	if (r < 0)
+		return kd_fail(st, -r);
+	if (r == KD_MORE)
+		return KD_EV_NEED_MORE;
+	switch (st->tf_sub) {
+	case 0:
+		if (v > KD_MAX_ARRAY_ENTRIES)
+			return kd_fail(st, KD_ERR_ARRAY_OVER);
+		st->tf_left = v;
+		st->tf_sub = 1;
+		break;
+	case 1: /* tag number: any, unknown tags are skipped by size */
+		st->tf_sub = 2;
+		break;
+	default:
+		if (v > st->frame_left)
+			return kd_fail(st, KD_ERR_LEN_OVER);
+		st->frame_left -= v;
+		st->skip = v;
+		st->tf_left--;
+		st->tf_sub = 1;
+		break;
+	}
+	return KD_EV_CONTINUE;
+}
+
+/* SASL token parse states (kd_state.sasl_ps). */
+enum {
+	KD_SP_PLAIN_AUTHZ = 0, /* PLAIN: authzid up to the first NUL */
+	KD_SP_PLAIN_USER,      /* PLAIN: authcid up to the second NUL */
+	KD_SP_SCRAM_GS2 = 8,   /* SCRAM: gs2 cbind flag up to ',' */
+	KD_SP_SCRAM_AUTHZ,     /* SCRAM: gs2 authzid up to ',' */
+	KD_SP_SCRAM_ATTR,      /* SCRAM: an attribute name */
+	KD_SP_SCRAM_EXT,       /* SCRAM: m=... up to ',' */
+	KD_SP_SCRAM_EQ,        /* SCRAM: '=' after 'n' */
+	KD_SP_SCRAM_USER,      /* SCRAM: saslname up to ',' */
+	KD_SP_SCRAM_ESC,       /* SCRAM: after '=' in saslname */
+	KD_SP_SCRAM_ESC2C,     /* SCRAM: after "=2" */
+	KD_SP_SCRAM_ESC3D,     /* SCRAM: after "=3" */
+	KD_SP_DONE = 0x40,     /* user complete or token malformed: skip the rest */
+};
+
+static __always_inline void kd_user_put(struct kd_state *st, __u8 c)
+{
+	if (st->user_len < KD_USER_MAX)
+		st->user[st->user_len++ & (KD_USER_MAX - 1)] = c;
+	else
+		st->flags |= KD_F_TRUNC;
+}
+
+/*
+ * One byte of a SASL token. Returns 1 when the user name is complete, -1 when the
+ * token is not what the mechanism expects (no user is reported), 0 to go on.
+ * The PLAIN password and the SCRAM nonce come after the terminator and are never
+ * read: the caller skips them by length.
+ */
+static __always_inline int kd_sasl_byte(struct kd_state *st, __u8 c)
+{
+	switch (st->sasl_ps) {
+	case KD_SP_PLAIN_AUTHZ:
+		if (c == 0)
+			st->sasl_ps = KD_SP_PLAIN_USER;
+		return 0;
+	case KD_SP_PLAIN_USER:
+		if (c == 0)
+			return st->user_len ? 1 : -1;
+		kd_user_put(st, c);
+		return 0;
+	case KD_SP_SCRAM_GS2:
+		if (c == ',')
+			st->sasl_ps = KD_SP_SCRAM_AUTHZ;
+		return 0;
+	case KD_SP_SCRAM_AUTHZ:
+		if (c == ',')
+			st->sasl_ps = KD_SP_SCRAM_ATTR;
+		return 0;
+	case KD_SP_SCRAM_ATTR:
+		if (c == 'm') {
+			st->sasl_ps = KD_SP_SCRAM_EXT;
+			return 0;
+		}
+		if (c == 'n') {
+			st->sasl_ps = KD_SP_SCRAM_EQ;
+			return 0;
+		}
+		return -1;
+	case KD_SP_SCRAM_EXT:
+		if (c == ',')
+			st->sasl_ps = KD_SP_SCRAM_ATTR;
+		return 0;
+	case KD_SP_SCRAM_EQ:
+		if (c != '=')
+			return -1;
+		st->sasl_ps = KD_SP_SCRAM_USER;
+		return 0;
+	case KD_SP_SCRAM_USER:
+		if (c == ',')
+			return st->user_len ? 1 : -1;
+		if (c == '=')
+			st->sasl_ps = KD_SP_SCRAM_ESC;
+		else
+			kd_user_put(st, c);
+		return 0;
+	case KD_SP_SCRAM_ESC:
+		if (c == '2')
+			st->sasl_ps = KD_SP_SCRAM_ESC2C;
+		else if (c == '3')
+			st->sasl_ps = KD_SP_SCRAM_ESC3D;
+		else
+			return -1;
+		return 0;
+	case KD_SP_SCRAM_ESC2C:
+		if (c != 'C')
+			return -1;
+		kd_user_put(st, ',');
+		st->sasl_ps = KD_SP_SCRAM_USER;
+		return 0;
+	case KD_SP_SCRAM_ESC3D:
+		if (c != 'D')
+			return -1;
+		kd_user_put(st, '=');
+		st->sasl_ps = KD_SP_SCRAM_USER;
+		return 0;
+	}
+	return -1;
+}
+
+/* Prepares to parse a SASL token of st->str_len bytes (already charged to the frame). */
+static __always_inline void kd_token_begin(struct kd_state *st)
+{
+	st->copied = 0;
+	st->user_len = 0;
+	st->flags &= ~KD_F_TRUNC;
+	if (st->flags & KD_F_SASL_USER_SEEN)
+		st->sasl_ps = KD_SP_DONE;
+	else if (st->mech == KD_MECH_PLAIN)
+		st->sasl_ps = KD_SP_PLAIN_AUTHZ;
+	else if (st->mech == KD_MECH_SCRAM_SHA_256 || st->mech == KD_MECH_SCRAM_SHA_512)
+		st->sasl_ps = KD_SP_SCRAM_GS2;
+	else
+		st->sasl_ps = KD_SP_DONE;
+}
+
+/*
+ * Advances through a SASL token one byte per step until the user name ends, then
+ * skips the rest. Returns KD_EV_SASL_USER once, KD_EV_NEED_MORE, KD_EV_CONTINUE,
+ * or KD_DONE (as a distinct value below) when the whole token is consumed.
+ */
+#define KD_TOKEN_END 0x100
+KD_FUNC int kd_token(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
+{
+	__u8 c;
+	int r;
+
+	if (!st || !s)
+		return KD_EV_ERROR;
+	if (st->copied >= st->str_len) {
+		/* Only the first token of an exchange names the user. */
+		st->flags |= KD_F_SASL_USER_SEEN;
+		return KD_TOKEN_END;
+	}
+	if (st->sasl_ps == KD_SP_DONE) {
+		st->skip = st->str_len - st->copied;
+		st->copied = st->str_len;
+		return KD_EV_CONTINUE;
+	}
+	if (!kd_avail(s))
+		return KD_EV_NEED_MORE;
+	if (KD_LOAD(ctx, s->off, &c, 1))
+		return kd_fail(st, KD_ERR_BOUND);
+	s->off++;
+	st->copied++;
+	r = kd_sasl_byte(st, c);
+	if (r == 0)
+		return KD_EV_CONTINUE;
+	st->sasl_ps = KD_SP_DONE;
+	st->flags |= KD_F_SASL_USER_SEEN;
+	return r > 0 ? KD_EV_SASL_USER : KD_EV_CONTINUE;
+}
+
+/* Copies up to KD_WIN bytes of the current string into buf[st->copied..]. */
+static __always_inline int kd_copy(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u8 *buf, __u32 mask,
+				   __u32 keep)
+{
+	__u32 n = keep - st->copied;
+
+	if (n > kd_avail(s))
+		n = kd_avail(s);
+	KD_CLAMP(n, KD_WIN);
+	if (n == 0)
+		return KD_MORE;
+	if (KD_LOAD(ctx, s->off, buf + (st->copied & mask), n))
+		return -KD_ERR_BOUND;
+	s->off += n;
+	st->copied += n;
+	return st->copied >= keep ? KD_DONE : KD_MORE;
+}
+
+static __always_inline bool kd_mech_is(const struct kd_state *st, const char *m, __u32 n)
+{
+	if (st->mech_len != n)
+		return false;
+	KD_UNROLL
+	for (int i = 0; i < KD_MECH_NAME_MAX; i++)
+		if (i < (int)n && st->mech_name[i] != (__u8)m[i])
+			return false;
+	return true;
+}
+
+KD_FUNC int kd_mech_set(struct kd_state *st)
+{
+	if (!st)
+		return 0;
+	if (kd_mech_is(st, "PLAIN", 5))
+		st->mech = KD_MECH_PLAIN;
+	else if (kd_mech_is(st, "SCRAM-SHA-256", 13))
+		st->mech = KD_MECH_SCRAM_SHA_256;
+	else if (kd_mech_is(st, "SCRAM-SHA-512", 13))
+		st->mech = KD_MECH_SCRAM_SHA_512;
+	else if (kd_mech_is(st, "GSSAPI", 6))
+		st->mech = KD_MECH_GSSAPI;
+	else if (kd_mech_is(st, "OAUTHBEARER", 11))
+		st->mech = KD_MECH_OAUTHBEARER;
+	else
+		st->mech = KD_MECH_OTHER;
+	st->flags &= ~KD_F_SASL_USER_SEEN;
+	/*
+	 * SaslHandshake v0: the tokens that follow are raw i32-framed, no header.
+	 * PLAIN sends one, SCRAM two (client-first, client-final), OAUTHBEARER one.
+	 * GSSAPI's count is not knowable from the wire: KD_SASL_RAW_UNKNOWN.
+	 */
+	if (st->api_version == 0) {
+		if (st->mech == KD_MECH_PLAIN || st->mech == KD_MECH_OAUTHBEARER)
+			st->sasl_raw = 1;
+		else if (st->mech == KD_MECH_SCRAM_SHA_256 || st->mech == KD_MECH_SCRAM_SHA_512)
+			st->sasl_raw = 2;
+		else
+			st->sasl_raw = KD_SASL_RAW_UNKNOWN;
+	}
+	return 0;
+}
+
+/* Frame size: also where TLS and raw SASL tokens are recognised. */
+KD_FUNC int kd_ph_size(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
+{
+	__s32 size;
+	int r;
+
+	if (!st || !s)
+		return KD_EV_ERROR;
+	r = kd_fixed(ctx, st, s, 4);
+	if (r < 0)
+		return kd_fail(st, -r);
+	if (r == KD_MORE)
+		return KD_EV_NEED_MORE;
+	/* A TLS record header: handshake (0x16), version 3.x. */
+	if (st->carry[0] == 0x16 && st->carry[1] == 0x03 && st->carry[2] <= 0x04)
+		return kd_fail(st, KD_ERR_TLS);
+	size = (__s32)kd_be32(st->carry);
+	if (size < 0)
+		return kd_fail(st, KD_ERR_NEG_LEN);
+	st->frame_size = size;
+	st->frame_left = size;
+	if (st->sasl_raw) {
+		if (st->sasl_raw == KD_SASL_RAW_UNKNOWN)
+			return kd_fail(st, KD_ERR_SASL);
+		if ((__u32)size > KD_MAX_SASL_FRAME)
+			return kd_fail(st, KD_ERR_LEN_OVER);
+		st->sasl_raw--;
+		st->api_key = KD_KEY_SASL_RAW;
+		st->api_version = 0;
+		st->corr = -1;
+		st->opclass = KG_OP_OTHER;
+		st->client_id_len = 0;
+		st->client_id_null = 1;
+		st->flags = st->flags & KD_F_SASL_USER_SEEN;
+		st->str_len = size;
+		st->frame_left = 0;
+		kd_token_begin(st);
+		st->phase = KD_PH_RAW;
+		return KD_EV_FRAME;
+	}
+	if ((__u32)size > KD_MAX_FRAME)
+		return kd_fail(st, KD_ERR_LEN_OVER);
+	if (size < 8)
+		return kd_fail(st, KD_ERR_TRUNCATED);
+	st->phase = KD_PH_HDR;
+	return KD_EV_CONTINUE;
+}
+
+static __always_inline const struct kd_api *kd_api_of(__u32 key)
+{
+	if (key >= KD_API_COUNT)
+		return 0;
+	KD_CLAMP(key, KD_API_COUNT - 1);
+	return &kd_apis[key];
+}
+
+KD_FUNC int kd_ph_hdr(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
+{
+	const struct kd_api *api;
+	__u16 key, ver;
+	int r;
+
+	if (!st || !s)
+		return KD_EV_ERROR;
+	r = kd_fixed(ctx, st, s, 8);
+	if (r < 0)
+		return kd_fail(st, -r);
+	if (r == KD_MORE)
+		return KD_EV_NEED_MORE;
+	key = kd_be16(st->carry);
+	ver = kd_be16(st->carry + 2);
+	st->corr = (__s32)kd_be32(st->carry + 4);
+	api = kd_api_of(key);
+	if (!api || !api->known || ver > api->max_ver)
+		return kd_fail(st, KD_ERR_UNKNOWN_API);
+	st->api_key = key;
+	st->api_version = ver;
+	st->opclass = api->opclass;
+	st->flags = (st->flags & KD_F_SASL_USER_SEEN) | (ver >= api->flex_min ? KD_F_FLEX : 0);
+	st->pc = 0;
+	st->sub = 0;
+	st->depth = 0;
+	st->skip_nest = 0;
+	st->client_id_len = 0;
+	st->client_id_null = 1;
+	/* ControlledShutdown v0 is the one request with header v0: no client id. */
+	if (key == KAFKA_CONTROLLED_SHUTDOWN && ver == 0) {
+		st->phase = KD_PH_BODY;
+		return KD_EV_FRAME;
+	}
+	st->phase = KD_PH_CLIENT;
+	return KD_EV_CONTINUE;
+}
+
+/* client_id: always an i16-length nullable string, even in header v2; then TF. */
+KD_FUNC int kd_ph_client(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
+{
+	__u32 keep;
+	__s32 len;
+	int r;
+
+	if (!st || !s)
+		return KD_EV_ERROR;
+	switch (st->sub) {
+	case 0:
+		r = kd_fixed(ctx, st, s, 2);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == KD_MORE)
+			return KD_EV_NEED_MORE;
+		len = (__s16)kd_be16(st->carry);
+		if (len == -1) {
+			st->sub = 2;
+			return KD_EV_CONTINUE;
+		}
+		if (len < 0)
+			return kd_fail(st, KD_ERR_NEG_LEN);
+		if ((__u32)len > st->frame_left)
+			return kd_fail(st, KD_ERR_LEN_OVER);
+		st->frame_left -= len;
+		st->str_len = len;
+		st->copied = 0;
+		st->client_id_null = 0;
+		st->sub = 1;
+		return KD_EV_CONTINUE;
+	case 1:
+		keep = st->str_len < KD_CLIENT_ID_MAX ? st->str_len : KD_CLIENT_ID_MAX;
+		if (st->copied < keep) {
+			r = kd_copy(ctx, st, s, st->client_id, KD_CLIENT_ID_MAX - 1, keep);
+			if (r < 0)
+				return kd_fail(st, -r);
+			if (r == KD_MORE)
+				return kd_avail(s) ? KD_EV_CONTINUE : KD_EV_NEED_MORE;
+		}
+		st->client_id_len = keep;
+		st->skip = st->str_len - keep;
+		st->sub = 2;
+		return KD_EV_CONTINUE;
+	case 2:
+		if (kd_flex(st)) {
+			st->sub = 3;
+			return kd_begin_tf(st);
+		}
+		/* fall through */
+	default:
+		st->phase = KD_PH_BODY;
+		st->sub = 0;
+		return KD_EV_FRAME;
+	}
+}
+
+/* Array begin: count, null, limits; opens a level or skips the element ops. */
+KD_FUNC int kd_op_arr(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32 code, __u32 arg)
+{
+	__s32 n;
+	int r;
+
+	if (!st || !s)
+		return KD_EV_ERROR;
+	r = kd_len(ctx, st, s, 4, &n);
+
+	if (r < 0)
+		return kd_fail(st, -r);
+	if (r == KD_MORE)
+		return KD_EV_NEED_MORE;
+	if (n == -1 && st->api_version >= arg)
+		n = 0;
+	if (n < 0)
+		return kd_fail(st, KD_ERR_NEG_LEN);
+	if ((__u32)n > KD_MAX_ARRAY_ENTRIES)
+		return kd_fail(st, KD_ERR_ARRAY_OVER);
+	if (code == KD_OP_ARRP) {
+		__u32 bytes = (__u32)n * arg;
+
+		if (bytes > st->frame_left)
+			return kd_fail(st, KD_ERR_TRUNCATED);
+		st->frame_left -= bytes;
+		st->skip = bytes;
+		st->pc++;
+		return KD_EV_CONTINUE;
+	}
+	if (n == 0) {
+		st->skip_nest = 1;
+		st->pc++;
+		return KD_EV_CONTINUE;
+	}
+	if (st->depth >= KD_MAX_DEPTH)
+		return kd_fail(st, KD_ERR_BOUND);
+	st->arr_left[st->depth & (KD_MAX_DEPTH - 1)] = n;
+	st->arr_pc[st->depth & (KD_MAX_DEPTH - 1)] = st->pc;
+	st->depth++;
+	st->pc++;
+	return KD_EV_CONTINUE;
+}
+
+static __always_inline int kd_op_end(struct kd_state *st, const struct kd_op *op)
+{
+	__u8 d;
+
+	if (kd_flex(st) && op->arg != KD_END_PRIM && st->sub == 0) {
+		st->sub = 1;
+		return kd_begin_tf(st);
+	}
+	st->sub = 0;
+	if (st->depth == 0)
+		return kd_fail(st, KD_ERR_BOUND); /* a table error, never input */
+	d = (st->depth - 1) & (KD_MAX_DEPTH - 1);
+	if (--st->arr_left[d])
+		st->pc = st->arr_pc[d] + 1;
+	else {
+		st->depth--;
+		st->pc++;
+	}
+	return KD_EV_CONTINUE;
+}
+
+/*
+ * A string whose value is kept (topic name, group id, mechanism): copies up to
+ * keep bytes into buf, skips the rest. Returns KD_EV_CONTINUE until done, then
+ * the done marker KD_TOKEN_END; sets *is_null for a null string.
+ */
+static __always_inline int kd_op_keep(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u8 null_from,
+				      __u32 limit, __u32 keep_max, __u8 *buf, __u32 mask,
+				      bool *is_null)
+{
+	__u32 keep;
+	__s32 len;
+	int r;
+
+	*is_null = false;
+	if (st->sub == 0) {
+		r = kd_len(ctx, st, s, 2, &len);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == KD_MORE)
+			return KD_EV_NEED_MORE;
+		r = kd_check_len(st, len, null_from, limit);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == 2) {
+			*is_null = true;
+			return KD_TOKEN_END;
+		}
+		st->str_len = len;
+		st->copied = 0;
+		st->sub = 1;
+	}
+	keep = st->str_len < keep_max ? st->str_len : keep_max;
+	if (st->copied < keep) {
+		r = kd_copy(ctx, st, s, buf, mask, keep);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == KD_MORE)
+			return kd_avail(s) ? KD_EV_CONTINUE : KD_EV_NEED_MORE;
+	}
+	st->skip = st->str_len - keep;
+	st->sub = 0;
+	return KD_TOKEN_END;
+}
+
+/* Ops that read one field whose value is kept: names, ids, resource types, mechanisms. */
+KD_FUNC int kd_op_field(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32 code, __u32 arg)
+{
+	bool null;
+	int r;
+
+	if (!st || !s)
+		return KD_EV_ERROR;
+	switch (code) {
+	case KD_OP_RNAME:
+		if (st->rtype != KAFKA_RESOURCE_TOPIC) {
+			/* Not a topic: skip it like any string (no topic limit applies). */
+			r = kd_op_keep(ctx, st, s, arg, KD_MAX_FRAME, 0, st->name, 0xff, &null);
+			if (r == KD_TOKEN_END)
+				st->pc++;
+			return r == KD_TOKEN_END ? KD_EV_CONTINUE : r;
+		}
+		/* fall through */
+	case KD_OP_NAME:
+		r = kd_op_keep(ctx, st, s, arg, KD_TOPIC_MAX, KD_TOPIC_MAX, st->name, 0xff, &null);
+		if (r != KD_TOKEN_END)
+			return r;
+		if (null) {
+			st->flags |= KD_F_NAME_NULL;
+		} else {
+			st->name_len = st->str_len;
+			st->flags |= KD_F_HAVE_NAME;
+		}
+		st->pc++;
+		return KD_EV_CONTINUE;
+	case KD_OP_UUID:
+		r = kd_fixed(ctx, st, s, 16);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == KD_MORE)
+			return KD_EV_NEED_MORE;
+		__builtin_memcpy(st->uuid, st->carry, 16);
+		if (kd_be32(st->carry) | kd_be32(st->carry + 4) | kd_be32(st->carry + 8) |
+		    kd_be32(st->carry + 12))
+			st->flags |= KD_F_HAVE_ID;
+		st->pc++;
+		return KD_EV_CONTINUE;
+	case KD_OP_RTYPE:
+		r = kd_fixed(ctx, st, s, 1);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == KD_MORE)
+			return KD_EV_NEED_MORE;
+		st->rtype = st->carry[0];
+		st->pc++;
+		return KD_EV_CONTINUE;
+	case KD_OP_GROUP:
+		r = kd_op_keep(ctx, st, s, KD_NEVER, KD_MAX_FRAME, KD_GROUP_MAX, st->name, 0xff, &null);
+		if (r != KD_TOKEN_END)
+			return r;
+		st->name_len = st->str_len < KD_GROUP_MAX ? st->str_len : KD_GROUP_MAX;
+		if (st->str_len > KD_GROUP_MAX)
+			st->flags |= KD_F_TRUNC;
+		else
+			st->flags &= ~KD_F_TRUNC;
+		st->pc++;
+		return KD_EV_GROUP;
+	case KD_OP_MECH:
+		r = kd_op_keep(ctx, st, s, KD_NEVER, KD_MAX_FRAME, KD_MECH_NAME_MAX, st->mech_name,
+			       0x1f, &null);
+		if (r != KD_TOKEN_END)
+			return r;
+		st->mech_len = st->str_len < KD_MECH_NAME_MAX ? st->str_len : KD_MECH_NAME_MAX;
+		if (st->str_len > KD_MECH_NAME_MAX)
+			st->mech_len = 0; /* no known mechanism is that long */
+		kd_mech_set(st);
+		st->pc++;
+		return KD_EV_SASL_MECH;
+	}
+	return kd_fail(st, KD_ERR_BOUND); /* a table error, never input */
+}
+
+/* SaslAuthenticate auth_bytes: the user name is parsed out, the rest skipped. */
+KD_FUNC int kd_op_auth(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
+{
+	__s32 len;
+	int r;
+
+	if (!st || !s)
+		return KD_EV_ERROR;
+	if (st->sub == 0) {
+		r = kd_len(ctx, st, s, 4, &len);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == KD_MORE)
+			return KD_EV_NEED_MORE;
+		r = kd_check_len(st, len, KD_NEVER, KD_MAX_SASL_FRAME);
+		if (r < 0)
+			return kd_fail(st, -r);
+		st->str_len = len;
+		kd_token_begin(st);
+		st->sub = 1;
+	}
+	r = kd_token(ctx, st, s);
+	if (r != KD_TOKEN_END)
+		return r;
+	st->sub = 0;
+	st->pc++;
+	return KD_EV_CONTINUE;
+}
+
+KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
+{
+	const struct kd_api *api;
+	struct kd_op op;
+	__u32 idx;
+	__s32 len;
+	int r;
+
+	if (!st || !s)
+		return KD_EV_ERROR;
+	api = kd_api_of(st->api_key);
+	if (!api)
+		return kd_fail(st, KD_ERR_BOUND);
+	if (st->pc >= api->prog_len) {
+		/* End of the body: the top-level tagged fields, then trailing bytes. */
+		if (api->prog_len && kd_flex(st) && st->sub == 0) {
+			st->sub = 1;
+			return kd_begin_tf(st);
+		}
+		st->sub = 0;
+		st->phase = KD_PH_TRAIL;
+		return KD_EV_CONTINUE;
+	}
+	idx = (__u32)api->prog + st->pc;
+	if (idx >= KD_P__END)
+		return kd_fail(st, KD_ERR_BOUND);
+	KD_CLAMP(idx, KD_P__END - 1);
+	op = kd_prog[idx];
+
+	/* Passing over the element ops of an empty, null or absent array. */
+	if (st->skip_nest) {
+		if (op.code == KD_OP_ARR)
+			st->skip_nest++;
+		else if (op.code == KD_OP_END)
+			st->skip_nest--;
+		st->pc++;
+		return KD_EV_CONTINUE;
+	}
+	if (st->api_version < op.vmin || st->api_version > op.vmax) {
+		if (op.code == KD_OP_ARR)
+			st->skip_nest = 1;
+		st->pc++;
+		return KD_EV_CONTINUE;
+	}
+
+	switch (op.code) {
+	case KD_OP_SKIP:
+		if (op.arg > st->frame_left)
+			return kd_fail(st, KD_ERR_TRUNCATED);
+		st->frame_left -= op.arg;
+		st->skip = op.arg;
+		st->pc++;
+		return KD_EV_CONTINUE;
+	case KD_OP_STR:
+	case KD_OP_BYTES:
+		r = kd_len(ctx, st, s, op.code == KD_OP_STR ? 2 : 4, &len);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == KD_MORE)
+			return KD_EV_NEED_MORE;
+		r = kd_check_len(st, len, op.arg, KD_MAX_FRAME);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == 1)
+			st->skip = len;
+		st->pc++;
+		return KD_EV_CONTINUE;
+	case KD_OP_ARR:
+	case KD_OP_ARRP:
+		return kd_op_arr(ctx, st, s, op.code, op.arg);
+	case KD_OP_END:
+		return kd_op_end(st, &op);
+	case KD_OP_NAME:
+	case KD_OP_RNAME:
+	case KD_OP_UUID:
+	case KD_OP_RTYPE:
+	case KD_OP_GROUP:
+	case KD_OP_MECH:
+		return kd_op_field(ctx, st, s, op.code, op.arg);
+	case KD_OP_EMIT:
+		st->pc++;
+		if (!(st->flags & (KD_F_HAVE_NAME | KD_F_HAVE_ID | KD_F_NAME_NULL)))
+			return KD_EV_CONTINUE; /* a resource that is not a topic */
+		st->tkind = (st->flags & KD_F_HAVE_NAME ? KD_TK_NAME : 0) |
+			    (st->flags & KD_F_HAVE_ID ? KD_TK_ID : 0);
+		if (!(st->tkind & KD_TK_NAME))
+			st->name_len = 0;
+		st->flags &= ~(KD_F_HAVE_NAME | KD_F_HAVE_ID | KD_F_NAME_NULL);
+		return KD_EV_TOPIC;
+	case KD_OP_AUTH:
+		return kd_op_auth(ctx, st, s);
+	}
+	return kd_fail(st, KD_ERR_BOUND); /* a table error, never input */
+}
+
+/*
+ * One bounded piece of work. Returns a KD_EV_*; after KD_EV_NEED_MORE the chunk is
+ * used up and the next chunk continues where this one stopped.
+ */
+static __always_inline int kd_step(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
+{
+	__u32 n;
+	int r;
+
+	if (st->phase == KD_PH_DEAD)
+		return KD_EV_ERROR;
+	if (st->skip) {
+		n = kd_avail(s);
+		if (!n)
+			return KD_EV_NEED_MORE;
+		if (n > st->skip)
+			n = st->skip;
+		s->off += n;
+		st->skip -= n;
+		return KD_EV_CONTINUE;
+	}
+	if (st->flags & KD_F_IN_TF)
+		return kd_tagged(ctx, st, s);
+	switch (st->phase) {
+	case KD_PH_SIZE:
+		return kd_ph_size(ctx, st, s);
+	case KD_PH_HDR:
+		return kd_ph_hdr(ctx, st, s);
+	case KD_PH_CLIENT:
+		return kd_ph_client(ctx, st, s);
+	case KD_PH_BODY:
+		return kd_op(ctx, st, s);
+	case KD_PH_RAW:
+		r = kd_token(ctx, st, s);
+		if (r == KD_TOKEN_END) {
+			st->phase = KD_PH_TRAIL;
+			return KD_EV_CONTINUE;
+		}
+		return r;
+	case KD_PH_TRAIL:
+		if (st->frame_left) {
+			st->skip = st->frame_left;
+			st->frame_left = 0;
+			return KD_EV_CONTINUE;
+		}
+		st->phase = KD_PH_SIZE;
+		return KD_EV_FRAME_END;
+	}
+	return kd_fail(st, KD_ERR_BOUND);
+}
+
+static __always_inline void kd_init(struct kd_state *st)
+{
+	__builtin_memset(st, 0, sizeof(*st));
+}
+
+#ifndef __bpf__
+/*
+ * Host driver: feeds one chunk and calls cb for every event. At most max_steps
+ * steps (the datapath uses KD_MAX_STEPS_PER_CHUNK); running out is KD_ERR_BOUND.
+ * Returns the last event (KD_EV_NEED_MORE or KD_EV_ERROR).
+ */
+typedef void (*kd_event_cb)(void *arg, const struct kd_state *st, int ev);
+
+static inline int kd_feed(struct kd_state *st, const void *buf, __u32 len, __u32 max_steps,
+			  kd_event_cb cb, void *arg)
+{
+	struct kd_src s = { .off = 0, .end = len };
+	__u32 i;
+	int ev;
+
+	for (i = 0; i < max_steps; i++) {
+		ev = kd_step(buf, st, &s);
+		if (ev == KD_EV_NEED_MORE)
+			return ev;
+		if (ev == KD_EV_CONTINUE)
+			continue;
+		if (cb)
+			cb(arg, st, ev);
+		if (ev == KD_EV_ERROR)
+			return ev;
+	}
+	kd_fail(st, KD_ERR_BOUND);
+	if (cb)
+		cb(arg, st, KD_EV_ERROR);
+	return KD_EV_ERROR;
+}
+#endif
+
+#endif /* KAFKA_DECODE_H */

@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Kafka request layouts as data, read by the interpreter in kafka_decode.h.
+ *
+ * Each decoded API has one program: a list of ops, each applying to the versions
+ * [vmin, vmax]. Types switch to their compact forms in flexible versions
+ * (v >= flex_min), and every struct ends with a tagged-field section there, which
+ * the interpreter reads by itself at each END and at the end of the program.
+ * Sources: Kafka's clients/src/main/resources/common/message/<Name>Request.json
+ * (3.9 for versions 4.0 removed, 4.3 for the newest) and docs/kafka-wire.md.
+ */
+#ifndef KAFKA_LAYOUTS_H
+#define KAFKA_LAYOUTS_H
+
+#include "../maps/kgate_abi.h"
+
+/* Kafka api keys named by the decoder and the datapath. */
+enum kafka_api_key {
+	KAFKA_PRODUCE = 0,
+	KAFKA_FETCH = 1,
+	KAFKA_LIST_OFFSETS = 2,
+	KAFKA_METADATA = 3,
+	KAFKA_CONTROLLED_SHUTDOWN = 7,
+	KAFKA_OFFSET_COMMIT = 8,
+	KAFKA_OFFSET_FETCH = 9,
+	KAFKA_SASL_HANDSHAKE = 17,
+	KAFKA_API_VERSIONS = 18,
+	KAFKA_CREATE_TOPICS = 19,
+	KAFKA_DELETE_TOPICS = 20,
+	KAFKA_DELETE_RECORDS = 21,
+	KAFKA_ADD_PARTITIONS_TO_TXN = 24,
+	KAFKA_DESCRIBE_CONFIGS = 32,
+	KAFKA_ALTER_CONFIGS = 33,
+	KAFKA_SASL_AUTHENTICATE = 36,
+};
+
+/* ConfigResource.Type TOPIC: only these resources name a topic. */
+#define KAFKA_RESOURCE_TOPIC 2
+
+enum kd_opcode {
+	KD_OP_SKIP = 1, /* arg fixed bytes */
+	KD_OP_STR,      /* string, content skipped; arg = first version where null is valid */
+	KD_OP_BYTES,    /* bytes/records (i32 or compact length), skipped; arg as KD_OP_STR */
+	KD_OP_ARR,      /* array of structs begins; arg as KD_OP_STR */
+	KD_OP_END,      /* end of one array element; arg KD_END_PRIM = element is not a struct */
+	KD_OP_ARRP,     /* array of fixed-size primitives; arg = element size in bytes */
+	KD_OP_NAME,     /* topic name (string), kept; arg as KD_OP_STR */
+	KD_OP_RNAME,    /* resource name: a topic name when the resource type is TOPIC */
+	KD_OP_UUID,     /* topic id, kept */
+	KD_OP_EMIT,     /* report the topic entry gathered by NAME/RNAME/UUID */
+	KD_OP_RTYPE,    /* i8 resource type, kept */
+	KD_OP_GROUP,    /* group id (string), reported */
+	KD_OP_MECH,     /* SASL mechanism (string), reported */
+	KD_OP_AUTH,     /* SASL auth bytes: the user name is parsed out and reported */
+};
+
+#define KD_NEVER 255     /* "null is never valid" / "never flexible" */
+#define KD_END_PRIM 1    /* array of strings: no tagged fields per element */
+#define KD_VMAX 255
+
+struct kd_op {
+	__u8 code; /* enum kd_opcode */
+	__u8 vmin; /* first version the op applies to */
+	__u8 vmax; /* last version the op applies to */
+	__u8 arg;
+};
+
+struct kd_api {
+	__u8 known;    /* a Kafka api key; unknown keys end decoding */
+	__u8 max_ver;  /* highest version known; above -> KD_ERR_UNKNOWN_API */
+	__u8 flex_min; /* first flexible version, KD_NEVER if none */
+	__u8 opclass;  /* enum kg_op */
+	__u16 prog;    /* first op in kd_prog, when prog_len > 0 */
+	__u8 prog_len; /* 0: body not decoded, skipped by the frame size */
+	__u8 topics;   /* 1: the body names topics the decoder does not decode */
+};
+
+#define OPV(c, a, b, x) { .code = (c), .vmin = (a), .vmax = (b), .arg = (x) }
+#define OP(c, x) OPV(c, 0, KD_VMAX, x)
+#define END OP(KD_OP_END, 0)
+#define ENDP OP(KD_OP_END, KD_END_PRIM)
+#define EMIT OP(KD_OP_EMIT, 0)
+
+/*
+ * The programs. Each is a macro so that its length is counted by the compiler
+ * (KD_N) and the offsets in kd_prog below need no hand arithmetic.
+ */
+/* Produce (0): flexible from v9; topic_id replaces name on v13. */
+#define KD_PROG_PRODUCE \
+	OPV(KD_OP_STR, 3, KD_VMAX, 3),           /* transactional_id NS */ \
+	OP(KD_OP_SKIP, 6),                       /* acks i16, timeout_ms i32 */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topic_data */ \
+	OPV(KD_OP_NAME, 0, 12, KD_NEVER),         \
+	OPV(KD_OP_UUID, 13, KD_VMAX, 0),          \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partition_data */ \
+	OP(KD_OP_SKIP, 4),                       /* index */ \
+	OP(KD_OP_BYTES, 0),                      /* records: skipped by length */ \
+	END,                                      \
+	END
+
+/* Fetch (1): flexible from v12; topic_id from v13; replica_id tagged from v15. */
+#define KD_PROG_FETCH \
+	OPV(KD_OP_SKIP, 0, 14, 4),               /* replica_id */ \
+	OP(KD_OP_SKIP, 8),                       /* max_wait_ms, min_bytes */ \
+	OPV(KD_OP_SKIP, 3, KD_VMAX, 4),          /* max_bytes */ \
+	OPV(KD_OP_SKIP, 4, KD_VMAX, 1),          /* isolation_level */ \
+	OPV(KD_OP_SKIP, 7, KD_VMAX, 8),          /* session_id, session_epoch */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OPV(KD_OP_NAME, 0, 12, KD_NEVER),         \
+	OPV(KD_OP_UUID, 13, KD_VMAX, 0),          \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 4),                       /* partition */ \
+	OPV(KD_OP_SKIP, 9, KD_VMAX, 4),          /* current_leader_epoch */ \
+	OP(KD_OP_SKIP, 8),                       /* fetch_offset */ \
+	OPV(KD_OP_SKIP, 12, KD_VMAX, 4),         /* last_fetched_epoch */ \
+	OPV(KD_OP_SKIP, 5, KD_VMAX, 8),          /* log_start_offset */ \
+	OP(KD_OP_SKIP, 4),                       /* partition_max_bytes */ \
+	END,                                      \
+	END,                                      \
+	OPV(KD_OP_ARR, 7, KD_VMAX, KD_NEVER),    /* forgotten_topics_data: not acted on, not reported */ \
+	OPV(KD_OP_STR, 7, 12, KD_NEVER),          \
+	OPV(KD_OP_SKIP, 13, KD_VMAX, 16),         \
+	OP(KD_OP_ARRP, 4),                       /* partitions */ \
+	END,                                      \
+	OPV(KD_OP_STR, 11, KD_VMAX, KD_NEVER)    /* rack_id */
+
+/* ListOffsets (2): flexible from v6. */
+#define KD_PROG_LIST_OFFSETS \
+	OP(KD_OP_SKIP, 4),                       /* replica_id */ \
+	OPV(KD_OP_SKIP, 2, KD_VMAX, 1),          /* isolation_level */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 4),                       /* partition_index */ \
+	OPV(KD_OP_SKIP, 4, KD_VMAX, 4),          /* current_leader_epoch */ \
+	OP(KD_OP_SKIP, 8),                       /* timestamp */ \
+	OPV(KD_OP_SKIP, 0, 0, 4),                /* max_num_offsets */ \
+	END,                                      \
+	END,                                      \
+	OPV(KD_OP_SKIP, 10, KD_VMAX, 4)          /* timeout_ms */
+
+/* Metadata (3): flexible from v9; entries are topic_id + nullable name from v10. */
+#define KD_PROG_METADATA \
+	OP(KD_OP_ARR, 1),                        /* topics: null = all topics from v1 */ \
+	OPV(KD_OP_UUID, 10, KD_VMAX, 0),          \
+	OP(KD_OP_NAME, 10),                       \
+	EMIT,                                     \
+	END,                                      \
+	OPV(KD_OP_SKIP, 4, KD_VMAX, 1),          /* allow_auto_topic_creation */ \
+	OPV(KD_OP_SKIP, 8, 10, 1),               /* include_cluster_authorized_operations */ \
+	OPV(KD_OP_SKIP, 8, KD_VMAX, 1)           /* include_topic_authorized_operations */
+
+/* OffsetCommit (8): flexible from v8; topic_id from v10. */
+#define KD_PROG_OFFSET_COMMIT \
+	OP(KD_OP_GROUP, 0),                      /* group_id */ \
+	OPV(KD_OP_SKIP, 1, KD_VMAX, 4),          /* generation_id_or_member_epoch */ \
+	OPV(KD_OP_STR, 1, KD_VMAX, KD_NEVER),    /* member_id */ \
+	OPV(KD_OP_SKIP, 2, 4, 8),                /* retention_time_ms */ \
+	OPV(KD_OP_STR, 7, KD_VMAX, 7),           /* group_instance_id NS */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OPV(KD_OP_NAME, 0, 9, KD_NEVER),          \
+	OPV(KD_OP_UUID, 10, KD_VMAX, 0),          \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 12),                      /* partition_index, committed_offset */ \
+	OPV(KD_OP_SKIP, 6, KD_VMAX, 4),          /* committed_leader_epoch */ \
+	OPV(KD_OP_SKIP, 1, 1, 8),                /* commit_timestamp */ \
+	OP(KD_OP_STR, 0),                        /* committed_metadata NS */ \
+	END,                                      \
+	END
+
+/* OffsetFetch (9): flexible from v6; groups array from v8; topic_id on v10. */
+#define KD_PROG_OFFSET_FETCH \
+	OPV(KD_OP_GROUP, 0, 7, 0),               /* group_id */ \
+	OPV(KD_OP_ARR, 0, 7, 2),                 /* topics: null = all from v2 */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARRP, 4),                       /* partition_indexes */ \
+	END,                                      \
+	OPV(KD_OP_ARR, 8, KD_VMAX, KD_NEVER),    /* groups */ \
+	OP(KD_OP_GROUP, 0),                      /* group_id */ \
+	OPV(KD_OP_STR, 9, KD_VMAX, 9),           /* member_id CNS */ \
+	OPV(KD_OP_SKIP, 9, KD_VMAX, 4),          /* member_epoch */ \
+	OP(KD_OP_ARR, 8),                        /* topics: null = all */ \
+	OPV(KD_OP_NAME, 0, 9, KD_NEVER),          \
+	OPV(KD_OP_UUID, 10, KD_VMAX, 0),          \
+	EMIT,                                     \
+	OP(KD_OP_ARRP, 4),                       /* partition_indexes */ \
+	END,                                      \
+	END,                                      \
+	OPV(KD_OP_SKIP, 7, KD_VMAX, 1)           /* require_stable */
+
+/* CreateTopics (19): flexible from v5. */
+#define KD_PROG_CREATE_TOPICS \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_SKIP, 6),                       /* num_partitions i32, replication_factor i16 */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* assignments */ \
+	OP(KD_OP_SKIP, 4),                       /* partition_index */ \
+	OP(KD_OP_ARRP, 4),                       /* broker_ids */ \
+	END,                                      \
+	OP(KD_OP_ARR, KD_NEVER),                 /* configs */ \
+	OP(KD_OP_STR, KD_NEVER),                 /* name */ \
+	OP(KD_OP_STR, 0),                        /* value NS */ \
+	END,                                      \
+	END,                                      \
+	OP(KD_OP_SKIP, 4),                       /* timeout_ms */ \
+	OPV(KD_OP_SKIP, 1, KD_VMAX, 1)           /* validate_only */
+
+/* DeleteTopics (20): flexible from v4; name + topic_id entries from v6. */
+#define KD_PROG_DELETE_TOPICS \
+	OPV(KD_OP_ARR, 0, 5, KD_NEVER),          /* topic_names: an array of strings */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	ENDP,                                     \
+	OPV(KD_OP_ARR, 6, KD_VMAX, KD_NEVER),    /* topics */ \
+	OP(KD_OP_NAME, 6),                       /* name CNS */ \
+	OP(KD_OP_UUID, 0),                       /* topic_id */ \
+	EMIT,                                     \
+	END,                                      \
+	OP(KD_OP_SKIP, 4)                        /* timeout_ms */
+
+/* DeleteRecords (21): flexible from v2. */
+#define KD_PROG_DELETE_RECORDS \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 12),                      /* partition_index i32, offset i64 */ \
+	END,                                      \
+	END,                                      \
+	OP(KD_OP_SKIP, 4)                        /* timeout_ms */
+
+/* AddPartitionsToTxn (24): flexible from v3; batched transactions from v4. */
+#define KD_PROG_ADD_PARTITIONS \
+	OPV(KD_OP_ARR, 4, KD_VMAX, KD_NEVER),    /* transactions */ \
+	OP(KD_OP_STR, KD_NEVER),                 /* transactional_id */ \
+	OP(KD_OP_SKIP, 11),                      /* producer_id i64, producer_epoch i16, verify_only bool */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARRP, 4),                       /* partitions */ \
+	END,                                      \
+	END,                                      \
+	OPV(KD_OP_STR, 0, 3, KD_NEVER),          /* v3_and_below_transactional_id */ \
+	OPV(KD_OP_SKIP, 0, 3, 10),               /* producer_id, producer_epoch */ \
+	OPV(KD_OP_ARR, 0, 3, KD_NEVER),          /* v3_and_below_topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARRP, 4),                        \
+	END
+
+/* DescribeConfigs (32): flexible from v4. */
+#define KD_PROG_DESCRIBE_CONFIGS \
+	OP(KD_OP_ARR, KD_NEVER),                 /* resources */ \
+	OP(KD_OP_RTYPE, 0),                       \
+	OP(KD_OP_RNAME, KD_NEVER),                \
+	EMIT,                                     \
+	OP(KD_OP_ARR, 0),                        /* configuration_keys: nullable array of strings */ \
+	OP(KD_OP_STR, KD_NEVER),                  \
+	ENDP,                                     \
+	END,                                      \
+	OPV(KD_OP_SKIP, 1, KD_VMAX, 1),          /* include_synonyms */ \
+	OPV(KD_OP_SKIP, 3, KD_VMAX, 1)           /* include_documentation */
+
+/* AlterConfigs (33): flexible from v2. */
+#define KD_PROG_ALTER_CONFIGS \
+	OP(KD_OP_ARR, KD_NEVER),                 /* resources */ \
+	OP(KD_OP_RTYPE, 0),                       \
+	OP(KD_OP_RNAME, KD_NEVER),                \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* configs */ \
+	OP(KD_OP_STR, KD_NEVER),                 /* name */ \
+	OP(KD_OP_STR, 0),                        /* value NS */ \
+	END,                                      \
+	END,                                      \
+	OP(KD_OP_SKIP, 1)                        /* validate_only */
+
+/* ApiVersions (18): flexible from v3. */
+#define KD_PROG_API_VERSIONS \
+	OPV(KD_OP_STR, 3, KD_VMAX, KD_NEVER),    /* client_software_name */ \
+	OPV(KD_OP_STR, 3, KD_VMAX, KD_NEVER)     /* client_software_version */
+
+/* SaslHandshake (17): never flexible. */
+#define KD_PROG_SASL_HANDSHAKE \
+	OP(KD_OP_MECH, KD_NEVER)
+
+/* SaslAuthenticate (36): flexible from v2. */
+#define KD_PROG_SASL_AUTH \
+	OP(KD_OP_AUTH, KD_NEVER)
+
+#define KD_N(prog) (sizeof((struct kd_op[]){ prog }) / sizeof(struct kd_op))
+
+enum {
+	KD_P_PRODUCE = 0,
+	KD_P_FETCH = KD_P_PRODUCE + KD_N(KD_PROG_PRODUCE),
+	KD_P_LIST_OFFSETS = KD_P_FETCH + KD_N(KD_PROG_FETCH),
+	KD_P_METADATA = KD_P_LIST_OFFSETS + KD_N(KD_PROG_LIST_OFFSETS),
+	KD_P_OFFSET_COMMIT = KD_P_METADATA + KD_N(KD_PROG_METADATA),
+	KD_P_OFFSET_FETCH = KD_P_OFFSET_COMMIT + KD_N(KD_PROG_OFFSET_COMMIT),
+	KD_P_CREATE_TOPICS = KD_P_OFFSET_FETCH + KD_N(KD_PROG_OFFSET_FETCH),
+	KD_P_DELETE_TOPICS = KD_P_CREATE_TOPICS + KD_N(KD_PROG_CREATE_TOPICS),
+	KD_P_DELETE_RECORDS = KD_P_DELETE_TOPICS + KD_N(KD_PROG_DELETE_TOPICS),
+	KD_P_ADD_PARTITIONS = KD_P_DELETE_RECORDS + KD_N(KD_PROG_DELETE_RECORDS),
+	KD_P_DESCRIBE_CONFIGS = KD_P_ADD_PARTITIONS + KD_N(KD_PROG_ADD_PARTITIONS),
+	KD_P_ALTER_CONFIGS = KD_P_DESCRIBE_CONFIGS + KD_N(KD_PROG_DESCRIBE_CONFIGS),
+	KD_P_API_VERSIONS = KD_P_ALTER_CONFIGS + KD_N(KD_PROG_ALTER_CONFIGS),
+	KD_P_SASL_HANDSHAKE = KD_P_API_VERSIONS + KD_N(KD_PROG_API_VERSIONS),
+	KD_P_SASL_AUTH = KD_P_SASL_HANDSHAKE + KD_N(KD_PROG_SASL_HANDSHAKE),
+	KD_P__END = KD_P_SASL_AUTH + KD_N(KD_PROG_SASL_AUTH),
+};
+
+static const struct kd_op kd_prog[] = {
+	KD_PROG_PRODUCE,
+	KD_PROG_FETCH,
+	KD_PROG_LIST_OFFSETS,
+	KD_PROG_METADATA,
+	KD_PROG_OFFSET_COMMIT,
+	KD_PROG_OFFSET_FETCH,
+	KD_PROG_CREATE_TOPICS,
+	KD_PROG_DELETE_TOPICS,
+	KD_PROG_DELETE_RECORDS,
+	KD_PROG_ADD_PARTITIONS,
+	KD_PROG_DESCRIBE_CONFIGS,
+	KD_PROG_ALTER_CONFIGS,
+	KD_PROG_API_VERSIONS,
+	KD_PROG_SASL_HANDSHAKE,
+	KD_PROG_SASL_AUTH,
+};
+
+_Static_assert(sizeof(kd_prog) / sizeof(kd_prog[0]) == KD_P__END, "program offsets");
+
+#define KD_PROG_AT(name) .prog = KD_P_##name, .prog_len = KD_N(KD_PROG_##name)
+
+/* Kafka 4.3 defines request api keys 0..93. */
+#define KD_API_COUNT 94
+
+#define API(mx, fl, op) { .known = 1, .max_ver = (mx), .flex_min = (fl), .opclass = (op) }
+#define APIT(mx, fl, op) { .known = 1, .max_ver = (mx), .flex_min = (fl), .opclass = (op), .topics = 1 }
+#define APIP(mx, fl, op, name)                                                                  \
+	{ .known = 1, .max_ver = (mx), .flex_min = (fl), .opclass = (op), KD_PROG_AT(name) }
+
+/*
+ * Every request api key Kafka defines. Keys with a program are decoded; the others
+ * are reported (key, version, client id) and skipped by their frame size; .topics
+ * marks those whose bodies name topics the decoder does not read.
+ */
+static const struct kd_api kd_apis[KD_API_COUNT] = {
+	[0] = APIP(13, 9, KG_OP_PRODUCE, PRODUCE),
+	[1] = APIP(18, 12, KG_OP_CONSUME, FETCH),
+	[2] = APIP(11, 6, KG_OP_CONSUME, LIST_OFFSETS),
+	[3] = APIP(13, 9, KG_OP_DESCRIBE, METADATA),
+	[4] = APIT(7, 4, KG_OP_ADMIN), /* LeaderAndIsr */
+	[5] = APIT(4, 2, KG_OP_ADMIN), /* StopReplica */
+	[6] = APIT(8, 6, KG_OP_ADMIN), /* UpdateMetadata */
+	[7] = API(3, 3, KG_OP_ADMIN), /* ControlledShutdown */
+	[8] = APIP(10, 8, KG_OP_CONSUME, OFFSET_COMMIT),
+	[9] = APIP(10, 6, KG_OP_CONSUME, OFFSET_FETCH),
+	[10] = API(6, 3, KG_OP_CONSUME), /* FindCoordinator */
+	[11] = API(9, 6, KG_OP_CONSUME), /* JoinGroup */
+	[12] = API(4, 4, KG_OP_CONSUME), /* Heartbeat */
+	[13] = API(5, 4, KG_OP_CONSUME), /* LeaveGroup */
+	[14] = API(5, 4, KG_OP_CONSUME), /* SyncGroup */
+	[15] = API(6, 5, KG_OP_DESCRIBE), /* DescribeGroups */
+	[16] = API(5, 3, KG_OP_DESCRIBE), /* ListGroups */
+	[17] = APIP(1, KD_NEVER, KG_OP_OTHER, SASL_HANDSHAKE),
+	[18] = APIP(4, 3, KG_OP_OTHER, API_VERSIONS),
+	[19] = APIP(7, 5, KG_OP_ADMIN, CREATE_TOPICS),
+	[20] = APIP(6, 4, KG_OP_ADMIN, DELETE_TOPICS),
+	[21] = APIP(2, 2, KG_OP_ADMIN, DELETE_RECORDS),
+	[22] = API(6, 2, KG_OP_PRODUCE), /* InitProducerId */
+	[23] = APIT(4, 4, KG_OP_DESCRIBE), /* OffsetForLeaderEpoch */
+	[24] = APIP(5, 3, KG_OP_PRODUCE, ADD_PARTITIONS),
+	[25] = API(4, 3, KG_OP_PRODUCE), /* AddOffsetsToTxn */
+	[26] = API(5, 3, KG_OP_PRODUCE), /* EndTxn */
+	[27] = APIT(2, 1, KG_OP_ADMIN), /* WriteTxnMarkers */
+	[28] = APIT(5, 3, KG_OP_CONSUME), /* TxnOffsetCommit */
+	[29] = API(3, 2, KG_OP_DESCRIBE), /* DescribeAcls */
+	[30] = API(3, 2, KG_OP_ADMIN), /* CreateAcls */
+	[31] = API(3, 2, KG_OP_ADMIN), /* DeleteAcls */
+	[32] = APIP(4, 4, KG_OP_DESCRIBE, DESCRIBE_CONFIGS),
+	[33] = APIP(2, 2, KG_OP_ADMIN, ALTER_CONFIGS),
+	[34] = APIT(2, 2, KG_OP_ADMIN), /* AlterReplicaLogDirs */
+	[35] = APIT(5, 2, KG_OP_DESCRIBE), /* DescribeLogDirs */
+	[36] = APIP(2, 2, KG_OP_OTHER, SASL_AUTH),
+	[37] = APIT(3, 2, KG_OP_ADMIN), /* CreatePartitions */
+	[38] = API(3, 2, KG_OP_ADMIN), /* CreateDelegationToken */
+	[39] = API(2, 2, KG_OP_ADMIN), /* RenewDelegationToken */
+	[40] = API(2, 2, KG_OP_ADMIN), /* ExpireDelegationToken */
+	[41] = API(3, 2, KG_OP_DESCRIBE), /* DescribeDelegationToken */
+	[42] = API(2, 2, KG_OP_ADMIN), /* DeleteGroups */
+	[43] = APIT(2, 2, KG_OP_ADMIN), /* ElectLeaders */
+	[44] = APIT(1, 1, KG_OP_ADMIN), /* IncrementalAlterConfigs */
+	[45] = APIT(1, 0, KG_OP_ADMIN), /* AlterPartitionReassignments */
+	[46] = APIT(0, 0, KG_OP_DESCRIBE), /* ListPartitionReassignments */
+	[47] = APIT(0, KD_NEVER, KG_OP_ADMIN), /* OffsetDelete */
+	[48] = API(1, 1, KG_OP_DESCRIBE), /* DescribeClientQuotas */
+	[49] = API(1, 1, KG_OP_ADMIN), /* AlterClientQuotas */
+	[50] = API(0, 0, KG_OP_DESCRIBE), /* DescribeUserScramCredentials */
+	[51] = API(0, 0, KG_OP_ADMIN), /* AlterUserScramCredentials */
+	[52] = APIT(2, 0, KG_OP_ADMIN), /* Vote */
+	[53] = APIT(1, 0, KG_OP_ADMIN), /* BeginQuorumEpoch */
+	[54] = APIT(1, 0, KG_OP_ADMIN), /* EndQuorumEpoch */
+	[55] = APIT(2, 0, KG_OP_ADMIN), /* DescribeQuorum */
+	[56] = APIT(3, 0, KG_OP_ADMIN), /* AlterPartition */
+	[57] = API(2, 0, KG_OP_ADMIN), /* UpdateFeatures */
+	[58] = API(0, 0, KG_OP_ADMIN), /* Envelope */
+	[59] = APIT(1, 0, KG_OP_ADMIN), /* FetchSnapshot */
+	[60] = API(2, 0, KG_OP_DESCRIBE), /* DescribeCluster */
+	[61] = APIT(0, 0, KG_OP_DESCRIBE), /* DescribeProducers */
+	[62] = API(4, 0, KG_OP_ADMIN), /* BrokerRegistration */
+	[63] = API(2, 0, KG_OP_ADMIN), /* BrokerHeartbeat */
+	[64] = API(0, 0, KG_OP_ADMIN), /* UnregisterBroker */
+	[65] = API(0, 0, KG_OP_DESCRIBE), /* DescribeTransactions */
+	[66] = API(2, 0, KG_OP_DESCRIBE), /* ListTransactions */
+	[67] = API(0, 0, KG_OP_ADMIN), /* AllocateProducerIds */
+	[68] = APIT(1, 0, KG_OP_CONSUME), /* ConsumerGroupHeartbeat */
+	[69] = API(1, 0, KG_OP_DESCRIBE), /* ConsumerGroupDescribe */
+	[70] = API(0, 0, KG_OP_ADMIN), /* ControllerRegistration */
+	[71] = API(0, 0, KG_OP_OTHER), /* GetTelemetrySubscriptions */
+	[72] = API(0, 0, KG_OP_OTHER), /* PushTelemetry */
+	[73] = APIT(0, 0, KG_OP_ADMIN), /* AssignReplicasToDirs */
+	[74] = API(1, 0, KG_OP_DESCRIBE), /* ListConfigResources */
+	[75] = APIT(0, 0, KG_OP_DESCRIBE), /* DescribeTopicPartitions */
+	[76] = APIT(1, 0, KG_OP_CONSUME), /* ShareGroupHeartbeat */
+	[77] = API(1, 0, KG_OP_DESCRIBE), /* ShareGroupDescribe */
+	[78] = APIT(2, 0, KG_OP_CONSUME), /* ShareFetch */
+	[79] = APIT(2, 0, KG_OP_CONSUME), /* ShareAcknowledge */
+	[80] = API(1, 0, KG_OP_ADMIN), /* AddRaftVoter */
+	[81] = API(0, 0, KG_OP_ADMIN), /* RemoveRaftVoter */
+	[82] = API(0, 0, KG_OP_ADMIN), /* UpdateRaftVoter */
+	[83] = APIT(0, 0, KG_OP_ADMIN), /* InitializeShareGroupState */
+	[84] = APIT(0, 0, KG_OP_ADMIN), /* ReadShareGroupState */
+	[85] = APIT(1, 0, KG_OP_ADMIN), /* WriteShareGroupState */
+	[86] = APIT(0, 0, KG_OP_ADMIN), /* DeleteShareGroupState */
+	[87] = APIT(1, 0, KG_OP_ADMIN), /* ReadShareGroupStateSummary */
+	[88] = APIT(0, 0, KG_OP_CONSUME), /* StreamsGroupHeartbeat */
+	[89] = API(0, 0, KG_OP_DESCRIBE), /* StreamsGroupDescribe */
+	[90] = APIT(1, 0, KG_OP_DESCRIBE), /* DescribeShareGroupOffsets */
+	[91] = APIT(0, 0, KG_OP_ADMIN), /* AlterShareGroupOffsets */
+	[92] = APIT(0, 0, KG_OP_ADMIN), /* DeleteShareGroupOffsets */
+	[93] = APIT(0, 0, KG_OP_ADMIN), /* GetReplicaLogInfo */
+};
+
+#undef API
+#undef APIT
+#undef APIP
+#undef OPV
+#undef OP
+#undef END
+#undef ENDP
+#undef EMIT
+
+#endif /* KAFKA_LAYOUTS_H */

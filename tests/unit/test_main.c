@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+/* CUnit runner for the unit tests: exits non-zero when any assertion fails. */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+
+int register_decode_tests(void);
+
+int main(void)
+{
+	unsigned int failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	if (register_decode_tests()) {
+		fprintf(stderr, "test registration failed\n");
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
