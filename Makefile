@@ -24,6 +24,8 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: all deps test test-unit test-cli test-bpf fuzz clean fixtures demo help
 .DELETE_ON_ERROR:
+# Keep the BPF objects: skeletons are made from them, and rebuilding them is slow.
+.SECONDARY: $(BPF_OBJS)
 
 all: $(BUILD)/kgate
 
