@@ -54,8 +54,8 @@ $(BUILD)/kgate: $(AGENT_SRCS) $(HDRS) $(SKELS) | $(BUILD)
 
 # --- tests -----------------------------------------------------------------
 
-UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/kframe.c \
-	tests/unit/decode_util.c $(AGENT_LIB)
+UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
+	tests/unit/kframe.c tests/unit/decode_util.c $(AGENT_LIB)
 
 $(BUILD)/tests/test_unit: $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(UNIT_SRCS) -lcunit $(LIBBPF)
@@ -64,6 +64,11 @@ $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/unit/decode_util.c tests/uni
 		$(AGENT_LIB) $(SKELS) $(HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit -o $@ tests/bpf/test_bpf.c tests/unit/decode_util.c \
 		tests/unit/kframe.c $(AGENT_LIB) -lcunit $(LIBBPF)
+
+DATAPATH_TEST_SRCS := tests/bpf/test_datapath.c tests/bpf/pkt.c tests/unit/kframe.c $(AGENT_LIB)
+
+$(BUILD)/tests/test_datapath: $(DATAPATH_TEST_SRCS) tests/bpf/pkt.h $(SKELS) $(HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(DATAPATH_TEST_SRCS) -lcunit $(LIBBPF) -lpthread
 
 $(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(AGENT_LIB) \
 		$(HDRS) | $(BUILD)/tests
@@ -85,9 +90,10 @@ test-cli: $(BUILD)/kgate
 	tests/cli/test_cli.sh
 
 # Root: loads BPF programs, attaches XDP in network namespaces.
-test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/kgate
+test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-bpf: needs root (BPF, netns)" >&2; exit 1; fi
 	cd tests && ../$(BUILD)/tests/test_bpf
+	$(BUILD)/tests/test_datapath
 	tests/bpf/test_probe_netns.sh tests/fixtures/captures/kafkapython-produce-c2.bin
 	tests/bpf/test_probe_netns.sh tests/fixtures/captures/confluent-group-c2.bin
 

@@ -163,13 +163,15 @@ void kdr_event_text(struct kdr_buf *b, const struct kd_state *st, int ev)
 	case KD_EV_SASL_USER:
 		kdr_printf(b, "user ");
 		kdr_text_bytes(b, st->user, st->user_len);
-		kdr_printf(b, "%s\n", st->flags & KD_F_TRUNC ? " (truncated)" : "");
+		kdr_printf(b, "%s%s\n", st->flags & KD_F_TRUNC ? " (truncated)" : "",
+			   st->uflags & KD_U_TOKEN ? " (delegation token)" : "");
 		break;
 	case KD_EV_FRAME_END:
 		kdr_printf(b, "end\n");
 		break;
 	case KD_EV_ERROR:
-		kdr_printf(b, "error %s\n", kd_reason_name(st->reason));
+		kdr_printf(b, "error %s%s\n", kd_reason_name(st->reason),
+			   st->phase == KD_PH_DEAD ? "" : " (frame skipped)");
 		break;
 	}
 }
@@ -223,10 +225,13 @@ void kdr_event_json(struct kdr_buf *b, const struct kd_state *st, int ev)
 	case KD_EV_SASL_USER:
 		kdr_printf(b, ",\"user\":\"");
 		kdr_json_bytes(b, st->user, st->user_len);
-		kdr_printf(b, "\",\"truncated\":%s", st->flags & KD_F_TRUNC ? "true" : "false");
+		kdr_printf(b, "\",\"truncated\":%s,\"delegation_token\":%s",
+			   st->flags & KD_F_TRUNC ? "true" : "false",
+			   st->uflags & KD_U_TOKEN ? "true" : "false");
 		break;
 	case KD_EV_ERROR:
-		kdr_printf(b, ",\"reason\":\"%s\"", kd_reason_name(st->reason));
+		kdr_printf(b, ",\"reason\":\"%s\",\"fatal\":%s", kd_reason_name(st->reason),
+			   st->phase == KD_PH_DEAD ? "true" : "false");
 		break;
 	}
 	kdr_printf(b, "}\n");
@@ -249,6 +254,8 @@ void kd_probe_to_state(const struct kd_probe_event *e, struct kd_state *st)
 	st->user_len = e->user_len;
 	st->mech_len = e->mech_len;
 	st->flags = e->flags;
+	st->uflags = e->uflags;
+	st->phase = e->phase;
 	st->opclass = api ? api->opclass : KG_OP_OTHER;
 	memcpy(st->uuid, e->uuid, sizeof(st->uuid));
 	memcpy(st->client_id, e->client_id, sizeof(e->client_id));

@@ -105,8 +105,11 @@ static __always_inline void probe_report(struct probe_flow *f, int ev)
 	e->user_len = st->user_len;
 	e->mech_len = st->mech_len;
 	e->flags = st->flags;
+	e->uflags = st->uflags;
+	e->phase = st->phase;
 	__builtin_memcpy(e->uuid, st->uuid, sizeof(e->uuid));
 	__builtin_memcpy(e->client_id, st->client_id, sizeof(e->client_id));
+	/* events fall between tokens: the user buffer holds a reported name or zeroes */
 	__builtin_memcpy(e->user, st->user, sizeof(e->user));
 	__builtin_memcpy(e->mech_name, st->mech_name, sizeof(e->mech_name));
 	__builtin_memcpy(e->name, st->name, sizeof(e->name));
@@ -120,13 +123,14 @@ static long probe_step(__u32 i, void *data)
 	int ev;
 
 	ev = kd_step(lp->ctx, &f->st, &lp->src);
+	lp->last = ev;
 	if (ev == KD_EV_CONTINUE)
 		return 0;
-	lp->last = ev;
 	if (ev == KD_EV_NEED_MORE)
 		return 1;
 	probe_report(f, ev);
-	return ev == KD_EV_ERROR;
+	/* after an undecodable frame, decoding resumes at the next one */
+	return ev == KD_EV_ERROR && f->st.phase == KD_PH_DEAD;
 }
 
 SEC("xdp")
@@ -190,9 +194,10 @@ int decode_probe(struct xdp_md *ctx)
 	lp.src.end = bpf_xdp_get_buff_len(ctx);
 	if (lp.src.off >= lp.src.end)
 		return XDP_PASS;
-	bpf_loop(KD_MAX_STEPS_PER_CHUNK, probe_step, &lp, 0);
-	if (lp.last != KD_EV_NEED_MORE && lp.last != KD_EV_ERROR) {
-		kd_fail(&f->st, KD_ERR_BOUND);
+	lp.last = KD_EV_CONTINUE;
+	bpf_loop(KD_STEPS_FOR(lp.src.end - lp.src.off), probe_step, &lp, 0);
+	if (lp.last != KD_EV_NEED_MORE && !(lp.last == KD_EV_ERROR && f->st.phase == KD_PH_DEAD)) {
+		kd_fatal(&f->st, KD_ERR_BOUND);
 		probe_report(f, KD_EV_ERROR);
 	}
 	return XDP_PASS;

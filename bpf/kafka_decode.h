@@ -109,9 +109,25 @@ static __always_inline __u32 kd_avail(const struct kd_src *s)
 	return s->end > s->off ? s->end - s->off : 0;
 }
 
-static __always_inline int kd_fail(struct kd_state *st, int reason)
+/* Ends decoding for the flow. */
+static __always_inline int kd_fatal(struct kd_state *st, int reason)
 {
 	st->phase = KD_PH_DEAD;
+	st->reason = reason;
+	return KD_EV_ERROR;
+}
+
+/*
+ * A frame that cannot be decoded. Its size is known, so the decoder skips what is
+ * left of it and resumes at the next frame (kd_step arms the skip once this step's
+ * bytes are accounted). Before a frame has started there is nothing to skip to.
+ */
+static __always_inline int kd_fail(struct kd_state *st, int reason)
+{
+	if (st->phase == KD_PH_SIZE || st->phase == KD_PH_DEAD || reason == KD_ERR_BOUND)
+		return kd_fatal(st, reason);
+	st->phase = KD_PH_RESYNC;
+	st->sub = 0;
 	st->reason = reason;
 	return KD_EV_ERROR;
 }
@@ -276,10 +292,22 @@ KD_FUNC int kd_tagged(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 		st->tf_sub = 1;
 		break;
 	case 1: /* tag number: any, unknown tags are skipped by size */
+		st->tf_tag = v > 255 ? 255 : v;
 		st->tf_sub = 2;
 		break;
 	default:
 		if (v > st->frame_left)
+			return kd_fail(st, KD_ERR_LEN_OVER);
+		/*
+		 * The broker reads a tag it knows by its type and ignores the size; a size
+		 * that disagrees with the type would make the broker and the decoder part
+		 * ways. The known tags inside topic lists: Fetch partitions (depth 2),
+		 * replica_directory_id (tag 0, uuid, v17+) and high_watermark (tag 1, i64,
+		 * v18+). Top-level tags come after every topic and cannot change them.
+		 */
+		if (st->api_key == KAFKA_FETCH && st->depth == 2 && st->phase == KD_PH_BODY &&
+		    ((st->tf_tag == 0 && st->api_version >= 17 && v != 16) ||
+		     (st->tf_tag == 1 && st->api_version >= 18 && v != 8)))
 			return kd_fail(st, KD_ERR_LEN_OVER);
 		st->frame_left -= v;
 		st->skip = v;
@@ -303,8 +331,35 @@ enum {
 	KD_SP_SCRAM_ESC,       /* SCRAM: after '=' in saslname */
 	KD_SP_SCRAM_ESC2C,     /* SCRAM: after "=2" */
 	KD_SP_SCRAM_ESC3D,     /* SCRAM: after "=3" */
+	KD_SP_SCRAM_TAIL = 0x20, /* SCRAM: after the user, + chars of ",tokenauth=true" matched */
 	KD_SP_DONE = 0x40,     /* user complete or token malformed: skip the rest */
 };
+
+/*
+ * The SCRAM extension that makes the name a delegation token id (ScramExtensions):
+ * ",tokenauth=true". A switch, not a string: BPF objects get no function-local data.
+ */
+#define KD_TOKENAUTH_LEN 15
+static __always_inline __u8 kd_tokenauth_char(__u8 k)
+{
+	switch (k) {
+	case 0: return ',';
+	case 1: return 't';
+	case 2: return 'o';
+	case 3: return 'k';
+	case 4: return 'e';
+	case 5: return 'n';
+	case 6: return 'a';
+	case 7: return 'u';
+	case 8: return 't';
+	case 9: return 'h';
+	case 10: return '=';
+	case 11: return 't';
+	case 12: return 'r';
+	case 13: return 'u';
+	default: return 'e';
+	}
+}
 
 static __always_inline void kd_user_put(struct kd_state *st, __u8 c)
 {
@@ -360,8 +415,13 @@ static __always_inline int kd_sasl_byte(struct kd_state *st, __u8 c)
 		st->sasl_ps = KD_SP_SCRAM_USER;
 		return 0;
 	case KD_SP_SCRAM_USER:
-		if (c == ',')
-			return st->user_len ? 1 : -1;
+		if (c == ',') {
+			if (!st->user_len)
+				return -1;
+			/* the rest (nonce, extensions) is not secret: look for tokenauth */
+			st->sasl_ps = KD_SP_SCRAM_TAIL;
+			return 0;
+		}
 		if (c == '=')
 			st->sasl_ps = KD_SP_SCRAM_ESC;
 		else
@@ -388,6 +448,26 @@ static __always_inline int kd_sasl_byte(struct kd_state *st, __u8 c)
 		st->sasl_ps = KD_SP_SCRAM_USER;
 		return 0;
 	}
+	if (st->sasl_ps >= KD_SP_SCRAM_TAIL && st->sasl_ps < KD_SP_SCRAM_TAIL + KD_TOKENAUTH_LEN) {
+		__u8 k = st->sasl_ps - KD_SP_SCRAM_TAIL, want;
+
+		/* "true" is matched without case, as Boolean.parseBoolean does */
+		if (k >= 11 && c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		want = kd_tokenauth_char(k);
+		if (c == want)
+			st->sasl_ps++;
+		else
+			st->sasl_ps = KD_SP_SCRAM_TAIL + (c == ',');
+		return 0;
+	}
+	if (st->sasl_ps == KD_SP_SCRAM_TAIL + KD_TOKENAUTH_LEN) {
+		/* ",tokenauth=true" followed by more of the value is not it */
+		st->sasl_ps = c == ',' ? KD_SP_SCRAM_TAIL + 16 : KD_SP_SCRAM_TAIL;
+		return 0;
+	}
+	if (st->sasl_ps == KD_SP_SCRAM_TAIL + 16)
+		return 0; /* tokenauth seen; the rest does not matter */
 	return -1;
 }
 
@@ -396,6 +476,7 @@ static __always_inline void kd_token_begin(struct kd_state *st)
 {
 	st->copied = 0;
 	st->user_len = 0;
+	st->uflags = 0;
 	st->flags &= ~KD_F_TRUNC;
 	if (st->flags & KD_F_SASL_USER_SEEN)
 		st->sasl_ps = KD_SP_DONE;
@@ -421,26 +502,56 @@ KD_FUNC int kd_token(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 	if (!st || !s)
 		return KD_EV_ERROR;
 	if (st->copied >= st->str_len) {
+		bool scram_tail = st->sasl_ps >= KD_SP_SCRAM_TAIL && st->sasl_ps < KD_SP_DONE;
+
 		/* Only the first token of an exchange names the user. */
 		st->flags |= KD_F_SASL_USER_SEEN;
+		if (scram_tail) {
+			/* a SCRAM name is reported at the token's end, once tokenauth is known */
+			if (st->sasl_ps == KD_SP_SCRAM_TAIL + KD_TOKENAUTH_LEN ||
+			    st->sasl_ps == KD_SP_SCRAM_TAIL + 16)
+				st->uflags |= KD_U_TOKEN;
+			st->sasl_ps = KD_SP_DONE;
+			return KD_EV_SASL_USER;
+		}
+		if (st->sasl_ps != KD_SP_DONE || !st->user_len) {
+			/*
+			 * The token ended before the name did (e.g. PLAIN with one NUL): what
+			 * was gathered may be a password. Forget it.
+			 */
+			__builtin_memset(st->user, 0, sizeof(st->user));
+			st->user_len = 0;
+		}
+		st->sasl_ps = KD_SP_DONE;
 		return KD_TOKEN_END;
 	}
 	if (st->sasl_ps == KD_SP_DONE) {
-		st->skip = st->str_len - st->copied;
+		/* header bytes already read count as consumed */
+		st->skip = st->str_len - st->copied - st->carry_pending;
+		st->carry_pending = 0;
 		st->copied = st->str_len;
 		return KD_EV_CONTINUE;
 	}
-	if (!kd_avail(s))
-		return KD_EV_NEED_MORE;
-	if (KD_LOAD(ctx, s->off, &c, 1))
-		return kd_fail(st, KD_ERR_BOUND);
-	s->off++;
+	if (st->carry_pending) {
+		/* bytes read as a would-be request header belong to the token */
+		c = st->carry[(4 - st->carry_pending) & 3];
+		st->carry_pending--;
+	} else {
+		if (!kd_avail(s))
+			return KD_EV_NEED_MORE;
+		if (KD_LOAD(ctx, s->off, &c, 1))
+			return kd_fatal(st, KD_ERR_BOUND);
+		s->off++;
+	}
 	st->copied++;
 	r = kd_sasl_byte(st, c);
 	if (r == 0)
 		return KD_EV_CONTINUE;
+	if (r < 0) {
+		__builtin_memset(st->user, 0, sizeof(st->user));
+		st->user_len = 0;
+	}
 	st->sasl_ps = KD_SP_DONE;
-	st->flags |= KD_F_SASL_USER_SEEN;
 	return r > 0 ? KD_EV_SASL_USER : KD_EV_CONTINUE;
 }
 
@@ -491,22 +602,42 @@ KD_FUNC int kd_mech_set(struct kd_state *st)
 		st->mech = KD_MECH_OTHER;
 	st->flags &= ~KD_F_SASL_USER_SEEN;
 	/*
-	 * SaslHandshake v0: the tokens that follow are raw i32-framed, no header.
-	 * PLAIN sends one, SCRAM two (client-first, client-final), OAUTHBEARER one.
-	 * GSSAPI's count is not knowable from the wire: KD_SASL_RAW_UNKNOWN.
+	 * SaslHandshake v0: the tokens that follow are raw i32-framed, with no header, and
+	 * how many there are depends on the mechanism and on the broker's answers. So no
+	 * count is kept: from now on a frame whose first four bytes are not a known api
+	 * key and version is a token, and the first frame that is a request ends this.
+	 * No token of PLAIN, SCRAM, OAUTHBEARER or GSSAPI starts like a request header
+	 * (their first bytes are printable text or ASN.1), and a request can never be taken
+	 * for a token: the check looks at the same bytes the broker will.
 	 */
-	if (st->api_version == 0) {
-		if (st->mech == KD_MECH_PLAIN || st->mech == KD_MECH_OAUTHBEARER)
-			st->sasl_raw = 1;
-		else if (st->mech == KD_MECH_SCRAM_SHA_256 || st->mech == KD_MECH_SCRAM_SHA_512)
-			st->sasl_raw = 2;
-		else
-			st->sasl_raw = KD_SASL_RAW_UNKNOWN;
-	}
+	st->sasl_raw = st->api_version == 0;
 	return 0;
 }
 
-/* Frame size: also where TLS and raw SASL tokens are recognised. */
+/*
+ * The current frame is a raw SASL token (after SaslHandshake v0); `pending` header
+ * bytes of it were already read into the carry buffer.
+ */
+static __always_inline int kd_raw_begin(struct kd_state *st, __u8 pending)
+{
+	if (st->frame_size > KD_MAX_SASL_FRAME)
+		return kd_fail(st, KD_ERR_LEN_OVER);
+	st->api_key = KD_KEY_SASL_RAW;
+	st->api_version = 0;
+	st->corr = -1;
+	st->opclass = KG_OP_OTHER;
+	st->client_id_len = 0;
+	st->client_id_null = 1;
+	st->flags = st->flags & KD_F_SASL_USER_SEEN;
+	st->str_len = st->frame_size;
+	st->frame_left = 0;
+	kd_token_begin(st);
+	st->carry_pending = pending;
+	st->phase = KD_PH_RAW;
+	return KD_EV_FRAME;
+}
+
+/* Frame size: also where TLS is recognised. */
 KD_FUNC int kd_ph_size(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 {
 	__s32 size;
@@ -516,40 +647,25 @@ KD_FUNC int kd_ph_size(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 		return KD_EV_ERROR;
 	r = kd_fixed(ctx, st, s, 4);
 	if (r < 0)
-		return kd_fail(st, -r);
+		return kd_fatal(st, -r);
 	if (r == KD_MORE)
 		return KD_EV_NEED_MORE;
 	/* A TLS record header: handshake (0x16), version 3.x. */
 	if (st->carry[0] == 0x16 && st->carry[1] == 0x03 && st->carry[2] <= 0x04)
-		return kd_fail(st, KD_ERR_TLS);
+		return kd_fatal(st, KD_ERR_TLS);
 	size = (__s32)kd_be32(st->carry);
 	if (size < 0)
-		return kd_fail(st, KD_ERR_NEG_LEN);
+		return kd_fatal(st, KD_ERR_NEG_LEN);
 	st->frame_size = size;
 	st->frame_left = size;
-	if (st->sasl_raw) {
-		if (st->sasl_raw == KD_SASL_RAW_UNKNOWN)
-			return kd_fail(st, KD_ERR_SASL);
-		if ((__u32)size > KD_MAX_SASL_FRAME)
-			return kd_fail(st, KD_ERR_LEN_OVER);
-		st->sasl_raw--;
-		st->api_key = KD_KEY_SASL_RAW;
-		st->api_version = 0;
-		st->corr = -1;
-		st->opclass = KG_OP_OTHER;
-		st->client_id_len = 0;
-		st->client_id_null = 1;
-		st->flags = st->flags & KD_F_SASL_USER_SEEN;
-		st->str_len = size;
-		st->frame_left = 0;
-		kd_token_begin(st);
-		st->phase = KD_PH_RAW;
-		return KD_EV_FRAME;
-	}
+	st->frame_rem = size;
 	if ((__u32)size > KD_MAX_FRAME)
-		return kd_fail(st, KD_ERR_LEN_OVER);
-	if (size < 8)
-		return kd_fail(st, KD_ERR_TRUNCATED);
+		return kd_fatal(st, KD_ERR_LEN_OVER);
+	st->sub = 0;
+	if (st->sasl_raw && size < 4)
+		return kd_raw_begin(st, 0);
+	if (size < 8 && !st->sasl_raw)
+		return kd_fatal(st, KD_ERR_TRUNCATED);
 	st->phase = KD_PH_HDR;
 	return KD_EV_CONTINUE;
 }
@@ -570,33 +686,48 @@ KD_FUNC int kd_ph_hdr(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 
 	if (!st || !s)
 		return KD_EV_ERROR;
-	r = kd_fixed(ctx, st, s, 8);
+	if (st->sub == 1) {
+		r = kd_fixed(ctx, st, s, 4);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == KD_MORE)
+			return KD_EV_NEED_MORE;
+		st->corr = (__s32)kd_be32(st->carry);
+		st->sub = 0;
+		/* ControlledShutdown v0 is the one request with header v0: no client id. */
+		if (st->api_key == KAFKA_CONTROLLED_SHUTDOWN && st->api_version == 0) {
+			st->phase = KD_PH_BODY;
+			return KD_EV_FRAME;
+		}
+		st->phase = KD_PH_CLIENT;
+		return KD_EV_CONTINUE;
+	}
+	r = kd_fixed(ctx, st, s, 4);
 	if (r < 0)
 		return kd_fail(st, -r);
 	if (r == KD_MORE)
 		return KD_EV_NEED_MORE;
 	key = kd_be16(st->carry);
 	ver = kd_be16(st->carry + 2);
-	st->corr = (__s32)kd_be32(st->carry + 4);
 	api = kd_api_of(key);
-	if (!api || !api->known || ver > api->max_ver)
+	if (!api || !api->known || ver > api->max_ver || st->frame_size < 8) {
+		if (st->sasl_raw)
+			return kd_raw_begin(st, 4);
+		st->api_key = key;
+		st->api_version = ver;
 		return kd_fail(st, KD_ERR_UNKNOWN_API);
+	}
+	st->sasl_raw = 0; /* a request: the SASL exchange is over */
 	st->api_key = key;
 	st->api_version = ver;
 	st->opclass = api->opclass;
 	st->flags = (st->flags & KD_F_SASL_USER_SEEN) | (ver >= api->flex_min ? KD_F_FLEX : 0);
 	st->pc = 0;
-	st->sub = 0;
 	st->depth = 0;
 	st->skip_nest = 0;
 	st->client_id_len = 0;
 	st->client_id_null = 1;
-	/* ControlledShutdown v0 is the one request with header v0: no client id. */
-	if (key == KAFKA_CONTROLLED_SHUTDOWN && ver == 0) {
-		st->phase = KD_PH_BODY;
-		return KD_EV_FRAME;
-	}
-	st->phase = KD_PH_CLIENT;
+	st->sub = 1;
 	return KD_EV_CONTINUE;
 }
 
@@ -671,7 +802,8 @@ KD_FUNC int kd_op_arr(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32 c
 		return kd_fail(st, -r);
 	if (r == KD_MORE)
 		return KD_EV_NEED_MORE;
-	if (n == -1 && st->api_version >= arg)
+	/* arrays of primitives are never nullable here; for ARRP, arg is the element size */
+	if (n == -1 && code != KD_OP_ARRP && st->api_version >= arg)
 		n = 0;
 	if (n < 0)
 		return kd_fail(st, KD_ERR_NEG_LEN);
@@ -792,7 +924,11 @@ KD_FUNC int kd_op_field(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32
 			st->flags |= KD_F_NAME_NULL;
 		} else {
 			st->name_len = st->str_len;
+			/* Terminated, so that the name is ready as a kg_topics key. */
+			st->name[st->name_len & 0xff] = 0;
 			st->flags |= KD_F_HAVE_NAME;
+			st->here |= KD_H_NAME;
+			st->name_off = s->off;
 		}
 		st->pc++;
 		return KD_EV_CONTINUE;
@@ -803,6 +939,8 @@ KD_FUNC int kd_op_field(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32
 		if (r == KD_MORE)
 			return KD_EV_NEED_MORE;
 		__builtin_memcpy(st->uuid, st->carry, 16);
+		st->here |= KD_H_UUID;
+		st->uuid_off = s->off;
 		if (kd_be32(st->carry) | kd_be32(st->carry + 4) | kd_be32(st->carry + 8) |
 		    kd_be32(st->carry + 12))
 			st->flags |= KD_F_HAVE_ID;
@@ -971,13 +1109,11 @@ KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
  * One bounded piece of work. Returns a KD_EV_*; after KD_EV_NEED_MORE the chunk is
  * used up and the next chunk continues where this one stopped.
  */
-static __always_inline int kd_step(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
+static __always_inline int kd_dispatch(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 {
 	__u32 n;
 	int r;
 
-	if (st->phase == KD_PH_DEAD)
-		return KD_EV_ERROR;
 	if (st->skip) {
 		n = kd_avail(s);
 		if (!n)
@@ -1014,8 +1150,40 @@ static __always_inline int kd_step(KD_CTX ctx, struct kd_state *st, struct kd_sr
 		}
 		st->phase = KD_PH_SIZE;
 		return KD_EV_FRAME_END;
+	case KD_PH_RESYNC:
+		/* the undecodable frame's rest was skipped (kd_step armed it) */
+		st->phase = KD_PH_SIZE;
+		st->flags &= KD_F_SASL_USER_SEEN;
+		st->carry_len = 0;
+		st->carry_pending = 0;
+		st->sub = 0;
+		st->depth = 0;
+		st->skip_nest = 0;
+		return KD_EV_CONTINUE;
 	}
-	return kd_fail(st, KD_ERR_BOUND);
+	return kd_fatal(st, KD_ERR_BOUND);
+}
+
+/*
+ * One bounded piece of work. Returns a KD_EV_*; after KD_EV_NEED_MORE the chunk is
+ * used up and the next chunk continues where this one stopped. After KD_EV_ERROR,
+ * decoding goes on at the next frame unless kd_state.phase is KD_PH_DEAD.
+ */
+static __always_inline int kd_step(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
+{
+	__u32 before = s->off;
+	__u8 phase = st->phase;
+	int ev;
+
+	if (phase == KD_PH_DEAD)
+		return KD_EV_ERROR;
+	ev = kd_dispatch(ctx, st, s);
+	/* every byte of a frame passes here once: the way back to its end is known */
+	if (phase != KD_PH_SIZE)
+		st->frame_rem -= s->off - before;
+	if (ev == KD_EV_ERROR && st->phase == KD_PH_RESYNC)
+		st->skip = st->frame_rem;
+	return ev;
 }
 
 static __always_inline void kd_init(struct kd_state *st)
@@ -1046,10 +1214,10 @@ static inline int kd_feed(struct kd_state *st, const void *buf, __u32 len, __u32
 			continue;
 		if (cb)
 			cb(arg, st, ev);
-		if (ev == KD_EV_ERROR)
+		if (ev == KD_EV_ERROR && st->phase == KD_PH_DEAD)
 			return ev;
 	}
-	kd_fail(st, KD_ERR_BOUND);
+	kd_fatal(st, KD_ERR_BOUND);
 	if (cb)
 		cb(arg, st, KD_EV_ERROR);
 	return KD_EV_ERROR;

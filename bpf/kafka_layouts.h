@@ -28,10 +28,20 @@ enum kafka_api_key {
 	KAFKA_CREATE_TOPICS = 19,
 	KAFKA_DELETE_TOPICS = 20,
 	KAFKA_DELETE_RECORDS = 21,
+	KAFKA_OFFSET_FOR_LEADER_EPOCH = 23,
 	KAFKA_ADD_PARTITIONS_TO_TXN = 24,
+	KAFKA_TXN_OFFSET_COMMIT = 28,
 	KAFKA_DESCRIBE_CONFIGS = 32,
 	KAFKA_ALTER_CONFIGS = 33,
 	KAFKA_SASL_AUTHENTICATE = 36,
+	KAFKA_CREATE_PARTITIONS = 37,
+	KAFKA_DELETE_GROUPS = 42,
+	KAFKA_ELECT_LEADERS = 43,
+	KAFKA_INCREMENTAL_ALTER_CONFIGS = 44,
+	KAFKA_ALTER_PARTITION_REASSIGNMENTS = 45,
+	KAFKA_LIST_PARTITION_REASSIGNMENTS = 46,
+	KAFKA_OFFSET_DELETE = 47,
+	KAFKA_DESCRIBE_PRODUCERS = 61,
 };
 
 /* ConfigResource.Type TOPIC: only these resources name a topic. */
@@ -293,6 +303,126 @@ struct kd_api {
 #define KD_PROG_SASL_AUTH \
 	OP(KD_OP_AUTH, KD_NEVER)
 
+/* OffsetForLeaderEpoch (23): flexible from v4 (v0-1 removed in Kafka 4.0). */
+#define KD_PROG_OFFSET_FOR_LEADER_EPOCH \
+	OPV(KD_OP_SKIP, 3, KD_VMAX, 4),          /* replica_id */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                /* topic */ \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 4),                       /* partition */ \
+	OPV(KD_OP_SKIP, 2, KD_VMAX, 4),          /* current_leader_epoch */ \
+	OP(KD_OP_SKIP, 4),                       /* leader_epoch */ \
+	END,                                      \
+	END
+
+/* TxnOffsetCommit (28): flexible from v3. */
+#define KD_PROG_TXN_OFFSET_COMMIT \
+	OP(KD_OP_STR, KD_NEVER),                 /* transactional_id */ \
+	OP(KD_OP_GROUP, 0),                      /* group_id */ \
+	OP(KD_OP_SKIP, 10),                      /* producer_id i64, producer_epoch i16 */ \
+	OPV(KD_OP_SKIP, 3, KD_VMAX, 4),          /* generation_id */ \
+	OPV(KD_OP_STR, 3, KD_VMAX, KD_NEVER),    /* member_id */ \
+	OPV(KD_OP_STR, 3, KD_VMAX, 3),           /* group_instance_id NS */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 12),                      /* partition_index, committed_offset */ \
+	OPV(KD_OP_SKIP, 2, KD_VMAX, 4),          /* committed_leader_epoch */ \
+	OP(KD_OP_STR, 0),                        /* committed_metadata NS */ \
+	END,                                      \
+	END
+
+/* CreatePartitions (37): flexible from v2. */
+#define KD_PROG_CREATE_PARTITIONS \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_SKIP, 4),                       /* count */ \
+	OP(KD_OP_ARR, 0),                        /* assignments: nullable */ \
+	OP(KD_OP_ARRP, 4),                       /* broker_ids */ \
+	END,                                      \
+	END,                                      \
+	OP(KD_OP_SKIP, 5)                        /* timeout_ms i32, validate_only bool */
+
+/* DeleteGroups (42): flexible from v2; no topics, each group id is reported. */
+#define KD_PROG_DELETE_GROUPS \
+	OP(KD_OP_ARR, KD_NEVER),                 /* groups_names: an array of strings */ \
+	OP(KD_OP_GROUP, 0),                       \
+	ENDP
+
+/* ElectLeaders (43): flexible from v2. */
+#define KD_PROG_ELECT_LEADERS \
+	OPV(KD_OP_SKIP, 1, KD_VMAX, 1),          /* election_type */ \
+	OP(KD_OP_ARR, 0),                        /* topic_partitions: null = all partitions */ \
+	OP(KD_OP_NAME, KD_NEVER),                /* topic */ \
+	EMIT,                                     \
+	OP(KD_OP_ARRP, 4),                       /* partitions */ \
+	END,                                      \
+	OP(KD_OP_SKIP, 4)                        /* timeout_ms */
+
+/* IncrementalAlterConfigs (44): flexible from v1. */
+#define KD_PROG_INCR_ALTER_CONFIGS \
+	OP(KD_OP_ARR, KD_NEVER),                 /* resources */ \
+	OP(KD_OP_RTYPE, 0),                       \
+	OP(KD_OP_RNAME, KD_NEVER),                \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* configs */ \
+	OP(KD_OP_STR, KD_NEVER),                 /* name */ \
+	OP(KD_OP_SKIP, 1),                       /* config_operation */ \
+	OP(KD_OP_STR, 0),                        /* value NS */ \
+	END,                                      \
+	END,                                      \
+	OP(KD_OP_SKIP, 1)                        /* validate_only */
+
+/*
+ * AlterPartitionReassignments (45): flexible from v0. replicas is a nullable
+ * []int32 (null cancels a reassignment): ARRP cannot be null below v4, so it is
+ * read as an array of 4-byte elements with no tagged fields (ENDP).
+ */
+#define KD_PROG_ALTER_REASSIGNMENTS \
+	OP(KD_OP_SKIP, 4),                       /* timeout_ms */ \
+	OPV(KD_OP_SKIP, 1, KD_VMAX, 1),          /* allow_replication_factor_change */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 4),                       /* partition_index */ \
+	OP(KD_OP_ARR, 0),                        /* replicas: nullable []int32 */ \
+	OP(KD_OP_SKIP, 4),                        \
+	ENDP,                                     \
+	END,                                      \
+	END
+
+/* ListPartitionReassignments (46): flexible from v0. */
+#define KD_PROG_LIST_REASSIGNMENTS \
+	OP(KD_OP_SKIP, 4),                       /* timeout_ms */ \
+	OP(KD_OP_ARR, 0),                        /* topics: null = all reassignments */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARRP, 4),                       /* partition_indexes */ \
+	END
+
+/* OffsetDelete (47): never flexible. */
+#define KD_PROG_OFFSET_DELETE \
+	OP(KD_OP_GROUP, 0),                      /* group_id */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 4),                       /* partition_index */ \
+	END,                                      \
+	END
+
+/* DescribeProducers (61): flexible from v0. */
+#define KD_PROG_DESCRIBE_PRODUCERS \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARRP, 4),                       /* partition_indexes */ \
+	END
+
 #define KD_N(prog) (sizeof((struct kd_op[]){ prog }) / sizeof(struct kd_op))
 
 enum {
@@ -311,7 +441,17 @@ enum {
 	KD_P_API_VERSIONS = KD_P_ALTER_CONFIGS + KD_N(KD_PROG_ALTER_CONFIGS),
 	KD_P_SASL_HANDSHAKE = KD_P_API_VERSIONS + KD_N(KD_PROG_API_VERSIONS),
 	KD_P_SASL_AUTH = KD_P_SASL_HANDSHAKE + KD_N(KD_PROG_SASL_HANDSHAKE),
-	KD_P__END = KD_P_SASL_AUTH + KD_N(KD_PROG_SASL_AUTH),
+	KD_P_OFFSET_FOR_LEADER_EPOCH = KD_P_SASL_AUTH + KD_N(KD_PROG_SASL_AUTH),
+	KD_P_TXN_OFFSET_COMMIT = KD_P_OFFSET_FOR_LEADER_EPOCH + KD_N(KD_PROG_OFFSET_FOR_LEADER_EPOCH),
+	KD_P_CREATE_PARTITIONS = KD_P_TXN_OFFSET_COMMIT + KD_N(KD_PROG_TXN_OFFSET_COMMIT),
+	KD_P_DELETE_GROUPS = KD_P_CREATE_PARTITIONS + KD_N(KD_PROG_CREATE_PARTITIONS),
+	KD_P_ELECT_LEADERS = KD_P_DELETE_GROUPS + KD_N(KD_PROG_DELETE_GROUPS),
+	KD_P_INCR_ALTER_CONFIGS = KD_P_ELECT_LEADERS + KD_N(KD_PROG_ELECT_LEADERS),
+	KD_P_ALTER_REASSIGNMENTS = KD_P_INCR_ALTER_CONFIGS + KD_N(KD_PROG_INCR_ALTER_CONFIGS),
+	KD_P_LIST_REASSIGNMENTS = KD_P_ALTER_REASSIGNMENTS + KD_N(KD_PROG_ALTER_REASSIGNMENTS),
+	KD_P_OFFSET_DELETE = KD_P_LIST_REASSIGNMENTS + KD_N(KD_PROG_LIST_REASSIGNMENTS),
+	KD_P_DESCRIBE_PRODUCERS = KD_P_OFFSET_DELETE + KD_N(KD_PROG_OFFSET_DELETE),
+	KD_P__END = KD_P_DESCRIBE_PRODUCERS + KD_N(KD_PROG_DESCRIBE_PRODUCERS),
 };
 
 static const struct kd_op kd_prog[] = {
@@ -330,6 +470,16 @@ static const struct kd_op kd_prog[] = {
 	KD_PROG_API_VERSIONS,
 	KD_PROG_SASL_HANDSHAKE,
 	KD_PROG_SASL_AUTH,
+	KD_PROG_OFFSET_FOR_LEADER_EPOCH,
+	KD_PROG_TXN_OFFSET_COMMIT,
+	KD_PROG_CREATE_PARTITIONS,
+	KD_PROG_DELETE_GROUPS,
+	KD_PROG_ELECT_LEADERS,
+	KD_PROG_INCR_ALTER_CONFIGS,
+	KD_PROG_ALTER_REASSIGNMENTS,
+	KD_PROG_LIST_REASSIGNMENTS,
+	KD_PROG_OFFSET_DELETE,
+	KD_PROG_DESCRIBE_PRODUCERS,
 };
 
 _Static_assert(sizeof(kd_prog) / sizeof(kd_prog[0]) == KD_P__END, "program offsets");
@@ -373,12 +523,12 @@ static const struct kd_api kd_apis[KD_API_COUNT] = {
 	[20] = APIP(6, 4, KG_OP_ADMIN, DELETE_TOPICS),
 	[21] = APIP(2, 2, KG_OP_ADMIN, DELETE_RECORDS),
 	[22] = API(6, 2, KG_OP_PRODUCE), /* InitProducerId */
-	[23] = APIT(4, 4, KG_OP_DESCRIBE), /* OffsetForLeaderEpoch */
+	[23] = APIP(4, 4, KG_OP_DESCRIBE, OFFSET_FOR_LEADER_EPOCH),
 	[24] = APIP(5, 3, KG_OP_PRODUCE, ADD_PARTITIONS),
 	[25] = API(4, 3, KG_OP_PRODUCE), /* AddOffsetsToTxn */
 	[26] = API(5, 3, KG_OP_PRODUCE), /* EndTxn */
 	[27] = APIT(2, 1, KG_OP_ADMIN), /* WriteTxnMarkers */
-	[28] = APIT(5, 3, KG_OP_CONSUME), /* TxnOffsetCommit */
+	[28] = APIP(5, 3, KG_OP_CONSUME, TXN_OFFSET_COMMIT),
 	[29] = API(3, 2, KG_OP_DESCRIBE), /* DescribeAcls */
 	[30] = API(3, 2, KG_OP_ADMIN), /* CreateAcls */
 	[31] = API(3, 2, KG_OP_ADMIN), /* DeleteAcls */
@@ -387,17 +537,17 @@ static const struct kd_api kd_apis[KD_API_COUNT] = {
 	[34] = APIT(2, 2, KG_OP_ADMIN), /* AlterReplicaLogDirs */
 	[35] = APIT(5, 2, KG_OP_DESCRIBE), /* DescribeLogDirs */
 	[36] = APIP(2, 2, KG_OP_OTHER, SASL_AUTH),
-	[37] = APIT(3, 2, KG_OP_ADMIN), /* CreatePartitions */
+	[37] = APIP(3, 2, KG_OP_ADMIN, CREATE_PARTITIONS),
 	[38] = API(3, 2, KG_OP_ADMIN), /* CreateDelegationToken */
 	[39] = API(2, 2, KG_OP_ADMIN), /* RenewDelegationToken */
 	[40] = API(2, 2, KG_OP_ADMIN), /* ExpireDelegationToken */
 	[41] = API(3, 2, KG_OP_DESCRIBE), /* DescribeDelegationToken */
-	[42] = API(2, 2, KG_OP_ADMIN), /* DeleteGroups */
-	[43] = APIT(2, 2, KG_OP_ADMIN), /* ElectLeaders */
-	[44] = APIT(1, 1, KG_OP_ADMIN), /* IncrementalAlterConfigs */
-	[45] = APIT(1, 0, KG_OP_ADMIN), /* AlterPartitionReassignments */
-	[46] = APIT(0, 0, KG_OP_DESCRIBE), /* ListPartitionReassignments */
-	[47] = APIT(0, KD_NEVER, KG_OP_ADMIN), /* OffsetDelete */
+	[42] = APIP(2, 2, KG_OP_ADMIN, DELETE_GROUPS),
+	[43] = APIP(2, 2, KG_OP_ADMIN, ELECT_LEADERS),
+	[44] = APIP(1, 1, KG_OP_ADMIN, INCR_ALTER_CONFIGS),
+	[45] = APIP(1, 0, KG_OP_ADMIN, ALTER_REASSIGNMENTS),
+	[46] = APIP(0, 0, KG_OP_DESCRIBE, LIST_REASSIGNMENTS),
+	[47] = APIP(0, KD_NEVER, KG_OP_ADMIN, OFFSET_DELETE),
 	[48] = API(1, 1, KG_OP_DESCRIBE), /* DescribeClientQuotas */
 	[49] = API(1, 1, KG_OP_ADMIN), /* AlterClientQuotas */
 	[50] = API(0, 0, KG_OP_DESCRIBE), /* DescribeUserScramCredentials */
@@ -411,7 +561,7 @@ static const struct kd_api kd_apis[KD_API_COUNT] = {
 	[58] = API(0, 0, KG_OP_ADMIN), /* Envelope */
 	[59] = APIT(1, 0, KG_OP_ADMIN), /* FetchSnapshot */
 	[60] = API(2, 0, KG_OP_DESCRIBE), /* DescribeCluster */
-	[61] = APIT(0, 0, KG_OP_DESCRIBE), /* DescribeProducers */
+	[61] = APIP(0, 0, KG_OP_DESCRIBE, DESCRIBE_PRODUCERS),
 	[62] = API(4, 0, KG_OP_ADMIN), /* BrokerRegistration */
 	[63] = API(2, 0, KG_OP_ADMIN), /* BrokerHeartbeat */
 	[64] = API(0, 0, KG_OP_ADMIN), /* UnregisterBroker */
@@ -425,7 +575,7 @@ static const struct kd_api kd_apis[KD_API_COUNT] = {
 	[72] = API(0, 0, KG_OP_OTHER), /* PushTelemetry */
 	[73] = APIT(0, 0, KG_OP_ADMIN), /* AssignReplicasToDirs */
 	[74] = API(1, 0, KG_OP_DESCRIBE), /* ListConfigResources */
-	[75] = APIT(0, 0, KG_OP_DESCRIBE), /* DescribeTopicPartitions */
+	[75] = APIT(0, 0, KG_OP_DESCRIBE), /* DescribeTopicPartitions: nullable Cursor struct */
 	[76] = APIT(1, 0, KG_OP_CONSUME), /* ShareGroupHeartbeat */
 	[77] = API(1, 0, KG_OP_DESCRIBE), /* ShareGroupDescribe */
 	[78] = APIT(2, 0, KG_OP_CONSUME), /* ShareFetch */

@@ -25,8 +25,10 @@
 enum kg_op { KG_OPS(KG_ENUM_ENTRY) KG_OP__COUNT };
 
 /*
- * Why the decoder stopped decoding a flow. Once a flow's decoder reports one of
- * these it stays dead: the datapath applies the listener's on_undecodable action.
+ * Why the decoder could not decode a frame. Inside a frame whose size is known the
+ * decoder skips the rest of that frame and resumes at the next one (kd_state.phase is
+ * KD_PH_RESYNC); errors in the size itself, TLS, and the step bound end decoding for
+ * the flow (KD_PH_DEAD). Either way the datapath applies on_undecodable.
  */
 #define KD_REASONS(X)                                                                              \
 	X(KD_OK, "ok")                                                                             \
@@ -38,7 +40,7 @@ enum kg_op { KG_OPS(KG_ENUM_ENTRY) KG_OP__COUNT };
 	X(KD_ERR_UNKNOWN_API, "unknown_api")       /* api_key or api_version not known */          \
 	X(KD_ERR_TLS, "tls_on_plaintext")          /* TLS record header where a frame starts */    \
 	X(KD_ERR_BOUND, "decoder_bound")           /* steps per chunk or nesting depth exceeded */ \
-	X(KD_ERR_SASL, "sasl_unsupported")         /* SASL flow the decoder cannot follow */
+	X(KD_ERR_MIDSTREAM, "midstream")           /* flow first seen mid-stream (no SYN) */
 
 enum kd_reason { KD_REASONS(KG_ENUM_ENTRY) KD_REASON__COUNT };
 
@@ -77,18 +79,20 @@ enum kd_mech { KD_MECHS(KG_ENUM_ENTRY) KD_MECH__COUNT };
 /* Nested arrays (OffsetFetch v8: groups/topics/partitions = 3): deeper -> KD_ERR_BOUND. */
 #define KD_MAX_DEPTH 4
 /*
- * Interpreter steps per chunk (one step = one field, one skip, or one SASL token
- * byte). A 1500-byte segment needs at most a few hundred; only frames with more than
- * ~2 fields per byte over a large (frags/GRO) chunk reach it -> KD_ERR_BOUND.
+ * Interpreter steps allowed for a chunk of len bytes (one step = one field, one skip,
+ * one SASL token byte, or one op that reads nothing). Real clients need well under
+ * one step per byte; crafted input can need ~5 per byte and then hits the bound ->
+ * KD_ERR_BOUND (fatal: the rest of the chunk is not decoded).
  */
-#define KD_MAX_STEPS_PER_CHUNK 8192u
+#define KD_STEPS_BASE 256u
+#define KD_STEPS_PER_BYTE 4u
+#define KD_STEPS_FOR(len) (KD_STEPS_BASE + KD_STEPS_PER_BYTE * (__u32)(len))
+/* The bound for a 1500-byte segment, for tests and documentation. */
+#define KD_MAX_STEPS_PER_CHUNK KD_STEPS_FOR(1500)
 /* Bytes copied per step into a name buffer; sizes the buffers' verifier slack. */
 #define KD_WIN 32
 /* Largest fixed field assembled across chunks (a UUID); carry buffer slack = x2. */
 #define KD_CARRY_MAX 16
-
-/* kd_state.sasl_raw: raw token frames follow whose count is unknown (GSSAPI v0). */
-#define KD_SASL_RAW_UNKNOWN 0xff
 
 /* Pseudo api_key reported for a raw SASL token frame (SaslHandshake v0 flows). */
 #define KD_KEY_SASL_RAW 0x7fff
@@ -101,6 +105,7 @@ enum kd_phase {
 	KD_PH_BODY,     /* running the layout program */
 	KD_PH_TRAIL,    /* program done: skip what is left of the frame */
 	KD_PH_RAW,      /* a raw SASL token frame (SaslHandshake v0) */
+	KD_PH_RESYNC,   /* an undecodable frame: skipping to its end */
 	KD_PH_DEAD,     /* decoding ended; reason in kd_state.reason */
 };
 
@@ -112,6 +117,13 @@ enum kd_phase {
 #define KD_F_HAVE_NAME 0x10    /* pending topic name is set */
 #define KD_F_TRUNC 0x20        /* reported group/user was cut at its limit */
 #define KD_F_SASL_USER_SEEN 0x40 /* first SASL token of this exchange already parsed */
+
+/* Flags in kd_state.uflags. */
+#define KD_U_TOKEN 0x01 /* SCRAM tokenauth=true: the name is a delegation token id, not a user */
+
+/* Flags in kd_state.here: what completed in the current chunk. */
+#define KD_H_NAME 0x01 /* a topic name ended at name_off */
+#define KD_H_UUID 0x02 /* a topic id ended at uuid_off */
 
 /*
  * Resumable per-flow decoder state. Lives in the flow map value (BPF) or in memory
@@ -140,7 +152,7 @@ struct kd_state {
 	__u8 opclass;      /* enum kg_op of the current request */
 	__u8 rtype;        /* DescribeConfigs/AlterConfigs resource_type of the entry */
 	__u8 mech;         /* enum kd_mech from SaslHandshake */
-	__u8 sasl_raw;     /* raw SASL token frames still expected (handshake v0) */
+	__u8 sasl_raw;     /* after SaslHandshake v0: frames that are not requests are raw tokens */
 	__u8 sasl_ps;      /* SASL token parse state */
 	__u8 user_len;
 	__u8 mech_len;
@@ -151,18 +163,34 @@ struct kd_state {
 	__u8 tkind;          /* KD_TK_* of the last topic event */
 	__u8 carry[2 * KD_CARRY_MAX];
 	__u8 uuid[16];
-	__u8 name[KD_TOPIC_MAX + 7 + KD_WIN]; /* 256 + verifier slack */
+	/*
+	 * name_key_len, name_key_gen and name together form a kg_topics LPM key
+	 * (maps/kgate_maps.h): the datapath looks a topic up without copying it.
+	 */
+	__u32 name_key_len;
+	__u8 name_key_gen;
+	__u8 name[256 + KD_WIN]; /* 249 + terminator 0, + verifier slack */
 	__u8 client_id[KD_CLIENT_ID_MAX + KD_WIN];
 	__u8 user[KD_USER_MAX];
 	__u8 mech_name[32 + KD_WIN];
 	__u32 uv;          /* value of a uvarint being read */
+	__u32 name_off;    /* chunk offset just after the last name byte (KD_H_NAME) */
+	__u32 uuid_off;    /* chunk offset just after the last uuid byte (KD_H_UUID) */
+	__u32 frame_rem;   /* bytes of the current frame not yet consumed from the stream */
+	__u8 here;         /* KD_H_*: set by the decoder, cleared by the datapath per chunk */
+	__u8 tf_tag;       /* tag of the tagged field being read (255 for any tag >= 255) */
+	__u8 carry_pending; /* header bytes already read that belong to a raw SASL token */
+	__u8 uflags;       /* KD_U_* about the reported SASL user */
 };
 
 _Static_assert(sizeof(((struct kd_state *)0)->name) == 256 + KD_WIN, "name buffer: 256 + window");
+_Static_assert(__builtin_offsetof(struct kd_state, name) ==
+		       __builtin_offsetof(struct kd_state, name_key_len) + 5,
+	       "name_key_len, name_key_gen, name must be contiguous (an LPM key)");
 _Static_assert(KD_TOPIC_MAX < 256, "name_len bounds assume names fit in 8 bits of index");
 
 _Static_assert((sizeof(struct kd_state) % 8) == 0, "kd_state must stay 8-byte sized");
-_Static_assert(sizeof(struct kd_state) <= 640, "kd_state is part of every flow entry");
+_Static_assert(sizeof(struct kd_state) <= 672, "kd_state is part of every flow entry");
 
 /*
  * One decoder event as the decode probe (bpf/decode_probe.bpf.c) reports it through
@@ -183,7 +211,9 @@ struct kd_probe_event {
 	__u8 mech_len;
 	__u8 flags;
 	__u8 client_id_null;
-	__u8 pad[6];
+	__u8 uflags;     /* KD_U_* */
+	__u8 phase;      /* decoder phase after the event (KD_PH_DEAD: decoding ended) */
+	__u8 pad[4];
 	__u8 uuid[16];
 	__u8 client_id[KD_CLIENT_ID_MAX];
 	__u8 user[KD_USER_MAX];

@@ -738,6 +738,278 @@ static void b_sasl_authenticate(struct kw *w, const struct kf_req *r, int v)
 		put_tf0(w, r);
 }
 
+/* ---- OffsetForLeaderEpoch (23): v0-4, flexible 4+ ----------------------------------- */
+
+static void b_offset_for_leader_epoch(struct kw *w, const struct kf_req *r, int v)
+{
+	int flex = v >= 4;
+	int i, p;
+
+	if (v >= 3)
+		put_i32(w, -1);				/* replica_id (consumer) */
+	put_arr(w, flex, ntop(r));			/* topics */
+	for (i = 0; i < ntop(r); i++) {
+		const struct kf_topic *t = &r->topics[i];
+
+		put_str(w, flex, t->name);		/* topic */
+		put_arr(w, flex, nparts(t));		/* partitions */
+		for (p = 0; p < nparts(t); p++) {
+			put_i32(w, p);			/* partition */
+			if (v >= 2)
+				put_i32(w, 7);		/* current_leader_epoch */
+			put_i32(w, 6);			/* leader_epoch */
+			if (flex)
+				put_tf0(w, r);
+		}
+		if (flex)
+			put_tf0(w, r);
+	}
+	if (flex)
+		put_tf0(w, r);
+}
+
+/* ---- TxnOffsetCommit (28): v0-5, flexible 3+ ----------------------------------------- */
+
+static void b_txn_offset_commit(struct kw *w, const struct kf_req *r, int v)
+{
+	int flex = v >= 3;
+	int i, p;
+
+	put_str(w, flex, r->txn_id);			/* transactional_id */
+	put_str(w, flex, group_id(r));			/* group_id */
+	put_i64(w, 1000);				/* producer_id */
+	put_i16(w, 0);					/* producer_epoch */
+	if (v >= 3) {
+		put_i32(w, -1);				/* generation_id */
+		put_str(w, flex, "kf-member");		/* member_id */
+		put_nstr(w, flex, NULL);		/* group_instance_id */
+	}
+	put_arr(w, flex, ntop(r));			/* topics */
+	for (i = 0; i < ntop(r); i++) {
+		const struct kf_topic *t = &r->topics[i];
+
+		put_str(w, flex, t->name);		/* name */
+		put_arr(w, flex, nparts(t));		/* partitions */
+		for (p = 0; p < nparts(t); p++) {
+			put_i32(w, p);			/* partition_index */
+			put_i64(w, 100 + p);		/* committed_offset */
+			if (v >= 2)
+				put_i32(w, -1);		/* committed_leader_epoch */
+			put_nstr(w, flex, p % 2 ? NULL : "m"); /* committed_metadata (nullable) */
+			if (flex)
+				put_tf0(w, r);
+		}
+		if (flex)
+			put_tf0(w, r);
+	}
+	if (flex)
+		put_tf0(w, r);
+}
+
+/* ---- CreatePartitions (37): v0-3, flexible 2+ ---------------------------------------- */
+
+static void b_create_partitions(struct kw *w, const struct kf_req *r, int v)
+{
+	int flex = v >= 2;
+	int i, p;
+
+	put_arr(w, flex, ntop(r));			/* topics */
+	for (i = 0; i < ntop(r); i++) {
+		const struct kf_topic *t = &r->topics[i];
+
+		put_str(w, flex, t->name);		/* name */
+		put_i32(w, nparts(t) + 1);		/* count */
+		if (i % 2) {
+			put_arr(w, flex, -1);		/* assignments: null (broker decides) */
+		} else {
+			put_arr(w, flex, nparts(t));	/* assignments */
+			for (p = 0; p < nparts(t); p++) {
+				put_arr(w, flex, 2);	/* broker_ids */
+				put_i32(w, 1);
+				put_i32(w, 2);
+				if (flex)
+					put_tf0(w, r);
+			}
+		}
+		if (flex)
+			put_tf0(w, r);
+	}
+	put_i32(w, 30000);				/* timeout_ms */
+	put_bool(w, 0);					/* validate_only */
+	if (flex)
+		put_tf0(w, r);
+}
+
+/* ---- DeleteGroups (42): v0-2, flexible 2+ -------------------------------------------- */
+
+static void b_delete_groups(struct kw *w, const struct kf_req *r, int v)
+{
+	int flex = v >= 2;
+	int g, ng = r->ngroups > 0 ? r->ngroups : 1;
+
+	put_arr(w, flex, ng);				/* groups_names */
+	for (g = 0; g < ng; g++) {
+		char name[300];
+
+		if (g == 0)
+			snprintf(name, sizeof(name), "%s", group_id(r));
+		else
+			snprintf(name, sizeof(name), "%s-%d", group_id(r), g);
+		put_str(w, flex, name);
+	}
+	if (flex)
+		put_tf0(w, r);
+}
+
+/* ---- ElectLeaders (43): v0-2, flexible 2+ -------------------------------------------- */
+
+static void b_elect_leaders(struct kw *w, const struct kf_req *r, int v)
+{
+	int flex = v >= 2;
+	int i, p;
+
+	if (v >= 1)
+		put_i8(w, 0);				/* election_type (preferred) */
+	/* topic_partitions: nullable 0+ (null = all partitions) */
+	put_arr(w, flex, r->ntopics < 0 ? -1 : ntop(r));
+	for (i = 0; i < ntop(r); i++) {
+		const struct kf_topic *t = &r->topics[i];
+
+		put_str(w, flex, t->name);		/* topic */
+		put_arr(w, flex, nparts(t));		/* partitions */
+		for (p = 0; p < nparts(t); p++)
+			put_i32(w, p);
+		if (flex)
+			put_tf0(w, r);
+	}
+	put_i32(w, 60000);				/* timeout_ms */
+	if (flex)
+		put_tf0(w, r);
+}
+
+/* ---- IncrementalAlterConfigs (44): v0-1, flexible 1+ --------------------------------- */
+
+static void b_incremental_alter_configs(struct kw *w, const struct kf_req *r, int v)
+{
+	int flex = v >= 1;
+	int i;
+
+	put_arr(w, flex, ntop(r));			/* resources */
+	for (i = 0; i < ntop(r); i++) {
+		put_i8(w, (int8_t)r->resource_type);	/* resource_type */
+		put_str(w, flex, r->topics[i].name);	/* resource_name */
+		put_arr(w, flex, 2);			/* configs */
+		put_str(w, flex, "retention.ms");	/* name */
+		put_i8(w, 0);				/* config_operation (SET) */
+		put_nstr(w, flex, "86400000");		/* value */
+		if (flex)
+			put_tf0(w, r);
+		put_str(w, flex, "cleanup.policy");	/* name */
+		put_i8(w, 1);				/* config_operation (DELETE) */
+		put_nstr(w, flex, NULL);		/* value */
+		if (flex)
+			put_tf0(w, r);
+		if (flex)
+			put_tf0(w, r);
+	}
+	put_bool(w, 0);					/* validate_only */
+	if (flex)
+		put_tf0(w, r);
+}
+
+/* ---- AlterPartitionReassignments (45): v0-1, flexible 0+ ----------------------------- */
+
+static void b_alter_partition_reassignments(struct kw *w, const struct kf_req *r, int v)
+{
+	int i, p;
+
+	put_i32(w, 60000);				/* timeout_ms */
+	if (v >= 1)
+		put_bool(w, 1);				/* allow_replication_factor_change */
+	put_arr(w, 1, ntop(r));				/* topics */
+	for (i = 0; i < ntop(r); i++) {
+		const struct kf_topic *t = &r->topics[i];
+
+		put_str(w, 1, t->name);			/* name */
+		put_arr(w, 1, nparts(t));		/* partitions */
+		for (p = 0; p < nparts(t); p++) {
+			put_i32(w, p);			/* partition_index */
+			if (p % 2) {
+				put_arr(w, 1, -1);	/* replicas: null = cancel */
+			} else {
+				put_arr(w, 1, 3);	/* replicas */
+				put_i32(w, 1);
+				put_i32(w, 2);
+				put_i32(w, 3);
+			}
+			put_tf0(w, r);
+		}
+		put_tf0(w, r);
+	}
+	put_tf0(w, r);
+}
+
+/* ---- ListPartitionReassignments (46): v0, flexible 0+ -------------------------------- */
+
+static void b_list_partition_reassignments(struct kw *w, const struct kf_req *r, int v)
+{
+	int i, p;
+
+	(void)v;
+	put_i32(w, 60000);				/* timeout_ms */
+	/* topics: nullable 0+ (null = every reassignment) */
+	put_arr(w, 1, r->ntopics < 0 ? -1 : ntop(r));
+	for (i = 0; i < ntop(r); i++) {
+		const struct kf_topic *t = &r->topics[i];
+
+		put_str(w, 1, t->name);			/* name */
+		put_arr(w, 1, nparts(t));		/* partition_indexes */
+		for (p = 0; p < nparts(t); p++)
+			put_i32(w, p);
+		put_tf0(w, r);
+	}
+	put_tf0(w, r);
+}
+
+/* ---- OffsetDelete (47): v0, never flexible ------------------------------------------- */
+
+static void b_offset_delete(struct kw *w, const struct kf_req *r, int v)
+{
+	int i, p;
+
+	(void)v;
+	put_str(w, 0, group_id(r));			/* group_id */
+	put_arr(w, 0, ntop(r));				/* topics */
+	for (i = 0; i < ntop(r); i++) {
+		const struct kf_topic *t = &r->topics[i];
+
+		put_str(w, 0, t->name);			/* name */
+		put_arr(w, 0, nparts(t));		/* partitions */
+		for (p = 0; p < nparts(t); p++)
+			put_i32(w, p);			/* partition_index */
+	}
+}
+
+/* ---- DescribeProducers (61): v0, flexible 0+ ----------------------------------------- */
+
+static void b_describe_producers(struct kw *w, const struct kf_req *r, int v)
+{
+	int i, p;
+
+	(void)v;
+	put_arr(w, 1, ntop(r));				/* topics */
+	for (i = 0; i < ntop(r); i++) {
+		const struct kf_topic *t = &r->topics[i];
+
+		put_str(w, 1, t->name);			/* name */
+		put_arr(w, 1, nparts(t));		/* partition_indexes */
+		for (p = 0; p < nparts(t); p++)
+			put_i32(w, p);
+		put_tf0(w, r);
+	}
+	put_tf0(w, r);
+}
+
 /* ---- public API ---------------------------------------------------------------------- */
 
 static int vrange(int16_t *min, int16_t *max, int16_t hi)
@@ -782,6 +1054,26 @@ int kf_versions(int16_t api_key, int16_t *min, int16_t *max)
 		return vrange(min, max, 2);
 	case 36:	/* SaslAuthenticate */
 		return vrange(min, max, 2);
+	case 23:	/* OffsetForLeaderEpoch */
+		return vrange(min, max, 4);
+	case 28:	/* TxnOffsetCommit */
+		return vrange(min, max, 5);
+	case 37:	/* CreatePartitions */
+		return vrange(min, max, 3);
+	case 42:	/* DeleteGroups */
+		return vrange(min, max, 2);
+	case 43:	/* ElectLeaders */
+		return vrange(min, max, 2);
+	case 44:	/* IncrementalAlterConfigs */
+		return vrange(min, max, 1);
+	case 45:	/* AlterPartitionReassignments */
+		return vrange(min, max, 1);
+	case 46:	/* ListPartitionReassignments */
+		return vrange(min, max, 0);
+	case 47:	/* OffsetDelete */
+		return vrange(min, max, 0);
+	case 61:	/* DescribeProducers */
+		return vrange(min, max, 0);
 	default:
 		return 0;
 	}
@@ -820,6 +1112,25 @@ int kf_is_flexible(int16_t api_key, int16_t v)
 		return v >= 2;
 	case 36:
 		return v >= 2;
+	case 23:
+		return v >= 4;
+	case 28:
+		return v >= 3;
+	case 37:
+		return v >= 2;
+	case 42:
+		return v >= 2;
+	case 43:
+		return v >= 2;
+	case 44:
+		return v >= 1;
+	case 45:
+	case 46:
+		return 1;
+	case 47:
+		return 0;
+	case 61:
+		return 1;
 	default:
 		return 0;
 	}
@@ -884,6 +1195,36 @@ size_t kf_build(const struct kf_req *r, uint8_t *out, size_t cap)
 		break;
 	case 36:
 		b_sasl_authenticate(&w, r, v);
+		break;
+	case 23:
+		b_offset_for_leader_epoch(&w, r, v);
+		break;
+	case 28:
+		b_txn_offset_commit(&w, r, v);
+		break;
+	case 37:
+		b_create_partitions(&w, r, v);
+		break;
+	case 42:
+		b_delete_groups(&w, r, v);
+		break;
+	case 43:
+		b_elect_leaders(&w, r, v);
+		break;
+	case 44:
+		b_incremental_alter_configs(&w, r, v);
+		break;
+	case 45:
+		b_alter_partition_reassignments(&w, r, v);
+		break;
+	case 46:
+		b_list_partition_reassignments(&w, r, v);
+		break;
+	case 47:
+		b_offset_delete(&w, r, v);
+		break;
+	case 61:
+		b_describe_producers(&w, r, v);
 		break;
 	default:
 		return 0;

@@ -62,7 +62,8 @@ static void expect_topics(struct kdr_buf *b, const struct kf_req *r)
 	for (int i = 0; i < r->ntopics; i++) {
 		const struct kf_topic *t = &r->topics[i];
 
-		if ((r->api_key == KAFKA_DESCRIBE_CONFIGS || r->api_key == KAFKA_ALTER_CONFIGS) &&
+		if ((r->api_key == KAFKA_DESCRIBE_CONFIGS || r->api_key == KAFKA_ALTER_CONFIGS ||
+		     r->api_key == KAFKA_INCREMENTAL_ALTER_CONFIGS) &&
 		    r->resource_type != KAFKA_RESOURCE_TOPIC)
 			continue;
 		if (uses_topic_id(r->api_key, r->api_version)) {
@@ -101,8 +102,19 @@ static char *expect_for(const struct kf_req *r, size_t frame_len)
 		}
 		break;
 	case KAFKA_OFFSET_COMMIT:
+	case KAFKA_TXN_OFFSET_COMMIT:
+	case KAFKA_OFFSET_DELETE:
 		kdr_printf(&b, "group %s\n", r->group ? r->group : "");
 		expect_topics(&b, r);
+		break;
+	case KAFKA_DELETE_GROUPS:
+		/* Groups only, no topics; kframe names group g > 0 "<group>-<g>". */
+		for (int g = 0; g < groups; g++) {
+			kdr_printf(&b, "group %s", r->group ? r->group : "");
+			if (g)
+				kdr_printf(&b, "-%d", g);
+			kdr_printf(&b, "\n");
+		}
 		break;
 	case KAFKA_SASL_HANDSHAKE:
 		kdr_printf(&b, "mechanism %s\n", r->mechanism ? r->mechanism : "PLAIN");
@@ -131,6 +143,16 @@ static const struct api_cov coverage[] = {
 	{ KAFKA_DESCRIBE_CONFIGS, 0, 4 },   { KAFKA_ALTER_CONFIGS, 0, 2 },
 	{ KAFKA_API_VERSIONS, 0, 4 },	    { KAFKA_SASL_HANDSHAKE, 0, 1 },
 	{ KAFKA_SASL_AUTHENTICATE, 0, 2 },
+	{ KAFKA_OFFSET_FOR_LEADER_EPOCH, 0, 4 },
+	{ KAFKA_TXN_OFFSET_COMMIT, 0, 5 },
+	{ KAFKA_CREATE_PARTITIONS, 0, 3 },
+	{ KAFKA_DELETE_GROUPS, 0, 2 },
+	{ KAFKA_ELECT_LEADERS, 0, 2 },
+	{ KAFKA_INCREMENTAL_ALTER_CONFIGS, 0, 1 },
+	{ KAFKA_ALTER_PARTITION_REASSIGNMENTS, 0, 1 },
+	{ KAFKA_LIST_PARTITION_REASSIGNMENTS, 0, 0 },
+	{ KAFKA_OFFSET_DELETE, 0, 0 },
+	{ KAFKA_DESCRIBE_PRODUCERS, 0, 0 },
 };
 #define NCOV (sizeof(coverage) / sizeof(coverage[0]))
 
@@ -361,12 +383,23 @@ static void put32(uint8_t *p, uint32_t v)
 	p[3] = v;
 }
 
+static void first_error(void *arg, const struct kd_state *st, int ev)
+{
+	int *r = arg;
+
+	if (ev == KD_EV_ERROR && *r == KD_OK)
+		*r = st->reason;
+}
+
+/* The reason of the first error decoding buf reports, or KD_OK. */
 static int reason_of(const uint8_t *buf, size_t len)
 {
 	struct kd_state st;
+	int r = KD_OK;
 
-	du_decode(buf, len, &st);
-	return st.phase == KD_PH_DEAD ? st.reason : KD_OK;
+	kd_init(&st);
+	kd_feed(&st, buf, len, 1u << 30, first_error, &r);
+	return r;
 }
 
 /* Builds a valid frame, then patches it; the frame's size field stays right. */
@@ -491,17 +524,71 @@ static void test_negative_inputs(void)
 		CU_ASSERT_EQUAL(st.phase, KD_PH_SIZE);
 	}
 
-	/* Decoding stays dead: later valid frames report nothing new. */
+	/*
+	 * An undecodable frame is skipped and decoding resumes at the next frame; errors in
+	 * framing itself (TLS, a bad size) end decoding for good.
+	 */
 	{
 		struct kd_state st;
+		char *got;
 
 		n = build(KAFKA_PRODUCE, 3, 1, b);
-		b[4] = 0x03;
-		du_decode(b, n, &st);
+		b[7] = 14; /* Produce v14 */
+		n += build(KAFKA_PRODUCE, 3, 1, b + n);
+		got = du_render_chunked(b, n, 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(got, "error unknown_api (frame skipped)\nframe key=0 ver=3"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(got, "topic name=orders.eu\nend\n"));
+		free(got);
+		check_split_invariance("resync after an undecodable frame", b, n);
+		/* a field error deep inside a body resyncs too */
+		n = build(KAFKA_PRODUCE, 3, 1, b);
+		b[P3_NAME] = 0x00, b[P3_NAME + 1] = 0xfa;
+		n += build(KAFKA_METADATA, 4, 2, b + n);
+		got = du_render_chunked(b, n, 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(got, "error oversized_length (frame skipped)\nframe key=3"));
+		free(got);
+		/* fatal: nothing after TLS bytes is decoded */
+		kd_init(&st);
+		CU_ASSERT_EQUAL(kd_feed(&st, (const uint8_t *)"\x16\x03\x01\x00\x10", 5, 100, NULL, NULL),
+				KD_EV_ERROR);
 		CU_ASSERT_EQUAL(st.phase, KD_PH_DEAD);
 		n = build(KAFKA_PRODUCE, 3, 1, b);
 		CU_ASSERT_EQUAL(kd_feed(&st, b, n, 100, NULL, NULL), KD_EV_ERROR);
-		CU_ASSERT_EQUAL(st.reason, KD_ERR_UNKNOWN_API);
+		CU_ASSERT_EQUAL(st.reason, KD_ERR_TLS);
+	}
+
+	/* A null array of primitives (partition_indexes) is not valid: OffsetFetch v1. */
+	{
+		struct kf_topic t = { .name = "t", .partitions = 1 };
+		struct kf_req r = { .api_key = KAFKA_OFFSET_FETCH, .api_version = 1, .corr = 1,
+				    .client_id = "neg", .topics = &t, .ntopics = 1, .group = "g" };
+
+		n = kf_build(&r, b, BUF_CAP);
+		CU_ASSERT_EQUAL(reason_of(b, n), KD_OK);
+		put32(b + 4 + 13 + 3 + 4 + 3, 0xffffffffu); /* group "g", count, name "t" */
+		CU_ASSERT_EQUAL(reason_of(b, n), KD_ERR_NEG_LEN);
+	}
+
+	/*
+	 * Fetch v17+: a known tagged field (replica_directory_id, a uuid) declared with a
+	 * size other than 16. The broker reads 16 bytes whatever the size says, so the
+	 * decoder must not skip by the size.
+	 */
+	{
+		struct kf_topic t = { .name = "t", .partitions = 1 };
+		struct kf_req r = { .api_key = KAFKA_FETCH, .api_version = 17, .corr = 1,
+				    .client_id = "neg", .topics = &t, .ntopics = 1,
+				    .known_tags = 1 };
+		size_t i;
+
+		n = kf_build(&r, b, BUF_CAP);
+		CU_ASSERT_EQUAL(reason_of(b, n), KD_OK);
+		for (i = 0; i + 3 < n; i++) /* the partition's tagged fields: 1 field, tag 0, size 16 */
+			if (b[i] == 1 && b[i + 1] == 0 && b[i + 2] == 16)
+				break;
+		CU_ASSERT_FATAL(i + 3 < n);
+		b[i + 2] = 0;
+		CU_ASSERT_EQUAL(reason_of(b, n), KD_ERR_LEN_OVER);
 	}
 }
 
@@ -621,10 +708,63 @@ static void test_sasl_users(void)
 		free(got);
 	}
 
-	/* GSSAPI over handshake v0: the raw token count is unknowable -> sasl_unsupported. */
+	/*
+	 * GSSAPI over handshake v0: any number of raw tokens (ASN.1, never a request
+	 * header), then requests again.
+	 */
 	n = handshake(0, "GSSAPI", b);
-	n += kf_raw_frame((const uint8_t *)"\x60\x82", 2, b + n, BUF_CAP - n);
-	CU_ASSERT_EQUAL(reason_of(b, n), KD_ERR_SASL);
+	n += kf_raw_frame((const uint8_t *)"\x60\x82\x01\x00\x06", 5, b + n, BUF_CAP - n);
+	n += kf_raw_frame((const uint8_t *)"\x60\x10", 2, b + n, BUF_CAP - n);
+	n += kf_raw_frame((const uint8_t *)"\x05", 1, b + n, BUF_CAP - n);
+	n += build(KAFKA_METADATA, 1, 1, b + n);
+	got = du_render_chunked(b, n, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(got, "frame key=3 ver=1"));
+	CU_ASSERT_PTR_NULL(strstr(got, "error"));
+	free(got);
+	check_split_invariance("gssapi raw tokens", b, n);
+
+	/*
+	 * A SaslHandshake v0 that the broker refuses (a PLAINTEXT listener answers
+	 * ILLEGAL_SASL_STATE and goes on): the next frames are requests, and are decoded as
+	 * such, not hidden as "tokens".
+	 */
+	n = handshake(0, "SCRAM-SHA-256", b);
+	n += build(KAFKA_PRODUCE, 3, 2, b + n);
+	got = du_render_chunked(b, n, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(got, "frame key=0 ver=3"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(got, "topic name=orders.eu\ntopic name=payments-us_v2\n"));
+	free(got);
+
+	/* PLAIN with one NUL ("user\0password", invalid): no user, and nothing kept. */
+	n = handshake(1, "PLAIN", b);
+	n += authenticate(0, (const uint8_t *)"frank\0Pa55word-X", 16, b + n);
+	got = du_render_chunked(b, n, 0);
+	CU_ASSERT_PTR_NULL(strstr(got, "user"));
+	free(got);
+	{
+		struct kd_state st;
+
+		du_decode(b, n, &st);
+		CU_ASSERT_PTR_NULL(memmem(&st, sizeof(st), "Pa55word", 8));
+	}
+
+	/* SCRAM with tokenauth=true: the name is a delegation token id, and says so. */
+	{
+		static const char *const toks[] = { "n,,n=tok123,r=abc,tokenauth=true",
+						    "n,,n=tok123,r=abc,tokenauth=TRUE,x=y",
+						    "n,,n=tok123,r=abc,tokenauth=truex",
+						    "n,,n=tok123,r=abc,tokenauth=false" };
+		static const int is_token[] = { 1, 1, 0, 0 };
+
+		for (int i = 0; i < 4; i++) {
+			n = handshake(1, "SCRAM-SHA-512", b);
+			n += authenticate(1, (const uint8_t *)toks[i], strlen(toks[i]), b + n);
+			got = du_render_chunked(b, n, 0);
+			CU_ASSERT_PTR_NOT_NULL(strstr(got, "user tok123"));
+			CU_ASSERT_EQUAL(strstr(got, "(delegation token)") != NULL, is_token[i]);
+			free(got);
+		}
+	}
 }
 
 /* ---- table sanity ---------------------------------------------------------- */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 int register_decode_tests(void);
+int register_policy_tests(void);
 
 int main(void)
 {
@@ -11,7 +12,7 @@ int main(void)
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
-	if (register_decode_tests()) {
+	if (register_decode_tests() || register_policy_tests()) {
 		fprintf(stderr, "test registration failed\n");
 		CU_cleanup_registry();
 		return 2;

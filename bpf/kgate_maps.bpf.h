@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The datapath's maps (layouts in maps/kgate_maps.h). Every map is pinned by name so
+ * the XDP and TC objects share them and a restarted agent, or `kgate policy apply`
+ * without an agent, finds them under the pin root.
+ */
+#ifndef KGATE_MAPS_BPF_H
+#define KGATE_MAPS_BPF_H
+
+#include <bpf/bpf_helpers.h>
+#include "../maps/kgate_maps.h"
+
+#define KG_PIN __uint(pinning, LIBBPF_PIN_BY_NAME)
+
+/* [0]: the active policy generation (0 or 1). The one word a policy apply flips. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	KG_PIN;
+} kg_active SEC(".maps");
+
+/* [gen * 65536 + port]: listener index + 1, 0 = not a listener. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+	KG_PIN;
+} kg_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct kg_config);
+	KG_PIN;
+} kg_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * KG_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct kg_rule);
+	KG_PIN;
+} kg_rules SEC(".maps");
+
+/* gen * KG_MAX_PATTERNS + class id -> candidates. Allocated per entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * KG_MAX_PATTERNS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct kg_class);
+	KG_PIN;
+} kg_classes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 2 * KG_MAX_PATTERNS + 2);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kg_topic_key);
+	__type(value, struct kg_class_ref);
+	KG_PIN;
+} kg_topics SEC(".maps");
+
+#define KG_CIDR_MAP(name, keytype)                                                                 \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);                                               \
+		__uint(max_entries, 2 * KG_MAX_CIDRS);                                             \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
+		__type(key, keytype);                                                              \
+		__type(value, struct kg_id_val);                                                   \
+		KG_PIN;                                                                            \
+	} name SEC(".maps")
+
+KG_CIDR_MAP(kg_regions4, struct kg_cidr4_key);
+KG_CIDR_MAP(kg_regions6, struct kg_cidr6_key);
+KG_CIDR_MAP(kg_identities4, struct kg_cidr4_key);
+KG_CIDR_MAP(kg_identities6, struct kg_cidr6_key);
+
+/* Principal and client.id names -> ids, per generation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * (KG_MAX_PRINCIPALS + KG_MAX_CLIENT_IDS));
+	__type(key, struct kg_name_key);
+	__type(value, struct kg_id_val);
+	KG_PIN;
+} kg_names SEC(".maps");
+
+/* Topic id -> name, learned by the agent (not per generation: ids are facts). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KG_MAX_TOPIC_IDS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u8[16]);
+	__type(value, struct kg_topic_name);
+	KG_PIN;
+} kg_topic_ids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KG_MAX_FLOWS);
+	__type(key, struct kg_flow_key);
+	__type(value, struct kg_flow);
+	KG_PIN;
+} kg_flows SEC(".maps");
+
+/* An all-zero flow, the template for new flows (too large for the stack); never written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kg_flow);
+} kg_flow_zero SEC(".maps");
+
+/* Decision events. Full -> the event is counted lost by verdict class. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+	KG_PIN;
+} kg_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KG_C__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+	KG_PIN;
+} kg_counters SEC(".maps");
+
+/* [gen * KG_MAX_RULES + rule index]: decisions the rule made (audit or not). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 * KG_MAX_RULES);
+	__type(key, __u32);
+	__type(value, __u64);
+	KG_PIN;
+} kg_rule_hits SEC(".maps");
+
+/* Per-CPU scratch: keys too large for the BPF stack. */
+struct kg_scratch {
+	struct kg_name_key nkey;
+	struct kg_topic_key tkey;
+	__u8 hdr[64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kg_scratch);
+} kg_scratch SEC(".maps");
+
+/* [0]: the quarantine interface for redirect. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	KG_PIN;
+} kg_redirect SEC(".maps");
+
+static __always_inline void kg_count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&kg_counters, &idx);
+
+	if (c)
+		*c += 1; /* per-CPU: no atomics needed */
+}
+
+#endif /* KGATE_MAPS_BPF_H */

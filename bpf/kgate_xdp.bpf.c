@@ -1,0 +1,956 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * kgate_xdp: client->broker enforcement on the broker-facing interface.
+ *
+ * Per packet: L2/L3/L4 parse (IPv4, IPv6, one VLAN tag) -> listener port filter (the
+ * fast path: anything else is XDP_PASS after a few instructions) -> flow lookup ->
+ * in-order normalization -> the Kafka stream decoder (bpf/kafka_decode.h) -> one
+ * decision per topic (or per request for requests without topics) against the
+ * active policy generation -> enforcement in place -> decision events.
+ *
+ * In-order normalization (DESIGN §2): the decoder only advances on in-order bytes.
+ *  - a segment that starts beyond next_seq is dropped (the sender retransmits);
+ *  - bytes before next_seq were decided: a segment carrying them is checked against
+ *    the recent segments remembered in the flow (kg_retx): where the decoder had read
+ *    fields, the retransmitted bytes must hash the same, and the rewrites made the
+ *    first time are made again; bytes the decoder skipped by length (record data)
+ *    cannot change framing or names and pass. Anything else is dropped, so
+ *    overlapping bytes that differ from what was decided never reach the broker.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define KD_CTX struct xdp_md *
+#define KD_LOAD(ctx, off, dst, len) bpf_xdp_load_bytes((ctx), (off), (dst), (len))
+#include "kafka_decode.h"
+#include "kgate_maps.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#ifndef ETH_P_8021Q
+#define ETH_P_8021Q 0x8100
+#endif
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+
+/* The byte written over the last byte of a rejected topic name: never valid in a name. */
+#define KG_POISON '!'
+
+/* Packet-level outcomes, strongest last. */
+#define KG_OUT_PASS 0
+#define KG_OUT_RESET 1
+#define KG_OUT_DROP 2
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+/* Where the parsed headers are. */
+struct kg_pkt {
+	__u32 l3_off;
+	__u32 tcp_off;
+	__u32 payload_off;
+	__u32 payload_len;
+	__u32 seq;
+	__u8 family;
+	__u8 syn, rst, fin;
+};
+
+/*
+ * What decisions did to the current packet. Kept apart from kg_loop's pointers: the
+ * global functions that write it would otherwise make the verifier forget them.
+ */
+struct kg_out {
+	__u32 gen;
+	__u32 tcp_off;
+	__u32 payload_off;
+	__u8 outcome;     /* KG_OUT_* */
+	__u8 npoison;
+	__u8 pad[2];
+	__u16 poison_off[KG_RETX_POISONS];
+	__u16 poison_len[KG_RETX_POISONS];
+};
+
+struct kg_loop {
+	struct xdp_md *ctx;
+	struct kg_flow *f;
+	struct kg_scratch *sc;
+	struct kd_src src;
+	__u32 read_end;   /* chunk offset after the last byte the decoder read */
+	int last;
+	struct kg_out out;
+};
+
+/* ---- checksums ------------------------------------------------------------- */
+
+static __always_inline __u16 csum_fold(__u32 s)
+{
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)s;
+}
+
+/*
+ * Incremental TCP checksum update (RFC 1624) for bytes changed in place: off is the
+ * packet offset of the first byte; its parity relative to the TCP header decides
+ * which half of a 16-bit word each byte is.
+ */
+static __always_inline void kg_csum_bytes(struct xdp_md *ctx, __u32 tcp_off, __u32 off,
+					  const __u8 *old, const __u8 *new, const __u32 n)
+{
+	bool high = ((off - tcp_off) & 1) == 0;
+	__u32 sum;
+	__u16 check;
+
+	if (bpf_xdp_load_bytes(ctx, tcp_off + 16, &check, 2))
+		return;
+	sum = (__u16)~check;
+	KD_UNROLL
+	for (__u32 i = 0; i < n; i++) {
+		/* byte i sits in the high half of its 16-bit word when (off + i) is even */
+		bool h = (i & 1) ? !high : high;
+		__u16 o = h ? old[i] << 8 : old[i];
+		__u16 w = h ? new[i] << 8 : new[i];
+
+		sum += (__u16)~bpf_htons(o);
+		sum += bpf_htons(w);
+	}
+	check = ~csum_fold(sum);
+	bpf_xdp_store_bytes(ctx, tcp_off + 16, &check, 2);
+}
+
+/* Writes the poison over n (1 or 16) bytes at off and fixes the checksum. */
+static __always_inline int kg_rewrite(struct xdp_md *ctx, __u32 tcp_off, __u32 off, const __u32 n)
+{
+	__u8 old[16], new[16] = {};
+
+	if (n == 1)
+		new[0] = KG_POISON;
+	if (bpf_xdp_load_bytes(ctx, off, old, n) || bpf_xdp_store_bytes(ctx, off, new, n))
+		return -1;
+	kg_csum_bytes(ctx, tcp_off, off, old, new, n);
+	return 0;
+}
+
+/* ---- decisions ------------------------------------------------------------- */
+
+/*
+ * First match over the candidates of the topic's class (or of the "no pattern" class
+ * when has_topic is 0). Returns action | (rule index + 1) << 4; index 0 = default.
+ * A global function: verified once, on its own.
+ */
+__attribute__((noinline)) int kg_decide(struct kg_flow *f, __u32 gen, __u32 op, __u32 has_topic)
+{
+	struct kg_class_ref *ref;
+	struct kg_config *cfg;
+	struct kg_class *cls;
+	__u32 key, opbit;
+
+	if (!f)
+		return KG_ACT_DROP;
+	gen &= 1;
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	if (!cfg)
+		return KG_ACT_DROP;
+	f->dec.name_key_gen = gen;
+	f->dec.name_key_len = has_topic ? 8 * (1 + (f->dec.name_len & 0xff) + 1) : 8;
+	ref = bpf_map_lookup_elem(&kg_topics, &f->dec.name_key_len);
+	if (!ref)
+		return cfg->default_action;
+	key = gen * KG_MAX_PATTERNS + ref->class_id;
+	cls = bpf_map_lookup_elem(&kg_classes, &key);
+	if (!cls)
+		return cfg->default_action;
+	opbit = 1u << (op & 7);
+	for (__u32 i = 0; i < KG_MAX_CANDIDATES; i++) {
+		struct kg_rule *r;
+		__u32 ri, pid = f->principal_id & (KG_MAX_PRINCIPALS - 1);
+
+		if (i >= cls->n)
+			break;
+		ri = cls->rules[i];
+		if (ri >= KG_MAX_RULES)
+			break;
+		key = gen * KG_MAX_RULES + ri;
+		r = bpf_map_lookup_elem(&kg_rules, &key);
+		if (!r)
+			break;
+		if (!(r->ops & opbit) || !((r->regions >> (f->region_id & 63)) & 1) ||
+		    !((r->client_ids >> (f->client_cid & 63)) & 1) ||
+		    !((r->principals[(pid >> 6) & 3] >> (pid & 63)) & 1))
+			continue;
+		return (r->action & 0xf) | ((ri + 1) << 4);
+	}
+	return cfg->default_action;
+}
+
+/*
+ * One decision event. kind KG_EV_*; dec = kg_decide's result; enforced as applied.
+ * Deny and undecodable events are always sent; allows per the policy's audit_allow.
+ */
+__attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, __u32 enforced_gen)
+{
+	__u32 gen = enforced_gen & 1, action = dec & 0xf;
+	struct kg_config *cfg;
+	struct kg_event *e;
+
+	if (!f)
+		return 0;
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	if (!cfg)
+		return 0;
+	if (kind == KG_EV_TOPIC || kind == KG_EV_REQUEST) {
+		if (action == KG_ACT_ALLOW && cfg->audit_allow != 1) {
+			if (cfg->audit_allow == 0)
+				return 0;
+			if (f->topics % cfg->audit_allow)
+				return 0;
+		}
+	}
+	e = bpf_ringbuf_reserve(&kg_events, sizeof(*e), 0);
+	if (!e) {
+		kg_count(action == KG_ACT_ALLOW ? KG_C_EVENTS_LOST_ALLOW : KG_C_EVENTS_LOST_DENY);
+		return 0;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(&e->flow, &f->key, sizeof(e->flow));
+	e->version_id = cfg->version_id;
+	e->rule_id = (dec >> 4) ? (dec >> 4) - 1 : ~0u;
+	e->corr = f->dec.corr;
+	e->frame_size = f->dec.frame_size;
+	e->api_key = f->dec.api_key;
+	e->api_version = f->dec.api_version;
+	e->principal_id = f->principal_id;
+	e->kind = kind;
+	e->verdict = action;
+	e->enforced = (enforced_gen >> 1) & 1;
+	e->op = f->dec.opclass;
+	e->region_id = f->region_id;
+	e->principal_src = f->principal_src;
+	e->reason = f->dec.reason;
+	e->gen = gen;
+	e->tkind = kind == KG_EV_TOPIC ? f->dec.tkind : 0;
+	e->principal_len = f->principal_len;
+	e->client_id_len = f->dec.client_id_null ? 0xff : f->dec.client_id_len;
+	e->topic_len = kind == KG_EV_TOPIC ? f->dec.name_len : 0;
+	__builtin_memcpy(e->uuid, f->dec.uuid, sizeof(e->uuid));
+	__builtin_memcpy(e->principal, f->principal, sizeof(e->principal));
+	__builtin_memcpy(e->client_id, f->dec.client_id, sizeof(e->client_id));
+	__builtin_memcpy(e->topic, f->dec.name, sizeof(e->topic));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- enforcement ----------------------------------------------------------- */
+
+static __always_inline void kg_remember_poison(struct kg_out *lp, __u32 off, __u32 len)
+{
+	__u8 i = lp->npoison;
+
+	if (i < KG_RETX_POISONS) {
+		lp->poison_off[i & (KG_RETX_POISONS - 1)] = off - lp->payload_off;
+		lp->poison_len[i & (KG_RETX_POISONS - 1)] = len;
+	}
+	lp->npoison = i + 1; /* > KG_RETX_POISONS: a retransmission cannot be replayed */
+}
+
+/*
+ * reject: make the broker unable to act on the denied topic, in place, same length.
+ * A name gets its last byte (always in this packet: the decision follows it at once)
+ * replaced by '!', which no topic name may contain. A topic id is zeroed (the "no id"
+ * value) when all of its 16 bytes are in this packet. Returns 0, or -1 when neither
+ * is possible (the caller resets instead).
+ */
+static __always_inline int kg_poison(struct xdp_md *ctx, struct kg_flow *f, struct kg_out *lp)
+{
+	struct kd_state *d = &f->dec;
+	__u32 off;
+
+	if ((d->tkind & KD_TK_NAME) && (d->here & KD_H_NAME) && d->name_off > lp->payload_off &&
+	    d->name_len) {
+		off = d->name_off - 1;
+		if (kg_rewrite(ctx, lp->tcp_off, off, 1))
+			return -1;
+		kg_remember_poison(lp, off, 1);
+		return 0;
+	}
+	if ((d->tkind & KD_TK_ID) && (d->here & KD_H_UUID) && d->uuid_off >= lp->payload_off + 16) {
+		off = d->uuid_off - 16;
+		if (kg_rewrite(ctx, lp->tcp_off, off, 16))
+			return -1;
+		kg_remember_poison(lp, off, 16);
+		return 0;
+	}
+	return -1;
+}
+
+static __always_inline void kg_hit(__u32 gen, __u32 dec)
+{
+	__u32 ri = dec >> 4;
+	__u64 *c;
+
+	if (!ri)
+		return;
+	ri = (gen & 1) * KG_MAX_RULES + ((ri - 1) & (KG_MAX_RULES - 1));
+	c = bpf_map_lookup_elem(&kg_rule_hits, &ri);
+	if (c)
+		*c += 1;
+}
+
+/*
+ * Applies a decision; kind is KG_EV_TOPIC or KG_EV_REQUEST. A global function (lp's
+ * pointers are not used here, only its scalars).
+ */
+__attribute__((noinline)) int kg_apply(struct xdp_md *ctx, struct kg_flow *f, struct kg_out *lp,
+				       __u32 kind, __u32 dec)
+{
+	__u32 action = dec & 0xf, gen, ri = dec >> 4, enforce = 1;
+	struct kg_config *cfg;
+	struct kg_rule *r;
+
+	if (!f || !lp)
+		return 0;
+	gen = lp->gen & 1;
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	if (!cfg)
+		return 0;
+	if (cfg->mode == KG_MODE_MONITOR)
+		enforce = 0;
+	if (ri) {
+		__u32 key = gen * KG_MAX_RULES + ((ri - 1) & (KG_MAX_RULES - 1));
+
+		r = bpf_map_lookup_elem(&kg_rules, &key);
+		if (r && (r->flags & KG_RULE_AUDIT))
+			enforce = 0;
+	}
+	f->topics++;
+	kg_count(KG_C_VERDICT_BASE + (action < KG_ACT__COUNT ? action : KG_ACT_DROP));
+	kg_hit(gen, dec);
+	if (enforce && action != KG_ACT_ALLOW) {
+		if (action == KG_ACT_REJECT && (kind != KG_EV_TOPIC || kg_poison(ctx, f, lp)))
+			action = KG_ACT_RESET; /* nothing to poison in this packet */
+		if (action == KG_ACT_RESET || action == KG_ACT_REDIRECT) {
+			/* redirect is a connection-start action; mid-stream it resets */
+			lp->outcome = lp->outcome > KG_OUT_RESET ? lp->outcome : KG_OUT_RESET;
+			f->flags |= KG_FLOW_RESET;
+		} else if (action == KG_ACT_DROP) {
+			lp->outcome = KG_OUT_DROP;
+			f->flags |= KG_FLOW_DROP;
+		}
+		dec = (dec & ~0xfu) | action;
+	}
+	kg_emit(f, kind, dec, gen | (enforce << 1));
+	return 0;
+}
+
+/* Connection plumbing is not subject to policy: needed before any identity is known. */
+static __always_inline bool kg_exempt(__u16 key)
+{
+	return key == KAFKA_API_VERSIONS || key == KAFKA_SASL_HANDSHAKE ||
+	       key == KAFKA_SASL_AUTHENTICATE || key == KD_KEY_SASL_RAW;
+}
+
+/* The id of the current frame's client.id (KG_CLIENT_OTHER if no rule names it). */
+__attribute__((noinline)) int kg_client_id(struct kg_flow *f, struct kg_scratch *sc, __u32 gen)
+{
+	struct kg_name_key *k;
+	struct kd_state *d;
+	struct kg_id_val *v;
+
+	if (!f || !sc)
+		return 0;
+	k = &sc->nkey;
+	d = &f->dec;
+	f->client_cid = KG_CLIENT_OTHER;
+	if (d->client_id_null)
+		return 0;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->gen = gen;
+	k->kind = KG_NAME_CLIENT;
+	k->len = d->client_id_len;
+	__builtin_memcpy(k->name, d->client_id, KD_CLIENT_ID_MAX);
+	/* bytes past client_id_len are stale: clear them so the hash key is canonical */
+	for (__u32 i = 0; i < KD_CLIENT_ID_MAX; i++)
+		if (i >= d->client_id_len)
+			k->name[i] = 0;
+	v = bpf_map_lookup_elem(&kg_names, k);
+	if (v)
+		f->client_cid = v->id & (KG_MAX_CLIENT_IDS - 1);
+	return 0;
+}
+
+/* A topic given by id only: its name from kg_topic_ids, or the unknown-id action. */
+__attribute__((noinline)) int kg_resolve_id(struct kg_flow *f)
+{
+	struct kd_state *d;
+	struct kg_topic_name *tn;
+
+	if (!f)
+		return -1;
+	d = &f->dec;
+	if (d->tkind & KD_TK_NAME)
+		return 0;
+	tn = bpf_map_lookup_elem(&kg_topic_ids, d->uuid);
+	if (!tn)
+		return -1;
+	__builtin_memcpy(d->name, tn->name, sizeof(tn->name));
+	d->name_len = tn->len > KD_TOPIC_MAX ? KD_TOPIC_MAX : tn->len;
+	d->name[d->name_len & 0xff] = 0;
+	return 0;
+}
+
+/*
+ * The listener's on_undecodable action for an undecodable frame (decoding resumes at
+ * the next frame) or a flow whose decoding ended (KD_PH_DEAD).
+ */
+static __always_inline int kg_undecodable(struct kg_loop *lp)
+{
+	struct kg_flow *f = lp->f;
+	__u32 gen = lp->out.gen, act = KG_ACT_RESET;
+	struct kg_config *cfg = bpf_map_lookup_elem(&kg_config, &gen);
+
+	kg_count(KG_C_UNDECODABLE_BASE + (f->dec.reason < KD_REASON__COUNT ? f->dec.reason : 0));
+	if (cfg) {
+		act = cfg->on_undecodable[f->listener & (KG_MAX_LISTENERS - 1)];
+		if (cfg->mode == KG_MODE_MONITOR) {
+			kg_emit(f, KG_EV_UNDECODABLE, act, gen);
+			if (f->dec.phase == KD_PH_DEAD)
+				f->flags |= KG_FLOW_DEAD;
+			return KG_OUT_PASS;
+		}
+	}
+	kg_emit(f, KG_EV_UNDECODABLE, act, gen | 2);
+	if (act == KG_ACT_ALLOW) {
+		if (f->dec.phase == KD_PH_DEAD)
+			f->flags |= KG_FLOW_DEAD;
+		return KG_OUT_PASS;
+	}
+	if (act == KG_ACT_DROP) {
+		f->flags |= KG_FLOW_DROP;
+		return KG_OUT_DROP;
+	}
+	f->flags |= KG_FLOW_RESET;
+	return KG_OUT_RESET;
+}
+
+static long kg_step(__u32 i, void *data)
+{
+	struct kg_loop *lp = data;
+	struct kg_flow *f = lp->f;
+	bool was_skip = f->dec.skip != 0;
+	__u32 gen = lp->out.gen, dec;
+	struct kg_config *cfg;
+	int ev;
+
+	ev = kd_step(lp->ctx, &f->dec, &lp->src);
+	if (!was_skip)
+		lp->read_end = lp->src.off;
+	lp->last = ev;
+	switch (ev) {
+	case KD_EV_CONTINUE:
+		return 0;
+	case KD_EV_NEED_MORE:
+		return 1;
+	case KD_EV_FRAME:
+		f->requests++;
+		f->frame_topics = 0;
+		f->frame_done = 0;
+		f->frame_exempt = kg_exempt(f->dec.api_key);
+		kg_client_id(f, lp->sc, gen);
+		if (!f->frame_exempt) {
+			const struct kd_api *api = kd_api_of(f->dec.api_key);
+
+			/* Bodies the decoder does not read: decided by operation now. */
+			if (api && (!api->prog_len || api->topics)) {
+				dec = kg_decide(f, gen, f->dec.opclass, 0);
+				kg_apply(lp->ctx, f, &lp->out, KG_EV_REQUEST, dec);
+				f->frame_done = 1;
+			}
+		}
+		break;
+	case KD_EV_TOPIC:
+		f->frame_topics++;
+		if (f->frame_exempt)
+			break;
+		/*
+		 * An entry with both a name and a non-zero id (Metadata v10+, DeleteTopics
+		 * v6): the broker may act on either, so both are decided and the stricter
+		 * decision stands.
+		 */
+		if ((f->dec.tkind & (KD_TK_NAME | KD_TK_ID)) == (KD_TK_NAME | KD_TK_ID)) {
+			__u32 by_name = kg_decide(f, gen, f->dec.opclass, 1), by_id;
+
+			f->dec.tkind = KD_TK_ID;
+			if (kg_resolve_id(f)) {
+				kg_count(KG_C_UNKNOWN_TOPIC_IDS);
+				cfg = bpf_map_lookup_elem(&kg_config, &gen);
+				by_id = cfg ? cfg->unknown_id_action : KG_ACT_RESET;
+			} else {
+				by_id = kg_decide(f, gen, f->dec.opclass, 1);
+			}
+			f->dec.tkind = KD_TK_NAME | KD_TK_ID;
+			dec = (by_id & 0xf) > (by_name & 0xf) ? by_id : by_name;
+		} else if (kg_resolve_id(f)) {
+			kg_count(KG_C_UNKNOWN_TOPIC_IDS);
+			cfg = bpf_map_lookup_elem(&kg_config, &gen);
+			dec = cfg ? cfg->unknown_id_action : KG_ACT_RESET;
+			f->dec.name_len = 0;
+		} else {
+			dec = kg_decide(f, gen, f->dec.opclass, 1);
+		}
+		kg_apply(lp->ctx, f, &lp->out, KG_EV_TOPIC, dec);
+		break;
+	case KD_EV_FRAME_END:
+		/* A request that named no topic (e.g. Metadata for all topics). */
+		if (!f->frame_exempt && !f->frame_done && !f->frame_topics) {
+			dec = kg_decide(f, gen, f->dec.opclass, 0);
+			kg_apply(lp->ctx, f, &lp->out, KG_EV_REQUEST, dec);
+		}
+		break;
+	case KD_EV_ERROR:
+		/* on_undecodable; with allow, decoding goes on at the next frame if it can */
+		lp->out.outcome = kg_undecodable(lp);
+		return lp->out.outcome != KG_OUT_PASS || f->dec.phase == KD_PH_DEAD;
+	}
+	return lp->out.outcome != KG_OUT_PASS;
+}
+
+/* ---- packet surgery -------------------------------------------------------- */
+
+/*
+ * Turns the current segment into a RST toward the broker: same addresses, ports and
+ * sequence number, no payload, checksums recomputed.
+ */
+static __always_inline int kg_to_rst(struct xdp_md *ctx, struct kg_pkt *p)
+{
+	void *data, *data_end;
+	struct tcphdr *tcp;
+	__u32 hlen, sum, toff, loff;
+	__u32 len = bpf_xdp_get_buff_len(ctx);
+	int trim = (int)len - (int)(p->tcp_off + sizeof(struct tcphdr));
+
+	if (trim > 0 && bpf_xdp_adjust_tail(ctx, -trim))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	toff = p->tcp_off;
+	loff = p->l3_off;
+	/* headers sit well inside the first 256 bytes (kg_parse); the masks tell the verifier */
+	KD_CLAMP(toff, 255);
+	KD_CLAMP(loff, 63);
+	tcp = data + toff;
+	if ((void *)(tcp + 1) > data_end)
+		return -1;
+	tcp->doff = 5;
+	tcp->rst = 1;
+	tcp->ack = 1;
+	tcp->psh = 0;
+	tcp->syn = 0;
+	tcp->fin = 0;
+	tcp->urg = 0;
+	tcp->window = 0;
+	tcp->urg_ptr = 0;
+	tcp->check = 0;
+	hlen = sizeof(*tcp);
+	if (p->family == 4) {
+		struct iphdr *ip = data + loff;
+
+		if ((void *)(ip + 1) > data_end)
+			return -1;
+		ip->ihl = 5; /* options dropped: the TCP header follows at tcp_off only if ihl was 5 */
+		ip->tot_len = bpf_htons(sizeof(*ip) + hlen);
+		ip->check = 0;
+		ip->check = ~csum_fold(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0));
+		sum = bpf_csum_diff(0, 0, (__be32 *)&ip->saddr, 8, 0);
+		sum += bpf_htons(IPPROTO_TCP) + bpf_htons(hlen);
+	} else {
+		struct ipv6hdr *ip6 = data + loff;
+
+		if ((void *)(ip6 + 1) > data_end)
+			return -1;
+		ip6->payload_len = bpf_htons(hlen);
+		sum = bpf_csum_diff(0, 0, (__be32 *)&ip6->saddr, 32, 0);
+		sum += bpf_htons(IPPROTO_TCP) + bpf_htons(hlen);
+	}
+	sum = bpf_csum_diff(0, 0, (__be32 *)tcp, sizeof(*tcp), sum);
+	tcp->check = ~csum_fold(sum);
+	return 0;
+}
+
+/* FNV-1a over payload bytes [off, off + len), up to 8 at a time; len <= 65535. */
+struct kg_hash_ctx {
+	struct xdp_md *ctx;
+	__u32 off;
+	__u32 end;
+	__u64 h;
+};
+
+static long kg_hash_step(__u32 i, void *data)
+{
+	struct kg_hash_ctx *hc = data;
+	__u8 b[8] = {};
+	__u32 n = hc->end - hc->off;
+
+	if (hc->off >= hc->end)
+		return 1;
+	if (n >= 8) {
+		if (bpf_xdp_load_bytes(hc->ctx, hc->off, b, 8))
+			return 1;
+		n = 8;
+	} else {
+		if (bpf_xdp_load_bytes(hc->ctx, hc->off, b, 1))
+			return 1;
+		n = 1;
+	}
+	for (int k = 0; k < 8; k++) {
+		if (k < (int)n) {
+			hc->h ^= b[k];
+			hc->h *= 0x100000001b3ull;
+		}
+	}
+	hc->off += n;
+	return 0;
+}
+
+static __always_inline __u64 kg_hash(struct xdp_md *ctx, __u32 off, __u32 len)
+{
+	struct kg_hash_ctx hc = { .ctx = ctx, .off = off, .end = off + len,
+				  .h = 0xcbf29ce484222325ull };
+
+	bpf_loop(8192, kg_hash_step, &hc, 0);
+	return hc.h;
+}
+
+/*
+ * Bytes [seq, seq + len) were decided before. Returns 0 to pass them (after making
+ * the remembered rewrites again), -1 to drop.
+ */
+__attribute__((noinline)) int kg_retransmission(struct xdp_md *ctx, struct kg_flow *f,
+						struct kg_pkt *p, __u32 len)
+{
+	__u32 end;
+
+	if (!f || !p)
+		return -1;
+	end = p->seq + len;
+	for (int i = 0; i < KG_RETX_SLOTS; i++) {
+		struct kg_retx *r = &f->retx[i];
+		__u32 rs = r->seq, re = r->seq + r->len;
+
+		if (!r->len)
+			continue;
+		/* does this slot's read region overlap [seq, end)? */
+		if ((__s32)(re - p->seq) <= 0 || (__s32)(end - rs) <= 0)
+			continue;
+		/* it must be wholly inside and start where it started */
+		if ((__s32)(rs - p->seq) < 0 || (__s32)(end - re) < 0)
+			return -1;
+		if (r->npoison > KG_RETX_POISONS)
+			return -1;
+		for (int k = 0; k < KG_RETX_POISONS; k++) {
+			__u32 off;
+
+			if (k >= r->npoison)
+				break;
+			off = p->payload_off + (rs - p->seq) + r->poison_off[k];
+			if (r->poison_len[k] == 16 ? kg_rewrite(ctx, p->tcp_off, off, 16)
+						   : kg_rewrite(ctx, p->tcp_off, off, 1))
+				return -1;
+		}
+		/* the hash was taken after the rewrites: compare after making them again */
+		if (kg_hash(ctx, p->payload_off + (rs - p->seq), r->len) != r->hash)
+			return -1;
+	}
+	/*
+	 * Older decided bytes are not remembered: passing them is safe only if the decoder
+	 * skipped them, which cannot be known any more. Conservatively, a retransmission
+	 * that reaches back beyond the remembered window is dropped.
+	 */
+	{
+		__u32 oldest = f->next_seq;
+
+		for (int i = 0; i < KG_RETX_SLOTS; i++)
+			if (f->retx[i].len && (__s32)(f->retx[i].seq - oldest) < 0)
+				oldest = f->retx[i].seq;
+		if ((__s32)(p->seq - oldest) < 0 && (__s32)(f->next_seq - oldest) > 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- parsing --------------------------------------------------------------- */
+
+static __always_inline int kg_parse(struct xdp_md *ctx, struct kg_pkt *p,
+				    struct kg_flow_key *fk)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct tcphdr *tcp;
+	__u32 off = sizeof(*eth), iplen;
+	__u16 proto;
+
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	proto = eth->h_proto;
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+		struct vlan_hdr *vh = (void *)(eth + 1);
+
+		if ((void *)(vh + 1) > data_end)
+			return -1;
+		proto = vh->proto;
+		off += sizeof(*vh);
+	}
+	p->l3_off = off;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + off;
+
+		if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_TCP || ip->ihl < 5)
+			return -1;
+		/* Fragments of TCP are not normal traffic: the caller drops them. */
+		if (ip->frag_off & bpf_htons(0x3fff))
+			return -2;
+		p->family = 4;
+		__builtin_memcpy(fk->saddr, &ip->saddr, 4);
+		__builtin_memcpy(fk->daddr, &ip->daddr, 4);
+		iplen = bpf_ntohs(ip->tot_len);
+		if (iplen < ip->ihl * 4u)
+			return -1;
+		off += ip->ihl * 4;
+		iplen -= ip->ihl * 4;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + off;
+
+		if ((void *)(ip6 + 1) > data_end)
+			return -1;
+		if (ip6->nexthdr == 44 /* fragment */)
+			return -2;
+		if (ip6->nexthdr != IPPROTO_TCP)
+			return -1; /* extension headers before TCP: not a listener packet we read */
+		p->family = 6;
+		__builtin_memcpy(fk->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(fk->daddr, &ip6->daddr, 16);
+		iplen = bpf_ntohs(ip6->payload_len);
+		off += sizeof(*ip6);
+	} else {
+		return -1;
+	}
+	if (off > 128)
+		return -1;
+	tcp = data + off;
+	if ((void *)(tcp + 1) > data_end || tcp->doff < 5 || iplen < tcp->doff * 4u)
+		return -1;
+	p->tcp_off = off;
+	p->payload_off = off + tcp->doff * 4;
+	p->payload_len = iplen - tcp->doff * 4;
+	p->seq = bpf_ntohl(tcp->seq);
+	p->syn = tcp->syn;
+	p->rst = tcp->rst;
+	p->fin = tcp->fin;
+	fk->sport = tcp->source;
+	fk->dport = tcp->dest;
+	fk->family = p->family;
+	return 0;
+}
+
+/* Region and identity of a new flow, by longest prefix on the source address. */
+static __always_inline void kg_classify(struct kg_flow *f, struct kg_flow_key *fk, __u32 gen)
+{
+	struct kg_id_val *reg, *idn;
+
+	f->region_id = KG_REGION_NONE;
+	f->principal_id = KG_PRINCIPAL_ANONYMOUS;
+	f->principal_src = KG_PSRC_NONE;
+	if (fk->family == 4) {
+		struct kg_cidr4_key k = { .prefixlen = 8 + 32, .gen = gen };
+
+		__builtin_memcpy(k.addr, fk->saddr, 4);
+		reg = bpf_map_lookup_elem(&kg_regions4, &k);
+		idn = bpf_map_lookup_elem(&kg_identities4, &k);
+	} else {
+		struct kg_cidr6_key k = { .prefixlen = 8 + 128, .gen = gen };
+
+		__builtin_memcpy(k.addr, fk->saddr, 16);
+		reg = bpf_map_lookup_elem(&kg_regions6, &k);
+		idn = bpf_map_lookup_elem(&kg_identities6, &k);
+	}
+	if (reg)
+		f->region_id = reg->id & (KG_MAX_REGIONS - 1);
+	if (idn) {
+		f->principal_id = idn->id & (KG_MAX_PRINCIPALS - 1);
+		f->principal_src = KG_PSRC_IDENTITY;
+	}
+}
+
+static __always_inline struct kg_flow *kg_new_flow(struct kg_flow_key *fk, __u32 gen)
+{
+	__u32 zero = 0;
+	struct kg_flow *tmpl = bpf_map_lookup_elem(&kg_flow_zero, &zero), *f;
+
+	if (!tmpl)
+		return 0;
+	if (bpf_map_update_elem(&kg_flows, fk, tmpl, BPF_ANY))
+		return 0;
+	f = bpf_map_lookup_elem(&kg_flows, fk);
+	if (f) {
+		__builtin_memcpy(&f->key, fk, sizeof(*fk));
+		kg_classify(f, fk, gen);
+		kg_count(KG_C_FLOWS_NEW);
+	}
+	return f;
+}
+
+SEC("xdp.frags")
+int kgate_xdp(struct xdp_md *ctx)
+{
+	struct kg_pkt p = {};
+	struct kg_loop lp = {};
+	struct kg_flow_key *fk;
+	struct kg_scratch *sc;
+	struct kg_flow *f;
+	__u32 zero = 0, gen, port_key, *genp;
+	__u8 *lst;
+	int r;
+
+	sc = bpf_map_lookup_elem(&kg_scratch, &zero);
+	if (!sc)
+		return XDP_PASS;
+	fk = (struct kg_flow_key *)&sc->hdr;
+	__builtin_memset(fk, 0, sizeof(*fk));
+	r = kg_parse(ctx, &p, fk);
+	if (r == -1)
+		return XDP_PASS;
+	genp = bpf_map_lookup_elem(&kg_active, &zero);
+	if (!genp)
+		return XDP_PASS;
+	gen = *genp & 1;
+	port_key = gen * 65536 + bpf_ntohs(fk->dport);
+	lst = bpf_map_lookup_elem(&kg_ports, &port_key);
+	if (!lst || !*lst)
+		return XDP_PASS;
+	if (r == -2) {
+		kg_count(KG_C_OVERLAP_DROPS);
+		return XDP_DROP; /* IP fragments of listener traffic */
+	}
+	kg_count(KG_C_LISTENER_PACKETS);
+
+	f = bpf_map_lookup_elem(&kg_flows, fk);
+	if (p.rst) {
+		if (f)
+			bpf_map_delete_elem(&kg_flows, fk);
+		return XDP_PASS;
+	}
+	if (p.syn) {
+		f = kg_new_flow(fk, gen);
+		if (!f)
+			return XDP_PASS; /* no payload: nothing decided yet */
+		f->listener = (*lst - 1) & (KG_MAX_LISTENERS - 1);
+		f->next_seq = p.seq + 1;
+		f->flags = KG_FLOW_SEQ_KNOWN;
+		return XDP_PASS;
+	}
+	if (!p.payload_len)
+		return f && (f->flags & KG_FLOW_DROP) ? XDP_DROP : XDP_PASS;
+	if (!f) {
+		/* First seen mid-stream: frame boundaries are unknown. */
+		f = kg_new_flow(fk, gen);
+		if (!f)
+			return XDP_DROP;
+		f->listener = (*lst - 1) & (KG_MAX_LISTENERS - 1);
+		f->next_seq = p.seq;
+		f->flags = KG_FLOW_SEQ_KNOWN | KG_FLOW_MIDSTREAM;
+		kd_fail(&f->dec, KD_ERR_MIDSTREAM);
+	}
+	if (f->flags & (KG_FLOW_RESET | KG_FLOW_DROP)) {
+		kg_count(KG_C_FLOW_DROPPED_PKTS);
+		return XDP_DROP;
+	}
+
+	lp.ctx = ctx;
+	lp.f = f;
+	lp.sc = sc;
+	lp.out.gen = gen;
+	lp.out.tcp_off = p.tcp_off;
+	lp.out.payload_off = p.payload_off;
+	lp.src.off = p.payload_off;
+	lp.src.end = p.payload_off + p.payload_len;
+
+	/* In-order normalization. */
+	{
+		__s32 d = (__s32)(p.seq - f->next_seq);
+
+		if (d > 0) {
+			kg_count(KG_C_OOO_DROPS);
+			return XDP_DROP;
+		}
+		if (d < 0) {
+			__u32 old = -d;
+
+			if (old >= p.payload_len) {
+				if (kg_retransmission(ctx, f, &p, p.payload_len)) {
+					kg_count(KG_C_RETX_DROPS);
+					return XDP_DROP;
+				}
+				kg_count(KG_C_RETX_REPLAYED);
+				return XDP_PASS;
+			}
+			/* Old bytes followed by new: check the old, decode the new. */
+			if (kg_retransmission(ctx, f, &p, old)) {
+				kg_count(KG_C_OVERLAP_DROPS);
+				return XDP_DROP;
+			}
+			lp.src.off += old;
+		}
+	}
+	if (f->flags & KG_FLOW_DEAD) {
+		f->next_seq = p.seq + p.payload_len;
+		return XDP_PASS;
+	}
+
+	f->dec.here = 0;
+	lp.read_end = lp.src.off;
+	{
+		__u32 start = lp.src.off;
+
+		lp.last = KD_EV_CONTINUE;
+		bpf_loop(KD_STEPS_FOR(p.payload_len), kg_step, &lp, 0);
+		if (lp.last != KD_EV_NEED_MORE && lp.last != KD_EV_ERROR &&
+		    lp.out.outcome == KG_OUT_PASS) {
+			/* the step bound: the rest of this chunk was not decoded */
+			kd_fatal(&f->dec, KD_ERR_BOUND);
+			lp.out.outcome = kg_undecodable(&lp);
+		}
+		f->bytes += p.payload_len;
+		f->next_seq = p.seq + p.payload_len;
+
+		/* Remember what was read (and rewritten) for retransmissions. */
+		if (lp.read_end > start || lp.out.npoison) {
+			struct kg_retx *rx = &f->retx[f->retx_next & (KG_RETX_SLOTS - 1)];
+			__u32 rlen = lp.read_end - p.payload_off;
+
+			f->retx_next++;
+			rx->seq = p.seq;
+			rx->len = rlen;
+			rx->npoison = lp.out.npoison;
+			for (int k = 0; k < KG_RETX_POISONS; k++) {
+				rx->poison_off[k] = lp.out.poison_off[k];
+				rx->poison_len[k] = lp.out.poison_len[k];
+			}
+			rx->hash = kg_hash(ctx, p.payload_off, rlen);
+		}
+	}
+
+	if (lp.out.outcome == KG_OUT_DROP)
+		return XDP_DROP;
+	if (lp.out.outcome == KG_OUT_RESET)
+		return kg_to_rst(ctx, &p) ? XDP_DROP : XDP_PASS;
+	return XDP_PASS;
+}

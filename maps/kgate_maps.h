@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kgate datapath ABI: the maps' keys and values, actions, verdicts, counters and
+ * limits, shared by bpf/kgate_*.bpf.c and the agent (policy compiler, loader, CLI).
+ *
+ * Policy generations: every policy table holds two generations side by side, told
+ * apart by a generation number inside the key (or the index). The agent writes a new
+ * policy into the inactive generation, then flips kg_active (one 32-bit word); a
+ * decision reads kg_active once and uses that generation for every lookup, so no
+ * decision ever sees half of a policy.
+ *
+ * When an enum here changes, also update its *_NAMES list below, README.md and the
+ * tests that name it (tests/bpf/test_datapath.c).
+ */
+#ifndef KGATE_MAPS_H
+#define KGATE_MAPS_H
+
+#include <linux/types.h>
+#include "kgate_abi.h"
+
+/* ---- limits (each: what happens when it is hit) ---------------------------- */
+
+/* Rules in one policy: more -> the compiler refuses the policy. */
+#define KG_MAX_RULES 131072
+/* Distinct topic patterns (exact + prefix) in one policy: more -> refused. */
+#define KG_MAX_PATTERNS 131072
+/*
+ * Rules that can still match a topic once its pattern class is known (after rules
+ * that can never be reached are pruned): more -> the compiler refuses the policy,
+ * naming the class. This bounds the per-topic work whatever the policy size.
+ */
+#define KG_MAX_CANDIDATES 32
+/* Principals named in one policy (identities and rules), plus ANONYMOUS and OTHER. */
+#define KG_MAX_PRINCIPALS 256
+/* Regions in one policy, plus "no region": more -> refused. */
+#define KG_MAX_REGIONS 64
+/* client.id values named in rules, plus "other": more -> refused. */
+#define KG_MAX_CLIENT_IDS 64
+/* CIDRs of regions and of identities, each, per generation: more -> refused. */
+#define KG_MAX_CIDRS 16384
+/* Listener ports: more -> refused. */
+#define KG_MAX_LISTENERS 16
+/* Tracked connections: when full the least recently used flow is evicted; a later
+ * segment of an evicted flow is undecodable (mid-stream) and gets on_undecodable. */
+#define KG_MAX_FLOWS 65536
+/* Topic id -> name entries the agent may load. */
+#define KG_MAX_TOPIC_IDS 65536
+/* Recent segments remembered per flow to recognise retransmissions. */
+#define KG_RETX_SLOTS 4
+/* In-place rewrites remembered per recent segment (replayed on retransmission). */
+#define KG_RETX_POISONS 4
+
+/* Well-known ids. */
+#define KG_PRINCIPAL_ANONYMOUS 0                  /* no identity CIDR, no SASL */
+#define KG_PRINCIPAL_OTHER (KG_MAX_PRINCIPALS - 1) /* a SASL user the policy never names */
+#define KG_REGION_NONE (KG_MAX_REGIONS - 1)       /* source in no region CIDR */
+#define KG_CLIENT_OTHER (KG_MAX_CLIENT_IDS - 1)   /* a client.id no rule names */
+
+/* ---- actions and verdicts -------------------------------------------------- */
+
+#define KG_ACTIONS(X)                                                                              \
+	X(KG_ACT_ALLOW, "allow")                                                                   \
+	X(KG_ACT_REJECT, "reject")                                                                 \
+	X(KG_ACT_RESET, "reset")                                                                   \
+	X(KG_ACT_DROP, "drop")                                                                     \
+	X(KG_ACT_REDIRECT, "redirect")
+
+enum kg_action { KG_ACTIONS(KG_ENUM_ENTRY) KG_ACT__COUNT };
+
+/* Where a flow's principal came from. */
+#define KG_PSRCS(X)                                                                                \
+	X(KG_PSRC_NONE, "anonymous")                                                               \
+	X(KG_PSRC_IDENTITY, "identity")                                                            \
+	X(KG_PSRC_SASL, "sasl")
+
+enum kg_psrc { KG_PSRCS(KG_ENUM_ENTRY) KG_PSRC__COUNT };
+
+/* Policy modes. */
+#define KG_MODE_ENFORCE 0
+#define KG_MODE_MONITOR 1
+
+/* ---- policy tables --------------------------------------------------------- */
+
+/* kg_rules[gen * KG_MAX_RULES + index]: one compiled rule. */
+struct kg_rule {
+	__u64 principals[KG_MAX_PRINCIPALS / 64]; /* bit per principal id (negations folded) */
+	__u64 regions;                            /* bit per region id */
+	__u64 client_ids;                         /* bit per client id */
+	__u32 rule_id;                            /* position in the policy file, from 0 */
+	__u8 ops;                                 /* bit per enum kg_op */
+	__u8 action;                              /* enum kg_action */
+	__u8 flags;                               /* KG_RULE_* */
+	__u8 pad;
+};
+#define KG_RULE_AUDIT 0x01 /* decide and record, enforce nothing */
+#define KG_RULE_USED 0x80  /* slot holds a rule */
+
+/*
+ * kg_topics (LPM trie): key data = generation byte, then the pattern bytes; exact
+ * patterns end with a 0 byte (never in a topic name), prefix patterns do not. A topic
+ * is looked up as gen, name, 0: the longest match names its pattern class, and the
+ * class lists every rule whose pattern matches any topic of the class. The empty
+ * prefix (prefixlen 8: the generation byte only) is always present: the class of
+ * topics no pattern names.
+ */
+#define KG_TOPIC_KEY_DATA 256
+struct kg_topic_key {
+	__u32 prefixlen;
+	__u8 data[KG_TOPIC_KEY_DATA]; /* gen, name (<= 249), terminator */
+};
+
+struct kg_class_ref {
+	__u32 class_id;
+};
+
+/* kg_classes[gen * KG_MAX_PATTERNS + class_id]: the rules to try, in file order. */
+struct kg_class {
+	__u32 n;
+	__u32 rules[KG_MAX_CANDIDATES]; /* indexes into this generation's rules */
+};
+
+/* kg_regions4 / kg_identities4 (LPM): gen byte + IPv4; ...6: gen byte + IPv6. */
+struct kg_cidr4_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 addr[4];
+} __attribute__((packed));
+
+struct kg_cidr6_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 addr[16];
+} __attribute__((packed));
+
+/* Region value: region id. Identity value: principal id. */
+struct kg_id_val {
+	__u32 id;
+};
+
+/* kg_names (hash): principal or client.id string -> id, per generation. */
+#define KG_NAME_PRINCIPAL 1
+#define KG_NAME_CLIENT 2
+struct kg_name_key {
+	__u8 gen;
+	__u8 kind; /* KG_NAME_* */
+	__u8 len;
+	__u8 pad;
+	__u8 name[KD_USER_MAX]; /* zero padded; principals and client ids up to 64 bytes */
+};
+
+/* kg_config[gen]: policy-wide settings of a generation. */
+struct kg_config {
+	__u32 version_id;        /* the agent's number for the policy's version string */
+	__u8 mode;               /* KG_MODE_* */
+	__u8 default_action;     /* enum kg_action when no rule matches */
+	__u8 unknown_id_action;  /* enum kg_action for a topic id not in kg_topic_ids */
+	__u8 audit_allow;        /* 0 none, 1 all, N: one allow event in N */
+	__u16 listeners[KG_MAX_LISTENERS]; /* ports, 0 = unused */
+	__u8 on_undecodable[KG_MAX_LISTENERS]; /* enum kg_action per listener */
+	__u32 redirect_ifindex;  /* quarantine interface for KG_ACT_REDIRECT, 0 = none */
+	__u32 pad;
+};
+
+/* kg_topic_ids (hash): topic id -> name, filled by the agent from the broker. */
+struct kg_topic_name {
+	__u16 len;
+	__u8 name[KD_TOPIC_MAX + 1];
+	__u8 pad;
+};
+
+/* ---- flows ----------------------------------------------------------------- */
+
+struct kg_flow_key {
+	__u8 saddr[16]; /* IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	__u16 sport;    /* network order */
+	__u16 dport;
+	__u8 family;    /* 4 or 6 */
+	__u8 pad[3];
+};
+
+struct kg_retx {
+	__u32 seq;
+	__u16 len;
+	__u8 npoison;
+	__u8 pad;
+	__u64 hash;
+	__u16 poison_off[KG_RETX_POISONS]; /* payload offsets rewritten */
+	__u16 poison_len[KG_RETX_POISONS];
+};
+
+#define KG_FLOW_SEQ_KNOWN 0x01 /* next_seq is set (SYN seen, or first segment) */
+#define KG_FLOW_RESET 0x02     /* reset: later client segments are dropped */
+#define KG_FLOW_DROP 0x04      /* black-holed */
+#define KG_FLOW_DEAD 0x08      /* undecodable, on_undecodable was allow: pass, undecided */
+#define KG_FLOW_MIDSTREAM 0x10 /* first seen mid-stream (no SYN) */
+
+struct kg_flow {
+	struct kd_state dec;
+	struct kg_flow_key key; /* this flow's own key, for events and the TC side */
+	__u64 bytes;          /* payload bytes decided */
+	__u32 next_seq;       /* next client sequence number expected */
+	__u32 requests;       /* frames decoded */
+	__u32 topics;         /* topic decisions made */
+	__u16 principal_id;
+	__u8 principal_src;   /* enum kg_psrc */
+	__u8 region_id;
+	__u8 client_cid;      /* client id of the current frame */
+	__u8 flags;           /* KG_FLOW_* */
+	__u8 listener;        /* index in kg_config.listeners */
+	__u8 retx_next;       /* next kg_retx slot to fill */
+	__u8 principal_len;
+	__u16 frame_topics;   /* topics decided in the current request */
+	__u8 frame_done;      /* the current request was decided as a whole */
+	__u8 frame_exempt;    /* the current request is connection plumbing (not decided) */
+	__u8 pad[3];
+	__u8 principal[KD_USER_MAX];
+	struct kg_retx retx[KG_RETX_SLOTS];
+};
+
+/* ---- evidence -------------------------------------------------------------- */
+
+/* Verdict classes for lost-event accounting. */
+#define KG_LOST_DENY 0
+#define KG_LOST_ALLOW 1
+
+/* Decision event kinds. */
+#define KG_EV_TOPIC 1       /* a topic decided */
+#define KG_EV_REQUEST 2     /* a request with no topic decided by operation */
+#define KG_EV_UNDECODABLE 3 /* decoding stopped: reason */
+#define KG_EV_CONNECTION 4  /* connection-level action (redirect at SYN, ooo drop...) */
+
+struct kg_event {
+	__u64 ts_ns;
+	struct kg_flow_key flow;
+	__u32 version_id;
+	__u32 rule_id;          /* ~0 when no rule matched (default) */
+	__s32 corr;
+	__u32 frame_size;
+	__u16 api_key;
+	__u16 api_version;
+	__u16 principal_id;
+	__u8 kind;              /* KG_EV_* */
+	__u8 verdict;           /* enum kg_action decided */
+	__u8 enforced;          /* 0 in monitor mode or for audit rules */
+	__u8 op;                /* enum kg_op */
+	__u8 region_id;
+	__u8 principal_src;
+	__u8 reason;            /* enum kd_reason for KG_EV_UNDECODABLE */
+	__u8 gen;
+	__u8 tkind;             /* KD_TK_* */
+	__u8 principal_len;
+	__u8 client_id_len;
+	__u8 pad[3];
+	__u16 topic_len;
+	__u8 uuid[16];
+	__u8 principal[KD_USER_MAX];
+	__u8 client_id[KD_CLIENT_ID_MAX];
+	__u8 topic[256];
+};
+
+/* Per-CPU counters, kg_counters[index]. */
+#define KG_COUNTERS(X)                                                                             \
+	X(KG_C_PACKETS, "packets")                                                                 \
+	X(KG_C_LISTENER_PACKETS, "listener_packets")                                               \
+	X(KG_C_FLOWS_NEW, "flows_new")                                                             \
+	X(KG_C_OOO_DROPS, "out_of_order_drops")                                                    \
+	X(KG_C_RETX_REPLAYED, "retransmissions_replayed")                                          \
+	X(KG_C_RETX_DROPS, "retransmission_mismatch_drops")                                        \
+	X(KG_C_OVERLAP_DROPS, "overlap_drops")                                                     \
+	X(KG_C_FLOW_DROPPED_PKTS, "blackholed_packets")                                            \
+	X(KG_C_EVENTS_LOST_DENY, "events_lost_deny")                                               \
+	X(KG_C_EVENTS_LOST_ALLOW, "events_lost_allow")                                             \
+	X(KG_C_UNKNOWN_TOPIC_IDS, "unknown_topic_ids")                                             \
+	X(KG_C_BAD_CHECKSUM, "bad_checksum_drops")
+
+enum kg_counter {
+	KG_COUNTERS(KG_ENUM_ENTRY)
+	KG_C_VERDICT_BASE,                                   /* + enum kg_action */
+	KG_C_UNDECODABLE_BASE = KG_C_VERDICT_BASE + KG_ACT__COUNT, /* + enum kd_reason */
+	KG_C__COUNT = KG_C_UNDECODABLE_BASE + KD_REASON__COUNT,
+};
+
+_Static_assert(sizeof(struct kg_rule) == 56, "kg_rule layout");
+_Static_assert(sizeof(struct kg_topic_key) == 4 + KG_TOPIC_KEY_DATA, "LPM key");
+_Static_assert(1 + KD_TOPIC_MAX + 1 <= KG_TOPIC_KEY_DATA, "gen + name + terminator fit");
+_Static_assert(sizeof(struct kg_cidr4_key) == 9 && sizeof(struct kg_cidr6_key) == 21, "cidr keys");
+_Static_assert(sizeof(struct kg_name_key) == 4 + KD_USER_MAX, "name key");
+_Static_assert(KD_CLIENT_ID_MAX <= KD_USER_MAX, "client ids use the name key");
+_Static_assert(sizeof(struct kg_flow_key) == 40, "flow key");
+_Static_assert(sizeof(struct kg_flow) % 8 == 0, "flow value alignment");
+_Static_assert(sizeof(struct kg_event) % 8 == 0, "event alignment");
+_Static_assert(KG_MAX_REGIONS == 64 && KG_MAX_CLIENT_IDS == 64, "masks are one u64");
+_Static_assert(KG_OP__COUNT <= 8, "ops mask is one byte");
+
+#endif /* KGATE_MAPS_H */

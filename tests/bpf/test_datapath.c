@@ -1,0 +1,918 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Datapath tests (root): the real XDP program (bpf/kgate_xdp.bpf.c) through
+ * BPF_PROG_RUN, with policies compiled by the agent's compiler and written into the
+ * maps by its loader. Each case builds packets, runs them, and checks the verdict, the
+ * bytes that come out (checksums included) and the decision events.
+ */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent/policy.h"
+#include "agent/policy_load.h"
+#include "bpf/kafka_layouts.h"
+#include "kframe.h"
+#include "kgate_xdp.skel.h"
+#include "pkt.h"
+
+#define PORT 9092
+#define BROKER4 "10.99.0.1"
+#define BROKER6 "fd00:99::1"
+#define MAXEV 256
+#define PKT_CAP 4096
+
+static struct {
+	struct kgate_xdp_bpf *skel;
+	struct kg_maps m;
+	struct ring_buffer *rb;
+	char pin[64];
+	struct kg_event ev[MAXEV];
+	int nev;
+	__u32 version;
+	uint16_t next_port;
+} dp;
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	if (size >= sizeof(struct kg_event) && dp.nev < MAXEV)
+		memcpy(&dp.ev[dp.nev++], data, sizeof(struct kg_event));
+	return 0;
+}
+
+static int dp_setup(void)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, o);
+
+	snprintf(dp.pin, sizeof(dp.pin), "/sys/fs/bpf/kgtest-%d", getpid());
+	if (mkdir(dp.pin, 0700) && errno != EEXIST)
+		return -1;
+	o.pin_root_path = dp.pin;
+	dp.skel = kgate_xdp_bpf__open_opts(&o);
+	if (!dp.skel || kgate_xdp_bpf__load(dp.skel)) {
+		fprintf(stderr, "kgate_xdp: load failed: %s\n", strerror(errno));
+		return -1;
+	}
+#define FD(x) bpf_map__fd(dp.skel->maps.x)
+	dp.m = (struct kg_maps){
+		.active = FD(kg_active),       .ports = FD(kg_ports),
+		.config = FD(kg_config),       .rules = FD(kg_rules),
+		.classes = FD(kg_classes),     .topics = FD(kg_topics),
+		.regions4 = FD(kg_regions4),   .regions6 = FD(kg_regions6),
+		.identities4 = FD(kg_identities4), .identities6 = FD(kg_identities6),
+		.names = FD(kg_names),         .topic_ids = FD(kg_topic_ids),
+		.flows = FD(kg_flows),         .counters = FD(kg_counters),
+		.rule_hits = FD(kg_rule_hits), .events = FD(kg_events),
+	};
+	dp.rb = ring_buffer__new(dp.m.events, on_event, NULL, NULL);
+	dp.next_port = 30000;
+	return dp.rb ? 0 : -1;
+}
+
+static int dp_teardown(void)
+{
+	char path[128];
+
+	ring_buffer__free(dp.rb);
+	kgate_xdp_bpf__destroy(dp.skel);
+	for (int i = 0; i < KG_NMAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dp.pin, kg_map_names[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/kg_redirect", dp.pin);
+	unlink(path);
+	rmdir(dp.pin);
+	return 0;
+}
+
+static int dp_apply(const struct kg_policy *p)
+{
+	struct kg_compiled c;
+	char err[256];
+	int gen, rc;
+
+	if (kg_compile(p, &c, err, sizeof(err))) {
+		fprintf(stderr, "compile: %s\n", err);
+		kg_compiled_free(&c);
+		return -1;
+	}
+	gen = 1 - kg_policy_active(&dp.m);
+	rc = kg_policy_write(&dp.m, &c, gen, ++dp.version, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "write: %s\n", err);
+	else
+		rc = kg_policy_activate(&dp.m, gen);
+	kg_compiled_free(&c);
+	return rc;
+}
+
+static int dp_run(const uint8_t *in, size_t len, uint8_t *out, size_t *outlen)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = len, .data_out = out,
+		    .data_size_out = PKT_CAP, .repeat = 1);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(dp.skel->progs.kgate_xdp), &o))
+		return -1;
+	*outlen = o.data_size_out;
+	ring_buffer__consume(dp.rb);
+	return o.retval;
+}
+
+static __u64 counter(__u32 idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 vals[ncpu], sum = 0;
+
+	if (bpf_map_lookup_elem(dp.m.counters, &idx, vals))
+		return 0;
+	for (int i = 0; i < ncpu; i++)
+		sum += vals[i];
+	return sum;
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+struct conn {
+	struct pkt_spec s;
+	uint32_t next;
+	uint8_t out[PKT_CAP];
+	size_t outlen;
+	struct pkt_view v;
+};
+
+static void conn_open(struct conn *c, int family, const char *saddr, int vlan)
+{
+	uint8_t pkt[PKT_CAP];
+	size_t n;
+
+	memset(c, 0, sizeof(*c));
+	c->s.family = family;
+	c->s.vlan = vlan;
+	c->s.saddr = saddr;
+	c->s.daddr = family == 6 ? BROKER6 : BROKER4;
+	c->s.sport = dp.next_port++;
+	c->s.dport = PORT;
+	c->s.seq = 1000;
+	c->s.flags = PKT_SYN;
+	n = pkt_build(pkt, &c->s, NULL, 0);
+	CU_ASSERT_EQUAL(dp_run(pkt, n, c->out, &c->outlen), XDP_PASS);
+	c->next = 1001;
+}
+
+/* Sends bytes at seq (c->next when seq is 0); returns the XDP action. */
+static int conn_send_at(struct conn *c, uint32_t seq, const uint8_t *data, size_t len)
+{
+	uint8_t pkt[PKT_CAP];
+	size_t n;
+	int rc;
+
+	c->s.seq = seq;
+	c->s.flags = PKT_ACK | PKT_PSH;
+	n = pkt_build(pkt, &c->s, data, len);
+	dp.nev = 0;
+	rc = dp_run(pkt, n, c->out, &c->outlen);
+	pkt_parse(c->out, c->outlen, &c->v);
+	return rc;
+}
+
+static int conn_send(struct conn *c, const uint8_t *data, size_t len)
+{
+	int rc = conn_send_at(c, c->next, data, len);
+
+	c->next += len;
+	return rc;
+}
+
+/* ---- requests -------------------------------------------------------------- */
+
+static size_t req(int key, int ver, const char *const *topics, int n, uint8_t *out)
+{
+	struct kf_topic t[8] = {};
+	struct kf_req r = { .api_key = key, .api_version = ver, .corr = 7, .client_id = "app",
+			    .topics = t, .ntopics = n, .group = "g" };
+
+	for (int i = 0; i < n; i++) {
+		t[i].name = topics[i];
+		t[i].partitions = 1;
+		t[i].record_bytes = 40;
+	}
+	return kf_build(&r, out, PKT_CAP);
+}
+
+static size_t produce(const char *topic, uint8_t *out)
+{
+	return req(KAFKA_PRODUCE, 7, &topic, 1, out);
+}
+
+/* Offset of the end of the first occurrence of name in buf, or 0. */
+static size_t name_end(const uint8_t *buf, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (!memcmp(buf + i, name, n))
+			return i + n;
+	return 0;
+}
+
+/* ---- the policy used by most cases ------------------------------------------ */
+
+static void push(char ***v, int *n, const char *s)
+{
+	CU_ASSERT_EQUAL_FATAL(kg_strv_push(v, n, s), 0);
+}
+
+static void base_policy(struct kg_policy *p, int mode)
+{
+	struct kg_pregion *r;
+	struct kg_pidentity *id;
+	struct kg_prule *x;
+
+	kg_policy_init(p);
+	snprintf(p->version, sizeof(p->version), "test-%d", mode);
+	p->mode = mode;
+	p->default_action = KG_ACT_REJECT;
+	p->unknown_id_action = KG_ACT_REJECT;
+	p->audit_allow = 1;
+	p->listeners[0].port = PORT;
+	p->listeners[0].on_undecodable = KG_ACT_RESET;
+	p->nlisteners = 1;
+	r = kg_policy_add_region(p, "eu", 1, 1);
+	kg_cidrs_push(&r->cidrs, &r->ncidrs, "10.10.0.0/16", 1, 1);
+	kg_cidrs_push(&r->cidrs, &r->ncidrs, "fd00:10::/32", 1, 1);
+	r = kg_policy_add_region(p, "us", 2, 1);
+	kg_cidrs_push(&r->cidrs, &r->ncidrs, "10.20.0.0/16", 2, 1);
+	id = kg_policy_add_identity(p, "orders-svc", 3, 1);
+	kg_cidrs_push(&id->cidrs, &id->ncidrs, "10.10.1.0/24", 3, 1);
+
+	x = kg_policy_add_rule(p, "eu-data-stays-in-eu", 10, 1); /* 0 */
+	push(&x->topics, &x->ntopics, "eu.*");
+	push(&x->regions_not, &x->nregions_not, "eu");
+	x->action = KG_ACT_REJECT;
+	x = kg_policy_add_rule(p, "secret-resets", 11, 1); /* 1 */
+	push(&x->topics, &x->ntopics, "secret");
+	x->action = KG_ACT_RESET;
+	x = kg_policy_add_rule(p, "blackhole-drops", 12, 1); /* 2 */
+	push(&x->topics, &x->ntopics, "blackhole");
+	x->action = KG_ACT_DROP;
+	x = kg_policy_add_rule(p, "svc-may-admin", 13, 1); /* 3 */
+	push(&x->principals, &x->nprincipals, "orders-svc");
+	x->ops = 1 << KG_OP_ADMIN;
+	x->action = KG_ACT_ALLOW;
+	x = kg_policy_add_rule(p, "no-admin", 14, 1); /* 4 */
+	x->ops = 1 << KG_OP_ADMIN;
+	x->action = KG_ACT_REJECT;
+	x = kg_policy_add_rule(p, "audited", 15, 1); /* 5 */
+	push(&x->topics, &x->ntopics, "audited");
+	x->action = KG_ACT_REJECT;
+	x->audit = true;
+	x = kg_policy_add_rule(p, "rest", 16, 1); /* 6 */
+	x->action = KG_ACT_ALLOW;
+}
+
+static void apply_base(int mode)
+{
+	struct kg_policy p;
+
+	base_policy(&p, mode);
+	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	kg_policy_free(&p);
+}
+
+/* ---- cases ----------------------------------------------------------------- */
+
+static void test_verifier(void)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	CU_ASSERT_EQUAL_FATAL(
+		bpf_obj_get_info_by_fd(bpf_program__fd(dp.skel->progs.kgate_xdp), &info, &len), 0);
+	printf("\n    kgate_xdp: verifier processed %u instructions; %u xlated insns\n",
+	       info.verified_insns, info.xlated_prog_len / 8);
+	CU_ASSERT(info.verified_insns > 0);
+}
+
+static void check_event(int i, int verdict, __u32 rule, int enforced, int op, const char *topic)
+{
+	struct kg_event *e;
+
+	CU_ASSERT_FATAL(i < dp.nev);
+	e = &dp.ev[i];
+	CU_ASSERT_EQUAL(e->verdict, verdict);
+	CU_ASSERT_EQUAL(e->rule_id, rule);
+	CU_ASSERT_EQUAL(e->enforced, enforced);
+	CU_ASSERT_EQUAL(e->op, op);
+	CU_ASSERT_EQUAL(e->version_id, dp.version);
+	if (topic) {
+		CU_ASSERT_EQUAL(e->topic_len, strlen(topic));
+		CU_ASSERT(!memcmp(e->topic, topic, strlen(topic)));
+	}
+	if (e->verdict != verdict || e->rule_id != rule)
+		fprintf(stderr, "\n    event %d: verdict %u rule %d (want %d, %d)\n", i, e->verdict,
+			(int)e->rule_id, verdict, (int)rule);
+}
+
+static void test_allow_unchanged(void)
+{
+	uint8_t b[PKT_CAP];
+	struct conn c;
+	size_t n = produce("eu.orders", b);
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(c.v.payload_len, n);
+	CU_ASSERT(!memcmp(c.out + c.v.payload_off, b, n));
+	CU_ASSERT(c.v.tcp_csum_ok);
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	check_event(0, KG_ACT_ALLOW, 6, 1, KG_OP_PRODUCE, "eu.orders");
+	CU_ASSERT_EQUAL(dp.ev[0].region_id, 0);
+}
+
+/* One request, one denied and one allowed topic: exactly the denied one is poisoned. */
+static void test_reject_poisons_only_the_denied_topic(void)
+{
+	static const char *const topics[] = { "eu.orders", "public" };
+	uint8_t b[PKT_CAP], want[PKT_CAP];
+	struct conn c;
+	size_t n = req(KAFKA_PRODUCE, 7, topics, 2, b), e;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.20.0.5", 0);
+	memcpy(want, b, n);
+	e = name_end(want, n, "eu.orders");
+	want[e - 1] = '!';
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(c.v.payload_len, n);
+	CU_ASSERT(!memcmp(c.out + c.v.payload_off, want, n));
+	CU_ASSERT(c.v.tcp_csum_ok);
+	CU_ASSERT_EQUAL(dp.nev, 2);
+	check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_PRODUCE, "eu.orders");
+	check_event(1, KG_ACT_ALLOW, 6, 1, KG_OP_PRODUCE, "public");
+	/* the connection stays usable for an allowed topic */
+	n = produce("public", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT(!memcmp(c.out + c.v.payload_off, b, n));
+}
+
+static void test_reset_and_drop(void)
+{
+	uint8_t b[PKT_CAP];
+	struct conn c;
+	size_t n;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	n = produce("secret", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+	CU_ASSERT_EQUAL(c.v.payload_len, 0);
+	CU_ASSERT(c.v.tcp_csum_ok && c.v.ip_csum_ok && c.v.len_ok);
+	CU_ASSERT_EQUAL(c.v.seq, c.next - n);
+	check_event(0, KG_ACT_RESET, 1, 1, KG_OP_PRODUCE, "secret");
+	n = produce("public", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_DROP); /* later segments dropped */
+
+	conn_open(&c, 6, "fd00:10::7", 0);
+	n = produce("secret", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+	CU_ASSERT(c.v.tcp_csum_ok && c.v.len_ok);
+
+	conn_open(&c, 4, "10.10.0.5", 0);
+	n = produce("blackhole", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_DROP);
+	check_event(0, KG_ACT_DROP, 2, 1, KG_OP_PRODUCE, "blackhole");
+	n = produce("public", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_DROP);
+	CU_ASSERT_EQUAL(conn_send_at(&c, 0, NULL, 0), XDP_DROP); /* even bare ACKs */
+}
+
+static void test_operation_classes(void)
+{
+	static const char *const eu[] = { "eu.x" };
+	uint8_t b[PKT_CAP];
+	struct conn c;
+	size_t n;
+
+	apply_base(KG_MODE_ENFORCE);
+	/* consume, describe from us on an eu topic: rejected by rule 0 */
+	conn_open(&c, 4, "10.20.0.9", 0);
+	n = req(KAFKA_FETCH, 4, eu, 1, b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_CONSUME, "eu.x");
+	n = req(KAFKA_METADATA, 1, eu, 1, b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_DESCRIBE, "eu.x");
+	/* admin: anonymous rejected (rule 4), the identity allowed (rule 3) */
+	n = req(KAFKA_CREATE_TOPICS, 2, (const char *const[]){ "new.t" }, 1, b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_REJECT, 4, 1, KG_OP_ADMIN, "new.t");
+	CU_ASSERT(c.out[c.v.payload_off + name_end(b, n, "new.t") - 1] == '!');
+	conn_open(&c, 4, "10.10.1.7", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_ALLOW, 3, 1, KG_OP_ADMIN, "new.t");
+	CU_ASSERT_EQUAL(dp.ev[0].principal_src, KG_PSRC_IDENTITY);
+	/* a request with no topics (Metadata for all topics) is decided as a whole */
+	n = req(KAFKA_METADATA, 1, NULL, -1, b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	CU_ASSERT_EQUAL(dp.ev[0].kind, KG_EV_REQUEST);
+	check_event(0, KG_ACT_ALLOW, 6, 1, KG_OP_DESCRIBE, NULL);
+}
+
+static void test_ipv6_and_vlan(void)
+{
+	uint8_t b[PKT_CAP];
+	struct conn c;
+	size_t n = produce("eu.orders", b), e = name_end(b, n, "eu.orders");
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 6, "fd00:10::5", 0); /* eu */
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_ALLOW, 6, 1, KG_OP_PRODUCE, "eu.orders");
+	conn_open(&c, 6, "fd00:20::5", 0); /* no region: not eu */
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_PRODUCE, "eu.orders");
+	CU_ASSERT_EQUAL(dp.ev[0].region_id, KG_REGION_NONE);
+	CU_ASSERT(c.out[c.v.payload_off + e - 1] == '!' && c.v.tcp_csum_ok);
+	conn_open(&c, 4, "10.20.0.5", 42); /* us, VLAN 42 */
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_PRODUCE, "eu.orders");
+	CU_ASSERT(c.out[c.v.payload_off + e - 1] == '!' && c.v.tcp_csum_ok);
+}
+
+static void test_monitor_and_audit(void)
+{
+	uint8_t b[PKT_CAP];
+	struct conn c;
+	size_t n = produce("eu.orders", b);
+
+	apply_base(KG_MODE_MONITOR);
+	conn_open(&c, 4, "10.20.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT(!memcmp(c.out + c.v.payload_off, b, n));
+	check_event(0, KG_ACT_REJECT, 0, 0, KG_OP_PRODUCE, "eu.orders");
+	n = produce("secret", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(c.v.payload_len, n);
+	check_event(0, KG_ACT_RESET, 1, 0, KG_OP_PRODUCE, "secret");
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.20.0.5", 0);
+	n = produce("audited", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT(!memcmp(c.out + c.v.payload_off, b, n));
+	check_event(0, KG_ACT_REJECT, 5, 0, KG_OP_PRODUCE, "audited");
+}
+
+/* The request split in two segments at every byte up to past the topic name. */
+static void test_split_at_every_header_byte(void)
+{
+	uint8_t b[PKT_CAP], got[PKT_CAP], want[PKT_CAP];
+	size_t n = produce("eu.orders", b), e = name_end(b, n, "eu.orders");
+	struct conn c;
+	int bad = 0;
+
+	apply_base(KG_MODE_ENFORCE);
+	memcpy(want, b, n);
+	want[e - 1] = '!';
+	for (size_t cut = 1; cut < e + 8 && cut < n; cut++) {
+		int evs;
+
+		conn_open(&c, 4, "10.20.0.5", 0);
+		CU_ASSERT_EQUAL(conn_send(&c, b, cut), XDP_PASS);
+		memcpy(got, c.out + c.v.payload_off, c.v.payload_len);
+		evs = dp.nev;
+		CU_ASSERT(c.v.tcp_csum_ok);
+		CU_ASSERT_EQUAL(conn_send(&c, b + cut, n - cut), XDP_PASS);
+		memcpy(got + cut, c.out + c.v.payload_off, c.v.payload_len);
+		evs += dp.nev;
+		CU_ASSERT(c.v.tcp_csum_ok);
+		if (memcmp(got, want, n) || evs != 1) {
+			if (bad++ < 3) {
+				fprintf(stderr, "\n    split at %zu (name ends %zu): %s, %d events:", cut, e,
+					memcmp(got, want, n) ? "bytes differ" : "bytes ok", evs);
+				for (int k = 0; k < dp.nev; k++)
+					fprintf(stderr, " [kind %u verdict %u rule %d topic_len %u]",
+						dp.ev[k].kind, dp.ev[k].verdict, (int)dp.ev[k].rule_id,
+						dp.ev[k].topic_len);
+			}
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
+static void test_pipelined(void)
+{
+	static const char *const eu[] = { "eu.y" };
+	uint8_t b[PKT_CAP], want[PKT_CAP];
+	size_t n = 0, e;
+	struct conn c;
+
+	apply_base(KG_MODE_ENFORCE);
+	n += produce("public", b + n);
+	n += req(KAFKA_METADATA, 4, eu, 1, b + n);
+	e = name_end(b, n, "eu.y");
+	n += produce("public", b + n);
+	memcpy(want, b, n);
+	want[e - 1] = '!';
+	conn_open(&c, 4, "10.20.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT(!memcmp(c.out + c.v.payload_off, want, n));
+	CU_ASSERT_EQUAL(dp.nev, 3);
+	check_event(1, KG_ACT_REJECT, 0, 1, KG_OP_DESCRIBE, "eu.y");
+	check_event(2, KG_ACT_ALLOW, 6, 1, KG_OP_PRODUCE, "public");
+}
+
+static void test_out_of_order_and_retransmission(void)
+{
+	uint8_t b[PKT_CAP], first[PKT_CAP], x[PKT_CAP];
+	size_t n = produce("eu.orders", b), half = n / 2;
+	struct conn c;
+	__u64 ooo = counter(KG_C_OOO_DROPS), rdrop = counter(KG_C_RETX_DROPS);
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.20.0.5", 0);
+	/* the second half first: ahead of next_seq, dropped */
+	CU_ASSERT_EQUAL(conn_send_at(&c, c.next + half, b + half, n - half), XDP_DROP);
+	CU_ASSERT_EQUAL(counter(KG_C_OOO_DROPS), ooo + 1);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	memcpy(first, c.out, c.outlen);
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	/* an identical retransmission: passed, poisoned the same way, not decided again */
+	CU_ASSERT_EQUAL(conn_send_at(&c, c.next - n, b, n), XDP_PASS);
+	CU_ASSERT(!memcmp(c.out, first, c.outlen));
+	CU_ASSERT_EQUAL(dp.nev, 0);
+	/* the same bytes carrying an allowed name instead: dropped */
+	memcpy(x, b, n);
+	memcpy(x + name_end(x, n, "eu.orders") - 9, "pu.orders", 9);
+	CU_ASSERT_EQUAL(conn_send_at(&c, c.next - n, x, n), XDP_DROP);
+	CU_ASSERT_EQUAL(counter(KG_C_RETX_DROPS), rdrop + 1);
+
+	/* the reverse: allowed first, then a retransmission naming a denied topic */
+	conn_open(&c, 4, "10.20.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, x, n), XDP_PASS);
+	check_event(0, KG_ACT_ALLOW, 6, 1, KG_OP_PRODUCE, "pu.orders");
+	CU_ASSERT_EQUAL(conn_send_at(&c, c.next - n, b, n), XDP_DROP);
+
+	/*
+	 * Overlap: a retransmission of the first segment that also carries new bytes. The
+	 * old part is checked (and made the same again), the new part decoded. When the old
+	 * part differs, or starts inside what the decoder read of a segment, it is dropped.
+	 */
+	conn_open(&c, 4, "10.20.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, half), XDP_PASS);
+	CU_ASSERT_EQUAL(conn_send_at(&c, c.next - half, x, n), XDP_DROP);
+	CU_ASSERT_EQUAL(conn_send_at(&c, c.next - 4, b + half - 4, n - half + 4), XDP_DROP);
+	CU_ASSERT_EQUAL(conn_send_at(&c, c.next - half, b, n), XDP_PASS);
+	CU_ASSERT(!memcmp(c.out + c.v.payload_off, first + c.v.payload_off, n));
+	CU_ASSERT(c.v.tcp_csum_ok);
+	CU_ASSERT_EQUAL(dp.nev, 0); /* the topic was decided by the first segment */
+	c.next += n - half;
+	n = produce("public", x);
+	CU_ASSERT_EQUAL(conn_send(&c, x, n), XDP_PASS); /* back on a frame boundary */
+	check_event(0, KG_ACT_ALLOW, 6, 1, KG_OP_PRODUCE, "public");
+}
+
+static void test_undecodable_resets(void)
+{
+	static const uint8_t hello[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc };
+	uint8_t b[PKT_CAP];
+	struct conn c;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, hello, sizeof(hello)), XDP_PASS);
+	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	CU_ASSERT_EQUAL(dp.ev[0].kind, KG_EV_UNDECODABLE);
+	CU_ASSERT_EQUAL(dp.ev[0].reason, KD_ERR_TLS);
+	/* a flow first seen mid-stream */
+	memset(&c, 0, sizeof(c));
+	c.s = (struct pkt_spec){ .family = 4, .saddr = "10.10.0.6", .daddr = BROKER4,
+				 .sport = dp.next_port++, .dport = PORT };
+	c.next = 5000;
+	CU_ASSERT_EQUAL(conn_send(&c, b, produce("public", b)), XDP_PASS);
+	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+	CU_ASSERT_EQUAL(dp.ev[0].reason, KD_ERR_MIDSTREAM);
+}
+
+static void test_non_listener_passes(void)
+{
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	struct pkt_spec s = { .family = 4, .saddr = "10.20.0.5", .daddr = BROKER4, .sport = 5555,
+			      .dport = 9093, .seq = 1, .flags = PKT_ACK };
+	size_t n = pkt_build(pkt, &s, b, produce("eu.orders", b)), outlen;
+
+	apply_base(KG_MODE_ENFORCE);
+	dp.nev = 0;
+	CU_ASSERT_EQUAL(dp_run(pkt, n, out, &outlen), XDP_PASS);
+	CU_ASSERT(outlen == n && !memcmp(out, pkt, n));
+	CU_ASSERT_EQUAL(dp.nev, 0);
+}
+
+
+/* ---- differential: the datapath against the reference evaluator --------------- */
+
+static unsigned int rnd_state;
+
+static unsigned int rnd(unsigned int n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+static const char *const diff_patterns[] = { "a", "ab", "abc", "b", "b.x", "a*", "ab*",
+					     "abc*", "b*", "b.*", "*", "c.d*" };
+static const char *const diff_topics[] = { "a", "ab", "abc", "abcd", "b", "b.x", "b.y", "ba",
+					   "c.d", "c.de", "zzz", "a.b" };
+static const char *const diff_principals[] = { "svc-a", "svc-b", "svc-c", "ANONYMOUS",
+					       "ghost" };
+static const char *const diff_clients[] = { "app1", "app2", "cli" };
+static const char *const diff_regions[] = { "eu", "us", "ap" };
+
+struct diff_src {
+	int family;
+	const char *addr;
+};
+
+static const struct diff_src diff_sources[] = {
+	{ 4, "10.10.0.5" },  { 4, "10.10.1.9" },  { 4, "10.20.0.3" }, { 4, "10.20.2.7" },
+	{ 4, "10.30.0.8" },  { 4, "10.30.5.9" },  { 4, "10.40.0.1" }, { 6, "fd00:10::5" },
+	{ 6, "fd00:10::1:5" }, { 6, "fd00:20::1" },
+};
+
+static void diff_policy(struct kg_policy *p)
+{
+	static const int acts[] = { KG_ACT_ALLOW, KG_ACT_ALLOW, KG_ACT_REJECT, KG_ACT_REJECT,
+				    KG_ACT_RESET, KG_ACT_DROP };
+	struct kg_pregion *r;
+	struct kg_pidentity *id;
+	int nrules = 1 + rnd(12);
+
+	kg_policy_init(p);
+	snprintf(p->version, sizeof(p->version), "diff");
+	p->default_action = rnd(2) ? KG_ACT_ALLOW : KG_ACT_REJECT;
+	p->unknown_id_action = KG_ACT_REJECT;
+	p->audit_allow = 1;
+	p->listeners[0].port = PORT;
+	p->listeners[0].on_undecodable = KG_ACT_RESET;
+	p->nlisteners = 1;
+	r = kg_policy_add_region(p, "eu", 1, 1);
+	kg_cidrs_push(&r->cidrs, &r->ncidrs, "10.10.0.0/16", 1, 1);
+	kg_cidrs_push(&r->cidrs, &r->ncidrs, "10.30.5.0/24", 1, 1); /* nested in ap's /16 */
+	kg_cidrs_push(&r->cidrs, &r->ncidrs, "fd00:10::/32", 1, 1);
+	r = kg_policy_add_region(p, "us", 2, 1);
+	kg_cidrs_push(&r->cidrs, &r->ncidrs, "10.20.0.0/16", 2, 1);
+	r = kg_policy_add_region(p, "ap", 3, 1);
+	kg_cidrs_push(&r->cidrs, &r->ncidrs, "10.30.0.0/16", 3, 1);
+	id = kg_policy_add_identity(p, "svc-a", 4, 1);
+	kg_cidrs_push(&id->cidrs, &id->ncidrs, "10.10.1.0/24", 4, 1);
+	id = kg_policy_add_identity(p, "svc-b", 5, 1);
+	kg_cidrs_push(&id->cidrs, &id->ncidrs, "10.20.2.0/24", 5, 1);
+	id = kg_policy_add_identity(p, "svc-c", 6, 1);
+	kg_cidrs_push(&id->cidrs, &id->ncidrs, "fd00:10::1:0/112", 6, 1);
+	for (int i = 0; i < nrules; i++) {
+		char name[32];
+		struct kg_prule *x;
+
+		snprintf(name, sizeof(name), "r%d", i);
+		x = kg_policy_add_rule(p, name, 10 + i, 1);
+		if (rnd(4))
+			for (int k = 1 + rnd(2); k > 0; k--)
+				kg_strv_push(&x->topics, &x->ntopics,
+					     diff_patterns[rnd(sizeof(diff_patterns) / sizeof(char *))]);
+		if (!rnd(3))
+			for (int k = 1 + rnd(2); k > 0; k--)
+				kg_strv_push(&x->principals, &x->nprincipals, diff_principals[rnd(5)]);
+		if (!rnd(4))
+			kg_strv_push(&x->client_ids, &x->nclient_ids, diff_clients[rnd(3)]);
+		if (!rnd(3))
+			x->ops = (1 + rnd(31)) & 0x1f;
+		if (!rnd(4))
+			kg_strv_push(&x->regions, &x->nregions, diff_regions[rnd(3)]);
+		else if (!rnd(3))
+			kg_strv_push(&x->regions_not, &x->nregions_not, diff_regions[rnd(3)]);
+		x->action = acts[rnd(6)];
+		x->audit = !rnd(8);
+	}
+}
+
+static size_t diff_request(int op, const char *topic, const char *client, uint8_t *out)
+{
+	struct kf_topic t = { .name = topic, .partitions = 1, .record_bytes = 16 };
+	struct kf_req r = { .corr = 3, .client_id = client, .topics = &t, .ntopics = 1 };
+
+	switch (op) {
+	case KG_OP_PRODUCE:
+		r.api_key = KAFKA_PRODUCE, r.api_version = 3 + rnd(7);
+		break;
+	case KG_OP_CONSUME:
+		r.api_key = rnd(2) ? KAFKA_FETCH : KAFKA_LIST_OFFSETS;
+		r.api_version = r.api_key == KAFKA_FETCH ? 4 + rnd(9) : 1 + rnd(9);
+		break;
+	case KG_OP_DESCRIBE:
+		r.api_key = KAFKA_METADATA, r.api_version = rnd(10);
+		break;
+	default:
+		r.api_key = rnd(2) ? KAFKA_CREATE_TOPICS : KAFKA_DELETE_RECORDS;
+		r.api_version = r.api_key == KAFKA_CREATE_TOPICS ? 2 + rnd(6) : rnd(3);
+	}
+	return kf_build(&r, out, PKT_CAP);
+}
+
+static void test_differential(void)
+{
+	const char *env = getenv("KGATE_SEED");
+	unsigned int seed = env ? strtoul(env, NULL, 0) : (unsigned int)time(NULL);
+	int pairs = 0, disagree = 0;
+	uint8_t b[PKT_CAP];
+
+	rnd_state = seed;
+	printf("\n    differential seed %u (replay: KGATE_SEED=%u)\n", seed, seed);
+	for (int pol = 0; pol < 200; pol++) {
+		struct kg_policy p;
+
+		diff_policy(&p);
+		CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+		for (int q = 0; q < 50; q++) {
+			const struct diff_src *src = &diff_sources[rnd(10)];
+			const char *topic = diff_topics[rnd(sizeof(diff_topics) / sizeof(char *))];
+			const char *client = rnd(5) ? diff_clients[rnd(3)] : (rnd(2) ? "other" : NULL);
+			int op = 1 + rnd(4), want, ri;
+			__u8 addr[16] = {};
+			struct conn c;
+			size_t n = diff_request(op, topic, client, b);
+
+			inet_pton(src->family == 6 ? AF_INET6 : AF_INET, src->addr, addr);
+			want = kg_ref_decide(&p, kg_ref_principal_of(&p, src->family, addr),
+					     kg_ref_region_of(&p, src->family, addr), client, op, topic,
+					     &ri);
+			conn_open(&c, src->family, src->addr, 0);
+			conn_send(&c, b, n);
+			pairs++;
+			if (dp.nev != 1 || dp.ev[0].verdict != want ||
+			    dp.ev[0].rule_id != (ri < 0 ? ~0u : (__u32)ri)) {
+				if (disagree++ < 5)
+					fprintf(stderr,
+						"\n    disagree: policy %d src %s topic %s client %s op %d:"
+						" ref %d rule %d, datapath %d events, verdict %d rule %d",
+						pol, src->addr, topic, client ? client : "(null)", op, want,
+						ri, dp.nev, dp.nev ? dp.ev[0].verdict : -1,
+						dp.nev ? (int)dp.ev[0].rule_id : -2);
+			}
+		}
+		kg_policy_free(&p);
+	}
+	printf("    %d (policy, request) pairs, %d disagreements\n", pairs, disagree);
+	CU_ASSERT(pairs >= 10000);
+	CU_ASSERT_EQUAL(disagree, 0);
+}
+
+/* ---- generation flips under traffic ------------------------------------------- */
+
+static struct kg_compiled flip_pol[2];
+static volatile int flip_stop;
+static volatile __u32 flip_applied, flip_base;
+
+static void flip_policy(struct kg_policy *p, int deny)
+{
+	struct kg_prule *x;
+
+	kg_policy_init(p);
+	p->default_action = deny ? KG_ACT_ALLOW : KG_ACT_REJECT;
+	p->audit_allow = 1;
+	p->listeners[0].port = PORT;
+	p->listeners[0].on_undecodable = KG_ACT_RESET;
+	p->nlisteners = 1;
+	x = kg_policy_add_rule(p, deny ? "deny-flip" : "allow-flip", 1, 1);
+	push(&x->topics, &x->ntopics, "flip");
+	x->action = deny ? KG_ACT_REJECT : KG_ACT_ALLOW;
+}
+
+/* Writes the two policies alternately from flip_base (odd): odd versions allow "flip", even ones reject it. */
+static void *flipper(void *arg)
+{
+	char err[256];
+
+	(void)arg;
+	for (__u32 v = flip_base; !flip_stop && v < flip_base + 100000; v++) {
+		int gen = 1 - kg_policy_active(&dp.m);
+
+		if (kg_policy_write(&dp.m, &flip_pol[!(v & 1)], gen, v, err, sizeof(err)) ||
+		    kg_policy_activate(&dp.m, gen)) {
+			fprintf(stderr, "\n    flipper: %s\n", err);
+			break;
+		}
+		flip_applied = v;
+	}
+	return NULL;
+}
+
+static void test_generation_flip(void)
+{
+	uint8_t b[PKT_CAP];
+	size_t n = produce("flip", b), e = name_end(b, n, "flip");
+	int seen[2] = { 0, 0 }, wrong = 0;
+	struct kg_policy p;
+	char err[256];
+	pthread_t t;
+
+	for (int deny = 0; deny < 2; deny++) {
+		flip_policy(&p, deny);
+		CU_ASSERT_EQUAL_FATAL(kg_compile(&p, &flip_pol[deny], err, sizeof(err)), 0);
+		kg_policy_free(&p);
+	}
+	flip_stop = 0;
+	flip_base = (dp.version + 101) | 1;
+	flip_applied = 0;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, flipper, NULL), 0);
+	for (int i = 0; i < 400000; i++) {
+		struct conn c;
+		int deny;
+
+		if (flip_applied >= flip_base + 40 && seen[0] >= 100 && seen[1] >= 100)
+			break;
+		conn_open(&c, 4, "10.10.0.5", 0);
+		conn_send(&c, b, n);
+		if (dp.nev != 1) {
+			wrong++;
+			continue;
+		}
+		if (dp.ev[0].version_id < flip_base)
+			continue; /* decided before the first flip policy was active */
+		deny = !(dp.ev[0].version_id & 1);
+		seen[deny]++;
+		if (dp.ev[0].verdict != (deny ? KG_ACT_REJECT : KG_ACT_ALLOW) ||
+		    dp.ev[0].rule_id != 0 ||
+		    (c.out[c.v.payload_off + e - 1] == '!') != deny) {
+			if (wrong++ < 3)
+				fprintf(stderr, "\n    version %u verdict %u rule %d poisoned %d",
+					dp.ev[0].version_id, dp.ev[0].verdict, (int)dp.ev[0].rule_id,
+					c.out[c.v.payload_off + e - 1] == '!');
+		}
+	}
+	flip_stop = 1;
+	pthread_join(t, NULL);
+	printf("\n    %u generations applied; decisions under allow %d, under reject %d; %d wrong\n",
+	       flip_applied - flip_base + 1, seen[0], seen[1], wrong);
+	CU_ASSERT(seen[0] >= 100 && seen[1] >= 100 && flip_applied >= flip_base + 40);
+	CU_ASSERT_EQUAL(wrong, 0);
+	kg_compiled_free(&flip_pol[0]);
+	kg_compiled_free(&flip_pol[1]);
+	dp.version = flip_applied;
+}
+
+int register_datapath_tests(CU_pSuite s);
+int register_datapath_tests(CU_pSuite s)
+{
+	if (!CU_add_test(s, "verifier accepts kgate_xdp", test_verifier) ||
+	    !CU_add_test(s, "allow: bytes unchanged, event", test_allow_unchanged) ||
+	    !CU_add_test(s, "reject: only the denied topic is poisoned",
+			 test_reject_poisons_only_the_denied_topic) ||
+	    !CU_add_test(s, "reset and drop", test_reset_and_drop) ||
+	    !CU_add_test(s, "operation classes", test_operation_classes) ||
+	    !CU_add_test(s, "IPv6 and VLAN", test_ipv6_and_vlan) ||
+	    !CU_add_test(s, "monitor mode and audit rules", test_monitor_and_audit) ||
+	    !CU_add_test(s, "split at every header byte", test_split_at_every_header_byte) ||
+	    !CU_add_test(s, "pipelined requests", test_pipelined) ||
+	    !CU_add_test(s, "out of order, retransmission, overlap",
+			 test_out_of_order_and_retransmission) ||
+	    !CU_add_test(s, "undecodable and mid-stream flows reset", test_undecodable_resets) ||
+	    !CU_add_test(s, "non-listener traffic passes untouched", test_non_listener_passes) ||
+	    !CU_add_test(s, "10,000 random (policy, request) pairs agree with the reference",
+			 test_differential) ||
+	    !CU_add_test(s, "every decision uses one whole generation", test_generation_flip))
+		return -1;
+	return 0;
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned int failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("datapath (kgate_xdp)", dp_setup, dp_teardown);
+	if (!s || register_datapath_tests(s))
+		return 2;
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
+		 CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
