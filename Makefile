@@ -22,7 +22,7 @@ AGENT_LIB := $(filter-out agent/main.c $(wildcard agent/*_cmd.c),$(AGENT_SRCS))
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test test-unit test-cli test-bpf fuzz clean fixtures demo help
+.PHONY: all deps test test-unit test-cli test-bpf fuzz clean fixtures demo help bench bench-datapath
 .DELETE_ON_ERROR:
 # Keep the BPF objects: skeletons are made from them, and rebuilding them is slow.
 .SECONDARY: $(BPF_OBJS)
@@ -34,6 +34,7 @@ help:
 	@echo "make deps       install build and test dependencies (Debian packages)"
 	@echo "make test       run every test suite (unit, cli, bpf; bpf needs root)"
 	@echo "make fuzz       run the decoder fuzzer for FUZZ_SECONDS (default 60)"
+	@echo "make bench      datapath ns/packet -> bench/results.json (root)"
 	@echo "make fixtures   regenerate the real-client captures (scripts/capture-fixtures.sh)"
 	@echo "make clean      remove build/"
 
@@ -102,6 +103,18 @@ fuzz: $(BUILD)/tests/fuzz_decode
 	cp -n tests/fixtures/captures/*.bin $(BUILD)/fuzz-corpus/ 2>/dev/null || true
 	$(BUILD)/tests/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		-max_len=8192 -timeout=10 $(BUILD)/fuzz-corpus tests/fuzz/seeds
+
+# --- benchmarks (root; numbers, never assertions) --------------------------
+
+BENCH_SRCS := bench/bench_datapath.c tests/bpf/pkt.c tests/unit/kframe.c $(AGENT_LIB)
+
+$(BUILD)/bench_datapath: $(BENCH_SRCS) $(SKELS) $(HDRS) | $(BUILD)
+	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(BENCH_SRCS) $(LIBBPF)
+
+bench: bench-datapath
+
+bench-datapath: $(BUILD)/bench_datapath
+	$(BUILD)/bench_datapath bench/results.json
 
 fixtures:
 	scripts/capture-fixtures.sh

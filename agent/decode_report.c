@@ -130,10 +130,13 @@ void kdr_event_text(struct kdr_buf *b, const struct kd_state *st, int ev)
 	case KD_EV_FRAME:
 		kdr_printf(b, "frame key=%u ver=%u corr=%d size=%u client=", st->api_key,
 			   st->api_version, st->corr, st->frame_size);
-		if (st->client_id_null)
+		if (st->client_id_null == 1) {
 			kdr_printf(b, "-");
-		else
+		} else {
 			kdr_text_bytes(b, st->client_id, st->client_id_len);
+			if (st->client_id_null == KD_CLIENT_ID_CUT)
+				kdr_printf(b, "...");
+		}
 		kdr_printf(b, "\n");
 		break;
 	case KD_EV_TOPIC:
@@ -190,12 +193,13 @@ void kdr_event_json(struct kdr_buf *b, const struct kd_state *st, int ev)
 	switch (ev) {
 	case KD_EV_FRAME:
 		kdr_printf(b, ",\"size\":%u,\"client_id\":", st->frame_size);
-		if (st->client_id_null) {
+		if (st->client_id_null == 1) {
 			kdr_printf(b, "null");
 		} else {
 			kdr_printf(b, "\"");
 			kdr_json_bytes(b, st->client_id, st->client_id_len);
-			kdr_printf(b, "\"");
+			kdr_printf(b, "\",\"client_id_truncated\":%s",
+				   st->client_id_null == KD_CLIENT_ID_CUT ? "true" : "false");
 		}
 		break;
 	case KD_EV_TOPIC:

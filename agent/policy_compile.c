@@ -272,7 +272,8 @@ static int smap_grow(struct smap *m)
 	}
 	for (__u32 i = 0; i < old.cap; i++)
 		if (old.slot[i].s)
-			*smap_slot_of(m, old.slot[i].s, old.slot[i].len, old.slot[i].tag) = old.slot[i];
+			*smap_slot_of(m, old.slot[i].s, old.slot[i].len, old.slot[i].tag) =
+				old.slot[i];
 	free(old.slot);
 	return 0;
 }
@@ -519,8 +520,9 @@ static int compile_regions(struct cctx *x)
 
 		/* Id KG_REGION_NONE (the last) is "in no region". */
 		if (i >= KG_REGION_NONE)
-			return fail(x, r->pos, "region \"%s\": more than %d regions (KG_MAX_REGIONS)",
-				    r->name, KG_MAX_REGIONS - 1);
+			return fail(x, r->pos,
+				    "region \"%s\": more than %d regions (KG_MAX_REGIONS)", r->name,
+				    KG_MAX_REGIONS - 1);
 		if (!len)
 			return fail(x, r->pos, "region with an empty name");
 		if (smap_get(&x->regions, r->name, len, 0) != NONE_U32)
@@ -611,12 +613,13 @@ static int dedupe_cidrs(struct cctx *x, struct cidr_ent *v, __u32 n, bool region
 
 		cidr_text(&bad->c, buf, sizeof(buf));
 		if (regions)
-			return fail(x, bad->pos, "%s is in region \"%s\" and in region \"%s\" (%d:%d)",
-				    buf, x->p->regions[bad->owner].name,
+			return fail(x, bad->pos,
+				    "%s is in region \"%s\" and in region \"%s\" (%d:%d)", buf,
+				    x->p->regions[bad->owner].name,
 				    x->p->regions[first_of_bad->owner].name, first_of_bad->pos.line,
 				    first_of_bad->pos.col);
-		return fail(x, bad->pos, "%s is bound to principal \"%s\" and to \"%s\" (%d:%d)", buf,
-			    x->out->principal_names[bad->owner],
+		return fail(x, bad->pos, "%s is bound to principal \"%s\" and to \"%s\" (%d:%d)",
+			    buf, x->out->principal_names[bad->owner],
 			    x->out->principal_names[first_of_bad->owner], first_of_bad->pos.line,
 			    first_of_bad->pos.col);
 	}
@@ -679,8 +682,8 @@ static int rule_topics(struct cctx *x, int i, bool *topic_any)
 
 		if (rc < 0)
 			return fail(x, item_pos(r->topics_pos, j, r->pos),
-				    "rule \"%s\": topic pattern \"%.64s\": %s", r->name, r->topics[j],
-				    why);
+				    "rule \"%s\": topic pattern \"%.64s\": %s", r->name,
+				    r->topics[j], why);
 		if (rc == 0)
 			*topic_any = true;
 	}
@@ -724,7 +727,7 @@ static int compile_rule(struct cctx *x, int i)
 {
 	const struct kg_prule *r = &x->p->rules[i];
 	struct kg_rule *k = &x->out->rules[i];
-	__u64 in = ~0ull, not = ~0ull;
+	__u64 in = ~0ull, out = ~0ull;
 	bool topic_any, allany = true, matchable;
 	__u32 id;
 
@@ -770,11 +773,11 @@ static int compile_rule(struct cctx *x, int i)
 			bits |= 1ull << id;
 		}
 		if (n && neg)
-			not = ~bits;
+			out = ~bits;
 		else if (n)
 			in = bits;
 	}
-	k->regions = in & not;
+	k->regions = in & out;
 
 	x->rpat_start[i] = x->nrpat;
 	if (rule_topics(x, i, &topic_any))
@@ -965,9 +968,10 @@ static int emit_patterns(struct cctx *x)
 		const struct pat *pt = &x->pats[k];
 
 		memcpy(out->pool + off, pt->s, pt->len);
-		out->patterns[k + 1] = (struct kg_cpattern){
-			.name = out->pool + off, .len = pt->len, .exact = pt->exact, .class_id = k + 1
-		};
+		out->patterns[k + 1] = (struct kg_cpattern){ .name = out->pool + off,
+							     .len = pt->len,
+							     .exact = pt->exact,
+							     .class_id = k + 1 };
 		off += pt->len;
 	}
 	return 0;
@@ -1211,8 +1215,8 @@ int kg_compiled_decide(const struct kg_compiled *c, __u16 principal_id, __u8 reg
 		const struct kg_rule *r = &c->rules[cl->rules[i]];
 
 		if (!(r->principals[principal_id / 64] & (1ull << (principal_id % 64))) ||
-		    !(r->regions & (1ull << region_id)) || !(r->client_ids & (1ull << client_cid)) ||
-		    !(r->ops & (1u << op)))
+		    !(r->regions & (1ull << region_id)) ||
+		    !(r->client_ids & (1ull << client_cid)) || !(r->ops & (1u << op)))
 			continue;
 		*rule_index = cl->rules[i];
 		return r->action;

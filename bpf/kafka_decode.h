@@ -772,6 +772,9 @@ KD_FUNC int kd_ph_client(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 				return kd_avail(s) ? KD_EV_CONTINUE : KD_EV_NEED_MORE;
 		}
 		st->client_id_len = keep;
+		/* a longer id is not its prefix: policy lookups must not match the prefix */
+		if (st->str_len > keep)
+			st->client_id_null = KD_CLIENT_ID_CUT;
 		st->skip = st->str_len - keep;
 		st->sub = 2;
 		return KD_EV_CONTINUE;

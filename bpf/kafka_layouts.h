@@ -378,8 +378,8 @@ struct kd_api {
 
 /*
  * AlterPartitionReassignments (45): flexible from v0. replicas is a nullable
- * []int32 (null cancels a reassignment): ARRP cannot be null below v4, so it is
- * read as an array of 4-byte elements with no tagged fields (ENDP).
+ * []int32 (null cancels a reassignment): ARRP is never nullable, so it is read
+ * as an array of 4-byte elements with no tagged fields per element (ENDP).
  */
 #define KD_PROG_ALTER_REASSIGNMENTS \
 	OP(KD_OP_SKIP, 4),                       /* timeout_ms */ \

@@ -239,13 +239,14 @@ __attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, 
 	e->gen = gen;
 	e->tkind = kind == KG_EV_TOPIC ? f->dec.tkind : 0;
 	e->principal_len = f->principal_len;
-	e->client_id_len = f->dec.client_id_null ? 0xff : f->dec.client_id_len;
+	e->client_id_len = f->dec.client_id_null == 1 ? 0xff : f->dec.client_id_len;
 	e->topic_len = kind == KG_EV_TOPIC ? f->dec.name_len : 0;
 	__builtin_memcpy(e->uuid, f->dec.uuid, sizeof(e->uuid));
 	__builtin_memcpy(e->principal, f->principal, sizeof(e->principal));
 	__builtin_memcpy(e->client_id, f->dec.client_id, sizeof(e->client_id));
 	__builtin_memcpy(e->topic, f->dec.name, sizeof(e->topic));
-	bpf_ringbuf_submit(e, 0);
+	/* no wakeup per event: the agent polls (a wakeup per event costs ~1 us) */
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
@@ -446,12 +447,13 @@ static long kg_step(__u32 i, void *data)
 	struct kg_loop *lp = data;
 	struct kg_flow *f = lp->f;
 	bool was_skip = f->dec.skip != 0;
-	__u32 gen = lp->out.gen, dec;
+	__u32 gen = lp->out.gen, dec, before = lp->src.off;
 	struct kg_config *cfg;
 	int ev;
 
 	ev = kd_step(lp->ctx, &f->dec, &lp->src);
-	if (!was_skip)
+	/* bytes the decoder read (not skipped by length) matter to retransmissions */
+	if (!was_skip && lp->src.off != before)
 		lp->read_end = lp->src.off;
 	lp->last = ev;
 	switch (ev) {
@@ -585,48 +587,89 @@ static __always_inline int kg_to_rst(struct xdp_md *ctx, struct kg_pkt *p)
 	return 0;
 }
 
-/* FNV-1a over payload bytes [off, off + len), up to 8 at a time; len <= 65535. */
+/*
+ * A keyed hash (SipHash-1-3) of payload bytes [off, off + len), len <= 65535, so that
+ * nobody can make a retransmission with other bytes hash the same: the key is random
+ * per flow. 64 bytes are loaded per loop step.
+ */
 struct kg_hash_ctx {
 	struct xdp_md *ctx;
 	__u32 off;
 	__u32 end;
-	__u64 h;
+	__u64 v0, v1, v2, v3;
 };
+
+#define KG_ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define KG_SIPROUND(h)                                                                             \
+	do {                                                                                       \
+		h->v0 += h->v1;                                                                    \
+		h->v1 = KG_ROTL(h->v1, 13);                                                        \
+		h->v1 ^= h->v0;                                                                    \
+		h->v0 = KG_ROTL(h->v0, 32);                                                        \
+		h->v2 += h->v3;                                                                    \
+		h->v3 = KG_ROTL(h->v3, 16);                                                        \
+		h->v3 ^= h->v2;                                                                    \
+		h->v0 += h->v3;                                                                    \
+		h->v3 = KG_ROTL(h->v3, 21);                                                        \
+		h->v3 ^= h->v0;                                                                    \
+		h->v2 += h->v1;                                                                    \
+		h->v1 = KG_ROTL(h->v1, 17);                                                        \
+		h->v1 ^= h->v2;                                                                    \
+		h->v2 = KG_ROTL(h->v2, 32);                                                        \
+	} while (0)
+
+static __always_inline void kg_sip_word(struct kg_hash_ctx *h, __u64 m)
+{
+	h->v3 ^= m;
+	KG_SIPROUND(h);
+	h->v0 ^= m;
+}
 
 static long kg_hash_step(__u32 i, void *data)
 {
 	struct kg_hash_ctx *hc = data;
-	__u8 b[8] = {};
-	__u32 n = hc->end - hc->off;
+	__u64 w[8] = {};
+	__u32 n;
 
 	if (hc->off >= hc->end)
 		return 1;
-	if (n >= 8) {
-		if (bpf_xdp_load_bytes(hc->ctx, hc->off, b, 8))
+	n = hc->end - hc->off;
+	if (n >= 64) {
+		if (bpf_xdp_load_bytes(hc->ctx, hc->off, w, 64))
 			return 1;
-		n = 8;
+		n = 64;
 	} else {
-		if (bpf_xdp_load_bytes(hc->ctx, hc->off, b, 1))
+		/* the tail: whole words, then the last bytes zero-padded */
+		__u32 k = n;
+
+		KD_CLAMP(k, 63);
+		if (k == 0 || bpf_xdp_load_bytes(hc->ctx, hc->off, w, k))
 			return 1;
-		n = 1;
 	}
-	for (int k = 0; k < 8; k++) {
-		if (k < (int)n) {
-			hc->h ^= b[k];
-			hc->h *= 0x100000001b3ull;
-		}
-	}
+	KD_UNROLL
+	for (int k = 0; k < 8; k++)
+		if (k * 8 < (int)n)
+			kg_sip_word(hc, w[k]);
 	hc->off += n;
 	return 0;
 }
 
-static __always_inline __u64 kg_hash(struct xdp_md *ctx, __u32 off, __u32 len)
+static __always_inline __u64 kg_hash(struct xdp_md *ctx, const struct kg_flow *f, __u32 off,
+				     __u32 len)
 {
-	struct kg_hash_ctx hc = { .ctx = ctx, .off = off, .end = off + len,
-				  .h = 0xcbf29ce484222325ull };
+	struct kg_hash_ctx hc = {
+		.ctx = ctx, .off = off, .end = off + len,
+		.v0 = 0x736f6d6570736575ull ^ f->hkey[0], .v1 = 0x646f72616e646f6dull ^ f->hkey[1],
+		.v2 = 0x6c7967656e657261ull ^ f->hkey[0], .v3 = 0x7465646279746573ull ^ f->hkey[1],
+	};
 
-	bpf_loop(8192, kg_hash_step, &hc, 0);
-	return hc.h;
+	bpf_loop(1024, kg_hash_step, &hc, 0);
+	kg_sip_word(&hc, (__u64)len << 56);
+	hc.v2 ^= 0xff;
+	KG_SIPROUND((&hc));
+	KG_SIPROUND((&hc));
+	KG_SIPROUND((&hc));
+	return hc.v0 ^ hc.v1 ^ hc.v2 ^ hc.v3;
 }
 
 /*
@@ -666,7 +709,7 @@ __attribute__((noinline)) int kg_retransmission(struct xdp_md *ctx, struct kg_fl
 				return -1;
 		}
 		/* the hash was taken after the rewrites: compare after making them again */
-		if (kg_hash(ctx, p->payload_off + (rs - p->seq), r->len) != r->hash)
+		if (kg_hash(ctx, f, p->payload_off + (rs - p->seq), r->len) != r->hash)
 			return -1;
 	}
 	/*
@@ -802,6 +845,8 @@ static __always_inline struct kg_flow *kg_new_flow(struct kg_flow_key *fk, __u32
 	f = bpf_map_lookup_elem(&kg_flows, fk);
 	if (f) {
 		__builtin_memcpy(&f->key, fk, sizeof(*fk));
+		f->hkey[0] = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
+		f->hkey[1] = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
 		kg_classify(f, fk, gen);
 		kg_count(KG_C_FLOWS_NEW);
 	}
@@ -944,7 +989,7 @@ int kgate_xdp(struct xdp_md *ctx)
 				rx->poison_off[k] = lp.out.poison_off[k];
 				rx->poison_len[k] = lp.out.poison_len[k];
 			}
-			rx->hash = kg_hash(ctx, p.payload_off, rlen);
+			rx->hash = kg_hash(ctx, f, p.payload_off, rlen);
 		}
 	}
 

@@ -68,6 +68,8 @@ enum kd_mech { KD_MECHS(KG_ENUM_ENTRY) KD_MECH__COUNT };
 #define KD_TOPIC_MAX 249
 /* Bytes of client.id reported; the rest is skipped (client ids may be 32 KiB). */
 #define KD_CLIENT_ID_MAX 64
+/* kd_state.client_id_null for an id longer than KD_CLIENT_ID_MAX (reported cut). */
+#define KD_CLIENT_ID_CUT 2
 /* Bytes of a group id reported; longer ids are reported truncated (flagged). */
 #define KD_GROUP_MAX KD_TOPIC_MAX
 /* Bytes of a SASL user name kept; a longer name is reported truncated (flagged). */
@@ -157,7 +159,7 @@ struct kd_state {
 	__u8 user_len;
 	__u8 mech_len;
 	__u8 client_id_len;  /* bytes kept in client_id */
-	__u8 client_id_null; /* client_id was null */
+	__u8 client_id_null; /* 1: client_id was null; KD_CLIENT_ID_CUT: longer than kept */
 	__u16 name_len;      /* bytes in name (topic or group) */
 	__u8 skip_nest;      /* open arrays being passed over (empty, null or absent) */
 	__u8 tkind;          /* KD_TK_* of the last topic event */

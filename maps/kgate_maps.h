@@ -198,6 +198,7 @@ struct kg_retx {
 struct kg_flow {
 	struct kd_state dec;
 	struct kg_flow_key key; /* this flow's own key, for events and the TC side */
+	__u64 hkey[2];          /* random key of the retransmission hash */
 	__u64 bytes;          /* payload bytes decided */
 	__u32 next_seq;       /* next client sequence number expected */
 	__u32 requests;       /* frames decoded */

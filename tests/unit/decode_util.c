@@ -67,7 +67,7 @@ static void summary_cb(void *arg, const struct kd_state *st, int ev)
 	case KD_EV_FRAME:
 		kdr_printf(&s->out, "key=%u ver=%u corr=%d client=", st->api_key, st->api_version,
 			   st->corr);
-		if (st->client_id_null)
+		if (st->client_id_null == 1)
 			kdr_printf(&s->out, "-");
 		else
 			kdr_text_bytes(&s->out, st->client_id, st->client_id_len);

@@ -557,6 +557,21 @@ static void test_negative_inputs(void)
 		CU_ASSERT_EQUAL(st.reason, KD_ERR_TLS);
 	}
 
+	/* A client.id longer than what is kept is reported as cut, never as its prefix. */
+	{
+		char cid[101];
+		struct kf_req r = { .api_key = KAFKA_METADATA, .api_version = 1, .corr = 1,
+				    .client_id = cid, .ntopics = -1 };
+		char *got;
+
+		memset(cid, 'c', 100);
+		cid[100] = 0;
+		n = kf_build(&r, b, BUF_CAP);
+		got = du_render_chunked(b, n, 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(got, "cccc...\n"));
+		free(got);
+	}
+
 	/* A null array of primitives (partition_indexes) is not valid: OffsetFetch v1. */
 	{
 		struct kf_topic t = { .name = "t", .partitions = 1 };

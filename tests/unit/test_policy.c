@@ -168,18 +168,20 @@ static void expect(const struct kg_policy *p, const struct kg_compiled *c, const
 		   const char *region, const char *client, const char *op, const char *topic,
 		   const char *want_action, int want_rule)
 {
-	int ref_rule, ref = kg_ref_decide(p, principal, region, client, op_of(op), topic, &ref_rule);
+	__u16 pid = kg_compiled_principal_id(c, principal);
+	__u8 cid = kg_compiled_client_id(c, client), rid = region_id(c, region);
+	int ref_rule, ref = kg_ref_decide(p, principal, region, client, op_of(op), topic,
+					  &ref_rule);
 	__u32 got_rule;
-	int got = kg_compiled_decide(c, kg_compiled_principal_id(c, principal), region_id(c, region),
-				     kg_compiled_client_id(c, client), op_of(op), topic, &got_rule);
+	int got = kg_compiled_decide(c, pid, rid, cid, op_of(op), topic, &got_rule);
 	int want = action_of(want_action);
 
 	if (ref != want || ref_rule != want_rule || got != want || (int)got_rule != want_rule)
 		fprintf(stderr,
 			"\n%s/%s/%s/%s/%s: want %s by %d; reference %d by %d; compiled %d by %d\n",
 			principal ? principal : "(anonymous)", region ? region : "(none)",
-			client ? client : "(null)", op, topic, want_action, want_rule, ref, ref_rule,
-			got, (int)got_rule);
+			client ? client : "(null)", op, topic, want_action, want_rule, ref,
+			ref_rule, got, (int)got_rule);
 	CU_ASSERT_EQUAL(ref, want);
 	CU_ASSERT_EQUAL(ref_rule, want_rule);
 	CU_ASSERT_EQUAL(got, want);
@@ -675,7 +677,8 @@ static void test_errors(void)
 	IDENTITY(&p, "alice", "2001:db8::/64", 8);
 	IDENTITY(&p, "alice", "2001:db8::/64", 9); /* same principal: harmless */
 	IDENTITY(&p, "bob", "2001:db8::/64", 10);
-	expect_error(&p, "10:3", "2001:db8::/64 is bound to principal \"bob\" and to \"alice\" (8:3)");
+	expect_error(&p, "10:3",
+		     "2001:db8::/64 is bound to principal \"bob\" and to \"alice\" (8:3)");
 	kg_policy_free(&p);
 
 	/* A CIDR's own position, where the loader has it. */
@@ -842,7 +845,8 @@ static void test_candidate_limit(void)
 	}
 	R(&p, "t=other p=u0");
 	if (!compile_ok(&p, &c)) {
-		CU_ASSERT_EQUAL(c.classes[kg_compiled_class_of(&c, "orders.x")].n, KG_MAX_CANDIDATES);
+		CU_ASSERT_EQUAL(c.classes[kg_compiled_class_of(&c, "orders.x")].n,
+				KG_MAX_CANDIDATES);
 		kg_compiled_free(&c);
 	}
 	R(&p, "t=orders.eu* p=v @60:2");
@@ -1101,7 +1105,8 @@ static int brute_class(const struct kg_policy *p, const struct kg_cpattern *cls,
 			else if (t[len - 1] == '*')
 				covers = len - 1 <= cls->len && !memcmp(t, cls->name, len - 1);
 			else
-				covers = cls->exact && len == cls->len && !memcmp(t, cls->name, len);
+				covers = cls->exact && len == cls->len &&
+					 !memcmp(t, cls->name, len);
 		}
 		if (!covers)
 			continue;
@@ -1160,8 +1165,9 @@ static void test_differential(void)
 			for (int i = 0; same && i < n; i++)
 				same = (int)cl->rules[i] == want[i];
 			if (!same) {
-				fprintf(stderr, "policy %d: class \"%.*s%s\" lists %u rules, want %d\n",
-					it, c.patterns[k].len, c.patterns[k].name,
+				fprintf(stderr,
+					"policy %d: class \"%.*s%s\" lists %u rules, want %d\n", it,
+					c.patterns[k].len, c.patterns[k].name,
 					c.patterns[k].exact ? "" : "*", cl->n, n);
 				dump_policy(&p);
 				CU_FAIL("class list differs from its definition");
@@ -1205,11 +1211,12 @@ static void test_differential(void)
 			ref_rule < 0 ? by_default++ : by_rule++;
 			if (got != ref || (int)got_rule != ref_rule) {
 				fprintf(stderr,
-					"policy %d: principal %s region %s client %s op %u topic %s: "
-					"reference %d by %d, compiled %d by %d\n",
+					"policy %d: principal %s region %s client %s op %u "
+					"topic %s: reference %d by %d, compiled %d by %d\n",
 					it, ref_principal ? ref_principal : "(null)",
-					ref_region ? ref_region : "(none)", client ? client : "(null)",
-					op, topic, ref, ref_rule, got, (int)got_rule);
+					ref_region ? ref_region : "(none)",
+					client ? client : "(null)", op, topic, ref, ref_rule, got,
+					(int)got_rule);
 				dump_policy(&p);
 				CU_FAIL("compiled decision differs from the reference");
 				failures++;
@@ -1326,8 +1333,8 @@ static void test_scale(void)
 			kg_policy_free(&p);
 			return;
 		}
-		fprintf(stderr, "\n  compile %d rules: %.1f ms (%u patterns, %u names)", sizes[s], ms,
-			c.npatterns, c.nnames);
+		fprintf(stderr, "\n  compile %d rules: %.1f ms (%u patterns, %u names)", sizes[s],
+			ms, c.npatterns, c.nnames);
 		/* Orders of magnitude from the O(rules x patterns) the walk avoids. */
 		CU_ASSERT_TRUE(ms < 20000);
 

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * bench_datapath: ns per packet of the real XDP program through BPF_PROG_RUN.
+ *
+ * Stateless cases (non_listener) run with repeat = 20000 and report the kernel's
+ * average. Stateful cases must see the flow as it was before the packet (a repeated
+ * packet would otherwise be a retransmission), so each is run with repeat = 1 after
+ * the flow entry is restored, many times, and the median of the kernel's per-run
+ * duration is reported. A repeat = 1 run includes a fixed timing overhead, reported
+ * as "overhead_repeat1_ns" (the non-listener packet measured the same way).
+ *
+ * Usage: bench_datapath [OUTPUT.json]   (root)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent/policy.h"
+#include "agent/policy_load.h"
+#include "bpf/kafka_layouts.h"
+#include "kframe.h"
+#include "kgate_xdp.skel.h"
+#include "pkt.h"
+
+#define PORT 9092
+#define SAMPLES 3001
+#define RUNS 5
+
+static struct kgate_xdp_bpf *skel;
+static struct kg_maps maps;
+static char pin[64];
+static int prog_fd;
+static __u32 version;
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int drain(void *ctx, void *data, size_t size)
+{
+	(void)ctx, (void)data, (void)size;
+	return 0;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_datapath: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* A policy with n rules: rule i names topic "t-<i>" (allow), then a catch-all. */
+static void apply_rules(int n)
+{
+	struct kg_policy p;
+	struct kg_compiled c;
+	struct kg_pregion *r;
+	char err[256], name[32];
+	int gen;
+
+	kg_policy_init(&p);
+	snprintf(p.version, sizeof(p.version), "bench-%d", n);
+	p.default_action = KG_ACT_REJECT;
+	p.audit_allow = 1;
+	p.listeners[0].port = PORT;
+	p.listeners[0].on_undecodable = KG_ACT_RESET;
+	p.nlisteners = 1;
+	r = kg_policy_add_region(&p, "eu", 1, 1);
+	kg_cidrs_push(&r->cidrs, &r->ncidrs, "10.10.0.0/16", 1, 1);
+	for (int i = 0; i < n - 1; i++) {
+		struct kg_prule *x;
+
+		snprintf(name, sizeof(name), "r%d", i);
+		x = kg_policy_add_rule(&p, name, 2 + i, 1);
+		snprintf(name, sizeof(name), "t-%d", i);
+		kg_strv_push(&x->topics, &x->ntopics, name);
+		kg_strv_push(&x->regions, &x->nregions, "eu");
+		x->action = KG_ACT_ALLOW;
+	}
+	kg_policy_add_rule(&p, "rest", 2 + n, 1)->action = KG_ACT_ALLOW;
+	if (kg_compile(&p, &c, err, sizeof(err))) {
+		fprintf(stderr, "compile: %s\n", err);
+		exit(1);
+	}
+	gen = 1 - kg_policy_active(&maps);
+	if (kg_policy_write(&maps, &c, gen, ++version, err, sizeof(err)) ||
+	    kg_policy_activate(&maps, gen)) {
+		fprintf(stderr, "load: %s\n", err);
+		exit(1);
+	}
+	kg_compiled_free(&c);
+	kg_policy_free(&p);
+}
+
+static __u32 run(const __u8 *pkt, size_t len, int repeat)
+{
+	static __u8 out[16384];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .data_out = out,
+		    .data_size_out = sizeof(out), .repeat = repeat);
+
+	if (bpf_prog_test_run_opts(prog_fd, &o))
+		die("BPF_PROG_RUN");
+	return o.duration;
+}
+
+struct flow_case {
+	__u8 pkt[16384];
+	size_t len;
+	struct kg_flow_key key;
+	struct kg_flow saved;
+};
+
+/* Opens a flow (SYN), runs the setup bytes, and saves the flow as the starting state. */
+static void flow_prepare(struct flow_case *fc, __u16 sport, const __u8 *setup, size_t setup_len,
+			 const __u8 *payload, size_t plen)
+{
+	struct pkt_spec s = { .family = 4, .saddr = "10.10.0.5", .daddr = "10.99.0.1",
+			      .sport = sport, .dport = PORT, .seq = 1000, .flags = PKT_SYN };
+	static __u8 tmp[70000];
+	size_t n = pkt_build(tmp, &s, NULL, 0);
+
+	run(tmp, n, 1);
+	s.flags = PKT_ACK;
+	s.seq = 1001;
+	if (setup_len) {
+		n = pkt_build(tmp, &s, setup, setup_len);
+		run(tmp, n, 1);
+		s.seq += setup_len;
+	}
+	fc->len = pkt_build(fc->pkt, &s, payload, plen);
+	memset(&fc->key, 0, sizeof(fc->key));
+	inet_pton(AF_INET, "10.10.0.5", fc->key.saddr);
+	inet_pton(AF_INET, "10.99.0.1", fc->key.daddr);
+	fc->key.sport = htons(sport);
+	fc->key.dport = htons(PORT);
+	fc->key.family = 4;
+	if (bpf_map_lookup_elem(maps.flows, &fc->key, &fc->saved))
+		die("flow lookup");
+}
+
+/* Median ns of the packet from the saved flow state. */
+static __u32 flow_median(struct flow_case *fc, struct ring_buffer *rb)
+{
+	static __u32 d[SAMPLES];
+
+	for (int i = 0; i < SAMPLES; i++) {
+		if (bpf_map_update_elem(maps.flows, &fc->key, &fc->saved, BPF_EXIST))
+			die("flow restore");
+		d[i] = run(fc->pkt, fc->len, 1);
+		if (!(i & 255))
+			ring_buffer__consume(rb);
+	}
+	ring_buffer__consume(rb);
+	qsort(d, SAMPLES, sizeof(d[0]), cmp_u32);
+	return d[SAMPLES / 2];
+}
+
+static __u32 median_of_runs(__u32 (*f)(void *), void *arg)
+{
+	__u32 v[RUNS];
+
+	for (int i = 0; i < RUNS; i++)
+		v[i] = f(arg);
+	qsort(v, RUNS, sizeof(v[0]), cmp_u32);
+	return v[RUNS / 2];
+}
+
+struct ctx {
+	struct flow_case *fc;
+	struct ring_buffer *rb;
+	const __u8 *pkt;
+	size_t len;
+	int repeat;
+};
+
+static __u32 f_flow(void *arg)
+{
+	struct ctx *c = arg;
+
+	return flow_median(c->fc, c->rb);
+}
+
+static __u32 f_stateless(void *arg)
+{
+	struct ctx *c = arg;
+
+	return run(c->pkt, c->len, c->repeat);
+}
+
+static size_t produce(int ntopics, const char *first, size_t record_bytes, __u8 *out, size_t cap)
+{
+	struct kf_topic t[16];
+	char names[16][32];
+	struct kf_req r = { .api_key = KAFKA_PRODUCE, .api_version = 7, .corr = 1,
+			    .client_id = "bench", .topics = t, .ntopics = ntopics };
+
+	for (int i = 0; i < ntopics; i++) {
+		if (i == 0)
+			snprintf(names[i], sizeof(names[i]), "%s", first);
+		else
+			snprintf(names[i], sizeof(names[i]), "t-%d", i + 100);
+		t[i] = (struct kf_topic){ .name = names[i], .partitions = 1,
+					  .record_bytes = record_bytes };
+	}
+	return kf_build(&r, out, cap);
+}
+
+int main(int argc, char **argv)
+{
+	const char *outpath = argc > 1 ? argv[1] : "bench/results.json";
+	LIBBPF_OPTS(bpf_object_open_opts, o);
+	static __u8 buf[1 << 20], pkt[16384];
+	static struct flow_case fc;
+	struct ring_buffer *rb;
+	__u32 non_listener, overhead, cont, p1, p10, f1, by_rules[3];
+	static const int rule_counts[3] = { 10, 1000, 100000 };
+	struct ctx c = { .fc = &fc };
+	size_t n;
+	FILE *out;
+
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/kgbench-%d", getpid());
+	if (mkdir(pin, 0700))
+		die(pin);
+	o.pin_root_path = pin;
+	skel = kgate_xdp_bpf__open_opts(&o);
+	if (!skel || kgate_xdp_bpf__load(skel))
+		die("loading kgate_xdp");
+	prog_fd = bpf_program__fd(skel->progs.kgate_xdp);
+#define FD(x) bpf_map__fd(skel->maps.x)
+	maps = (struct kg_maps){ .active = FD(kg_active), .ports = FD(kg_ports),
+				 .config = FD(kg_config), .rules = FD(kg_rules),
+				 .classes = FD(kg_classes), .topics = FD(kg_topics),
+				 .regions4 = FD(kg_regions4), .regions6 = FD(kg_regions6),
+				 .identities4 = FD(kg_identities4),
+				 .identities6 = FD(kg_identities6), .names = FD(kg_names),
+				 .topic_ids = FD(kg_topic_ids), .flows = FD(kg_flows),
+				 .counters = FD(kg_counters), .rule_hits = FD(kg_rule_hits),
+				 .events = FD(kg_events) };
+	rb = ring_buffer__new(maps.events, drain, NULL, NULL);
+	c.rb = rb;
+	apply_rules(10);
+
+	/* non_listener: TCP to another port */
+	{
+		struct pkt_spec s = { .family = 4, .saddr = "10.10.0.5", .daddr = "10.99.0.1",
+				      .sport = 40000, .dport = 22, .seq = 1, .flags = PKT_ACK };
+
+		n = pkt_build(pkt, &s, (const __u8 *)"0123456789abcdef", 16);
+		c.pkt = pkt, c.len = n, c.repeat = 20000;
+		non_listener = median_of_runs(f_stateless, &c);
+		c.repeat = 1;
+		{
+			__u32 d[SAMPLES];
+
+			for (int i = 0; i < SAMPLES; i++)
+				d[i] = run(pkt, n, 1);
+			qsort(d, SAMPLES, sizeof(d[0]), cmp_u32);
+			overhead = d[SAMPLES / 2];
+		}
+	}
+
+	/* continuation: a full segment in the middle of a 1 MB record batch */
+	n = produce(1, "t-5", 1 << 19, buf, sizeof(buf));
+	flow_prepare(&fc, 41000, buf, 1448, buf + 1448, 1448);
+	cont = median_of_runs(f_flow, &c);
+
+	/* produce_1_topic: a segment holding a Produce header, one topic, its event */
+	n = produce(1, "t-5", 1200, buf, sizeof(buf));
+	flow_prepare(&fc, 41001, NULL, 0, buf, n > 1448 ? 1448 : n);
+	p1 = median_of_runs(f_flow, &c);
+
+	/* produce_10_topics: ten small topics in one segment */
+	n = produce(10, "t-5", 60, buf, sizeof(buf));
+	flow_prepare(&fc, 41002, NULL, 0, buf, n > 1448 ? 1448 : n);
+	p10 = median_of_runs(f_flow, &c);
+
+	/* fetch_1_topic */
+	{
+		struct kf_topic t = { .name = "t-5", .partitions = 1 };
+		struct kf_req r = { .api_key = KAFKA_FETCH, .api_version = 11, .corr = 1,
+				    .client_id = "bench", .topics = &t, .ntopics = 1 };
+
+		n = kf_build(&r, buf, sizeof(buf));
+		flow_prepare(&fc, 41003, NULL, 0, buf, n);
+		f1 = median_of_runs(f_flow, &c);
+	}
+
+	for (int k = 0; k < 3; k++) {
+		apply_rules(rule_counts[k]);
+		n = produce(1, "t-5", 1200, buf, sizeof(buf));
+		flow_prepare(&fc, 42000 + k, NULL, 0, buf, n > 1448 ? 1448 : n);
+		by_rules[k] = median_of_runs(f_flow, &c);
+	}
+
+	out = fopen(outpath, "w");
+	if (!out)
+		die(outpath);
+	fprintf(out,
+		"{\n  \"datapath_ns\": {\n    \"non_listener\": %u,\n    \"continuation\": %u,\n"
+		"    \"produce_1_topic\": %u,\n    \"produce_10_topics\": %u,\n"
+		"    \"fetch_1_topic\": %u\n  },\n"
+		"  \"datapath_ns_by_rules\": {\n    \"10\": %u,\n    \"1000\": %u,\n    \"100000\": %u\n  },\n"
+		"  \"method\": {\n    \"non_listener\": \"BPF_PROG_RUN repeat=20000, median of %d runs\",\n"
+		"    \"stateful\": \"BPF_PROG_RUN repeat=1 after restoring the flow, median of %d, median of %d runs\",\n"
+		"    \"overhead_repeat1_ns\": %u\n  }\n}\n",
+		non_listener, cont, p1, p10, f1, by_rules[0], by_rules[1], by_rules[2], RUNS, SAMPLES,
+		RUNS, overhead);
+	fclose(out);
+	printf("non_listener %u ns, continuation %u ns, produce_1_topic %u ns, produce_10_topics %u ns, "
+	       "fetch_1_topic %u ns; by rules 10: %u, 1000: %u, 100000: %u; repeat=1 overhead %u ns\n",
+	       non_listener, cont, p1, p10, f1, by_rules[0], by_rules[1], by_rules[2], overhead);
+
+	ring_buffer__free(rb);
+	kgate_xdp_bpf__destroy(skel);
+	for (int i = 0; i < KG_NMAPS; i++) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/%s", pin, kg_map_names[i]);
+		unlink(path);
+	}
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/kg_redirect", pin);
+		unlink(path);
+	}
+	rmdir(pin);
+	return 0;
+}
