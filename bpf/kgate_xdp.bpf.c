@@ -470,8 +470,20 @@ static long kg_step(__u32 i, void *data)
 		if (!f->frame_exempt) {
 			const struct kd_api *api = kd_api_of(f->dec.api_key);
 
-			/* Bodies the decoder does not read: decided by operation now. */
-			if (api && (!api->prog_len || api->topics)) {
+			if (api && !api->prog_len && api->topics) {
+				/*
+				 * The body names topics the decoder cannot read (e.g. ShareFetch):
+				 * deciding it by operation alone would let a topic-wide allow
+				 * override a topic-specific deny. It is undecodable instead.
+				 */
+				__u8 keep = f->dec.reason;
+
+				f->dec.reason = KD_ERR_TOPICS_UNREAD;
+				lp->out.outcome = kg_undecodable(lp);
+				f->dec.reason = keep;
+				f->frame_done = 1;
+			} else if (api && !api->prog_len) {
+				/* no topics in the body: decided by operation now */
 				dec = kg_decide(f, gen, f->dec.opclass, 0);
 				kg_apply(lp->ctx, f, &lp->out, KG_EV_REQUEST, dec);
 				f->frame_done = 1;

@@ -223,7 +223,9 @@ static void test_synthesized_kernel_equals_host(void)
 {
 	static const int keys[][2] = { { 0, 13 }, { 1, 18 }, { 2, 11 }, { 3, 13 }, { 8, 10 },
 				       { 9, 10 }, { 17, 1 }, { 18, 4 }, { 19, 7 }, { 20, 6 },
-				       { 21, 2 }, { 24, 5 }, { 32, 4 }, { 33, 2 }, { 36, 2 } };
+				       { 21, 2 }, { 24, 5 }, { 32, 4 }, { 33, 2 }, { 36, 2 },
+				       { 23, 4 }, { 28, 5 }, { 37, 3 }, { 42, 2 }, { 43, 2 },
+				       { 44, 1 }, { 45, 1 }, { 46, 0 }, { 47, 0 }, { 61, 0 } };
 	struct kf_topic tp[2] = { { .name = "orders.eu", .partitions = 2, .record_bytes = 3000 },
 				  { .name = "audit_log-v1", .partitions = 1, .record_bytes = 10 } };
 	size_t cap = 1 << 20, len = 0;

@@ -599,6 +599,18 @@ static void test_undecodable_resets(void)
 	CU_ASSERT_EQUAL(dp.nev, 1);
 	CU_ASSERT_EQUAL(dp.ev[0].kind, KG_EV_UNDECODABLE);
 	CU_ASSERT_EQUAL(dp.ev[0].reason, KD_ERR_TLS);
+	/* a request whose topics the decoder cannot read (ShareFetch v1, header only) */
+	{
+		static const uint8_t share_fetch[] = { 0, 0, 0, 14, 0, 78, 0, 1, 0, 0, 0, 9,
+						       0, 1, 'x', 0, 0, 0 };
+
+		conn_open(&c, 4, "10.10.0.5", 0);
+		CU_ASSERT_EQUAL(conn_send(&c, share_fetch, sizeof(share_fetch)), XDP_PASS);
+		CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+		CU_ASSERT_EQUAL(dp.nev, 1);
+		CU_ASSERT_EQUAL(dp.ev[0].kind, KG_EV_UNDECODABLE);
+		CU_ASSERT_EQUAL(dp.ev[0].reason, KD_ERR_TOPICS_UNREAD);
+	}
 	/* a flow first seen mid-stream */
 	memset(&c, 0, sizeof(c));
 	c.s = (struct pkt_spec){ .family = 4, .saddr = "10.10.0.6", .daddr = BROKER4,
