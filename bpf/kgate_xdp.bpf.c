@@ -193,6 +193,48 @@ __attribute__((noinline)) int kg_decide(struct kg_flow *f, __u32 gen, __u32 op, 
 }
 
 /*
+ * Connection-level decision at SYN. Before any request only rules that name no topic
+ * (the "no pattern" class), no operation and no client.id can decide; the first such
+ * rule that matches the connection's principal and region decides. Returns its
+ * kg_decide-style result, or 0 when no such rule matches (requests decide later).
+ */
+__attribute__((noinline)) int kg_syn_decide(struct kg_flow *f, __u32 gen)
+{
+	struct kg_class *cls;
+	__u32 key, pid;
+
+	if (!f)
+		return 0;
+	gen &= 1;
+	key = gen * KG_MAX_PATTERNS; /* class 0 */
+	cls = bpf_map_lookup_elem(&kg_classes, &key);
+	if (!cls)
+		return 0;
+	pid = f->principal_id & (KG_MAX_PRINCIPALS - 1);
+	for (__u32 i = 0; i < KG_MAX_CANDIDATES; i++) {
+		struct kg_rule *r;
+		__u32 ri;
+
+		if (i >= cls->n)
+			break;
+		ri = cls->rules[i];
+		if (ri >= KG_MAX_RULES)
+			break;
+		key = gen * KG_MAX_RULES + ri;
+		r = bpf_map_lookup_elem(&kg_rules, &key);
+		if (!r)
+			break;
+		if (r->ops != 0xff || r->client_ids != ~0ull)
+			continue; /* depends on requests: not decidable at SYN */
+		if (!((r->regions >> (f->region_id & 63)) & 1) ||
+		    !((r->principals[(pid >> 6) & 3] >> (pid & 63)) & 1))
+			continue;
+		return (r->action & 0xf) | ((ri + 1) << 4);
+	}
+	return 0;
+}
+
+/*
  * One decision event. kind KG_EV_*; dec = kg_decide's result; enforced as applied.
  * Deny and undecodable events are always sent; allows per the policy's audit_allow.
  */
@@ -912,8 +954,36 @@ int kgate_xdp(struct xdp_md *ctx)
 		f->listener = (*lst - 1) & (KG_MAX_LISTENERS - 1);
 		f->next_seq = p.seq + 1;
 		f->flags = KG_FLOW_SEQ_KNOWN;
-		return XDP_PASS;
+		{
+			__u32 dec = kg_syn_decide(f, gen), enforce = 1, ri = dec >> 4;
+			struct kg_config *cfg = bpf_map_lookup_elem(&kg_config, &gen);
+
+			if ((dec & 0xf) != KG_ACT_REDIRECT || !cfg)
+				return XDP_PASS;
+			if (cfg->mode == KG_MODE_MONITOR)
+				enforce = 0;
+			if (ri) {
+				__u32 key = gen * KG_MAX_RULES + ((ri - 1) & (KG_MAX_RULES - 1));
+				struct kg_rule *r = bpf_map_lookup_elem(&kg_rules, &key);
+
+				if (r && (r->flags & KG_RULE_AUDIT))
+					enforce = 0;
+			}
+			kg_count(KG_C_VERDICT_BASE + KG_ACT_REDIRECT);
+			kg_hit(gen, dec);
+			kg_emit(f, KG_EV_CONNECTION, dec, gen | (enforce << 1));
+			if (!enforce)
+				return XDP_PASS;
+			/*
+			 * The whole connection goes to the quarantine interface. Without one
+			 * configured (kg_redirect[0] empty) the connection is dropped.
+			 */
+			f->flags |= KG_FLOW_REDIRECT;
+			return bpf_redirect_map(&kg_redirect, 0, XDP_DROP);
+		}
 	}
+	if (f && (f->flags & KG_FLOW_REDIRECT))
+		return bpf_redirect_map(&kg_redirect, 0, XDP_DROP);
 	if (!p.payload_len)
 		return f && (f->flags & KG_FLOW_DROP) ? XDP_DROP : XDP_PASS;
 	if (!f) {

@@ -194,6 +194,7 @@ struct kg_retx {
 #define KG_FLOW_DROP 0x04      /* black-holed */
 #define KG_FLOW_DEAD 0x08      /* undecodable, on_undecodable was allow: pass, undecided */
 #define KG_FLOW_MIDSTREAM 0x10 /* first seen mid-stream (no SYN) */
+#define KG_FLOW_REDIRECT 0x20  /* redirected at SYN: every packet goes to quarantine */
 
 struct kg_flow {
 	struct kd_state dec;

@@ -621,6 +621,59 @@ static void test_undecodable_resets(void)
 	CU_ASSERT_EQUAL(dp.ev[0].reason, KD_ERR_MIDSTREAM);
 }
 
+/* redirect: decided at SYN by a rule that names no topic, operation or client.id */
+static void test_redirect_at_syn(void)
+{
+	struct kg_policy p;
+	struct kg_pidentity *id;
+	struct kg_prule *x;
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	struct pkt_spec s = { .family = 4, .saddr = "10.10.9.5", .daddr = BROKER4,
+			      .sport = dp.next_port++, .dport = PORT, .seq = 77, .flags = PKT_SYN };
+	size_t n, outlen;
+	__u32 zero = 0, lo = 1;
+	int want;
+
+	base_policy(&p, KG_MODE_ENFORCE);
+	id = kg_policy_add_identity(&p, "suspect", 4, 1);
+	kg_cidrs_push(&id->cidrs, &id->ncidrs, "10.10.9.0/24", 4, 1);
+	x = kg_policy_add_rule(&p, "quarantine-suspect", 9, 1);
+	push(&x->principals, &x->nprincipals, "suspect");
+	x->action = KG_ACT_REDIRECT;
+	{
+		/* move it first in the file, so it decides before the others */
+		struct kg_prule q = p.rules[p.nrules - 1];
+
+		memmove(&p.rules[1], &p.rules[0], (p.nrules - 1) * sizeof(p.rules[0]));
+		p.rules[0] = q;
+	}
+	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	/* with the loopback device as quarantine, XDP_REDIRECT; without one, dropped */
+	want = bpf_map_update_elem(bpf_map__fd(dp.skel->maps.kg_redirect), &zero, &lo, BPF_ANY)
+		       ? XDP_DROP
+		       : XDP_REDIRECT;
+	dp.nev = 0;
+	n = pkt_build(pkt, &s, NULL, 0);
+	CU_ASSERT_EQUAL(dp_run(pkt, n, out, &outlen), want);
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	CU_ASSERT_EQUAL(dp.ev[0].kind, KG_EV_CONNECTION);
+	CU_ASSERT_EQUAL(dp.ev[0].verdict, KG_ACT_REDIRECT);
+	CU_ASSERT_EQUAL(dp.ev[0].rule_id, 0);
+	/* every later packet of the connection follows */
+	s.flags = PKT_ACK;
+	s.seq = 78;
+	n = pkt_build(pkt, &s, b, produce("public", b));
+	CU_ASSERT_EQUAL(dp_run(pkt, n, out, &outlen), want);
+	/* another source is not redirected */
+	s.saddr = "10.10.0.5";
+	s.sport = dp.next_port++;
+	s.flags = PKT_SYN;
+	n = pkt_build(pkt, &s, NULL, 0);
+	CU_ASSERT_EQUAL(dp_run(pkt, n, out, &outlen), XDP_PASS);
+	bpf_map_delete_elem(bpf_map__fd(dp.skel->maps.kg_redirect), &zero);
+	kg_policy_free(&p);
+}
+
 static void test_non_listener_passes(void)
 {
 	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
@@ -904,6 +957,7 @@ int register_datapath_tests(CU_pSuite s)
 			 test_out_of_order_and_retransmission) ||
 	    !CU_add_test(s, "undecodable and mid-stream flows reset", test_undecodable_resets) ||
 	    !CU_add_test(s, "non-listener traffic passes untouched", test_non_listener_passes) ||
+	    !CU_add_test(s, "redirect at connection start", test_redirect_at_syn) ||
 	    !CU_add_test(s, "10,000 random (policy, request) pairs agree with the reference",
 			 test_differential) ||
 	    !CU_add_test(s, "every decision uses one whole generation", test_generation_flip))
