@@ -198,7 +198,8 @@ void kdr_event_json(struct kdr_buf *b, const struct kd_state *st, int ev)
 		} else {
 			kdr_printf(b, "\"");
 			kdr_json_bytes(b, st->client_id, st->client_id_len);
-			kdr_printf(b, "\",\"client_id_truncated\":%s",
+			kdr_printf(b, "\",\"client_id_length\":%u,\"client_id_truncated\":%s",
+				   st->client_id_full,
 				   st->client_id_null == KD_CLIENT_ID_CUT ? "true" : "false");
 		}
 		break;
@@ -250,6 +251,7 @@ void kd_probe_to_state(const struct kd_probe_event *e, struct kd_state *st)
 	st->tkind = e->tkind;
 	st->client_id_len = e->client_id_len;
 	st->client_id_null = e->client_id_null;
+	st->client_id_full = e->client_id_full;
 	st->api_key = e->api_key;
 	st->api_version = e->api_version;
 	st->corr = e->corr;

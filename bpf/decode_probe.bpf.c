@@ -97,6 +97,7 @@ static __always_inline void probe_report(struct probe_flow *f, int ev)
 	e->tkind = st->tkind;
 	e->client_id_len = st->client_id_len;
 	e->client_id_null = st->client_id_null;
+	e->client_id_full = st->client_id_full;
 	e->api_key = st->api_key;
 	e->api_version = st->api_version;
 	e->corr = st->corr;

@@ -128,6 +128,7 @@ static __always_inline int kd_fail(struct kd_state *st, int reason)
 		return kd_fatal(st, reason);
 	st->phase = KD_PH_RESYNC;
 	st->sub = 0;
+	st->flags &= ~KD_F_IN_TF; /* the error may come from inside a tagged-field section */
 	st->reason = reason;
 	return KD_EV_ERROR;
 }
@@ -727,6 +728,7 @@ KD_FUNC int kd_ph_hdr(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 	st->skip_nest = 0;
 	st->client_id_len = 0;
 	st->client_id_null = 1;
+	st->client_id_full = 0;
 	st->sub = 1;
 	return KD_EV_CONTINUE;
 }
@@ -760,6 +762,7 @@ KD_FUNC int kd_ph_client(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 		st->str_len = len;
 		st->copied = 0;
 		st->client_id_null = 0;
+		st->client_id_full = len;
 		st->sub = 1;
 		return KD_EV_CONTINUE;
 	case 1:
@@ -1127,7 +1130,7 @@ static __always_inline int kd_dispatch(KD_CTX ctx, struct kd_state *st, struct k
 		st->skip -= n;
 		return KD_EV_CONTINUE;
 	}
-	if (st->flags & KD_F_IN_TF)
+	if ((st->flags & KD_F_IN_TF) && st->phase != KD_PH_RESYNC)
 		return kd_tagged(ctx, st, s);
 	switch (st->phase) {
 	case KD_PH_SIZE:

@@ -184,6 +184,8 @@ struct kd_state {
 	__u8 tf_tag;       /* tag of the tagged field being read (255 for any tag >= 255) */
 	__u8 carry_pending; /* header bytes already read that belong to a raw SASL token */
 	__u8 uflags;       /* KD_U_* about the reported SASL user */
+	__u16 client_id_full; /* the client_id's length on the wire (0 when null) */
+	__u16 pad3[3];
 };
 
 _Static_assert(sizeof(((struct kd_state *)0)->name) == 256 + KD_WIN, "name buffer: 256 + window");
@@ -216,7 +218,8 @@ struct kd_probe_event {
 	__u8 client_id_null;
 	__u8 uflags;     /* KD_U_* */
 	__u8 phase;      /* decoder phase after the event (KD_PH_DEAD: decoding ended) */
-	__u8 pad[4];
+	__u16 client_id_full;
+	__u8 pad[2];
 	__u8 uuid[16];
 	__u8 client_id[KD_CLIENT_ID_MAX];
 	__u8 user[KD_USER_MAX];

@@ -547,6 +547,18 @@ static void test_negative_inputs(void)
 		got = du_render_chunked(b, n, 0);
 		CU_ASSERT_PTR_NOT_NULL(strstr(got, "error oversized_length (frame skipped)\nframe key=3"));
 		free(got);
+		/* an error inside a tagged-field section resyncs too (found by the fuzzer) */
+		{
+			size_t len;
+			uint8_t *fx = du_read_file("../tests/fuzz/seeds/resync-in-tagged-fields.bin", &len);
+
+			CU_ASSERT_PTR_NOT_NULL_FATAL(fx);
+			got = du_render_chunked(fx, len, 0);
+			CU_ASSERT_PTR_NOT_NULL(strstr(got, "error truncated_field (frame skipped)\nframe key=18 ver=0"));
+			CU_ASSERT_PTR_NULL(strstr(got, "decoder_bound"));
+			free(got);
+			free(fx);
+		}
 		/* fatal: nothing after TLS bytes is decoded */
 		kd_init(&st);
 		CU_ASSERT_EQUAL(kd_feed(&st, (const uint8_t *)"\x16\x03\x01\x00\x10", 5, 100, NULL, NULL),
