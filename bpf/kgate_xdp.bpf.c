@@ -948,9 +948,22 @@ int kgate_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	if (p.syn) {
+		/*
+		 * A SYN for a connection we are in the middle of a frame of is not a new
+		 * connection (the broker answers it with a challenge ACK); starting over
+		 * would let the next bytes be read from a false frame boundary.
+		 */
+		if (f && f->dec.phase != KD_PH_SIZE && f->dec.phase != KD_PH_DEAD) {
+			kg_count(KG_C_SYN_IN_FRAME_DROPS);
+			return XDP_DROP;
+		}
+		if (f && (f->dec.skip || f->dec.carry_len)) {
+			kg_count(KG_C_SYN_IN_FRAME_DROPS);
+			return XDP_DROP;
+		}
 		f = kg_new_flow(fk, gen);
 		if (!f)
-			return XDP_PASS; /* no payload: nothing decided yet */
+			return p.payload_len ? XDP_DROP : XDP_PASS;
 		f->listener = (*lst - 1) & (KG_MAX_LISTENERS - 1);
 		f->next_seq = p.seq + 1;
 		f->flags = KG_FLOW_SEQ_KNOWN;
@@ -959,7 +972,7 @@ int kgate_xdp(struct xdp_md *ctx)
 			struct kg_config *cfg = bpf_map_lookup_elem(&kg_config, &gen);
 
 			if ((dec & 0xf) != KG_ACT_REDIRECT || !cfg)
-				return XDP_PASS;
+				goto syn_done;
 			if (cfg->mode == KG_MODE_MONITOR)
 				enforce = 0;
 			if (ri) {
@@ -981,6 +994,11 @@ int kgate_xdp(struct xdp_md *ctx)
 			f->flags |= KG_FLOW_REDIRECT;
 			return bpf_redirect_map(&kg_redirect, 0, XDP_DROP);
 		}
+syn_done:
+		if (!p.payload_len)
+			return XDP_PASS;
+		/* data on the SYN (TCP Fast Open): decoded like any first segment */
+		p.seq++;
 	}
 	if (f && (f->flags & KG_FLOW_REDIRECT))
 		return bpf_redirect_map(&kg_redirect, 0, XDP_DROP);

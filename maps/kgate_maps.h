@@ -274,7 +274,7 @@ struct kg_event {
 	X(KG_C_EVENTS_LOST_DENY, "events_lost_deny")                                               \
 	X(KG_C_EVENTS_LOST_ALLOW, "events_lost_allow")                                             \
 	X(KG_C_UNKNOWN_TOPIC_IDS, "unknown_topic_ids")                                             \
-	X(KG_C_BAD_CHECKSUM, "bad_checksum_drops")
+	X(KG_C_SYN_IN_FRAME_DROPS, "syn_in_frame_drops")
 
 enum kg_counter {
 	KG_COUNTERS(KG_ENUM_ENTRY)

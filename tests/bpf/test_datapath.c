@@ -621,6 +621,36 @@ static void test_undecodable_resets(void)
 	CU_ASSERT_EQUAL(dp.ev[0].reason, KD_ERR_MIDSTREAM);
 }
 
+/* SYNs: one in the middle of a frame cannot restart decoding; data on a SYN is decoded */
+static void test_syn_handling(void)
+{
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	size_t n = produce("eu.orders", b), half = n / 2, outlen, e = name_end(b, n, "eu.orders");
+	struct pkt_view v;
+	struct conn c;
+	__u64 drops = counter(KG_C_SYN_IN_FRAME_DROPS);
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.20.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, half), XDP_PASS);
+	c.s.seq = c.next - 1;
+	c.s.flags = PKT_SYN;
+	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_DROP);
+	CU_ASSERT_EQUAL(counter(KG_C_SYN_IN_FRAME_DROPS), drops + 1);
+	CU_ASSERT_EQUAL(conn_send(&c, b + half, n - half), XDP_PASS); /* still one frame */
+
+	/* SYN carrying a request (TCP Fast Open) */
+	memset(&c, 0, sizeof(c));
+	c.s = (struct pkt_spec){ .family = 4, .saddr = "10.20.0.5", .daddr = BROKER4,
+				 .sport = dp.next_port++, .dport = PORT, .seq = 500, .flags = PKT_SYN };
+	dp.nev = 0;
+	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, b, n), out, &outlen), XDP_PASS);
+	pkt_parse(out, outlen, &v);
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_PRODUCE, "eu.orders");
+	CU_ASSERT(out[v.payload_off + e - 1] == '!' && v.tcp_csum_ok);
+}
+
 /* redirect: decided at SYN by a rule that names no topic, operation or client.id */
 static void test_redirect_at_syn(void)
 {
@@ -958,6 +988,7 @@ int register_datapath_tests(CU_pSuite s)
 	    !CU_add_test(s, "undecodable and mid-stream flows reset", test_undecodable_resets) ||
 	    !CU_add_test(s, "non-listener traffic passes untouched", test_non_listener_passes) ||
 	    !CU_add_test(s, "redirect at connection start", test_redirect_at_syn) ||
+	    !CU_add_test(s, "SYN in the middle of a frame; data on a SYN", test_syn_handling) ||
 	    !CU_add_test(s, "10,000 random (policy, request) pairs agree with the reference",
 			 test_differential) ||
 	    !CU_add_test(s, "every decision uses one whole generation", test_generation_flip))
