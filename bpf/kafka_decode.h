@@ -616,6 +616,12 @@ KD_FUNC int kd_mech_set(struct kd_state *st)
 }
 
 /*
+ * Request versions above this are taken for SASL token bytes after a v0 handshake
+ * (today's highest version is 18; a PLAIN token's second and third bytes are text).
+ */
+#define KD_VERSION_PLAUSIBLE 31
+
+/*
  * The current frame is a raw SASL token (after SaslHandshake v0); `pending` header
  * bytes of it were already read into the carry buffer.
  */
@@ -711,14 +717,20 @@ KD_FUNC int kd_ph_hdr(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 	key = kd_be16(st->carry);
 	ver = kd_be16(st->carry + 2);
 	api = kd_api_of(key);
-	if (!api || !api->known || ver > api->max_ver || st->frame_size < 8) {
-		if (st->sasl_raw)
-			return kd_raw_begin(st, 4);
+	/*
+	 * After a SaslHandshake v0, a frame is a raw token unless it starts like a request:
+	 * a known api key and a version below KD_VERSION_PLAUSIBLE (so that a version newer
+	 * than this table still counts as a request, and fails as one).
+	 */
+	if (st->sasl_raw && (!api || !api->known || ver > KD_VERSION_PLAUSIBLE ||
+			     st->frame_size < 8))
+		return kd_raw_begin(st, 4);
+	st->sasl_raw = 0; /* a request: the SASL exchange is over */
+	if (!api || !api->known || ver > api->max_ver) {
 		st->api_key = key;
 		st->api_version = ver;
 		return kd_fail(st, KD_ERR_UNKNOWN_API);
 	}
-	st->sasl_raw = 0; /* a request: the SASL exchange is over */
 	st->api_key = key;
 	st->api_version = ver;
 	st->opclass = api->opclass;

@@ -61,8 +61,11 @@ struct kg_pkt {
 	__u32 payload_len;
 	__u32 seq;
 	__u8 family;
-	__u8 syn, rst, fin;
+	__u8 syn, rst, fin, urg;
 };
+
+/* IPv6 extension headers walked before TCP; more -> dropped. */
+#define KG_MAX_EXT_HDRS 4
 
 /*
  * What decisions did to the current packet. Kept apart from kg_loop's pointers: the
@@ -315,24 +318,29 @@ static __always_inline void kg_remember_poison(struct kg_out *lp, __u32 off, __u
 static __always_inline int kg_poison(struct xdp_md *ctx, struct kg_flow *f, struct kg_out *lp)
 {
 	struct kd_state *d = &f->dec;
+	__u8 need = d->tkind & (KD_TK_NAME | KD_TK_ID), done = 0;
 	__u32 off;
 
-	if ((d->tkind & KD_TK_NAME) && (d->here & KD_H_NAME) && d->name_off > lp->payload_off &&
+	/*
+	 * An entry may carry both a name and an id (Metadata v10+, DeleteTopics v6) and the
+	 * broker may use either: every one the entry carries must be made unusable.
+	 */
+	if ((need & KD_TK_NAME) && (d->here & KD_H_NAME) && d->name_off > lp->payload_off &&
 	    d->name_len) {
 		off = d->name_off - 1;
 		if (kg_rewrite(ctx, lp->tcp_off, off, 1))
 			return -1;
 		kg_remember_poison(lp, off, 1);
-		return 0;
+		done |= KD_TK_NAME;
 	}
-	if ((d->tkind & KD_TK_ID) && (d->here & KD_H_UUID) && d->uuid_off >= lp->payload_off + 16) {
+	if ((need & KD_TK_ID) && (d->here & KD_H_UUID) && d->uuid_off >= lp->payload_off + 16) {
 		off = d->uuid_off - 16;
 		if (kg_rewrite(ctx, lp->tcp_off, off, 16))
 			return -1;
 		kg_remember_poison(lp, off, 16);
-		return 0;
+		done |= KD_TK_ID;
 	}
-	return -1;
+	return need && done == need ? 0 : -1;
 }
 
 static __always_inline void kg_hit(__u32 gen, __u32 dec)
@@ -375,7 +383,6 @@ __attribute__((noinline)) int kg_apply(struct xdp_md *ctx, struct kg_flow *f, st
 			enforce = 0;
 	}
 	f->topics++;
-	kg_count(KG_C_VERDICT_BASE + (action < KG_ACT__COUNT ? action : KG_ACT_DROP));
 	kg_hit(gen, dec);
 	if (enforce && action != KG_ACT_ALLOW) {
 		if (action == KG_ACT_REJECT && (kind != KG_EV_TOPIC || kg_poison(ctx, f, lp)))
@@ -390,6 +397,8 @@ __attribute__((noinline)) int kg_apply(struct xdp_md *ctx, struct kg_flow *f, st
 		}
 		dec = (dec & ~0xfu) | action;
 	}
+	/* counted as enforced (a reject that had to reset counts as a reset) */
+	kg_count(KG_C_VERDICT_BASE + (action < KG_ACT__COUNT ? action : KG_ACT_DROP));
 	kg_emit(f, kind, dec, gen | (enforce << 1));
 	return 0;
 }
@@ -585,7 +594,7 @@ static long kg_step(__u32 i, void *data)
  * Turns the current segment into a RST toward the broker: same addresses, ports and
  * sequence number, no payload, checksums recomputed.
  */
-static __always_inline int kg_to_rst(struct xdp_md *ctx, struct kg_pkt *p)
+static __always_inline int kg_to_rst(struct xdp_md *ctx, struct kg_pkt *p, __u32 rst_seq)
 {
 	void *data, *data_end;
 	struct tcphdr *tcp;
@@ -606,6 +615,8 @@ static __always_inline int kg_to_rst(struct xdp_md *ctx, struct kg_pkt *p)
 	if ((void *)(tcp + 1) > data_end)
 		return -1;
 	tcp->doff = 5;
+	/* the broker's next expected byte: a RST elsewhere in the window is ignored */
+	tcp->seq = bpf_htonl(rst_seq);
 	tcp->rst = 1;
 	tcp->ack = 1;
 	tcp->psh = 0;
@@ -621,7 +632,8 @@ static __always_inline int kg_to_rst(struct xdp_md *ctx, struct kg_pkt *p)
 
 		if ((void *)(ip + 1) > data_end)
 			return -1;
-		ip->ihl = 5; /* options dropped: the TCP header follows at tcp_off only if ihl was 5 */
+		if (ip->ihl != 5)
+			return -1; /* with IP options: dropped instead (the flow is reset anyway) */
 		ip->tot_len = bpf_htons(sizeof(*ip) + hlen);
 		ip->check = 0;
 		ip->check = ~csum_fold(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0));
@@ -798,21 +810,32 @@ static __always_inline int kg_parse(struct xdp_md *ctx, struct kg_pkt *p,
 	if ((void *)(eth + 1) > data_end)
 		return -1;
 	proto = eth->h_proto;
-	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
-		struct vlan_hdr *vh = (void *)(eth + 1);
+	/* up to two VLAN tags (802.1Q, and QinQ's 802.1ad outer tag) */
+	KD_UNROLL
+	for (int k = 0; k < 2; k++) {
+		struct vlan_hdr *vh = data + off;
 
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
 		if ((void *)(vh + 1) > data_end)
 			return -1;
 		proto = vh->proto;
 		off += sizeof(*vh);
 	}
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+		return -2; /* a third tag: not parsed, so not passed either */
 	p->l3_off = off;
 	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = data + off;
 
 		if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_TCP || ip->ihl < 5)
 			return -1;
-		/* Fragments of TCP are not normal traffic: the caller drops them. */
+		/*
+		 * TCP in IP fragments: ports are not in every fragment, so it cannot be told
+		 * whether they are listener traffic, and the kernel would reassemble them
+		 * behind the decoder's back. TCP never needs fragmentation (path MTU
+		 * discovery); the caller drops them.
+		 */
 		if (ip->frag_off & bpf_htons(0x3fff))
 			return -2;
 		p->family = 4;
@@ -826,17 +849,41 @@ static __always_inline int kg_parse(struct xdp_md *ctx, struct kg_pkt *p,
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = data + off;
 
+		__u8 nh, eh[2];
+
 		if ((void *)(ip6 + 1) > data_end)
 			return -1;
-		if (ip6->nexthdr == 44 /* fragment */)
-			return -2;
-		if (ip6->nexthdr != IPPROTO_TCP)
-			return -1; /* extension headers before TCP: not a listener packet we read */
 		p->family = 6;
 		__builtin_memcpy(fk->saddr, &ip6->saddr, 16);
 		__builtin_memcpy(fk->daddr, &ip6->daddr, 16);
 		iplen = bpf_ntohs(ip6->payload_len);
+		nh = ip6->nexthdr;
 		off += sizeof(*ip6);
+		/*
+		 * Extension headers before TCP (the kernel accepts them): walk up to
+		 * KG_MAX_EXT_HDRS; more, or a fragment header over TCP, is dropped.
+		 */
+		KD_UNROLL
+		for (int k = 0; k < KG_MAX_EXT_HDRS; k++) {
+			__u32 len;
+
+			if (nh != 0 && nh != 43 && nh != 60 && nh != 51 && nh != 44)
+				break;
+			if (bpf_xdp_load_bytes(ctx, off, eh, 2))
+				return -1;
+			if (nh == 44) /* fragment */
+				return eh[0] == IPPROTO_TCP ? -2 : -1;
+			len = nh == 51 ? (eh[1] + 2) * 4 : (eh[1] + 1) * 8;
+			if (iplen < len)
+				return -1;
+			iplen -= len;
+			off += len;
+			nh = eh[0];
+		}
+		if (nh == 0 || nh == 43 || nh == 60 || nh == 51 || nh == 44)
+			return -2;
+		if (nh != IPPROTO_TCP)
+			return -1;
 	} else {
 		return -1;
 	}
@@ -852,6 +899,7 @@ static __always_inline int kg_parse(struct xdp_md *ctx, struct kg_pkt *p,
 	p->syn = tcp->syn;
 	p->rst = tcp->rst;
 	p->fin = tcp->fin;
+	p->urg = tcp->urg;
 	fk->sport = tcp->source;
 	fk->dport = tcp->dest;
 	fk->family = p->family;
@@ -898,6 +946,7 @@ static __always_inline struct kg_flow *kg_new_flow(struct kg_flow_key *fk, __u32
 		return 0;
 	f = bpf_map_lookup_elem(&kg_flows, fk);
 	if (f) {
+		f->gen = gen;
 		__builtin_memcpy(&f->key, fk, sizeof(*fk));
 		f->hkey[0] = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
 		f->hkey[1] = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
@@ -915,7 +964,7 @@ int kgate_xdp(struct xdp_md *ctx)
 	struct kg_flow_key *fk;
 	struct kg_scratch *sc;
 	struct kg_flow *f;
-	__u32 zero = 0, gen, port_key, *genp;
+	__u32 zero = 0, gen, port_key, *genp, rst_seq = 0;
 	__u8 *lst;
 	int r;
 
@@ -927,6 +976,10 @@ int kgate_xdp(struct xdp_md *ctx)
 	r = kg_parse(ctx, &p, fk);
 	if (r == -1)
 		return XDP_PASS;
+	if (r == -2) {
+		kg_count(KG_C_OVERLAP_DROPS);
+		return XDP_DROP; /* TCP in fragments, or headers we do not walk */
+	}
 	genp = bpf_map_lookup_elem(&kg_active, &zero);
 	if (!genp)
 		return XDP_PASS;
@@ -935,17 +988,26 @@ int kgate_xdp(struct xdp_md *ctx)
 	lst = bpf_map_lookup_elem(&kg_ports, &port_key);
 	if (!lst || !*lst)
 		return XDP_PASS;
-	if (r == -2) {
-		kg_count(KG_C_OVERLAP_DROPS);
-		return XDP_DROP; /* IP fragments of listener traffic */
-	}
 	kg_count(KG_C_LISTENER_PACKETS);
 
 	f = bpf_map_lookup_elem(&kg_flows, fk);
 	if (p.rst) {
-		if (f)
+		/*
+		 * Only a RST at exactly the next sequence number ends the connection
+		 * (RFC 5961; Linux answers others with a challenge ACK): only that one may
+		 * end the flow's state.
+		 */
+		if (f && p.seq == f->next_seq)
 			bpf_map_delete_elem(&kg_flows, fk);
 		return XDP_PASS;
+	}
+	if (p.urg && p.payload_len) {
+		/*
+		 * Urgent data: a receiver without SO_OOBINLINE (the broker) removes the
+		 * urgent byte from the stream, which would shift it against the decoder.
+		 */
+		kg_count(KG_C_OVERLAP_DROPS);
+		return XDP_DROP;
 	}
 	if (p.syn) {
 		/*
@@ -957,7 +1019,8 @@ int kgate_xdp(struct xdp_md *ctx)
 			kg_count(KG_C_SYN_IN_FRAME_DROPS);
 			return XDP_DROP;
 		}
-		if (f && (f->dec.skip || f->dec.carry_len)) {
+		if (f && (f->dec.skip || f->dec.carry_len || (f->flags & KG_FLOW_DROP))) {
+			/* (a black-holed connection stays black-holed) */
 			kg_count(KG_C_SYN_IN_FRAME_DROPS);
 			return XDP_DROP;
 		}
@@ -1018,6 +1081,12 @@ syn_done:
 		kg_count(KG_C_FLOW_DROPPED_PKTS);
 		return XDP_DROP;
 	}
+	/* ids (region, identity, listener) belong to a policy generation */
+	f->listener = (*lst - 1) & (KG_MAX_LISTENERS - 1);
+	if (f->gen != gen) {
+		kg_classify(f, fk, gen);
+		f->gen = gen;
+	}
 
 	lp.ctx = ctx;
 	lp.f = f;
@@ -1060,6 +1129,7 @@ syn_done:
 		return XDP_PASS;
 	}
 
+	rst_seq = f->next_seq; /* the first byte the broker has not received */
 	f->dec.here = 0;
 	lp.read_end = lp.src.off;
 	{
@@ -1096,6 +1166,6 @@ syn_done:
 	if (lp.out.outcome == KG_OUT_DROP)
 		return XDP_DROP;
 	if (lp.out.outcome == KG_OUT_RESET)
-		return kg_to_rst(ctx, &p) ? XDP_DROP : XDP_PASS;
+		return kg_to_rst(ctx, &p, rst_seq) ? XDP_DROP : XDP_PASS;
 	return XDP_PASS;
 }

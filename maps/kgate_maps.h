@@ -215,7 +215,8 @@ struct kg_flow {
 	__u16 frame_topics;   /* topics decided in the current request */
 	__u8 frame_done;      /* the current request was decided as a whole */
 	__u8 frame_exempt;    /* the current request is connection plumbing (not decided) */
-	__u8 pad[3];
+	__u8 gen;             /* policy generation region/principal ids were taken from */
+	__u8 pad[2];
 	__u8 principal[KD_USER_MAX];
 	struct kg_retx retx[KG_RETX_SLOTS];
 };

@@ -970,6 +970,340 @@ static void test_generation_flip(void)
 	dp.version = flip_applied;
 }
 
+/* ---- adversarial cases from an independent review (each states the wanted behaviour) ---- */
+
+static uint16_t rv_fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+static void rv_ip4_csum(uint8_t *ip)
+{
+	uint32_t s = 0;
+	size_t ihl = (ip[0] & 0xf) * 4;
+
+	ip[10] = ip[11] = 0;
+	for (size_t i = 0; i < ihl; i += 2)
+		s += (ip[i] << 8) | ip[i + 1];
+	s = ~rv_fold(s) & 0xffff;
+	ip[10] = s >> 8;
+	ip[11] = s & 0xff;
+}
+
+/* Builds a data segment of conn c at seq with flags. */
+static size_t rv_seg(struct conn *c, uint32_t seq, uint8_t flags, const uint8_t *d, size_t len,
+		     uint8_t *pkt)
+{
+	c->s.seq = seq;
+	c->s.flags = flags;
+	return pkt_build(pkt, &c->s, d, len);
+}
+
+static int rv_run(const uint8_t *pkt, size_t n, uint8_t *out, size_t *outlen)
+{
+	dp.nev = 0;
+	return dp_run(pkt, n, out, outlen);
+}
+
+/* 1. IPv4 fragments of listener traffic: README says dropped. */
+static void rv_ipv4_fragment(void)
+{
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	struct conn c;
+	size_t n = produce("secret", b), pn, outlen;
+	int rc;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	pn = rv_seg(&c, c.next, PKT_ACK | PKT_PSH, b, n, pkt);
+	/* first fragment: MF set, offset 0 (the whole TCP segment is still in it) */
+	pkt[14 + 6] = 0x20;
+	pkt[14 + 7] = 0x00;
+	rv_ip4_csum(pkt + 14);
+	rc = rv_run(pkt, pn, out, &outlen);
+	printf("\n    IPv4 first fragment (MF) carrying Produce 'secret': XDP %d (%s), %d events",
+	       rc, rc == XDP_PASS ? "PASS" : rc == XDP_DROP ? "DROP" : "?", dp.nev);
+	CU_ASSERT_EQUAL(rc, XDP_DROP);
+	/* a non-first fragment */
+	pkt[14 + 6] = 0x00;
+	pkt[14 + 7] = 0x10;
+	rv_ip4_csum(pkt + 14);
+	rc = rv_run(pkt, pn, out, &outlen);
+	printf("\n    IPv4 non-first fragment: XDP %d", rc);
+	CU_ASSERT_EQUAL(rc, XDP_DROP);
+}
+
+/* 2. IPv6 with a Destination Options header before TCP. */
+static void rv_ipv6_ext_header(void)
+{
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	struct conn c;
+	size_t n = produce("secret", b), pn, outlen, l3 = 14;
+	int rc;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 6, "fd00:10::9", 0);
+	pn = rv_seg(&c, c.next, PKT_ACK | PKT_PSH, b, n, pkt);
+	/* insert 8 bytes of DestOpts (next = TCP, len 0, PadN of 4) after the IPv6 header */
+	memmove(pkt + l3 + 48, pkt + l3 + 40, pn - l3 - 40);
+	memcpy(pkt + l3 + 40, "\x06\x00\x01\x04\x00\x00\x00\x00", 8);
+	pkt[l3 + 6] = 60;
+	{
+		uint16_t pl = ((pkt[l3 + 4] << 8) | pkt[l3 + 5]) + 8;
+
+		pkt[l3 + 4] = pl >> 8;
+		pkt[l3 + 5] = pl & 0xff;
+	}
+	pn += 8;
+	rc = rv_run(pkt, pn, out, &outlen);
+	printf("\n    IPv6+DestOpts Produce 'secret': XDP %d, %d events, payload %s",
+	       rc, dp.nev, memcmp(out + l3 + 48 + 20, b, n) ? "changed" : "unchanged");
+	CU_ASSERT(rc != XDP_PASS || dp.nev > 0);
+}
+
+/*
+ * 3. A SYN inside an established connection (Linux answers with a challenge ACK and
+ * discards it, RFC 5961) re-creates the flow: fresh decoder at a frame boundary while
+ * the broker is inside a frame. A frame the XDP sees as allowed hides a denied one in
+ * its record bytes.
+ */
+static void rv_syn_desync(void)
+{
+	static const char *const pub[] = { "public" };
+	uint8_t f1[PKT_CAP], f2[PKT_CAP], f3[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	struct kf_topic t = { .name = "public", .partitions = 1 };
+	struct kf_req r = { .api_key = KAFKA_PRODUCE, .api_version = 7, .corr = 1,
+			    .client_id = "app", .topics = &t, .ntopics = 1 };
+	size_t n1, n2, n3, h, pn, outlen;
+	struct conn c;
+	int rc, nev_total = 0, denied = 0;
+
+	(void)pub;
+	apply_base(KG_MODE_ENFORCE);
+	/* F3: what the broker must never act on */
+	n3 = produce("secret", f3);
+	/* F2 (XDP's view): Produce 'public' whose records are exactly F3 */
+	t.record_bytes = n3;
+	n2 = kf_build(&r, f2, PKT_CAP);
+	h = n2 - n3;
+	memcpy(f2 + h, f3, n3);
+	/* F1 (the broker's view): Produce 'public' whose records are F2's first h bytes */
+	t.record_bytes = h;
+	n1 = kf_build(&r, f1, PKT_CAP);
+
+	conn_open(&c, 4, "10.10.0.5", 0);
+	/* segment 1: F1 up to its records (XDP allows 'public', then skips) */
+	CU_ASSERT_EQUAL(conn_send(&c, f1, n1 - h), XDP_PASS);
+	nev_total += dp.nev;
+	/* the injected SYN, seq = next - 1 */
+	pn = rv_seg(&c, c.next - 1, PKT_SYN, NULL, 0, pkt);
+	rc = rv_run(pkt, pn, out, &outlen);
+	/* segment 2: F2 = (F1's last h record bytes) + F3 for the broker */
+	rc = conn_send(&c, f2, n2);
+	nev_total += dp.nev;
+	for (int i = 0; i < dp.nev; i++)
+		if (dp.ev[i].verdict != KG_ACT_ALLOW)
+			denied++;
+	printf("\n    SYN desync: segment with hidden Produce 'secret' -> XDP %d, RST %d, "
+	       "bytes %s, %d events (%d not allow)",
+	       rc, !!(c.v.flags & PKT_RST),
+	       memcmp(c.out + c.v.payload_off, f2, n2) ? "changed" : "unchanged", nev_total, denied);
+	CU_ASSERT(rc != XDP_PASS || (c.v.flags & PKT_RST) || memcmp(c.out + c.v.payload_off, f2, n2));
+}
+
+/* 3b. A SYN clears a black-holed flow. */
+static void rv_syn_clears_blackhole(void)
+{
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	struct conn c;
+	size_t n, pn, outlen;
+	int rc;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	n = produce("blackhole", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_DROP);
+	pn = rv_seg(&c, c.next - 1, PKT_SYN, NULL, 0, pkt);
+	rv_run(pkt, pn, out, &outlen);
+	n = produce("public", b);
+	rc = conn_send(&c, b, n);
+	printf("\n    black-holed flow after injected SYN: next segment XDP %d", rc);
+	CU_ASSERT_EQUAL(rc, XDP_DROP);
+}
+
+/* 4. Any RST (also out of window, which Linux ignores) deletes the flow. */
+static void rv_rst_deletes_flow(void)
+{
+	struct kg_policy p;
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	struct conn c;
+	size_t n, pn, outlen;
+	int rc;
+
+	base_policy(&p, KG_MODE_ENFORCE);
+	p.listeners[0].on_undecodable = KG_ACT_ALLOW; /* fail-open listener */
+	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	kg_policy_free(&p);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	n = produce("public", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	pn = rv_seg(&c, c.next + 0x40000000u, PKT_RST, NULL, 0, pkt);
+	rv_run(pkt, pn, out, &outlen);
+	n = produce("secret", b);
+	rc = conn_send(&c, b, n);
+	printf("\n    fail-open listener, after an out-of-window RST: Produce 'secret' XDP %d, RST %d, "
+	       "bytes %s; later 'eu'-rejects: ",
+	       rc, !!(c.v.flags & PKT_RST), memcmp(c.out + c.v.payload_off, b, n) ? "changed" : "unchanged");
+	CU_ASSERT(rc != XDP_PASS || (c.v.flags & PKT_RST));
+	apply_base(KG_MODE_ENFORCE);
+}
+
+/* 5. Metadata v12 entry with an allowed name and a denied topic id. */
+static void rv_metadata_name_and_id(void)
+{
+	uint8_t b[PKT_CAP], id[16];
+	struct kf_topic t = { .name = "public", .partitions = 1 };
+	struct kf_req r = { .api_key = KAFKA_METADATA, .api_version = 12, .corr = 1,
+			    .client_id = "app", .topics = &t, .ntopics = 1 };
+	struct kg_topic_name tn = {};
+	struct conn c;
+	size_t n, e;
+
+	for (int i = 0; i < 16; i++)
+		id[i] = t.id[i] = 0xa0 + i;
+	tn.len = strlen("eu.orders");
+	memcpy(tn.name, "eu.orders", tn.len);
+	CU_ASSERT_EQUAL_FATAL(bpf_map_update_elem(dp.m.topic_ids, id, &tn, BPF_ANY), 0);
+	apply_base(KG_MODE_ENFORCE);
+	n = kf_build(&r, b, PKT_CAP);
+	e = name_end(b, n, "public");
+	conn_open(&c, 4, "10.20.0.5", 0); /* us: eu.* denied */
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	{
+		const uint8_t *o = c.out + c.v.payload_off;
+		int id_zeroed = 1;
+
+		/* v12 is flexible: the id, then the name with a 1-byte compact length */
+		for (int i = 0; i < 16; i++)
+			if (o[e - 6 - 1 - 16 + i] != 0)
+				id_zeroed = 0;
+		printf("\n    Metadata v12 {id(eu.orders), name 'public'}: %d events, verdict %u; "
+		       "name now '%.6s', id %s",
+		       dp.nev, dp.nev ? dp.ev[0].verdict : 99, (const char *)o + e - 6,
+		       id_zeroed ? "zeroed" : "intact");
+		CU_ASSERT(id_zeroed);
+	}
+	bpf_map_delete_elem(dp.m.topic_ids, id);
+}
+
+/* 6. Region (and principal) ids of live flows across a policy that renumbers them. */
+static void rv_stale_region_id(void)
+{
+	struct kg_policy p;
+	uint8_t b[PKT_CAP];
+	struct conn c;
+	size_t n = produce("eu.orders", b);
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.20.0.5", 0); /* us */
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	printf("\n    us client, policy A: verdict %u (region %u)", dp.ev[0].verdict, dp.ev[0].region_id);
+	/* policy B: the same rules, regions declared us first */
+	base_policy(&p, KG_MODE_ENFORCE);
+	{
+		struct kg_pregion tmp = p.regions[0];
+
+		p.regions[0] = p.regions[1];
+		p.regions[1] = tmp;
+	}
+	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	kg_policy_free(&p);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	printf("\n    same us flow, policy B (regions reordered): verdict %u (region %u)",
+	       dp.nev ? dp.ev[0].verdict : 99, dp.nev ? dp.ev[0].region_id : 99);
+	CU_ASSERT(dp.nev && dp.ev[0].verdict == KG_ACT_REJECT);
+	/* a new connection from the same source under B */
+	conn_open(&c, 4, "10.20.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	printf("\n    new us flow under B: verdict %u (region %u)", dp.ev[0].verdict, dp.ev[0].region_id);
+}
+
+/* 7. RST conversion of a segment with IPv4 options. */
+static void rv_rst_with_ip_options(void)
+{
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	struct conn c;
+	size_t n = produce("secret", b), pn, outlen, l3 = 14;
+	int rc;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	pn = rv_seg(&c, c.next, PKT_ACK | PKT_PSH, b, n, pkt);
+	memmove(pkt + l3 + 24, pkt + l3 + 20, pn - l3 - 20);
+	memcpy(pkt + l3 + 20, "\x01\x01\x01\x00", 4); /* NOP NOP NOP EOL */
+	pkt[l3] = 0x46;
+	{
+		uint16_t tl = ((pkt[l3 + 2] << 8) | pkt[l3 + 3]) + 4;
+
+		pkt[l3 + 2] = tl >> 8;
+		pkt[l3 + 3] = tl & 0xff;
+	}
+	rv_ip4_csum(pkt + l3);
+	pn += 4;
+	rc = rv_run(pkt, pn, out, &outlen);
+	{
+		struct pkt_view v;
+
+		pkt_parse(out, outlen, &v);
+		printf("\n    RST from a segment with IP options: XDP %d, len %zu, ihl %u, tot_len %u, "
+		       "flags at ihl-implied TCP header 0x%02x (at real 0x%02x), tcp csum(ihl) %s, len_ok %d",
+		       rc, outlen, out[l3] & 0xf, (out[l3 + 2] << 8) | out[l3 + 3], out[l3 + 20 + 13],
+		       out[l3 + 24 + 13], v.tcp_csum_ok ? "ok" : "bad", v.len_ok);
+		/* a valid RST, or (kgate's choice with IP options) the segment dropped */
+		CU_ASSERT(rc == XDP_DROP || (v.tcp_csum_ok && v.len_ok && (v.flags & PKT_RST)));
+	}
+}
+
+static void rv_syn_with_data(void)
+{
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	struct conn c;
+	size_t n = produce("secret", b), pn, outlen;
+	int rc;
+
+	apply_base(KG_MODE_ENFORCE);
+	memset(&c, 0, sizeof(c));
+	c.s = (struct pkt_spec){ .family = 4, .saddr = "10.10.0.5", .daddr = BROKER4,
+				 .sport = dp.next_port++, .dport = PORT };
+	pn = rv_seg(&c, 5000, PKT_SYN, b, n, pkt);
+	rc = rv_run(pkt, pn, out, &outlen);
+	printf("\n    SYN + Produce 'secret' (TFO): XDP %d, %d events, payload %s", rc, dp.nev,
+	       memcmp(out + 14 + 40, b, n) ? "changed" : "unchanged");
+	CU_ASSERT(rc != XDP_PASS || dp.nev > 0);
+}
+
+/* 10. QinQ. */
+static void rv_qinq(void)
+{
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	struct conn c;
+	size_t n = produce("secret", b), pn, outlen;
+	int rc;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.10.0.5", 7);
+	pn = rv_seg(&c, c.next, PKT_ACK | PKT_PSH, b, n, pkt);
+	/* outer 802.1ad tag in front of the 802.1Q one */
+	memmove(pkt + 16, pkt + 12, pn - 12);
+	memcpy(pkt + 12, "\x88\xa8\x00\x05", 4);
+	pn += 4;
+	rc = rv_run(pkt, pn, out, &outlen);
+	printf("\n    QinQ Produce 'secret': XDP %d, %d events", rc, dp.nev);
+	CU_ASSERT(rc != XDP_PASS || dp.nev > 0);
+}
+
 int register_datapath_tests(CU_pSuite s);
 int register_datapath_tests(CU_pSuite s)
 {
@@ -991,7 +1325,17 @@ int register_datapath_tests(CU_pSuite s)
 	    !CU_add_test(s, "SYN in the middle of a frame; data on a SYN", test_syn_handling) ||
 	    !CU_add_test(s, "10,000 random (policy, request) pairs agree with the reference",
 			 test_differential) ||
-	    !CU_add_test(s, "every decision uses one whole generation", test_generation_flip))
+	    !CU_add_test(s, "every decision uses one whole generation", test_generation_flip) ||
+	    !CU_add_test(s, "IPv4 fragments of TCP are dropped", rv_ipv4_fragment) ||
+	    !CU_add_test(s, "IPv6 extension headers before TCP are walked", rv_ipv6_ext_header) ||
+	    !CU_add_test(s, "a SYN inside a connection cannot desync the decoder", rv_syn_desync) ||
+	    !CU_add_test(s, "a SYN does not lift a black hole", rv_syn_clears_blackhole) ||
+	    !CU_add_test(s, "only an exact-sequence RST ends a flow", rv_rst_deletes_flow) ||
+	    !CU_add_test(s, "name + id entries: both are poisoned", rv_metadata_name_and_id) ||
+	    !CU_add_test(s, "ids are re-taken when the policy changes", rv_stale_region_id) ||
+	    !CU_add_test(s, "no broken RST from a segment with IP options", rv_rst_with_ip_options) ||
+	    !CU_add_test(s, "data on a SYN is decided", rv_syn_with_data) ||
+	    !CU_add_test(s, "QinQ (two VLAN tags) is decided", rv_qinq))
 		return -1;
 	return 0;
 }
