@@ -80,7 +80,7 @@ const char *kd_event_name(unsigned int ev)
 		[KD_EV_FRAME] = "frame",	 [KD_EV_TOPIC] = "topic",
 		[KD_EV_GROUP] = "group",	 [KD_EV_SASL_MECH] = "sasl_mechanism",
 		[KD_EV_SASL_USER] = "sasl_user", [KD_EV_FRAME_END] = "frame_end",
-		[KD_EV_ERROR] = "error",
+		[KD_EV_ERROR] = "error",	 [KD_EV_SESSION] = "fetch_session",
 	};
 	return ev < sizeof(names) / sizeof(names[0]) && names[ev] ? names[ev] : "unknown";
 }
@@ -233,6 +233,9 @@ void kdr_event_json(struct kdr_buf *b, const struct kd_state *st, int ev)
 		kdr_printf(b, "\",\"truncated\":%s,\"delegation_token\":%s",
 			   st->flags & KD_F_TRUNC ? "true" : "false",
 			   st->uflags & KD_U_TOKEN ? "true" : "false");
+		break;
+	case KD_EV_SESSION:
+		kdr_printf(b, ",\"session_id\":%d,\"session_epoch\":%d", st->sess_id, st->sess_epoch);
 		break;
 	case KD_EV_ERROR:
 		kdr_printf(b, ",\"reason\":\"%s\",\"fatal\":%s", kd_reason_name(st->reason),

@@ -94,6 +94,7 @@ enum kd_event {
 	KD_EV_SASL_USER,     /* SASL user name (PLAIN authcid, SCRAM n=), in user */
 	KD_EV_FRAME_END,     /* the last byte of the current frame was consumed */
 	KD_EV_ERROR,         /* decoding ended: kd_state.reason */
+	KD_EV_SESSION,       /* Fetch v7+ session: sess_id, sess_epoch (sess_off if KD_H_SESSION) */
 };
 
 /* kd_state.tkind for KD_EV_TOPIC. */
@@ -1119,6 +1120,21 @@ KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 		return KD_EV_TOPIC;
 	case KD_OP_AUTH:
 		return kd_op_auth(ctx, st, s);
+	case KD_OP_SESSION:
+		/* both fields in this chunk: the datapath may rewrite the epoch in place */
+		if (st->carry_len == 0 && kd_avail(s) >= 8) {
+			st->sess_off = s->off;
+			st->here |= KD_H_SESSION;
+		}
+		r = kd_fixed(ctx, st, s, 8);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == KD_MORE)
+			return KD_EV_NEED_MORE;
+		st->sess_id = (__s32)kd_be32(st->carry);
+		st->sess_epoch = (__s32)kd_be32(st->carry + 4);
+		st->pc++;
+		return KD_EV_SESSION;
 	}
 	return kd_fail(st, KD_ERR_BOUND); /* a table error, never input */
 }

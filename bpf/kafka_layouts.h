@@ -62,6 +62,7 @@ enum kd_opcode {
 	KD_OP_GROUP,    /* group id (string), reported */
 	KD_OP_MECH,     /* SASL mechanism (string), reported */
 	KD_OP_AUTH,     /* SASL auth bytes: the user name is parsed out and reported */
+	KD_OP_SESSION,  /* Fetch session_id i32 + session_epoch i32, reported */
 };
 
 #define KD_NEVER 255     /* "null is never valid" / "never flexible" */
@@ -115,7 +116,7 @@ struct kd_api {
 	OP(KD_OP_SKIP, 8),                       /* max_wait_ms, min_bytes */ \
 	OPV(KD_OP_SKIP, 3, KD_VMAX, 4),          /* max_bytes */ \
 	OPV(KD_OP_SKIP, 4, KD_VMAX, 1),          /* isolation_level */ \
-	OPV(KD_OP_SKIP, 7, KD_VMAX, 8),          /* session_id, session_epoch */ \
+	OPV(KD_OP_SESSION, 7, KD_VMAX, 0),       /* session_id, session_epoch */ \
 	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
 	OPV(KD_OP_NAME, 0, 12, KD_NEVER),         \
 	OPV(KD_OP_UUID, 13, KD_VMAX, 0),          \

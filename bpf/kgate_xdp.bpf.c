@@ -130,13 +130,19 @@ static __always_inline void kg_csum_bytes(struct xdp_md *ctx, __u32 tcp_off, __u
 	bpf_xdp_store_bytes(ctx, tcp_off + 16, &check, 2);
 }
 
-/* Writes the poison over n (1 or 16) bytes at off and fixes the checksum. */
+/*
+ * Rewrites n bytes at off and fixes the checksum: n = 1, a topic name's last byte ->
+ * '!'; n = 16, a topic id -> zeroes; n = 4, a Fetch session epoch -> 0x7fffffff (no
+ * session ever reaches it: the broker answers INVALID_FETCH_SESSION_EPOCH).
+ */
 static __always_inline int kg_rewrite(struct xdp_md *ctx, __u32 tcp_off, __u32 off, const __u32 n)
 {
 	__u8 old[16], new[16] = {};
 
 	if (n == 1)
 		new[0] = KG_POISON;
+	if (n == 4)
+		new[0] = 0x7f, new[1] = 0xff, new[2] = 0xff, new[3] = 0xff;
 	if (bpf_xdp_load_bytes(ctx, off, old, n) || bpf_xdp_store_bytes(ctx, off, new, n))
 		return -1;
 	kg_csum_bytes(ctx, tcp_off, off, old, new, n);
@@ -403,6 +409,49 @@ __attribute__((noinline)) int kg_apply(struct xdp_md *ctx, struct kg_flow *f, st
 	return 0;
 }
 
+/*
+ * Fetch sessions (KIP-227): an incremental Fetch names only partitions that changed,
+ * so topics the session already holds are not decided again. When the policy changed
+ * since the session's topics were decided, the session epoch is made invalid in place:
+ * the broker answers INVALID_FETCH_SESSION_EPOCH, and the client starts a new session
+ * with a full Fetch that names every partition, each decided by the new policy.
+ */
+__attribute__((noinline)) int kg_fetch_session(struct xdp_md *ctx, struct kg_flow *f,
+					       struct kg_out *lp)
+{
+	struct kd_state *d;
+	struct kg_config *cfg;
+	__u32 gen;
+
+	if (!f || !lp)
+		return 0;
+	d = &f->dec;
+	gen = lp->gen & 1;
+	if (d->api_key != KAFKA_FETCH)
+		return 0;
+	if (d->sess_epoch <= 0) {
+		/* a full fetch (new session or none): every partition is named and decided */
+		f->sess_gen = gen + 1;
+		return 0;
+	}
+	if (f->sess_gen == gen + 1)
+		return 0;
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	if (!cfg || cfg->mode == KG_MODE_MONITOR)
+		return 0;
+	kg_count(KG_C_FETCH_SESSION_RESETS);
+	kg_emit(f, KG_EV_SESSION, KG_ACT_REJECT, gen | 2);
+	if ((d->here & KD_H_SESSION) && d->sess_off >= lp->payload_off &&
+	    !kg_rewrite(ctx, lp->tcp_off, d->sess_off + 4, 4)) {
+		kg_remember_poison(lp, d->sess_off + 4, 4);
+		return 0;
+	}
+	/* the epoch straddles segments: start over the hard way */
+	lp->outcome = lp->outcome > KG_OUT_RESET ? lp->outcome : KG_OUT_RESET;
+	f->flags |= KG_FLOW_RESET;
+	return 0;
+}
+
 /* Connection plumbing is not subject to policy: needed before any identity is known. */
 static __always_inline bool kg_exempt(__u16 key)
 {
@@ -574,11 +623,20 @@ static long kg_step(__u32 i, void *data)
 		kg_apply(lp->ctx, f, &lp->out, KG_EV_TOPIC, dec);
 		break;
 	case KD_EV_FRAME_END:
-		/* A request that named no topic (e.g. Metadata for all topics). */
-		if (!f->frame_exempt && !f->frame_done && !f->frame_topics) {
+		/*
+		 * A request that named no topic (e.g. Metadata for all topics) is decided by
+		 * the rules without a topic pattern. Not a Fetch: one that names no partition
+		 * fetches nothing new, and its session's topics are handled by
+		 * kg_fetch_session.
+		 */
+		if (!f->frame_exempt && !f->frame_done && !f->frame_topics &&
+		    f->dec.api_key != KAFKA_FETCH) {
 			dec = kg_decide(f, gen, f->dec.opclass, 0);
 			kg_apply(lp->ctx, f, &lp->out, KG_EV_REQUEST, dec);
 		}
+		break;
+	case KD_EV_SESSION:
+		kg_fetch_session(lp->ctx, f, &lp->out);
 		break;
 	case KD_EV_ERROR:
 		/* on_undecodable; with allow, decoding goes on at the next frame if it can */
@@ -770,8 +828,9 @@ __attribute__((noinline)) int kg_retransmission(struct xdp_md *ctx, struct kg_fl
 			if (k >= r->npoison)
 				break;
 			off = p->payload_off + (rs - p->seq) + r->poison_off[k];
-			if (r->poison_len[k] == 16 ? kg_rewrite(ctx, p->tcp_off, off, 16)
-						   : kg_rewrite(ctx, p->tcp_off, off, 1))
+			if (r->poison_len[k] == 16	? kg_rewrite(ctx, p->tcp_off, off, 16)
+			    : r->poison_len[k] == 4 ? kg_rewrite(ctx, p->tcp_off, off, 4)
+						    : kg_rewrite(ctx, p->tcp_off, off, 1))
 				return -1;
 		}
 		/* the hash was taken after the rewrites: compare after making them again */

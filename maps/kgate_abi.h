@@ -127,6 +127,7 @@ enum kd_phase {
 /* Flags in kd_state.here: what completed in the current chunk. */
 #define KD_H_NAME 0x01 /* a topic name ended at name_off */
 #define KD_H_UUID 0x02 /* a topic id ended at uuid_off */
+#define KD_H_SESSION 0x04 /* a Fetch session_id + epoch lie wholly in this chunk at sess_off */
 
 /*
  * Resumable per-flow decoder state. Lives in the flow map value (BPF) or in memory
@@ -186,6 +187,10 @@ struct kd_state {
 	__u8 uflags;       /* KD_U_* about the reported SASL user */
 	__u16 client_id_full; /* the client_id's length on the wire (0 when null) */
 	__u16 pad3[3];
+	__s32 sess_id;     /* Fetch v7+ session_id of the current request */
+	__s32 sess_epoch;  /* ... and its session_epoch (0 new session, -1 none, > 0 incremental) */
+	__u32 sess_off;    /* chunk offset of session_id (KD_H_SESSION) */
+	__u32 pad4;
 };
 
 _Static_assert(sizeof(((struct kd_state *)0)->name) == 256 + KD_WIN, "name buffer: 256 + window");
@@ -195,7 +200,7 @@ _Static_assert(__builtin_offsetof(struct kd_state, name) ==
 _Static_assert(KD_TOPIC_MAX < 256, "name_len bounds assume names fit in 8 bits of index");
 
 _Static_assert((sizeof(struct kd_state) % 8) == 0, "kd_state must stay 8-byte sized");
-_Static_assert(sizeof(struct kd_state) <= 672, "kd_state is part of every flow entry");
+_Static_assert(sizeof(struct kd_state) <= 704, "kd_state is part of every flow entry");
 
 /*
  * One decoder event as the decode probe (bpf/decode_probe.bpf.c) reports it through

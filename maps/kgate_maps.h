@@ -216,7 +216,8 @@ struct kg_flow {
 	__u8 frame_done;      /* the current request was decided as a whole */
 	__u8 frame_exempt;    /* the current request is connection plumbing (not decided) */
 	__u8 gen;             /* policy generation region/principal ids were taken from */
-	__u8 pad[2];
+	__u8 sess_gen;        /* 1 + the generation that decided the Fetch session's topics */
+	__u8 pad[1];
 	__u8 principal[KD_USER_MAX];
 	struct kg_retx retx[KG_RETX_SLOTS];
 };
@@ -232,6 +233,7 @@ struct kg_flow {
 #define KG_EV_REQUEST 2     /* a request with no topic decided by operation */
 #define KG_EV_UNDECODABLE 3 /* decoding stopped: reason */
 #define KG_EV_CONNECTION 4  /* connection-level action (redirect at SYN, ooo drop...) */
+#define KG_EV_SESSION 5     /* an incremental Fetch session reset after a policy change */
 
 struct kg_event {
 	__u64 ts_ns;
@@ -275,7 +277,8 @@ struct kg_event {
 	X(KG_C_EVENTS_LOST_DENY, "events_lost_deny")                                               \
 	X(KG_C_EVENTS_LOST_ALLOW, "events_lost_allow")                                             \
 	X(KG_C_UNKNOWN_TOPIC_IDS, "unknown_topic_ids")                                             \
-	X(KG_C_SYN_IN_FRAME_DROPS, "syn_in_frame_drops")
+	X(KG_C_SYN_IN_FRAME_DROPS, "syn_in_frame_drops")                                           \
+	X(KG_C_FETCH_SESSION_RESETS, "fetch_session_resets")
 
 enum kg_counter {
 	KG_COUNTERS(KG_ENUM_ENTRY)

@@ -621,6 +621,59 @@ static void test_undecodable_resets(void)
 	CU_ASSERT_EQUAL(dp.ev[0].reason, KD_ERR_MIDSTREAM);
 }
 
+/* A Fetch v7 with the given session id and epoch, naming topic (or none). */
+static size_t fetch_session(const char *topic, int32_t id, int32_t epoch, uint8_t *out)
+{
+	size_t n = req(KAFKA_FETCH, 7, &topic, topic ? 1 : 0, out);
+
+	/* body after size 4 + header 8 + client "app" 5: 17 fixed bytes, then id, epoch */
+	for (int i = 0; i < 4; i++) {
+		out[4 + 13 + 17 + i] = (uint8_t)(id >> (24 - 8 * i));
+		out[4 + 13 + 21 + i] = (uint8_t)(epoch >> (24 - 8 * i));
+	}
+	return n;
+}
+
+/*
+ * Revocation with incremental Fetch sessions: after a policy change, an incremental
+ * Fetch (which names no topic) gets an invalid epoch, so the client starts a new
+ * session naming every partition, decided by the new policy.
+ */
+static void test_fetch_session_reset(void)
+{
+	uint8_t b[PKT_CAP];
+	struct conn c;
+	size_t n;
+	__u64 resets = counter(KG_C_FETCH_SESSION_RESETS);
+	const uint8_t *ep;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	n = fetch_session("public", 0, 0, b); /* a new session: full */
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_ALLOW, 6, 1, KG_OP_CONSUME, "public");
+	n = fetch_session(NULL, 5, 1, b); /* incremental, same policy: untouched */
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT(!memcmp(c.out + c.v.payload_off, b, n));
+
+	apply_base(KG_MODE_ENFORCE); /* a new generation */
+	n = fetch_session(NULL, 5, 2, b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	ep = c.out + c.v.payload_off + 4 + 13 + 21;
+	CU_ASSERT(ep[0] == 0x7f && ep[1] == 0xff && ep[2] == 0xff && ep[3] == 0xff);
+	CU_ASSERT(c.v.tcp_csum_ok);
+	CU_ASSERT_EQUAL(counter(KG_C_FETCH_SESSION_RESETS), resets + 1);
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	CU_ASSERT_EQUAL(dp.ev[0].kind, KG_EV_SESSION);
+	/* the client's new full session is decided, then its increments pass */
+	n = fetch_session("public", 0, 0, b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_ALLOW, 6, 1, KG_OP_CONSUME, "public");
+	n = fetch_session(NULL, 9, 1, b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT(!memcmp(c.out + c.v.payload_off, b, n));
+}
+
 /* SYNs: one in the middle of a frame cannot restart decoding; data on a SYN is decoded */
 static void test_syn_handling(void)
 {
@@ -1323,6 +1376,8 @@ int register_datapath_tests(CU_pSuite s)
 	    !CU_add_test(s, "non-listener traffic passes untouched", test_non_listener_passes) ||
 	    !CU_add_test(s, "redirect at connection start", test_redirect_at_syn) ||
 	    !CU_add_test(s, "SYN in the middle of a frame; data on a SYN", test_syn_handling) ||
+	    !CU_add_test(s, "incremental fetch sessions reset after a policy change",
+			 test_fetch_session_reset) ||
 	    !CU_add_test(s, "10,000 random (policy, request) pairs agree with the reference",
 			 test_differential) ||
 	    !CU_add_test(s, "every decision uses one whole generation", test_generation_flip) ||
