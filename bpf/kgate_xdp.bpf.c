@@ -1184,6 +1184,22 @@ syn_done:
 		}
 	}
 	if (f->flags & KG_FLOW_DEAD) {
+		/*
+		 * Decoding ended and the flow was let through (on_undecodable: allow, or
+		 * monitor mode). If the policy now in force says otherwise, it applies now.
+		 */
+		struct kg_config *cfg = bpf_map_lookup_elem(&kg_config, &gen);
+
+		if (cfg && cfg->mode != KG_MODE_MONITOR &&
+		    cfg->on_undecodable[f->listener & (KG_MAX_LISTENERS - 1)] != KG_ACT_ALLOW) {
+			rst_seq = f->next_seq;
+			f->flags &= ~KG_FLOW_DEAD;
+			lp.out.outcome = kg_undecodable(&lp);
+			if (lp.out.outcome == KG_OUT_DROP)
+				return XDP_DROP;
+			if (lp.out.outcome == KG_OUT_RESET)
+				return kg_to_rst(ctx, &p, rst_seq) ? XDP_DROP : XDP_PASS;
+		}
 		f->next_seq = p.seq + p.payload_len;
 		return XDP_PASS;
 	}

@@ -599,6 +599,25 @@ static void test_undecodable_resets(void)
 	CU_ASSERT_EQUAL(dp.nev, 1);
 	CU_ASSERT_EQUAL(dp.ev[0].kind, KG_EV_UNDECODABLE);
 	CU_ASSERT_EQUAL(dp.ev[0].reason, KD_ERR_TLS);
+	/* let through under on_undecodable: allow, then reset once the policy says reset */
+	{
+		struct kg_policy p;
+
+		base_policy(&p, KG_MODE_ENFORCE);
+		p.listeners[0].on_undecodable = KG_ACT_ALLOW;
+		CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+		conn_open(&c, 4, "10.10.0.5", 0);
+		CU_ASSERT_EQUAL(conn_send(&c, hello, sizeof(hello)), XDP_PASS);
+		CU_ASSERT_EQUAL(c.v.flags & PKT_RST, 0);
+		CU_ASSERT_EQUAL(conn_send(&c, b, produce("public", b)), XDP_PASS);
+		CU_ASSERT_EQUAL(c.v.flags & PKT_RST, 0); /* undecided, passed */
+		p.listeners[0].on_undecodable = KG_ACT_RESET;
+		CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+		CU_ASSERT_EQUAL(conn_send(&c, b, produce("public", b)), XDP_PASS);
+		CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+		kg_policy_free(&p);
+		apply_base(KG_MODE_ENFORCE);
+	}
 	/* a request whose topics the decoder cannot read (ShareFetch v1, header only) */
 	{
 		static const uint8_t share_fetch[] = { 0, 0, 0, 14, 0, 78, 0, 1, 0, 0, 0, 9,
