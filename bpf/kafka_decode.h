@@ -95,6 +95,9 @@ enum kd_event {
 	KD_EV_FRAME_END,     /* the last byte of the current frame was consumed */
 	KD_EV_ERROR,         /* decoding ended: kd_state.reason */
 	KD_EV_SESSION,       /* Fetch v7+ session: sess_id, sess_epoch (sess_off if KD_H_SESSION) */
+	KD_EV_RESP,          /* response mode: corr read; the caller sets api_key, api_version,
+			      * rprog/rprog_len (kd_resp_begin), or leaves rprog_len 0 to skip */
+	KD_EV_ERRCODE,       /* response mode: an error_code (err_code; err_off if KD_H_ERR) */
 };
 
 /* kd_state.tkind for KD_EV_TOPIC. */
@@ -670,6 +673,12 @@ KD_FUNC int kd_ph_size(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 	if ((__u32)size > KD_MAX_FRAME)
 		return kd_fatal(st, KD_ERR_LEN_OVER);
 	st->sub = 0;
+	if (st->resp) {
+		if (size < 4)
+			return kd_fatal(st, KD_ERR_TRUNCATED);
+		st->phase = KD_PH_RHDR;
+		return KD_EV_CONTINUE;
+	}
 	if (st->sasl_raw && size < 4)
 		return kd_raw_begin(st, 0);
 	if (size < 8 && !st->sasl_raw)
@@ -1033,7 +1042,7 @@ KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 {
 	const struct kd_api *api;
 	struct kd_op op;
-	__u32 idx;
+	__u32 idx, plen;
 	__s32 len;
 	int r;
 
@@ -1042,9 +1051,10 @@ KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 	api = kd_api_of(st->api_key);
 	if (!api)
 		return kd_fail(st, KD_ERR_BOUND);
-	if (st->pc >= api->prog_len) {
+	plen = st->resp ? st->rprog_len : api->prog_len;
+	if (st->pc >= plen) {
 		/* End of the body: the top-level tagged fields, then trailing bytes. */
-		if (api->prog_len && kd_flex(st) && st->sub == 0) {
+		if (plen && kd_flex(st) && st->sub == 0) {
 			st->sub = 1;
 			return kd_begin_tf(st);
 		}
@@ -1052,7 +1062,7 @@ KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 		st->phase = KD_PH_TRAIL;
 		return KD_EV_CONTINUE;
 	}
-	idx = (__u32)api->prog + st->pc;
+	idx = (__u32)(st->resp ? st->rprog : api->prog) + st->pc;
 	if (idx >= KD_P__END)
 		return kd_fail(st, KD_ERR_BOUND);
 	KD_CLAMP(idx, KD_P__END - 1);
@@ -1120,6 +1130,21 @@ KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 		return KD_EV_TOPIC;
 	case KD_OP_AUTH:
 		return kd_op_auth(ctx, st, s);
+	case KD_OP_ERR:
+		if (st->carry_len == 0 && kd_avail(s) >= 2) {
+			st->err_off = s->off;
+			st->here |= KD_H_ERR;
+		} else {
+			st->here &= ~KD_H_ERR;
+		}
+		r = kd_fixed(ctx, st, s, 2);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == KD_MORE)
+			return KD_EV_NEED_MORE;
+		st->err_code = kd_be16(st->carry);
+		st->pc++;
+		return KD_EV_ERRCODE;
 	case KD_OP_SESSION:
 		/* both fields in this chunk: the datapath may rewrite the epoch in place */
 		if (st->carry_len == 0 && kd_avail(s) >= 8) {
@@ -1143,6 +1168,61 @@ KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
  * One bounded piece of work. Returns a KD_EV_*; after KD_EV_NEED_MORE the chunk is
  * used up and the next chunk continues where this one stopped.
  */
+/*
+ * Response header: correlation_id, reported (KD_EV_RESP) so that the caller can say
+ * which request it answers (kd_resp_begin); then, for a flexible version except
+ * ApiVersions (whose response header is always v0), tagged fields; then the body.
+ */
+KD_FUNC int kd_ph_rhdr(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
+{
+	int r;
+
+	if (!st || !s)
+		return KD_EV_ERROR;
+	if (st->sub == 0) {
+		r = kd_fixed(ctx, st, s, 4);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == KD_MORE)
+			return KD_EV_NEED_MORE;
+		st->corr = (__s32)kd_be32(st->carry);
+		st->rprog_len = 0;
+		st->sub = 1;
+		return KD_EV_RESP;
+	}
+	if (st->sub == 1) {
+		st->pc = 0;
+		st->depth = 0;
+		st->skip_nest = 0;
+		if (!st->rprog_len) {
+			st->sub = 0;
+			st->phase = KD_PH_TRAIL; /* not a response we read: skipped by size */
+			return KD_EV_CONTINUE;
+		}
+		st->sub = 2;
+		if (kd_flex(st) && st->api_key != KAFKA_API_VERSIONS)
+			return kd_begin_tf(st);
+	}
+	st->sub = 0;
+	st->phase = KD_PH_BODY;
+	return KD_EV_CONTINUE;
+}
+
+/* After KD_EV_RESP: the response answers (key, ver), whose body the program reads. */
+static __always_inline void kd_resp_begin(struct kd_state *st, __u16 key, __u16 ver)
+{
+	const struct kd_api *api = kd_api_of(key);
+	struct kd_resp_prog rp = kd_resp_prog_of(key);
+
+	if (!api)
+		return;
+	st->api_key = key;
+	st->api_version = ver;
+	st->rprog = rp.prog;
+	st->rprog_len = rp.len;
+	st->flags = ver >= api->flex_min ? KD_F_FLEX : 0;
+}
+
 static __always_inline int kd_dispatch(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 {
 	__u32 n;
@@ -1184,6 +1264,8 @@ static __always_inline int kd_dispatch(KD_CTX ctx, struct kd_state *st, struct k
 		}
 		st->phase = KD_PH_SIZE;
 		return KD_EV_FRAME_END;
+	case KD_PH_RHDR:
+		return kd_ph_rhdr(ctx, st, s);
 	case KD_PH_RESYNC:
 		/* the undecodable frame's rest was skipped (kd_step armed it) */
 		st->phase = KD_PH_SIZE;

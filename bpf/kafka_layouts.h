@@ -63,6 +63,7 @@ enum kd_opcode {
 	KD_OP_MECH,     /* SASL mechanism (string), reported */
 	KD_OP_AUTH,     /* SASL auth bytes: the user name is parsed out and reported */
 	KD_OP_SESSION,  /* Fetch session_id i32 + session_epoch i32, reported */
+	KD_OP_ERR,      /* response: a topic's partition error_code i16, reported */
 };
 
 #define KD_NEVER 255     /* "null is never valid" / "never flexible" */
@@ -424,6 +425,33 @@ struct kd_api {
 	OP(KD_OP_ARRP, 4),                       /* partition_indexes */ \
 	END
 
+/*
+ * Response programs (broker -> client), read by the same interpreter in response mode.
+ * Only those the datapath rewrites: a rejected topic's partitions get an authorization
+ * error there.
+ */
+
+/* ProduceResponse (0): header v1 (corr + TF) from v9; topic_id replaces name on v13. */
+#define KD_PROG_PRODUCE_RESP \
+	OP(KD_OP_ARR, KD_NEVER),                 /* responses */ \
+	OPV(KD_OP_NAME, 0, 12, KD_NEVER),         \
+	OPV(KD_OP_UUID, 13, KD_VMAX, 0),          \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partition_responses */ \
+	OP(KD_OP_SKIP, 4),                       /* index */ \
+	OP(KD_OP_ERR, 0),                        /* error_code */ \
+	OP(KD_OP_SKIP, 8),                       /* base_offset */ \
+	OPV(KD_OP_SKIP, 2, KD_VMAX, 8),          /* log_append_time_ms */ \
+	OPV(KD_OP_SKIP, 5, KD_VMAX, 8),          /* log_start_offset */ \
+	OPV(KD_OP_ARR, 8, KD_VMAX, KD_NEVER),    /* record_errors */ \
+	OP(KD_OP_SKIP, 4),                       /* batch_index */ \
+	OP(KD_OP_STR, 0),                        /* batch_index_error_message NS */ \
+	END,                                      \
+	OPV(KD_OP_STR, 8, KD_VMAX, 0),           /* error_message NS */ \
+	END,                                      \
+	END,                                      \
+	OPV(KD_OP_SKIP, 1, KD_VMAX, 4)           /* throttle_time_ms */
+
 #define KD_N(prog) (sizeof((struct kd_op[]){ prog }) / sizeof(struct kd_op))
 
 enum {
@@ -452,7 +480,8 @@ enum {
 	KD_P_LIST_REASSIGNMENTS = KD_P_ALTER_REASSIGNMENTS + KD_N(KD_PROG_ALTER_REASSIGNMENTS),
 	KD_P_OFFSET_DELETE = KD_P_LIST_REASSIGNMENTS + KD_N(KD_PROG_LIST_REASSIGNMENTS),
 	KD_P_DESCRIBE_PRODUCERS = KD_P_OFFSET_DELETE + KD_N(KD_PROG_OFFSET_DELETE),
-	KD_P__END = KD_P_DESCRIBE_PRODUCERS + KD_N(KD_PROG_DESCRIBE_PRODUCERS),
+	KD_P_PRODUCE_RESP = KD_P_DESCRIBE_PRODUCERS + KD_N(KD_PROG_DESCRIBE_PRODUCERS),
+	KD_P__END = KD_P_PRODUCE_RESP + KD_N(KD_PROG_PRODUCE_RESP),
 };
 
 static const struct kd_op kd_prog[] = {
@@ -481,11 +510,30 @@ static const struct kd_op kd_prog[] = {
 	KD_PROG_LIST_REASSIGNMENTS,
 	KD_PROG_OFFSET_DELETE,
 	KD_PROG_DESCRIBE_PRODUCERS,
+	KD_PROG_PRODUCE_RESP,
 };
 
 _Static_assert(sizeof(kd_prog) / sizeof(kd_prog[0]) == KD_P__END, "program offsets");
 
 #define KD_PROG_AT(name) .prog = KD_P_##name, .prog_len = KD_N(KD_PROG_##name)
+
+/* Response programs by api key: first op and length (0 = responses not read). */
+struct kd_resp_prog {
+	__u16 prog;
+	__u8 len;
+	__u8 pad;
+};
+
+static __always_inline struct kd_resp_prog kd_resp_prog_of(__u16 key)
+{
+	struct kd_resp_prog r = { 0, 0, 0 };
+
+	if (key == KAFKA_PRODUCE) {
+		r.prog = KD_P_PRODUCE_RESP;
+		r.len = KD_N(KD_PROG_PRODUCE_RESP);
+	}
+	return r;
+}
 
 /* Kafka 4.3 defines request api keys 0..93. */
 #define KD_API_COUNT 94

@@ -153,7 +153,8 @@ struct {
 	__type(value, struct kg_scratch);
 } kg_scratch SEC(".maps");
 
-/* [0]: the quarantine interface for redirect. */
+#ifdef KG_XDP
+/* [0]: the quarantine interface for redirect (XDP only: a devmap belongs to XDP). */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP);
 	__uint(max_entries, 1);
@@ -161,6 +162,29 @@ struct {
 	__type(value, __u32);
 	KG_PIN;
 } kg_redirect SEC(".maps");
+#endif
+
+/* Kafka error codes kgate writes (Errors.java). */
+#define KAFKA_TOPIC_AUTHORIZATION_FAILED 29
+#define KAFKA_GROUP_AUTHORIZATION_FAILED 30
+#define KAFKA_CLUSTER_AUTHORIZATION_FAILED 31
+
+/*
+ * FNV-1a of a topic name whose last byte is replaced by `last` (the poison), so that
+ * the name as the broker echoes it can be recognised in the response.
+ */
+static __always_inline __u64 kg_name_hash(const __u8 *name, __u32 len, __u8 last)
+{
+	__u64 h = 0xcbf29ce484222325ull;
+
+	for (__u32 i = 0; i < 256; i++) {
+		if (i >= len)
+			break;
+		h ^= i + 1 == len ? last : name[i & 0xff];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
 
 static __always_inline void kg_count(__u32 idx)
 {

@@ -26,6 +26,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#define KG_XDP 1
 #define KD_CTX struct xdp_md *
 #define KD_LOAD(ctx, off, dst, len) bpf_xdp_load_bytes((ctx), (off), (dst), (len))
 #include "kafka_decode.h"
@@ -349,6 +350,46 @@ static __always_inline int kg_poison(struct xdp_md *ctx, struct kg_flow *f, stru
 	return need && done == need ? 0 : -1;
 }
 
+/*
+ * Remembers a topic rejected by poisoning its name, so that TC egress can restore the
+ * name in the response and write the authorization error (bpf/kgate_tc.bpf.c).
+ */
+__attribute__((noinline)) int kg_pend_add(struct kg_flow *f)
+{
+	struct kd_state *d;
+	struct kg_pend *pe = 0;
+	__u32 len;
+	__u64 h;
+
+	if (!f)
+		return 0;
+	d = &f->dec;
+	len = d->name_len;
+	if (!len || len > KD_TOPIC_MAX)
+		return 0;
+	for (int i = 0; i < KG_PENDING; i++)
+		if (f->pend[i].used && f->pend[i].corr == d->corr)
+			pe = &f->pend[i];
+	if (!pe) {
+		pe = &f->pend[f->pend_next & (KG_PENDING - 1)];
+		f->pend_next++;
+		__builtin_memset(pe, 0, sizeof(*pe));
+		pe->used = 1;
+		pe->corr = d->corr;
+		pe->api_key = d->api_key;
+		pe->api_version = d->api_version;
+		pe->err = d->opclass == KG_OP_ADMIN ? KAFKA_CLUSTER_AUTHORIZATION_FAILED
+						     : KAFKA_TOPIC_AUTHORIZATION_FAILED;
+	}
+	if (pe->n >= KG_PEND_NAMES)
+		return 0;
+	h = kg_name_hash(d->name, len, KG_POISON);
+	pe->hash[pe->n & (KG_PEND_NAMES - 1)] = h;
+	pe->orig[pe->n & (KG_PEND_NAMES - 1)] = d->name[(len - 1) & 0xff];
+	pe->n++;
+	return 0;
+}
+
 static __always_inline void kg_hit(__u32 gen, __u32 dec)
 {
 	__u32 ri = dec >> 4;
@@ -393,6 +434,8 @@ __attribute__((noinline)) int kg_apply(struct xdp_md *ctx, struct kg_flow *f, st
 	if (enforce && action != KG_ACT_ALLOW) {
 		if (action == KG_ACT_REJECT && (kind != KG_EV_TOPIC || kg_poison(ctx, f, lp)))
 			action = KG_ACT_RESET; /* nothing to poison in this packet */
+		else if (action == KG_ACT_REJECT && (f->dec.tkind & KD_TK_NAME))
+			kg_pend_add(f);
 		if (action == KG_ACT_RESET || action == KG_ACT_REDIRECT) {
 			/* redirect is a connection-start action; mid-stream it resets */
 			lp->outcome = lp->outcome > KG_OUT_RESET ? lp->outcome : KG_OUT_RESET;

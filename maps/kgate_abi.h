@@ -109,6 +109,7 @@ enum kd_phase {
 	KD_PH_TRAIL,    /* program done: skip what is left of the frame */
 	KD_PH_RAW,      /* a raw SASL token frame (SaslHandshake v0) */
 	KD_PH_RESYNC,   /* an undecodable frame: skipping to its end */
+	KD_PH_RHDR,     /* a response: correlation_id (+ tagged fields), then KD_PH_BODY */
 	KD_PH_DEAD,     /* decoding ended; reason in kd_state.reason */
 };
 
@@ -128,6 +129,7 @@ enum kd_phase {
 #define KD_H_NAME 0x01 /* a topic name ended at name_off */
 #define KD_H_UUID 0x02 /* a topic id ended at uuid_off */
 #define KD_H_SESSION 0x04 /* a Fetch session_id + epoch lie wholly in this chunk at sess_off */
+#define KD_H_ERR 0x08     /* a response error_code lies wholly in this chunk at err_off */
 
 /*
  * Resumable per-flow decoder state. Lives in the flow map value (BPF) or in memory
@@ -190,7 +192,12 @@ struct kd_state {
 	__s32 sess_id;     /* Fetch v7+ session_id of the current request */
 	__s32 sess_epoch;  /* ... and its session_epoch (0 new session, -1 none, > 0 incremental) */
 	__u32 sess_off;    /* chunk offset of session_id (KD_H_SESSION) */
-	__u32 pad4;
+	__u32 err_off;     /* chunk offset of a response error_code (KD_H_ERR) */
+	__u16 rprog;       /* response mode: first op of the body program */
+	__u8 rprog_len;    /* response mode: its length; 0 = skip the body */
+	__u8 resp;         /* 1: this state decodes responses (broker -> client) */
+	__u16 err_code;    /* the error_code just read (KD_EV_ERRCODE) */
+	__u16 pad5;
 };
 
 _Static_assert(sizeof(((struct kd_state *)0)->name) == 256 + KD_WIN, "name buffer: 256 + window");

@@ -42,7 +42,15 @@
 #define KG_MAX_LISTENERS 16
 /* Tracked connections: when full the least recently used flow is evicted; a later
  * segment of an evicted flow is undecodable (mid-stream) and gets on_undecodable. */
-#define KG_MAX_FLOWS 65536
+#define KG_MAX_FLOWS 32768
+/* Requests with rejected topics whose responses are awaited, per flow; more -> the
+ * oldest is forgotten (its client sees the broker's own error for the poisoned name). */
+#define KG_PENDING 4
+/* Rejected topic names remembered per request; more -> not rewritten in the response. */
+#define KG_PEND_NAMES 4
+/* Response bytes rewritten, remembered per flow for broker retransmissions. */
+#define KG_RESP_REWRITES 8
+
 /* Topic id -> name entries the agent may load. */
 #define KG_MAX_TOPIC_IDS 65536
 /* Recent segments remembered per flow to recognise retransmissions. */
@@ -196,8 +204,42 @@ struct kg_retx {
 #define KG_FLOW_MIDSTREAM 0x10 /* first seen mid-stream (no SYN) */
 #define KG_FLOW_REDIRECT 0x20  /* redirected at SYN: every packet goes to quarantine */
 
+#define KG_RF_SEQ_KNOWN 0x01 /* rnext_seq is set */
+#define KG_RF_DEAD 0x02      /* the response stream was lost track of: passed unread */
+
+/* A request with rejected topics, awaiting its response (TC egress rewrites it). */
+struct kg_pend {
+	__s32 corr;
+	__u16 api_key;
+	__u16 api_version;
+	__u16 err;                    /* the authorization error to write (29, 30, 31) */
+	__u8 n;                       /* rejected names */
+	__u8 used;
+	__u64 hash[KG_PEND_NAMES];    /* of the name as poisoned (as the broker echoes it) */
+	__u8 orig[KG_PEND_NAMES];     /* the byte the poison replaced */
+	__u8 pad[4];
+};
+
+/* One response byte kgate rewrote, by stream sequence number. */
+struct kg_rewrite {
+	__u32 seq;
+	__u8 val;
+	__u8 used;
+	__u8 pad[2];
+};
+
 struct kg_flow {
 	struct kd_state dec;
+	struct kd_state rdec;         /* the broker -> client stream (TC egress) */
+	struct kg_pend pend[KG_PENDING];
+	struct kg_rewrite rw[KG_RESP_REWRITES];
+	__u32 rnext_seq;              /* next broker sequence number expected */
+	__u8 rflags;                  /* KG_RF_* */
+	__u8 rmatch;                  /* 1 + pending name index of the response topic at hand */
+	__u8 rpend;                   /* 1 + pending entry of the response at hand */
+	__u8 rw_next;
+	__u8 pend_next;
+	__u8 rpad[7];
 	struct kg_flow_key key; /* this flow's own key, for events and the TC side */
 	__u64 hkey[2];          /* random key of the retransmission hash */
 	__u64 bytes;          /* payload bytes decided */

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -22,6 +23,7 @@
 #include "agent/policy_load.h"
 #include "bpf/kafka_layouts.h"
 #include "kframe.h"
+#include "kgate_tc.skel.h"
 #include "kgate_xdp.skel.h"
 #include "pkt.h"
 
@@ -33,6 +35,7 @@
 
 static struct {
 	struct kgate_xdp_bpf *skel;
+	struct kgate_tc_bpf *tc; /* shares the pinned maps */
 	struct kg_maps m;
 	struct ring_buffer *rb;
 	char pin[64];
@@ -50,6 +53,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static int dp_teardown(void);
+
 static int dp_setup(void)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, o);
@@ -61,6 +66,7 @@ static int dp_setup(void)
 	dp.skel = kgate_xdp_bpf__open_opts(&o);
 	if (!dp.skel || kgate_xdp_bpf__load(dp.skel)) {
 		fprintf(stderr, "kgate_xdp: load failed: %s\n", strerror(errno));
+		dp_teardown();
 		return -1;
 	}
 #define FD(x) bpf_map__fd(dp.skel->maps.x)
@@ -74,6 +80,12 @@ static int dp_setup(void)
 		.flows = FD(kg_flows),         .counters = FD(kg_counters),
 		.rule_hits = FD(kg_rule_hits), .events = FD(kg_events),
 	};
+	dp.tc = kgate_tc_bpf__open_opts(&o);
+	if (!dp.tc || kgate_tc_bpf__load(dp.tc)) {
+		fprintf(stderr, "kgate_tc: load failed: %s\n", strerror(errno));
+		dp_teardown(); /* CUnit runs no teardown after a failed setup: leave nothing */
+		return -1;
+	}
 	dp.rb = ring_buffer__new(dp.m.events, on_event, NULL, NULL);
 	dp.next_port = 30000;
 	return dp.rb ? 0 : -1;
@@ -84,6 +96,7 @@ static int dp_teardown(void)
 	char path[128];
 
 	ring_buffer__free(dp.rb);
+	kgate_tc_bpf__destroy(dp.tc);
 	kgate_xdp_bpf__destroy(dp.skel);
 	for (int i = 0; i < KG_NMAPS; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dp.pin, kg_map_names[i]);
@@ -299,6 +312,13 @@ static void test_verifier(void)
 	CU_ASSERT_EQUAL_FATAL(
 		bpf_obj_get_info_by_fd(bpf_program__fd(dp.skel->progs.kgate_xdp), &info, &len), 0);
 	printf("\n    kgate_xdp: verifier processed %u instructions; %u xlated insns\n",
+	       info.verified_insns, info.xlated_prog_len / 8);
+	CU_ASSERT(info.verified_insns > 0);
+	memset(&info, 0, sizeof(info));
+	len = sizeof(info);
+	CU_ASSERT_EQUAL_FATAL(
+		bpf_obj_get_info_by_fd(bpf_program__fd(dp.tc->progs.kgate_tc_egress), &info, &len), 0);
+	printf("    kgate_tc_egress: verifier processed %u instructions; %u xlated insns\n",
 	       info.verified_insns, info.xlated_prog_len / 8);
 	CU_ASSERT(info.verified_insns > 0);
 }
@@ -638,6 +658,115 @@ static void test_undecodable_resets(void)
 	CU_ASSERT_EQUAL(conn_send(&c, b, produce("public", b)), XDP_PASS);
 	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
 	CU_ASSERT_EQUAL(dp.ev[0].reason, KD_ERR_MIDSTREAM);
+}
+
+/* ---- TC egress: responses to rejected requests ----------------------------------- */
+
+static int tc_run(const uint8_t *in, size_t len, uint8_t *out, size_t *outlen)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = len, .data_out = out,
+		    .data_size_out = PKT_CAP, .repeat = 1);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(dp.tc->progs.kgate_tc_egress), &o))
+		return -1;
+	*outlen = o.data_size_out;
+	return o.retval;
+}
+
+struct wbuf {
+	uint8_t *p;
+	size_t n;
+};
+
+static void w16(struct wbuf *w, int v)
+{
+	w->p[w->n++] = v >> 8;
+	w->p[w->n++] = v;
+}
+
+static void w32(struct wbuf *w, int32_t v)
+{
+	for (int i = 3; i >= 0; i--)
+		w->p[w->n++] = (uint32_t)v >> (8 * i);
+}
+
+/* ProduceResponse v7: per topic one partition 0 with the given error. */
+static size_t produce_response(int32_t corr, const char *const *names, const int *errs, int n,
+			       uint8_t *out)
+{
+	struct wbuf w = { out, 4 };
+
+	w32(&w, corr);
+	w32(&w, n);
+	for (int i = 0; i < n; i++) {
+		w16(&w, strlen(names[i]));
+		memcpy(w.p + w.n, names[i], strlen(names[i]));
+		w.n += strlen(names[i]);
+		w32(&w, 1);
+		w32(&w, 0);        /* index */
+		w16(&w, errs[i]);  /* error_code */
+		w32(&w, -1), w32(&w, -1); /* base_offset */
+		w32(&w, -1), w32(&w, -1); /* log_append_time_ms */
+		w32(&w, 0), w32(&w, 0);   /* log_start_offset */
+	}
+	w32(&w, 0); /* throttle_time_ms */
+	out[0] = (w.n - 4) >> 24, out[1] = (w.n - 4) >> 16, out[2] = (w.n - 4) >> 8, out[3] = w.n - 4;
+	return w.n;
+}
+
+/*
+ * reject, end to end in the kernel: the request's denied topic is poisoned on ingress;
+ * on egress the broker's answer for the poisoned name gets the name back and
+ * TOPIC_AUTHORIZATION_FAILED, and the allowed topic's answer is untouched.
+ */
+static void test_reject_response_rewritten(void)
+{
+	static const char *const topics[] = { "eu.orders", "public" };
+	static const char *const echoed[] = { "eu.order!", "public" };
+	static const char *const want_names[] = { "eu.orders", "public" };
+	static const int errs[] = { 17 /* INVALID_TOPIC_EXCEPTION */, 0 };
+	static const int want_errs[] = { 29, 0 };
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP], first[PKT_CAP], want[PKT_CAP];
+	struct pkt_spec br;
+	struct pkt_view v;
+	struct conn c;
+	size_t n, rn, outlen, firstlen;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.20.0.5", 0);
+	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.20.0.5",
+				.sport = PORT, .dport = c.s.sport, .seq = 7000,
+				.flags = PKT_SYN | PKT_ACK };
+	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen), TC_ACT_OK);
+	n = req(KAFKA_PRODUCE, 7, topics, 2, b); /* corr 7 */
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_PRODUCE, "eu.orders");
+
+	rn = produce_response(7, echoed, errs, 2, b);
+	produce_response(7, want_names, want_errs, 2, want);
+	br.seq = 7001;
+	br.flags = PKT_ACK | PKT_PSH;
+	n = pkt_build(pkt, &br, b, rn);
+	CU_ASSERT_EQUAL(tc_run(pkt, n, out, &outlen), TC_ACT_OK);
+	pkt_parse(out, outlen, &v);
+	CU_ASSERT_EQUAL(v.payload_len, rn);
+	CU_ASSERT(!memcmp(out + v.payload_off, want, rn));
+	CU_ASSERT(v.tcp_csum_ok);
+	memcpy(first, out, outlen);
+	firstlen = outlen;
+	/* the broker retransmits: the same rewrite again */
+	CU_ASSERT_EQUAL(tc_run(pkt, n, out, &outlen), TC_ACT_OK);
+	CU_ASSERT(outlen == firstlen && !memcmp(out, first, outlen));
+
+	/* a response to a request with nothing rejected passes untouched */
+	n = req(KAFKA_PRODUCE, 7, &topics[1], 1, b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	rn = produce_response(7, &echoed[1], &errs[1], 1, b);
+	br.seq = 7001 + produce_response(7, echoed, errs, 2, want);
+	n = pkt_build(pkt, &br, b, rn);
+	CU_ASSERT_EQUAL(tc_run(pkt, n, out, &outlen), TC_ACT_OK);
+	pkt_parse(out, outlen, &v);
+	CU_ASSERT(!memcmp(out + v.payload_off, b, rn) && v.tcp_csum_ok);
 }
 
 /* A Fetch v7 with the given session id and epoch, naming topic (or none). */
@@ -1397,6 +1526,8 @@ int register_datapath_tests(CU_pSuite s)
 	    !CU_add_test(s, "SYN in the middle of a frame; data on a SYN", test_syn_handling) ||
 	    !CU_add_test(s, "incremental fetch sessions reset after a policy change",
 			 test_fetch_session_reset) ||
+	    !CU_add_test(s, "reject: the response names the topic and says 29",
+			 test_reject_response_rewritten) ||
 	    !CU_add_test(s, "10,000 random (policy, request) pairs agree with the reference",
 			 test_differential) ||
 	    !CU_add_test(s, "every decision uses one whole generation", test_generation_flip) ||

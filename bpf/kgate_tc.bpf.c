@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * kgate_tc: broker -> client, TC egress (clsact) on the broker-facing interface.
+ *
+ * It follows each connection's response stream with the same decoder (response mode)
+ * and, for a response to a request in which kgate rejected topics (bpf/kgate_xdp.bpf.c
+ * poisoned their names), restores each rejected name as the client sent it and writes
+ * the authorization error (TOPIC_AUTHORIZATION_FAILED, or CLUSTER_ for admin requests)
+ * into every partition of that topic: the client gets a clean, non-retriable error for
+ * exactly the denied topic. Responses read today: Produce (all versions); others pass
+ * as the broker wrote them.
+ *
+ * Rewrites are remembered by sequence number and made again when the broker
+ * retransmits. Checksums are updated through bpf_l4_csum_replace, which leaves
+ * CHECKSUM_PARTIAL packets (the usual case on egress) to the stack.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/in.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define KD_CTX struct __sk_buff *
+#define KD_LOAD(ctx, off, dst, len) bpf_skb_load_bytes((ctx), (off), (dst), (len))
+#include "kafka_decode.h"
+#include "kgate_maps.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#ifndef ETH_P_8021Q
+#define ETH_P_8021Q 0x8100
+#endif
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+
+/* Where the segment is: scalars only (a global function may write it; see kg_tc_event). */
+struct kg_tc_pos {
+	__u32 tcp_off;
+	__u32 payload_off;
+	__u32 seq;       /* sequence number of the first payload byte */
+};
+
+struct kg_tc_loop {
+	struct __sk_buff *skb;
+	struct kg_flow *f;
+	struct kd_src src;
+	int last;
+	struct kg_tc_pos pos;
+};
+
+/*
+ * Writes n (1 or 2) bytes at off (vals: byte 0 in bits 0-7, byte 1 in bits 8-15, n in
+ * bits 16-23): the checksum is updated with the difference over the 4 bytes from the
+ * even (relative to the TCP header) offset at or before off.
+ */
+__attribute__((noinline)) int kg_tc_write(struct __sk_buff *skb, __u32 tcp_off, __u32 off,
+					  __u32 vals)
+{
+	__u32 w = off - ((off - tcp_off) & 1), k = off - w, old, new;
+	__s64 diff;
+
+	if (!skb)
+		return -1;
+	if (w + 4 > skb->len) {
+		w -= 2;
+		k += 2;
+	}
+	if (bpf_skb_load_bytes(skb, w, &old, 4))
+		return -1;
+	/* byte j of memory is bits 8j..8j+7 of the word (little-endian host) */
+	new = old & ~(0xffu << (8 * (k & 3)));
+	new |= (vals & 0xff) << (8 * (k & 3));
+	if (((vals >> 16) & 0xff) == 2) {
+		new &= ~(0xffu << (8 * ((k + 1) & 3)));
+		new |= ((vals >> 8) & 0xff) << (8 * ((k + 1) & 3));
+	}
+	diff = bpf_csum_diff((__be32 *)&old, 4, (__be32 *)&new, 4, 0);
+	if (diff < 0)
+		return -1;
+	if (bpf_skb_store_bytes(skb, w, &new, 4, 0))
+		return -1;
+	return bpf_l4_csum_replace(skb, tcp_off + 16, 0, diff, 0) ? -1 : 0;
+}
+
+/* Remembers a rewritten byte by its sequence number, for retransmissions. */
+static __always_inline void kg_tc_remember(struct kg_flow *f, __u32 seq, __u8 val)
+{
+	struct kg_rewrite *r = &f->rw[f->rw_next & (KG_RESP_REWRITES - 1)];
+
+	f->rw_next++;
+	r->seq = seq;
+	r->val = val;
+	r->used = 1;
+}
+
+__attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow *f,
+					  struct kg_tc_pos *lp, int ev)
+{
+	struct kd_state *d;
+	struct kg_pend *pe;
+
+	if (!f || !lp)
+		return 0;
+	d = &f->rdec;
+	switch (ev) {
+	case KD_EV_RESP:
+		f->rpend = 0;
+		f->rmatch = 0;
+		for (int i = 0; i < KG_PENDING; i++) {
+			pe = &f->pend[i];
+			if (pe->used && pe->corr == d->corr) {
+				f->rpend = i + 1;
+				kd_resp_begin(d, pe->api_key, pe->api_version);
+			}
+		}
+		break;
+	case KD_EV_TOPIC:
+		f->rmatch = 0;
+		if (!f->rpend || !(d->tkind & KD_TK_NAME) || !d->name_len)
+			break;
+		pe = &f->pend[(f->rpend - 1) & (KG_PENDING - 1)];
+		{
+			__u64 h = kg_name_hash(d->name, d->name_len, d->name[(d->name_len - 1) & 0xff]);
+
+			for (int i = 0; i < KG_PEND_NAMES; i++) {
+				__u8 orig;
+				__u32 off;
+
+				if (i >= pe->n || pe->hash[i] != h)
+					continue;
+				f->rmatch = i + 1;
+				/* the name as the client sent it: its last byte back */
+				if (!(d->here & KD_H_NAME) || d->name_off <= lp->payload_off)
+					break;
+				orig = pe->orig[i];
+				off = d->name_off - 1;
+				if (!kg_tc_write(skb, lp->tcp_off, off, orig | (1 << 16)))
+					kg_tc_remember(f, lp->seq + (off - lp->payload_off), orig);
+				break;
+			}
+		}
+		break;
+	case KD_EV_ERRCODE:
+		if (!f->rmatch || !f->rpend || !(d->here & KD_H_ERR) ||
+		    d->err_off < lp->payload_off)
+			break;
+		pe = &f->pend[(f->rpend - 1) & (KG_PENDING - 1)];
+		{
+			__u8 v[2] = { pe->err >> 8, pe->err & 0xff };
+			__u32 off = d->err_off;
+
+			if (!kg_tc_write(skb, lp->tcp_off, off, v[0] | (v[1] << 8) | (2 << 16))) {
+				kg_tc_remember(f, lp->seq + (off - lp->payload_off), v[0]);
+				kg_tc_remember(f, lp->seq + (off - lp->payload_off) + 1, v[1]);
+			}
+		}
+		break;
+	case KD_EV_FRAME_END:
+		if (f->rpend) {
+			f->pend[(f->rpend - 1) & (KG_PENDING - 1)].used = 0;
+			f->rpend = 0;
+		}
+		f->rmatch = 0;
+		break;
+	}
+	return 0;
+}
+
+static long kg_tc_step(__u32 i, void *data)
+{
+	struct kg_tc_loop *lp = data;
+	struct kg_flow *f = lp->f;
+	int ev;
+
+	ev = kd_step(lp->skb, &f->rdec, &lp->src);
+	lp->last = ev;
+	if (ev == KD_EV_CONTINUE)
+		return 0;
+	if (ev == KD_EV_NEED_MORE)
+		return 1;
+	if (ev == KD_EV_ERROR)
+		return f->rdec.phase == KD_PH_DEAD;
+	kg_tc_event(lp->skb, f, &lp->pos, ev);
+	return 0;
+}
+
+/* Rewrites made before, made again on a retransmitted segment [seq, seq + len). */
+static __always_inline void kg_tc_replay(struct __sk_buff *skb, struct kg_flow *f,
+					 struct kg_tc_pos *lp, __u32 len)
+{
+	for (int i = 0; i < KG_RESP_REWRITES; i++) {
+		struct kg_rewrite *r = &f->rw[i];
+		__u32 d = r->seq - lp->seq;
+
+		if (r->used && d < len)
+			kg_tc_write(skb, lp->tcp_off, lp->payload_off + d, r->val | (1 << 16));
+	}
+}
+
+SEC("tc")
+int kgate_tc_egress(struct __sk_buff *skb)
+{
+	struct kg_flow_key fk = {};
+	struct kg_tc_loop lp = {};
+	struct ethhdr eth;
+	struct tcphdr tcp;
+	struct kg_flow *f;
+	__u32 off = sizeof(eth), iplen, zero = 0, gen, port_key, *genp, plen;
+	__u16 proto;
+	__u8 *lst;
+
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
+		return TC_ACT_OK;
+	proto = eth.h_proto;
+	for (int k = 0; k < 2; k++) {
+		__u16 vh[2];
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if (bpf_skb_load_bytes(skb, off, vh, 4))
+			return TC_ACT_OK;
+		proto = vh[1];
+		off += 4;
+	}
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)) || ip.protocol != IPPROTO_TCP ||
+		    ip.ihl < 5)
+			return TC_ACT_OK;
+		/* the flow key is the client's view: client address first */
+		__builtin_memcpy(fk.saddr, &ip.daddr, 4);
+		__builtin_memcpy(fk.daddr, &ip.saddr, 4);
+		fk.family = 4;
+		iplen = bpf_ntohs(ip.tot_len);
+		if (iplen < ip.ihl * 4u)
+			return TC_ACT_OK;
+		iplen -= ip.ihl * 4;
+		off += ip.ihl * 4;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)) || ip6.nexthdr != IPPROTO_TCP)
+			return TC_ACT_OK;
+		__builtin_memcpy(fk.saddr, &ip6.daddr, 16);
+		__builtin_memcpy(fk.daddr, &ip6.saddr, 16);
+		fk.family = 6;
+		iplen = bpf_ntohs(ip6.payload_len);
+		off += sizeof(ip6);
+	} else {
+		return TC_ACT_OK;
+	}
+	if (bpf_skb_load_bytes(skb, off, &tcp, sizeof(tcp)) || tcp.doff < 5)
+		return TC_ACT_OK;
+	genp = bpf_map_lookup_elem(&kg_active, &zero);
+	if (!genp)
+		return TC_ACT_OK;
+	gen = *genp & 1;
+	port_key = gen * 65536 + bpf_ntohs(tcp.source);
+	lst = bpf_map_lookup_elem(&kg_ports, &port_key);
+	if (!lst || !*lst)
+		return TC_ACT_OK;
+	fk.sport = tcp.dest;
+	fk.dport = tcp.source;
+	f = bpf_map_lookup_elem(&kg_flows, &fk);
+	if (!f)
+		return TC_ACT_OK;
+	if (tcp.syn) {
+		/* the broker's SYN-ACK: the response stream starts after it */
+		f->rnext_seq = bpf_ntohl(tcp.seq) + 1;
+		f->rflags = KG_RF_SEQ_KNOWN;
+		f->rdec.resp = 1;
+		return TC_ACT_OK;
+	}
+	if (iplen < tcp.doff * 4u)
+		return TC_ACT_OK;
+	plen = iplen - tcp.doff * 4;
+	/* GSO packets: the IP length may describe one segment; the skb holds them all */
+	if (skb->len > off + tcp.doff * 4 + plen)
+		plen = skb->len - off - tcp.doff * 4;
+	if (!plen || (f->rflags & KG_RF_DEAD) || !(f->rflags & KG_RF_SEQ_KNOWN))
+		return TC_ACT_OK;
+
+	lp.skb = skb;
+	lp.f = f;
+	lp.pos.tcp_off = off;
+	lp.pos.payload_off = off + tcp.doff * 4;
+	lp.pos.seq = bpf_ntohl(tcp.seq);
+	lp.src.off = lp.pos.payload_off;
+	lp.src.end = lp.pos.payload_off + plen;
+	{
+		__s32 d = (__s32)(lp.pos.seq - f->rnext_seq);
+
+		if (d > 0) {
+			/* a gap in what the broker sent: the stream cannot be followed any more */
+			f->rflags |= KG_RF_DEAD;
+			return TC_ACT_OK;
+		}
+		if (d < 0) {
+			kg_tc_replay(skb, f, &lp.pos, plen);
+			if ((__u32)-d >= plen)
+				return TC_ACT_OK;
+			lp.src.off += -d;
+		}
+	}
+	f->rdec.here = 0;
+	lp.last = KD_EV_CONTINUE;
+	bpf_loop(KD_STEPS_FOR(plen), kg_tc_step, &lp, 0);
+	if (lp.last != KD_EV_NEED_MORE || f->rdec.phase == KD_PH_DEAD)
+		f->rflags |= KG_RF_DEAD;
+	f->rnext_seq = lp.pos.seq + plen;
+	return TC_ACT_OK;
+}
