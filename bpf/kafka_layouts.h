@@ -452,6 +452,13 @@ struct kd_api {
 	END,                                      \
 	OPV(KD_OP_SKIP, 1, KD_VMAX, 4)           /* throttle_time_ms */
 
+/* SaslAuthenticateResponse (36): flexible from v2. */
+#define KD_PROG_SASL_AUTH_RESP \
+	OP(KD_OP_ERR, 0),                        /* error_code */ \
+	OP(KD_OP_STR, 0),                        /* error_message NS */ \
+	OP(KD_OP_BYTES, KD_NEVER),               /* auth_bytes */ \
+	OPV(KD_OP_SKIP, 1, KD_VMAX, 8)           /* session_lifetime_ms */
+
 #define KD_N(prog) (sizeof((struct kd_op[]){ prog }) / sizeof(struct kd_op))
 
 enum {
@@ -481,7 +488,8 @@ enum {
 	KD_P_OFFSET_DELETE = KD_P_LIST_REASSIGNMENTS + KD_N(KD_PROG_LIST_REASSIGNMENTS),
 	KD_P_DESCRIBE_PRODUCERS = KD_P_OFFSET_DELETE + KD_N(KD_PROG_OFFSET_DELETE),
 	KD_P_PRODUCE_RESP = KD_P_DESCRIBE_PRODUCERS + KD_N(KD_PROG_DESCRIBE_PRODUCERS),
-	KD_P__END = KD_P_PRODUCE_RESP + KD_N(KD_PROG_PRODUCE_RESP),
+	KD_P_SASL_AUTH_RESP = KD_P_PRODUCE_RESP + KD_N(KD_PROG_PRODUCE_RESP),
+	KD_P__END = KD_P_SASL_AUTH_RESP + KD_N(KD_PROG_SASL_AUTH_RESP),
 };
 
 static const struct kd_op kd_prog[] = {
@@ -511,6 +519,7 @@ static const struct kd_op kd_prog[] = {
 	KD_PROG_OFFSET_DELETE,
 	KD_PROG_DESCRIBE_PRODUCERS,
 	KD_PROG_PRODUCE_RESP,
+	KD_PROG_SASL_AUTH_RESP,
 };
 
 _Static_assert(sizeof(kd_prog) / sizeof(kd_prog[0]) == KD_P__END, "program offsets");
@@ -531,6 +540,9 @@ static __always_inline struct kd_resp_prog kd_resp_prog_of(__u16 key)
 	if (key == KAFKA_PRODUCE) {
 		r.prog = KD_P_PRODUCE_RESP;
 		r.len = KD_N(KD_PROG_PRODUCE_RESP);
+	} else if (key == KAFKA_SASL_AUTHENTICATE) {
+		r.prog = KD_P_SASL_AUTH_RESP;
+		r.len = KD_N(KD_PROG_SASL_AUTH_RESP);
 	}
 	return r;
 }

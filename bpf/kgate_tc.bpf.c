@@ -98,6 +98,53 @@ static __always_inline void kg_tc_remember(struct kg_flow *f, __u32 seq, __u8 va
 	r->used = 1;
 }
 
+/*
+ * The broker answered a SaslAuthenticate. The user is bound only on success, and only
+ * once the exchange is complete: PLAIN takes one step, SCRAM two (the first success
+ * answers client-first with server-first). A user the policy never names is
+ * KG_PRINCIPAL_OTHER; a delegation token's owner is not on the wire, nor is a name cut
+ * at KD_USER_MAX: both are KG_PRINCIPAL_OTHER too.
+ */
+__attribute__((noinline)) int kg_sasl_verdict(struct kg_flow *f, __u32 err)
+{
+	struct kg_name_key k = {};
+	struct kg_id_val *v;
+	__u32 zero = 0, *genp, steps_needed;
+
+	if (!f)
+		return 0;
+	if (err) {
+		f->sasl_pending = 0; /* a wrong password never binds */
+		return 0;
+	}
+	steps_needed = (f->dec.mech == KD_MECH_SCRAM_SHA_256 || f->dec.mech == KD_MECH_SCRAM_SHA_512)
+			       ? 2
+			       : 1;
+	if (f->sasl_steps < steps_needed)
+		return 0;
+	genp = bpf_map_lookup_elem(&kg_active, &zero);
+	if (!genp)
+		return 0;
+	f->sasl_pending = 0;
+	f->principal_src = KG_PSRC_SASL;
+	__builtin_memcpy(f->principal, f->sasl_user, KD_USER_MAX);
+	f->principal_len = f->sasl_user_len;
+	f->principal_id = KG_PRINCIPAL_OTHER;
+	if (f->sasl_uflags)
+		return 0; /* a delegation token, or a cut name */
+	k.gen = *genp & 1;
+	k.kind = KG_NAME_PRINCIPAL;
+	k.len = f->sasl_user_len;
+	__builtin_memcpy(k.name, f->sasl_user, KD_USER_MAX);
+	for (__u32 i = 0; i < KD_USER_MAX; i++)
+		if (i >= k.len)
+			k.name[i] = 0;
+	v = bpf_map_lookup_elem(&kg_names, &k);
+	if (v)
+		f->principal_id = v->id & (KG_MAX_PRINCIPALS - 1);
+	return 0;
+}
+
 __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow *f,
 					  struct kg_tc_pos *lp, int ev)
 {
@@ -111,6 +158,12 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 	case KD_EV_RESP:
 		f->rpend = 0;
 		f->rmatch = 0;
+		f->rsasl = 0;
+		if (f->sasl_pending && d->corr == f->sasl_corr) {
+			f->rsasl = 1;
+			kd_resp_begin(d, KAFKA_SASL_AUTHENTICATE, f->sasl_ver);
+			break;
+		}
 		for (int i = 0; i < KG_PENDING; i++) {
 			pe = &f->pend[i];
 			if (pe->used && pe->corr == d->corr) {
@@ -146,6 +199,10 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 		}
 		break;
 	case KD_EV_ERRCODE:
+		if (f->rsasl) {
+			kg_sasl_verdict(f, d->err_code);
+			break;
+		}
 		if (!f->rmatch || !f->rpend || !(d->here & KD_H_ERR) ||
 		    d->err_off < lp->payload_off)
 			break;
@@ -161,6 +218,7 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 		}
 		break;
 	case KD_EV_FRAME_END:
+		f->rsasl = 0;
 		if (f->rpend) {
 			f->pend[(f->rpend - 1) & (KG_PENDING - 1)].used = 0;
 			f->rpend = 0;

@@ -606,6 +606,15 @@ static long kg_step(__u32 i, void *data)
 		return 1;
 	case KD_EV_FRAME:
 		f->requests++;
+		/* SASL: remember the step; TC egress binds the user on the broker's success */
+		if (f->dec.api_key == KAFKA_SASL_HANDSHAKE) {
+			f->sasl_steps = 0;
+			f->sasl_pending = 0;
+		} else if (f->dec.api_key == KAFKA_SASL_AUTHENTICATE) {
+			f->sasl_corr = f->dec.corr;
+			f->sasl_ver = f->dec.api_version;
+			f->sasl_steps++;
+		}
 		f->frame_topics = 0;
 		f->frame_done = 0;
 		f->frame_exempt = kg_exempt(f->dec.api_key);
@@ -680,6 +689,12 @@ static long kg_step(__u32 i, void *data)
 		break;
 	case KD_EV_SESSION:
 		kg_fetch_session(lp->ctx, f, &lp->out);
+		break;
+	case KD_EV_SASL_USER:
+		__builtin_memcpy(f->sasl_user, f->dec.user, KD_USER_MAX);
+		f->sasl_user_len = f->dec.user_len;
+		f->sasl_uflags = f->dec.uflags | (f->dec.flags & KD_F_TRUNC ? 0x80 : 0);
+		f->sasl_pending = 1;
 		break;
 	case KD_EV_ERROR:
 		/* on_undecodable; with allow, decoding goes on at the next frame if it can */

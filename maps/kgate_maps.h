@@ -239,7 +239,16 @@ struct kg_flow {
 	__u8 rpend;                   /* 1 + pending entry of the response at hand */
 	__u8 rw_next;
 	__u8 pend_next;
-	__u8 rpad[7];
+	__u8 rsasl;                   /* the response at hand answers the SASL step */
+	__u8 sasl_pending;            /* a user was read and awaits the broker's verdict */
+	__u8 sasl_steps;              /* SaslAuthenticate requests since the handshake */
+	__u8 sasl_user_len;
+	__u8 sasl_uflags;             /* KD_U_* */
+	__u8 rpad[2];
+	__s32 sasl_corr;              /* correlation id of the last SaslAuthenticate */
+	__u16 sasl_ver;
+	__u16 rpad2;
+	__u8 sasl_user[KD_USER_MAX];
 	struct kg_flow_key key; /* this flow's own key, for events and the TC side */
 	__u64 hkey[2];          /* random key of the retransmission hash */
 	__u64 bytes;          /* payload bytes decided */

@@ -769,6 +769,86 @@ static void test_reject_response_rewritten(void)
 	CU_ASSERT(!memcmp(out + v.payload_off, b, rn) && v.tcp_csum_ok);
 }
 
+/*
+ * SASL: the user read from SaslAuthenticate is bound only when the broker's response
+ * says success; a wrong password binds nothing.
+ */
+static void sasl_case(int ok, const char *want_principal)
+{
+	struct kg_policy p;
+	struct kg_prule *x;
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP], tok[64];
+	struct pkt_spec br;
+	struct conn c;
+	size_t n, tl, outlen;
+
+	base_policy(&p, KG_MODE_ENFORCE);
+	x = kg_policy_add_rule(&p, "alice-writes", 8, 1);
+	push(&x->principals, &x->nprincipals, "alice");
+	push(&x->topics, &x->ntopics, "alice-only");
+	x->action = KG_ACT_ALLOW;
+	x = kg_policy_add_rule(&p, "nobody-else", 9, 1);
+	push(&x->topics, &x->ntopics, "alice-only");
+	x->action = KG_ACT_REJECT;
+	{
+		/* both first in the file */
+		struct kg_prule a = p.rules[p.nrules - 2], q = p.rules[p.nrules - 1];
+
+		memmove(&p.rules[2], &p.rules[0], (p.nrules - 2) * sizeof(p.rules[0]));
+		p.rules[0] = a;
+		p.rules[1] = q;
+	}
+	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	kg_policy_free(&p);
+
+	conn_open(&c, 4, "10.10.0.5", 0);
+	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.10.0.5",
+				.sport = PORT, .dport = c.s.sport, .seq = 9000,
+				.flags = PKT_SYN | PKT_ACK };
+	tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
+	tl = kf_sasl_plain("", "alice", "pw", tok, sizeof(tok));
+	{
+		struct kf_req hs = { .api_key = KAFKA_SASL_HANDSHAKE, .api_version = 1, .corr = 5,
+				     .client_id = "app", .mechanism = "PLAIN" };
+		struct kf_req au = { .api_key = KAFKA_SASL_AUTHENTICATE, .api_version = 1, .corr = 6,
+				     .client_id = "app", .auth = tok, .auth_len = tl };
+
+		n = kf_build(&hs, b, PKT_CAP);
+		n += kf_build(&au, b + n, PKT_CAP - n);
+	}
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	/* before the broker answers, the connection is still anonymous */
+	n = produce("alice-only", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_REJECT, 1, 1, KG_OP_PRODUCE, "alice-only");
+	/* the broker's answers: SaslHandshake (corr 5), then SaslAuthenticate v1 (corr 6) */
+	{
+		struct wbuf w = { b, 0 };
+
+		w32(&w, 4 + 2 + 4 + 2 + 5), w32(&w, 5), w16(&w, 0), w32(&w, 1), w16(&w, 5);
+		memcpy(w.p + w.n, "PLAIN", 5), w.n += 5;
+		w32(&w, 4 + 2 + 2 + 4 + 8), w32(&w, 6), w16(&w, ok ? 0 : 58), w16(&w, -1);
+		w32(&w, 0), w32(&w, 0), w32(&w, 0);
+		br.seq = 9001;
+		br.flags = PKT_ACK | PKT_PSH;
+		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, w.n), out, &outlen), TC_ACT_OK);
+	}
+	n = produce("alice-only", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL_FATAL(dp.nev, 1);
+	CU_ASSERT_EQUAL(dp.ev[0].verdict, ok ? KG_ACT_ALLOW : KG_ACT_REJECT);
+	CU_ASSERT_EQUAL(dp.ev[0].principal_src, ok ? KG_PSRC_SASL : KG_PSRC_NONE);
+	CU_ASSERT_EQUAL(dp.ev[0].principal_len, strlen(want_principal));
+	CU_ASSERT(!memcmp(dp.ev[0].principal, want_principal, strlen(want_principal)));
+}
+
+static void test_sasl_binding(void)
+{
+	sasl_case(1, "alice");
+	sasl_case(0, "");
+	apply_base(KG_MODE_ENFORCE);
+}
+
 /* A Fetch v7 with the given session id and epoch, naming topic (or none). */
 static size_t fetch_session(const char *topic, int32_t id, int32_t epoch, uint8_t *out)
 {
@@ -1528,6 +1608,7 @@ int register_datapath_tests(CU_pSuite s)
 			 test_fetch_session_reset) ||
 	    !CU_add_test(s, "reject: the response names the topic and says 29",
 			 test_reject_response_rewritten) ||
+	    !CU_add_test(s, "SASL users bound only on the broker's success", test_sasl_binding) ||
 	    !CU_add_test(s, "10,000 random (policy, request) pairs agree with the reference",
 			 test_differential) ||
 	    !CU_add_test(s, "every decision uses one whole generation", test_generation_flip) ||
