@@ -452,6 +452,28 @@ struct kd_api {
 	END,                                      \
 	OPV(KD_OP_SKIP, 1, KD_VMAX, 4)           /* throttle_time_ms */
 
+/* FetchResponse (1): header v1 from v12; topic_id replaces the name from v13. */
+#define KD_PROG_FETCH_RESP \
+	OPV(KD_OP_SKIP, 1, KD_VMAX, 4),          /* throttle_time_ms */ \
+	OPV(KD_OP_SKIP, 7, KD_VMAX, 6),          /* error_code, session_id */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* responses */ \
+	OPV(KD_OP_NAME, 0, 12, KD_NEVER),         \
+	OPV(KD_OP_UUID, 13, KD_VMAX, 0),          \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 4),                       /* partition_index */ \
+	OP(KD_OP_ERR, 0),                        /* error_code */ \
+	OP(KD_OP_SKIP, 8),                       /* high_watermark */ \
+	OPV(KD_OP_SKIP, 4, KD_VMAX, 8),          /* last_stable_offset */ \
+	OPV(KD_OP_SKIP, 5, KD_VMAX, 8),          /* log_start_offset */ \
+	OPV(KD_OP_ARR, 4, KD_VMAX, 4),           /* aborted_transactions (nullable) */ \
+	OP(KD_OP_SKIP, 16),                      /* producer_id, first_offset */ \
+	END,                                      \
+	OPV(KD_OP_SKIP, 11, KD_VMAX, 4),         /* preferred_read_replica */ \
+	OP(KD_OP_BYTES, 0),                      /* records */ \
+	END,                                      \
+	END
+
 /* SaslAuthenticateResponse (36): flexible from v2. */
 #define KD_PROG_SASL_AUTH_RESP \
 	OP(KD_OP_ERR, 0),                        /* error_code */ \
@@ -489,7 +511,8 @@ enum {
 	KD_P_DESCRIBE_PRODUCERS = KD_P_OFFSET_DELETE + KD_N(KD_PROG_OFFSET_DELETE),
 	KD_P_PRODUCE_RESP = KD_P_DESCRIBE_PRODUCERS + KD_N(KD_PROG_DESCRIBE_PRODUCERS),
 	KD_P_SASL_AUTH_RESP = KD_P_PRODUCE_RESP + KD_N(KD_PROG_PRODUCE_RESP),
-	KD_P__END = KD_P_SASL_AUTH_RESP + KD_N(KD_PROG_SASL_AUTH_RESP),
+	KD_P_FETCH_RESP = KD_P_SASL_AUTH_RESP + KD_N(KD_PROG_SASL_AUTH_RESP),
+	KD_P__END = KD_P_FETCH_RESP + KD_N(KD_PROG_FETCH_RESP),
 };
 
 static const struct kd_op kd_prog[] = {
@@ -520,6 +543,7 @@ static const struct kd_op kd_prog[] = {
 	KD_PROG_DESCRIBE_PRODUCERS,
 	KD_PROG_PRODUCE_RESP,
 	KD_PROG_SASL_AUTH_RESP,
+	KD_PROG_FETCH_RESP,
 };
 
 _Static_assert(sizeof(kd_prog) / sizeof(kd_prog[0]) == KD_P__END, "program offsets");
@@ -540,6 +564,9 @@ static __always_inline struct kd_resp_prog kd_resp_prog_of(__u16 key)
 	if (key == KAFKA_PRODUCE) {
 		r.prog = KD_P_PRODUCE_RESP;
 		r.len = KD_N(KD_PROG_PRODUCE_RESP);
+	} else if (key == KAFKA_FETCH) {
+		r.prog = KD_P_FETCH_RESP;
+		r.len = KD_N(KD_PROG_FETCH_RESP);
 	} else if (key == KAFKA_SASL_AUTHENTICATE) {
 		r.prog = KD_P_SASL_AUTH_RESP;
 		r.len = KD_N(KD_PROG_SASL_AUTH_RESP);

@@ -769,6 +769,54 @@ static void test_reject_response_rewritten(void)
 	CU_ASSERT(!memcmp(out + v.payload_off, b, rn) && v.tcp_csum_ok);
 }
 
+/* A denied consume: the Fetch v11 response for the poisoned name says 29 under its name. */
+static void test_reject_fetch_response(void)
+{
+	static const char *const topics[] = { "eu.x", "public" };
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP], want[PKT_CAP];
+	struct pkt_spec br;
+	struct pkt_view v;
+	struct conn c;
+	size_t n, outlen;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.20.0.7", 0);
+	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.20.0.7",
+				.sport = PORT, .dport = c.s.sport, .seq = 100,
+				.flags = PKT_SYN | PKT_ACK };
+	tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
+	n = req(KAFKA_FETCH, 11, topics, 2, b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_CONSUME, "eu.x");
+	/* FetchResponse v11: throttle, error, session, then per topic one partition */
+	for (int pass = 0; pass < 2; pass++) {
+		struct wbuf w = { pass ? want : b, 4 };
+		const char *names[2] = { pass ? "eu.x" : "eu.!", "public" };
+
+		w32(&w, 7), w32(&w, 0), w16(&w, 0), w32(&w, 0), w32(&w, 2);
+		for (int t = 0; t < 2; t++) {
+			w16(&w, 4 + 2 * t);
+			memcpy(w.p + w.n, names[t], 4 + 2 * t), w.n += 4 + 2 * t;
+			w32(&w, 1), w32(&w, 0);                          /* one partition, index 0 */
+			w16(&w, t ? 0 : (pass ? 29 : 3));                /* error_code */
+			for (int k = 0; k < 6; k++)
+				w32(&w, 0);                              /* hw, lso, log start */
+			w32(&w, -1);                                     /* aborted: null */
+			w32(&w, -1);                                     /* preferred replica */
+			w32(&w, 8), w32(&w, 0x11223344), w32(&w, 0x55667788); /* records */
+		}
+		w.p[0] = (w.n - 4) >> 24, w.p[1] = (w.n - 4) >> 16, w.p[2] = (w.n - 4) >> 8;
+		w.p[3] = w.n - 4;
+		n = w.n;
+	}
+	br.seq = 101;
+	br.flags = PKT_ACK | PKT_PSH;
+	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, n), out, &outlen), TC_ACT_OK);
+	pkt_parse(out, outlen, &v);
+	CU_ASSERT(!memcmp(out + v.payload_off, want, n));
+	CU_ASSERT(v.tcp_csum_ok);
+}
+
 /*
  * SASL: the user read from SaslAuthenticate is bound only when the broker's response
  * says success; a wrong password binds nothing.
@@ -1609,6 +1657,8 @@ int register_datapath_tests(CU_pSuite s)
 	    !CU_add_test(s, "reject: the response names the topic and says 29",
 			 test_reject_response_rewritten) ||
 	    !CU_add_test(s, "SASL users bound only on the broker's success", test_sasl_binding) ||
+	    !CU_add_test(s, "reject: a Fetch response says 29 under the topic's name",
+			 test_reject_fetch_response) ||
 	    !CU_add_test(s, "10,000 random (policy, request) pairs agree with the reference",
 			 test_differential) ||
 	    !CU_add_test(s, "every decision uses one whole generation", test_generation_flip) ||
