@@ -81,6 +81,8 @@ const char *kd_event_name(unsigned int ev)
 		[KD_EV_GROUP] = "group",	 [KD_EV_SASL_MECH] = "sasl_mechanism",
 		[KD_EV_SASL_USER] = "sasl_user", [KD_EV_FRAME_END] = "frame_end",
 		[KD_EV_ERROR] = "error",	 [KD_EV_SESSION] = "fetch_session",
+		[KD_EV_RESP] = "response",	 [KD_EV_ERRCODE] = "error_code",
+		[KD_EV_TERRCODE] = "topic_error_code",
 	};
 	return ev < sizeof(names) / sizeof(names[0]) && names[ev] ? names[ev] : "unknown";
 }

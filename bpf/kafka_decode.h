@@ -98,6 +98,7 @@ enum kd_event {
 	KD_EV_RESP,          /* response mode: corr read; the caller sets api_key, api_version,
 			      * rprog/rprog_len (kd_resp_begin), or leaves rprog_len 0 to skip */
 	KD_EV_ERRCODE,       /* response mode: an error_code (err_code; err_off if KD_H_ERR) */
+	KD_EV_TERRCODE,      /* response mode: a topic's error_code that precedes its name */
 };
 
 /* kd_state.tkind for KD_EV_TOPIC. */
@@ -1131,6 +1132,7 @@ KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 	case KD_OP_AUTH:
 		return kd_op_auth(ctx, st, s);
 	case KD_OP_ERR:
+	case KD_OP_TERR:
 		if (st->carry_len == 0 && kd_avail(s) >= 2) {
 			st->err_off = s->off;
 			st->here |= KD_H_ERR;
@@ -1144,7 +1146,7 @@ KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 			return KD_EV_NEED_MORE;
 		st->err_code = kd_be16(st->carry);
 		st->pc++;
-		return KD_EV_ERRCODE;
+		return op.code == KD_OP_TERR ? KD_EV_TERRCODE : KD_EV_ERRCODE;
 	case KD_OP_SESSION:
 		/* both fields in this chunk: the datapath may rewrite the epoch in place */
 		if (st->carry_len == 0 && kd_avail(s) >= 8) {

@@ -64,6 +64,7 @@ enum kd_opcode {
 	KD_OP_AUTH,     /* SASL auth bytes: the user name is parsed out and reported */
 	KD_OP_SESSION,  /* Fetch session_id i32 + session_epoch i32, reported */
 	KD_OP_ERR,      /* response: a topic's partition error_code i16, reported */
+	KD_OP_TERR,     /* response: a topic's own error_code, before its name, reported */
 };
 
 #define KD_NEVER 255     /* "null is never valid" / "never flexible" */
@@ -474,6 +475,38 @@ struct kd_api {
 	END,                                      \
 	END
 
+/*
+ * MetadataResponse (3): header v1 from v9. Each topic's error_code comes before its
+ * name (TERR); topic_id follows the name from v10; the name is nullable from v12.
+ */
+#define KD_PROG_METADATA_RESP \
+	OPV(KD_OP_SKIP, 3, KD_VMAX, 4),          /* throttle_time_ms */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* brokers */ \
+	OP(KD_OP_SKIP, 4),                       /* node_id */ \
+	OP(KD_OP_STR, KD_NEVER),                 /* host */ \
+	OP(KD_OP_SKIP, 4),                       /* port */ \
+	OPV(KD_OP_STR, 1, KD_VMAX, 1),           /* rack NS */ \
+	END,                                      \
+	OPV(KD_OP_STR, 2, KD_VMAX, 2),           /* cluster_id NS */ \
+	OPV(KD_OP_SKIP, 1, KD_VMAX, 4),          /* controller_id */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_TERR, 0),                       /* error_code */ \
+	OP(KD_OP_NAME, 12),                      /* name (nullable from v12) */ \
+	OPV(KD_OP_UUID, 10, KD_VMAX, 0),         /* topic_id */ \
+	EMIT,                                     \
+	OPV(KD_OP_SKIP, 1, KD_VMAX, 1),          /* is_internal */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_ERR, 0),                        /* error_code */ \
+	OP(KD_OP_SKIP, 8),                       /* partition_index, leader_id */ \
+	OPV(KD_OP_SKIP, 7, KD_VMAX, 4),          /* leader_epoch */ \
+	OP(KD_OP_ARRP, 4),                       /* replica_nodes */ \
+	OP(KD_OP_ARRP, 4),                       /* isr_nodes */ \
+	OPV(KD_OP_ARRP, 5, KD_VMAX, 4),          /* offline_replicas */ \
+	END,                                      \
+	OPV(KD_OP_SKIP, 8, KD_VMAX, 4),          /* topic_authorized_operations */ \
+	END,                                      \
+	OPV(KD_OP_SKIP, 8, 10, 4)                /* cluster_authorized_operations */
+
 /* SaslAuthenticateResponse (36): flexible from v2. */
 #define KD_PROG_SASL_AUTH_RESP \
 	OP(KD_OP_ERR, 0),                        /* error_code */ \
@@ -512,7 +545,8 @@ enum {
 	KD_P_PRODUCE_RESP = KD_P_DESCRIBE_PRODUCERS + KD_N(KD_PROG_DESCRIBE_PRODUCERS),
 	KD_P_SASL_AUTH_RESP = KD_P_PRODUCE_RESP + KD_N(KD_PROG_PRODUCE_RESP),
 	KD_P_FETCH_RESP = KD_P_SASL_AUTH_RESP + KD_N(KD_PROG_SASL_AUTH_RESP),
-	KD_P__END = KD_P_FETCH_RESP + KD_N(KD_PROG_FETCH_RESP),
+	KD_P_METADATA_RESP = KD_P_FETCH_RESP + KD_N(KD_PROG_FETCH_RESP),
+	KD_P__END = KD_P_METADATA_RESP + KD_N(KD_PROG_METADATA_RESP),
 };
 
 static const struct kd_op kd_prog[] = {
@@ -544,6 +578,7 @@ static const struct kd_op kd_prog[] = {
 	KD_PROG_PRODUCE_RESP,
 	KD_PROG_SASL_AUTH_RESP,
 	KD_PROG_FETCH_RESP,
+	KD_PROG_METADATA_RESP,
 };
 
 _Static_assert(sizeof(kd_prog) / sizeof(kd_prog[0]) == KD_P__END, "program offsets");
@@ -564,6 +599,9 @@ static __always_inline struct kd_resp_prog kd_resp_prog_of(__u16 key)
 	if (key == KAFKA_PRODUCE) {
 		r.prog = KD_P_PRODUCE_RESP;
 		r.len = KD_N(KD_PROG_PRODUCE_RESP);
+	} else if (key == KAFKA_METADATA) {
+		r.prog = KD_P_METADATA_RESP;
+		r.len = KD_N(KD_PROG_METADATA_RESP);
 	} else if (key == KAFKA_FETCH) {
 		r.prog = KD_P_FETCH_RESP;
 		r.len = KD_N(KD_PROG_FETCH_RESP);

@@ -7,7 +7,7 @@
  * poisoned their names), restores each rejected name as the client sent it and writes
  * the authorization error (TOPIC_AUTHORIZATION_FAILED, or CLUSTER_ for admin requests)
  * into every partition of that topic: the client gets a clean, non-retriable error for
- * exactly the denied topic. Responses read today: Produce and Fetch (all versions);
+ * exactly the denied topic. Responses read today: Produce, Fetch, Metadata (all versions);
  * others pass as the broker wrote them.
  *
  * Rewrites are remembered by sequence number and made again when the broker
@@ -194,8 +194,29 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 				off = d->name_off - 1;
 				if (!kg_tc_write(skb, lp->tcp_off, off, orig | (1 << 16)))
 					kg_tc_remember(f, lp->seq + (off - lp->payload_off), orig);
+				/* a topic error that came before the name (Metadata), in this packet */
+				if (f->rerr_valid) {
+					__u32 d2 = f->rerr_seq - lp->seq;
+					__u8 v[2] = { pe->err >> 8, pe->err & 0xff };
+
+					if (d2 < off - lp->payload_off &&
+					    !kg_tc_write(skb, lp->tcp_off, lp->payload_off + d2,
+							 v[0] | (v[1] << 8) | (2 << 16))) {
+						kg_tc_remember(f, f->rerr_seq, v[0]);
+						kg_tc_remember(f, f->rerr_seq + 1, v[1]);
+					}
+				}
 				break;
 			}
+		}
+		break;
+	case KD_EV_TERRCODE:
+		/* a new topic entry begins: remember where its error is, for after its name */
+		f->rmatch = 0;
+		f->rerr_valid = 0;
+		if ((d->here & KD_H_ERR) && d->err_off >= lp->payload_off) {
+			f->rerr_seq = lp->seq + (d->err_off - lp->payload_off);
+			f->rerr_valid = 1;
 		}
 		break;
 	case KD_EV_ERRCODE:

@@ -245,6 +245,9 @@ struct kg_flow {
 	__u8 sasl_user_len;
 	__u8 sasl_uflags;             /* KD_U_* */
 	__u8 rpad[2];
+	__u32 rerr_seq;               /* sequence number of a topic error before its name */
+	__u8 rerr_valid;
+	__u8 rpad3[3];
 	__s32 sasl_corr;              /* correlation id of the last SaslAuthenticate */
 	__u16 sasl_ver;
 	__u16 rpad2;

@@ -817,6 +817,53 @@ static void test_reject_fetch_response(void)
 	CU_ASSERT(v.tcp_csum_ok);
 }
 
+/* A denied describe: the Metadata v4 topic error (it precedes the name) becomes 29. */
+static void test_reject_metadata_response(void)
+{
+	static const char *const topics[] = { "eu.x", "public" };
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP], want[PKT_CAP];
+	struct pkt_spec br;
+	struct pkt_view v;
+	struct conn c;
+	size_t n, outlen;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.20.0.8", 0);
+	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.20.0.8",
+				.sport = PORT, .dport = c.s.sport, .seq = 300,
+				.flags = PKT_SYN | PKT_ACK };
+	tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
+	n = req(KAFKA_METADATA, 4, topics, 2, b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_DESCRIBE, "eu.x");
+	for (int pass = 0; pass < 2; pass++) {
+		struct wbuf w = { pass ? want : b, 4 };
+
+		w32(&w, 7), w32(&w, 0);                               /* corr, throttle */
+		w32(&w, 1), w32(&w, 1), w16(&w, 2);                   /* brokers: node 1, "b1" */
+		memcpy(w.p + w.n, "b1", 2), w.n += 2;
+		w32(&w, 9092), w16(&w, -1);                           /* port, rack null */
+		w16(&w, 2), memcpy(w.p + w.n, "c1", 2), w.n += 2;     /* cluster_id */
+		w32(&w, 1), w32(&w, 2);                               /* controller, 2 topics */
+		w16(&w, pass ? 29 : 3), w16(&w, 4);
+		memcpy(w.p + w.n, pass ? "eu.x" : "eu.!", 4), w.n += 4;
+		w.p[w.n++] = 0, w32(&w, 0);                           /* internal, 0 partitions */
+		w16(&w, 0), w16(&w, 6), memcpy(w.p + w.n, "public", 6), w.n += 6;
+		w.p[w.n++] = 0, w32(&w, 1);                           /* internal, 1 partition */
+		w16(&w, 0), w32(&w, 0), w32(&w, 1);                   /* err, index, leader */
+		w32(&w, 1), w32(&w, 1), w32(&w, 1), w32(&w, 1);       /* replicas [1], isr [1] */
+		w.p[0] = (w.n - 4) >> 24, w.p[1] = (w.n - 4) >> 16, w.p[2] = (w.n - 4) >> 8;
+		w.p[3] = w.n - 4;
+		n = w.n;
+	}
+	br.seq = 301;
+	br.flags = PKT_ACK | PKT_PSH;
+	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, n), out, &outlen), TC_ACT_OK);
+	pkt_parse(out, outlen, &v);
+	CU_ASSERT(!memcmp(out + v.payload_off, want, n));
+	CU_ASSERT(v.tcp_csum_ok);
+}
+
 /*
  * SASL: the user read from SaslAuthenticate is bound only when the broker's response
  * says success; a wrong password binds nothing.
@@ -1659,6 +1706,8 @@ int register_datapath_tests(CU_pSuite s)
 	    !CU_add_test(s, "SASL users bound only on the broker's success", test_sasl_binding) ||
 	    !CU_add_test(s, "reject: a Fetch response says 29 under the topic's name",
 			 test_reject_fetch_response) ||
+	    !CU_add_test(s, "reject: a Metadata response says 29 under the topic's name",
+			 test_reject_metadata_response) ||
 	    !CU_add_test(s, "10,000 random (policy, request) pairs agree with the reference",
 			 test_differential) ||
 	    !CU_add_test(s, "every decision uses one whole generation", test_generation_flip) ||
