@@ -507,6 +507,34 @@ struct kd_api {
 	END,                                      \
 	OPV(KD_OP_SKIP, 8, 10, 4)                /* cluster_authorized_operations */
 
+/* ListOffsetsResponse (2): flexible from v6. */
+#define KD_PROG_LIST_OFFSETS_RESP \
+	OPV(KD_OP_SKIP, 2, KD_VMAX, 4),          /* throttle_time_ms */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 4),                       /* partition_index */ \
+	OP(KD_OP_ERR, 0),                        /* error_code */ \
+	OPV(KD_OP_ARRP, 0, 0, 8),                /* old_style_offsets */ \
+	OPV(KD_OP_SKIP, 1, KD_VMAX, 16),         /* timestamp, offset */ \
+	OPV(KD_OP_SKIP, 4, KD_VMAX, 4),          /* leader_epoch */ \
+	END,                                      \
+	END
+
+/* OffsetCommitResponse (8): flexible from v8; topic_id from v10. */
+#define KD_PROG_OFFSET_COMMIT_RESP \
+	OPV(KD_OP_SKIP, 3, KD_VMAX, 4),          /* throttle_time_ms */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OPV(KD_OP_NAME, 0, 9, KD_NEVER),          \
+	OPV(KD_OP_UUID, 10, KD_VMAX, 0),          \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 4),                       /* partition_index */ \
+	OP(KD_OP_ERR, 0),                        /* error_code */ \
+	END,                                      \
+	END
+
 /* SaslAuthenticateResponse (36): flexible from v2. */
 #define KD_PROG_SASL_AUTH_RESP \
 	OP(KD_OP_ERR, 0),                        /* error_code */ \
@@ -546,7 +574,9 @@ enum {
 	KD_P_SASL_AUTH_RESP = KD_P_PRODUCE_RESP + KD_N(KD_PROG_PRODUCE_RESP),
 	KD_P_FETCH_RESP = KD_P_SASL_AUTH_RESP + KD_N(KD_PROG_SASL_AUTH_RESP),
 	KD_P_METADATA_RESP = KD_P_FETCH_RESP + KD_N(KD_PROG_FETCH_RESP),
-	KD_P__END = KD_P_METADATA_RESP + KD_N(KD_PROG_METADATA_RESP),
+	KD_P_LIST_OFFSETS_RESP = KD_P_METADATA_RESP + KD_N(KD_PROG_METADATA_RESP),
+	KD_P_OFFSET_COMMIT_RESP = KD_P_LIST_OFFSETS_RESP + KD_N(KD_PROG_LIST_OFFSETS_RESP),
+	KD_P__END = KD_P_OFFSET_COMMIT_RESP + KD_N(KD_PROG_OFFSET_COMMIT_RESP),
 };
 
 static const struct kd_op kd_prog[] = {
@@ -579,6 +609,8 @@ static const struct kd_op kd_prog[] = {
 	KD_PROG_SASL_AUTH_RESP,
 	KD_PROG_FETCH_RESP,
 	KD_PROG_METADATA_RESP,
+	KD_PROG_LIST_OFFSETS_RESP,
+	KD_PROG_OFFSET_COMMIT_RESP,
 };
 
 _Static_assert(sizeof(kd_prog) / sizeof(kd_prog[0]) == KD_P__END, "program offsets");
@@ -599,6 +631,12 @@ static __always_inline struct kd_resp_prog kd_resp_prog_of(__u16 key)
 	if (key == KAFKA_PRODUCE) {
 		r.prog = KD_P_PRODUCE_RESP;
 		r.len = KD_N(KD_PROG_PRODUCE_RESP);
+	} else if (key == KAFKA_LIST_OFFSETS) {
+		r.prog = KD_P_LIST_OFFSETS_RESP;
+		r.len = KD_N(KD_PROG_LIST_OFFSETS_RESP);
+	} else if (key == KAFKA_OFFSET_COMMIT) {
+		r.prog = KD_P_OFFSET_COMMIT_RESP;
+		r.len = KD_N(KD_PROG_OFFSET_COMMIT_RESP);
 	} else if (key == KAFKA_METADATA) {
 		r.prog = KD_P_METADATA_RESP;
 		r.len = KD_N(KD_PROG_METADATA_RESP);

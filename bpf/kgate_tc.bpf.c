@@ -7,8 +7,8 @@
  * poisoned their names), restores each rejected name as the client sent it and writes
  * the authorization error (TOPIC_AUTHORIZATION_FAILED, or CLUSTER_ for admin requests)
  * into every partition of that topic: the client gets a clean, non-retriable error for
- * exactly the denied topic. Responses read today: Produce, Fetch, Metadata (all versions);
- * others pass as the broker wrote them.
+ * exactly the denied topic. Responses read today: Produce, Fetch, Metadata, ListOffsets,
+ * OffsetCommit (all versions); others pass as the broker wrote them.
  *
  * Rewrites are remembered by sequence number and made again when the broker
  * retransmits. Checksums are updated through bpf_l4_csum_replace, which leaves

@@ -865,6 +865,60 @@ static void test_reject_metadata_response(void)
 }
 
 /*
+ * ListOffsets v2 and OffsetCommit v7: per topic one partition 0, error at +4 of the
+ * partition; the rejected topic's entry must come out named and with 29.
+ */
+static size_t simple_response(int key, int pass, uint8_t *out)
+{
+	struct wbuf w = { out, 4 };
+	const char *names[2] = { pass ? "eu.x" : "eu.!", "public" };
+
+	w32(&w, 7), w32(&w, 0), w32(&w, 2); /* corr, throttle, 2 topics */
+	for (int t = 0; t < 2; t++) {
+		w16(&w, 4 + 2 * t);
+		memcpy(w.p + w.n, names[t], 4 + 2 * t), w.n += 4 + 2 * t;
+		w32(&w, 1), w32(&w, 0);                   /* one partition, index 0 */
+		w16(&w, t ? 0 : (pass ? 29 : 3));         /* error_code */
+		if (key == KAFKA_LIST_OFFSETS)
+			w32(&w, -1), w32(&w, -1), w32(&w, 0), w32(&w, 42); /* timestamp, offset */
+	}
+	out[0] = (w.n - 4) >> 24, out[1] = (w.n - 4) >> 16, out[2] = (w.n - 4) >> 8;
+	out[3] = w.n - 4;
+	return w.n;
+}
+
+static void test_reject_offset_responses(void)
+{
+	static const char *const topics[] = { "eu.x", "public" };
+	static const int keys[2][2] = { { KAFKA_LIST_OFFSETS, 2 }, { KAFKA_OFFSET_COMMIT, 7 } };
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP], want[PKT_CAP];
+	struct pkt_spec br;
+	struct pkt_view v;
+	struct conn c;
+	size_t n, outlen;
+
+	apply_base(KG_MODE_ENFORCE);
+	for (int k = 0; k < 2; k++) {
+		conn_open(&c, 4, "10.20.0.9", 0);
+		br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.20.0.9",
+					.sport = PORT, .dport = c.s.sport, .seq = 500,
+					.flags = PKT_SYN | PKT_ACK };
+		tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
+		n = req(keys[k][0], keys[k][1], topics, 2, b);
+		CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+		check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_CONSUME, "eu.x");
+		n = simple_response(keys[k][0], 0, b);
+		simple_response(keys[k][0], 1, want);
+		br.seq = 501;
+		br.flags = PKT_ACK | PKT_PSH;
+		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, n), out, &outlen), TC_ACT_OK);
+		pkt_parse(out, outlen, &v);
+		CU_ASSERT(!memcmp(out + v.payload_off, want, n));
+		CU_ASSERT(v.tcp_csum_ok);
+	}
+}
+
+/*
  * SASL: the user read from SaslAuthenticate is bound only when the broker's response
  * says success; a wrong password binds nothing.
  */
@@ -1708,6 +1762,8 @@ int register_datapath_tests(CU_pSuite s)
 			 test_reject_fetch_response) ||
 	    !CU_add_test(s, "reject: a Metadata response says 29 under the topic's name",
 			 test_reject_metadata_response) ||
+	    !CU_add_test(s, "reject: ListOffsets and OffsetCommit responses say 29",
+			 test_reject_offset_responses) ||
 	    !CU_add_test(s, "10,000 random (policy, request) pairs agree with the reference",
 			 test_differential) ||
 	    !CU_add_test(s, "every decision uses one whole generation", test_generation_flip) ||
