@@ -99,6 +99,7 @@ enum kd_event {
 			      * rprog/rprog_len (kd_resp_begin), or leaves rprog_len 0 to skip */
 	KD_EV_ERRCODE,       /* response mode: an error_code (err_code; err_off if KD_H_ERR) */
 	KD_EV_TERRCODE,      /* response mode: a topic's error_code that precedes its name */
+	KD_EV_RAWRESP,       /* response mode: a raw SASL token from the broker (err_code) */
 };
 
 /* kd_state.tkind for KD_EV_TOPIC. */
@@ -675,6 +676,12 @@ KD_FUNC int kd_ph_size(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 		return kd_fatal(st, KD_ERR_LEN_OVER);
 	st->sub = 0;
 	if (st->resp) {
+		if (st->sasl_raw) {
+			/* the broker's answer to a raw SASL token: no header */
+			st->sasl_raw--;
+			st->phase = KD_PH_RRAW;
+			return KD_EV_CONTINUE;
+		}
 		if (size < 4)
 			return kd_fatal(st, KD_ERR_TRUNCATED);
 		st->phase = KD_PH_RHDR;
@@ -1268,6 +1275,21 @@ static __always_inline int kd_dispatch(KD_CTX ctx, struct kd_state *st, struct k
 		return KD_EV_FRAME_END;
 	case KD_PH_RHDR:
 		return kd_ph_rhdr(ctx, st, s);
+	case KD_PH_RRAW:
+		/* reported with its first byte (err_code; 0x100 when empty), rest skipped */
+		if (st->frame_left) {
+			int r = kd_fixed(ctx, st, s, 1);
+
+			if (r < 0)
+				return kd_fail(st, -r);
+			if (r == KD_MORE)
+				return KD_EV_NEED_MORE;
+			st->err_code = st->carry[0];
+		} else {
+			st->err_code = 0x100;
+		}
+		st->phase = KD_PH_TRAIL;
+		return KD_EV_RAWRESP;
 	case KD_PH_RESYNC:
 		/* the undecodable frame's rest was skipped (kd_step armed it) */
 		st->phase = KD_PH_SIZE;

@@ -210,6 +210,21 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 			}
 		}
 		break;
+	case KD_EV_RAWRESP:
+		/*
+		 * Handshake v0: PLAIN succeeds with an empty token (a failure closes the
+		 * connection); SCRAM's second answer is server-final, "v=..." on success,
+		 * "e=..." on failure.
+		 */
+		if (!f->sasl_pending)
+			break;
+		f->rraw++;
+		if (f->dec.mech == KD_MECH_PLAIN)
+			kg_sasl_verdict(f, d->err_code == 0x100 ? 0 : 1);
+		else if ((f->dec.mech == KD_MECH_SCRAM_SHA_256 ||
+			  f->dec.mech == KD_MECH_SCRAM_SHA_512) && f->rraw >= 2)
+			kg_sasl_verdict(f, d->err_code == 'v' ? 0 : 1);
+		break;
 	case KD_EV_TERRCODE:
 		/* a new topic entry begins: remember where its error is, for after its name */
 		f->rmatch = 0;

@@ -610,10 +610,16 @@ static long kg_step(__u32 i, void *data)
 		if (f->dec.api_key == KAFKA_SASL_HANDSHAKE) {
 			f->sasl_steps = 0;
 			f->sasl_pending = 0;
+			f->rraw = 0;
 		} else if (f->dec.api_key == KAFKA_SASL_AUTHENTICATE) {
 			f->sasl_corr = f->dec.corr;
 			f->sasl_ver = f->dec.api_version;
 			f->sasl_steps++;
+		} else if (f->dec.api_key == KD_KEY_SASL_RAW) {
+			/* a raw token (handshake v0): the broker answers with a raw token too */
+			f->sasl_steps++;
+			if (f->rdec.sasl_raw < 255)
+				f->rdec.sasl_raw++;
 		}
 		f->frame_topics = 0;
 		f->frame_done = 0;

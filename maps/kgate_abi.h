@@ -110,6 +110,7 @@ enum kd_phase {
 	KD_PH_RAW,      /* a raw SASL token frame (SaslHandshake v0) */
 	KD_PH_RESYNC,   /* an undecodable frame: skipping to its end */
 	KD_PH_RHDR,     /* a response: correlation_id (+ tagged fields), then KD_PH_BODY */
+	KD_PH_RRAW,     /* a raw SASL token from the broker (after SaslHandshake v0) */
 	KD_PH_DEAD,     /* decoding ended; reason in kd_state.reason */
 };
 
@@ -158,7 +159,8 @@ struct kd_state {
 	__u8 opclass;      /* enum kg_op of the current request */
 	__u8 rtype;        /* DescribeConfigs/AlterConfigs resource_type of the entry */
 	__u8 mech;         /* enum kd_mech from SaslHandshake */
-	__u8 sasl_raw;     /* after SaslHandshake v0: frames that are not requests are raw tokens */
+	__u8 sasl_raw;     /* requests: after SaslHandshake v0, frames that are not requests are
+			    * raw tokens; responses: raw token answers still expected */
 	__u8 sasl_ps;      /* SASL token parse state */
 	__u8 user_len;
 	__u8 mech_len;

@@ -247,7 +247,8 @@ struct kg_flow {
 	__u8 rpad[2];
 	__u32 rerr_seq;               /* sequence number of a topic error before its name */
 	__u8 rerr_valid;
-	__u8 rpad3[3];
+	__u8 rraw;                    /* raw SASL answers from the broker seen */
+	__u8 rpad3[2];
 	__s32 sasl_corr;              /* correlation id of the last SaslAuthenticate */
 	__u16 sasl_ver;
 	__u16 rpad2;

@@ -991,9 +991,60 @@ static void sasl_case(int ok, const char *want_principal)
 	CU_ASSERT(!memcmp(dp.ev[0].principal, want_principal, strlen(want_principal)));
 }
 
+/* kafka-python 2.0.2: SaslHandshake v0, then a raw PLAIN token; success = empty token */
+static void sasl_v0_case(int ok, const char *want_principal)
+{
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP], tok[64];
+	struct pkt_spec br;
+	struct conn c;
+	size_t n, tl, outlen;
+
+	/* the policy of sasl_case is in force */
+	conn_open(&c, 4, "10.10.0.5", 0);
+	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.10.0.5",
+				.sport = PORT, .dport = c.s.sport, .seq = 9000,
+				.flags = PKT_SYN | PKT_ACK };
+	tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
+	{
+		struct kf_req hs = { .api_key = KAFKA_SASL_HANDSHAKE, .api_version = 0, .corr = 5,
+				     .client_id = "app", .mechanism = "PLAIN" };
+
+		n = kf_build(&hs, b, PKT_CAP);
+	}
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	br.seq = 9001;
+	br.flags = PKT_ACK | PKT_PSH;
+	{
+		struct wbuf w = { b, 0 };
+
+		w32(&w, 4 + 2 + 4 + 2 + 5), w32(&w, 5), w16(&w, 0), w32(&w, 1), w16(&w, 5);
+		memcpy(w.p + w.n, "PLAIN", 5), w.n += 5;
+		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, w.n), out, &outlen), TC_ACT_OK);
+		br.seq += w.n;
+	}
+	tl = kf_sasl_plain("alice", "alice", "pw", tok, sizeof(tok));
+	n = kf_raw_frame(tok, tl, b, PKT_CAP);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	{
+		/* success: an empty token; failure: the broker closes (here: a non-empty one) */
+		uint8_t raw[8] = { 0, 0, 0, ok ? 0 : 3, 'b', 'a', 'd' };
+
+		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, raw, ok ? 4 : 7), out, &outlen),
+				TC_ACT_OK);
+	}
+	n = produce("alice-only", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL_FATAL(dp.nev, 1);
+	CU_ASSERT_EQUAL(dp.ev[0].verdict, ok ? KG_ACT_ALLOW : KG_ACT_REJECT);
+	CU_ASSERT_EQUAL(dp.ev[0].principal_len, strlen(want_principal));
+	CU_ASSERT(!memcmp(dp.ev[0].principal, want_principal, strlen(want_principal)));
+}
+
 static void test_sasl_binding(void)
 {
 	sasl_case(1, "alice");
+	sasl_v0_case(1, "alice");
+	sasl_v0_case(0, "");
 	sasl_case(0, "");
 	apply_base(KG_MODE_ENFORCE);
 }
