@@ -10,7 +10,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -I/usr/include/$(ARCH)-l
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I$(BUILD) -DKGATE_VERSION='"$(VERSION)"'
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-LIBBPF := -lbpf -lelf -lz
+LIBBPF := -lbpf -lelf -lz -lyaml
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -56,7 +56,7 @@ $(BUILD)/kgate: $(AGENT_SRCS) $(HDRS) $(SKELS) | $(BUILD)
 # --- tests -----------------------------------------------------------------
 
 UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
-	tests/unit/kframe.c tests/unit/decode_util.c $(AGENT_LIB)
+	tests/unit/test_policy_yaml.c tests/unit/kframe.c tests/unit/decode_util.c $(AGENT_LIB)
 
 $(BUILD)/tests/test_unit: $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(UNIT_SRCS) -lcunit $(LIBBPF)

@@ -11,6 +11,7 @@ struct kg_cmd {
 	const char *summary;
 	const char *usage; /* full --help text */
 	int (*run)(int argc, char **argv);
+	bool own_help; /* has subcommands: handles -h/--help itself, at every level */
 };
 
 /* True when argv holds -h or --help; the caller prints its usage and exits 0. */
@@ -21,5 +22,7 @@ int kg_usage_error(const struct kg_cmd *cmd, const char *fmt, ...) __attribute__
 int cmd_decode(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 extern const struct kg_cmd kg_cmd_decode, kg_cmd_probe;
+int cmd_policy(int argc, char **argv);
+extern const struct kg_cmd kg_cmd_policy;
 
 #endif

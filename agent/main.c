@@ -30,6 +30,7 @@ static const struct kg_cmd kg_cmd_help = {
 static const struct kg_cmd *const commands[] = {
 	&kg_cmd_decode,
 	&kg_cmd_probe,
+	&kg_cmd_policy,
 	&kg_cmd_version,
 	&kg_cmd_help,
 };
@@ -121,7 +122,7 @@ int main(int argc, char **argv)
 		print_overview(stderr);
 		return 2;
 	}
-	if (kg_wants_help(argc - 1, argv + 1)) {
+	if (!cmd->own_help && kg_wants_help(argc - 1, argv + 1)) {
 		fputs(cmd->usage, stdout);
 		return 0;
 	}

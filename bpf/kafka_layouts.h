@@ -542,6 +542,147 @@ struct kd_api {
 	OP(KD_OP_BYTES, KD_NEVER),               /* auth_bytes */ \
 	OPV(KD_OP_SKIP, 1, KD_VMAX, 8)           /* session_lifetime_ms */
 
+/*
+ * OffsetFetchResponse (9): flexible from v6; per-partition error_code after the
+ * offset, epoch (v5+) and metadata; groups array from v8; topic_id replaces the name
+ * on v10.
+ */
+#define KD_PROG_OFFSET_FETCH_RESP \
+	OPV(KD_OP_SKIP, 3, KD_VMAX, 4),          /* throttle_time_ms */ \
+	OPV(KD_OP_ARR, 0, 7, KD_NEVER),          /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 12),                      /* partition_index, committed_offset */ \
+	OPV(KD_OP_SKIP, 5, KD_VMAX, 4),          /* committed_leader_epoch */ \
+	OP(KD_OP_STR, 0),                        /* metadata NS */ \
+	OP(KD_OP_ERR, 0),                        /* error_code */ \
+	END,                                      \
+	END,                                      \
+	OPV(KD_OP_SKIP, 2, 7, 2),                /* error_code (top level) */ \
+	OPV(KD_OP_ARR, 8, KD_VMAX, KD_NEVER),    /* groups */ \
+	OP(KD_OP_STR, KD_NEVER),                 /* group_id */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OPV(KD_OP_NAME, 0, 9, KD_NEVER),          \
+	OPV(KD_OP_UUID, 10, KD_VMAX, 0),          \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 16),                      /* partition_index, committed_offset, leader_epoch */ \
+	OP(KD_OP_STR, 0),                        /* metadata NS */ \
+	OP(KD_OP_ERR, 0),                        /* error_code */ \
+	END,                                      \
+	END,                                      \
+	OP(KD_OP_SKIP, 2),                       /* error_code (group) */ \
+	END
+
+/* CreateTopicsResponse (19): flexible from v5; the topic's error_code follows its name. */
+#define KD_PROG_CREATE_TOPICS_RESP \
+	OPV(KD_OP_SKIP, 2, KD_VMAX, 4),          /* throttle_time_ms */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	OPV(KD_OP_UUID, 7, KD_VMAX, 0),          /* topic_id */ \
+	EMIT,                                     \
+	OP(KD_OP_ERR, 0),                        /* error_code */ \
+	OPV(KD_OP_STR, 1, KD_VMAX, 0),           /* error_message NS */ \
+	OPV(KD_OP_SKIP, 5, KD_VMAX, 6),          /* num_partitions i32, replication_factor i16 */ \
+	OPV(KD_OP_ARR, 5, KD_VMAX, 5),           /* configs (nullable) */ \
+	OP(KD_OP_STR, KD_NEVER),                 /* name */ \
+	OP(KD_OP_STR, 0),                        /* value NS */ \
+	OP(KD_OP_SKIP, 3),                       /* read_only, config_source, is_sensitive */ \
+	END,                                      \
+	END
+
+/* DeleteTopicsResponse (20): flexible from v4; nullable name + topic_id from v6. */
+#define KD_PROG_DELETE_TOPICS_RESP \
+	OPV(KD_OP_SKIP, 1, KD_VMAX, 4),          /* throttle_time_ms */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* responses */ \
+	OP(KD_OP_NAME, 6),                       /* name (nullable from v6) */ \
+	OPV(KD_OP_UUID, 6, KD_VMAX, 0),          /* topic_id */ \
+	EMIT,                                     \
+	OP(KD_OP_ERR, 0),                        /* error_code */ \
+	OPV(KD_OP_STR, 5, KD_VMAX, 0),           /* error_message NS */ \
+	END
+
+/* DeleteRecordsResponse (21): flexible from v2. */
+#define KD_PROG_DELETE_RECORDS_RESP \
+	OP(KD_OP_SKIP, 4),                       /* throttle_time_ms */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* partitions */ \
+	OP(KD_OP_SKIP, 12),                      /* partition_index, low_watermark */ \
+	OP(KD_OP_ERR, 0),                        /* error_code */ \
+	END,                                      \
+	END
+
+/* AddPartitionsToTxnResponse (24): flexible from v3; batched transactions from v4. */
+#define KD_PROG_ADD_PARTITIONS_RESP \
+	OP(KD_OP_SKIP, 4),                       /* throttle_time_ms */ \
+	OPV(KD_OP_SKIP, 4, KD_VMAX, 2),          /* error_code (top level) */ \
+	OPV(KD_OP_ARR, 4, KD_VMAX, KD_NEVER),    /* results_by_transaction */ \
+	OP(KD_OP_STR, KD_NEVER),                 /* transactional_id */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* topic_results */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* results_by_partition */ \
+	OP(KD_OP_SKIP, 4),                       /* partition_index */ \
+	OP(KD_OP_ERR, 0),                        /* partition_error_code */ \
+	END,                                      \
+	END,                                      \
+	END,                                      \
+	OPV(KD_OP_ARR, 0, 3, KD_NEVER),          /* results_by_topic_v3_and_below */ \
+	OP(KD_OP_NAME, KD_NEVER),                 \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* results_by_partition */ \
+	OP(KD_OP_SKIP, 4),                       /* partition_index */ \
+	OP(KD_OP_ERR, 0),                        /* partition_error_code */ \
+	END,                                      \
+	END
+
+/*
+ * DescribeConfigsResponse (32): flexible from v4. Each result's error_code comes
+ * before its resource (TERR); the name is a topic only for resource_type TOPIC
+ * (RTYPE + RNAME: a broker or logger named like a rejected topic is left alone).
+ */
+#define KD_PROG_DESCRIBE_CONFIGS_RESP \
+	OP(KD_OP_SKIP, 4),                       /* throttle_time_ms */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* results */ \
+	OP(KD_OP_TERR, 0),                       /* error_code */ \
+	OP(KD_OP_STR, 0),                        /* error_message NS */ \
+	OP(KD_OP_RTYPE, 0),                      /* resource_type */ \
+	OP(KD_OP_RNAME, KD_NEVER),               /* resource_name */ \
+	EMIT,                                     \
+	OP(KD_OP_ARR, KD_NEVER),                 /* configs */ \
+	OP(KD_OP_STR, KD_NEVER),                 /* name */ \
+	OP(KD_OP_STR, 0),                        /* value NS */ \
+	OP(KD_OP_SKIP, 1),                       /* read_only */ \
+	OPV(KD_OP_SKIP, 0, 0, 1),                /* is_default */ \
+	OPV(KD_OP_SKIP, 1, KD_VMAX, 1),          /* config_source */ \
+	OP(KD_OP_SKIP, 1),                       /* is_sensitive */ \
+	OPV(KD_OP_ARR, 1, KD_VMAX, KD_NEVER),    /* synonyms */ \
+	OP(KD_OP_STR, KD_NEVER),                 /* name */ \
+	OP(KD_OP_STR, 0),                        /* value NS */ \
+	OP(KD_OP_SKIP, 1),                       /* source */ \
+	END,                                      \
+	OPV(KD_OP_SKIP, 3, KD_VMAX, 1),          /* config_type */ \
+	OPV(KD_OP_STR, 3, KD_VMAX, 0),           /* documentation NS */ \
+	END,                                      \
+	END
+
+/*
+ * AlterConfigsResponse (33, flexible from v2) and IncrementalAlterConfigsResponse
+ * (44, flexible from v1): the same shape, error_code before the resource (TERR).
+ */
+#define KD_PROG_ALTER_CONFIGS_RESP \
+	OP(KD_OP_SKIP, 4),                       /* throttle_time_ms */ \
+	OP(KD_OP_ARR, KD_NEVER),                 /* responses */ \
+	OP(KD_OP_TERR, 0),                       /* error_code */ \
+	OP(KD_OP_STR, 0),                        /* error_message NS */ \
+	OP(KD_OP_RTYPE, 0),                      /* resource_type */ \
+	OP(KD_OP_RNAME, KD_NEVER),               /* resource_name */ \
+	EMIT,                                     \
+	END
+
 #define KD_N(prog) (sizeof((struct kd_op[]){ prog }) / sizeof(struct kd_op))
 
 enum {
@@ -576,7 +717,14 @@ enum {
 	KD_P_METADATA_RESP = KD_P_FETCH_RESP + KD_N(KD_PROG_FETCH_RESP),
 	KD_P_LIST_OFFSETS_RESP = KD_P_METADATA_RESP + KD_N(KD_PROG_METADATA_RESP),
 	KD_P_OFFSET_COMMIT_RESP = KD_P_LIST_OFFSETS_RESP + KD_N(KD_PROG_LIST_OFFSETS_RESP),
-	KD_P__END = KD_P_OFFSET_COMMIT_RESP + KD_N(KD_PROG_OFFSET_COMMIT_RESP),
+	KD_P_OFFSET_FETCH_RESP = KD_P_OFFSET_COMMIT_RESP + KD_N(KD_PROG_OFFSET_COMMIT_RESP),
+	KD_P_CREATE_TOPICS_RESP = KD_P_OFFSET_FETCH_RESP + KD_N(KD_PROG_OFFSET_FETCH_RESP),
+	KD_P_DELETE_TOPICS_RESP = KD_P_CREATE_TOPICS_RESP + KD_N(KD_PROG_CREATE_TOPICS_RESP),
+	KD_P_DELETE_RECORDS_RESP = KD_P_DELETE_TOPICS_RESP + KD_N(KD_PROG_DELETE_TOPICS_RESP),
+	KD_P_ADD_PARTITIONS_RESP = KD_P_DELETE_RECORDS_RESP + KD_N(KD_PROG_DELETE_RECORDS_RESP),
+	KD_P_DESCRIBE_CONFIGS_RESP = KD_P_ADD_PARTITIONS_RESP + KD_N(KD_PROG_ADD_PARTITIONS_RESP),
+	KD_P_ALTER_CONFIGS_RESP = KD_P_DESCRIBE_CONFIGS_RESP + KD_N(KD_PROG_DESCRIBE_CONFIGS_RESP),
+	KD_P__END = KD_P_ALTER_CONFIGS_RESP + KD_N(KD_PROG_ALTER_CONFIGS_RESP),
 };
 
 static const struct kd_op kd_prog[] = {
@@ -611,6 +759,13 @@ static const struct kd_op kd_prog[] = {
 	KD_PROG_METADATA_RESP,
 	KD_PROG_LIST_OFFSETS_RESP,
 	KD_PROG_OFFSET_COMMIT_RESP,
+	KD_PROG_OFFSET_FETCH_RESP,
+	KD_PROG_CREATE_TOPICS_RESP,
+	KD_PROG_DELETE_TOPICS_RESP,
+	KD_PROG_DELETE_RECORDS_RESP,
+	KD_PROG_ADD_PARTITIONS_RESP,
+	KD_PROG_DESCRIBE_CONFIGS_RESP,
+	KD_PROG_ALTER_CONFIGS_RESP,
 };
 
 _Static_assert(sizeof(kd_prog) / sizeof(kd_prog[0]) == KD_P__END, "program offsets");
@@ -646,6 +801,27 @@ static __always_inline struct kd_resp_prog kd_resp_prog_of(__u16 key)
 	} else if (key == KAFKA_SASL_AUTHENTICATE) {
 		r.prog = KD_P_SASL_AUTH_RESP;
 		r.len = KD_N(KD_PROG_SASL_AUTH_RESP);
+	} else if (key == KAFKA_OFFSET_FETCH) {
+		r.prog = KD_P_OFFSET_FETCH_RESP;
+		r.len = KD_N(KD_PROG_OFFSET_FETCH_RESP);
+	} else if (key == KAFKA_CREATE_TOPICS) {
+		r.prog = KD_P_CREATE_TOPICS_RESP;
+		r.len = KD_N(KD_PROG_CREATE_TOPICS_RESP);
+	} else if (key == KAFKA_DELETE_TOPICS) {
+		r.prog = KD_P_DELETE_TOPICS_RESP;
+		r.len = KD_N(KD_PROG_DELETE_TOPICS_RESP);
+	} else if (key == KAFKA_DELETE_RECORDS) {
+		r.prog = KD_P_DELETE_RECORDS_RESP;
+		r.len = KD_N(KD_PROG_DELETE_RECORDS_RESP);
+	} else if (key == KAFKA_ADD_PARTITIONS_TO_TXN) {
+		r.prog = KD_P_ADD_PARTITIONS_RESP;
+		r.len = KD_N(KD_PROG_ADD_PARTITIONS_RESP);
+	} else if (key == KAFKA_DESCRIBE_CONFIGS) {
+		r.prog = KD_P_DESCRIBE_CONFIGS_RESP;
+		r.len = KD_N(KD_PROG_DESCRIBE_CONFIGS_RESP);
+	} else if (key == KAFKA_ALTER_CONFIGS || key == KAFKA_INCREMENTAL_ALTER_CONFIGS) {
+		r.prog = KD_P_ALTER_CONFIGS_RESP;
+		r.len = KD_N(KD_PROG_ALTER_CONFIGS_RESP);
 	}
 	return r;
 }

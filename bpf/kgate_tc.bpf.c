@@ -7,8 +7,8 @@
  * poisoned their names), restores each rejected name as the client sent it and writes
  * the authorization error (TOPIC_AUTHORIZATION_FAILED, or CLUSTER_ for admin requests)
  * into every partition of that topic: the client gets a clean, non-retriable error for
- * exactly the denied topic. Responses read today: Produce, Fetch, Metadata, ListOffsets,
- * OffsetCommit (all versions); others pass as the broker wrote them.
+ * exactly the denied topic. Responses read: every API whose requests name topics that
+ * kgate decodes (kd_resp_prog_of in kafka_layouts.h); others pass as the broker wrote them.
  *
  * Rewrites are remembered by sequence number and made again when the broker
  * retransmits. Checksums are updated through bpf_l4_csum_replace, which leaves
@@ -255,6 +255,7 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 		break;
 	case KD_EV_FRAME_END:
 		f->rsasl = 0;
+		f->rerr_valid = 0;
 		if (f->rpend) {
 			f->pend[(f->rpend - 1) & (KG_PENDING - 1)].used = 0;
 			f->rpend = 0;

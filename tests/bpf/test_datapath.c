@@ -918,6 +918,213 @@ static void test_reject_offset_responses(void)
 	}
 }
 
+/* ---- TC egress: admin, config, offset-fetch and transaction responses -------------- */
+
+/* Compact lengths stay below 127 here: one uvarint byte. */
+static void wstr(struct wbuf *w, int flex, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (flex)
+		w->p[w->n++] = n + 1;
+	else
+		w16(w, n);
+	memcpy(w->p + w->n, s, n), w->n += n;
+}
+
+static void wnull(struct wbuf *w, int flex)
+{
+	if (flex)
+		w->p[w->n++] = 0;
+	else
+		w16(w, -1);
+}
+
+static void warr(struct wbuf *w, int flex, int n)
+{
+	if (flex)
+		w->p[w->n++] = n + 1;
+	else
+		w32(w, n);
+}
+
+static void wtf(struct wbuf *w, int flex)
+{
+	if (flex)
+		w->p[w->n++] = 0; /* no tagged fields */
+}
+
+/*
+ * One response with two topic entries, named names[t] with error errs[t]: as the broker
+ * writes it (poisoned names) or as the client must see it (real names, kgate's error).
+ */
+static size_t admin_response(int key, int ver, int flex, const char *const *names,
+			     const int *errs, uint8_t *out)
+{
+	struct wbuf w = { out, 4 };
+
+	w32(&w, 7), wtf(&w, flex);                       /* corr, header tagged fields */
+	switch (key) {
+	case KAFKA_OFFSET_FETCH:
+		w32(&w, 0);                                   /* throttle_time_ms */
+		if (ver >= 8) {
+			warr(&w, flex, 1), wstr(&w, flex, "g");  /* groups: "g" */
+		}
+		warr(&w, flex, 2);
+		for (int t = 0; t < 2; t++) {
+			wstr(&w, flex, names[t]);
+			warr(&w, flex, 1), w32(&w, 0);           /* one partition, index 0 */
+			w32(&w, -1), w32(&w, -1), w32(&w, -1);   /* committed_offset, leader_epoch */
+			wstr(&w, flex, "");                      /* metadata */
+			w16(&w, errs[t]), wtf(&w, flex);         /* error_code */
+			wtf(&w, flex);
+		}
+		w16(&w, 0);                                   /* top-level / group error_code */
+		if (ver >= 8)
+			wtf(&w, flex);
+		break;
+	case KAFKA_CREATE_TOPICS:
+	case KAFKA_DELETE_TOPICS:
+		w32(&w, 0), warr(&w, flex, 2);
+		for (int t = 0; t < 2; t++) {
+			wstr(&w, flex, names[t]), w16(&w, errs[t]);
+			if (key == KAFKA_CREATE_TOPICS)
+				wstr(&w, flex, errs[t] ? "Invalid" : ""); /* error_message */
+			wtf(&w, flex);
+		}
+		break;
+	case KAFKA_DELETE_RECORDS:
+	case KAFKA_ADD_PARTITIONS_TO_TXN:
+		w32(&w, 0), warr(&w, flex, 2);
+		for (int t = 0; t < 2; t++) {
+			wstr(&w, flex, names[t]);
+			warr(&w, flex, 1), w32(&w, 0);           /* one partition, index 0 */
+			if (key == KAFKA_DELETE_RECORDS)
+				w32(&w, 0), w32(&w, 42);          /* low_watermark */
+			w16(&w, errs[t]), wtf(&w, flex);
+			wtf(&w, flex);
+		}
+		break;
+	case KAFKA_DESCRIBE_CONFIGS:
+	case KAFKA_ALTER_CONFIGS:
+	case KAFKA_INCREMENTAL_ALTER_CONFIGS:
+		/* two topic resources, then a broker resource named like the poisoned topic */
+		w32(&w, 0), warr(&w, flex, 3);
+		for (int t = 0; t < 3; t++) {
+			w16(&w, t < 2 ? errs[t] : 0);
+			if (t < 2 && errs[t])
+				wstr(&w, flex, "No");                /* error_message */
+			else
+				wnull(&w, flex);
+			w.p[w.n++] = t < 2 ? 2 : 4;              /* resource_type: TOPIC, BROKER */
+			wstr(&w, flex, t < 2 ? names[t] : "eu.!");
+			if (key == KAFKA_DESCRIBE_CONFIGS) {     /* v1: one config, one synonym */
+				warr(&w, flex, 1);
+				wstr(&w, flex, "retention.ms"), wstr(&w, flex, "1");
+				w.p[w.n++] = 0, w.p[w.n++] = 1, w.p[w.n++] = 0;
+				warr(&w, flex, 1);
+				wstr(&w, flex, "retention.ms"), wnull(&w, flex), w.p[w.n++] = 5;
+			}
+			wtf(&w, flex);
+		}
+		break;
+	}
+	wtf(&w, flex);
+	out[0] = (w.n - 4) >> 24, out[1] = (w.n - 4) >> 16, out[2] = (w.n - 4) >> 8;
+	out[3] = w.n - 4;
+	return w.n;
+}
+
+struct admin_case {
+	int key, ver, flex, op, admin;
+};
+
+/*
+ * From the us region, topics eu.x and public: eu.x is rejected by rule 0; for an admin
+ * request public is too (rule 4, anonymous). Each rejected entry must come back with its
+ * name and 29 (31 for admin requests), the rest byte for byte, the checksum valid.
+ */
+static void admin_resp_case(const struct admin_case *k)
+{
+	static const char *const topics[] = { "eu.x", "public" };
+	const char *poisoned[2] = { "eu.!", k->admin ? "publi!" : "public" };
+	int berrs[2] = { k->key == KAFKA_CREATE_TOPICS ? 17 : 3, k->admin ? 3 : 0 };
+	int werrs[2] = { k->admin ? 31 : 29, k->admin ? 31 : 0 };
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP], want[PKT_CAP];
+	struct kf_topic t[2] = { { .name = topics[0], .partitions = 1 },
+				 { .name = topics[1], .partitions = 1 } };
+	struct kf_req r = { .api_key = k->key, .api_version = k->ver, .corr = 7,
+			    .client_id = "app", .topics = t, .ntopics = 2, .group = "g",
+			    .resource_type = KAFKA_RESOURCE_TOPIC };
+	struct pkt_spec br;
+	struct pkt_view v;
+	struct conn c;
+	size_t n, wn, outlen;
+
+	conn_open(&c, 4, "10.20.0.11", 0);
+	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.20.0.11",
+				.sport = PORT, .dport = c.s.sport, .seq = 900,
+				.flags = PKT_SYN | PKT_ACK };
+	tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
+	n = kf_build(&r, b, PKT_CAP);
+	CU_ASSERT_FATAL(n > 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_REJECT, 0, 1, k->op, "eu.x");
+	check_event(1, k->admin ? KG_ACT_REJECT : KG_ACT_ALLOW, k->admin ? 4 : 6, 1, k->op,
+		    "public");
+	n = admin_response(k->key, k->ver, k->flex, poisoned, berrs, b);
+	wn = admin_response(k->key, k->ver, k->flex, topics, werrs, want);
+	CU_ASSERT_EQUAL(n, wn);
+	br.seq = 901;
+	br.flags = PKT_ACK | PKT_PSH;
+	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, n), out, &outlen), TC_ACT_OK);
+	pkt_parse(out, outlen, &v);
+	CU_ASSERT_EQUAL(v.payload_len, n);
+	CU_ASSERT(!memcmp(out + v.payload_off, want, n));
+	CU_ASSERT(v.tcp_csum_ok);
+	if (memcmp(out + v.payload_off, want, n))
+		fprintf(stderr, "\n    api %d v%d: response not rewritten as expected\n", k->key,
+			k->ver);
+}
+
+static void test_reject_admin_responses(void)
+{
+	static const struct admin_case cases[] = {
+		{ KAFKA_CREATE_TOPICS, 4, 0, KG_OP_ADMIN, 1 },
+		{ KAFKA_DELETE_TOPICS, 3, 0, KG_OP_ADMIN, 1 },
+		{ KAFKA_DELETE_TOPICS, 4, 1, KG_OP_ADMIN, 1 },
+		{ KAFKA_DELETE_RECORDS, 1, 0, KG_OP_ADMIN, 1 },
+		{ KAFKA_ALTER_CONFIGS, 0, 0, KG_OP_ADMIN, 1 },
+		{ KAFKA_ALTER_CONFIGS, 2, 1, KG_OP_ADMIN, 1 },
+		{ KAFKA_INCREMENTAL_ALTER_CONFIGS, 1, 1, KG_OP_ADMIN, 1 },
+	};
+
+	apply_base(KG_MODE_ENFORCE);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		admin_resp_case(&cases[i]);
+}
+
+static void test_reject_describe_configs_response(void)
+{
+	static const struct admin_case k = { KAFKA_DESCRIBE_CONFIGS, 1, 0, KG_OP_DESCRIBE, 0 };
+
+	apply_base(KG_MODE_ENFORCE);
+	admin_resp_case(&k);
+}
+
+static void test_reject_offset_fetch_and_txn_responses(void)
+{
+	static const struct admin_case cases[] = {
+		{ KAFKA_OFFSET_FETCH, 5, 0, KG_OP_CONSUME, 0 },
+		{ KAFKA_OFFSET_FETCH, 8, 1, KG_OP_CONSUME, 0 },
+		{ KAFKA_ADD_PARTITIONS_TO_TXN, 1, 0, KG_OP_PRODUCE, 0 },
+	};
+
+	apply_base(KG_MODE_ENFORCE);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		admin_resp_case(&cases[i]);
+}
+
 /*
  * SASL: the user read from SaslAuthenticate is bound only when the broker's response
  * says success; a wrong password binds nothing.
@@ -1815,6 +2022,12 @@ int register_datapath_tests(CU_pSuite s)
 			 test_reject_metadata_response) ||
 	    !CU_add_test(s, "reject: ListOffsets and OffsetCommit responses say 29",
 			 test_reject_offset_responses) ||
+	    !CU_add_test(s, "reject: admin responses say 31 under the topics' names",
+			 test_reject_admin_responses) ||
+	    !CU_add_test(s, "reject: a DescribeConfigs topic result says 29, a broker's is kept",
+			 test_reject_describe_configs_response) ||
+	    !CU_add_test(s, "reject: OffsetFetch and AddPartitionsToTxn responses say 29",
+			 test_reject_offset_fetch_and_txn_responses) ||
 	    !CU_add_test(s, "10,000 random (policy, request) pairs agree with the reference",
 			 test_differential) ||
 	    !CU_add_test(s, "every decision uses one whole generation", test_generation_flip) ||

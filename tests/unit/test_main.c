@@ -5,6 +5,7 @@
 
 int register_decode_tests(void);
 int register_policy_tests(void);
+int register_policy_yaml_tests(void);
 
 int main(void)
 {
@@ -12,7 +13,8 @@ int main(void)
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
-	if (register_decode_tests() || register_policy_tests()) {
+	if (register_decode_tests() || register_policy_tests() ||
+	    register_policy_yaml_tests()) {
 		fprintf(stderr, "test registration failed\n");
 		CU_cleanup_registry();
 		return 2;
