@@ -1392,6 +1392,94 @@ static void test_redirect_at_syn(void)
 	kg_policy_free(&p);
 }
 
+/* Topic ids (Produce v13): resolved through kg_topic_ids; an unknown id takes unknown_topic_id. */
+static void test_topic_ids(void)
+{
+	struct kf_topic t = { .partitions = 1, .record_bytes = 10 };
+	struct kf_req r = { .api_key = KAFKA_PRODUCE, .api_version = 13, .corr = 3,
+			    .client_id = "app", .topics = &t, .ntopics = 1 };
+	struct kg_topic_name tn = { .len = 9 };
+	uint8_t b[PKT_CAP];
+	struct conn c;
+	size_t n, at;
+
+	apply_base(KG_MODE_ENFORCE);
+	memcpy(tn.name, "eu.orders", 9);
+	for (int i = 0; i < 16; i++)
+		t.id[i] = 0x40 + i;
+	CU_ASSERT_EQUAL_FATAL(bpf_map_update_elem(dp.m.topic_ids, t.id, &tn, BPF_ANY), 0);
+	n = kf_build(&r, b, PKT_CAP);
+	for (at = 0; at + 16 <= n && memcmp(b + at, t.id, 16); at++)
+		;
+	CU_ASSERT_FATAL(at + 16 <= n);
+	/* a known id from eu: decided by its name, allowed */
+	conn_open(&c, 4, "10.10.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_ALLOW, 6, 1, KG_OP_PRODUCE, "eu.orders");
+	CU_ASSERT(!memcmp(c.out + c.v.payload_off, b, n));
+	/* the same id from us: denied by its name, the id zeroed in place */
+	conn_open(&c, 4, "10.20.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_PRODUCE, "eu.orders");
+	{
+		static const uint8_t zero[16];
+
+		CU_ASSERT(!memcmp(c.out + c.v.payload_off + at, zero, 16));
+		CU_ASSERT(c.v.tcp_csum_ok);
+	}
+	/* an unknown id: the policy's unknown_topic_id (reject) */
+	t.id[15] ^= 0xff;
+	n = kf_build(&r, b, PKT_CAP);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	CU_ASSERT_EQUAL(dp.ev[0].verdict, KG_ACT_REJECT);
+	CU_ASSERT_EQUAL(dp.ev[0].rule_id, ~0u);
+	CU_ASSERT_EQUAL(counter(KG_C_UNKNOWN_TOPIC_IDS) > 0, 1);
+	t.id[15] ^= 0xff;
+	bpf_map_delete_elem(dp.m.topic_ids, t.id);
+}
+
+/*
+ * A jumbo frame (XDP multi-buffer): the denied topic's name lies beyond the first 4 KiB,
+ * in a fragment; it is found and poisoned there all the same.
+ */
+static void test_frags(void)
+{
+	static const char *const topics[] = { "public", "eu.orders" };
+	struct kf_topic t[2] = { { .name = topics[0], .partitions = 1, .record_bytes = 6000 },
+				 { .name = topics[1], .partitions = 1, .record_bytes = 10 } };
+	struct kf_req r = { .api_key = KAFKA_PRODUCE, .api_version = 7, .corr = 3,
+			    .client_id = "app", .topics = t, .ntopics = 2 };
+	static uint8_t b[16384], pkt[16384], out[16384];
+	struct pkt_view v;
+	struct conn c;
+	size_t n, pn, e;
+
+	apply_base(KG_MODE_ENFORCE);
+	n = kf_build(&r, b, sizeof(b));
+	e = name_end(b, n, "eu.orders");
+	CU_ASSERT_FATAL(e > 4096);
+	conn_open(&c, 4, "10.20.0.5", 0);
+	c.s.seq = c.next;
+	c.s.flags = PKT_ACK | PKT_PSH;
+	pn = pkt_build(pkt, &c.s, b, n);
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = pn,
+			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+		dp.nev = 0;
+		CU_ASSERT_EQUAL_FATAL(
+			bpf_prog_test_run_opts(bpf_program__fd(dp.skel->progs.kgate_xdp), &o), 0);
+		ring_buffer__consume(dp.rb);
+		CU_ASSERT_EQUAL(o.retval, XDP_PASS);
+		pkt_parse(out, o.data_size_out, &v);
+	}
+	CU_ASSERT_EQUAL(dp.nev, 2);
+	CU_ASSERT(out[v.payload_off + e - 1] == '!');
+	CU_ASSERT(v.tcp_csum_ok);
+}
+
 static void test_non_listener_passes(void)
 {
 	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
@@ -2009,6 +2097,8 @@ int register_datapath_tests(CU_pSuite s)
 			 test_out_of_order_and_retransmission) ||
 	    !CU_add_test(s, "undecodable and mid-stream flows reset", test_undecodable_resets) ||
 	    !CU_add_test(s, "non-listener traffic passes untouched", test_non_listener_passes) ||
+	    !CU_add_test(s, "topic ids: known by name, unknown by policy", test_topic_ids) ||
+	    !CU_add_test(s, "a jumbo frame: the name in a fragment is poisoned", test_frags) ||
 	    !CU_add_test(s, "redirect at connection start", test_redirect_at_syn) ||
 	    !CU_add_test(s, "SYN in the middle of a frame; data on a SYN", test_syn_handling) ||
 	    !CU_add_test(s, "incremental fetch sessions reset after a policy change",
