@@ -759,6 +759,7 @@ KD_FUNC int kd_ph_hdr(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 	st->client_id_len = 0;
 	st->client_id_null = 1;
 	st->client_id_full = 0;
+	st->acks = -1;
 	st->sub = 1;
 	return KD_EV_CONTINUE;
 }
@@ -1154,6 +1155,15 @@ KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 		st->err_code = kd_be16(st->carry);
 		st->pc++;
 		return op.code == KD_OP_TERR ? KD_EV_TERRCODE : KD_EV_ERRCODE;
+	case KD_OP_ACKS:
+		r = kd_fixed(ctx, st, s, 6);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == KD_MORE)
+			return KD_EV_NEED_MORE;
+		st->acks = (__s16)kd_be16(st->carry);
+		st->pc++;
+		return KD_EV_CONTINUE;
 	case KD_OP_SESSION:
 		/* both fields in this chunk: the datapath may rewrite the epoch in place */
 		if (st->carry_len == 0 && kd_avail(s) >= 8) {

@@ -65,6 +65,7 @@ enum kd_opcode {
 	KD_OP_SESSION,  /* Fetch session_id i32 + session_epoch i32, reported */
 	KD_OP_ERR,      /* response: a topic's partition error_code i16, reported */
 	KD_OP_TERR,     /* response: a topic's own error_code, before its name, reported */
+	KD_OP_ACKS,     /* Produce acks i16 (kept: acks=0 gets no response) + timeout i32 */
 };
 
 #define KD_NEVER 255     /* "null is never valid" / "never flexible" */
@@ -101,7 +102,7 @@ struct kd_api {
 /* Produce (0): flexible from v9; topic_id replaces name on v13. */
 #define KD_PROG_PRODUCE \
 	OPV(KD_OP_STR, 3, KD_VMAX, 3),           /* transactional_id NS */ \
-	OP(KD_OP_SKIP, 6),                       /* acks i16, timeout_ms i32 */ \
+	OP(KD_OP_ACKS, 0),                       /* acks i16, timeout_ms i32 */ \
 	OP(KD_OP_ARR, KD_NEVER),                 /* topic_data */ \
 	OPV(KD_OP_NAME, 0, 12, KD_NEVER),         \
 	OPV(KD_OP_UUID, 13, KD_VMAX, 0),          \

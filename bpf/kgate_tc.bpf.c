@@ -98,34 +98,59 @@ static __always_inline void kg_tc_remember(struct kg_flow *f, __u32 seq, __u8 va
 	r->used = 1;
 }
 
+/* The in-flight request the n-th response answers, or 0 when it is not known. */
+static __always_inline struct kg_inflight *kg_expect(struct kg_flow *f, __u32 n)
+{
+	struct kg_inflight *e = &f->inflight[n & (KG_INFLIGHT - 1)];
+
+	return e->kind && e->idx == n && n < f->req_no ? e : 0;
+}
+
 /*
- * The broker answered a SaslAuthenticate. The user is bound only on success, and only
- * once the exchange is complete: PLAIN takes one step, SCRAM two (the first success
- * answers client-first with server-first). A user the policy never names is
- * KG_PRINCIPAL_OTHER; a delegation token's owner is not on the wire, nor is a name cut
- * at KD_USER_MAX: both are KG_PRINCIPAL_OTHER too.
+ * The broker answered SASL step e->step of exchange e->xchg (ok: success). The user
+ * named by the exchange's first token is bound when every step the mechanism needs
+ * succeeded: PLAIN one, SCRAM two (server-first, then server-final). A failure, a
+ * stale exchange, or an answer to a token that did not carry the user binds nothing. A
+ * connection already bound to another SASL principal is not rebound (the broker
+ * refuses such a re-authentication). A user the policy never names, a delegation
+ * token or a name cut at KD_USER_MAX is KG_PRINCIPAL_OTHER.
  */
-__attribute__((noinline)) int kg_sasl_verdict(struct kg_flow *f, __u32 err)
+__attribute__((noinline)) int kg_sasl_verdict(struct kg_flow *f, struct kg_inflight *e, __u32 ok)
 {
 	struct kg_name_key k = {};
 	struct kg_id_val *v;
-	__u32 zero = 0, *genp, steps_needed;
+	__u32 zero = 0, *genp, need;
 
-	if (!f)
+	if (!f || !e)
 		return 0;
-	if (err) {
+	if (e->xchg != f->xchg || !e->step || e->step > 8)
+		return 0;
+	if (!ok) {
 		f->sasl_pending = 0; /* a wrong password never binds */
+		f->sasl_ok = 0;
 		return 0;
 	}
-	steps_needed = (f->dec.mech == KD_MECH_SCRAM_SHA_256 || f->dec.mech == KD_MECH_SCRAM_SHA_512)
-			       ? 2
-			       : 1;
-	if (f->sasl_steps < steps_needed)
+	f->sasl_ok |= 1 << e->step;
+	need = (f->dec.mech == KD_MECH_SCRAM_SHA_256 || f->dec.mech == KD_MECH_SCRAM_SHA_512) ? 2
+												    : 1;
+	/* every step up to the last one the mechanism needs answered with success */
+	if (e->step != need || (f->sasl_ok & ((1u << (need + 1)) - 2)) != ((1u << (need + 1)) - 2))
 		return 0;
+	if (!f->sasl_pending || f->sasl_user_xchg != f->xchg)
+		return 0;
+	f->sasl_pending = 0;
+	if (f->principal_src == KG_PSRC_SASL) {
+		bool same = f->principal_len == f->sasl_user_len;
+
+		for (__u32 i = 0; i < KD_USER_MAX; i++)
+			if (i < f->sasl_user_len && f->principal[i] != f->sasl_user[i])
+				same = false;
+		if (!same)
+			return 0;
+	}
 	genp = bpf_map_lookup_elem(&kg_active, &zero);
 	if (!genp)
 		return 0;
-	f->sasl_pending = 0;
 	f->principal_src = KG_PSRC_SASL;
 	__builtin_memcpy(f->principal, f->sasl_user, KD_USER_MAX);
 	f->principal_len = f->sasl_user_len;
@@ -145,11 +170,20 @@ __attribute__((noinline)) int kg_sasl_verdict(struct kg_flow *f, __u32 err)
 	return 0;
 }
 
+/* Whether the next response is a raw SASL token: its request says so. */
+static __always_inline void kg_next_kind(struct kg_flow *f)
+{
+	struct kg_inflight *e = kg_expect(f, f->resp_no);
+
+	f->rdec.sasl_raw = e && e->kind == KG_IF_RAW;
+}
+
 __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow *f,
 					  struct kg_tc_pos *lp, int ev)
 {
 	struct kd_state *d;
 	struct kg_pend *pe;
+	struct kg_inflight *e;
 
 	if (!f || !lp)
 		return 0;
@@ -159,16 +193,21 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 		f->rpend = 0;
 		f->rmatch = 0;
 		f->rsasl = 0;
-		if (f->sasl_pending && d->corr == f->sasl_corr) {
-			f->rsasl = 1;
-			kd_resp_begin(d, KAFKA_SASL_AUTHENTICATE, f->sasl_ver);
+		e = kg_expect(f, f->resp_no);
+		if (!e || e->kind != KG_IF_NORMAL) {
+			f->rflags |= KG_RF_DEAD; /* lost track of which request this answers */
 			break;
 		}
-		for (int i = 0; i < KG_PENDING; i++) {
-			pe = &f->pend[i];
-			if (pe->used && pe->corr == d->corr) {
-				f->rpend = i + 1;
-				kd_resp_begin(d, pe->api_key, pe->api_version);
+		if (e->api_key == KAFKA_SASL_AUTHENTICATE && e->step) {
+			f->rsasl = 1;
+			kd_resp_begin(d, e->api_key, e->api_version);
+			break;
+		}
+		if (e->pend) {
+			pe = &f->pend[(e->pend - 1) & (KG_PENDING - 1)];
+			if (pe->used && pe->api_key == e->api_key) {
+				f->rpend = e->pend;
+				kd_resp_begin(d, e->api_key, e->api_version);
 			}
 		}
 		break;
@@ -213,17 +252,20 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 	case KD_EV_RAWRESP:
 		/*
 		 * Handshake v0: PLAIN succeeds with an empty token (a failure closes the
-		 * connection); SCRAM's second answer is server-final, "v=..." on success,
-		 * "e=..." on failure.
+		 * connection); SCRAM answers client-first with server-first ("r=...") and
+		 * client-final with server-final, "v=..." on success, "e=..." on failure.
 		 */
-		if (!f->sasl_pending)
+		e = kg_expect(f, f->resp_no);
+		if (!e || e->kind != KG_IF_RAW) {
+			f->rflags |= KG_RF_DEAD;
 			break;
-		f->rraw++;
+		}
 		if (f->dec.mech == KD_MECH_PLAIN)
-			kg_sasl_verdict(f, d->err_code == 0x100 ? 0 : 1);
-		else if ((f->dec.mech == KD_MECH_SCRAM_SHA_256 ||
-			  f->dec.mech == KD_MECH_SCRAM_SHA_512) && f->rraw >= 2)
-			kg_sasl_verdict(f, d->err_code == 'v' ? 0 : 1);
+			kg_sasl_verdict(f, e, d->err_code == 0x100);
+		else if (e->step == 1)
+			kg_sasl_verdict(f, e, d->err_code == 'r');
+		else
+			kg_sasl_verdict(f, e, d->err_code == 'v');
 		break;
 	case KD_EV_TERRCODE:
 		/* a new topic entry begins: remember where its error is, for after its name */
@@ -236,7 +278,8 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 		break;
 	case KD_EV_ERRCODE:
 		if (f->rsasl) {
-			kg_sasl_verdict(f, d->err_code);
+			kg_sasl_verdict(f, kg_expect(f, f->resp_no), d->err_code == 0);
+			f->rsasl = 0;
 			break;
 		}
 		if (!f->rmatch || !f->rpend || !(d->here & KD_H_ERR) ||
@@ -261,6 +304,8 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 			f->rpend = 0;
 		}
 		f->rmatch = 0;
+		f->resp_no++;
+		kg_next_kind(f);
 		break;
 	}
 	return 0;
@@ -404,6 +449,8 @@ int kgate_tc_egress(struct __sk_buff *skb)
 		}
 	}
 	f->rdec.here = 0;
+	if (f->rdec.phase == KD_PH_SIZE && !f->rdec.carry_len)
+		kg_next_kind(f);
 	lp.last = KD_EV_CONTINUE;
 	bpf_loop(KD_STEPS_FOR(plen), kg_tc_step, &lp, 0);
 	if (lp.last != KD_EV_NEED_MORE || f->rdec.phase == KD_PH_DEAD)

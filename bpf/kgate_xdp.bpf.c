@@ -367,11 +367,12 @@ __attribute__((noinline)) int kg_pend_add(struct kg_flow *f)
 	len = d->name_len;
 	if (!len || len > KD_TOPIC_MAX)
 		return 0;
-	for (int i = 0; i < KG_PENDING; i++)
-		if (f->pend[i].used && f->pend[i].corr == d->corr)
-			pe = &f->pend[i];
+	/* one entry per request (not per correlation id: the client chooses those) */
+	if (f->cur_pend)
+		pe = &f->pend[(f->cur_pend - 1) & (KG_PENDING - 1)];
 	if (!pe) {
-		pe = &f->pend[f->pend_next & (KG_PENDING - 1)];
+		f->cur_pend = (f->pend_next & (KG_PENDING - 1)) + 1;
+		pe = &f->pend[(f->cur_pend - 1) & (KG_PENDING - 1)];
 		f->pend_next++;
 		__builtin_memset(pe, 0, sizeof(*pe));
 		pe->used = 1;
@@ -495,6 +496,33 @@ __attribute__((noinline)) int kg_fetch_session(struct xdp_md *ctx, struct kg_flo
 	return 0;
 }
 
+/*
+ * The request just ended expects a response (all but Produce with acks=0): it takes
+ * the next number, which its response will have among the responses (TC egress).
+ */
+__attribute__((noinline)) int kg_inflight_add(struct kg_flow *f)
+{
+	struct kg_inflight *e;
+	struct kd_state *d;
+
+	if (!f)
+		return 0;
+	d = &f->dec;
+	if (d->api_key == KAFKA_PRODUCE && d->acks == 0)
+		return 0;
+	e = &f->inflight[f->req_no & (KG_INFLIGHT - 1)];
+	e->idx = f->req_no++;
+	e->xchg = f->xchg;
+	e->api_key = d->api_key;
+	e->api_version = d->api_version;
+	e->kind = d->api_key == KD_KEY_SASL_RAW ? KG_IF_RAW : KG_IF_NORMAL;
+	e->step = (d->api_key == KAFKA_SASL_AUTHENTICATE || d->api_key == KD_KEY_SASL_RAW)
+			  ? f->sasl_step
+			  : 0;
+	e->pend = f->cur_pend;
+	return 0;
+}
+
 /* Connection plumbing is not subject to policy: needed before any identity is known. */
 static __always_inline bool kg_exempt(__u16 key)
 {
@@ -606,20 +634,17 @@ static long kg_step(__u32 i, void *data)
 		return 1;
 	case KD_EV_FRAME:
 		f->requests++;
-		/* SASL: remember the step; TC egress binds the user on the broker's success */
+		f->cur_pend = 0;
+		/* SASL: count the exchange's steps; TC egress binds on the broker's answers */
 		if (f->dec.api_key == KAFKA_SASL_HANDSHAKE) {
-			f->sasl_steps = 0;
+			f->xchg++;
+			f->sasl_step = 0;
+			f->sasl_ok = 0;
 			f->sasl_pending = 0;
-			f->rraw = 0;
-		} else if (f->dec.api_key == KAFKA_SASL_AUTHENTICATE) {
-			f->sasl_corr = f->dec.corr;
-			f->sasl_ver = f->dec.api_version;
-			f->sasl_steps++;
-		} else if (f->dec.api_key == KD_KEY_SASL_RAW) {
-			/* a raw token (handshake v0): the broker answers with a raw token too */
-			f->sasl_steps++;
-			if (f->rdec.sasl_raw < 255)
-				f->rdec.sasl_raw++;
+		} else if (f->dec.api_key == KAFKA_SASL_AUTHENTICATE ||
+			   f->dec.api_key == KD_KEY_SASL_RAW) {
+			if (f->sasl_step < 255)
+				f->sasl_step++;
 		}
 		f->frame_topics = 0;
 		f->frame_done = 0;
@@ -681,6 +706,7 @@ static long kg_step(__u32 i, void *data)
 		kg_apply(lp->ctx, f, &lp->out, KG_EV_TOPIC, dec);
 		break;
 	case KD_EV_FRAME_END:
+		kg_inflight_add(f);
 		/*
 		 * A request that named no topic (e.g. Metadata for all topics) is decided by
 		 * the rules without a topic pattern. Not a Fetch: one that names no partition
@@ -697,9 +723,13 @@ static long kg_step(__u32 i, void *data)
 		kg_fetch_session(lp->ctx, f, &lp->out);
 		break;
 	case KD_EV_SASL_USER:
+		/* only the exchange's first token names the user (PLAIN, SCRAM client-first) */
+		if (f->sasl_step != 1)
+			break;
 		__builtin_memcpy(f->sasl_user, f->dec.user, KD_USER_MAX);
 		f->sasl_user_len = f->dec.user_len;
 		f->sasl_uflags = f->dec.uflags | (f->dec.flags & KD_F_TRUNC ? 0x80 : 0);
+		f->sasl_user_xchg = f->xchg;
 		f->sasl_pending = 1;
 		break;
 	case KD_EV_ERROR:

@@ -199,7 +199,7 @@ struct kd_state {
 	__u8 rprog_len;    /* response mode: its length; 0 = skip the body */
 	__u8 resp;         /* 1: this state decodes responses (broker -> client) */
 	__u16 err_code;    /* the error_code just read (KD_EV_ERRCODE) */
-	__u16 pad5;
+	__s16 acks;        /* Produce: acks of the current request (0: no response comes) */
 };
 
 _Static_assert(sizeof(((struct kd_state *)0)->name) == 256 + KD_WIN, "name buffer: 256 + window");

@@ -48,6 +48,27 @@
 #define KG_PENDING 4
 /* Rejected topic names remembered per request; more -> not rewritten in the response. */
 #define KG_PEND_NAMES 4
+/*
+ * Requests awaiting their response, per flow. Kafka answers a connection's requests in
+ * order, so the n-th response answers the n-th request that expects one: that, not the
+ * client-chosen correlation id, ties a response to its request. More in flight -> the
+ * responses are no longer followed (no rewrites, no SASL binding).
+ */
+#define KG_INFLIGHT 16
+#define KG_IF_NORMAL 1 /* a response with a header */
+#define KG_IF_RAW 2    /* a raw SASL token (after SaslHandshake v0) */
+
+struct kg_inflight {
+	__u32 idx;        /* request number */
+	__u32 xchg;       /* SASL exchange number when it was sent */
+	__u16 api_key;
+	__u16 api_version;
+	__u8 kind;        /* KG_IF_* */
+	__u8 step;        /* SASL step within the exchange (1: the token carrying the user) */
+	__u8 pend;        /* 1 + its pending rejections entry */
+	__u8 pad;
+};
+
 /* Response bytes rewritten, remembered per flow for broker retransmissions. */
 #define KG_RESP_REWRITES 8
 
@@ -249,10 +270,20 @@ struct kg_flow {
 	__u8 rerr_valid;
 	__u8 rraw;                    /* raw SASL answers from the broker seen */
 	__u8 rpad3[2];
-	__s32 sasl_corr;              /* correlation id of the last SaslAuthenticate */
+	__s32 sasl_corr;              /* (unused) */
 	__u16 sasl_ver;
 	__u16 rpad2;
 	__u8 sasl_user[KD_USER_MAX];
+	struct kg_inflight inflight[KG_INFLIGHT];
+	__u32 req_no;                 /* requests that expect a response, so far */
+	__u32 resp_no;                /* responses seen, so far */
+	__u32 xchg;                   /* SASL exchanges (SaslHandshake requests) so far */
+	__u32 sasl_user_xchg;         /* the exchange whose first token carried sasl_user */
+	__u8 sasl_step;               /* SASL tokens sent in the current exchange */
+	__u8 sasl_ok;                 /* bit n: step n answered with success */
+	__u8 cur_pend;                /* 1 + pending rejections of the request at hand */
+	__u8 rcur_valid;              /* the response at hand has an in-flight entry */
+	__u32 rcur;                   /* ... at inflight[rcur % KG_INFLIGHT] */
 	struct kg_flow_key key; /* this flow's own key, for events and the TC side */
 	__u64 hkey[2];          /* random key of the retransmission hash */
 	__u64 bytes;          /* payload bytes decided */
