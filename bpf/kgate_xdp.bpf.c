@@ -296,7 +296,15 @@ __attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, 
 	__builtin_memcpy(e->uuid, f->dec.uuid, sizeof(e->uuid));
 	__builtin_memcpy(e->principal, f->principal, sizeof(e->principal));
 	__builtin_memcpy(e->client_id, f->dec.client_id, sizeof(e->client_id));
-	__builtin_memcpy(e->topic, f->dec.name, sizeof(e->topic));
+	/* only the name's bytes (a 256-byte copy per event is measurable) */
+	{
+		__u32 tl = e->topic_len;
+
+		KD_CLAMP(tl, sizeof(e->topic) - 1);
+		if (tl)
+			bpf_probe_read_kernel(e->topic, tl, f->dec.name);
+		e->topic[tl & 0xff] = 0;
+	}
 	/* no wakeup per event: the agent polls (a wakeup per event costs ~1 us) */
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 0;
