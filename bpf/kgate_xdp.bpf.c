@@ -153,74 +153,27 @@ static __always_inline int kg_rewrite(struct xdp_md *ctx, __u32 tcp_off, __u32 o
 /* ---- decisions ------------------------------------------------------------- */
 
 /*
- * First match over the candidates of the topic's class (or of the "no pattern" class
- * when has_topic is 0). Returns action | (rule index + 1) << 4; index 0 = default.
+ * First match in file order over a class's candidates: the rule's principals and
+ * regions must hold the flow's, and (unless at_syn) its operations and client ids the
+ * request's. At SYN only rules that name no operation and no client.id can decide;
+ * others are passed over. Returns action | (rule index + 1) << 4, or 0 for no match.
  * A global function: verified once, on its own.
  */
-__attribute__((noinline)) int kg_decide(struct kg_flow *f, __u32 gen, __u32 op, __u32 has_topic)
-{
-	struct kg_class_ref *ref;
-	struct kg_config *cfg;
-	struct kg_class *cls;
-	__u32 key, opbit;
-
-	if (!f)
-		return KG_ACT_DROP;
-	gen &= 1;
-	cfg = bpf_map_lookup_elem(&kg_config, &gen);
-	if (!cfg)
-		return KG_ACT_DROP;
-	f->dec.name_key_gen = gen;
-	f->dec.name_key_len = has_topic ? 8 * (1 + (f->dec.name_len & 0xff) + 1) : 8;
-	ref = bpf_map_lookup_elem(&kg_topics, &f->dec.name_key_len);
-	if (!ref)
-		return cfg->default_action;
-	key = gen * KG_MAX_PATTERNS + ref->class_id;
-	cls = bpf_map_lookup_elem(&kg_classes, &key);
-	if (!cls)
-		return cfg->default_action;
-	opbit = 1u << (op & 7);
-	for (__u32 i = 0; i < KG_MAX_CANDIDATES; i++) {
-		struct kg_rule *r;
-		__u32 ri, pid = f->principal_id & (KG_MAX_PRINCIPALS - 1);
-
-		if (i >= cls->n)
-			break;
-		ri = cls->rules[i];
-		if (ri >= KG_MAX_RULES)
-			break;
-		key = gen * KG_MAX_RULES + ri;
-		r = bpf_map_lookup_elem(&kg_rules, &key);
-		if (!r)
-			break;
-		if (!(r->ops & opbit) || !((r->regions >> (f->region_id & 63)) & 1) ||
-		    !((r->client_ids >> (f->client_cid & 63)) & 1) ||
-		    !((r->principals[(pid >> 6) & 3] >> (pid & 63)) & 1))
-			continue;
-		return (r->action & 0xf) | ((ri + 1) << 4);
-	}
-	return cfg->default_action;
-}
-
-/*
- * Connection-level decision at SYN. Before any request only rules that name no topic
- * (the "no pattern" class), no operation and no client.id can decide; the first such
- * rule that matches the connection's principal and region decides. Returns its
- * kg_decide-style result, or 0 when no such rule matches (requests decide later).
- */
-__attribute__((noinline)) int kg_syn_decide(struct kg_flow *f, __u32 gen)
+__attribute__((noinline)) int kg_first_match(struct kg_flow *f, __u32 gen, __u32 class_id,
+					     __u32 op, __u32 at_syn)
 {
 	struct kg_class *cls;
-	__u32 key, pid;
+	__u32 key, pid, opbit;
 
 	if (!f)
 		return 0;
 	gen &= 1;
-	key = gen * KG_MAX_PATTERNS; /* class 0 */
+	key = gen * KG_MAX_PATTERNS + class_id;
 	cls = bpf_map_lookup_elem(&kg_classes, &key);
 	if (!cls)
 		return 0;
 	pid = f->principal_id & (KG_MAX_PRINCIPALS - 1);
+	opbit = 1u << (op & 7);
 	for (__u32 i = 0; i < KG_MAX_CANDIDATES; i++) {
 		struct kg_rule *r;
 		__u32 ri;
@@ -234,14 +187,53 @@ __attribute__((noinline)) int kg_syn_decide(struct kg_flow *f, __u32 gen)
 		r = bpf_map_lookup_elem(&kg_rules, &key);
 		if (!r)
 			break;
-		if (r->ops != 0xff || r->client_ids != ~0ull)
-			continue; /* depends on requests: not decidable at SYN */
+		if (at_syn) {
+			if (r->ops != 0xff || r->client_ids != ~0ull)
+				continue; /* depends on requests: not decidable at SYN */
+		} else if (!(r->ops & opbit) || !((r->client_ids >> (f->client_cid & 63)) & 1)) {
+			continue;
+		}
 		if (!((r->regions >> (f->region_id & 63)) & 1) ||
 		    !((r->principals[(pid >> 6) & 3] >> (pid & 63)) & 1))
 			continue;
 		return (r->action & 0xf) | ((ri + 1) << 4);
 	}
 	return 0;
+}
+
+/*
+ * The decision for the topic in f->dec.name (or, has_topic 0, for a request naming no
+ * topic: the "no pattern" class): first match, else the policy's default.
+ */
+__attribute__((noinline)) int kg_decide(struct kg_flow *f, __u32 gen, __u32 op, __u32 has_topic)
+{
+	struct kg_class_ref *ref;
+	struct kg_config *cfg;
+	int dec;
+
+	if (!f)
+		return KG_ACT_DROP;
+	gen &= 1;
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	if (!cfg)
+		return KG_ACT_DROP;
+	f->dec.name_key_gen = gen;
+	f->dec.name_key_len = has_topic ? 8 * (1 + (f->dec.name_len & 0xff) + 1) : 8;
+	ref = bpf_map_lookup_elem(&kg_topics, &f->dec.name_key_len);
+	if (!ref)
+		return cfg->default_action;
+	dec = kg_first_match(f, gen, ref->class_id, op, 0);
+	return dec ? dec : cfg->default_action;
+}
+
+/*
+ * Connection-level decision at SYN: the first rule of the "no pattern" class that
+ * names no operation and no client.id and matches the connection's principal and
+ * region. 0 when none does (requests decide later).
+ */
+static __always_inline int kg_syn_decide(struct kg_flow *f, __u32 gen)
+{
+	return kg_first_match(f, gen, 0, 0, 1);
 }
 
 /*
