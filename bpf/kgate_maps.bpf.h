@@ -164,6 +164,14 @@ struct {
 } kg_redirect SEC(".maps");
 #endif
 
+/* VLAN ethertypes (not in every linux/if_ether.h), for both hooks' parsers. */
+#ifndef ETH_P_8021Q
+#define ETH_P_8021Q 0x8100
+#endif
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+
 /* Kafka error codes kgate writes (Errors.java). */
 #define KAFKA_TOPIC_AUTHORIZATION_FAILED 29
 #define KAFKA_GROUP_AUTHORIZATION_FAILED 30

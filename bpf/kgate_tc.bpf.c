@@ -31,13 +31,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#ifndef ETH_P_8021Q
-#define ETH_P_8021Q 0x8100
-#endif
-#ifndef ETH_P_8021AD
-#define ETH_P_8021AD 0x88A8
-#endif
-
 /* Where the segment is: scalars only (a global function may write it; see kg_tc_event). */
 struct kg_tc_pos {
 	__u32 tcp_off;

@@ -34,13 +34,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#ifndef ETH_P_8021Q
-#define ETH_P_8021Q 0x8100
-#endif
-#ifndef ETH_P_8021AD
-#define ETH_P_8021AD 0x88A8
-#endif
-
 /* The byte written over the last byte of a rejected topic name: never valid in a name. */
 #define KG_POISON '!'
 

@@ -678,6 +678,31 @@ struct wbuf {
 	size_t n;
 };
 
+/* Closes a frame written from w->p: its i32 size prefix. */
+static void wframe_end(struct wbuf *w)
+{
+	uint32_t size = w->n - 4;
+
+	w->p[0] = size >> 24, w->p[1] = size >> 16, w->p[2] = size >> 8, w->p[3] = size;
+}
+
+/*
+ * A client connection from saddr (IPv4), and its broker side: the SYN-ACK (initial
+ * sequence number isn) through TC, then br ready for the broker's first data segment.
+ */
+static void broker_open(struct conn *c, const char *saddr, struct pkt_spec *br, uint32_t isn)
+{
+	uint8_t pkt[PKT_CAP], out[PKT_CAP];
+	size_t outlen;
+
+	conn_open(c, 4, saddr, 0);
+	*br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = saddr, .sport = PORT,
+				 .dport = c->s.sport, .seq = isn, .flags = PKT_SYN | PKT_ACK };
+	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, br, NULL, 0), out, &outlen), TC_ACT_OK);
+	br->seq = isn + 1;
+	br->flags = PKT_ACK | PKT_PSH;
+}
+
 static void w16(struct wbuf *w, int v)
 {
 	w->p[w->n++] = v >> 8;
@@ -710,7 +735,7 @@ static size_t produce_response(int32_t corr, const char *const *names, const int
 		w32(&w, 0), w32(&w, 0);   /* log_start_offset */
 	}
 	w32(&w, 0); /* throttle_time_ms */
-	out[0] = (w.n - 4) >> 24, out[1] = (w.n - 4) >> 16, out[2] = (w.n - 4) >> 8, out[3] = w.n - 4;
+	wframe_end(&w);
 	return w.n;
 }
 
@@ -733,19 +758,13 @@ static void test_reject_response_rewritten(void)
 	size_t n, rn, outlen, firstlen;
 
 	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.20.0.5", 0);
-	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.20.0.5",
-				.sport = PORT, .dport = c.s.sport, .seq = 7000,
-				.flags = PKT_SYN | PKT_ACK };
-	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen), TC_ACT_OK);
+	broker_open(&c, "10.20.0.5", &br, 7000);
 	n = req(KAFKA_PRODUCE, 7, topics, 2, b); /* corr 7 */
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
 	check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_PRODUCE, "eu.orders");
 
 	rn = produce_response(7, echoed, errs, 2, b);
 	produce_response(7, want_names, want_errs, 2, want);
-	br.seq = 7001;
-	br.flags = PKT_ACK | PKT_PSH;
 	n = pkt_build(pkt, &br, b, rn);
 	CU_ASSERT_EQUAL(tc_run(pkt, n, out, &outlen), TC_ACT_OK);
 	pkt_parse(out, outlen, &v);
@@ -780,11 +799,7 @@ static void test_reject_fetch_response(void)
 	size_t n, outlen;
 
 	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.20.0.7", 0);
-	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.20.0.7",
-				.sport = PORT, .dport = c.s.sport, .seq = 100,
-				.flags = PKT_SYN | PKT_ACK };
-	tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
+	broker_open(&c, "10.20.0.7", &br, 100);
 	n = req(KAFKA_FETCH, 11, topics, 2, b);
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
 	check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_CONSUME, "eu.x");
@@ -805,12 +820,9 @@ static void test_reject_fetch_response(void)
 			w32(&w, -1);                                     /* preferred replica */
 			w32(&w, 8), w32(&w, 0x11223344), w32(&w, 0x55667788); /* records */
 		}
-		w.p[0] = (w.n - 4) >> 24, w.p[1] = (w.n - 4) >> 16, w.p[2] = (w.n - 4) >> 8;
-		w.p[3] = w.n - 4;
+		wframe_end(&w);
 		n = w.n;
 	}
-	br.seq = 101;
-	br.flags = PKT_ACK | PKT_PSH;
 	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, n), out, &outlen), TC_ACT_OK);
 	pkt_parse(out, outlen, &v);
 	CU_ASSERT(!memcmp(out + v.payload_off, want, n));
@@ -828,11 +840,7 @@ static void test_reject_metadata_response(void)
 	size_t n, outlen;
 
 	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.20.0.8", 0);
-	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.20.0.8",
-				.sport = PORT, .dport = c.s.sport, .seq = 300,
-				.flags = PKT_SYN | PKT_ACK };
-	tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
+	broker_open(&c, "10.20.0.8", &br, 300);
 	n = req(KAFKA_METADATA, 4, topics, 2, b);
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
 	check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_DESCRIBE, "eu.x");
@@ -852,12 +860,9 @@ static void test_reject_metadata_response(void)
 		w.p[w.n++] = 0, w32(&w, 1);                           /* internal, 1 partition */
 		w16(&w, 0), w32(&w, 0), w32(&w, 1);                   /* err, index, leader */
 		w32(&w, 1), w32(&w, 1), w32(&w, 1), w32(&w, 1);       /* replicas [1], isr [1] */
-		w.p[0] = (w.n - 4) >> 24, w.p[1] = (w.n - 4) >> 16, w.p[2] = (w.n - 4) >> 8;
-		w.p[3] = w.n - 4;
+		wframe_end(&w);
 		n = w.n;
 	}
-	br.seq = 301;
-	br.flags = PKT_ACK | PKT_PSH;
 	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, n), out, &outlen), TC_ACT_OK);
 	pkt_parse(out, outlen, &v);
 	CU_ASSERT(!memcmp(out + v.payload_off, want, n));
@@ -882,8 +887,7 @@ static size_t simple_response(int key, int pass, uint8_t *out)
 		if (key == KAFKA_LIST_OFFSETS)
 			w32(&w, -1), w32(&w, -1), w32(&w, 0), w32(&w, 42); /* timestamp, offset */
 	}
-	out[0] = (w.n - 4) >> 24, out[1] = (w.n - 4) >> 16, out[2] = (w.n - 4) >> 8;
-	out[3] = w.n - 4;
+	wframe_end(&w);
 	return w.n;
 }
 
@@ -899,18 +903,12 @@ static void test_reject_offset_responses(void)
 
 	apply_base(KG_MODE_ENFORCE);
 	for (int k = 0; k < 2; k++) {
-		conn_open(&c, 4, "10.20.0.9", 0);
-		br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.20.0.9",
-					.sport = PORT, .dport = c.s.sport, .seq = 500,
-					.flags = PKT_SYN | PKT_ACK };
-		tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
+		broker_open(&c, "10.20.0.9", &br, 500);
 		n = req(keys[k][0], keys[k][1], topics, 2, b);
 		CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
 		check_event(0, KG_ACT_REJECT, 0, 1, KG_OP_CONSUME, "eu.x");
 		n = simple_response(keys[k][0], 0, b);
 		simple_response(keys[k][0], 1, want);
-		br.seq = 501;
-		br.flags = PKT_ACK | PKT_PSH;
 		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, n), out, &outlen), TC_ACT_OK);
 		pkt_parse(out, outlen, &v);
 		CU_ASSERT(!memcmp(out + v.payload_off, want, n));
@@ -1030,8 +1028,7 @@ static size_t admin_response(int key, int ver, int flex, const char *const *name
 		break;
 	}
 	wtf(&w, flex);
-	out[0] = (w.n - 4) >> 24, out[1] = (w.n - 4) >> 16, out[2] = (w.n - 4) >> 8;
-	out[3] = w.n - 4;
+	wframe_end(&w);
 	return w.n;
 }
 
@@ -1061,11 +1058,7 @@ static void admin_resp_case(const struct admin_case *k)
 	struct conn c;
 	size_t n, wn, outlen;
 
-	conn_open(&c, 4, "10.20.0.11", 0);
-	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.20.0.11",
-				.sport = PORT, .dport = c.s.sport, .seq = 900,
-				.flags = PKT_SYN | PKT_ACK };
-	tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
+	broker_open(&c, "10.20.0.11", &br, 900);
 	n = kf_build(&r, b, PKT_CAP);
 	CU_ASSERT_FATAL(n > 0);
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
@@ -1075,8 +1068,6 @@ static void admin_resp_case(const struct admin_case *k)
 	n = admin_response(k->key, k->ver, k->flex, poisoned, berrs, b);
 	wn = admin_response(k->key, k->ver, k->flex, topics, werrs, want);
 	CU_ASSERT_EQUAL(n, wn);
-	br.seq = 901;
-	br.flags = PKT_ACK | PKT_PSH;
 	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, n), out, &outlen), TC_ACT_OK);
 	pkt_parse(out, outlen, &v);
 	CU_ASSERT_EQUAL(v.payload_len, n);
@@ -1125,18 +1116,19 @@ static void test_reject_offset_fetch_and_txn_responses(void)
 		admin_resp_case(&cases[i]);
 }
 
-/*
- * SASL: the user read from SaslAuthenticate is bound only when the broker's response
- * says success; a wrong password binds nothing.
- */
-static void sasl_case(int ok, const char *want_principal)
+static void tc_send(struct pkt_spec *br, struct wbuf *w)
+{
+	uint8_t pkt[PKT_CAP], out[PKT_CAP];
+	size_t outlen;
+
+	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, br, w->p, w->n), out, &outlen), TC_ACT_OK);
+	br->seq += w->n;
+}
+
+static void sasl_policy(void)
 {
 	struct kg_policy p;
 	struct kg_prule *x;
-	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP], tok[64];
-	struct pkt_spec br;
-	struct conn c;
-	size_t n, tl, outlen;
 
 	base_policy(&p, KG_MODE_ENFORCE);
 	x = kg_policy_add_rule(&p, "alice-writes", 8, 1);
@@ -1147,7 +1139,6 @@ static void sasl_case(int ok, const char *want_principal)
 	push(&x->topics, &x->ntopics, "alice-only");
 	x->action = KG_ACT_REJECT;
 	{
-		/* both first in the file */
 		struct kg_prule a = p.rules[p.nrules - 2], q = p.rules[p.nrules - 1];
 
 		memmove(&p.rules[2], &p.rules[0], (p.nrules - 2) * sizeof(p.rules[0]));
@@ -1156,12 +1147,21 @@ static void sasl_case(int ok, const char *want_principal)
 	}
 	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
 	kg_policy_free(&p);
+}
 
-	conn_open(&c, 4, "10.10.0.5", 0);
-	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.10.0.5",
-				.sport = PORT, .dport = c.s.sport, .seq = 9000,
-				.flags = PKT_SYN | PKT_ACK };
-	tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
+/*
+ * SASL: the user read from SaslAuthenticate is bound only when the broker's response
+ * says success; a wrong password binds nothing.
+ */
+static void sasl_case(int ok, const char *want_principal)
+{
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP], tok[64];
+	struct pkt_spec br;
+	struct conn c;
+	size_t n, tl, outlen;
+
+	sasl_policy();
+	broker_open(&c, "10.10.0.5", &br, 9000);
 	tl = kf_sasl_plain("", "alice", "pw", tok, sizeof(tok));
 	{
 		struct kf_req hs = { .api_key = KAFKA_SASL_HANDSHAKE, .api_version = 1, .corr = 5,
@@ -1185,8 +1185,6 @@ static void sasl_case(int ok, const char *want_principal)
 		memcpy(w.p + w.n, "PLAIN", 5), w.n += 5;
 		w32(&w, 4 + 2 + 2 + 4 + 8), w32(&w, 6), w16(&w, ok ? 0 : 58), w16(&w, -1);
 		w32(&w, 0), w32(&w, 0), w32(&w, 0);
-		br.seq = 9001;
-		br.flags = PKT_ACK | PKT_PSH;
 		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, w.n), out, &outlen), TC_ACT_OK);
 	}
 	n = produce("alice-only", b);
@@ -1207,11 +1205,7 @@ static void sasl_v0_case(int ok, const char *want_principal)
 	size_t n, tl, outlen;
 
 	/* the policy of sasl_case is in force */
-	conn_open(&c, 4, "10.10.0.5", 0);
-	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.10.0.5",
-				.sport = PORT, .dport = c.s.sport, .seq = 9000,
-				.flags = PKT_SYN | PKT_ACK };
-	tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
+	broker_open(&c, "10.10.0.5", &br, 9000);
 	{
 		struct kf_req hs = { .api_key = KAFKA_SASL_HANDSHAKE, .api_version = 0, .corr = 5,
 				     .client_id = "app", .mechanism = "PLAIN" };
@@ -1219,8 +1213,6 @@ static void sasl_v0_case(int ok, const char *want_principal)
 		n = kf_build(&hs, b, PKT_CAP);
 	}
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
-	br.seq = 9001;
-	br.flags = PKT_ACK | PKT_PSH;
 	{
 		struct wbuf w = { b, 0 };
 
@@ -2080,39 +2072,6 @@ static void rv_qinq(void)
 	CU_ASSERT(rc != XDP_PASS || dp.nev > 0);
 }
 
-static void tc_send(struct pkt_spec *br, struct wbuf *w)
-{
-	uint8_t pkt[PKT_CAP], out[PKT_CAP];
-	size_t outlen;
-
-	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, br, w->p, w->n), out, &outlen), TC_ACT_OK);
-	br->seq += w->n;
-}
-
-static void sasl_policy(void)
-{
-	struct kg_policy p;
-	struct kg_prule *x;
-
-	base_policy(&p, KG_MODE_ENFORCE);
-	x = kg_policy_add_rule(&p, "alice-writes", 8, 1);
-	push(&x->principals, &x->nprincipals, "alice");
-	push(&x->topics, &x->ntopics, "alice-only");
-	x->action = KG_ACT_ALLOW;
-	x = kg_policy_add_rule(&p, "nobody-else", 9, 1);
-	push(&x->topics, &x->ntopics, "alice-only");
-	x->action = KG_ACT_REJECT;
-	{
-		struct kg_prule a = p.rules[p.nrules - 2], q = p.rules[p.nrules - 1];
-
-		memmove(&p.rules[2], &p.rules[0], (p.nrules - 2) * sizeof(p.rules[0]));
-		p.rules[0] = a;
-		p.rules[1] = q;
-	}
-	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
-	kg_policy_free(&p);
-}
-
 /*
  * From a review: authenticated as bob, a client pipelines ApiVersions (corr 77), a
  * SaslHandshake, and a SaslAuthenticate for alice with a wrong password, reusing corr 77.
@@ -2120,19 +2079,13 @@ static void sasl_policy(void)
  */
 static void test_sasl_corr_reuse(void)
 {
-	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP], tok[64], rb[PKT_CAP];
+	uint8_t b[PKT_CAP], tok[64], rb[PKT_CAP];
 	struct pkt_spec br;
 	struct conn c;
-	size_t n, tl, outlen;
+	size_t n, tl;
 
 	sasl_policy();
-	conn_open(&c, 4, "10.10.0.9", 0);
-	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.10.0.9",
-				.sport = PORT, .dport = c.s.sport, .seq = 9000,
-				.flags = PKT_SYN | PKT_ACK };
-	tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
-	br.seq = 9001;
-	br.flags = PKT_ACK | PKT_PSH;
+	broker_open(&c, "10.10.0.9", &br, 9000);
 	/* 1. legit login as bob */
 	tl = kf_sasl_plain("", "bob", "bobpw", tok, sizeof(tok));
 	{
@@ -2194,20 +2147,14 @@ static void test_sasl_corr_reuse(void)
  */
 static void test_sasl_v0_pipelined(void)
 {
-	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP], tok[128], rb[PKT_CAP];
+	uint8_t b[PKT_CAP], tok[128], rb[PKT_CAP];
 	struct pkt_spec br;
 	struct conn c;
-	size_t n, tl, outlen;
+	size_t n, tl;
 	static const char fin[] = "c=biws,r=nonceXYZ,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
 	sasl_policy();
-	conn_open(&c, 4, "10.10.0.10", 0);
-	br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = "10.10.0.10",
-				.sport = PORT, .dport = c.s.sport, .seq = 9000,
-				.flags = PKT_SYN | PKT_ACK };
-	tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen);
-	br.seq = 9001;
-	br.flags = PKT_ACK | PKT_PSH;
+	broker_open(&c, "10.10.0.10", &br, 9000);
 	{
 		struct kf_req av = { .api_key = KAFKA_API_VERSIONS, .api_version = 0, .corr = 1,
 				     .client_id = "app" };
