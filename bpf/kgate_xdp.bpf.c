@@ -1123,7 +1123,7 @@ int kgate_xdp(struct xdp_md *ctx)
 	if (r == -1)
 		return XDP_PASS;
 	if (r == -2) {
-		kg_count(KG_C_OVERLAP_DROPS);
+		kg_count(KG_C_UNREADABLE_DROPS);
 		return XDP_DROP; /* TCP in fragments, or headers we do not walk */
 	}
 	genp = bpf_map_lookup_elem(&kg_active, &zero);
@@ -1152,7 +1152,7 @@ int kgate_xdp(struct xdp_md *ctx)
 		 * Urgent data: a receiver without SO_OOBINLINE (the broker) removes the
 		 * urgent byte from the stream, which would shift it against the decoder.
 		 */
-		kg_count(KG_C_OVERLAP_DROPS);
+		kg_count(KG_C_UNREADABLE_DROPS);
 		return XDP_DROP;
 	}
 	if (p.syn) {

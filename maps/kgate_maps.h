@@ -262,17 +262,12 @@ struct kg_flow {
 	__u8 pend_next;
 	__u8 rsasl;                   /* the response at hand answers the SASL step */
 	__u8 sasl_pending;            /* a user was read and awaits the broker's verdict */
-	__u8 sasl_steps;              /* SaslAuthenticate requests since the handshake */
 	__u8 sasl_user_len;
 	__u8 sasl_uflags;             /* KD_U_* */
-	__u8 rpad[2];
+	__u8 rpad[3];
 	__u32 rerr_seq;               /* sequence number of a topic error before its name */
 	__u8 rerr_valid;
-	__u8 rraw;                    /* raw SASL answers from the broker seen */
-	__u8 rpad3[2];
-	__s32 sasl_corr;              /* (unused) */
-	__u16 sasl_ver;
-	__u16 rpad2;
+	__u8 rpad3[3];
 	__u8 sasl_user[KD_USER_MAX];
 	struct kg_inflight inflight[KG_INFLIGHT];
 	__u32 req_no;                 /* requests that expect a response, so far */
@@ -364,7 +359,8 @@ struct kg_event {
 	X(KG_C_EVENTS_LOST_ALLOW, "events_lost_allow")                                             \
 	X(KG_C_UNKNOWN_TOPIC_IDS, "unknown_topic_ids")                                             \
 	X(KG_C_SYN_IN_FRAME_DROPS, "syn_in_frame_drops")                                           \
-	X(KG_C_FETCH_SESSION_RESETS, "fetch_session_resets")
+	X(KG_C_FETCH_SESSION_RESETS, "fetch_session_resets")                                       \
+	X(KG_C_UNREADABLE_DROPS, "unreadable_packet_drops") /* TCP fragments, unwalked headers, urgent data */
 
 enum kg_counter {
 	KG_COUNTERS(KG_ENUM_ENTRY)
