@@ -194,6 +194,18 @@ rig_backend() {
 		echo "127.0.0.1:$1" >"$RIG_BACKEND_FILE"
 }
 
+# rig_sasl_front USERS_FILE: starts the test-only SASL front (tests/tools/sasl_front.c)
+# in the broker namespace in front of the mock and points the broker address at it.
+# Connections that skip SASL are spliced through unauthenticated (--allow-plaintext).
+rig_sasl_front() {
+	local line
+	rig_spawn "$RIG_NS_BROKER" sasl-front "$(rig_tool sasl_front)" --listen 127.0.0.1:0 \
+		--backend "127.0.0.1:$RIG_MOCK_PORT" --users "$1" --allow-plaintext || return 1
+	line=$(rig_wait_line sasl-front '^LISTENING ') || return 1
+	RIG_FRONT_PORT=${line##*:}
+	rig_backend "$RIG_FRONT_PORT"
+}
+
 rig_up() {
 	local bmac
 	RIG_ID=${RIG_ID:-kr$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')}
