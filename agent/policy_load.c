@@ -61,8 +61,15 @@ int kg_policy_activate(const struct kg_maps *m, __u32 gen)
 {
 	__u32 zero = 0;
 
-	gen &= 1;
-	return bpf_map_update_elem(m->active, &zero, &gen, BPF_ANY) ? -errno : 0;
+	__u32 epoch;
+
+	/* the next epoch whose low bit is gen (flows compare epochs, not generations) */
+	if (bpf_map_lookup_elem(m->active, &zero, &epoch))
+		return -errno;
+	epoch++;
+	if ((epoch & 1) != (gen & 1))
+		epoch++;
+	return bpf_map_update_elem(m->active, &zero, &epoch, BPF_ANY) ? -errno : 0;
 }
 
 /*

@@ -37,7 +37,7 @@ int kg_policy_active(const struct kg_maps *m);
 int kg_policy_write(const struct kg_maps *m, const struct kg_compiled *c, __u32 gen,
 		    __u32 version_id, char *err, size_t errlen);
 
-/* Makes gen the active generation: one word. */
+/* Makes gen the active generation: one word, the next epoch of gen's parity. */
 int kg_policy_activate(const struct kg_maps *m, __u32 gen);
 
 #endif

@@ -12,7 +12,11 @@
 
 #define KG_PIN __uint(pinning, LIBBPF_PIN_BY_NAME)
 
-/* [0]: the active policy generation (0 or 1). The one word a policy apply flips. */
+/*
+ * [0]: the policy epoch; its low bit is the active generation. The one word a policy
+ * apply writes (the next epoch of the other parity), so state taken under one policy
+ * is never mistaken for the next policy written into the same generation.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -200,6 +204,27 @@ static __always_inline void kg_count(__u32 idx)
 
 	if (c)
 		*c += 1; /* per-CPU: no atomics needed */
+}
+
+/*
+ * The id generation gen gives the principal name[0..len) (KG_PRINCIPAL_OTHER when the
+ * policy does not name it), using k as the key's room.
+ */
+static __always_inline __u16 kg_principal_lookup(struct kg_name_key *k, const __u8 *name, __u32 len,
+						 __u32 gen)
+{
+	struct kg_id_val *v;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->gen = gen & 1;
+	k->kind = KG_NAME_PRINCIPAL;
+	k->len = len;
+	__builtin_memcpy(k->name, name, KD_USER_MAX);
+	for (__u32 i = 0; i < KD_USER_MAX; i++)
+		if (i >= len)
+			k->name[i] = 0;
+	v = bpf_map_lookup_elem(&kg_names, k);
+	return v ? v->id & (KG_MAX_PRINCIPALS - 1) : KG_PRINCIPAL_OTHER;
 }
 
 #endif /* KGATE_MAPS_BPF_H */

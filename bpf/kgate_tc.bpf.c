@@ -110,8 +110,7 @@ static __always_inline struct kg_inflight *kg_expect(struct kg_flow *f, __u32 n)
  */
 __attribute__((noinline)) int kg_sasl_verdict(struct kg_flow *f, struct kg_inflight *e, __u32 ok)
 {
-	struct kg_name_key k = {};
-	struct kg_id_val *v;
+	struct kg_name_key k;
 	__u32 zero = 0, *genp, need;
 
 	if (!f || !e)
@@ -148,18 +147,10 @@ __attribute__((noinline)) int kg_sasl_verdict(struct kg_flow *f, struct kg_infli
 	__builtin_memcpy(f->principal, f->sasl_user, KD_USER_MAX);
 	f->principal_len = f->sasl_user_len;
 	f->principal_id = KG_PRINCIPAL_OTHER;
+	f->principal_opaque = f->sasl_uflags != 0;
 	if (f->sasl_uflags)
 		return 0; /* a delegation token, or a cut name */
-	k.gen = *genp & 1;
-	k.kind = KG_NAME_PRINCIPAL;
-	k.len = f->sasl_user_len;
-	__builtin_memcpy(k.name, f->sasl_user, KD_USER_MAX);
-	for (__u32 i = 0; i < KD_USER_MAX; i++)
-		if (i >= k.len)
-			k.name[i] = 0;
-	v = bpf_map_lookup_elem(&kg_names, &k);
-	if (v)
-		f->principal_id = v->id & (KG_MAX_PRINCIPALS - 1);
+	f->principal_id = kg_principal_lookup(&k, f->sasl_user, f->sasl_user_len, *genp);
 	return 0;
 }
 

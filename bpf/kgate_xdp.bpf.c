@@ -66,7 +66,8 @@ struct kg_pkt {
  * global functions that write it would otherwise make the verifier forget them.
  */
 struct kg_out {
-	__u32 gen;
+	__u32 gen;        /* epoch & 1 */
+	__u32 epoch;      /* kg_active when the packet arrived */
 	__u32 tcp_off;
 	__u32 payload_off;
 	__u8 outcome;     /* KG_OUT_* */
@@ -198,25 +199,89 @@ __attribute__((noinline)) int kg_first_match(struct kg_flow *f, __u32 gen, __u32
  * The decision for the topic in f->dec.name (or, has_topic 0, for a request naming no
  * topic: the "no pattern" class): first match, else the policy's default.
  */
-__attribute__((noinline)) int kg_decide(struct kg_flow *f, __u32 gen, __u32 op, __u32 has_topic)
+static __always_inline __u32 kg_dc_stamp(const struct kg_flow *f)
 {
+	return f->principal_id | (__u32)f->region_id << 16 | (__u32)f->client_cid << 24;
+}
+
+/* The memo slot for the topic in f->dec.name, or NULL when the name is not memoized. */
+static __always_inline struct kg_dcache *kg_dc_slot(struct kg_flow *f)
+{
+	__u32 len = f->dec.name_len, h;
+
+	if (len == 0 || len > KG_DCACHE_NAME)
+		return NULL;
+	h = len + f->dec.name[(len - 1) & (KG_DCACHE_NAME - 1)] * 3 +
+	    (len > 1 ? f->dec.name[(len - 2) & (KG_DCACHE_NAME - 1)] * 7 : 0);
+	return &f->dcache[h & (KG_DCACHE - 1)];
+}
+
+/* Whether slot holds the topic in f->dec.name for op: its bytes are compared. */
+static __always_inline bool kg_dc_hit(const struct kg_flow *f, const struct kg_dcache *e, __u32 op)
+{
+	__u64 a, b, diff = 0;
+	__u32 len = f->dec.name_len;
+
+	if (e->len != len || e->op != op)
+		return false;
+	KD_UNROLL
+	for (int w = 0; w < KG_DCACHE_NAME / 8; w++) {
+		if (w * 8 >= (int)len)
+			break;
+		__builtin_memcpy(&a, &f->dec.name[w * 8], 8);
+		__builtin_memcpy(&b, &e->name[w * 8], 8);
+		/* bytes past the name's end are not compared */
+		if (len < (__u32)(w + 1) * 8)
+			diff |= (a ^ b) & ((1ull << ((len - w * 8) * 8)) - 1);
+		else
+			diff |= a ^ b;
+	}
+	return diff == 0;
+}
+
+/*
+ * The decision for the topic in f->dec.name (has_topic 0: for a request naming no
+ * topic, the "no pattern" class): first match, else the policy's default. Topics this
+ * connection already decided under the same epoch, principal, region and client id
+ * come from its memo.
+ */
+__attribute__((noinline)) int kg_decide(struct kg_flow *f, __u32 epoch, __u32 op, __u32 has_topic)
+{
+	__u32 gen = epoch & 1, stamp;
 	struct kg_class_ref *ref;
+	struct kg_dcache *e = NULL;
 	struct kg_config *cfg;
 	int dec;
 
 	if (!f)
 		return KG_ACT_DROP;
-	gen &= 1;
 	cfg = bpf_map_lookup_elem(&kg_config, &gen);
 	if (!cfg)
 		return KG_ACT_DROP;
+	if (has_topic) {
+		stamp = kg_dc_stamp(f);
+		if (f->dc_epoch != epoch + 1 || f->dc_stamp != stamp) {
+			__builtin_memset(f->dcache, 0, sizeof(f->dcache));
+			f->dc_epoch = epoch + 1;
+			f->dc_stamp = stamp;
+		}
+		e = kg_dc_slot(f);
+		if (e && kg_dc_hit(f, e, op))
+			return e->dec;
+	}
 	f->dec.name_key_gen = gen;
 	f->dec.name_key_len = has_topic ? 8 * (1 + (f->dec.name_len & 0xff) + 1) : 8;
 	ref = bpf_map_lookup_elem(&kg_topics, &f->dec.name_key_len);
-	if (!ref)
-		return cfg->default_action;
-	dec = kg_first_match(f, gen, ref->class_id, op, 0);
-	return dec ? dec : cfg->default_action;
+	dec = ref ? kg_first_match(f, gen, ref->class_id, op, 0) : 0;
+	if (!dec)
+		dec = cfg->default_action;
+	if (e) {
+		__builtin_memcpy(e->name, f->dec.name, KG_DCACHE_NAME);
+		e->len = f->dec.name_len;
+		e->op = op;
+		e->dec = dec;
+	}
+	return dec;
 }
 
 /*
@@ -257,7 +322,10 @@ __attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, 
 		kg_count(action == KG_ACT_ALLOW ? KG_C_EVENTS_LOST_ALLOW : KG_C_EVENTS_LOST_DENY);
 		return 0;
 	}
-	e->ts_ns = bpf_ktime_get_ns();
+	/* one clock read per packet: its decisions are made at the same time */
+	if (!f->ts_pkt)
+		f->ts_pkt = bpf_ktime_get_ns();
+	e->ts_ns = f->ts_pkt;
 	__builtin_memcpy(&e->flow, &f->key, sizeof(e->flow));
 	e->version_id = cfg->version_id;
 	e->rule_id = (dec >> 4) ? (dec >> 4) - 1 : ~0u;
@@ -468,10 +536,10 @@ __attribute__((noinline)) int kg_fetch_session(struct xdp_md *ctx, struct kg_flo
 		return 0;
 	if (d->sess_epoch <= 0) {
 		/* a full fetch (new session or none): every partition is named and decided */
-		f->sess_gen = gen + 1;
+		f->sess_epoch = lp->epoch + 1;
 		return 0;
 	}
-	if (f->sess_gen == gen + 1)
+	if (f->sess_epoch == lp->epoch + 1)
 		return 0;
 	cfg = bpf_map_lookup_elem(&kg_config, &gen);
 	if (!cfg || cfg->mode == KG_MODE_MONITOR)
@@ -524,8 +592,9 @@ static __always_inline bool kg_exempt(__u16 key)
 }
 
 /* The id of the current frame's client.id (KG_CLIENT_OTHER if no rule names it). */
-__attribute__((noinline)) int kg_client_id(struct kg_flow *f, struct kg_scratch *sc, __u32 gen)
+__attribute__((noinline)) int kg_client_id(struct kg_flow *f, struct kg_scratch *sc, __u32 epoch)
 {
+	__u32 gen = epoch & 1;
 	struct kg_name_key *k;
 	struct kd_state *d;
 	struct kg_id_val *v;
@@ -534,6 +603,30 @@ __attribute__((noinline)) int kg_client_id(struct kg_flow *f, struct kg_scratch 
 		return 0;
 	k = &sc->nkey;
 	d = &f->dec;
+	/* the same client id as the connection's last frame, under the same epoch */
+	if (f->cid_epoch == epoch + 1 && f->cid_null == d->client_id_null &&
+	    f->cid_len == d->client_id_len) {
+		__u64 a, b, diff = 0;
+		__u32 len = d->client_id_len;
+
+		KD_UNROLL
+		for (int w = 0; w < KD_CLIENT_ID_MAX / 8; w++) {
+			if (w * 8 >= (int)len)
+				break;
+			__builtin_memcpy(&a, &d->client_id[w * 8], 8);
+			__builtin_memcpy(&b, &f->cid[w * 8], 8);
+			if (len < (__u32)(w + 1) * 8)
+				diff |= (a ^ b) & ((1ull << ((len - w * 8) * 8)) - 1);
+			else
+				diff |= a ^ b;
+		}
+		if (!diff)
+			return 0;
+	}
+	f->cid_epoch = epoch + 1;
+	f->cid_null = d->client_id_null;
+	f->cid_len = d->client_id_len;
+	__builtin_memcpy(f->cid, d->client_id, KD_CLIENT_ID_MAX);
 	f->client_cid = KG_CLIENT_OTHER;
 	if (d->client_id_null)
 		return 0;
@@ -642,7 +735,7 @@ static long kg_step(__u32 i, void *data)
 		f->frame_topics = 0;
 		f->frame_done = 0;
 		f->frame_exempt = kg_exempt(f->dec.api_key);
-		kg_client_id(f, lp->sc, gen);
+		kg_client_id(f, lp->sc, lp->out.epoch);
 		if (!f->frame_exempt) {
 			const struct kd_api *api = kd_api_of(f->dec.api_key);
 
@@ -660,7 +753,7 @@ static long kg_step(__u32 i, void *data)
 				f->frame_done = 1;
 			} else if (api && !api->prog_len) {
 				/* no topics in the body: decided by operation now */
-				dec = kg_decide(f, gen, f->dec.opclass, 0);
+				dec = kg_decide(f, lp->out.epoch, f->dec.opclass, 0);
 				kg_apply(lp->ctx, f, &lp->out, KG_EV_REQUEST, dec);
 				f->frame_done = 1;
 			}
@@ -676,7 +769,7 @@ static long kg_step(__u32 i, void *data)
 		 * decision stands.
 		 */
 		if ((f->dec.tkind & (KD_TK_NAME | KD_TK_ID)) == (KD_TK_NAME | KD_TK_ID)) {
-			__u32 by_name = kg_decide(f, gen, f->dec.opclass, 1), by_id;
+			__u32 by_name = kg_decide(f, lp->out.epoch, f->dec.opclass, 1), by_id;
 
 			f->dec.tkind = KD_TK_ID;
 			if (kg_resolve_id(f)) {
@@ -684,7 +777,7 @@ static long kg_step(__u32 i, void *data)
 				cfg = bpf_map_lookup_elem(&kg_config, &gen);
 				by_id = cfg ? cfg->unknown_id_action : KG_ACT_RESET;
 			} else {
-				by_id = kg_decide(f, gen, f->dec.opclass, 1);
+				by_id = kg_decide(f, lp->out.epoch, f->dec.opclass, 1);
 			}
 			f->dec.tkind = KD_TK_NAME | KD_TK_ID;
 			dec = (by_id & 0xf) > (by_name & 0xf) ? by_id : by_name;
@@ -694,7 +787,7 @@ static long kg_step(__u32 i, void *data)
 			dec = cfg ? cfg->unknown_id_action : KG_ACT_RESET;
 			f->dec.name_len = 0;
 		} else {
-			dec = kg_decide(f, gen, f->dec.opclass, 1);
+			dec = kg_decide(f, lp->out.epoch, f->dec.opclass, 1);
 		}
 		kg_apply(lp->ctx, f, &lp->out, KG_EV_TOPIC, dec);
 		break;
@@ -708,7 +801,7 @@ static long kg_step(__u32 i, void *data)
 		 */
 		if (!f->frame_exempt && !f->frame_done && !f->frame_topics &&
 		    f->dec.api_key != KAFKA_FETCH) {
-			dec = kg_decide(f, gen, f->dec.opclass, 0);
+			dec = kg_decide(f, lp->out.epoch, f->dec.opclass, 0);
 			kg_apply(lp->ctx, f, &lp->out, KG_EV_REQUEST, dec);
 		}
 		break;
@@ -1053,10 +1146,37 @@ static __always_inline int kg_parse(struct xdp_md *ctx, struct kg_pkt *p,
 }
 
 /* Region and identity of a new flow, by longest prefix on the source address. */
-static __always_inline void kg_classify(struct kg_flow *f, struct kg_flow_key *fk, __u32 gen)
+__attribute__((noinline)) int kg_classify(struct kg_flow *f, struct kg_scratch *sc, __u32 gen)
 {
 	struct kg_id_val *reg, *idn;
+	struct kg_flow_key *fk;
 
+	if (!f || !sc)
+		return 0;
+	fk = (struct kg_flow_key *)&sc->hdr;
+	gen &= 1;
+
+	if (f->principal_src == KG_PSRC_SASL) {
+		/* a bound SASL principal stays; only its id is taken again */
+		f->region_id = KG_REGION_NONE;
+		if (!f->principal_opaque)
+			f->principal_id = kg_principal_lookup(&sc->nkey, f->principal,
+							      f->principal_len, gen);
+		if (fk->family == 4) {
+			struct kg_cidr4_key k = { .prefixlen = 8 + 32, .gen = gen };
+
+			__builtin_memcpy(k.addr, fk->saddr, 4);
+			reg = bpf_map_lookup_elem(&kg_regions4, &k);
+		} else {
+			struct kg_cidr6_key k = { .prefixlen = 8 + 128, .gen = gen };
+
+			__builtin_memcpy(k.addr, fk->saddr, 16);
+			reg = bpf_map_lookup_elem(&kg_regions6, &k);
+		}
+		if (reg)
+			f->region_id = reg->id & (KG_MAX_REGIONS - 1);
+		return 0;
+	}
 	f->region_id = KG_REGION_NONE;
 	f->principal_id = KG_PRINCIPAL_ANONYMOUS;
 	f->principal_src = KG_PSRC_NONE;
@@ -1079,10 +1199,13 @@ static __always_inline void kg_classify(struct kg_flow *f, struct kg_flow_key *f
 		f->principal_id = idn->id & (KG_MAX_PRINCIPALS - 1);
 		f->principal_src = KG_PSRC_IDENTITY;
 	}
+	return 0;
 }
 
-static __always_inline struct kg_flow *kg_new_flow(struct kg_flow_key *fk, __u32 gen)
+static __always_inline struct kg_flow *kg_new_flow(struct kg_flow_key *fk, __u32 epoch,
+						    struct kg_scratch *sc)
 {
+	__u32 gen = epoch & 1;
 	__u32 zero = 0;
 	struct kg_flow *tmpl = bpf_map_lookup_elem(&kg_flow_zero, &zero), *f;
 
@@ -1093,10 +1216,11 @@ static __always_inline struct kg_flow *kg_new_flow(struct kg_flow_key *fk, __u32
 	f = bpf_map_lookup_elem(&kg_flows, fk);
 	if (f) {
 		f->gen = gen;
+		f->epoch = epoch;
 		__builtin_memcpy(&f->key, fk, sizeof(*fk));
 		f->hkey[0] = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
 		f->hkey[1] = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
-		kg_classify(f, fk, gen);
+		kg_classify(f, sc, gen);
 		kg_count(KG_C_FLOWS_NEW);
 	}
 	return f;
@@ -1110,7 +1234,7 @@ int kgate_xdp(struct xdp_md *ctx)
 	struct kg_flow_key *fk;
 	struct kg_scratch *sc;
 	struct kg_flow *f;
-	__u32 zero = 0, gen, port_key, *genp, rst_seq = 0;
+	__u32 zero = 0, gen, epoch, port_key, *genp, rst_seq = 0;
 	__u8 *lst;
 	int r;
 
@@ -1129,7 +1253,8 @@ int kgate_xdp(struct xdp_md *ctx)
 	genp = bpf_map_lookup_elem(&kg_active, &zero);
 	if (!genp)
 		return XDP_PASS;
-	gen = *genp & 1;
+	epoch = *genp;
+	gen = epoch & 1;
 	port_key = gen * 65536 + bpf_ntohs(fk->dport);
 	lst = bpf_map_lookup_elem(&kg_ports, &port_key);
 	if (!lst || !*lst)
@@ -1170,7 +1295,7 @@ int kgate_xdp(struct xdp_md *ctx)
 			kg_count(KG_C_SYN_IN_FRAME_DROPS);
 			return XDP_DROP;
 		}
-		f = kg_new_flow(fk, gen);
+		f = kg_new_flow(fk, epoch, sc);
 		if (!f)
 			return p.payload_len ? XDP_DROP : XDP_PASS;
 		f->listener = (*lst - 1) & (KG_MAX_LISTENERS - 1);
@@ -1215,7 +1340,7 @@ syn_done:
 		return f && (f->flags & KG_FLOW_DROP) ? XDP_DROP : XDP_PASS;
 	if (!f) {
 		/* First seen mid-stream: frame boundaries are unknown. */
-		f = kg_new_flow(fk, gen);
+		f = kg_new_flow(fk, epoch, sc);
 		if (!f)
 			return XDP_DROP;
 		f->listener = (*lst - 1) & (KG_MAX_LISTENERS - 1);
@@ -1229,15 +1354,18 @@ syn_done:
 	}
 	/* ids (region, identity, listener) belong to a policy generation */
 	f->listener = (*lst - 1) & (KG_MAX_LISTENERS - 1);
-	if (f->gen != gen) {
-		kg_classify(f, fk, gen);
+	if (f->epoch != epoch) {
+		kg_classify(f, sc, gen);
 		f->gen = gen;
+		f->epoch = epoch;
 	}
 
+	f->ts_pkt = 0;
 	lp.ctx = ctx;
 	lp.f = f;
 	lp.sc = sc;
 	lp.out.gen = gen;
+	lp.out.epoch = epoch;
 	lp.out.tcp_off = p.tcp_off;
 	lp.out.payload_off = p.payload_off;
 	lp.src.off = p.payload_off;

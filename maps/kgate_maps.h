@@ -5,9 +5,10 @@
  *
  * Policy generations: every policy table holds two generations side by side, told
  * apart by a generation number inside the key (or the index). The agent writes a new
- * policy into the inactive generation, then flips kg_active (one 32-bit word); a
- * decision reads kg_active once and uses that generation for every lookup, so no
- * decision ever sees half of a policy.
+ * policy into the inactive generation, then flips kg_active (one 32-bit word: an
+ * epoch counter whose low bit is the generation); a decision reads kg_active once
+ * and uses that generation for every lookup, so no decision ever sees half of a
+ * policy. Per-flow state derived from a policy (ids, memos) carries the epoch.
  *
  * When an enum here changes, also update its *_NAMES list below, README.md and the
  * tests that name it (tests/bpf/test_datapath.c).
@@ -249,6 +250,24 @@ struct kg_rewrite {
 	__u8 pad[2];
 };
 
+/*
+ * Decisions a connection already made, by exact topic name (names longer than
+ * KG_DCACHE_NAME are not remembered), operation and kind, valid for one policy epoch
+ * and one (principal, region, client id): a producer names the same topics in every
+ * request, and the memo spares their lookups. Direct-mapped on the name's length and
+ * last bytes; the name itself is compared, so a collision only costs a lookup.
+ */
+#define KG_DCACHE 16
+#define KG_DCACHE_NAME 32
+
+struct kg_dcache {
+	__u8 name[KG_DCACHE_NAME];
+	__u32 dec;  /* kg_decide's result */
+	__u8 len;   /* 0: empty */
+	__u8 op;    /* opclass */
+	__u8 pad[2];
+};
+
 struct kg_flow {
 	struct kd_state dec;
 	struct kd_state rdec;         /* the broker -> client stream (TC egress) */
@@ -267,7 +286,8 @@ struct kg_flow {
 	__u8 rpad[3];
 	__u32 rerr_seq;               /* sequence number of a topic error before its name */
 	__u8 rerr_valid;
-	__u8 rpad3[3];
+	__u8 principal_opaque;        /* the SASL principal is a token or a cut name */
+	__u8 rpad3[2];
 	__u8 sasl_user[KD_USER_MAX];
 	struct kg_inflight inflight[KG_INFLIGHT];
 	__u32 req_no;                 /* requests that expect a response, so far */
@@ -282,6 +302,7 @@ struct kg_flow {
 	struct kg_flow_key key; /* this flow's own key, for events and the TC side */
 	__u64 hkey[2];          /* random key of the retransmission hash */
 	__u64 bytes;          /* payload bytes decided */
+	__u64 ts_pkt;         /* time of the packet at hand's first event, 0 = none yet */
 	__u32 next_seq;       /* next client sequence number expected */
 	__u32 requests;       /* frames decoded */
 	__u32 topics;         /* topic decisions made */
@@ -296,11 +317,18 @@ struct kg_flow {
 	__u16 frame_topics;   /* topics decided in the current request */
 	__u8 frame_done;      /* the current request was decided as a whole */
 	__u8 frame_exempt;    /* the current request is connection plumbing (not decided) */
-	__u8 gen;             /* policy generation region/principal ids were taken from */
-	__u8 sess_gen;        /* 1 + the generation that decided the Fetch session's topics */
-	__u8 pad[1];
+	__u8 gen;             /* policy generation (epoch & 1) of the ids below */
+	__u8 cid_len;         /* client_id of the last frame, for kg_client_id's memo */
+	__u8 cid_null;
+	__u32 epoch;          /* kg_active epoch region/principal ids were taken from */
+	__u32 sess_epoch;     /* 1 + the epoch that decided the Fetch session's topics */
+	__u32 cid_epoch;      /* 1 + the epoch client_cid was looked up in */
+	__u32 dc_epoch;       /* 1 + the epoch of the decisions in dcache */
+	__u32 dc_stamp;       /* principal, region and client of the decisions in dcache */
 	__u8 principal[KD_USER_MAX];
+	__u8 cid[KD_CLIENT_ID_MAX];
 	struct kg_retx retx[KG_RETX_SLOTS];
+	struct kg_dcache dcache[KG_DCACHE];
 };
 
 /* ---- evidence -------------------------------------------------------------- */
@@ -377,6 +405,7 @@ _Static_assert(sizeof(struct kg_name_key) == 4 + KD_USER_MAX, "name key");
 _Static_assert(KD_CLIENT_ID_MAX <= KD_USER_MAX, "client ids use the name key");
 _Static_assert(sizeof(struct kg_flow_key) == 40, "flow key");
 _Static_assert(sizeof(struct kg_flow) % 8 == 0, "flow value alignment");
+_Static_assert((KG_DCACHE & (KG_DCACHE - 1)) == 0 && KG_DCACHE_NAME % 8 == 0, "dcache shape");
 _Static_assert(sizeof(struct kg_event) % 8 == 0, "event alignment");
 _Static_assert(KG_MAX_REGIONS == 64 && KG_MAX_CLIENT_IDS == 64, "masks are one u64");
 _Static_assert(KG_OP__COUNT <= 8, "ops mask is one byte");

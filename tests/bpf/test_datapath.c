@@ -1194,6 +1194,17 @@ static void sasl_case(int ok, const char *want_principal)
 	CU_ASSERT_EQUAL(dp.ev[0].principal_src, ok ? KG_PSRC_SASL : KG_PSRC_NONE);
 	CU_ASSERT_EQUAL(dp.ev[0].principal_len, strlen(want_principal));
 	CU_ASSERT(!memcmp(dp.ev[0].principal, want_principal, strlen(want_principal)));
+	if (!ok)
+		return;
+	/* a policy apply keeps the bound SASL principal (its id is taken again) */
+	sasl_policy();
+	n = produce("alice-only", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL_FATAL(dp.nev, 1);
+	printf("\n    after a policy apply: verdict %u, principal source %u", dp.ev[0].verdict,
+	       dp.ev[0].principal_src);
+	CU_ASSERT_EQUAL(dp.ev[0].verdict, KG_ACT_ALLOW);
+	CU_ASSERT_EQUAL(dp.ev[0].principal_src, KG_PSRC_SASL);
 }
 
 /* kafka-python 2.0.2: SaslHandshake v0, then a raw PLAIN token; success = empty token */
@@ -1996,6 +2007,28 @@ static void rv_stale_region_id(void)
 	conn_open(&c, 4, "10.20.0.5", 0);
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
 	printf("\n    new us flow under B: verdict %u (region %u)", dp.ev[0].verdict, dp.ev[0].region_id);
+
+	/*
+	 * Two applies between two segments bring the generation back to the one the flow's
+	 * ids were taken from; the ids must still be taken again (epochs, not generations).
+	 */
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.20.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	base_policy(&p, KG_MODE_ENFORCE);
+	{
+		struct kg_pregion tmp = p.regions[0];
+
+		p.regions[0] = p.regions[1];
+		p.regions[1] = tmp;
+	}
+	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	kg_policy_free(&p);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	printf("\n    same us flow after two applies (same generation again): verdict %u (region %u)",
+	       dp.nev ? dp.ev[0].verdict : 99, dp.nev ? dp.ev[0].region_id : 99);
+	CU_ASSERT(dp.nev && dp.ev[0].verdict == KG_ACT_REJECT);
 }
 
 /* 7. RST conversion of a segment with IPv4 options. */
