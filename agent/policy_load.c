@@ -236,6 +236,14 @@ int kg_policy_write(const struct kg_maps *m, const struct kg_compiled *c, __u32 
 
 	/* 4. policy-wide settings last: the generation is complete once they are there */
 	cfg.version_id = version_id;
+	/* the quarantine interface is the agent's setting: a policy that sets none keeps it */
+	if (!cfg.redirect_ifindex) {
+		struct kg_config cur;
+		__u32 k = 1 - gen;
+
+		if (!bpf_map_lookup_elem(m->config, &k, &cur))
+			cfg.redirect_ifindex = cur.redirect_ifindex;
+	}
 	{
 		__u32 k = gen;
 

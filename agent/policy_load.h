@@ -32,7 +32,8 @@ int kg_policy_active(const struct kg_maps *m);
 /*
  * Replaces generation gen with c: removes what gen held, then writes every table.
  * Never touches the other generation, so the datapath keeps deciding on the active one.
- * Returns 0 or -errno with err set.
+ * A compiled config without redirect_ifindex keeps the active one's (the quarantine
+ * interface is the agent's setting, not the policy's). Returns 0 or -errno with err set.
  */
 int kg_policy_write(const struct kg_maps *m, const struct kg_compiled *c, __u32 gen,
 		    __u32 version_id, char *err, size_t errlen);

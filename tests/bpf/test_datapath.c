@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Datapath tests (root): the real XDP program (bpf/kgate_xdp.bpf.c) through
- * BPF_PROG_RUN, with policies compiled by the agent's compiler and written into the
+ * Datapath tests (root): the real ingress programs, XDP (bpf/kgate_xdp.bpf.c) and TC
+ * ingress (bpf/kgate_tci.bpf.c, the same source for an skb; every case runs on both,
+ * its verdicts mapped to XDP's), through BPF_PROG_RUN, with policies compiled by the agent's compiler and written into the
  * maps by its loader. Each case builds packets, runs them, and checks the verdict, the
  * bytes that come out (checksums included) and the decision events.
  */
@@ -24,6 +25,7 @@
 #include "bpf/kafka_layouts.h"
 #include "kframe.h"
 #include "kgate_tc.skel.h"
+#include "kgate_tci.skel.h"
 #include "kgate_xdp.skel.h"
 #include "pkt.h"
 
@@ -36,6 +38,8 @@
 static struct {
 	struct kgate_xdp_bpf *skel;
 	struct kgate_tc_bpf *tc; /* shares the pinned maps */
+	struct kgate_tci_bpf *tci; /* TC ingress: the ingress program for an skb */
+	int use_tci;             /* the suite at hand runs kgate_tc_ingress */
 	struct kg_maps m;
 	struct ring_buffer *rb;
 	char pin[64];
@@ -86,9 +90,24 @@ static int dp_setup(void)
 		dp_teardown(); /* CUnit runs no teardown after a failed setup: leave nothing */
 		return -1;
 	}
+	dp.tci = kgate_tci_bpf__open_opts(&o);
+	if (!dp.tci || kgate_tci_bpf__load(dp.tci)) {
+		fprintf(stderr, "kgate_tc_ingress: load failed: %s\n", strerror(errno));
+		dp_teardown();
+		return -1;
+	}
 	dp.rb = ring_buffer__new(dp.m.events, on_event, NULL, NULL);
 	dp.next_port = 30000;
 	return dp.rb ? 0 : -1;
+}
+
+static int dp_setup_tci(void)
+{
+	memset(&dp, 0, sizeof(dp));
+	if (dp_setup())
+		return -1;
+	dp.use_tci = 1;
+	return 0;
 }
 
 static int dp_teardown(void)
@@ -96,6 +115,7 @@ static int dp_teardown(void)
 	char path[128];
 
 	ring_buffer__free(dp.rb);
+	kgate_tci_bpf__destroy(dp.tci);
 	kgate_tc_bpf__destroy(dp.tc);
 	kgate_xdp_bpf__destroy(dp.skel);
 	for (int i = 0; i < KG_NMAPS; i++) {
@@ -134,11 +154,24 @@ static int dp_run(const uint8_t *in, size_t len, uint8_t *out, size_t *outlen)
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = len, .data_out = out,
 		    .data_size_out = PKT_CAP, .repeat = 1);
 
-	if (bpf_prog_test_run_opts(bpf_program__fd(dp.skel->progs.kgate_xdp), &o))
+	int fd = dp.use_tci ? bpf_program__fd(dp.tci->progs.kgate_tc_ingress)
+			    : bpf_program__fd(dp.skel->progs.kgate_xdp);
+
+	if (bpf_prog_test_run_opts(fd, &o))
 		return -1;
 	*outlen = o.data_size_out;
 	ring_buffer__consume(dp.rb);
-	return o.retval;
+	if (!dp.use_tci)
+		return o.retval;
+	switch (o.retval) {
+	case TC_ACT_OK:
+		return XDP_PASS;
+	case TC_ACT_SHOT:
+		return XDP_DROP;
+	case TC_ACT_REDIRECT:
+		return XDP_REDIRECT;
+	}
+	return 1000 + o.retval; /* no XDP counterpart: fails any expectation */
 }
 
 static __u64 counter(__u32 idx)
@@ -319,6 +352,14 @@ static void test_verifier(void)
 	CU_ASSERT_EQUAL_FATAL(
 		bpf_obj_get_info_by_fd(bpf_program__fd(dp.tc->progs.kgate_tc_egress), &info, &len), 0);
 	printf("    kgate_tc_egress: verifier processed %u instructions; %u xlated insns\n",
+	       info.verified_insns, info.xlated_prog_len / 8);
+	CU_ASSERT(info.verified_insns > 0);
+	memset(&info, 0, sizeof(info));
+	len = sizeof(info);
+	CU_ASSERT_EQUAL_FATAL(bpf_obj_get_info_by_fd(
+				      bpf_program__fd(dp.tci->progs.kgate_tc_ingress), &info, &len),
+			      0);
+	printf("    kgate_tc_ingress: verifier processed %u instructions; %u xlated insns\n",
 	       info.verified_insns, info.xlated_prog_len / 8);
 	CU_ASSERT(info.verified_insns > 0);
 }
@@ -1369,10 +1410,22 @@ static void test_redirect_at_syn(void)
 		p.rules[0] = q;
 	}
 	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
-	/* with the loopback device as quarantine, XDP_REDIRECT; without one, dropped */
+	/*
+	 * With the loopback device as quarantine, a redirect; without one, dropped. XDP
+	 * finds it in the kg_redirect devmap, TC ingress in the active config.
+	 */
 	want = bpf_map_update_elem(bpf_map__fd(dp.skel->maps.kg_redirect), &zero, &lo, BPF_ANY)
 		       ? XDP_DROP
 		       : XDP_REDIRECT;
+	if (dp.use_tci) {
+		struct kg_config cfg;
+		__u32 gen = kg_policy_active(&dp.m);
+
+		CU_ASSERT_EQUAL_FATAL(bpf_map_lookup_elem(dp.m.config, &gen, &cfg), 0);
+		cfg.redirect_ifindex = lo;
+		CU_ASSERT_EQUAL_FATAL(bpf_map_update_elem(dp.m.config, &gen, &cfg, BPF_ANY), 0);
+		want = XDP_REDIRECT;
+	}
 	dp.nev = 0;
 	n = pkt_build(pkt, &s, NULL, 0);
 	CU_ASSERT_EQUAL(dp_run(pkt, n, out, &outlen), want);
@@ -2218,7 +2271,7 @@ static void test_sasl_v0_pipelined(void)
 int register_datapath_tests(CU_pSuite s);
 int register_datapath_tests(CU_pSuite s)
 {
-	if (!CU_add_test(s, "verifier accepts kgate_xdp", test_verifier) ||
+	if (!CU_add_test(s, "verifier accepts every program", test_verifier) ||
 	    !CU_add_test(s, "allow: bytes unchanged, event", test_allow_unchanged) ||
 	    !CU_add_test(s, "reject: only the denied topic is poisoned",
 			 test_reject_poisons_only_the_denied_topic) ||
@@ -2280,6 +2333,9 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	s = CU_add_suite("datapath (kgate_xdp)", dp_setup, dp_teardown);
+	if (!s || register_datapath_tests(s))
+		return 2;
+	s = CU_add_suite("datapath (kgate_tc_ingress)", dp_setup_tci, dp_teardown);
 	if (!s || register_datapath_tests(s))
 		return 2;
 	CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -1,0 +1,1614 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Client->broker enforcement on the broker-facing interface, one source for two hooks:
+ * XDP (bpf/kgate_xdp.bpf.c) and, for interfaces without XDP, TC ingress
+ * (bpf/kgate_tci.bpf.c, built with KG_SKB). What differs between them is below the
+ * KG_SKB switches: how bytes are loaded and stored, how checksums follow, the verdict
+ * codes, and how a connection is sent to the quarantine interface.
+ *
+ * Per packet: L2/L3/L4 parse (IPv4, IPv6, one VLAN tag) -> listener port filter (the
+ * fast path: anything else passes after a few instructions) -> flow lookup ->
+ * in-order normalization -> the Kafka stream decoder (bpf/kafka_decode.h) -> one
+ * decision per topic (or per request for requests without topics) against the
+ * active policy generation -> enforcement in place -> decision events.
+ *
+ * In-order normalization (DESIGN §2): the decoder only advances on in-order bytes.
+ *  - a segment that starts beyond next_seq is dropped (the sender retransmits);
+ *  - bytes before next_seq were decided: a segment carrying them is checked against
+ *    the recent segments remembered in the flow (kg_retx): where the decoder had read
+ *    fields, the retransmitted bytes must hash the same, and the rewrites made the
+ *    first time are made again; bytes the decoder skipped by length (record data)
+ *    cannot change framing or names and pass. Anything else is dropped, so
+ *    overlapping bytes that differ from what was decided never reach the broker.
+ */
+#ifndef KGATE_INGRESS_H
+#define KGATE_INGRESS_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#ifdef KG_SKB
+#include <linux/pkt_cls.h>
+#define KG_CTX struct __sk_buff
+#define KG_LOAD bpf_skb_load_bytes
+#define KG_V_PASS TC_ACT_OK
+#define KG_V_DROP TC_ACT_SHOT
+#else
+#define KG_XDP 1
+#define KG_CTX struct xdp_md
+#define KG_LOAD bpf_xdp_load_bytes
+#define KG_V_PASS XDP_PASS
+#define KG_V_DROP XDP_DROP
+#endif
+#define KD_CTX KG_CTX *
+#define KD_LOAD(ctx, off, dst, len) KG_LOAD((ctx), (off), (dst), (len))
+#include "kafka_decode.h"
+#include "kgate_maps.bpf.h"
+
+
+/* The byte written over the last byte of a rejected topic name: never valid in a name. */
+#define KG_POISON '!'
+
+/* Packet-level outcomes, strongest last. */
+#define KG_OUT_PASS 0
+#define KG_OUT_RESET 1
+#define KG_OUT_DROP 2
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+/* Where the parsed headers are. */
+struct kg_pkt {
+	__u32 l3_off;
+	__u32 tcp_off;
+	__u32 payload_off;
+	__u32 payload_len;
+	__u32 seq;
+	__u8 family;
+	__u8 syn, rst, fin, urg;
+};
+
+/* IPv6 extension headers walked before TCP; more -> dropped. */
+#define KG_MAX_EXT_HDRS 4
+
+/*
+ * What decisions did to the current packet. Kept apart from kg_loop's pointers: the
+ * global functions that write it would otherwise make the verifier forget them.
+ */
+struct kg_out {
+	__u32 gen;        /* epoch & 1 */
+	__u32 epoch;      /* kg_active when the packet arrived */
+	__u32 tcp_off;
+	__u32 payload_off;
+	__u8 outcome;     /* KG_OUT_* */
+	__u8 npoison;
+	__u8 pad[2];
+	__u16 poison_off[KG_RETX_POISONS];
+	__u16 poison_len[KG_RETX_POISONS];
+};
+
+struct kg_loop {
+	KG_CTX *ctx;
+	struct kg_flow *f;
+	struct kg_scratch *sc;
+	struct kd_src src;
+	__u32 read_end;   /* chunk offset after the last byte the decoder read */
+	int last;
+	struct kg_out out;
+};
+
+/* ---- checksums ------------------------------------------------------------- */
+
+static __always_inline __u16 csum_fold(__u32 s)
+{
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)s;
+}
+
+#ifndef KG_SKB
+/*
+ * Incremental TCP checksum update (RFC 1624) for bytes changed in place: off is the
+ * packet offset of the first byte; its parity relative to the TCP header decides
+ * which half of a 16-bit word each byte is.
+ */
+static __always_inline void kg_csum_bytes(KG_CTX *ctx, __u32 tcp_off, __u32 off,
+					  const __u8 *old, const __u8 *new, const __u32 n)
+{
+	bool high = ((off - tcp_off) & 1) == 0;
+	__u32 sum;
+	__u16 check;
+
+	if (KG_LOAD(ctx, tcp_off + 16, &check, 2))
+		return;
+	sum = (__u16)~check;
+	KD_UNROLL
+	for (__u32 i = 0; i < n; i++) {
+		/* byte i sits in the high half of its 16-bit word when (off + i) is even */
+		bool h = (i & 1) ? !high : high;
+		__u16 o = h ? old[i] << 8 : old[i];
+		__u16 w = h ? new[i] << 8 : new[i];
+
+		sum += (__u16)~bpf_htons(o);
+		sum += bpf_htons(w);
+	}
+	check = ~csum_fold(sum);
+	bpf_xdp_store_bytes(ctx, tcp_off + 16, &check, 2);
+}
+
+/*
+ * Rewrites n bytes at off and fixes the checksum: n = 1, a topic name's last byte ->
+ * '!'; n = 16, a topic id -> zeroes; n = 4, a Fetch session epoch -> 0x7fffffff (no
+ * session ever reaches it: the broker answers INVALID_FETCH_SESSION_EPOCH).
+ */
+static __always_inline int kg_rewrite(KG_CTX *ctx, __u32 tcp_off, __u32 off, const __u32 n)
+{
+	__u8 old[16], new[16] = {};
+
+	if (n == 1)
+		new[0] = KG_POISON;
+	if (n == 4)
+		new[0] = 0x7f, new[1] = 0xff, new[2] = 0xff, new[3] = 0xff;
+	if (KG_LOAD(ctx, off, old, n) || bpf_xdp_store_bytes(ctx, off, new, n))
+		return -1;
+	kg_csum_bytes(ctx, tcp_off, off, old, new, n);
+	return 0;
+}
+#else
+/*
+ * The same rewrite on an skb, the checksum field updated with bpf_l4_csum_replace by the
+ * difference over a 20-byte window holding the bytes, so it stays right whatever the
+ * skb's checksum state (for CHECKSUM_COMPLETE, the payload and field changes cancel out
+ * in skb->csum). A window that starts at an odd offset from the TCP header sums its
+ * bytes in the other halves of the 16-bit words: its difference is byte-swapped
+ * (RFC 1071: the one's complement sum commutes with swapping bytes).
+ */
+static __always_inline int kg_rewrite(KG_CTX *ctx, __u32 tcp_off, __u32 off, const __u32 n)
+{
+	__u8 old[20], new[20];
+	__u32 w = off, k, s;
+	__s64 diff;
+
+	if (w + 20 > ctx->len)
+		w = ctx->len - 20;
+	if (w < tcp_off || w + 20 > ctx->len || off < w || off + n > w + 20)
+		return -1;
+	if (KG_LOAD(ctx, w, old, 20))
+		return -1;
+	__builtin_memcpy(new, old, 20);
+	k = off - w;
+	KD_CLAMP(k, 19);
+	if (n == 1) {
+		new[k] = KG_POISON;
+	} else {
+		KD_UNROLL
+		for (__u32 i = 0; i < 16; i++)
+			if (i < n && k + i < 20)
+				new[k + i] = n == 4 ? (i ? 0xff : 0x7f) : 0;
+	}
+	diff = bpf_csum_diff((__be32 *)old, 20, (__be32 *)new, 20, 0);
+	if (diff < 0)
+		return -1;
+	if ((w - tcp_off) & 1) {
+		s = ((__u32)diff & 0xffff) + ((__u32)diff >> 16);
+		s = (s & 0xffff) + (s >> 16);
+		diff = ((s & 0xff) << 8) | (s >> 8);
+	}
+	if (bpf_skb_store_bytes(ctx, w, new, 20, 0))
+		return -1;
+	return bpf_l4_csum_replace(ctx, tcp_off + 16, 0, diff, 0) ? -1 : 0;
+}
+#endif
+
+/* ---- decisions ------------------------------------------------------------- */
+
+/*
+ * First match in file order over a class's candidates: the rule's principals and
+ * regions must hold the flow's, and (unless at_syn) its operations and client ids the
+ * request's. At SYN only rules that name no operation and no client.id can decide;
+ * others are passed over. Returns action | (rule index + 1) << 4, or 0 for no match.
+ * A global function: verified once, on its own.
+ */
+__attribute__((noinline)) int kg_first_match(struct kg_flow *f, __u32 gen, __u32 class_id,
+					     __u32 op, __u32 at_syn)
+{
+	struct kg_class *cls;
+	__u32 key, pid, opbit;
+
+	if (!f)
+		return 0;
+	gen &= 1;
+	key = gen * KG_MAX_PATTERNS + class_id;
+	cls = bpf_map_lookup_elem(&kg_classes, &key);
+	if (!cls)
+		return 0;
+	pid = f->principal_id & (KG_MAX_PRINCIPALS - 1);
+	opbit = 1u << (op & 7);
+	for (__u32 i = 0; i < KG_MAX_CANDIDATES; i++) {
+		struct kg_rule *r;
+		__u32 ri;
+
+		if (i >= cls->n)
+			break;
+		ri = cls->rules[i];
+		if (ri >= KG_MAX_RULES)
+			break;
+		key = gen * KG_MAX_RULES + ri;
+		r = bpf_map_lookup_elem(&kg_rules, &key);
+		if (!r)
+			break;
+		if (at_syn) {
+			if (r->ops != 0xff || r->client_ids != ~0ull)
+				continue; /* depends on requests: not decidable at SYN */
+		} else if (!(r->ops & opbit) || !((r->client_ids >> (f->client_cid & 63)) & 1)) {
+			continue;
+		}
+		if (!((r->regions >> (f->region_id & 63)) & 1) ||
+		    !((r->principals[(pid >> 6) & 3] >> (pid & 63)) & 1))
+			continue;
+		return (r->action & 0xf) | ((ri + 1) << 4);
+	}
+	return 0;
+}
+
+/*
+ * The decision for the topic in f->dec.name (or, has_topic 0, for a request naming no
+ * topic: the "no pattern" class): first match, else the policy's default.
+ */
+static __always_inline __u32 kg_dc_stamp(const struct kg_flow *f)
+{
+	return f->principal_id | (__u32)f->region_id << 16 | (__u32)f->client_cid << 24;
+}
+
+/* The memo slot for the topic in f->dec.name, or NULL when the name is not memoized. */
+static __always_inline struct kg_dcache *kg_dc_slot(struct kg_flow *f)
+{
+	__u32 len = f->dec.name_len, h;
+
+	if (len == 0 || len > KG_DCACHE_NAME)
+		return NULL;
+	h = len + f->dec.name[(len - 1) & (KG_DCACHE_NAME - 1)] * 3 +
+	    (len > 1 ? f->dec.name[(len - 2) & (KG_DCACHE_NAME - 1)] * 7 : 0);
+	return &f->dcache[h & (KG_DCACHE - 1)];
+}
+
+/* Whether slot holds the topic in f->dec.name for op: its bytes are compared. */
+static __always_inline bool kg_dc_hit(const struct kg_flow *f, const struct kg_dcache *e, __u32 op)
+{
+	__u64 a, b, diff = 0;
+	__u32 len = f->dec.name_len;
+
+	if (e->len != len || e->op != op)
+		return false;
+	KD_UNROLL
+	for (int w = 0; w < KG_DCACHE_NAME / 8; w++) {
+		if (w * 8 >= (int)len)
+			break;
+		__builtin_memcpy(&a, &f->dec.name[w * 8], 8);
+		__builtin_memcpy(&b, &e->name[w * 8], 8);
+		/* bytes past the name's end are not compared */
+		if (len < (__u32)(w + 1) * 8)
+			diff |= (a ^ b) & ((1ull << ((len - w * 8) * 8)) - 1);
+		else
+			diff |= a ^ b;
+	}
+	return diff == 0;
+}
+
+/*
+ * The decision for the topic in f->dec.name (has_topic 0: for a request naming no
+ * topic, the "no pattern" class): first match, else the policy's default. Topics this
+ * connection already decided under the same epoch, principal, region and client id
+ * come from its memo.
+ */
+__attribute__((noinline)) int kg_decide(struct kg_flow *f, __u32 epoch, __u32 op, __u32 has_topic)
+{
+	__u32 gen = epoch & 1, stamp;
+	struct kg_class_ref *ref;
+	struct kg_dcache *e = NULL;
+	struct kg_config *cfg;
+	int dec;
+
+	if (!f)
+		return KG_ACT_DROP;
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	if (!cfg)
+		return KG_ACT_DROP;
+	if (has_topic) {
+		stamp = kg_dc_stamp(f);
+		if (f->dc_epoch != epoch + 1 || f->dc_stamp != stamp) {
+			__builtin_memset(f->dcache, 0, sizeof(f->dcache));
+			f->dc_epoch = epoch + 1;
+			f->dc_stamp = stamp;
+		}
+		e = kg_dc_slot(f);
+		if (e && kg_dc_hit(f, e, op))
+			return e->dec;
+	}
+	f->dec.name_key_gen = gen;
+	f->dec.name_key_len = has_topic ? 8 * (1 + (f->dec.name_len & 0xff) + 1) : 8;
+	ref = bpf_map_lookup_elem(&kg_topics, &f->dec.name_key_len);
+	dec = ref ? kg_first_match(f, gen, ref->class_id, op, 0) : 0;
+	if (!dec)
+		dec = cfg->default_action;
+	if (e) {
+		__builtin_memcpy(e->name, f->dec.name, KG_DCACHE_NAME);
+		e->len = f->dec.name_len;
+		e->op = op;
+		e->dec = dec;
+	}
+	return dec;
+}
+
+/*
+ * Connection-level decision at SYN: the first rule of the "no pattern" class that
+ * names no operation and no client.id and matches the connection's principal and
+ * region. 0 when none does (requests decide later).
+ */
+static __always_inline int kg_syn_decide(struct kg_flow *f, __u32 gen)
+{
+	return kg_first_match(f, gen, 0, 0, 1);
+}
+
+/*
+ * One decision event. kind KG_EV_*; dec = kg_decide's result; enforced as applied.
+ * Deny and undecodable events are always sent; allows per the policy's audit_allow.
+ */
+__attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, __u32 enforced_gen)
+{
+	__u32 gen = enforced_gen & 1, action = dec & 0xf;
+	struct kg_config *cfg;
+	struct kg_event *e;
+
+	if (!f)
+		return 0;
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	if (!cfg)
+		return 0;
+	if (kind == KG_EV_TOPIC || kind == KG_EV_REQUEST) {
+		if (action == KG_ACT_ALLOW && cfg->audit_allow != 1) {
+			if (cfg->audit_allow == 0)
+				return 0;
+			if (f->topics % cfg->audit_allow)
+				return 0;
+		}
+	}
+	e = bpf_ringbuf_reserve(&kg_events, sizeof(*e), 0);
+	if (!e) {
+		kg_count(action == KG_ACT_ALLOW ? KG_C_EVENTS_LOST_ALLOW : KG_C_EVENTS_LOST_DENY);
+		return 0;
+	}
+	/* one clock read per packet: its decisions are made at the same time */
+	if (!f->ts_pkt)
+		f->ts_pkt = bpf_ktime_get_ns();
+	e->ts_ns = f->ts_pkt;
+	__builtin_memcpy(&e->flow, &f->key, sizeof(e->flow));
+	e->version_id = cfg->version_id;
+	e->rule_id = (dec >> 4) ? (dec >> 4) - 1 : ~0u;
+	e->corr = f->dec.corr;
+	e->frame_size = f->dec.frame_size;
+	e->api_key = f->dec.api_key;
+	e->api_version = f->dec.api_version;
+	e->principal_id = f->principal_id;
+	e->kind = kind;
+	e->verdict = action;
+	e->enforced = (enforced_gen >> 1) & 1;
+	e->op = f->dec.opclass;
+	e->region_id = f->region_id;
+	e->principal_src = f->principal_src;
+	e->reason = f->dec.reason;
+	e->gen = gen;
+	e->tkind = kind == KG_EV_TOPIC ? f->dec.tkind : 0;
+	e->principal_len = f->principal_len;
+	e->client_id_len = f->dec.client_id_null == 1 ? 0xff : f->dec.client_id_len;
+	e->topic_len = kind == KG_EV_TOPIC ? f->dec.name_len : 0;
+	__builtin_memcpy(e->uuid, f->dec.uuid, sizeof(e->uuid));
+	__builtin_memcpy(e->principal, f->principal, sizeof(e->principal));
+	__builtin_memcpy(e->client_id, f->dec.client_id, sizeof(e->client_id));
+	/* only the name's bytes (a 256-byte copy per event is measurable) */
+	{
+		__u32 tl = e->topic_len;
+
+		KD_CLAMP(tl, sizeof(e->topic) - 1);
+		if (tl)
+			bpf_probe_read_kernel(e->topic, tl, f->dec.name);
+		e->topic[tl & 0xff] = 0;
+	}
+	/* no wakeup per event: the agent polls (a wakeup per event costs ~1 us) */
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	return 0;
+}
+
+/* ---- enforcement ----------------------------------------------------------- */
+
+static __always_inline void kg_remember_poison(struct kg_out *lp, __u32 off, __u32 len)
+{
+	__u8 i = lp->npoison;
+
+	if (i < KG_RETX_POISONS) {
+		lp->poison_off[i & (KG_RETX_POISONS - 1)] = off - lp->payload_off;
+		lp->poison_len[i & (KG_RETX_POISONS - 1)] = len;
+	}
+	lp->npoison = i + 1; /* > KG_RETX_POISONS: a retransmission cannot be replayed */
+}
+
+/*
+ * reject: make the broker unable to act on the denied topic, in place, same length.
+ * A name gets its last byte (always in this packet: the decision follows it at once)
+ * replaced by '!', which no topic name may contain. A topic id is zeroed (the "no id"
+ * value) when all of its 16 bytes are in this packet. Returns 0, or -1 when neither
+ * is possible (the caller resets instead).
+ */
+static __always_inline int kg_poison(KG_CTX *ctx, struct kg_flow *f, struct kg_out *lp)
+{
+	struct kd_state *d = &f->dec;
+	__u8 need = d->tkind & (KD_TK_NAME | KD_TK_ID), done = 0;
+	__u32 off;
+
+	/*
+	 * An entry may carry both a name and an id (Metadata v10+, DeleteTopics v6) and the
+	 * broker may use either: every one the entry carries must be made unusable.
+	 */
+	if ((need & KD_TK_NAME) && (d->here & KD_H_NAME) && d->name_off > lp->payload_off &&
+	    d->name_len) {
+		off = d->name_off - 1;
+		if (kg_rewrite(ctx, lp->tcp_off, off, 1))
+			return -1;
+		kg_remember_poison(lp, off, 1);
+		done |= KD_TK_NAME;
+	}
+	if ((need & KD_TK_ID) && (d->here & KD_H_UUID) && d->uuid_off >= lp->payload_off + 16) {
+		off = d->uuid_off - 16;
+		if (kg_rewrite(ctx, lp->tcp_off, off, 16))
+			return -1;
+		kg_remember_poison(lp, off, 16);
+		done |= KD_TK_ID;
+	}
+	return need && done == need ? 0 : -1;
+}
+
+/*
+ * Remembers a topic rejected by poisoning its name, so that TC egress can restore the
+ * name in the response and write the authorization error (bpf/kgate_tc.bpf.c).
+ */
+__attribute__((noinline)) int kg_pend_add(struct kg_flow *f)
+{
+	struct kd_state *d;
+	struct kg_pend *pe = 0;
+	__u32 len;
+	__u64 h;
+
+	if (!f)
+		return 0;
+	d = &f->dec;
+	len = d->name_len;
+	if (!len || len > KD_TOPIC_MAX)
+		return 0;
+	/* one entry per request (not per correlation id: the client chooses those) */
+	if (f->cur_pend)
+		pe = &f->pend[(f->cur_pend - 1) & (KG_PENDING - 1)];
+	if (!pe) {
+		f->cur_pend = (f->pend_next & (KG_PENDING - 1)) + 1;
+		pe = &f->pend[(f->cur_pend - 1) & (KG_PENDING - 1)];
+		f->pend_next++;
+		__builtin_memset(pe, 0, sizeof(*pe));
+		pe->used = 1;
+		pe->corr = d->corr;
+		pe->api_key = d->api_key;
+		pe->api_version = d->api_version;
+		pe->err = d->opclass == KG_OP_ADMIN ? KAFKA_CLUSTER_AUTHORIZATION_FAILED
+						     : KAFKA_TOPIC_AUTHORIZATION_FAILED;
+	}
+	if (pe->n >= KG_PEND_NAMES)
+		return 0;
+	h = kg_name_hash(d->name, len, KG_POISON);
+	pe->hash[pe->n & (KG_PEND_NAMES - 1)] = h;
+	pe->orig[pe->n & (KG_PEND_NAMES - 1)] = d->name[(len - 1) & 0xff];
+	pe->n++;
+	return 0;
+}
+
+static __always_inline void kg_hit(__u32 gen, __u32 dec)
+{
+	__u32 ri = dec >> 4;
+	__u64 *c;
+
+	if (!ri)
+		return;
+	ri = (gen & 1) * KG_MAX_RULES + ((ri - 1) & (KG_MAX_RULES - 1));
+	c = bpf_map_lookup_elem(&kg_rule_hits, &ri);
+	if (c)
+		*c += 1;
+}
+
+/*
+ * Applies a decision; kind is KG_EV_TOPIC or KG_EV_REQUEST. A global function (lp's
+ * pointers are not used here, only its scalars).
+ */
+__attribute__((noinline)) int kg_apply(KG_CTX *ctx, struct kg_flow *f, struct kg_out *lp,
+				       __u32 kind, __u32 dec)
+{
+	__u32 action = dec & 0xf, gen, ri = dec >> 4, enforce = 1;
+	struct kg_config *cfg;
+	struct kg_rule *r;
+
+	if (!f || !lp)
+		return 0;
+	gen = lp->gen & 1;
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	if (!cfg)
+		return 0;
+	if (cfg->mode == KG_MODE_MONITOR)
+		enforce = 0;
+	if (ri) {
+		__u32 key = gen * KG_MAX_RULES + ((ri - 1) & (KG_MAX_RULES - 1));
+
+		r = bpf_map_lookup_elem(&kg_rules, &key);
+		if (r && (r->flags & KG_RULE_AUDIT))
+			enforce = 0;
+	}
+	f->topics++;
+	kg_hit(gen, dec);
+	if (enforce && action != KG_ACT_ALLOW) {
+		if (action == KG_ACT_REJECT && (kind != KG_EV_TOPIC || kg_poison(ctx, f, lp)))
+			action = KG_ACT_RESET; /* nothing to poison in this packet */
+		else if (action == KG_ACT_REJECT && (f->dec.tkind & KD_TK_NAME))
+			kg_pend_add(f);
+		if (action == KG_ACT_RESET || action == KG_ACT_REDIRECT) {
+			/* redirect is a connection-start action; mid-stream it resets */
+			lp->outcome = lp->outcome > KG_OUT_RESET ? lp->outcome : KG_OUT_RESET;
+			f->flags |= KG_FLOW_RESET;
+		} else if (action == KG_ACT_DROP) {
+			lp->outcome = KG_OUT_DROP;
+			f->flags |= KG_FLOW_DROP;
+		}
+		dec = (dec & ~0xfu) | action;
+	}
+	/* counted as enforced (a reject that had to reset counts as a reset) */
+	kg_count(KG_C_VERDICT_BASE + (action < KG_ACT__COUNT ? action : KG_ACT_DROP));
+	kg_emit(f, kind, dec, gen | (enforce << 1));
+	return 0;
+}
+
+/*
+ * Fetch sessions (KIP-227): an incremental Fetch names only partitions that changed,
+ * so topics the session already holds are not decided again. When the policy changed
+ * since the session's topics were decided, the session epoch is made invalid in place:
+ * the broker answers INVALID_FETCH_SESSION_EPOCH, and the client starts a new session
+ * with a full Fetch that names every partition, each decided by the new policy.
+ */
+__attribute__((noinline)) int kg_fetch_session(KG_CTX *ctx, struct kg_flow *f,
+					       struct kg_out *lp)
+{
+	struct kd_state *d;
+	struct kg_config *cfg;
+	__u32 gen;
+
+	if (!f || !lp)
+		return 0;
+	d = &f->dec;
+	gen = lp->gen & 1;
+	if (d->api_key != KAFKA_FETCH)
+		return 0;
+	if (d->sess_epoch <= 0) {
+		/* a full fetch (new session or none): every partition is named and decided */
+		f->sess_epoch = lp->epoch + 1;
+		return 0;
+	}
+	if (f->sess_epoch == lp->epoch + 1)
+		return 0;
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	if (!cfg || cfg->mode == KG_MODE_MONITOR)
+		return 0;
+	kg_count(KG_C_FETCH_SESSION_RESETS);
+	kg_emit(f, KG_EV_SESSION, KG_ACT_REJECT, gen | 2);
+	if ((d->here & KD_H_SESSION) && d->sess_off >= lp->payload_off &&
+	    !kg_rewrite(ctx, lp->tcp_off, d->sess_off + 4, 4)) {
+		kg_remember_poison(lp, d->sess_off + 4, 4);
+		return 0;
+	}
+	/* the epoch straddles segments: start over the hard way */
+	lp->outcome = lp->outcome > KG_OUT_RESET ? lp->outcome : KG_OUT_RESET;
+	f->flags |= KG_FLOW_RESET;
+	return 0;
+}
+
+/*
+ * The request just ended expects a response (all but Produce with acks=0): it takes
+ * the next number, which its response will have among the responses (TC egress).
+ */
+__attribute__((noinline)) int kg_inflight_add(struct kg_flow *f)
+{
+	struct kg_inflight *e;
+	struct kd_state *d;
+
+	if (!f)
+		return 0;
+	d = &f->dec;
+	if (d->api_key == KAFKA_PRODUCE && d->acks == 0)
+		return 0;
+	e = &f->inflight[f->req_no & (KG_INFLIGHT - 1)];
+	e->idx = f->req_no++;
+	e->xchg = f->xchg;
+	e->api_key = d->api_key;
+	e->api_version = d->api_version;
+	e->kind = d->api_key == KD_KEY_SASL_RAW ? KG_IF_RAW : KG_IF_NORMAL;
+	e->step = (d->api_key == KAFKA_SASL_AUTHENTICATE || d->api_key == KD_KEY_SASL_RAW)
+			  ? f->sasl_step
+			  : 0;
+	e->pend = f->cur_pend;
+	return 0;
+}
+
+/* Connection plumbing is not subject to policy: needed before any identity is known. */
+static __always_inline bool kg_exempt(__u16 key)
+{
+	return key == KAFKA_API_VERSIONS || key == KAFKA_SASL_HANDSHAKE ||
+	       key == KAFKA_SASL_AUTHENTICATE || key == KD_KEY_SASL_RAW;
+}
+
+/* The id of the current frame's client.id (KG_CLIENT_OTHER if no rule names it). */
+__attribute__((noinline)) int kg_client_id(struct kg_flow *f, struct kg_scratch *sc, __u32 epoch)
+{
+	__u32 gen = epoch & 1;
+	struct kg_name_key *k;
+	struct kd_state *d;
+	struct kg_id_val *v;
+
+	if (!f || !sc)
+		return 0;
+	k = &sc->nkey;
+	d = &f->dec;
+	/* the same client id as the connection's last frame, under the same epoch */
+	if (f->cid_epoch == epoch + 1 && f->cid_null == d->client_id_null &&
+	    f->cid_len == d->client_id_len) {
+		__u64 a, b, diff = 0;
+		__u32 len = d->client_id_len;
+
+		KD_UNROLL
+		for (int w = 0; w < KD_CLIENT_ID_MAX / 8; w++) {
+			if (w * 8 >= (int)len)
+				break;
+			__builtin_memcpy(&a, &d->client_id[w * 8], 8);
+			__builtin_memcpy(&b, &f->cid[w * 8], 8);
+			if (len < (__u32)(w + 1) * 8)
+				diff |= (a ^ b) & ((1ull << ((len - w * 8) * 8)) - 1);
+			else
+				diff |= a ^ b;
+		}
+		if (!diff)
+			return 0;
+	}
+	f->cid_epoch = epoch + 1;
+	f->cid_null = d->client_id_null;
+	f->cid_len = d->client_id_len;
+	__builtin_memcpy(f->cid, d->client_id, KD_CLIENT_ID_MAX);
+	f->client_cid = KG_CLIENT_OTHER;
+	if (d->client_id_null)
+		return 0;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->gen = gen;
+	k->kind = KG_NAME_CLIENT;
+	k->len = d->client_id_len;
+	__builtin_memcpy(k->name, d->client_id, KD_CLIENT_ID_MAX);
+	/* bytes past client_id_len are stale: clear them so the hash key is canonical */
+	for (__u32 i = 0; i < KD_CLIENT_ID_MAX; i++)
+		if (i >= d->client_id_len)
+			k->name[i] = 0;
+	v = bpf_map_lookup_elem(&kg_names, k);
+	if (v)
+		f->client_cid = v->id & (KG_MAX_CLIENT_IDS - 1);
+	return 0;
+}
+
+/* A topic given by id only: its name from kg_topic_ids, or the unknown-id action. */
+__attribute__((noinline)) int kg_resolve_id(struct kg_flow *f)
+{
+	struct kd_state *d;
+	struct kg_topic_name *tn;
+
+	if (!f)
+		return -1;
+	d = &f->dec;
+	if (d->tkind & KD_TK_NAME)
+		return 0;
+	tn = bpf_map_lookup_elem(&kg_topic_ids, d->uuid);
+	if (!tn)
+		return -1;
+	__builtin_memcpy(d->name, tn->name, sizeof(tn->name));
+	d->name_len = tn->len > KD_TOPIC_MAX ? KD_TOPIC_MAX : tn->len;
+	d->name[d->name_len & 0xff] = 0;
+	return 0;
+}
+
+/*
+ * The listener's on_undecodable action for an undecodable frame (decoding resumes at
+ * the next frame) or a flow whose decoding ended (KD_PH_DEAD).
+ */
+static __always_inline int kg_undecodable(struct kg_loop *lp)
+{
+	struct kg_flow *f = lp->f;
+	__u32 gen = lp->out.gen, act = KG_ACT_RESET;
+	struct kg_config *cfg = bpf_map_lookup_elem(&kg_config, &gen);
+
+	kg_count(KG_C_UNDECODABLE_BASE + (f->dec.reason < KD_REASON__COUNT ? f->dec.reason : 0));
+	if (cfg) {
+		act = cfg->on_undecodable[f->listener & (KG_MAX_LISTENERS - 1)];
+		if (cfg->mode == KG_MODE_MONITOR) {
+			kg_emit(f, KG_EV_UNDECODABLE, act, gen);
+			if (f->dec.phase == KD_PH_DEAD)
+				f->flags |= KG_FLOW_DEAD;
+			return KG_OUT_PASS;
+		}
+	}
+	kg_emit(f, KG_EV_UNDECODABLE, act, gen | 2);
+	if (act == KG_ACT_ALLOW) {
+		if (f->dec.phase == KD_PH_DEAD)
+			f->flags |= KG_FLOW_DEAD;
+		return KG_OUT_PASS;
+	}
+	if (act == KG_ACT_DROP) {
+		f->flags |= KG_FLOW_DROP;
+		return KG_OUT_DROP;
+	}
+	f->flags |= KG_FLOW_RESET;
+	return KG_OUT_RESET;
+}
+
+static long kg_step(__u32 i, void *data)
+{
+	struct kg_loop *lp = data;
+	struct kg_flow *f = lp->f;
+	bool was_skip = f->dec.skip != 0;
+	__u32 gen = lp->out.gen, dec, before = lp->src.off;
+	struct kg_config *cfg;
+	int ev;
+
+	ev = kd_step(lp->ctx, &f->dec, &lp->src);
+	/* bytes the decoder read (not skipped by length) matter to retransmissions */
+	if (!was_skip && lp->src.off != before)
+		lp->read_end = lp->src.off;
+	lp->last = ev;
+	switch (ev) {
+	case KD_EV_CONTINUE:
+		return 0;
+	case KD_EV_NEED_MORE:
+		return 1;
+	case KD_EV_FRAME:
+		f->requests++;
+		f->cur_pend = 0;
+		/* SASL: count the exchange's steps; TC egress binds on the broker's answers */
+		if (f->dec.api_key == KAFKA_SASL_HANDSHAKE) {
+			f->xchg++;
+			f->sasl_step = 0;
+			f->sasl_ok = 0;
+			f->sasl_pending = 0;
+		} else if (f->dec.api_key == KAFKA_SASL_AUTHENTICATE ||
+			   f->dec.api_key == KD_KEY_SASL_RAW) {
+			if (f->sasl_step < 255)
+				f->sasl_step++;
+		}
+		f->frame_topics = 0;
+		f->frame_done = 0;
+		f->frame_exempt = kg_exempt(f->dec.api_key);
+		kg_client_id(f, lp->sc, lp->out.epoch);
+		if (!f->frame_exempt) {
+			const struct kd_api *api = kd_api_of(f->dec.api_key);
+
+			if (api && !api->prog_len && api->topics) {
+				/*
+				 * The body names topics the decoder cannot read (e.g. ShareFetch):
+				 * deciding it by operation alone would let a topic-wide allow
+				 * override a topic-specific deny. It is undecodable instead.
+				 */
+				__u8 keep = f->dec.reason;
+
+				f->dec.reason = KD_ERR_TOPICS_UNREAD;
+				lp->out.outcome = kg_undecodable(lp);
+				f->dec.reason = keep;
+				f->frame_done = 1;
+			} else if (api && !api->prog_len) {
+				/* no topics in the body: decided by operation now */
+				dec = kg_decide(f, lp->out.epoch, f->dec.opclass, 0);
+				kg_apply(lp->ctx, f, &lp->out, KG_EV_REQUEST, dec);
+				f->frame_done = 1;
+			}
+		}
+		break;
+	case KD_EV_TOPIC:
+		f->frame_topics++;
+		if (f->frame_exempt)
+			break;
+		/*
+		 * An entry with both a name and a non-zero id (Metadata v10+, DeleteTopics
+		 * v6): the broker may act on either, so both are decided and the stricter
+		 * decision stands.
+		 */
+		if ((f->dec.tkind & (KD_TK_NAME | KD_TK_ID)) == (KD_TK_NAME | KD_TK_ID)) {
+			__u32 by_name = kg_decide(f, lp->out.epoch, f->dec.opclass, 1), by_id;
+
+			f->dec.tkind = KD_TK_ID;
+			if (kg_resolve_id(f)) {
+				kg_count(KG_C_UNKNOWN_TOPIC_IDS);
+				cfg = bpf_map_lookup_elem(&kg_config, &gen);
+				by_id = cfg ? cfg->unknown_id_action : KG_ACT_RESET;
+			} else {
+				by_id = kg_decide(f, lp->out.epoch, f->dec.opclass, 1);
+			}
+			f->dec.tkind = KD_TK_NAME | KD_TK_ID;
+			dec = (by_id & 0xf) > (by_name & 0xf) ? by_id : by_name;
+		} else if (kg_resolve_id(f)) {
+			kg_count(KG_C_UNKNOWN_TOPIC_IDS);
+			cfg = bpf_map_lookup_elem(&kg_config, &gen);
+			dec = cfg ? cfg->unknown_id_action : KG_ACT_RESET;
+			f->dec.name_len = 0;
+		} else {
+			dec = kg_decide(f, lp->out.epoch, f->dec.opclass, 1);
+		}
+		kg_apply(lp->ctx, f, &lp->out, KG_EV_TOPIC, dec);
+		break;
+	case KD_EV_FRAME_END:
+		kg_inflight_add(f);
+		/*
+		 * A request that named no topic (e.g. Metadata for all topics) is decided by
+		 * the rules without a topic pattern. Not a Fetch: one that names no partition
+		 * fetches nothing new, and its session's topics are handled by
+		 * kg_fetch_session.
+		 */
+		if (!f->frame_exempt && !f->frame_done && !f->frame_topics &&
+		    f->dec.api_key != KAFKA_FETCH) {
+			dec = kg_decide(f, lp->out.epoch, f->dec.opclass, 0);
+			kg_apply(lp->ctx, f, &lp->out, KG_EV_REQUEST, dec);
+		}
+		break;
+	case KD_EV_SESSION:
+		kg_fetch_session(lp->ctx, f, &lp->out);
+		break;
+	case KD_EV_SASL_USER:
+		/* only the exchange's first token names the user (PLAIN, SCRAM client-first) */
+		if (f->sasl_step != 1)
+			break;
+		__builtin_memcpy(f->sasl_user, f->dec.user, KD_USER_MAX);
+		f->sasl_user_len = f->dec.user_len;
+		f->sasl_uflags = f->dec.uflags | (f->dec.flags & KD_F_TRUNC ? 0x80 : 0);
+		f->sasl_user_xchg = f->xchg;
+		f->sasl_pending = 1;
+		break;
+	case KD_EV_ERROR:
+		/* on_undecodable; with allow, decoding goes on at the next frame if it can */
+		lp->out.outcome = kg_undecodable(lp);
+		return lp->out.outcome != KG_OUT_PASS || f->dec.phase == KD_PH_DEAD;
+	}
+	return lp->out.outcome != KG_OUT_PASS;
+}
+
+/* ---- packet surgery -------------------------------------------------------- */
+
+#ifndef KG_SKB
+/*
+ * Turns the current segment into a RST toward the broker: same addresses, ports and
+ * sequence number, no payload, checksums recomputed.
+ */
+static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_seq)
+{
+	void *data, *data_end;
+	struct tcphdr *tcp;
+	__u32 hlen, sum, toff, loff;
+	__u32 len = bpf_xdp_get_buff_len(ctx);
+	int trim = (int)len - (int)(p->tcp_off + sizeof(struct tcphdr));
+
+	if (trim > 0 && bpf_xdp_adjust_tail(ctx, -trim))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	toff = p->tcp_off;
+	loff = p->l3_off;
+	/* headers sit well inside the first 256 bytes (kg_parse); the masks tell the verifier */
+	KD_CLAMP(toff, 255);
+	KD_CLAMP(loff, 63);
+	tcp = data + toff;
+	if ((void *)(tcp + 1) > data_end)
+		return -1;
+	tcp->doff = 5;
+	/* the broker's next expected byte: a RST elsewhere in the window is ignored */
+	tcp->seq = bpf_htonl(rst_seq);
+	tcp->rst = 1;
+	tcp->ack = 1;
+	tcp->psh = 0;
+	tcp->syn = 0;
+	tcp->fin = 0;
+	tcp->urg = 0;
+	tcp->window = 0;
+	tcp->urg_ptr = 0;
+	tcp->check = 0;
+	hlen = sizeof(*tcp);
+	if (p->family == 4) {
+		struct iphdr *ip = data + loff;
+
+		if ((void *)(ip + 1) > data_end)
+			return -1;
+		if (ip->ihl != 5)
+			return -1; /* with IP options: dropped instead (the flow is reset anyway) */
+		ip->tot_len = bpf_htons(sizeof(*ip) + hlen);
+		ip->check = 0;
+		ip->check = ~csum_fold(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0));
+		sum = bpf_csum_diff(0, 0, (__be32 *)&ip->saddr, 8, 0);
+		sum += bpf_htons(IPPROTO_TCP) + bpf_htons(hlen);
+	} else {
+		struct ipv6hdr *ip6 = data + loff;
+
+		if ((void *)(ip6 + 1) > data_end)
+			return -1;
+		ip6->payload_len = bpf_htons(hlen);
+		sum = bpf_csum_diff(0, 0, (__be32 *)&ip6->saddr, 32, 0);
+		sum += bpf_htons(IPPROTO_TCP) + bpf_htons(hlen);
+	}
+	sum = bpf_csum_diff(0, 0, (__be32 *)tcp, sizeof(*tcp), sum);
+	tcp->check = ~csum_fold(sum);
+	return 0;
+}
+#else
+/*
+ * The same on an skb. The new headers are built on the stack and stored with
+ * BPF_F_RECOMPUTE_CSUM, so skb->csum stays right for CHECKSUM_COMPLETE as well.
+ */
+static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_seq)
+{
+	struct tcphdr tcp;
+	__u32 sum, hlen = sizeof(tcp);
+
+	if (bpf_skb_change_tail(ctx, p->tcp_off + sizeof(tcp), 0))
+		return -1;
+	if (KG_LOAD(ctx, p->tcp_off, &tcp, sizeof(tcp)))
+		return -1;
+	tcp.doff = 5;
+	tcp.seq = bpf_htonl(rst_seq);
+	tcp.rst = 1;
+	tcp.ack = 1;
+	tcp.psh = 0;
+	tcp.syn = 0;
+	tcp.fin = 0;
+	tcp.urg = 0;
+	tcp.window = 0;
+	tcp.urg_ptr = 0;
+	tcp.check = 0;
+	if (p->family == 4) {
+		struct iphdr ip;
+
+		if (KG_LOAD(ctx, p->l3_off, &ip, sizeof(ip)))
+			return -1;
+		if (ip.ihl != 5)
+			return -1; /* with IP options: dropped instead (the flow is reset anyway) */
+		ip.tot_len = bpf_htons(sizeof(ip) + hlen);
+		ip.check = 0;
+		ip.check = ~csum_fold(bpf_csum_diff(0, 0, (__be32 *)&ip, sizeof(ip), 0));
+		sum = bpf_csum_diff(0, 0, (__be32 *)&ip.saddr, 8, 0);
+		if (bpf_skb_store_bytes(ctx, p->l3_off, &ip, sizeof(ip), BPF_F_RECOMPUTE_CSUM))
+			return -1;
+	} else {
+		struct ipv6hdr ip6;
+
+		if (KG_LOAD(ctx, p->l3_off, &ip6, sizeof(ip6)))
+			return -1;
+		ip6.payload_len = bpf_htons(hlen);
+		sum = bpf_csum_diff(0, 0, (__be32 *)&ip6.saddr, 32, 0);
+		if (bpf_skb_store_bytes(ctx, p->l3_off, &ip6, sizeof(ip6), BPF_F_RECOMPUTE_CSUM))
+			return -1;
+	}
+	sum += bpf_htons(IPPROTO_TCP) + bpf_htons(hlen);
+	sum = bpf_csum_diff(0, 0, (__be32 *)&tcp, sizeof(tcp), sum);
+	tcp.check = ~csum_fold(sum);
+	return bpf_skb_store_bytes(ctx, p->tcp_off, &tcp, sizeof(tcp), BPF_F_RECOMPUTE_CSUM) ? -1 : 0;
+}
+#endif
+
+/*
+ * A keyed hash (SipHash-1-3) of payload bytes [off, off + len), len <= 65535, so that
+ * nobody can make a retransmission with other bytes hash the same: the key is random
+ * per flow. 64 bytes are loaded per loop step.
+ */
+struct kg_hash_ctx {
+	KG_CTX *ctx;
+	__u32 off;
+	__u32 end;
+	__u64 v0, v1, v2, v3;
+};
+
+#define KG_ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define KG_SIPROUND(h)                                                                             \
+	do {                                                                                       \
+		h->v0 += h->v1;                                                                    \
+		h->v1 = KG_ROTL(h->v1, 13);                                                        \
+		h->v1 ^= h->v0;                                                                    \
+		h->v0 = KG_ROTL(h->v0, 32);                                                        \
+		h->v2 += h->v3;                                                                    \
+		h->v3 = KG_ROTL(h->v3, 16);                                                        \
+		h->v3 ^= h->v2;                                                                    \
+		h->v0 += h->v3;                                                                    \
+		h->v3 = KG_ROTL(h->v3, 21);                                                        \
+		h->v3 ^= h->v0;                                                                    \
+		h->v2 += h->v1;                                                                    \
+		h->v1 = KG_ROTL(h->v1, 17);                                                        \
+		h->v1 ^= h->v2;                                                                    \
+		h->v2 = KG_ROTL(h->v2, 32);                                                        \
+	} while (0)
+
+static __always_inline void kg_sip_word(struct kg_hash_ctx *h, __u64 m)
+{
+	h->v3 ^= m;
+	KG_SIPROUND(h);
+	h->v0 ^= m;
+}
+
+static long kg_hash_step(__u32 i, void *data)
+{
+	struct kg_hash_ctx *hc = data;
+	__u64 w[8] = {};
+	__u32 n;
+
+	if (hc->off >= hc->end)
+		return 1;
+	n = hc->end - hc->off;
+	if (n >= 64) {
+		if (KG_LOAD(hc->ctx, hc->off, w, 64))
+			return 1;
+		n = 64;
+	} else {
+		/* the tail: whole words, then the last bytes zero-padded */
+		__u32 k = n;
+
+		KD_CLAMP(k, 63);
+		if (k == 0 || KG_LOAD(hc->ctx, hc->off, w, k))
+			return 1;
+	}
+	KD_UNROLL
+	for (int k = 0; k < 8; k++)
+		if (k * 8 < (int)n)
+			kg_sip_word(hc, w[k]);
+	hc->off += n;
+	return 0;
+}
+
+static __always_inline __u64 kg_hash(KG_CTX *ctx, const struct kg_flow *f, __u32 off,
+				     __u32 len)
+{
+	struct kg_hash_ctx hc = {
+		.ctx = ctx, .off = off, .end = off + len,
+		.v0 = 0x736f6d6570736575ull ^ f->hkey[0], .v1 = 0x646f72616e646f6dull ^ f->hkey[1],
+		.v2 = 0x6c7967656e657261ull ^ f->hkey[0], .v3 = 0x7465646279746573ull ^ f->hkey[1],
+	};
+
+	bpf_loop(1024, kg_hash_step, &hc, 0);
+	kg_sip_word(&hc, (__u64)len << 56);
+	hc.v2 ^= 0xff;
+	KG_SIPROUND((&hc));
+	KG_SIPROUND((&hc));
+	KG_SIPROUND((&hc));
+	return hc.v0 ^ hc.v1 ^ hc.v2 ^ hc.v3;
+}
+
+/*
+ * Bytes [seq, seq + len) were decided before. Returns 0 to pass them (after making
+ * the remembered rewrites again), -1 to drop.
+ */
+__attribute__((noinline)) int kg_retransmission(KG_CTX *ctx, struct kg_flow *f,
+						struct kg_pkt *p, __u32 len)
+{
+	__u32 end;
+
+	if (!f || !p)
+		return -1;
+	end = p->seq + len;
+	for (int i = 0; i < KG_RETX_SLOTS; i++) {
+		struct kg_retx *r = &f->retx[i];
+		__u32 rs = r->seq, re = r->seq + r->len;
+
+		if (!r->len)
+			continue;
+		/* does this slot's read region overlap [seq, end)? */
+		if ((__s32)(re - p->seq) <= 0 || (__s32)(end - rs) <= 0)
+			continue;
+		/* it must be wholly inside and start where it started */
+		if ((__s32)(rs - p->seq) < 0 || (__s32)(end - re) < 0)
+			return -1;
+		if (r->npoison > KG_RETX_POISONS)
+			return -1;
+		for (int k = 0; k < KG_RETX_POISONS; k++) {
+			__u32 off;
+
+			if (k >= r->npoison)
+				break;
+			off = p->payload_off + (rs - p->seq) + r->poison_off[k];
+			if (r->poison_len[k] == 16	? kg_rewrite(ctx, p->tcp_off, off, 16)
+			    : r->poison_len[k] == 4 ? kg_rewrite(ctx, p->tcp_off, off, 4)
+						    : kg_rewrite(ctx, p->tcp_off, off, 1))
+				return -1;
+		}
+		/* the hash was taken after the rewrites: compare after making them again */
+		if (kg_hash(ctx, f, p->payload_off + (rs - p->seq), r->len) != r->hash)
+			return -1;
+	}
+	/*
+	 * Older decided bytes are not remembered: passing them is safe only if the decoder
+	 * skipped them, which cannot be known any more. Conservatively, a retransmission
+	 * that reaches back beyond the remembered window is dropped.
+	 */
+	{
+		__u32 oldest = f->next_seq;
+
+		for (int i = 0; i < KG_RETX_SLOTS; i++)
+			if (f->retx[i].len && (__s32)(f->retx[i].seq - oldest) < 0)
+				oldest = f->retx[i].seq;
+		if ((__s32)(p->seq - oldest) < 0 && (__s32)(f->next_seq - oldest) > 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- parsing --------------------------------------------------------------- */
+
+static __always_inline int kg_parse(KG_CTX *ctx, struct kg_pkt *p,
+				    struct kg_flow_key *fk)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct tcphdr *tcp;
+	__u32 off = sizeof(*eth), iplen;
+	__u16 proto;
+
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	proto = eth->h_proto;
+	/* up to two VLAN tags (802.1Q, and QinQ's 802.1ad outer tag) */
+	KD_UNROLL
+	for (int k = 0; k < 2; k++) {
+		struct vlan_hdr *vh = data + off;
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if ((void *)(vh + 1) > data_end)
+			return -1;
+		proto = vh->proto;
+		off += sizeof(*vh);
+	}
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+		return -2; /* a third tag: not parsed, so not passed either */
+	p->l3_off = off;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + off;
+
+		if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_TCP || ip->ihl < 5)
+			return -1;
+		/*
+		 * TCP in IP fragments: ports are not in every fragment, so it cannot be told
+		 * whether they are listener traffic, and the kernel would reassemble them
+		 * behind the decoder's back. TCP never needs fragmentation (path MTU
+		 * discovery); the caller drops them.
+		 */
+		if (ip->frag_off & bpf_htons(0x3fff))
+			return -2;
+		p->family = 4;
+		__builtin_memcpy(fk->saddr, &ip->saddr, 4);
+		__builtin_memcpy(fk->daddr, &ip->daddr, 4);
+		iplen = bpf_ntohs(ip->tot_len);
+		if (iplen < ip->ihl * 4u)
+			return -1;
+		off += ip->ihl * 4;
+		iplen -= ip->ihl * 4;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + off;
+
+		__u8 nh, eh[2];
+
+		if ((void *)(ip6 + 1) > data_end)
+			return -1;
+		p->family = 6;
+		__builtin_memcpy(fk->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(fk->daddr, &ip6->daddr, 16);
+		iplen = bpf_ntohs(ip6->payload_len);
+		nh = ip6->nexthdr;
+		off += sizeof(*ip6);
+		/*
+		 * Extension headers before TCP (the kernel accepts them): walk up to
+		 * KG_MAX_EXT_HDRS; more, or a fragment header over TCP, is dropped.
+		 */
+		KD_UNROLL
+		for (int k = 0; k < KG_MAX_EXT_HDRS; k++) {
+			__u32 len;
+
+			if (nh != 0 && nh != 43 && nh != 60 && nh != 51 && nh != 44)
+				break;
+			if (KG_LOAD(ctx, off, eh, 2))
+				return -1;
+			if (nh == 44) /* fragment */
+				return eh[0] == IPPROTO_TCP ? -2 : -1;
+			len = nh == 51 ? (eh[1] + 2) * 4 : (eh[1] + 1) * 8;
+			if (iplen < len)
+				return -1;
+			iplen -= len;
+			off += len;
+			nh = eh[0];
+		}
+		if (nh == 0 || nh == 43 || nh == 60 || nh == 51 || nh == 44)
+			return -2;
+		if (nh != IPPROTO_TCP)
+			return -1;
+	} else {
+		return -1;
+	}
+	if (off > 128)
+		return -1;
+	tcp = data + off;
+	if ((void *)(tcp + 1) > data_end || tcp->doff < 5 || iplen < tcp->doff * 4u)
+		return -1;
+	p->tcp_off = off;
+	p->payload_off = off + tcp->doff * 4;
+	p->payload_len = iplen - tcp->doff * 4;
+	p->seq = bpf_ntohl(tcp->seq);
+	p->syn = tcp->syn;
+	p->rst = tcp->rst;
+	p->fin = tcp->fin;
+	p->urg = tcp->urg;
+	fk->sport = tcp->source;
+	fk->dport = tcp->dest;
+	fk->family = p->family;
+	return 0;
+}
+
+/* Region and identity of a new flow, by longest prefix on the source address. */
+__attribute__((noinline)) int kg_classify(struct kg_flow *f, struct kg_scratch *sc, __u32 gen)
+{
+	struct kg_id_val *reg, *idn;
+	struct kg_flow_key *fk;
+
+	if (!f || !sc)
+		return 0;
+	fk = (struct kg_flow_key *)&sc->hdr;
+	gen &= 1;
+
+	if (f->principal_src == KG_PSRC_SASL) {
+		/* a bound SASL principal stays; only its id is taken again */
+		f->region_id = KG_REGION_NONE;
+		if (!f->principal_opaque)
+			f->principal_id = kg_principal_lookup(&sc->nkey, f->principal,
+							      f->principal_len, gen);
+		if (fk->family == 4) {
+			struct kg_cidr4_key k = { .prefixlen = 8 + 32, .gen = gen };
+
+			__builtin_memcpy(k.addr, fk->saddr, 4);
+			reg = bpf_map_lookup_elem(&kg_regions4, &k);
+		} else {
+			struct kg_cidr6_key k = { .prefixlen = 8 + 128, .gen = gen };
+
+			__builtin_memcpy(k.addr, fk->saddr, 16);
+			reg = bpf_map_lookup_elem(&kg_regions6, &k);
+		}
+		if (reg)
+			f->region_id = reg->id & (KG_MAX_REGIONS - 1);
+		return 0;
+	}
+	f->region_id = KG_REGION_NONE;
+	f->principal_id = KG_PRINCIPAL_ANONYMOUS;
+	f->principal_src = KG_PSRC_NONE;
+	if (fk->family == 4) {
+		struct kg_cidr4_key k = { .prefixlen = 8 + 32, .gen = gen };
+
+		__builtin_memcpy(k.addr, fk->saddr, 4);
+		reg = bpf_map_lookup_elem(&kg_regions4, &k);
+		idn = bpf_map_lookup_elem(&kg_identities4, &k);
+	} else {
+		struct kg_cidr6_key k = { .prefixlen = 8 + 128, .gen = gen };
+
+		__builtin_memcpy(k.addr, fk->saddr, 16);
+		reg = bpf_map_lookup_elem(&kg_regions6, &k);
+		idn = bpf_map_lookup_elem(&kg_identities6, &k);
+	}
+	if (reg)
+		f->region_id = reg->id & (KG_MAX_REGIONS - 1);
+	if (idn) {
+		f->principal_id = idn->id & (KG_MAX_PRINCIPALS - 1);
+		f->principal_src = KG_PSRC_IDENTITY;
+	}
+	return 0;
+}
+
+static __always_inline struct kg_flow *kg_new_flow(struct kg_flow_key *fk, __u32 epoch,
+						    struct kg_scratch *sc)
+{
+	__u32 gen = epoch & 1;
+	__u32 zero = 0;
+	struct kg_flow *tmpl = bpf_map_lookup_elem(&kg_flow_zero, &zero), *f;
+
+	if (!tmpl)
+		return 0;
+	if (bpf_map_update_elem(&kg_flows, fk, tmpl, BPF_ANY))
+		return 0;
+	f = bpf_map_lookup_elem(&kg_flows, fk);
+	if (f) {
+		f->gen = gen;
+		f->epoch = epoch;
+		__builtin_memcpy(&f->key, fk, sizeof(*fk));
+		f->hkey[0] = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
+		f->hkey[1] = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
+		kg_classify(f, sc, gen);
+		kg_count(KG_C_FLOWS_NEW);
+	}
+	return f;
+}
+
+/*
+ * To the quarantine interface: XDP through the kg_redirect devmap, TC by the ifindex
+ * in the active config. Without one configured, the connection is dropped.
+ */
+#ifdef KG_SKB
+static __always_inline int kg_quarantine(__u32 gen)
+{
+	struct kg_config *cfg = bpf_map_lookup_elem(&kg_config, &gen);
+
+	if (!cfg || !cfg->redirect_ifindex)
+		return TC_ACT_SHOT;
+	return bpf_redirect(cfg->redirect_ifindex, 0);
+}
+#else
+#define kg_quarantine(gen) bpf_redirect_map(&kg_redirect, 0, XDP_DROP)
+#endif
+
+/* The hook's entry: one packet, its verdict (KG_V_PASS, KG_V_DROP or a redirect). */
+static __always_inline int kg_ingress(KG_CTX *ctx)
+{
+	struct kg_pkt p = {};
+	struct kg_loop lp = {};
+	struct kg_flow_key *fk;
+	struct kg_scratch *sc;
+	struct kg_flow *f;
+	__u32 zero = 0, gen, epoch, port_key, *genp, rst_seq = 0;
+	__u8 *lst;
+	int r;
+
+	sc = bpf_map_lookup_elem(&kg_scratch, &zero);
+	if (!sc)
+		return KG_V_PASS;
+	fk = (struct kg_flow_key *)&sc->hdr;
+	__builtin_memset(fk, 0, sizeof(*fk));
+	r = kg_parse(ctx, &p, fk);
+	if (r == -1)
+		return KG_V_PASS;
+	if (r == -2) {
+		kg_count(KG_C_UNREADABLE_DROPS);
+		return KG_V_DROP; /* TCP in fragments, or headers we do not walk */
+	}
+	genp = bpf_map_lookup_elem(&kg_active, &zero);
+	if (!genp)
+		return KG_V_PASS;
+	epoch = *genp;
+	gen = epoch & 1;
+	port_key = gen * 65536 + bpf_ntohs(fk->dport);
+	lst = bpf_map_lookup_elem(&kg_ports, &port_key);
+	if (!lst || !*lst)
+		return KG_V_PASS;
+	kg_count(KG_C_LISTENER_PACKETS);
+
+	f = bpf_map_lookup_elem(&kg_flows, fk);
+	if (p.rst) {
+		/*
+		 * Only a RST at exactly the next sequence number ends the connection
+		 * (RFC 5961; Linux answers others with a challenge ACK): only that one may
+		 * end the flow's state.
+		 */
+		if (f && p.seq == f->next_seq)
+			bpf_map_delete_elem(&kg_flows, fk);
+		return KG_V_PASS;
+	}
+	if (p.urg && p.payload_len) {
+		/*
+		 * Urgent data: a receiver without SO_OOBINLINE (the broker) removes the
+		 * urgent byte from the stream, which would shift it against the decoder.
+		 */
+		kg_count(KG_C_UNREADABLE_DROPS);
+		return KG_V_DROP;
+	}
+	if (p.syn) {
+		/*
+		 * A SYN for a connection we are in the middle of a frame of is not a new
+		 * connection (the broker answers it with a challenge ACK); starting over
+		 * would let the next bytes be read from a false frame boundary.
+		 */
+		if (f && f->dec.phase != KD_PH_SIZE && f->dec.phase != KD_PH_DEAD) {
+			kg_count(KG_C_SYN_IN_FRAME_DROPS);
+			return KG_V_DROP;
+		}
+		if (f && (f->dec.skip || f->dec.carry_len || (f->flags & KG_FLOW_DROP))) {
+			/* (a black-holed connection stays black-holed) */
+			kg_count(KG_C_SYN_IN_FRAME_DROPS);
+			return KG_V_DROP;
+		}
+		f = kg_new_flow(fk, epoch, sc);
+		if (!f)
+			return p.payload_len ? KG_V_DROP : KG_V_PASS;
+		f->listener = (*lst - 1) & (KG_MAX_LISTENERS - 1);
+		f->next_seq = p.seq + 1;
+		f->flags = KG_FLOW_SEQ_KNOWN;
+		{
+			__u32 dec = kg_syn_decide(f, gen), enforce = 1, ri = dec >> 4;
+			struct kg_config *cfg = bpf_map_lookup_elem(&kg_config, &gen);
+
+			if ((dec & 0xf) != KG_ACT_REDIRECT || !cfg)
+				goto syn_done;
+			if (cfg->mode == KG_MODE_MONITOR)
+				enforce = 0;
+			if (ri) {
+				__u32 key = gen * KG_MAX_RULES + ((ri - 1) & (KG_MAX_RULES - 1));
+				struct kg_rule *r = bpf_map_lookup_elem(&kg_rules, &key);
+
+				if (r && (r->flags & KG_RULE_AUDIT))
+					enforce = 0;
+			}
+			kg_count(KG_C_VERDICT_BASE + KG_ACT_REDIRECT);
+			kg_hit(gen, dec);
+			kg_emit(f, KG_EV_CONNECTION, dec, gen | (enforce << 1));
+			if (!enforce)
+				return KG_V_PASS;
+			/*
+			 * The whole connection goes to the quarantine interface. Without one
+			 * configured (kg_redirect[0] empty) the connection is dropped.
+			 */
+			f->flags |= KG_FLOW_REDIRECT;
+			return kg_quarantine(gen);
+		}
+syn_done:
+		if (!p.payload_len)
+			return KG_V_PASS;
+		/* data on the SYN (TCP Fast Open): decoded like any first segment */
+		p.seq++;
+	}
+	if (f && (f->flags & KG_FLOW_REDIRECT))
+		return kg_quarantine(gen);
+	if (!p.payload_len)
+		return f && (f->flags & KG_FLOW_DROP) ? KG_V_DROP : KG_V_PASS;
+	if (!f) {
+		/* First seen mid-stream: frame boundaries are unknown. */
+		f = kg_new_flow(fk, epoch, sc);
+		if (!f)
+			return KG_V_DROP;
+		f->listener = (*lst - 1) & (KG_MAX_LISTENERS - 1);
+		f->next_seq = p.seq;
+		f->flags = KG_FLOW_SEQ_KNOWN | KG_FLOW_MIDSTREAM;
+		kd_fail(&f->dec, KD_ERR_MIDSTREAM);
+	}
+	if (f->flags & (KG_FLOW_RESET | KG_FLOW_DROP)) {
+		kg_count(KG_C_FLOW_DROPPED_PKTS);
+		return KG_V_DROP;
+	}
+	/* ids (region, identity, listener) belong to a policy generation */
+	f->listener = (*lst - 1) & (KG_MAX_LISTENERS - 1);
+	if (f->epoch != epoch) {
+		kg_classify(f, sc, gen);
+		f->gen = gen;
+		f->epoch = epoch;
+	}
+
+	f->ts_pkt = 0;
+	lp.ctx = ctx;
+	lp.f = f;
+	lp.sc = sc;
+	lp.out.gen = gen;
+	lp.out.epoch = epoch;
+	lp.out.tcp_off = p.tcp_off;
+	lp.out.payload_off = p.payload_off;
+	lp.src.off = p.payload_off;
+	lp.src.end = p.payload_off + p.payload_len;
+
+	/* In-order normalization. */
+	{
+		__s32 d = (__s32)(p.seq - f->next_seq);
+
+		if (d > 0) {
+			kg_count(KG_C_OOO_DROPS);
+			return KG_V_DROP;
+		}
+		if (d < 0) {
+			__u32 old = -d;
+
+			if (old >= p.payload_len) {
+				if (kg_retransmission(ctx, f, &p, p.payload_len)) {
+					kg_count(KG_C_RETX_DROPS);
+					return KG_V_DROP;
+				}
+				kg_count(KG_C_RETX_REPLAYED);
+				return KG_V_PASS;
+			}
+			/* Old bytes followed by new: check the old, decode the new. */
+			if (kg_retransmission(ctx, f, &p, old)) {
+				kg_count(KG_C_OVERLAP_DROPS);
+				return KG_V_DROP;
+			}
+			lp.src.off += old;
+		}
+	}
+	if (f->flags & KG_FLOW_DEAD) {
+		/*
+		 * Decoding ended and the flow was let through (on_undecodable: allow, or
+		 * monitor mode). If the policy now in force says otherwise, it applies now.
+		 */
+		struct kg_config *cfg = bpf_map_lookup_elem(&kg_config, &gen);
+
+		if (cfg && cfg->mode != KG_MODE_MONITOR &&
+		    cfg->on_undecodable[f->listener & (KG_MAX_LISTENERS - 1)] != KG_ACT_ALLOW) {
+			rst_seq = f->next_seq;
+			f->flags &= ~KG_FLOW_DEAD;
+			lp.out.outcome = kg_undecodable(&lp);
+			if (lp.out.outcome == KG_OUT_DROP)
+				return KG_V_DROP;
+			if (lp.out.outcome == KG_OUT_RESET)
+				return kg_to_rst(ctx, &p, rst_seq) ? KG_V_DROP : KG_V_PASS;
+		}
+		f->next_seq = p.seq + p.payload_len;
+		return KG_V_PASS;
+	}
+
+	/*
+	 * The common case inside a record batch: the whole segment is bytes the decoder
+	 * skips by length. Account for them without running the decoder.
+	 */
+	{
+		__u32 rest = lp.src.end - lp.src.off;
+
+		if (f->dec.skip >= rest && f->dec.phase != KD_PH_DEAD && f->dec.phase != KD_PH_SIZE) {
+			f->dec.skip -= rest;
+			f->dec.frame_rem -= rest;
+			f->bytes += p.payload_len;
+			f->next_seq = p.seq + p.payload_len;
+			return KG_V_PASS;
+		}
+	}
+	rst_seq = f->next_seq; /* the first byte the broker has not received */
+	f->dec.here = 0;
+	lp.read_end = lp.src.off;
+	{
+		__u32 start = lp.src.off;
+
+		lp.last = KD_EV_CONTINUE;
+		bpf_loop(KD_STEPS_FOR(p.payload_len), kg_step, &lp, 0);
+		if (lp.last != KD_EV_NEED_MORE && lp.last != KD_EV_ERROR &&
+		    lp.out.outcome == KG_OUT_PASS) {
+			/* the step bound: the rest of this chunk was not decoded */
+			kd_fatal(&f->dec, KD_ERR_BOUND);
+			lp.out.outcome = kg_undecodable(&lp);
+		}
+		f->bytes += p.payload_len;
+		f->next_seq = p.seq + p.payload_len;
+
+		/* Remember what was read (and rewritten) for retransmissions. */
+		if (lp.read_end > start || lp.out.npoison) {
+			struct kg_retx *rx = &f->retx[f->retx_next & (KG_RETX_SLOTS - 1)];
+			__u32 rlen = lp.read_end - p.payload_off;
+
+			f->retx_next++;
+			rx->seq = p.seq;
+			rx->len = rlen;
+			rx->npoison = lp.out.npoison;
+			for (int k = 0; k < KG_RETX_POISONS; k++) {
+				rx->poison_off[k] = lp.out.poison_off[k];
+				rx->poison_len[k] = lp.out.poison_len[k];
+			}
+			rx->hash = kg_hash(ctx, f, p.payload_off, rlen);
+		}
+	}
+
+	if (lp.out.outcome == KG_OUT_DROP)
+		return KG_V_DROP;
+	if (lp.out.outcome == KG_OUT_RESET)
+		return kg_to_rst(ctx, &p, rst_seq) ? KG_V_DROP : KG_V_PASS;
+	return KG_V_PASS;
+}
+
+#endif /* KGATE_INGRESS_H */

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * kgate_tc_ingress: the same client->broker enforcement at TC ingress, for interfaces
+ * where XDP cannot attach (see kgate_ingress.h). Verdicts are TC_ACT_OK, TC_ACT_SHOT
+ * and a redirect to the quarantine ifindex of the active config.
+ */
+#define KG_SKB 1
+#include "kgate_ingress.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Bytes from the frame start that kg_parse reads in place: L2, IP(v6 + ext), TCP. */
+#define KG_HDR_PULL 256
+
+SEC("tc")
+int kgate_tc_ingress(struct __sk_buff *skb)
+{
+	__u32 linear = skb->data_end - skb->data;
+
+	if (linear < KG_HDR_PULL && skb->len > linear)
+		bpf_skb_pull_data(skb, skb->len < KG_HDR_PULL ? skb->len : KG_HDR_PULL);
+	return kg_ingress(skb);
+}
