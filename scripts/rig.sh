@@ -61,8 +61,8 @@ rig_exec() {
 }
 
 rig_tool() { # name -> path of a built test tool, building it when missing
-	local bin="$RIG_ROOT/$RIG_BUILD/tests/$1"
-	if [ ! -x "$bin" ]; then
+	local bin="$RIG_ROOT/$RIG_BUILD/tests/$1" src="$RIG_ROOT/tests/tools/$1.c"
+	if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
 		mkdir -p "$(dirname "$bin")"
 		case $1 in
 		mock_broker)
@@ -196,11 +196,12 @@ rig_backend() {
 
 # rig_sasl_front USERS_FILE: starts the test-only SASL front (tests/tools/sasl_front.c)
 # in the broker namespace in front of the mock and points the broker address at it.
-# Connections that skip SASL are spliced through unauthenticated (--allow-plaintext).
+# Connections that skip SASL are spliced through unauthenticated (--allow-plaintext);
+# CreateTopics/DeleteTopics as first requests are answered by the front (--admin).
 rig_sasl_front() {
 	local line
 	rig_spawn "$RIG_NS_BROKER" sasl-front "$(rig_tool sasl_front)" --listen 127.0.0.1:0 \
-		--backend "127.0.0.1:$RIG_MOCK_PORT" --users "$1" --allow-plaintext || return 1
+		--backend "127.0.0.1:$RIG_MOCK_PORT" --users "$1" --allow-plaintext --admin || return 1
 	line=$(rig_wait_line sasl-front '^LISTENING ') || return 1
 	RIG_FRONT_PORT=${line##*:}
 	rig_backend "$RIG_FRONT_PORT"

@@ -18,10 +18,16 @@
  *     a real broker, and nothing reaches the mock.
  *
  *   sasl_front --listen HOST:PORT --backend HOST:PORT --users FILE [--allow-plaintext]
+ *              [--admin]
  *
  * FILE has one "user:password" per line ('#' starts a comment). With --allow-plaintext
  * a connection whose first request (after ApiVersions) is not SaslHandshake is spliced
- * to the mock unauthenticated. Prints "LISTENING HOST:PORT" on stdout once ready; one
+ * to the mock unauthenticated. With --admin it also answers CreateTopics (v0-v4) and
+ * DeleteTopics (v0-v3), which the mock lacks, when they come before anything is spliced
+ * (a connection that only does admin): every topic gets NONE, echoed under the name the
+ * front received, and a created topic is made to exist in the mock (a Metadata request
+ * for it; the mock auto-creates); the mock cannot delete. This is what lets an end-to-end
+ * test see kgate turn a denied admin request into an authorization error. Prints "LISTENING HOST:PORT" on stdout once ready; one
  * line per authentication on stderr ("auth peer=... mech=... user=... result=ok|fail").
  * One process per connection (fork): simple, and a test never has many.
  *
@@ -50,6 +56,12 @@
 #define API_SASL_HANDSHAKE 17
 #define API_API_VERSIONS 18
 #define API_SASL_AUTHENTICATE 36
+#define API_METADATA 3
+#define API_CREATE_TOPICS 19
+#define API_DELETE_TOPICS 20
+/* Non-flexible versions only: v5 (CreateTopics) and v4 (DeleteTopics) are flexible. */
+#define CREATE_TOPICS_MAX 4
+#define DELETE_TOPICS_MAX 3
 #define ERR_NONE 0
 #define ERR_UNSUPPORTED_SASL_MECHANISM 33
 #define ERR_ILLEGAL_SASL_STATE 34
@@ -88,6 +100,7 @@ static struct user users[MAX_USERS];
 static int nusers;
 static const char *backend;
 static int allow_plaintext;
+static int admin;
 static char peer_name[INET6_ADDRSTRLEN + 8];
 
 /* ---- bytes --------------------------------------------------------------- */
@@ -583,6 +596,8 @@ static void log_auth(const char *mech, const char *user, int hs_ver, int ok)
 
 static const char *mech_names[] = { "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512" };
 
+static int answer_admin(int fd, const struct req *q);
+
 static void serve(int fd)
 {
 	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
@@ -679,6 +694,13 @@ static void serve(int fd)
 				splice_to_backend(fd, NULL, 0);
 				return;
 			}
+		} else if (admin && s.mech == MECH_NONE &&
+			   ((r.key == API_CREATE_TOPICS && r.ver <= CREATE_TOPICS_MAX) ||
+			    (r.key == API_DELETE_TOPICS && r.ver <= DELETE_TOPICS_MAX))) {
+			if (answer_admin(fd, &r)) {
+				free(f);
+				return;
+			}
 		} else if (allow_plaintext && s.mech == MECH_NONE) {
 			uint8_t *whole = malloc((size_t)len + 4);
 			uint32_t be = htonl((uint32_t)len);
@@ -702,6 +724,126 @@ static void serve(int fd)
 	}
 }
 
+/* ---- admin (--admin) ----------------------------------------------------- */
+
+/* Metadata v1 naming one topic: the mock auto-creates it. */
+static void mock_create(const char *name, size_t len)
+{
+	struct buf b = { .n = 0 };
+	int fd = connect_to(backend);
+	int32_t rl;
+	uint8_t *f;
+
+	if (fd < 0)
+		return;
+	put32(&b, (int32_t)(10 + 6 + 4 + 2 + len));
+	put16(&b, API_METADATA);
+	put16(&b, 1);
+	put32(&b, 1);
+	put_str(&b, "sfront");
+	put32(&b, 1);
+	put16(&b, (int16_t)len);
+	put(&b, name, len);
+	if (!write_full(fd, b.d, b.n) && (f = read_frame(fd, &rl)))
+		free(f);
+	close(fd);
+}
+
+/* A bounded reader over a request body; any overrun sets bad. */
+struct rd {
+	const uint8_t *p;
+	size_t n, off;
+	int bad;
+};
+
+static const uint8_t *rd_take(struct rd *r, size_t n)
+{
+	const uint8_t *p = r->p + r->off;
+
+	if (r->bad || n > r->n - r->off) {
+		r->bad = 1;
+		return NULL;
+	}
+	r->off += n;
+	return p;
+}
+
+static int32_t rd_i32(struct rd *r)
+{
+	const uint8_t *p = rd_take(r, 4);
+	return p ? (int32_t)rd32(p) : 0;
+}
+
+static int16_t rd_i16(struct rd *r)
+{
+	const uint8_t *p = rd_take(r, 2);
+	return p ? (int16_t)rd16(p) : 0;
+}
+
+/* A (nullable) string: its bytes and length (-1 null). */
+static const uint8_t *rd_s(struct rd *r, int16_t *len)
+{
+	*len = rd_i16(r);
+	return *len > 0 ? rd_take(r, (size_t)*len) : NULL;
+}
+
+/* CreateTopics v0-v4 / DeleteTopics v0-v3: NONE for every topic. 0, or -1 when
+ * malformed (the connection is closed, as a broker would). */
+static int answer_admin(int fd, const struct req *q)
+{
+	struct rd r = { .p = q->body, .n = q->body_len };
+	struct buf b = { .n = 0 };
+	int32_t n = rd_i32(&r), i, j, k;
+
+	if (n < 0 || n > 1000)
+		return -1;
+	/* v2+ (create) / v1+ (delete): throttle_time_ms comes first */
+	if ((q->key == API_CREATE_TOPICS && q->ver >= 2) ||
+	    (q->key == API_DELETE_TOPICS && q->ver >= 1))
+		put32(&b, 0);
+	put32(&b, n);
+	for (i = 0; i < n; i++) {
+		int16_t len;
+		const uint8_t *name = rd_s(&r, &len);
+
+		if (r.bad || len < 0)
+			return -1;
+		if (q->key == API_CREATE_TOPICS) {
+			int16_t l2;
+			int32_t na, nc;
+
+			rd_i32(&r); /* num_partitions */
+			rd_i16(&r); /* replication_factor */
+			na = rd_i32(&r);
+			for (j = 0; j < na && !r.bad; j++) {
+				int32_t nb;
+
+				rd_i32(&r);
+				nb = rd_i32(&r);
+				for (k = 0; k < nb && !r.bad; k++)
+					rd_i32(&r);
+			}
+			nc = rd_i32(&r);
+			for (j = 0; j < nc && !r.bad; j++) {
+				rd_s(&r, &l2);
+				rd_s(&r, &l2);
+			}
+			if (!r.bad)
+				mock_create((const char *)name, (size_t)len);
+		}
+		if (r.bad)
+			return -1;
+		put16(&b, len);
+		if (len > 0)
+			put(&b, name, (size_t)len);
+		put16(&b, ERR_NONE);
+		if (q->key == API_CREATE_TOPICS && q->ver >= 1)
+			put16(&b, -1); /* error_message: null */
+	}
+	fprintf(stderr, "admin peer=%s api_key=%d v%d topics=%d\n", peer_name, q->key, q->ver, n);
+	return send_response(fd, q->corr, &b);
+}
+
 /* ---- start --------------------------------------------------------------- */
 
 /* ApiVersions v0 to the backend: the list clients get, plus the SASL apis. */
@@ -720,14 +862,19 @@ static int fetch_backend_apis(void)
 	if (len >= 10 && rd16(f + 4) == 0) {
 		int32_t n = (int32_t)rd32(f + 6), i;
 
-		for (i = 0; i < n && napis < MAX_APIS - 2 && 10 + 6 * (i + 1) <= len; i++) {
+		for (i = 0; i < n && napis < MAX_APIS - 4 && 10 + 6 * (i + 1) <= len; i++) {
 			const uint8_t *e = f + 10 + 6 * i;
 			int16_t key = (int16_t)rd16(e);
 
-			if (key == API_SASL_HANDSHAKE || key == API_SASL_AUTHENTICATE)
+			if (key == API_SASL_HANDSHAKE || key == API_SASL_AUTHENTICATE ||
+			    (admin && (key == API_CREATE_TOPICS || key == API_DELETE_TOPICS)))
 				continue;
 			apis[napis++] = (struct api_range){ key, (int16_t)rd16(e + 2),
 							     (int16_t)rd16(e + 4) };
+		}
+		if (admin) {
+			apis[napis++] = (struct api_range){ API_CREATE_TOPICS, 0, CREATE_TOPICS_MAX };
+			apis[napis++] = (struct api_range){ API_DELETE_TOPICS, 0, DELETE_TOPICS_MAX };
 		}
 		apis[napis++] = (struct api_range){ API_SASL_HANDSHAKE, 0, SASL_HANDSHAKE_MAX };
 		apis[napis++] = (struct api_range){ API_SASL_AUTHENTICATE, 0, SASL_AUTHENTICATE_MAX };
@@ -797,6 +944,8 @@ int main(int argc, char **argv)
 			users_path = argv[++i];
 		else if (!strcmp(argv[i], "--allow-plaintext"))
 			allow_plaintext = 1;
+		else if (!strcmp(argv[i], "--admin"))
+			admin = 1;
 		else {
 			fprintf(stderr, "usage: %s --listen HOST:PORT --backend HOST:PORT "
 					"--users FILE [--allow-plaintext]\n", argv[0]);

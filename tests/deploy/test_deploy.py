@@ -1,0 +1,308 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""The deploy files say what the agent depends on.
+
+Parses deploy/daemonset.yaml, deploy/Containerfile and the systemd units and checks the
+fields kgate needs: the flags given to `kgate run` exist (in `build/kgate run --help`
+when that command exists, else in issue 4's flag list), host network, capabilities, the
+bpffs hostPath, the policy mounted from the ConfigMap (no subPath: it would never be
+updated) with a reload path that ends in SIGHUP, the liveness probe on --metrics-addr's
+port and /healthz, the node name from the downward API, the shipped policy passing
+`kgate policy check`, and the runtime image carrying every library `ldd build/kgate`
+lists. Run with /usr/bin/python3 (python3-yaml). KGATE=path overrides build/kgate.
+"""
+import configparser
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+KGATE = os.environ.get("KGATE", os.path.join(ROOT, "build", "kgate"))
+DEPLOY = os.path.join(ROOT, "deploy")
+
+# issue 4: kgate run's flags, used until `kgate run --help` exists
+ISSUE_RUN_FLAGS = {"--iface", "--policy", "--xdp-mode", "--audit-brokers", "--audit-topic",
+                   "--audit-file", "--spool-dir", "--metrics-addr", "--node",
+                   "--detach-on-exit", "--help"}
+# what the deployments must pass for the agent to do its job on a node
+REQUIRED_FLAGS = {"--iface", "--policy", "--audit-brokers", "--audit-topic", "--spool-dir",
+                  "--metrics-addr", "--node"}
+CAPS = {"BPF", "NET_ADMIN", "PERFMON", "SYS_RESOURCE"}
+
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok   %s" % name)
+    else:
+        failed += 1
+        print("FAIL %s%s" % (name, ": " + detail if detail else ""))
+
+
+def run_flags():
+    """(flags, source): the flags `kgate run` accepts."""
+    try:
+        p = subprocess.run([KGATE, "run", "--help"], capture_output=True, text=True,
+                           timeout=10)
+        text = p.stdout + p.stderr
+        flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", text))
+        if p.returncode == 0 and "--iface" in flags:
+            return flags, "kgate run --help"
+    except OSError:
+        pass
+    return ISSUE_RUN_FLAGS, "issue 4 (kgate run not built yet)"
+
+
+def flag_values(args):
+    """--flag VALUE / --flag=VALUE pairs of an argv list."""
+    out, i = {}, 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--"):
+            if "=" in a:
+                k, v = a.split("=", 1)
+                out.setdefault(k, []).append(v)
+            elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+                out.setdefault(a, []).append(args[i + 1])
+                i += 1
+            else:
+                out.setdefault(a, []).append(None)
+        i += 1
+    return out
+
+
+def policy_check(text, what):
+    if not os.access(KGATE, os.X_OK):
+        print("skip %s: %s not built" % (what, KGATE))
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        f.write(text)
+        f.flush()
+        p = subprocess.run([KGATE, "policy", "check", f.name], capture_output=True,
+                           text=True)
+    check(what, p.returncode == 0, (p.stdout + p.stderr).strip())
+
+
+def test_daemonset(flags):
+    docs = list(yaml.safe_load_all(open(os.path.join(DEPLOY, "daemonset.yaml"))))
+    by_kind = {}
+    for d in docs:
+        by_kind.setdefault(d["kind"], []).append(d)
+    check("daemonset: one DaemonSet", len(by_kind.get("DaemonSet", [])) == 1)
+    ds = by_kind["DaemonSet"][0]
+    spec = ds["spec"]["template"]["spec"]
+    check("daemonset: selector matches the pod labels",
+          ds["spec"]["selector"]["matchLabels"].items() <=
+          ds["spec"]["template"]["metadata"]["labels"].items())
+    check("daemonset: hostNetwork (XDP/TC attach to the node's interfaces)",
+          spec.get("hostNetwork") is True)
+    cons = {c["name"]: c for c in spec["containers"]}
+    agent = cons.get("kgate")
+    check("daemonset: container 'kgate'", agent is not None)
+    args = agent.get("command", [])[1:] + agent.get("args", [])
+    check("daemonset: kgate run", args[:1] == ["run"], str(args[:1]))
+    fv = flag_values(args[1:])
+    unknown = sorted(set(fv) - flags)
+    check("daemonset: every flag exists in kgate run", not unknown, "unknown: %s" % unknown)
+    missing = sorted(REQUIRED_FLAGS - set(fv))
+    check("daemonset: required flags given", not missing, "missing: %s" % missing)
+
+    # $(VAR) references resolve to env vars of the container
+    env = {e["name"]: e for e in agent.get("env", [])}
+    refs = set(re.findall(r"\$\((\w+)\)", " ".join(args)))
+    check("daemonset: every $(VAR) in args is in env", refs <= set(env),
+          str(sorted(refs - set(env))))
+    node = fv.get("--node", [None])[0] or ""
+    m = re.fullmatch(r"\$\((\w+)\)", node)
+    check("daemonset: --node from the downward API (spec.nodeName)",
+          m is not None and env.get(m.group(1), {}).get("valueFrom", {})
+          .get("fieldRef", {}).get("fieldPath") == "spec.nodeName", node)
+    for e in env.values():
+        ref = e.get("valueFrom", {}).get("configMapKeyRef")
+        if ref:
+            cms = {c["metadata"]["name"]: c for c in by_kind.get("ConfigMap", [])}
+            check("daemonset: env %s -> ConfigMap %s key %s exists" %
+                  (e["name"], ref["name"], ref["key"]),
+                  ref["key"] in cms.get(ref["name"], {}).get("data", {}))
+
+    # capabilities (or privileged)
+    sc = agent.get("securityContext", {})
+    caps = set(sc.get("capabilities", {}).get("add", []))
+    check("daemonset: capabilities BPF, NET_ADMIN, PERFMON, SYS_RESOURCE (or privileged)",
+          sc.get("privileged") is True or CAPS <= caps, str(sorted(caps)))
+
+    # volumes and mounts
+    vols = {v["name"]: v for v in spec.get("volumes", [])}
+    mounts = {m["mountPath"]: m for m in agent.get("volumeMounts", [])}
+
+    def vol_at(path):
+        """The volume and mount whose mountPath contains path."""
+        best = None
+        for mp, m in mounts.items():
+            if path == mp or path.startswith(mp.rstrip("/") + "/"):
+                if best is None or len(mp) > len(best[1]["mountPath"]):
+                    best = (vols.get(m["name"]), m)
+        return best or (None, None)
+    v, m = vol_at("/sys/fs/bpf/kgate")
+    check("daemonset: /sys/fs/bpf is the host's bpffs (hostPath)",
+          v is not None and v.get("hostPath", {}).get("path") == "/sys/fs/bpf" and
+          m["mountPath"] == "/sys/fs/bpf")
+    check("daemonset: bpffs mount is not read-only", m is not None and not m.get("readOnly"))
+    pol = fv.get("--policy", [""])[0]
+    v, m = vol_at(pol)
+    cmname = (v or {}).get("configMap", {}).get("name")
+    check("daemonset: --policy %s is on a ConfigMap volume" % pol, cmname is not None)
+    check("daemonset: policy mount has no subPath (subPath never sees updates)",
+          m is not None and "subPath" not in m)
+    key = os.path.relpath(pol, m["mountPath"]) if m else None
+    cm = {c["metadata"]["name"]: c for c in by_kind.get("ConfigMap", [])}.get(cmname, {})
+    check("daemonset: the policy file is a key of ConfigMap %s" % cmname,
+          key in cm.get("data", {}), str(key))
+    if key in cm.get("data", {}):
+        policy_check(cm["data"][key], "daemonset: the shipped policy passes kgate policy check")
+    for flag in ("--spool-dir",):
+        d = fv.get(flag, [""])[0]
+        v, _ = vol_at(d)
+        check("daemonset: %s %s is on a hostPath (survives restarts)" % (flag, d),
+              v is not None and "hostPath" in v)
+    v, _ = vol_at("/var/lib/kgate")
+    check("daemonset: /var/lib/kgate (policy store) on a hostPath", v is not None and
+          "hostPath" in v)
+
+    # liveness from the metrics endpoint
+    maddr = fv.get("--metrics-addr", [""])[0]
+    host, _, port = maddr.rpartition(":")
+    probe = agent.get("livenessProbe", {}).get("httpGet", {})
+    check("daemonset: livenessProbe GET /healthz", probe.get("path") == "/healthz",
+          str(probe))
+    pport = probe.get("port")
+    if isinstance(pport, str):
+        pport = {p.get("name"): p["containerPort"] for p in agent.get("ports", [])}.get(pport)
+    check("daemonset: probe port = --metrics-addr port (%s)" % port,
+          str(pport) == port, "probe %s" % pport)
+    # kubelet probes the pod IP (the node's, with hostNetwork) unless host is set
+    check("daemonset: --metrics-addr reachable by the probe",
+          host in ("0.0.0.0", "[::]", "::") or probe.get("host") == host,
+          "%s vs probe host %s" % (host, probe.get("host")))
+
+    # reload on change: a container that watches the same ConfigMap and signals the agent
+    reloaders = [c for n, c in cons.items() if n != "kgate"]
+    ok = False
+    for c in reloaders:
+        script = " ".join(c.get("command", []) + c.get("args", []))
+        sees = any(vols.get(mm["name"], {}).get("configMap", {}).get("name") == cmname and
+                   "subPath" not in mm for mm in c.get("volumeMounts", []))
+        if sees and re.search(r"kill\s+-(HUP|s\s+HUP|1)\b", script):
+            ok = True
+            check("daemonset: reloader checks the policy before signalling",
+                  "policy check" in script)
+    check("daemonset: a sidecar sees ConfigMap updates and sends SIGHUP", ok)
+    check("daemonset: shareProcessNamespace (the sidecar can signal the agent)",
+          not reloaders or spec.get("shareProcessNamespace") is True)
+
+
+def test_systemd(flags):
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.optionxform = str
+    path = os.path.join(DEPLOY, "kgate.service")
+    cp.read(path)
+    svc = cp["Service"]
+    start = shlex.split(svc["ExecStart"].replace("\\\n", " "))
+    check("systemd: ExecStart is kgate run", start[1:2] == ["run"], str(start[:2]))
+    fv = flag_values(start[2:])
+    unknown = sorted(set(fv) - flags)
+    check("systemd: every flag exists in kgate run", not unknown, "unknown: %s" % unknown)
+    missing = sorted(REQUIRED_FLAGS - set(fv))
+    check("systemd: required flags given", not missing, "missing: %s" % missing)
+    check("systemd: reload sends SIGHUP", re.search(r"kill\s+-HUP\s+\$MAINPID",
+                                                    svc.get("ExecReload", "")) is not None)
+    caps = set(c.replace("CAP_", "") for c in svc.get("CapabilityBoundingSet", "").split())
+    check("systemd: capability bounding set holds BPF, NET_ADMIN, PERFMON, SYS_RESOURCE",
+          CAPS <= caps, str(sorted(caps)))
+    check("systemd: needs /sys/fs/bpf mounted",
+          "/sys/fs/bpf" in cp["Unit"].get("RequiresMountsFor", ""))
+    check("systemd: /sys/fs/bpf writable under ProtectSystem=strict",
+          svc.get("ProtectSystem") != "strict" or "/sys/fs/bpf" in svc.get("ReadWritePaths", ""))
+    spool = fv.get("--spool-dir", [""])[0]
+    check("systemd: spool under StateDirectory (/var/lib/%s)" % svc.get("StateDirectory"),
+          spool.startswith("/var/lib/%s/" % svc.get("StateDirectory", "-")))
+    check("systemd: restarts on failure", svc.get("Restart") in ("on-failure", "always"))
+    pth = configparser.ConfigParser(strict=False, interpolation=None)
+    pth.optionxform = str
+    pth.read(os.path.join(DEPLOY, "kgate-policy.path"))
+    # configparser keeps one of several Environment= lines; read them all
+    env = dict(e.split("=", 1) for e in
+               re.findall(r"^Environment=(\S+)$", open(path).read(), re.M))
+    check("systemd: kgate-policy.path watches the policy kgate runs with",
+          pth["Path"].get("PathChanged") == env.get("KGATE_POLICY"),
+          "%s vs %s" % (pth["Path"].get("PathChanged"), env.get("KGATE_POLICY")))
+    if subprocess.run(["which", "systemd-analyze"], capture_output=True).returncode == 0:
+        p = subprocess.run(["systemd-analyze", "verify", path,
+                            os.path.join(DEPLOY, "kgate-policy.path"),
+                            os.path.join(DEPLOY, "kgate-policy-reload.service")],
+                           capture_output=True, text=True)
+        # the binary is not installed here; anything else is an error in the units
+        errs = [l for l in (p.stdout + p.stderr).splitlines()
+                if l.strip() and "is not executable" not in l]
+        check("systemd: systemd-analyze verify", not errs, "; ".join(errs))
+
+
+def test_containerfile():
+    text = open(os.path.join(DEPLOY, "Containerfile")).read()
+    froms = re.findall(r"^FROM\s+(\S+)", text, re.M)
+    check("containerfile: Debian 12 stages", froms and
+          all(re.match(r"debian:(12|bookworm)", f) for f in froms), str(froms))
+    check("containerfile: builds kgate with make", re.search(r"^RUN .*\bmake\b", text, re.M)
+          is not None)
+    check("containerfile: kgate installed at /usr/local/bin/kgate",
+          "/usr/local/bin/kgate" in text)
+    runtime = text[text.rfind("FROM "):]
+    if not os.access(KGATE, os.X_OK):
+        print("skip containerfile: runtime libraries (%s not built)" % KGATE)
+        return
+    ldd = subprocess.run(["ldd", KGATE], capture_output=True, text=True).stdout
+    libs = re.findall(r"=>\s+(\S+)", ldd)
+    missing = []
+    for lib in libs:
+        p = subprocess.run(["dpkg", "-S", os.path.realpath(lib)], capture_output=True,
+                           text=True)
+        if p.returncode:
+            p = subprocess.run(["dpkg", "-S", lib], capture_output=True, text=True)
+        pkg = p.stdout.split(":")[0].strip() if p.returncode == 0 else None
+        # libc6 and what every Debian image has
+        if pkg is None or pkg in ("libc6", "libgcc-s1", "libstdc++6", "libzstd1", "liblzma5",
+                                  "libssl3", "libsasl2-2", "liblz4-1", "libcurl4",
+                                  "libgssapi-krb5-2", "libkrb5-3", "libk5crypto3",
+                                  "libcom-err2", "libkrb5support0", "libkeyutils1",
+                                  "libdb5.3", "libnghttp2-14", "libidn2-0", "librtmp1",
+                                  "libssh2-1", "libpsl5", "libldap-2.5-0", "libbrotli1",
+                                  "libunistring2", "libgnutls30", "libhogweed6",
+                                  "libnettle8", "libgmp10", "libp11-kit0", "libtasn1-6",
+                                  "libffi8", "libcrypt1"):
+            continue
+        if not re.search(r"\b%s\b" % re.escape(pkg), runtime):
+            missing.append("%s (%s)" % (pkg, os.path.basename(lib)))
+    check("containerfile: runtime stage installs every library kgate links", not missing,
+          "missing: %s" % missing)
+
+
+def main():
+    flags, src = run_flags()
+    print("kgate run flags from %s" % src)
+    test_daemonset(flags)
+    test_systemd(flags)
+    test_containerfile()
+    print("deploy: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
