@@ -270,14 +270,19 @@ int main(int argc, char **argv)
 	}
 
 	/*
-	 * KGATE_BENCH_PROFILE=N: run a warm Produce of N topics in a loop for a profiler
+	 * KGATE_BENCH_PROFILE=N: run a warm Produce of N topics (0: the continuation) in a loop for a profiler
 	 * (perf record -a -- build/bench_datapath) instead of measuring.
 	 */
 	if (getenv("KGATE_BENCH_PROFILE")) {
 		int nt = atoi(getenv("KGATE_BENCH_PROFILE"));
 
-		n = produce(nt > 1 ? nt : 1, "t-5", nt > 1 ? 60 : 1200, buf, sizeof(buf));
-		flow_prepare(&fc, 41001, buf, n, buf, n > 1448 ? 1448 : n);
+		if (nt == 0) { /* 0: the continuation case */
+			n = produce(1, "t-5", 1 << 19, buf, sizeof(buf));
+			flow_prepare(&fc, 41000, buf, 1448, buf + 1448, 1448);
+		} else {
+			n = produce(nt > 1 ? nt : 1, "t-5", nt > 1 ? 60 : 1200, buf, sizeof(buf));
+			flow_prepare(&fc, 41001, buf, n, buf, n > 1448 ? 1448 : n);
+		}
 		for (int i = 0; i < 300; i++)
 			flow_median(&fc, rb);
 		return 0;
