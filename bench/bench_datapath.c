@@ -25,6 +25,7 @@
 #include "agent/policy_load.h"
 #include "bpf/kafka_layouts.h"
 #include "kframe.h"
+#include "kgate_tci.skel.h"
 #include "kgate_xdp.skel.h"
 #include "pkt.h"
 
@@ -33,6 +34,7 @@
 #define RUNS 5
 
 static struct kgate_xdp_bpf *skel;
+static struct kgate_tci_bpf *tci;
 static struct kg_maps maps;
 static char pin[64];
 static int prog_fd;
@@ -220,7 +222,7 @@ int main(int argc, char **argv)
 	static __u8 buf[1 << 20], pkt[16384];
 	static struct flow_case fc;
 	struct ring_buffer *rb;
-	__u32 non_listener, overhead, cont, p1[2], p10[2], f1[2], by_rules[3];
+	__u32 non_listener, overhead, cont, p1[2], p10[2], f1[2], by_rules[3], tc[4], tc_overhead;
 	static const int rule_counts[3] = { 10, 1000, 100000 };
 	struct ctx c = { .fc = &fc };
 	size_t n;
@@ -268,14 +270,19 @@ int main(int argc, char **argv)
 	}
 
 	/*
-	 * KGATE_BENCH_PROFILE=N: run a warm Produce of N topics in a loop for a profiler
+	 * KGATE_BENCH_PROFILE=N: run a warm Produce of N topics (0: the continuation) in a loop for a profiler
 	 * (perf record -a -- build/bench_datapath) instead of measuring.
 	 */
 	if (getenv("KGATE_BENCH_PROFILE")) {
 		int nt = atoi(getenv("KGATE_BENCH_PROFILE"));
 
-		n = produce(nt > 1 ? nt : 1, "t-5", nt > 1 ? 60 : 1200, buf, sizeof(buf));
-		flow_prepare(&fc, 41001, buf, n, buf, n > 1448 ? 1448 : n);
+		if (nt == 0) { /* 0: the continuation case */
+			n = produce(1, "t-5", 1 << 19, buf, sizeof(buf));
+			flow_prepare(&fc, 41000, buf, 1448, buf + 1448, 1448);
+		} else {
+			n = produce(nt > 1 ? nt : 1, "t-5", nt > 1 ? 60 : 1200, buf, sizeof(buf));
+			flow_prepare(&fc, 41001, buf, n, buf, n > 1448 ? 1448 : n);
+		}
 		for (int i = 0; i < 300; i++)
 			flow_median(&fc, rb);
 		return 0;
@@ -325,6 +332,42 @@ int main(int argc, char **argv)
 	}
 
 	/*
+	 * The same program built for TC ingress (kgate_tc_ingress), on the same maps: its
+	 * own test-run overhead (an skb, not an xdp_buff) measured the same way.
+	 */
+	apply_rules(10);
+	{
+		LIBBPF_OPTS(bpf_object_open_opts, to);
+		struct pkt_spec s = { .family = 4, .saddr = "10.10.0.5", .daddr = "10.99.0.1",
+				      .sport = 40000, .dport = 22, .seq = 1, .flags = PKT_ACK };
+		__u32 d[SAMPLES];
+
+		to.pin_root_path = pin;
+		tci = kgate_tci_bpf__open_opts(&to);
+		if (!tci || kgate_tci_bpf__load(tci))
+			die("loading kgate_tc_ingress");
+		prog_fd = bpf_program__fd(tci->progs.kgate_tc_ingress);
+		n = pkt_build(pkt, &s, (const __u8 *)"0123456789abcdef", 16);
+		c.pkt = pkt, c.len = n, c.repeat = 20000;
+		tc[0] = median_of_runs(f_stateless, &c);
+		for (int i = 0; i < SAMPLES; i++)
+			d[i] = run(pkt, n, 1);
+		qsort(d, SAMPLES, sizeof(d[0]), cmp_u32);
+		tc_overhead = d[SAMPLES / 2] > tc[0] ? d[SAMPLES / 2] - tc[0] : 0;
+		n = produce(1, "t-5", 1 << 19, buf, sizeof(buf));
+		flow_prepare(&fc, 43000, buf, 1448, buf + 1448, 1448);
+		tc[1] = median_of_runs(f_flow, &c);
+		n = produce(1, "t-5", 1200, buf, sizeof(buf));
+		flow_prepare(&fc, 43001, buf, n, buf, n > 1448 ? 1448 : n);
+		tc[2] = median_of_runs(f_flow, &c);
+		n = produce(10, "t-5", 60, buf, sizeof(buf));
+		flow_prepare(&fc, 43002, buf, n, buf, n > 1448 ? 1448 : n);
+		tc[3] = median_of_runs(f_flow, &c);
+		for (int i = 1; i < 4; i++)
+			tc[i] = tc[i] > tc_overhead ? tc[i] - tc_overhead : 0;
+	}
+
+	/*
 	 * A single BPF_PROG_RUN (repeat=1) times the program plus the test-run's own
 	 * overhead, measured on the same run as the non-listener program at repeat=1
 	 * minus its cost at repeat=20000. datapath_ns is net of it; raw keeps the sums.
@@ -341,6 +384,9 @@ int main(int argc, char **argv)
 		"  \"datapath_ns_first_request\": {\n    \"produce_1_topic\": %u,\n"
 		"    \"produce_10_topics\": %u,\n    \"fetch_1_topic\": %u\n  },\n"
 		"  \"datapath_ns_by_rules\": {\n    \"10\": %u,\n    \"1000\": %u,\n    \"100000\": %u\n  },\n"
+		"  \"tc_ingress_ns\": {\n    \"non_listener\": %u,\n    \"continuation\": %u,\n"
+		"    \"produce_1_topic\": %u,\n    \"produce_10_topics\": %u,\n"
+		"    \"overhead_repeat1_ns\": %u\n  },\n"
 		"  \"datapath_ns_raw\": {\n    \"continuation\": %u,\n    \"produce_1_topic\": %u,\n"
 		"    \"produce_10_topics\": %u,\n    \"fetch_1_topic\": %u\n  },\n"
 		"  \"method\": {\n    \"non_listener\": \"BPF_PROG_RUN repeat=20000, median of %d runs\",\n"
@@ -351,16 +397,21 @@ int main(int argc, char **argv)
 		"    \"datapath_ns_by_rules\": \"produce_1_topic, first request\",\n"
 		"    \"overhead_repeat1_ns\": %u\n  }\n}\n",
 		non_listener, NET(cont), NET(p1[1]), NET(p10[1]), NET(f1[1]), NET(p1[0]), NET(p10[0]),
-		NET(f1[0]), NET(by_rules[0]), NET(by_rules[1]), NET(by_rules[2]), cont, p1[1], p10[1],
+		NET(f1[0]), NET(by_rules[0]), NET(by_rules[1]), NET(by_rules[2]), tc[0], tc[1], tc[2],
+		tc[3], tc_overhead, cont, p1[1], p10[1],
 		f1[1], RUNS, SAMPLES, RUNS, overhead);
 	fclose(out);
 	printf("non_listener %u ns, continuation %u ns, produce_1_topic %u ns, produce_10_topics %u ns, "
 	       "fetch_1_topic %u ns; first request: produce_1 %u, produce_10 %u, fetch_1 %u; "
-	       "by rules 10: %u, 1000: %u, 100000: %u; repeat=1 overhead %u ns (subtracted)\n",
+	       "by rules 10: %u, 1000: %u, 100000: %u; repeat=1 overhead %u ns (subtracted)\n"
+	       "tc ingress: non_listener %u ns, continuation %u ns, produce_1_topic %u ns, "
+	       "produce_10_topics %u ns (overhead %u ns subtracted)\n",
 	       non_listener, NET(cont), NET(p1[1]), NET(p10[1]), NET(f1[1]), NET(p1[0]), NET(p10[0]),
-	       NET(f1[0]), NET(by_rules[0]), NET(by_rules[1]), NET(by_rules[2]), overhead);
+	       NET(f1[0]), NET(by_rules[0]), NET(by_rules[1]), NET(by_rules[2]), overhead, tc[0],
+	       tc[1], tc[2], tc[3], tc_overhead);
 
 	ring_buffer__free(rb);
+	kgate_tci_bpf__destroy(tci);
 	kgate_xdp_bpf__destroy(skel);
 	for (int i = 0; i < KG_NMAPS; i++) {
 		char path[128];

@@ -1496,6 +1496,19 @@ syn_done:
 		f->epoch = epoch;
 	}
 
+	/*
+	 * The common case inside a record batch: an in-order segment of bytes the decoder
+	 * skips by length. Accounted for without running the decoder.
+	 */
+	if (p.seq == f->next_seq && f->dec.skip >= p.payload_len && !(f->flags & KG_FLOW_DEAD) &&
+	    f->dec.phase != KD_PH_DEAD && f->dec.phase != KD_PH_SIZE) {
+		f->dec.skip -= p.payload_len;
+		f->dec.frame_rem -= p.payload_len;
+		f->bytes += p.payload_len;
+		f->next_seq = p.seq + p.payload_len;
+		return KG_V_PASS;
+	}
+
 	f->ts_pkt = 0;
 	lp.ctx = ctx;
 	lp.f = f;
@@ -1555,10 +1568,7 @@ syn_done:
 		return KG_V_PASS;
 	}
 
-	/*
-	 * The common case inside a record batch: the whole segment is bytes the decoder
-	 * skips by length. Account for them without running the decoder.
-	 */
+	/* the same after old bytes were checked (an overlap): the new bytes are skipped */
 	{
 		__u32 rest = lp.src.end - lp.src.off;
 
