@@ -105,6 +105,8 @@ enum kd_event {
 /* kd_state.tkind for KD_EV_TOPIC. */
 #define KD_TK_NAME 0x01 /* name[0..name_len) holds the topic name */
 #define KD_TK_ID 0x02   /* uuid holds a non-zero topic id */
+#define KD_TK_ZID 0x04  /* response mode: an entry by the all-zero id and no name (a
+			 * rejected id-only topic, poisoned to zero, as the broker echoes it) */
 
 /* Internal results of the field readers: 1 done, 0 need more, <0 -reason. */
 #define KD_DONE 1
@@ -981,6 +983,8 @@ KD_FUNC int kd_op_field(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32
 		if (kd_be32(st->carry) | kd_be32(st->carry + 4) | kd_be32(st->carry + 8) |
 		    kd_be32(st->carry + 12))
 			st->flags |= KD_F_HAVE_ID;
+		else if (st->resp)
+			st->flags |= KD_F_ZERO_ID;
 		st->pc++;
 		return KD_EV_CONTINUE;
 	case KD_OP_RTYPE:
@@ -1129,13 +1133,15 @@ KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 		return kd_op_field(ctx, st, s, op.code, op.arg);
 	case KD_OP_EMIT:
 		st->pc++;
-		if (!(st->flags & (KD_F_HAVE_NAME | KD_F_HAVE_ID | KD_F_NAME_NULL)))
+		if (!(st->flags & (KD_F_HAVE_NAME | KD_F_HAVE_ID | KD_F_NAME_NULL | KD_F_ZERO_ID)))
 			return KD_EV_CONTINUE; /* a resource that is not a topic */
 		st->tkind = (st->flags & KD_F_HAVE_NAME ? KD_TK_NAME : 0) |
 			    (st->flags & KD_F_HAVE_ID ? KD_TK_ID : 0);
+		if (!st->tkind && (st->flags & KD_F_ZERO_ID))
+			st->tkind = KD_TK_ZID;
 		if (!(st->tkind & KD_TK_NAME))
 			st->name_len = 0;
-		st->flags &= ~(KD_F_HAVE_NAME | KD_F_HAVE_ID | KD_F_NAME_NULL);
+		st->flags &= ~(KD_F_HAVE_NAME | KD_F_HAVE_ID | KD_F_NAME_NULL | KD_F_ZERO_ID);
 		return KD_EV_TOPIC;
 	case KD_OP_AUTH:
 		return kd_op_auth(ctx, st, s);

@@ -490,7 +490,8 @@ __attribute__((noinline)) int kg_pend_add(struct kg_flow *f)
 		return 0;
 	d = &f->dec;
 	len = d->name_len;
-	if (!len || len > KD_TOPIC_MAX)
+	/* by name when the entry has one; else by id (a resolved name is not echoed) */
+	if ((d->tkind & KD_TK_NAME) && (!len || len > KD_TOPIC_MAX))
 		return 0;
 	/* one entry per request (not per correlation id: the client chooses those) */
 	if (f->cur_pend)
@@ -509,6 +510,12 @@ __attribute__((noinline)) int kg_pend_add(struct kg_flow *f)
 	}
 	if (pe->n >= KG_PEND_NAMES)
 		return 0;
+	if (!(d->tkind & KD_TK_NAME)) {
+		__builtin_memcpy(pe->uuid[pe->n & (KG_PEND_NAMES - 1)], d->uuid, 16);
+		pe->ids |= 1 << (pe->n & (KG_PEND_NAMES - 1));
+		pe->n++;
+		return 0;
+	}
 	h = kg_name_hash(d->name, len, KG_POISON);
 	pe->hash[pe->n & (KG_PEND_NAMES - 1)] = h;
 	pe->orig[pe->n & (KG_PEND_NAMES - 1)] = d->name[(len - 1) & 0xff];
@@ -560,7 +567,7 @@ __attribute__((noinline)) int kg_apply(KG_CTX *ctx, struct kg_flow *f, struct kg
 	if (enforce && action != KG_ACT_ALLOW) {
 		if (action == KG_ACT_REJECT && (kind != KG_EV_TOPIC || kg_poison(ctx, f, lp)))
 			action = KG_ACT_RESET; /* nothing to poison in this packet */
-		else if (action == KG_ACT_REJECT && (f->dec.tkind & KD_TK_NAME))
+		else if (action == KG_ACT_REJECT && (f->dec.tkind & (KD_TK_NAME | KD_TK_ID)))
 			kg_pend_add(f);
 		if (action == KG_ACT_RESET || action == KG_ACT_REDIRECT) {
 			/* redirect is a connection-start action; mid-stream it resets */

@@ -91,6 +91,48 @@ static __always_inline void kg_tc_remember(struct kg_flow *f, __u32 seq, __u8 va
 	r->used = 1;
 }
 
+/*
+ * A response entry by the all-zero topic id: the next id-only topic the request had
+ * rejected (poisoned to zeros; the broker answers them in request order). Its id is
+ * written back when all 16 bytes are in this packet, and its partitions then get the
+ * authorization error (rmatch).
+ */
+__attribute__((noinline)) int kg_tc_zero_id(struct __sk_buff *skb, struct kg_flow *f,
+					    struct kg_tc_pos *lp)
+{
+	struct kg_pend *pe;
+	struct kd_state *d;
+	__u32 i, off;
+	__u8 id[16];
+
+	if (!skb || !f || !lp)
+		return 0;
+	pe = &f->pend[(f->rpend - 1) & (KG_PENDING - 1)];
+	d = &f->rdec;
+
+	for (i = 0; i < KG_PEND_NAMES; i++)
+		if (i < pe->n && ((pe->ids >> i) & 1) && !((pe->ids_seen >> i) & 1))
+			break;
+	if (i >= KG_PEND_NAMES)
+		return 0;
+	pe->ids_seen |= 1 << i;
+	f->rmatch = i + 1;
+	if (!(d->here & KD_H_UUID) || d->uuid_off < lp->payload_off + 16)
+		return 0;
+	off = d->uuid_off - 16;
+	__builtin_memcpy(id, pe->uuid[i & (KG_PEND_NAMES - 1)], 16);
+	KD_UNROLL
+	for (__u32 k = 0; k < 16; k += 2) {
+		__u8 a = id[k], b = id[k + 1];
+
+		if (kg_tc_write(skb, lp->tcp_off, off + k, a | (b << 8) | (2 << 16)))
+			return 0;
+		kg_tc_remember(f, lp->seq + (off + k - lp->payload_off), a);
+		kg_tc_remember(f, lp->seq + (off + k + 1 - lp->payload_off), b);
+	}
+	return 0;
+}
+
 /* The in-flight request the n-th response answers, or 0 when it is not known. */
 static __always_inline struct kg_inflight *kg_expect(struct kg_flow *f, __u32 n)
 {
@@ -197,6 +239,10 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 		break;
 	case KD_EV_TOPIC:
 		f->rmatch = 0;
+		if (f->rpend && (d->tkind & KD_TK_ZID)) {
+			kg_tc_zero_id(skb, f, lp);
+			break;
+		}
 		if (!f->rpend || !(d->tkind & KD_TK_NAME) || !d->name_len)
 			break;
 		pe = &f->pend[(f->rpend - 1) & (KG_PENDING - 1)];

@@ -122,6 +122,7 @@ enum kd_phase {
 #define KD_F_HAVE_NAME 0x10    /* pending topic name is set */
 #define KD_F_TRUNC 0x20        /* reported group/user was cut at its limit */
 #define KD_F_SASL_USER_SEEN 0x40 /* first SASL token of this exchange already parsed */
+#define KD_F_ZERO_ID 0x80      /* response mode: pending topic id is the all-zero id */
 
 /* Flags in kd_state.uflags. */
 #define KD_U_TOKEN 0x01 /* SCRAM tokenauth=true: the name is a delegation token id, not a user */

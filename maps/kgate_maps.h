@@ -47,7 +47,8 @@
 /* Requests with rejected topics whose responses are awaited, per flow; more -> the
  * oldest is forgotten (its client sees the broker's own error for the poisoned name). */
 #define KG_PENDING 4
-/* Rejected topic names remembered per request; more -> not rewritten in the response. */
+/* Rejected topic names or ids remembered per request; more -> not rewritten in the
+ * response. */
 #define KG_PEND_NAMES 4
 /*
  * Requests awaiting their response, per flow. Kafka answers a connection's requests in
@@ -71,7 +72,7 @@ struct kg_inflight {
 };
 
 /* Response bytes rewritten, remembered per flow for broker retransmissions. */
-#define KG_RESP_REWRITES 8
+#define KG_RESP_REWRITES 32
 
 /* Topic id -> name entries the agent may load. */
 #define KG_MAX_TOPIC_IDS 65536
@@ -239,7 +240,11 @@ struct kg_pend {
 	__u8 used;
 	__u64 hash[KG_PEND_NAMES];    /* of the name as poisoned (as the broker echoes it) */
 	__u8 orig[KG_PEND_NAMES];     /* the byte the poison replaced */
-	__u8 pad[4];
+	__u8 ids;                     /* bit i: entry i is a topic id (uuid[i]), not a name */
+	__u8 ids_seen;                /* bit i: the response's entry for it was met */
+	__u8 pad[2];
+	__u8 uuid[KG_PEND_NAMES][16]; /* the id the poison zeroed (the broker echoes zeros,
+				       * in request order) */
 };
 
 /* One response byte kgate rewrote, by stream sequence number. */

@@ -1497,6 +1497,73 @@ static void test_topic_ids(void)
 }
 
 /*
+ * A topic rejected by id only (Produce v13): the broker echoes the zeroed id with
+ * UNKNOWN_TOPIC_ID; TC egress writes the id back and TOPIC_AUTHORIZATION_FAILED.
+ */
+static void test_topic_id_response(void)
+{
+	struct kf_topic t[2] = { { .partitions = 1, .record_bytes = 10 },
+				 { .partitions = 1, .record_bytes = 10 } };
+	struct kf_req r = { .api_key = KAFKA_PRODUCE, .api_version = 13, .corr = 3,
+			    .client_id = "app", .topics = t, .ntopics = 2 };
+	struct kg_topic_name tn = { .len = 9 };
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	static const uint8_t zero[16];
+	struct pkt_spec br;
+	struct pkt_view v;
+	struct conn c;
+	size_t n, outlen, id_at[2];
+
+	apply_base(KG_MODE_ENFORCE);
+	memcpy(tn.name, "eu.orders", 9);
+	for (int i = 0; i < 16; i++)
+		t[0].id[i] = 0x40 + i, t[1].id[i] = 0x80 + i;
+	CU_ASSERT_EQUAL_FATAL(bpf_map_update_elem(dp.m.topic_ids, t[0].id, &tn, BPF_ANY), 0);
+	tn.len = 6;
+	memcpy(tn.name, "public", 6);
+	CU_ASSERT_EQUAL_FATAL(bpf_map_update_elem(dp.m.topic_ids, t[1].id, &tn, BPF_ANY), 0);
+	n = kf_build(&r, b, PKT_CAP);
+	broker_open(&c, "10.20.0.5", &br, 5000); /* us: eu.orders denied, public allowed */
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL_FATAL(dp.nev, 2);
+	CU_ASSERT_EQUAL(dp.ev[0].verdict, KG_ACT_REJECT);
+	CU_ASSERT_EQUAL(dp.ev[1].verdict, KG_ACT_ALLOW);
+	/* the broker's answer: the zeroed id with UNKNOWN_TOPIC_ID (100), then public */
+	{
+		struct wbuf w = { b, 0 };
+
+		w32(&w, 0), w32(&w, 3), b[w.n++] = 0; /* size, correlation id, header tags */
+		b[w.n++] = 3;                          /* two topics */
+		for (int k = 0; k < 2; k++) {
+			id_at[k] = w.n;
+			memcpy(b + w.n, k ? t[1].id : zero, 16), w.n += 16;
+			b[w.n++] = 2; /* one partition */
+			w32(&w, 0), w16(&w, k ? 0 : 100);
+			w32(&w, -1), w32(&w, -1), w32(&w, -1), w32(&w, -1), w32(&w, -1), w32(&w, -1);
+			b[w.n++] = 1, b[w.n++] = 0, b[w.n++] = 0; /* record_errors, message, tags */
+			b[w.n++] = 0;                             /* topic tags */
+		}
+		w32(&w, 0), b[w.n++] = 0; /* throttle_time_ms, tags */
+		wframe_end(&w);
+		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, w.n), out, &outlen), TC_ACT_OK);
+		CU_ASSERT_EQUAL_FATAL(pkt_parse(out, outlen, &v), 0);
+		CU_ASSERT(v.tcp_csum_ok);
+		printf("\n    response: id %s, error %u; other topic id %s, error %u",
+		       !memcmp(out + v.payload_off + id_at[0], t[0].id, 16) ? "restored" : "NOT restored",
+		       out[v.payload_off + id_at[0] + 22],
+		       !memcmp(out + v.payload_off + id_at[1], t[1].id, 16) ? "kept" : "CHANGED",
+		       out[v.payload_off + id_at[1] + 22]);
+		CU_ASSERT(!memcmp(out + v.payload_off + id_at[0], t[0].id, 16));
+		CU_ASSERT_EQUAL(out[v.payload_off + id_at[0] + 21], 0); /* error_code, high byte */
+		CU_ASSERT_EQUAL(out[v.payload_off + id_at[0] + 22], 29); /* TOPIC_AUTHORIZATION_FAILED */
+		CU_ASSERT(!memcmp(out + v.payload_off + id_at[1], t[1].id, 16));
+		CU_ASSERT_EQUAL(out[v.payload_off + id_at[1] + 22], 0);
+	}
+	bpf_map_delete_elem(dp.m.topic_ids, t[0].id);
+	bpf_map_delete_elem(dp.m.topic_ids, t[1].id);
+}
+
+/*
  * A jumbo frame (XDP multi-buffer): the denied topic's name lies beyond the first 4 KiB,
  * in a fragment; it is found and poisoned there all the same.
  */
@@ -2288,6 +2355,8 @@ int register_datapath_tests(CU_pSuite s)
 	    !CU_add_test(s, "topic ids: known by name, unknown by policy", test_topic_ids) ||
 	    !CU_add_test(s, "a jumbo frame: the name in a fragment is poisoned", test_frags) ||
 	    !CU_add_test(s, "redirect at connection start", test_redirect_at_syn) ||
+	    !CU_add_test(s, "a rejected topic id is written back in the response",
+			 test_topic_id_response) ||
 	    !CU_add_test(s, "SYN in the middle of a frame; data on a SYN", test_syn_handling) ||
 	    !CU_add_test(s, "incremental fetch sessions reset after a policy change",
 			 test_fetch_session_reset) ||
