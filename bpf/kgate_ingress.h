@@ -899,6 +899,23 @@ static long kg_step(__u32 i, void *data)
 
 /* ---- packet surgery -------------------------------------------------------- */
 
+/* A RST's TCP header, without options or payload; its checksum is the caller's. */
+static __always_inline void kg_rst_fields(struct tcphdr *tcp, __u32 rst_seq)
+{
+	tcp->doff = 5;
+	/* the broker's next expected byte: a RST elsewhere in the window is ignored */
+	tcp->seq = bpf_htonl(rst_seq);
+	tcp->rst = 1;
+	tcp->ack = 1;
+	tcp->psh = 0;
+	tcp->syn = 0;
+	tcp->fin = 0;
+	tcp->urg = 0;
+	tcp->window = 0;
+	tcp->urg_ptr = 0;
+	tcp->check = 0;
+}
+
 #ifndef KG_SKB
 /*
  * Turns the current segment into a RST toward the broker: same addresses, ports and
@@ -924,18 +941,7 @@ static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_se
 	tcp = data + toff;
 	if ((void *)(tcp + 1) > data_end)
 		return -1;
-	tcp->doff = 5;
-	/* the broker's next expected byte: a RST elsewhere in the window is ignored */
-	tcp->seq = bpf_htonl(rst_seq);
-	tcp->rst = 1;
-	tcp->ack = 1;
-	tcp->psh = 0;
-	tcp->syn = 0;
-	tcp->fin = 0;
-	tcp->urg = 0;
-	tcp->window = 0;
-	tcp->urg_ptr = 0;
-	tcp->check = 0;
+	kg_rst_fields(tcp, rst_seq);
 	hlen = sizeof(*tcp);
 	if (p->family == 4) {
 		struct iphdr *ip = data + loff;
@@ -976,17 +982,7 @@ static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_se
 		return -1;
 	if (KG_LOAD(ctx, p->tcp_off, &tcp, sizeof(tcp)))
 		return -1;
-	tcp.doff = 5;
-	tcp.seq = bpf_htonl(rst_seq);
-	tcp.rst = 1;
-	tcp.ack = 1;
-	tcp.psh = 0;
-	tcp.syn = 0;
-	tcp.fin = 0;
-	tcp.urg = 0;
-	tcp.window = 0;
-	tcp.urg_ptr = 0;
-	tcp.check = 0;
+	kg_rst_fields(&tcp, rst_seq);
 	if (p->family == 4) {
 		struct iphdr ip;
 
