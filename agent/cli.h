@@ -24,5 +24,6 @@ int cmd_probe(int argc, char **argv);
 extern const struct kg_cmd kg_cmd_decode, kg_cmd_probe;
 int cmd_policy(int argc, char **argv);
 extern const struct kg_cmd kg_cmd_policy;
+extern const struct kg_cmd kg_cmd_observe; /* agent/observe_cmd.c */
 
 #endif

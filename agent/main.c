@@ -31,6 +31,7 @@ static const struct kg_cmd *const commands[] = {
 	&kg_cmd_decode,
 	&kg_cmd_probe,
 	&kg_cmd_policy,
+	&kg_cmd_observe,
 	&kg_cmd_version,
 	&kg_cmd_help,
 };

@@ -8,7 +8,10 @@
  *
  * On success it prints exactly one line on stdout, "BOOTSTRAP host:port",
  * flushes it, and then serves until SIGTERM, SIGINT or EOF on stdin (unless
- * --no-stdin). Everything else (librdkafka logs, errors) goes to stderr, so
+ * --no-stdin). Lines on stdin are commands: "down" and "up" take the broker
+ * off the network and bring it back (rd_kafka_mock_broker_set_down/up: its
+ * connections are closed and new ones refused, its data is kept); each is
+ * acknowledged on stderr ("mock_broker: down"). Other lines are ignored. Everything else (librdkafka logs, errors) goes to stderr, so
  * a test can read the first stdout line and keep the broker alive by
  * holding stdin open: closing it stops the broker even if the test was
  * killed before its trap ran.
@@ -69,6 +72,8 @@ static void usage(FILE *f, const char *prog)
 		"Start librdkafka's mock Kafka cluster with %d broker on 127.0.0.1,\n"
 		"create the given topics, print \"BOOTSTRAP host:port\" on stdout and\n"
 		"serve until SIGTERM, SIGINT or end of file on stdin.\n"
+		"Commands on stdin, one a line: \"down\" (connections closed, new ones\n"
+		"refused, data kept) and \"up\".\n"
 		"\n"
 		"  -t, --topic NAME[:PARTITIONS]  create topic NAME with PARTITIONS\n"
 		"                                 partitions (default %d, max %d);\n"
@@ -127,19 +132,59 @@ static void free_topics(struct topic_arg *topics, int ntopics)
 	free(topics);
 }
 
-/* Returns 1 when stdin reached EOF or failed, 0 otherwise. */
-static int drain_stdin(void)
+/* Bytes of one stdin command line kept; a longer line is ignored whole. */
+#define CMD_MAX 64
+
+/* Runs one stdin command line. */
+static void run_command(rd_kafka_mock_cluster_t *mcluster, const char *line)
 {
+	rd_kafka_resp_err_t err;
+	int down;
+
+	if (!strcmp(line, "down"))
+		down = 1;
+	else if (!strcmp(line, "up"))
+		down = 0;
+	else
+		return;
+	/* the mock numbers its brokers from 1 */
+	err = down ? rd_kafka_mock_broker_set_down(mcluster, 1)
+		   : rd_kafka_mock_broker_set_up(mcluster, 1);
+	if (err)
+		fprintf(stderr, "mock_broker: %s: %s\n", line, rd_kafka_err2str(err));
+	else
+		fprintf(stderr, "mock_broker: %s\n", line);
+}
+
+/* Returns 1 when stdin reached EOF or failed, 0 otherwise; runs complete command lines. */
+static int drain_stdin(rd_kafka_mock_cluster_t *mcluster)
+{
+	static char line[CMD_MAX + 1];
+	static size_t len;
+	static int overlong;
 	char buf[256];
 	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 
-	if (n > 0)
-		return 0;
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 0;
 	if (n < 0)
 		fprintf(stderr, "mock_broker: stdin: %s; stopping\n", strerror(errno));
-	return 1;
+	if (n <= 0)
+		return 1;
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			line[len] = 0;
+			if (!overlong)
+				run_command(mcluster, line);
+			len = 0;
+			overlong = 0;
+		} else if (len < CMD_MAX) {
+			line[len++] = buf[i];
+		} else {
+			overlong = 1;
+		}
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -279,7 +324,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "mock_broker: stdin is not open; stopping\n");
 				break;
 			}
-			if (drain_stdin())
+			if (drain_stdin(mcluster))
 				break;
 		}
 	}

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * audit_driver: the audit pipeline (agent/audit*.c) fed synthetic decision events, no
+ * BPF: what tests/agent/test_audit.sh runs against librdkafka's mock cluster.
+ *
+ *   audit_driver --node N --brokers B --topic T --spool DIR [--file F]
+ *                [--observe SOCK] [--metrics ADDR:PORT] --count N [--rate R]
+ *                [--drain-timeout S] [--hold S]
+ *
+ * Feeds N events (R per second; 0 = as fast as it can), then waits until Kafka has
+ * confirmed every spooled record (--drain-timeout, default 60 s), optionally serves
+ * for --hold more seconds (metrics, observe), closes, and prints one JSON line of
+ * numbers on stdout. Exit 0 when drained, 3 when the timeout came first.
+ * Event i (from 0): topic "orders-<i % 10>", verdict reject when i % 3 == 0 else allow,
+ * correlation id i, principal "alice" (SASL), client id "drv".
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/audit_int.h"
+#include "bpf/kafka_decode.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void names(void *ctx, const struct kg_event *ev, struct kg_event_names *out)
+{
+	(void)ctx;
+	snprintf(out->policy_version, sizeof(out->policy_version), "drv-%u", ev->version_id);
+	if (ev->rule_id != ~0u)
+		snprintf(out->rule, sizeof(out->rule), "rule-%u", ev->rule_id);
+	snprintf(out->region, sizeof(out->region), "eu");
+}
+
+static void make_event(struct kg_event *ev, __u64 i)
+{
+	int tl;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = mono_ns();
+	ev->flow.family = 4;
+	inet_pton(AF_INET, "10.0.1.5", ev->flow.saddr);
+	inet_pton(AF_INET, "10.0.0.9", ev->flow.daddr);
+	ev->flow.sport = htons(40000 + i % 1000);
+	ev->flow.dport = htons(9092);
+	ev->version_id = 1;
+	ev->rule_id = i % 3 == 0 ? 0 : ~0u;
+	ev->corr = (__s32)i;
+	ev->frame_size = 100 + i % 900;
+	ev->api_key = 0;
+	ev->api_version = 9;
+	ev->principal_id = 1;
+	ev->kind = KG_EV_TOPIC;
+	ev->verdict = i % 3 == 0 ? KG_ACT_REJECT : KG_ACT_ALLOW;
+	ev->enforced = 1;
+	ev->op = KG_OP_PRODUCE;
+	ev->region_id = 0;
+	ev->principal_src = KG_PSRC_SASL;
+	ev->tkind = KD_TK_NAME;
+	ev->principal_len = 5;
+	memcpy(ev->principal, "alice", 5);
+	ev->client_id_len = 3;
+	memcpy(ev->client_id, "drv", 3);
+	tl = snprintf((char *)ev->topic, sizeof(ev->topic), "orders-%u", (unsigned)(i % 10));
+	ev->topic_len = tl;
+}
+
+static __u64 depth(struct kg_audit *a)
+{
+	__u64 d;
+
+	pthread_mutex_lock(&a->spool.lock);
+	d = a->spool.records;
+	pthread_mutex_unlock(&a->spool.lock);
+	return d;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"node", required_argument, NULL, 'n'},
+		{"brokers", required_argument, NULL, 'b'},
+		{"topic", required_argument, NULL, 't'},
+		{"spool", required_argument, NULL, 's'},
+		{"file", required_argument, NULL, 'f'},
+		{"observe", required_argument, NULL, 'O'},
+		{"metrics", required_argument, NULL, 'm'},
+		{"count", required_argument, NULL, 'c'},
+		{"rate", required_argument, NULL, 'r'},
+		{"drain-timeout", required_argument, NULL, 'd'},
+		{"hold", required_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct kg_audit_opts o = {.names = names};
+	double rate = 0, drain_timeout = 60, hold = 0, t0, t1, t2;
+	__u64 count = 0, first;
+	struct kg_sender_stats st;
+	struct kg_audit *a;
+	struct kg_event ev;
+	char err[512];
+	bool drained;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			o.node = optarg;
+			break;
+		case 'b':
+			o.brokers = optarg;
+			break;
+		case 't':
+			o.topic = optarg;
+			break;
+		case 's':
+			o.spool_dir = optarg;
+			break;
+		case 'f':
+			o.file = optarg;
+			break;
+		case 'O':
+			o.observe_sock = optarg;
+			break;
+		case 'm':
+			o.metrics_addr = optarg;
+			break;
+		case 'c':
+			count = strtoull(optarg, NULL, 10);
+			break;
+		case 'r':
+			rate = atof(optarg);
+			break;
+		case 'd':
+			drain_timeout = atof(optarg);
+			break;
+		case 'h':
+			hold = atof(optarg);
+			break;
+		default:
+			fprintf(stderr, "audit_driver: bad arguments (see the source's header)\n");
+			return 2;
+		}
+	}
+	a = kg_audit_open(&o, err, sizeof(err));
+	if (!a) {
+		fprintf(stderr, "audit_driver: %s\n", err);
+		return 1;
+	}
+	first = a->next_seq;
+	fprintf(stderr, "audit_driver: first seq %llu, spool depth %llu\n",
+		(unsigned long long)first, (unsigned long long)depth(a));
+	t0 = now_s();
+	for (__u64 i = 0; i < count; i++) {
+		make_event(&ev, i);
+		if (kg_audit_event(a, &ev)) {
+			fprintf(stderr, "audit_driver: kg_audit_event failed\n");
+			return 1;
+		}
+		if (rate > 0) {
+			double due = t0 + (i + 1) / rate;
+
+			while (now_s() < due)
+				kg_audit_poll(a, (int)((due - now_s()) * 1000) + 1);
+		} else if (i % 1024 == 0) {
+			kg_audit_poll(a, 0);
+		}
+	}
+	t1 = now_s();
+	fprintf(stderr, "audit_driver: fed %llu\n", (unsigned long long)count);
+	while (depth(a) && now_s() - t1 < drain_timeout)
+		kg_audit_poll(a, 2);
+	t2 = now_s();
+	drained = depth(a) == 0;
+	while (now_s() - t2 < hold)
+		kg_audit_poll(a, 50);
+	kg_sender_stats(a, &st);
+	printf("{\"fed\":%llu,\"first_seq\":%llu,\"last_seq\":%llu,\"feed_s\":%.3f,\"drain_s\":%."
+	       "3f,"
+	       "\"delivered\":%llu,\"already_delivered\":%llu,\"delivery_errors\":%llu,"
+	       "\"drained\":%s,\"rate\":%.0f}\n",
+	       (unsigned long long)count, (unsigned long long)first,
+	       (unsigned long long)a->next_seq - 1, t1 - t0, t2 - t1,
+	       (unsigned long long)st.delivered, (unsigned long long)st.skipped,
+	       (unsigned long long)st.produce_errors, drained ? "true" : "false",
+	       st.delivered / (t2 - t0 > 0 ? t2 - t0 : 1));
+	fflush(stdout);
+	kg_audit_close(a, 5000);
+	return drained ? 0 : 3;
+}
