@@ -23,7 +23,7 @@ AGENT_LIB := $(filter-out agent/main.c $(wildcard agent/*_cmd.c),$(AGENT_SRCS))
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test test-unit test-cli test-bpf test-audit fuzz clean fixtures demo help bench bench-datapath
+.PHONY: all deps test test-unit test-cli test-bpf test-agent test-audit fuzz clean fixtures demo help bench bench-datapath
 .DELETE_ON_ERROR:
 # Keep the BPF objects: skeletons are made from them, and rebuilding them is slow.
 .SECONDARY: $(BPF_OBJS)
@@ -60,7 +60,7 @@ UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_pol
 	tests/unit/test_policy_yaml.c tests/unit/kframe.c tests/unit/decode_util.c \
 	tests/unit/test_audit.c $(AGENT_LIB)
 
-$(BUILD)/tests/test_unit: $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(HDRS) | $(BUILD)/tests
+$(BUILD)/tests/test_unit: $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(HDRS) $(SKELS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(UNIT_SRCS) -lcunit $(LIBBPF)
 
 $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/unit/decode_util.c tests/unit/kframe.c \
@@ -74,12 +74,12 @@ $(BUILD)/tests/test_datapath: $(DATAPATH_TEST_SRCS) tests/bpf/pkt.h $(SKELS) $(H
 	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(DATAPATH_TEST_SRCS) -lcunit $(LIBBPF) -lpthread
 
 $(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(AGENT_LIB) \
-		$(HDRS) | $(BUILD)/tests
+		$(HDRS) $(SKELS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-Itests/unit -o $@ tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(AGENT_LIB) \
 		$(LIBBPF)
 
-test: test-unit test-cli test-bpf test-audit
+test: test-unit test-cli test-bpf test-agent test-audit
 
 $(BUILD)/tests/kframe_selftest: tests/unit/kframe_selftest.c tests/unit/kframe.c \
 		tests/unit/kframe.h | $(BUILD)/tests
@@ -97,7 +97,7 @@ test-audit: $(BUILD)/tests/audit_driver $(BUILD)/kgate
 	BUILD=$(BUILD) tests/agent/test_audit.sh
 
 test-cli: $(BUILD)/kgate
-	tests/cli/test_cli.sh
+	KGATE=$(BUILD)/kgate tests/cli/test_cli.sh
 
 # Root: loads BPF programs, attaches XDP in network namespaces.
 test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate
@@ -106,6 +106,11 @@ test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate
 	$(BUILD)/tests/test_datapath
 	tests/bpf/test_probe_netns.sh tests/fixtures/captures/kafkapython-produce-c2.bin
 	tests/bpf/test_probe_netns.sh tests/fixtures/captures/confluent-group-c2.bin
+
+# Root: kgate run/apply/flows/stats/detach on a veth against the mock broker (kcat).
+test-agent: $(BUILD)/kgate
+	@if [ "$$(id -u)" -ne 0 ]; then echo "test-agent: needs root (BPF, netns)" >&2; exit 1; fi
+	KGATE=$(BUILD)/kgate tests/agent/test_runtime.sh
 
 fuzz: $(BUILD)/tests/fuzz_decode
 	@mkdir -p $(BUILD)/fuzz-corpus

@@ -25,5 +25,17 @@ extern const struct kg_cmd kg_cmd_decode, kg_cmd_probe;
 int cmd_policy(int argc, char **argv);
 extern const struct kg_cmd kg_cmd_policy;
 extern const struct kg_cmd kg_cmd_observe; /* agent/observe_cmd.c */
+/* kgate policy apply|show|diff (agent/policy_apply_cmd.c), in kgate policy's table. */
+int kg_policy_apply_run(int argc, char **argv);
+int kg_policy_show_run(int argc, char **argv);
+int kg_policy_diff_run(int argc, char **argv);
+extern const char *const kg_policy_apply_usage, *const kg_policy_show_usage,
+	*const kg_policy_diff_usage;
+/* The datapath: run, flows, stats, detach (agent/run_cmd.c, flows_cmd.c, ...). */
+int cmd_run(int argc, char **argv);
+int cmd_flows(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+extern const struct kg_cmd kg_cmd_run, kg_cmd_flows, kg_cmd_stats, kg_cmd_detach;
 
 #endif

@@ -32,6 +32,10 @@ static const struct kg_cmd *const commands[] = {
 	&kg_cmd_probe,
 	&kg_cmd_policy,
 	&kg_cmd_observe,
+	&kg_cmd_run,
+	&kg_cmd_flows,
+	&kg_cmd_stats,
+	&kg_cmd_detach,
 	&kg_cmd_version,
 	&kg_cmd_help,
 };

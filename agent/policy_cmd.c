@@ -2,7 +2,8 @@
 /*
  * kgate policy: the policy language's commands, one table of subcommands, each with its
  * own --help. `check` loads a policy file (agent/policy_yaml.c) and compiles it
- * (agent/policy_compile.c) without touching any map.
+ * (agent/policy_compile.c) without touching any map; apply, show and diff work on the
+ * running datapath (agent/policy_apply_cmd.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,20 +38,42 @@ static const struct policy_sub subs[] = {
 			 "Exit 0 when every file is valid, 1 when one is not, 2 on usage errors.\n",
 		.run = policy_check,
 	},
+	{
+		.name = "apply",
+		.summary = "swap a policy in atomically on the running datapath",
+		.usage = NULL, /* kg_policy_apply_usage (agent/policy_apply_cmd.c) */
+		.run = kg_policy_apply_run,
+	},
+	{
+		.name = "show",
+		.summary = "the active policy: version, generation, rules",
+		.usage = NULL,
+		.run = kg_policy_show_run,
+	},
+	{
+		.name = "diff",
+		.summary = "what applying a policy file would change",
+		.usage = NULL,
+		.run = kg_policy_diff_run,
+	},
 };
 
 #define NSUBS (sizeof(subs) / sizeof(subs[0]))
 
-/* Planned subcommands: named here so that users get a clear answer, not "unknown". */
-static const char *const later[] = {"apply", "show", "diff"};
 
 const struct kg_cmd kg_cmd_policy = {
 	.name = "policy",
-	.summary = "policy files: check (validate)",
+	.summary = "policy files: check, apply, show, diff",
 	.usage = "usage: kgate policy SUBCOMMAND [ARGS]\n"
 		 "\n"
 		 "Subcommands:\n"
 		 "  check [-o text|json] FILE...   validate policy files (load and compile)\n"
+		 "  apply [--iface IF] [-o text|json] FILE\n"
+		 "                                 swap FILE in on the running datapath\n"
+		 "  show [--iface IF] [-o text|json]\n"
+		 "                                 the active policy: version, generation, rules\n"
+		 "  diff [--iface IF] [-o text|json] FILE\n"
+		 "                                 what applying FILE would change\n"
 		 "\n"
 		 "Run 'kgate policy SUBCOMMAND --help' for a subcommand's options.\n",
 	.run = cmd_policy,
@@ -167,6 +190,18 @@ static int policy_check(int argc, char **argv)
 	return rc;
 }
 
+/* The apply/show/diff usages live with their code (agent/policy_apply_cmd.c). */
+static const char *sub_usage_text(const struct policy_sub *s)
+{
+	if (s->usage)
+		return s->usage;
+	if (s->run == kg_policy_apply_run)
+		return kg_policy_apply_usage;
+	if (s->run == kg_policy_show_run)
+		return kg_policy_show_usage;
+	return kg_policy_diff_usage;
+}
+
 static void print_subs(FILE *f)
 {
 	fputs(kg_cmd_policy.usage, f);
@@ -190,18 +225,11 @@ int cmd_policy(int argc, char **argv)
 		if (strcmp(subs[i].name, name))
 			continue;
 		if (kg_wants_help(argc - 1, argv + 1)) {
-			fputs(subs[i].usage, stdout);
+			fputs(sub_usage_text(&subs[i]), stdout);
 			return 0;
 		}
 		return subs[i].run(argc - 1, argv + 1);
 	}
-	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
-		if (!strcmp(later[i], name)) {
-			fprintf(stderr,
-				"kgate policy %s: not available yet in this version of kgate\n",
-				name);
-			return 2;
-		}
 	fprintf(stderr, "kgate policy: unknown subcommand '%s'\n\n", name);
 	print_subs(stderr);
 	return 2;

@@ -29,7 +29,7 @@ exits() { # expected exit code, command...
 	[ $? -eq "$want" ]
 }
 
-for cmd in decode probe version help; do
+for cmd in decode probe version help run flows stats detach; do
 	check "$cmd --help exits 0 with usage" bash -c "$KGATE $cmd --help | grep -q '^usage: kgate $cmd'"
 done
 check "no command: usage on stderr, exit 2" exits 2 "$KGATE"
@@ -65,7 +65,15 @@ check "policy check --help exits 0 with its usage" bash -c "$KGATE policy check 
 check "help policy prints the policy usage" bash -c "$KGATE help policy | grep -q '^usage: kgate policy'"
 check "policy without a subcommand: exit 2" exits 2 "$KGATE" policy
 check "policy unknown subcommand: exit 2" exits 2 "$KGATE" policy frobnicate
-check "policy apply (later): exit 2, says so" exits_says 2 'not available yet' "$KGATE" policy apply x
+for sub in apply show diff; do
+	check "policy $sub --help exits 0 with its usage" bash -c "$KGATE policy $sub --help | grep -q '^usage: kgate policy $sub'"
+	check "policy $sub bad -o: exit 2" exits 2 "$KGATE" policy "$sub" -o yaml policies/residency.yaml
+	check "policy $sub unknown option: exit 2" exits_says 2 "unknown option '--frob'" "$KGATE" policy "$sub" --frob
+done
+check "policy apply without FILE: exit 2" exits_says 2 'no policy FILE' "$KGATE" policy apply
+check "policy diff without FILE: exit 2" exits 2 "$KGATE" policy diff
+check "policy apply two FILEs: exit 2" exits 2 "$KGATE" policy apply policies/residency.yaml policies/residency.yaml
+check "policy apply --iface without a value: exit 2" exits 2 "$KGATE" policy apply --iface
 check "policy check without FILE: exit 2" exits 2 "$KGATE" policy check
 check "policy check bad -o: exit 2" exits 2 "$KGATE" policy check -o yaml policies/residency.yaml
 for pol in policies/residency.yaml policies/contract-writers.yaml policies/monitor-rollout.yaml; do
@@ -81,6 +89,33 @@ check "policy check -o json on a bad file: exit 1" exits 1 "$KGATE" policy check
 check "policy check -o json on a bad file: line and col" bash -c "$KGATE policy check -o json $TMP/bad.yaml 2>/dev/null | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert (d[\"ok\"], d[\"line\"], d[\"col\"]) == (False, 6, 27)'"
 check "policy check one bad among good: exit 1" exits 1 "$KGATE" policy check policies/residency.yaml "$TMP/bad.yaml"
 check "policy check a missing file: exit 1, names it" exits_says 1 '^/nonexistent/p.yaml: cannot open' "$KGATE" policy check /nonexistent/p.yaml
+
+# the datapath's lifecycle and views: usage errors need no datapath (exit 2 before any map)
+check "run without --iface: exit 2, says so" exits_says 2 '--iface is required' "$KGATE" run --policy policies/residency.yaml
+check "run without --policy: exit 2" exits_says 2 '--policy is required' "$KGATE" run --iface lo
+check "run bad --xdp-mode: exit 2" exits_says 2 'not native or generic' "$KGATE" run --iface lo --policy policies/residency.yaml --xdp-mode turbo
+check "run --audit-brokers without --audit-topic: exit 2" exits 2 "$KGATE" run --iface lo --policy policies/residency.yaml --audit-brokers 127.0.0.1:9
+check "run unknown option: exit 2" exits 2 "$KGATE" run --frob
+check "run stray argument: exit 2" exits 2 "$KGATE" run --iface lo --policy policies/residency.yaml extra
+check "run a broken policy: FILE:LINE:COL, exit 1, nothing attached" exits_says 1 "^$TMP/bad.yaml:6:27: " "$KGATE" run --iface kgnosuch0 --policy "$TMP/bad.yaml"
+check "run --help names every option" bash -c "$KGATE run --help | grep -q -- '--quarantine-iface' && $KGATE run --help | grep -q -- '--detach-on-exit'"
+check "detach without --iface: exit 2" exits 2 "$KGATE" detach
+check "detach a stray argument: exit 2" exits 2 "$KGATE" detach --iface x y
+for cmd in flows stats; do
+	check "$cmd bad -o: exit 2" exits 2 "$KGATE" "$cmd" -o yaml
+	check "$cmd stray argument: exit 2" exits 2 "$KGATE" "$cmd" extra
+done
+# against a pin root and state dir that hold nothing: clear errors, exit 1 / 0
+export KGATE_PIN_ROOT="$TMP/nopins" KGATE_STATE_DIR="$TMP/nostate"
+check "flows with nothing pinned: exit 1, says so" exits_says 1 'no kgate datapath is pinned' "$KGATE" flows
+check "stats on an interface without kgate: exit 1, names it" exits_says 1 'kgnosuch0: no kgate datapath' "$KGATE" stats --iface kgnosuch0
+check "policy show with nothing pinned: exit 1" exits_says 1 'no kgate datapath is pinned' "$KGATE" policy show
+check "policy apply with nothing pinned: exit 1" exits_says 1 'no kgate datapath is pinned' "$KGATE" policy apply policies/residency.yaml
+check "policy apply a broken file: FILE:LINE:COL, exit 1" exits_says 1 "^$TMP/bad.yaml:6:27: " "$KGATE" policy apply "$TMP/bad.yaml"
+check "policy diff a missing file: exit 1, names it" exits_says 1 '^/nonexistent/p.yaml: cannot open' "$KGATE" policy diff /nonexistent/p.yaml
+check "detach where nothing is: exit 0, nothing to detach" exits_says 0 'nothing to detach' "$KGATE" detach --iface kgnosuch0
+check "detach -o json where nothing is" bash -c "$KGATE detach --iface kgnosuch0 -o json | /usr/bin/python3 -c 'import json,sys; assert json.load(sys.stdin)[\"detached\"] is False'"
+unset KGATE_PIN_ROOT KGATE_STATE_DIR
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,389 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The agent on a real hook (root): `kgate run` on the broker side of a veth, against
+# librdkafka's mock cluster (tests/tools/mock_broker.c) with kcat and confluent-kafka
+# as clients. Proves: attach and pins; enforcement of the policy it applied; `policy
+# apply` swaps atomically (old/new versions, swap time) and revokes a permission on an
+# established connection within 1 s; `policy show`/`diff`; `flows`; `stats -o json`
+# counts; SIGHUP reload (a broken file keeps the old policy); SIGKILL then restart adopts
+# the pins (same program ids, enforcement never stopped); --quarantine-iface survives
+# applies; `detach` leaves no pins, links or qdiscs; the apply time of 10,000 rules.
+#
+# Topology: client netns C (10.10.77.2, region "eu") -- veth -- broker netns B
+# (10.10.77.1); a second veth pair inside B stands for the quarantine interface. The mock listens on 127.0.0.1:PORT in B and advertises that address;
+# B DNATs 10.10.77.1:9092 to it (route_localnet), C DNATs 127.0.0.1:PORT back to
+# 10.10.77.1:9092 (DESIGN §8), so kgate sees every connection on port 9092.
+# Commands run in B with `nsenter --net` (not `ip netns exec`, which remounts /sys and
+# would hide /sys/fs/bpf). Names are unique per run; the trap removes everything.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+KGATE=${KGATE:-build/kgate}
+KGATE=$(readlink -f "$KGATE")
+[ "$(id -u)" -eq 0 ] || { echo "test_runtime: needs root (BPF, netns)" >&2; exit 1; }
+
+ID="kgr$$"
+NSC="${ID}c"
+NSB="${ID}b"
+IFC="${ID}c0" # client side of the veth
+IFB="${ID}b0" # broker side: kgate attaches here
+IFQ="${ID}q0" # quarantine (a dummy in B)
+CIP=10.10.77.2
+BIP=10.10.77.1
+TMP=$(mktemp -d /tmp/kgate-rt.XXXXXX)
+export KGATE_STATE_DIR="$TMP/state" KGATE_RUN_DIR="$TMP/run"
+PINS=/sys/fs/bpf/kgate/$IFB
+AGENT_PID=""
+MOCK_PID=""
+PROD_PID=""
+pass=0
+fail=0
+
+cleanup() {
+	set +e
+	for p in $PROD_PID $AGENT_PID $MOCK_PID; do
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	for root in /sys/fs/bpf/kgate "/sys/fs/bpf/$ID"; do
+		for i in "$IFB" "$IFQ"; do
+			KGATE_PIN_ROOT=$root nsenter --net="/run/netns/$NSB" "$KGATE" detach \
+				--iface "$i" >/dev/null 2>&1
+			[ -d "$root/$i" ] && rm -rf "${root:?}/$i"
+		done
+	done
+	rmdir /sys/fs/bpf/kgate "/sys/fs/bpf/$ID" 2>/dev/null
+	ip netns del "$NSC" 2>/dev/null
+	ip netns del "$NSB" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() {
+	pass=$((pass + 1))
+	echo "ok: $1"
+}
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL: $1" >&2
+}
+check() { # name, command... (must succeed)
+	local name=$1
+	shift
+	if "$@" >"$TMP/out" 2>"$TMP/err"; then
+		ok "$name"
+	else
+		bad "$name"
+		sed 's/^/  | /' "$TMP/out" "$TMP/err" | tail -20 >&2
+	fi
+}
+inb() { nsenter --net="/run/netns/$NSB" "$@"; }
+inc() { ip netns exec "$NSC" "$@"; }
+kg() { inb "$KGATE" "$@"; }
+# waits up to $3 tenths of a second for file $1 to match $2
+wait_for() {
+	for _ in $(seq "${3:-100}"); do
+		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+json() { /usr/bin/python3 -c "import json,sys; d=json.loads(sys.stdin.readline()); $1"; }
+jcheck() { # name, python assertion on d (the first JSON line), command...
+	local name=$1 expr=$2
+	shift 2
+	if "$@" >"$TMP/jout" 2>"$TMP/err" && json "$expr" <"$TMP/jout" 2>>"$TMP/err"; then
+		ok "$name"
+	else
+		bad "$name"
+		sed 's/^/  | /' "$TMP/jout" "$TMP/err" | tail -20 >&2
+	fi
+}
+prog_id() { bpftool -j prog show pinned "$PINS/$1" | json 'print(d["id"])'; }
+
+start_agent() { # log file, extra args...
+	local log=$1
+	shift
+	# nsenter execs kgate: $! is the agent itself (signals reach it)
+	nsenter --net="/run/netns/$NSB" "$KGATE" run --iface "$IFB" --policy "$TMP/agent.yaml" --xdp-mode native \
+		--audit-file "$TMP/audit.jsonl" --node test-node "$@" 2>"$log" &
+	AGENT_PID=$!
+	if ! wait_for "$log" 'running: node' 150; then
+		echo "agent did not start:" >&2
+		cat "$log" >&2
+		return 1
+	fi
+}
+
+# ---- topology ----------------------------------------------------------------------
+ip netns add "$NSC"
+ip netns add "$NSB"
+ip link add "$IFC" netns "$NSC" type veth peer name "$IFB" netns "$NSB"
+ip -n "$NSB" link add "$IFQ" type veth peer name "${ID}q1"
+ip -n "$NSC" addr add "$CIP/24" dev "$IFC"
+ip -n "$NSB" addr add "$BIP/24" dev "$IFB"
+for l in lo "$IFC"; do ip -n "$NSC" link set "$l" up; done
+for l in lo "$IFB" "$IFQ" "${ID}q1"; do ip -n "$NSB" link set "$l" up; done
+
+# ---- the mock broker -------------------------------------------------------------------
+# shellcheck disable=SC2046 # pkg-config output is meant to split into words
+cc -O2 -Wall -o "$TMP/mock_broker" tests/tools/mock_broker.c $(pkg-config --cflags --libs rdkafka)
+ip netns exec "$NSB" "$TMP/mock_broker" --topic ok.a --topic secret.b --topic later.c \
+	--no-stdin >"$TMP/mock.out" 2>"$TMP/mock.err" &
+MOCK_PID=$!
+wait_for "$TMP/mock.out" '^BOOTSTRAP ' 100 || { cat "$TMP/mock.err" >&2; exit 1; }
+PORT=$(sed -n 's/^BOOTSTRAP 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/mock.out")
+[ -n "$PORT" ] || { echo "unexpected mock output: $(cat "$TMP/mock.out")" >&2; exit 1; }
+ip netns exec "$NSB" sysctl -qw net.ipv4.conf.all.route_localnet=1
+ip netns exec "$NSB" iptables -t nat -A PREROUTING -p tcp -d "$BIP" --dport 9092 \
+	-j DNAT --to-destination "127.0.0.1:$PORT"
+ip netns exec "$NSC" sysctl -qw net.ipv4.conf.all.route_localnet=1
+ip netns exec "$NSC" iptables -t nat -A OUTPUT -p tcp -d 127.0.0.1 --dport "$PORT" \
+	-j DNAT --to-destination "$BIP:9092"
+ip netns exec "$NSC" iptables -t nat -A POSTROUTING -o "$IFC" -j MASQUERADE
+
+KCAT=(kcat -b "$BIP:9092" -X socket.timeout.ms=4000 -X message.timeout.ms=4000
+	-X topic.metadata.refresh.interval.ms=-1)
+produce() { # topic: exit 0 when the broker took the record
+	echo "m-$1-$RANDOM" | inc "${KCAT[@]}" -P -t "$1" 2>"$TMP/kcat.err"
+	! grep -q 'Delivery failed\|ERROR' "$TMP/kcat.err"
+}
+rejected() { ! produce "$1"; }
+
+# ---- policies ---------------------------------------------------------------------------
+policy() { # version, action of ok-topics, extra rule text
+	cat <<EOF
+version: "$1"
+mode: enforce
+default: allow
+listeners:
+  - port: 9092
+    on_undecodable: reset
+regions:
+  eu: [10.10.77.0/24]
+rules:
+  - name: no-secrets
+    topics: ["secret.*"]
+    operations: [produce]
+    action: reject
+  - name: ok-topics
+    topics: ["ok.*"]
+    regions: [eu]
+    action: $2
+$3
+EOF
+}
+policy v1 allow "" >"$TMP/v1.yaml"
+policy v2 reject "  - name: later-rule
+    topics: [\"later.*\"]
+    action: reject" >"$TMP/v2.yaml"
+policy v3 allow "" >"$TMP/v3.yaml"
+printf 'version: broken\nrules:\n  - name: x\n    topics: ["ok.*"]\n    action: maybe\n' >"$TMP/broken.yaml"
+cp "$TMP/v1.yaml" "$TMP/agent.yaml"
+
+# ---- run: attach, pins, enforcement -----------------------------------------------------
+start_agent "$TMP/agent1.log" || exit 1
+LID=$(bpftool -j link show pinned "$PINS/link_xdp" | json 'print(d["id"])')
+inb "$KGATE" run --iface "$IFB" --policy "$TMP/v1.yaml" >"$TMP/second.out" 2>&1
+rc=$?
+check "a second agent on the same interface is refused" bash -c "[ $rc -eq 1 ] && grep -q 'another .kgate run. serves this interface' $TMP/second.out"
+check "run attached freshly (not adopted)" grep -q "$IFB: attached" "$TMP/agent1.log"
+check "run applied v1 and logged the swap" grep -qE 'policy "none" .* -> "v1" .*swapped in' "$TMP/agent1.log"
+for p in link_xdp prog_xdp prog_tc_egress kg_flows kg_active kg_events kg_redirect; do
+	check "pinned: $p" test -e "$PINS/$p"
+done
+jcheck "XDP attached on $IFB in driver mode: the pinned program (bpftool net)" "x=d[0]['xdp']; assert len(x)==1 and x[0]['mode']=='driver' and x[0]['id']==$(prog_id prog_xdp), x" inb bpftool -j net show dev "$IFB"
+check "TC egress filter on $IFB" bash -c "nsenter --net=/run/netns/$NSB tc filter show dev $IFB egress | grep -q kgate_tc"
+check "clsact qdisc created" bash -c "nsenter --net=/run/netns/$NSB tc qdisc show dev $IFB | grep -q clsact"
+check "policy state stored as ID.yaml" bash -c "ls $KGATE_STATE_DIR/$IFB/policies/ | grep -qx '1.yaml'"
+
+check "kcat: produce to ok.a allowed" produce ok.a
+check "kcat: produce to secret.b rejected" rejected secret.b
+check "kcat: the rejection is an authorization error" bash -c "grep -qi 'authoriz' $TMP/kcat.err || { cat $TMP/kcat.err; false; }"
+
+# ---- a long-lived producer on one connection (revocation, flows) -----------------------
+cat >"$TMP/producer.py" <<'EOF'
+import sys, time
+import confluent_kafka as ck
+p = ck.Producer({"bootstrap.servers": sys.argv[1], "linger.ms": 0,
+                 "message.timeout.ms": 3000, "topic.metadata.refresh.interval.ms": -1})
+def report(err, msg):
+    print("%.3f %s" % (time.time(), "ok" if err is None else "err " + err.name()), flush=True)
+end = time.time() + float(sys.argv[2])
+while time.time() < end:
+    p.produce("ok.a", value=b"x", on_delivery=report)
+    p.poll(0.1)
+p.flush(5)
+EOF
+inc /usr/bin/python3 "$TMP/producer.py" "$BIP:9092" 12 >"$TMP/prod.out" 2>"$TMP/prod.err" &
+PROD_PID=$!
+wait_for "$TMP/prod.out" ' ok$' 100 || { bad "producer never delivered"; cat "$TMP/prod.err" >&2; }
+
+kg flows -o json >"$TMP/flows.json" 2>"$TMP/flows.err"
+check "flows -o json: the producer's flow, principal ANONYMOUS, region eu, requests" json "
+f=[x for x in d['flows'] if x['client'].startswith('$CIP:') and x['broker']=='$BIP:9092']
+assert f, d
+assert any(x['principal']=='ANONYMOUS' and x['principal_source']=='anonymous' and x['region']=='eu' and x['requests']>0 and x['bytes']>0 for x in f), f" <"$TMP/flows.json"
+check "flows (text) lists the client" bash -c "nsenter --net=/run/netns/$NSB $KGATE flows --iface $IFB | grep -q '$CIP:'"
+
+check "policy show: v1, its rules, generation" bash -c "nsenter --net=/run/netns/$NSB $KGATE policy show --iface $IFB | tee /dev/stderr | grep -q 'policy \"v1\" (version id 1), generation 1' "
+jcheck "policy show -o json: rules by name" 'assert d["version"]=="v1" and [r["name"] for r in d["rules"]]==["no-secrets","ok-topics"]' kg policy show -o json
+kg policy diff "$TMP/v2.yaml" >"$TMP/diff.txt" 2>&1
+check "policy diff: version, changed and added rules" bash -c "grep -q '~ version: v1 -> v2' $TMP/diff.txt && grep -q '^~ rule ok-topics:' $TMP/diff.txt && grep -q '^+ rule later-rule' $TMP/diff.txt && grep -q '^3 differences' $TMP/diff.txt"
+jcheck "policy diff -o json" 'c=sorted(x["change"] for x in d["changes"]); assert c==["added","changed","version"] or c==["added","changed","setting"], c' kg policy diff -o json $TMP/v2.yaml
+check "policy diff of the active file: no differences" bash -c "nsenter --net=/run/netns/$NSB $KGATE policy diff $TMP/v1.yaml | grep -q '^0 differences'"
+
+# ---- apply v2: atomic swap, revocation of an established connection ----------------------
+T_APPLY=$(date +%s.%N)
+kg policy apply --iface "$IFB" "$TMP/v2.yaml" >"$TMP/apply.txt" 2>&1
+rc=$?
+cat "$TMP/apply.txt"
+check "policy apply: exit 0, old and new versions, swap time" bash -c "[ $rc -eq 0 ] && grep -qE '^$IFB: \"v1\" \(version id 1, generation 1\) -> \"v2\" \(version id 2, generation 0\): 3 rules written in [0-9]+ us, swapped in [0-9.]+ us' $TMP/apply.txt"
+sleep 2.5
+check "revocation: the established producer's last ok is < 1 s after the apply" /usr/bin/python3 -c "
+t0=$T_APPLY
+rows=[l.split() for l in open('$TMP/prod.out')]
+oks=[float(r[0]) for r in rows if r[1]=='ok']
+errs=[r for r in rows if r[1]=='err' and float(r[0]) > t0]
+assert oks and errs, (len(oks), len(errs))
+assert max(oks) < t0 + 1.0, max(oks) - t0
+assert all(r[2]=='TOPIC_AUTHORIZATION_FAILED' for r in errs), errs[:3]"
+jcheck "revocation: the producer stayed on its one connection (no reset)" "f=[x for x in d['flows'] if x['client'].startswith('$CIP:') and 'reset' not in x['state'] and x['topic_decisions']>5]; assert f, d" kg flows -o json
+check "kcat after apply: ok.a now rejected" rejected ok.a
+jcheck "policy show after apply: v2, generation 0" 'assert (d["version"], d["version_id"], d["generation"])==("v2",2,0), d' kg policy show -o json
+jcheck "policy apply -o json parses" 'assert d["old"]["version"]=="v2" and d["new"]["version_id"]==3 and d["swap_us"]>=0' kg policy apply -o json $TMP/v2.yaml
+kg policy apply "$TMP/broken.yaml" >"$TMP/broken.out" 2>&1
+rc=$?
+check "policy apply a broken file: exit 1, FILE:LINE:COL" bash -c "[ $rc -eq 1 ] && grep -qE '^$TMP/broken.yaml:5:[0-9]+: ' $TMP/broken.out"
+jcheck "after the broken apply the old policy still enforces (version id 3)" 'assert d["version_id"]==3' kg policy show -o json
+
+# ---- stats -------------------------------------------------------------------------------
+kg stats -o json --iface "$IFB" >"$TMP/stats.json"
+check "stats -o json: allow and reject counted, rules named with hits" json "
+v=d['verdicts']; c=d['counters']
+assert v['allow']>0 and v['reject']>0, v
+assert c['listener_packets']>0 and c['flows_new']>0, c
+assert [r['name'] for r in d['rules']]==['no-secrets','ok-topics','later-rule'], d['rules']
+assert d['policy']['version_id']==3" <"$TMP/stats.json"
+kg stats --iface "$IFB" >"$TMP/stats.txt"
+check "stats (text): counters by name" grep -qE '^    out_of_order_drops +[0-9]+' "$TMP/stats.txt"
+kg policy apply "$TMP/v2.yaml" >/dev/null # rule hits start from zero in a new generation
+check "kcat: secret.b rejected under the re-applied v2" rejected secret.b
+jcheck "stats rule hits: no-secrets decided the secret.b produce, later-rule nothing" 'h={r["name"]:r["hits"] for r in d["rules"]}; assert h["no-secrets"]>0 and h["later-rule"]==0, h' kg stats -o json
+
+# ---- audit records name the rule and the policy version -----------------------------------
+sleep 0.3
+# the names come from the policy store (kg_names_resolve), by the event's version id
+check "audit file: a reject by no-secrets, named with policy version, region, principal" /usr/bin/python3 -c "
+import json
+recs=[json.loads(l) for l in open('$TMP/audit.jsonl') if l.strip()]
+r=[x for x in recs if x.get('rule')=='no-secrets']
+assert r, recs[-3:]
+assert all(x['policy_version']=={1:'v1',2:'v2',3:'v2',4:'v2'}[x['version_id']] for x in r), r[:2]
+assert all(x['region']=='eu' and x['principal']=='ANONYMOUS' and x['node']=='test-node' for x in r), r[:2]"
+
+# ---- SIGHUP: reload; a broken file keeps the policy -------------------------------------
+cp "$TMP/v3.yaml" "$TMP/agent.yaml"
+kill -HUP "$AGENT_PID"
+check "SIGHUP: v3 applied" wait_for "$TMP/agent1.log" '-> "v3"' 50
+cp "$TMP/broken.yaml" "$TMP/agent.yaml"
+kill -HUP "$AGENT_PID"
+check "SIGHUP with a broken file: FILE:LINE:COL logged" wait_for "$TMP/agent1.log" "$TMP/agent.yaml:5:[0-9]+: " 50
+jcheck "SIGHUP with a broken file: v3 still active" 'assert d["version"]=="v3"' kg policy show -o json
+check "agent still running after a broken reload" kill -0 "$AGENT_PID"
+cp "$TMP/v3.yaml" "$TMP/agent.yaml"
+wait "$PROD_PID" 2>/dev/null
+PROD_PID=""
+
+# ---- SIGKILL, enforcement goes on, restart adopts ----------------------------------------
+XP=$(prog_id prog_xdp)
+TP=$(prog_id prog_tc_egress)
+kill -9 "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+AGENT_PID=""
+check "agent killed: secret.b still rejected" rejected secret.b
+check "agent killed: ok.a allowed (v3)" produce ok.a
+# someone removes the TC filter while no agent runs: the next agent puts it back
+inb tc filter del dev "$IFB" egress
+check "TC egress filter removed by hand" bash -c "! nsenter --net=/run/netns/$NSB tc filter show dev $IFB egress | grep -q kgate_tc"
+start_agent "$TMP/agent2.log" --quarantine-iface "$IFQ" || exit 1
+check "restart re-attached the TC filter (same pinned program)" bash -c "nsenter --net=/run/netns/$NSB tc filter show dev $IFB egress | grep -q 'kgate_tc_egress.*id $TP'"
+check "restart adopted the pins" grep -q "$IFB: adopted what was pinned" "$TMP/agent2.log"
+check "restart: same policy, not re-applied" grep -q 'policy "v3" (version id 5) already active' "$TMP/agent2.log"
+check "restart: XDP program id unchanged" test "$(prog_id prog_xdp)" = "$XP"
+check "restart: TC program id unchanged" test "$(prog_id prog_tc_egress)" = "$TP"
+jcheck "restart: XDP still the one attached" "assert [x['id'] for x in d[0]['xdp']]==[$XP], d" inb bpftool -j net show dev "$IFB"
+QIDX=$(ip -n "$NSB" -o link show "$IFQ" | cut -d: -f1)
+jcheck "--quarantine-iface: redirect ifindex set" "assert d['quarantine_ifindex']==$QIDX, d" kg policy show -o json
+kg policy apply "$TMP/v1.yaml" >/dev/null
+jcheck "policy apply keeps the quarantine interface" "assert d['version']=='v1' and d['quarantine_ifindex']==$QIDX, d" kg policy show -o json
+check "devmap slot 0 holds the quarantine ifindex" bash -c "bpftool -j map lookup pinned $PINS/kg_redirect key 0 0 0 0 | grep -q '$(printf '"0x%02x"' "$QIDX")'"
+
+# ---- SIGTERM leaves everything pinned ------------------------------------------------------
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID"
+rc=$?
+AGENT_PID=""
+check "SIGTERM: exit 0" test "$rc" -eq 0
+check "SIGTERM: pins and link stay" test -e "$PINS/link_xdp"
+check "SIGTERM: logged that enforcement goes on" grep -q 'left attached and pinned' "$TMP/agent2.log"
+
+# ---- 10,000 rules: apply time ----------------------------------------------------------------
+/usr/bin/python3 - "$TMP/big.yaml" <<'EOF'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write('version: "big-10000"\ndefault: allow\nlisteners:\n  - port: 9092\n')
+    f.write('regions:\n  eu: [10.10.77.0/24]\nrules:\n')
+    for i in range(10000):
+        act = "reject" if i % 2 else "allow"
+        f.write(f'  - name: r{i:05d}\n    topics: ["t{i:05d}.x", "p{i:05d}.*"]\n'
+                f'    operations: [produce, consume]\n    action: {act}\n')
+EOF
+S=$(date +%s%N)
+kg policy apply -o json --iface "$IFB" "$TMP/big.yaml" >"$TMP/big.json" 2>"$TMP/big.err"
+rc=$?
+E=$(date +%s%N)
+check "10,000-rule policy applied" test "$rc" -eq 0
+jcheck "10,000-rule apply -o json: 10000 rules" 'assert d["rules"]==10000' cat "$TMP/big.json"
+/usr/bin/python3 -c "
+import json; d=json.load(open('$TMP/big.json'))
+print('measure: 10,000-rule policy apply: %.0f ms for the command; read+parse+compile %.0f ms, write of the inactive generation %.1f ms, swap %.1f us'
+      % (($E-$S)/1e6, d['load_ms'], d['write_us']/1e3, d['swap_us']))" >"$TMP/measure.txt" 2>&1
+check "10,000 rules: the datapath still enforces (secret.b allowed by default now)" produce secret.b
+kg policy apply "$TMP/v2.yaml" >/dev/null
+check "back from 10,000 rules to 3: secret.b rejected" rejected secret.b
+
+# ---- detach: nothing left behind -------------------------------------------------------------
+kg detach --iface "$IFB" >"$TMP/detach.out" 2>&1
+check "detach: exit 0, says detached" grep -q 'detached' "$TMP/detach.out"
+check "detach: no pin directory" test ! -e "$PINS"
+jcheck "detach: no XDP, no TC program on the interface (bpftool net)" "assert not d[0]['xdp'] and not d[0]['tc'], d" inb bpftool -j net show dev "$IFB"
+check "detach: no clsact qdisc" bash -c "! nsenter --net=/run/netns/$NSB tc qdisc show dev $IFB | grep -q clsact"
+check "detach: the XDP link is gone (bpftool link)" bash -c "! bpftool link show id $LID >/dev/null 2>&1"
+check "detach: kgate_xdp program gone" bash -c "! bpftool prog show id $XP >/dev/null 2>&1"
+check "detach: traffic unfiltered (secret.b allowed)" produce secret.b
+kg detach --iface "$IFB" >"$TMP/detach2.out" 2>&1
+rc=$?
+check "detach twice: exit 0, nothing to detach" bash -c "[ $rc -eq 0 ] && grep -q 'nothing to detach' $TMP/detach2.out"
+
+# ---- two interfaces, generic XDP, --detach-on-exit ------------------------------------------
+# a pin root of this run's own, so that commands without --iface see only these two
+export KGATE_PIN_ROOT="/sys/fs/bpf/$ID"
+PINS=$KGATE_PIN_ROOT/$IFB
+start_agent "$TMP/agent3.log" --detach-on-exit --xdp-mode generic --iface "$IFQ" || exit 1
+jcheck "generic mode attach" "assert [x['mode'] for x in d[0]['xdp']]==['generic'], d" inb bpftool -j net show dev "$IFB"
+check "second interface attached and pinned" test -e "$KGATE_PIN_ROOT/$IFQ/link_xdp"
+kg policy apply "$TMP/v3.yaml" >"$TMP/apply2.txt" 2>&1
+check "policy apply without --iface: both interfaces, each its own version id" bash -c "grep -c '^${ID}[bq]0: \"v3\" (version id [0-9]*, generation 1) -> \"v3\" (version id [0-9]*, generation 0)' $TMP/apply2.txt | grep -qx 2"
+check "stats without --iface: both interfaces" bash -c "nsenter --net=/run/netns/$NSB $KGATE stats -o json | wc -l | grep -qx 2"
+check "produce under v3 on the first interface" produce ok.a
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID"
+rc=$?
+AGENT_PID=""
+check "--detach-on-exit: exit 0 and no pins, no pin root" bash -c "[ $rc -eq 0 ] && [ ! -e $KGATE_PIN_ROOT ]"
+check "--detach-on-exit: no clsact" bash -c "! nsenter --net=/run/netns/$NSB tc qdisc show dev $IFB | grep -q clsact"
+
+cat "$TMP/measure.txt" 2>/dev/null
+echo "agent runtime: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
