@@ -505,6 +505,7 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 	struct state st;
 	__u64 exact = 0, ftail;
 	bool oom = false;
+	int r;
 
 	if (!a) {
 		snprintf(err, errlen, "out of memory");
@@ -599,8 +600,9 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 	a->checked_seq = a->next_seq - 1;
 	if (a->kafka && a->file_fd >= 0 && ftail && ftail < a->spool.last_seq)
 		file_catch_up(a, ftail);
-	if (state_write(a, false)) {
-		snprintf(err, errlen, "spool %s/%s: %s", a->spool_dir, STATE_FILE, strerror(errno));
+	r = state_write(a, false);
+	if (r) {
+		snprintf(err, errlen, "spool %s/%s: %s", a->spool_dir, STATE_FILE, strerror(-r));
 		goto fail;
 	}
 

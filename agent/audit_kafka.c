@@ -91,6 +91,7 @@ struct kg_sender {
 	pthread_mutex_t lock; /* the stats */
 	struct kg_sender_stats st;
 	__u64 recover_head_ts;
+	char why[256]; /* why the last read-back failed */
 };
 
 static void log_err(const char *what, const char *detail)
@@ -264,6 +265,7 @@ static int readback(struct kg_sender *s)
 	rd_kafka_topic_t *ct = NULL;
 	char err[512];
 	int r = -1;
+	rd_kafka_resp_err_t e;
 	__u64 deadline = kg_now_ms() + READBACK_TIMEOUT_MS;
 
 	free(s->skip);
@@ -276,9 +278,15 @@ static int readback(struct kg_sender *s)
 	pthread_mutex_unlock(&sp->lock);
 	if (part < 0) {
 		const struct rd_kafka_metadata *md = NULL;
-		rd_kafka_resp_err_t e = rd_kafka_metadata(s->rk, 0, s->rkt, &md, 2000);
+
+		e = rd_kafka_metadata(s->rk, 0, s->rkt, &md, 2000);
 
 		if (e || md->topic_cnt != 1 || md->topics[0].err || !md->topics[0].partition_cnt) {
+			snprintf(s->why, sizeof(s->why), "metadata of %s: %s", a->topic,
+				 rd_kafka_err2str(e ? e
+						  : md->topic_cnt == 1
+							  ? md->topics[0].err
+							  : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
 			if (md)
 				rd_kafka_metadata_destroy(md);
 			return -1;
@@ -288,8 +296,12 @@ static int readback(struct kg_sender *s)
 		rd_kafka_metadata_destroy(md);
 		from = -1;
 	}
-	if (rd_kafka_query_watermark_offsets(s->rk, a->topic, part, &lo, &hi, 2000))
+	e = rd_kafka_query_watermark_offsets(s->rk, a->topic, part, &lo, &hi, 2000);
+	if (e) {
+		snprintf(s->why, sizeof(s->why), "offsets of %s [%d]: %s", a->topic, part,
+			 rd_kafka_err2str(e));
 		return -1;
+	}
 	if (from < lo)
 		from = lo;
 	s->skip_part = part;
@@ -301,6 +313,8 @@ static int readback(struct kg_sender *s)
 		return -1;
 	}
 	ct = rd_kafka_topic_new(c, a->topic, NULL);
+	snprintf(s->why, sizeof(s->why), "reading %s [%d] from offset %lld: timed out", a->topic,
+		 part, (long long)from);
 	if (!ct || rd_kafka_consume_start(ct, part, from))
 		goto out;
 	while (kg_now_ms() < deadline) {
@@ -405,8 +419,14 @@ static void recover(struct kg_sender *s)
 		log_err("producer", err);
 		goto retry;
 	}
-	if (readback(s))
+	if (readback(s)) {
+		/* once per outage, not per retry */
+		if (s->backoff_ms == BACKOFF_MS)
+			fprintf(stderr,
+				"kgate audit: kafka: %s; the spool keeps every record, retrying\n",
+				s->why);
 		goto retry;
+	}
 	if (kg_spool_reader_open(&s->rd, &s->a->spool, s->a->spool.delivered_seq))
 		goto retry;
 	s->rd_open = true;

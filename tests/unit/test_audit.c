@@ -526,6 +526,42 @@ static void test_pipeline_file_and_seq(void)
 	kg_audit_close(a, 0);
 }
 
+/* A crash between the spool write and the file write of a record: the restarted
+ * pipeline numbers from the spool, and copies the record the file missed. */
+static void test_pipeline_crash_file_catch_up(void)
+{
+	char spool[300], file[300], err[256], cmd[700];
+	struct kg_audit_opts o = {.node = "n1", .brokers = "127.0.0.1:1", .topic = "audit"};
+	struct kg_event ev;
+	struct kg_audit *a;
+	pid_t pid;
+	int st;
+
+	subdir(spool, sizeof(spool), "c1");
+	snprintf(file, sizeof(file), "%s.jsonl", spool);
+	o.spool_dir = spool;
+	o.file = file;
+	full_event(&ev);
+	pid = fork();
+	if (pid == 0) {
+		a = kg_audit_open(&o, err, sizeof(err));
+		for (int i = 0; a && i < 5; i++)
+			kg_audit_event(a, &ev);
+		_exit(a ? 0 : 1);
+	}
+	CU_ASSERT(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* the file lost its last record (the crash came between the two writes) */
+	snprintf(cmd, sizeof(cmd), "sed -i '$d' '%s'", file);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	CU_ASSERT_EQUAL(file_check_seqs(file, 1), 4);
+	a = kg_audit_open(&o, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(a->next_seq, 6); /* from the spool, not the lease */
+	CU_ASSERT_EQUAL(kg_audit_event(a, &ev), 0);
+	kg_audit_close(a, 0);
+	CU_ASSERT_EQUAL(file_check_seqs(file, 1), 6);
+}
+
 static int connect_sock(const char *path)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -681,9 +717,9 @@ static void test_pipeline_spool_full_gap(void)
 		if (seq == 5) {
 			memcpy(b, rec, len);
 			b[len] = 0;
-			gap = strstr(b, "\"kind\":\"gap\",\"lost_deny\":1,\"lost_allow\":2,\"after_"
-					"seq\":1,\"before_seq\":5,\"reason\":\"spool_full\"") !=
-			      NULL;
+			gap = strstr(b,
+				     "\"kind\":\"gap\",\"lost_deny\":1,\"lost_allow\":2,\"after_"
+				     "seq\":1,\"before_seq\":5,\"reason\":\"spool_full\"") != NULL;
 		}
 		CU_ASSERT(seq == want);
 		want = seq == 1 ? 5 : seq + 1;
@@ -713,7 +749,6 @@ static void test_open_errors(void)
 	o = (struct kg_audit_opts){.node = ""};
 	CU_ASSERT_PTR_NULL(kg_audit_open(&o, err, sizeof(err)));
 }
-
 
 /* ---- with datapath maps (created here: needs BPF, skipped without) -------------------------- */
 
@@ -758,10 +793,10 @@ static void test_gaps_and_datapath_metrics(void)
 {
 	static char lines[16][KG_AUDIT_RECORD_MAX];
 	struct kg_maps m;
-	struct kg_audit_opts o = { .node = "n1", .names = rules_names, .maps = &m };
+	struct kg_audit_opts o = {.node = "n1", .names = rules_names, .maps = &m};
 	char spool[300], file[300], err[256];
-	struct kdr_buf b = { 0 };
-	struct kg_config cfg = { .version_id = 9, .mode = KG_MODE_MONITOR };
+	struct kdr_buf b = {0};
+	struct kg_config cfg = {.version_id = 9, .mode = KG_MODE_MONITOR};
 	struct kg_event ev;
 	struct kg_audit *a;
 	__u32 zero = 0, one = 1;
@@ -769,7 +804,8 @@ static void test_gaps_and_datapath_metrics(void)
 
 	memset(&m, -1, sizeof(m));
 	ncpus = libbpf_num_possible_cpus();
-	m.counters = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_counters", 4, 8, KG_C__COUNT, NULL);
+	m.counters =
+		bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_counters", 4, 8, KG_C__COUNT, NULL);
 	if (m.counters < 0) {
 		fprintf(stderr, "(skipped: no BPF maps here: %s) ", strerror(errno));
 		return;
@@ -778,8 +814,8 @@ static void test_gaps_and_datapath_metrics(void)
 	m.config = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_config", 4, sizeof(cfg), 2, NULL);
 	m.flows = bpf_map_create(BPF_MAP_TYPE_HASH, "t_flows", sizeof(struct kg_flow_key), 8, 16,
 				 NULL);
-	m.rule_hits = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_hits", 4, 8, 2 * KG_MAX_RULES,
-				     NULL);
+	m.rule_hits =
+		bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_hits", 4, 8, 2 * KG_MAX_RULES, NULL);
 	CU_ASSERT_FATAL(m.active >= 0 && m.config >= 0 && m.flows >= 0 && m.rule_hits >= 0);
 
 	subdir(spool, sizeof(spool), "g1");
@@ -799,7 +835,7 @@ static void test_gaps_and_datapath_metrics(void)
 	CU_ASSERT_EQUAL(set_percpu(m.counters, KG_C_EVENTS_LOST_ALLOW, 2, 0), 0);
 	CU_ASSERT_EQUAL(kg_audit_check_gaps(a), 0);
 	CU_ASSERT_EQUAL(kg_audit_check_gaps(a), 0); /* no change: no second record */
-	kg_audit_event(a, &ev);                     /* 4 */
+	kg_audit_event(a, &ev);			    /* 4 */
 	CU_ASSERT_EQUAL(set_percpu(m.counters, KG_C_EVENTS_LOST_DENY, 4, 1), 0);
 	CU_ASSERT_EQUAL(kg_audit_check_gaps(a), 0); /* 5: 2 more deny since record 3 */
 	kg_audit_close(a, 0);
@@ -829,7 +865,7 @@ static void test_gaps_and_datapath_metrics(void)
 	CU_ASSERT_EQUAL(bpf_map_update_elem(m.active, &zero, &one, BPF_ANY), 0);
 	CU_ASSERT_EQUAL(bpf_map_update_elem(m.config, &one, &cfg, BPF_ANY), 0);
 	for (int i = 0; i < 3; i++) {
-		struct kg_flow_key k = { .family = 4, .sport = (__u16)i };
+		struct kg_flow_key k = {.family = 4, .sport = (__u16)i};
 		__u64 v = 0;
 
 		CU_ASSERT_EQUAL(bpf_map_update_elem(m.flows, &k, &v, BPF_ANY), 0);
@@ -840,15 +876,18 @@ static void test_gaps_and_datapath_metrics(void)
 	CU_ASSERT_EQUAL(set_percpu(m.counters, KG_C_OOO_DROPS, 6, 0), 0);
 	kg_metrics_render(a, &b);
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "\nkgate_flows 3\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(
-		b.p, "kgate_policy_info{version=\"v9\",version_id=\"9\",generation=\"1\",mode=\"monitor\"} 1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_policy_info{version=\"v9\",version_id=\"9\","
+					   "generation=\"1\",mode=\"monitor\"} 1\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "\nkgate_policy_generation 1\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_rule_hits_total{rule=\"r0\",rule_id=\"0\"} 0\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_rule_hits_total{rule=\"r1\",rule_id=\"1\"} 7\n"));
 	CU_ASSERT_PTR_NULL(strstr(b.p, "rule_id=\"3\""));
-	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_datapath_decisions_total{verdict=\"reject\"} 11\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_datapath_undecodable_total{reason=\"midstream\"} 4\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_datapath_counter_total{name=\"out_of_order_drops\"} 6\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(b.p, "kgate_datapath_decisions_total{verdict=\"reject\"} 11\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(b.p, "kgate_datapath_undecodable_total{reason=\"midstream\"} 4\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(b.p, "kgate_datapath_counter_total{name=\"out_of_order_drops\"} 6\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_events_lost_total{class=\"deny\"} 1\n"));
 	kdr_free(&b);
 	kg_audit_close(a, 0);
@@ -876,6 +915,9 @@ int register_audit_tests(void)
 			 test_spool_segments) ||
 	    !CU_add_test(s, "pipeline: file sink, seq across clean and crashed restarts",
 			 test_pipeline_file_and_seq) ||
+	    !CU_add_test(
+		    s, "pipeline: crash between spool and file: seq from the spool, file caught up",
+		    test_pipeline_crash_file_catch_up) ||
 	    !CU_add_test(s, "pipeline: observe backlog, live records, slow client dropped",
 			 test_pipeline_observe) ||
 	    !CU_add_test(s, "pipeline: metrics text", test_pipeline_metrics_text) ||
