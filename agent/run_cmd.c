@@ -52,6 +52,8 @@ const struct kg_cmd kg_cmd_run = {
 		"  --iface IF                 broker-facing interface (repeatable, up to 8)\n"
 		"  --policy FILE              policy file (YAML; see 'kgate policy check')\n"
 		"  --xdp-mode native|generic  XDP attach mode for a fresh attach (default native)\n"
+		"  --tc-ingress               enforce at TC ingress instead of XDP (interfaces\n"
+		"                             where XDP cannot attach; same policy, same maps)\n"
 		"  --quarantine-iface IF      where the `redirect` action sends connections\n"
 		"  --audit-brokers H:P,...    Kafka brokers of the audit topic\n"
 		"  --audit-topic T            the audit topic (required with --audit-brokers)\n"
@@ -175,7 +177,8 @@ int cmd_run(int argc, char **argv)
 		O_SPOOL,
 		O_METRICS,
 		O_NODE,
-		O_DETACH
+		O_DETACH,
+		O_TCI
 	};
 	static const struct option opts[] = {
 		{"iface", required_argument, NULL, O_IFACE},
@@ -189,12 +192,13 @@ int cmd_run(int argc, char **argv)
 		{"metrics-addr", required_argument, NULL, O_METRICS},
 		{"node", required_argument, NULL, O_NODE},
 		{"detach-on-exit", no_argument, NULL, O_DETACH},
+		{"tc-ingress", no_argument, NULL, O_TCI},
 		{0},
 	};
 	const char *ifaces[RUN_MAX_IFACES], *quarantine = NULL;
 	struct kg_audit_opts ao = {0};
 	enum kg_xdp_mode mode = KG_XDP_NATIVE;
-	bool detach_on_exit = false;
+	bool detach_on_exit = false, tc_ingress = false, xdp_mode_given = false;
 	char err[1024], host[256], sock[512], spool[512];
 	struct ring_buffer *rb = NULL;
 	struct sigaction sa = {0};
@@ -220,6 +224,7 @@ int cmd_run(int argc, char **argv)
 			r.policy_path = optarg;
 			break;
 		case O_XDP:
+			xdp_mode_given = true;
 			if (!strcmp(optarg, "native"))
 				mode = KG_XDP_NATIVE;
 			else if (!strcmp(optarg, "generic"))
@@ -253,6 +258,9 @@ int cmd_run(int argc, char **argv)
 		case O_DETACH:
 			detach_on_exit = true;
 			break;
+		case O_TCI:
+			tc_ingress = true;
+			break;
 		case ':':
 			return kg_usage_error(&kg_cmd_run, "option '%s' needs a value",
 					      argv[optind - 1]);
@@ -264,6 +272,11 @@ int cmd_run(int argc, char **argv)
 		return kg_usage_error(&kg_cmd_run, "unexpected argument '%s'", argv[optind]);
 	if (!nif)
 		return kg_usage_error(&kg_cmd_run, "--iface is required");
+	if (tc_ingress && xdp_mode_given)
+		return kg_usage_error(&kg_cmd_run,
+				      "--tc-ingress and --xdp-mode exclude each other");
+	if (tc_ingress)
+		mode = KG_TC_INGRESS;
 	if (!r.policy_path)
 		return kg_usage_error(&kg_cmd_run, "--policy is required");
 	if (!!ao.brokers != !!ao.topic)
@@ -330,9 +343,18 @@ int cmd_run(int argc, char **argv)
 			goto out;
 		}
 		r.nrt++;
-		logf_("%s: %s (xdp prog id %u, tc prog id %u, xdp link id %u), pins in %s",
-		      rt->iface, rt->adopted ? "adopted what was pinned" : "attached",
-		      rt->xdp_prog_id, rt->tc_prog_id, rt->xdp_link_id, rt->pin_dir);
+		if (rt->tc_ingress)
+			logf_("%s: %s (TC ingress prog id %u, TC egress prog id %u), pins in %s",
+			      rt->iface, rt->adopted ? "adopted what was pinned" : "attached",
+			      rt->xdp_prog_id, rt->tc_prog_id, rt->pin_dir);
+		else
+			logf_("%s: %s (XDP prog id %u, TC egress prog id %u, XDP link id %u), pins "
+			      "in %s",
+			      rt->iface, rt->adopted ? "adopted what was pinned" : "attached",
+			      rt->xdp_prog_id, rt->tc_prog_id, rt->xdp_link_id, rt->pin_dir);
+		if (rt->adopted && rt->tc_ingress != (mode == KG_TC_INGRESS))
+			logf_("%s: kept the pinned %s hook ('kgate detach' first to change it)",
+			      rt->iface, rt->tc_ingress ? "TC ingress" : "XDP");
 		if (quarantine) {
 			if (kg_runtime_set_quarantine(rt, quarantine, err, sizeof(err))) {
 				logf_("%s", err);

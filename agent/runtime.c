@@ -31,6 +31,7 @@
 #include "agent/policy_yaml.h"
 #include "agent/runtime.h"
 #include "kgate_tc.skel.h"
+#include "kgate_tci.skel.h"
 #include "kgate_xdp.skel.h"
 
 #define KG_NAME_ENTRY_RT(sym, name) name,
@@ -190,6 +191,7 @@ void kg_rt_json_str(FILE *f, const char *s)
 struct attach_rec {
 	int clsact_created;
 	int generic;
+	int tc_ingress; /* the TC ingress build instead of XDP */
 };
 
 static void rec_path(const char *iface, char *out, size_t len)
@@ -206,8 +208,10 @@ static int rec_write(const char *iface, const struct attach_rec *r)
 	if ((e = mkdir_p(dir, 0755)))
 		return e;
 	rec_path(iface, path, sizeof(path));
-	n = snprintf(buf, sizeof(buf), "clsact_created=%d\nxdp_mode=%s\n", r->clsact_created,
-		     r->generic ? "generic" : "native");
+	n = snprintf(buf, sizeof(buf), "clsact_created=%d\ningress=%s\n", r->clsact_created,
+		     r->tc_ingress ? "tc"
+		     : r->generic  ? "xdp-generic"
+				   : "xdp-native");
 	return write_file_atomic(path, buf, n);
 }
 
@@ -224,8 +228,10 @@ static bool rec_read(const char *iface, struct attach_rec *r)
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "clsact_created=", 15))
 			r->clsact_created = atoi(line + 15);
-		else if (!strncmp(line, "xdp_mode=generic", 16))
+		else if (!strncmp(line, "ingress=xdp-generic", 19))
 			r->generic = 1;
+		else if (!strncmp(line, "ingress=tc", 10))
+			r->tc_ingress = 1;
 	}
 	fclose(f);
 	return true;
@@ -295,10 +301,12 @@ static int xdp_link_new(struct kg_runtime *rt, bool generic, char *err, size_t e
 	return 0;
 }
 
-/* Attaches the TC egress program (rt->tc_prog) unless our filter already runs it. */
-static int tc_ensure(struct kg_runtime *rt, bool fresh, bool *created, char *err, size_t errlen)
+/* Attaches prog at point (TC egress or ingress) unless our filter there already runs it. */
+static int tc_ensure(struct kg_runtime *rt, enum bpf_tc_attach_point point, int prog, __u32 prog_id,
+		     bool fresh, bool *created, char *err, size_t errlen)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = rt->ifindex, .attach_point = BPF_TC_EGRESS);
+	const char *where = point == BPF_TC_INGRESS ? "ingress" : "egress";
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = rt->ifindex, .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, q, .handle = KG_TC_HANDLE, .priority = KG_TC_PRIORITY);
 	LIBBPF_OPTS(bpf_tc_opts, a, .handle = KG_TC_HANDLE, .priority = KG_TC_PRIORITY);
 	int e;
@@ -308,7 +316,7 @@ static int tc_ensure(struct kg_runtime *rt, bool fresh, bool *created, char *err
 	 * Adopting: ours is normally there, found with one query. On a fresh attach the
 	 * qdisc is created first (a query under a missing qdisc makes the kernel complain).
 	 */
-	if (!fresh && !bpf_tc_query(&hook, &q) && q.prog_id == rt->tc_prog_id)
+	if (!fresh && !bpf_tc_query(&hook, &q) && q.prog_id == prog_id)
 		return 0;
 	e = bpf_tc_hook_create(&hook);
 	if (!e) {
@@ -317,11 +325,11 @@ static int tc_ensure(struct kg_runtime *rt, bool fresh, bool *created, char *err
 		snprintf(err, errlen, "%s: creating the clsact qdisc: %s", rt->iface, strerror(-e));
 		return e;
 	}
-	a.prog_fd = rt->tc_prog;
+	a.prog_fd = prog;
 	a.flags = BPF_TC_F_REPLACE;
 	e = bpf_tc_attach(&hook, &a);
 	if (e) {
-		snprintf(err, errlen, "%s: attaching TC egress: %s", rt->iface, strerror(-e));
+		snprintf(err, errlen, "%s: attaching TC %s: %s", rt->iface, where, strerror(-e));
 		if (*created) {
 			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 			bpf_tc_hook_destroy(&hook);
@@ -332,16 +340,26 @@ static int tc_ensure(struct kg_runtime *rt, bool fresh, bool *created, char *err
 	return 0;
 }
 
-static void tc_remove(int ifindex, __u32 tc_prog_id, bool destroy_clsact)
+/* Removes our filter at point when it runs prog_id (0: a program we cannot name). */
+static void tc_filter_remove(int ifindex, enum bpf_tc_attach_point point, __u32 prog_id)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, q, .handle = KG_TC_HANDLE, .priority = KG_TC_PRIORITY);
 
-	if (!bpf_tc_query(&hook, &q) && (!tc_prog_id || q.prog_id == tc_prog_id)) {
+	if (!bpf_tc_query(&hook, &q) && (!prog_id || q.prog_id == prog_id)) {
 		LIBBPF_OPTS(bpf_tc_opts, d, .handle = KG_TC_HANDLE, .priority = KG_TC_PRIORITY);
 
 		bpf_tc_detach(&hook, &d);
 	}
+}
+
+static void tc_remove(int ifindex, __u32 tc_prog_id, __u32 tci_prog_id, bool destroy_clsact)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
+
+	tc_filter_remove(ifindex, BPF_TC_EGRESS, tc_prog_id);
+	if (tci_prog_id)
+		tc_filter_remove(ifindex, BPF_TC_INGRESS, tci_prog_id);
 	if (destroy_clsact) {
 		/* clsact is one qdisc for both directions: destroying it takes both */
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
@@ -359,10 +377,12 @@ static int adopt(struct kg_runtime *rt, bool fresh, char *err, size_t errlen)
 	__u32 lilen = sizeof(li);
 	struct attach_rec rec;
 	char path[512];
-	bool created = false;
+	bool created = false, created_i = false;
 	int e;
 
-	pin_path(rt, KG_PIN_XDP_PROG, path, sizeof(path));
+	pin_path(rt, KG_PIN_TCI_PROG, path, sizeof(path));
+	rt->tc_ingress = access(path, F_OK) == 0;
+	pin_path(rt, rt->tc_ingress ? KG_PIN_TCI_PROG : KG_PIN_XDP_PROG, path, sizeof(path));
 	rt->xdp_prog = bpf_obj_get(path);
 	if (rt->xdp_prog < 0)
 		goto pin_err;
@@ -377,6 +397,13 @@ static int adopt(struct kg_runtime *rt, bool fresh, char *err, size_t errlen)
 	rt->xdp_prog_id = prog_id_of(rt->xdp_prog);
 	rt->tc_prog_id = prog_id_of(rt->tc_prog);
 	rec_read(rt->iface, &rec);
+	if (rt->tc_ingress) {
+		/* the TC ingress build: a filter, no link; put back when someone removed it */
+		if (!fresh && (e = tc_ensure(rt, BPF_TC_INGRESS, rt->xdp_prog, rt->xdp_prog_id,
+					     false, &created_i, err, errlen)))
+			return e;
+		goto egress;
+	}
 
 	pin_path(rt, KG_PIN_XDP_LINK, path, sizeof(path));
 	rt->xdp_link = bpf_obj_get(path);
@@ -397,9 +424,11 @@ static int adopt(struct kg_runtime *rt, bool fresh, char *err, size_t errlen)
 			rt->xdp_link_id = li.id;
 		rt->adopted = false;
 	}
-	if (!fresh && (e = tc_ensure(rt, false, &created, err, errlen)))
+egress:
+	if (!fresh && (e = tc_ensure(rt, BPF_TC_EGRESS, rt->tc_prog, rt->tc_prog_id, false,
+				     &created, err, errlen)))
 		return e;
-	if (created) {
+	if (created || created_i) {
 		rec.clsact_created = 1;
 		rec_write(rt->iface, &rec);
 	}
@@ -414,10 +443,13 @@ pin_err:
 static int fresh_load(struct kg_runtime *rt, enum kg_xdp_mode mode, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, o);
-	struct attach_rec rec = {.generic = mode == KG_XDP_GENERIC};
+	struct attach_rec rec = {.generic = mode == KG_XDP_GENERIC,
+				 .tc_ingress = mode == KG_TC_INGRESS};
 	struct kgate_xdp_bpf *xs = NULL;
+	struct kgate_tci_bpf *is = NULL;
 	struct kgate_tc_bpf *ts = NULL;
-	bool created = false, tc_done = false;
+	struct bpf_program *ingress;
+	bool created = false, created_i = false, tc_done = false;
 	char path[512];
 	int e;
 
@@ -426,11 +458,22 @@ static int fresh_load(struct kg_runtime *rt, enum kg_xdp_mode mode, char *err, s
 		return e;
 	}
 	o.pin_root_path = rt->pin_dir;
-	xs = kgate_xdp_bpf__open_opts(&o);
-	if (!xs || kgate_xdp_bpf__load(xs)) {
-		e = -errno;
-		snprintf(err, errlen, "%s: loading kgate_xdp: %s", rt->iface, strerror(-e));
-		goto fail;
+	if (mode == KG_TC_INGRESS) {
+		is = kgate_tci_bpf__open_opts(&o);
+		if (!is || kgate_tci_bpf__load(is)) {
+			e = -errno;
+			snprintf(err, errlen, "%s: loading kgate_tci: %s", rt->iface, strerror(-e));
+			goto fail;
+		}
+		ingress = is->progs.kgate_tc_ingress;
+	} else {
+		xs = kgate_xdp_bpf__open_opts(&o);
+		if (!xs || kgate_xdp_bpf__load(xs)) {
+			e = -errno;
+			snprintf(err, errlen, "%s: loading kgate_xdp: %s", rt->iface, strerror(-e));
+			goto fail;
+		}
+		ingress = xs->progs.kgate_xdp;
 	}
 	ts = kgate_tc_bpf__open_opts(&o);
 	if (!ts || kgate_tc_bpf__load(ts)) {
@@ -438,17 +481,19 @@ static int fresh_load(struct kg_runtime *rt, enum kg_xdp_mode mode, char *err, s
 		snprintf(err, errlen, "%s: loading kgate_tc: %s", rt->iface, strerror(-e));
 		goto fail;
 	}
-	pin_path(rt, KG_PIN_XDP_PROG, path, sizeof(path));
-	if ((e = bpf_program__pin(xs->progs.kgate_xdp, path)))
+	pin_path(rt, mode == KG_TC_INGRESS ? KG_PIN_TCI_PROG : KG_PIN_XDP_PROG, path, sizeof(path));
+	if ((e = bpf_program__pin(ingress, path)))
 		goto pin_fail;
 	pin_path(rt, KG_PIN_TC_PROG, path, sizeof(path));
 	if ((e = bpf_program__pin(ts->progs.kgate_tc_egress, path)))
 		goto pin_fail;
-	rt->xdp_prog = dup(bpf_program__fd(xs->progs.kgate_xdp));
+	rt->xdp_prog = dup(bpf_program__fd(ingress));
+	rt->xdp_prog_id = prog_id_of(rt->xdp_prog);
 	rt->tc_prog = dup(bpf_program__fd(ts->progs.kgate_tc_egress));
 	rt->tc_prog_id = prog_id_of(rt->tc_prog);
-	/* TC first: once XDP decides, the responses must already be followed */
-	if ((e = tc_ensure(rt, true, &created, err, errlen)))
+	/* egress first: once ingress decides, the responses must already be followed */
+	if ((e = tc_ensure(rt, BPF_TC_EGRESS, rt->tc_prog, rt->tc_prog_id, true, &created, err,
+			   errlen)))
 		goto fail;
 	tc_done = true;
 	rec.clsact_created = created;
@@ -457,22 +502,30 @@ static int fresh_load(struct kg_runtime *rt, enum kg_xdp_mode mode, char *err, s
 			 kg_state_dir(), strerror(-e));
 		goto fail;
 	}
-	/* the link pin last: its presence means "attached", for adopt and detach */
-	if ((e = xdp_link_new(rt, mode == KG_XDP_GENERIC, err, errlen)))
-		goto fail;
-	close(rt->xdp_link);
-	rt->xdp_link = -1;
+	if (mode == KG_TC_INGRESS) {
+		/* the same clsact: created above when it was not there */
+		if ((e = tc_ensure(rt, BPF_TC_INGRESS, rt->xdp_prog, rt->xdp_prog_id, true,
+				   &created_i, err, errlen)))
+			goto fail;
+	} else {
+		/* the link pin last: its presence means "attached", for adopt and detach */
+		if ((e = xdp_link_new(rt, mode == KG_XDP_GENERIC, err, errlen)))
+			goto fail;
+		close(rt->xdp_link);
+		rt->xdp_link = -1;
+	}
 	close(rt->xdp_prog);
 	close(rt->tc_prog);
 	rt->xdp_prog = rt->tc_prog = -1;
 	kgate_tc_bpf__destroy(ts);
 	kgate_xdp_bpf__destroy(xs);
+	kgate_tci_bpf__destroy(is);
 	return 0;
 pin_fail:
 	snprintf(err, errlen, "%s: pinning %s: %s", rt->iface, path, strerror(-e));
 fail:
 	if (tc_done)
-		tc_remove(rt->ifindex, rt->tc_prog_id, created);
+		tc_remove(rt->ifindex, rt->tc_prog_id, 0, created || created_i);
 	if (rt->xdp_prog >= 0)
 		close(rt->xdp_prog);
 	if (rt->tc_prog >= 0)
@@ -480,6 +533,7 @@ fail:
 	rt->xdp_prog = rt->tc_prog = -1;
 	kgate_tc_bpf__destroy(ts);
 	kgate_xdp_bpf__destroy(xs);
+	kgate_tci_bpf__destroy(is);
 	remove_pin_dir(rt->pin_dir);
 	rec_path(rt->iface, path, sizeof(path));
 	unlink(path);
@@ -507,8 +561,11 @@ int kg_runtime_up(struct kg_runtime *rt, const char *iface, enum kg_xdp_mode mod
 		return -ENODEV;
 	}
 	snprintf(rt->pin_dir, sizeof(rt->pin_dir), "%s/%s", kg_pin_root(), iface);
+	/* attached means: the XDP link is pinned, or (TC ingress build) its program is */
 	pin_path(rt, KG_PIN_XDP_LINK, path, sizeof(path));
 	rt->adopted = access(path, F_OK) == 0;
+	pin_path(rt, KG_PIN_TCI_PROG, path, sizeof(path));
+	rt->adopted = rt->adopted || access(path, F_OK) == 0;
 	if (!rt->adopted && (e = fresh_load(rt, mode, err, errlen)))
 		return e;
 	/* a fresh attach is then opened by its pins, like an adoption, minus the checks */
@@ -536,7 +593,7 @@ int kg_runtime_detach(const char *iface, char *err, size_t errlen)
 	struct stat st;
 	char dir[512], path[600];
 	bool have_dir, have_rec;
-	__u32 tc_id = 0;
+	__u32 tc_id = 0, tci_id = 0;
 	int ifindex, fd;
 
 	if (!*iface || strlen(iface) >= IF_NAMESIZE || strchr(iface, '/')) {
@@ -567,8 +624,14 @@ int kg_runtime_detach(const char *iface, char *err, size_t errlen)
 		tc_id = prog_id_of(fd);
 		close(fd);
 	}
+	snprintf(path, sizeof(path), "%s/%s", dir, KG_PIN_TCI_PROG);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		tci_id = prog_id_of(fd);
+		close(fd);
+	}
 	if (ifindex)
-		tc_remove(ifindex, tc_id, have_rec && rec.clsact_created);
+		tc_remove(ifindex, tc_id, tci_id, have_rec && rec.clsact_created);
 	if (have_dir)
 		remove_pin_dir(dir);
 	rec_path(iface, path, sizeof(path));
@@ -612,11 +675,8 @@ int kg_runtime_set_quarantine(const struct kg_runtime *rt, const char *qiface, c
 		snprintf(err, errlen, "quarantine interface %s: %s", qiface, strerror(errno));
 		return -ENODEV;
 	}
-	if (rt->redirect < 0) {
-		snprintf(err, errlen, "%s: the datapath has no redirect map", rt->iface);
-		return -ENOENT;
-	}
-	if (bpf_map_update_elem(rt->redirect, &zero, &qidx, BPF_ANY)) {
+	/* XDP redirects through the devmap; the TC ingress build reads the config's ifindex */
+	if (rt->redirect >= 0 && bpf_map_update_elem(rt->redirect, &zero, &qidx, BPF_ANY)) {
 		snprintf(err, errlen, "%s: setting the quarantine interface %s: %s", rt->iface,
 			 qiface, strerror(errno));
 		return -errno;

@@ -35,6 +35,7 @@ const char *kg_run_dir(void);
  */
 #define KG_PIN_XDP_PROG "prog_xdp"
 #define KG_PIN_TC_PROG	"prog_tc_egress"
+#define KG_PIN_TCI_PROG "prog_tc_ingress" /* instead of prog_xdp and link_xdp */
 #define KG_PIN_XDP_LINK "link_xdp"
 #define KG_PIN_REDIRECT "kg_redirect" /* the devmap, pinned by name by libbpf */
 
@@ -47,15 +48,22 @@ const char *kg_run_dir(void);
 #define KG_TC_HANDLE   0x6b67u /* "kg" */
 #define KG_TC_PRIORITY 0xc0deu /* within tc's u16 priority range */
 
-enum kg_xdp_mode { KG_XDP_NATIVE, KG_XDP_GENERIC };
+/*
+ * The client->broker hook: XDP (native or generic), or the TC ingress build of the same
+ * enforcement (bpf/kgate_tci.bpf.c) where XDP cannot attach. Chosen on a fresh attach;
+ * an adoption keeps whatever is pinned.
+ */
+enum kg_xdp_mode { KG_XDP_NATIVE, KG_XDP_GENERIC, KG_TC_INGRESS };
 
 /* One interface's datapath, as `kgate run` holds it: file descriptors of pinned objects. */
 struct kg_runtime {
 	char iface[IF_NAMESIZE];
 	int ifindex;
 	char pin_dir[256];
-	bool adopted; /* pins existed: nothing was loaded or attached */
-	int xdp_prog, tc_prog, xdp_link, redirect; /* fds, -1 = none */
+	bool adopted;	 /* pins existed: nothing was loaded or attached */
+	bool tc_ingress; /* the ingress program is the TC build (no XDP link) */
+	/* fds, -1 = none; xdp_prog is the ingress program, XDP or TC ingress */
+	int xdp_prog, tc_prog, xdp_link, redirect;
 	__u32 xdp_prog_id, tc_prog_id, xdp_link_id;
 	struct kg_maps maps;
 };

@@ -7,7 +7,8 @@
 # established connection within 1 s; `policy show`/`diff`; `flows`; `stats -o json`
 # counts; SIGHUP reload (a broken file keeps the old policy); SIGKILL then restart adopts
 # the pins (same program ids, enforcement never stopped); --quarantine-iface survives
-# applies; `detach` leaves no pins, links or qdiscs; the apply time of 10,000 rules.
+# applies; `detach` leaves no pins, links or qdiscs; two interfaces and generic XDP;
+# the TC ingress build instead of XDP (--tc-ingress); the apply time of 10,000 rules.
 #
 # Topology: client netns C (10.10.77.2, region "eu") -- veth -- broker netns B
 # (10.10.77.1); a second veth pair inside B stands for the quarantine interface. The mock listens on 127.0.0.1:PORT in B and advertises that address;
@@ -105,7 +106,7 @@ start_agent() { # log file, extra args...
 	local log=$1
 	shift
 	# nsenter execs kgate: $! is the agent itself (signals reach it)
-	nsenter --net="/run/netns/$NSB" "$KGATE" run --iface "$IFB" --policy "$TMP/agent.yaml" --xdp-mode native \
+	nsenter --net="/run/netns/$NSB" "$KGATE" run --iface "$IFB" --policy "$TMP/agent.yaml" \
 		--audit-file "$TMP/audit.jsonl" --node test-node "$@" 2>"$log" &
 	AGENT_PID=$!
 	if ! wait_for "$log" 'running: node' 150; then
@@ -182,7 +183,7 @@ printf 'version: broken\nrules:\n  - name: x\n    topics: ["ok.*"]\n    action: 
 cp "$TMP/v1.yaml" "$TMP/agent.yaml"
 
 # ---- run: attach, pins, enforcement -----------------------------------------------------
-start_agent "$TMP/agent1.log" || exit 1
+start_agent "$TMP/agent1.log" --xdp-mode native || exit 1
 LID=$(bpftool -j link show pinned "$PINS/link_xdp" | json 'print(d["id"])')
 inb "$KGATE" run --iface "$IFB" --policy "$TMP/v1.yaml" >"$TMP/second.out" 2>&1
 rc=$?
@@ -383,6 +384,26 @@ rc=$?
 AGENT_PID=""
 check "--detach-on-exit: exit 0 and no pins, no pin root" bash -c "[ $rc -eq 0 ] && [ ! -e $KGATE_PIN_ROOT ]"
 check "--detach-on-exit: no clsact" bash -c "! nsenter --net=/run/netns/$NSB tc qdisc show dev $IFB | grep -q clsact"
+
+# ---- the TC ingress build instead of XDP --------------------------------------------------------
+start_agent "$TMP/agent4.log" --tc-ingress --detach-on-exit || exit 1
+check "--tc-ingress: attached, pinned without an XDP link" bash -c "grep -q '$IFB: attached (TC ingress' $TMP/agent4.log && [ -e $PINS/prog_tc_ingress ] && [ ! -e $PINS/link_xdp ]"
+jcheck "--tc-ingress: no XDP, TC ingress and egress programs (bpftool net)" "assert not d[0]['xdp'] and sorted(x['kind'] for x in d[0]['tc'])==['clsact/egress','clsact/ingress'], d" inb bpftool -j net show dev "$IFB"
+check "--tc-ingress: ok.a allowed" produce ok.a
+check "--tc-ingress: secret.b rejected" rejected secret.b
+IP=$(prog_id prog_tc_ingress)
+kill -9 "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+inb tc filter del dev "$IFB" ingress
+start_agent "$TMP/agent5.log" --detach-on-exit || exit 1
+check "--tc-ingress restart: adopted, the TC ingress hook kept" bash -c "grep -q '$IFB: adopted what was pinned (TC ingress prog id $IP' $TMP/agent5.log"
+check "--tc-ingress restart: the removed ingress filter is back" bash -c "nsenter --net=/run/netns/$NSB tc filter show dev $IFB ingress | grep -q 'kgate_tc_ingres.*id $IP'"
+check "--tc-ingress restart: secret.b rejected" rejected secret.b
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID"
+rc=$?
+AGENT_PID=""
+check "--tc-ingress --detach-on-exit: exit 0, no pins, no clsact" bash -c "[ $rc -eq 0 ] && [ ! -e $PINS ] && ! nsenter --net=/run/netns/$NSB tc qdisc show dev $IFB | grep -q clsact"
 
 cat "$TMP/measure.txt" 2>/dev/null
 echo "agent runtime: $pass passed, $fail failed"

@@ -94,6 +94,7 @@ check "policy check a missing file: exit 1, names it" exits_says 1 '^/nonexisten
 check "run without --iface: exit 2, says so" exits_says 2 '--iface is required' "$KGATE" run --policy policies/residency.yaml
 check "run without --policy: exit 2" exits_says 2 '--policy is required' "$KGATE" run --iface lo
 check "run bad --xdp-mode: exit 2" exits_says 2 'not native or generic' "$KGATE" run --iface lo --policy policies/residency.yaml --xdp-mode turbo
+check "run --tc-ingress with --xdp-mode: exit 2" exits_says 2 'exclude each other' "$KGATE" run --iface lo --policy policies/residency.yaml --tc-ingress --xdp-mode generic
 check "run --audit-brokers without --audit-topic: exit 2" exits 2 "$KGATE" run --iface lo --policy policies/residency.yaml --audit-brokers 127.0.0.1:9
 check "run unknown option: exit 2" exits 2 "$KGATE" run --frob
 check "run stray argument: exit 2" exits 2 "$KGATE" run --iface lo --policy policies/residency.yaml extra
