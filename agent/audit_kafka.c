@@ -32,7 +32,8 @@
 /* The delivered mark is written at most this often (a killed agent re-reads at most this
  * much from the topic to find what it had already delivered). */
 #define PERSIST_MS 100
-/* rd_kafka_poll wait when there is nothing to send: the latency a new record may see. */
+/* rd_kafka_poll wait (it returns at the first delivery report): the latency a new record
+ * may see when nothing else is happening. */
 #define IDLE_POLL_MS 5
 /* Retry pause after a failed read-back or delivery, doubling up to BACKOFF_MAX_MS. */
 #define BACKOFF_MS     250
@@ -441,7 +442,8 @@ retry:
 		s->backoff_ms *= 2;
 }
 
-/* Hands spooled records to librdkafka while the window has room. */
+/* Hands spooled records to librdkafka until the spool's end, a full window or a full
+ * queue: each is waited out in rd_kafka_poll (which returns at the first report). */
 static void fill(struct kg_sender *s)
 {
 	size_t nodelen = strlen(s->a->node);
@@ -482,7 +484,7 @@ static void fill(struct kg_sender *s)
 		if (!skipped && rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
 						 s->pending, s->pending_len, s->a->node, nodelen,
 						 (void *)(uintptr_t)s->pending_seq))
-			return; /* queue full (or the handle is failing): try again after a poll */
+			return; /* queue full (or the handle failing): again after a poll */
 		f = &s->ring[(s->head + s->count) % KG_SENDER_WINDOW];
 		*f = (struct inflight){.seq = s->pending_seq,
 				       .ts_ns = s->pending_ts,
@@ -544,7 +546,7 @@ static void *sender_main(void *arg)
 			}
 		}
 		fill(s);
-		rd_kafka_poll(s->rk, s->rd_end || s->count >= KG_SENDER_WINDOW ? IDLE_POLL_MS : 0);
+		rd_kafka_poll(s->rk, IDLE_POLL_MS);
 		advance(s);
 		if (rd_kafka_fatal_error(s->rk, fatal, sizeof(fatal))) {
 			log_err("fatal producer error (restarting it)", fatal);
