@@ -7,8 +7,8 @@
 #     name, seq 1..N exactly once in order; the audit file holds the same lines;
 #     `kgate observe` (table, -o json, --verdict) reads the agent's socket;
 #  2. the broker goes down while events keep coming: the spool grows (metrics show depth
-#     and lag), the broker returns, every record arrives exactly once, in order, and the
-#     spool empties;
+#     and lag; `kgate observe --follow` keeps streaming), the broker returns, every record
+#     arrives exactly once, in order, and the spool empties;
 #  3. the pipeline is SIGKILLed while delivering, and again while the broker is down:
 #     restarted, it delivers the rest with no duplicate and no hole, numbering continues;
 #  4. the delivery rate (records/s confirmed by the mock), printed, never asserted.
@@ -152,10 +152,12 @@ check "1: observe without an agent: exit 1 and says why" sh -c \
 # ---- 2. broker down and back --------------------------------------------------------------
 PORT=$(free_port)
 "$DRV" --node broker-1 --brokers "$BROKERS" --topic audit2 --spool "$TMP/spool2" \
-	--metrics "127.0.0.1:$PORT" --count 4000 --rate 1000 --drain-timeout 60 \
-	>"$TMP/d2.out" 2>"$TMP/d2.err" &
+	--metrics "127.0.0.1:$PORT" --observe "$TMP/obs2.sock" --count 4000 --rate 1000 \
+	--drain-timeout 60 >"$TMP/d2.out" 2>"$TMP/d2.err" &
 DRV_PID=$!
-sleep 0.8
+sleep 0.3
+# --follow: the backlog, then live records (the broker's state does not matter to it)
+timeout 1.5 "$KGATE" observe --follow -o json --socket "$TMP/obs2.sock" >"$TMP/obs2.json" 2>/dev/null
 mock down
 sleep 2
 curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/m2.down"
@@ -173,6 +175,12 @@ assert m["kgate_audit_delivery_lag_seconds"] >= 1.0, m["kgate_audit_delivery_lag
 assert m['kgate_decisions_total{verdict="reject",operation="produce",rule="rule-0",enforced="true"}'] > 0
 EOF
 check "2: /healthz answers ok" grep -qx ok "$TMP/h2"
+check "2: observe --follow printed live records, in order, past its backlog" python3 - "$TMP/obs2.json" <<'EOF'
+import json, sys
+seqs = [json.loads(l)["seq"] for l in open(sys.argv[1])]
+assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs[:5]
+assert seqs[0] == 1 and len(seqs) >= 1000, (seqs[0], len(seqs))
+EOF
 consume audit2 "$TMP/k2"
 check "2: topic audit2 holds seq 1..4000 exactly once, in order" check_seqs "$TMP/k2" 1 4000
 check "2: the spool is empty (only the newest segment, every record delivered)" \
