@@ -91,6 +91,8 @@ if seqs != want:
 EOF
 }
 
+# (python3, not curl: make deps installs python3)
+http_get() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # ---- 1. fields, order, the file sink, observe -------------------------------------------
@@ -160,8 +162,8 @@ sleep 0.3
 timeout 1.5 "$KGATE" observe --follow -o json --socket "$TMP/obs2.sock" >"$TMP/obs2.json" 2>/dev/null
 mock down
 sleep 2
-curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/m2.down"
-curl -s "http://127.0.0.1:$PORT/healthz" >"$TMP/h2"
+http_get "http://127.0.0.1:$PORT/metrics" >"$TMP/m2.down"
+http_get "http://127.0.0.1:$PORT/healthz" >"$TMP/h2"
 mock up
 wait $DRV_PID
 rc=$?
