@@ -193,8 +193,7 @@ check "2: the spool is empty (only the newest segment, every record delivered)" 
 	--count 100000 --rate 1500 >"$TMP/d3a.out" 2>"$TMP/d3a.err" &
 DRV_PID=$!
 sleep 1.5
-kill -9 $DRV_PID
-wait $DRV_PID 2>/dev/null
+{ kill -9 $DRV_PID && wait $DRV_PID; } 2>/dev/null
 DRV_PID=""
 "$DRV" --node broker-1 --brokers "$BROKERS" --topic audit3 --spool "$TMP/spool3" \
 	--count 500 >"$TMP/d3b.out" 2>"$TMP/d3b.err"
@@ -205,8 +204,7 @@ mock down
 	--count 100000 --rate 1000 >"$TMP/d3c.out" 2>"$TMP/d3c.err" &
 DRV_PID=$!
 sleep 1.2
-kill -9 $DRV_PID
-wait $DRV_PID 2>/dev/null
+{ kill -9 $DRV_PID && wait $DRV_PID; } 2>/dev/null
 DRV_PID=""
 mock up
 "$DRV" --node broker-1 --brokers "$BROKERS" --topic audit3 --spool "$TMP/spool3" \
