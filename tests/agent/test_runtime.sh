@@ -304,13 +304,16 @@ wait "$AGENT_PID" 2>/dev/null
 AGENT_PID=""
 check "agent killed: secret.b still rejected" rejected secret.b
 check "agent killed: ok.a allowed (v3)" produce ok.a
+kg policy apply --iface "$IFB" "$TMP/v2.yaml" >/dev/null 2>&1
+check "agent killed: policy apply works without an agent (ok.a rejected under v2)" rejected ok.a
+kg policy apply --iface "$IFB" "$TMP/v3.yaml" >/dev/null 2>&1
 # someone removes the TC filter while no agent runs: the next agent puts it back
 inb tc filter del dev "$IFB" egress
 check "TC egress filter removed by hand" bash -c "! nsenter --net=/run/netns/$NSB tc filter show dev $IFB egress | grep -q kgate_tc"
 start_agent "$TMP/agent2.log" --quarantine-iface "$IFQ" || exit 1
 check "restart re-attached the TC filter (same pinned program)" bash -c "nsenter --net=/run/netns/$NSB tc filter show dev $IFB egress | grep -q 'kgate_tc_egress.*id $TP'"
 check "restart adopted the pins" grep -q "$IFB: adopted what was pinned" "$TMP/agent2.log"
-check "restart: same policy, not re-applied" grep -q 'policy "v3" (version id 5) already active' "$TMP/agent2.log"
+check "restart: the policy applied meanwhile is the file's: not re-applied" grep -q 'policy "v3" (version id 7) already active' "$TMP/agent2.log"
 check "restart: XDP program id unchanged" test "$(prog_id prog_xdp)" = "$XP"
 check "restart: TC program id unchanged" test "$(prog_id prog_tc_egress)" = "$TP"
 jcheck "restart: XDP still the one attached" "assert [x['id'] for x in d[0]['xdp']]==[$XP], d" inb bpftool -j net show dev "$IFB"
