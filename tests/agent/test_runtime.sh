@@ -299,8 +299,10 @@ PROD_PID=""
 # ---- SIGKILL, enforcement goes on, restart adopts ----------------------------------------
 XP=$(prog_id prog_xdp)
 TP=$(prog_id prog_tc_egress)
-kill -9 "$AGENT_PID"
-wait "$AGENT_PID" 2>/dev/null
+{ # the shell reports a killed job where it reaps it: there, not on the test's stderr
+	kill -9 "$AGENT_PID"
+	wait "$AGENT_PID"
+} 2>/dev/null
 AGENT_PID=""
 check "agent killed: secret.b still rejected" rejected secret.b
 check "agent killed: ok.a allowed (v3)" produce ok.a
@@ -395,8 +397,10 @@ jcheck "--tc-ingress: no XDP, TC ingress and egress programs (bpftool net)" "ass
 check "--tc-ingress: ok.a allowed" produce ok.a
 check "--tc-ingress: secret.b rejected" rejected secret.b
 IP=$(prog_id prog_tc_ingress)
-kill -9 "$AGENT_PID"
-wait "$AGENT_PID" 2>/dev/null
+{ # the shell reports a killed job where it reaps it: there, not on the test's stderr
+	kill -9 "$AGENT_PID"
+	wait "$AGENT_PID"
+} 2>/dev/null
 inb tc filter del dev "$IFB" ingress
 start_agent "$TMP/agent5.log" --detach-on-exit || exit 1
 check "--tc-ingress restart: adopted, the TC ingress hook kept" bash -c "grep -q '$IFB: adopted what was pinned (TC ingress prog id $IP' $TMP/agent5.log"
