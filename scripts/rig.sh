@@ -89,7 +89,7 @@ rig_env_write() {
 		for v in RIG_ID RIG_DIR RIG_ENV RIG_NS_ROUTER RIG_NS_BROKER RIG_NS_QUAR RIG_NS_EU \
 			RIG_NS_US RIG_NS_EU6 RIG_NS_US6 RIG_BROKER_IF RIG_QUAR_IF RIG_BROKER4 \
 			RIG_BROKER6 RIG_PORT RIG_MOCK_PORT RIG_QMOCK_PORT RIG_AUDIT_PORT \
-			RIG_BACKEND_FILE RIG_CLIENTS; do
+			RIG_BACKEND_FILE RIG_CLIENTS RIG_FRONT_PORT; do
 			printf '%s=%q\n' "$v" "${!v-}"
 		done
 	} >"$RIG_ENV"
@@ -195,7 +195,8 @@ rig_backend() {
 }
 
 # rig_sasl_front USERS_FILE: starts the test-only SASL front (tests/tools/sasl_front.c)
-# in the broker namespace in front of the mock and points the broker address at it.
+# in the broker namespace in front of the mock; `rig_backend $RIG_FRONT_PORT` points the
+# broker address at it (and `rig_backend $RIG_MOCK_PORT` back).
 # Connections that skip SASL are spliced through unauthenticated (--allow-plaintext);
 # CreateTopics/DeleteTopics as first requests are answered by the front (--admin).
 rig_sasl_front() {
@@ -204,7 +205,7 @@ rig_sasl_front() {
 		--backend "127.0.0.1:$RIG_MOCK_PORT" --users "$1" --allow-plaintext --admin || return 1
 	line=$(rig_wait_line sasl-front '^LISTENING ') || return 1
 	RIG_FRONT_PORT=${line##*:}
-	rig_backend "$RIG_FRONT_PORT"
+	rig_env_write
 }
 
 rig_up() {
@@ -238,6 +239,10 @@ rig_up() {
 
 	# router <-> broker
 	rig_veth "$RIG_NS_ROUTER" "${RIG_ID}rb" "$RIG_NS_BROKER" "$RIG_BROKER_IF" || return 1
+	# Full TCP checksums on the wire into the broker, as from a real NIC: with veth's
+	# checksum offload a frame carries only the pseudo-header sum, and one that kgate
+	# XDP_REDIRECTs (raw frame, no skb metadata) is dropped as invalid by the quarantine.
+	rig_exec "$RIG_NS_ROUTER" ethtool -K "${RIG_ID}rb" tx off >/dev/null
 	ip -n "$RIG_NS_ROUTER" addr add 10.99.0.1/24 dev "${RIG_ID}rb"
 	ip -n "$RIG_NS_ROUTER" addr add fd00:99::1/64 dev "${RIG_ID}rb" nodad
 	ip -n "$RIG_NS_BROKER" addr add "$RIG_BROKER4/24" dev "$RIG_BROKER_IF"
@@ -319,6 +324,8 @@ rig_down() {
 	done
 	# kgate leaves enforcement pinned on exit; the interface is gone, the pins are ours.
 	[ -n "${RIG_BROKER_IF:-}" ] && rm -rf "/sys/fs/bpf/kgate/$RIG_BROKER_IF"
+	# tests point KGATE_PIN_ROOT at /sys/fs/bpf/$RIG_ID to keep their pins apart
+	rm -rf "/sys/fs/bpf/$RIG_ID"
 	[ -n "${RIG_DIR:-}" ] && [ -z "${RIG_KEEP_DIR:-}" ] && rm -rf "$RIG_DIR"
 	RIG_ID=""
 	return 0

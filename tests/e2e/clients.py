@@ -176,6 +176,13 @@ def produce_confluent(a, msgs, one_request=False):
     if one_request:
         c["linger.ms"] = 200
     p = Producer(c)
+    if one_request:
+        # learn every topic's leader first, so the batches leave together
+        for t in sorted({t for t, _ in msgs}):
+            try:
+                p.list_topics(t, timeout=a.timeout)
+            except Exception:
+                pass
 
     def report(idx):
         def cb(err, msg):
@@ -312,17 +319,27 @@ def commit_confluent(a):
 def commit_kpy(a):
     from kafka import KafkaConsumer, TopicPartition
     from kafka.structs import OffsetAndMetadata
+    import threading
     c = kpy_conf(a)
-    c.update({"group_id": a.group, "enable_auto_commit": False})
-    try:
-        k = KafkaConsumer(**c)
-        tp = TopicPartition(a.topic[0], 0)
-        k.assign([tp])
-        k.commit({tp: OffsetAndMetadata(a.offset, "")})
-        k.close()
-        return {"error": None}
-    except Exception as e:
-        return {"error": kpy_err(e)}
+    # a group member's requests must outlast its session
+    c.update({"group_id": a.group, "enable_auto_commit": False, "session_timeout_ms": 6000,
+              "request_timeout_ms": max(7000, int(a.timeout * 1000) + 1000)})
+    res = {"error": "TIMEOUT"}
+
+    def go():
+        try:
+            k = KafkaConsumer(**c)
+            tp = TopicPartition(a.topic[0], 0)
+            k.assign([tp])
+            k.commit({tp: OffsetAndMetadata(a.offset, "")})
+            res["error"] = None
+        except Exception as e:
+            res["error"] = kpy_err(e)
+    # commit() retries retriable errors forever; the scenario wants an answer
+    t = threading.Thread(target=go, daemon=True)
+    t.start()
+    t.join(a.timeout + 5)
+    return dict(res)
 
 
 # ---- raw requests -----------------------------------------------------------
@@ -458,6 +475,23 @@ def admin_raw(a, key):
     return {"results": out}
 
 
+API_OFFSET_COMMIT = 8
+
+
+def commit_raw(a):
+    """OffsetCommit v2 (simple consumer: generation -1, no member) for partition 0."""
+    body = _str(a.group) + struct.pack(">i", -1) + _str("") + struct.pack(">q", -1) + \
+        struct.pack(">i", 1) + _str(a.topic[0]) + struct.pack(">i", 1) + \
+        struct.pack(">iq", 0, a.offset) + _str("")
+    try:
+        data = Raw(a.bootstrap, a.client_id, a.timeout).call(API_OFFSET_COMMIT, 2, body)
+    except Exception as e:
+        return {"error": _raw_error(e)}
+    (tl,) = struct.unpack_from(">h", data, 4)
+    part, err = struct.unpack_from(">ih", data, 4 + 2 + tl + 4)
+    return {"error": err_name(err), "partition": part}
+
+
 # ---- dispatch ---------------------------------------------------------------
 
 def run(a):
@@ -475,6 +509,7 @@ def run(a):
         ("kpy", "consume"): lambda: consume_kpy(a),
         ("confluent", "commit"): lambda: commit_confluent(a),
         ("kpy", "commit"): lambda: commit_kpy(a),
+        ("raw", "commit"): lambda: commit_raw(a),
         ("raw", "create"): lambda: admin_raw(a, API_CREATE_TOPICS),
         ("raw", "delete"): lambda: admin_raw(a, API_DELETE_TOPICS),
     }

@@ -12,7 +12,7 @@ source scripts/rig.sh
 trap rig_down EXIT
 rig_up || exit 1
 printf '# user:password\nalice:alice-secret\nbob:b0b,=pw\n' >"$RIG_DIR/users"
-rig_sasl_front "$RIG_DIR/users" || exit 1
+rig_sasl_front "$RIG_DIR/users" && rig_backend "$RIG_FRONT_PORT" || exit 1
 
 C=(/usr/bin/python3 tests/e2e/clients.py)
 B="$RIG_BROKER4:$RIG_PORT"
