@@ -220,7 +220,7 @@ inc /usr/bin/python3 "$TMP/producer.py" "$BIP:9092" 12 >"$TMP/prod.out" 2>"$TMP/
 PROD_PID=$!
 wait_for "$TMP/prod.out" ' ok$' 100 || { bad "producer never delivered"; cat "$TMP/prod.err" >&2; }
 
-kg flows -o json >"$TMP/flows.json" 2>"$TMP/flows.err"
+kg flows --iface "$IFB" -o json >"$TMP/flows.json" 2>"$TMP/flows.err"
 check "flows -o json: the producer's flow, principal ANONYMOUS, region eu, requests" json "
 f=[x for x in d['flows'] if x['client'].startswith('$CIP:') and x['broker']=='$BIP:9092']
 assert f, d
@@ -228,11 +228,11 @@ assert any(x['principal']=='ANONYMOUS' and x['principal_source']=='anonymous' an
 check "flows (text) lists the client" bash -c "nsenter --net=/run/netns/$NSB $KGATE flows --iface $IFB | grep -q '$CIP:'"
 
 check "policy show: v1, its rules, generation" bash -c "nsenter --net=/run/netns/$NSB $KGATE policy show --iface $IFB | tee /dev/stderr | grep -q 'policy \"v1\" (version id 1), generation 1' "
-jcheck "policy show -o json: rules by name" 'assert d["version"]=="v1" and [r["name"] for r in d["rules"]]==["no-secrets","ok-topics"]' kg policy show -o json
-kg policy diff "$TMP/v2.yaml" >"$TMP/diff.txt" 2>&1
+jcheck "policy show -o json: rules by name" 'assert d["version"]=="v1" and [r["name"] for r in d["rules"]]==["no-secrets","ok-topics"]' kg policy show --iface "$IFB" -o json
+kg policy diff --iface "$IFB" "$TMP/v2.yaml" >"$TMP/diff.txt" 2>&1
 check "policy diff: version, changed and added rules" bash -c "grep -q '~ version: v1 -> v2' $TMP/diff.txt && grep -q '^~ rule ok-topics:' $TMP/diff.txt && grep -q '^+ rule later-rule' $TMP/diff.txt && grep -q '^3 differences' $TMP/diff.txt"
-jcheck "policy diff -o json" 'c=sorted(x["change"] for x in d["changes"]); assert c==["added","changed","version"] or c==["added","changed","setting"], c' kg policy diff -o json $TMP/v2.yaml
-check "policy diff of the active file: no differences" bash -c "nsenter --net=/run/netns/$NSB $KGATE policy diff $TMP/v1.yaml | grep -q '^0 differences'"
+jcheck "policy diff -o json" 'c=sorted(x["change"] for x in d["changes"]); assert c==["added","changed","version"] or c==["added","changed","setting"], c' kg policy diff --iface "$IFB" -o json $TMP/v2.yaml
+check "policy diff of the active file: no differences" bash -c "nsenter --net=/run/netns/$NSB $KGATE policy diff --iface $IFB $TMP/v1.yaml | grep -q '^0 differences'"
 
 # ---- apply v2: atomic swap, revocation of an established connection ----------------------
 T_APPLY=$(date +%s.%N)
@@ -249,14 +249,14 @@ errs=[r for r in rows if r[1]=='err' and float(r[0]) > t0]
 assert oks and errs, (len(oks), len(errs))
 assert max(oks) < t0 + 1.0, max(oks) - t0
 assert all(r[2]=='TOPIC_AUTHORIZATION_FAILED' for r in errs), errs[:3]"
-jcheck "revocation: the producer stayed on its one connection (no reset)" "f=[x for x in d['flows'] if x['client'].startswith('$CIP:') and 'reset' not in x['state'] and x['topic_decisions']>5]; assert f, d" kg flows -o json
+jcheck "revocation: the producer stayed on its one connection (no reset)" "f=[x for x in d['flows'] if x['client'].startswith('$CIP:') and 'reset' not in x['state'] and x['topic_decisions']>5]; assert f, d" kg flows --iface "$IFB" -o json
 check "kcat after apply: ok.a now rejected" rejected ok.a
-jcheck "policy show after apply: v2, generation 0" 'assert (d["version"], d["version_id"], d["generation"])==("v2",2,0), d' kg policy show -o json
-jcheck "policy apply -o json parses" 'assert d["old"]["version"]=="v2" and d["new"]["version_id"]==3 and d["swap_us"]>=0' kg policy apply -o json $TMP/v2.yaml
-kg policy apply "$TMP/broken.yaml" >"$TMP/broken.out" 2>&1
+jcheck "policy show after apply: v2, generation 0" 'assert (d["version"], d["version_id"], d["generation"])==("v2",2,0), d' kg policy show --iface "$IFB" -o json
+jcheck "policy apply -o json parses" 'assert d["old"]["version"]=="v2" and d["new"]["version_id"]==3 and d["swap_us"]>=0' kg policy apply --iface "$IFB" -o json $TMP/v2.yaml
+kg policy apply --iface "$IFB" "$TMP/broken.yaml" >"$TMP/broken.out" 2>&1
 rc=$?
 check "policy apply a broken file: exit 1, FILE:LINE:COL" bash -c "[ $rc -eq 1 ] && grep -qE '^$TMP/broken.yaml:5:[0-9]+: ' $TMP/broken.out"
-jcheck "after the broken apply the old policy still enforces (version id 3)" 'assert d["version_id"]==3' kg policy show -o json
+jcheck "after the broken apply the old policy still enforces (version id 3)" 'assert d["version_id"]==3' kg policy show --iface "$IFB" -o json
 
 # ---- stats -------------------------------------------------------------------------------
 kg stats -o json --iface "$IFB" >"$TMP/stats.json"
@@ -268,9 +268,9 @@ assert [r['name'] for r in d['rules']]==['no-secrets','ok-topics','later-rule'],
 assert d['policy']['version_id']==3" <"$TMP/stats.json"
 kg stats --iface "$IFB" >"$TMP/stats.txt"
 check "stats (text): counters by name" grep -qE '^    out_of_order_drops +[0-9]+' "$TMP/stats.txt"
-kg policy apply "$TMP/v2.yaml" >/dev/null # rule hits start from zero in a new generation
+kg policy apply --iface "$IFB" "$TMP/v2.yaml" >/dev/null # rule hits start from zero in a new generation
 check "kcat: secret.b rejected under the re-applied v2" rejected secret.b
-jcheck "stats rule hits: no-secrets decided the secret.b produce, later-rule nothing" 'h={r["name"]:r["hits"] for r in d["rules"]}; assert h["no-secrets"]>0 and h["later-rule"]==0, h' kg stats -o json
+jcheck "stats rule hits: no-secrets decided the secret.b produce, later-rule nothing" 'h={r["name"]:r["hits"] for r in d["rules"]}; assert h["no-secrets"]>0 and h["later-rule"]==0, h' kg stats --iface "$IFB" -o json
 
 # ---- audit records name the rule and the policy version -----------------------------------
 sleep 0.3
@@ -290,7 +290,7 @@ check "SIGHUP: v3 applied" wait_for "$TMP/agent1.log" '-> "v3"' 50
 cp "$TMP/broken.yaml" "$TMP/agent.yaml"
 kill -HUP "$AGENT_PID"
 check "SIGHUP with a broken file: FILE:LINE:COL logged" wait_for "$TMP/agent1.log" "$TMP/agent.yaml:5:[0-9]+: " 50
-jcheck "SIGHUP with a broken file: v3 still active" 'assert d["version"]=="v3"' kg policy show -o json
+jcheck "SIGHUP with a broken file: v3 still active" 'assert d["version"]=="v3"' kg policy show --iface "$IFB" -o json
 check "agent still running after a broken reload" kill -0 "$AGENT_PID"
 cp "$TMP/v3.yaml" "$TMP/agent.yaml"
 wait "$PROD_PID" 2>/dev/null
@@ -320,9 +320,9 @@ check "restart: XDP program id unchanged" test "$(prog_id prog_xdp)" = "$XP"
 check "restart: TC program id unchanged" test "$(prog_id prog_tc_egress)" = "$TP"
 jcheck "restart: XDP still the one attached" "assert [x['id'] for x in d[0]['xdp']]==[$XP], d" inb bpftool -j net show dev "$IFB"
 QIDX=$(ip -n "$NSB" -o link show "$IFQ" | cut -d: -f1)
-jcheck "--quarantine-iface: redirect ifindex set" "assert d['quarantine_ifindex']==$QIDX, d" kg policy show -o json
-kg policy apply "$TMP/v1.yaml" >/dev/null
-jcheck "policy apply keeps the quarantine interface" "assert d['version']=='v1' and d['quarantine_ifindex']==$QIDX, d" kg policy show -o json
+jcheck "--quarantine-iface: redirect ifindex set" "assert d['quarantine_ifindex']==$QIDX, d" kg policy show --iface "$IFB" -o json
+kg policy apply --iface "$IFB" "$TMP/v1.yaml" >/dev/null
+jcheck "policy apply keeps the quarantine interface" "assert d['version']=='v1' and d['quarantine_ifindex']==$QIDX, d" kg policy show --iface "$IFB" -o json
 check "devmap slot 0 holds the quarantine ifindex" bash -c "bpftool -j map lookup pinned $PINS/kg_redirect key 0 0 0 0 | grep -q '$(printf '"0x%02x"' "$QIDX")'"
 
 # ---- SIGTERM leaves everything pinned ------------------------------------------------------
@@ -356,7 +356,7 @@ import json; d=json.load(open('$TMP/big.json'))
 print('measure: 10,000-rule policy apply: %.0f ms for the command; read+parse+compile %.0f ms, write of the inactive generation %.1f ms, swap %.1f us'
       % (($E-$S)/1e6, d['load_ms'], d['write_us']/1e3, d['swap_us']))" >"$TMP/measure.txt" 2>&1
 check "10,000 rules: the datapath still enforces (secret.b allowed by default now)" produce secret.b
-kg policy apply "$TMP/v2.yaml" >/dev/null
+kg policy apply --iface "$IFB" "$TMP/v2.yaml" >/dev/null
 check "back from 10,000 rules to 3: secret.b rejected" rejected secret.b
 
 # ---- detach: nothing left behind -------------------------------------------------------------
