@@ -37,6 +37,8 @@ help:
 	@echo "make fuzz       run the decoder fuzzer for FUZZ_SECONDS (default 60)"
 	@echo "make bench      datapath ns/packet -> bench/results.json (root)"
 	@echo "make fixtures   regenerate the real-client captures (scripts/capture-fixtures.sh)"
+	@echo "make demo       one command: deps, build, rig, kgate, clients from two regions (root)"
+	@echo "make test-e2e   real clients in network namespaces against kgate (root)"
 	@echo "make clean      remove build/"
 
 deps:
@@ -79,7 +81,7 @@ $(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(
 		-Itests/unit -o $@ tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(AGENT_LIB) \
 		$(LIBBPF)
 
-test: test-unit test-cli test-bpf test-agent test-audit
+test: test-unit test-cli test-bpf test-agent test-audit test-deploy test-e2e
 
 $(BUILD)/tests/kframe_selftest: tests/unit/kframe_selftest.c tests/unit/kframe.c \
 		tests/unit/kframe.h | $(BUILD)/tests
@@ -111,6 +113,31 @@ test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate
 test-agent: $(BUILD)/kgate
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-agent: needs root (BPF, netns)" >&2; exit 1; fi
 	KGATE=$(BUILD)/kgate tests/agent/test_runtime.sh
+
+# --- end to end (issue 5) and deploy (issue 4) ----------------------------
+
+.PHONY: test-deploy test-e2e
+
+$(BUILD)/tests/mock_broker: tests/tools/mock_broker.c | $(BUILD)/tests
+	$(CC) -O2 -Wall -Werror -o $@ $< $$(pkg-config --cflags --libs rdkafka)
+
+# test scaffolding only: the SASL front the mock lacks (DESIGN §8)
+$(BUILD)/tests/sasl_front: tests/tools/sasl_front.c | $(BUILD)/tests
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lcrypto
+
+# The deploy files against the flags of this build's `kgate run`.
+test-deploy: $(BUILD)/kgate
+	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/deploy/test_deploy.py
+
+# Root: the rig alone, the SASL front, then scenarios 1-9 with kgate attached.
+test-e2e: $(BUILD)/kgate $(BUILD)/tests/mock_broker $(BUILD)/tests/sasl_front
+	@if [ "$$(id -u)" -ne 0 ]; then echo "test-e2e: needs root (BPF, netns)" >&2; exit 1; fi
+	BUILD=$(BUILD) tests/e2e/test_rig.sh
+	BUILD=$(BUILD) tests/e2e/test_sasl_front.sh
+	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_e2e.sh
+
+demo:
+	BUILD=$(BUILD) scripts/demo.sh
 
 fuzz: $(BUILD)/tests/fuzz_decode
 	@mkdir -p $(BUILD)/fuzz-corpus

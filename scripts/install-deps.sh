@@ -13,6 +13,8 @@ PKGS=(
 	# tests: real Kafka clients, packet crafting, namespaces, captures
 	kcat python3 python3-confluent-kafka python3-kafka python3-scapy
 	iproute2 iptables tcpdump tshark procps
+	# tests: the e2e rig (ethtool: veth offloads), the SASL front (OpenSSL), deploy checks
+	ethtool libssl-dev python3-yaml util-linux
 )
 
 missing=()
