@@ -777,6 +777,59 @@ static void stored_version(const char *iface, __u32 id, char *out, size_t len)
 	free(s);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Keeps the newest KG_STORE_KEEP policies of iface's store, and always the two a
+ * generation holds (keep_a, keep_b). Older ones go: their events were named when they
+ * were recorded. Under the apply lock; failures only leave files behind.
+ */
+static void store_prune(const char *iface, __u32 keep_a, __u32 keep_b)
+{
+	char dir[512], path[600];
+	__u32 *ids = NULL, n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s/policies", kg_state_dir(), iface);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		unsigned long id = strtoul(de->d_name, &end, 10);
+
+		if (end == de->d_name || strcmp(end, ".yaml") || !id || id > UINT32_MAX)
+			continue;
+		if (n == cap) {
+			__u32 *ni = realloc(ids, (cap = cap ? cap * 2 : 128) * sizeof(*ids));
+
+			if (!ni)
+				break;
+			ids = ni;
+		}
+		ids[n++] = id;
+	}
+	closedir(d);
+	if (n > KG_STORE_KEEP) {
+		qsort(ids, n, sizeof(*ids), cmp_u32);
+		for (__u32 i = 0; i < n - KG_STORE_KEEP; i++) {
+			if (ids[i] == keep_a || ids[i] == keep_b)
+				continue;
+			store_path(iface, ids[i], "version", path, sizeof(path));
+			unlink(path);
+			store_path(iface, ids[i], "yaml", path, sizeof(path));
+			unlink(path);
+		}
+	}
+	free(ids);
+}
+
 /* The next version id: monotonic across interfaces and restarts. Under the apply lock. */
 static int next_version_id(__u32 *id)
 {
@@ -918,6 +971,7 @@ int kg_policy_apply(const char *iface, const struct kg_maps *m, struct kg_policy
 	t2 = now_us();
 	r->write_us = t1 - t0;
 	r->swap_us = t2 - t1;
+	store_prune(iface, r->old_id, r->new_id);
 out:
 	if (lock >= 0)
 		close(lock); /* releases the flock */

@@ -138,6 +138,13 @@ int kg_policy_apply(const char *iface, const struct kg_maps *m, struct kg_policy
 
 /* ---- the policy store and names --------------------------------------------------- */
 
+/*
+ * Policies kept per interface in the store. An apply past this removes the oldest, never
+ * the two the generations hold: events are named when they are recorded, and flows by
+ * their generation's version, so nothing in force loses its names.
+ */
+#define KG_STORE_KEEP 64
+
 /* A stored policy, compiled: what a version id stood for. */
 struct kg_stored_policy {
 	__u32 id;

@@ -383,6 +383,12 @@ kg policy apply "$TMP/v3.yaml" >"$TMP/apply2.txt" 2>&1
 check "policy apply without --iface: both interfaces, each its own version id" bash -c "grep -c '^${ID}[bq]0: \"v3\" (version id [0-9]*, generation 1) -> \"v3\" (version id [0-9]*, generation 0)' $TMP/apply2.txt | grep -qx 2"
 check "stats without --iface: both interfaces" bash -c "nsenter --net=/run/netns/$NSB $KGATE stats -o json | wc -l | grep -qx 2"
 check "produce under v3 on the first interface" produce ok.a
+FIRST=$(ls "$KGATE_STATE_DIR/$IFQ/policies/" | grep 'yaml$' | sort -n | head -1)
+for _ in $(seq 70); do kg policy apply --iface "$IFQ" "$TMP/v1.yaml" >/dev/null || break; done
+check "the store keeps the newest 64 policies of an interface, the active one among them" bash -c "
+	[ \$(ls $KGATE_STATE_DIR/$IFQ/policies/ | grep -c 'yaml\$') -eq 64 ] &&
+	id=\$(nsenter --net=/run/netns/$NSB $KGATE policy show --iface $IFQ -o json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[\"version_id\"])') &&
+	[ -e $KGATE_STATE_DIR/$IFQ/policies/\$id.yaml ] && [ -n '$FIRST' ] && [ ! -e $KGATE_STATE_DIR/$IFQ/policies/$FIRST ]"
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID"
 rc=$?
