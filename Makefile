@@ -106,8 +106,8 @@ test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-bpf: needs root (BPF, netns)" >&2; exit 1; fi
 	cd tests && ../$(BUILD)/tests/test_bpf
 	$(BUILD)/tests/test_datapath
-	tests/bpf/test_probe_netns.sh tests/fixtures/captures/kafkapython-produce-c2.bin
-	tests/bpf/test_probe_netns.sh tests/fixtures/captures/confluent-group-c2.bin
+	KGATE=$(BUILD)/kgate tests/bpf/test_probe_netns.sh tests/fixtures/captures/kafkapython-produce-c2.bin
+	KGATE=$(BUILD)/kgate tests/bpf/test_probe_netns.sh tests/fixtures/captures/confluent-group-c2.bin
 
 # Root: kgate run/apply/flows/stats/detach on a veth against the mock broker (kcat).
 test-agent: $(BUILD)/kgate

@@ -1377,6 +1377,7 @@ static __always_inline int kg_ingress(KG_CTX *ctx)
 	__u8 *lst;
 	int r;
 
+	kg_count(KG_C_PACKETS);
 	sc = bpf_map_lookup_elem(&kg_scratch, &zero);
 	if (!sc)
 		return KG_V_PASS;

@@ -389,10 +389,14 @@ static void test_allow_unchanged(void)
 	uint8_t b[PKT_CAP];
 	struct conn c;
 	size_t n = produce("eu.orders", b);
+	__u64 pkts = counter(KG_C_PACKETS), lpkts = counter(KG_C_LISTENER_PACKETS);
 
 	apply_base(KG_MODE_ENFORCE);
 	conn_open(&c, 4, "10.10.0.5", 0);
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	/* the SYN and the segment, counted as packets and as listener packets */
+	CU_ASSERT_EQUAL(counter(KG_C_PACKETS) - pkts, 2);
+	CU_ASSERT_EQUAL(counter(KG_C_LISTENER_PACKETS) - lpkts, 2);
 	CU_ASSERT_EQUAL(c.v.payload_len, n);
 	CU_ASSERT(!memcmp(c.out + c.v.payload_off, b, n));
 	CU_ASSERT(c.v.tcp_csum_ok);
