@@ -106,7 +106,9 @@ rig_load() {
 rig_spawn() {
 	local ns=$1 name=$2
 	shift 2
-	rig_exec "$ns" "$@" >"$RIG_DIR/$name.out" 2>"$RIG_DIR/$name.err" </dev/null &
+	# exec: $! is then the program itself (nsenter execs it), not a subshell around it
+	(exec nsenter --net="/run/netns/$ns" -- "$@" >"$RIG_DIR/$name.out" \
+		2>"$RIG_DIR/$name.err" </dev/null) &
 	RIG_LAST_PID=$!
 	echo "$RIG_LAST_PID $name" >>"$RIG_DIR/pids"
 }
