@@ -69,6 +69,9 @@ int kg_policy_activate(const struct kg_maps *m, __u32 gen)
 	epoch++;
 	if ((epoch & 1) != (gen & 1))
 		epoch++;
+	/* flows keep epoch + 1, 0 meaning none: the last epoch is never used */
+	if (epoch == ~0u)
+		epoch = 1;
 	return bpf_map_update_elem(m->active, &zero, &epoch, BPF_ANY) ? -errno : 0;
 }
 

@@ -502,6 +502,7 @@ __attribute__((noinline)) int kg_pend_add(struct kg_flow *f)
 		f->pend_next++;
 		__builtin_memset(pe, 0, sizeof(*pe));
 		pe->used = 1;
+		pe->req = f->req_no; /* the number kg_inflight_add gives this request */
 		pe->corr = d->corr;
 		pe->api_key = d->api_key;
 		pe->api_version = d->api_version;
@@ -1203,6 +1204,11 @@ static __always_inline int kg_parse(KG_CTX *ctx, struct kg_pkt *p,
 		__builtin_memcpy(fk->saddr, &ip->saddr, 4);
 		__builtin_memcpy(fk->daddr, &ip->daddr, 4);
 		iplen = bpf_ntohs(ip->tot_len);
+#ifdef KG_SKB
+		/* a GRO aggregate over 64 KB (BIG TCP) has tot_len 0: its length is the skb's */
+		if (!iplen && ctx->len > off)
+			iplen = ctx->len - off;
+#endif
 		if (iplen < ip->ihl * 4u)
 			return -1;
 		off += ip->ihl * 4;
@@ -1218,6 +1224,10 @@ static __always_inline int kg_parse(KG_CTX *ctx, struct kg_pkt *p,
 		__builtin_memcpy(fk->saddr, &ip6->saddr, 16);
 		__builtin_memcpy(fk->daddr, &ip6->daddr, 16);
 		iplen = bpf_ntohs(ip6->payload_len);
+#ifdef KG_SKB
+		if (!iplen && ctx->len > off + sizeof(*ip6))
+			iplen = ctx->len - off - sizeof(*ip6);
+#endif
 		nh = ip6->nexthdr;
 		off += sizeof(*ip6);
 		/*
@@ -1248,10 +1258,17 @@ static __always_inline int kg_parse(KG_CTX *ctx, struct kg_pkt *p,
 	} else {
 		return -1;
 	}
+	/*
+	 * TCP whose header lies beyond what is read in place (long extension headers, or
+	 * headers past the first buffer) cannot be told apart from listener traffic:
+	 * dropped, never passed undecided.
+	 */
 	if (off > 128)
-		return -1;
+		return -2;
 	tcp = data + off;
-	if ((void *)(tcp + 1) > data_end || tcp->doff < 5 || iplen < tcp->doff * 4u)
+	if ((void *)(tcp + 1) > data_end)
+		return -2;
+	if (tcp->doff < 5 || iplen < tcp->doff * 4u)
 		return -1;
 	p->tcp_off = off;
 	p->payload_off = off + tcp->doff * 4;
@@ -1498,6 +1515,14 @@ syn_done:
 		kg_classify(f, sc, gen);
 		f->gen = gen;
 		f->epoch = epoch;
+		/*
+		 * A request whose client id was read under the old policy: its id is taken
+		 * again, so the topics still to come are decided with the new numbering.
+		 */
+		f->cid_epoch = 0;
+		if (f->dec.phase != KD_PH_SIZE && f->dec.phase != KD_PH_HDR &&
+		    f->dec.phase != KD_PH_CLIENT && f->dec.phase != KD_PH_DEAD)
+			kg_client_id(f, sc, epoch);
 	}
 
 	/*

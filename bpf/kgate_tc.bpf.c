@@ -47,37 +47,53 @@ struct kg_tc_loop {
 };
 
 /*
- * Writes n (1 or 2) bytes at off (vals: byte 0 in bits 0-7, byte 1 in bits 8-15, n in
- * bits 16-23): the checksum is updated with the difference over the 4 bytes from the
- * even (relative to the TCP header) offset at or before off.
+ * One byte at off. The checksum takes the difference over the 4-byte word from off (or
+ * the packet's last 4 bytes); a word at an odd offset from the TCP header sums its
+ * bytes in the other halves of the 16-bit words, so its difference is byte-swapped
+ * (RFC 1071: the one's complement sum commutes with swapping bytes).
  */
-__attribute__((noinline)) int kg_tc_write(struct __sk_buff *skb, __u32 tcp_off, __u32 off,
-					  __u32 vals)
+static __always_inline int kg_tc_write1(struct __sk_buff *skb, __u32 tcp_off, __u32 off, __u8 val)
 {
-	__u32 w = off - ((off - tcp_off) & 1), k = off - w, old, new;
+	__u32 w = off, k, old, new, sum;
 	__s64 diff;
 
-	if (!skb)
+	if (w + 4 > skb->len)
+		w = skb->len - 4;
+	if (w < tcp_off || off < w || off >= w + 4)
 		return -1;
-	if (w + 4 > skb->len) {
-		w -= 2;
-		k += 2;
-	}
+	k = off - w;
 	if (bpf_skb_load_bytes(skb, w, &old, 4))
 		return -1;
 	/* byte j of memory is bits 8j..8j+7 of the word (little-endian host) */
 	new = old & ~(0xffu << (8 * (k & 3)));
-	new |= (vals & 0xff) << (8 * (k & 3));
-	if (((vals >> 16) & 0xff) == 2) {
-		new &= ~(0xffu << (8 * ((k + 1) & 3)));
-		new |= ((vals >> 8) & 0xff) << (8 * ((k + 1) & 3));
-	}
+	new |= (__u32)val << (8 * (k & 3));
 	diff = bpf_csum_diff((__be32 *)&old, 4, (__be32 *)&new, 4, 0);
 	if (diff < 0)
 		return -1;
+	if ((w - tcp_off) & 1) {
+		sum = ((__u32)diff & 0xffff) + ((__u32)diff >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		diff = ((sum & 0xff) << 8) | (sum >> 8);
+	}
 	if (bpf_skb_store_bytes(skb, w, &new, 4, 0))
 		return -1;
 	return bpf_l4_csum_replace(skb, tcp_off + 16, 0, diff, 0) ? -1 : 0;
+}
+
+/*
+ * Writes n (1 or 2) bytes at off (vals: byte 0 in bits 0-7, byte 1 in bits 8-15, n in
+ * bits 16-23), byte by byte, each with its checksum difference.
+ */
+__attribute__((noinline)) int kg_tc_write(struct __sk_buff *skb, __u32 tcp_off, __u32 off,
+					  __u32 vals)
+{
+	if (!skb)
+		return -1;
+	if (kg_tc_write1(skb, tcp_off, off, vals & 0xff))
+		return -1;
+	if (((vals >> 16) & 0xff) == 2 && kg_tc_write1(skb, tcp_off, off + 1, (vals >> 8) & 0xff))
+		return -1;
+	return 0;
 }
 
 /* Remembers a rewritten byte by its sequence number, for retransmissions. */
@@ -93,9 +109,10 @@ static __always_inline void kg_tc_remember(struct kg_flow *f, __u32 seq, __u8 va
 
 /*
  * A response entry by the all-zero topic id: the next id-only topic the request had
- * rejected (poisoned to zeros; the broker answers them in request order). Its id is
- * written back when all 16 bytes are in this packet, and its partitions then get the
- * authorization error (rmatch).
+ * rejected (poisoned to zeros; matched in request order, which is how brokers answer
+ * but not a promise: a mismatch can only pair two rejected ids wrongly). Its id is
+ * written back when all 16 bytes are in this packet; its partitions get the
+ * authorization error (rmatch) either way.
  */
 __attribute__((noinline)) int kg_tc_zero_id(struct __sk_buff *skb, struct kg_flow *f,
 					    struct kg_tc_pos *lp)
@@ -116,6 +133,7 @@ __attribute__((noinline)) int kg_tc_zero_id(struct __sk_buff *skb, struct kg_flo
 	if (i >= KG_PEND_NAMES)
 		return 0;
 	pe->ids_seen |= 1 << i;
+	/* its partitions get the error even when the id cannot be written back here */
 	f->rmatch = i + 1;
 	if (!(d->here & KD_H_UUID) || d->uuid_off < lp->payload_off + 16)
 		return 0;
@@ -231,7 +249,8 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 		}
 		if (e->pend) {
 			pe = &f->pend[(e->pend - 1) & (KG_PENDING - 1)];
-			if (pe->used && pe->api_key == e->api_key) {
+			/* the entry may since have been reused by a later request */
+			if (pe->used && pe->api_key == e->api_key && pe->req == e->idx) {
 				f->rpend = e->pend;
 				kd_resp_begin(d, e->api_key, e->api_version);
 			}

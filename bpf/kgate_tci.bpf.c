@@ -17,7 +17,9 @@ int kgate_tc_ingress(struct __sk_buff *skb)
 {
 	__u32 linear = skb->data_end - skb->data;
 
-	if (linear < KG_HDR_PULL && skb->len > linear)
-		bpf_skb_pull_data(skb, skb->len < KG_HDR_PULL ? skb->len : KG_HDR_PULL);
+	/* headers that cannot be made linear cannot be read: dropped, never passed */
+	if (linear < KG_HDR_PULL && skb->len > linear &&
+	    bpf_skb_pull_data(skb, skb->len < KG_HDR_PULL ? skb->len : KG_HDR_PULL))
+		return TC_ACT_SHOT;
 	return kg_ingress(skb);
 }

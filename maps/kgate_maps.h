@@ -232,6 +232,7 @@ struct kg_retx {
 
 /* A request with rejected topics, awaiting its response (TC egress rewrites it). */
 struct kg_pend {
+	__u32 req;                    /* the request's number (kg_inflight.idx) */
 	__s32 corr;
 	__u16 api_key;
 	__u16 api_version;
@@ -242,7 +243,7 @@ struct kg_pend {
 	__u8 orig[KG_PEND_NAMES];     /* the byte the poison replaced */
 	__u8 ids;                     /* bit i: entry i is a topic id (uuid[i]), not a name */
 	__u8 ids_seen;                /* bit i: the response's entry for it was met */
-	__u8 pad[2];
+	__u8 pad[6];
 	__u8 uuid[KG_PEND_NAMES][16]; /* the id the poison zeroed (the broker echoes zeros,
 				       * in request order) */
 };

@@ -785,6 +785,52 @@ static size_t produce_response(int32_t corr, const char *const *names, const int
 }
 
 /*
+ * More requests with rejections in flight than pending entries (KG_PENDING): the
+ * oldest entry is reused by the newest request, and the oldest response must not take
+ * the newest request's rewrite (it keeps the broker's own answer); the newest gets it.
+ */
+static void test_pending_reuse(void)
+{
+	static const char *const names[] = { "eu.a0", "eu.b1", "eu.c2", "eu.d3", "eu.e4" };
+	static const int errs[] = { 17 };
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	struct pkt_spec br;
+	struct pkt_view v;
+	struct conn c;
+	size_t n, rn, outlen;
+
+	apply_base(KG_MODE_ENFORCE);
+	broker_open(&c, "10.20.0.5", &br, 9100); /* us: eu.* rejected */
+	for (int i = 0; i < KG_PENDING + 1; i++) {
+		n = produce(names[i], b);
+		CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+		CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
+	}
+	for (int i = 0; i < KG_PENDING + 1; i++) {
+		char echoed[8];
+		const char *e = echoed;
+
+		snprintf(echoed, sizeof(echoed), "%.4s!", names[i]);
+		rn = produce_response(7, &e, errs, 1, b);
+		n = pkt_build(pkt, &br, b, rn);
+		br.seq += rn;
+		CU_ASSERT_EQUAL(tc_run(pkt, n, out, &outlen), TC_ACT_OK);
+		CU_ASSERT_EQUAL_FATAL(pkt_parse(out, outlen, &v), 0);
+		CU_ASSERT(v.tcp_csum_ok);
+		/* name at 4 + 4 + 4 + 2, the error after the partition count and index */
+		printf("\n    response %d: name %.5s, error %u", i, out + v.payload_off + 14,
+		       out[v.payload_off + 14 + 5 + 4 + 4 + 1]);
+		if (i == 0) {
+			CU_ASSERT(!memcmp(out + v.payload_off + 14, echoed, 5));
+			CU_ASSERT_EQUAL(out[v.payload_off + 14 + 5 + 4 + 4 + 1], 17);
+		} else {
+			CU_ASSERT(!memcmp(out + v.payload_off + 14, names[i], 5));
+			CU_ASSERT_EQUAL(out[v.payload_off + 14 + 5 + 4 + 4 + 1], 29);
+		}
+	}
+}
+
+/*
  * reject, end to end in the kernel: the request's denied topic is poisoned on ingress;
  * on egress the broker's answer for the poisoned name gets the name back and
  * TOPIC_AUTHORIZATION_FAILED, and the allowed topic's answer is untouched.
@@ -1526,6 +1572,8 @@ static void test_topic_id_response(void)
 	tn.len = 6;
 	memcpy(tn.name, "public", 6);
 	CU_ASSERT_EQUAL_FATAL(bpf_map_update_elem(dp.m.topic_ids, t[1].id, &tn, BPF_ANY), 0);
+	/* the response whole, then cut right after the zeroed id (it ends the segment) */
+	for (int split = 0; split < 2; split++) {
 	n = kf_build(&r, b, PKT_CAP);
 	broker_open(&c, "10.20.0.5", &br, 5000); /* us: eu.orders denied, public allowed */
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
@@ -1536,7 +1584,15 @@ static void test_topic_id_response(void)
 	{
 		struct wbuf w = { b, 0 };
 
-		w32(&w, 0), w32(&w, 3), b[w.n++] = 0; /* size, correlation id, header tags */
+		w32(&w, 0), w32(&w, 3); /* size, correlation id */
+		/*
+		 * Header tags: none; with the split, one unknown tag of one byte, which puts
+		 * the id at an odd offset (its last 2-byte write then ends the segment there).
+		 */
+		if (split)
+			b[w.n++] = 1, b[w.n++] = 5, b[w.n++] = 1, b[w.n++] = 0;
+		else
+			b[w.n++] = 0;
 		b[w.n++] = 3;                          /* two topics */
 		for (int k = 0; k < 2; k++) {
 			id_at[k] = w.n;
@@ -1549,6 +1605,29 @@ static void test_topic_id_response(void)
 		}
 		w32(&w, 0), b[w.n++] = 0; /* throttle_time_ms, tags */
 		wframe_end(&w);
+		if (split) {
+			size_t cut = id_at[0] + 16;
+
+			CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, cut), out, &outlen),
+					TC_ACT_OK);
+			CU_ASSERT_EQUAL_FATAL(pkt_parse(out, outlen, &v), 0);
+			CU_ASSERT(v.tcp_csum_ok);
+			printf("\n    id ending a segment: %s",
+			       !memcmp(out + v.payload_off + id_at[0], t[0].id, 16) ? "restored"
+										: "NOT restored");
+			CU_ASSERT(!memcmp(out + v.payload_off + id_at[0], t[0].id, 16));
+			/* the rest: the answer as it left the broker, then as it came out */
+			memcpy(b + id_at[0], out + v.payload_off + id_at[0], 16);
+			br.seq += cut;
+			CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b + cut, w.n - cut), out,
+					       &outlen), TC_ACT_OK);
+			CU_ASSERT_EQUAL_FATAL(pkt_parse(out, outlen, &v), 0);
+			CU_ASSERT(v.tcp_csum_ok);
+			memcpy(b + cut, out + v.payload_off, w.n - cut);
+			CU_ASSERT_EQUAL(b[id_at[0] + 22], 29);
+			CU_ASSERT_EQUAL(b[id_at[1] + 22], 0);
+			continue;
+		}
 		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, w.n), out, &outlen), TC_ACT_OK);
 		CU_ASSERT_EQUAL_FATAL(pkt_parse(out, outlen, &v), 0);
 		CU_ASSERT(v.tcp_csum_ok);
@@ -1562,6 +1641,7 @@ static void test_topic_id_response(void)
 		CU_ASSERT_EQUAL(out[v.payload_off + id_at[0] + 22], 29); /* TOPIC_AUTHORIZATION_FAILED */
 		CU_ASSERT(!memcmp(out + v.payload_off + id_at[1], t[1].id, 16));
 		CU_ASSERT_EQUAL(out[v.payload_off + id_at[1] + 22], 0);
+	}
 	}
 	bpf_map_delete_elem(dp.m.topic_ids, t[0].id);
 	bpf_map_delete_elem(dp.m.topic_ids, t[1].id);
@@ -1910,6 +1990,30 @@ static int rv_run(const uint8_t *pkt, size_t n, uint8_t *out, size_t *outlen)
 	return dp_run(pkt, n, out, outlen);
 }
 
+/*
+ * TC ingress sees GRO aggregates; over 64 KB (BIG TCP) their IPv4 total length is 0 and
+ * the skb's length counts: such a segment is decided, not passed. (XDP sees frames.)
+ */
+static void rv_big_tcp_length(void)
+{
+	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	struct conn c;
+	size_t n = produce("secret", b), pn, outlen;
+	int rc;
+
+	if (!dp.use_tci)
+		return;
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	pn = rv_seg(&c, c.next, PKT_ACK | PKT_PSH, b, n, pkt);
+	pkt[14 + 2] = pkt[14 + 3] = 0;
+	rv_ip4_csum(pkt + 14);
+	rc = rv_run(pkt, pn, out, &outlen);
+	printf("\n    IPv4 total length 0 (BIG TCP) carrying Produce 'secret': %d, %d events, verdict %d", rc,
+	       dp.nev, dp.nev ? dp.ev[0].verdict : -1);
+	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_RESET); /* rule secret-resets */
+}
+
 /* 1. IPv4 fragments of listener traffic: README says dropped. */
 static void rv_ipv4_fragment(void)
 {
@@ -1947,23 +2051,28 @@ static void rv_ipv6_ext_header(void)
 	int rc;
 
 	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 6, "fd00:10::9", 0);
-	pn = rv_seg(&c, c.next, PKT_ACK | PKT_PSH, b, n, pkt);
-	/* insert 8 bytes of DestOpts (next = TCP, len 0, PadN of 4) after the IPv6 header */
-	memmove(pkt + l3 + 48, pkt + l3 + 40, pn - l3 - 40);
-	memcpy(pkt + l3 + 40, "\x06\x00\x01\x04\x00\x00\x00\x00", 8);
-	pkt[l3 + 6] = 60;
-	{
-		uint16_t pl = ((pkt[l3 + 4] << 8) | pkt[l3 + 5]) + 8;
+	/* 8 bytes of DestOpts (PadN), and 96 (one unknown skippable option, type 0x1e) */
+	for (size_t e = 8; e <= 96; e += 88) {
+		conn_open(&c, 6, "fd00:10::9", 0);
+		pn = rv_seg(&c, c.next, PKT_ACK | PKT_PSH, b, n, pkt);
+		memmove(pkt + l3 + 40 + e, pkt + l3 + 40, pn - l3 - 40);
+		memset(pkt + l3 + 40, 0, e);
+		pkt[l3 + 40] = 6;         /* next header: TCP */
+		pkt[l3 + 41] = e / 8 - 1; /* length in 8-byte units, minus one */
+		pkt[l3 + 42] = e == 8 ? 1 : 0x1e;
+		pkt[l3 + 43] = e - 4;
+		pkt[l3 + 6] = 60;
+		{
+			uint16_t pl = ((pkt[l3 + 4] << 8) | pkt[l3 + 5]) + e;
 
-		pkt[l3 + 4] = pl >> 8;
-		pkt[l3 + 5] = pl & 0xff;
+			pkt[l3 + 4] = pl >> 8;
+			pkt[l3 + 5] = pl & 0xff;
+		}
+		rc = rv_run(pkt, pn + e, out, &outlen);
+		printf("\n    IPv6+%zu-byte DestOpts Produce 'secret': XDP %d, %d events", e, rc,
+		       dp.nev);
+		CU_ASSERT(rc != XDP_PASS || dp.nev > 0);
 	}
-	pn += 8;
-	rc = rv_run(pkt, pn, out, &outlen);
-	printf("\n    IPv6+DestOpts Produce 'secret': XDP %d, %d events, payload %s",
-	       rc, dp.nev, memcmp(out + l3 + 48 + 20, b, n) ? "changed" : "unchanged");
-	CU_ASSERT(rc != XDP_PASS || dp.nev > 0);
 }
 
 /*
@@ -2153,6 +2262,55 @@ static void rv_stale_region_id(void)
 	printf("\n    same us flow after two applies (same generation again): verdict %u (region %u)",
 	       dp.nev ? dp.ev[0].verdict : 99, dp.nev ? dp.ev[0].region_id : 99);
 	CU_ASSERT(dp.nev && dp.ev[0].verdict == KG_ACT_REJECT);
+}
+
+/*
+ * 6b. A policy applied in the middle of a request: its client id is taken again, so
+ * the topics that follow are decided with the new policy's numbering.
+ */
+static void cid_policy(struct kg_policy *p, int b)
+{
+	struct kg_prule *x;
+
+	kg_policy_init(p);
+	snprintf(p->version, sizeof(p->version), "cid-%d", b);
+	p->default_action = KG_ACT_REJECT;
+	p->unknown_id_action = KG_ACT_REJECT;
+	p->audit_allow = 1;
+	p->listeners[0].port = PORT;
+	p->listeners[0].on_undecodable = KG_ACT_RESET;
+	p->nlisteners = 1;
+	if (b) {
+		x = kg_policy_add_rule(p, "trusted-may", 1, 1);
+		push(&x->client_ids, &x->nclient_ids, "trusted");
+		push(&x->topics, &x->ntopics, "t");
+		x->action = KG_ACT_ALLOW;
+	}
+	x = kg_policy_add_rule(p, "app-rule", 2, 1);
+	push(&x->client_ids, &x->nclient_ids, "app");
+	push(&x->topics, &x->ntopics, "t");
+	x->action = b ? KG_ACT_REJECT : KG_ACT_ALLOW;
+}
+
+static void rv_client_id_across_apply(void)
+{
+	uint8_t b[PKT_CAP];
+	struct kg_policy p;
+	struct conn c;
+	size_t n = produce("t", b), cut = name_end(b, n, "t") - 1;
+
+	cid_policy(&p, 0);
+	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	kg_policy_free(&p);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, cut), XDP_PASS); /* header and client id under A */
+	cid_policy(&p, 1);
+	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	kg_policy_free(&p);
+	CU_ASSERT_EQUAL(conn_send(&c, b + cut, n - cut), XDP_PASS);
+	printf("\n    client 'app', policy changed mid-request: verdict %d rule %d (want reject, 1)",
+	       dp.nev ? dp.ev[0].verdict : -1, dp.nev ? (int)dp.ev[0].rule_id : -1);
+	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT && dp.ev[0].rule_id == 1);
 }
 
 /* 7. RST conversion of a segment with IPv4 options. */
@@ -2366,6 +2524,8 @@ int register_datapath_tests(CU_pSuite s)
 			 test_fetch_session_reset) ||
 	    !CU_add_test(s, "reject: the response names the topic and says 29",
 			 test_reject_response_rewritten) ||
+	    !CU_add_test(s, "reject: pending entries reused by later requests",
+			 test_pending_reuse) ||
 	    !CU_add_test(s, "SASL users bound only on the broker's success", test_sasl_binding) ||
 	    !CU_add_test(s, "SASL: a reused correlation id binds nobody", test_sasl_corr_reuse) ||
 	    !CU_add_test(s, "SASL v0: pipelined answers are not raw tokens", test_sasl_v0_pipelined) ||
@@ -2391,6 +2551,9 @@ int register_datapath_tests(CU_pSuite s)
 	    !CU_add_test(s, "only an exact-sequence RST ends a flow", rv_rst_deletes_flow) ||
 	    !CU_add_test(s, "name + id entries: both are poisoned", rv_metadata_name_and_id) ||
 	    !CU_add_test(s, "ids are re-taken when the policy changes", rv_stale_region_id) ||
+	    !CU_add_test(s, "a request's client id is re-taken when the policy changes",
+			 rv_client_id_across_apply) ||
+	    !CU_add_test(s, "TC ingress: a BIG TCP aggregate is decided", rv_big_tcp_length) ||
 	    !CU_add_test(s, "no broken RST from a segment with IP options", rv_rst_with_ip_options) ||
 	    !CU_add_test(s, "data on a SYN is decided", rv_syn_with_data) ||
 	    !CU_add_test(s, "QinQ (two VLAN tags) is decided", rv_qinq))
