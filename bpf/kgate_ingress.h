@@ -900,14 +900,32 @@ static long kg_step(__u32 i, void *data)
 
 /* ---- packet surgery -------------------------------------------------------- */
 
-/* A RST's TCP header, without options or payload; its checksum is the caller's. */
-static __always_inline void kg_rst_fields(struct tcphdr *tcp, __u32 rst_seq)
+/* Swaps n bytes of a and b (addresses, ports). */
+static __always_inline void kg_swap(void *a, void *b, const __u32 n)
+{
+	__u8 t[16], *x = a, *y = b;
+
+	KD_UNROLL
+	for (__u32 i = 0; i < n && i < 16; i++) {
+		t[i] = x[i];
+		x[i] = y[i];
+		y[i] = t[i];
+	}
+}
+
+/*
+ * A RST's TCP header, without options or payload; its checksum is the caller's. Toward
+ * the broker it keeps the segment's ACK; toward the client it carries none.
+ */
+static __always_inline void kg_rst_fields(struct tcphdr *tcp, __u32 rst_seq, bool to_client)
 {
 	tcp->doff = 5;
-	/* the broker's next expected byte: a RST elsewhere in the window is ignored */
+	/* the receiver's next expected byte: a RST elsewhere in the window is ignored */
 	tcp->seq = bpf_htonl(rst_seq);
 	tcp->rst = 1;
-	tcp->ack = 1;
+	tcp->ack = !to_client;
+	if (to_client)
+		tcp->ack_seq = 0;
 	tcp->psh = 0;
 	tcp->syn = 0;
 	tcp->fin = 0;
@@ -922,9 +940,11 @@ static __always_inline void kg_rst_fields(struct tcphdr *tcp, __u32 rst_seq)
  * Turns the current segment into a RST toward the broker: same addresses, ports and
  * sequence number, no payload, checksums recomputed.
  */
-static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_seq)
+static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_seq,
+				     const bool to_client)
 {
 	void *data, *data_end;
+	struct ethhdr *eth;
 	struct tcphdr *tcp;
 	__u32 hlen, sum, toff, loff;
 	__u32 len = bpf_xdp_get_buff_len(ctx);
@@ -940,9 +960,18 @@ static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_se
 	KD_CLAMP(toff, 255);
 	KD_CLAMP(loff, 63);
 	tcp = data + toff;
-	if ((void *)(tcp + 1) > data_end)
+	eth = data;
+	if ((void *)(tcp + 1) > data_end || (void *)(eth + 1) > data_end)
 		return -1;
-	kg_rst_fields(tcp, rst_seq);
+	if (to_client) {
+		/* back where it came from: the client's next expected byte is its ack */
+		if (!tcp->ack)
+			return -1;
+		rst_seq = bpf_ntohl(tcp->ack_seq);
+		kg_swap(eth->h_dest, eth->h_source, 6);
+		kg_swap(&tcp->source, &tcp->dest, 2);
+	}
+	kg_rst_fields(tcp, rst_seq, to_client);
 	hlen = sizeof(*tcp);
 	if (p->family == 4) {
 		struct iphdr *ip = data + loff;
@@ -951,6 +980,10 @@ static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_se
 			return -1;
 		if (ip->ihl != 5)
 			return -1; /* with IP options: dropped instead (the flow is reset anyway) */
+		if (to_client) {
+			kg_swap(&ip->saddr, &ip->daddr, 4);
+			ip->ttl = 64;
+		}
 		ip->tot_len = bpf_htons(sizeof(*ip) + hlen);
 		ip->check = 0;
 		ip->check = ~csum_fold(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0));
@@ -961,6 +994,10 @@ static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_se
 
 		if ((void *)(ip6 + 1) > data_end)
 			return -1;
+		if (to_client) {
+			kg_swap(&ip6->saddr, &ip6->daddr, 16);
+			ip6->hop_limit = 64;
+		}
 		ip6->payload_len = bpf_htons(hlen);
 		sum = bpf_csum_diff(0, 0, (__be32 *)&ip6->saddr, 32, 0);
 		sum += bpf_htons(IPPROTO_TCP) + bpf_htons(hlen);
@@ -974,16 +1011,29 @@ static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_se
  * The same on an skb. The new headers are built on the stack and stored with
  * BPF_F_RECOMPUTE_CSUM, so skb->csum stays right for CHECKSUM_COMPLETE as well.
  */
-static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_seq)
+static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_seq,
+				     const bool to_client)
 {
 	struct tcphdr tcp;
+	struct ethhdr eth;
 	__u32 sum, hlen = sizeof(tcp);
 
 	if (bpf_skb_change_tail(ctx, p->tcp_off + sizeof(tcp), 0))
 		return -1;
 	if (KG_LOAD(ctx, p->tcp_off, &tcp, sizeof(tcp)))
 		return -1;
-	kg_rst_fields(&tcp, rst_seq);
+	if (to_client) {
+		/* back where it came from: the client's next expected byte is its ack */
+		if (!tcp.ack || KG_LOAD(ctx, 0, &eth, sizeof(eth)))
+			return -1;
+		rst_seq = bpf_ntohl(tcp.ack_seq);
+		kg_swap(eth.h_dest, eth.h_source, 6);
+		kg_swap(&tcp.source, &tcp.dest, 2);
+		/* the frame header is not in skb->csum: stored without recomputing it */
+		if (bpf_skb_store_bytes(ctx, 0, &eth, sizeof(eth), 0))
+			return -1;
+	}
+	kg_rst_fields(&tcp, rst_seq, to_client);
 	if (p->family == 4) {
 		struct iphdr ip;
 
@@ -991,6 +1041,10 @@ static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_se
 			return -1;
 		if (ip.ihl != 5)
 			return -1; /* with IP options: dropped instead (the flow is reset anyway) */
+		if (to_client) {
+			kg_swap(&ip.saddr, &ip.daddr, 4);
+			ip.ttl = 64;
+		}
 		ip.tot_len = bpf_htons(sizeof(ip) + hlen);
 		ip.check = 0;
 		ip.check = ~csum_fold(bpf_csum_diff(0, 0, (__be32 *)&ip, sizeof(ip), 0));
@@ -1002,6 +1056,10 @@ static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_se
 
 		if (KG_LOAD(ctx, p->l3_off, &ip6, sizeof(ip6)))
 			return -1;
+		if (to_client) {
+			kg_swap(&ip6.saddr, &ip6.daddr, 16);
+			ip6.hop_limit = 64;
+		}
 		ip6.payload_len = bpf_htons(hlen);
 		sum = bpf_csum_diff(0, 0, (__be32 *)&ip6.saddr, 32, 0);
 		if (bpf_skb_store_bytes(ctx, p->l3_off, &ip6, sizeof(ip6), BPF_F_RECOMPUTE_CSUM))
@@ -1370,6 +1428,12 @@ static __always_inline struct kg_flow *kg_new_flow(struct kg_flow_key *fk, __u32
  * in the active config. Without one configured, the connection is dropped.
  */
 #ifdef KG_SKB
+/* A packet turned around: out of the interface it came in on. */
+static __always_inline int kg_bounce(KG_CTX *ctx)
+{
+	return bpf_redirect(ctx->ifindex, 0);
+}
+
 static __always_inline int kg_quarantine(__u32 gen)
 {
 	struct kg_config *cfg = bpf_map_lookup_elem(&kg_config, &gen);
@@ -1379,6 +1443,7 @@ static __always_inline int kg_quarantine(__u32 gen)
 	return bpf_redirect(cfg->redirect_ifindex, 0);
 }
 #else
+#define kg_bounce(ctx) XDP_TX
 #define kg_quarantine(gen) bpf_redirect_map(&kg_redirect, 0, XDP_DROP)
 #endif
 
@@ -1506,6 +1571,15 @@ syn_done:
 		kd_fail(&f->dec, KD_ERR_MIDSTREAM);
 	}
 	if (f->flags & (KG_FLOW_RESET | KG_FLOW_DROP)) {
+		/*
+		 * After a reset the broker's side is gone; the client learns it when it sends
+		 * again (its retransmission of the segment that was reset, at the latest):
+		 * that segment goes back to it as a RST.
+		 */
+		if ((f->flags & KG_FLOW_RESET) && !kg_to_rst(ctx, &p, 0, true)) {
+			kg_count(KG_C_CLIENT_RESETS);
+			return kg_bounce(ctx);
+		}
 		kg_count(KG_C_FLOW_DROPPED_PKTS);
 		return KG_V_DROP;
 	}
@@ -1591,7 +1665,7 @@ syn_done:
 			if (lp.out.outcome == KG_OUT_DROP)
 				return KG_V_DROP;
 			if (lp.out.outcome == KG_OUT_RESET)
-				return kg_to_rst(ctx, &p, rst_seq) ? KG_V_DROP : KG_V_PASS;
+				return kg_to_rst(ctx, &p, rst_seq, false) ? KG_V_DROP : KG_V_PASS;
 		}
 		f->next_seq = p.seq + p.payload_len;
 		return KG_V_PASS;
@@ -1646,7 +1720,7 @@ syn_done:
 	if (lp.out.outcome == KG_OUT_DROP)
 		return KG_V_DROP;
 	if (lp.out.outcome == KG_OUT_RESET)
-		return kg_to_rst(ctx, &p, rst_seq) ? KG_V_DROP : KG_V_PASS;
+		return kg_to_rst(ctx, &p, rst_seq, false) ? KG_V_DROP : KG_V_PASS;
 	return KG_V_PASS;
 }
 

@@ -389,6 +389,7 @@ struct kg_event {
 	X(KG_C_RETX_DROPS, "retransmission_mismatch_drops")                                        \
 	X(KG_C_OVERLAP_DROPS, "overlap_drops")                                                     \
 	X(KG_C_FLOW_DROPPED_PKTS, "blackholed_packets")                                            \
+	X(KG_C_CLIENT_RESETS, "client_resets")                                                     \
 	X(KG_C_EVENTS_LOST_DENY, "events_lost_deny")                                               \
 	X(KG_C_EVENTS_LOST_ALLOW, "events_lost_allow")                                             \
 	X(KG_C_UNKNOWN_TOPIC_IDS, "unknown_topic_ids")                                             \

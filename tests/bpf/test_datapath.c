@@ -446,14 +446,40 @@ static void test_reset_and_drop(void)
 	CU_ASSERT(c.v.tcp_csum_ok && c.v.ip_csum_ok && c.v.len_ok);
 	CU_ASSERT_EQUAL(c.v.seq, c.next - n);
 	check_event(0, KG_ACT_RESET, 1, 1, KG_OP_PRODUCE, "secret");
-	n = produce("public", b);
-	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_DROP); /* later segments dropped */
+	/*
+	 * The client's next segment (its retransmission, at the latest) goes back to it as
+	 * a RST: it sees the connection reset, not a timeout. XDP_TX; TC ingress
+	 * redirects to its own interface.
+	 */
+	for (int fam = 4; fam <= 6; fam += 2) {
+		uint8_t want4[4], want6[16];
+		int rc;
 
-	conn_open(&c, 6, "fd00:10::7", 0);
-	n = produce("secret", b);
-	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
-	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
-	CU_ASSERT(c.v.tcp_csum_ok && c.v.len_ok);
+		if (fam == 6) {
+			conn_open(&c, 6, "fd00:10::7", 0);
+			n = produce("secret", b);
+			CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+			CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+			CU_ASSERT(c.v.tcp_csum_ok && c.v.len_ok);
+		}
+		n = produce("public", b);
+		rc = conn_send_at(&c, c.next - n, b, n); /* the reset segment again */
+		CU_ASSERT_EQUAL(rc, dp.use_tci ? XDP_REDIRECT : XDP_TX);
+		CU_ASSERT_EQUAL(c.v.flags & (PKT_RST | PKT_ACK), PKT_RST);
+		CU_ASSERT_EQUAL(c.v.payload_len, 0);
+		CU_ASSERT_EQUAL(c.v.seq, 1); /* the client's ack: its next expected byte */
+		CU_ASSERT(c.v.tcp_csum_ok && c.v.len_ok);
+		if (fam == 4) {
+			CU_ASSERT(c.v.ip_csum_ok);
+			inet_pton(AF_INET, "10.10.0.5", want4);
+			CU_ASSERT(!memcmp(c.out + c.v.l3_off + 16, want4, 4)); /* to the client */
+		} else {
+			inet_pton(AF_INET6, "fd00:10::7", want6);
+			CU_ASSERT(!memcmp(c.out + c.v.l3_off + 24, want6, 16));
+		}
+		CU_ASSERT_EQUAL(c.out[c.v.tcp_off + 2] << 8 | c.out[c.v.tcp_off + 3], c.s.sport);
+		CU_ASSERT_EQUAL(c.out[c.v.tcp_off] << 8 | c.out[c.v.tcp_off + 1], PORT);
+	}
 
 	conn_open(&c, 4, "10.10.0.5", 0);
 	n = produce("blackhole", b);
