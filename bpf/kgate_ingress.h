@@ -1443,7 +1443,11 @@ static __always_inline int kg_quarantine(__u32 gen)
 	return bpf_redirect(cfg->redirect_ifindex, 0);
 }
 #else
-#define kg_bounce(ctx) XDP_TX
+/*
+ * Out of the interface it came in on, as a redirect rather than XDP_TX: a veth whose
+ * peer runs no XDP program takes XDP_TX frames but never flushes them to the peer.
+ */
+#define kg_bounce(ctx) bpf_redirect((ctx)->ingress_ifindex, 0)
 #define kg_quarantine(gen) bpf_redirect_map(&kg_redirect, 0, XDP_DROP)
 #endif
 
