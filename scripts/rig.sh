@@ -244,12 +244,9 @@ rig_up() {
 	# Full TCP checksums on the wire into the broker, as from a real NIC: with veth's
 	# checksum offload a frame carries only the pseudo-header sum, and one that kgate
 	# XDP_REDIRECTs (raw frame, no skb metadata) is dropped as invalid by the quarantine.
-	# GRO on the router's end: a veth takes frames that kgate sends back with XDP_TX
-	# (the RST a reset client gets) only when its peer runs NAPI.
-	rig_exec "$RIG_NS_ROUTER" ethtool -K "${RIG_ID}rb" tx off gro on >/dev/null
 	# GRO (NAPI) on the router's end: a veth takes the frames kgate redirects back out of
-	# the broker interface (the RST that tells a reset client) only when its peer runs NAPI
-	rig_exec "$RIG_NS_ROUTER" ethtool -K "${RIG_ID}rb" gro on >/dev/null
+	# the broker interface (the RST a reset client gets) only when its peer runs NAPI.
+	rig_exec "$RIG_NS_ROUTER" ethtool -K "${RIG_ID}rb" tx off gro on >/dev/null
 	ip -n "$RIG_NS_ROUTER" addr add 10.99.0.1/24 dev "${RIG_ID}rb"
 	ip -n "$RIG_NS_ROUTER" addr add fd00:99::1/64 dev "${RIG_ID}rb" nodad
 	ip -n "$RIG_NS_BROKER" addr add "$RIG_BROKER4/24" dev "$RIG_BROKER_IF"
