@@ -37,13 +37,6 @@ LIBS = ["kcat", "confluent", "kpy", "raw"]
 # back under the restored name with error 29; librdkafka 2.0.2 then treats the topic as
 # existing and fails the message with UNKNOWN_PARTITION.
 BUG_METADATA_PARTITIONS = "metadata-keeps-partitions"
-# OffsetCommit response: 29 is written over the partition index, the broker's error
-# (UNKNOWN_TOPIC_OR_PARTITION for the poisoned name) stays.
-BUG_OFFSETCOMMIT_OFFSET = "offsetcommit-error-offset"
-
-# reset: the RST goes to the broker only and the client's later segments are dropped,
-# so the client sees a timeout, not "connection reset" (DESIGN §5).
-BUG_RESET_CLIENT = "reset-not-seen-by-client"
 
 rows = []
 
@@ -230,7 +223,7 @@ def s4():
         r = client("RIG_NS_EU", lib, "commit", "--topic", "hidden.data", "--group", "g-" + lib,
                    "--offset", "1", "--client-id", cid, "--timeout", "5")
         rec(4, lib, "commit offset of hidden.data", "TOPIC_AUTHORIZATION_FAILED",
-            r.get("error"), xfail=BUG_OFFSETCOMMIT_OFFSET)
+            r.get("error"))
         audit_check(4, lib, cid, "hidden.data", "reject", "no-consume-hidden",
                     api_name="OffsetCommit")
         r = client("RIG_NS_EU", lib, "commit", "--topic", "open.events", "--group", "g-" + lib,
@@ -330,8 +323,7 @@ def s6():
 def s7():
     r = client("RIG_NS_EU", "raw", "produce", "--msg", "trap.reset=x", "--client-id",
                "s7-reset", "--timeout", "4")
-    rec(7, "raw", "produce trap.reset (action reset)", "CONNECTION_RESET", first_err(r),
-        xfail=BUG_RESET_CLIENT)
+    rec(7, "raw", "produce trap.reset (action reset)", "CONNECTION_RESET", first_err(r))
     r = client("RIG_NS_EU", "raw", "produce", "--msg", "trap.drop=x", "--client-id",
                "s7-drop", "--timeout", "3")
     rec(7, "raw", "produce trap.drop (action drop)", "TIMEOUT", first_err(r))
