@@ -39,6 +39,7 @@ help:
 	@echo "make fixtures   regenerate the real-client captures (scripts/capture-fixtures.sh)"
 	@echo "make demo       one command: deps, build, rig, kgate, clients from two regions (root)"
 	@echo "make test-e2e   real clients in network namespaces against kgate (root)"
+	@echo "make test-evasion crafted TCP evasion attempts against kgate (root)"
 	@echo "make clean      remove build/"
 
 deps:
@@ -81,7 +82,7 @@ $(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(
 		-Itests/unit -o $@ tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(AGENT_LIB) \
 		$(LIBBPF)
 
-test: test-unit test-cli test-bpf test-agent test-audit test-deploy test-e2e
+test: test-unit test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion
 
 $(BUILD)/tests/kframe_selftest: tests/unit/kframe_selftest.c tests/unit/kframe.c \
 		tests/unit/kframe.h | $(BUILD)/tests
@@ -116,7 +117,7 @@ test-agent: $(BUILD)/kgate
 
 # --- end to end (issue 5) and deploy (issue 4) ----------------------------
 
-.PHONY: test-deploy test-e2e
+.PHONY: test-deploy test-e2e test-evasion
 
 $(BUILD)/tests/mock_broker: tests/tools/mock_broker.c | $(BUILD)/tests
 	$(CC) -O2 -Wall -Werror -o $@ $< $$(pkg-config --cflags --libs rdkafka)
@@ -135,6 +136,11 @@ test-e2e: $(BUILD)/kgate $(BUILD)/tests/mock_broker $(BUILD)/tests/sasl_front
 	BUILD=$(BUILD) tests/e2e/test_rig.sh
 	BUILD=$(BUILD) tests/e2e/test_sasl_front.sh
 	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_e2e.sh
+
+# Root: crafted TCP sessions (scapy) through kgate; the table of issue 5's evasion suite.
+test-evasion: $(BUILD)/kgate $(BUILD)/tests/mock_broker
+	@if [ "$$(id -u)" -ne 0 ]; then echo "test-evasion: needs root (BPF, netns)" >&2; exit 1; fi
+	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_evasion.sh
 
 demo:
 	BUILD=$(BUILD) scripts/demo.sh
