@@ -82,7 +82,7 @@ $(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(
 		-Itests/unit -o $@ tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(AGENT_LIB) \
 		$(LIBBPF)
 
-test: test-unit test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion
+test: test-unit test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults
 
 $(BUILD)/tests/kframe_selftest: tests/unit/kframe_selftest.c tests/unit/kframe.c \
 		tests/unit/kframe.h | $(BUILD)/tests
@@ -117,7 +117,7 @@ test-agent: $(BUILD)/kgate
 
 # --- end to end (issue 5) and deploy (issue 4) ----------------------------
 
-.PHONY: test-deploy test-e2e test-evasion
+.PHONY: test-deploy test-e2e test-evasion test-faults
 
 $(BUILD)/tests/mock_broker: tests/tools/mock_broker.c | $(BUILD)/tests
 	$(CC) -O2 -Wall -Werror -o $@ $< $$(pkg-config --cflags --libs rdkafka)
@@ -141,6 +141,12 @@ test-e2e: $(BUILD)/kgate $(BUILD)/tests/mock_broker $(BUILD)/tests/sasl_front
 test-evasion: $(BUILD)/kgate $(BUILD)/tests/mock_broker
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-evasion: needs root (BPF, netns)" >&2; exit 1; fi
 	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_evasion.sh
+
+# Root: issue 5's fault suite under client load (SIGKILL, audit broker down 30 s, a
+# broken and a 10,000-rule policy applied); the table of its results.
+test-faults: $(BUILD)/kgate $(BUILD)/tests/mock_broker
+	@if [ "$$(id -u)" -ne 0 ]; then echo "test-faults: needs root (BPF, netns)" >&2; exit 1; fi
+	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_faults.sh
 
 demo:
 	BUILD=$(BUILD) scripts/demo.sh

@@ -20,6 +20,9 @@ struct policy_sub {
 };
 
 static int policy_check(int argc, char **argv);
+/* kgate policy eval (agent/policy_eval_cmd.c): the reference evaluator's verdict */
+int kg_policy_eval_run(int argc, char **argv);
+extern const char kg_policy_eval_usage[];
 
 static const struct policy_sub subs[] = {
 	{
@@ -56,6 +59,12 @@ static const struct policy_sub subs[] = {
 		.usage = NULL,
 		.run = kg_policy_diff_run,
 	},
+	{
+		.name = "eval",
+		.summary = "the reference evaluator's verdict and rule for a request",
+		.usage = kg_policy_eval_usage,
+		.run = kg_policy_eval_run,
+	},
 };
 
 #define NSUBS (sizeof(subs) / sizeof(subs[0]))
@@ -63,7 +72,7 @@ static const struct policy_sub subs[] = {
 
 const struct kg_cmd kg_cmd_policy = {
 	.name = "policy",
-	.summary = "policy files: check, apply, show, diff",
+	.summary = "policy files: check, apply, show, diff, eval",
 	.usage = "usage: kgate policy SUBCOMMAND [ARGS]\n"
 		 "\n"
 		 "Subcommands:\n"
@@ -74,6 +83,8 @@ const struct kg_cmd kg_cmd_policy = {
 		 "                                 the active policy: version, generation, rules\n"
 		 "  diff [--iface IF] [-o text|json] FILE\n"
 		 "                                 what applying FILE would change\n"
+		 "  eval FILE --topic T --op OP [--principal P] [--region R] [--client-id C]\n"
+		 "                                 the reference verdict and rule for a request\n"
 		 "\n"
 		 "Run 'kgate policy SUBCOMMAND --help' for a subcommand's options.\n",
 	.run = cmd_policy,

@@ -118,5 +118,14 @@ check "detach where nothing is: exit 0, nothing to detach" exits_says 0 'nothing
 check "detach -o json where nothing is" bash -c "$KGATE detach --iface kgnosuch0 -o json | /usr/bin/python3 -c 'import json,sys; assert json.load(sys.stdin)[\"detached\"] is False'"
 unset KGATE_PIN_ROOT KGATE_STATE_DIR
 
+# kgate policy eval: the reference evaluator's verdict and rule (no datapath)
+check "policy eval --help exits 0 with its usage" bash -c "$KGATE policy eval --help | grep -q '^usage: kgate policy eval'"
+check "policy eval: eu topic from us is rejected by its residency rule" exits_says 0 '^reject eu-data-stays-in-eu$' "$KGATE" policy eval policies/residency.yaml --topic eu.orders --op produce --region us
+check "policy eval: no region, no rule: the default decides" exits_says 0 '^reject default$' "$KGATE" policy eval policies/residency.yaml --topic open.events --op produce
+check "policy eval --stdin -o json: one answer per query, in order" bash -c "printf 'eu.orders\tproduce\t\teu\nref.prices\tconsume\n' | $KGATE policy eval -o json --stdin policies/residency.yaml | /usr/bin/python3 -c 'import json,sys; r=[json.loads(l) for l in sys.stdin]; assert [(x[\"verdict\"], x[\"rule\"]) for x in r] == [(\"allow\", \"eu-and-us-clients\"), (\"allow\", \"reference-data-readable-by-all\")], r'"
+check "policy eval an unknown operation: exit 1" exits_says 1 "unknown operation 'fly'" "$KGATE" policy eval policies/residency.yaml --topic t --op fly
+check "policy eval without --topic: exit 2" exits 2 "$KGATE" policy eval policies/residency.yaml --op produce
+check "policy eval a broken file: FILE:LINE:COL, exit 1" exits_says 1 "^$TMP/bad.yaml:6:27: " "$KGATE" policy eval "$TMP/bad.yaml" --topic t --op produce
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
