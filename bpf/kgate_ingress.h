@@ -1342,6 +1342,33 @@ static __always_inline int kg_parse(KG_CTX *ctx, struct kg_pkt *p,
 	return 0;
 }
 
+/*
+ * Whether a segment without payload (a RST) carries a valid TCP checksum: the broker
+ * drops one that does not, so it must not change kgate's state either. A segment with
+ * payload is not checked here (false).
+ */
+__attribute__((noinline)) int kg_tcp_csum_ok(KG_CTX *ctx, __u32 l3_off, __u32 tcp_off,
+					     __u32 hl, __u32 family)
+{
+	__u8 hdr[60], addrs[32];
+	__u32 sum, alen, aoff;
+
+	if (!ctx || hl < 20 || hl > 60 || (hl & 3))
+		return 0;
+	if (KG_LOAD(ctx, tcp_off, hdr, hl))
+		return 0;
+	/* the pseudo header: addresses (IPv4 at 12, IPv6 at 8), protocol, TCP length */
+	alen = family == 4 ? 8 : 32;
+	aoff = family == 4 ? 12 : 8;
+	KD_CLAMP(alen, 32);
+	if (KG_LOAD(ctx, l3_off + aoff, addrs, alen))
+		return 0;
+	sum = bpf_csum_diff(0, 0, (__be32 *)addrs, alen, 0);
+	sum += bpf_htons(IPPROTO_TCP) + bpf_htons(hl);
+	sum = bpf_csum_diff(0, 0, (__be32 *)hdr, hl, sum);
+	return csum_fold(sum) == 0xffff;
+}
+
 /* Region and identity of a new flow, by longest prefix on the source address. */
 __attribute__((noinline)) int kg_classify(struct kg_flow *f, struct kg_scratch *sc, __u32 gen)
 {
@@ -1491,10 +1518,12 @@ static __always_inline int kg_ingress(KG_CTX *ctx)
 	if (p.rst) {
 		/*
 		 * Only a RST at exactly the next sequence number ends the connection
-		 * (RFC 5961; Linux answers others with a challenge ACK): only that one may
-		 * end the flow's state.
+		 * (RFC 5961; Linux answers others with a challenge ACK), and only one with a
+		 * valid checksum (the broker drops any other): only that one may end the
+		 * flow's state.
 		 */
-		if (f && p.seq == f->next_seq)
+		if (f && p.seq == f->next_seq && !p.payload_len &&
+		    kg_tcp_csum_ok(ctx, p.l3_off, p.tcp_off, p.payload_off - p.tcp_off, p.family))
 			bpf_map_delete_elem(&kg_flows, fk);
 		return KG_V_PASS;
 	}
@@ -1508,18 +1537,17 @@ static __always_inline int kg_ingress(KG_CTX *ctx)
 	}
 	if (p.syn) {
 		/*
-		 * A SYN for a connection we are in the middle of a frame of is not a new
-		 * connection (the broker answers it with a challenge ACK); starting over
-		 * would let the next bytes be read from a false frame boundary.
+		 * A SYN for a connection the broker still holds is not a new connection:
+		 * Linux answers it with a challenge ACK and keeps the connection (RFC 5961),
+		 * so kgate keeps its state too (starting over would let the next bytes be
+		 * read from a false frame boundary). It passes, for the challenge ACK that
+		 * lets a client that lost the connection reset it. Only after the broker
+		 * closed its side (FIN or RST, seen by TC egress), or after a valid RST from
+		 * the client removed the flow, does a SYN start a new flow.
 		 */
-		if (f && f->dec.phase != KD_PH_SIZE && f->dec.phase != KD_PH_DEAD) {
+		if (f && !f->rclosed) {
 			kg_count(KG_C_SYN_IN_FRAME_DROPS);
-			return KG_V_DROP;
-		}
-		if (f && (f->dec.skip || f->dec.carry_len || (f->flags & KG_FLOW_DROP))) {
-			/* (a black-holed connection stays black-holed) */
-			kg_count(KG_C_SYN_IN_FRAME_DROPS);
-			return KG_V_DROP;
+			return (f->flags & KG_FLOW_DROP) ? KG_V_DROP : KG_V_PASS;
 		}
 		f = kg_new_flow(fk, epoch, sc);
 		if (!f)

@@ -459,6 +459,9 @@ int kgate_tc_egress(struct __sk_buff *skb)
 	f = bpf_map_lookup_elem(&kg_flows, &fk);
 	if (!f)
 		return TC_ACT_OK;
+	/* the broker closed its side: a new SYN on this address pair may start over */
+	if ((tcp.fin || tcp.rst) && !f->rclosed)
+		f->rclosed = 1;
 	if (tcp.syn) {
 		/* the broker's SYN-ACK: the response stream starts after it */
 		f->rnext_seq = bpf_ntohl(tcp.seq) + 1;

@@ -293,7 +293,8 @@ struct kg_flow {
 	__u32 rerr_seq;               /* sequence number of a topic error before its name */
 	__u8 rerr_valid;
 	__u8 principal_opaque;        /* the SASL principal is a token or a cut name */
-	__u8 rpad3[2];
+	__u8 rclosed;                 /* the broker sent FIN or RST (TC egress) */
+	__u8 rpad3[1];
 	__u8 sasl_user[KD_USER_MAX];
 	struct kg_inflight inflight[KG_INFLIGHT];
 	__u32 req_no;                 /* requests that expect a response, so far */
@@ -393,7 +394,7 @@ struct kg_event {
 	X(KG_C_EVENTS_LOST_DENY, "events_lost_deny")                                               \
 	X(KG_C_EVENTS_LOST_ALLOW, "events_lost_allow")                                             \
 	X(KG_C_UNKNOWN_TOPIC_IDS, "unknown_topic_ids")                                             \
-	X(KG_C_SYN_IN_FRAME_DROPS, "syn_in_frame_drops")                                           \
+	X(KG_C_SYN_IN_FRAME_DROPS, "syns_on_open_flows")                                           \
 	X(KG_C_FETCH_SESSION_RESETS, "fetch_session_resets")                                       \
 	X(KG_C_UNREADABLE_DROPS, "unreadable_packet_drops") /* TCP fragments, unwalked headers, urgent data */
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define PKT_FIN 0x01
 #define PKT_SYN 0x02
 #define PKT_RST 0x04
 #define PKT_PSH 0x08

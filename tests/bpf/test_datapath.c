@@ -1441,11 +1441,86 @@ static void test_syn_handling(void)
 	apply_base(KG_MODE_ENFORCE);
 	conn_open(&c, 4, "10.20.0.5", 0);
 	CU_ASSERT_EQUAL(conn_send(&c, b, half), XDP_PASS);
+	/* a SYN on an open connection passes (the broker answers it with a challenge ACK) */
 	c.s.seq = c.next - 1;
 	c.s.flags = PKT_SYN;
-	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_DROP);
+	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_PASS);
 	CU_ASSERT_EQUAL(counter(KG_C_SYN_IN_FRAME_DROPS), drops + 1);
-	CU_ASSERT_EQUAL(conn_send(&c, b + half, n - half), XDP_PASS); /* still one frame */
+	/* and changes nothing: the rest is still the same frame (no new frame, no event) */
+	dp.nev = 0;
+	CU_ASSERT_EQUAL(conn_send(&c, b + half, n - half), XDP_PASS);
+	CU_ASSERT_EQUAL(dp.nev, 0);
+
+	/*
+	 * At a frame boundary too (an evasion review found this): a SYN whose sequence
+	 * number lies inside the last request, then bytes from there that frame another
+	 * request over the end of the decided one. The flow keeps its state: like the
+	 * broker, it takes the new bytes from its next sequence number on, where a whole
+	 * request for a denied topic starts, and decides it.
+	 */
+	conn_open(&c, 4, "10.20.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	c.s.seq = c.next - 15;
+	c.s.flags = PKT_SYN;
+	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_PASS);
+	{
+		uint8_t evil[PKT_CAP];
+		size_t en = produce("eu.orders", evil + 14);
+
+		/* 14 bytes pretending to be an ApiVersions header whose body hides the rest */
+		memcpy(evil, "\0\0\0\x30\0\x12\0\0\0\0\0\x07\0\0", 14);
+		dp.nev = 0;
+		CU_ASSERT_EQUAL(conn_send_at(&c, c.next - 14, evil, 14 + en), XDP_PASS);
+		CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
+	}
+
+	/*
+	 * A RST at the next sequence number ends the flow only with a valid checksum (the
+	 * broker drops any other): after a bad one, a SYN does not start over.
+	 */
+	conn_open(&c, 4, "10.20.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, half), XDP_PASS);
+	c.s.seq = c.next;
+	c.s.flags = PKT_RST | PKT_ACK;
+	{
+		size_t pn = pkt_build(pkt, &c.s, NULL, 0);
+		struct pkt_view pv;
+
+		pkt_parse(pkt, pn, &pv);
+		pkt[pv.tcp_off + 16] ^= 0x5a; /* the checksum, broken */
+		CU_ASSERT_EQUAL(dp_run(pkt, pn, out, &outlen), XDP_PASS);
+	}
+	dp.nev = 0;
+	CU_ASSERT_EQUAL(conn_send(&c, b + half, n - half), XDP_PASS); /* the flow is still there */
+	CU_ASSERT_EQUAL(dp.nev, 0); /* (a new one would be mid-stream: undecodable) */
+	/* a valid RST ends it; a SYN then starts a new connection, decoded from its start */
+	c.s.seq = c.next;
+	c.s.flags = PKT_RST | PKT_ACK;
+	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_PASS);
+	c.s.seq = 7000;
+	c.s.flags = PKT_SYN;
+	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_PASS);
+	c.next = 7001;
+	dp.nev = 0;
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
+
+	/* after the broker closed its side (FIN through TC egress), a SYN starts over */
+	{
+		struct pkt_spec br;
+
+		broker_open(&c, "10.20.0.5", &br, 3000);
+		CU_ASSERT_EQUAL(conn_send(&c, b, half), XDP_PASS);
+		br.flags = PKT_FIN | PKT_ACK;
+		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen), TC_ACT_OK);
+		c.s.seq = 9000;
+		c.s.flags = PKT_SYN;
+		CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_PASS);
+		c.next = 9001;
+		dp.nev = 0;
+		CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS); /* a whole request, from its start */
+		CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
+	}
 
 	/* SYN carrying a request (TCP Fast Open) */
 	memset(&c, 0, sizeof(c));
