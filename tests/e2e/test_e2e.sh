@@ -5,7 +5,9 @@
 # tests/e2e/policies/e2e.yaml, real clients from eu and us over IPv4 and IPv6, the
 # test-only SASL front for SASL and admin scenarios; scenarios in tests/e2e/scenarios.py.
 #
-#   tests/e2e/test_e2e.sh [SCENARIO ...] [evasion]    (root; default: all)
+#   tests/e2e/test_e2e.sh [SCENARIO ...]    (root; default: all)
+#
+# The evasion suite (crafted TCP sessions) is tests/e2e/test_evasion.sh.
 #
 # Everything lives in namespaces, pins (KGATE_PIN_ROOT), state and run directories named
 # after the run; the trap removes them.
@@ -70,19 +72,8 @@ else
 	rc=1
 fi
 
-# arguments: scenario numbers and/or "evasion"; none = everything
-scen=()
-evasion=$([ $# -eq 0 ] && echo 1)
-for a in "$@"; do
-	if [ "$a" = evasion ]; then evasion=1; else scen+=("$a"); fi
-done
-if [ $# -eq 0 ] || [ ${#scen[@]} -gt 0 ]; then
-	/usr/bin/python3 tests/e2e/scenarios.py "$RIG_ENV" "$KGATE" tests/e2e/policies \
-		"${scen[@]}" || rc=1
-fi
-if [ -n "$evasion" ]; then
-	rig_exec "$RIG_NS_EU" /usr/bin/python3 tests/e2e/evasion.py "$RIG_ENV" || rc=1
-fi
+# arguments: scenario numbers; none = every scenario
+/usr/bin/python3 tests/e2e/scenarios.py "$RIG_ENV" "$KGATE" tests/e2e/policies "$@" || rc=1
 
 # Reload as deploy/ triggers it: the policy file changes, the agent gets SIGHUP.
 hup_wait() { # pattern: the agent's log says it
