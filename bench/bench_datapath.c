@@ -11,7 +11,9 @@
  *
  * Usage: bench_datapath [OUTPUT.json]   (root)
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +102,33 @@ static void apply_rules(int n)
 	}
 	kg_compiled_free(&c);
 	kg_policy_free(&p);
+}
+
+/* Whatever way the benchmark ends: the programs unloaded, every pin and the directory. */
+static void cleanup(void)
+{
+	struct dirent *de;
+	char path[300];
+	DIR *d;
+
+	kgate_xdp_bpf__destroy(skel);
+	skel = NULL;
+	d = opendir(pin);
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", pin, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(pin);
+}
+
+/* Interrupted (a profiling run is stopped this way): the pins go all the same. */
+static void on_signal(int sig)
+{
+	exit(128 + sig);
 }
 
 static __u32 run(const __u8 *pkt, size_t len, int repeat)
@@ -231,6 +260,9 @@ int main(int argc, char **argv)
 	snprintf(pin, sizeof(pin), "/sys/fs/bpf/kgbench-%d", getpid());
 	if (mkdir(pin, 0700))
 		die(pin);
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	o.pin_root_path = pin;
 	skel = kgate_xdp_bpf__open_opts(&o);
 	if (!skel || kgate_xdp_bpf__load(skel))
@@ -285,6 +317,7 @@ int main(int argc, char **argv)
 		}
 		for (int i = 0; i < 300; i++)
 			flow_median(&fc, rb);
+		ring_buffer__free(rb);
 		return 0;
 	}
 
@@ -412,19 +445,5 @@ int main(int argc, char **argv)
 
 	ring_buffer__free(rb);
 	kgate_tci_bpf__destroy(tci);
-	kgate_xdp_bpf__destroy(skel);
-	for (int i = 0; i < KG_NMAPS; i++) {
-		char path[128];
-
-		snprintf(path, sizeof(path), "%s/%s", pin, kg_map_names[i]);
-		unlink(path);
-	}
-	{
-		char path[128];
-
-		snprintf(path, sizeof(path), "%s/kg_redirect", pin);
-		unlink(path);
-	}
-	rmdir(pin);
 	return 0;
 }
