@@ -27,6 +27,7 @@
 #include "agent/policy_load.h"
 #include "bpf/kafka_layouts.h"
 #include "kframe.h"
+#include "kgate_tc.skel.h"
 #include "kgate_tci.skel.h"
 #include "kgate_xdp.skel.h"
 #include "pkt.h"
@@ -37,6 +38,7 @@
 
 static struct kgate_xdp_bpf *skel;
 static struct kgate_tci_bpf *tci;
+static struct kgate_tc_bpf *tce; /* TC egress: the broker's SYN-ACK confirms each flow */
 static struct kg_maps maps;
 static char pin[64];
 static int prog_fd;
@@ -111,6 +113,8 @@ static void cleanup(void)
 	char path[300];
 	DIR *d;
 
+	kgate_tc_bpf__destroy(tce);
+	tce = NULL;
 	kgate_xdp_bpf__destroy(skel);
 	skel = NULL;
 	d = opendir(pin);
@@ -159,6 +163,19 @@ static void flow_prepare(struct flow_case *fc, __u16 sport, const __u8 *setup, s
 	size_t n = pkt_build(tmp, &s, NULL, 0);
 
 	run(tmp, n, 1);
+	{
+		/* the broker's answer, through TC egress: the flow's data is followed after it */
+		struct pkt_spec sa = { .family = 4, .saddr = "10.99.0.1", .daddr = "10.10.0.5",
+				       .sport = PORT, .dport = sport, .seq = 5000,
+				       .flags = PKT_SYN | PKT_ACK, .ack = 1001 };
+		static __u8 out[256];
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = tmp, .data_out = out,
+			    .data_size_out = sizeof(out), .repeat = 1);
+
+		o.data_size_in = pkt_build(tmp, &sa, NULL, 0);
+		if (bpf_prog_test_run_opts(bpf_program__fd(tce->progs.kgate_tc_egress), &o))
+			die("BPF_PROG_RUN (TC egress)");
+	}
 	s.flags = PKT_ACK;
 	s.seq = 1001;
 	if (setup_len) {
@@ -268,6 +285,9 @@ int main(int argc, char **argv)
 	if (!skel || kgate_xdp_bpf__load(skel))
 		die("loading kgate_xdp");
 	prog_fd = bpf_program__fd(skel->progs.kgate_xdp);
+	tce = kgate_tc_bpf__open_opts(&o);
+	if (!tce || kgate_tc_bpf__load(tce))
+		die("loading kgate_tc");
 #define FD(x) bpf_map__fd(skel->maps.x)
 	maps = (struct kg_maps){ .active = FD(kg_active), .ports = FD(kg_ports),
 				 .config = FD(kg_config), .rules = FD(kg_rules),

@@ -1535,6 +1535,15 @@ static __always_inline int kg_ingress(KG_CTX *ctx)
 		kg_count(KG_C_UNREADABLE_DROPS);
 		return KG_V_DROP;
 	}
+	if (p.syn && p.payload_len) {
+		/*
+		 * Data on a SYN (TCP Fast Open) is dropped with the SYN: whether the broker
+		 * takes it depends on a connection state kgate cannot see yet. The client
+		 * sends the SYN again without data.
+		 */
+		kg_count(KG_C_UNREADABLE_DROPS);
+		return KG_V_DROP;
+	}
 	if (p.syn) {
 		/*
 		 * A SYN for a connection the broker still holds is not a new connection:
@@ -1554,7 +1563,14 @@ static __always_inline int kg_ingress(KG_CTX *ctx)
 			return p.payload_len ? KG_V_DROP : KG_V_PASS;
 		f->listener = (*lst - 1) & (KG_MAX_LISTENERS - 1);
 		f->next_seq = p.seq + 1;
-		f->flags = KG_FLOW_SEQ_KNOWN;
+		f->isn = p.seq;
+		/*
+		 * Its data is decoded once the broker answered this SYN (TC egress sees the
+		 * SYN-ACK): a SYN the broker ignores, for a connection it still holds that
+		 * kgate had forgotten (evicted), must not start the decoder at a false frame
+		 * boundary.
+		 */
+		f->flags = KG_FLOW_SEQ_KNOWN | KG_FLOW_SYNACK_WAIT;
 		{
 			__u32 dec = kg_syn_decide(f, gen), enforce = 1, ri = dec >> 4;
 			struct kg_config *cfg = bpf_map_lookup_elem(&kg_config, &gen);
@@ -1583,10 +1599,7 @@ static __always_inline int kg_ingress(KG_CTX *ctx)
 			return kg_quarantine(gen);
 		}
 syn_done:
-		if (!p.payload_len)
-			return KG_V_PASS;
-		/* data on the SYN (TCP Fast Open): decoded like any first segment */
-		p.seq++;
+		return KG_V_PASS;
 	}
 	if (f && (f->flags & KG_FLOW_REDIRECT))
 		return kg_quarantine(gen);
@@ -1614,6 +1627,14 @@ syn_done:
 		}
 		kg_count(KG_C_FLOW_DROPPED_PKTS);
 		return KG_V_DROP;
+	}
+	if (f->flags & KG_FLOW_SYNACK_WAIT) {
+		/* data before the broker answered the SYN: not the connection kgate follows */
+		if (!f->rsynack) {
+			kg_count(KG_C_UNCONFIRMED_DROPS);
+			return KG_V_DROP;
+		}
+		f->flags &= ~KG_FLOW_SYNACK_WAIT;
 	}
 	/* ids (region, identity, listener) belong to a policy generation */
 	f->listener = (*lst - 1) & (KG_MAX_LISTENERS - 1);

@@ -463,6 +463,9 @@ int kgate_tc_egress(struct __sk_buff *skb)
 	if ((tcp.fin || tcp.rst) && !f->rclosed)
 		f->rclosed = 1;
 	if (tcp.syn) {
+		/* it answers the client's SYN: the connection is the one kgate started to follow */
+		if (tcp.ack && bpf_ntohl(tcp.ack_seq) == f->isn + 1 && !f->rsynack)
+			f->rsynack = 1;
 		/* the broker's SYN-ACK: the response stream starts after it */
 		f->rnext_seq = bpf_ntohl(tcp.seq) + 1;
 		f->rflags = KG_RF_SEQ_KNOWN;

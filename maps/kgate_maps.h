@@ -226,6 +226,7 @@ struct kg_retx {
 #define KG_FLOW_DEAD 0x08      /* undecodable, on_undecodable was allow: pass, undecided */
 #define KG_FLOW_MIDSTREAM 0x10 /* first seen mid-stream (no SYN) */
 #define KG_FLOW_REDIRECT 0x20  /* redirected at SYN: every packet goes to quarantine */
+#define KG_FLOW_SYNACK_WAIT 0x40 /* started by a SYN the broker has not answered yet */
 
 #define KG_RF_SEQ_KNOWN 0x01 /* rnext_seq is set */
 #define KG_RF_DEAD 0x02      /* the response stream was lost track of: passed unread */
@@ -294,7 +295,7 @@ struct kg_flow {
 	__u8 rerr_valid;
 	__u8 principal_opaque;        /* the SASL principal is a token or a cut name */
 	__u8 rclosed;                 /* the broker sent FIN or RST (TC egress) */
-	__u8 rpad3[1];
+	__u8 rsynack;                 /* the broker answered the flow's SYN (TC egress) */
 	__u8 sasl_user[KD_USER_MAX];
 	struct kg_inflight inflight[KG_INFLIGHT];
 	__u32 req_no;                 /* requests that expect a response, so far */
@@ -329,6 +330,7 @@ struct kg_flow {
 	__u8 cid_null;
 	__u32 epoch;          /* kg_active epoch region/principal ids were taken from */
 	__u32 sess_epoch;     /* 1 + the epoch that decided the Fetch session's topics */
+	__u32 isn;            /* the client's initial sequence number (its SYN's) */
 	__u32 cid_epoch;      /* 1 + the epoch client_cid was looked up in */
 	__u32 dc_epoch;       /* 1 + the epoch of the decisions in dcache */
 	__u32 dc_stamp;       /* principal, region and client of the decisions in dcache */
@@ -391,6 +393,7 @@ struct kg_event {
 	X(KG_C_OVERLAP_DROPS, "overlap_drops")                                                     \
 	X(KG_C_FLOW_DROPPED_PKTS, "blackholed_packets")                                            \
 	X(KG_C_CLIENT_RESETS, "client_resets")                                                     \
+	X(KG_C_UNCONFIRMED_DROPS, "unconfirmed_flow_drops")                                        \
 	X(KG_C_EVENTS_LOST_DENY, "events_lost_deny")                                               \
 	X(KG_C_EVENTS_LOST_ALLOW, "events_lost_allow")                                             \
 	X(KG_C_UNKNOWN_TOPIC_IDS, "unknown_topic_ids")                                             \

@@ -83,7 +83,7 @@ size_t pkt_build(uint8_t *out, const struct pkt_spec *s, const uint8_t *payload,
 	tcp->source = htons(s->sport);
 	tcp->dest = htons(s->dport);
 	tcp->seq = htonl(s->seq);
-	tcp->ack_seq = htonl(1);
+	tcp->ack_seq = htonl(s->ack ? s->ack : 1);
 	tcp->doff = 5;
 	tcp->window = htons(65535);
 	out[tcpoff + 13] = s->flags;

@@ -21,6 +21,7 @@ struct pkt_spec {
 	uint16_t sport, dport;
 	uint32_t seq;
 	uint8_t flags;     /* PKT_* */
+	uint32_t ack;      /* acknowledgment number; 0 = 1 */
 };
 
 /* Builds the packet into out (cap >= 128 + plen); returns its length. */
