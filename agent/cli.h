@@ -38,4 +38,13 @@ int cmd_stats(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 extern const struct kg_cmd kg_cmd_run, kg_cmd_flows, kg_cmd_stats, kg_cmd_detach;
 
+/*
+ * A report per pinned interface (agent/iface_cmd.c): parses --iface IF and
+ * -o text|json for cmd, then calls one for IF or for every interface pinned.
+ * Returns the exit code: 0, 1 when one report failed or nothing is pinned, 2 on usage.
+ */
+struct kg_names_cache;
+typedef int (*kg_iface_report_fn)(const char *iface, struct kg_names_cache *nc, bool json);
+int kg_iface_report(const struct kg_cmd *cmd, int argc, char **argv, kg_iface_report_fn one);
+
 #endif

@@ -14,7 +14,6 @@
 #include "agent/runtime.h"
 
 /* Interfaces listed when --iface is not given. */
-#define STATS_MAX_IFACES 64
 
 const struct kg_cmd kg_cmd_stats = {
 	.name = "stats",
@@ -139,46 +138,5 @@ static int stats_one(const char *iface, struct kg_names_cache *nc, bool json)
 
 int cmd_stats(int argc, char **argv)
 {
-	char ifaces[STATS_MAX_IFACES][IF_NAMESIZE];
-	struct kg_names_cache *nc;
-	const char *iface = NULL;
-	bool json = false;
-	int n, rc = 0;
-
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--iface") || !strcmp(argv[i], "-o")) {
-			if (i + 1 >= argc)
-				return kg_usage_error(&kg_cmd_stats, "option '%s' needs a value",
-						      argv[i]);
-			if (argv[i][1] == 'o') {
-				if (!strcmp(argv[i + 1], "json"))
-					json = true;
-				else if (strcmp(argv[i + 1], "text"))
-					return kg_usage_error(&kg_cmd_stats,
-							      "unknown output format '%s'",
-							      argv[i + 1]);
-			} else {
-				iface = argv[i + 1];
-			}
-			i++;
-		} else {
-			return kg_usage_error(&kg_cmd_stats, "unexpected argument '%s'", argv[i]);
-		}
-	}
-	if (iface) {
-		snprintf(ifaces[0], IF_NAMESIZE, "%s", iface);
-		n = 1;
-	} else if (!(n = kg_runtime_list(ifaces, STATS_MAX_IFACES))) {
-		fprintf(stderr, "kgate stats: no kgate datapath is pinned under %s\n",
-			kg_pin_root());
-		return 1;
-	}
-	nc = kg_names_cache_new();
-	if (!nc)
-		return 1;
-	for (int i = 0; i < n; i++)
-		if (stats_one(ifaces[i], nc, json))
-			rc = 1;
-	kg_names_cache_free(nc);
-	return rc;
+	return kg_iface_report(&kg_cmd_stats, argc, argv, stats_one);
 }

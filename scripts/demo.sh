@@ -42,11 +42,7 @@ rig_spawn "$RIG_NS_BROKER" kgate "$KGATE" run --iface "$RIG_BROKER_IF" \
 	--policy policies/demo.yaml --audit-brokers "127.0.0.1:$RIG_AUDIT_PORT" \
 	--audit-topic kgate.audit --metrics-addr 127.0.0.1:9464 --node demo-broker-1
 KGATE_PID=$RIG_LAST_PID
-for _ in $(seq 100); do
-	grep -q "running:" "$RIG_DIR/kgate.err" 2>/dev/null && break
-	kill -0 "$KGATE_PID" 2>/dev/null || { cat "$RIG_DIR/kgate.err" >&2; exit 1; }
-	sleep 0.1
-done
+rig_kgate_wait "$KGATE_PID" || exit 1
 sed 's/^/  agent | /' "$RIG_DIR/kgate.err"
 
 say "kgate observe --follow (live decisions, printed as they happen)"

@@ -128,6 +128,19 @@ rig_wait_line() {
 }
 
 # rig_mock NS NAME [TOPIC...]: a mock cluster in NS; prints its port.
+# Waits until the agent started with rig_spawn ... kgate ... says it runs (its log,
+# $RIG_DIR/kgate.err, has "running:"); 1 when it exits first or takes over 10 s.
+rig_kgate_wait() {
+	local pid=$1 i
+	for i in $(seq 100); do
+		grep -q "running:" "$RIG_DIR/kgate.err" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$RIG_DIR/kgate.err" >&2
+	rig_die "kgate run did not start"
+}
+
 rig_mock() {
 	local ns=$1 name=$2 t line args=()
 	shift 2

@@ -50,12 +50,7 @@ rig_spawn "$RIG_NS_BROKER" kgate setpriv --bounding-set=-all,+bpf,+net_admin,+pe
 	--audit-brokers "127.0.0.1:$RIG_AUDIT_PORT" --audit-topic kgate.audit \
 	--audit-file "$RIG_DIR/audit.jsonl" --metrics-addr 127.0.0.1:9464 --node "e2e-$RIG_ID"
 KGATE_PID=$RIG_LAST_PID
-for _ in $(seq 100); do
-	grep -q "running:" "$RIG_DIR/kgate.err" 2>/dev/null && break
-	kill -0 "$KGATE_PID" 2>/dev/null || { cat "$RIG_DIR/kgate.err" >&2; exit 1; }
-	sleep 0.1
-done
-grep -q "running:" "$RIG_DIR/kgate.err" || { FAILED=1; echo "kgate run did not start" >&2; exit 1; }
+rig_kgate_wait "$KGATE_PID" || { FAILED=1; exit 1; }
 if ! ip -n "$RIG_NS_BROKER" link show "$RIG_BROKER_IF" | grep -q "xdp "; then
 	FAILED=1
 	echo "FAIL: no native XDP on $RIG_BROKER_IF" >&2

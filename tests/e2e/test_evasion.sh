@@ -66,12 +66,7 @@ cp tests/e2e/policies/evasion.yaml "$RIG_DIR/policy.yaml"
 rig_spawn "$RIG_NS_BROKER" kgate "$KGATE" run --iface "$RIG_BROKER_IF" \
 	--policy "$RIG_DIR/policy.yaml" --audit-file "$RIG_DIR/audit.jsonl" --node "ev-$RIG_ID"
 KGATE_PID=$RIG_LAST_PID
-for _ in $(seq 100); do
-	grep -q "running:" "$RIG_DIR/kgate.err" 2>/dev/null && break
-	kill -0 "$KGATE_PID" 2>/dev/null || { cat "$RIG_DIR/kgate.err" >&2; exit 1; }
-	sleep 0.1
-done
-grep -q "running:" "$RIG_DIR/kgate.err" || { FAILED=1; echo "kgate run did not start" >&2; exit 1; }
+rig_kgate_wait "$KGATE_PID" || { FAILED=1; exit 1; }
 ip -n "$RIG_NS_BROKER" link show "$RIG_BROKER_IF" | grep -q "xdp " ||
 	{ FAILED=1; echo "FAIL: no native XDP on $RIG_BROKER_IF" >&2; exit 1; }
 
