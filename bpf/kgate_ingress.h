@@ -49,6 +49,9 @@
 #define KD_CTX KG_CTX *
 #define KD_LOAD(ctx, off, dst, len) KG_LOAD((ctx), (off), (dst), (len))
 #include "kafka_decode.h"
+#ifdef KG_SKB
+#include "kgate_skb.h"
+#endif
 #include "kgate_maps.bpf.h"
 
 
@@ -163,48 +166,16 @@ static __always_inline int kg_rewrite(KG_CTX *ctx, __u32 tcp_off, __u32 off, con
 	return 0;
 }
 #else
-/*
- * The same rewrite on an skb, the checksum field updated with bpf_l4_csum_replace by the
- * difference over a 20-byte window holding the bytes, so it stays right whatever the
- * skb's checksum state (for CHECKSUM_COMPLETE, the payload and field changes cancel out
- * in skb->csum). A window that starts at an odd offset from the TCP header sums its
- * bytes in the other halves of the 16-bit words: its difference is byte-swapped
- * (RFC 1071: the one's complement sum commutes with swapping bytes).
- */
+/* The same rewrite on an skb (kgate_skb.h fixes the checksum for every skb state). */
 static __always_inline int kg_rewrite(KG_CTX *ctx, __u32 tcp_off, __u32 off, const __u32 n)
 {
-	__u8 old[20], new[20];
-	__u32 w = off, k, s;
-	__s64 diff;
+	__u8 val[16] = {};
 
-	if (w + 20 > ctx->len)
-		w = ctx->len - 20;
-	if (w < tcp_off || w + 20 > ctx->len || off < w || off + n > w + 20)
-		return -1;
-	if (KG_LOAD(ctx, w, old, 20))
-		return -1;
-	__builtin_memcpy(new, old, 20);
-	k = off - w;
-	KD_CLAMP(k, 19);
-	if (n == 1) {
-		new[k] = KG_POISON;
-	} else {
-		KD_UNROLL
-		for (__u32 i = 0; i < 16; i++)
-			if (i < n && k + i < 20)
-				new[k + i] = n == 4 ? (i ? 0xff : 0x7f) : 0;
-	}
-	diff = bpf_csum_diff((__be32 *)old, 20, (__be32 *)new, 20, 0);
-	if (diff < 0)
-		return -1;
-	if ((w - tcp_off) & 1) {
-		s = ((__u32)diff & 0xffff) + ((__u32)diff >> 16);
-		s = (s & 0xffff) + (s >> 16);
-		diff = ((s & 0xff) << 8) | (s >> 8);
-	}
-	if (bpf_skb_store_bytes(ctx, w, new, 20, 0))
-		return -1;
-	return bpf_l4_csum_replace(ctx, tcp_off + 16, 0, diff, 0) ? -1 : 0;
+	if (n == 1)
+		val[0] = KG_POISON;
+	if (n == 4)
+		val[0] = 0x7f, val[1] = 0xff, val[2] = 0xff, val[3] = 0xff;
+	return kg_skb_patch(ctx, tcp_off, off, val, n);
 }
 #endif
 
@@ -281,26 +252,32 @@ static __always_inline struct kg_dcache *kg_dc_slot(struct kg_flow *f)
 }
 
 /* Whether slot holds the topic in f->dec.name for op: its bytes are compared. */
-static __always_inline bool kg_dc_hit(const struct kg_flow *f, const struct kg_dcache *e, __u32 op)
+/*
+ * Whether the first len bytes of a and b are equal (len <= max, max a multiple of 8),
+ * a word at a time; bytes past len are not compared.
+ */
+static __always_inline bool kg_bytes_eq(const __u8 *a, const __u8 *b, __u32 len, const int max)
 {
-	__u64 a, b, diff = 0;
-	__u32 len = f->dec.name_len;
+	__u64 x, y, diff = 0;
 
-	if (e->len != len || e->op != op)
-		return false;
 	KD_UNROLL
-	for (int w = 0; w < KG_DCACHE_NAME / 8; w++) {
+	for (int w = 0; w < max / 8; w++) {
 		if (w * 8 >= (int)len)
 			break;
-		__builtin_memcpy(&a, &f->dec.name[w * 8], 8);
-		__builtin_memcpy(&b, &e->name[w * 8], 8);
-		/* bytes past the name's end are not compared */
+		__builtin_memcpy(&x, &a[w * 8], 8);
+		__builtin_memcpy(&y, &b[w * 8], 8);
 		if (len < (__u32)(w + 1) * 8)
-			diff |= (a ^ b) & ((1ull << ((len - w * 8) * 8)) - 1);
+			diff |= (x ^ y) & ((1ull << ((len - w * 8) * 8)) - 1);
 		else
-			diff |= a ^ b;
+			diff |= x ^ y;
 	}
 	return diff == 0;
+}
+
+static __always_inline bool kg_dc_hit(const struct kg_flow *f, const struct kg_dcache *e, __u32 op)
+{
+	return e->len == f->dec.name_len && e->op == op &&
+	       kg_bytes_eq(f->dec.name, e->name, e->len, KG_DCACHE_NAME);
 }
 
 /*
@@ -677,24 +654,9 @@ __attribute__((noinline)) int kg_client_id(struct kg_flow *f, struct kg_scratch 
 	d = &f->dec;
 	/* the same client id as the connection's last frame, under the same epoch */
 	if (f->cid_epoch == epoch + 1 && f->cid_null == d->client_id_null &&
-	    f->cid_len == d->client_id_len) {
-		__u64 a, b, diff = 0;
-		__u32 len = d->client_id_len;
-
-		KD_UNROLL
-		for (int w = 0; w < KD_CLIENT_ID_MAX / 8; w++) {
-			if (w * 8 >= (int)len)
-				break;
-			__builtin_memcpy(&a, &d->client_id[w * 8], 8);
-			__builtin_memcpy(&b, &f->cid[w * 8], 8);
-			if (len < (__u32)(w + 1) * 8)
-				diff |= (a ^ b) & ((1ull << ((len - w * 8) * 8)) - 1);
-			else
-				diff |= a ^ b;
-		}
-		if (!diff)
-			return 0;
-	}
+	    f->cid_len == d->client_id_len &&
+	    kg_bytes_eq(d->client_id, f->cid, f->cid_len, KD_CLIENT_ID_MAX))
+		return 0;
 	f->cid_epoch = epoch + 1;
 	f->cid_null = d->client_id_null;
 	f->cid_len = d->client_id_len;
@@ -1555,7 +1517,7 @@ static __always_inline int kg_ingress(KG_CTX *ctx)
 		 * the client removed the flow, does a SYN start a new flow.
 		 */
 		if (f && !f->rclosed) {
-			kg_count(KG_C_SYN_IN_FRAME_DROPS);
+			kg_count(KG_C_SYNS_ON_OPEN_FLOWS);
 			return (f->flags & KG_FLOW_DROP) ? KG_V_DROP : KG_V_PASS;
 		}
 		f = kg_new_flow(fk, epoch, sc);

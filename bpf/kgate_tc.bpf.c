@@ -27,6 +27,7 @@
 #define KD_CTX struct __sk_buff *
 #define KD_LOAD(ctx, off, dst, len) bpf_skb_load_bytes((ctx), (off), (dst), (len))
 #include "kafka_decode.h"
+#include "kgate_skb.h"
 #include "kgate_maps.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -47,53 +48,18 @@ struct kg_tc_loop {
 };
 
 /*
- * One byte at off. The checksum takes the difference over the 4-byte word from off (or
- * the packet's last 4 bytes); a word at an odd offset from the TCP header sums its
- * bytes in the other halves of the 16-bit words, so its difference is byte-swapped
- * (RFC 1071: the one's complement sum commutes with swapping bytes).
- */
-static __always_inline int kg_tc_write1(struct __sk_buff *skb, __u32 tcp_off, __u32 off, __u8 val)
-{
-	__u32 w = off, k, old, new, sum;
-	__s64 diff;
-
-	if (w + 4 > skb->len)
-		w = skb->len - 4;
-	if (w < tcp_off || off < w || off >= w + 4)
-		return -1;
-	k = off - w;
-	if (bpf_skb_load_bytes(skb, w, &old, 4))
-		return -1;
-	/* byte j of memory is bits 8j..8j+7 of the word (little-endian host) */
-	new = old & ~(0xffu << (8 * (k & 3)));
-	new |= (__u32)val << (8 * (k & 3));
-	diff = bpf_csum_diff((__be32 *)&old, 4, (__be32 *)&new, 4, 0);
-	if (diff < 0)
-		return -1;
-	if ((w - tcp_off) & 1) {
-		sum = ((__u32)diff & 0xffff) + ((__u32)diff >> 16);
-		sum = (sum & 0xffff) + (sum >> 16);
-		diff = ((sum & 0xff) << 8) | (sum >> 8);
-	}
-	if (bpf_skb_store_bytes(skb, w, &new, 4, 0))
-		return -1;
-	return bpf_l4_csum_replace(skb, tcp_off + 16, 0, diff, 0) ? -1 : 0;
-}
-
-/*
  * Writes n (1 or 2) bytes at off (vals: byte 0 in bits 0-7, byte 1 in bits 8-15, n in
- * bits 16-23), byte by byte, each with its checksum difference.
+ * bits 16-23), the checksum fixed (kg_skb_patch).
  */
 __attribute__((noinline)) int kg_tc_write(struct __sk_buff *skb, __u32 tcp_off, __u32 off,
 					  __u32 vals)
 {
+	__u8 v[2] = { vals & 0xff, (vals >> 8) & 0xff };
+
 	if (!skb)
 		return -1;
-	if (kg_tc_write1(skb, tcp_off, off, vals & 0xff))
-		return -1;
-	if (((vals >> 16) & 0xff) == 2 && kg_tc_write1(skb, tcp_off, off + 1, (vals >> 8) & 0xff))
-		return -1;
-	return 0;
+	return ((vals >> 16) & 0xff) == 2 ? kg_skb_patch(skb, tcp_off, off, v, 2)
+					  : kg_skb_patch(skb, tcp_off, off, v, 1);
 }
 
 /* Remembers a rewritten byte by its sequence number, for retransmissions. */
@@ -139,15 +105,11 @@ __attribute__((noinline)) int kg_tc_zero_id(struct __sk_buff *skb, struct kg_flo
 		return 0;
 	off = d->uuid_off - 16;
 	__builtin_memcpy(id, pe->uuid[i & (KG_PEND_NAMES - 1)], 16);
+	if (kg_skb_patch(skb, lp->tcp_off, off, id, 16))
+		return 0;
 	KD_UNROLL
-	for (__u32 k = 0; k < 16; k += 2) {
-		__u8 a = id[k], b = id[k + 1];
-
-		if (kg_tc_write(skb, lp->tcp_off, off + k, a | (b << 8) | (2 << 16)))
-			return 0;
-		kg_tc_remember(f, lp->seq + (off + k - lp->payload_off), a);
-		kg_tc_remember(f, lp->seq + (off + k + 1 - lp->payload_off), b);
-	}
+	for (__u32 k = 0; k < 16; k++)
+		kg_tc_remember(f, lp->seq + (off + k - lp->payload_off), id[k]);
 	return 0;
 }
 

@@ -397,7 +397,7 @@ struct kg_event {
 	X(KG_C_EVENTS_LOST_DENY, "events_lost_deny")                                               \
 	X(KG_C_EVENTS_LOST_ALLOW, "events_lost_allow")                                             \
 	X(KG_C_UNKNOWN_TOPIC_IDS, "unknown_topic_ids")                                             \
-	X(KG_C_SYN_IN_FRAME_DROPS, "syns_on_open_flows")                                           \
+	X(KG_C_SYNS_ON_OPEN_FLOWS, "syns_on_open_flows")                                           \
 	X(KG_C_FETCH_SESSION_RESETS, "fetch_session_resets")                                       \
 	X(KG_C_UNREADABLE_DROPS, "unreadable_packet_drops") /* TCP fragments, unwalked headers, urgent data */
 

@@ -1451,7 +1451,7 @@ static void test_syn_handling(void)
 	size_t n = produce("eu.orders", b), half = n / 2, outlen, e = name_end(b, n, "eu.orders");
 	struct pkt_view v;
 	struct conn c;
-	__u64 drops = counter(KG_C_SYN_IN_FRAME_DROPS);
+	__u64 drops = counter(KG_C_SYNS_ON_OPEN_FLOWS);
 
 	apply_base(KG_MODE_ENFORCE);
 	conn_open(&c, 4, "10.20.0.5", 0);
@@ -1460,7 +1460,7 @@ static void test_syn_handling(void)
 	c.s.seq = c.next - 1;
 	c.s.flags = PKT_SYN;
 	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_PASS);
-	CU_ASSERT_EQUAL(counter(KG_C_SYN_IN_FRAME_DROPS), drops + 1);
+	CU_ASSERT_EQUAL(counter(KG_C_SYNS_ON_OPEN_FLOWS), drops + 1);
 	/* and changes nothing: the rest is still the same frame (no new frame, no event) */
 	dp.nev = 0;
 	CU_ASSERT_EQUAL(conn_send(&c, b + half, n - half), XDP_PASS);
