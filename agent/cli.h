@@ -29,6 +29,8 @@ extern const struct kg_cmd kg_cmd_observe; /* agent/observe_cmd.c */
 int kg_policy_apply_run(int argc, char **argv);
 int kg_policy_show_run(int argc, char **argv);
 int kg_policy_diff_run(int argc, char **argv);
+/* s as a JSON string, quotes included; NULL as null (agent/policy_cmd.c). */
+void kg_policy_json_str(FILE *f, const char *s);
 extern const char *const kg_policy_apply_usage, *const kg_policy_show_usage,
 	*const kg_policy_diff_usage;
 /* The datapath: run, flows, stats, detach (agent/run_cmd.c, flows_cmd.c, ...). */

@@ -91,8 +91,12 @@ const struct kg_cmd kg_cmd_policy = {
 	.own_help = true,
 };
 
-static void json_str(FILE *f, const char *s)
+void kg_policy_json_str(FILE *f, const char *s)
 {
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
 	fputc('"', f);
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
@@ -128,17 +132,17 @@ static int check_one(const char *path, bool json)
 			if (sscanf(err, "%d:%d: %n", &line, &col, &off) < 2)
 				off = 0;
 			printf("{\"file\":");
-			json_str(stdout, path);
+			kg_policy_json_str(stdout, path);
 			printf(",\"ok\":false,\"line\":%d,\"col\":%d,\"message\":", line, col);
-			json_str(stdout, err + off);
+			kg_policy_json_str(stdout, err + off);
 			printf("}\n");
 		}
 		rc = 1;
 	} else if (json) {
 		printf("{\"file\":");
-		json_str(stdout, path);
+		kg_policy_json_str(stdout, path);
 		printf(",\"ok\":true,\"version\":");
-		json_str(stdout, p.version);
+		kg_policy_json_str(stdout, p.version);
 		printf(",\"mode\":\"%s\",\"rules\":%u,\"topic_patterns\":%u,\"regions\":%u,"
 		       "\"principals\":%u,\"client_ids\":%u,\"cidrs\":%u,\"listeners\":%d}\n",
 		       modes[p.mode & 1], comp.nrules, comp.npatterns ? comp.npatterns - 1 : 0,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/cli.h"
 #include "agent/policy.h"
 #include "agent/policy_yaml.h"
 
@@ -53,26 +54,6 @@ static int usage_err(const char *fmt, const char *arg)
 	return 2;
 }
 
-static void jstr(FILE *f, const char *s)
-{
-	if (!s) {
-		fputs("null", f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 static int op_of(const char *s)
 {
 	for (int i = 0; i < KG_OP__COUNT; i++)
@@ -92,7 +73,7 @@ static int eval_one(const struct kg_policy *p, bool json, const char *topic, con
 		fprintf(stderr, "kgate policy eval: unknown operation '%s'\n", opname);
 		if (json) {
 			fputs("{\"error\":\"unknown operation\",\"operation\":", stdout);
-			jstr(stdout, opname);
+			kg_policy_json_str(stdout, opname);
 			fputs("}\n", stdout);
 		} else {
 			puts("error unknown-operation");
@@ -106,25 +87,25 @@ static int eval_one(const struct kg_policy *p, bool json, const char *topic, con
 		return 0;
 	}
 	fputs("{\"topic\":", stdout);
-	jstr(stdout, topic);
+	kg_policy_json_str(stdout, topic);
 	fputs(",\"operation\":", stdout);
-	jstr(stdout, opname);
+	kg_policy_json_str(stdout, opname);
 	fputs(",\"principal\":", stdout);
-	jstr(stdout, principal ? principal : KG_ANONYMOUS_NAME);
+	kg_policy_json_str(stdout, principal ? principal : KG_ANONYMOUS_NAME);
 	fputs(",\"region\":", stdout);
-	jstr(stdout, region);
+	kg_policy_json_str(stdout, region);
 	fputs(",\"client_id\":", stdout);
-	jstr(stdout, client_id);
+	kg_policy_json_str(stdout, client_id);
 	fputs(",\"verdict\":", stdout);
-	jstr(stdout, verdict);
+	kg_policy_json_str(stdout, verdict);
 	fputs(",\"rule\":", stdout);
-	jstr(stdout, rule >= 0 ? p->rules[rule].name : NULL);
+	kg_policy_json_str(stdout, rule >= 0 ? p->rules[rule].name : NULL);
 	if (rule >= 0)
 		printf(",\"rule_id\":%d", rule);
 	else
 		fputs(",\"rule_id\":null", stdout);
 	fputs(",\"policy_version\":", stdout);
-	jstr(stdout, p->version);
+	kg_policy_json_str(stdout, p->version);
 	printf(",\"mode\":\"%s\"}\n", p->mode == KG_MODE_MONITOR ? "monitor" : "enforce");
 	return 0;
 }
