@@ -19,7 +19,7 @@
 #include <bpf/bpf_endian.h>
 
 #define KD_CTX struct xdp_md *
-#define KD_LOAD(ctx, off, dst, len) bpf_xdp_load_bytes((ctx), (off), (dst), (len))
+#define KD_LOAD(ctx, s, off, dst, len) bpf_xdp_load_bytes((ctx), (off), (dst), (len))
 #include "kafka_decode.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

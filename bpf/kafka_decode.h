@@ -13,8 +13,9 @@
  *
  * The includer defines where the bytes are and how they are fetched:
  *   KD_CTX                       the context type (struct xdp_md *, struct __sk_buff *)
- *   KD_LOAD(ctx, off, dst, len)  copy len (1..KD_WIN) bytes at absolute offset off
- *                                of ctx into dst; 0 on success
+ *   KD_LOAD(ctx, s, off, dst, len)  copy len (1..KD_WIN) bytes at absolute offset off
+ *                                of ctx into dst; 0 on success (s: the kd_src being
+ *                                read, for an includer that keeps a window of it)
  * The host build (no __bpf__) defines them over a plain buffer.
  *
  * Verifier notes: every copy into a kd_state buffer indexes it with a masked offset
@@ -60,14 +61,17 @@
 struct kd_src {
 	__u32 off;
 	__u32 end;
+#ifdef KD_SRC_EXTRA
+	KD_SRC_EXTRA /* the includer's own fields (e.g. a window of the chunk's bytes) */
+#endif
 };
 
 #ifndef KD_LOAD
 #ifdef __bpf__
-#error "define KD_CTX and KD_LOAD(ctx, off, dst, len) before including kafka_decode.h"
+#error "define KD_CTX and KD_LOAD(ctx, s, off, dst, len) before including kafka_decode.h"
 #else
 #define KD_CTX const __u8 *
-#define KD_LOAD(ctx, off, dst, len) (memcpy((dst), (ctx) + (off), (len)), 0)
+#define KD_LOAD(ctx, s, off, dst, len) (memcpy((dst), (ctx) + (off), (len)), 0)
 #endif
 #endif
 
@@ -107,6 +111,9 @@ enum kd_event {
 #define KD_TK_ID 0x02   /* uuid holds a non-zero topic id */
 #define KD_TK_ZID 0x04  /* response mode: an entry by the all-zero id and no name (a
 			 * rejected id-only topic, poisoned to zero, as the broker echoes it) */
+
+/* Body ops run per kd_step() at most (see kd_op). */
+#define KD_OPS_PER_STEP 8
 
 /* Internal results of the field readers: 1 done, 0 need more, <0 -reason. */
 #define KD_DONE 1
@@ -179,7 +186,7 @@ static __always_inline int kd_fixed(KD_CTX ctx, struct kd_state *st, struct kd_s
 	KD_CLAMP(want, KD_CARRY_MAX);
 	if (want == 0)
 		return KD_MORE;
-	if (KD_LOAD(ctx, s->off, &st->carry[have & (KD_CARRY_MAX - 1)], want))
+	if (KD_LOAD(ctx, s, s->off, &st->carry[have & (KD_CARRY_MAX - 1)], want))
 		return -KD_ERR_BOUND;
 	s->off += want;
 	st->carry_len = have + want;
@@ -204,7 +211,7 @@ static __always_inline int kd_uvarint(KD_CTX ctx, struct kd_state *st, struct kd
 			return KD_MORE;
 		if (!st->frame_left)
 			return -KD_ERR_TRUNCATED;
-		if (KD_LOAD(ctx, s->off, &b, 1))
+		if (KD_LOAD(ctx, s, s->off, &b, 1))
 			return -KD_ERR_BOUND;
 		s->off++;
 		st->frame_left--;
@@ -548,7 +555,7 @@ KD_FUNC int kd_token(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 	} else {
 		if (!kd_avail(s))
 			return KD_EV_NEED_MORE;
-		if (KD_LOAD(ctx, s->off, &c, 1))
+		if (KD_LOAD(ctx, s, s->off, &c, 1))
 			return kd_fatal(st, KD_ERR_BOUND);
 		s->off++;
 	}
@@ -575,7 +582,7 @@ static __always_inline int kd_copy(KD_CTX ctx, struct kd_state *st, struct kd_sr
 	KD_CLAMP(n, KD_WIN);
 	if (n == 0)
 		return KD_MORE;
-	if (KD_LOAD(ctx, s->off, buf + (st->copied & mask), n))
+	if (KD_LOAD(ctx, s, s->off, buf + (st->copied & mask), n))
 		return -KD_ERR_BOUND;
 	s->off += n;
 	st->copied += n;
@@ -1051,20 +1058,15 @@ KD_FUNC int kd_op_auth(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 	return KD_EV_CONTINUE;
 }
 
-KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
+/* One op of the body program (api: the request's entry, plen: the program's length). */
+static __always_inline int kd_op1(KD_CTX ctx, struct kd_state *st, struct kd_src *s,
+				  const struct kd_api *api, __u32 plen)
 {
-	const struct kd_api *api;
 	struct kd_op op;
-	__u32 idx, plen;
+	__u32 idx;
 	__s32 len;
 	int r;
 
-	if (!st || !s)
-		return KD_EV_ERROR;
-	api = kd_api_of(st->api_key);
-	if (!api)
-		return kd_fail(st, KD_ERR_BOUND);
-	plen = st->resp ? st->rprog_len : api->prog_len;
 	if (st->pc >= plen) {
 		/* End of the body: the top-level tagged fields, then trailing bytes. */
 		if (plen && kd_flex(st) && st->sub == 0) {
@@ -1187,6 +1189,41 @@ KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 		return KD_EV_SESSION;
 	}
 	return kd_fail(st, KD_ERR_BOUND); /* a table error, never input */
+}
+
+/*
+ * The body: ops one after the other while each only continues (up to KD_OPS_PER_STEP
+ * per step), a length skip taken at once when the chunk holds it. An op that reports
+ * an event, needs more bytes, fails, ends the body or opens a tagged-field section
+ * ends the step, so events come out exactly as one op per step would give them.
+ */
+KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
+{
+	const struct kd_api *api;
+	__u32 plen, n;
+	int ev = KD_EV_CONTINUE;
+
+	if (!st || !s)
+		return KD_EV_ERROR;
+	api = kd_api_of(st->api_key);
+	if (!api)
+		return kd_fail(st, KD_ERR_BOUND);
+	plen = st->resp ? st->rprog_len : api->prog_len;
+	for (int k = 0; k < KD_OPS_PER_STEP; k++) {
+		ev = kd_op1(ctx, st, s, api, plen);
+		if (ev != KD_EV_CONTINUE || st->phase != KD_PH_BODY || (st->flags & KD_F_IN_TF))
+			break;
+		if (st->skip) {
+			n = kd_avail(s);
+			if (n > st->skip)
+				n = st->skip;
+			s->off += n;
+			st->skip -= n;
+			if (st->skip)
+				break;
+		}
+	}
+	return ev;
 }
 
 /*

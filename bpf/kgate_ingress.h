@@ -47,7 +47,21 @@
 #define KG_V_DROP XDP_DROP
 #endif
 #define KD_CTX KG_CTX *
-#define KD_LOAD(ctx, off, dst, len) KG_LOAD((ctx), (off), (dst), (len))
+/*
+ * The decoder reads the packet through a window: KG_WIN bytes copied out with one
+ * helper call and read from there, field after field, until a field lies past it.
+ * (A helper call per field cost more than the field.) Reset for every packet.
+ */
+#define KG_WIN 256
+#define KD_SRC_EXTRA                                                                               \
+	__u32 rd_end; /* after the last byte the decoder read (not skipped by length) */      \
+	__u32 win_off;                                                                             \
+	__u32 win_len;                                                                             \
+	__u8 win[KG_WIN + KD_WIN];
+#define KD_LOAD(ctx, s, off, dst, len) kg_wload((ctx), (s), (off), (dst), (len))
+struct kd_src;
+static __always_inline int kg_wload(KG_CTX *ctx, struct kd_src *s, __u32 off, __u8 *dst,
+				    __u32 len);
 #include "kafka_decode.h"
 #ifdef KG_SKB
 #include "kgate_skb.h"
@@ -98,12 +112,65 @@ struct kg_out {
 	__u16 poison_len[KG_RETX_POISONS];
 };
 
+/* The decoder's source and window: per CPU (too large for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kd_src);
+} kg_src SEC(".maps");
+
+/* Moves the window to packet offset off. Returns the bytes it holds (0: none). */
+__attribute__((noinline)) int kg_wfill(KG_CTX *ctx, struct kd_src *s, __u32 off)
+{
+	__u32 n;
+
+	if (!s)
+		return 0;
+	n = s->end > off ? s->end - off : 0;
+	KD_CLAMP(n, KG_WIN);
+	if (n == 0 || KG_LOAD(ctx, off, s->win, n))
+		return 0;
+	s->win_off = off;
+	s->win_len = n;
+	return n;
+}
+
+/*
+ * Copies len (1..KD_WIN) bytes at packet offset off to dst, from the window; a read
+ * past the window first moves the window to off. Whole words are copied: dst has
+ * KD_WIN bytes of slack (kd_state's buffers do), only len bytes of them matter.
+ */
+static __always_inline int kg_wload(KG_CTX *ctx, struct kd_src *s, __u32 off, __u8 *dst,
+				    __u32 len)
+{
+	__u32 rel = off - s->win_off;
+
+	if (off < s->win_off || rel + len > s->win_len) {
+		if (kg_wfill(ctx, s, off) < (int)len)
+			return -1;
+		rel = 0;
+	}
+	s->rd_end = off + len;
+	KD_CLAMP(rel, KG_WIN - 1);
+	if (len == 1) {
+		*dst = s->win[rel];
+		return 0;
+	}
+	KD_UNROLL
+	for (int k = 0; k < KD_WIN / 8; k++) {
+		if (k * 8 >= (int)len)
+			break;
+		__builtin_memcpy(dst + k * 8, &s->win[rel + k * 8], 8);
+	}
+	return 0;
+}
+
 struct kg_loop {
 	KG_CTX *ctx;
 	struct kg_flow *f;
 	struct kg_scratch *sc;
-	struct kd_src src;
-	__u32 read_end;   /* chunk offset after the last byte the decoder read */
+	struct kd_src *src;
 	int last;
 	struct kg_out out;
 };
@@ -152,7 +219,7 @@ static __always_inline void kg_csum_bytes(KG_CTX *ctx, __u32 tcp_off, __u32 off,
  * '!'; n = 16, a topic id -> zeroes; n = 4, a Fetch session epoch -> 0x7fffffff (no
  * session ever reaches it: the broker answers INVALID_FETCH_SESSION_EPOCH).
  */
-static __always_inline int kg_rewrite(KG_CTX *ctx, __u32 tcp_off, __u32 off, const __u32 n)
+static __always_inline int kg_rewrite_n(KG_CTX *ctx, __u32 tcp_off, __u32 off, const __u32 n)
 {
 	__u8 old[16], new[16] = {};
 
@@ -167,7 +234,7 @@ static __always_inline int kg_rewrite(KG_CTX *ctx, __u32 tcp_off, __u32 off, con
 }
 #else
 /* The same rewrite on an skb (kgate_skb.h fixes the checksum for every skb state). */
-static __always_inline int kg_rewrite(KG_CTX *ctx, __u32 tcp_off, __u32 off, const __u32 n)
+static __always_inline int kg_rewrite_n(KG_CTX *ctx, __u32 tcp_off, __u32 off, const __u32 n)
 {
 	__u8 val[16] = {};
 
@@ -178,6 +245,19 @@ static __always_inline int kg_rewrite(KG_CTX *ctx, __u32 tcp_off, __u32 off, con
 	return kg_skb_patch(ctx, tcp_off, off, val, n);
 }
 #endif
+
+/*
+ * kg_rewrite_n for n = 1, 4 or 16 (any other n is taken as 1): a global function, so
+ * that its buffers are not on the stack of every caller.
+ */
+__attribute__((noinline)) int kg_rewrite(KG_CTX *ctx, __u32 tcp_off, __u32 off, __u32 n)
+{
+	if (n == 16)
+		return kg_rewrite_n(ctx, tcp_off, off, 16);
+	if (n == 4)
+		return kg_rewrite_n(ctx, tcp_off, off, 4);
+	return kg_rewrite_n(ctx, tcp_off, off, 1);
+}
 
 /* ---- decisions ------------------------------------------------------------- */
 
@@ -239,16 +319,30 @@ static __always_inline __u32 kg_dc_stamp(const struct kg_flow *f)
 	return f->principal_id | (__u32)f->region_id << 16 | (__u32)f->client_cid << 24;
 }
 
-/* The memo slot for the topic in f->dec.name, or NULL when the name is not memoized. */
-static __always_inline struct kg_dcache *kg_dc_slot(struct kg_flow *f)
+/*
+ * The memo's slot index for the topic in f->dec.name, or -1 when the name is not
+ * memoized. A name may sit in that slot or its neighbour (index ^ 1).
+ */
+static __always_inline int kg_dc_slot(struct kg_flow *f)
 {
-	__u32 len = f->dec.name_len, h;
+	__u32 len = f->dec.name_len, tail;
+	__u64 a, b;
 
 	if (len == 0 || len > KG_DCACHE_NAME)
-		return NULL;
-	h = len + f->dec.name[(len - 1) & (KG_DCACHE_NAME - 1)] * 3 +
-	    (len > 1 ? f->dec.name[(len - 2) & (KG_DCACHE_NAME - 1)] * 7 : 0);
-	return &f->dcache[h & (KG_DCACHE - 1)];
+		return -1;
+	/* the first and the last 8 bytes (bytes past the name masked off: they are stale) */
+	__builtin_memcpy(&a, f->dec.name, 8);
+	if (len < 8) {
+		a &= (1ull << (len * 8)) - 1;
+		b = 0;
+	} else {
+		tail = len - 8;
+		KD_CLAMP(tail, KG_DCACHE_NAME - 8);
+		__builtin_memcpy(&b, &f->dec.name[tail], 8);
+	}
+	a = (a ^ (b << 7 | b >> 57) ^ len) * 0x9e3779b97f4a7c15ull;
+	a = (a ^ (a >> 32)) * 0x9e3779b97f4a7c15ull;
+	return a >> 60; /* the top bits: KG_DCACHE is 16 */
 }
 
 /* Whether slot holds the topic in f->dec.name for op: its bytes are compared. */
@@ -292,7 +386,7 @@ __attribute__((noinline)) int kg_decide(struct kg_flow *f, __u32 epoch, __u32 op
 	struct kg_class_ref *ref;
 	struct kg_dcache *e = NULL;
 	struct kg_config *cfg;
-	int dec;
+	int dec, slot;
 
 	if (!f)
 		return KG_ACT_DROP;
@@ -306,9 +400,19 @@ __attribute__((noinline)) int kg_decide(struct kg_flow *f, __u32 epoch, __u32 op
 			f->dc_epoch = epoch + 1;
 			f->dc_stamp = stamp;
 		}
-		e = kg_dc_slot(f);
-		if (e && kg_dc_hit(f, e, op))
-			return e->dec;
+		slot = kg_dc_slot(f);
+		if (slot >= 0) {
+			struct kg_dcache *e2 = &f->dcache[(slot ^ 1) & (KG_DCACHE - 1)];
+
+			e = &f->dcache[slot & (KG_DCACHE - 1)];
+			if (kg_dc_hit(f, e, op))
+				return e->dec;
+			if (kg_dc_hit(f, e2, op))
+				return e2->dec;
+			/* a miss goes to the free one of the two, else over the first */
+			if (e->len && !e2->len)
+				e = e2;
+		}
 	}
 	f->dec.name_key_gen = gen;
 	f->dec.name_key_len = has_topic ? 8 * (1 + (f->dec.name_len & 0xff) + 1) : 8;
@@ -737,15 +841,14 @@ static long kg_step(__u32 i, void *data)
 {
 	struct kg_loop *lp = data;
 	struct kg_flow *f = lp->f;
-	bool was_skip = f->dec.skip != 0;
-	__u32 gen = lp->out.gen, dec, before = lp->src.off;
+	struct kd_src *src = lp->src;
+	__u32 gen = lp->out.gen, dec;
 	struct kg_config *cfg;
 	int ev;
 
-	ev = kd_step(lp->ctx, &f->dec, &lp->src);
-	/* bytes the decoder read (not skipped by length) matter to retransmissions */
-	if (!was_skip && lp->src.off != before)
-		lp->read_end = lp->src.off;
+	if (!src)
+		return 1;
+	ev = kd_step(lp->ctx, &f->dec, src);
 	lp->last = ev;
 	switch (ev) {
 	case KD_EV_CONTINUE:
@@ -902,16 +1005,19 @@ static __always_inline void kg_rst_fields(struct tcphdr *tcp, __u32 rst_seq, boo
  * Turns the current segment into a RST toward the broker: same addresses, ports and
  * sequence number, no payload, checksums recomputed.
  */
-static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_seq,
-				     const bool to_client)
+__attribute__((noinline)) int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_seq,
+					__u32 to_client)
 {
 	void *data, *data_end;
 	struct ethhdr *eth;
 	struct tcphdr *tcp;
-	__u32 hlen, sum, toff, loff;
-	__u32 len = bpf_xdp_get_buff_len(ctx);
-	int trim = (int)len - (int)(p->tcp_off + sizeof(struct tcphdr));
+	__u32 hlen, sum, toff, loff, len;
+	int trim;
 
+	if (!p)
+		return -1;
+	len = bpf_xdp_get_buff_len(ctx);
+	trim = (int)len - (int)(p->tcp_off + sizeof(struct tcphdr));
 	if (trim > 0 && bpf_xdp_adjust_tail(ctx, -trim))
 		return -1;
 	data = (void *)(long)ctx->data;
@@ -973,13 +1079,15 @@ static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_se
  * The same on an skb. The new headers are built on the stack and stored with
  * BPF_F_RECOMPUTE_CSUM, so skb->csum stays right for CHECKSUM_COMPLETE as well.
  */
-static __always_inline int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_seq,
-				     const bool to_client)
+__attribute__((noinline)) int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst_seq,
+					__u32 to_client)
 {
 	struct tcphdr tcp;
 	struct ethhdr eth;
 	__u32 sum, hlen = sizeof(tcp);
 
+	if (!p)
+		return -1;
 	if (bpf_skb_change_tail(ctx, p->tcp_off + sizeof(tcp), 0))
 		return -1;
 	if (KG_LOAD(ctx, p->tcp_off, &tcp, sizeof(tcp)))
@@ -1447,6 +1555,7 @@ static __always_inline int kg_ingress(KG_CTX *ctx)
 	struct kg_loop lp = {};
 	struct kg_flow_key *fk;
 	struct kg_scratch *sc;
+	struct kd_src *src;
 	struct kg_flow *f;
 	__u32 zero = 0, gen, epoch, port_key, *genp, rst_seq = 0;
 	__u8 *lst;
@@ -1635,8 +1744,14 @@ syn_done:
 	lp.out.epoch = epoch;
 	lp.out.tcp_off = p.tcp_off;
 	lp.out.payload_off = p.payload_off;
-	lp.src.off = p.payload_off;
-	lp.src.end = p.payload_off + p.payload_len;
+	src = bpf_map_lookup_elem(&kg_src, &zero);
+	if (!src)
+		return KG_V_DROP;
+	lp.src = src;
+	src->off = p.payload_off;
+	src->end = p.payload_off + p.payload_len;
+	src->win_off = 0;
+	src->win_len = 0; /* nothing of this packet copied yet */
 
 	/* In-order normalization. */
 	{
@@ -1662,7 +1777,7 @@ syn_done:
 				kg_count(KG_C_OVERLAP_DROPS);
 				return KG_V_DROP;
 			}
-			lp.src.off += old;
+			src->off += old;
 		}
 	}
 	if (f->flags & KG_FLOW_DEAD) {
@@ -1688,7 +1803,7 @@ syn_done:
 
 	/* the same after old bytes were checked (an overlap): the new bytes are skipped */
 	{
-		__u32 rest = lp.src.end - lp.src.off;
+		__u32 rest = src->end - src->off;
 
 		if (f->dec.skip >= rest && f->dec.phase != KD_PH_DEAD && f->dec.phase != KD_PH_SIZE) {
 			f->dec.skip -= rest;
@@ -1700,9 +1815,9 @@ syn_done:
 	}
 	rst_seq = f->next_seq; /* the first byte the broker has not received */
 	f->dec.here = 0;
-	lp.read_end = lp.src.off;
+	src->rd_end = src->off;
 	{
-		__u32 start = lp.src.off;
+		__u32 start = src->off;
 
 		lp.last = KD_EV_CONTINUE;
 		bpf_loop(KD_STEPS_FOR(p.payload_len), kg_step, &lp, 0);
@@ -1715,10 +1830,13 @@ syn_done:
 		f->bytes += p.payload_len;
 		f->next_seq = p.seq + p.payload_len;
 
-		/* Remember what was read (and rewritten) for retransmissions. */
-		if (lp.read_end > start || lp.out.npoison) {
+		/*
+		 * Remember what was read (and rewritten) for retransmissions: the bytes the
+		 * decoder read, not those it skipped by length.
+		 */
+		if (src->rd_end > start || lp.out.npoison) {
 			struct kg_retx *rx = &f->retx[f->retx_next & (KG_RETX_SLOTS - 1)];
-			__u32 rlen = lp.read_end - p.payload_off;
+			__u32 rlen = src->rd_end - p.payload_off;
 
 			f->retx_next++;
 			rx->seq = p.seq;

@@ -25,7 +25,7 @@
 #include <bpf/bpf_endian.h>
 
 #define KD_CTX struct __sk_buff *
-#define KD_LOAD(ctx, off, dst, len) bpf_skb_load_bytes((ctx), (off), (dst), (len))
+#define KD_LOAD(ctx, s, off, dst, len) bpf_skb_load_bytes((ctx), (off), (dst), (len))
 #include "kafka_decode.h"
 #include "kgate_skb.h"
 #include "kgate_maps.bpf.h"

@@ -416,7 +416,7 @@ _Static_assert(sizeof(struct kg_name_key) == 4 + KD_USER_MAX, "name key");
 _Static_assert(KD_CLIENT_ID_MAX <= KD_USER_MAX, "client ids use the name key");
 _Static_assert(sizeof(struct kg_flow_key) == 40, "flow key");
 _Static_assert(sizeof(struct kg_flow) % 8 == 0, "flow value alignment");
-_Static_assert((KG_DCACHE & (KG_DCACHE - 1)) == 0 && KG_DCACHE_NAME % 8 == 0, "dcache shape");
+_Static_assert(KG_DCACHE == 16 && KG_DCACHE_NAME % 8 == 0, "dcache shape (kg_dc_slot takes 4 bits)");
 _Static_assert(sizeof(struct kg_event) % 8 == 0, "event alignment");
 _Static_assert(KG_MAX_REGIONS == 64 && KG_MAX_CLIENT_IDS == 64, "masks are one u64");
 _Static_assert(KG_OP__COUNT <= 8, "ops mask is one byte");

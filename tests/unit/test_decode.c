@@ -504,9 +504,10 @@ static void test_negative_inputs(void)
 	}
 
 	/* Decoder bound: nesting is at most KD_MAX_DEPTH by the tables, so use the step
-	 * budget: a chunk with more work than KD_MAX_STEPS_PER_CHUNK allows. */
+	 * budget: a chunk with more work than KD_MAX_STEPS_PER_CHUNK allows (a step runs
+	 * up to KD_OPS_PER_STEP body ops: 20,000 partitions need more steps). */
 	{
-		struct kf_topic many[1] = { { .name = "t", .partitions = 3000 } };
+		struct kf_topic many[1] = { { .name = "t", .partitions = 20000 } };
 		struct kf_req r = { .api_key = KAFKA_FETCH, .api_version = 4, .corr = 1,
 				    .client_id = "neg", .topics = many, .ntopics = 1 };
 		struct kd_state st;
