@@ -161,7 +161,10 @@ fuzz: $(BUILD)/tests/fuzz_decode
 
 BENCH_SRCS := bench/bench_datapath.c tests/bpf/pkt.c tests/unit/kframe.c $(AGENT_LIB)
 
-$(BUILD)/bench_datapath: $(BENCH_SRCS) $(SKELS) $(HDRS) | $(BUILD)
+$(BUILD)/bench_wrap.bpf.o: bench/bench_wrap.bpf.c $(HDRS) | $(BUILD)
+	$(CC) $(BPF_CFLAGS) -Ibpf -c $< -o $@
+
+$(BUILD)/bench_datapath: $(BENCH_SRCS) $(SKELS) $(BUILD)/bench_wrap.skel.h $(HDRS) | $(BUILD)
 	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(BENCH_SRCS) $(LIBBPF)
 
 bench: bench-datapath
