@@ -4,8 +4,9 @@
  * policy, then ships every decision event from the ring buffers to the audit pipeline
  * (agent/audit.h) until SIGTERM/SIGINT; SIGHUP reloads the policy file.
  *
- * The datapath submits events with BPF_RB_NO_WAKEUP (a wakeup per event would cost more
- * than the decision), so the ring buffers are drained on a timer, not on epoll.
+ * The datapath sends a packet's events as one record with BPF_RB_NO_WAKEUP (a wakeup per
+ * record would cost more than the decisions), so the ring buffers are drained on a
+ * timer, not on epoll; agent/events.h splits each record into its events.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 
 #include "agent/audit.h"
 #include "agent/cli.h"
+#include "agent/events.h"
 #include "agent/runtime.h"
 
 /* Interfaces one agent serves: more -> usage error. */
@@ -109,6 +111,7 @@ struct run {
 	struct kg_audit *audit;
 	struct kg_names_cache *names;
 	unsigned long long events;
+	unsigned long long bad_records; /* ring-buffer records that were not event lists */
 };
 
 static int apply_all(struct run *r, bool skip_same)
@@ -145,14 +148,24 @@ static int apply_all(struct run *r, bool skip_same)
 	return rc;
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+static void on_decision(void *ctx, const struct kg_event *e)
 {
 	struct run *r = ctx;
 
-	if (size < sizeof(struct kg_event))
-		return 0; /* not an event this agent knows: a datapath of another version */
 	r->events++;
-	kg_audit_event(r->audit, data);
+	kg_audit_event(r->audit, e);
+}
+
+/* One ring-buffer record: the decision events of one packet. */
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct run *r = ctx;
+
+	/* events before a fault were shipped; a record this agent cannot read is skipped */
+	if (kg_events_each(data, size, on_decision, r) < 0 && !r->bad_records++)
+		logf_("event ring buffer: a record of %zu bytes is not a list of events this "
+		      "agent knows (a datapath of another version?): skipped, and later ones "
+		      "counted", size);
 	return 0;
 }
 
@@ -385,9 +398,9 @@ int cmd_run(int argc, char **argv)
 		int e = 0;
 
 		if (!rb)
-			rb = ring_buffer__new(r.rt[i].maps.events, on_event, &r, NULL);
+			rb = ring_buffer__new(r.rt[i].maps.events, on_record, &r, NULL);
 		else
-			e = ring_buffer__add(rb, r.rt[i].maps.events, on_event, &r);
+			e = ring_buffer__add(rb, r.rt[i].maps.events, on_record, &r);
 		if (!rb || e) {
 			logf_("%s: opening the event ring buffer: %s", r.rt[i].iface,
 			      strerror(errno));
@@ -417,7 +430,8 @@ int cmd_run(int argc, char **argv)
 		kg_audit_poll(r.audit, RUN_POLL_MS);
 	}
 	ring_buffer__consume(rb); /* what the datapath submitted before the signal */
-	logf_("%s: stopping after %llu events", strsignal(stop_sig), r.events);
+	logf_("%s: stopping after %llu events (%llu unreadable records)", strsignal(stop_sig),
+	      r.events, r.bad_records);
 	rc = 0;
 out:
 	ring_buffer__free(rb);

@@ -10,7 +10,8 @@
  * fast path: anything else passes after a few instructions) -> flow lookup ->
  * in-order normalization -> the Kafka stream decoder (bpf/kafka_decode.h) -> one
  * decision per topic (or per request for requests without topics) against the
- * active policy generation -> enforcement in place -> decision events.
+ * active policy generation -> enforcement in place -> decision events (one ring-buffer
+ * record for the packet's decisions).
  *
  * In-order normalization (DESIGN §2): the decoder only advances on in-order bytes.
  *  - a segment that starts beyond next_seq is dropped (the sender retransmits);
@@ -46,6 +47,7 @@
 #define KG_V_PASS XDP_PASS
 #define KG_V_DROP XDP_DROP
 #endif
+#define KG_INGRESS 1 /* kgate_maps.bpf.h: this program sends decision events */
 #define KD_CTX KG_CTX *
 /*
  * The decoder reads the packet through a window: KG_WIN bytes copied out with one
@@ -440,14 +442,114 @@ static __always_inline int kg_syn_decide(struct kg_flow *f, __u32 gen)
 }
 
 /*
+ * Decision events are staged per CPU in kg_evbatch and leave as one kg_events record per
+ * packet (the format is in maps/kgate_maps.h): kg_ev_begin before the decode loop,
+ * kg_ev_end after it. An event outside that scope (at SYN, for a flow whose decoding had
+ * ended) leaves at once, a record of one. A full staging buffer is sent early. Within
+ * the scope every event is of the packet's flow, so one context entry serves them all.
+ */
+
+/* Sends what is staged as one record; if the ring buffer is full, counts it lost. */
+static __always_inline void kg_ev_send(struct kg_evbatch *b)
+{
+	__u32 len = b->len;
+
+	if (len) {
+		KD_CLAMP(len, KG_EVBATCH_BYTES);
+		/* no wakeup: the agent polls (a wakeup per record costs ~1 us) */
+		if (bpf_ringbuf_output(&kg_events, b->data, len, BPF_RB_NO_WAKEUP)) {
+			if (b->nallow)
+				kg_count_n(KG_C_EVENTS_LOST_ALLOW, b->nallow);
+			if (b->ndeny)
+				kg_count_n(KG_C_EVENTS_LOST_DENY, b->ndeny);
+		}
+	}
+	b->len = 0;
+	b->nallow = 0;
+	b->ndeny = 0;
+	b->ctx = 0; /* every record starts with its context */
+}
+
+/* From here to kg_ev_end, events are staged. */
+static __always_inline void kg_ev_begin(void)
+{
+	__u32 zero = 0;
+	struct kg_evbatch *b = bpf_map_lookup_elem(&kg_evbatch, &zero);
+
+	if (b)
+		b->open = 1;
+}
+
+/* Sends the events staged since kg_ev_begin; later events leave one by one. */
+__attribute__((noinline)) int kg_ev_end(void)
+{
+	__u32 zero = 0;
+	struct kg_evbatch *b = bpf_map_lookup_elem(&kg_evbatch, &zero);
+
+	if (!b)
+		return 0;
+	b->open = 0;
+	kg_ev_send(b);
+	return 0;
+}
+
+/*
+ * Copies len (<= max) bytes of src to dst zero-padded to 8, src and dst 8-aligned: all
+ * max bytes are copied (straight-line code: a loop to len would multiply the verifier's
+ * paths), then the word holding the end rewritten from src with the bytes past len
+ * cleared (from src, not dst: reading back what was just stored would stall). Bytes past
+ * the padding are left for the next entry to overwrite, or unsent. Little endian: the
+ * first bytes of a word are its low.
+ */
+static __always_inline void kg_copy_pad8(__u8 *dst, const __u8 *src, __u32 len, const __u32 max)
+{
+	__builtin_memcpy(dst, src, max);
+	if (len & 7) {
+		__u32 w = (len & ~7u) & (max - 8);
+
+		*(__u64 *)&dst[w] = *(const __u64 *)&src[w] & ((1ull << ((len & 7) * 8)) - 1);
+	}
+}
+
+/* The context entry of f's events at b->data[off]; returns its size. */
+static __always_inline __u32 kg_ev_ctx(struct kg_evbatch *b, __u32 off, struct kg_flow *f,
+				       struct kg_config *cfg, __u32 gen)
+{
+	struct kg_rec_ctx *c = (struct kg_rec_ctx *)&b->data[off];
+	__u32 pl = KG_REC_PRINCIPAL_BYTES(f->principal_len), size;
+
+	KD_CLAMP(pl, KD_USER_MAX); /* it is: for the verifier */
+	size = KG_REC_CTX_SIZE(pl);
+	c->h.size = size;
+	c->h.type = KG_REC_CTX;
+	c->h.pad = 0;
+	c->version_id = cfg->version_id;
+	c->ts_ns = f->ts_pkt;
+	__builtin_memcpy(&c->flow, &f->key, sizeof(c->flow));
+	c->principal_id = f->principal_id;
+	c->region_id = f->region_id;
+	c->principal_src = f->principal_src;
+	c->principal_len = f->principal_len;
+	c->gen = gen;
+	c->pad[0] = 0;
+	c->pad[1] = 0;
+	kg_copy_pad8((__u8 *)(c + 1), f->principal, pl, KD_USER_MAX);
+	b->ctx = 1;
+	b->ctx_gen = gen;
+	return size;
+}
+
+/*
  * One decision event. kind KG_EV_*; dec = kg_decide's result; enforced as applied.
  * Deny and undecodable events are always sent; allows per the policy's audit_allow.
  */
 __attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, __u32 enforced_gen)
 {
-	__u32 gen = enforced_gen & 1, action = dec & 0xf;
+	__u32 gen = enforced_gen & 1, action = dec & 0xf, zero = 0, off, cl, tl, size;
 	struct kg_config *cfg;
-	struct kg_event *e;
+	struct kg_evbatch *b;
+	struct kg_rec_dec *e;
+	__u8 *var;
 
 	if (!f)
 		return 0;
@@ -462,49 +564,78 @@ __attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, 
 				return 0;
 		}
 	}
-	e = bpf_ringbuf_reserve(&kg_events, sizeof(*e), 0);
-	if (!e) {
-		kg_count(action == KG_ACT_ALLOW ? KG_C_EVENTS_LOST_ALLOW : KG_C_EVENTS_LOST_DENY);
-		return 0;
-	}
 	/* one clock read per packet: its decisions are made at the same time */
 	if (!f->ts_pkt)
 		f->ts_pkt = bpf_ktime_get_ns();
-	e->ts_ns = f->ts_pkt;
-	__builtin_memcpy(&e->flow, &f->key, sizeof(e->flow));
-	e->version_id = cfg->version_id;
+	b = bpf_map_lookup_elem(&kg_evbatch, &zero);
+	if (!b) {
+		kg_count(action == KG_ACT_ALLOW ? KG_C_EVENTS_LOST_ALLOW : KG_C_EVENTS_LOST_DENY);
+		return 0;
+	}
+	/* room for a context and the largest decision, or what is staged goes first */
+	off = b->len;
+	if (off > KG_EVBATCH_BYTES - KG_REC_CTX_MAX - KG_REC_DEC_MAX) {
+		kg_ev_send(b);
+		off = 0;
+	}
+	KD_CLAMP(off, KG_EVBATCH_BYTES - KG_REC_CTX_MAX - KG_REC_DEC_MAX);
+	if (!b->ctx || b->ctx_gen != gen)
+		off += kg_ev_ctx(b, off, f, cfg, gen);
+	KD_CLAMP(off, KG_EVBATCH_BYTES - KG_REC_DEC_MAX);
+	e = (struct kg_rec_dec *)&b->data[off];
+	e->h.type = KG_REC_DEC;
+	e->h.pad = 0;
 	e->rule_id = (dec >> 4) ? (dec >> 4) - 1 : ~0u;
 	e->corr = f->dec.corr;
 	e->frame_size = f->dec.frame_size;
 	e->api_key = f->dec.api_key;
 	e->api_version = f->dec.api_version;
-	e->principal_id = f->principal_id;
 	e->kind = kind;
 	e->verdict = action;
 	e->enforced = (enforced_gen >> 1) & 1;
 	e->op = f->dec.opclass;
-	e->region_id = f->region_id;
-	e->principal_src = f->principal_src;
 	e->reason = f->dec.reason;
-	e->gen = gen;
 	e->tkind = kind == KG_EV_TOPIC ? f->dec.tkind : 0;
-	e->principal_len = f->principal_len;
 	e->client_id_len = f->dec.client_id_null == 1 ? 0xff : f->dec.client_id_len;
-	e->topic_len = kind == KG_EV_TOPIC ? f->dec.name_len : 0;
-	__builtin_memcpy(e->uuid, f->dec.uuid, sizeof(e->uuid));
-	__builtin_memcpy(e->principal, f->principal, sizeof(e->principal));
-	__builtin_memcpy(e->client_id, f->dec.client_id, sizeof(e->client_id));
-	/* only the name's bytes (a 256-byte copy per event is measurable) */
-	{
-		__u32 tl = e->topic_len;
-
-		KD_CLAMP(tl, sizeof(e->topic) - 1);
-		if (tl)
-			bpf_probe_read_kernel(e->topic, tl, f->dec.name);
-		e->topic[tl & 0xff] = 0;
+	tl = kind == KG_EV_TOPIC ? f->dec.name_len : 0;
+	KD_CLAMP(tl, 255);
+	e->topic_len = tl;
+	e->flags = (e->tkind & KD_TK_ID) ? KG_REC_F_UUID : 0;
+	e->pad[0] = 0;
+	e->pad[1] = 0;
+	e->pad[2] = 0;
+	size = KG_REC_DEC_SIZE(e->flags, e->client_id_len, tl);
+	e->h.size = size;
+	b->len = off + size;
+	if (action == KG_ACT_ALLOW)
+		b->nallow++;
+	else
+		b->ndeny++;
+	/*
+	 * The topic id only where the event names one, the client id, the topic and its
+	 * NUL, each zero-padded to 8. The strings sit at odd offsets in the decoder's state,
+	 * where BPF copies byte by byte: the kernel's copy of just their bytes is cheaper.
+	 * The word holding each end is cleared first, then the bytes written over it.
+	 */
+	var = (__u8 *)(e + 1);
+	if (e->flags & KG_REC_F_UUID) {
+		__builtin_memcpy(var, f->dec.uuid, sizeof(f->dec.uuid));
+		var += sizeof(f->dec.uuid);
 	}
-	/* no wakeup per event: the agent polls (a wakeup per event costs ~1 us) */
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	cl = KG_REC_CID_BYTES(e->client_id_len);
+	KD_CLAMP(cl, KD_CLIENT_ID_MAX); /* it is: for the verifier */
+	if (cl) {
+		*(__u64 *)&var[(cl - 1) & 0x38] = 0;
+		bpf_probe_read_kernel(var, cl, f->dec.client_id);
+	}
+	cl = KG_REC_PAD8(cl);
+	KD_CLAMP(cl, KD_CLIENT_ID_MAX);
+	var += cl;
+	*(__u64 *)&var[tl & 0xf8] = 0;
+	if (tl)
+		bpf_probe_read_kernel(var, tl, f->dec.name);
+	if (!b->open)
+		kg_ev_send(b);
 	return 0;
 }
 
@@ -1820,6 +1951,8 @@ syn_done:
 		__u32 start = src->off;
 
 		lp.last = KD_EV_CONTINUE;
+		/* the packet's events leave as one record: nothing returns before kg_ev_end */
+		kg_ev_begin();
 		bpf_loop(KD_STEPS_FOR(p.payload_len), kg_step, &lp, 0);
 		if (lp.last != KD_EV_NEED_MORE && lp.last != KD_EV_ERROR &&
 		    lp.out.outcome == KG_OUT_PASS) {
@@ -1827,6 +1960,7 @@ syn_done:
 			kd_fatal(&f->dec, KD_ERR_BOUND);
 			lp.out.outcome = kg_undecodable(&lp);
 		}
+		kg_ev_end();
 		f->bytes += p.payload_len;
 		f->next_seq = p.seq + p.payload_len;
 

@@ -119,7 +119,10 @@ struct {
 	__type(value, struct kg_flow);
 } kg_flow_zero SEC(".maps");
 
-/* Decision events. Full -> the event is counted lost by verdict class. */
+/*
+ * Decision events, one record per packet's events (struct kg_event in maps/kgate_maps.h).
+ * Full -> every event of the record is counted lost by verdict class.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);
@@ -156,6 +159,33 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kg_scratch);
 } kg_scratch SEC(".maps");
+
+#ifdef KG_INGRESS
+/*
+ * Per-CPU staging of decision events (bpf/kgate_ingress.h, kg_emit): while a packet is
+ * decoded its events are written here compactly and leave as one kg_events record.
+ * Not pinned: each ingress object has its own, and its one program does not nest on a
+ * CPU (it runs in softirq), so nothing but the packet at hand is ever staged. Only the
+ * ingress programs send events (TC egress has none: no 8 KB per CPU for it).
+ */
+struct kg_evbatch {
+	__u32 len;     /* bytes staged in data: whole entries (maps/kgate_maps.h, KG_REC_*) */
+	__u16 nallow;  /* staged events by verdict class, counted lost if the record is */
+	__u16 ndeny;
+	__u8 open;     /* a packet's decode loop runs: events wait for kg_ev_end */
+	__u8 ctx;      /* data holds a context entry, for policy generation ctx_gen */
+	__u8 ctx_gen;
+	__u8 pad[5];
+	__u8 data[KG_EVBATCH_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kg_evbatch);
+} kg_evbatch SEC(".maps");
+#endif
 
 #ifdef KG_XDP
 /* [0]: the quarantine interface for redirect (XDP only: a devmap belongs to XDP). */
@@ -198,12 +228,17 @@ static __always_inline __u64 kg_name_hash(const __u8 *name, __u32 len, __u8 last
 	return h;
 }
 
-static __always_inline void kg_count(__u32 idx)
+static __always_inline void kg_count_n(__u32 idx, __u64 n)
 {
 	__u64 *c = bpf_map_lookup_elem(&kg_counters, &idx);
 
 	if (c)
-		*c += 1; /* per-CPU: no atomics needed */
+		*c += n; /* per-CPU: no atomics needed */
+}
+
+static __always_inline void kg_count(__u32 idx)
+{
+	kg_count_n(idx, 1);
 }
 
 /*

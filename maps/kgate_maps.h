@@ -353,6 +353,10 @@ struct kg_flow {
 #define KG_EV_CONNECTION 4  /* connection-level action (redirect at SYN, ooo drop...) */
 #define KG_EV_SESSION 5     /* an incremental Fetch session reset after a policy change */
 
+/*
+ * A decision event, as the agent reads it. The datapath sends it in parts (below);
+ * agent/events.h puts it back together.
+ */
 struct kg_event {
 	__u64 ts_ns;
 	struct kg_flow_key flow;
@@ -381,6 +385,86 @@ struct kg_event {
 	__u8 client_id[KD_CLIENT_ID_MAX];
 	__u8 topic[256];
 };
+
+/*
+ * How events travel in kg_events: one ring-buffer record per packet, and compact. On a
+ * paravirtualized host each reservation costs ~30-50 ns (its lock disables interrupts: a
+ * hypervisor call), and fresh ring memory is slow to write: a Produce naming ten topics
+ * is one record of ~550 bytes, not ten reservations of 488. A record is a list of
+ * entries, each starting with struct kg_rec_hdr and a multiple of 8 bytes long:
+ *
+ *  - KG_REC_CTX (struct kg_rec_ctx), then the principal's bytes zero-padded to 8: what
+ *    the events after it share (the packet's time, the flow, principal, region, policy
+ *    version). First in every record.
+ *  - KG_REC_DEC (struct kg_rec_dec): one event's own fields, then its topic id (only
+ *    with KG_REC_F_UUID), its client id bytes zero-padded to 8 (none when null), its
+ *    topic bytes and a NUL zero-padded to 8.
+ *
+ * Sizes: KG_REC_CTX_SIZE, KG_REC_DEC_SIZE. agent/events.h makes events of them again.
+ */
+#define KG_REC_CTX 1
+#define KG_REC_DEC 2
+
+struct kg_rec_hdr {
+	__u16 size; /* bytes of the entry, this header included */
+	__u8 type;  /* KG_REC_* */
+	__u8 pad;
+};
+
+struct kg_rec_ctx {
+	struct kg_rec_hdr h;
+	__u32 version_id;
+	__u64 ts_ns;
+	struct kg_flow_key flow;
+	__u16 principal_id;
+	__u8 region_id;
+	__u8 principal_src;
+	__u8 principal_len;
+	__u8 gen;
+	__u8 pad[2];
+	/* the principal */
+};
+
+#define KG_REC_F_UUID 0x01 /* the entry carries the topic id (the event's tkind has KD_TK_ID) */
+
+struct kg_rec_dec {
+	struct kg_rec_hdr h;
+	__u32 rule_id;
+	__s32 corr;
+	__u32 frame_size;
+	__u16 api_key;
+	__u16 api_version;
+	__u8 kind;
+	__u8 verdict;
+	__u8 enforced;
+	__u8 op;
+	__u8 reason;
+	__u8 tkind;
+	__u8 client_id_len; /* 0xff: null */
+	__u8 topic_len;     /* KD_TOPIC_MAX < 256 */
+	__u8 flags;         /* KG_REC_F_* */
+	__u8 pad[3];
+	/* the topic id, the client id, the topic */
+};
+
+/* Bytes of the principal and of the client id (null: none) that entries carry. */
+#define KG_REC_PRINCIPAL_BYTES(len) ((len) > KD_USER_MAX ? (__u32)KD_USER_MAX : (__u32)(len))
+#define KG_REC_CID_BYTES(len)                                                                      \
+	((len) == 0xff ? 0u : (len) > KD_CLIENT_ID_MAX ? (__u32)KD_CLIENT_ID_MAX : (__u32)(len))
+#define KG_REC_PAD8(n) (((n) + 7) & ~7u)
+#define KG_REC_CTX_SIZE(principal_len)                                                             \
+	(sizeof(struct kg_rec_ctx) + KG_REC_PAD8(KG_REC_PRINCIPAL_BYTES(principal_len)))
+#define KG_REC_DEC_SIZE(flags, cid_len, topic_len)                                                 \
+	(sizeof(struct kg_rec_dec) + ((flags) & KG_REC_F_UUID ? 16u : 0u) +                       \
+	 KG_REC_PAD8(KG_REC_CID_BYTES(cid_len)) + KG_REC_PAD8((__u32)(topic_len) + 1))
+#define KG_REC_CTX_MAX KG_REC_CTX_SIZE(KD_USER_MAX)
+#define KG_REC_DEC_MAX KG_REC_DEC_SIZE(KG_REC_F_UUID, KD_CLIENT_ID_MAX, 255)
+/*
+ * Bytes of events a CPU stages for one record: a packet whose events need more goes
+ * out as several records, each starting with its context (over 150 events with short
+ * topic names and client ids fit, 21 of the largest).
+ */
+#define KG_EVBATCH_BYTES 8192
 
 /* Per-CPU counters, kg_counters[index]. */
 #define KG_COUNTERS(X)                                                                             \
@@ -418,6 +502,15 @@ _Static_assert(sizeof(struct kg_flow_key) == 40, "flow key");
 _Static_assert(sizeof(struct kg_flow) % 8 == 0, "flow value alignment");
 _Static_assert(KG_DCACHE == 16 && KG_DCACHE_NAME % 8 == 0, "dcache shape (kg_dc_slot takes 4 bits)");
 _Static_assert(sizeof(struct kg_event) % 8 == 0, "event alignment");
+_Static_assert(sizeof(struct kg_rec_ctx) == 64 && sizeof(struct kg_rec_dec) == 32,
+	       "record entries: a layout change is a record format change");
+_Static_assert(sizeof(struct kg_rec_ctx) % 8 == 0 && sizeof(struct kg_rec_dec) % 8 == 0,
+	       "entries keep the next one 8-aligned");
+_Static_assert(KG_REC_CTX_MAX == 128 && KG_REC_DEC_MAX == 32 + 16 + 64 + 256,
+	       "largest entries (the staging buffer keeps room for both)");
+_Static_assert(KG_EVBATCH_BYTES % 8 == 0 && KG_EVBATCH_BYTES <= 65535 &&
+		       KG_EVBATCH_BYTES >= 2 * (KG_REC_CTX_MAX + KG_REC_DEC_MAX),
+	       "a batch holds a context and whole decision entries; sizes fit h.size");
 _Static_assert(KG_MAX_REGIONS == 64 && KG_MAX_CLIENT_IDS == 64, "masks are one u64");
 _Static_assert(KG_OP__COUNT <= 8, "ops mask is one byte");
 

@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "agent/events.h"
 #include "agent/policy.h"
 #include "agent/policy_load.h"
 #include "bpf/kafka_layouts.h"
@@ -45,15 +46,27 @@ static struct {
 	char pin[64];
 	struct kg_event ev[MAXEV];
 	int nev;
+	int nrec;                /* ring-buffer records they came in */
+	int bad_rec;             /* records kg_events_each refused: a datapath defect */
+	__u64 seen[2];           /* every event read, by lost-event class (KG_LOST_*) */
+	int hold;                /* dp_run leaves the ring buffer unread */
 	__u32 version;
 	uint16_t next_port;
 } dp;
 
-static int on_event(void *ctx, void *data, size_t size)
+static void on_event(void *ctx, const struct kg_event *e)
 {
 	(void)ctx;
-	if (size >= sizeof(struct kg_event) && dp.nev < MAXEV)
-		memcpy(&dp.ev[dp.nev++], data, sizeof(struct kg_event));
+	dp.seen[e->verdict == KG_ACT_ALLOW ? KG_LOST_ALLOW : KG_LOST_DENY]++;
+	if (dp.nev < MAXEV)
+		dp.ev[dp.nev++] = *e;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	dp.nrec++;
+	if (kg_events_each(data, size, on_event, ctx) < 0)
+		dp.bad_rec++;
 	return 0;
 }
 
@@ -96,7 +109,7 @@ static int dp_setup(void)
 		dp_teardown();
 		return -1;
 	}
-	dp.rb = ring_buffer__new(dp.m.events, on_event, NULL, NULL);
+	dp.rb = ring_buffer__new(dp.m.events, on_record, NULL, NULL);
 	dp.next_port = 30000;
 	return dp.rb ? 0 : -1;
 }
@@ -160,7 +173,9 @@ static int dp_run(const uint8_t *in, size_t len, uint8_t *out, size_t *outlen)
 	if (bpf_prog_test_run_opts(fd, &o))
 		return -1;
 	*outlen = o.data_size_out;
-	ring_buffer__consume(dp.rb);
+	if (!dp.hold)
+		ring_buffer__consume(dp.rb);
+	CU_ASSERT_EQUAL(dp.bad_rec, 0); /* every record the datapath sent splits cleanly */
 	if (!dp.use_tci)
 		return o.retval;
 	switch (o.retval) {
@@ -241,6 +256,7 @@ static int conn_send_at(struct conn *c, uint32_t seq, const uint8_t *data, size_
 	c->s.flags = PKT_ACK | PKT_PSH;
 	n = pkt_build(pkt, &c->s, data, len);
 	dp.nev = 0;
+	dp.nrec = 0;
 	rc = dp_run(pkt, n, c->out, &c->outlen);
 	pkt_parse(c->out, c->outlen, &c->v);
 	return rc;
@@ -618,6 +634,128 @@ static void test_split_at_every_header_byte(void)
 		}
 	}
 	CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* A Metadata v1 request naming n topics "m.0", "m.1"... (first "eu.m" when eu_first). */
+static size_t metadata_n(int n, bool eu_first, char names[][16], uint8_t *out)
+{
+	struct kf_topic t[200] = {};
+	struct kf_req r = { .api_key = KAFKA_METADATA, .api_version = 1, .corr = 7,
+			    .client_id = "app", .topics = t, .ntopics = n };
+
+	CU_ASSERT_FATAL(n <= 200);
+	for (int i = 0; i < n; i++) {
+		snprintf(names[i], 16, i == 0 && eu_first ? "eu.m" : "m.%d", i);
+		t[i].name = names[i];
+	}
+	return kf_build(&r, out, PKT_CAP);
+}
+
+/*
+ * A packet's decision events leave as one ring-buffer record (kg_ev_begin/kg_ev_end);
+ * read back they are one event per topic, in request order, with their topics. A packet
+ * whose events overflow the per-CPU staging buffer sends it early: still every event,
+ * in order, in more records.
+ */
+static void test_events_one_record_per_packet(void)
+{
+	static const char *const five[] = { "public", "eu.orders", "a", "audited",
+					    "a.topic.name.longer.than.the.dcache.memo.holds" };
+	static const int verdict[] = { KG_ACT_ALLOW, KG_ACT_REJECT, KG_ACT_ALLOW, KG_ACT_REJECT,
+				       KG_ACT_ALLOW };
+	static const __u32 rule[] = { 6, 0, 6, 5, 6 };
+	/*
+	 * Anonymous, client id "app", names "m.0"... "m.199": each event takes
+	 * KG_REC_DEC_SIZE(0, 3, 5) after the record's context, while room for the largest
+	 * context and event is left.
+	 */
+	const int per_rec = (KG_EVBATCH_BYTES - KG_REC_CTX_MAX - KG_REC_DEC_MAX -
+			     KG_REC_CTX_SIZE(0)) / KG_REC_DEC_SIZE(0, 3, 5) + 1;
+	char names[200][16];
+	uint8_t b[PKT_CAP];
+	struct conn c;
+	size_t n;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.20.0.5", 0); /* us: eu.* is rejected */
+	n = req(KAFKA_PRODUCE, 7, five, 5, b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(dp.nrec, 1);
+	CU_ASSERT_EQUAL_FATAL(dp.nev, 5);
+	for (int i = 0; i < 5; i++) {
+		check_event(i, verdict[i], rule[i], i != 3, KG_OP_PRODUCE, five[i]);
+		CU_ASSERT_EQUAL(dp.ev[i].kind, KG_EV_TOPIC);
+		CU_ASSERT_EQUAL(dp.ev[i].topic[dp.ev[i].topic_len], 0);
+		CU_ASSERT_EQUAL(dp.ev[i].corr, 7);
+		CU_ASSERT_EQUAL(dp.ev[i].ts_ns, dp.ev[0].ts_ns); /* one clock read per packet */
+	}
+	/* one topic, one event, one record */
+	n = produce("public", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(dp.nrec, 1);
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	check_event(0, KG_ACT_ALLOW, 6, 1, KG_OP_PRODUCE, "public");
+
+	/* more events than one staging buffer holds */
+	CU_ASSERT_FATAL(per_rec < 200);
+	n = metadata_n(200, false, names, b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(dp.nrec, (200 + per_rec - 1) / per_rec);
+	CU_ASSERT_EQUAL_FATAL(dp.nev, 200);
+	for (int i = 0; i < 200; i++) {
+		check_event(i, KG_ACT_ALLOW, 6, 1, KG_OP_DESCRIBE, names[i]);
+		CU_ASSERT(dp.ev[i].client_id_len == 3 && !memcmp(dp.ev[i].client_id, "app", 3));
+		CU_ASSERT_EQUAL(dp.ev[i].flow.sport, htons(c.s.sport)); /* each record's context */
+	}
+}
+
+/*
+ * When the ring buffer is full, every event of a record that cannot be queued is counted
+ * lost by its own verdict class: what was read plus what was counted lost is every
+ * decision, class by class (the agent's gap records rely on it).
+ */
+static void test_events_lost_by_class(void)
+{
+	/* per packet: one deny (eu.m from us, rule 0; monitor mode: not enforced), 39 allows */
+	const int per_pkt = 40,
+		  pkts = 16 * 1024 * 1024 /
+				 (KG_REC_CTX_SIZE(0) + per_pkt * KG_REC_DEC_SIZE(0, 3, 5)) +
+			 200;
+	__u64 lost[2], seen[2];
+	char names[200][16];
+	uint8_t b[PKT_CAP];
+	struct conn c;
+	size_t n;
+	int bad = 0;
+
+	apply_base(KG_MODE_MONITOR);
+	conn_open(&c, 4, "10.20.0.5", 0);
+	n = metadata_n(per_pkt, true, names, b);
+	lost[KG_LOST_ALLOW] = counter(KG_C_EVENTS_LOST_ALLOW);
+	lost[KG_LOST_DENY] = counter(KG_C_EVENTS_LOST_DENY);
+	memcpy(seen, dp.seen, sizeof(seen));
+	dp.hold = 1; /* nobody reads: the ring buffer fills */
+	for (int i = 0; i < pkts; i++)
+		bad += conn_send(&c, b, n) != XDP_PASS;
+	dp.hold = 0;
+	ring_buffer__consume(dp.rb);
+	CU_ASSERT_EQUAL(bad, 0);
+	lost[KG_LOST_ALLOW] = counter(KG_C_EVENTS_LOST_ALLOW) - lost[KG_LOST_ALLOW];
+	lost[KG_LOST_DENY] = counter(KG_C_EVENTS_LOST_DENY) - lost[KG_LOST_DENY];
+	seen[KG_LOST_ALLOW] = dp.seen[KG_LOST_ALLOW] - seen[KG_LOST_ALLOW];
+	seen[KG_LOST_DENY] = dp.seen[KG_LOST_DENY] - seen[KG_LOST_DENY];
+	printf("\n    %d packets of %d events, ring buffer unread: read %llu allow + %llu deny, "
+	       "lost %llu allow + %llu deny",
+	       pkts, per_pkt, (unsigned long long)seen[KG_LOST_ALLOW],
+	       (unsigned long long)seen[KG_LOST_DENY], (unsigned long long)lost[KG_LOST_ALLOW],
+	       (unsigned long long)lost[KG_LOST_DENY]);
+	CU_ASSERT(lost[KG_LOST_ALLOW] > 0 && lost[KG_LOST_DENY] > 0);
+	CU_ASSERT_EQUAL(seen[KG_LOST_ALLOW] + lost[KG_LOST_ALLOW], (__u64)pkts * (per_pkt - 1));
+	CU_ASSERT_EQUAL(seen[KG_LOST_DENY] + lost[KG_LOST_DENY], (__u64)pkts);
+	/* read back, the ring buffer takes events again */
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(dp.nev, per_pkt);
+	check_event(0, KG_ACT_REJECT, 0, 0, KG_OP_DESCRIBE, "eu.m");
 }
 
 static void test_pipelined(void)
@@ -2650,6 +2788,10 @@ int register_datapath_tests(CU_pSuite s)
 	    !CU_add_test(s, "monitor mode and audit rules", test_monitor_and_audit) ||
 	    !CU_add_test(s, "split at every header byte", test_split_at_every_header_byte) ||
 	    !CU_add_test(s, "pipelined requests", test_pipelined) ||
+	    !CU_add_test(s, "a packet's events: one record, one event per topic, in order",
+			 test_events_one_record_per_packet) ||
+	    !CU_add_test(s, "ring buffer full: every event of a lost record counted by class",
+			 test_events_lost_by_class) ||
 	    !CU_add_test(s, "out of order, retransmission, overlap",
 			 test_out_of_order_and_retransmission) ||
 	    !CU_add_test(s, "undecodable and mid-stream flows reset", test_undecodable_resets) ||
