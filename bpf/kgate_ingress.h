@@ -1049,7 +1049,7 @@ static long kg_step(__u32 i, void *data)
 			}
 			f->dec.tkind = KD_TK_NAME | KD_TK_ID;
 			dec = (by_id & 0xf) > (by_name & 0xf) ? by_id : by_name;
-		} else if (kg_resolve_id(f)) {
+		} else if (!(f->dec.tkind & KD_TK_NAME) && kg_resolve_id(f)) {
 			kg_count(KG_C_UNKNOWN_TOPIC_IDS);
 			cfg = bpf_map_lookup_elem(&kg_config, &gen);
 			dec = cfg ? cfg->unknown_id_action : KG_ACT_RESET;
