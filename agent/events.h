@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Reading the datapath's decision events. A kg_events ring-buffer record holds the
+ * Reading the datapath's decision events. A kg_event_recs ring-buffer record holds the
  * events of one packet as entries: a context (what they share), then one compact entry
  * per event (maps/kgate_maps.h, KG_REC_*). kg_events_each puts each event back together
  * as a whole struct kg_event, so every reader (kgate run, the datapath tests, the

@@ -11,7 +11,7 @@
 const char *const kg_map_names[KG_NMAPS] = {
 	"kg_active",	  "kg_ports",	    "kg_config",   "kg_rules",	   "kg_classes", "kg_topics",
 	"kg_regions4",	  "kg_regions6",    "kg_identities4", "kg_identities6", "kg_names",
-	"kg_topic_ids",	  "kg_flows",	    "kg_counters", "kg_rule_hits", "kg_events",
+	"kg_topic_ids",	  "kg_flows",	    "kg_counters", "kg_rule_hits", "kg_event_recs",
 };
 
 _Static_assert(sizeof(struct kg_maps) == KG_NMAPS * sizeof(int), "one fd per map name");

@@ -392,8 +392,17 @@ static int adopt(struct kg_runtime *rt, bool fresh, char *err, size_t errlen)
 		goto pin_err;
 	pin_path(rt, KG_PIN_REDIRECT, path, sizeof(path));
 	rt->redirect = bpf_obj_get(path); /* optional: an older datapath had none */
-	if ((e = kg_maps_open_pinned(&rt->maps, rt->pin_dir, err, errlen)))
+	if ((e = kg_maps_open_pinned(&rt->maps, rt->pin_dir, err, errlen))) {
+		/* a map this agent needs is not pinned: the datapath is of another version */
+		if (e == -ENOENT && !fresh) {
+			size_t n = strlen(err);
+
+			snprintf(err + n, errlen > n ? errlen - n : 0,
+				 " (the pinned datapath is of another kgate version: "
+				 "`kgate detach %s`, then run again)", rt->iface);
+		}
 		return e;
+	}
 	rt->xdp_prog_id = prog_id_of(rt->xdp_prog);
 	rt->tc_prog_id = prog_id_of(rt->tc_prog);
 	rec_read(rt->iface, &rec);

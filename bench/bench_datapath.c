@@ -357,7 +357,7 @@ int main(int argc, char **argv)
 				 .identities6 = FD(kg_identities6), .names = FD(kg_names),
 				 .topic_ids = FD(kg_topic_ids), .flows = FD(kg_flows),
 				 .counters = FD(kg_counters), .rule_hits = FD(kg_rule_hits),
-				 .events = FD(kg_events) };
+				 .events = FD(kg_event_recs) };
 	rb = ring_buffer__new(maps.events, drain, NULL, NULL);
 	c.rb = rb;
 	apply_rules(10);

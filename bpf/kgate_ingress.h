@@ -442,7 +442,7 @@ static __always_inline int kg_syn_decide(struct kg_flow *f, __u32 gen)
 }
 
 /*
- * Decision events are staged per CPU in kg_evbatch and leave as one kg_events record per
+ * Decision events are staged per CPU in kg_evbatch and leave as one kg_event_recs record per
  * packet (the format is in maps/kgate_maps.h): kg_ev_begin before the decode loop,
  * kg_ev_end after it. An event outside that scope (at SYN, for a flow whose decoding had
  * ended) leaves at once, a record of one. A full staging buffer is sent early. Within
@@ -457,7 +457,7 @@ static __always_inline void kg_ev_send(struct kg_evbatch *b)
 	if (len) {
 		KD_CLAMP(len, KG_EVBATCH_BYTES);
 		/* no wakeup: the agent polls (a wakeup per record costs ~1 us) */
-		if (bpf_ringbuf_output(&kg_events, b->data, len, BPF_RB_NO_WAKEUP)) {
+		if (bpf_ringbuf_output(&kg_event_recs, b->data, len, BPF_RB_NO_WAKEUP)) {
 			if (b->nallow)
 				kg_count_n(KG_C_EVENTS_LOST_ALLOW, b->nallow);
 			if (b->ndeny)

@@ -123,11 +123,15 @@ struct {
  * Decision events, one record per packet's events (struct kg_event in maps/kgate_maps.h).
  * Full -> every event of the record is counted lost by verdict class.
  */
+/*
+ * Named for its format (it was kg_events, one struct kg_event per record): an agent
+ * never adopts a pinned datapath whose events it would misread.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);
 	KG_PIN;
-} kg_events SEC(".maps");
+} kg_event_recs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -163,7 +167,7 @@ struct {
 #ifdef KG_INGRESS
 /*
  * Per-CPU staging of decision events (bpf/kgate_ingress.h, kg_emit): while a packet is
- * decoded its events are written here compactly and leave as one kg_events record.
+ * decoded its events are written here compactly and leave as one kg_event_recs record.
  * Not pinned: each ingress object has its own, and its one program does not nest on a
  * CPU (it runs in softirq), so nothing but the packet at hand is ever staged. Only the
  * ingress programs send events (TC egress has none: no 8 KB per CPU for it).

@@ -387,7 +387,7 @@ struct kg_event {
 };
 
 /*
- * How events travel in kg_events: one ring-buffer record per packet, and compact. On a
+ * How events travel in kg_event_recs: one ring-buffer record per packet, and compact. On a
  * paravirtualized host each reservation costs ~30-50 ns (its lock disables interrupts: a
  * hypervisor call), and fresh ring memory is slow to write: a Produce naming ten topics
  * is one record of ~550 bytes, not ten reservations of 488. A record is a list of

@@ -190,7 +190,7 @@ rc=$?
 check "a second agent on the same interface is refused" bash -c "[ $rc -eq 1 ] && grep -q 'another .kgate run. serves this interface' $TMP/second.out"
 check "run attached freshly (not adopted)" grep -q "$IFB: attached" "$TMP/agent1.log"
 check "run applied v1 and logged the swap" grep -qE 'policy "none" .* -> "v1" .*swapped in' "$TMP/agent1.log"
-for p in link_xdp prog_xdp prog_tc_egress kg_flows kg_active kg_events kg_redirect; do
+for p in link_xdp prog_xdp prog_tc_egress kg_flows kg_active kg_event_recs kg_redirect; do
 	check "pinned: $p" test -e "$PINS/$p"
 done
 jcheck "XDP attached on $IFB in driver mode: the pinned program (bpftool net)" "x=d[0]['xdp']; assert len(x)==1 and x[0]['mode']=='driver' and x[0]['id']==$(prog_id prog_xdp), x" inb bpftool -j net show dev "$IFB"
@@ -312,6 +312,13 @@ kg policy apply --iface "$IFB" "$TMP/v3.yaml" >/dev/null 2>&1
 # someone removes the TC filter while no agent runs: the next agent puts it back
 inb tc filter del dev "$IFB" egress
 check "TC egress filter removed by hand" bash -c "! nsenter --net=/run/netns/$NSB tc filter show dev $IFB egress | grep -q kgate_tc"
+# a datapath of another version (here: its event ring under the older name) is not adopted
+mv "$PINS/kg_event_recs" "$PINS/kg_events"
+kg run --iface "$IFB" --policy "$TMP/agent.yaml" --audit-file "$TMP/audit.jsonl" \
+	--node test-node >"$TMP/oldver.out" 2>&1
+rc=$?
+mv "$PINS/kg_events" "$PINS/kg_event_recs"
+check "a pinned datapath of another version is refused, with the way out" bash -c "[ $rc -ne 0 ] && grep -q 'another kgate version: .kgate detach $IFB.' $TMP/oldver.out || { cat $TMP/oldver.out; false; }"
 start_agent "$TMP/agent2.log" --quarantine-iface "$IFQ" || exit 1
 check "restart re-attached the TC filter (same pinned program)" bash -c "nsenter --net=/run/netns/$NSB tc filter show dev $IFB egress | grep -q 'kgate_tc_egress.*id $TP'"
 check "restart adopted the pins" grep -q "$IFB: adopted what was pinned" "$TMP/agent2.log"
