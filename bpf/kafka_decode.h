@@ -124,6 +124,18 @@ static __always_inline __u32 kd_avail(const struct kd_src *s)
 	return s->end > s->off ? s->end - s->off : 0;
 }
 
+/* Skips what the chunk holds of a pending length skip; returns the bytes skipped. */
+static __always_inline __u32 kd_skip(struct kd_state *st, struct kd_src *s)
+{
+	__u32 n = kd_avail(s);
+
+	if (n > st->skip)
+		n = st->skip;
+	s->off += n;
+	st->skip -= n;
+	return n;
+}
+
 /* Ends decoding for the flow. */
 static __always_inline int kd_fatal(struct kd_state *st, int reason)
 {
@@ -1200,7 +1212,7 @@ static __always_inline int kd_op1(KD_CTX ctx, struct kd_state *st, struct kd_src
 KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 {
 	const struct kd_api *api;
-	__u32 plen, n;
+	__u32 plen;
 	int ev = KD_EV_CONTINUE;
 
 	if (!st || !s)
@@ -1214,13 +1226,9 @@ KD_FUNC int kd_op(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 		if (ev != KD_EV_CONTINUE || st->phase != KD_PH_BODY || (st->flags & KD_F_IN_TF))
 			break;
 		if (st->skip) {
-			n = kd_avail(s);
-			if (n > st->skip)
-				n = st->skip;
-			s->off += n;
-			st->skip -= n;
+			kd_skip(st, s);
 			if (st->skip)
-				break;
+				break; /* the skip runs past this chunk */
 		}
 	}
 	return ev;
@@ -1287,19 +1295,10 @@ static __always_inline void kd_resp_begin(struct kd_state *st, __u16 key, __u16 
 
 static __always_inline int kd_dispatch(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 {
-	__u32 n;
 	int r;
 
-	if (st->skip) {
-		n = kd_avail(s);
-		if (!n)
-			return KD_EV_NEED_MORE;
-		if (n > st->skip)
-			n = st->skip;
-		s->off += n;
-		st->skip -= n;
-		return KD_EV_CONTINUE;
-	}
+	if (st->skip)
+		return kd_skip(st, s) ? KD_EV_CONTINUE : KD_EV_NEED_MORE;
 	if ((st->flags & KD_F_IN_TF) && st->phase != KD_PH_RESYNC)
 		return kd_tagged(ctx, st, s);
 	switch (st->phase) {
