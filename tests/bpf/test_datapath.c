@@ -225,11 +225,20 @@ static void syn_ack(const struct conn *c, uint32_t ack)
 	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen), TC_ACT_OK);
 }
 
-static void conn_open(struct conn *c, int family, const char *saddr, int vlan)
+/* A SYN at isn on c's addresses (passed), the broker's SYN-ACK; data follows at isn + 1. */
+static void conn_syn(struct conn *c, uint32_t isn)
 {
 	uint8_t pkt[PKT_CAP];
-	size_t n;
 
+	c->s.seq = isn;
+	c->s.flags = PKT_SYN;
+	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c->s, NULL, 0), c->out, &c->outlen), XDP_PASS);
+	c->next = isn + 1;
+	syn_ack(c, isn + 1);
+}
+
+static void conn_open(struct conn *c, int family, const char *saddr, int vlan)
+{
 	memset(c, 0, sizeof(*c));
 	c->s.family = family;
 	c->s.vlan = vlan;
@@ -237,12 +246,7 @@ static void conn_open(struct conn *c, int family, const char *saddr, int vlan)
 	c->s.daddr = family == 6 ? BROKER6 : BROKER4;
 	c->s.sport = dp.next_port++;
 	c->s.dport = PORT;
-	c->s.seq = 1000;
-	c->s.flags = PKT_SYN;
-	n = pkt_build(pkt, &c->s, NULL, 0);
-	CU_ASSERT_EQUAL(dp_run(pkt, n, c->out, &c->outlen), XDP_PASS);
-	c->next = 1001;
-	syn_ack(c, 1001);
+	conn_syn(c, 1000);
 }
 
 /* Sends bytes at seq (c->next when seq is 0); returns the XDP action. */
@@ -1665,11 +1669,7 @@ static void test_syn_handling(void)
 	c.s.seq = c.next;
 	c.s.flags = PKT_RST | PKT_ACK;
 	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_PASS);
-	c.s.seq = 7000;
-	c.s.flags = PKT_SYN;
-	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_PASS);
-	syn_ack(&c, 7001);
-	c.next = 7001;
+	conn_syn(&c, 7000);
 	dp.nev = 0;
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
 	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
@@ -1682,11 +1682,7 @@ static void test_syn_handling(void)
 		CU_ASSERT_EQUAL(conn_send(&c, b, half), XDP_PASS);
 		br.flags = PKT_FIN | PKT_ACK;
 		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen), TC_ACT_OK);
-		c.s.seq = 9000;
-		c.s.flags = PKT_SYN;
-		CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_PASS);
-		syn_ack(&c, 9001);
-		c.next = 9001;
+		conn_syn(&c, 9000);
 		dp.nev = 0;
 		CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS); /* a whole request, from its start */
 		CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
