@@ -15,16 +15,23 @@
 struct kg_maps {
 	int active, ports, config, rules, classes, topics;
 	int regions4, regions6, identities4, identities6, names;
-	int topic_ids, flows, counters, rule_hits, events;
+	int topic_ids, flows, counters, rule_hits, events, nhkey;
 };
 
 /* The map names, in struct kg_maps order, as pinned (for opening by pin). */
 extern const char *const kg_map_names[];
-#define KG_NMAPS 16
+#define KG_NMAPS 17
 
 /* Opens every map pinned under dir (e.g. /sys/fs/bpf/kgate/eth0): 0 or -errno. */
 int kg_maps_open_pinned(struct kg_maps *m, const char *dir, char *err, size_t errlen);
 void kg_maps_close(struct kg_maps *m);
+
+/*
+ * Writes the retransmission hash's random key (kg_nhkey) unless it is written already
+ * (an adopted datapath keeps its own: flows remember hashes taken with it). Call before
+ * the datapath sees a packet. 0 or -errno.
+ */
+int kg_nhkey_init(int nhkey_fd);
 
 /* The active generation, or -errno. */
 int kg_policy_active(const struct kg_maps *m);

@@ -71,7 +71,8 @@ const struct kg_cmd kg_cmd_run = {
 		"--detach-on-exit); SIGHUP re-reads --policy (a broken file is logged as\n"
 		"FILE:LINE:COL and the running policy stays).\n"
 		"Directories: pins /sys/fs/bpf/kgate, state /var/lib/kgate, run /run/kgate\n"
-		"(KGATE_PIN_ROOT, KGATE_STATE_DIR, KGATE_RUN_DIR override them).\n"
+		"(KGATE_PIN_ROOT, KGATE_STATE_DIR, KGATE_RUN_DIR override them). Pins need a\n"
+		"BPF filesystem: one is mounted at /sys/fs/bpf when none is.\n"
 		"Logs go to stderr. Exit 0 on a signal, 1 when setup fails, 2 on usage errors.\n",
 	.run = cmd_run,
 };

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,6 +84,45 @@ static int mkdir_p(const char *path, mode_t mode)
 	if (mkdir(buf, mode) && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+int kg_bpffs_ensure(const char *dir, char *err, size_t errlen)
+{
+	char at[512];
+	struct statfs fs;
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(at)) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(ENAMETOOLONG));
+		return -ENAMETOOLONG;
+	}
+	/* the deepest part of the path that exists says which filesystem pins would land on */
+	memcpy(at, dir, n + 1);
+	while (statfs(at, &fs)) {
+		char *slash = strrchr(at, '/');
+
+		if (errno != ENOENT || !slash || slash == at) {
+			snprintf(err, errlen, "%s: %s", at, strerror(errno));
+			return -errno;
+		}
+		*slash = 0;
+	}
+	if ((__u32)fs.f_type == BPF_FS_MAGIC)
+		return 0;
+	/* a fresh host: the usual place is mounted, as systemd would */
+	if (!strncmp(dir, "/sys/fs/bpf", 11) && (dir[11] == '/' || !dir[11]) &&
+	    !strcmp(at, "/sys/fs/bpf") && !mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") &&
+	    !statfs(at, &fs) && (__u32)fs.f_type == BPF_FS_MAGIC)
+		return 0;
+	snprintf(err, errlen,
+		 "%s is not on a BPF filesystem (pins would not outlive the agent): "
+		 "mount one there (mount -t bpf bpf %s) or set KGATE_PIN_ROOT to a directory on one",
+		 dir, at);
+	return -ENOTSUP;
 }
 
 static double now_us(void)
@@ -462,6 +503,8 @@ static int fresh_load(struct kg_runtime *rt, enum kg_xdp_mode mode, char *err, s
 	char path[512];
 	int e;
 
+	if ((e = kg_bpffs_ensure(rt->pin_dir, err, errlen)))
+		return e;
 	if ((e = mkdir_p(rt->pin_dir, 0700))) {
 		snprintf(err, errlen, "%s: %s", rt->pin_dir, strerror(-e));
 		return e;
@@ -483,6 +526,12 @@ static int fresh_load(struct kg_runtime *rt, enum kg_xdp_mode mode, char *err, s
 			goto fail;
 		}
 		ingress = xs->progs.kgate_xdp;
+	}
+	/* the retransmission hash's key, before any packet is seen (kept when pinned) */
+	if ((e = kg_nhkey_init(bpf_map__fd(is ? is->maps.kg_nhkey : xs->maps.kg_nhkey)))) {
+		snprintf(err, errlen, "%s: writing the retransmission key: %s", rt->iface,
+			 strerror(-e));
+		goto fail;
 	}
 	ts = kgate_tc_bpf__open_opts(&o);
 	if (!ts || kgate_tc_bpf__load(ts)) {

@@ -30,6 +30,13 @@ const char *kg_state_dir(void);
 const char *kg_run_dir(void);
 
 /*
+ * Pins under dir must land on a BPF filesystem: 0 if they would, after mounting one at
+ * /sys/fs/bpf when dir is under it and nothing is mounted there (a fresh host); else
+ * -errno with a message saying what to do.
+ */
+int kg_bpffs_ensure(const char *dir, char *err, size_t errlen);
+
+/*
  * Pins beside the maps in <pin root>/<iface>/. The XDP link pin is what "kgate is
  * attached here" means: its presence makes a starting agent adopt instead of load.
  */

@@ -27,6 +27,7 @@
 #include "agent/policy.h"
 #include "bench/bench_wrap.h"
 #include "agent/policy_load.h"
+#include "agent/runtime.h"
 #include "bpf/kafka_layouts.h"
 #include "bench_wrap.skel.h"
 #include "kframe.h"
@@ -332,6 +333,10 @@ int main(int argc, char **argv)
 	FILE *out;
 
 	snprintf(pin, sizeof(pin), "/sys/fs/bpf/kgbench-%d", getpid());
+	if (kg_bpffs_ensure(pin, (char *)buf, 256)) {
+		fprintf(stderr, "bench_datapath: %s\n", (char *)buf);
+		return 1;
+	}
 	if (mkdir(pin, 0700))
 		die(pin);
 	atexit(cleanup);
@@ -357,7 +362,9 @@ int main(int argc, char **argv)
 				 .identities6 = FD(kg_identities6), .names = FD(kg_names),
 				 .topic_ids = FD(kg_topic_ids), .flows = FD(kg_flows),
 				 .counters = FD(kg_counters), .rule_hits = FD(kg_rule_hits),
-				 .events = FD(kg_event_recs) };
+				 .events = FD(kg_event_recs), .nhkey = FD(kg_nhkey) };
+	if (kg_nhkey_init(maps.nhkey))
+		die("writing kg_nhkey");
 	rb = ring_buffer__new(maps.events, drain, NULL, NULL);
 	c.rb = rb;
 	apply_rules(10);
@@ -383,7 +390,7 @@ int main(int argc, char **argv)
 
 	/*
 	 * KGATE_BENCH_PROFILE=N: run a warm Produce of N topics (0: the continuation) in a loop for a profiler
-	 * (perf record -a -- build/bench_datapath) instead of measuring.
+	 * (perf record -a -- build/bench_datapath) instead of measuring; KGATE_BENCH_ITERS rounds (300).
 	 */
 	if (getenv("KGATE_BENCH_PROFILE")) {
 		int nt = atoi(getenv("KGATE_BENCH_PROFILE"));
@@ -395,7 +402,9 @@ int main(int argc, char **argv)
 			n = produce(nt > 1 ? nt : 1, "t-5", nt > 1 ? 60 : 1200, buf, sizeof(buf));
 			flow_prepare(&fc, 41001, buf, n, buf, n > 1448 ? 1448 : n);
 		}
-		for (int i = 0; i < 300; i++)
+		int iters = getenv("KGATE_BENCH_ITERS") ? atoi(getenv("KGATE_BENCH_ITERS")) : 300;
+
+		for (int i = 0; i < iters; i++)
 			if (getenv("KGATE_BENCH_WARM"))
 				warm_ns(&fc, rb, prog_fd);
 			else

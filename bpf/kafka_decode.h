@@ -57,6 +57,38 @@
 	} while (0)
 #endif
 
+/*
+ * 8 bytes at any address of a map value, as one load or store. clang's BPF backend
+ * turns a memcpy it cannot prove aligned into eight byte loads, shifts and ors (measured:
+ * 5 times slower hashing); the verifier allows unaligned map-value access on CPUs that
+ * do it efficiently (x86-64, arm64), never on the stack, which callers must not pass.
+ */
+#ifdef __bpf__
+#define KD_LD64(p) (*(const __u64 *)(const void *)(p))
+#define KD_ST64(p, v) (*(__u64 *)(void *)(p) = (v))
+#else
+static inline __u64 KD_LD64(const void *p)
+{
+	__u64 v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+#define KD_ST64(p, v)                                                                              \
+	do {                                                                                       \
+		__u64 v_ = (v);                                                                    \
+		memcpy((p), &v_, 8);                                                               \
+	} while (0)
+#endif
+
+/* n bytes (a constant multiple of 8) between map values, a word at a time. */
+#define KD_COPY64(dst, src, n)                                                                     \
+	do {                                                                                       \
+		KD_UNROLL                                                                          \
+		for (int w_ = 0; w_ < (int)(n) / 8; w_++)                                          \
+			KD_ST64((__u8 *)(dst) + w_ * 8, KD_LD64((const __u8 *)(src) + w_ * 8));    \
+	} while (0)
+
 /* A chunk of the stream: bytes [off, end) of the context. */
 struct kd_src {
 	__u32 off;
@@ -160,6 +192,18 @@ static __always_inline int kd_fail(struct kd_state *st, int reason)
 	return KD_EV_ERROR;
 }
 
+/* Big-endian fields of st->carry (a map value in BPF: one load and a byte swap). */
+#if defined(__bpf__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static __always_inline __u16 kd_be16(const __u8 *p)
+{
+	return __builtin_bswap16(*(const __u16 *)(const void *)p);
+}
+
+static __always_inline __u32 kd_be32(const __u8 *p)
+{
+	return __builtin_bswap32(*(const __u32 *)(const void *)p);
+}
+#else
 static __always_inline __u16 kd_be16(const __u8 *p)
 {
 	return (__u16)((p[0] << 8) | p[1]);
@@ -169,6 +213,7 @@ static __always_inline __u32 kd_be32(const __u8 *p)
 {
 	return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | p[3];
 }
+#endif
 
 static __always_inline bool kd_flex(const struct kd_state *st)
 {

@@ -77,7 +77,7 @@ struct kd_op {
 	__u8 vmin; /* first version the op applies to */
 	__u8 vmax; /* last version the op applies to */
 	__u8 arg;
-};
+} __attribute__((aligned(4))); /* read as one word, not four bytes */
 
 struct kd_api {
 	__u8 known;    /* a Kafka api key; unknown keys end decoding */

@@ -111,6 +111,15 @@ struct {
 	KG_PIN;
 } kg_flows SEC(".maps");
 
+/* The retransmission hash's key (struct kg_nhkey), pinned: it outlives agent restarts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kg_nhkey);
+	KG_PIN;
+} kg_nhkey SEC(".maps");
+
 /* An all-zero flow, the template for new flows (too large for the stack); never written. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

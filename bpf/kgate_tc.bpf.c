@@ -166,7 +166,7 @@ __attribute__((noinline)) int kg_sasl_verdict(struct kg_flow *f, struct kg_infli
 	if (!genp)
 		return 0;
 	f->principal_src = KG_PSRC_SASL;
-	__builtin_memcpy(f->principal, f->sasl_user, KD_USER_MAX);
+	KD_COPY64(f->principal, f->sasl_user, KD_USER_MAX);
 	f->principal_len = f->sasl_user_len;
 	f->principal_id = KG_PRINCIPAL_OTHER;
 	f->principal_opaque = f->sasl_uflags != 0;

@@ -78,6 +78,12 @@ struct kg_inflight {
 #define KG_MAX_TOPIC_IDS 65536
 /* Recent segments remembered per flow to recognise retransmissions. */
 #define KG_RETX_SLOTS 4
+/*
+ * The retransmission hash (NH, bpf/kgate_ingress.h) reads 64-byte blocks and needs a
+ * random 32-bit key word per 4 bytes hashed, plus 2 (its second, shifted sum).
+ */
+#define KG_NH_BLOCK 64
+#define KG_NH_KEY_WORDS (65536 / 4 + 4)
 /* In-place rewrites remembered per recent segment (replayed on retransmission). */
 #define KG_RETX_POISONS 4
 
@@ -210,12 +216,19 @@ struct kg_flow_key {
 	__u8 pad[3];
 };
 
+/* The retransmission hash's key: random per boot, written once by the loader. */
+struct kg_nhkey {
+	__u32 ready; /* 0: not written yet (no retransmission passes) */
+	__u32 pad;
+	__u32 k[KG_NH_KEY_WORDS];
+};
+
 struct kg_retx {
 	__u32 seq;
 	__u16 len;
 	__u8 npoison;
 	__u8 pad;
-	__u64 hash;
+	__u64 hash[2];
 	__u16 poison_off[KG_RETX_POISONS]; /* payload offsets rewritten */
 	__u16 poison_len[KG_RETX_POISONS];
 };
@@ -308,7 +321,6 @@ struct kg_flow {
 	__u8 rcur_valid;              /* the response at hand has an in-flight entry */
 	__u32 rcur;                   /* ... at inflight[rcur % KG_INFLIGHT] */
 	struct kg_flow_key key; /* this flow's own key, for events and the TC side */
-	__u64 hkey[2];          /* random key of the retransmission hash */
 	__u64 bytes;          /* payload bytes decided */
 	__u64 ts_pkt;         /* time of the packet at hand's first event, 0 = none yet */
 	__u32 next_seq;       /* next client sequence number expected */

@@ -183,6 +183,10 @@ printf 'version: broken\nrules:\n  - name: x\n    topics: ["ok.*"]\n    action: 
 cp "$TMP/v1.yaml" "$TMP/agent.yaml"
 
 # ---- run: attach, pins, enforcement -----------------------------------------------------
+mkdir -p "$TMP/notbpf"
+KGATE_PIN_ROOT="$TMP/notbpf" kg run --iface "$IFB" --policy "$TMP/v1.yaml" >"$TMP/notbpf.out" 2>&1
+rc=$?
+check "a pin root off a BPF filesystem is refused, saying so, with nothing attached" bash -c "[ $rc -ne 0 ] && grep -q 'is not on a BPF filesystem' $TMP/notbpf.out && [ -z \"\$(ls -A $TMP/notbpf)\" ] && ! nsenter --net=/run/netns/$NSB bpftool net show dev $IFB | grep -q kgate"
 start_agent "$TMP/agent1.log" --xdp-mode native || exit 1
 LID=$(bpftool -j link show pinned "$PINS/link_xdp" | json 'print(d["id"])')
 inb "$KGATE" run --iface "$IFB" --policy "$TMP/v1.yaml" >"$TMP/second.out" 2>&1
@@ -190,9 +194,18 @@ rc=$?
 check "a second agent on the same interface is refused" bash -c "[ $rc -eq 1 ] && grep -q 'another .kgate run. serves this interface' $TMP/second.out"
 check "run attached freshly (not adopted)" grep -q "$IFB: attached" "$TMP/agent1.log"
 check "run applied v1 and logged the swap" grep -qE 'policy "none" .* -> "v1" .*swapped in' "$TMP/agent1.log"
-for p in link_xdp prog_xdp prog_tc_egress kg_flows kg_active kg_event_recs kg_redirect; do
+for p in link_xdp prog_xdp prog_tc_egress kg_flows kg_active kg_event_recs kg_redirect kg_nhkey; do
 	check "pinned: $p" test -e "$PINS/$p"
 done
+# the retransmission key: written before attach (ready word = 1, random words); its digest
+# is compared after the restart below (an adopted datapath keeps its key)
+nhkey_digest() { bpftool -j map lookup pinned "$PINS/kg_nhkey" key 0 0 0 0 | /usr/bin/python3 -c '
+import hashlib, json, sys
+v = bytes(int(b, 16) for b in json.load(sys.stdin)["value"])
+assert v[:4] == b"\x01\0\0\0" and v[8:].count(0) < len(v[8:]) // 64, "key not written"
+print(hashlib.sha256(v).hexdigest())'; }
+NHKEY=$(nhkey_digest)
+check "the retransmission key is written (ready, random)" test -n "$NHKEY"
 jcheck "XDP attached on $IFB in driver mode: the pinned program (bpftool net)" "x=d[0]['xdp']; assert len(x)==1 and x[0]['mode']=='driver' and x[0]['id']==$(prog_id prog_xdp), x" inb bpftool -j net show dev "$IFB"
 check "TC egress filter on $IFB" bash -c "nsenter --net=/run/netns/$NSB tc filter show dev $IFB egress | grep -q kgate_tc"
 check "clsact qdisc created" bash -c "nsenter --net=/run/netns/$NSB tc qdisc show dev $IFB | grep -q clsact"
@@ -322,6 +335,7 @@ check "a pinned datapath of another version is refused, with the way out" bash -
 start_agent "$TMP/agent2.log" --quarantine-iface "$IFQ" || exit 1
 check "restart re-attached the TC filter (same pinned program)" bash -c "nsenter --net=/run/netns/$NSB tc filter show dev $IFB egress | grep -q 'kgate_tc_egress.*id $TP'"
 check "restart adopted the pins" grep -q "$IFB: adopted what was pinned" "$TMP/agent2.log"
+check "the adopted datapath keeps its retransmission key" test "$(nhkey_digest)" = "$NHKEY"
 check "restart: the policy applied meanwhile is the file's: not re-applied" grep -q 'policy "v3" (version id 7) already active' "$TMP/agent2.log"
 check "restart: XDP program id unchanged" test "$(prog_id prog_xdp)" = "$XP"
 check "restart: TC program id unchanged" test "$(prog_id prog_tc_egress)" = "$TP"

@@ -12,7 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -23,6 +27,7 @@
 #include "agent/events.h"
 #include "agent/policy.h"
 #include "agent/policy_load.h"
+#include "agent/runtime.h"
 #include "bpf/kafka_layouts.h"
 #include "kframe.h"
 #include "kgate_tc.skel.h"
@@ -76,7 +81,13 @@ static int dp_setup(void)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, o);
 
+	char err[256];
+
 	snprintf(dp.pin, sizeof(dp.pin), "/sys/fs/bpf/kgtest-%d", getpid());
+	if (kg_bpffs_ensure(dp.pin, err, sizeof(err))) {
+		fprintf(stderr, "test_datapath: %s\n", err);
+		return -1;
+	}
 	if (mkdir(dp.pin, 0700) && errno != EEXIST)
 		return -1;
 	o.pin_root_path = dp.pin;
@@ -95,8 +106,13 @@ static int dp_setup(void)
 		.identities4 = FD(kg_identities4), .identities6 = FD(kg_identities6),
 		.names = FD(kg_names),         .topic_ids = FD(kg_topic_ids),
 		.flows = FD(kg_flows),         .counters = FD(kg_counters),
-		.rule_hits = FD(kg_rule_hits), .events = FD(kg_event_recs),
+		.rule_hits = FD(kg_rule_hits), .events = FD(kg_event_recs), .nhkey = FD(kg_nhkey),
 	};
+	if (kg_nhkey_init(dp.m.nhkey)) {
+		fprintf(stderr, "kg_nhkey: not written: %s\n", strerror(errno));
+		dp_teardown();
+		return -1;
+	}
 	dp.tc = kgate_tc_bpf__open_opts(&o);
 	if (!dp.tc || kgate_tc_bpf__load(dp.tc)) {
 		fprintf(stderr, "kgate_tc: load failed: %s\n", strerror(errno));
@@ -847,6 +863,111 @@ static void test_out_of_order_and_retransmission(void)
 	n = produce("public", x);
 	CU_ASSERT_EQUAL(conn_send(&c, x, n), XDP_PASS); /* back on a frame boundary */
 	check_event(0, KG_ACT_ALLOW, 6, 1, KG_OP_PRODUCE, "public");
+}
+
+/*
+ * The retransmission hash over a request whose bytes read span several 64-byte blocks
+ * and two windows: a change to any one of those bytes is dropped, a change past them
+ * passes. Without a key (never written) no retransmission passes; writing a key keeps
+ * one already written.
+ */
+static void test_retx_every_byte(void)
+{
+	static char names[8][64];
+	const char *topics[8];
+	uint8_t b[PKT_CAP], x[PKT_CAP];
+	struct kg_nhkey *key = calloc(1, sizeof(*key)), *again = calloc(1, sizeof(*again));
+	__u32 zero = 0;
+	size_t n, read_end, drops = 0, passes = 0;
+	__u64 rdrop = counter(KG_C_RETX_DROPS);
+	struct conn c;
+
+	CU_ASSERT_FATAL(key && again);
+	for (int i = 0; i < 8; i++) {
+		snprintf(names[i], sizeof(names[i]), "t-%d-%.40s", i,
+			 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP");
+		topics[i] = names[i];
+	}
+	n = req(KAFKA_PRODUCE, 7, topics, 8, b);
+	read_end = n - 40; /* the last topic's records are skipped by length */
+	CU_ASSERT_FATAL(read_end > 4 * 64 + 64);
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	CU_ASSERT_EQUAL_FATAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(dp.nev, 8);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(x, b, n);
+		x[i] ^= 0x5a;
+		if (conn_send_at(&c, c.next - n, x, n) == (i < read_end ? XDP_DROP : XDP_PASS))
+			*(i < read_end ? &drops : &passes) += 1;
+		else
+			printf("\n    byte %zu of %zu (bytes read: %zu): wrong verdict\n", i, n, read_end);
+	}
+	CU_ASSERT_EQUAL(drops, read_end);
+	CU_ASSERT_EQUAL(passes, n - read_end);
+	CU_ASSERT_EQUAL(counter(KG_C_RETX_DROPS), rdrop + read_end);
+	CU_ASSERT_EQUAL(conn_send_at(&c, c.next - n, b, n), XDP_PASS); /* still recognised */
+	CU_ASSERT_EQUAL(dp.nev, 0);
+
+	/* the key: written once (ready, not all zero), kept by a second kg_nhkey_init */
+	CU_ASSERT_EQUAL_FATAL(bpf_map_lookup_elem(dp.m.nhkey, &zero, key), 0);
+	CU_ASSERT_EQUAL(key->ready, 1);
+	{
+		__u32 any = 0;
+
+		for (size_t i = 0; i < KG_NH_KEY_WORDS; i++)
+			any |= key->k[i];
+		CU_ASSERT(any != 0);
+	}
+	CU_ASSERT_EQUAL(kg_nhkey_init(dp.m.nhkey), 0);
+	CU_ASSERT_EQUAL_FATAL(bpf_map_lookup_elem(dp.m.nhkey, &zero, again), 0);
+	CU_ASSERT(!memcmp(key, again, sizeof(*key)));
+
+	/* no key: an identical retransmission is dropped (nothing can tell it is one) */
+	again->ready = 0;
+	CU_ASSERT_EQUAL_FATAL(bpf_map_update_elem(dp.m.nhkey, &zero, again, BPF_ANY), 0);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(conn_send_at(&c, c.next - n, b, n), XDP_DROP);
+	CU_ASSERT_EQUAL_FATAL(bpf_map_update_elem(dp.m.nhkey, &zero, key, BPF_ANY), 0);
+	free(key);
+	free(again);
+}
+
+/*
+ * Pins need a BPF filesystem: in a mount namespace of its own (nothing outside sees it),
+ * with /sys/fs/bpf unmounted, the default pin root gets one mounted; a directory on
+ * another filesystem is refused with what to do.
+ */
+static void test_bpffs_ensure(void)
+{
+	pid_t pid = fork();
+	int status = -1;
+
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		struct statfs fs;
+		char err[512];
+
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    umount2("/sys/fs/bpf", MNT_DETACH))
+			_exit(10);
+		if (!statfs("/sys/fs/bpf", &fs) && (__u32)fs.f_type == 0xcafe4a11)
+			_exit(11); /* still mounted: the case is not set up */
+		if (kg_bpffs_ensure("/sys/fs/bpf/kgate/eth0", err, sizeof(err)))
+			_exit(12);
+		if (statfs("/sys/fs/bpf", &fs) || (__u32)fs.f_type != 0xcafe4a11)
+			_exit(13);
+		if (kg_bpffs_ensure("/tmp/kgate-not-bpffs/x", err, sizeof(err)) != -ENOTSUP ||
+		    !strstr(err, "is not on a BPF filesystem") || !strstr(err, "mount -t bpf bpf /tmp"))
+			_exit(14);
+		_exit(0);
+	}
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status));
+	if (WEXITSTATUS(status))
+		printf("\n    bpffs case: step %d failed\n", WEXITSTATUS(status));
+	CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
 }
 
 static void test_undecodable_resets(void)
@@ -2805,6 +2926,10 @@ int register_datapath_tests(CU_pSuite s)
 			 test_events_lost_by_class) ||
 	    !CU_add_test(s, "out of order, retransmission, overlap",
 			 test_out_of_order_and_retransmission) ||
+	    !CU_add_test(s, "retransmission: any byte read changed is dropped; no key, no pass",
+			 test_retx_every_byte) ||
+	    !CU_add_test(s, "pins: bpffs mounted where missing, refused elsewhere",
+			 test_bpffs_ensure) ||
 	    !CU_add_test(s, "undecodable and mid-stream flows reset", test_undecodable_resets) ||
 	    !CU_add_test(s, "non-listener traffic passes untouched", test_non_listener_passes) ||
 	    !CU_add_test(s, "topic ids: known by name, unknown by policy", test_topic_ids) ||
