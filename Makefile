@@ -23,7 +23,7 @@ AGENT_LIB := $(filter-out agent/main.c $(wildcard agent/*_cmd.c),$(AGENT_SRCS))
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test test-unit test-cli test-bpf test-agent test-audit fuzz clean fixtures demo help bench bench-datapath
+.PHONY: all deps test test-unit test-cli test-bpf test-agent test-audit fuzz clean fixtures demo help bench bench-datapath bench-profile
 .DELETE_ON_ERROR:
 # Keep the BPF objects: skeletons are made from them, and rebuilding them is slow.
 .SECONDARY: $(BPF_OBJS)
@@ -36,6 +36,7 @@ help:
 	@echo "make test       run every test suite (unit, cli, bpf; bpf needs root)"
 	@echo "make fuzz       run the decoder fuzzer for FUZZ_SECONDS (default 60)"
 	@echo "make bench      datapath ns/packet -> bench/results.json (root)"
+	@echo "make bench-profile TOPICS=N   where a warm N-topic Produce spends, by line (root, perf)"
 	@echo "make fixtures   regenerate the real-client captures (scripts/capture-fixtures.sh)"
 	@echo "make demo       one command: deps, build, rig, kgate, clients from two regions (root)"
 	@echo "make test-e2e   real clients in network namespaces against kgate (root)"
@@ -171,6 +172,13 @@ bench: bench-datapath
 
 bench-datapath: $(BUILD)/bench_datapath
 	$(BUILD)/bench_datapath bench/results.json
+
+$(BUILD)/jit_lines: bench/jit_lines.c | $(BUILD)
+	$(CC) $(CFLAGS) -Wall -Werror -o $@ $< $(LIBBPF)
+
+# Where the datapath spends a warm Produce of TOPICS topics, by source line (root, perf).
+bench-profile: $(BUILD)/bench_datapath $(BUILD)/jit_lines
+	bench/profile.sh $(or $(TOPICS),10)
 
 fixtures:
 	scripts/capture-fixtures.sh

@@ -104,20 +104,31 @@ int kg_bpffs_ensure(const char *dir, char *err, size_t errlen)
 	memcpy(at, dir, n + 1);
 	while (statfs(at, &fs)) {
 		char *slash = strrchr(at, '/');
+		int e = errno;
 
-		if (errno != ENOENT || !slash || slash == at) {
-			snprintf(err, errlen, "%s: %s", at, strerror(errno));
-			return -errno;
+		if (e != ENOENT) {
+			snprintf(err, errlen, "%s: %s", at, strerror(e));
+			return -e;
 		}
-		*slash = 0;
+		if (!slash) /* a relative path: its first part does not exist yet */
+			snprintf(at, sizeof(at), ".");
+		else if (slash == at) /* directly under / */
+			at[1] = 0;
+		else
+			*slash = 0;
 	}
 	if ((__u32)fs.f_type == BPF_FS_MAGIC)
 		return 0;
 	/* a fresh host: the usual place is mounted, as systemd would */
 	if (!strncmp(dir, "/sys/fs/bpf", 11) && (dir[11] == '/' || !dir[11]) &&
 	    !strcmp(at, "/sys/fs/bpf") && !mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") &&
-	    !statfs(at, &fs) && (__u32)fs.f_type == BPF_FS_MAGIC)
+	    !statfs(at, &fs) && (__u32)fs.f_type == BPF_FS_MAGIC) {
+		/* in a container's own mount namespace it would vanish with the container */
+		fprintf(stderr, "kgate: no BPF filesystem was mounted at /sys/fs/bpf: mounted one "
+				"(pins outlive the agent in this mount namespace only; a container "
+				"needs the host's /sys/fs/bpf)\n");
 		return 0;
+	}
 	snprintf(err, errlen,
 		 "%s is not on a BPF filesystem (pins would not outlive the agent): "
 		 "mount one there (mount -t bpf bpf %s) or set KGATE_PIN_ROOT to a directory on one",

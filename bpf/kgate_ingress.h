@@ -1295,13 +1295,13 @@ __attribute__((noinline)) int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst
  *     NH(x) = sum over j of (x_2j + k_2j mod 2^32) * (x_2j+1 + k_2j+1 mod 2^32)  mod 2^64
  *
  * For two different strings of one length, NH collides with probability <= 2^-32 over
- * the key (Black et al., UMAC, 1999); a second sum with the keys shifted by one word
- * (Toeplitz) makes the pair collide with probability <= 2^-64. Only strings of one
+ * the key (Black et al., UMAC, 1999); a second sum with the keys shifted by one 8-byte
+ * word (two key words: Toeplitz) makes the pair collide with probability <= 2^-64. Only strings of one
  * length are ever compared (a retransmission is hashed over the length remembered).
  * The key is random per boot (64 KB, kg_nhkey, written by whoever loads the datapath
- * before it sees a packet) and never leaves the kernel, nor does any hash: all an
- * attacker learns from a retransmission tried is "dropped" or "passed", and a pass
- * needs a collision. No PRF is needed on top (measured: SipHash over the NH sums cost
+ * before it sees a packet); only root can read it (or the hashes) from the pinned maps:
+ * all a client learns from a retransmission tried is "dropped" or "passed", and a
+ * pass needs a collision. No PRF is needed on top (measured: SipHash over the NH sums cost
  * ~40 ns a segment; SipHash over the bytes alone, before NH, ~380 ns for ten topics).
  */
 struct kg_hash_ctx {
@@ -1359,7 +1359,8 @@ static long kg_hash_step(__u32 i, void *data)
 	if (n > KG_NH_BLOCK)
 		n = KG_NH_BLOCK;
 	rel = s->h_off - s->win_off;
-	if (s->h_off < s->win_off || rel + n > s->win_len) {
+	/* the window must hold the whole block where a block may start (a short last block too) */
+	if (s->h_off < s->win_off || rel > KG_WIN - KG_NH_BLOCK || rel + n > s->win_len) {
 		if (kg_wfill(hc->ctx, s, s->h_off) < (int)n)
 			return 1;
 		rel = 0;

@@ -15,6 +15,8 @@ PKGS=(
 	iproute2 iptables tcpdump tshark procps
 	# tests: the e2e rig (ethtool: veth offloads), the SASL front (OpenSSL), deploy checks
 	ethtool libssl-dev python3-yaml util-linux
+	# make bench-profile (perf samples of the datapath)
+	linux-perf
 )
 
 missing=()

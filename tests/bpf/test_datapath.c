@@ -935,6 +935,50 @@ static void test_retx_every_byte(void)
 }
 
 /*
+ * One retransmission covering two remembered segments: the second one's bytes read
+ * start mid-block in the window the first one's hash left, and its last block is short
+ * and lies past where a block may start in the window (a review found it read from the
+ * wrong place: the identical copy dropped, the tail unchecked). Then the identical copy
+ * passes and a change to any of its last bytes read is dropped.
+ */
+static void test_retx_two_segments(void)
+{
+	static char names[3][80];
+	const char *topics[3];
+	uint8_t b[PKT_CAP], x[PKT_CAP];
+	size_t n = 0, read_end = 0;
+	const size_t a = 10; /* the first segment: size, api key, version, correlation id */
+	struct conn c;
+
+	/* names long enough that the second segment reads 193..255 bytes, not whole blocks */
+	for (int len = 8; len < 70; len++) {
+		for (int i = 0; i < 3; i++) {
+			snprintf(names[i], sizeof(names[i]), "s-%d-%.*s", i, len,
+				 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz");
+			topics[i] = names[i];
+		}
+		n = req(KAFKA_PRODUCE, 7, topics, 3, b);
+		read_end = n - 40;
+		if (read_end - a > 192 && read_end - a < 256 && (read_end - a) % 64)
+			break;
+	}
+	CU_ASSERT_FATAL(read_end - a > 192 && read_end - a < 256 && (read_end - a) % 64);
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	CU_ASSERT_EQUAL_FATAL(conn_send(&c, b, a), XDP_PASS);
+	CU_ASSERT_EQUAL_FATAL(conn_send(&c, b + a, n - a), XDP_PASS);
+	CU_ASSERT_EQUAL(dp.nev, 3);
+	CU_ASSERT_EQUAL(conn_send_at(&c, c.next - n, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(dp.nev, 0);
+	for (size_t i = read_end - 24; i < n; i++) {
+		memcpy(x, b, n);
+		x[i] ^= 0x21;
+		CU_ASSERT_EQUAL(conn_send_at(&c, c.next - n, x, n), i < read_end ? XDP_DROP : XDP_PASS);
+	}
+	CU_ASSERT_EQUAL(conn_send_at(&c, c.next - n, b, n), XDP_PASS);
+}
+
+/*
  * Pins need a BPF filesystem: in a mount namespace of its own (nothing outside sees it),
  * with /sys/fs/bpf unmounted, the default pin root gets one mounted; a directory on
  * another filesystem is refused with what to do.
@@ -2928,6 +2972,7 @@ int register_datapath_tests(CU_pSuite s)
 			 test_out_of_order_and_retransmission) ||
 	    !CU_add_test(s, "retransmission: any byte read changed is dropped; no key, no pass",
 			 test_retx_every_byte) ||
+	    !CU_add_test(s, "retransmission over two remembered segments", test_retx_two_segments) ||
 	    !CU_add_test(s, "pins: bpffs mounted where missing, refused elsewhere",
 			 test_bpffs_ensure) ||
 	    !CU_add_test(s, "undecodable and mid-stream flows reset", test_undecodable_resets) ||
