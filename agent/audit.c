@@ -94,14 +94,22 @@ void kg_outq_close(struct kg_outq *q)
 
 /* ---- state: sequence numbers and lost-event baselines ------------------------------------ */
 
+/*
+ * The state file: "next_seq N clean C lease L lost_deny D lost_allow A" (D, A summed over
+ * the interfaces), then a line "iface NAME lost_deny D lost_allow A" per interface. A
+ * file without iface lines (an older agent's) gives its counts to the first interface.
+ */
 struct state {
 	bool present, clean;
 	__u64 next_seq, lease, lost[2];
+	int nif;
+	char ifname[KG_AUDIT_MAX_IFACES][16];
+	__u64 if_lost[KG_AUDIT_MAX_IFACES][2];
 };
 
 static void state_read(struct kg_audit *a, struct state *st)
 {
-	char b[512];
+	char b[2048], *line;
 	unsigned long long n = 0, l = 0, d = 0, al = 0;
 	int c = 0, fd;
 	ssize_t r;
@@ -122,22 +130,44 @@ static void state_read(struct kg_audit *a, struct state *st)
 		return;
 	*st = (struct state){
 		.present = true, .clean = c == 1, .next_seq = n, .lease = l, .lost = {d, al}};
+	for (line = strchr(b, '\n'); line && st->nif < KG_AUDIT_MAX_IFACES;
+	     line = strchr(line + 1, '\n')) {
+		char name[16];
+
+		if (sscanf(line + 1, "iface %15s lost_deny %llu lost_allow %llu", name, &d, &al) !=
+		    3)
+			continue;
+		snprintf(st->ifname[st->nif], sizeof(st->ifname[0]), "%s", name);
+		st->if_lost[st->nif][0] = d;
+		st->if_lost[st->nif][1] = al;
+		st->nif++;
+	}
 }
 
 static int state_write(struct kg_audit *a, bool clean)
 {
-	char b[256];
+	char b[2048];
+	__u64 sum[2] = {0, 0};
 	int n;
 
 	if (a->state_dirfd < 0)
 		return 0;
 	if (!clean)
 		a->lease = a->next_seq + KG_SEQ_LEASE;
+	for (int i = 0; i < a->nmaps; i++)
+		for (int k = 0; k < 2; k++)
+			sum[k] += a->lost_base[i][k];
 	n = snprintf(b, sizeof(b),
 		     "next_seq %llu clean %d lease %llu lost_deny %llu lost_allow %llu\n",
 		     (unsigned long long)a->next_seq, clean, (unsigned long long)a->lease,
-		     (unsigned long long)a->lost_base[KG_LOST_DENY],
-		     (unsigned long long)a->lost_base[KG_LOST_ALLOW]);
+		     (unsigned long long)sum[KG_LOST_DENY], (unsigned long long)sum[KG_LOST_ALLOW]);
+	for (int i = 0; i < a->nmaps && n < (int)sizeof(b); i++)
+		n += snprintf(b + n, sizeof(b) - n, "iface %s lost_deny %llu lost_allow %llu\n",
+			      a->ifname[i][0] ? a->ifname[i] : "-",
+			      (unsigned long long)a->lost_base[i][KG_LOST_DENY],
+			      (unsigned long long)a->lost_base[i][KG_LOST_ALLOW]);
+	if (n >= (int)sizeof(b))
+		return -ENAMETOOLONG; /* impossible: 8 interfaces of 15 bytes */
 	return kg_write_file_atomic(a->state_dirfd, STATE_FILE, b, n);
 }
 
@@ -314,7 +344,8 @@ int kg_audit_event(struct kg_audit *a, const struct kg_event *ev)
 	return 0;
 }
 
-static int read_lost(struct kg_audit *a, __u64 out[2])
+/* The lost-event counters of interface i's datapath, summed over CPUs. */
+static int read_lost(struct kg_audit *a, int i, __u64 out[2])
 {
 	int ncpu = libbpf_num_possible_cpus();
 	__u32 keys[2] = {KG_C_EVENTS_LOST_DENY, KG_C_EVENTS_LOST_ALLOW};
@@ -325,7 +356,7 @@ static int read_lost(struct kg_audit *a, __u64 out[2])
 		__u64 vals[ncpu];
 
 		out[k] = 0;
-		if (bpf_map_lookup_elem(a->maps.counters, &keys[k], vals))
+		if (bpf_map_lookup_elem(a->maps[i].counters, &keys[k], vals))
 			return -errno;
 		for (int c = 0; c < ncpu; c++)
 			out[k] += vals[c];
@@ -336,19 +367,24 @@ static int read_lost(struct kg_audit *a, __u64 out[2])
 int kg_audit_check_gaps(struct kg_audit *a)
 {
 	char rec[KG_AUDIT_RECORD_MAX];
-	__u64 cur[2], d[2], seq;
+	__u64 cur[KG_AUDIT_MAX_IFACES][2], d[2] = {0, 0}, seq;
 	int n, r;
 
-	if (!a->have_maps || a->maps.counters < 0)
-		return 0;
-	r = read_lost(a, cur);
-	if (r)
-		return r;
-	for (int k = 0; k < 2; k++) {
-		/* below the baseline: the maps were made anew, every count is new */
-		if (cur[k] < a->lost_base[k])
-			a->lost_base[k] = 0;
-		d[k] = cur[k] - a->lost_base[k];
+	/* one gap record for what every interface lost since the last look */
+	for (int i = 0; i < a->nmaps; i++) {
+		if (a->maps[i].counters < 0) {
+			cur[i][0] = a->lost_base[i][0], cur[i][1] = a->lost_base[i][1];
+			continue;
+		}
+		r = read_lost(a, i, cur[i]);
+		if (r)
+			return r;
+		for (int k = 0; k < 2; k++) {
+			/* below the baseline: the maps were made anew, every count is new */
+			if (cur[i][k] < a->lost_base[i][k])
+				a->lost_base[i][k] = 0;
+			d[k] += cur[i][k] - a->lost_base[i][k];
+		}
 	}
 	if (d[0] || d[1]) {
 		if (a->kafka)
@@ -363,8 +399,8 @@ int kg_audit_check_gaps(struct kg_audit *a)
 		a->gap_records++;
 		a->gap_lost[0] += d[0];
 		a->gap_lost[1] += d[1];
-		a->lost_base[0] = cur[0];
-		a->lost_base[1] = cur[1];
+		for (int i = 0; i < a->nmaps; i++)
+			a->lost_base[i][0] = cur[i][0], a->lost_base[i][1] = cur[i][1];
 		state_write(a, false);
 	}
 	a->checked_seq = a->next_seq - 1;
@@ -542,8 +578,16 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 		goto fail;
 	}
 	if (o->maps) {
-		a->maps = *o->maps;
-		a->have_maps = true;
+		a->nmaps = o->nmaps > 0 ? o->nmaps : 1;
+		if (a->nmaps > KG_AUDIT_MAX_IFACES) {
+			snprintf(err, errlen, "more than %d interfaces", KG_AUDIT_MAX_IFACES);
+			goto fail;
+		}
+		for (int i = 0; i < a->nmaps; i++) {
+			a->maps[i] = o->maps[i];
+			snprintf(a->ifname[i], sizeof(a->ifname[i]), "%s",
+				 o->ifaces && o->ifaces[i] ? o->ifaces[i] : "");
+		}
 	}
 	a->names = o->names;
 	a->names_ctx = o->names_ctx;
@@ -594,8 +638,20 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 	if (a->next_seq == 0)
 		a->next_seq = 1;
 	if (st.present) {
-		a->lost_base[0] = st.lost[0];
-		a->lost_base[1] = st.lost[1];
+		for (int i = 0; i < a->nmaps; i++) {
+			const char *name = a->ifname[i][0] ? a->ifname[i] : "-";
+
+			for (int j = 0; j < st.nif; j++)
+				if (!strcmp(st.ifname[j], name)) {
+					a->lost_base[i][0] = st.if_lost[j][0];
+					a->lost_base[i][1] = st.if_lost[j][1];
+				}
+		}
+		/* an older agent's file: its counts were the first interface's */
+		if (!st.nif && a->nmaps) {
+			a->lost_base[0][0] = st.lost[0];
+			a->lost_base[0][1] = st.lost[1];
+		}
 	}
 	a->checked_seq = a->next_seq - 1;
 	if (a->kafka && a->file_fd >= 0 && ftail && ftail < a->spool.last_seq)

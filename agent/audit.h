@@ -18,6 +18,9 @@
 #include "agent/policy_load.h"
 #include "maps/kgate_maps.h"
 
+/* Interfaces one agent serves (kgate run --iface, repeated). */
+#define KG_AUDIT_MAX_IFACES 8
+
 /* Names for the ids an event carries, resolved with the policy version it was decided
  * under (ev->version_id). Empty strings where there is no name. */
 struct kg_event_names {
@@ -38,8 +41,12 @@ struct kg_audit_opts {
 	const char *spool_dir;    /* Kafka spool and the persisted sequence number */
 	const char *observe_sock; /* unix socket `kgate observe` connects to, NULL = none */
 	const char *metrics_addr; /* "ADDR:PORT" for Prometheus text, NULL = none */
-	const struct kg_maps *maps; /* counters/rule_hits/flows/active for gaps and metrics;
-				     * NULL in tests without a datapath */
+	const struct kg_maps *maps; /* counters/rule_hits/flows/active for gaps and metrics,
+				     * one set per interface (nmaps; 0 = 1 when maps is
+				     * set); NULL in tests without a datapath */
+	const char *const *ifaces;  /* their interface names (lost-event baselines are
+				     * kept per interface); NULL: "" */
+	int nmaps;                  /* at most KG_AUDIT_MAX_IFACES */
 	kg_names_fn names;        /* NULL: records carry ids only */
 	void *names_ctx;
 };

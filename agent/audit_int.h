@@ -177,15 +177,16 @@ struct kg_sender; /* agent/audit_kafka.c */
 
 struct kg_audit {
 	char *node, *brokers, *topic, *file, *spool_dir, *observe_sock, *metrics_addr;
-	struct kg_maps maps;
-	bool have_maps;
+	struct kg_maps maps[KG_AUDIT_MAX_IFACES]; /* one set per interface */
+	char ifname[KG_AUDIT_MAX_IFACES][16];
+	int nmaps;                                /* 0: no datapath */
 	kg_names_fn names;
 	void *names_ctx;
 
 	__u64 next_seq;
 	__u64 checked_seq;  /* last seq when the lost counters were last read */
 	__u64 lease;	    /* next_seq may reach this before the state is rewritten */
-	__u64 lost_base[2]; /* KG_LOST_DENY/ALLOW as last reported */
+	__u64 lost_base[KG_AUDIT_MAX_IFACES][2]; /* KG_LOST_DENY/ALLOW as last reported */
 	int state_dirfd;    /* spool_dir, for "state"; -1 without */
 
 	int file_fd;

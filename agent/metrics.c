@@ -157,6 +157,26 @@ static int percpu_sum(int fd, __u32 key, __u64 *out)
 	return 0;
 }
 
+/* A per-CPU counter summed over CPUs and over every interface's datapath. */
+enum { SUM_COUNTERS, SUM_RULE_HITS };
+
+static int sum_all(const struct kg_audit *a, int which, __u32 key, __u64 *out)
+{
+	int found = 0;
+
+	*out = 0;
+	for (int i = 0; i < a->nmaps; i++) {
+		int fd = which == SUM_COUNTERS ? a->maps[i].counters : a->maps[i].rule_hits;
+		__u64 v;
+
+		if (fd >= 0 && !percpu_sum(fd, key, &v)) {
+			*out += v;
+			found = 1;
+		}
+	}
+	return found ? 0 : -1;
+}
+
 static void help(struct kdr_buf *b, const char *name, const char *type, const char *text)
 {
 	kdr_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
@@ -164,49 +184,54 @@ static void help(struct kdr_buf *b, const char *name, const char *type, const ch
 
 static void render_datapath(struct kg_audit *a, struct kdr_buf *b)
 {
-	const struct kg_maps *m = &a->maps;
+	const struct kg_maps *m = &a->maps[0]; /* the policy: every interface runs the same */
 	__u32 zero = 0, gen = 0;
 	struct kg_config cfg;
 	__u64 v, flows = 0;
 	bool have_cfg = false;
 
 	help(b, "kgate_datapath_counter_total", "counter",
-	     "The datapath's counters (kg_counters), by name.");
+	     "The datapath's counters (kg_counters), by name, over every interface.");
 	for (__u32 i = 0; i < KG_C_VERDICT_BASE; i++)
-		if (!percpu_sum(m->counters, i, &v))
+		if (!sum_all(a, SUM_COUNTERS, i, &v))
 			kdr_printf(b, "kgate_datapath_counter_total{name=\"%s\"} %llu\n",
 				   counter_names[i], (unsigned long long)v);
 	help(b, "kgate_datapath_decisions_total", "counter",
-	     "Decisions the datapath made, by verdict (recorded or not).");
+	     "Decisions the datapath made, by verdict (recorded or not), over every interface.");
 	for (__u32 i = 0; i < KG_ACT__COUNT; i++)
-		if (!percpu_sum(m->counters, KG_C_VERDICT_BASE + i, &v))
+		if (!sum_all(a, SUM_COUNTERS, KG_C_VERDICT_BASE + i, &v))
 			kdr_printf(b, "kgate_datapath_decisions_total{verdict=\"%s\"} %llu\n",
 				   kg_action_name(i), (unsigned long long)v);
 	help(b, "kgate_datapath_undecodable_total", "counter",
-	     "Frames or flows the datapath could not decode, by reason.");
+	     "Frames or flows the datapath could not decode, by reason, over every interface.");
 	for (__u32 i = 1; i < KD_REASON__COUNT; i++)
-		if (!percpu_sum(m->counters, KG_C_UNDECODABLE_BASE + i, &v))
+		if (!sum_all(a, SUM_COUNTERS, KG_C_UNDECODABLE_BASE + i, &v))
 			kdr_printf(b, "kgate_datapath_undecodable_total{reason=\"%s\"} %llu\n",
 				   kd_reason_name(i), (unsigned long long)v);
 	help(b, "kgate_events_lost_total", "counter",
-	     "Decision events the ring buffer could not take, by verdict class.");
-	if (!percpu_sum(m->counters, KG_C_EVENTS_LOST_DENY, &v))
+	     "Decision events the ring buffers could not take, by verdict class.");
+	if (!sum_all(a, SUM_COUNTERS, KG_C_EVENTS_LOST_DENY, &v))
 		kdr_printf(b, "kgate_events_lost_total{class=\"deny\"} %llu\n",
 			   (unsigned long long)v);
-	if (!percpu_sum(m->counters, KG_C_EVENTS_LOST_ALLOW, &v))
+	if (!sum_all(a, SUM_COUNTERS, KG_C_EVENTS_LOST_ALLOW, &v))
 		kdr_printf(b, "kgate_events_lost_total{class=\"allow\"} %llu\n",
 			   (unsigned long long)v);
 
 	if (m->flows >= 0) {
-		struct kg_flow_key k, nk;
-		void *prev = NULL;
+		for (int i = 0; i < a->nmaps; i++) {
+			struct kg_flow_key k, nk;
+			void *prev = NULL;
+			__u64 n = 0;
 
-		while (flows < KG_MAX_FLOWS * 2ull && !bpf_map_get_next_key(m->flows, prev, &nk)) {
-			k = nk;
-			prev = &k;
-			flows++;
+			while (a->maps[i].flows >= 0 && n < KG_MAX_FLOWS * 2ull &&
+			       !bpf_map_get_next_key(a->maps[i].flows, prev, &nk)) {
+				k = nk;
+				prev = &k;
+				n++;
+			}
+			flows += n;
 		}
-		help(b, "kgate_flows", "gauge", "Connections the datapath tracks.");
+		help(b, "kgate_flows", "gauge", "Connections the datapath tracks (all interfaces).");
 		kdr_printf(b, "kgate_flows %llu\n", (unsigned long long)flows);
 	}
 
@@ -243,7 +268,7 @@ static void render_datapath(struct kg_audit *a, struct kdr_buf *b)
 				a->names(a->names_ctx, &ev, &nm);
 				if (!nm.rule[0])
 					break;
-				if (percpu_sum(m->rule_hits, gen * KG_MAX_RULES + i, &v))
+				if (sum_all(a, SUM_RULE_HITS, gen * KG_MAX_RULES + i, &v))
 					break;
 				kdr_printf(b, "kgate_rule_hits_total{rule=\"");
 				label(b, nm.rule);
@@ -347,7 +372,7 @@ void kg_metrics_render(struct kg_audit *a, struct kdr_buf *b)
 		     "unreachable).");
 		kdr_printf(b, "kgate_audit_recovering %d\n", st.recovering);
 	}
-	if (a->have_maps && a->maps.counters >= 0)
+	if (a->nmaps && a->maps[0].counters >= 0)
 		render_datapath(a, b);
 }
 

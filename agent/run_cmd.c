@@ -29,6 +29,7 @@
 
 /* Interfaces one agent serves: more -> usage error. */
 #define RUN_MAX_IFACES 8
+_Static_assert(RUN_MAX_IFACES <= KG_AUDIT_MAX_IFACES, "the audit pipeline reads every interface");
 /* Ring buffers are drained this often: the added latency of an event, and of a gap check. */
 #define RUN_POLL_MS 50
 /* Lost-event counters are compared this often. */
@@ -211,6 +212,8 @@ int cmd_run(int argc, char **argv)
 	};
 	const char *ifaces[RUN_MAX_IFACES], *quarantine = NULL;
 	struct kg_audit_opts ao = {0};
+	struct kg_maps amaps[RUN_MAX_IFACES];
+	const char *anames[RUN_MAX_IFACES];
 	enum kg_xdp_mode mode = KG_XDP_NATIVE;
 	bool detach_on_exit = false, tc_ingress = false, xdp_mode_given = false;
 	char err[1024], host[256], sock[512], spool[512];
@@ -387,7 +390,13 @@ int cmd_run(int argc, char **argv)
 	}
 	snprintf(sock, sizeof(sock), "%s/observe.sock", kg_run_dir());
 	ao.observe_sock = sock;
-	ao.maps = &r.rt[0].maps;
+	for (int i = 0; i < r.nrt; i++) {
+		amaps[i] = r.rt[i].maps;
+		anames[i] = r.rt[i].iface;
+	}
+	ao.maps = amaps;
+	ao.ifaces = anames;
+	ao.nmaps = r.nrt;
 	ao.names = kg_names_resolve;
 	ao.names_ctx = r.names;
 	r.audit = kg_audit_open(&ao, err, sizeof(err));

@@ -403,6 +403,7 @@ check "second interface attached and pinned" test -e "$KGATE_PIN_ROOT/$IFQ/link_
 kg policy apply "$TMP/v3.yaml" >"$TMP/apply2.txt" 2>&1
 check "policy apply without --iface: both interfaces, each its own version id" bash -c "grep -c '^${ID}[bq]0: \"v3\" (version id [0-9]*, generation 1) -> \"v3\" (version id [0-9]*, generation 0)' $TMP/apply2.txt | grep -qx 2"
 check "stats without --iface: both interfaces" bash -c "nsenter --net=/run/netns/$NSB $KGATE stats -o json | wc -l | grep -qx 2"
+check "lost-event baselines kept for both interfaces (spool state)" bash -c "grep -q '^iface $IFB lost_deny 0 lost_allow 0\$' $KGATE_STATE_DIR/spool/state && grep -q '^iface $IFQ lost_deny 0 lost_allow 0\$' $KGATE_STATE_DIR/spool/state"
 check "produce under v3 on the first interface" produce ok.a
 FIRST=$(ls "$KGATE_STATE_DIR/$IFQ/policies/" | grep 'yaml$' | sort -n | head -1)
 for _ in $(seq 70); do kg policy apply --iface "$IFQ" "$TMP/v1.yaml" >/dev/null || break; done

@@ -789,6 +789,23 @@ static int read_lines(const char *path, char lines[][KG_AUDIT_RECORD_MAX], int n
 	return i;
 }
 
+/* Opens o with spool TMP/name and audit file TMP/name.jsonl (their paths into spool, file). */
+static struct kg_audit *open_spool_file(struct kg_audit_opts *o, const char *name, char *spool,
+					char *file, size_t n)
+{
+	char err[256];
+	struct kg_audit *a;
+
+	subdir(spool, n, name);
+	snprintf(file, n, "%s.jsonl", spool);
+	o->spool_dir = spool;
+	o->file = file;
+	a = kg_audit_open(o, err, sizeof(err));
+	if (!a)
+		fprintf(stderr, "kg_audit_open: %s\n", err);
+	return a;
+}
+
 static void test_gaps_and_datapath_metrics(void)
 {
 	static char lines[16][KG_AUDIT_RECORD_MAX];
@@ -818,11 +835,7 @@ static void test_gaps_and_datapath_metrics(void)
 		bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_hits", 4, 8, 2 * KG_MAX_RULES, NULL);
 	CU_ASSERT_FATAL(m.active >= 0 && m.config >= 0 && m.flows >= 0 && m.rule_hits >= 0);
 
-	subdir(spool, sizeof(spool), "g1");
-	snprintf(file, sizeof(file), "%s.jsonl", spool);
-	o.spool_dir = spool;
-	o.file = file;
-	a = kg_audit_open(&o, err, sizeof(err));
+	a = open_spool_file(&o, "g1", spool, file, sizeof(spool));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	full_event(&ev);
 	kg_audit_event(a, &ev);
@@ -898,6 +911,89 @@ static void test_gaps_and_datapath_metrics(void)
 	close(m.rule_hits);
 }
 
+/*
+ * Two interfaces (kgate run --iface a --iface b): one gap record for what both lost,
+ * baselines kept per interface across a restart (one interface's maps made anew
+ * reports only its own counts), an older agent's state file (no per-interface lines)
+ * taken as the first interface's, and metrics summed over both.
+ */
+static void test_gaps_two_interfaces(void)
+{
+	static char lines[16][KG_AUDIT_RECORD_MAX];
+	static const char *const names[2] = {"eth0", "eth1"};
+	static const char *const summed[] = {
+		"kgate_datapath_counter_total{name=\"out_of_order_drops\"} 9\n",
+		"kgate_events_lost_total{class=\"deny\"} 3\n",
+		"kgate_events_lost_total{class=\"allow\"} 3\n",
+	};
+	struct kg_maps m[2];
+	struct kg_audit_opts o = {.node = "n1", .maps = m, .ifaces = names, .nmaps = 2};
+	char spool[300], file[300], path[400], err[256];
+	struct kdr_buf b = {0};
+	struct kg_audit *a;
+	FILE *f;
+	int n;
+
+	ncpus = libbpf_num_possible_cpus();
+	for (int i = 0; i < 2; i++) {
+		memset(&m[i], -1, sizeof(m[i]));
+		m[i].counters = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_counters", 4, 8,
+					       KG_C__COUNT, NULL);
+		if (m[i].counters < 0) {
+			fprintf(stderr, "(skipped: no BPF maps here: %s) ", strerror(errno));
+			if (i)
+				close(m[0].counters);
+			return;
+		}
+	}
+	a = open_spool_file(&o, "g2", spool, file, sizeof(spool));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	/* 1 deny lost on eth0, 2 deny + 3 allow on eth1: one record of 3 and 3 */
+	CU_ASSERT_EQUAL(set_percpu(m[0].counters, KG_C_EVENTS_LOST_DENY, 1, 0), 0);
+	CU_ASSERT_EQUAL(set_percpu(m[1].counters, KG_C_EVENTS_LOST_DENY, 0, 2), 0);
+	CU_ASSERT_EQUAL(set_percpu(m[1].counters, KG_C_EVENTS_LOST_ALLOW, 3, 0), 0);
+	CU_ASSERT_EQUAL(kg_audit_check_gaps(a), 0); /* 1 */
+	CU_ASSERT_EQUAL(kg_audit_check_gaps(a), 0);
+	/* metrics: both interfaces' counters */
+	CU_ASSERT_EQUAL(set_percpu(m[0].counters, KG_C_OOO_DROPS, 4, 0), 0);
+	CU_ASSERT_EQUAL(set_percpu(m[1].counters, KG_C_OOO_DROPS, 0, 5), 0);
+	kg_metrics_render(a, &b);
+	for (size_t i = 0; i < sizeof(summed) / sizeof(summed[0]); i++)
+		if (!strstr(b.p, summed[i]))
+			CU_FAIL_FATAL("a metric not summed over the interfaces");
+	kdr_free(&b);
+	kg_audit_close(a, 0);
+
+	/* a restart: nothing reported twice; then eth1's maps made anew with 1 allow lost */
+	a = kg_audit_open(&o, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(kg_audit_check_gaps(a), 0);
+	CU_ASSERT_EQUAL(a->next_seq, 2);
+	CU_ASSERT_EQUAL(set_percpu(m[1].counters, KG_C_EVENTS_LOST_DENY, 0, 0), 0);
+	CU_ASSERT_EQUAL(set_percpu(m[1].counters, KG_C_EVENTS_LOST_ALLOW, 1, 0), 0);
+	CU_ASSERT_EQUAL(kg_audit_check_gaps(a), 0); /* 2: 0 deny, 1 allow */
+	kg_audit_close(a, 0);
+
+	/* an older agent's state (one interface, no per-interface lines): eth0's baseline */
+	snprintf(path, sizeof(path), "%s/state", spool);
+	f = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fprintf(f, "next_seq 3 clean 1 lease 3 lost_deny 1 lost_allow 0\n");
+	fclose(f);
+	a = kg_audit_open(&o, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(kg_audit_check_gaps(a), 0); /* 3: eth1's 1 allow, not known reported */
+	kg_audit_close(a, 0);
+
+	n = read_lines(file, lines, 16);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(lines[0], "\"kind\":\"gap\",\"lost_deny\":3,\"lost_allow\":3,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(lines[1], "\"kind\":\"gap\",\"lost_deny\":0,\"lost_allow\":1,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(lines[2], "\"kind\":\"gap\",\"lost_deny\":0,\"lost_allow\":1,"));
+	close(m[0].counters);
+	close(m[1].counters);
+}
+
 int register_audit_tests(void)
 {
 	CU_pSuite s = CU_add_suite("audit", suite_init, suite_clean);
@@ -923,6 +1019,8 @@ int register_audit_tests(void)
 	    !CU_add_test(s, "pipeline: metrics text", test_pipeline_metrics_text) ||
 	    !CU_add_test(s, "pipeline: spool full -> counted, then a spool_full gap record",
 			 test_pipeline_spool_full_gap) ||
+	    !CU_add_test(s, "two interfaces: one gap record for both, baselines per interface",
+			 test_gaps_two_interfaces) ||
 	    !CU_add_test(s, "gaps from the lost counters; metrics from the datapath maps",
 			 test_gaps_and_datapath_metrics) ||
 	    !CU_add_test(s, "open: option errors name the option", test_open_errors))
