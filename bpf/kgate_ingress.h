@@ -1296,13 +1296,14 @@ __attribute__((noinline)) int kg_to_rst(KG_CTX *ctx, struct kg_pkt *p, __u32 rst
  *
  * For two different strings of one length, NH collides with probability <= 2^-32 over
  * the key (Black et al., UMAC, 1999); a second sum with the keys shifted by one 8-byte
- * word (two key words: Toeplitz) makes the pair collide with probability <= 2^-64. Only strings of one
- * length are ever compared (a retransmission is hashed over the length remembered).
- * The key is random per boot (64 KB, kg_nhkey, written by whoever loads the datapath
- * before it sees a packet); only root can read it (or the hashes) from the pinned maps:
- * all a client learns from a retransmission tried is "dropped" or "passed", and a
- * pass needs a collision. No PRF is needed on top (measured: SipHash over the NH sums cost
- * ~40 ns a segment; SipHash over the bytes alone, before NH, ~380 ns for ten topics).
+ * word (two key words: Toeplitz) makes the pair collide with probability <= 2^-64.
+ * Only strings of one length are ever compared (a retransmission is hashed over the
+ * length remembered). The key is random per datapath load (64 KB, kg_nhkey, written by
+ * whoever loads it before it sees a packet); only root can read it (or the hashes)
+ * from the pinned maps: all a client learns from a retransmission tried is "dropped"
+ * or "passed", and a pass needs a collision. No PRF is needed on top (measured:
+ * SipHash over the NH sums cost ~40 ns a segment; SipHash over the bytes alone, before
+ * NH, ~380 ns for ten topics).
  */
 struct kg_hash_ctx {
 	KG_CTX *ctx;
@@ -1367,7 +1368,10 @@ static long kg_hash_step(__u32 i, void *data)
 	}
 	KD_CLAMP(rel, KG_WIN - KG_NH_BLOCK);
 	p = &s->win[rel];
-	/* the block's first key: block i of the region (i, not off, so that the verifier sees one unknown index, not a range per iteration) */
+	/*
+	 * The block's first key: block i of the region (i, not the offset: the verifier sees
+	 * one unknown index, not a range per iteration to verify again).
+	 */
 	kw = i * (KG_NH_BLOCK / 4);
 	KD_CLAMP(kw, KG_NH_KEY_WORDS - KG_NH_BLOCK / 4 - 2);
 	k = &hc->key->k[kw];
