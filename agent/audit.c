@@ -163,7 +163,7 @@ static int state_write(struct kg_audit *a, bool clean)
 		     (unsigned long long)sum[KG_LOST_DENY], (unsigned long long)sum[KG_LOST_ALLOW]);
 	for (int i = 0; i < a->nmaps && n < (int)sizeof(b); i++)
 		n += snprintf(b + n, sizeof(b) - n, "iface %s lost_deny %llu lost_allow %llu\n",
-			      a->ifname[i][0] ? a->ifname[i] : "-",
+			      a->ifname[i],
 			      (unsigned long long)a->lost_base[i][KG_LOST_DENY],
 			      (unsigned long long)a->lost_base[i][KG_LOST_ALLOW]);
 	if (n >= (int)sizeof(b))
@@ -585,8 +585,9 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 		}
 		for (int i = 0; i < a->nmaps; i++) {
 			a->maps[i] = o->maps[i];
+			/* "-" for none: the state file's lines need a word */
 			snprintf(a->ifname[i], sizeof(a->ifname[i]), "%s",
-				 o->ifaces && o->ifaces[i] ? o->ifaces[i] : "");
+				 o->ifaces && o->ifaces[i] && *o->ifaces[i] ? o->ifaces[i] : "-");
 		}
 	}
 	a->names = o->names;
@@ -639,10 +640,8 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 		a->next_seq = 1;
 	if (st.present) {
 		for (int i = 0; i < a->nmaps; i++) {
-			const char *name = a->ifname[i][0] ? a->ifname[i] : "-";
-
 			for (int j = 0; j < st.nif; j++)
-				if (!strcmp(st.ifname[j], name)) {
+				if (!strcmp(st.ifname[j], a->ifname[i])) {
 					a->lost_base[i][0] = st.if_lost[j][0];
 					a->lost_base[i][1] = st.if_lost[j][1];
 				}

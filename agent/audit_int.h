@@ -178,7 +178,7 @@ struct kg_sender; /* agent/audit_kafka.c */
 struct kg_audit {
 	char *node, *brokers, *topic, *file, *spool_dir, *observe_sock, *metrics_addr;
 	struct kg_maps maps[KG_AUDIT_MAX_IFACES]; /* one set per interface */
-	char ifname[KG_AUDIT_MAX_IFACES][16];
+	char ifname[KG_AUDIT_MAX_IFACES][16]; /* "-" when not named */
 	int nmaps;                                /* 0: no datapath */
 	kg_names_fn names;
 	void *names_ctx;

@@ -120,8 +120,7 @@ int kg_bpffs_ensure(const char *dir, char *err, size_t errlen)
 	if ((__u32)fs.f_type == BPF_FS_MAGIC)
 		return 0;
 	/* a fresh host: the usual place is mounted, as systemd would */
-	if (!strncmp(dir, "/sys/fs/bpf", 11) && (dir[11] == '/' || !dir[11]) &&
-	    !strcmp(at, "/sys/fs/bpf") && !mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") &&
+	if (!strcmp(at, "/sys/fs/bpf") && !mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") &&
 	    !statfs(at, &fs) && (__u32)fs.f_type == BPF_FS_MAGIC) {
 		/* in a container's own mount namespace it would vanish with the container */
 		fprintf(stderr, "kgate: no BPF filesystem was mounted at /sys/fs/bpf: mounted one "

@@ -323,6 +323,7 @@ int main(int argc, char **argv)
 	const char *outpath = argc > 1 ? argv[1] : "bench/results.json";
 	LIBBPF_OPTS(bpf_object_open_opts, o);
 	static __u8 buf[1 << 20], pkt[16384];
+	char err[512];
 	static struct flow_case fc;
 	struct ring_buffer *rb;
 	__u32 w_cont, w_p1[2], w_p10[2], w_f1[2], w_rules[3];
@@ -333,8 +334,8 @@ int main(int argc, char **argv)
 	FILE *out;
 
 	snprintf(pin, sizeof(pin), "/sys/fs/bpf/kgbench-%d", getpid());
-	if (kg_bpffs_ensure(pin, (char *)buf, 256)) {
-		fprintf(stderr, "bench_datapath: %s\n", (char *)buf);
+	if (kg_bpffs_ensure(pin, err, sizeof(err))) {
+		fprintf(stderr, "bench_datapath: %s\n", err);
 		return 1;
 	}
 	if (mkdir(pin, 0700))

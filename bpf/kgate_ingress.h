@@ -1313,10 +1313,17 @@ struct kg_hash_ctx {
 };
 
 /*
- * Between the words of a block: clang would otherwise load all of them first and spill
- * what it cannot keep in BPF's ten registers, past the 512-byte stack of the call chain.
+ * Word j of a block (w, with the block's keys k) into both NH sums a and b. The empty
+ * asm after it keeps clang from loading every word first and spilling what BPF's ten
+ * registers cannot hold past the 512-byte stack of the call chain.
  */
-#define KG_WORD_DONE() asm volatile("" : "+r"(a), "+r"(b))
+#define KG_NH_WORD(w, k, j)                                                                        \
+	do {                                                                                       \
+		__u32 lo_ = (__u32)(w), hi_ = (__u32)((w) >> 32);                                  \
+		a += (__u64)(__u32)(lo_ + (k)[2 * (j)]) * (__u32)(hi_ + (k)[2 * (j) + 1]);         \
+		b += (__u64)(__u32)(lo_ + (k)[2 * (j) + 2]) * (__u32)(hi_ + (k)[2 * (j) + 3]);     \
+		asm volatile("" : "+r"(a), "+r"(b));                                               \
+	} while (0)
 
 /*
  * min(max(t, 0), 64) by arithmetic: written in C, clang makes branches of it (BPF has no
@@ -1378,14 +1385,8 @@ static long kg_hash_step(__u32 i, void *data)
 	if (n == KG_NH_BLOCK) {
 		/* a whole block: straight through (the common case, kept free of branches) */
 		KD_UNROLL
-		for (int j = 0; j < KG_NH_BLOCK / 8; j++) {
-			__u64 w = KD_LD64(p + j * 8);
-			__u32 lo = (__u32)w, hi = (__u32)(w >> 32);
-
-			a += (__u64)(__u32)(lo + k[2 * j]) * (__u32)(hi + k[2 * j + 1]);
-			b += (__u64)(__u32)(lo + k[2 * j + 2]) * (__u32)(hi + k[2 * j + 3]);
-			KG_WORD_DONE();
-		}
+		for (int j = 0; j < KG_NH_BLOCK / 8; j++)
+			KG_NH_WORD(KD_LD64(p + j * 8), k, j);
 	} else {
 		/*
 		 * The last block: zero past the end. Without branches: each one would
@@ -1393,18 +1394,12 @@ static long kg_hash_step(__u32 i, void *data)
 		 */
 		KD_UNROLL
 		for (int j = 0; j < KG_NH_BLOCK / 8; j++) {
-			__s64 t = (__s64)n * 8 - j * 64; /* bits of the block from this word on */
-			__u64 c, w;
-			__u32 lo, hi;
-
-			c = kg_clamp64(t);
+			/* bits of the block from this word on, at most 64 */
+			__u64 c = kg_clamp64((__s64)n * 8 - j * 64);
 			/* 2^c - 1, also for c = 64 (a shift by 64 is not one) */
-			w = KD_LD64(p + j * 8) & (((1ull << (c >> 1)) << (c - (c >> 1))) - 1);
-			lo = (__u32)w;
-			hi = (__u32)(w >> 32);
-			a += (__u64)(__u32)(lo + k[2 * j]) * (__u32)(hi + k[2 * j + 1]);
-			b += (__u64)(__u32)(lo + k[2 * j + 2]) * (__u32)(hi + k[2 * j + 3]);
-			KG_WORD_DONE();
+			__u64 w = KD_LD64(p + j * 8) & (((1ull << (c >> 1)) << (c - (c >> 1))) - 1);
+
+			KG_NH_WORD(w, k, j);
 		}
 	}
 	hc->a = a;

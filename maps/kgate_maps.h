@@ -80,7 +80,8 @@ struct kg_inflight {
 #define KG_RETX_SLOTS 4
 /*
  * The retransmission hash (NH, bpf/kgate_ingress.h) reads 64-byte blocks and needs a
- * random 32-bit key word per 4 bytes hashed, plus 2 (its second, shifted sum).
+ * random 32-bit key word per 4 bytes hashed, plus 2 for its second, shifted sum (and
+ * 2 spare, keeping the count even).
  */
 #define KG_NH_BLOCK 64
 #define KG_NH_KEY_WORDS (65536 / 4 + 4)
@@ -216,7 +217,7 @@ struct kg_flow_key {
 	__u8 pad[3];
 };
 
-/* The retransmission hash's key: random per boot, written once by the loader. */
+/* The retransmission hash's key: random per datapath load, written once by the loader. */
 struct kg_nhkey {
 	__u32 ready; /* 0: not written yet (no retransmission passes) */
 	__u32 pad;
