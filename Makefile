@@ -10,16 +10,22 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -I/usr/include/$(ARCH)-l
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I$(BUILD) -DKGATE_VERSION='"$(VERSION)"'
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-# (the name is historical: every agent binary links these; librdkafka for the audit sender)
-LIBBPF := -lbpf -lelf -lz -lyaml -lrdkafka -lpthread
+# What every binary that links libkgate.a needs: libbpf (with libelf, zlib), libyaml for the
+# policy files, librdkafka for the audit sender.
+AGENT_LIBS := -lbpf -lelf -lz -lyaml -lrdkafka -lpthread
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-HDRS := $(wildcard bpf/*.h maps/*.h agent/*.h)
-AGENT_SRCS := $(wildcard agent/*.c)
-# Sources the tests link besides their own: agent/ without main.c and the *_cmd.c commands.
-AGENT_LIB := $(filter-out agent/main.c $(wildcard agent/*_cmd.c),$(AGENT_SRCS))
+HDRS := $(wildcard bpf/*.h maps/*.h agent/*/*.h)
+# The agent: agent/cmd/ is the binary's commands; everything else is built once into
+# libkgate.a, which the binary, the tests and the benchmark link.
+CMD_SRCS := $(wildcard agent/cmd/*.c)
+LIB_SRCS := $(filter-out $(CMD_SRCS),$(wildcard agent/*/*.c))
+LIBKGATE := $(BUILD)/libkgate.a
+# The same library with ASan/UBSan, for the unit tests and the fuzzer (whose own code is
+# sanitized, so the agent code they drive is checked too).
+LIBKGATE_SAN := $(BUILD)/san/libkgate.a
 
 FUZZ_SECONDS ?= 60
 
@@ -55,33 +61,53 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(HDRS) | $(BUILD)
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	bpftool gen skeleton $< > $@
 
-$(BUILD)/kgate: $(AGENT_SRCS) $(HDRS) $(SKELS) | $(BUILD)
-	$(CC) $(CFLAGS) -o $@ $(AGENT_SRCS) $(LIBBPF)
+$(BUILD)/obj/%.o: %.c $(HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/san/obj/%.o: %.c $(HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -O1 $(SAN) -c $< -o $@
+
+$(LIBKGATE): $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIBKGATE_SAN): $(patsubst %.c,$(BUILD)/san/obj/%.o,$(LIB_SRCS))
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/kgate: $(patsubst %.c,$(BUILD)/obj/%.o,$(CMD_SRCS)) $(LIBKGATE)
+	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 # --- tests -----------------------------------------------------------------
 
 UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
 	tests/unit/test_policy_yaml.c tests/unit/kframe.c tests/unit/decode_util.c \
-	tests/unit/test_audit.c tests/unit/test_events.c $(AGENT_LIB)
+	tests/unit/test_audit.c tests/unit/test_events.c
 
-$(BUILD)/tests/test_unit: $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(HDRS) $(SKELS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(UNIT_SRCS) -lcunit $(LIBBPF)
+$(BUILD)/tests/test_unit: $(UNIT_SRCS) $(LIBKGATE_SAN) $(wildcard tests/unit/*.h) $(HDRS) $(SKELS) \
+		| $(BUILD)/tests
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(UNIT_SRCS) $(LIBKGATE_SAN) -lcunit $(AGENT_LIBS)
 
 $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/unit/decode_util.c tests/unit/kframe.c \
-		$(AGENT_LIB) $(SKELS) $(HDRS) | $(BUILD)/tests
+		$(LIBKGATE) $(SKELS) $(HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit -o $@ tests/bpf/test_bpf.c tests/unit/decode_util.c \
-		tests/unit/kframe.c $(AGENT_LIB) -lcunit $(LIBBPF)
+		tests/unit/kframe.c $(LIBKGATE) -lcunit $(AGENT_LIBS)
 
-DATAPATH_TEST_SRCS := tests/bpf/test_datapath.c tests/bpf/pkt.c tests/unit/kframe.c $(AGENT_LIB)
+DATAPATH_TEST_SRCS := tests/bpf/test_datapath.c tests/bpf/pkt.c tests/unit/kframe.c
 
-$(BUILD)/tests/test_datapath: $(DATAPATH_TEST_SRCS) tests/bpf/pkt.h $(SKELS) $(HDRS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(DATAPATH_TEST_SRCS) -lcunit $(LIBBPF) -lpthread
+# tests/bpf/compat: the agent's old header paths, which test_datapath.c still includes.
+$(BUILD)/tests/test_datapath: $(DATAPATH_TEST_SRCS) $(LIBKGATE) tests/bpf/pkt.h $(SKELS) $(HDRS) \
+		$(wildcard tests/bpf/compat/agent/*.h) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -Itests/bpf/compat -o $@ $(DATAPATH_TEST_SRCS) \
+		$(LIBKGATE) -lcunit $(AGENT_LIBS)
 
-$(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(AGENT_LIB) \
+$(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(LIBKGATE_SAN) \
 		$(HDRS) $(SKELS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Itests/unit -o $@ tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(AGENT_LIB) \
-		$(LIBBPF)
+		-Itests/unit -o $@ tests/fuzz/fuzz_decode.c tests/unit/decode_util.c \
+		$(LIBKGATE_SAN) $(AGENT_LIBS)
 
 test: test-unit test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults
 
@@ -94,8 +120,8 @@ test-unit: $(BUILD)/tests/test_unit $(BUILD)/tests/kframe_selftest
 	cd tests && ../$(BUILD)/tests/test_unit
 
 # The audit pipeline against the mock broker: fields, broker down/up, SIGKILL, rate.
-$(BUILD)/tests/audit_driver: tests/agent/audit_driver.c $(AGENT_LIB) $(HDRS) $(SKELS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -o $@ tests/agent/audit_driver.c $(AGENT_LIB) $(LIBBPF)
+$(BUILD)/tests/audit_driver: tests/agent/audit_driver.c $(LIBKGATE) $(HDRS) $(SKELS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -o $@ tests/agent/audit_driver.c $(LIBKGATE) $(AGENT_LIBS)
 
 test-audit: $(BUILD)/tests/audit_driver $(BUILD)/kgate
 	BUILD=$(BUILD) tests/agent/test_audit.sh
@@ -116,7 +142,7 @@ test-agent: $(BUILD)/kgate
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-agent: needs root (BPF, netns)" >&2; exit 1; fi
 	KGATE=$(BUILD)/kgate tests/agent/test_runtime.sh
 
-# --- end to end (issue 5) and deploy (issue 4) ----------------------------
+# --- end to end and deploy -------------------------------------------------
 
 .PHONY: test-deploy test-e2e test-evasion test-faults
 
@@ -138,12 +164,12 @@ test-e2e: $(BUILD)/kgate $(BUILD)/tests/mock_broker $(BUILD)/tests/sasl_front
 	BUILD=$(BUILD) tests/e2e/test_sasl_front.sh
 	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_e2e.sh
 
-# Root: crafted TCP sessions (scapy) through kgate; the table of issue 5's evasion suite.
+# Root: crafted TCP sessions (scapy) through kgate; prints the evasion suite's table.
 test-evasion: $(BUILD)/kgate $(BUILD)/tests/mock_broker
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-evasion: needs root (BPF, netns)" >&2; exit 1; fi
 	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_evasion.sh
 
-# Root: issue 5's fault suite under client load (SIGKILL, audit broker down 30 s, a
+# Root: the fault suite under client load (SIGKILL, audit broker down 30 s, a
 # broken and a 10,000-rule policy applied); the table of its results.
 test-faults: $(BUILD)/kgate $(BUILD)/tests/mock_broker
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-faults: needs root (BPF, netns)" >&2; exit 1; fi
@@ -160,13 +186,13 @@ fuzz: $(BUILD)/tests/fuzz_decode
 
 # --- benchmarks (root; numbers, never assertions) --------------------------
 
-BENCH_SRCS := bench/bench_datapath.c tests/bpf/pkt.c tests/unit/kframe.c $(AGENT_LIB)
+BENCH_SRCS := bench/bench_datapath.c tests/bpf/pkt.c tests/unit/kframe.c
 
 $(BUILD)/bench_wrap.bpf.o: bench/bench_wrap.bpf.c $(HDRS) | $(BUILD)
 	$(CC) $(BPF_CFLAGS) -Ibpf -c $< -o $@
 
-$(BUILD)/bench_datapath: $(BENCH_SRCS) $(SKELS) $(BUILD)/bench_wrap.skel.h $(HDRS) | $(BUILD)
-	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(BENCH_SRCS) $(LIBBPF)
+$(BUILD)/bench_datapath: $(BENCH_SRCS) $(LIBKGATE) $(SKELS) $(BUILD)/bench_wrap.skel.h $(HDRS) | $(BUILD)
+	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(BENCH_SRCS) $(LIBKGATE) $(AGENT_LIBS)
 
 bench: bench-datapath
 
@@ -174,7 +200,7 @@ bench-datapath: $(BUILD)/bench_datapath
 	$(BUILD)/bench_datapath bench/results.json
 
 $(BUILD)/jit_lines: bench/jit_lines.c | $(BUILD)
-	$(CC) $(CFLAGS) -Wall -Werror -o $@ $< $(LIBBPF)
+	$(CC) $(CFLAGS) -Wall -Werror -o $@ $< $(AGENT_LIBS)
 
 # Where the datapath spends a warm Produce of TOPICS topics, by source line (root, perf).
 bench-profile: $(BUILD)/bench_datapath $(BUILD)/jit_lines

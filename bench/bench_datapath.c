@@ -23,11 +23,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent/events.h"
-#include "agent/policy.h"
+#include "agent/datapath/events.h"
+#include "agent/policy/policy.h"
 #include "bench/bench_wrap.h"
-#include "agent/policy_load.h"
-#include "agent/runtime.h"
+#include "agent/policy/write.h"
+#include "agent/datapath/datapath.h"
 #include "bpf/kafka_layouts.h"
 #include "bench_wrap.skel.h"
 #include "kframe.h"

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/audit_int.h"
+#include "agent/audit/internal.h"
 #include "bpf/kafka_decode.h"
 
 static double now_s(void)

@@ -20,7 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent/decode_report.h"
+#include "agent/decode/report.h"
 #include "bpf/kafka_decode.h"
 #include "decode_probe.skel.h"
 #include "decode_util.h"

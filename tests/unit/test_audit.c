@@ -30,8 +30,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent/audit_int.h"
-#include "agent/decode_report.h"
+#include "agent/audit/internal.h"
+#include "agent/decode/report.h"
 #include "bpf/kafka_decode.h"
 
 /* 2026-11-27T23:35:00.123456789Z */

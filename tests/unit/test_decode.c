@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/decode_report.h"
+#include "agent/decode/report.h"
 #include "bpf/kafka_decode.h"
 #include "decode_util.h"
 #include "kframe.h"

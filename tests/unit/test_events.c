@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/events.h"
+#include "agent/datapath/events.h"
 
 #define REC_MAX 4096
 #define NEV 6

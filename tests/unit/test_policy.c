@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/policy.h"
+#include "agent/policy/policy.h"
 
 /* ---- building policies from one-line specs --------------------------------------------- */
 

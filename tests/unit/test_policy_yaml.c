@@ -18,8 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/policy.h"
-#include "agent/policy_yaml.h"
+#include "agent/policy/policy.h"
+#include "agent/policy/yaml.h"
 
 static char tmpdir[] = "/tmp/kgate-policy-yaml-XXXXXX";
 static int nfiles;

@@ -1,0 +1,771 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The audit pipeline (agent/audit.h): numbering, the file sink, the Kafka spool's writer
+ * side, `kgate observe` clients, gap records and the state that survives restarts.
+ * Everything here runs on the caller's thread; only the Kafka sender
+ * (agent/audit_kafka.c) has a thread of its own, and it shares nothing with this one but
+ * the spool (agent/spool.c, under its lock).
+ *
+ * Order of the sinks for one record: spool first (so a record Kafka will carry exists on
+ * disk before anyone else sees it), then the file, then observe clients.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent/audit/internal.h"
+
+#define STATE_FILE "state"
+/* fdatasync of the spool and the file at most this often (a crash of the host may lose
+ * this much; a crash of the agent loses nothing: every record is write(2)n at once). */
+#define SYNC_INTERVAL_MS 200
+/* The spool takes records again below this share of its maximum (hysteresis). */
+#define SPOOL_RESUME_PCT 90
+
+__u64 kg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- output queues ------------------------------------------------------------------------- */
+
+bool kg_outq_add(struct kg_outq *q, const char *p, size_t n, size_t max)
+{
+	if (q->len - q->off + n > max)
+		return false;
+	if (q->off && q->len + n > q->cap) {
+		memmove(q->p, q->p + q->off, q->len - q->off);
+		q->len -= q->off;
+		q->off = 0;
+	}
+	if (q->len + n > q->cap) {
+		size_t cap = q->cap ? q->cap : 16384;
+		char *np;
+
+		while (cap < q->len + n)
+			cap *= 2;
+		np = realloc(q->p, cap);
+		if (!np)
+			return false;
+		q->p = np;
+		q->cap = cap;
+	}
+	memcpy(q->p + q->len, p, n);
+	q->len += n;
+	return true;
+}
+
+int kg_outq_flush(struct kg_outq *q)
+{
+	while (q->off < q->len) {
+		ssize_t n =
+			send(q->fd, q->p + q->off, q->len - q->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		q->off += n;
+	}
+	q->off = q->len = 0;
+	return 0;
+}
+
+void kg_outq_close(struct kg_outq *q)
+{
+	if (q->fd >= 0)
+		close(q->fd);
+	free(q->p);
+	memset(q, 0, sizeof(*q));
+	q->fd = -1;
+}
+
+/* ---- state: sequence numbers and lost-event baselines ------------------------------------ */
+
+/*
+ * The state file: "next_seq N clean C lease L lost_deny D lost_allow A" (D, A summed over
+ * the interfaces), then a line "iface NAME lost_deny D lost_allow A" per interface. A
+ * file without iface lines (an older agent's) gives its counts to the first interface.
+ */
+struct state {
+	bool present, clean;
+	__u64 next_seq, lease, lost[2];
+	int nif;
+	char ifname[KG_AUDIT_MAX_IFACES][16];
+	__u64 if_lost[KG_AUDIT_MAX_IFACES][2];
+};
+
+static void state_read(struct kg_audit *a, struct state *st)
+{
+	char b[2048], *line;
+	unsigned long long n = 0, l = 0, d = 0, al = 0;
+	int c = 0, fd;
+	ssize_t r;
+
+	memset(st, 0, sizeof(*st));
+	if (a->state_dirfd < 0)
+		return;
+	fd = openat(a->state_dirfd, STATE_FILE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	r = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	if (r <= 0)
+		return;
+	b[r] = 0;
+	if (sscanf(b, "next_seq %llu clean %d lease %llu lost_deny %llu lost_allow %llu", &n, &c,
+		   &l, &d, &al) != 5)
+		return;
+	*st = (struct state){
+		.present = true, .clean = c == 1, .next_seq = n, .lease = l, .lost = {d, al}};
+	for (line = strchr(b, '\n'); line && st->nif < KG_AUDIT_MAX_IFACES;
+	     line = strchr(line + 1, '\n')) {
+		char name[16];
+
+		if (sscanf(line + 1, "iface %15s lost_deny %llu lost_allow %llu", name, &d, &al) !=
+		    3)
+			continue;
+		snprintf(st->ifname[st->nif], sizeof(st->ifname[0]), "%s", name);
+		st->if_lost[st->nif][0] = d;
+		st->if_lost[st->nif][1] = al;
+		st->nif++;
+	}
+}
+
+static int state_write(struct kg_audit *a, bool clean)
+{
+	char b[2048];
+	__u64 sum[2] = {0, 0};
+	int n;
+
+	if (a->state_dirfd < 0)
+		return 0;
+	if (!clean)
+		a->lease = a->next_seq + KG_SEQ_LEASE;
+	for (int i = 0; i < a->nmaps; i++)
+		for (int k = 0; k < 2; k++)
+			sum[k] += a->lost_base[i][k];
+	n = snprintf(b, sizeof(b),
+		     "next_seq %llu clean %d lease %llu lost_deny %llu lost_allow %llu\n",
+		     (unsigned long long)a->next_seq, clean, (unsigned long long)a->lease,
+		     (unsigned long long)sum[KG_LOST_DENY], (unsigned long long)sum[KG_LOST_ALLOW]);
+	for (int i = 0; i < a->nmaps && n < (int)sizeof(b); i++)
+		n += snprintf(b + n, sizeof(b) - n, "iface %s lost_deny %llu lost_allow %llu\n",
+			      a->ifname[i],
+			      (unsigned long long)a->lost_base[i][KG_LOST_DENY],
+			      (unsigned long long)a->lost_base[i][KG_LOST_ALLOW]);
+	if (n >= (int)sizeof(b))
+		return -ENAMETOOLONG; /* impossible: 8 interfaces of 15 bytes */
+	return kg_write_file_atomic(a->state_dirfd, STATE_FILE, b, n);
+}
+
+/* The last record of the audit file, when it is this node's: its seq, else 0. */
+static __u64 file_tail_seq(struct kg_audit *a)
+{
+	char b[2 * KG_AUDIT_RECORD_MAX], node[256];
+	struct stat st;
+	off_t from;
+	ssize_t n;
+	char *end, *start;
+	__u64 seq = 0;
+
+	if (a->file_fd < 0 || fstat(a->file_fd, &st) || st.st_size == 0)
+		return 0;
+	from = st.st_size > (off_t)sizeof(b) ? st.st_size - (off_t)sizeof(b) : 0;
+	n = pread(a->file_fd, b, sizeof(b), from);
+	if (n <= 0)
+		return 0;
+	/* the last complete line */
+	end = memrchr(b, '\n', n);
+	if (!end)
+		return 0;
+	start = memrchr(b, '\n', end - b);
+	start = start ? start + 1 : b;
+	if (!kg_json_str(start, end - start, "node", node, sizeof(node)) || strcmp(node, a->node) ||
+	    !kg_json_u64(start, end - start, "seq", &seq))
+		return 0;
+	return seq;
+}
+
+/* ---- sinks ------------------------------------------------------------------------------- */
+
+static void file_write(struct kg_audit *a, const char *rec, size_t len)
+{
+	struct iovec iov[2] = {{(void *)rec, len}, {"\n", 1}};
+	ssize_t n;
+
+	if (a->file_fd < 0)
+		return;
+	n = writev(a->file_fd, iov, 2);
+	if (n != (ssize_t)len + 1) {
+		if (!a->file_errors++)
+			fprintf(stderr, "kgate audit: %s: %s (counted in metrics, reported once)\n",
+				a->file, n < 0 ? strerror(errno) : "short write");
+		return;
+	}
+	a->file_unsynced += len + 1;
+}
+
+static void observe_drop(struct kg_audit *a, struct kg_outq *q)
+{
+	kg_outq_close(q);
+	a->obs_dropped++;
+}
+
+static void observe_send(struct kg_audit *a, const char *rec, size_t len)
+{
+	char *copy;
+	size_t slot = a->backlog_next++ % KG_OBSERVE_BACKLOG;
+
+	copy = malloc(len + 2);
+	if (copy) {
+		memcpy(copy, rec, len);
+		copy[len] = '\n';
+		copy[len + 1] = 0;
+	}
+	free(a->backlog[slot]);
+	a->backlog[slot] = copy;
+	for (int i = 0; i < KG_OBSERVE_CLIENTS; i++) {
+		struct kg_outq *q = &a->obs[i];
+
+		if (q->fd < 0 || !copy)
+			continue;
+		if (!kg_outq_add(q, copy, len + 1, KG_OBSERVE_CLIENT_MAX) || kg_outq_flush(q))
+			observe_drop(a, q);
+	}
+}
+
+static int spool_put(struct kg_audit *a, __u64 seq, const char *rec, size_t len)
+{
+	__u64 bytes;
+	int r;
+
+	/* the sender removes delivered segments (bytes shrink) under the lock */
+	pthread_mutex_lock(&a->spool.lock);
+	bytes = a->spool.bytes;
+	pthread_mutex_unlock(&a->spool.lock);
+	if (bytes >= a->spool_max)
+		return -ENOSPC;
+	r = kg_spool_append(&a->spool, seq, rec, len);
+	if (r && a->spool_dropped_total == 0)
+		fprintf(stderr,
+			"kgate audit: spool %s: %s: records are counted and reported in a gap "
+			"record\n",
+			a->spool_dir, strerror(-r));
+	return r;
+}
+
+/* Every sink, for a record already numbered; cls is the verdict class for loss counting. */
+static void emit(struct kg_audit *a, __u64 seq, const char *rec, size_t len, int cls)
+{
+	if (a->kafka && spool_put(a, seq, rec, len)) {
+		if (!a->spool_dropped[0] && !a->spool_dropped[1])
+			a->spool_drop_after = seq - 1;
+		a->spool_dropped[cls]++;
+		a->spool_dropped_total++;
+	}
+	file_write(a, rec, len);
+	observe_send(a, rec, len);
+	a->records_total++;
+}
+
+/* Once the spool has room again, one gap record for what it refused. */
+static void spool_gap_flush(struct kg_audit *a)
+{
+	char rec[KG_AUDIT_RECORD_MAX];
+	__u64 seq;
+	int n;
+
+	__u64 bytes;
+
+	if (!a->spool_dropped[0] && !a->spool_dropped[1])
+		return;
+	pthread_mutex_lock(&a->spool.lock);
+	bytes = a->spool.bytes;
+	pthread_mutex_unlock(&a->spool.lock);
+	if (bytes >= a->spool_max / 100 * SPOOL_RESUME_PCT)
+		return;
+	seq = a->next_seq++;
+	n = kg_audit_encode_gap(rec, sizeof(rec), a->node, seq, kg_wall_now_ns(),
+				a->spool_dropped[KG_LOST_DENY], a->spool_dropped[KG_LOST_ALLOW],
+				a->spool_drop_after, KG_GAP_SPOOL);
+	if (n < 0)
+		return;
+	if (kg_spool_append(&a->spool, seq, rec, n))
+		return; /* still no room: the counts stay, the next record tries again */
+	a->spool_dropped[0] = a->spool_dropped[1] = 0;
+	file_write(a, rec, n);
+	observe_send(a, rec, n);
+	a->records_total++;
+	a->gap_records++;
+}
+
+static void seq_advance(struct kg_audit *a)
+{
+	if (a->next_seq >= a->lease && state_write(a, false))
+		a->lease = a->next_seq + 1; /* retry at the next record */
+}
+
+int kg_audit_event(struct kg_audit *a, const struct kg_event *ev)
+{
+	struct kg_event_names names;
+	char rec[KG_AUDIT_RECORD_MAX];
+	__u64 seq;
+	int n;
+
+	if (a->kafka)
+		spool_gap_flush(a);
+	memset(&names, 0, sizeof(names));
+	if (a->names)
+		a->names(a->names_ctx, ev, &names);
+	seq = a->next_seq++;
+	n = kg_audit_encode(rec, sizeof(rec), ev, &names, seq, a->node);
+	if (n < 0)
+		return -EMSGSIZE; /* impossible: KG_AUDIT_RECORD_MAX bounds every record */
+	emit(a, seq, rec, n, ev->verdict == KG_ACT_ALLOW ? KG_LOST_ALLOW : KG_LOST_DENY);
+	if (ev->kind < sizeof(a->by_kind) / sizeof(a->by_kind[0]))
+		a->by_kind[ev->kind]++;
+	if (ev->kind == KG_EV_UNDECODABLE && ev->reason < KD_REASON__COUNT)
+		a->undecodable[ev->reason]++;
+	kg_metrics_count(a, ev, ev->rule_id != ~0u ? names.rule : "");
+	seq_advance(a);
+	return 0;
+}
+
+/* The lost-event counters of interface i's datapath, summed over CPUs. */
+static int read_lost(struct kg_audit *a, int i, __u64 out[2])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 keys[2] = {KG_C_EVENTS_LOST_DENY, KG_C_EVENTS_LOST_ALLOW};
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	for (int k = 0; k < 2; k++) {
+		__u64 vals[ncpu];
+
+		out[k] = 0;
+		if (bpf_map_lookup_elem(a->maps[i].counters, &keys[k], vals))
+			return -errno;
+		for (int c = 0; c < ncpu; c++)
+			out[k] += vals[c];
+	}
+	return 0;
+}
+
+int kg_audit_check_gaps(struct kg_audit *a)
+{
+	char rec[KG_AUDIT_RECORD_MAX];
+	__u64 cur[KG_AUDIT_MAX_IFACES][2], d[2] = {0, 0}, seq;
+	int n, r;
+
+	/* one gap record for what every interface lost since the last look */
+	for (int i = 0; i < a->nmaps; i++) {
+		if (a->maps[i].counters < 0) {
+			cur[i][0] = a->lost_base[i][0], cur[i][1] = a->lost_base[i][1];
+			continue;
+		}
+		r = read_lost(a, i, cur[i]);
+		if (r)
+			return r;
+		for (int k = 0; k < 2; k++) {
+			/* below the baseline: the maps were made anew, every count is new */
+			if (cur[i][k] < a->lost_base[i][k])
+				a->lost_base[i][k] = 0;
+			d[k] += cur[i][k] - a->lost_base[i][k];
+		}
+	}
+	if (d[0] || d[1]) {
+		if (a->kafka)
+			spool_gap_flush(a);
+		seq = a->next_seq++;
+		n = kg_audit_encode_gap(rec, sizeof(rec), a->node, seq, kg_wall_now_ns(),
+					d[KG_LOST_DENY], d[KG_LOST_ALLOW], a->checked_seq,
+					KG_GAP_RINGBUF);
+		if (n < 0)
+			return -EMSGSIZE;
+		emit(a, seq, rec, n, KG_LOST_DENY);
+		a->gap_records++;
+		a->gap_lost[0] += d[0];
+		a->gap_lost[1] += d[1];
+		for (int i = 0; i < a->nmaps; i++)
+			a->lost_base[i][0] = cur[i][0], a->lost_base[i][1] = cur[i][1];
+		state_write(a, false);
+	}
+	a->checked_seq = a->next_seq - 1;
+	return 0;
+}
+
+/* ---- observe socket ------------------------------------------------------------------------ */
+
+/* A listener answers on sun: another agent runs. */
+static bool observe_in_use(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool up;
+
+	if (fd < 0)
+		return false;
+	up = !connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	return up;
+}
+
+static int observe_open(struct kg_audit *a, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct stat st;
+	char *slash, dir[sizeof(sun.sun_path)];
+
+	if (strlen(a->observe_sock) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "observe socket %s: path too long", a->observe_sock);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, a->observe_sock);
+	strcpy(dir, a->observe_sock);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		mkdir(dir, 0755); /* /run/kgate: its parent exists; an error shows at bind */
+	}
+	/* a socket left by a previous agent (killed) is replaced; anything else is not ours */
+	if (!lstat(a->observe_sock, &st)) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "observe socket %s: exists and is not a socket",
+				 a->observe_sock);
+			return -EEXIST;
+		}
+		if (observe_in_use(&sun)) {
+			snprintf(err, errlen, "observe socket %s: in use by a running agent",
+				 a->observe_sock);
+			return -EADDRINUSE;
+		}
+		unlink(a->observe_sock);
+	}
+	a->obs_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (a->obs_fd < 0 || bind(a->obs_fd, (struct sockaddr *)&sun, sizeof(sun)) ||
+	    listen(a->obs_fd, 16)) {
+		int e = errno;
+
+		snprintf(err, errlen, "observe socket %s: %s", a->observe_sock, strerror(e));
+		return -e;
+	}
+	/* records name principals and topics: owner and group only */
+	chmod(a->observe_sock, 0660);
+	return 0;
+}
+
+static void observe_accept(struct kg_audit *a)
+{
+	char marker[96];
+	int fd, n;
+
+	while ((fd = accept4(a->obs_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct kg_outq *q = NULL;
+		size_t count = 0;
+
+		for (int i = 0; i < KG_OBSERVE_CLIENTS && !q; i++)
+			if (a->obs[i].fd < 0)
+				q = &a->obs[i];
+		if (!q) {
+			close(fd);
+			a->obs_dropped++;
+			continue;
+		}
+		q->fd = fd;
+		/* the backlog, oldest first, then a marker: `kgate observe` without --follow
+		 * stops there */
+		for (size_t i = 0; i < KG_OBSERVE_BACKLOG; i++) {
+			const char *r = a->backlog[(a->backlog_next + i) % KG_OBSERVE_BACKLOG];
+
+			if (r && kg_outq_add(q, r, strlen(r), KG_OBSERVE_CLIENT_MAX))
+				count++;
+		}
+		n = snprintf(marker, sizeof(marker),
+			     "{\"kind\":\"backlog_end\",\"node\":\"\",\"records\":%zu}\n", count);
+		if (!kg_outq_add(q, marker, n, KG_OBSERVE_CLIENT_MAX) || kg_outq_flush(q))
+			observe_drop(a, q);
+	}
+}
+
+/* ---- open, poll, close ------------------------------------------------------------------- */
+
+static char *dup_opt(const char *s, bool *oom)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
+/* Copies the spool's records after after_seq into the audit file (a crash between the
+ * spool write and the file write of the same record). */
+static void file_catch_up(struct kg_audit *a, __u64 after_seq)
+{
+	struct kg_spool_reader r;
+	const char *rec;
+	size_t len;
+	__u64 seq, n = 0;
+
+	if (kg_spool_reader_open(&r, &a->spool, after_seq))
+		return;
+	while (kg_spool_next(&r, &rec, &len, &seq) == 1) {
+		file_write(a, rec, len);
+		n++;
+	}
+	kg_spool_reader_close(&r);
+	if (n)
+		fprintf(stderr,
+			"kgate audit: %s: %llu records copied from the spool (after a crash)\n",
+			a->file, (unsigned long long)n);
+}
+
+struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t errlen)
+{
+	struct kg_audit *a = calloc(1, sizeof(*a));
+	struct state st;
+	__u64 exact = 0, ftail;
+	bool oom = false;
+	int r;
+
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->state_dirfd = a->file_fd = a->obs_fd = a->met_fd = -1;
+	a->spool.fd = -1;
+	for (int i = 0; i < KG_OBSERVE_CLIENTS; i++)
+		a->obs[i].fd = -1;
+	for (int i = 0; i < KG_METRICS_CONNS; i++)
+		a->http[i].q.fd = -1;
+	if (!o->node || !*o->node) {
+		snprintf(err, errlen, "audit: a node name is required");
+		goto fail;
+	}
+	if (o->brokers && (!o->topic || !*o->topic)) {
+		snprintf(err, errlen, "audit: --audit-brokers needs --audit-topic");
+		goto fail;
+	}
+	if (o->brokers && !o->spool_dir) {
+		snprintf(err, errlen, "audit: --audit-brokers needs a spool directory");
+		goto fail;
+	}
+	a->node = dup_opt(o->node, &oom);
+	a->brokers = dup_opt(o->brokers, &oom);
+	a->topic = dup_opt(o->topic, &oom);
+	a->file = dup_opt(o->file, &oom);
+	a->spool_dir = dup_opt(o->spool_dir, &oom);
+	a->observe_sock = dup_opt(o->observe_sock, &oom);
+	a->metrics_addr = dup_opt(o->metrics_addr, &oom);
+	a->series = calloc(KG_METRICS_SERIES, sizeof(*a->series));
+	if (oom || !a->series) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (o->maps) {
+		a->nmaps = o->nmaps > 0 ? o->nmaps : 1;
+		if (a->nmaps > KG_AUDIT_MAX_IFACES) {
+			snprintf(err, errlen, "more than %d interfaces", KG_AUDIT_MAX_IFACES);
+			goto fail;
+		}
+		for (int i = 0; i < a->nmaps; i++) {
+			a->maps[i] = o->maps[i];
+			/* "-" for none: the state file's lines need a word */
+			snprintf(a->ifname[i], sizeof(a->ifname[i]), "%s",
+				 o->ifaces && o->ifaces[i] && *o->ifaces[i] ? o->ifaces[i] : "-");
+		}
+	}
+	a->names = o->names;
+	a->names_ctx = o->names_ctx;
+	a->spool_max = KG_SPOOL_MAX_BYTES_DEFAULT;
+
+	if (a->spool_dir) {
+		if (mkdir(a->spool_dir, 0700) && errno != EEXIST) {
+			snprintf(err, errlen, "spool %s: %s", a->spool_dir, strerror(errno));
+			goto fail;
+		}
+		a->state_dirfd = open(a->spool_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+		if (a->state_dirfd < 0) {
+			snprintf(err, errlen, "spool %s: %s", a->spool_dir, strerror(errno));
+			goto fail;
+		}
+	}
+	if (a->file) {
+		/* read too: the last record tells the sequence number after a crash */
+		a->file_fd = open(a->file, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (a->file_fd < 0) {
+			snprintf(err, errlen, "audit file %s: %s", a->file, strerror(errno));
+			goto fail;
+		}
+	}
+	if (a->brokers) {
+		if (kg_spool_open(&a->spool, a->spool_dir, err, errlen))
+			goto fail;
+		a->kafka = true;
+	}
+
+	/*
+	 * The next sequence number. A clean stop wrote it exactly. After a crash the spool's
+	 * newest record (Kafka) and the file's last line are exact; with neither, numbering
+	 * resumes at the lease, above any number the crashed agent can have used.
+	 */
+	state_read(a, &st);
+	ftail = file_tail_seq(a);
+	if (a->kafka && a->spool.nsegs)
+		exact = a->spool.last_seq + 1;
+	if (ftail + 1 > exact)
+		exact = ftail + 1;
+	if (st.present && st.clean)
+		a->next_seq = st.next_seq > exact ? st.next_seq : exact;
+	else if (st.present && exact <= 1)
+		a->next_seq = st.lease;
+	else
+		a->next_seq = exact;
+	if (a->next_seq == 0)
+		a->next_seq = 1;
+	if (st.present) {
+		for (int i = 0; i < a->nmaps; i++) {
+			for (int j = 0; j < st.nif; j++)
+				if (!strcmp(st.ifname[j], a->ifname[i])) {
+					a->lost_base[i][0] = st.if_lost[j][0];
+					a->lost_base[i][1] = st.if_lost[j][1];
+				}
+		}
+		/* an older agent's file: its counts were the first interface's */
+		if (!st.nif && a->nmaps) {
+			a->lost_base[0][0] = st.lost[0];
+			a->lost_base[0][1] = st.lost[1];
+		}
+	}
+	a->checked_seq = a->next_seq - 1;
+	if (a->kafka && a->file_fd >= 0 && ftail && ftail < a->spool.last_seq)
+		file_catch_up(a, ftail);
+	r = state_write(a, false);
+	if (r) {
+		snprintf(err, errlen, "spool %s/%s: %s", a->spool_dir, STATE_FILE, strerror(-r));
+		goto fail;
+	}
+
+	if (a->observe_sock && observe_open(a, err, errlen))
+		goto fail;
+	if (a->metrics_addr && kg_metrics_open(a, err, errlen))
+		goto fail;
+	if (a->kafka && kg_sender_start(a, err, errlen))
+		goto fail;
+	return a;
+fail:
+	kg_audit_close(a, 0);
+	return NULL;
+}
+
+int kg_audit_poll(struct kg_audit *a, int timeout_ms)
+{
+	struct pollfd p[1 + KG_OBSERVE_CLIENTS + 1 + KG_METRICS_CONNS];
+	int n = 0, obs_base, met_base, r;
+	__u64 now;
+
+	if (a->obs_fd >= 0)
+		p[n++] = (struct pollfd){.fd = a->obs_fd, .events = POLLIN};
+	obs_base = n;
+	for (int i = 0; i < KG_OBSERVE_CLIENTS; i++) {
+		struct kg_outq *q = &a->obs[i];
+
+		/* fd -1 keeps the slot: poll() ignores it */
+		p[n++] = (struct pollfd){.fd = q->fd,
+					 .events = POLLIN | (q->len > q->off ? POLLOUT : 0)};
+	}
+	met_base = n;
+	n += kg_metrics_pollfds(a, p + n);
+	r = poll(p, n, timeout_ms);
+	if (r < 0 && errno != EINTR)
+		return -errno;
+	if (r > 0) {
+		if (a->obs_fd >= 0 && p[0].revents)
+			observe_accept(a);
+		for (int i = 0; i < KG_OBSERVE_CLIENTS; i++) {
+			struct pollfd *pp = &p[obs_base + i];
+			struct kg_outq *q = &a->obs[i];
+			char junk[256];
+
+			if (q->fd < 0 || pp->fd != q->fd || !pp->revents)
+				continue;
+			if (pp->revents & (POLLHUP | POLLERR | POLLNVAL)) {
+				kg_outq_close(q);
+				continue;
+			}
+			/* clients send nothing; EOF means they left */
+			if ((pp->revents & POLLIN) &&
+			    recv(q->fd, junk, sizeof(junk), MSG_DONTWAIT) == 0) {
+				kg_outq_close(q);
+				continue;
+			}
+			if ((pp->revents & POLLOUT) && kg_outq_flush(q))
+				observe_drop(a, q);
+		}
+		kg_metrics_serve(a, p + met_base, n - met_base);
+	}
+	now = kg_now_ms();
+	if (now - a->last_sync_ms >= SYNC_INTERVAL_MS) {
+		a->last_sync_ms = now;
+		if (a->kafka)
+			kg_spool_sync(&a->spool);
+		if (a->file_fd >= 0 && a->file_unsynced) {
+			fdatasync(a->file_fd);
+			a->file_unsynced = 0;
+		}
+	}
+	return 0;
+}
+
+void kg_audit_close(struct kg_audit *a, int timeout_ms)
+{
+	if (!a)
+		return;
+	if (a->sender)
+		kg_sender_stop(a, timeout_ms);
+	if (a->state_dirfd >= 0) {
+		if (a->next_seq)
+			state_write(a, true);
+		close(a->state_dirfd);
+	}
+	if (a->kafka)
+		kg_spool_close(&a->spool);
+	if (a->file_fd >= 0) {
+		fdatasync(a->file_fd);
+		close(a->file_fd);
+	}
+	for (int i = 0; i < KG_OBSERVE_CLIENTS; i++)
+		if (a->obs[i].fd >= 0 || a->obs[i].p)
+			kg_outq_close(&a->obs[i]);
+	if (a->obs_fd >= 0) {
+		close(a->obs_fd);
+		unlink(a->observe_sock);
+	}
+	kg_metrics_close(a);
+	for (int i = 0; i < KG_OBSERVE_BACKLOG; i++)
+		free(a->backlog[i]);
+	free(a->series);
+	free(a->node);
+	free(a->brokers);
+	free(a->topic);
+	free(a->file);
+	free(a->spool_dir);
+	free(a->observe_sock);
+	free(a->metrics_addr);
+	free(a);
+}
