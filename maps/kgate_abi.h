@@ -4,8 +4,9 @@
  * the agent and tests (agent/, tests/). Both sides include this one file; nothing
  * here may be redefined elsewhere.
  *
- * When an enum below changes, also update: its *_NAMES X-macro right here (names
- * are stable strings used in JSON, metrics and the README), README.md (tables of
+ * When an enum below changes, also update: its X-macro list right here (KG_OPS, KD_REASONS:
+ * each symbol with its name, a stable string used in JSON, metrics and the README;
+ * agent/lib/names.c expands them), README.md (tables of
  * reasons and operations) and tests/unit/test_decode.c (negative inputs).
  */
 #ifndef KGATE_ABI_H

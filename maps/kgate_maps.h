@@ -10,7 +10,9 @@
  * and uses that generation for every lookup, so no decision ever sees half of a
  * policy. Per-flow state derived from a policy (ids, memos) carries the epoch.
  *
- * When an enum here changes, also update its *_NAMES list below, README.md and the
+ * Enums with names are X-macro lists (KG_ACTIONS, KG_PSRCS, KG_COUNTERS here, KG_OPS and
+ * KD_REASONS in kgate_abi.h): the name is given beside the symbol, and the agent expands
+ * each list once (agent/lib/names.c). When one changes, also update README.md and the
  * tests that name it (tests/bpf/test_datapath.c).
  */
 #ifndef KGATE_MAPS_H
@@ -199,7 +201,10 @@ struct kg_config {
 	__u32 pad;
 };
 
-/* kg_topic_ids (hash): topic id -> name, filled by the agent from the broker. */
+/*
+ * kg_topic_ids (hash): topic id -> name. Nothing fills it yet (issue 11 will, from the
+ * brokers): until then every topic id is unknown and takes unknown_topic_id.
+ */
 struct kg_topic_name {
 	__u16 len;
 	__u8 name[KD_TOPIC_MAX + 1];
@@ -504,6 +509,30 @@ enum kg_counter {
 	KG_C_UNDECODABLE_BASE = KG_C_VERDICT_BASE + KG_ACT__COUNT, /* + enum kd_reason */
 	KG_C__COUNT = KG_C_UNDECODABLE_BASE + KD_REASON__COUNT,
 };
+
+/*
+ * The maps the agent opens by their pins (<pin root>/<iface>/<pin name>, pinned by name by
+ * libbpf), as X(field, pin name): agent/datapath/maps.h makes of this list struct kg_maps
+ * (one file descriptor per map) and its pin names. A map the agent must open goes here.
+ */
+#define KG_PINNED_MAPS(X)                                                                          \
+	X(active, "kg_active")                                                                     \
+	X(ports, "kg_ports")                                                                       \
+	X(config, "kg_config")                                                                     \
+	X(rules, "kg_rules")                                                                       \
+	X(classes, "kg_classes")                                                                   \
+	X(topics, "kg_topics")                                                                     \
+	X(regions4, "kg_regions4")                                                                 \
+	X(regions6, "kg_regions6")                                                                 \
+	X(identities4, "kg_identities4")                                                           \
+	X(identities6, "kg_identities6")                                                           \
+	X(names, "kg_names")                                                                       \
+	X(topic_ids, "kg_topic_ids")                                                               \
+	X(flows, "kg_flows")                                                                       \
+	X(counters, "kg_counters")                                                                 \
+	X(rule_hits, "kg_rule_hits")                                                               \
+	X(events, "kg_event_recs")                                                                 \
+	X(nhkey, "kg_nhkey")
 
 _Static_assert(sizeof(struct kg_rule) == 56, "kg_rule layout");
 _Static_assert(sizeof(struct kg_topic_key) == 4 + KG_TOPIC_KEY_DATA, "LPM key");

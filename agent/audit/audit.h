@@ -1,21 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The audit pipeline: decision events from the datapath's ring buffer become one JSON
- * record each (stable field names, documented in README.md), numbered by a per-node
- * sequence, and go to every configured sink: an append-only file, a Kafka audit topic
- * (librdkafka, idempotent, acks=all, key = node name) with an on-disk spool while the
- * brokers are unreachable, `kgate observe` clients on a unix socket, and Prometheus
- * metrics. Nothing is dropped silently: lost ring-buffer events become `gap` records.
+ * agent/audit: decision events become one JSON record each (stable field names,
+ * documented in README.md; codec.c), numbered by a per-node sequence, and go to every
+ * configured sink (pipeline.c): an append-only file, a Kafka audit topic (sender.c:
+ * librdkafka, idempotent, acks=all, key = node name) behind an on-disk spool (spool.c)
+ * while the brokers are unreachable, and `kgate observe` clients on a unix socket
+ * (observe.c). Nothing is dropped silently: lost ring-buffer events become `gap` records.
+ * What it counted is read through kg_audit_stats(); nothing outside reads its struct.
  *
- * The runtime (kgate run) owns the ring buffer and calls kg_audit_event() per event.
+ * May call: agent/lib, maps/ (the event layout), librdkafka. The datapath's counters and
+ * the policy's names come in through callbacks (kg_lost_fn, kg_names_fn).
  */
 #ifndef KGATE_AUDIT_H
 #define KGATE_AUDIT_H
 
+#include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
 
-#include "agent/policy/write.h"
 #include "maps/kgate_maps.h"
 
 /* Interfaces one agent serves (kgate run --iface, repeated). */
@@ -33,6 +36,13 @@ struct kg_event_names {
 /* Fills out for ev. Never fails: unknown ids give "" (the record still has the ids). */
 typedef void (*kg_names_fn)(void *ctx, const struct kg_event *ev, struct kg_event_names *out);
 
+/*
+ * The lost-event counters of interface i, out[KG_LOST_DENY] and out[KG_LOST_ALLOW], as
+ * counted since its maps were made: 0; 1 when the interface has none to read (its
+ * baseline stays); -errno on a failure.
+ */
+typedef int (*kg_lost_fn)(void *ctx, int i, __u64 out[2]);
+
 struct kg_audit_opts {
 	const char *node;         /* node name: record field "node" and Kafka message key */
 	const char *brokers;      /* "host:port,...", NULL = no Kafka sink */
@@ -40,13 +50,11 @@ struct kg_audit_opts {
 	const char *file;         /* append-only JSON-lines file, NULL = none */
 	const char *spool_dir;    /* Kafka spool and the persisted sequence number */
 	const char *observe_sock; /* unix socket `kgate observe` connects to, NULL = none */
-	const char *metrics_addr; /* "ADDR:PORT" for Prometheus text, NULL = none */
-	const struct kg_maps *maps; /* counters/rule_hits/flows/active for gaps and metrics,
-				     * one set per interface (nmaps; 0 = 1 when maps is
-				     * set); NULL in tests without a datapath */
-	const char *const *ifaces;  /* their interface names (lost-event baselines are
-				     * kept per interface); NULL: "" */
-	int nmaps;                  /* at most KG_AUDIT_MAX_IFACES */
+	kg_lost_fn lost;          /* for gap records; NULL in tests without a datapath */
+	void *lost_ctx;
+	const char *const *ifaces; /* the interfaces' names (lost-event baselines are kept per
+				    * interface); NULL: "" */
+	int nifaces;               /* at most KG_AUDIT_MAX_IFACES; 0 = 1 when lost is set */
 	kg_names_fn names;        /* NULL: records carry ids only */
 	void *names_ctx;
 };
@@ -64,8 +72,13 @@ int kg_audit_event(struct kg_audit *a, const struct kg_event *ev);
  * writes one `gap` record (lost deny/allow counts, between which sequence numbers). */
 int kg_audit_check_gaps(struct kg_audit *a);
 
-/* Serves delivery reports, spool replay, observe clients and metrics requests;
- * returns within timeout_ms. */
+/* pollfds the pipeline waits on (the observe socket and its clients), at most this. */
+#define KG_AUDIT_POLLFDS 33
+int kg_audit_pollfds(struct kg_audit *a, struct pollfd *p);
+/* Handles what poll() reported on them (p, n as kg_audit_pollfds gave), and the periodic
+ * syncs of the spool and the file. */
+void kg_audit_serve(struct kg_audit *a, const struct pollfd *p, int n);
+/* The two with a poll() of up to timeout_ms between them. */
 int kg_audit_poll(struct kg_audit *a, int timeout_ms);
 
 /* Flushes (waiting up to timeout_ms for Kafka; what is undelivered stays spooled),
@@ -75,5 +88,39 @@ void kg_audit_close(struct kg_audit *a, int timeout_ms);
 /* The JSON record of ev, without newline: length written, or -1 when len is too small. */
 int kg_audit_encode(char *buf, size_t len, const struct kg_event *ev,
 		    const struct kg_event_names *names, __u64 seq, const char *node);
+
+/* ---- what the pipeline counted (for the metrics) ----------------------------------- */
+
+/* Decision records by verdict x operation x rule x enforced ("" rule: the default). */
+struct kg_decision_series {
+	__u8 used, verdict, op, enforced;
+	char rule[64];
+	__u64 n;
+};
+
+struct kg_sender_stats {
+	__u64 delivered;      /* records confirmed by delivery reports (this process) */
+	__u64 oldest_ts_ns;   /* wall time of the oldest undelivered record, 0: none */
+	__u64 produce_errors; /* failed delivery reports (each leads to a resend) */
+	__u64 skipped;	      /* records found already in the topic after a restart */
+	__u64 recovering;     /* 1: reading the topic back before sending */
+};
+
+struct kg_audit_stats {
+	__u64 records_total, gap_records, next_seq, file_errors;
+	__u64 by_kind[8];                    /* by KG_EV_* */
+	__u64 undecodable[KD_REASON__COUNT]; /* undecodable records by reason */
+	__u64 gap_lost[2];                   /* lost events reported, by KG_LOST_* */
+	__u64 observe_clients;
+	__u64 observe_dropped;
+	bool kafka; /* the fields below are set */
+	__u64 spool_records, spool_bytes, spool_dropped_total;
+	struct kg_sender_stats sender;
+	/* the decision series, valid until the next kg_audit_event() */
+	const struct kg_decision_series *series;
+	size_t nseries;
+};
+
+void kg_audit_stats(struct kg_audit *a, struct kg_audit_stats *st);
 
 #endif

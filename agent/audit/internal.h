@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Internals of the audit pipeline shared by agent/audit*.c, agent/spool.c,
- * agent/metrics.c, `kgate observe` and the tests: the record codec's helpers, the
- * on-disk spool, and the metrics state. Not part of the runtime's interface (audit.h).
+ * Internals of the audit pipeline shared by the files of agent/audit/, `kgate observe`
+ * (which reads records back) and the tests: the record codec's helpers, the on-disk
+ * spool, the pipeline's state. Not part of the pipeline's interface (audit.h).
  */
 #ifndef KGATE_AUDIT_INT_H
 #define KGATE_AUDIT_INT_H
@@ -12,9 +12,8 @@
 #include <stddef.h>
 #include <linux/types.h>
 
-#include <poll.h>
-
 #include "agent/audit/audit.h"
+#include "agent/lib/lib.h"
 
 /*
  * Longest record: a 249-byte topic, 64-byte principal and client id, each escaped at
@@ -24,11 +23,6 @@
 #define KG_AUDIT_RECORD_MAX 4096
 
 /* ---- codec --------------------------------------------------------------------------- */
-
-/* The record kinds, by KG_EV_* (index 0 unused) and "gap". */
-const char *kg_audit_kind_name(unsigned int kind);
-const char *kg_action_name(unsigned int action);
-const char *kg_psrc_name(unsigned int src);
 
 /* kg_audit_encode() with the event's wall-clock time given (unix ns) instead of derived
  * from ev->ts_ns (CLOCK_MONOTONIC, as bpf_ktime_get_ns()). */
@@ -45,9 +39,6 @@ int kg_audit_encode_at(char *buf, size_t len, const struct kg_event *ev,
 int kg_audit_encode_gap(char *buf, size_t len, const char *node, __u64 seq, __u64 wall_ns,
 			__u64 lost_deny, __u64 lost_allow, __u64 after_seq, const char *reason);
 
-/* CLOCK_MONOTONIC ns -> unix ns, by the clocks' offset now. */
-__u64 kg_mono_to_wall(__u64 mono_ns);
-__u64 kg_wall_now_ns(void);
 
 /*
  * Field access on one encoded record (what the spool, the sender's read-back and
@@ -55,10 +46,10 @@ __u64 kg_wall_now_ns(void);
  * which a field name appears quoted only as a field name). Returns false when the field
  * is missing or not of that type.
  */
-bool kg_json_u64(const char *rec, size_t len, const char *field, __u64 *out);
+bool kg_rec_u64(const char *rec, size_t len, const char *field, __u64 *out);
 /* A string field, unescaped into out (NUL-terminated); a null field gives false. */
-bool kg_json_str(const char *rec, size_t len, const char *field, char *out, size_t outlen);
-bool kg_json_bool(const char *rec, size_t len, const char *field, bool *out);
+bool kg_rec_str(const char *rec, size_t len, const char *field, char *out, size_t outlen);
+bool kg_rec_bool(const char *rec, size_t len, const char *field, bool *out);
 
 /* ---- spool (agent/spool.c) ----------------------------------------------------------- */
 
@@ -127,59 +118,30 @@ int kg_spool_reader_open(struct kg_spool_reader *r, struct kg_spool *sp, __u64 a
 int kg_spool_next(struct kg_spool_reader *r, const char **rec, size_t *len, __u64 *seq);
 void kg_spool_reader_close(struct kg_spool_reader *r);
 
-/* ---- small files ----------------------------------------------------------------------- */
-
-/* Writes path atomically (temp file, fsync, rename). 0 or -errno. */
-int kg_write_file_atomic(int dirfd, const char *name, const char *data, size_t len);
-
-/* ---- the pipeline (agent/audit.c) ------------------------------------------------------ */
+/* ---- the pipeline (pipeline.c, observe.c) ---------------------------------------------- */
 
 /* Records kept for `kgate observe` without --follow (the newest ones). */
 #define KG_OBSERVE_BACKLOG 1024
 /* Bytes queued for one observe client; more and it is dropped (it never blocks anyone). */
 #define KG_OBSERVE_CLIENT_MAX (4u << 20)
 /* Observe clients at once; more are refused. */
-#define KG_OBSERVE_CLIENTS 32
-/* Metrics connections at once; more wait in the listen backlog. */
-#define KG_METRICS_CONNS 8
-/* Decision series (verdict x operation x rule) kept for metrics; more -> rule="(other)". */
-#define KG_METRICS_SERIES 4096
-/* Rules whose kg_rule_hits are exported per scrape (one map read each). */
-#define KG_METRICS_MAX_RULES 10000
+#define KG_OBSERVE_CLIENTS (KG_AUDIT_POLLFDS - 1)
+/* Decision series (verdict x operation x rule) counted; more -> rule="(other)". */
+#define KG_AUDIT_SERIES 4096
 /* Sequence numbers reserved per write of the state file: after a crash with neither a
  * spool nor an audit file to read the last number from, numbering resumes above this. */
 #define KG_SEQ_LEASE 65536
 /* Records the sender hands to librdkafka before their delivery reports return. */
 #define KG_SENDER_WINDOW 20000
 
-/* An output queue of a non-blocking socket. */
-struct kg_outq {
-	int fd;
-	char *p;
-	size_t len, off, cap;
-};
-
-struct kg_series {
-	__u8 used, verdict, op, enforced;
-	char rule[64];
-	__u64 n;
-};
-
-struct kg_http_conn {
-	struct kg_outq q;
-	char in[2048];
-	size_t inlen;
-	__u64 deadline_ms;
-	bool responding;
-};
-
-struct kg_sender; /* agent/audit_kafka.c */
+struct kg_sender; /* sender.c */
 
 struct kg_audit {
-	char *node, *brokers, *topic, *file, *spool_dir, *observe_sock, *metrics_addr;
-	struct kg_maps maps[KG_AUDIT_MAX_IFACES]; /* one set per interface */
-	char ifname[KG_AUDIT_MAX_IFACES][16]; /* "-" when not named */
-	int nmaps;                                /* 0: no datapath */
+	char *node, *brokers, *topic, *file, *spool_dir, *observe_sock;
+	kg_lost_fn lost;                        /* NULL: no datapath */
+	void *lost_ctx;
+	char ifname[KG_AUDIT_MAX_IFACES][16];   /* "-" when not named */
+	int nifaces;                            /* 0: no datapath */
 	kg_names_fn names;
 	void *names_ctx;
 
@@ -207,47 +169,26 @@ struct kg_audit {
 	size_t backlog_next;
 	__u64 obs_dropped;
 
-	int met_fd;
-	struct kg_http_conn http[KG_METRICS_CONNS];
-
 	/* seen in records */
 	__u64 records_total, gap_records;
 	__u64 by_kind[8];
 	__u64 undecodable[KD_REASON__COUNT];
 	__u64 gap_lost[2];
-	struct kg_series *series; /* KG_METRICS_SERIES */
+	struct kg_decision_series *series; /* KG_AUDIT_SERIES */
 };
 
-__u64 kg_now_ms(void);
+/* observe.c: the socket `kgate observe` reads. */
+int kg_observe_open(struct kg_audit *a, char *err, size_t errlen);
+/* One record (with its newline) to every client and into the backlog. */
+void kg_observe_send(struct kg_audit *a, const char *rec, size_t len);
+int kg_observe_pollfds(struct kg_audit *a, struct pollfd *p);
+void kg_observe_serve(struct kg_audit *a, const struct pollfd *p, int n);
+void kg_observe_close(struct kg_audit *a);
 
-/* Output queues: append (false when over max: the caller drops the peer), flush what the
- * socket takes now (-1: peer gone). */
-bool kg_outq_add(struct kg_outq *q, const char *p, size_t n, size_t max);
-int kg_outq_flush(struct kg_outq *q);
-void kg_outq_close(struct kg_outq *q);
-
-/* agent/metrics.c */
-int kg_metrics_open(struct kg_audit *a, char *err, size_t errlen);
-void kg_metrics_count(struct kg_audit *a, const struct kg_event *ev, const char *rule);
-/* pollfds of the listener and connections; kg_metrics_serve handles their revents. */
-int kg_metrics_pollfds(struct kg_audit *a, struct pollfd *p);
-void kg_metrics_serve(struct kg_audit *a, const struct pollfd *p, int n);
-void kg_metrics_close(struct kg_audit *a);
-/* The Prometheus text, appended to b. */
-struct kdr_buf;
-void kg_metrics_render(struct kg_audit *a, struct kdr_buf *b);
-
-/* agent/audit_kafka.c: the sender thread. */
+/* sender.c: the sender thread. */
 int kg_sender_start(struct kg_audit *a, char *err, size_t errlen);
 /* Stops it, delivering what it can within timeout_ms. */
 void kg_sender_stop(struct kg_audit *a, int timeout_ms);
-struct kg_sender_stats {
-	__u64 delivered;      /* records confirmed by delivery reports (this process) */
-	__u64 oldest_ts_ns;   /* wall time of the oldest undelivered record, 0: none */
-	__u64 produce_errors; /* failed delivery reports (each leads to a resend) */
-	__u64 skipped;	      /* records found already in the topic after a restart */
-	int recovering;	      /* reading the topic back before sending */
-};
 void kg_sender_stats(struct kg_audit *a, struct kg_sender_stats *st);
 
 #endif

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The audit pipeline (agent/audit.h): numbering, the file sink, the Kafka spool's writer
- * side, `kgate observe` clients, gap records and the state that survives restarts.
- * Everything here runs on the caller's thread; only the Kafka sender
- * (agent/audit_kafka.c) has a thread of its own, and it shares nothing with this one but
- * the spool (agent/spool.c, under its lock).
+ * The audit pipeline (agent/audit/audit.h): numbering, the file sink, the Kafka spool's
+ * writer side, gap records, the decision counts and the state that survives restarts.
+ * Everything here runs on the caller's thread; only the Kafka sender (sender.c) has a
+ * thread of its own, and it shares nothing with this one but the spool (spool.c, under
+ * its lock).
  *
  * Order of the sinks for one record: spool first (so a record Kafka will carry exists on
  * disk before anyone else sees it), then the file, then observe clients.
@@ -21,9 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
 #include "agent/audit/internal.h"
 
 #define STATE_FILE "state"
@@ -32,65 +29,6 @@
 #define SYNC_INTERVAL_MS 200
 /* The spool takes records again below this share of its maximum (hysteresis). */
 #define SPOOL_RESUME_PCT 90
-
-__u64 kg_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- output queues ------------------------------------------------------------------------- */
-
-bool kg_outq_add(struct kg_outq *q, const char *p, size_t n, size_t max)
-{
-	if (q->len - q->off + n > max)
-		return false;
-	if (q->off && q->len + n > q->cap) {
-		memmove(q->p, q->p + q->off, q->len - q->off);
-		q->len -= q->off;
-		q->off = 0;
-	}
-	if (q->len + n > q->cap) {
-		size_t cap = q->cap ? q->cap : 16384;
-		char *np;
-
-		while (cap < q->len + n)
-			cap *= 2;
-		np = realloc(q->p, cap);
-		if (!np)
-			return false;
-		q->p = np;
-		q->cap = cap;
-	}
-	memcpy(q->p + q->len, p, n);
-	q->len += n;
-	return true;
-}
-
-int kg_outq_flush(struct kg_outq *q)
-{
-	while (q->off < q->len) {
-		ssize_t n =
-			send(q->fd, q->p + q->off, q->len - q->off, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		q->off += n;
-	}
-	q->off = q->len = 0;
-	return 0;
-}
-
-void kg_outq_close(struct kg_outq *q)
-{
-	if (q->fd >= 0)
-		close(q->fd);
-	free(q->p);
-	memset(q, 0, sizeof(*q));
-	q->fd = -1;
-}
 
 /* ---- state: sequence numbers and lost-event baselines ------------------------------------ */
 
@@ -154,21 +92,21 @@ static int state_write(struct kg_audit *a, bool clean)
 		return 0;
 	if (!clean)
 		a->lease = a->next_seq + KG_SEQ_LEASE;
-	for (int i = 0; i < a->nmaps; i++)
+	for (int i = 0; i < a->nifaces; i++)
 		for (int k = 0; k < 2; k++)
 			sum[k] += a->lost_base[i][k];
 	n = snprintf(b, sizeof(b),
 		     "next_seq %llu clean %d lease %llu lost_deny %llu lost_allow %llu\n",
 		     (unsigned long long)a->next_seq, clean, (unsigned long long)a->lease,
 		     (unsigned long long)sum[KG_LOST_DENY], (unsigned long long)sum[KG_LOST_ALLOW]);
-	for (int i = 0; i < a->nmaps && n < (int)sizeof(b); i++)
+	for (int i = 0; i < a->nifaces && n < (int)sizeof(b); i++)
 		n += snprintf(b + n, sizeof(b) - n, "iface %s lost_deny %llu lost_allow %llu\n",
 			      a->ifname[i],
 			      (unsigned long long)a->lost_base[i][KG_LOST_DENY],
 			      (unsigned long long)a->lost_base[i][KG_LOST_ALLOW]);
 	if (n >= (int)sizeof(b))
 		return -ENAMETOOLONG; /* impossible: 8 interfaces of 15 bytes */
-	return kg_write_file_atomic(a->state_dirfd, STATE_FILE, b, n);
+	return kg_write_file_atomic(a->state_dirfd, STATE_FILE, b, n, 0600);
 }
 
 /* The last record of the audit file, when it is this node's: its seq, else 0. */
@@ -193,8 +131,8 @@ static __u64 file_tail_seq(struct kg_audit *a)
 		return 0;
 	start = memrchr(b, '\n', end - b);
 	start = start ? start + 1 : b;
-	if (!kg_json_str(start, end - start, "node", node, sizeof(node)) || strcmp(node, a->node) ||
-	    !kg_json_u64(start, end - start, "seq", &seq))
+	if (!kg_rec_str(start, end - start, "node", node, sizeof(node)) || strcmp(node, a->node) ||
+	    !kg_rec_u64(start, end - start, "seq", &seq))
 		return 0;
 	return seq;
 }
@@ -216,35 +154,6 @@ static void file_write(struct kg_audit *a, const char *rec, size_t len)
 		return;
 	}
 	a->file_unsynced += len + 1;
-}
-
-static void observe_drop(struct kg_audit *a, struct kg_outq *q)
-{
-	kg_outq_close(q);
-	a->obs_dropped++;
-}
-
-static void observe_send(struct kg_audit *a, const char *rec, size_t len)
-{
-	char *copy;
-	size_t slot = a->backlog_next++ % KG_OBSERVE_BACKLOG;
-
-	copy = malloc(len + 2);
-	if (copy) {
-		memcpy(copy, rec, len);
-		copy[len] = '\n';
-		copy[len + 1] = 0;
-	}
-	free(a->backlog[slot]);
-	a->backlog[slot] = copy;
-	for (int i = 0; i < KG_OBSERVE_CLIENTS; i++) {
-		struct kg_outq *q = &a->obs[i];
-
-		if (q->fd < 0 || !copy)
-			continue;
-		if (!kg_outq_add(q, copy, len + 1, KG_OBSERVE_CLIENT_MAX) || kg_outq_flush(q))
-			observe_drop(a, q);
-	}
 }
 
 static int spool_put(struct kg_audit *a, __u64 seq, const char *rec, size_t len)
@@ -277,7 +186,7 @@ static void emit(struct kg_audit *a, __u64 seq, const char *rec, size_t len, int
 		a->spool_dropped_total++;
 	}
 	file_write(a, rec, len);
-	observe_send(a, rec, len);
+	kg_observe_send(a, rec, len);
 	a->records_total++;
 }
 
@@ -307,7 +216,7 @@ static void spool_gap_flush(struct kg_audit *a)
 		return; /* still no room: the counts stay, the next record tries again */
 	a->spool_dropped[0] = a->spool_dropped[1] = 0;
 	file_write(a, rec, n);
-	observe_send(a, rec, n);
+	kg_observe_send(a, rec, n);
 	a->records_total++;
 	a->gap_records++;
 }
@@ -316,6 +225,47 @@ static void seq_advance(struct kg_audit *a)
 {
 	if (a->next_seq >= a->lease && state_write(a, false))
 		a->lease = a->next_seq + 1; /* retry at the next record */
+}
+
+static __u32 hash_series(__u8 verdict, __u8 op, __u8 enforced, const char *rule)
+{
+	__u32 h = 2166136261u ^ (verdict << 16 | op << 8 | enforced);
+
+	for (const char *p = rule; *p; p++)
+		h = (h ^ (__u8)*p) * 16777619u;
+	return h;
+}
+
+/* One more decision record in its series (kgate_decisions_total). */
+static void count_series(struct kg_audit *a, const struct kg_event *ev, const char *rule)
+{
+	const char *r = rule && *rule ? rule : "";
+	__u8 enf = ev->enforced ? 1 : 0;
+	__u32 h = hash_series(ev->verdict, ev->op, enf, r);
+
+	for (int overflow = 0; overflow < 2; overflow++) {
+		for (__u32 i = 0; i < KG_AUDIT_SERIES; i++) {
+			struct kg_decision_series *s = &a->series[(h + i) % KG_AUDIT_SERIES];
+
+			if (!s->used) {
+				/* keep the last slots for the "(other)" series */
+				if (!overflow && i > KG_AUDIT_SERIES / 2)
+					break;
+				s->used = 1;
+				s->verdict = ev->verdict;
+				s->op = ev->op;
+				s->enforced = enf;
+				snprintf(s->rule, sizeof(s->rule), "%s", r);
+			}
+			if (s->verdict == ev->verdict && s->op == ev->op && s->enforced == enf &&
+			    !strcmp(s->rule, r)) {
+				s->n++;
+				return;
+			}
+		}
+		r = "(other)";
+		h = hash_series(ev->verdict, ev->op, enf, r);
+	}
 }
 
 int kg_audit_event(struct kg_audit *a, const struct kg_event *ev)
@@ -339,28 +289,8 @@ int kg_audit_event(struct kg_audit *a, const struct kg_event *ev)
 		a->by_kind[ev->kind]++;
 	if (ev->kind == KG_EV_UNDECODABLE && ev->reason < KD_REASON__COUNT)
 		a->undecodable[ev->reason]++;
-	kg_metrics_count(a, ev, ev->rule_id != ~0u ? names.rule : "");
+	count_series(a, ev, ev->rule_id != ~0u ? names.rule : "");
 	seq_advance(a);
-	return 0;
-}
-
-/* The lost-event counters of interface i's datapath, summed over CPUs. */
-static int read_lost(struct kg_audit *a, int i, __u64 out[2])
-{
-	int ncpu = libbpf_num_possible_cpus();
-	__u32 keys[2] = {KG_C_EVENTS_LOST_DENY, KG_C_EVENTS_LOST_ALLOW};
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	for (int k = 0; k < 2; k++) {
-		__u64 vals[ncpu];
-
-		out[k] = 0;
-		if (bpf_map_lookup_elem(a->maps[i].counters, &keys[k], vals))
-			return -errno;
-		for (int c = 0; c < ncpu; c++)
-			out[k] += vals[c];
-	}
 	return 0;
 }
 
@@ -371,14 +301,14 @@ int kg_audit_check_gaps(struct kg_audit *a)
 	int n, r;
 
 	/* one gap record for what every interface lost since the last look */
-	for (int i = 0; i < a->nmaps; i++) {
-		if (a->maps[i].counters < 0) {
+	for (int i = 0; i < a->nifaces; i++) {
+		r = a->lost(a->lost_ctx, i, cur[i]);
+		if (r < 0)
+			return r;
+		if (r > 0) { /* nothing to read: the baseline stays */
 			cur[i][0] = a->lost_base[i][0], cur[i][1] = a->lost_base[i][1];
 			continue;
 		}
-		r = read_lost(a, i, cur[i]);
-		if (r)
-			return r;
 		for (int k = 0; k < 2; k++) {
 			/* below the baseline: the maps were made anew, every count is new */
 			if (cur[i][k] < a->lost_base[i][k])
@@ -399,104 +329,12 @@ int kg_audit_check_gaps(struct kg_audit *a)
 		a->gap_records++;
 		a->gap_lost[0] += d[0];
 		a->gap_lost[1] += d[1];
-		for (int i = 0; i < a->nmaps; i++)
+		for (int i = 0; i < a->nifaces; i++)
 			a->lost_base[i][0] = cur[i][0], a->lost_base[i][1] = cur[i][1];
 		state_write(a, false);
 	}
 	a->checked_seq = a->next_seq - 1;
 	return 0;
-}
-
-/* ---- observe socket ------------------------------------------------------------------------ */
-
-/* A listener answers on sun: another agent runs. */
-static bool observe_in_use(const struct sockaddr_un *sun)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool up;
-
-	if (fd < 0)
-		return false;
-	up = !connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	close(fd);
-	return up;
-}
-
-static int observe_open(struct kg_audit *a, char *err, size_t errlen)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct stat st;
-	char *slash, dir[sizeof(sun.sun_path)];
-
-	if (strlen(a->observe_sock) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "observe socket %s: path too long", a->observe_sock);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sun.sun_path, a->observe_sock);
-	strcpy(dir, a->observe_sock);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		mkdir(dir, 0755); /* /run/kgate: its parent exists; an error shows at bind */
-	}
-	/* a socket left by a previous agent (killed) is replaced; anything else is not ours */
-	if (!lstat(a->observe_sock, &st)) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "observe socket %s: exists and is not a socket",
-				 a->observe_sock);
-			return -EEXIST;
-		}
-		if (observe_in_use(&sun)) {
-			snprintf(err, errlen, "observe socket %s: in use by a running agent",
-				 a->observe_sock);
-			return -EADDRINUSE;
-		}
-		unlink(a->observe_sock);
-	}
-	a->obs_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (a->obs_fd < 0 || bind(a->obs_fd, (struct sockaddr *)&sun, sizeof(sun)) ||
-	    listen(a->obs_fd, 16)) {
-		int e = errno;
-
-		snprintf(err, errlen, "observe socket %s: %s", a->observe_sock, strerror(e));
-		return -e;
-	}
-	/* records name principals and topics: owner and group only */
-	chmod(a->observe_sock, 0660);
-	return 0;
-}
-
-static void observe_accept(struct kg_audit *a)
-{
-	char marker[96];
-	int fd, n;
-
-	while ((fd = accept4(a->obs_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		struct kg_outq *q = NULL;
-		size_t count = 0;
-
-		for (int i = 0; i < KG_OBSERVE_CLIENTS && !q; i++)
-			if (a->obs[i].fd < 0)
-				q = &a->obs[i];
-		if (!q) {
-			close(fd);
-			a->obs_dropped++;
-			continue;
-		}
-		q->fd = fd;
-		/* the backlog, oldest first, then a marker: `kgate observe` without --follow
-		 * stops there */
-		for (size_t i = 0; i < KG_OBSERVE_BACKLOG; i++) {
-			const char *r = a->backlog[(a->backlog_next + i) % KG_OBSERVE_BACKLOG];
-
-			if (r && kg_outq_add(q, r, strlen(r), KG_OBSERVE_CLIENT_MAX))
-				count++;
-		}
-		n = snprintf(marker, sizeof(marker),
-			     "{\"kind\":\"backlog_end\",\"node\":\"\",\"records\":%zu}\n", count);
-		if (!kg_outq_add(q, marker, n, KG_OBSERVE_CLIENT_MAX) || kg_outq_flush(q))
-			observe_drop(a, q);
-	}
 }
 
 /* ---- open, poll, close ------------------------------------------------------------------- */
@@ -547,12 +385,10 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	a->state_dirfd = a->file_fd = a->obs_fd = a->met_fd = -1;
+	a->state_dirfd = a->file_fd = a->obs_fd = -1;
 	a->spool.fd = -1;
 	for (int i = 0; i < KG_OBSERVE_CLIENTS; i++)
 		a->obs[i].fd = -1;
-	for (int i = 0; i < KG_METRICS_CONNS; i++)
-		a->http[i].q.fd = -1;
 	if (!o->node || !*o->node) {
 		snprintf(err, errlen, "audit: a node name is required");
 		goto fail;
@@ -571,20 +407,20 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 	a->file = dup_opt(o->file, &oom);
 	a->spool_dir = dup_opt(o->spool_dir, &oom);
 	a->observe_sock = dup_opt(o->observe_sock, &oom);
-	a->metrics_addr = dup_opt(o->metrics_addr, &oom);
-	a->series = calloc(KG_METRICS_SERIES, sizeof(*a->series));
+	a->series = calloc(KG_AUDIT_SERIES, sizeof(*a->series));
 	if (oom || !a->series) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (o->maps) {
-		a->nmaps = o->nmaps > 0 ? o->nmaps : 1;
-		if (a->nmaps > KG_AUDIT_MAX_IFACES) {
+	if (o->lost) {
+		a->lost = o->lost;
+		a->lost_ctx = o->lost_ctx;
+		a->nifaces = o->nifaces > 0 ? o->nifaces : 1;
+		if (a->nifaces > KG_AUDIT_MAX_IFACES) {
 			snprintf(err, errlen, "more than %d interfaces", KG_AUDIT_MAX_IFACES);
 			goto fail;
 		}
-		for (int i = 0; i < a->nmaps; i++) {
-			a->maps[i] = o->maps[i];
+		for (int i = 0; i < a->nifaces; i++) {
 			/* "-" for none: the state file's lines need a word */
 			snprintf(a->ifname[i], sizeof(a->ifname[i]), "%s",
 				 o->ifaces && o->ifaces[i] && *o->ifaces[i] ? o->ifaces[i] : "-");
@@ -639,7 +475,7 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 	if (a->next_seq == 0)
 		a->next_seq = 1;
 	if (st.present) {
-		for (int i = 0; i < a->nmaps; i++) {
+		for (int i = 0; i < a->nifaces; i++) {
 			for (int j = 0; j < st.nif; j++)
 				if (!strcmp(st.ifname[j], a->ifname[i])) {
 					a->lost_base[i][0] = st.if_lost[j][0];
@@ -647,7 +483,7 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 				}
 		}
 		/* an older agent's file: its counts were the first interface's */
-		if (!st.nif && a->nmaps) {
+		if (!st.nif && a->nifaces) {
 			a->lost_base[0][0] = st.lost[0];
 			a->lost_base[0][1] = st.lost[1];
 		}
@@ -661,9 +497,7 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 		goto fail;
 	}
 
-	if (a->observe_sock && observe_open(a, err, errlen))
-		goto fail;
-	if (a->metrics_addr && kg_metrics_open(a, err, errlen))
+	if (a->observe_sock && kg_observe_open(a, err, errlen))
 		goto fail;
 	if (a->kafka && kg_sender_start(a, err, errlen))
 		goto fail;
@@ -673,52 +507,16 @@ fail:
 	return NULL;
 }
 
-int kg_audit_poll(struct kg_audit *a, int timeout_ms)
+int kg_audit_pollfds(struct kg_audit *a, struct pollfd *p)
 {
-	struct pollfd p[1 + KG_OBSERVE_CLIENTS + 1 + KG_METRICS_CONNS];
-	int n = 0, obs_base, met_base, r;
+	return kg_observe_pollfds(a, p);
+}
+
+void kg_audit_serve(struct kg_audit *a, const struct pollfd *p, int n)
+{
 	__u64 now;
 
-	if (a->obs_fd >= 0)
-		p[n++] = (struct pollfd){.fd = a->obs_fd, .events = POLLIN};
-	obs_base = n;
-	for (int i = 0; i < KG_OBSERVE_CLIENTS; i++) {
-		struct kg_outq *q = &a->obs[i];
-
-		/* fd -1 keeps the slot: poll() ignores it */
-		p[n++] = (struct pollfd){.fd = q->fd,
-					 .events = POLLIN | (q->len > q->off ? POLLOUT : 0)};
-	}
-	met_base = n;
-	n += kg_metrics_pollfds(a, p + n);
-	r = poll(p, n, timeout_ms);
-	if (r < 0 && errno != EINTR)
-		return -errno;
-	if (r > 0) {
-		if (a->obs_fd >= 0 && p[0].revents)
-			observe_accept(a);
-		for (int i = 0; i < KG_OBSERVE_CLIENTS; i++) {
-			struct pollfd *pp = &p[obs_base + i];
-			struct kg_outq *q = &a->obs[i];
-			char junk[256];
-
-			if (q->fd < 0 || pp->fd != q->fd || !pp->revents)
-				continue;
-			if (pp->revents & (POLLHUP | POLLERR | POLLNVAL)) {
-				kg_outq_close(q);
-				continue;
-			}
-			/* clients send nothing; EOF means they left */
-			if ((pp->revents & POLLIN) &&
-			    recv(q->fd, junk, sizeof(junk), MSG_DONTWAIT) == 0) {
-				kg_outq_close(q);
-				continue;
-			}
-			if ((pp->revents & POLLOUT) && kg_outq_flush(q))
-				observe_drop(a, q);
-		}
-		kg_metrics_serve(a, p + met_base, n - met_base);
-	}
+	kg_observe_serve(a, p, n);
 	now = kg_now_ms();
 	if (now - a->last_sync_ms >= SYNC_INTERVAL_MS) {
 		a->last_sync_ms = now;
@@ -729,7 +527,43 @@ int kg_audit_poll(struct kg_audit *a, int timeout_ms)
 			a->file_unsynced = 0;
 		}
 	}
+}
+
+int kg_audit_poll(struct kg_audit *a, int timeout_ms)
+{
+	struct pollfd p[KG_AUDIT_POLLFDS];
+	int n = kg_audit_pollfds(a, p);
+
+	if (poll(p, n, timeout_ms) < 0 && errno != EINTR)
+		return -errno;
+	kg_audit_serve(a, p, n);
 	return 0;
+}
+
+void kg_audit_stats(struct kg_audit *a, struct kg_audit_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->records_total = a->records_total;
+	st->gap_records = a->gap_records;
+	st->next_seq = a->next_seq;
+	st->file_errors = a->file_errors;
+	memcpy(st->by_kind, a->by_kind, sizeof(st->by_kind));
+	memcpy(st->undecodable, a->undecodable, sizeof(st->undecodable));
+	memcpy(st->gap_lost, a->gap_lost, sizeof(st->gap_lost));
+	for (int i = 0; i < KG_OBSERVE_CLIENTS; i++)
+		st->observe_clients += a->obs[i].fd >= 0;
+	st->observe_dropped = a->obs_dropped;
+	st->series = a->series;
+	st->nseries = KG_AUDIT_SERIES;
+	st->kafka = a->kafka;
+	if (!a->kafka)
+		return;
+	pthread_mutex_lock(&a->spool.lock);
+	st->spool_records = a->spool.records;
+	st->spool_bytes = a->spool.bytes;
+	pthread_mutex_unlock(&a->spool.lock);
+	st->spool_dropped_total = a->spool_dropped_total;
+	kg_sender_stats(a, &st->sender);
 }
 
 void kg_audit_close(struct kg_audit *a, int timeout_ms)
@@ -749,16 +583,7 @@ void kg_audit_close(struct kg_audit *a, int timeout_ms)
 		fdatasync(a->file_fd);
 		close(a->file_fd);
 	}
-	for (int i = 0; i < KG_OBSERVE_CLIENTS; i++)
-		if (a->obs[i].fd >= 0 || a->obs[i].p)
-			kg_outq_close(&a->obs[i]);
-	if (a->obs_fd >= 0) {
-		close(a->obs_fd);
-		unlink(a->observe_sock);
-	}
-	kg_metrics_close(a);
-	for (int i = 0; i < KG_OBSERVE_BACKLOG; i++)
-		free(a->backlog[i]);
+	kg_observe_close(a);
 	free(a->series);
 	free(a->node);
 	free(a->brokers);
@@ -766,6 +591,5 @@ void kg_audit_close(struct kg_audit *a, int timeout_ms)
 	free(a->file);
 	free(a->spool_dir);
 	free(a->observe_sock);
-	free(a->metrics_addr);
 	free(a);
 }

@@ -339,7 +339,7 @@ static int readback(struct kg_sender *s)
 			continue;
 		}
 		if (!m->err && m->key_len == nodelen && !memcmp(m->key, a->node, nodelen) &&
-		    kg_json_u64(m->payload, m->len, "seq", &seq) && seq > after) {
+		    kg_rec_u64(m->payload, m->len, "seq", &seq) && seq > after) {
 			if (s->nskip == cap) {
 				struct skip *ns;
 
@@ -352,7 +352,7 @@ static int readback(struct kg_sender *s)
 				s->skip = ns;
 			}
 			s->skip[s->nskip] = (struct skip){.seq = seq, .offset = m->offset};
-			kg_json_u64(m->payload, m->len, "ts_ns", &s->skip[s->nskip].ts_ns);
+			kg_rec_u64(m->payload, m->len, "ts_ns", &s->skip[s->nskip].ts_ns);
 			s->nskip++;
 		}
 		if (!m->err && m->offset >= hi - 1) {
@@ -403,7 +403,7 @@ static void peek_head_ts(struct kg_sender *s)
 	if (kg_spool_reader_open(&r, &s->a->spool, s->a->spool.delivered_seq))
 		return;
 	if (kg_spool_next(&r, &rec, &len, &seq) == 1)
-		kg_json_u64(rec, len, "ts_ns", &ts);
+		kg_rec_u64(rec, len, "ts_ns", &ts);
 	kg_spool_reader_close(&r);
 	s->recover_head_ts = ts;
 }
@@ -471,7 +471,7 @@ static void fill(struct kg_sender *s)
 			s->pending_len = len;
 			s->pending_seq = seq;
 			s->pending_ts = 0;
-			kg_json_u64(rec, len, "ts_ns", &s->pending_ts);
+			kg_rec_u64(rec, len, "ts_ns", &s->pending_ts);
 		}
 		s->rd_end = false;
 		while (s->skip_pos < s->nskip && s->skip[s->skip_pos].seq < s->pending_seq)

@@ -22,27 +22,6 @@
 #define KG_SPOOL_READ_CHUNK (256u << 10)
 #define DELIVERED_FILE	    "delivered"
 
-int kg_write_file_atomic(int dirfd, const char *name, const char *data, size_t len)
-{
-	char tmp[256];
-	int fd, err = 0;
-
-	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, data, len) != (ssize_t)len)
-		err = errno ? -errno : -EIO;
-	if (!err && fsync(fd))
-		err = -errno;
-	close(fd);
-	if (!err && renameat(dirfd, tmp, dirfd, name))
-		err = -errno;
-	if (err)
-		unlinkat(dirfd, tmp, 0);
-	return err;
-}
-
 static void seg_name(char *b, size_t n, __u64 first)
 {
 	snprintf(b, n, "seg-%020llu.jsonl", (unsigned long long)first);
@@ -113,7 +92,7 @@ static int scan_seg(struct kg_spool *sp, size_t i, __u64 after_seq, __u64 *count
 		while ((nl = memchr(buf + pos, '\n', len - pos))) {
 			__u64 seq;
 
-			if (kg_json_u64(buf + pos, nl - (buf + pos), "seq", &seq)) {
+			if (kg_rec_u64(buf + pos, nl - (buf + pos), "seq", &seq)) {
 				*last = seq;
 				if (seq > after_seq)
 					(*count)++;
@@ -348,7 +327,7 @@ int kg_spool_mark_delivered(struct kg_spool *sp, __u64 seq, __u64 nrec, __s32 pa
 
 	n = snprintf(b, sizeof(b), "seq %llu partition %d offset %lld\n", (unsigned long long)seq,
 		     partition, (long long)offset);
-	r = kg_write_file_atomic(sp->dirfd, DELIVERED_FILE, b, n);
+	r = kg_write_file_atomic(sp->dirfd, DELIVERED_FILE, b, n, 0600);
 	if (r)
 		return r;
 	pthread_mutex_lock(&sp->lock);
@@ -449,7 +428,7 @@ int kg_spool_next(struct kg_spool_reader *r, const char **rec, size_t *len, __u6
 			__u64 s = 0;
 
 			r->pos += l + 1;
-			if (!kg_json_u64(line, l, "seq", &s) || s <= r->after_seq)
+			if (!kg_rec_u64(line, l, "seq", &s) || s <= r->after_seq)
 				continue;
 			r->after_seq = s;
 			*rec = line;

@@ -1,52 +1,145 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The kgate command table: one entry per subcommand, each with its own --help. */
-#ifndef KGATE_CLI_H
-#define KGATE_CLI_H
+/*
+ * agent/cmd: the kgate binary's commands, one file per command or subcommand (main.c holds
+ * the command table). Each command declares its options once, as a table of struct
+ * kg_opt: the parser (kg_opt_parse) and the --help text (kg_cmd_help) are both made from
+ * it, and a man page or a shell completion could be made from it the same way.
+ *
+ * May call: everything else in agent/; nothing else calls it (it is not in libkgate.a).
+ */
+#ifndef KGATE_CMD_H
+#define KGATE_CMD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
-struct kg_cmd {
-	const char *name;
-	const char *summary;
-	const char *usage; /* full --help text */
-	int (*run)(int argc, char **argv);
-	bool own_help; /* has subcommands: handles -h/--help itself, at every level */
+#include "agent/lib/lib.h"
+
+/* How an option takes its value, and where the value goes (a field of the command's
+ * own args struct). */
+enum kg_opt_kind {
+	KG_OPT_FLAG,   /* --name: bool = true */
+	KG_OPT_STR,    /* --name VALUE: const char * (given twice: the last wins) */
+	KG_OPT_LIST,   /* --name VALUE, repeatable: const char *[max], each value once */
+	KG_OPT_CHOICE, /* --name VALUE, one of choices[]: int, its index */
+	KG_OPT_UINT,   /* --name N, min..max: unsigned long */
+	KG_OPT_ARG,    /* a positional argument: const char * */
+	KG_OPT_ARGS,   /* every positional argument: const char ** (argv's), count */
 };
 
-/* True when argv holds -h or --help; the caller prints its usage and exits 0. */
+struct kg_opt {
+	const char *name;  /* long name without "--"; for ARG/ARGS what the user gives */
+	char short_name;   /* 'o' for -o, 0 for none */
+	enum kg_opt_kind kind;
+	const char *metavar; /* IF, FILE...; CHOICE: made of choices when NULL */
+	const char *help;    /* lines separated by '\n' */
+	size_t off;          /* offsetof the value's field */
+	size_t count_off;    /* LIST, ARGS: offsetof an int count */
+	size_t given_off;    /* CHOICE, UINT: offsetof a bool set when given (0: none) */
+	const char *const *choices; /* CHOICE: NULL-terminated */
+	unsigned long min, max;     /* UINT: the range; LIST: at most max values */
+	bool required;
+};
+
+#define KG_OPT_END {0}
+/* The options every command with output shares: -o text|json (or its choices), --output. */
+#define KG_OPT_OUTPUT(T, field, choice_list, text)                                                 \
+	{.name = "output", .short_name = 'o', .kind = KG_OPT_CHOICE, .off = offsetof(T, field),    \
+	 .choices = choice_list, .help = text}
+#define KG_OPT_FLAG(n, T, field, text)                                                             \
+	{.name = n, .kind = KG_OPT_FLAG, .off = offsetof(T, field), .help = text}
+#define KG_OPT_STR(n, meta, T, field, text, ...)                                                   \
+	{.name = n, .kind = KG_OPT_STR, .metavar = meta, .off = offsetof(T, field), .help = text,  \
+	 __VA_ARGS__}
+#define KG_OPT_LIST(n, meta, T, field, count, maximum, text, ...)                                  \
+	{.name = n, .kind = KG_OPT_LIST, .metavar = meta, .off = offsetof(T, field),               \
+	 .count_off = offsetof(T, count), .max = maximum, .help = text, __VA_ARGS__}
+#define KG_OPT_CHOICE(n, T, field, given, choice_list, text)                                       \
+	{.name = n, .kind = KG_OPT_CHOICE, .off = offsetof(T, field),                              \
+	 .given_off = offsetof(T, given), .choices = choice_list, .help = text}
+#define KG_OPT_UINT(n, meta, T, field, lo, hi, text)                                               \
+	{.name = n, .kind = KG_OPT_UINT, .metavar = meta, .off = offsetof(T, field), .min = lo,    \
+	 .max = hi, .help = text}
+#define KG_OPT_ARG(what, meta, T, field)                                                           \
+	{.name = what, .kind = KG_OPT_ARG, .metavar = meta, .off = offsetof(T, field),             \
+	 .required = true}
+#define KG_OPT_ARGS(what, meta, T, field, count)                                                   \
+	{.name = what, .kind = KG_OPT_ARGS, .metavar = meta, .off = offsetof(T, field),            \
+	 .count_off = offsetof(T, count), .required = true}
+
+/* "text" and "json": the choices of -o for most commands (index 1: json). */
+extern const char *const kg_output_text_json[];
+
+struct kg_cmd {
+	const char *name;     /* as typed after "kgate": "run", "policy apply" */
+	const char *summary;  /* one line, in the parent's list */
+	const char *synopsis; /* usage lines after "usage: kgate NAME "; NULL: made of opts */
+	const char *about;    /* what it does, after the usage lines */
+	const struct kg_opt *opts; /* KG_OPT_END-terminated; NULL: none */
+	const char *epilog;   /* after the options: notes, exit status */
+	int (*run)(int argc, char **argv);
+	/* a command of subcommands (kgate policy): run is kg_cmd_dispatch */
+	const struct kg_cmd *const *subs;
+	size_t nsubs;
+};
+
+/* The --help text of cmd, made from its table. */
+void kg_cmd_help(const struct kg_cmd *cmd, FILE *f);
+/* True when argv holds -h or --help (before a "--"); the caller prints the help. */
 bool kg_wants_help(int argc, char **argv);
 /* Prints "kgate NAME: message" to stderr and returns the usage exit code (2). */
 int kg_usage_error(const struct kg_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Parses argv[1..argc) (argv[0] is the command's name) by cmd's table into args: 0, or
+ * the usage exit code (2) after a message. Options and arguments may mix; "--" ends the
+ * options; --name=VALUE works as --name VALUE.
+ */
+int kg_opt_parse(const struct kg_cmd *cmd, int argc, char **argv, void *args);
+/* Runs the subcommand argv[1] of cmd (its --help included). */
+int kg_cmd_dispatch(const struct kg_cmd *cmd, int argc, char **argv);
 
-int cmd_decode(int argc, char **argv);
-int cmd_probe(int argc, char **argv);
-extern const struct kg_cmd kg_cmd_decode, kg_cmd_probe;
-int cmd_policy(int argc, char **argv);
-extern const struct kg_cmd kg_cmd_policy;
-extern const struct kg_cmd kg_cmd_observe; /* agent/observe_cmd.c */
-/* kgate policy apply|show|diff (agent/policy_apply_cmd.c), in kgate policy's table. */
-int kg_policy_apply_run(int argc, char **argv);
-int kg_policy_show_run(int argc, char **argv);
-int kg_policy_diff_run(int argc, char **argv);
-/* s as a JSON string, quotes included; NULL as null (agent/policy_cmd.c). */
-void kg_policy_json_str(FILE *f, const char *s);
-extern const char *const kg_policy_apply_usage, *const kg_policy_show_usage,
-	*const kg_policy_diff_usage;
-/* The datapath: run, flows, stats, detach (agent/run_cmd.c, flows_cmd.c, ...). */
-int cmd_run(int argc, char **argv);
-int cmd_flows(int argc, char **argv);
-int cmd_stats(int argc, char **argv);
-int cmd_detach(int argc, char **argv);
-extern const struct kg_cmd kg_cmd_run, kg_cmd_flows, kg_cmd_stats, kg_cmd_detach;
+/* The commands (main.c's table). */
+extern const struct kg_cmd kg_cmd_decode, kg_cmd_probe, kg_cmd_policy, kg_cmd_observe,
+	kg_cmd_run, kg_cmd_flows, kg_cmd_stats, kg_cmd_detach;
+/* kgate policy's subcommands (policy.c's table). */
+extern const struct kg_cmd kg_cmd_policy_check, kg_cmd_policy_apply, kg_cmd_policy_show,
+	kg_cmd_policy_diff, kg_cmd_policy_eval;
 
 /*
- * A report per pinned interface (agent/iface_cmd.c): parses --iface IF and
- * -o text|json for cmd, then calls one for IF or for every interface pinned.
- * Returns the exit code: 0, 1 when one report failed or nothing is pinned, 2 on usage.
+ * The interfaces a command acts on (iface_report.c): iface when given, else every one
+ * pinned; 0 (after a message naming the pin root) when there is none.
+ */
+#include <net/if.h>
+#define KG_REPORT_MAX_IFACES 64
+int kg_target_ifaces(const struct kg_cmd *cmd, const char *iface, char out[][IF_NAMESIZE]);
+
+/* Opens the maps pinned for iface: 0, or -1 after "kgate CMD: IF: no kgate datapath". */
+struct kg_maps;
+int kg_cmd_open_maps(const struct kg_cmd *cmd, const char *iface, struct kg_maps *m);
+
+
+/*
+ * What a rule matches and does, as show prints it and diff compares it (policy_rules.c):
+ * " topics=a,b ... -> reject", or in JSON the members after "name".
+ */
+struct kg_prule;
+void kg_policy_rule_print(FILE *o, const struct kg_prule *r, bool json);
+
+/*
+ * A report per pinned interface (kgate flows, kgate stats): calls one for --iface IF or
+ * for every interface pinned. The exit code: 0, 1 when one report failed or nothing is
+ * pinned.
  */
 struct kg_names_cache;
 typedef int (*kg_iface_report_fn)(const char *iface, struct kg_names_cache *nc, bool json);
+/* [--iface IF] [-o text|json], and FILE for kg_iface_file_opts (policy apply, diff). */
+struct kg_iface_args {
+	const char *iface;
+	int output; /* 1: json */
+	const char *file;
+};
+extern const struct kg_opt kg_iface_report_opts[], kg_iface_file_opts[];
 int kg_iface_report(const struct kg_cmd *cmd, int argc, char **argv, kg_iface_report_fn one);
 
 #endif

@@ -4,6 +4,7 @@
  * file holding one connection's client->broker bytes and prints what it found.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,27 +13,39 @@
 #include "agent/decode/report.h"
 #include "bpf/kafka_decode.h"
 
+struct decode_args {
+	int output;
+	unsigned long chunk;
+	const char *file;
+};
+
+static const struct kg_opt decode_opts[] = {
+	KG_OPT_OUTPUT(struct decode_args, output, kg_output_text_json,
+		      "output format (default text; json is one object per line)"),
+	KG_OPT_UINT("chunk", "BYTES", struct decode_args, chunk, 1, SIZE_MAX,
+		    "feed the stream in chunks of BYTES (default: whole file),\n"
+		    "as the datapath would see segments"),
+	KG_OPT_ARG("FILE", "FILE|-", struct decode_args, file),
+	KG_OPT_END,
+};
+
+static int cmd_decode(int argc, char **argv);
+
 const struct kg_cmd kg_cmd_decode = {
 	.name = "decode",
 	.summary = "decode a captured client->broker Kafka byte stream",
-	.usage = "usage: kgate decode [-o text|json] [--chunk BYTES] FILE|-\n"
-		 "\n"
-		 "Feeds FILE (one TCP connection's client->broker bytes, in order) to kgate's\n"
+	.about = "Feeds FILE (one TCP connection's client->broker bytes, in order) to kgate's\n"
 		 "Kafka request decoder and prints one line per event: request headers, every\n"
 		 "topic name or topic ID, group ids, SASL mechanism and user name, frame ends,\n"
-		 "and the reason if decoding stops.\n"
-		 "\n"
-		 "  -o text|json    output format (default text; json is one object per line)\n"
-		 "  --chunk BYTES   feed the stream in chunks of BYTES (default: whole file),\n"
-		 "                  as the datapath would see segments\n"
-		 "\n"
-		 "Exit status: 0 decoded to the end of the last frame; 1 decoding stopped (the\n"
-		 "reason is printed) or the stream ends inside a frame; 2 usage or I/O error.\n",
+		 "and the reason if decoding stops.\n",
+	.opts = decode_opts,
+	.epilog = "Exit status: 0 decoded to the end of the last frame; 1 decoding stopped (the\n"
+		  "reason is printed) or the stream ends inside a frame; 2 usage or I/O error.\n",
 	.run = cmd_decode,
 };
 
 struct decode_out {
-	struct kdr_buf buf;
+	struct kg_buf buf;
 	bool json;
 	const struct kd_state *st;
 };
@@ -76,39 +89,21 @@ static __u8 *read_all(const char *path, size_t *len)
 	return p;
 }
 
-int cmd_decode(int argc, char **argv)
+static int cmd_decode(int argc, char **argv)
 {
 	struct decode_out out = { 0 };
-	const char *path = NULL;
+	struct decode_args a = { 0 };
 	struct kd_state st;
-	size_t len, chunk = 0, off;
+	size_t len, chunk, off;
+	const char *path;
 	__u8 *data;
-	int ev = KD_EV_NEED_MORE;
+	int ev = KD_EV_NEED_MORE, rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-			const char *fmt = argv[++i];
-
-			if (!strcmp(fmt, "json"))
-				out.json = true;
-			else if (strcmp(fmt, "text"))
-				return kg_usage_error(&kg_cmd_decode, "unknown output format '%s'", fmt);
-		} else if (!strcmp(argv[i], "--chunk") && i + 1 < argc) {
-			char *end;
-
-			chunk = strtoul(argv[++i], &end, 10);
-			if (*end || chunk == 0)
-				return kg_usage_error(&kg_cmd_decode, "bad --chunk '%s'", argv[i]);
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			return kg_usage_error(&kg_cmd_decode, "unknown option '%s'", argv[i]);
-		} else if (!path) {
-			path = argv[i];
-		} else {
-			return kg_usage_error(&kg_cmd_decode, "one FILE at a time");
-		}
-	}
-	if (!path)
-		return kg_usage_error(&kg_cmd_decode, "missing FILE");
+	if ((rc = kg_opt_parse(&kg_cmd_decode, argc, argv, &a)))
+		return rc;
+	out.json = a.output == 1;
+	chunk = a.chunk;
+	path = a.file;
 	data = read_all(path, &len);
 	if (!data)
 		return 2;
@@ -123,7 +118,7 @@ int cmd_decode(int argc, char **argv)
 		ev = kd_feed(&st, data + off, n, KD_MAX_STEPS_PER_CHUNK, on_event, &out);
 	}
 	free(data);
-	kdr_free(&out.buf);
+	kg_buf_free(&out.buf);
 	if (ev == KD_EV_ERROR)
 		return 1;
 	if (st.phase != KD_PH_SIZE || st.carry_len || st.skip) {

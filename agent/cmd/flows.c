@@ -11,27 +11,24 @@
 
 #include "agent/cmd/cmd.h"
 #include "agent/datapath/datapath.h"
+#include "agent/policy/store.h"
 
-/* Interfaces listed when --iface is not given. */
+static int cmd_flows(int argc, char **argv);
 
 const struct kg_cmd kg_cmd_flows = {
 	.name = "flows",
 	.summary = "connections the datapath tracks",
-	.usage = "usage: kgate flows [--iface IF] [-o text|json]\n"
-		 "\n"
-		 "Lists the connections tracked on IF (every pinned interface when omitted):\n"
+	.about = "Lists the connections tracked on IF (every pinned interface when omitted):\n"
 		 "client and broker address and port, the principal and where it came from\n"
 		 "(anonymous, identity CIDR, SASL), the source region, requests decoded, topic\n"
 		 "decisions made, payload bytes decided, and the flow's state (reset, drop:\n"
 		 "black-holed, undecodable: passed undecided, midstream: first seen without a\n"
 		 "SYN, redirect: sent to quarantine). Names come from the policy generation the\n"
-		 "flow was classified under. -o json: one object per interface and line.\n"
-		 "Exit 0, 1 when nothing is pinned or a map cannot be read, 2 on usage errors.\n",
+		 "flow was classified under. -o json: one object per interface and line.\n",
+	.opts = kg_iface_report_opts,
+	.epilog = "Exit 0, 1 when nothing is pinned or a map cannot be read, 2 on usage errors.\n",
 	.run = cmd_flows,
 };
-
-#define KG_NAME_ENTRY_F(sym, name) name,
-static const char *const psrc_names[] = {KG_PSRCS(KG_NAME_ENTRY_F)};
 
 static const struct {
 	__u8 bit;
@@ -65,7 +62,6 @@ static void state_text(char *out, size_t len, __u8 flags)
 
 static int flows_one(const char *iface, struct kg_names_cache *nc, bool json)
 {
-	char dir[512], err[600];
 	struct bpf_map_info info = {0};
 	__u32 ilen = sizeof(info);
 	struct kg_flow_key key, *prev = NULL;
@@ -74,11 +70,8 @@ static int flows_one(const char *iface, struct kg_names_cache *nc, bool json)
 	__u32 version[2] = {0, 0};
 	int n = 0, rc = 0;
 
-	snprintf(dir, sizeof(dir), "%s/%s", kg_pin_root(), iface);
-	if (kg_maps_open_pinned(&m, dir, err, sizeof(err))) {
-		fprintf(stderr, "kgate flows: %s: no kgate datapath (%s)\n", iface, err);
+	if (kg_cmd_open_maps(&kg_cmd_flows, iface, &m))
 		return -1;
-	}
 	/* a datapath built from another ABI would be misread: refuse */
 	if (bpf_obj_get_info_by_fd(m.flows, &info, &ilen) ||
 	    info.value_size != sizeof(struct kg_flow) || info.key_size != sizeof(key)) {
@@ -102,7 +95,7 @@ static int flows_one(const char *iface, struct kg_names_cache *nc, bool json)
 	}
 	if (json) {
 		printf("{\"iface\":");
-		kg_rt_json_str(stdout, iface);
+		kg_json_fput(stdout, iface);
 		printf(",\"flows\":[");
 	} else {
 		printf("%s:\n  %-22s %-22s %-16s %-9s %-10s %8s %7s %12s %s\n", iface, "CLIENT",
@@ -131,14 +124,14 @@ static int flows_one(const char *iface, struct kg_names_cache *nc, bool json)
 		state_text(state, sizeof(state), f->flags);
 		if (json) {
 			printf("%s{\"client\":", n ? "," : "");
-			kg_rt_json_str(stdout, cli);
+			kg_json_fput(stdout, cli);
 			printf(",\"broker\":");
-			kg_rt_json_str(stdout, srv);
+			kg_json_fput(stdout, srv);
 			printf(",\"family\":%u,\"principal\":", f->key.family);
-			kg_rt_json_str(stdout, princ);
+			kg_json_fput(stdout, princ);
 			printf(",\"principal_id\":%u,\"principal_source\":\"%s\",\"region\":",
-			       f->principal_id, psrc_names[f->principal_src % KG_PSRC__COUNT]);
-			kg_rt_json_str(stdout, region);
+			       f->principal_id, kg_psrc_name(f->principal_src));
+			kg_json_fput(stdout, region);
 			printf(",\"region_id\":%u,\"requests\":%u,\"topic_decisions\":%u,"
 			       "\"bytes\":%llu,\"generation\":%u,\"version_id\":%u,\"state\":[",
 			       f->region_id, f->requests, f->topics, (unsigned long long)f->bytes,
@@ -150,7 +143,7 @@ static int flows_one(const char *iface, struct kg_names_cache *nc, bool json)
 			printf("]}");
 		} else {
 			printf("  %-22s %-22s %-16s %-9s %-10s %8u %7u %12llu %s\n", cli, srv,
-			       *princ ? princ : "-", psrc_names[f->principal_src % KG_PSRC__COUNT],
+			       *princ ? princ : "-", kg_psrc_name(f->principal_src),
 			       *region ? region : "-", f->requests, f->topics,
 			       (unsigned long long)f->bytes, state);
 		}
@@ -165,7 +158,7 @@ static int flows_one(const char *iface, struct kg_names_cache *nc, bool json)
 	return rc;
 }
 
-int cmd_flows(int argc, char **argv)
+static int cmd_flows(int argc, char **argv)
 {
 	return kg_iface_report(&kg_cmd_flows, argc, argv, flows_one);
 }

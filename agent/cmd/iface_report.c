@@ -1,57 +1,72 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * What the per-interface reports (kgate flows, kgate stats) share: their options
- * (--iface IF, -o text|json) and the walk over every pinned interface when no --iface
- * is given.
+ * What the per-interface commands share: the interfaces to act on (--iface IF, or every
+ * one pinned), their maps, their option tables, and for the reports (kgate flows, kgate
+ * stats) the walk.
  */
-#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agent/cmd/cmd.h"
 #include "agent/datapath/datapath.h"
+#include "agent/policy/store.h"
 
-#define KG_REPORT_MAX_IFACES 64
+int kg_target_ifaces(const struct kg_cmd *cmd, const char *iface, char out[][IF_NAMESIZE])
+{
+	int n;
+
+	if (iface) {
+		snprintf(out[0], IF_NAMESIZE, "%s", iface);
+		return 1;
+	}
+	n = kg_runtime_list(out, KG_REPORT_MAX_IFACES);
+	if (!n)
+		fprintf(stderr, "kgate %s: no kgate datapath is pinned under %s (start 'kgate run' "
+				"first)\n",
+			cmd->name, kg_pin_root());
+	return n;
+}
+
+int kg_cmd_open_maps(const struct kg_cmd *cmd, const char *iface, struct kg_maps *m)
+{
+	char err[600];
+
+	if (!kg_runtime_maps(iface, m, err, sizeof(err)))
+		return 0;
+	fprintf(stderr, "kgate %s: %s: no kgate datapath (%s)\n", cmd->name, iface, err);
+	return -1;
+}
+
+#define IFACE_OPTS                                                                                 \
+	KG_OPT_STR("iface", "IF", struct kg_iface_args, iface,                                     \
+		   "the interface (default: every pinned one)"),                                   \
+	KG_OPT_OUTPUT(struct kg_iface_args, output, kg_output_text_json,                           \
+		      "text (default), or json: one object per interface\nand line")
+
+const struct kg_opt kg_iface_report_opts[] = {IFACE_OPTS, KG_OPT_END};
+const struct kg_opt kg_iface_file_opts[] = {
+	IFACE_OPTS,
+	KG_OPT_ARG("policy FILE", "FILE", struct kg_iface_args, file),
+	KG_OPT_END,
+};
 
 int kg_iface_report(const struct kg_cmd *cmd, int argc, char **argv, kg_iface_report_fn one)
 {
 	char ifaces[KG_REPORT_MAX_IFACES][IF_NAMESIZE];
+	struct kg_iface_args a = {0};
 	struct kg_names_cache *nc;
-	const char *iface = NULL;
-	bool json = false;
-	int n, rc = 0;
+	int n, rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--iface") || !strcmp(argv[i], "-o")) {
-			if (i + 1 >= argc)
-				return kg_usage_error(cmd, "option '%s' needs a value", argv[i]);
-			if (argv[i][1] == 'o') {
-				if (!strcmp(argv[i + 1], "json"))
-					json = true;
-				else if (strcmp(argv[i + 1], "text"))
-					return kg_usage_error(cmd, "unknown output format '%s'",
-							      argv[i + 1]);
-			} else {
-				iface = argv[i + 1];
-			}
-			i++;
-		} else {
-			return kg_usage_error(cmd, "unexpected argument '%s'", argv[i]);
-		}
-	}
-	if (iface) {
-		snprintf(ifaces[0], IF_NAMESIZE, "%s", iface);
-		n = 1;
-	} else if (!(n = kg_runtime_list(ifaces, KG_REPORT_MAX_IFACES))) {
-		fprintf(stderr, "kgate %s: no kgate datapath is pinned under %s\n", cmd->name,
-			kg_pin_root());
+	if ((rc = kg_opt_parse(cmd, argc, argv, &a)))
+		return rc;
+	n = kg_target_ifaces(cmd, a.iface, ifaces);
+	if (!n)
 		return 1;
-	}
 	nc = kg_names_cache_new();
 	if (!nc)
 		return 1;
 	for (int i = 0; i < n; i++)
-		if (one(ifaces[i], nc, json))
+		if (one(ifaces[i], nc, a.output == 1))
 			rc = 1;
 	kg_names_cache_free(nc);
 	return rc;

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* kgate: Kafka policy in the Linux kernel of the broker host. Entry point and command table. */
-#include <stdarg.h>
+/*
+ * kgate: Kafka policy in the Linux kernel of the broker host. The entry point and the
+ * command table (agent/cmd/cmd.h says how a command is declared).
+ */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,17 +16,38 @@
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
+struct version_args {
+	int output;
+};
+
+static const struct kg_opt version_opts[] = {
+	KG_OPT_OUTPUT(struct version_args, output, kg_output_text_json,
+		      "text (default) or {\"version\":...}"),
+	KG_OPT_END,
+};
+
 static const struct kg_cmd kg_cmd_version = {
 	.name = "version",
 	.summary = "print the version",
-	.usage = "usage: kgate version [-o text|json]\n\nPrints kgate's version (git describe).\n",
+	.about = "Prints kgate's version (git describe).\n",
+	.opts = version_opts,
 	.run = cmd_version,
 };
 
-static const struct kg_cmd kg_cmd_help = {
+struct help_args {
+	const char *command;
+};
+
+static const struct kg_opt help_opts[] = {
+	{.name = "COMMAND", .kind = KG_OPT_ARG, .metavar = "[COMMAND]",
+	 .off = offsetof(struct help_args, command)},
+	KG_OPT_END,
+};
+
+static const struct kg_cmd kg_help_cmd = {
 	.name = "help",
 	.summary = "show help for a command",
-	.usage = "usage: kgate help [COMMAND]\n",
+	.opts = help_opts,
 	.run = cmd_help,
 };
 
@@ -37,30 +61,10 @@ static const struct kg_cmd *const commands[] = {
 	&kg_cmd_stats,
 	&kg_cmd_detach,
 	&kg_cmd_version,
-	&kg_cmd_help,
+	&kg_help_cmd,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-bool kg_wants_help(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return true;
-	return false;
-}
-
-int kg_usage_error(const struct kg_cmd *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "kgate %s: ", cmd->name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(see 'kgate %s --help')\n", cmd->name);
-	return 2;
-}
 
 static void print_overview(FILE *f)
 {
@@ -82,28 +86,34 @@ static const struct kg_cmd *find_command(const char *name)
 
 static int cmd_version(int argc, char **argv)
 {
-	if (argc == 3 && !strcmp(argv[1], "-o") && !strcmp(argv[2], "json")) {
+	struct version_args a = {0};
+	int rc = kg_opt_parse(&kg_cmd_version, argc, argv, &a);
+
+	if (rc)
+		return rc;
+	if (a.output)
 		printf("{\"version\":\"%s\"}\n", KGATE_VERSION);
-		return 0;
-	}
-	if (argc != 1 && !(argc == 3 && !strcmp(argv[1], "-o") && !strcmp(argv[2], "text")))
-		return kg_usage_error(&kg_cmd_version, "unexpected arguments");
-	printf("kgate %s\n", KGATE_VERSION);
+	else
+		printf("kgate %s\n", KGATE_VERSION);
 	return 0;
 }
 
 static int cmd_help(int argc, char **argv)
 {
+	struct help_args a = {0};
 	const struct kg_cmd *cmd;
+	int rc = kg_opt_parse(&kg_help_cmd, argc, argv, &a);
 
-	if (argc < 2) {
+	if (rc)
+		return rc;
+	if (!a.command) {
 		print_overview(stdout);
 		return 0;
 	}
-	cmd = find_command(argv[1]);
+	cmd = find_command(a.command);
 	if (!cmd)
-		return kg_usage_error(&kg_cmd_help, "unknown command '%s'", argv[1]);
-	fputs(cmd->usage, stdout);
+		return kg_usage_error(&kg_help_cmd, "unknown command '%s'", a.command);
+	kg_cmd_help(cmd, stdout);
 	return 0;
 }
 
@@ -127,8 +137,8 @@ int main(int argc, char **argv)
 		print_overview(stderr);
 		return 2;
 	}
-	if (!cmd->own_help && kg_wants_help(argc - 1, argv + 1)) {
-		fputs(cmd->usage, stdout);
+	if (!cmd->subs && kg_wants_help(argc - 1, argv + 1)) {
+		kg_cmd_help(cmd, stdout);
 		return 0;
 	}
 	return cmd->run(argc - 1, argv + 1);

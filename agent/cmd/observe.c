@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * kgate observe: the agent's decisions as they happen, like `hubble observe`. Reads the
- * agent's observe socket (agent/audit.c): on connect the agent sends the records it keeps
+ * agent's observe socket (agent/audit/observe.c): on connect the agent sends the records it keeps
  * (the newest KG_OBSERVE_BACKLOG), a {"kind":"backlog_end"} marker, then every new record.
  * Filters run here; the agent sends everything.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,59 +17,66 @@
 #include "agent/audit/internal.h"
 #include "agent/cmd/cmd.h"
 
-/*
- * The agent's socket is RUN_DIR/observe.sock, RUN_DIR read as agent/runtime.c's
- * kg_run_dir() reads it (KGATE_RUN_DIR, else /run/kgate); kept here so that observe
- * needs nothing of the runtime.
- */
-#define OBSERVE_RUN_DIR "/run/kgate"
+struct filter {
+	const char *verdict, *topic, *principal, *region, *rule;
+};
 
-static const char *run_dir(void)
-{
-	const char *d = getenv("KGATE_RUN_DIR");
+struct observe_args {
+	bool follow;
+	int output; /* 1: json */
+	int verdict;
+	bool verdict_given;
+	struct filter f;
+	const char *socket;
+};
 
-	return d && *d ? d : OBSERVE_RUN_DIR;
-}
+static const char *const verdicts[] = {"allow", "reject", "reset", "drop", "redirect", "deny",
+				       NULL};
+static const char *const table_json[] = {"table", "json", NULL};
+
+static const struct kg_opt observe_opts[] = {
+	{.name = "follow", .short_name = 'f', .kind = KG_OPT_FLAG,
+	 .off = offsetof(struct observe_args, follow), .help = "keep printing new decisions"},
+	{.name = "verdict", .kind = KG_OPT_CHOICE, .metavar = "V",
+	 .off = offsetof(struct observe_args, verdict),
+	 .given_off = offsetof(struct observe_args, verdict_given), .choices = verdicts,
+	 .help = "allow, reject, reset, drop, redirect, or deny\n(any but allow)"},
+	KG_OPT_STR("topic", "T", struct observe_args, f.topic, "topic name; T* matches a prefix"),
+	KG_OPT_STR("principal", "P", struct observe_args, f.principal,
+		   "principal (SASL user or identity name)"),
+	KG_OPT_STR("region", "R", struct observe_args, f.region, "source region"),
+	KG_OPT_STR("rule", "NAME", struct observe_args, f.rule,
+		   "rule that decided (\"default\": no rule matched)"),
+	KG_OPT_STR("socket", "PATH", struct observe_args, socket,
+		   "the agent's socket (default RUN_DIR/observe.sock;\n"
+		   "RUN_DIR is $KGATE_RUN_DIR or " KG_RUN_DIR ")"),
+	KG_OPT_OUTPUT(struct observe_args, output, table_json,
+		      "table (default) or the records as JSON lines, as the\n"
+		      "audit topic carries them (field list: README.md)"),
+	KG_OPT_END,
+};
 
 static int cmd_observe(int argc, char **argv);
 
 const struct kg_cmd kg_cmd_observe = {
 	.name = "observe",
 	.summary = "show live decisions (the agent's audit records)",
-	.usage = "usage: kgate observe [--follow] [--verdict V] [--topic T] [--principal P]\n"
-		 "                     [--region R] [--rule NAME] [--socket PATH] [-o table|json]\n"
-		 "\n"
-		 "Prints the decisions of the running agent (kgate run), one per line. Works with\n"
+	.about = "Prints the decisions of the running agent (kgate run), one per line. Works with\n"
 		 "or without an audit broker: it reads the agent's observe socket.\n"
 		 "\n"
 		 "Without --follow, prints the recent records the agent keeps in memory (the\n"
 		 "newest 1024) and exits. With --follow, prints those, then every new decision\n"
-		 "until interrupted.\n"
-		 "\n"
-		 "  -f, --follow          keep printing new decisions\n"
-		 "      --verdict V       allow, reject, reset, drop, redirect, or deny (any but "
-		 "allow)\n"
-		 "      --topic T         topic name; T* matches a prefix\n"
-		 "      --principal P     principal (SASL user or identity name)\n"
-		 "      --region R        source region\n"
-		 "      --rule NAME       rule that decided (\"default\": no rule matched)\n"
-		 "      --socket PATH     the agent's socket (default RUN_DIR/observe.sock;\n"
-		 "                        RUN_DIR is $KGATE_RUN_DIR or " OBSERVE_RUN_DIR ")\n"
-		 "  -o table|json         table (default) or the records as JSON lines, as the\n"
-		 "                        audit topic carries them (field list: README.md)\n"
-		 "\n"
-		 "Filters combine with AND. Gap records (lost events) are always printed.\n"
-		 "Table columns: TIME (UTC), SOURCE -> DESTINATION, PRINCIPAL (source), REGION,\n"
-		 "API, TOPIC (or the undecodable reason), VERDICT (\"(audit)\": decided, not\n"
-		 "enforced), RULE.\n"
-		 "\n"
-		 "Exit status: 0; 1 when the agent cannot be reached; 2 on a usage error.\n",
+		 "until interrupted.\n",
+	.opts = observe_opts,
+	.epilog = "Filters combine with AND. Gap records (lost events) are always printed.\n"
+		  "Table columns: TIME (UTC), SOURCE -> DESTINATION, PRINCIPAL (source), REGION,\n"
+		  "API, TOPIC (or the undecodable reason), VERDICT (\"(audit)\": decided, not\n"
+		  "enforced), RULE.\n"
+		  "\n"
+		  "Exit status: 0; 1 when the agent cannot be reached; 2 on a usage error.\n",
 	.run = cmd_observe,
 };
 
-struct filter {
-	const char *verdict, *topic, *principal, *region, *rule;
-};
 
 static bool match_pat(const char *pat, const char *v)
 {
@@ -82,7 +89,7 @@ static bool match_pat(const char *pat, const char *v)
 
 static bool str_field(const char *rec, size_t len, const char *k, char *out, size_t n)
 {
-	if (!kg_json_str(rec, len, k, out, n)) {
+	if (!kg_rec_str(rec, len, k, out, n)) {
 		out[0] = 0;
 		return false;
 	}
@@ -143,10 +150,10 @@ static void print_row(const char *rec, size_t len)
 		time[12] = 0;
 	}
 	if (!strcmp(kind, "gap")) {
-		kg_json_u64(rec, len, "lost_deny", &n1);
-		kg_json_u64(rec, len, "lost_allow", &n2);
-		kg_json_u64(rec, len, "after_seq", &a1);
-		kg_json_u64(rec, len, "before_seq", &b1);
+		kg_rec_u64(rec, len, "lost_deny", &n1);
+		kg_rec_u64(rec, len, "lost_allow", &n2);
+		kg_rec_u64(rec, len, "after_seq", &a1);
+		kg_rec_u64(rec, len, "before_seq", &b1);
 		str_field(rec, len, "reason", reason, sizeof(reason));
 		printf("%-12s  GAP: %llu deny and %llu allow events lost (%s) between records %llu "
 		       "and %llu\n",
@@ -156,8 +163,8 @@ static void print_row(const char *rec, size_t len)
 	}
 	str_field(rec, len, "src_ip", src, sizeof(src));
 	str_field(rec, len, "dst_ip", dst, sizeof(dst));
-	kg_json_u64(rec, len, "src_port", &sp);
-	kg_json_u64(rec, len, "dst_port", &dp);
+	kg_rec_u64(rec, len, "src_port", &sp);
+	kg_rec_u64(rec, len, "dst_port", &dp);
 	snprintf(ep, sizeof(ep), "%s%s%s:%llu -> %s%s%s:%llu", strchr(src, ':') ? "[" : "", src,
 		 strchr(src, ':') ? "]" : "", (unsigned long long)sp, strchr(dst, ':') ? "[" : "",
 		 dst, strchr(dst, ':') ? "]" : "", (unsigned long long)dp);
@@ -169,7 +176,7 @@ static void print_row(const char *rec, size_t len)
 		snprintf(region, sizeof(region), "-");
 	if (!str_field(rec, len, "api_name", api, sizeof(api)))
 		snprintf(api, sizeof(api), "?");
-	kg_json_u64(rec, len, "api_version", &ver);
+	kg_rec_u64(rec, len, "api_version", &ver);
 	snprintf(apiv, sizeof(apiv), "%s v%llu", api, (unsigned long long)ver);
 	if (!strcmp(kind, "undecodable")) {
 		str_field(rec, len, "reason", reason, sizeof(reason));
@@ -179,7 +186,7 @@ static void print_row(const char *rec, size_t len)
 		snprintf(topic, sizeof(topic), "(%s)", kind);
 	}
 	str_field(rec, len, "verdict", verdict, sizeof(verdict));
-	kg_json_bool(rec, len, "enforced", &enforced);
+	kg_rec_bool(rec, len, "enforced", &enforced);
 	snprintf(vd, sizeof(vd), "%s%s", verdict, enforced ? "" : " (audit)");
 	if (!str_field(rec, len, "rule", rule, sizeof(rule)))
 		snprintf(rule, sizeof(rule), "default");
@@ -193,80 +200,28 @@ static void print_row(const char *rec, size_t len)
 
 static int cmd_observe(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"follow", no_argument, NULL, 'f'},
-		{"verdict", required_argument, NULL, 'v'},
-		{"topic", required_argument, NULL, 't'},
-		{"principal", required_argument, NULL, 'p'},
-		{"region", required_argument, NULL, 'r'},
-		{"rule", required_argument, NULL, 'R'},
-		{"socket", required_argument, NULL, 's'},
-		{"output", required_argument, NULL, 'o'},
-		{NULL, 0, NULL, 0},
-	};
-	static const char *const verdicts[] = {"allow", "reject",   "reset",
-					       "drop",	"redirect", "deny"};
+	struct observe_args a = {0};
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	const char *sock = NULL;
+	const char *sock;
 	char defsock[sizeof(sun.sun_path) + 64];
-	struct filter f = {0};
-	bool follow = false, json = false, header = false;
+	bool follow, json, header = false;
+	struct filter f;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
 	FILE *in;
-	int c, fd;
+	int fd;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+fo:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			follow = true;
-			break;
-		case 'v': {
-			bool ok = false;
-
-			for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
-				ok |= !strcmp(optarg, verdicts[i]);
-			if (!ok)
-				return kg_usage_error(&kg_cmd_observe,
-						      "--verdict %s: expected allow, reject, "
-						      "reset, drop, redirect or deny",
-						      optarg);
-			f.verdict = optarg;
-			break;
-		}
-		case 't':
-			f.topic = optarg;
-			break;
-		case 'p':
-			f.principal = optarg;
-			break;
-		case 'r':
-			f.region = optarg;
-			break;
-		case 'R':
-			f.rule = optarg;
-			break;
-		case 's':
-			sock = optarg;
-			break;
-		case 'o':
-			if (strcmp(optarg, "json") && strcmp(optarg, "table"))
-				return kg_usage_error(&kg_cmd_observe,
-						      "-o %s: expected table or json", optarg);
-			json = !strcmp(optarg, "json");
-			break;
-		default:
-			return kg_usage_error(&kg_cmd_observe, "unknown or incomplete option '%s'",
-					      argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return kg_usage_error(&kg_cmd_observe, "unexpected argument '%s'", argv[optind]);
+	if ((fd = kg_opt_parse(&kg_cmd_observe, argc, argv, &a)))
+		return fd;
+	f = a.f;
+	if (a.verdict_given)
+		f.verdict = verdicts[a.verdict];
+	follow = a.follow;
+	json = a.output == 1;
+	sock = a.socket;
 	if (!sock) {
-		snprintf(defsock, sizeof(defsock), "%s/observe.sock", run_dir());
+		snprintf(defsock, sizeof(defsock), "%s/observe.sock", kg_run_dir());
 		sock = defsock;
 	}
 	if (strlen(sock) >= sizeof(sun.sun_path))

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * kgate policy eval: what the reference evaluator (agent/policy_ref.c, kg_ref_decide)
+ * kgate policy eval: what the reference evaluator (agent/policy/ref.c, kg_ref_decide)
  * decides for a request against a policy file — the verdict and the deciding rule.
  * No map is touched. One query from the options, or many from stdin (--stdin), one
  * per line, so that a test can check thousands of audit records in one process.
- * Registered in kgate policy's subcommand table (agent/policy_cmd.c).
+ * Registered in kgate policy's subcommand table (agent/cmd/policy.c).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,68 +12,68 @@
 #include <string.h>
 
 #include "agent/cmd/cmd.h"
-#include "agent/policy/policy.h"
-#include "agent/policy/yaml.h"
+#include "agent/policy/store.h"
 
-#define EV_NAME(sym, name) [sym] = name,
-static const char *const ev_ops[] = {KG_OPS(EV_NAME)};
-static const char *const ev_actions[] = {KG_ACTIONS(EV_NAME)};
+struct eval_args {
+	int output;
+	const char *file, *topic, *op, *principal, *region, *client_id;
+	bool from_stdin;
+};
 
-const char kg_policy_eval_usage[] =
-	"usage: kgate policy eval [-o text|json] FILE --topic T --op OP [--principal P]\n"
-	"                         [--region R] [--client-id C]\n"
-	"       kgate policy eval [-o text|json] FILE --stdin\n"
-	"\n"
-	"What the reference evaluator (first match in file order over the policy as\n"
-	"written, DESIGN 4) decides for one request against the policy FILE: the verdict\n"
-	"(the action: allow, reject, reset, drop, redirect) and the deciding rule, or\n"
-	"'default' when no rule matched. No datapath is needed or touched.\n"
-	"\n"
-	"  --topic T        the topic name\n"
-	"  --op OP          produce, consume, describe, admin or other\n"
-	"  --principal P    the principal (default ANONYMOUS)\n"
-	"  --region R       the source's region (default: in no region)\n"
-	"  --client-id C    the request's client.id (default: null)\n"
-	"  --stdin          read many queries from stdin, one per line, fields separated\n"
-	"                   by a TAB: TOPIC OP [PRINCIPAL [REGION [CLIENT_ID]]]; an empty\n"
-	"                   field is the default. One answer per line, in order.\n"
-	"  -o text|json     text: 'VERDICT RULE' (RULE is 'default' when none decided);\n"
-	"                   json: one object per query with topic, operation, principal,\n"
-	"                   region, client_id, verdict, rule, rule_id (null: default),\n"
-	"                   policy_version, mode.\n"
-	"\n"
-	"Text and JSON give the policy's action; in monitor mode that is what enforcement\n"
-	"would do. Exit 0; 1 when FILE is invalid (FILE:LINE:COL: message) or a query\n"
-	"names an unknown operation; 2 on usage errors.\n";
+static const struct kg_opt eval_opts[] = {
+	KG_OPT_OUTPUT(struct eval_args, output, kg_output_text_json,
+		      "text: 'VERDICT RULE' (RULE is 'default' when none\n"
+		      "decided); json: one object per query with topic,\n"
+		      "operation, principal, region, client_id, verdict, rule,\n"
+		      "rule_id (null: default), policy_version, mode."),
+	KG_OPT_STR("topic", "T", struct eval_args, topic, "the topic name"),
+	KG_OPT_STR("op", "OP", struct eval_args, op, "produce, consume, describe, admin or other"),
+	KG_OPT_STR("principal", "P", struct eval_args, principal,
+		   "the principal (default ANONYMOUS)"),
+	KG_OPT_STR("region", "R", struct eval_args, region,
+		   "the source's region (default: in no region)"),
+	KG_OPT_STR("client-id", "C", struct eval_args, client_id,
+		   "the request's client.id (default: null)"),
+	KG_OPT_FLAG("stdin", struct eval_args, from_stdin,
+		    "read many queries from stdin, one per line, fields\n"
+		    "separated by a TAB: TOPIC OP [PRINCIPAL [REGION\n"
+		    "[CLIENT_ID]]]; an empty field is the default. One answer\n"
+		    "per line, in order."),
+	KG_OPT_ARG("policy FILE", "FILE", struct eval_args, file),
+	KG_OPT_END,
+};
 
-static int usage_err(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "kgate policy eval: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n(see 'kgate policy eval --help')\n");
-	return 2;
-}
+static int policy_eval(int argc, char **argv);
 
-static int op_of(const char *s)
-{
-	for (int i = 0; i < KG_OP__COUNT; i++)
-		if (ev_ops[i] && !strcmp(ev_ops[i], s))
-			return i;
-	return -1;
-}
+const struct kg_cmd kg_cmd_policy_eval = {
+	.name = "policy eval",
+	.summary = "the reference evaluator's verdict and rule for a request",
+	.synopsis = "[-o text|json] FILE --topic T --op OP [--principal P]\n"
+		    "                         [--region R] [--client-id C]\n"
+		    "       kgate policy eval [-o text|json] FILE --stdin",
+	.about = "What the reference evaluator (first match in file order over the policy as\n"
+		 "written, DESIGN 4) decides for one request against the policy FILE: the verdict\n"
+		 "(the action: allow, reject, reset, drop, redirect) and the deciding rule, or\n"
+		 "'default' when no rule matched. No datapath is needed or touched.\n",
+	.opts = eval_opts,
+	.epilog = "Text and JSON give the policy's action; in monitor mode that is what enforcement\n"
+		  "would do. Exit 0; 1 when FILE is invalid (FILE:LINE:COL: message) or a query\n"
+		  "names an unknown operation; 2 on usage errors.\n",
+	.run = policy_eval,
+};
 
 /* One query: 0, or 1 for an unknown operation (reported, the batch goes on). */
 static int eval_one(const struct kg_policy *p, bool json, const char *topic, const char *opname,
 		    const char *principal, const char *region, const char *client_id)
 {
-	int op = op_of(opname), rule = -1, act;
+	int op = kg_name_index(kg_op_names, KG_OP__COUNT, opname), rule = -1, act;
 	const char *verdict;
 
 	if (op < 0) {
 		fprintf(stderr, "kgate policy eval: unknown operation '%s'\n", opname);
 		if (json) {
 			fputs("{\"error\":\"unknown operation\",\"operation\":", stdout);
-			kg_policy_json_str(stdout, opname);
+			kg_json_fput(stdout, opname);
 			fputs("}\n", stdout);
 		} else {
 			puts("error unknown-operation");
@@ -81,31 +81,31 @@ static int eval_one(const struct kg_policy *p, bool json, const char *topic, con
 		return 1;
 	}
 	act = kg_ref_decide(p, principal, region, client_id, (__u8)op, topic, &rule);
-	verdict = act >= 0 && act < KG_ACT__COUNT ? ev_actions[act] : "unknown";
+	verdict = kg_action_name(act);
 	if (!json) {
 		printf("%s %s\n", verdict, rule >= 0 ? p->rules[rule].name : "default");
 		return 0;
 	}
 	fputs("{\"topic\":", stdout);
-	kg_policy_json_str(stdout, topic);
+	kg_json_fput(stdout, topic);
 	fputs(",\"operation\":", stdout);
-	kg_policy_json_str(stdout, opname);
+	kg_json_fput(stdout, opname);
 	fputs(",\"principal\":", stdout);
-	kg_policy_json_str(stdout, principal ? principal : KG_ANONYMOUS_NAME);
+	kg_json_fput(stdout, principal ? principal : KG_ANONYMOUS_NAME);
 	fputs(",\"region\":", stdout);
-	kg_policy_json_str(stdout, region);
+	kg_json_fput(stdout, region);
 	fputs(",\"client_id\":", stdout);
-	kg_policy_json_str(stdout, client_id);
+	kg_json_fput(stdout, client_id);
 	fputs(",\"verdict\":", stdout);
-	kg_policy_json_str(stdout, verdict);
+	kg_json_fput(stdout, verdict);
 	fputs(",\"rule\":", stdout);
-	kg_policy_json_str(stdout, rule >= 0 ? p->rules[rule].name : NULL);
+	kg_json_fput(stdout, rule >= 0 ? p->rules[rule].name : NULL);
 	if (rule >= 0)
 		printf(",\"rule_id\":%d", rule);
 	else
 		fputs(",\"rule_id\":null", stdout);
 	fputs(",\"policy_version\":", stdout);
-	kg_policy_json_str(stdout, p->version);
+	kg_json_fput(stdout, p->version);
 	printf(",\"mode\":\"%s\"}\n", p->mode == KG_MODE_MONITOR ? "monitor" : "enforce");
 	return 0;
 }
@@ -153,80 +153,32 @@ static int eval_stream(const struct kg_policy *p, bool json)
 	return rc;
 }
 
-int kg_policy_eval_run(int argc, char **argv)
+static int policy_eval(int argc, char **argv)
 {
-	const char *file = NULL, *topic = NULL, *op = NULL, *principal = NULL, *region = NULL,
-		   *client_id = NULL;
-	bool json = false, from_stdin = false;
-	struct kg_policy p;
-	char err[512] = "";
+	struct eval_args a = {0};
+	struct kg_policy_file f;
+	char err[1024];
 	int rc;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **slot = NULL;
-
-		if (!strcmp(a, "--stdin")) {
-			from_stdin = true;
-			continue;
-		}
-		if (!strcmp(a, "--topic"))
-			slot = &topic;
-		else if (!strcmp(a, "--op"))
-			slot = &op;
-		else if (!strcmp(a, "--principal"))
-			slot = &principal;
-		else if (!strcmp(a, "--region"))
-			slot = &region;
-		else if (!strcmp(a, "--client-id"))
-			slot = &client_id;
-		if (slot || !strcmp(a, "-o")) {
-			if (i + 1 >= argc)
-				return usage_err("option '%s' needs a value", a);
-			if (slot) {
-				*slot = argv[++i];
-			} else if (!strcmp(argv[i + 1], "json")) {
-				json = true;
-				i++;
-			} else if (!strcmp(argv[i + 1], "text")) {
-				json = false;
-				i++;
-			} else {
-				return usage_err("unknown output format '%s'", argv[i + 1]);
-			}
-		} else if (a[0] == '-' && a[1]) {
-			return usage_err("unknown option '%s'", a);
-		} else if (!file) {
-			file = a;
-		} else {
-			return usage_err("unexpected argument '%s'", a);
-		}
-	}
-	if (!file)
-		return usage_err("%s", "no policy FILE given");
-	if (from_stdin && (topic || op || principal || region || client_id))
-		return usage_err("%s", "--stdin reads the queries: no --topic, --op, ... with it");
-	if (!from_stdin && (!topic || !op))
-		return usage_err("%s", "--topic and --op are required (or --stdin)");
-
+	if ((rc = kg_opt_parse(&kg_cmd_policy_eval, argc, argv, &a)))
+		return rc;
+	if (a.from_stdin && (a.topic || a.op || a.principal || a.region || a.client_id))
+		return kg_usage_error(&kg_cmd_policy_eval,
+				      "--stdin reads the queries: no --topic, --op, ... with it");
+	if (!a.from_stdin && (!a.topic || !a.op))
+		return kg_usage_error(&kg_cmd_policy_eval,
+				      "--topic and --op are required (or --stdin)");
 	/* Invalid as 'check' and 'apply' see it (the compiler checks the limits): refused. */
-	struct kg_compiled comp = {0};
-
-	if (kg_policy_load_yaml(file, &p, err, sizeof(err)) ||
-	    kg_compile(&p, &comp, err, sizeof(err))) {
-		if (!strncmp(err, "0:0: ", 5))
-			fprintf(stderr, "%s: %s\n", file, err + 5);
-		else
-			fprintf(stderr, "%s:%s\n", file, err);
-		kg_compiled_free(&comp);
-		kg_policy_free(&p);
+	if (kg_policy_file_load(&f, a.file, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		kg_policy_file_free(&f);
 		return 1;
 	}
-	kg_compiled_free(&comp);
-	if (from_stdin)
-		rc = eval_stream(&p, json);
+	if (a.from_stdin)
+		rc = eval_stream(&f.p, a.output == 1);
 	else
-		rc = eval_one(&p, json, topic, op, principal, region, client_id);
-	kg_policy_free(&p);
+		rc = eval_one(&f.p, a.output == 1, a.topic, a.op, a.principal, a.region,
+			      a.client_id);
+	kg_policy_file_free(&f);
 	return rc;
 }

@@ -6,6 +6,7 @@
  * what kgate would read from real traffic before enforcing anything.
  */
 #include <errno.h>
+#include <limits.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,16 +22,40 @@
 #include "agent/decode/report.h"
 #include "decode_probe.skel.h"
 
+struct probe_args {
+	const char *iface;
+	unsigned long port, count, duration;
+	int xdp_mode; /* 1: generic */
+	bool xdp_mode_given;
+	int output;
+};
+
+static const char *const xdp_modes[] = {"native", "generic", NULL};
+
+static const struct kg_opt probe_opts[] = {
+	KG_OPT_STR("iface", "IF", struct probe_args, iface, "the interface", .required = true),
+	KG_OPT_UINT("port", "PORT", struct probe_args, port, 1, 65535,
+		    "the Kafka listener port (default 9092)"),
+	KG_OPT_CHOICE("xdp-mode", struct probe_args, xdp_mode, xdp_mode_given, xdp_modes,
+		      "XDP attach mode (default native)"),
+	KG_OPT_UINT("count", "N", struct probe_args, count, 1, LONG_MAX, "stop after N events"),
+	KG_OPT_UINT("duration", "SECONDS", struct probe_args, duration, 1, LONG_MAX,
+		    "stop after SECONDS"),
+	KG_OPT_OUTPUT(struct probe_args, output, kg_output_text_json,
+		      "text (default) or json: one object per event and line"),
+	KG_OPT_END,
+};
+
+static int cmd_probe(int argc, char **argv);
+
 const struct kg_cmd kg_cmd_probe = {
 	.name = "probe",
 	.summary = "watch what the in-kernel decoder reads on a listener (decides nothing)",
-	.usage = "usage: kgate probe --iface IF [--port PORT] [--xdp-mode native|generic]\n"
-		 "                   [--count N] [--duration SECONDS] [-o text|json]\n"
-		 "\n"
-		 "Attaches kgate's decoder as an XDP program on IF, decodes the Kafka requests\n"
+	.about = "Attaches kgate's decoder as an XDP program on IF, decodes the Kafka requests\n"
 		 "sent to PORT (default 9092) on every connection that starts after attach, and\n"
 		 "prints each event. Every packet is passed. Detaches on SIGINT/SIGTERM, after\n"
 		 "N events or after SECONDS. Needs root (CAP_BPF, CAP_NET_ADMIN).\n",
+	.opts = probe_opts,
 	.run = cmd_probe,
 };
 
@@ -43,7 +68,7 @@ static void on_signal(int sig)
 }
 
 struct probe_out {
-	struct kdr_buf buf;
+	struct kg_buf buf;
 	bool json;
 	long left; /* events still to print; < 0 unlimited */
 };
@@ -68,57 +93,29 @@ static int on_ring(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int cmd_probe(int argc, char **argv)
+static int cmd_probe(int argc, char **argv)
 {
+	struct probe_args a = { .port = 9092 };
 	struct probe_out out = { .left = -1 };
 	struct decode_probe_bpf *skel = NULL;
 	struct ring_buffer *rb = NULL;
-	const char *iface = NULL;
-	__u32 flags = XDP_FLAGS_DRV_MODE;
-	long port = 9092, duration = 0;
+	const char *iface;
+	__u32 flags;
+	long port, duration;
 	int ifindex, err, rc = 1;
 	time_t deadline = 0;
 	bool attached = false;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		char *end;
-
-		if (!v)
-			return kg_usage_error(&kg_cmd_probe, "option '%s' needs a value", a);
-		i++;
-		if (!strcmp(a, "--iface")) {
-			iface = v;
-		} else if (!strcmp(a, "--port")) {
-			port = strtol(v, &end, 10);
-			if (*end || port < 1 || port > 65535)
-				return kg_usage_error(&kg_cmd_probe, "bad port '%s'", v);
-		} else if (!strcmp(a, "--xdp-mode")) {
-			if (!strcmp(v, "native"))
-				flags = XDP_FLAGS_DRV_MODE;
-			else if (!strcmp(v, "generic"))
-				flags = XDP_FLAGS_SKB_MODE;
-			else
-				return kg_usage_error(&kg_cmd_probe, "bad --xdp-mode '%s'", v);
-		} else if (!strcmp(a, "--count")) {
-			out.left = strtol(v, &end, 10);
-			if (*end || out.left < 1)
-				return kg_usage_error(&kg_cmd_probe, "bad --count '%s'", v);
-		} else if (!strcmp(a, "--duration")) {
-			duration = strtol(v, &end, 10);
-			if (*end || duration < 1)
-				return kg_usage_error(&kg_cmd_probe, "bad --duration '%s'", v);
-		} else if (!strcmp(a, "-o")) {
-			if (!strcmp(v, "json"))
-				out.json = true;
-			else if (strcmp(v, "text"))
-				return kg_usage_error(&kg_cmd_probe, "unknown output format '%s'", v);
-		} else {
-			return kg_usage_error(&kg_cmd_probe, "unknown option '%s'", a);
-		}
-	}
-	if (!iface)
-		return kg_usage_error(&kg_cmd_probe, "missing --iface");
+	if ((rc = kg_opt_parse(&kg_cmd_probe, argc, argv, &a)))
+		return rc;
+	rc = 1;
+	iface = a.iface;
+	port = (long)a.port;
+	duration = (long)a.duration;
+	flags = a.xdp_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	out.json = a.output == 1;
+	if (a.count)
+		out.left = (long)a.count;
 	ifindex = if_nametoindex(iface);
 	if (!ifindex) {
 		fprintf(stderr, "kgate probe: interface %s: %s\n", iface, strerror(errno));
@@ -166,6 +163,6 @@ cleanup:
 	if (attached)
 		bpf_xdp_detach(ifindex, flags, NULL);
 	decode_probe_bpf__destroy(skel);
-	kdr_free(&out.buf);
+	kg_buf_free(&out.buf);
 	return rc;
 }

@@ -2,15 +2,14 @@
 /*
  * kgate run: the agent. Attaches (or adopts) the datapath on each interface, applies the
  * policy, then ships every decision event from the ring buffers to the audit pipeline
- * (agent/audit.h) until SIGTERM/SIGINT; SIGHUP reloads the policy file.
+ * (agent/audit/audit.h) until SIGTERM/SIGINT; SIGHUP reloads the policy file.
  *
  * The datapath sends a packet's events as one record with BPF_RB_NO_WAKEUP (a wakeup per
  * record would cost more than the decisions), so the ring buffers are drained on a
- * timer, not on epoll; agent/events.h splits each record into its events.
+ * timer, not on epoll; agent/datapath/events.h splits each record into its events.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,8 +23,10 @@
 
 #include "agent/audit/audit.h"
 #include "agent/cmd/cmd.h"
-#include "agent/datapath/events.h"
 #include "agent/datapath/datapath.h"
+#include "agent/datapath/events.h"
+#include "agent/metrics/metrics.h"
+#include "agent/policy/store.h"
 
 /* Interfaces one agent serves (the audit pipeline reads every one): more -> usage error. */
 #define RUN_MAX_IFACES KG_AUDIT_MAX_IFACES
@@ -36,44 +37,66 @@
 /* Kafka gets this long to deliver what is queued on exit; the rest stays spooled. */
 #define RUN_CLOSE_MS 5000
 
+struct run_args {
+	const char *ifaces[RUN_MAX_IFACES];
+	int nifaces;
+	const char *policy, *quarantine, *brokers, *topic, *file, *spool_dir, *metrics_addr, *node;
+	int xdp_mode; /* index in xdp_modes */
+	bool xdp_mode_given, tc_ingress, detach_on_exit;
+};
+
+static const char *const xdp_modes[] = {"native", "generic", NULL};
+
+static const struct kg_opt run_opts[] = {
+	KG_OPT_LIST("iface", "IF", struct run_args, ifaces, nifaces, RUN_MAX_IFACES,
+		    "broker-facing interface (repeatable, up to 8)", .required = true),
+	KG_OPT_STR("policy", "FILE", struct run_args, policy,
+		   "policy file (YAML; see 'kgate policy check')", .required = true),
+	KG_OPT_CHOICE("xdp-mode", struct run_args, xdp_mode, xdp_mode_given, xdp_modes,
+		      "XDP attach mode for a fresh attach (default native)"),
+	KG_OPT_FLAG("tc-ingress", struct run_args, tc_ingress,
+		    "enforce at TC ingress instead of XDP (interfaces\n"
+		    "where XDP cannot attach; same policy, same maps)"),
+	KG_OPT_STR("quarantine-iface", "IF", struct run_args, quarantine,
+		   "where the `redirect` action sends connections"),
+	KG_OPT_STR("audit-brokers", "H:P,...", struct run_args, brokers,
+		   "Kafka brokers of the audit topic"),
+	KG_OPT_STR("audit-topic", "T", struct run_args, topic,
+		   "the audit topic (required with --audit-brokers)"),
+	KG_OPT_STR("audit-file", "PATH", struct run_args, file, "append-only JSON-lines audit file"),
+	KG_OPT_STR("spool-dir", "DIR", struct run_args, spool_dir,
+		   "spool for undelivered records and the sequence\n"
+		   "number (default STATE_DIR/spool)"),
+	KG_OPT_STR("metrics-addr", "ADDR:PORT", struct run_args, metrics_addr,
+		   "serve Prometheus metrics"),
+	KG_OPT_STR("node", "NAME", struct run_args, node,
+		   "node name in records (default: the host name)"),
+	KG_OPT_FLAG("detach-on-exit", struct run_args, detach_on_exit,
+		    "remove everything on SIGTERM/SIGINT"),
+	KG_OPT_END,
+};
+
+static int cmd_run(int argc, char **argv);
+
 const struct kg_cmd kg_cmd_run = {
 	.name = "run",
 	.summary = "the agent: attach or adopt, apply the policy, ship audit events",
-	.usage =
-		"usage: kgate run --iface IF [--iface IF2 ...] --policy FILE [options]\n"
-		"\n"
-		"Attaches kgate to each interface (XDP on ingress: client -> broker; TC egress:\n"
-		"broker -> client), pins programs, links and maps under\n"
-		"/sys/fs/bpf/kgate/IF/, applies the policy FILE, then ships every decision\n"
-		"event to the audit sinks until stopped. When the interface's pins exist (an\n"
-		"agent ran before) they are adopted: nothing is reloaded or re-attached and\n"
-		"enforcement never stops; the policy is applied only if it differs from the\n"
-		"active one.\n"
-		"\n"
-		"Options:\n"
-		"  --iface IF                 broker-facing interface (repeatable, up to 8)\n"
-		"  --policy FILE              policy file (YAML; see 'kgate policy check')\n"
-		"  --xdp-mode native|generic  XDP attach mode for a fresh attach (default native)\n"
-		"  --tc-ingress               enforce at TC ingress instead of XDP (interfaces\n"
-		"                             where XDP cannot attach; same policy, same maps)\n"
-		"  --quarantine-iface IF      where the `redirect` action sends connections\n"
-		"  --audit-brokers H:P,...    Kafka brokers of the audit topic\n"
-		"  --audit-topic T            the audit topic (required with --audit-brokers)\n"
-		"  --audit-file PATH          append-only JSON-lines audit file\n"
-		"  --spool-dir DIR            spool for undelivered records and the sequence\n"
-		"                             number (default STATE_DIR/spool)\n"
-		"  --metrics-addr ADDR:PORT   serve Prometheus metrics\n"
-		"  --node NAME                node name in records (default: the host name)\n"
-		"  --detach-on-exit           remove everything on SIGTERM/SIGINT\n"
-		"\n"
-		"Live decisions: 'kgate observe' (socket RUN_DIR/observe.sock).\n"
-		"Signals: SIGTERM, SIGINT stop the agent and leave enforcement pinned (unless\n"
-		"--detach-on-exit); SIGHUP re-reads --policy (a broken file is logged as\n"
-		"FILE:LINE:COL and the running policy stays).\n"
-		"Directories: pins /sys/fs/bpf/kgate, state /var/lib/kgate, run /run/kgate\n"
-		"(KGATE_PIN_ROOT, KGATE_STATE_DIR, KGATE_RUN_DIR override them). Pins need a\n"
-		"BPF filesystem: one is mounted at /sys/fs/bpf when none is.\n"
-		"Logs go to stderr. Exit 0 on a signal, 1 when setup fails, 2 on usage errors.\n",
+	.about = "Attaches kgate to each interface (XDP on ingress: client -> broker; TC egress:\n"
+		 "broker -> client), pins programs, links and maps under\n"
+		 "/sys/fs/bpf/kgate/IF/, applies the policy FILE, then ships every decision\n"
+		 "event to the audit sinks until stopped. When the interface's pins exist (an\n"
+		 "agent ran before) they are adopted: nothing is reloaded or re-attached and\n"
+		 "enforcement never stops; the policy is applied only if it differs from the\n"
+		 "active one.\n",
+	.opts = run_opts,
+	.epilog = "Live decisions: 'kgate observe' (socket RUN_DIR/observe.sock).\n"
+		  "Signals: SIGTERM, SIGINT stop the agent and leave enforcement pinned (unless\n"
+		  "--detach-on-exit); SIGHUP re-reads --policy (a broken file is logged as\n"
+		  "FILE:LINE:COL and the running policy stays).\n"
+		  "Directories: pins /sys/fs/bpf/kgate, state /var/lib/kgate, run /run/kgate\n"
+		  "(KGATE_PIN_ROOT, KGATE_STATE_DIR, KGATE_RUN_DIR override them). Pins need a\n"
+		  "BPF filesystem: one is mounted at /sys/fs/bpf when none is.\n"
+		  "Logs go to stderr. Exit 0 on a signal, 1 when setup fails, 2 on usage errors.\n",
 	.run = cmd_run,
 };
 
@@ -108,9 +131,14 @@ static void logf_(const char *fmt, ...)
 struct run {
 	struct kg_runtime rt[RUN_MAX_IFACES];
 	int nrt;
+	struct kg_maps maps[RUN_MAX_IFACES];     /* rt[i].maps, for the audit and metrics */
+	const char *ifnames[RUN_MAX_IFACES];     /* rt[i].iface */
 	const char *policy_path;
+	char sock[512];                          /* the observe socket */
 	struct kg_audit *audit;
+	struct kg_metrics *metrics;
 	struct kg_names_cache *names;
+	struct ring_buffer *rb;
 	unsigned long long events;
 	unsigned long long bad_records; /* ring-buffer records that were not event lists */
 };
@@ -170,155 +198,189 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static double mono_ms(void)
+/* The rules between options that the table cannot say. 0 or the usage exit code. */
+static int check_args(struct run_args *a)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	if (a->tc_ingress && a->xdp_mode_given)
+		return kg_usage_error(&kg_cmd_run, "--tc-ingress and --xdp-mode exclude each other");
+	if (!!a->brokers != !!a->topic)
+		return kg_usage_error(&kg_cmd_run, "--audit-brokers and --audit-topic go together");
+	return 0;
 }
 
-int cmd_run(int argc, char **argv)
+/*
+ * One agent per interface: a second would adopt the same pins and drain half of the ring
+ * buffer. The locks go with the process, also on SIGKILL. 0, or -1 after a message.
+ */
+static int lock_ifaces(const struct run_args *a)
 {
-	enum {
-		O_IFACE = 256,
-		O_POLICY,
-		O_XDP,
-		O_QUAR,
-		O_BROKERS,
-		O_TOPIC,
-		O_FILE,
-		O_SPOOL,
-		O_METRICS,
-		O_NODE,
-		O_DETACH,
-		O_TCI
+	if (mkdir(kg_run_dir(), 0755) && errno != EEXIST) {
+		logf_("%s: %s", kg_run_dir(), strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < a->nifaces; i++) {
+		char lock[600];
+		int fd;
+
+		snprintf(lock, sizeof(lock), "%s/%s.lock", kg_run_dir(), a->ifaces[i]);
+		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+			logf_("%s: %s", a->ifaces[i],
+			      fd >= 0 && errno == EWOULDBLOCK
+				      ? "another 'kgate run' serves this interface"
+				      : strerror(errno));
+			return -1;
+		}
+		/* kept open (and locked) until exit */
+	}
+	return 0;
+}
+
+/* Attaches or adopts every interface, and points redirects at the quarantine. */
+static int attach_all(struct run *r, const struct run_args *a)
+{
+	enum kg_ingress_hook hook = a->tc_ingress ? KG_INGRESS_TC
+				    : a->xdp_mode  ? KG_INGRESS_XDP_GENERIC
+						   : KG_INGRESS_XDP_NATIVE;
+	char err[1024];
+
+	for (int i = 0; i < a->nifaces; i++) {
+		struct kg_runtime *rt = &r->rt[i];
+
+		if (kg_runtime_up(rt, a->ifaces[i], hook, err, sizeof(err))) {
+			logf_("%s", err);
+			return -1;
+		}
+		r->nrt++;
+		if (rt->tc_ingress)
+			logf_("%s: %s (TC ingress prog id %u, TC egress prog id %u), pins in %s",
+			      rt->iface, rt->adopted ? "adopted what was pinned" : "attached",
+			      rt->ingress_prog_id, rt->tc_prog_id, rt->pin_dir);
+		else
+			logf_("%s: %s (XDP prog id %u, TC egress prog id %u, XDP link id %u), pins "
+			      "in %s",
+			      rt->iface, rt->adopted ? "adopted what was pinned" : "attached",
+			      rt->ingress_prog_id, rt->tc_prog_id, rt->ingress_link_id, rt->pin_dir);
+		if (rt->adopted && rt->tc_ingress != (hook == KG_INGRESS_TC))
+			logf_("%s: kept the pinned %s hook ('kgate detach' first to change it)",
+			      rt->iface, rt->tc_ingress ? "TC ingress" : "XDP");
+		if (!a->quarantine)
+			continue;
+		if (kg_runtime_set_quarantine(rt, a->quarantine, err, sizeof(err))) {
+			logf_("%s", err);
+			return -1;
+		}
+		logf_("%s: redirected connections go to %s", rt->iface, a->quarantine);
+	}
+	return 0;
+}
+
+/* The audit pipeline, the metrics server and the ring buffers of every interface. */
+static int open_sinks(struct run *r, const struct run_args *a)
+{
+	struct kg_audit_opts ao = {
+		.node = a->node, .brokers = a->brokers, .topic = a->topic, .file = a->file,
+		.spool_dir = a->spool_dir, .observe_sock = r->sock, .lost = kg_datapath_lost,
+		.lost_ctx = r->maps, .ifaces = r->ifnames, .nifaces = r->nrt,
+		.names = kg_names_resolve,
 	};
-	static const struct option opts[] = {
-		{"iface", required_argument, NULL, O_IFACE},
-		{"policy", required_argument, NULL, O_POLICY},
-		{"xdp-mode", required_argument, NULL, O_XDP},
-		{"quarantine-iface", required_argument, NULL, O_QUAR},
-		{"audit-brokers", required_argument, NULL, O_BROKERS},
-		{"audit-topic", required_argument, NULL, O_TOPIC},
-		{"audit-file", required_argument, NULL, O_FILE},
-		{"spool-dir", required_argument, NULL, O_SPOOL},
-		{"metrics-addr", required_argument, NULL, O_METRICS},
-		{"node", required_argument, NULL, O_NODE},
-		{"detach-on-exit", no_argument, NULL, O_DETACH},
-		{"tc-ingress", no_argument, NULL, O_TCI},
-		{0},
-	};
-	const char *ifaces[RUN_MAX_IFACES], *quarantine = NULL;
-	struct kg_audit_opts ao = {0};
-	struct kg_maps amaps[RUN_MAX_IFACES];
-	const char *anames[RUN_MAX_IFACES];
-	enum kg_xdp_mode mode = KG_XDP_NATIVE;
-	bool detach_on_exit = false, tc_ingress = false, xdp_mode_given = false;
-	char err[1024], host[256], sock[512], spool[512];
-	struct ring_buffer *rb = NULL;
+	struct kg_metrics_sources ms = {.maps = r->maps, .nmaps = r->nrt, .names = kg_names_resolve};
+	char err[1024];
+
+	r->names = kg_names_cache_new();
+	if (!r->names) {
+		logf_("out of memory");
+		return -1;
+	}
+	for (int i = 0; i < r->nrt; i++) {
+		r->maps[i] = r->rt[i].maps;
+		r->ifnames[i] = r->rt[i].iface;
+	}
+	ao.names_ctx = ms.names_ctx = r->names;
+	r->audit = kg_audit_open(&ao, err, sizeof(err));
+	if (!r->audit) {
+		logf_("audit: %s", err);
+		return -1;
+	}
+	ms.audit = r->audit;
+	if (a->metrics_addr && !(r->metrics = kg_metrics_open(a->metrics_addr, &ms, err,
+							      sizeof(err)))) {
+		logf_("audit: %s", err);
+		return -1;
+	}
+	for (int i = 0; i < r->nrt; i++) {
+		int e = 0;
+
+		if (!r->rb)
+			r->rb = ring_buffer__new(r->rt[i].maps.events, on_record, r, NULL);
+		else
+			e = ring_buffer__add(r->rb, r->rt[i].maps.events, on_record, r);
+		if (!r->rb || e) {
+			logf_("%s: opening the event ring buffer: %s", r->rt[i].iface,
+			      strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void main_loop(struct run *r)
+{
+	__u64 last_gap = 0;
+
+	while (!stop_sig) {
+		__u64 now;
+
+		if (hup) {
+			hup = 0;
+			logf_("SIGHUP: reloading %s", r->policy_path);
+			apply_all(r, true);
+		}
+		if (ring_buffer__consume(r->rb) < 0 && errno != EINTR)
+			logf_("ring buffer: %s", strerror(errno));
+		now = kg_now_ms();
+		if (now - last_gap >= RUN_GAP_CHECK_MS) {
+			kg_audit_check_gaps(r->audit);
+			last_gap = now;
+		}
+		/* serves the sinks and the metrics, and sleeps for the rest of the period */
+		if (kg_metrics_poll_with(r->metrics, r->audit, RUN_POLL_MS))
+			logf_("poll: %s", strerror(errno));
+	}
+	ring_buffer__consume(r->rb); /* what the datapath submitted before the signal */
+	logf_("%s: stopping after %llu events (%llu unreadable records)", strsignal(stop_sig),
+	      r->events, r->bad_records);
+}
+
+/* Closes everything; detaches when asked. The exit code: rc, or 1 when a detach failed. */
+static int shut_down(struct run *r, const struct run_args *a, int rc)
+{
+	char err[1024];
+
+	ring_buffer__free(r->rb);
+	kg_metrics_close(r->metrics);
+	if (r->audit)
+		kg_audit_close(r->audit, RUN_CLOSE_MS);
+	for (int i = 0; i < r->nrt; i++) {
+		kg_runtime_close(&r->rt[i]);
+		if (rc == 0 && a->detach_on_exit) {
+			if (kg_runtime_detach(r->rt[i].iface, err, sizeof(err)) < 0) {
+				logf_("%s", err);
+				rc = 1;
+			} else {
+				logf_("%s: detached (--detach-on-exit)", r->rt[i].iface);
+			}
+		} else if (rc == 0) {
+			logf_("%s: left attached and pinned; enforcement goes on", r->rt[i].iface);
+		}
+	}
+	kg_names_cache_free(r->names);
+	return rc;
+}
+
+static void on_signals(void)
+{
 	struct sigaction sa = {0};
-	static struct run r;
-	int nif = 0, c, rc = 1;
-	double last_gap = 0;
-
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case O_IFACE:
-			if (nif == RUN_MAX_IFACES)
-				return kg_usage_error(&kg_cmd_run, "at most %d --iface",
-						      RUN_MAX_IFACES);
-			for (int i = 0; i < nif; i++)
-				if (!strcmp(ifaces[i], optarg))
-					return kg_usage_error(&kg_cmd_run, "--iface %s given twice",
-							      optarg);
-			ifaces[nif++] = optarg;
-			break;
-		case O_POLICY:
-			r.policy_path = optarg;
-			break;
-		case O_XDP:
-			xdp_mode_given = true;
-			if (!strcmp(optarg, "native"))
-				mode = KG_XDP_NATIVE;
-			else if (!strcmp(optarg, "generic"))
-				mode = KG_XDP_GENERIC;
-			else
-				return kg_usage_error(&kg_cmd_run,
-						      "--xdp-mode: '%s' is not native or generic",
-						      optarg);
-			break;
-		case O_QUAR:
-			quarantine = optarg;
-			break;
-		case O_BROKERS:
-			ao.brokers = optarg;
-			break;
-		case O_TOPIC:
-			ao.topic = optarg;
-			break;
-		case O_FILE:
-			ao.file = optarg;
-			break;
-		case O_SPOOL:
-			ao.spool_dir = optarg;
-			break;
-		case O_METRICS:
-			ao.metrics_addr = optarg;
-			break;
-		case O_NODE:
-			ao.node = optarg;
-			break;
-		case O_DETACH:
-			detach_on_exit = true;
-			break;
-		case O_TCI:
-			tc_ingress = true;
-			break;
-		case ':':
-			return kg_usage_error(&kg_cmd_run, "option '%s' needs a value",
-					      argv[optind - 1]);
-		default:
-			return kg_usage_error(&kg_cmd_run, "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return kg_usage_error(&kg_cmd_run, "unexpected argument '%s'", argv[optind]);
-	if (!nif)
-		return kg_usage_error(&kg_cmd_run, "--iface is required");
-	if (tc_ingress && xdp_mode_given)
-		return kg_usage_error(&kg_cmd_run,
-				      "--tc-ingress and --xdp-mode exclude each other");
-	if (tc_ingress)
-		mode = KG_TC_INGRESS;
-	if (!r.policy_path)
-		return kg_usage_error(&kg_cmd_run, "--policy is required");
-	if (!!ao.brokers != !!ao.topic)
-		return kg_usage_error(&kg_cmd_run, "--audit-brokers and --audit-topic go together");
-	if (!ao.node) {
-		if (gethostname(host, sizeof(host)))
-			snprintf(host, sizeof(host), "unknown");
-		host[sizeof(host) - 1] = 0;
-		ao.node = host;
-	}
-	if (!ao.spool_dir) {
-		snprintf(spool, sizeof(spool), "%s/spool", kg_state_dir());
-		ao.spool_dir = spool;
-	}
-
-	/* a broken policy stops the agent before it touches any interface */
-	{
-		struct kg_policy_file f;
-
-		if (kg_policy_file_load(&f, r.policy_path, err, sizeof(err))) {
-			fprintf(stderr, "%s\n", err);
-			kg_policy_file_free(&f);
-			return 1;
-		}
-		kg_policy_file_free(&f);
-	}
 
 	sa.sa_handler = on_signal; /* no SA_RESTART: a signal ends the wait at once */
 	sigemptyset(&sa.sa_mask);
@@ -326,141 +388,46 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
 
-	if (mkdir(kg_run_dir(), 0755) && errno != EEXIST) {
-		logf_("%s: %s", kg_run_dir(), strerror(errno));
+static int cmd_run(int argc, char **argv)
+{
+	static struct run r;
+	struct run_args a = {0};
+	struct kg_policy_file f;
+	char err[1024], host[256], spool[512];
+	int rc;
+
+	if ((rc = kg_opt_parse(&kg_cmd_run, argc, argv, &a)) || (rc = check_args(&a)))
+		return rc;
+	r.policy_path = a.policy;
+	if (!a.node) {
+		if (gethostname(host, sizeof(host)))
+			snprintf(host, sizeof(host), "unknown");
+		host[sizeof(host) - 1] = 0;
+		a.node = host;
+	}
+	if (!a.spool_dir) {
+		snprintf(spool, sizeof(spool), "%s/spool", kg_state_dir());
+		a.spool_dir = spool;
+	}
+	snprintf(r.sock, sizeof(r.sock), "%s/observe.sock", kg_run_dir());
+
+	/* a broken policy stops the agent before it touches any interface */
+	rc = kg_policy_file_load(&f, r.policy_path, err, sizeof(err));
+	kg_policy_file_free(&f);
+	if (rc) {
+		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	/*
-	 * One agent per interface: a second would adopt the same pins and drain half of
-	 * the ring buffer. The lock goes with the process, also on SIGKILL.
-	 */
-	for (int i = 0; i < nif; i++) {
-		char lock[600];
-		int fd;
-
-		snprintf(lock, sizeof(lock), "%s/%s.lock", kg_run_dir(), ifaces[i]);
-		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
-			logf_("%s: %s", ifaces[i],
-			      fd >= 0 && errno == EWOULDBLOCK
-				      ? "another 'kgate run' serves this interface"
-				      : strerror(errno));
-			return 1;
-		}
-		/* kept open (and locked) until exit */
-	}
-
-	for (int i = 0; i < nif; i++) {
-		struct kg_runtime *rt = &r.rt[i];
-
-		if (kg_runtime_up(rt, ifaces[i], mode, err, sizeof(err))) {
-			logf_("%s", err);
-			goto out;
-		}
-		r.nrt++;
-		if (rt->tc_ingress)
-			logf_("%s: %s (TC ingress prog id %u, TC egress prog id %u), pins in %s",
-			      rt->iface, rt->adopted ? "adopted what was pinned" : "attached",
-			      rt->xdp_prog_id, rt->tc_prog_id, rt->pin_dir);
-		else
-			logf_("%s: %s (XDP prog id %u, TC egress prog id %u, XDP link id %u), pins "
-			      "in %s",
-			      rt->iface, rt->adopted ? "adopted what was pinned" : "attached",
-			      rt->xdp_prog_id, rt->tc_prog_id, rt->xdp_link_id, rt->pin_dir);
-		if (rt->adopted && rt->tc_ingress != (mode == KG_TC_INGRESS))
-			logf_("%s: kept the pinned %s hook ('kgate detach' first to change it)",
-			      rt->iface, rt->tc_ingress ? "TC ingress" : "XDP");
-		if (quarantine) {
-			if (kg_runtime_set_quarantine(rt, quarantine, err, sizeof(err))) {
-				logf_("%s", err);
-				goto out;
-			}
-			logf_("%s: redirected connections go to %s", rt->iface, quarantine);
-		}
-	}
-	if (apply_all(&r, true))
-		goto out;
-
-	r.names = kg_names_cache_new();
-	if (!r.names) {
-		logf_("out of memory");
-		goto out;
-	}
-	snprintf(sock, sizeof(sock), "%s/observe.sock", kg_run_dir());
-	ao.observe_sock = sock;
-	for (int i = 0; i < r.nrt; i++) {
-		amaps[i] = r.rt[i].maps;
-		anames[i] = r.rt[i].iface;
-	}
-	ao.maps = amaps;
-	ao.ifaces = anames;
-	ao.nmaps = r.nrt;
-	ao.names = kg_names_resolve;
-	ao.names_ctx = r.names;
-	r.audit = kg_audit_open(&ao, err, sizeof(err));
-	if (!r.audit) {
-		logf_("audit: %s", err);
-		goto out;
-	}
-	for (int i = 0; i < r.nrt; i++) {
-		int e = 0;
-
-		if (!rb)
-			rb = ring_buffer__new(r.rt[i].maps.events, on_record, &r, NULL);
-		else
-			e = ring_buffer__add(rb, r.rt[i].maps.events, on_record, &r);
-		if (!rb || e) {
-			logf_("%s: opening the event ring buffer: %s", r.rt[i].iface,
-			      strerror(errno));
-			goto out;
-		}
-	}
-	logf_("running: node %s, observe socket %s%s%s%s%s", ao.node, sock,
-	      ao.file ? ", audit file " : "", ao.file ? ao.file : "",
-	      ao.brokers ? ", audit topic " : "", ao.brokers ? ao.topic : "");
-
-	while (!stop_sig) {
-		double now;
-
-		if (hup) {
-			hup = 0;
-			logf_("SIGHUP: reloading %s", r.policy_path);
-			apply_all(&r, true);
-		}
-		if (ring_buffer__consume(rb) < 0 && errno != EINTR)
-			logf_("ring buffer: %s", strerror(errno));
-		now = mono_ms();
-		if (now - last_gap >= RUN_GAP_CHECK_MS) {
-			kg_audit_check_gaps(r.audit);
-			last_gap = now;
-		}
-		/* serves the sinks and sleeps for the rest of the period */
-		kg_audit_poll(r.audit, RUN_POLL_MS);
-	}
-	ring_buffer__consume(rb); /* what the datapath submitted before the signal */
-	logf_("%s: stopping after %llu events (%llu unreadable records)", strsignal(stop_sig),
-	      r.events, r.bad_records);
-	rc = 0;
-out:
-	ring_buffer__free(rb);
-	if (r.audit)
-		kg_audit_close(r.audit, RUN_CLOSE_MS);
-	for (int i = 0; i < r.nrt; i++) {
-		kg_runtime_close(&r.rt[i]);
-		if (rc == 0 && detach_on_exit) {
-			int d = kg_runtime_detach(r.rt[i].iface, err, sizeof(err));
-
-			if (d < 0) {
-				logf_("%s", err);
-				rc = 1;
-			} else {
-				logf_("%s: detached (--detach-on-exit)", r.rt[i].iface);
-			}
-		} else if (rc == 0) {
-			logf_("%s: left attached and pinned; enforcement goes on", r.rt[i].iface);
-		}
-	}
-	kg_names_cache_free(r.names);
-	return rc;
+	on_signals();
+	if (lock_ifaces(&a))
+		return 1;
+	if (attach_all(&r, &a) || apply_all(&r, true) || open_sinks(&r, &a))
+		return shut_down(&r, &a, 1);
+	logf_("running: node %s, observe socket %s%s%s%s%s", a.node, r.sock,
+	      a.file ? ", audit file " : "", a.file ? a.file : "", a.brokers ? ", audit topic " : "",
+	      a.brokers ? a.topic : "");
+	main_loop(&r);
+	return shut_down(&r, &a, 0);
 }

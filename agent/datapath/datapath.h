@@ -1,33 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The datapath's lifecycle on one interface: load kgate_xdp and kgate_tc, attach XDP
- * (native or generic) and TC egress, pin programs, links and maps under
- * /sys/fs/bpf/kgate/<iface>/, adopt what is pinned after a restart, detach cleanly.
- * And the policy store: every applied policy is kept by version id under the state
- * directory, so any process can name the ids an event carries (kg_names_fn).
+ * agent/datapath: the BPF side as the agent handles it. On one interface: load kgate_xdp
+ * (or its TC-ingress build) and kgate_tc, attach them (XDP native or generic, or TC
+ * ingress; TC egress), pin programs, links and maps under <pin root>/<iface>/, adopt
+ * what is pinned after a restart, detach cleanly (attach.c). The maps by their pins and
+ * the retransmission key (maps.h, maps.c); the decision events out of the ring buffer
+ * (events.h); a snapshot of the counters for `kgate stats` and the metrics (stats.c).
+ *
+ * May call: agent/lib, maps/, the skeletons of bpf/, libbpf.
  */
-#ifndef KGATE_RUNTIME_H
-#define KGATE_RUNTIME_H
+#ifndef KGATE_DATAPATH_H
+#define KGATE_DATAPATH_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <net/if.h>
 
-#include "agent/audit/audit.h"
-#include "agent/policy/write.h"
-
-#define KG_PIN_ROOT  "/sys/fs/bpf/kgate"
-#define KG_STATE_DIR "/var/lib/kgate"
-#define KG_RUN_DIR   "/run/kgate"
-
-/*
- * The three directories, each overridable by the environment (KGATE_PIN_ROOT,
- * KGATE_STATE_DIR, KGATE_RUN_DIR) so that tests never touch a host's real state.
- */
-const char *kg_pin_root(void);
-const char *kg_state_dir(void);
-const char *kg_run_dir(void);
+#include "agent/datapath/maps.h"
+#include "agent/lib/lib.h"
 
 /*
  * Pins under dir must land on a BPF filesystem: 0 if they would, after mounting one at
@@ -60,7 +51,7 @@ int kg_bpffs_ensure(const char *dir, char *err, size_t errlen);
  * enforcement (bpf/kgate_tci.bpf.c) where XDP cannot attach. Chosen on a fresh attach;
  * an adoption keeps whatever is pinned.
  */
-enum kg_xdp_mode { KG_XDP_NATIVE, KG_XDP_GENERIC, KG_TC_INGRESS };
+enum kg_ingress_hook { KG_INGRESS_XDP_NATIVE, KG_INGRESS_XDP_GENERIC, KG_INGRESS_TC };
 
 /* One interface's datapath, as `kgate run` holds it: file descriptors of pinned objects. */
 struct kg_runtime {
@@ -69,9 +60,10 @@ struct kg_runtime {
 	char pin_dir[256];
 	bool adopted;	 /* pins existed: nothing was loaded or attached */
 	bool tc_ingress; /* the ingress program is the TC build (no XDP link) */
-	/* fds, -1 = none; xdp_prog is the ingress program, XDP or TC ingress */
-	int xdp_prog, tc_prog, xdp_link, redirect;
-	__u32 xdp_prog_id, tc_prog_id, xdp_link_id;
+	/* fds, -1 = none. ingress_prog: the client->broker program, XDP or TC ingress;
+	 * ingress_link: its XDP link (the TC ingress build has none, it is a filter) */
+	int ingress_prog, tc_prog, ingress_link, redirect;
+	__u32 ingress_prog_id, tc_prog_id, ingress_link_id;
 	struct kg_maps maps;
 };
 
@@ -83,8 +75,8 @@ struct kg_runtime {
  * link whose interface went away, or a TC filter someone removed, is re-attached from
  * the pinned programs. 0, or -errno with err set; on error nothing new is left pinned.
  */
-int kg_runtime_up(struct kg_runtime *rt, const char *iface, enum kg_xdp_mode mode, char *err,
-		  size_t errlen);
+int kg_runtime_up(struct kg_runtime *rt, const char *iface, enum kg_ingress_hook hook,
+		  char *err, size_t errlen);
 /* Closes the descriptors only: what is pinned stays attached and enforcing. */
 void kg_runtime_close(struct kg_runtime *rt);
 
@@ -106,84 +98,35 @@ int kg_runtime_list(char out[][IF_NAMESIZE], int max);
 int kg_runtime_set_quarantine(const struct kg_runtime *rt, const char *qiface, char *err,
 			      size_t errlen);
 
-/* ---- applying a policy ------------------------------------------------------------- */
+/* Opens the maps pinned for iface (under the pin root): 0, or -1 with err set. */
+int kg_runtime_maps(const char *iface, struct kg_maps *m, char *err, size_t errlen);
+
+/* ---- counters (stats.c): what `kgate stats` and the metrics read ------------------------ */
 
 /*
- * A policy file read once: the bytes are what the store keeps, the parse and the
- * compile are of those very bytes.
+ * The datapath's counters at one moment, summed over CPUs and over the interfaces
+ * given. `have` says which were read (a map that could not be read leaves its part out).
  */
-struct kg_policy_file {
-	char path[512];
-	char *text;
-	size_t len;
-	struct kg_policy p;
-	struct kg_compiled c;
+struct kg_datapath_stats {
+	__u64 counter[KG_C__COUNT]; /* kg_counters, by enum kg_counter */
+	bool have_counter[KG_C__COUNT];
+	__u64 flows; /* entries of kg_flows */
+	bool have_flows;
+	/* the first interface's active policy (every interface runs the same) */
+	bool have_policy;
+	int gen;
+	struct kg_config config;
 };
 
-/* Reads, parses and compiles path. 0, or -1 with err = "FILE:LINE:COL: message". */
-int kg_policy_file_load(struct kg_policy_file *f, const char *path, char *err, size_t errlen);
-void kg_policy_file_free(struct kg_policy_file *f);
-
-struct kg_apply_result {
-	__u32 old_id, new_id; /* version ids; old 0 = no policy was active */
-	char old_version[128], new_version[128];
-	int old_gen, new_gen;
-	double write_us; /* kg_policy_write into the inactive generation */
-	double swap_us;	 /* the flip of the active word */
-	bool unchanged;	 /* the same bytes were already active: nothing done */
-};
-
+/* A snapshot of maps[0..n). 0, or -errno when not one counter could be read. */
+int kg_datapath_stats(const struct kg_maps *maps, int n, struct kg_datapath_stats *st);
+/* kg_rule_hits[gen * KG_MAX_RULES + rule] summed over CPUs and interfaces; -1 if unread. */
+int kg_datapath_rule_hits(const struct kg_maps *maps, int n, int gen, __u32 rule, __u64 *out);
 /*
- * Applies f on the interface whose maps are m: a new version id, the file saved in the
- * store under it, the inactive generation written (redirect_ifindex kept from the active
- * one), then the flip. Serialized with every other apply by a lock in the state dir.
- * When skip_same and the active policy's stored bytes equal f's, nothing is written.
- * 0, or -errno with err set (the active policy then still enforces).
+ * The lost-event counters of maps[i] (ctx: the array of struct kg_maps): out[KG_LOST_DENY],
+ * out[KG_LOST_ALLOW]. 0; 1 when the interface has no counters map; -errno on a failure.
+ * A kg_lost_fn for the audit pipeline's gap records.
  */
-int kg_policy_apply(const char *iface, const struct kg_maps *m, struct kg_policy_file *f,
-		    bool skip_same, struct kg_apply_result *r, char *err, size_t errlen);
-
-/* ---- the policy store and names --------------------------------------------------- */
-
-/*
- * Policies kept per interface in the store. An apply past this removes the oldest, never
- * the two the generations hold: events are named when they are recorded, and flows by
- * their generation's version, so nothing in force loses its names.
- */
-#define KG_STORE_KEEP 64
-
-/* A stored policy, compiled: what a version id stood for. */
-struct kg_stored_policy {
-	__u32 id;
-	char path[512];
-	struct kg_policy p;
-	struct kg_compiled c;
-};
-
-struct kg_names_cache;
-
-struct kg_names_cache *kg_names_cache_new(void);
-void kg_names_cache_free(struct kg_names_cache *nc);
-/*
- * The stored policy of a version id (any interface's store: ids are global), loaded and
- * compiled once and kept; NULL when the store has no such id. Valid until the cache is
- * freed.
- */
-const struct kg_stored_policy *kg_names_lookup(struct kg_names_cache *nc, __u32 version_id);
-/* kg_names_fn for kg_audit_opts.names; ctx is a struct kg_names_cache. */
-void kg_names_resolve(void *ctx, const struct kg_event *ev, struct kg_event_names *out);
-
-/* The active generation's kg_config (its version_id names the stored policy). */
-int kg_active_config(const struct kg_maps *m, int *gen, struct kg_config *cfg);
-
-/* ---- output helpers shared by the commands ----------------------------------------- */
-
-/* s as a JSON string, quotes included. */
-void kg_rt_json_str(FILE *f, const char *s);
-/* n bytes (not NUL-terminated) as a JSON string. */
-void kg_rt_json_bytes(FILE *f, const __u8 *s, size_t n);
-/* Names of enum kg_action values, KG_ACT__COUNT of them. */
-extern const char *const kg_rt_action_names[];
-extern const char *const kg_rt_op_names[];
+int kg_datapath_lost(void *ctx, int i, __u64 out[2]);
 
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "agent/lib/lib.h"
 #include "agent/policy/yaml.h"
 
 #define NAME_MAX_LEN	63  /* kg_prule.name, kg_pregion.name, kg_pidentity.principal */
@@ -32,10 +33,6 @@ struct yctx {
 	size_t nnodes;
 	bool unknown_id_given;
 };
-
-#define KG_NAME_ENTRY_(sym, name) name,
-static const char *const action_names[] = {KG_ACTIONS(KG_NAME_ENTRY_)};
-static const char *const op_names[] = {KG_OPS(KG_NAME_ENTRY_)};
 
 static void vset_err(char *err, size_t errlen, int line, int col, const char *fmt, va_list ap)
 {
@@ -159,7 +156,7 @@ static int want_action(struct yctx *c, yaml_node_t *n, const char *what, __u8 *o
 {
 	unsigned int v;
 
-	if (want_enum(c, n, what, action_names, KG_ACT__COUNT, "action", &v))
+	if (want_enum(c, n, what, kg_action_names, KG_ACT__COUNT, "action", &v))
 		return -1;
 	*out = (__u8)v;
 	return 0;
@@ -563,7 +560,7 @@ static int f_rule_ops(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj)
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
 		unsigned int op;
 
-		if (want_enum(c, node_at(c, *it), "operations", op_names, KG_OP__COUNT, "operation",
+		if (want_enum(c, node_at(c, *it), "operations", kg_op_names, KG_OP__COUNT, "operation",
 			      &op))
 			return -1;
 		r->ops |= (__u8)(1u << op);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "agent/audit/internal.h"
+#include "agent/metrics/metrics.h"
 #include "bpf/kafka_decode.h"
 
 static double now_s(void)
@@ -110,6 +111,8 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct kg_audit_opts o = {.names = names};
+	const char *metrics_addr = NULL;
+	struct kg_metrics *m = NULL;
 	double rate = 0, drain_timeout = 60, hold = 0, t0, t1, t2;
 	__u64 count = 0, first;
 	struct kg_sender_stats st;
@@ -140,7 +143,7 @@ int main(int argc, char **argv)
 			o.observe_sock = optarg;
 			break;
 		case 'm':
-			o.metrics_addr = optarg;
+			metrics_addr = optarg;
 			break;
 		case 'c':
 			count = strtoull(optarg, NULL, 10);
@@ -164,6 +167,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "audit_driver: %s\n", err);
 		return 1;
 	}
+	if (metrics_addr &&
+	    !(m = kg_metrics_open(metrics_addr, &(struct kg_metrics_sources){.audit = a}, err,
+				  sizeof(err)))) {
+		fprintf(stderr, "audit_driver: %s\n", err);
+		return 1;
+	}
 	first = a->next_seq;
 	fprintf(stderr, "audit_driver: first seq %llu, spool depth %llu\n",
 		(unsigned long long)first, (unsigned long long)depth(a));
@@ -178,19 +187,19 @@ int main(int argc, char **argv)
 			double due = t0 + (i + 1) / rate;
 
 			while (now_s() < due)
-				kg_audit_poll(a, (int)((due - now_s()) * 1000) + 1);
+				kg_metrics_poll_with(m, a, (int)((due - now_s()) * 1000) + 1);
 		} else if (i % 1024 == 0) {
-			kg_audit_poll(a, 0);
+			kg_metrics_poll_with(m, a, 0);
 		}
 	}
 	t1 = now_s();
 	fprintf(stderr, "audit_driver: fed %llu\n", (unsigned long long)count);
 	while (depth(a) && now_s() - t1 < drain_timeout)
-		kg_audit_poll(a, 2);
+		kg_metrics_poll_with(m, a, 2);
 	t2 = now_s();
 	drained = depth(a) == 0;
 	while (now_s() - t2 < hold)
-		kg_audit_poll(a, 50);
+		kg_metrics_poll_with(m, a, 50);
 	kg_sender_stats(a, &st);
 	printf("{\"fed\":%llu,\"first_seq\":%llu,\"last_seq\":%llu,\"feed_s\":%.3f,\"drain_s\":%."
 	       "3f,"
@@ -202,6 +211,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.produce_errors, drained ? "true" : "false",
 	       st.delivered / (t2 - t0 > 0 ? t2 - t0 : 1));
 	fflush(stdout);
+	kg_metrics_close(m);
 	kg_audit_close(a, 5000);
 	return drained ? 0 : 3;
 }

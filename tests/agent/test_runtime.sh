@@ -380,6 +380,32 @@ check "10,000 rules: the datapath still enforces (secret.b allowed by default no
 kg policy apply --iface "$IFB" "$TMP/v2.yaml" >/dev/null
 check "back from 10,000 rules to 3: secret.b rejected" rejected secret.b
 
+# ---- a principal named in UTF-8: -o json carries it as it is, as audit records do -----------
+cat >"$TMP/utf8.yaml" <<EOF
+version: "v-utf8"
+default: allow
+listeners:
+  - port: 9092
+identities:
+  josé: [$CIP/32]
+rules:
+  - name: jose-writes
+    topics: ["ok.*"]
+    principals: ["josé"]
+    action: allow
+EOF
+kg policy apply --iface "$IFB" "$TMP/utf8.yaml" >/dev/null
+inc /usr/bin/python3 "$TMP/producer.py" "$BIP:9092" 4 >"$TMP/prod2.out" 2>"$TMP/prod2.err" &
+PROD_PID=$!
+wait_for "$TMP/prod2.out" ' ok$' 100 || bad "producer (josé) never delivered"
+# \u00e9 is é: before one JSON writer, these said josÃ© (each UTF-8 byte escaped alone)
+jcheck "flows -o json: principal josé, as written" "assert any(x['principal']=='jos\u00e9' and x['principal_source']=='identity' for x in d['flows']), d" kg flows --iface "$IFB" -o json
+jcheck "policy show -o json: the rule's principal josé, as written" "assert d['rules'][0]['principals']==['jos\u00e9'], d" kg policy show --iface "$IFB" -o json
+kill "$PROD_PID" 2>/dev/null
+wait "$PROD_PID" 2>/dev/null
+PROD_PID=""
+kg policy apply --iface "$IFB" "$TMP/v2.yaml" >/dev/null
+
 # ---- detach: nothing left behind -------------------------------------------------------------
 kg detach --iface "$IFB" >"$TMP/detach.out" 2>&1
 check "detach: exit 0, says detached" grep -q 'detached' "$TMP/detach.out"

@@ -32,7 +32,7 @@
 
 static struct decode_probe_bpf *skel;
 static struct ring_buffer *rb;
-static struct kdr_buf kernel_out;
+static struct kg_buf kernel_out;
 static __u16 next_sport = 20000;
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -66,7 +66,7 @@ static int teardown(void)
 {
 	ring_buffer__free(rb);
 	decode_probe_bpf__destroy(skel);
-	kdr_free(&kernel_out);
+	kg_buf_free(&kernel_out);
 	return 0;
 }
 
@@ -148,7 +148,7 @@ static char *kernel_render(const __u8 *stream, size_t len, size_t seg, bool v6)
 	size_t n;
 
 	kernel_out.len = 0;
-	kdr_printf(&kernel_out, "%s", "");
+	kg_buf_printf(&kernel_out, "%s", "");
 	n = make_packet(pkt, v6, sport, seq++, true, NULL, 0);
 	CU_ASSERT_EQUAL(run_packet(pkt, n), XDP_PASS);
 	for (size_t off = 0; off < len; off += seg) {

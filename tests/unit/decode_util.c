@@ -21,7 +21,7 @@ static void render_cb(void *arg, const struct kd_state *st, int ev)
 
 char *du_render_cuts(const uint8_t *buf, size_t len, const size_t *cuts, int ncuts)
 {
-	struct kdr_buf out = { 0 };
+	struct kg_buf out = { 0 };
 	struct kd_state st;
 	size_t start = 0;
 
@@ -34,13 +34,13 @@ char *du_render_cuts(const uint8_t *buf, size_t len, const size_t *cuts, int ncu
 			break;
 		start = end;
 	}
-	kdr_printf(&out, "eof phase=%u skip=%u carry=%u\n", st.phase, st.skip, st.carry_len);
+	kg_buf_printf(&out, "eof phase=%u skip=%u carry=%u\n", st.phase, st.skip, st.carry_len);
 	return out.p;
 }
 
 char *du_render_chunked(const uint8_t *buf, size_t len, size_t chunk)
 {
-	struct kdr_buf out = { 0 };
+	struct kg_buf out = { 0 };
 	struct kd_state st;
 
 	kd_init(&st);
@@ -54,12 +54,12 @@ char *du_render_chunked(const uint8_t *buf, size_t len, size_t chunk)
 		if (!len)
 			break;
 	}
-	kdr_printf(&out, "eof phase=%u skip=%u carry=%u\n", st.phase, st.skip, st.carry_len);
+	kg_buf_printf(&out, "eof phase=%u skip=%u carry=%u\n", st.phase, st.skip, st.carry_len);
 	return out.p;
 }
 
 struct summary {
-	struct kdr_buf out;
+	struct kg_buf out;
 	int ntopics;
 };
 
@@ -69,33 +69,33 @@ static void summary_cb(void *arg, const struct kd_state *st, int ev)
 
 	switch (ev) {
 	case KD_EV_FRAME:
-		kdr_printf(&s->out, "key=%u ver=%u corr=%d client=", st->api_key, st->api_version,
+		kg_buf_printf(&s->out, "key=%u ver=%u corr=%d client=", st->api_key, st->api_version,
 			   st->corr);
 		if (st->client_id_null == 1)
-			kdr_printf(&s->out, "-");
+			kg_buf_printf(&s->out, "-");
 		else
 			kdr_text_bytes(&s->out, st->client_id, st->client_id_len);
-		kdr_printf(&s->out, " topics=");
+		kg_buf_printf(&s->out, " topics=");
 		s->ntopics = 0;
 		break;
 	case KD_EV_TOPIC:
 		if (s->ntopics++)
-			kdr_printf(&s->out, ",");
+			kg_buf_printf(&s->out, ",");
 		if (st->tkind & KD_TK_NAME) {
 			kdr_text_bytes(&s->out, st->name, st->name_len);
 		} else if (st->tkind & KD_TK_ID) {
-			kdr_printf(&s->out, "id:");
+			kg_buf_printf(&s->out, "id:");
 			for (int i = 0; i < 16; i++)
-				kdr_printf(&s->out, "%02x", st->uuid[i]);
+				kg_buf_printf(&s->out, "%02x", st->uuid[i]);
 		} else {
-			kdr_printf(&s->out, "null");
+			kg_buf_printf(&s->out, "null");
 		}
 		break;
 	case KD_EV_FRAME_END:
-		kdr_printf(&s->out, "%s\n", s->ntopics ? "" : "-");
+		kg_buf_printf(&s->out, "%s\n", s->ntopics ? "" : "-");
 		break;
 	case KD_EV_ERROR:
-		kdr_printf(&s->out, "\nerror %s\n", kd_reason_name(st->reason));
+		kg_buf_printf(&s->out, "\nerror %s\n", kd_reason_name(st->reason));
 		break;
 	}
 }
@@ -107,7 +107,7 @@ char *du_summary(const uint8_t *buf, size_t len)
 
 	kd_init(&st);
 	kd_feed(&st, buf, len, DU_STEPS(len), summary_cb, &s);
-	kdr_printf(&s.out, "%s", "");
+	kg_buf_printf(&s.out, "%s", "");
 	return s.out.p;
 }
 

@@ -31,7 +31,9 @@
 #include <bpf/libbpf.h>
 
 #include "agent/audit/internal.h"
+#include "agent/datapath/datapath.h"
 #include "agent/decode/report.h"
+#include "agent/metrics/metrics.h"
 #include "bpf/kafka_decode.h"
 
 /* 2026-11-27T23:35:00.123456789Z */
@@ -140,8 +142,8 @@ static void test_codec_alternatives(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(b, "\"region\":null,\"region_id\":63,"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b, "\"client_id\":null,"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b, "\"principal\":\"alice-by-id\","));
-	CU_ASSERT(kg_json_bool(b, n, "enforced", &t) && !t);
-	CU_ASSERT(kg_json_str(b, n, "verdict", s, sizeof(s)) && !strcmp(s, "allow"));
+	CU_ASSERT(kg_rec_bool(b, n, "enforced", &t) && !t);
+	CU_ASSERT(kg_rec_str(b, n, "verdict", s, sizeof(s)) && !strcmp(s, "allow"));
 
 	/* no names at all: ids only, null strings */
 	n = kg_audit_encode_at(b, sizeof(b), &ev, NULL, 1, "n", WALL);
@@ -164,8 +166,8 @@ static void test_codec_alternatives(void)
 	ev.kind = KG_EV_UNDECODABLE;
 	ev.reason = KD_ERR_MIDSTREAM;
 	n = kg_audit_encode_at(b, sizeof(b), &ev, &full_names, 1, "n", WALL);
-	CU_ASSERT(kg_json_str(b, n, "kind", s, sizeof(s)) && !strcmp(s, "undecodable"));
-	CU_ASSERT(kg_json_str(b, n, "reason", s, sizeof(s)) && !strcmp(s, "midstream"));
+	CU_ASSERT(kg_rec_str(b, n, "kind", s, sizeof(s)) && !strcmp(s, "undecodable"));
+	CU_ASSERT(kg_rec_str(b, n, "reason", s, sizeof(s)) && !strcmp(s, "midstream"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b, "\"topic\":null,"));
 
 	/* the other kinds, an unknown api key, every operation name */
@@ -173,15 +175,15 @@ static void test_codec_alternatives(void)
 	ev.api_key = 500;
 	ev.op = KG_OP_ADMIN;
 	n = kg_audit_encode_at(b, sizeof(b), &ev, &full_names, 1, "n", WALL);
-	CU_ASSERT(kg_json_str(b, n, "kind", s, sizeof(s)) && !strcmp(s, "request"));
+	CU_ASSERT(kg_rec_str(b, n, "kind", s, sizeof(s)) && !strcmp(s, "request"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b, "\"api_key\":500,\"api_name\":null,"));
-	CU_ASSERT(kg_json_str(b, n, "operation", s, sizeof(s)) && !strcmp(s, "admin"));
+	CU_ASSERT(kg_rec_str(b, n, "operation", s, sizeof(s)) && !strcmp(s, "admin"));
 	ev.kind = KG_EV_CONNECTION;
 	n = kg_audit_encode_at(b, sizeof(b), &ev, &full_names, 1, "n", WALL);
-	CU_ASSERT(kg_json_str(b, n, "kind", s, sizeof(s)) && !strcmp(s, "connection"));
+	CU_ASSERT(kg_rec_str(b, n, "kind", s, sizeof(s)) && !strcmp(s, "connection"));
 	ev.kind = KG_EV_SESSION;
 	n = kg_audit_encode_at(b, sizeof(b), &ev, &full_names, 1, "n", WALL);
-	CU_ASSERT(kg_json_str(b, n, "kind", s, sizeof(s)) && !strcmp(s, "session"));
+	CU_ASSERT(kg_rec_str(b, n, "kind", s, sizeof(s)) && !strcmp(s, "session"));
 
 	/* IPv6 and a negative correlation id */
 	full_event(&ev);
@@ -193,7 +195,56 @@ static void test_codec_alternatives(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(b, "\"family\":6,\"src_ip\":\"2001:db8::1\","));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b, "\"dst_ip\":\"fd00::9\","));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b, "\"correlation_id\":-5,"));
-	CU_ASSERT(kg_json_u64(b, n, "seq", &u) && u == 1);
+	CU_ASSERT(kg_rec_u64(b, n, "seq", &u) && u == 1);
+}
+
+/*
+ * What `kgate flows -o json`, `kgate policy show -o json` and the other commands print
+ * (kg_json_fput) is what the audit record holds for the same bytes: a UTF-8 principal
+ * such as "jos\xc3\xa9" stays as written, not one \u00XX per byte ("jos\u00c3\u00a9",
+ * which a JSON reader takes for "jos\xc3\x83\xc2\xa9").
+ */
+static void test_json_commands_as_records(void)
+{
+	static const char *const names[] = {"jos\xc3\xa9", "a\"b\\c\nd\x7f", "\xe2\x82\xac\x80",
+					    "\xc3"};
+	struct kg_event ev;
+	char b[KG_AUDIT_RECORD_MAX], *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+
+	f = open_memstream(&out, &outlen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	kg_json_fput(f, "jos\xc3\xa9");
+	fclose(f);
+	CU_ASSERT_STRING_EQUAL(out, "\"jos\xc3\xa9\"");
+	free(out);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char want[128];
+		const char *at;
+
+		out = NULL;
+		f = open_memstream(&out, &outlen);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		kg_json_fput(f, names[i]);
+		fclose(f);
+		full_event(&ev);
+		ev.principal_len = strlen(names[i]);
+		memcpy(ev.principal, names[i], ev.principal_len);
+		CU_ASSERT_FATAL(kg_audit_encode_at(b, sizeof(b), &ev, &full_names, 1, "n", WALL) > 0);
+		snprintf(want, sizeof(want), "\"principal\":%s,", out);
+		at = strstr(b, want);
+		CU_ASSERT_PTR_NOT_NULL(at);
+		free(out);
+	}
+	/* NULL is null */
+	out = NULL;
+	f = open_memstream(&out, &outlen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	kg_json_fput(f, NULL);
+	fclose(f);
+	CU_ASSERT_STRING_EQUAL(out, "null");
+	free(out);
 }
 
 static void test_codec_escaping(void)
@@ -223,8 +274,8 @@ static void test_codec_escaping(void)
 	for (int i = 0; i < n; i++)
 		CU_ASSERT((unsigned char)b[i] >= 0x20);
 	/* read back: every byte below 0x80 exact (the reader undoes \u00XX byte-wise) */
-	CU_ASSERT(kg_json_str(b, n, "node", node, sizeof(node)) && !strcmp(node, "node\"x"));
-	CU_ASSERT(kg_json_str(b, n, "client_id", s, sizeof(s)));
+	CU_ASSERT(kg_rec_str(b, n, "node", node, sizeof(node)) && !strcmp(node, "node\"x"));
+	CU_ASSERT(kg_rec_str(b, n, "client_id", s, sizeof(s)));
 	CU_ASSERT(!memcmp(s, "a\"b\\c\nd\te", 10));
 	/* a field name inside a string value is not a field */
 	full_event(&ev);
@@ -234,7 +285,7 @@ static void test_codec_escaping(void)
 	{
 		__u64 seq = 0;
 
-		CU_ASSERT(kg_json_u64(b, n, "seq", &seq) && seq == 5);
+		CU_ASSERT(kg_rec_u64(b, n, "seq", &seq) && seq == 5);
 	}
 }
 
@@ -271,7 +322,7 @@ static void test_codec_limits(void)
 		clock_gettime(CLOCK_MONOTONIC, &m);
 		ev.ts_ns = (__u64)m.tv_sec * 1000000000ull + m.tv_nsec - 1000000000ull;
 		n = kg_audit_encode(b, sizeof(b), &ev, &full_names, 1, "n");
-		CU_ASSERT(kg_json_u64(b, n, "ts_ns", &ts));
+		CU_ASSERT(kg_rec_u64(b, n, "ts_ns", &ts));
 		CU_ASSERT(ts < now && now - ts > 900000000ull && now - ts < 1200000000ull);
 	}
 }
@@ -444,7 +495,7 @@ static __u64 file_check_seqs(const char *path, __u64 first)
 	if (!f)
 		return 0;
 	while ((len = getline(&line, &cap, f)) > 0) {
-		CU_ASSERT(kg_json_u64(line, len, "seq", &seq) && seq == want);
+		CU_ASSERT(kg_rec_u64(line, len, "seq", &seq) && seq == want);
 		want++;
 	}
 	free(line);
@@ -654,7 +705,7 @@ static void test_pipeline_observe(void)
 
 static void test_pipeline_metrics_text(void)
 {
-	struct kdr_buf b = {0};
+	struct kg_buf b = {0};
 	struct kg_event ev;
 	struct kg_audit *a = open_pipeline("p3", NULL);
 
@@ -669,7 +720,7 @@ static void test_pipeline_metrics_text(void)
 	ev.kind = KG_EV_UNDECODABLE;
 	ev.reason = KD_ERR_TLS;
 	kg_audit_event(a, &ev);
-	kg_metrics_render(a, &b);
+	kg_metrics_render(&(struct kg_metrics_sources){.audit = a}, &b);
 	CU_ASSERT_PTR_NOT_NULL(
 		strstr(b.p, "kgate_decisions_total{verdict=\"reject\",operation=\"produce\",rule="
 			    "\"no-eu-writes\",enforced=\"true\"} 2\n"));
@@ -679,7 +730,7 @@ static void test_pipeline_metrics_text(void)
 		strstr(b.p, "kgate_undecodable_total{reason=\"tls_on_plaintext\"} 1\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_audit_records_total 4\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "# TYPE kgate_decisions_total counter\n"));
-	kdr_free(&b);
+	kg_buf_free(&b);
 	kg_audit_close(a, 0);
 }
 
@@ -743,8 +794,8 @@ static void test_open_errors(void)
 	o = (struct kg_audit_opts){.node = "n1", .file = "/nonexistent-dir/x.jsonl"};
 	CU_ASSERT_PTR_NULL(kg_audit_open(&o, err, sizeof(err)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent-dir/x.jsonl"));
-	o = (struct kg_audit_opts){.node = "n1", .metrics_addr = "nocolon"};
-	CU_ASSERT_PTR_NULL(kg_audit_open(&o, err, sizeof(err)));
+	CU_ASSERT_PTR_NULL(kg_metrics_open("nocolon", &(struct kg_metrics_sources){0}, err,
+					   sizeof(err)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "ADDR:PORT"));
 	o = (struct kg_audit_opts){.node = ""};
 	CU_ASSERT_PTR_NULL(kg_audit_open(&o, err, sizeof(err)));
@@ -810,9 +861,10 @@ static void test_gaps_and_datapath_metrics(void)
 {
 	static char lines[16][KG_AUDIT_RECORD_MAX];
 	struct kg_maps m;
-	struct kg_audit_opts o = {.node = "n1", .names = rules_names, .maps = &m};
+	struct kg_audit_opts o = {
+		.node = "n1", .names = rules_names, .lost = kg_datapath_lost, .lost_ctx = &m};
 	char spool[300], file[300], err[256];
-	struct kdr_buf b = {0};
+	struct kg_buf b = {0};
 	struct kg_config cfg = {.version_id = 9, .mode = KG_MODE_MONITOR};
 	struct kg_event ev;
 	struct kg_audit *a;
@@ -887,7 +939,9 @@ static void test_gaps_and_datapath_metrics(void)
 	CU_ASSERT_EQUAL(set_percpu(m.counters, KG_C_VERDICT_BASE + KG_ACT_REJECT, 10, 1), 0);
 	CU_ASSERT_EQUAL(set_percpu(m.counters, KG_C_UNDECODABLE_BASE + KD_ERR_MIDSTREAM, 4, 0), 0);
 	CU_ASSERT_EQUAL(set_percpu(m.counters, KG_C_OOO_DROPS, 6, 0), 0);
-	kg_metrics_render(a, &b);
+	kg_metrics_render(&(struct kg_metrics_sources){.audit = a, .maps = &m, .nmaps = 1,
+						       .names = rules_names},
+			  &b);
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "\nkgate_flows 3\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_policy_info{version=\"v9\",version_id=\"9\","
 					   "generation=\"1\",mode=\"monitor\"} 1\n"));
@@ -902,7 +956,7 @@ static void test_gaps_and_datapath_metrics(void)
 	CU_ASSERT_PTR_NOT_NULL(
 		strstr(b.p, "kgate_datapath_counter_total{name=\"out_of_order_drops\"} 6\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_events_lost_total{class=\"deny\"} 1\n"));
-	kdr_free(&b);
+	kg_buf_free(&b);
 	kg_audit_close(a, 0);
 	close(m.counters);
 	close(m.active);
@@ -927,9 +981,10 @@ static void test_gaps_two_interfaces(void)
 		"kgate_events_lost_total{class=\"allow\"} 3\n",
 	};
 	struct kg_maps m[2];
-	struct kg_audit_opts o = {.node = "n1", .maps = m, .ifaces = names, .nmaps = 2};
+	struct kg_audit_opts o = {.node = "n1", .lost = kg_datapath_lost, .lost_ctx = m,
+				  .ifaces = names, .nifaces = 2};
 	char spool[300], file[300], path[400], err[256];
-	struct kdr_buf b = {0};
+	struct kg_buf b = {0};
 	struct kg_audit *a;
 	FILE *f;
 	int n;
@@ -957,11 +1012,11 @@ static void test_gaps_two_interfaces(void)
 	/* metrics: both interfaces' counters */
 	CU_ASSERT_EQUAL(set_percpu(m[0].counters, KG_C_OOO_DROPS, 4, 0), 0);
 	CU_ASSERT_EQUAL(set_percpu(m[1].counters, KG_C_OOO_DROPS, 0, 5), 0);
-	kg_metrics_render(a, &b);
+	kg_metrics_render(&(struct kg_metrics_sources){.audit = a, .maps = m, .nmaps = 2}, &b);
 	for (size_t i = 0; i < sizeof(summed) / sizeof(summed[0]); i++)
 		if (!strstr(b.p, summed[i]))
 			CU_FAIL_FATAL("a metric not summed over the interfaces");
-	kdr_free(&b);
+	kg_buf_free(&b);
 	kg_audit_close(a, 0);
 
 	/* a restart: nothing reported twice; then eth1's maps made anew with 1 allow lost */
@@ -1003,6 +1058,8 @@ int register_audit_tests(void)
 	if (!CU_add_test(s, "codec: a full record, byte for byte", test_codec_full_record) ||
 	    !CU_add_test(s, "codec: each field's alternatives", test_codec_alternatives) ||
 	    !CU_add_test(s, "codec: escaping and reading back", test_codec_escaping) ||
+	    !CU_add_test(s, "JSON of the commands (-o json) = JSON of the records: UTF-8 kept",
+			 test_json_commands_as_records) ||
 	    !CU_add_test(s, "codec: worst case fits, short buffer refused", test_codec_limits) ||
 	    !CU_add_test(s, "codec: gap records", test_codec_gap) ||
 	    !CU_add_test(s, "spool: append, read in order, restart, cut partial record",

@@ -39,10 +39,10 @@ static void assert_text_eq(const char *what, const char *got, const char *want)
 	}
 }
 
-static void hex(struct kdr_buf *b, const uint8_t *id)
+static void hex(struct kg_buf *b, const uint8_t *id)
 {
 	for (int i = 0; i < 16; i++)
-		kdr_printf(b, "%02x", id[i]);
+		kg_buf_printf(b, "%02x", id[i]);
 }
 
 static int uses_topic_id(int key, int v)
@@ -57,7 +57,7 @@ static int uses_name_and_id(int key, int v)
 	return (key == KAFKA_METADATA && v >= 10) || (key == KAFKA_DELETE_TOPICS && v >= 6);
 }
 
-static void expect_topics(struct kdr_buf *b, const struct kf_req *r)
+static void expect_topics(struct kg_buf *b, const struct kf_req *r)
 {
 	for (int i = 0; i < r->ntopics; i++) {
 		const struct kf_topic *t = &r->topics[i];
@@ -67,26 +67,26 @@ static void expect_topics(struct kdr_buf *b, const struct kf_req *r)
 		    r->resource_type != KAFKA_RESOURCE_TOPIC)
 			continue;
 		if (uses_topic_id(r->api_key, r->api_version)) {
-			kdr_printf(b, "topic id=");
+			kg_buf_printf(b, "topic id=");
 			hex(b, t->id);
 		} else {
-			kdr_printf(b, "topic name=%s", t->name);
+			kg_buf_printf(b, "topic name=%s", t->name);
 			if (uses_name_and_id(r->api_key, r->api_version)) {
-				kdr_printf(b, " id=");
+				kg_buf_printf(b, " id=");
 				hex(b, t->id);
 			}
 		}
-		kdr_printf(b, "\n");
+		kg_buf_printf(b, "\n");
 	}
 }
 
 /* What the decoder must report for a frame kf_build made from r. */
 static char *expect_for(const struct kf_req *r, size_t frame_len)
 {
-	struct kdr_buf b = { 0 };
+	struct kg_buf b = { 0 };
 	int groups = r->ngroups > 0 ? r->ngroups : 1;
 
-	kdr_printf(&b, "frame key=%d ver=%d corr=%d size=%zu client=%s\n", r->api_key,
+	kg_buf_printf(&b, "frame key=%d ver=%d corr=%d size=%zu client=%s\n", r->api_key,
 		   r->api_version, r->corr, frame_len - 4, r->client_id ? r->client_id : "-");
 	switch (r->api_key) {
 	case KAFKA_OFFSET_FETCH:
@@ -94,30 +94,30 @@ static char *expect_for(const struct kf_req *r, size_t frame_len)
 			groups = 1;
 		/* kframe names group g > 0 "<group>-<g>". */
 		for (int g = 0; g < groups; g++) {
-			kdr_printf(&b, "group %s", r->group ? r->group : "");
+			kg_buf_printf(&b, "group %s", r->group ? r->group : "");
 			if (g)
-				kdr_printf(&b, "-%d", g);
-			kdr_printf(&b, "\n");
+				kg_buf_printf(&b, "-%d", g);
+			kg_buf_printf(&b, "\n");
 			expect_topics(&b, r);
 		}
 		break;
 	case KAFKA_OFFSET_COMMIT:
 	case KAFKA_TXN_OFFSET_COMMIT:
 	case KAFKA_OFFSET_DELETE:
-		kdr_printf(&b, "group %s\n", r->group ? r->group : "");
+		kg_buf_printf(&b, "group %s\n", r->group ? r->group : "");
 		expect_topics(&b, r);
 		break;
 	case KAFKA_DELETE_GROUPS:
 		/* Groups only, no topics; kframe names group g > 0 "<group>-<g>". */
 		for (int g = 0; g < groups; g++) {
-			kdr_printf(&b, "group %s", r->group ? r->group : "");
+			kg_buf_printf(&b, "group %s", r->group ? r->group : "");
 			if (g)
-				kdr_printf(&b, "-%d", g);
-			kdr_printf(&b, "\n");
+				kg_buf_printf(&b, "-%d", g);
+			kg_buf_printf(&b, "\n");
 		}
 		break;
 	case KAFKA_SASL_HANDSHAKE:
-		kdr_printf(&b, "mechanism %s\n", r->mechanism ? r->mechanism : "PLAIN");
+		kg_buf_printf(&b, "mechanism %s\n", r->mechanism ? r->mechanism : "PLAIN");
 		break;
 	case KAFKA_API_VERSIONS:
 	case KAFKA_SASL_AUTHENTICATE:
@@ -125,7 +125,7 @@ static char *expect_for(const struct kf_req *r, size_t frame_len)
 	default:
 		expect_topics(&b, r);
 	}
-	kdr_printf(&b, "end\neof phase=0 skip=0 carry=0\n");
+	kg_buf_printf(&b, "end\neof phase=0 skip=0 carry=0\n");
 	return b.p;
 }
 
@@ -298,16 +298,16 @@ static void test_split_synthesized(void)
 /* Lines of an .expect file that are not comments. */
 static char *expect_lines(const char *path)
 {
-	struct kdr_buf b = { 0 };
+	struct kg_buf b = { 0 };
 	char line[4096];
 	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return NULL;
-	kdr_printf(&b, "%s", "");
+	kg_buf_printf(&b, "%s", "");
 	while (fgets(line, sizeof(line), f))
 		if (line[0] != '#' && line[0] != '\n')
-			kdr_printf(&b, "%s", line);
+			kg_buf_printf(&b, "%s", line);
 	fclose(f);
 	return b.p;
 }

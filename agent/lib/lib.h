@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * agent/lib: the small helpers every other folder of the agent uses, each written once:
+ * the clock, growable and bounded buffers, the one JSON string writer, the name tables
+ * (from the X-macros in maps/), whole-file reads and atomic writes, the three
+ * directories, and the output queue of a non-blocking socket.
+ *
+ * May call: libc and maps/ only. Everything in agent/ may call it.
+ */
+#ifndef KGATE_LIB_H
+#define KGATE_LIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+#include "maps/kgate_maps.h"
+
+/* ---- clock (lib/clock.c) ------------------------------------------------------------- */
+
+/* CLOCK_MONOTONIC (the clock of bpf_ktime_get_ns) in ns, and in ms. */
+__u64 kg_mono_ns(void);
+__u64 kg_now_ms(void);
+/* CLOCK_REALTIME in Unix ns. */
+__u64 kg_wall_now_ns(void);
+/* CLOCK_MONOTONIC ns -> Unix ns, by the clocks' offset now (never in the future). */
+__u64 kg_mono_to_wall(__u64 mono_ns);
+
+/* ---- buffers (lib/buf.c) --------------------------------------------------------------- */
+
+/*
+ * A string being built. Growable (zeroed: { 0 }), or bounded on the caller's storage
+ * (kg_buf_fixed): what does not fit sets `over` and is dropped, so a caller checks once
+ * at the end. Growth that fails aborts: the agent cannot go on without memory.
+ */
+struct kg_buf {
+	char *p;
+	size_t len, cap;
+	bool fixed; /* p is the caller's, cap bytes: never grown */
+	bool over;  /* fixed, and something did not fit */
+};
+
+static inline void kg_buf_fixed(struct kg_buf *b, char *storage, size_t cap)
+{
+	*b = (struct kg_buf){.p = storage, .cap = cap, .fixed = true};
+}
+
+void kg_buf_add(struct kg_buf *b, const void *p, size_t n);
+void kg_buf_printf(struct kg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Frees a growable buffer (a fixed one only forgets its storage). */
+void kg_buf_free(struct kg_buf *b);
+
+/* ---- JSON strings (lib/json.c) --------------------------------------------------------- */
+
+/*
+ * n bytes as a JSON string, quotes included. The one rule for every JSON kgate writes:
+ * valid UTF-8 passes through as it is; quotes, backslashes, control bytes and DEL are
+ * escaped; a byte that is not part of valid UTF-8 becomes \u00XX (its Latin-1
+ * reading), so the output is valid JSON whatever the wire held.
+ */
+void kg_json_bytes(struct kg_buf *b, const void *s, size_t n);
+/* A C string as a JSON string; NULL as null. */
+void kg_json_cstr(struct kg_buf *b, const char *s);
+/* The same, written to a stream. */
+void kg_json_fput(FILE *f, const char *s);
+void kg_json_fput_bytes(FILE *f, const void *s, size_t n);
+
+/* ---- name tables (lib/names.c): the X-macros of maps/, expanded once ------------------- */
+
+extern const char *const kg_action_names[KG_ACT__COUNT];
+extern const char *const kg_op_names[KG_OP__COUNT];
+extern const char *const kd_reason_names[KD_REASON__COUNT];
+extern const char *const kg_psrc_names[KG_PSRC__COUNT];
+/* The plain counters, KG_C_VERDICT_BASE of them (verdicts and reasons follow them). */
+extern const char *const kg_counter_names[KG_C_VERDICT_BASE];
+
+/* Each: the name, or "unknown" past the table. */
+const char *kg_action_name(unsigned int action);
+const char *kg_op_name(unsigned int op);
+const char *kd_reason_name(unsigned int reason);
+const char *kg_psrc_name(unsigned int src);
+const char *kg_mode_name(unsigned int mode); /* KG_MODE_*: enforce, monitor */
+/* The kinds of decision events (KG_EV_*): "topic", "request"... as audit records say. */
+const char *kg_event_kind_name(unsigned int kind);
+/* The decoder's events (KD_EV_*). */
+const char *kd_event_name(unsigned int ev);
+/* Kafka's name for an api key ("Produce"), or NULL. */
+const char *kafka_api_name(unsigned int key);
+/* The index of name in names[0..n), or -1. */
+int kg_name_index(const char *const *names, int n, const char *name);
+
+/* ---- files (lib/file.c) ---------------------------------------------------------------- */
+
+/*
+ * Writes data as the file name (relative to dirfd, or absolute; AT_FDCWD for the
+ * working directory) through a temporary file beside it, fsync and rename: a reader
+ * sees the old file or the new one, never half of one. 0 or -errno.
+ */
+int kg_write_file_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
+/* A whole file into a malloc'ed, NUL-terminated buffer: NULL with *e = -errno
+ * (-EFBIG past max bytes). */
+char *kg_read_file(const char *path, size_t max, size_t *len, int *e);
+/* mkdir -p: 0 or -errno. */
+int kg_mkdir_p(const char *path, mode_t mode);
+
+/* ---- directories (lib/paths.c) --------------------------------------------------------- */
+
+#define KG_PIN_ROOT  "/sys/fs/bpf/kgate"
+#define KG_STATE_DIR "/var/lib/kgate"
+#define KG_RUN_DIR   "/run/kgate"
+
+/*
+ * The three directories, each overridable by the environment (KGATE_PIN_ROOT,
+ * KGATE_STATE_DIR, KGATE_RUN_DIR) so that tests never touch a host's real state.
+ */
+const char *kg_pin_root(void);
+const char *kg_state_dir(void);
+const char *kg_run_dir(void);
+
+/* ---- output queues (lib/outq.c) -------------------------------------------------------- */
+
+/* What is queued for a non-blocking socket: it never blocks the agent. */
+struct kg_outq {
+	int fd;
+	char *p;
+	size_t len, off, cap;
+};
+
+/* Appends (false when over max bytes queued: the caller drops the peer). */
+bool kg_outq_add(struct kg_outq *q, const char *p, size_t n, size_t max);
+/* Sends what the socket takes now: 0, or -1 when the peer is gone. */
+int kg_outq_flush(struct kg_outq *q);
+void kg_outq_close(struct kg_outq *q);
+
+#endif /* KGATE_LIB_H */
