@@ -51,7 +51,7 @@ bool kg_rec_u64(const char *rec, size_t len, const char *field, __u64 *out);
 bool kg_rec_str(const char *rec, size_t len, const char *field, char *out, size_t outlen);
 bool kg_rec_bool(const char *rec, size_t len, const char *field, bool *out);
 
-/* ---- spool (agent/spool.c) ----------------------------------------------------------- */
+/* ---- spool (spool.c) ------------------------------------------------------------------- */
 
 /*
  * The Kafka spool: every record bound for Kafka is appended here first (JSON lines, one

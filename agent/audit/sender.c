@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The Kafka sender: one thread that delivers the spool (agent/spool.c) to the audit
+ * The Kafka sender: one thread that delivers the spool (spool.c) to the audit
  * topic, in order, exactly once.
  *
  *  - librdkafka producer, enable.idempotence=true (so acks=all, at most 5 requests in

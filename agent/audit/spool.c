@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The Kafka spool (agent/audit_int.h explains the layout). One writer (the thread that
+ * The Kafka spool (internal.h explains the layout). One writer (the thread that
  * calls kg_audit_event) appends; one sender reads from the head and marks what its
  * delivery reports confirmed. The segment list and counters are shared under sp->lock;
  * a reader never reads past a segment's published size, so it never sees half a record.

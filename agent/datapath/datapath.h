@@ -112,6 +112,7 @@ struct kg_datapath_stats {
 	bool have_counter[KG_C__COUNT];
 	__u64 flows; /* entries of kg_flows */
 	bool have_flows;
+	bool have_rule_hits; /* kg_rule_hits is there to read (kg_datapath_rule_hits) */
 	/* the first interface's active policy (every interface runs the same) */
 	bool have_policy;
 	int gen;

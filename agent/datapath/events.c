@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Splitting kg_event_recs records into decision events (agent/events.h). */
+/* Splitting kg_event_recs records into decision events (agent/datapath/events.h). */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>

@@ -62,6 +62,7 @@ int kg_datapath_stats(const struct kg_maps *maps, int n, struct kg_datapath_stat
 			st->counter[c] += v;
 			st->have_counter[c] = any = true;
 		}
+		st->have_rule_hits |= maps[i].rule_hits >= 0;
 		if (maps[i].flows >= 0) {
 			st->flows += count_flows(maps[i].flows);
 			st->have_flows = true;

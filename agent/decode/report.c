@@ -25,6 +25,18 @@ static void uuid_hex(struct kg_buf *b, const __u8 *u)
 		kg_buf_printf(b, "%02x", u[i]);
 }
 
+/* A name the decoder read: "key BYTES" in text, ,"key":"BYTES" in JSON. */
+static void name_field(struct kg_buf *b, bool json, const char *key, const __u8 *p, size_t n)
+{
+	if (json) {
+		kg_buf_printf(b, ",\"%s\":", key);
+		kg_json_bytes(b, p, n);
+	} else {
+		kg_buf_printf(b, "%s ", key);
+		kdr_text_bytes(b, p, n);
+	}
+}
+
 void kdr_event_text(struct kg_buf *b, const struct kd_state *st, int ev)
 {
 	switch (ev) {
@@ -55,18 +67,15 @@ void kdr_event_text(struct kg_buf *b, const struct kd_state *st, int ev)
 		kg_buf_printf(b, "\n");
 		break;
 	case KD_EV_GROUP:
-		kg_buf_printf(b, "group ");
-		kdr_text_bytes(b, st->name, st->name_len);
+		name_field(b, false, "group", st->name, st->name_len);
 		kg_buf_printf(b, "%s\n", st->flags & KD_F_TRUNC ? " (truncated)" : "");
 		break;
 	case KD_EV_SASL_MECH:
-		kg_buf_printf(b, "mechanism ");
-		kdr_text_bytes(b, st->mech_name, st->mech_len);
+		name_field(b, false, "mechanism", st->mech_name, st->mech_len);
 		kg_buf_printf(b, "\n");
 		break;
 	case KD_EV_SASL_USER:
-		kg_buf_printf(b, "user ");
-		kdr_text_bytes(b, st->user, st->user_len);
+		name_field(b, false, "user", st->user, st->user_len);
 		kg_buf_printf(b, "%s%s\n", st->flags & KD_F_TRUNC ? " (truncated)" : "",
 			   st->uflags & KD_U_TOKEN ? " (delegation token)" : "");
 		break;
@@ -117,17 +126,14 @@ void kdr_event_json(struct kg_buf *b, const struct kd_state *st, int ev)
 		}
 		break;
 	case KD_EV_GROUP:
-		kg_buf_printf(b, ",\"group\":");
-		kg_json_bytes(b, st->name, st->name_len);
+		name_field(b, true, "group", st->name, st->name_len);
 		kg_buf_printf(b, ",\"truncated\":%s", st->flags & KD_F_TRUNC ? "true" : "false");
 		break;
 	case KD_EV_SASL_MECH:
-		kg_buf_printf(b, ",\"mechanism\":");
-		kg_json_bytes(b, st->mech_name, st->mech_len);
+		name_field(b, true, "mechanism", st->mech_name, st->mech_len);
 		break;
 	case KD_EV_SASL_USER:
-		kg_buf_printf(b, ",\"user\":");
-		kg_json_bytes(b, st->user, st->user_len);
+		name_field(b, true, "user", st->user, st->user_len);
 		kg_buf_printf(b, ",\"truncated\":%s,\"delegation_token\":%s",
 			   st->flags & KD_F_TRUNC ? "true" : "false",
 			   st->uflags & KD_U_TOKEN ? "true" : "false");

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Growable and bounded string buffers (agent/lib/lib.h). */
+/* Growable and bounded string buffers, growable arrays (agent/lib/lib.h). */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,4 +69,26 @@ void kg_buf_free(struct kg_buf *b)
 	if (!b->fixed)
 		free(b->p);
 	memset(b, 0, sizeof(*b));
+}
+
+/* Capacity for n elements: the next power of two, so pushes realloc O(log n) times. */
+static size_t cap_for(size_t n)
+{
+	size_t c = 1;
+
+	while (c < n)
+		c <<= 1;
+	return c;
+}
+
+/*
+ * Makes room for element n of a malloc'ed array. The allocation's own size says whether
+ * it has room, so the structs need no capacity field and any malloc'ed array may be
+ * pushed onto; growing to powers of two keeps n pushes O(n).
+ */
+void *kg_grow(void *arr, size_t n, size_t elem)
+{
+	if (arr && malloc_usable_size(arr) >= (n + 1) * elem)
+		return arr;
+	return realloc(arr, cap_for(n + 1) * elem);
 }

@@ -52,6 +52,12 @@ void kg_buf_printf(struct kg_buf *b, const char *fmt, ...) __attribute__((format
 /* Frees a growable buffer (a fixed one only forgets its storage). */
 void kg_buf_free(struct kg_buf *b);
 
+/*
+ * Room for element n (0-based) of a malloc'ed array of elem-byte elements: arr, or arr
+ * moved by realloc to a power-of-two capacity; NULL when out of memory (arr is kept).
+ */
+void *kg_grow(void *arr, size_t n, size_t elem);
+
 /* ---- JSON strings (lib/json.c) --------------------------------------------------------- */
 
 /*
@@ -81,6 +87,7 @@ const char *kg_action_name(unsigned int action);
 const char *kg_op_name(unsigned int op);
 const char *kd_reason_name(unsigned int reason);
 const char *kg_psrc_name(unsigned int src);
+const char *kg_counter_name(unsigned int counter); /* below KG_C_VERDICT_BASE */
 const char *kg_mode_name(unsigned int mode); /* KG_MODE_*: enforce, monitor */
 /* The kinds of decision events (KG_EV_*): "topic", "request"... as audit records say. */
 const char *kg_event_kind_name(unsigned int kind);

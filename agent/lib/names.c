@@ -39,6 +39,11 @@ const char *kg_psrc_name(unsigned int src)
 	return NAME_OF(kg_psrc_names, src);
 }
 
+const char *kg_counter_name(unsigned int counter)
+{
+	return NAME_OF(kg_counter_names, counter);
+}
+
 const char *kg_mode_name(unsigned int mode)
 {
 	return mode == KG_MODE_MONITOR ? "monitor" : "enforce";

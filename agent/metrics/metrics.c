@@ -166,37 +166,50 @@ static void render_rules(const struct kg_metrics_sources *src, const struct kg_d
 	}
 }
 
+static const char *lost_class_name(unsigned int k)
+{
+	return k == KG_LOST_DENY ? "deny" : "allow";
+}
+
+/* Families of the datapath's counters: kg_counters[base + first .. base + n), by name_of. */
+struct counter_family {
+	const char *name, *label, *help;
+	__u32 base, first, n;
+	const char *(*name_of)(unsigned int);
+};
+
+_Static_assert(KG_C_EVENTS_LOST_DENY + KG_LOST_DENY == KG_C_EVENTS_LOST_DENY &&
+		       KG_C_EVENTS_LOST_DENY + KG_LOST_ALLOW == KG_C_EVENTS_LOST_ALLOW,
+	       "the lost-event counters, in KG_LOST_* order");
+
+static const struct counter_family counter_families[] = {
+	{"kgate_datapath_counter_total", "name",
+	 "The datapath's counters (kg_counters), by name, over every interface.", 0, 0,
+	 KG_C_VERDICT_BASE, kg_counter_name},
+	{"kgate_datapath_decisions_total", "verdict",
+	 "Decisions the datapath made, by verdict (recorded or not), over every interface.",
+	 KG_C_VERDICT_BASE, 0, KG_ACT__COUNT, kg_action_name},
+	{"kgate_datapath_undecodable_total", "reason",
+	 "Frames or flows the datapath could not decode, by reason, over every interface.",
+	 KG_C_UNDECODABLE_BASE, 1, KD_REASON__COUNT, kd_reason_name},
+	{"kgate_events_lost_total", "class",
+	 "Decision events the ring buffers could not take, by verdict class.",
+	 KG_C_EVENTS_LOST_DENY, 0, 2, lost_class_name},
+};
+
 static void render_datapath(const struct kg_metrics_sources *src, struct kg_buf *b)
 {
-	static const char *const lost_class[2] = {[KG_LOST_DENY] = "deny", [KG_LOST_ALLOW] = "allow"};
 	struct kg_datapath_stats st;
 
-	kg_datapath_stats(src->maps, src->nmaps, &st);
-	help(b, "kgate_datapath_counter_total", "counter",
-	     "The datapath's counters (kg_counters), by name, over every interface.");
-	for (__u32 i = 0; i < KG_C_VERDICT_BASE; i++)
-		if (st.have_counter[i])
-			sample(b, "kgate_datapath_counter_total", "name", kg_counter_names[i],
-			       st.counter[i]);
-	help(b, "kgate_datapath_decisions_total", "counter",
-	     "Decisions the datapath made, by verdict (recorded or not), over every interface.");
-	for (__u32 i = 0; i < KG_ACT__COUNT; i++)
-		if (st.have_counter[KG_C_VERDICT_BASE + i])
-			sample(b, "kgate_datapath_decisions_total", "verdict", kg_action_name(i),
-			       st.counter[KG_C_VERDICT_BASE + i]);
-	help(b, "kgate_datapath_undecodable_total", "counter",
-	     "Frames or flows the datapath could not decode, by reason, over every interface.");
-	for (__u32 i = 1; i < KD_REASON__COUNT; i++)
-		if (st.have_counter[KG_C_UNDECODABLE_BASE + i])
-			sample(b, "kgate_datapath_undecodable_total", "reason", kd_reason_name(i),
-			       st.counter[KG_C_UNDECODABLE_BASE + i]);
-	help(b, "kgate_events_lost_total", "counter",
-	     "Decision events the ring buffers could not take, by verdict class.");
-	for (int k = 0; k < 2; k++) {
-		__u32 c = k == KG_LOST_DENY ? KG_C_EVENTS_LOST_DENY : KG_C_EVENTS_LOST_ALLOW;
+	if (kg_datapath_stats(src->maps, src->nmaps, &st))
+		return; /* no counter could be read: no datapath to speak of */
+	for (size_t f = 0; f < sizeof(counter_families) / sizeof(counter_families[0]); f++) {
+		const struct counter_family *cf = &counter_families[f];
 
-		if (st.have_counter[c])
-			sample(b, "kgate_events_lost_total", "class", lost_class[k], st.counter[c]);
+		help(b, cf->name, "counter", cf->help);
+		for (__u32 i = cf->first; i < cf->n; i++)
+			if (st.have_counter[cf->base + i])
+				sample(b, cf->name, cf->label, cf->name_of(i), st.counter[cf->base + i]);
 	}
 	if (st.have_flows)
 		single(b, "kgate_flows", "gauge", "Connections the datapath tracks (all interfaces).",
@@ -220,7 +233,7 @@ static void render_datapath(const struct kg_metrics_sources *src, struct kg_buf 
 	       st.gen);
 	single(b, "kgate_policy_version_id", "gauge", "The active policy's version id.",
 	       st.config.version_id);
-	if (src->names && src->maps[0].rule_hits >= 0)
+	if (src->names && st.have_rule_hits)
 		render_rules(src, &st, b);
 }
 
@@ -326,7 +339,7 @@ void kg_metrics_render(const struct kg_metrics_sources *src, struct kg_buf *b)
 {
 	if (src->audit)
 		render_audit(src->audit, b);
-	if (src->nmaps && src->maps[0].counters >= 0)
+	if (src->nmaps)
 		render_datapath(src, b);
 }
 

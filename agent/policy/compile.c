@@ -35,193 +35,17 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/lib/lib.h"
 #include "agent/policy/policy.h"
 
 #define NONE_U32 0xffffffffu
 /* Ops that a request can have: a mask covering them all is "any". */
 #define OPS_VALID ((__u8)((1u << KG_OP__COUNT) - 1))
-
-/* ---- building a policy -------------------------------------------------------------- */
-
-/* Capacity for n elements: the next power of two, so pushes realloc O(log n) times. */
-static size_t cap_for(size_t n)
-{
-	size_t c = 1;
-
-	while (c < n)
-		c <<= 1;
-	return c;
-}
-
-/*
- * Makes room for element n of a malloc'ed array. The allocation's own size says whether
- * it has room, so the structs need no capacity field and any malloc'ed array may be
- * pushed onto; growing to powers of two keeps n pushes O(n).
- */
-static void *grow(void *arr, size_t n, size_t elem)
-{
-	if (arr && malloc_usable_size(arr) >= (n + 1) * elem)
-		return arr;
-	return realloc(arr, cap_for(n + 1) * elem);
-}
-
-void kg_policy_init(struct kg_policy *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->default_action = KG_ACT_ALLOW;
-	p->unknown_id_action = KG_ACT_ALLOW;
-	p->mode = KG_MODE_ENFORCE;
-}
-
-static void strv_free(char **v, int n)
-{
-	for (int i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-void kg_policy_free(struct kg_policy *p)
-{
-	for (int i = 0; i < p->nrules; i++) {
-		struct kg_prule *r = &p->rules[i];
-
-		strv_free(r->topics, r->ntopics);
-		strv_free(r->principals, r->nprincipals);
-		strv_free(r->client_ids, r->nclient_ids);
-		strv_free(r->regions, r->nregions);
-		strv_free(r->regions_not, r->nregions_not);
-		free(r->topics_pos);
-		free(r->principals_pos);
-		free(r->client_ids_pos);
-		free(r->regions_pos);
-		free(r->regions_not_pos);
-	}
-	for (int i = 0; i < p->nregions; i++)
-		free(p->regions[i].cidrs);
-	for (int i = 0; i < p->nidentities; i++)
-		free(p->identities[i].cidrs);
-	free(p->rules);
-	free(p->regions);
-	free(p->identities);
-	memset(p, 0, sizeof(*p));
-}
-
-static void copy_name(char *dst, size_t size, const char *src)
-{
-	snprintf(dst, size, "%s", src ? src : "");
-}
-
-struct kg_prule *kg_policy_add_rule(struct kg_policy *p, const char *name, int line, int col)
-{
-	struct kg_prule *v = grow(p->rules, p->nrules, sizeof(*v));
-
-	if (!v)
-		return NULL;
-	p->rules = v;
-	v = &p->rules[p->nrules++];
-	memset(v, 0, sizeof(*v));
-	copy_name(v->name, sizeof(v->name), name);
-	v->pos = (struct kg_pos){ line, col };
-	return v;
-}
-
-struct kg_pregion *kg_policy_add_region(struct kg_policy *p, const char *name, int line, int col)
-{
-	struct kg_pregion *v = grow(p->regions, p->nregions, sizeof(*v));
-
-	if (!v)
-		return NULL;
-	p->regions = v;
-	v = &p->regions[p->nregions++];
-	memset(v, 0, sizeof(*v));
-	copy_name(v->name, sizeof(v->name), name);
-	v->pos = (struct kg_pos){ line, col };
-	return v;
-}
-
-struct kg_pidentity *kg_policy_add_identity(struct kg_policy *p, const char *principal, int line,
-					    int col)
-{
-	struct kg_pidentity *v = grow(p->identities, p->nidentities, sizeof(*v));
-
-	if (!v)
-		return NULL;
-	p->identities = v;
-	v = &p->identities[p->nidentities++];
-	memset(v, 0, sizeof(*v));
-	copy_name(v->principal, sizeof(v->principal), principal);
-	v->pos = (struct kg_pos){ line, col };
-	return v;
-}
-
-int kg_strv_push(char ***v, int *n, const char *s)
-{
-	char **nv = grow(*v, *n, sizeof(*nv));
-	char *copy;
-
-	if (!nv)
-		return -1;
-	*v = nv;
-	copy = strdup(s);
-	if (!copy)
-		return -1;
-	nv[(*n)++] = copy;
-	return 0;
-}
-
-int kg_cidr_parse(const char *s, struct kg_cidr *out)
-{
-	char addr[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned long prefix;
-	char *end;
-
-	memset(out, 0, sizeof(*out));
-	if (alen == 0 || alen >= sizeof(addr))
-		return -1;
-	memcpy(addr, s, alen);
-	addr[alen] = '\0';
-	if (inet_pton(AF_INET, addr, out->addr) == 1)
-		out->family = 4;
-	else if (inet_pton(AF_INET6, addr, out->addr) == 1)
-		out->family = 6;
-	else
-		return -1;
-	if (!slash) {
-		out->prefix = out->family == 4 ? 32 : 128;
-		return 0;
-	}
-	if (slash[1] < '0' || slash[1] > '9')
-		return -1;
-	errno = 0;
-	prefix = strtoul(slash + 1, &end, 10);
-	if (errno || *end || prefix > (out->family == 4 ? 32u : 128u))
-		return -1;
-	out->prefix = (__u8)prefix;
-	return 0;
-}
-
-int kg_cidrs_push(struct kg_cidr **v, int *n, const char *text, int line, int col)
-{
-	struct kg_cidr c, *nv;
-
-	if (kg_cidr_parse(text, &c))
-		return -1;
-	nv = grow(*v, *n, sizeof(*nv));
-	if (!nv)
-		return -1;
-	*v = nv;
-	c.pos = (struct kg_pos){ line, col };
-	nv[(*n)++] = c;
-	return 0;
-}
 
 /* ---- string interning ----------------------------------------------------------------- */
 
@@ -448,7 +272,7 @@ static int add_cidr(struct cctx *x, struct cidr_ent **v, __u32 *n, const struct 
 	/* Each of kg_regions* and kg_identities* holds KG_MAX_CIDRS per generation. */
 	if (*n >= KG_MAX_CIDRS)
 		return fail(x, pos, "%s: more than %d CIDRs (KG_MAX_CIDRS)", what, KG_MAX_CIDRS);
-	nv = grow(*v, *n, sizeof(*nv));
+	nv = kg_grow(*v, *n, sizeof(*nv));
 	if (!nv)
 		return oom(x);
 	*v = nv;
@@ -704,7 +528,7 @@ static int rule_topics(struct cctx *x, int i, bool *topic_any)
 					    "rule \"%s\": topic pattern \"%.64s\": more than %d "
 					    "distinct patterns (KG_MAX_PATTERNS)",
 					    r->name, r->topics[j], KG_MAX_PATTERNS - 1);
-			np = grow(x->pats, x->npats, sizeof(*np));
+			np = kg_grow(x->pats, x->npats, sizeof(*np));
 			if (!np)
 				return oom(x);
 			x->pats = np;
@@ -714,7 +538,7 @@ static int rule_topics(struct cctx *x, int i, bool *topic_any)
 			if (smap_put(&x->patterns, r->topics[j], len, exact, id))
 				return oom(x);
 		}
-		nv = grow(x->rpat, x->nrpat, sizeof(*nv));
+		nv = kg_grow(x->rpat, x->nrpat, sizeof(*nv));
 		if (!nv)
 			return oom(x);
 		x->rpat = nv;

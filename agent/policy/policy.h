@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The policy in memory, its compiler into the datapath's map contents, and a reference
- * evaluator written from the first-match rule of DESIGN §4 (no shared code with the
- * compiler: the differential tests compare the two).
+ * agent/policy: the policy language and what becomes of it. The policy in memory
+ * (model.c, this header), read from YAML (yaml.c), its compiler into the datapath's map
+ * contents (compile.c), a reference evaluator written from the first-match rule of
+ * DESIGN §4 (ref.c: no shared code with the compiler, the differential tests compare the
+ * two), the writer of one generation of the maps and the flip (write.c), and the policy
+ * store with the names of an event's ids (store.c, names.c).
  *
  * Lifecycle: a loader (YAML) or a test fills a struct kg_policy, kg_compile() turns it
  * into a struct kg_compiled whose arrays are the exact values and keys the loader
  * writes into one generation of the maps in maps/kgate_maps.h.
+ *
+ * May call: agent/lib, agent/datapath/maps.h (the maps it writes), maps/, libyaml; and
+ * the names' types of agent/audit/audit.h (kg_names_resolve fills them).
  */
 #ifndef KGATE_POLICY_H
 #define KGATE_POLICY_H
@@ -200,7 +206,7 @@ __u32 kg_compiled_class_of(const struct kg_compiled *c, const char *topic);
 int kg_compiled_decide(const struct kg_compiled *c, __u16 principal_id, __u8 region_id,
 		       __u8 client_cid, __u8 op, const char *topic, __u32 *rule_index);
 
-/* ---- the reference evaluator (agent/policy_ref.c) ----------------------------------- */
+/* ---- the reference evaluator (ref.c) ----------------------------------------------- */
 
 /*
  * First match in file order over the policy as written. region NULL: the source is in

@@ -3,7 +3,7 @@
  * Reference evaluator: DESIGN §4 read literally, over the policy as written. "Rules are
  * evaluated in file order; the first rule whose every given dimension matches decides;
  * no match takes default." Plain loops and string comparisons, no ids, no tables and no
- * code shared with the compiler (agent/policy_compile.c): the differential tests hold the
+ * code shared with the compiler (compile.c): the differential tests hold the
  * compiler to this file, so it must stay simple enough to be checked by reading.
  */
 #include <string.h>

@@ -3,8 +3,8 @@
 """The deploy files say what the agent depends on.
 
 Parses deploy/daemonset.yaml, deploy/Containerfile and the systemd units and checks the
-fields kgate needs: the flags given to `kgate run` exist (in `build/kgate run --help`
-when that command exists, else in issue 4's flag list), host network, capabilities, the
+fields kgate needs: the flags given to `kgate run` exist (in `build/kgate run --help`,
+which is made from the command's option table), host network, capabilities, the
 bpffs hostPath, the policy mounted from the ConfigMap (no subPath: it would never be
 updated) with a reload path that ends in SIGHUP, the liveness probe on --metrics-addr's
 port and /healthz, the node name from the downward API, the shipped policy passing
@@ -25,10 +25,6 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KGATE = os.environ.get("KGATE", os.path.join(ROOT, "build", "kgate"))
 DEPLOY = os.path.join(ROOT, "deploy")
 
-# issue 4: kgate run's flags, used until `kgate run --help` exists
-ISSUE_RUN_FLAGS = {"--iface", "--policy", "--xdp-mode", "--audit-brokers", "--audit-topic",
-                   "--audit-file", "--spool-dir", "--metrics-addr", "--node",
-                   "--detach-on-exit", "--help"}
 # what the deployments must pass for the agent to do its job on a node
 REQUIRED_FLAGS = {"--iface", "--policy", "--audit-brokers", "--audit-topic", "--spool-dir",
                   "--metrics-addr", "--node"}
@@ -48,17 +44,16 @@ def check(name, ok, detail=""):
 
 
 def run_flags():
-    """(flags, source): the flags `kgate run` accepts."""
+    """The flags `kgate run --help` lists; exits (a failure) when it does not answer."""
     try:
         p = subprocess.run([KGATE, "run", "--help"], capture_output=True, text=True,
                            timeout=10)
-        text = p.stdout + p.stderr
-        flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", text))
-        if p.returncode == 0 and "--iface" in flags:
-            return flags, "kgate run --help"
-    except OSError:
-        pass
-    return ISSUE_RUN_FLAGS, "issue 4 (kgate run not built yet)"
+    except OSError as e:
+        sys.exit("FAIL kgate run --help: %s (build kgate first: make)" % e)
+    flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", p.stdout))
+    if p.returncode != 0 or "--iface" not in flags:
+        sys.exit("FAIL kgate run --help: exit %d, no --iface in:\n%s" % (p.returncode, p.stdout))
+    return flags | {"--help"}
 
 
 def flag_values(args):
@@ -295,8 +290,8 @@ def test_containerfile():
 
 
 def main():
-    flags, src = run_flags()
-    print("kgate run flags from %s" % src)
+    flags = run_flags()
+    print("kgate run flags from kgate run --help: %s" % " ".join(sorted(flags)))
     test_daemonset(flags)
     test_systemd(flags)
     test_containerfile()

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Unit tests of the audit pipeline without Kafka or a datapath (agent/audit*.c,
- * agent/spool.c, agent/metrics.c):
+ * Unit tests of the audit pipeline without Kafka or a datapath (agent/audit/,
+ * agent/metrics/, agent/lib/json.c):
  *
  *  - the record codec: one full record compared byte for byte (field names and order
  *    are an interface), then each field's alternatives (default rule, no region, null

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Unit tests of the event record splitter (agent/events.c): a kg_event_recs record of a
+ * Unit tests of the event record splitter (agent/datapath/events.c): a kg_event_recs record of a
  * context and several compact decision entries gives back whole events, in order, each
  * with its context; a record cut anywhere, or whose lengths do not add up, gives the
  * events before the fault and -EBADMSG, never a read past the record (records are heap

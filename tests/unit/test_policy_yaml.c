@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Unit tests of the policy language (agent/policy_yaml.c):
+ * Unit tests of the policy language (agent/policy/yaml.c):
  *
  *  - each shipped policy (policies/NAME.yaml) loads and compiles;
  *  - every error class, loader's and compiler's, with its exact LINE:COL: unknown and
