@@ -103,7 +103,7 @@ static int cmd_probe(int argc, char **argv)
 	__u32 flags;
 	long port, duration;
 	int ifindex, err, rc = 1;
-	time_t deadline = 0;
+	__u64 deadline = 0; /* kg_now_ms() */
 	bool attached = false;
 
 	if ((rc = kg_opt_parse(&kg_cmd_probe, argc, argv, &a)))
@@ -148,9 +148,9 @@ static int cmd_probe(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (duration)
-		deadline = time(NULL) + duration;
+		deadline = kg_now_ms() + duration * 1000ull;
 	fprintf(stderr, "kgate probe: decoding port %ld on %s; Ctrl-C to stop\n", port, iface);
-	while (!stop && (!deadline || time(NULL) < deadline)) {
+	while (!stop && (!deadline || kg_now_ms() < deadline)) {
 		err = ring_buffer__poll(rb, 200);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "kgate probe: polling: %s\n", strerror(-err));

@@ -113,15 +113,15 @@ static void on_signal(int sig)
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_(const char *fmt, ...)
 {
-	struct timespec ts;
+	__u64 now = kg_wall_now_ns();
+	time_t sec = (time_t)(now / 1000000000ull);
 	struct tm tm;
 	char when[32];
 	va_list ap;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	gmtime_r(&sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ kgate: ", when, ts.tv_nsec / 1000000);
+	fprintf(stderr, "%s.%03lluZ kgate: ", when, (unsigned long long)(now / 1000000 % 1000));
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
