@@ -67,10 +67,11 @@ UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_pol
 $(BUILD)/tests/test_unit: $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(HDRS) $(SKELS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(UNIT_SRCS) -lcunit $(LIBBPF)
 
-$(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/unit/decode_util.c tests/unit/kframe.c \
-		$(AGENT_LIB) $(SKELS) $(HDRS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit -o $@ tests/bpf/test_bpf.c tests/unit/decode_util.c \
-		tests/unit/kframe.c $(AGENT_LIB) -lcunit $(LIBBPF)
+BPF_TEST_SRCS := tests/bpf/test_bpf.c tests/bpf/test_topicless.c tests/bpf/pkt.c \
+	tests/unit/decode_util.c tests/unit/kframe.c $(AGENT_LIB)
+
+$(BUILD)/tests/test_bpf: $(BPF_TEST_SRCS) tests/bpf/pkt.h $(SKELS) $(HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(BPF_TEST_SRCS) -lcunit $(LIBBPF)
 
 DATAPATH_TEST_SRCS := tests/bpf/test_datapath.c tests/bpf/pkt.c tests/unit/kframe.c $(AGENT_LIB)
 
