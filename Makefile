@@ -61,7 +61,8 @@ $(BUILD)/kgate: $(AGENT_SRCS) $(HDRS) $(SKELS) | $(BUILD)
 # --- tests -----------------------------------------------------------------
 
 UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
-	tests/unit/test_policy_yaml.c tests/unit/kframe.c tests/unit/decode_util.c \
+	tests/unit/test_policy_yaml.c tests/unit/test_policy_lint.c tests/unit/test_policy_eval.c \
+	tests/unit/kframe.c tests/unit/decode_util.c \
 	tests/unit/test_audit.c tests/unit/test_events.c $(AGENT_LIB)
 
 $(BUILD)/tests/test_unit: $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(HDRS) $(SKELS) | $(BUILD)/tests

@@ -81,6 +81,7 @@ struct kg_plistener {
 struct kg_policy {
 	char version[128];
 	struct kg_pos pos; /* where policy-wide settings are reported (mode, audit_allow...) */
+	struct kg_pos default_pos; /* of the default action, for the linter */
 	__u8 mode;         /* KG_MODE_* */
 	__u8 default_action;
 	__u8 unknown_id_action;
@@ -220,6 +221,9 @@ __u32 kg_compiled_class_of(const struct kg_compiled *c, const char *topic);
  */
 int kg_compiled_decide(const struct kg_compiled *c, __u16 principal_id, __u8 region_id,
 		       __u8 client_cid, __u8 op, const char *topic, __u32 *rule_index);
+/* The same for every topic of one class: the first match of its candidate list. */
+int kg_compiled_decide_class(const struct kg_compiled *c, __u32 class_id, __u16 principal_id,
+			     __u8 region_id, __u8 client_cid, __u8 op, __u32 *rule_index);
 
 /* ---- the reference evaluator (agent/policy_ref.c) ----------------------------------- */
 

@@ -10,6 +10,7 @@
 
 #include "agent/cli.h"
 #include "agent/policy.h"
+#include "agent/policy_lint_cmd.h"
 #include "agent/policy_yaml.h"
 
 struct policy_sub {
@@ -27,17 +28,29 @@ extern const char kg_policy_eval_usage[];
 static const struct policy_sub subs[] = {
 	{
 		.name = "check",
-		.summary = "validate policy files (load and compile; no map is touched)",
-		.usage = "usage: kgate policy check [-o text|json] FILE...\n"
+		.summary = "validate and lint policy files (no map is touched)",
+		.usage = "usage: kgate policy check [--strict] [-o text|json] FILE...\n"
 			 "\n"
 			 "Loads each policy FILE (YAML, see README \"Policy language\") and "
 			 "compiles\n"
-			 "it as 'apply' would, without touching the datapath. Prints\n"
+			 "it as 'apply' would, without touching the datapath, then lints it. Prints\n"
 			 "  FILE: ok (N rules, ...)\n"
-			 "on stdout for a valid file, and\n"
+			 "on stdout for a valid file, and on stderr\n"
 			 "  FILE:LINE:COL: message\n"
-			 "on stderr for the first error of an invalid one. With -o json, one JSON\n"
-			 "object per file on stdout (the errors still go to stderr too).\n"
+			 "for the first load or compile error, or for each lint error (a policy\n"
+			 "with no listeners, or with no rule that can ever match: apply and run\n"
+			 "refuse those too), and\n"
+			 "  FILE:LINE:COL: warning: message [code]\n"
+			 "for each warning: a rule an earlier rule shadows, contradictory regions,\n"
+			 "a principal that is a near miss of an identity, redirect on a rule that\n"
+			 "names topics, operations or client ids, a CIDR with host bits set, a rule\n"
+			 "without topics that takes requests from topic rules below it, a denying\n"
+			 "default with no rule for requests that name no topic (InitProducerId...).\n"
+			 "\n"
+			 "  --strict       warnings fail too (exit 1)\n"
+			 "  -o text|json   json: one object per file on stdout, its findings in\n"
+			 "                 \"lint\" (they still go to stderr too)\n"
+			 "\n"
 			 "Exit 0 when every file is valid, 1 when one is not, 2 on usage errors.\n",
 		.run = policy_check,
 	},
@@ -76,14 +89,16 @@ const struct kg_cmd kg_cmd_policy = {
 	.usage = "usage: kgate policy SUBCOMMAND [ARGS]\n"
 		 "\n"
 		 "Subcommands:\n"
-		 "  check [-o text|json] FILE...   validate policy files (load and compile)\n"
+		 "  check [--strict] [-o text|json] FILE...\n"
+		 "                                 validate and lint policy files\n"
 		 "  apply [--iface IF] [-o text|json] FILE\n"
 		 "                                 swap FILE in on the running datapath\n"
 		 "  show [--iface IF] [-o text|json]\n"
 		 "                                 the active policy: version, generation, rules\n"
 		 "  diff [--iface IF] [-o text|json] FILE\n"
 		 "                                 what applying FILE would change\n"
-		 "  eval FILE --topic T --op OP [--principal P] [--region R] [--client-id C]\n"
+		 "  eval FILE [--topic T] --op OP [--principal P|--sasl-user U] [--region R]\n"
+		 "       [--client-id C] [--explain]\n"
 		 "                                 the reference verdict and rule for a request\n"
 		 "\n"
 		 "Run 'kgate policy SUBCOMMAND --help' for a subcommand's options.\n",
@@ -111,13 +126,15 @@ void kg_policy_json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static int check_one(const char *path, bool json)
+static int check_one(const char *path, bool json, bool strict)
 {
 	static const char *const modes[] = {"enforce", "monitor"};
 	struct kg_compiled comp = {0};
+	struct kg_lint lint = {0};
 	struct kg_policy p;
 	char err[512] = "";
 	int rc = 0;
+	bool ok;
 
 	if (kg_policy_load_yaml(path, &p, err, sizeof(err)) ||
 	    kg_compile(&p, &comp, err, sizeof(err))) {
@@ -138,25 +155,50 @@ static int check_one(const char *path, bool json)
 			printf("}\n");
 		}
 		rc = 1;
-	} else if (json) {
+		goto out;
+	}
+	if (kg_lint(&p, &comp, &lint)) {
+		fprintf(stderr, "%s: out of memory linting the policy\n", path);
+		rc = 1;
+		goto out;
+	}
+	kg_lint_print_text(stderr, path, &lint);
+	ok = !lint.nerrors && !(strict && lint.nwarnings);
+	rc = !ok;
+	if (ok && lint.nwarnings && !json)
+		/* an ok file with warnings says so where its ok line is read */
+		printf("%s: ok, %d warning%s (fails --strict)\n", path, lint.nwarnings,
+		       lint.nwarnings == 1 ? "" : "s");
+	else if (!ok && !json)
+		fprintf(stderr, "%s: refused: %d error%s, %d warning%s%s\n", path, lint.nerrors,
+			lint.nerrors == 1 ? "" : "s", lint.nwarnings, lint.nwarnings == 1 ? "" : "s",
+			strict ? " (--strict)" : "");
+	if (json) {
 		printf("{\"file\":");
 		kg_policy_json_str(stdout, path);
-		printf(",\"ok\":true,\"version\":");
+		printf(",\"ok\":%s,\"strict\":%s,\"version\":", ok ? "true" : "false",
+		       strict ? "true" : "false");
 		kg_policy_json_str(stdout, p.version);
 		printf(",\"mode\":\"%s\",\"rules\":%u,\"topic_patterns\":%u,\"regions\":%u,"
-		       "\"principals\":%u,\"client_ids\":%u,\"cidrs\":%u,\"listeners\":%d}\n",
-		       modes[p.mode & 1], comp.nrules, comp.npatterns ? comp.npatterns - 1 : 0,
-		       comp.nregions, comp.nprincipals ? comp.nprincipals - 1 : 0, comp.nclients,
-		       comp.nregion_cidrs + comp.nidentity_cidrs, p.nlisteners);
-	} else {
-		/* The empty prefix (patterns[0]) and ANONYMOUS are always there: not counted. */
+		       "\"principals\":%u,\"client_ids\":%u,\"cidrs\":%u,\"listeners\":%d,"
+		       "\"errors\":%d,\"warnings\":%d,\"lint\":",
+		       modes[p.mode & 1], comp.nrules, comp.npolicy_patterns, comp.nregions,
+		       comp.nprincipals ? comp.nprincipals - 1 : 0, comp.nclients,
+		       comp.nregion_cidrs + comp.nidentity_cidrs, p.nlisteners, lint.nerrors,
+		       lint.nwarnings);
+		kg_lint_print_json(stdout, &lint);
+		printf("}\n");
+	} else if (ok && !lint.nwarnings) {
+		/* ANONYMOUS is always there: not counted. */
 		printf("%s: ok (%u rules, %u topic patterns, %u regions, %u principals, "
 		       "%u client ids, %u CIDRs, %d listeners; version \"%s\", mode %s)\n",
-		       path, comp.nrules, comp.npatterns ? comp.npatterns - 1 : 0, comp.nregions,
+		       path, comp.nrules, comp.npolicy_patterns, comp.nregions,
 		       comp.nprincipals ? comp.nprincipals - 1 : 0, comp.nclients,
 		       comp.nregion_cidrs + comp.nidentity_cidrs, p.nlisteners, p.version,
 		       modes[p.mode & 1]);
 	}
+out:
+	kg_lint_free(&lint);
 	kg_compiled_free(&comp);
 	kg_policy_free(&p);
 	return rc;
@@ -172,7 +214,7 @@ static int sub_usage_error(const char *sub, const char *fmt, const char *arg)
 
 static int policy_check(int argc, char **argv)
 {
-	bool json = false, dashdash = false;
+	bool json = false, dashdash = false, strict = false;
 	int nfiles = 0, rc = 0;
 	char *files[argc];
 
@@ -182,6 +224,8 @@ static int policy_check(int argc, char **argv)
 			files[nfiles++] = argv[i];
 		} else if (!strcmp(argv[i], "--")) {
 			dashdash = true;
+		} else if (!strcmp(argv[i], "--strict")) {
+			strict = true;
 		} else if (!strcmp(argv[i], "-o")) {
 			if (i + 1 >= argc)
 				return sub_usage_error("check", "option '%s' needs a value", "-o");
@@ -200,7 +244,7 @@ static int policy_check(int argc, char **argv)
 	if (!nfiles)
 		return sub_usage_error("check", "%s", "no policy FILE given");
 	for (int i = 0; i < nfiles; i++)
-		if (check_one(files[i], json))
+		if (check_one(files[i], json, strict))
 			rc = 1;
 	return rc;
 }

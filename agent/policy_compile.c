@@ -1281,7 +1281,14 @@ __u32 kg_compiled_class_of(const struct kg_compiled *c, const char *topic)
 int kg_compiled_decide(const struct kg_compiled *c, __u16 principal_id, __u8 region_id,
 		       __u8 client_cid, __u8 op, const char *topic, __u32 *rule_index)
 {
-	const struct kg_class *cl = &c->classes[kg_compiled_class_of(c, topic)];
+	return kg_compiled_decide_class(c, kg_compiled_class_of(c, topic), principal_id,
+					region_id, client_cid, op, rule_index);
+}
+
+int kg_compiled_decide_class(const struct kg_compiled *c, __u32 class_id, __u16 principal_id,
+			     __u8 region_id, __u8 client_cid, __u8 op, __u32 *rule_index)
+{
+	const struct kg_class *cl = &c->classes[class_id];
 
 	/* Ids are masked into range, as the datapath must for the verifier. */
 	principal_id &= KG_MAX_PRINCIPALS - 1;

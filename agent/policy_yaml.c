@@ -283,6 +283,7 @@ static int f_default(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj)
 {
 	(void)k;
 	(void)obj;
+	c->p->default_pos = pos_of(v);
 	return want_action(c, v, "default", &c->p->default_action);
 }
 

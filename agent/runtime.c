@@ -30,6 +30,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "agent/policy_lint.h"
 #include "agent/policy_yaml.h"
 #include "agent/runtime.h"
 #include "kgate_tc.skel.h"
@@ -776,8 +777,9 @@ static int parse_text(struct kg_policy_file *f, char *err, size_t errlen)
 {
 	char e[512] = "";
 
+	/* a policy that would enforce nothing (no listeners, no rule) is refused too */
 	if (kg_policy_parse_yaml(f->text, f->len, &f->p, e, sizeof(e)) ||
-	    kg_compile(&f->p, &f->c, e, sizeof(e))) {
+	    kg_compile(&f->p, &f->c, e, sizeof(e)) || kg_lint_refuse(&f->p, &f->c, e, sizeof(e))) {
 		prefix_err(f->path, e, err, errlen);
 		return -1;
 	}
