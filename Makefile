@@ -104,6 +104,7 @@ test-audit: $(BUILD)/tests/audit_driver $(BUILD)/kgate
 
 test-cli: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate tests/cli/test_cli.sh
+	KGATE=$(BUILD)/kgate tests/cli/test_policy_lint.sh
 
 # Root: loads BPF programs, attaches XDP in network namespaces.
 test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate
