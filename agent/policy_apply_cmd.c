@@ -236,6 +236,9 @@ static void ops_text(FILE *o, __u8 ops, bool json)
 /* One rule, everything that decides what it matches and does (diff compares this). */
 static void rule_text(FILE *o, const struct kg_prule *r)
 {
+	/* '<' is in no topic name: `topics: none` is never read as a topic named none */
+	if (r->topics_none)
+		fputs(" topics=<none>", o);
 	list_text(o, "topics", r->topics, r->ntopics);
 	list_text(o, "principals", r->principals, r->nprincipals);
 	list_text(o, "client_ids", r->client_ids, r->nclient_ids);
@@ -251,6 +254,7 @@ static void rule_json(FILE *o, int id, const struct kg_prule *r)
 	fprintf(o, "{\"id\":%d,\"name\":", id);
 	kg_rt_json_str(o, r->name);
 	list_json(o, "topics", r->topics, r->ntopics);
+	fprintf(o, ",\"topics_none\":%s", r->topics_none ? "true" : "false");
 	list_json(o, "principals", r->principals, r->nprincipals);
 	list_json(o, "client_ids", r->client_ids, r->nclient_ids);
 	ops_text(o, r->ops, true);

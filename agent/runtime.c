@@ -773,20 +773,22 @@ static void prefix_err(const char *path, const char *e, char *err, size_t errlen
 		snprintf(err, errlen, "%s:%s", path, e);
 }
 
-static int parse_text(struct kg_policy_file *f, char *err, size_t errlen)
+static int parse_text(struct kg_policy_file *f, bool lint, char *err, size_t errlen)
 {
 	char e[512] = "";
 
-	/* a policy that would enforce nothing (no listeners, no rule) is refused too */
+	/* lint: a policy that would enforce nothing (no listeners, no rule) is refused too */
 	if (kg_policy_parse_yaml(f->text, f->len, &f->p, e, sizeof(e)) ||
-	    kg_compile(&f->p, &f->c, e, sizeof(e)) || kg_lint_refuse(&f->p, &f->c, e, sizeof(e))) {
+	    kg_compile(&f->p, &f->c, e, sizeof(e)) ||
+	    (lint && kg_lint_refuse(&f->p, &f->c, e, sizeof(e)))) {
 		prefix_err(f->path, e, err, errlen);
 		return -1;
 	}
 	return 0;
 }
 
-int kg_policy_file_load(struct kg_policy_file *f, const char *path, char *err, size_t errlen)
+static int file_load(struct kg_policy_file *f, const char *path, bool lint, char *err,
+		     size_t errlen)
 {
 	int e;
 
@@ -799,7 +801,12 @@ int kg_policy_file_load(struct kg_policy_file *f, const char *path, char *err, s
 			 e == -EFBIG ? "larger than the policy file limit" : strerror(-e));
 		return -1;
 	}
-	return parse_text(f, err, errlen);
+	return parse_text(f, lint, err, errlen);
+}
+
+int kg_policy_file_load(struct kg_policy_file *f, const char *path, char *err, size_t errlen)
+{
+	return file_load(f, path, true, err, errlen);
 }
 
 void kg_policy_file_free(struct kg_policy_file *f)
@@ -1112,7 +1119,8 @@ static struct kg_stored_policy *load_stored(__u32 id)
 		store_path(de->d_name, id, "yaml", path, sizeof(path));
 		if (access(path, R_OK))
 			continue;
-		if (kg_policy_file_load(&f, path, err, sizeof(err))) {
+		/* applied already (perhaps by an older kgate): read for its names, not judged */
+		if (file_load(&f, path, false, err, sizeof(err))) {
 			kg_policy_file_free(&f);
 			continue;
 		}
