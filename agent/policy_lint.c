@@ -323,7 +323,8 @@ static void lint_shadowed(struct lctx *x)
 			    "matches every request it matches%s",
 			    p->rules[b].name, p->rules[first].name, rpos(x, first)->line,
 			    rpos(x, first)->col,
-			    topic_any(&p->rules[first]) && !topic_any(&p->rules[b])
+			    topic_any(&p->rules[first]) && p->rules[b].ntopics &&
+					    !topic_any(&p->rules[b])
 				    ? "; it names no topics, so it decides requests for topics "
 				      "too (for requests that name no topic only: topics: none)"
 				    : "");
@@ -629,7 +630,7 @@ static int sig_cmp(const void *a, const void *b)
  * of bits the rules hold for them (FNV-1a over the column: two columns that differ
  * collide with probability 2^-64).
  */
-static int reps_of(const struct lctx *x, int dim, struct reps *out)
+static void reps_of(const struct lctx *x, int dim, struct reps *out)
 {
 	const struct kg_compiled *c = x->c;
 	__u32 named = dim == 0 ? c->nprincipals : dim == 1 ? c->nregions : c->nclients;
@@ -650,7 +651,6 @@ static int reps_of(const struct lctx *x, int dim, struct reps *out)
 	for (int i = 0; i < n; i++)
 		if (!i || s[i].h != s[i - 1].h)
 			out->id[out->n++] = s[i].id;
-	return 0;
 }
 
 static const char *const plumbing_what[KG_OP__COUNT] = {
