@@ -83,17 +83,21 @@ $(BUILD)/kgate: $(patsubst %.c,$(BUILD)/obj/%.o,$(CMD_SRCS)) $(LIBKGATE)
 # --- tests -----------------------------------------------------------------
 
 UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
-	tests/unit/test_policy_yaml.c tests/unit/kframe.c tests/unit/decode_util.c \
+	tests/unit/test_policy_yaml.c tests/unit/test_policy_lint.c tests/unit/test_policy_eval.c \
+	tests/unit/kframe.c tests/unit/decode_util.c \
 	tests/unit/test_audit.c tests/unit/test_events.c
 
 $(BUILD)/tests/test_unit: $(UNIT_SRCS) $(LIBKGATE_SAN) $(wildcard tests/unit/*.h) $(HDRS) $(SKELS) \
 		| $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(UNIT_SRCS) $(LIBKGATE_SAN) -lcunit $(AGENT_LIBS)
 
-$(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/unit/decode_util.c tests/unit/kframe.c \
-		$(LIBKGATE) $(SKELS) $(HDRS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit -o $@ tests/bpf/test_bpf.c tests/unit/decode_util.c \
-		tests/unit/kframe.c $(LIBKGATE) -lcunit $(AGENT_LIBS)
+BPF_TEST_SRCS := tests/bpf/test_bpf.c tests/bpf/test_topicless.c tests/bpf/pkt.c \
+	tests/unit/decode_util.c tests/unit/kframe.c
+
+$(BUILD)/tests/test_bpf: $(BPF_TEST_SRCS) $(LIBKGATE) tests/bpf/pkt.h $(SKELS) $(HDRS) \
+		| $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(BPF_TEST_SRCS) $(LIBKGATE) -lcunit \
+		$(AGENT_LIBS)
 
 DATAPATH_TEST_SRCS := tests/bpf/test_datapath.c tests/bpf/pkt.c tests/unit/kframe.c
 
@@ -128,6 +132,7 @@ test-audit: $(BUILD)/tests/audit_driver $(BUILD)/kgate
 
 test-cli: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate tests/cli/test_cli.sh
+	KGATE=$(BUILD)/kgate tests/cli/test_policy_lint.sh
 
 # Root: loads BPF programs, attaches XDP in network namespaces.
 test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate

@@ -126,6 +126,12 @@ int kg_cmd_open_maps(const struct kg_cmd *cmd, const char *iface, struct kg_maps
 struct kg_prule;
 void kg_policy_rule_print(FILE *o, const struct kg_prule *r, bool json);
 
+/* The linter's findings (policy_lint_print.c): "PATH:LINE:COL: [warning: |note: ]message
+ * [code]" lines, or a JSON array of {level, code, line, col, message}. */
+struct kg_lint;
+void kg_lint_print_text(FILE *f, const char *path, const struct kg_lint *l);
+void kg_lint_print_json(FILE *f, const struct kg_lint *l);
+
 /*
  * A report per pinned interface (kgate flows, kgate stats): calls one for --iface IF or
  * for every interface pinned. The exit code: 0, 1 when one report failed or nothing is

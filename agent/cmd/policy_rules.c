@@ -32,7 +32,12 @@ void kg_policy_rule_print(FILE *o, const struct kg_prule *r, bool json)
 	for (int i = 0; i < KG_OP__COUNT; i++)
 		if (r->ops & (1u << i))
 			ops[nops++] = kg_op_names[i];
+	/* '<' is in no topic name: `topics: none` is never read as a topic named none */
+	if (!json && r->topics_none)
+		fputs(" topics=<none>", o);
 	list_print(o, "topics", r->topics, r->ntopics, json);
+	if (json)
+		fprintf(o, ",\"topics_none\":%s", r->topics_none ? "true" : "false");
 	list_print(o, "principals", r->principals, r->nprincipals, json);
 	list_print(o, "client_ids", r->client_ids, r->nclient_ids, json);
 	list_print(o, "operations", (char *const *)ops, nops, json);

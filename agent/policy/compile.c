@@ -24,6 +24,17 @@
  * never match. Cutting the parent's list first and merging after gives the same list:
  * the union's first all-any rule is never later than the parent's.
  *
+ * Requests that name no topic. The datapath looks them up as gen alone (prefixlen 8),
+ * which only the empty prefix can answer. Without `topics: none` rules that entry is
+ * class 0, whose rules (those whose topic is "any") are exactly the ones that match such
+ * a request. With them, the empty prefix gets a class of its own (the last), listing the
+ * "any" and the `topics: none` rules, and two catch-all entries, gen + the first bit of
+ * the name (prefixlen 9: 0xxxxxxx and 1xxxxxxx), take every topic name that no longer
+ * pattern catches to class 0. Every topic key is 16 bits or longer (a name, even an
+ * empty one, is followed by its 0 byte), so it reaches a catch-all and never the empty
+ * prefix; an 8-bit key reaches neither catch-all. So the datapath's lookup needs no
+ * change, and a datapath already pinned decides `topics: none` as the reference does.
+ *
  * Complexity, for R rules holding T topic strings in all, P distinct patterns, N name
  * references and C CIDRs: interning names and patterns in hash tables O(R + T + N)
  * expected; sorting the patterns O(P log P) comparisons (each at most 249 bytes); one walk
@@ -132,6 +143,7 @@ static int smap_put(struct smap *m, const char *s, __u32 len, __u8 tag, __u32 va
 #define RF_MATCHABLE 0x01 /* some request can match the rule */
 #define RF_ALLANY 0x02    /* every dimension but the topic is "any": ends a candidate list */
 #define RF_TOPIC_ANY 0x04 /* the rule's topic is "any" */
+#define RF_TOPIC_NONE 0x08 /* `topics: none`: only requests naming no topic */
 
 struct pat {
 	const char *s; /* into the policy */
@@ -162,6 +174,7 @@ struct cctx {
 	__u32 nrpat;
 	struct cidr_ent *rcidrs, *icidrs;
 	__u32 nrcidrs, nicidrs;
+	bool has_none; /* a rule says `topics: none`: requests naming no topic get their class */
 };
 
 static int fail(struct cctx *x, struct kg_pos pos, const char *fmt, ...)
@@ -500,7 +513,10 @@ static int rule_topics(struct cctx *x, int i, bool *topic_any)
 	__u16 len;
 	__u8 exact;
 
-	*topic_any = r->ntopics == 0;
+	*topic_any = r->ntopics == 0 && !r->topics_none;
+	if (r->topics_none && r->ntopics)
+		return fail(x, r->none_pos.line ? r->none_pos : r->pos,
+			    "rule \"%s\": topics: none and topic patterns in one rule", r->name);
 	for (int j = 0; j < r->ntopics; j++) {
 		int rc = topic_pattern(r->topics[j], &len, &exact, &why);
 
@@ -522,12 +538,17 @@ static int rule_topics(struct cctx *x, int i, bool *topic_any)
 		if (id == NONE_U32) {
 			struct pat *np;
 
-			/* One trie entry and one class slot go to the empty prefix. */
-			if (x->npats >= KG_MAX_PATTERNS - 1)
+			/*
+			 * One class slot goes to the empty prefix and, with `topics: none`
+			 * rules, one to requests naming no topic (whose two catch-all trie
+			 * entries fit in the map's two spare slots).
+			 */
+			if (x->npats >= KG_MAX_PATTERNS - 1 - x->has_none)
 				return fail(x, item_pos(r->topics_pos, j, r->pos),
 					    "rule \"%s\": topic pattern \"%.64s\": more than %d "
-					    "distinct patterns (KG_MAX_PATTERNS)",
-					    r->name, r->topics[j], KG_MAX_PATTERNS - 1);
+					    "distinct patterns (KG_MAX_PATTERNS%s)",
+					    r->name, r->topics[j], KG_MAX_PATTERNS - 1 - x->has_none,
+					    x->has_none ? ", less one for topics: none" : "");
 			np = kg_grow(x->pats, x->npats, sizeof(*np));
 			if (!np)
 				return oom(x);
@@ -614,7 +635,7 @@ static int compile_rule(struct cctx *x, int i)
 	/* Only a region list and its negation can cancel out (regions: [eu], not: [eu]). */
 	matchable = k->regions && k->client_ids && k->ops;
 	x->rflags[i] = (matchable ? RF_MATCHABLE : 0) | (allany ? RF_ALLANY : 0) |
-		       (topic_any ? RF_TOPIC_ANY : 0);
+		       (topic_any ? RF_TOPIC_ANY : 0) | (r->topics_none ? RF_TOPIC_NONE : 0);
 	return 0;
 }
 
@@ -673,6 +694,10 @@ static void class_label(const struct cctx *x, __u32 cls, char *buf, size_t size)
 		snprintf(buf, size, "of topics no pattern names");
 		return;
 	}
+	if (cls > x->npats) {
+		snprintf(buf, size, "of requests that name no topic");
+		return;
+	}
 	pt = &x->pats[cls - 1];
 	snprintf(buf, size, "\"%.*s%s\"", pt->len > 64 ? 64 : pt->len, pt->s, pt->exact ? "" : "*");
 }
@@ -682,12 +707,12 @@ static int build_classes(struct cctx *x)
 	const struct kg_policy *p = x->p;
 	struct kg_compiled *out = x->out;
 	__u32 *ostart = NULL, *oend = NULL, *own = NULL, *anyl = NULL, *order = NULL;
-	__u32 nany = 0, over_rule = NONE_U32, over_class = 0;
+	__u32 nany = 0, over_rule = NONE_U32, over_class = 0, r0;
 	/* Enclosing prefixes strictly grow in length, so at most KD_TOPIC_MAX are open. */
 	__u32 stack[KD_TOPIC_MAX + 1];
 	int sp = 0, ret = -1;
 
-	out->nclasses = x->npats + 1;
+	out->nclasses = x->npats + 1 + x->has_none;
 	out->classes = calloc(out->nclasses, sizeof(*out->classes));
 	ostart = calloc(x->npats + 1, sizeof(*ostart));
 	oend = calloc(x->npats + 1, sizeof(*oend));
@@ -703,7 +728,7 @@ static int build_classes(struct cctx *x)
 	for (int i = 0; i < p->nrules; i++) {
 		if (!(x->rflags[i] & RF_MATCHABLE))
 			continue;
-		if (x->rflags[i] & RF_TOPIC_ANY)
+		if (x->rflags[i] & (RF_TOPIC_ANY | RF_TOPIC_NONE))
 			anyl[nany++] = i;
 		for (__u32 k = x->rpat_start[i]; k < x->rpat_start[i + 1]; k++)
 			ostart[x->rpat[k] + 1]++;
@@ -725,7 +750,23 @@ static int build_classes(struct cctx *x)
 		}
 	}
 
-	over_rule = merge_class(NULL, anyl, nany, x->rflags, &out->classes[0]);
+	/* anyl holds the "any" rules and the `topics: none` ones: both decide topic-less. */
+	if (x->has_none) {
+		__u32 nonly = 0;
+
+		over_rule = merge_class(NULL, anyl, nany, x->rflags, &out->classes[x->npats + 1]);
+		if (over_rule != NONE_U32)
+			over_class = x->npats + 1;
+		for (__u32 k = 0; k < nany; k++)
+			if (x->rflags[anyl[k]] & RF_TOPIC_ANY)
+				anyl[nonly++] = anyl[k];
+		nany = nonly;
+	}
+	r0 = merge_class(NULL, anyl, nany, x->rflags, &out->classes[0]);
+	if (r0 < over_rule) {
+		over_rule = r0;
+		over_class = 0;
+	}
 	for (__u32 k = 0; k < x->npats; k++)
 		order[k] = k;
 	qsort_r(order, x->npats, sizeof(*order), pat_cmp, x->pats);
@@ -777,17 +818,30 @@ out:
 static int emit_patterns(struct cctx *x)
 {
 	struct kg_compiled *out = x->out;
-	size_t total = 1, off = 0;
+	size_t total = 3, off = 0;
 
 	for (__u32 k = 0; k < x->npats; k++)
 		total += x->pats[k].len;
 	out->pool = malloc(total);
-	out->npatterns = x->npats + 1;
+	out->npolicy_patterns = x->npats;
+	out->npatterns = x->npats + 1 + (x->has_none ? 2 : 0);
 	out->patterns = calloc(out->npatterns, sizeof(*out->patterns));
 	if (!out->pool || !out->patterns)
 		return oom(x);
 	out->pool[off++] = '\0';
-	out->patterns[0] = (struct kg_cpattern){ .name = out->pool, .class_id = 0 };
+	out->topicless_class = x->has_none ? x->npats + 1 : 0;
+	out->patterns[0] = (struct kg_cpattern){ .name = out->pool,
+						 .class_id = out->topicless_class };
+	if (x->has_none) {
+		/* the two catch-alls: names whose first bit is 0, and 1 (see the file comment) */
+		for (int half = 0; half < 2; half++) {
+			out->pool[off] = (char)(half ? 0x80 : 0);
+			out->patterns[x->npats + 1 + half] = (struct kg_cpattern){
+				.name = out->pool + off, .len = 1, .catchall = 1, .class_id = 0
+			};
+			off++;
+		}
+	}
 	for (__u32 k = 0; k < x->npats; k++) {
 		const struct pat *pt = &x->pats[k];
 
@@ -854,6 +908,8 @@ static int compile(struct cctx *x)
 	if (p->nrules > KG_MAX_RULES)
 		return fail(x, p->rules[KG_MAX_RULES].pos, "more than %d rules (KG_MAX_RULES)",
 			    KG_MAX_RULES);
+	for (int i = 0; i < p->nrules; i++)
+		x->has_none |= p->rules[i].topics_none;
 	out->nrules = p->nrules;
 	out->rules = calloc(p->nrules + 1, sizeof(*out->rules));
 	x->rflags = calloc(p->nrules + 1, sizeof(*x->rflags));
@@ -908,13 +964,21 @@ void kg_compiled_free(struct kg_compiled *c)
 
 /* ---- map keys ------------------------------------------------------------------------ */
 
+/* Bits of a pattern's key after the generation byte. */
+static unsigned int pattern_bits(const struct kg_cpattern *pat)
+{
+	if (pat->catchall)
+		return 1;
+	return 8 * (pat->len + (pat->exact ? 1 : 0));
+}
+
 void kg_topic_key_fill(const struct kg_cpattern *pat, __u8 gen, struct kg_topic_key *k)
 {
 	memset(k, 0, sizeof(*k));
 	k->data[0] = gen;
 	memcpy(k->data + 1, pat->name, pat->len);
 	/* data[1 + len] is already the 0 terminator of an exact pattern. */
-	k->prefixlen = 8 * (1 + pat->len + (pat->exact ? 1 : 0));
+	k->prefixlen = 8 + pattern_bits(pat);
 }
 
 void kg_name_key_fill(const struct kg_cname *n, __u8 gen, struct kg_name_key *k)
@@ -1001,26 +1065,39 @@ __u16 kg_compiled_identity_of(const struct kg_compiled *c, __u8 family, const __
 }
 
 /*
- * The kg_topics lookup of gen,topic,0: the entry whose key bytes (pattern, plus the 0 of
- * an exact one) are the longest prefix of those bytes. A linear scan: this is a model,
- * kept obviously equal to the trie rather than fast.
+ * The kg_topics lookup as the datapath makes it: gen,topic,0 with prefixlen 8 * (len +
+ * 2), or gen alone (prefixlen 8) for a request naming no topic (topic NULL). The answer
+ * is the entry with the longest prefixlen that is at most the key's and whose first
+ * prefixlen bits are the key's. A linear scan over every entry, bit by bit past the
+ * whole bytes: a model kept obviously equal to the trie rather than fast.
  */
+/* Byte i of a key after its generation: the bytes, then the terminating 0. */
+static __u8 key_byte(const char *bytes, size_t len, size_t i)
+{
+	return i < len ? (__u8)bytes[i] : 0;
+}
+
 __u32 kg_compiled_class_of(const struct kg_compiled *c, const char *topic)
 {
-	size_t tlen = strlen(topic);
+	size_t tlen = topic ? strlen(topic) : 0;
+	unsigned int key_bits = topic ? 8 * (tlen + 1) : 0, best_bits = 0;
 	__u32 best = 0;
-	size_t best_bytes = 0;
 
 	for (__u32 k = 1; k < c->npatterns; k++) {
 		const struct kg_cpattern *pt = &c->patterns[k];
-		size_t bytes = pt->len + (pt->exact ? 1 : 0);
+		unsigned int bits = pattern_bits(pt), whole = bits / 8, rest = bits % 8, i;
 
-		if (pt->len > tlen || bytes <= best_bytes || memcmp(pt->name, topic, pt->len))
+		if (bits > key_bits || bits <= best_bits)
 			continue;
-		if (pt->exact && topic[pt->len] != '\0')
+		for (i = 0; i < whole; i++)
+			if (key_byte(pt->name, pt->len, i) != key_byte(topic, tlen, i))
+				break;
+		if (i < whole || (rest && ((key_byte(pt->name, pt->len, whole) ^
+					    key_byte(topic, tlen, whole)) &
+					   (__u8)(0xff00u >> rest))))
 			continue;
 		best = k;
-		best_bytes = bytes;
+		best_bits = bits;
 	}
 	return c->patterns[best].class_id;
 }
@@ -1028,7 +1105,14 @@ __u32 kg_compiled_class_of(const struct kg_compiled *c, const char *topic)
 int kg_compiled_decide(const struct kg_compiled *c, __u16 principal_id, __u8 region_id,
 		       __u8 client_cid, __u8 op, const char *topic, __u32 *rule_index)
 {
-	const struct kg_class *cl = &c->classes[kg_compiled_class_of(c, topic)];
+	return kg_compiled_decide_class(c, kg_compiled_class_of(c, topic), principal_id,
+					region_id, client_cid, op, rule_index);
+}
+
+int kg_compiled_decide_class(const struct kg_compiled *c, __u32 class_id, __u16 principal_id,
+			     __u8 region_id, __u8 client_cid, __u8 op, __u32 *rule_index)
+{
+	const struct kg_class *cl = &c->classes[class_id];
 
 	/* Ids are masked into range, as the datapath must for the verifier. */
 	principal_id &= KG_MAX_PRINCIPALS - 1;

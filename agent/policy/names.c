@@ -77,7 +77,8 @@ static struct kg_stored_policy *load_stored(__u32 id)
 		kg_store_path(de->d_name, id, "yaml", path, sizeof(path));
 		if (access(path, R_OK))
 			continue;
-		if (kg_policy_file_load(&f, path, err, sizeof(err))) {
+		/* applied already (perhaps by an older kgate): read for its names, not judged */
+		if (kg_policy_file_load_unjudged(&f, path, err, sizeof(err))) {
 			kg_policy_file_free(&f);
 			continue;
 		}

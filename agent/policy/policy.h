@@ -47,6 +47,8 @@ struct kg_prule {
 	struct kg_pos pos;
 	char **topics; /* exact "orders.eu", prefix "orders.*" (ends in '*'), "*" = any */
 	int ntopics;
+	/* `topics: none`: only requests that name no topic (then ntopics is 0) */
+	bool topics_none;
 	char **principals; /* "ANONYMOUS" is the unauthenticated principal */
 	int nprincipals;
 	char **client_ids;
@@ -58,6 +60,7 @@ struct kg_prule {
 	int nregions_not;
 	__u8 action; /* enum kg_action */
 	bool audit;
+	struct kg_pos none_pos, action_pos; /* of `topics: none` and of the action, for the linter */
 	struct kg_pos *topics_pos, *principals_pos, *client_ids_pos, *regions_pos, *regions_not_pos;
 };
 
@@ -84,6 +87,7 @@ struct kg_plistener {
 struct kg_policy {
 	char version[128];
 	struct kg_pos pos; /* where policy-wide settings are reported (mode, audit_allow...) */
+	struct kg_pos default_pos; /* of the default action, for the linter */
 	__u8 mode;         /* KG_MODE_* */
 	__u8 default_action;
 	__u8 unknown_id_action;
@@ -121,11 +125,17 @@ int kg_cidrs_push(struct kg_cidr **v, int *n, const char *text, int line, int co
 
 /* ---- the policy compiled ------------------------------------------------------------ */
 
-/* One kg_topics entry without its generation byte (kg_topic_key_fill adds it). */
+/*
+ * One kg_topics entry without its generation byte (kg_topic_key_fill adds it). A policy
+ * with `topics: none` rules also gets two catch-all entries, gen + the first bit of a
+ * name (prefixlen 9), which every topic lookup (gen, name, 0: 16 bits or more) reaches
+ * and the lookup of a request naming no topic (gen alone: 8 bits) does not.
+ */
 struct kg_cpattern {
 	const char *name; /* pattern bytes (no '*'), not NUL-terminated; into kg_compiled.pool */
 	__u16 len;
 	__u8 exact;       /* 1: gen, name, 0; 0: prefix gen, name */
+	__u8 catchall;    /* 1: gen and the first bit of name[0] only (len is 1) */
 	__u32 class_id;   /* index into kg_compiled.classes */
 };
 
@@ -152,9 +162,17 @@ struct kg_compiled {
 	struct kg_rule *rules; /* kg_rules[gen * KG_MAX_RULES + i]; rule_id = i = file position */
 	__u32 nrules;
 
-	/* kg_topics entries; patterns[0] is the empty prefix (class 0: topics no pattern names). */
+	/*
+	 * kg_topics entries. patterns[0] is the empty prefix: the entry a request naming no
+	 * topic reaches. Class 0 holds topics no pattern names. Without `topics: none` rules
+	 * both are class 0; with them, requests naming no topic get a class of their own
+	 * (topicless_class, the last) and two catch-all entries (the last two patterns) take
+	 * topic names to class 0.
+	 */
 	struct kg_cpattern *patterns;
 	__u32 npatterns;
+	__u32 npolicy_patterns; /* the distinct patterns the rules name */
+	__u32 topicless_class;
 	struct kg_class *classes; /* kg_classes[gen * KG_MAX_PATTERNS + class_id] */
 	__u32 nclasses;
 
@@ -196,25 +214,52 @@ __u8 kg_compiled_client_id(const struct kg_compiled *c, const char *client_id); 
 __u8 kg_compiled_region_of(const struct kg_compiled *c, __u8 family, const __u8 *addr);
 /* Principal id bound by an identity CIDR, KG_PRINCIPAL_ANONYMOUS when none covers addr. */
 __u16 kg_compiled_identity_of(const struct kg_compiled *c, __u8 family, const __u8 *addr);
-/* The class (index into classes) a topic falls in: longest match over the patterns. */
+/*
+ * The class (index into classes) a topic falls in: longest match over the patterns, as
+ * the datapath's kg_topics lookup finds it. topic NULL: a request that names no topic.
+ */
 __u32 kg_compiled_class_of(const struct kg_compiled *c, const char *topic);
 
 /*
  * What the datapath decides from the compiled tables: the action, and in *rule_index
- * the deciding rule's index, or ~0u when default_action decided. op < KG_OP__COUNT.
+ * the deciding rule's index, or ~0u when default_action decided. op < KG_OP__COUNT;
+ * topic NULL: a request that names no topic.
  */
 int kg_compiled_decide(const struct kg_compiled *c, __u16 principal_id, __u8 region_id,
 		       __u8 client_cid, __u8 op, const char *topic, __u32 *rule_index);
+/* The same for every topic of one class: the first match of its candidate list. */
+int kg_compiled_decide_class(const struct kg_compiled *c, __u32 class_id, __u16 principal_id,
+			     __u8 region_id, __u8 client_cid, __u8 op, __u32 *rule_index);
 
 /* ---- the reference evaluator (ref.c) ----------------------------------------------- */
 
 /*
  * First match in file order over the policy as written. region NULL: the source is in
- * no region; client_id NULL: a null client.id; principal NULL: ANONYMOUS. Returns the
- * action; *rule_index = the deciding rule, or -1 when default_action decided.
+ * no region; client_id NULL: a null client.id; principal NULL: ANONYMOUS; topic NULL: a
+ * request that names no topic. Returns the action; *rule_index = the deciding rule, or
+ * -1 when default_action decided.
  */
 int kg_ref_decide(const struct kg_policy *p, const char *principal, const char *region,
 		  const char *client_id, __u8 op, const char *topic, int *rule_index);
+
+/* A rule's dimensions, in the order the reference evaluator tests them. */
+#define KG_DIMS(X)                                                                                 \
+	X(KG_DIM_NONE, "none")                                                                     \
+	X(KG_DIM_TOPICS, "topics")                                                                 \
+	X(KG_DIM_PRINCIPALS, "principals")                                                         \
+	X(KG_DIM_CLIENT_IDS, "client_ids")                                                         \
+	X(KG_DIM_OPERATIONS, "operations")                                                         \
+	X(KG_DIM_REGIONS, "regions")                                                               \
+	X(KG_DIM_REGIONS_NOT, "regions_not")
+
+enum kg_dim { KG_DIMS(KG_ENUM_ENTRY) KG_DIM__COUNT };
+
+/*
+ * The first dimension of rule r that the request does not match, KG_DIM_NONE when r
+ * matches it (arguments as kg_ref_decide's; principal NULL is ANONYMOUS).
+ */
+enum kg_dim kg_ref_rule_miss(const struct kg_prule *r, const char *principal, const char *region,
+			     const char *client_id, __u8 op, const char *topic);
 /* Region name of an address (longest prefix), or NULL when no region covers it. */
 const char *kg_ref_region_of(const struct kg_policy *p, __u8 family, const __u8 *addr);
 /* Principal an identity CIDR binds to an address (longest prefix), else "ANONYMOUS". */

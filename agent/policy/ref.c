@@ -32,37 +32,51 @@ static bool topic_matches(const char *pattern, const char *topic)
 	return !strcmp(topic, pattern);
 }
 
-static bool rule_matches(const struct kg_prule *r, const char *principal, const char *region,
-			 const char *client_id, __u8 op, const char *topic)
+/*
+ * topic NULL is a request that names no topic: `topics: none` matches only those, a rule
+ * without topics (or with "*", the same as leaving the key out) matches every request,
+ * and a list of names and prefixes only requests naming one of them.
+ */
+static bool topics_match(const struct kg_prule *r, const char *topic)
 {
-	bool topic_ok = r->ntopics == 0;
+	if (r->topics_none)
+		return !topic;
+	if (!r->ntopics)
+		return true;
+	for (int i = 0; i < r->ntopics; i++)
+		if (!strcmp(r->topics[i], "*") || (topic && topic_matches(r->topics[i], topic)))
+			return true;
+	return false;
+}
 
-	for (int i = 0; i < r->ntopics && !topic_ok; i++)
-		topic_ok = topic_matches(r->topics[i], topic);
-	if (!topic_ok)
-		return false;
+enum kg_dim kg_ref_rule_miss(const struct kg_prule *r, const char *principal, const char *region,
+			     const char *client_id, __u8 op, const char *topic)
+{
+	if (!principal)
+		principal = KG_ANONYMOUS_NAME;
+	if (!topics_match(r, topic))
+		return KG_DIM_TOPICS;
 	if (r->nprincipals && !listed(r->principals, r->nprincipals, principal))
-		return false;
+		return KG_DIM_PRINCIPALS;
 	/* A null client.id equals no name. */
 	if (r->nclient_ids && !listed(r->client_ids, r->nclient_ids, client_id))
-		return false;
+		return KG_DIM_CLIENT_IDS;
 	if (r->ops && (op >= 8 || !(r->ops & (1u << op))))
-		return false;
+		return KG_DIM_OPERATIONS;
 	/* A source in no region is in none of the named regions. */
 	if (r->nregions && !listed(r->regions, r->nregions, region))
-		return false;
+		return KG_DIM_REGIONS;
 	if (r->nregions_not && listed(r->regions_not, r->nregions_not, region))
-		return false;
-	return true;
+		return KG_DIM_REGIONS_NOT;
+	return KG_DIM_NONE;
 }
 
 int kg_ref_decide(const struct kg_policy *p, const char *principal, const char *region,
 		  const char *client_id, __u8 op, const char *topic, int *rule_index)
 {
-	if (!principal)
-		principal = KG_ANONYMOUS_NAME;
 	for (int i = 0; i < p->nrules; i++) {
-		if (rule_matches(&p->rules[i], principal, region, client_id, op, topic)) {
+		if (kg_ref_rule_miss(&p->rules[i], principal, region, client_id, op, topic) ==
+		    KG_DIM_NONE) {
 			*rule_index = i;
 			return p->rules[i].action;
 		}

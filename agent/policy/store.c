@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent/lib/lib.h"
+#include "agent/policy/lint.h"
 #include "agent/policy/store.h"
 #include "agent/policy/yaml.h"
 
@@ -32,19 +33,22 @@ void kg_policy_err_at(const char *path, const char *e, char *err, size_t errlen)
 		snprintf(err, errlen, "%s:%s", path, e);
 }
 
-static int parse_text(struct kg_policy_file *f, char *err, size_t errlen)
+static int parse_text(struct kg_policy_file *f, bool lint, char *err, size_t errlen)
 {
 	char e[512] = "";
 
+	/* lint: a policy that would enforce nothing (no listeners, no rule) is refused too */
 	if (kg_policy_parse_yaml(f->text, f->len, &f->p, e, sizeof(e)) ||
-	    kg_compile(&f->p, &f->c, e, sizeof(e))) {
+	    kg_compile(&f->p, &f->c, e, sizeof(e)) ||
+	    (lint && kg_lint_refuse(&f->p, &f->c, e, sizeof(e)))) {
 		kg_policy_err_at(f->path, e, err, errlen);
 		return -1;
 	}
 	return 0;
 }
 
-int kg_policy_file_load(struct kg_policy_file *f, const char *path, char *err, size_t errlen)
+static int file_load(struct kg_policy_file *f, const char *path, bool lint, char *err,
+		     size_t errlen)
 {
 	int e;
 
@@ -57,7 +61,18 @@ int kg_policy_file_load(struct kg_policy_file *f, const char *path, char *err, s
 			 e == -EFBIG ? "larger than the policy file limit" : strerror(-e));
 		return -1;
 	}
-	return parse_text(f, err, errlen);
+	return parse_text(f, lint, err, errlen);
+}
+
+int kg_policy_file_load(struct kg_policy_file *f, const char *path, char *err, size_t errlen)
+{
+	return file_load(f, path, true, err, errlen);
+}
+
+int kg_policy_file_load_unjudged(struct kg_policy_file *f, const char *path, char *err,
+				 size_t errlen)
+{
+	return file_load(f, path, false, err, errlen);
 }
 
 void kg_policy_file_free(struct kg_policy_file *f)

@@ -33,6 +33,9 @@ struct kg_policy_file {
 
 /* Reads, parses and compiles path. 0, or -1 with err = "FILE:LINE:COL: message". */
 int kg_policy_file_load(struct kg_policy_file *f, const char *path, char *err, size_t errlen);
+/* The same without the linter's refusals: for a policy that was applied already. */
+int kg_policy_file_load_unjudged(struct kg_policy_file *f, const char *path, char *err,
+				 size_t errlen);
 void kg_policy_file_free(struct kg_policy_file *f);
 /*
  * err = "path:" + e, a "LINE:COL: message" of the parser or the compiler ("0:0: " is no

@@ -280,6 +280,7 @@ static int f_default(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj)
 {
 	(void)k;
 	(void)obj;
+	c->p->default_pos = pos_of(v);
 	return want_action(c, v, "default", &c->p->default_action);
 }
 
@@ -541,11 +542,34 @@ static int f_rule_name(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj
 		(void)k;                                                                           \
 		return str_list(c, v, label, &r->field, &r->n##field, &r->field##_pos);            \
 	}
-RULE_LIST(topics, "topics")
 RULE_LIST(principals, "principals")
 RULE_LIST(client_ids, "client_ids")
 RULE_LIST(regions, "regions")
 RULE_LIST(regions_not, "regions_not")
+
+/*
+ * topics: a list of names and prefixes, or the plain scalar none: requests that name no
+ * topic. A list is always a YAML sequence, so none can never be read as a topic named
+ * "none" ([none] is that topic).
+ */
+static int f_rule_topics(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj)
+{
+	struct kg_prule *r = rule_of(c, obj);
+
+	(void)k;
+	if (v->type == YAML_SCALAR_NODE && !strcmp(sval(v), "none")) {
+		if (v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+			return fail(c, v,
+				    "topics: write none unquoted for requests that name no topic "
+				    "(a topic named \"none\" is [none])");
+		r->topics_none = true;
+		r->none_pos = pos_of(v);
+		return 0;
+	}
+	if (v->type == YAML_SCALAR_NODE)
+		return fail(c, v, "topics: expected a list, or none, found %s", kind_of(v));
+	return str_list(c, v, "topics", &r->topics, &r->ntopics, &r->topics_pos);
+}
 
 static int f_rule_ops(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj)
 {
@@ -571,6 +595,7 @@ static int f_rule_ops(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj)
 static int f_rule_action(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj)
 {
 	(void)k;
+	rule_of(c, obj)->action_pos = pos_of(v);
 	return want_action(c, v, "action", &rule_of(c, obj)->action);
 }
 

@@ -179,6 +179,9 @@ policy v2 reject "  - name: later-rule
     topics: [\"later.*\"]
     action: reject" >"$TMP/v2.yaml"
 policy v3 allow "" >"$TMP/v3.yaml"
+policy v1n allow "  - name: plumbing
+    topics: none
+    action: allow" >"$TMP/v1n.yaml"
 printf 'version: broken\nrules:\n  - name: x\n    topics: ["ok.*"]\n    action: maybe\n' >"$TMP/broken.yaml"
 cp "$TMP/v1.yaml" "$TMP/agent.yaml"
 
@@ -246,6 +249,7 @@ kg policy diff --iface "$IFB" "$TMP/v2.yaml" >"$TMP/diff.txt" 2>&1
 check "policy diff: version, changed and added rules" bash -c "grep -q '~ version: v1 -> v2' $TMP/diff.txt && grep -q '^~ rule ok-topics:' $TMP/diff.txt && grep -q '^+ rule later-rule' $TMP/diff.txt && grep -q '^3 differences' $TMP/diff.txt"
 jcheck "policy diff -o json" 'c=sorted(x["change"] for x in d["changes"]); assert c==["added","changed","version"] or c==["added","changed","setting"], c' kg policy diff --iface "$IFB" -o json $TMP/v2.yaml
 check "policy diff of the active file: no differences" bash -c "nsenter --net=/run/netns/$NSB $KGATE policy diff --iface $IFB $TMP/v1.yaml | grep -q '^0 differences'"
+check "policy diff: a topics: none rule shows as such (never as no topics)" bash -c "nsenter --net=/run/netns/$NSB $KGATE policy diff --iface $IFB $TMP/v1n.yaml | grep -q '^+ rule plumbing (at 2): topics=<none> -> allow'"
 
 # ---- apply v2: atomic swap, revocation of an established connection ----------------------
 T_APPLY=$(date +%s.%N)

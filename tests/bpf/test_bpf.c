@@ -262,6 +262,8 @@ static void test_undecodable_in_kernel(void)
 	free(k);
 }
 
+int register_topicless_tests(void); /* tests/bpf/test_topicless.c */
+
 int main(void)
 {
 	CU_pSuite s;
@@ -275,7 +277,8 @@ int main(void)
 			 test_fixtures_kernel_equals_host) ||
 	    !CU_add_test(s, "every covered version: kernel equals host",
 			 test_synthesized_kernel_equals_host) ||
-	    !CU_add_test(s, "undecodable input reported from the kernel", test_undecodable_in_kernel))
+	    !CU_add_test(s, "undecodable input reported from the kernel", test_undecodable_in_kernel) ||
+	    register_topicless_tests())
 		return 2;
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

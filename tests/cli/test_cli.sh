@@ -2,32 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The kgate CLI as a user meets it: --help everywhere, exit codes, JSON that parses,
 # clear errors for bad input.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-KGATE=${KGATE:-build/kgate}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-
-check() { # name, then a command that must succeed
-	local name=$1
-	shift
-	if "$@" >"$TMP/out" 2>"$TMP/err"; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL: $name" >&2
-		sed 's/^/  | /' "$TMP/out" "$TMP/err" >&2
-	fi
-}
-
-exits() { # expected exit code, command...
-	local want=$1
-	shift
-	"$@" >"$TMP/out" 2>"$TMP/err"
-	[ $? -eq "$want" ]
-}
+# the repository as the working directory, KGATE, TMP, check, exits, exits_says
+. "$(dirname "$0")/lib.sh"
 
 for cmd in decode probe version help run flows stats detach; do
 	check "$cmd --help exits 0 with usage" bash -c "$KGATE $cmd --help | grep -q '^usage: kgate $cmd'"
@@ -50,14 +26,6 @@ check "decode a missing file: exit 2, names it" bash -c "out=\$($KGATE decode /n
 check "decode bad -o: exit 2" exits 2 "$KGATE" decode -o yaml "$fx"
 check "probe without --iface: exit 2" exits 2 "$KGATE" probe
 check "probe on a missing interface: exit 1, names it" bash -c "$KGATE probe --iface kgnosuch0 2>&1 | grep -q kgnosuch0"
-
-# exit code, regex the combined output must match, command...
-exits_says() {
-	local want=$1 re=$2
-	shift 2
-	"$@" >"$TMP/out" 2>&1
-	[ $? -eq "$want" ] && grep -qE -- "$re" "$TMP/out"
-}
 
 # kgate policy: the shipped policies validate; a broken one says FILE:LINE:COL, exit 1.
 check "policy --help exits 0 with usage" bash -c "$KGATE policy --help | grep -q '^usage: kgate policy'"
@@ -120,11 +88,11 @@ unset KGATE_PIN_ROOT KGATE_STATE_DIR
 
 # kgate policy eval: the reference evaluator's verdict and rule (no datapath)
 check "policy eval --help exits 0 with its usage" bash -c "$KGATE policy eval --help | grep -q '^usage: kgate policy eval'"
-check "policy eval: eu topic from us is rejected by its residency rule" exits_says 0 '^reject eu-data-stays-in-eu$' "$KGATE" policy eval policies/residency.yaml --topic eu.orders --op produce --region us
-check "policy eval: no region, no rule: the default decides" exits_says 0 '^reject default$' "$KGATE" policy eval policies/residency.yaml --topic open.events --op produce
+check "policy eval: eu topic from us is rejected by its residency rule" exits_says 0 '^reject eu-data-stays-in-eu \(enforced\)$' "$KGATE" policy eval policies/residency.yaml --topic eu.orders --op produce --region us
+check "policy eval: no region, no rule: the default decides" exits_says 0 '^reject default \(enforced\)$' "$KGATE" policy eval policies/residency.yaml --topic open.events --op produce
 check "policy eval --stdin -o json: one answer per query, in order" bash -c "printf 'eu.orders\tproduce\t\teu\nref.prices\tconsume\n' | $KGATE policy eval -o json --stdin policies/residency.yaml | /usr/bin/python3 -c 'import json,sys; r=[json.loads(l) for l in sys.stdin]; assert [(x[\"verdict\"], x[\"rule\"]) for x in r] == [(\"allow\", \"eu-and-us-clients\"), (\"allow\", \"reference-data-readable-by-all\")], r'"
 check "policy eval an unknown operation: exit 1" exits_says 1 "unknown operation 'fly'" "$KGATE" policy eval policies/residency.yaml --topic t --op fly
-check "policy eval without --topic: exit 2" exits 2 "$KGATE" policy eval policies/residency.yaml --op produce
+check "policy eval without --op: exit 2" exits 2 "$KGATE" policy eval policies/residency.yaml --topic t
 check "policy eval a broken file: FILE:LINE:COL, exit 1" exits_says 1 "^$TMP/bad.yaml:6:27: " "$KGATE" policy eval "$TMP/bad.yaml" --topic t --op produce
 
 echo "cli: $pass passed, $fail failed"

@@ -8,7 +8,7 @@ which is made from the command's option table), host network, capabilities, the
 bpffs hostPath, the policy mounted from the ConfigMap (no subPath: it would never be
 updated) with a reload path that ends in SIGHUP, the liveness probe on --metrics-addr's
 port and /healthz, the node name from the downward API, the shipped policy passing
-`kgate policy check`, and the runtime image carrying every library `ldd build/kgate`
+`kgate policy check --strict`, and the runtime image carrying every library `ldd build/kgate`
 lists. Run with /usr/bin/python3 (python3-yaml). KGATE=path overrides build/kgate.
 """
 import configparser
@@ -81,7 +81,7 @@ def policy_check(text, what):
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
         f.write(text)
         f.flush()
-        p = subprocess.run([KGATE, "policy", "check", f.name], capture_output=True,
+        p = subprocess.run([KGATE, "policy", "check", "--strict", f.name], capture_output=True,
                            text=True)
     check(what, p.returncode == 0, (p.stdout + p.stderr).strip())
 
@@ -162,7 +162,8 @@ def test_daemonset(flags):
     check("daemonset: the policy file is a key of ConfigMap %s" % cmname,
           key in cm.get("data", {}), str(key))
     if key in cm.get("data", {}):
-        policy_check(cm["data"][key], "daemonset: the shipped policy passes kgate policy check")
+        policy_check(cm["data"][key],
+                     "daemonset: the shipped policy passes kgate policy check --strict")
     for flag in ("--spool-dir",):
         d = fv.get(flag, [""])[0]
         v, _ = vol_at(d)
@@ -197,8 +198,8 @@ def test_daemonset(flags):
                    "subPath" not in mm for mm in c.get("volumeMounts", []))
         if sees and re.search(r"kill\s+-(HUP|s\s+HUP|1)\b", script):
             ok = True
-            check("daemonset: reloader checks the policy before signalling",
-                  "policy check" in script)
+            check("daemonset: reloader checks the policy (--strict) before signalling",
+                  "policy check --strict" in script)
     check("daemonset: a sidecar sees ConfigMap updates and sends SIGHUP", ok)
     check("daemonset: shareProcessNamespace (the sidecar can signal the agent)",
           not reloaders or spec.get("shareProcessNamespace") is True)

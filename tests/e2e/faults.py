@@ -187,9 +187,11 @@ def cmd_versions(a):
             by_ver.setdefault(r["policy_version"], []).append(r)
     mismatches = 0
     for ver, rs in by_ver.items():
-        q = "".join("%s\t%s\t%s\t%s\t%s\n" % (
+        # a SASL user no rule names is only a principal eval accepts when it is said to be
+        # one (the sixth field)
+        q = "".join("%s\t%s\t%s\t%s\t%s\t%s\n" % (
             r["topic"] or "", r["operation"], r["principal"] or "", r["region"] or "",
-            r["client_id"] or "") for r in rs)
+            r["client_id"] or "", r.get("principal_source") or "") for r in rs)
         p = subprocess.run([a.kgate, "policy", "eval", "-o", "json", "--stdin", files[ver]],
                            input=q.encode(), capture_output=True, timeout=120)
         ans = [json.loads(l) for l in p.stdout.decode().splitlines() if l.strip()]

@@ -6,6 +6,8 @@
 int register_decode_tests(void);
 int register_policy_tests(void);
 int register_policy_yaml_tests(void);
+int register_policy_lint_tests(void);
+int register_policy_eval_tests(void);
 int register_audit_tests(void);
 int register_events_tests(void);
 
@@ -16,7 +18,8 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	if (register_decode_tests() || register_policy_tests() ||
-	    register_policy_yaml_tests() || register_audit_tests() ||
+	    register_policy_yaml_tests() || register_policy_lint_tests() ||
+	    register_policy_eval_tests() || register_audit_tests() ||
 	    register_events_tests()) {
 		fprintf(stderr, "test registration failed\n");
 		CU_cleanup_registry();

@@ -60,7 +60,8 @@ static void push_all(char ***v, int *n, char *list)
 
 /*
  * Adds a rule: space-separated "t=a*,ab p=alice c=cli1 o=produce,consume r=eu nr=us
- * a=reject audit @12:5". Position defaults to line 100 + index, column 3.
+ * a=reject audit @12:5", or "none" for `topics: none`. Position defaults to line 100 +
+ * index, column 3.
  */
 static struct kg_prule *R(struct kg_policy *p, const char *spec)
 {
@@ -79,6 +80,10 @@ static struct kg_prule *R(struct kg_policy *p, const char *spec)
 			continue;
 		if (!strcmp(tok, "audit")) {
 			r->audit = true;
+			continue;
+		}
+		if (!strcmp(tok, "none")) {
+			r->topics_none = true;
 			continue;
 		}
 		if (tok[0] == '@') {
@@ -180,7 +185,8 @@ static void expect(const struct kg_policy *p, const struct kg_compiled *c, const
 		fprintf(stderr,
 			"\n%s/%s/%s/%s/%s: want %s by %d; reference %d by %d; compiled %d by %d\n",
 			principal ? principal : "(anonymous)", region ? region : "(none)",
-			client ? client : "(null)", op, topic, want_action, want_rule, ref,
+			client ? client : "(null)", op, topic ? topic : "(no topic)", want_action,
+			want_rule, ref,
 			ref_rule, got, (int)got_rule);
 	CU_ASSERT_EQUAL(ref, want);
 	CU_ASSERT_EQUAL(ref_rule, want_rule);
@@ -204,13 +210,16 @@ static void expect_class(const struct kg_compiled *c, const char *topic, int n, 
 	}
 	va_end(ap);
 	if (!ok) {
-		fprintf(stderr, "\nclass of \"%s\": want %d candidates, got", topic, n);
+		fprintf(stderr, "\nclass of \"%s\": want %d candidates, got",
+			topic ? topic : "(no topic)", n);
 		for (__u32 i = 0; i < cl->n; i++)
 			fprintf(stderr, " %u", cl->rules[i]);
 		fprintf(stderr, "\n");
 	}
 	CU_ASSERT_TRUE(ok);
 }
+
+static void expect_error(const struct kg_policy *p, const char *want_pos, const char *what);
 
 /* ---- semantics ---------------------------------------------------------------------- */
 
@@ -367,6 +376,90 @@ static void test_topic_wildcards(void)
 	expect_class(&c, "x", 3, 0, 1, 2);
 	expect_class(&c, "y", 3, 1, 2, 3);
 	kg_compiled_free(&c);
+	kg_policy_free(&p);
+}
+
+/*
+ * Requests that name no topic (topic NULL): `topics: none` rules match only them, rules
+ * without topics and "*" match them and every topic, topic rules never. Their class is
+ * the empty prefix's; topics no pattern names stay in class 0, without the none rules.
+ */
+static void test_topicless_requests(void)
+{
+	static const char *const unnamed[] = { "zzz", "", "\x80high", "\x01low", "a" };
+	struct kg_policy p;
+	struct kg_compiled c;
+	struct kg_topic_key tk;
+
+	kg_policy_init(&p);
+	R(&p, "t=secret.* a=reject");
+	R(&p, "none o=produce,consume a=allow");
+	R(&p, "none p=mallory a=drop");
+	R(&p, "o=admin a=reset");
+	R(&p, "t=ab a=allow");
+	R(&p, "t=* o=describe a=redirect");
+	if (compile_ok(&p, &c))
+		return;
+	expect(&p, &c, NULL, NULL, NULL, "produce", NULL, "allow", 1);
+	expect(&p, &c, "mallory", NULL, NULL, "consume", NULL, "allow", 1);
+	expect(&p, &c, "mallory", NULL, NULL, "other", NULL, "drop", 2);
+	expect(&p, &c, NULL, NULL, NULL, "admin", NULL, "reset", 3);
+	expect(&p, &c, NULL, NULL, NULL, "describe", NULL, "redirect", 5);
+	expect(&p, &c, NULL, NULL, NULL, "other", NULL, "allow", -1);
+	for (unsigned int i = 0; i < sizeof(unnamed) / sizeof(unnamed[0]); i++) {
+		expect(&p, &c, NULL, NULL, NULL, "produce", unnamed[i], "allow", -1);
+		expect(&p, &c, "mallory", NULL, NULL, "other", unnamed[i], "allow", -1);
+		expect(&p, &c, NULL, NULL, NULL, "admin", unnamed[i], "reset", 3);
+		expect_class(&c, unnamed[i], 2, 3, 5);
+	}
+	expect(&p, &c, NULL, NULL, NULL, "produce", "ab", "allow", 4);
+	expect(&p, &c, NULL, NULL, NULL, "produce", "secret.x", "reject", 0);
+	expect_class(&c, NULL, 4, 1, 2, 3, 5);
+	expect_class(&c, "ab", 2, 3, 4); /* rule 4 is all-any: the list ends there */
+	/* gen alone for no topic; the catch-alls: gen and one bit, to class 0 */
+	CU_ASSERT_EQUAL(c.topicless_class, c.nclasses - 1);
+	CU_ASSERT_EQUAL(c.npolicy_patterns, 2);
+	CU_ASSERT_FATAL(c.npatterns == 5);
+	kg_topic_key_fill(&c.patterns[0], 1, &tk);
+	CU_ASSERT(tk.prefixlen == 8 && c.patterns[0].class_id == c.topicless_class);
+	for (int half = 0; half < 2; half++) {
+		kg_topic_key_fill(&c.patterns[3 + half], 1, &tk);
+		CU_ASSERT(tk.prefixlen == 9 && tk.data[0] == 1 && tk.data[1] == (half ? 0x80 : 0));
+		CU_ASSERT_EQUAL(c.patterns[3 + half].class_id, 0);
+	}
+	kg_compiled_free(&c);
+
+	/* Without `topics: none` the compiled form is what it always was: one class 0. */
+	p.rules[1].topics_none = p.rules[2].topics_none = false;
+	if (compile_ok(&p, &c))
+		return;
+	CU_ASSERT_EQUAL(c.topicless_class, 0);
+	CU_ASSERT_EQUAL(c.npatterns, 3);
+	CU_ASSERT_EQUAL(c.nclasses, 3);
+	expect(&p, &c, NULL, NULL, NULL, "produce", "zzz", "allow", 1);
+	expect_class(&c, NULL, 4, 1, 2, 3, 5);
+	expect_class(&c, "zzz", 4, 1, 2, 3, 5);
+	kg_compiled_free(&c);
+	kg_policy_free(&p);
+
+	/* A rule cannot say both. */
+	kg_policy_init(&p);
+	R(&p, "t=a none @7:9");
+	expect_error(&p, "7:9", "topics: none and topic patterns in one rule");
+	kg_policy_free(&p);
+
+	/* The topic-less class counts its candidates like any other. */
+	kg_policy_init(&p);
+	for (int i = 0; i < KG_MAX_CANDIDATES; i++) {
+		char spec[32];
+
+		snprintf(spec, sizeof(spec), "%s p=u%d", i % 2 ? "none" : "", i);
+		R(&p, spec);
+	}
+	if (!compile_ok(&p, &c))
+		kg_compiled_free(&c);
+	R(&p, "none p=v @80:4");
+	expect_error(&p, "80:4", "requests that name no topic would have more than 32");
 	kg_policy_free(&p);
 }
 
@@ -752,6 +845,19 @@ static void test_limits(void)
 	}
 	R(&p, "t=one.more @9:9");
 	expect_error(&p, "9:9", "more than 131071 distinct patterns");
+	/* topics: none takes a class slot of its own (and two trie entries) */
+	free(p.rules[1].topics[0]);
+	p.rules[1].ntopics = 0;
+	p.rules[1].topics_none = true;
+	expect_error(&p, "100:3", "more than 131070 distinct patterns");
+	r = &p.rules[0];
+	free(r->topics[--r->ntopics]);
+	if (!compile_ok(&p, &c)) {
+		CU_ASSERT_EQUAL(c.npatterns, KG_MAX_PATTERNS + 1);
+		CU_ASSERT_EQUAL(c.nclasses, KG_MAX_PATTERNS);
+		CU_ASSERT_EQUAL(c.topicless_class, KG_MAX_PATTERNS - 1);
+		kg_compiled_free(&c);
+	}
 	kg_policy_free(&p);
 
 	/* Principals: 254 named (identities and rules together) besides ANONYMOUS. */
@@ -1008,6 +1114,8 @@ static void random_policy(struct rng *g, struct kg_policy *p)
 					strcat(name, "*");
 				kg_strv_push(&r->topics, &r->ntopics, name);
 			}
+		else if (!below(g, 3))
+			r->topics_none = true;
 		if (below(g, 2))
 			for (int k = 1 + below(g, 2); k > 0; k--)
 				kg_strv_push(&r->principals, &r->nprincipals,
@@ -1077,7 +1185,9 @@ static void dump_policy(const struct kg_policy *p)
 /*
  * The candidate list of a class read straight from its definition: the rules, in file
  * order, that can match and whose patterns match the class's topics, up to and including
- * the first whose other dimensions are all "any". O(rules x patterns): small policies only.
+ * the first whose other dimensions are all "any". The empty prefix (cls == NULL) is the
+ * class of requests naming no topic, a catch-all entry that of topics no pattern names.
+ * O(rules x patterns): small policies only.
  */
 static int brute_class(const struct kg_policy *p, const struct kg_cpattern *cls, int *out)
 {
@@ -1085,7 +1195,8 @@ static int brute_class(const struct kg_policy *p, const struct kg_cpattern *cls,
 
 	for (int i = 0; i < p->nrules; i++) {
 		const struct kg_prule *r = &p->rules[i];
-		bool covers = r->ntopics == 0, never = r->nregions > 0, allany;
+		bool covers = !r->ntopics && (!r->topics_none || !cls), never = r->nregions > 0;
+		bool allany;
 
 		for (int j = 0; j < r->nregions; j++) {
 			bool negated = false;
@@ -1102,6 +1213,8 @@ static int brute_class(const struct kg_policy *p, const struct kg_cpattern *cls,
 
 			if (!strcmp(t, "*"))
 				covers = true;
+			else if (!cls || cls->catchall)
+				covers = false;
 			else if (t[len - 1] == '*')
 				covers = len - 1 <= cls->len && !memcmp(t, cls->name, len - 1);
 			else
@@ -1138,7 +1251,7 @@ static void test_differential(void)
 	static const char *const req_clients[] = { NULL, "c1", "c2", "", "zz" };
 	__u64 seed = seed_from_env();
 	struct rng g = { seed ? seed : 1 };
-	long pairs = 0, by_rule = 0, by_default = 0;
+	long pairs = 0, by_rule = 0, by_default = 0, topicless = 0, by_none = 0;
 	int failures = 0;
 
 	fprintf(stderr, "\n  policy differential: seed %llu (replay: KGATE_SEED=%llu)\n",
@@ -1159,7 +1272,7 @@ static void test_differential(void)
 		}
 		for (__u32 k = 0; k < c.npatterns; k++) {
 			const struct kg_class *cl = &c.classes[c.patterns[k].class_id];
-			int want[64], n = brute_class(&p, &c.patterns[k], want);
+			int want[64], n = brute_class(&p, k ? &c.patterns[k] : NULL, want);
 			bool same = (int)cl->n == n;
 
 			for (int i = 0; same && i < n; i++)
@@ -1175,7 +1288,7 @@ static void test_differential(void)
 			}
 		}
 		for (int q = 0; q < DIFF_REQUESTS; q++) {
-			char topic[16];
+			char name[16], *topic = name;
 			__u8 family, addr[16], op = below(&g, KG_OP__COUNT);
 			const char *principal = req_principals[below(&g, 7)];
 			const char *client = req_clients[below(&g, 5)];
@@ -1186,7 +1299,12 @@ static void test_differential(void)
 			__u32 got_rule;
 			int got;
 
-			random_name(&g, topic, 1, 4);
+			random_name(&g, name, 1, 4);
+			/* one request in five names no topic (InitProducerId, FindCoordinator...) */
+			if (!below(&g, 5)) {
+				topic = NULL;
+				topicless++;
+			}
 			random_addr(&g, &family, addr);
 			ref_region = kg_ref_region_of(&p, family, addr);
 			region_id = kg_compiled_region_of(&c, family, addr);
@@ -1209,13 +1327,15 @@ static void test_differential(void)
 						 &got_rule);
 			pairs++;
 			ref_rule < 0 ? by_default++ : by_rule++;
+			by_none += ref_rule >= 0 && p.rules[ref_rule].topics_none;
 			if (got != ref || (int)got_rule != ref_rule) {
 				fprintf(stderr,
 					"policy %d: principal %s region %s client %s op %u "
 					"topic %s: reference %d by %d, compiled %d by %d\n",
 					it, ref_principal ? ref_principal : "(null)",
 					ref_region ? ref_region : "(none)",
-					client ? client : "(null)", op, topic, ref, ref_rule, got,
+					client ? client : "(null)", op, topic ? topic : "(none)", ref,
+					ref_rule, got,
 					(int)got_rule);
 				dump_policy(&p);
 				CU_FAIL("compiled decision differs from the reference");
@@ -1226,11 +1346,14 @@ static void test_differential(void)
 		kg_compiled_free(&c);
 		kg_policy_free(&p);
 	}
-	fprintf(stderr, "  %ld pairs: %ld decided by a rule, %ld by default\n", pairs, by_rule,
-		by_default);
+	fprintf(stderr,
+		"  %ld pairs: %ld decided by a rule, %ld by default; %ld name no topic, %ld of "
+		"them decided by a topics: none rule\n",
+		pairs, by_rule, by_default, topicless, by_none);
 	CU_ASSERT_TRUE(pairs >= 10000 || failures);
 	/* Both outcomes must be common, or the comparison proves little. */
 	CU_ASSERT_TRUE(by_rule > pairs / 5 && by_default > pairs / 20);
+	CU_ASSERT_TRUE(topicless > pairs / 10 && by_none > topicless / 20);
 }
 
 /* ---- scale ------------------------------------------------------------------------------- */
@@ -1374,6 +1497,7 @@ int register_policy_tests(void)
 	    !CU_add_test(s, "nested prefixes in every order", test_nested_prefixes_every_order) ||
 	    !CU_add_test(s, "class candidate lists", test_class_lists) ||
 	    !CU_add_test(s, "topic wildcards", test_topic_wildcards) ||
+	    !CU_add_test(s, "requests that name no topic, topics: none", test_topicless_requests) ||
 	    !CU_add_test(s, "negated regions, source in no region", test_negated_regions) ||
 	    !CU_add_test(s, "principal, client.id and operation", test_principal_client_op) ||
 	    !CU_add_test(s, "default action", test_default_action) ||

@@ -154,7 +154,11 @@ static const struct err_case err_cases[] = {
 	{"root is a list", "- a\n- b\n", "1:1: ", "policy: expected a mapping, found a list"},
 	{"rules is a mapping", HEAD "rules: {a: b}\n", "3:8: ", "rules: expected a list"},
 	{"topics is a scalar", HEAD "rules:\n  - name: a\n    topics: orders\n    action: allow\n",
-	 "5:13: ", "topics: expected a list, found a scalar"},
+	 "5:13: ", "topics: expected a list, or none, found a scalar"},
+	{"topics: none quoted", HEAD "rules:\n  - name: a\n    topics: \"none\"\n    action: allow\n",
+	 "5:13: ", "topics: write none unquoted"},
+	{"topics: nothing", HEAD "rules:\n  - name: a\n    topics:\n    action: allow\n",
+	 "5:12: ", "topics: expected a list, or none, found nothing"},
 	{"topic is a list", HEAD "rules:\n  - name: a\n    topics: [[x]]\n    action: allow\n",
 	 "5:14: ", "topics: expected a string, found a list"},
 	{"version is empty", "version:\ndefault: allow\n",
@@ -391,12 +395,55 @@ static void test_fields_and_positions(void)
 	CU_ASSERT_EQUAL(r->ops, (1 << KG_OP_PRODUCE) | (1 << KG_OP_ADMIN));
 	CU_ASSERT_EQUAL(r->action, KG_ACT_REDIRECT);
 	CU_ASSERT(r->audit);
+	CU_ASSERT_FALSE(r->topics_none);
+	CU_ASSERT_EQUAL(r->action_pos.line, 20);
+	CU_ASSERT_EQUAL(r->action_pos.col, 13);
 	r = &p.rules[1];
 	CU_ASSERT_EQUAL(r->ops, 0);
 	CU_ASSERT_EQUAL(r->ntopics, 0);
 	CU_ASSERT_FALSE(r->audit);
 	CU_ASSERT_EQUAL(r->nregions_not, 1);
 	CU_ASSERT_EQUAL(r->regions_not_pos[0].line, 23);
+	kg_policy_free(&p);
+}
+
+/* topics: none is the selector of requests that name no topic; [none] is a topic. */
+static void test_topics_none(void)
+{
+	static const char yaml[] = "version: v1\n"
+				   "default: reject\n"
+				   "rules:\n"
+				   "  - name: plumbing\n"
+				   "    topics: none\n"
+				   "    operations: [produce, consume]\n"
+				   "    action: allow\n"
+				   "  - name: the-topic-named-none\n"
+				   "    topics: [none]\n"
+				   "    action: allow\n";
+	struct kg_policy p;
+	char err[512];
+	int i;
+
+	CU_ASSERT_FATAL(
+		kg_policy_load_yaml(write_tmp(yaml, sizeof(yaml) - 1), &p, err, sizeof(err)) == 0);
+	CU_ASSERT_FATAL(p.nrules == 2);
+	CU_ASSERT(p.rules[0].topics_none && p.rules[0].ntopics == 0);
+	CU_ASSERT_EQUAL(p.rules[0].none_pos.line, 5);
+	CU_ASSERT_EQUAL(p.rules[0].none_pos.col, 13);
+	CU_ASSERT(!p.rules[1].topics_none && p.rules[1].ntopics == 1);
+	/* a request naming no topic: the plumbing rule, for its operations only */
+	CU_ASSERT_EQUAL(kg_ref_decide(&p, NULL, NULL, NULL, KG_OP_PRODUCE, NULL, &i),
+			KG_ACT_ALLOW);
+	CU_ASSERT_EQUAL(i, 0);
+	CU_ASSERT_EQUAL(kg_ref_decide(&p, NULL, NULL, NULL, KG_OP_ADMIN, NULL, &i), KG_ACT_REJECT);
+	CU_ASSERT_EQUAL(i, -1);
+	/* a topic: never the plumbing rule */
+	CU_ASSERT_EQUAL(kg_ref_decide(&p, NULL, NULL, NULL, KG_OP_PRODUCE, "none", &i),
+			KG_ACT_ALLOW);
+	CU_ASSERT_EQUAL(i, 1);
+	CU_ASSERT_EQUAL(kg_ref_decide(&p, NULL, NULL, NULL, KG_OP_PRODUCE, "orders", &i),
+			KG_ACT_REJECT);
+	CU_ASSERT_EQUAL(i, -1);
 	kg_policy_free(&p);
 }
 
@@ -583,6 +630,7 @@ int register_policy_yaml_tests(void)
 	    !CU_add_test(s, "file errors are 0:0", test_io_errors) ||
 	    !CU_add_test(s, "region limit", test_region_limit) ||
 	    !CU_add_test(s, "fields and positions", test_fields_and_positions) ||
+	    !CU_add_test(s, "topics: none and the topic [none]", test_topics_none) ||
 	    !CU_add_test(s, "YAML == hand-built policy", test_equivalence) ||
 	    !CU_add_test(s, "parse from a buffer, CRLF", test_parse_buffer))
 		return -1;

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * kgate policy eval's honesty (agent/policy/explain.h). Which dimension fails is the
+ * reference evaluator's own answer (kg_ref_rule_miss); this file only puts it in words.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/policy/explain.h"
+
+#define EX_NAME(sym, name) [sym] = name,
+static const char *const ex_ops[] = {KG_OPS(EX_NAME)};
+static const char *const ex_dims[] = {KG_DIMS(EX_NAME)};
+
+/* Names one sentence lists; more are counted. */
+#define EX_LIST_MAX 8
+
+/* Appends "a, b, c and N more" of v[0..n) to buf at *off. */
+static void put_list(char *buf, size_t size, size_t *off, char **v, int n)
+{
+	for (int i = 0; i < n && i < EX_LIST_MAX && *off < size; i++)
+		*off += snprintf(buf + *off, size - *off, "%s%s", i ? ", " : "", v[i]);
+	if (n > EX_LIST_MAX && *off < size)
+		*off += snprintf(buf + *off, size - *off, " and %d more", n - EX_LIST_MAX);
+}
+
+static bool rule_names_principal(const struct kg_policy *p, const char *s)
+{
+	for (int i = 0; i < p->nrules; i++)
+		for (int j = 0; j < p->rules[i].nprincipals; j++)
+			if (!strcmp(p->rules[i].principals[j], s))
+				return true;
+	for (int i = 0; i < p->nidentities; i++)
+		if (!strcmp(p->identities[i].principal, s))
+			return true;
+	return !strcmp(s, KG_ANONYMOUS_NAME);
+}
+
+int kg_eval_check(const struct kg_policy *p, const char *opname, bool sasl_user,
+		  struct kg_eval_req *q, char *err, size_t errlen)
+{
+	size_t off = 0;
+	int i;
+
+	for (i = 0; i < KG_OP__COUNT && strcmp(ex_ops[i], opname); i++)
+		;
+	if (i == KG_OP__COUNT) {
+		snprintf(err, errlen,
+			 "unknown operation '%s' (expected one of: other, produce, consume, "
+			 "describe, admin)",
+			 opname);
+		return -1;
+	}
+	q->op = (__u8)i;
+	for (i = 0; q->region && i < p->nregions && strcmp(p->regions[i].name, q->region); i++)
+		;
+	if (q->region && i == p->nregions) {
+		off = snprintf(err, errlen, "unknown region '%s': the policy defines %s", q->region,
+			       p->nregions ? "" : "none");
+		for (i = 0; i < p->nregions && i < EX_LIST_MAX && off < errlen; i++)
+			off += snprintf(err + off, errlen - off, "%s%s", i ? ", " : "",
+					p->regions[i].name);
+		if (p->nregions > EX_LIST_MAX && off < errlen)
+			off += snprintf(err + off, errlen - off, " and %d more",
+					p->nregions - EX_LIST_MAX);
+		if (off < errlen)
+			snprintf(err + off, errlen - off, " (leave the region out: in no region)");
+		return -1;
+	}
+	if (q->principal && !sasl_user && !rule_names_principal(p, q->principal)) {
+		snprintf(err, errlen,
+			 "unknown principal '%s': no identity and no rule names it, so only a "
+			 "SASL user could be it; to ask about a SASL user no rule names, say so "
+			 "(--sasl-user NAME, or the source field sasl with --stdin)",
+			 q->principal);
+		return -1;
+	}
+	return 0;
+}
+
+bool kg_eval_enforced(const struct kg_policy *p, int rule)
+{
+	return p->mode != KG_MODE_MONITOR && !(rule >= 0 && p->rules[rule].audit);
+}
+
+static const char *shown(const char *s, const char *none)
+{
+	return s ? s : none;
+}
+
+enum kg_dim kg_eval_miss(const struct kg_prule *r, const struct kg_eval_req *q, char *why,
+			 size_t size)
+{
+	enum kg_dim d = kg_ref_rule_miss(r, q->principal, q->region, q->client_id, q->op,
+					 q->topic);
+	char **list = NULL; /* what the rule asks for, after the sentence's head */
+	int n = 0;
+	size_t off = 0;
+
+	why[0] = 0;
+	switch (d) {
+	case KG_DIM_NONE:
+		return d;
+	case KG_DIM_TOPICS:
+		if (r->topics_none) {
+			snprintf(why, size, "the request names \"%s\"; the rule is for requests "
+					    "that name no topic (topics: none)",
+				 q->topic);
+			break;
+		}
+		off = q->topic ? snprintf(why, size, "\"%s\" is none of ", q->topic)
+			       : snprintf(why, size, "the request names no topic; the rule names ");
+		list = r->topics, n = r->ntopics;
+		break;
+	case KG_DIM_PRINCIPALS:
+		off = snprintf(why, size, "principal \"%s\" is none of ",
+			       shown(q->principal, KG_ANONYMOUS_NAME));
+		list = r->principals, n = r->nprincipals;
+		break;
+	case KG_DIM_CLIENT_IDS:
+		off = q->client_id ? snprintf(why, size, "client id \"%s\" is none of ", q->client_id)
+				   : snprintf(why, size, "a null client id is none of ");
+		list = r->client_ids, n = r->nclient_ids;
+		break;
+	case KG_DIM_OPERATIONS:
+		off = snprintf(why, size, "operation %s is none of ", ex_ops[q->op % KG_OP__COUNT]);
+		for (int i = 0, k = 0; i < KG_OP__COUNT && off < size; i++)
+			if (r->ops & (1u << i))
+				off += snprintf(why + off, size - off, "%s%s", k++ ? ", " : "",
+						ex_ops[i]);
+		break;
+	case KG_DIM_REGIONS:
+		off = q->region ? snprintf(why, size, "the source is in \"%s\", none of ", q->region)
+				: snprintf(why, size, "the source is in no region, so in none of ");
+		list = r->regions, n = r->nregions;
+		break;
+	case KG_DIM_REGIONS_NOT:
+		snprintf(why, size, "the source is in \"%s\", which the rule leaves out",
+			 shown(q->region, "?"));
+		break;
+	default:
+		snprintf(why, size, "%s", ex_dims[d % KG_DIM__COUNT]);
+	}
+	if (off < size)
+		put_list(why, size, &off, list, n);
+	return d;
+}
