@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 
 #include "agent/policy/write.h"
@@ -117,6 +121,28 @@ static int write_cidrs(const struct kg_maps *m, const struct kg_ccidr *v, __u32 
 	return 0;
 }
 
+/*
+ * Waits until no packet can still be deciding under the inactive generation. A packet
+ * reads kg_active once and uses that generation for all its lookups; a packet that began
+ * before the last flip may still be reading the generation that is now inactive (a BPF
+ * program can be preempted, or a CPU can be slow). The programs run inside RCU read-side
+ * sections (softirq for XDP and TC, rcu_read_lock for BPF_PROG_RUN), so an RCU grace
+ * period -- membarrier(MEMBARRIER_CMD_GLOBAL) is synchronize_rcu() -- ends them all.
+ * Without it, two applies in quick succession could clear a generation under a packet
+ * still deciding with it (seen: decisions with no event, under load, in the test of
+ * generation flips). Where membarrier is refused (nohz_full CPUs), a pause far longer
+ * than any packet's decision stands in.
+ */
+#define KG_QUIESCE_FALLBACK_MS 100
+
+static void quiesce(void)
+{
+	struct timespec ts = {0, KG_QUIESCE_FALLBACK_MS * 1000000L};
+
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		nanosleep(&ts, NULL);
+}
+
 int kg_policy_write(const struct kg_maps *m, const struct kg_compiled *c, __u32 gen,
 		    __u32 version_id, char *err, size_t errlen)
 {
@@ -125,6 +151,8 @@ int kg_policy_write(const struct kg_maps *m, const struct kg_compiled *c, __u32 
 	int e;
 
 	gen &= 1;
+	/* 0. no packet still decides under this generation (it may have been active) */
+	quiesce();
 	/* 1. forget what this generation held */
 	if ((e = clear_gen(m->topics, sizeof(struct kg_topic_key), 4, gen, false)) ||
 	    (e = clear_gen(m->classes, sizeof(__u32), 0, gen, true)) ||
