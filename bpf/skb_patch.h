@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Rewriting bytes of an skb's TCP payload in place, for the TC programs (egress, and the
- * ingress build of kgate_ingress.h).
+ * Rewriting bytes of an skb's TCP payload in place, for both TC programs: egress
+ * (kgate_tc.bpf.c) and the ingress hook's kg_ctx_patch (ctx_skb.h). Uses the decoder's
+ * helpers (KD_CLAMP, KD_UNROLL): include it after kafka_decode.h.
  */
-#ifndef KGATE_SKB_H
-#define KGATE_SKB_H
+#ifndef KGATE_SKB_PATCH_H
+#define KGATE_SKB_PATCH_H
 
 /*
  * Writes n (1..16) bytes of val at off. The checksum field is updated with
@@ -48,4 +49,4 @@ static __always_inline int kg_skb_patch(struct __sk_buff *skb, __u32 tcp_off, __
 	return bpf_l4_csum_replace(skb, tcp_off + 16, 0, diff, 0) ? -1 : 0;
 }
 
-#endif /* KGATE_SKB_H */
+#endif /* KGATE_SKB_PATCH_H */
