@@ -61,33 +61,37 @@ $(BUILD)/kgate: $(AGENT_SRCS) $(HDRS) $(SKELS) | $(BUILD)
 # --- tests -----------------------------------------------------------------
 
 UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
-	tests/unit/test_policy_yaml.c tests/unit/kframe.c tests/unit/decode_util.c \
+	tests/unit/test_policy_yaml.c tests/lib/kframe.c tests/lib/decode_util.c \
 	tests/unit/test_audit.c tests/unit/test_events.c $(AGENT_LIB)
 
-$(BUILD)/tests/test_unit: $(UNIT_SRCS) $(wildcard tests/unit/*.h) $(HDRS) $(SKELS) | $(BUILD)/tests
+$(BUILD)/tests/test_unit: $(UNIT_SRCS) $(wildcard tests/unit/*.h tests/lib/*.h) $(HDRS) $(SKELS) \
+		| $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(UNIT_SRCS) -lcunit $(LIBBPF)
 
-$(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/unit/decode_util.c tests/unit/kframe.c \
+$(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/decode_util.c tests/lib/kframe.c \
 		$(AGENT_LIB) $(SKELS) $(HDRS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit -o $@ tests/bpf/test_bpf.c tests/unit/decode_util.c \
-		tests/unit/kframe.c $(AGENT_LIB) -lcunit $(LIBBPF)
+	$(CC) $(CFLAGS) -o $@ tests/bpf/test_bpf.c tests/lib/decode_util.c \
+		tests/lib/kframe.c $(AGENT_LIB) -lcunit $(LIBBPF)
 
-DATAPATH_TEST_SRCS := tests/bpf/test_datapath.c tests/bpf/pkt.c tests/unit/kframe.c $(AGENT_LIB)
+# The datapath cases: the harness and one file per feature (tests/bpf/datapath/).
+DATAPATH_TEST_SRCS := tests/bpf/test_datapath.c $(wildcard tests/bpf/datapath/*.c) \
+	tests/lib/pkt.c tests/lib/kframe.c $(AGENT_LIB)
 
-$(BUILD)/tests/test_datapath: $(DATAPATH_TEST_SRCS) tests/bpf/pkt.h $(SKELS) $(HDRS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(DATAPATH_TEST_SRCS) -lcunit $(LIBBPF) -lpthread
+$(BUILD)/tests/test_datapath: $(DATAPATH_TEST_SRCS) $(wildcard tests/bpf/datapath/*.h) \
+		$(wildcard tests/lib/*.h) $(SKELS) $(HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -o $@ $(DATAPATH_TEST_SRCS) -lcunit $(LIBBPF) -lpthread
 
-$(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(AGENT_LIB) \
+$(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(AGENT_LIB) \
 		$(HDRS) $(SKELS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Itests/unit -o $@ tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(AGENT_LIB) \
+		-o $@ tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(AGENT_LIB) \
 		$(LIBBPF)
 
 test: test-unit test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults
 
-$(BUILD)/tests/kframe_selftest: tests/unit/kframe_selftest.c tests/unit/kframe.c \
-		tests/unit/kframe.h | $(BUILD)/tests
-	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ tests/unit/kframe_selftest.c tests/unit/kframe.c
+$(BUILD)/tests/kframe_selftest: tests/lib/kframe_selftest.c tests/lib/kframe.c \
+		tests/lib/kframe.h | $(BUILD)/tests
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ tests/lib/kframe_selftest.c tests/lib/kframe.c
 
 test-unit: $(BUILD)/tests/test_unit $(BUILD)/tests/kframe_selftest
 	$(BUILD)/tests/kframe_selftest
@@ -160,13 +164,13 @@ fuzz: $(BUILD)/tests/fuzz_decode
 
 # --- benchmarks (root; numbers, never assertions) --------------------------
 
-BENCH_SRCS := bench/bench_datapath.c tests/bpf/pkt.c tests/unit/kframe.c $(AGENT_LIB)
+BENCH_SRCS := bench/bench_datapath.c tests/lib/pkt.c tests/lib/kframe.c $(AGENT_LIB)
 
 $(BUILD)/bench_wrap.bpf.o: bench/bench_wrap.bpf.c $(HDRS) | $(BUILD)
 	$(CC) $(BPF_CFLAGS) -Ibpf -c $< -o $@
 
 $(BUILD)/bench_datapath: $(BENCH_SRCS) $(SKELS) $(BUILD)/bench_wrap.skel.h $(HDRS) | $(BUILD)
-	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(BENCH_SRCS) $(LIBBPF)
+	$(CC) $(CFLAGS) -o $@ $(BENCH_SRCS) $(LIBBPF)
 
 bench: bench-datapath
 
