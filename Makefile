@@ -62,20 +62,21 @@ $(BUILD)/kgate: $(AGENT_SRCS) $(HDRS) $(SKELS) | $(BUILD)
 
 UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
 	tests/unit/test_policy_yaml.c tests/lib/kframe.c tests/lib/decode_util.c \
-	tests/unit/test_audit.c tests/unit/test_events.c $(AGENT_LIB)
+	tests/unit/test_audit.c tests/unit/test_events.c tests/lib/cu_run.c $(AGENT_LIB)
 
 $(BUILD)/tests/test_unit: $(UNIT_SRCS) $(wildcard tests/unit/*.h tests/lib/*.h) $(HDRS) $(SKELS) \
 		| $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(UNIT_SRCS) -lcunit $(LIBBPF)
 
-$(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/decode_util.c tests/lib/kframe.c \
-		$(AGENT_LIB) $(SKELS) $(HDRS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -o $@ tests/bpf/test_bpf.c tests/lib/decode_util.c \
-		tests/lib/kframe.c $(AGENT_LIB) -lcunit $(LIBBPF)
+TEST_BPF_SRCS := tests/bpf/test_bpf.c tests/lib/decode_util.c tests/lib/kframe.c \
+	tests/lib/cu_run.c $(AGENT_LIB)
+
+$(BUILD)/tests/test_bpf: $(TEST_BPF_SRCS) $(SKELS) $(HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -o $@ $(TEST_BPF_SRCS) -lcunit $(LIBBPF)
 
 # The datapath cases: the harness and one file per feature (tests/bpf/datapath/).
 DATAPATH_TEST_SRCS := tests/bpf/test_datapath.c $(wildcard tests/bpf/datapath/*.c) \
-	tests/lib/pkt.c tests/lib/kframe.c $(AGENT_LIB)
+	tests/lib/pkt.c tests/lib/kframe.c tests/lib/cu_run.c $(AGENT_LIB)
 
 $(BUILD)/tests/test_datapath: $(DATAPATH_TEST_SRCS) $(wildcard tests/bpf/datapath/*.h) \
 		$(wildcard tests/lib/*.h) $(SKELS) $(HDRS) | $(BUILD)/tests

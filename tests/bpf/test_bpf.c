@@ -23,6 +23,7 @@
 #include "agent/decode_report.h"
 #include "bpf/kafka_decode.h"
 #include "decode_probe.skel.h"
+#include "tests/lib/cu_run.h"
 #include "tests/lib/decode_util.h"
 #include "tests/lib/kframe.h"
 
@@ -265,7 +266,6 @@ static void test_undecodable_in_kernel(void)
 int main(void)
 {
 	CU_pSuite s;
-	unsigned int failed;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
@@ -277,10 +277,5 @@ int main(void)
 			 test_synthesized_kernel_equals_host) ||
 	    !CU_add_test(s, "undecodable input reported from the kernel", test_undecodable_in_kernel))
 		return 2;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-		 CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return cu_run();
 }

@@ -9,6 +9,7 @@
  * ones, as a datapath that has been running would).
  */
 #include "datapath/harness.h"
+#include "tests/lib/cu_run.h"
 
 static const struct {
 	const char *name;
@@ -81,7 +82,6 @@ static int register_cases(CU_pSuite s)
 int main(void)
 {
 	CU_pSuite s;
-	unsigned int failed;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
@@ -91,10 +91,5 @@ int main(void)
 	s = CU_add_suite("datapath (kgate_tc_ingress)", dp_setup_tci, dp_teardown);
 	if (!s || register_cases(s))
 		return 2;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-		 CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return cu_run();
 }

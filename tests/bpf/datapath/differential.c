@@ -49,14 +49,8 @@ static void diff_policy(struct kg_policy *p)
 	struct kg_pidentity *id;
 	int nrules = 1 + rnd(12);
 
-	kg_policy_init(p);
-	snprintf(p->version, sizeof(p->version), "diff");
-	p->default_action = rnd(2) ? KG_ACT_ALLOW : KG_ACT_REJECT;
+	policy_start(p, "diff", rnd(2) ? KG_ACT_ALLOW : KG_ACT_REJECT);
 	p->unknown_id_action = KG_ACT_REJECT;
-	p->audit_allow = 1;
-	p->listeners[0].port = PORT;
-	p->listeners[0].on_undecodable = KG_ACT_RESET;
-	p->nlisteners = 1;
 	r = kg_policy_add_region(p, "eu", 1, 1);
 	kg_cidrs_push(&r->cidrs, &r->ncidrs, "10.10.0.0/16", 1, 1);
 	kg_cidrs_push(&r->cidrs, &r->ncidrs, "10.30.5.0/24", 1, 1); /* nested in ap's /16 */
@@ -80,10 +74,12 @@ static void diff_policy(struct kg_policy *p)
 		if (rnd(4))
 			for (int k = 1 + rnd(2); k > 0; k--)
 				kg_strv_push(&x->topics, &x->ntopics,
-					     diff_patterns[rnd(sizeof(diff_patterns) / sizeof(char *))]);
+					     diff_patterns[rnd(sizeof(diff_patterns) /
+								sizeof(char *))]);
 		if (!rnd(3))
 			for (int k = 1 + rnd(2); k > 0; k--)
-				kg_strv_push(&x->principals, &x->nprincipals, diff_principals[rnd(5)]);
+				kg_strv_push(&x->principals, &x->nprincipals,
+					     diff_principals[rnd(5)]);
 		if (!rnd(4))
 			kg_strv_push(&x->client_ids, &x->nclient_ids, diff_clients[rnd(3)]);
 		if (!rnd(3))
@@ -137,7 +133,9 @@ void test_differential(void)
 		for (int q = 0; q < 50; q++) {
 			const struct diff_src *src = &diff_sources[rnd(10)];
 			const char *topic = diff_topics[rnd(sizeof(diff_topics) / sizeof(char *))];
-			const char *client = rnd(5) ? diff_clients[rnd(3)] : (rnd(2) ? "other" : NULL);
+			const char *client = rnd(5)   ? diff_clients[rnd(3)]
+					     : rnd(2) ? "other"
+						      : NULL;
 			int op = 1 + rnd(4), want, ri;
 			__u8 addr[16] = {};
 			struct conn c;
@@ -145,8 +143,8 @@ void test_differential(void)
 
 			inet_pton(src->family == 6 ? AF_INET6 : AF_INET, src->addr, addr);
 			want = kg_ref_decide(&p, kg_ref_principal_of(&p, src->family, addr),
-					     kg_ref_region_of(&p, src->family, addr), client, op, topic,
-					     &ri);
+					     kg_ref_region_of(&p, src->family, addr), client, op,
+					     topic, &ri);
 			conn_open(&c, src->family, src->addr, 0);
 			conn_send(&c, b, n);
 			pairs++;
@@ -154,10 +152,12 @@ void test_differential(void)
 			    dp.ev[0].rule_id != (ri < 0 ? ~0u : (__u32)ri)) {
 				if (disagree++ < 5)
 					fprintf(stderr,
-						"\n    disagree: policy %d src %s topic %s client %s op %d:"
-						" ref %d rule %d, datapath %d events, verdict %d rule %d",
-						pol, src->addr, topic, client ? client : "(null)", op, want,
-						ri, dp.nev, dp.nev ? dp.ev[0].verdict : -1,
+						"\n    disagree: policy %d src %s topic %s"
+						" client %s op %d: ref %d rule %d, datapath"
+						" %d events, verdict %d rule %d",
+						pol, src->addr, topic,
+						client ? client : "(null)", op, want, ri,
+						dp.nev, dp.nev ? dp.ev[0].verdict : -1,
 						dp.nev ? (int)dp.ev[0].rule_id : -2);
 			}
 		}

@@ -283,6 +283,15 @@ int rv_run(const uint8_t *pkt, size_t n, uint8_t *out, size_t *outlen)
 	return dp_run(pkt, n, out, outlen);
 }
 
+size_t secret_segment(struct conn *c, int family, const char *saddr, int vlan, uint8_t *pkt)
+{
+	uint8_t b[PKT_CAP];
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(c, family, saddr, vlan);
+	return rv_seg(c, c->next, PKT_ACK | PKT_PSH, b, produce("secret", b), pkt);
+}
+
 /* ---- requests -------------------------------------------------------------- */
 
 size_t req(int key, int ver, const char *const *topics, int n, uint8_t *out)
@@ -404,21 +413,28 @@ void push(char ***v, int *n, const char *s)
 	CU_ASSERT_EQUAL_FATAL(kg_strv_push(v, n, s), 0);
 }
 
+void policy_start(struct kg_policy *p, const char *version, int default_action)
+{
+	kg_policy_init(p);
+	if (version)
+		snprintf(p->version, sizeof(p->version), "%s", version);
+	p->default_action = default_action;
+	p->audit_allow = 1;
+	p->listeners[0].port = PORT;
+	p->listeners[0].on_undecodable = KG_ACT_RESET;
+	p->nlisteners = 1;
+}
+
 void base_policy(struct kg_policy *p, int mode)
 {
 	struct kg_pregion *r;
 	struct kg_pidentity *id;
 	struct kg_prule *x;
 
-	kg_policy_init(p);
+	policy_start(p, NULL, KG_ACT_REJECT);
 	snprintf(p->version, sizeof(p->version), "test-%d", mode);
 	p->mode = mode;
-	p->default_action = KG_ACT_REJECT;
 	p->unknown_id_action = KG_ACT_REJECT;
-	p->audit_allow = 1;
-	p->listeners[0].port = PORT;
-	p->listeners[0].on_undecodable = KG_ACT_RESET;
-	p->nlisteners = 1;
 	r = kg_policy_add_region(p, "eu", 1, 1);
 	kg_cidrs_push(&r->cidrs, &r->ncidrs, "10.10.0.0/16", 1, 1);
 	kg_cidrs_push(&r->cidrs, &r->ncidrs, "fd00:10::/32", 1, 1);

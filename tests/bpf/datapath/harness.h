@@ -97,6 +97,12 @@ size_t rv_seg(struct conn *c, uint32_t seq, uint8_t flags, const uint8_t *d, siz
 	      uint8_t *pkt);
 /* dp_run with the events of earlier packets forgotten. */
 int rv_run(const uint8_t *pkt, size_t n, uint8_t *out, size_t *outlen);
+/*
+ * Under the base policy, a connection from saddr and its next segment, carrying a
+ * Produce of 'secret' (rule 1 resets it), built into pkt for the case to alter; returns
+ * the segment's length.
+ */
+size_t secret_segment(struct conn *c, int family, const char *saddr, int vlan, uint8_t *pkt);
 
 /* ---- requests -------------------------------------------------------------- */
 
@@ -134,6 +140,11 @@ void tc_send(struct pkt_spec *br, struct wbuf *w);
 /* ---- the policy used by most cases ------------------------------------------ */
 
 void push(char ***v, int *n, const char *s);
+/*
+ * A policy without rules yet: version (or none), default_action, every allow audited,
+ * one listener on PORT whose undecodable flows are reset.
+ */
+void policy_start(struct kg_policy *p, const char *version, int default_action);
 /*
  * Regions eu (10.10/16, fd00:10::/32) and us (10.20/16), identity orders-svc
  * (10.10.1/24); rules in order: 0 eu.* outside eu rejected, 1 secret reset, 2 blackhole

@@ -59,7 +59,8 @@ void test_bpffs_ensure(void)
 		if (statfs("/sys/fs/bpf", &fs) || (__u32)fs.f_type != 0xcafe4a11)
 			_exit(13);
 		if (kg_bpffs_ensure("/tmp/kgate-not-bpffs/x", err, sizeof(err)) != -ENOTSUP ||
-		    !strstr(err, "is not on a BPF filesystem") || !strstr(err, "mount -t bpf bpf /tmp"))
+		    !strstr(err, "is not on a BPF filesystem") ||
+		    !strstr(err, "mount -t bpf bpf /tmp"))
 			_exit(14);
 		_exit(0);
 	}

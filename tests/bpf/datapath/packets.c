@@ -73,35 +73,30 @@ void test_frags(void)
  */
 void rv_big_tcp_length(void)
 {
-	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	uint8_t pkt[PKT_CAP], out[PKT_CAP];
 	struct conn c;
-	size_t n = produce("secret", b), pn, outlen;
+	size_t pn, outlen;
 	int rc;
 
 	if (!dp.use_tci)
 		return;
-	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.10.0.5", 0);
-	pn = rv_seg(&c, c.next, PKT_ACK | PKT_PSH, b, n, pkt);
+	pn = secret_segment(&c, 4, "10.10.0.5", 0, pkt);
 	pkt[14 + 2] = pkt[14 + 3] = 0;
 	pkt_ip4_csum(pkt + 14);
 	rc = rv_run(pkt, pn, out, &outlen);
-	printf("\n    IPv4 total length 0 (BIG TCP) carrying Produce 'secret': %d, %d events, verdict %d", rc,
-	       dp.nev, dp.nev ? dp.ev[0].verdict : -1);
+	printf("\n    IPv4 total length 0 (BIG TCP) carrying Produce 'secret': %d, %d events, "
+	       "verdict %d", rc, dp.nev, dp.nev ? dp.ev[0].verdict : -1);
 	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_RESET); /* rule secret-resets */
 }
 
 /* 1. IPv4 fragments of listener traffic: README says dropped. */
 void rv_ipv4_fragment(void)
 {
-	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	uint8_t pkt[PKT_CAP], out[PKT_CAP];
 	struct conn c;
-	size_t n = produce("secret", b), pn, outlen;
+	size_t pn = secret_segment(&c, 4, "10.10.0.5", 0, pkt), outlen;
 	int rc;
 
-	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.10.0.5", 0);
-	pn = rv_seg(&c, c.next, PKT_ACK | PKT_PSH, b, n, pkt);
 	/* first fragment: MF set, offset 0 (the whole TCP segment is still in it) */
 	pkt[14 + 6] = 0x20;
 	pkt[14 + 7] = 0x00;
@@ -155,14 +150,11 @@ void rv_ipv6_ext_header(void)
 /* 7. RST conversion of a segment with IPv4 options. */
 void rv_rst_with_ip_options(void)
 {
-	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	uint8_t pkt[PKT_CAP], out[PKT_CAP];
 	struct conn c;
-	size_t n = produce("secret", b), pn, outlen, l3 = 14;
+	size_t pn = secret_segment(&c, 4, "10.10.0.5", 0, pkt), outlen, l3 = 14;
 	int rc;
 
-	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.10.0.5", 0);
-	pn = rv_seg(&c, c.next, PKT_ACK | PKT_PSH, b, n, pkt);
 	memmove(pkt + l3 + 24, pkt + l3 + 20, pn - l3 - 20);
 	memcpy(pkt + l3 + 20, "\x01\x01\x01\x00", 4); /* NOP NOP NOP EOL */
 	pkt[l3] = 0x46;
@@ -179,10 +171,12 @@ void rv_rst_with_ip_options(void)
 		struct pkt_view v;
 
 		pkt_parse(out, outlen, &v);
-		printf("\n    RST from a segment with IP options: XDP %d, len %zu, ihl %u, tot_len %u, "
-		       "flags at ihl-implied TCP header 0x%02x (at real 0x%02x), tcp csum(ihl) %s, len_ok %d",
-		       rc, outlen, out[l3] & 0xf, (out[l3 + 2] << 8) | out[l3 + 3], out[l3 + 20 + 13],
-		       out[l3 + 24 + 13], v.tcp_csum_ok ? "ok" : "bad", v.len_ok);
+		printf("\n    RST from a segment with IP options: XDP %d, len %zu, ihl %u, "
+		       "tot_len %u, flags at ihl-implied TCP header 0x%02x (at real 0x%02x), "
+		       "tcp csum(ihl) %s, len_ok %d",
+		       rc, outlen, out[l3] & 0xf, (out[l3 + 2] << 8) | out[l3 + 3],
+		       out[l3 + 20 + 13], out[l3 + 24 + 13], v.tcp_csum_ok ? "ok" : "bad",
+		       v.len_ok);
 		/* a valid RST, or (kgate's choice with IP options) the segment dropped */
 		CU_ASSERT(rc == XDP_DROP || (v.tcp_csum_ok && v.len_ok && (v.flags & PKT_RST)));
 	}
@@ -191,14 +185,11 @@ void rv_rst_with_ip_options(void)
 /* 10. QinQ. */
 void rv_qinq(void)
 {
-	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	uint8_t pkt[PKT_CAP], out[PKT_CAP];
 	struct conn c;
-	size_t n = produce("secret", b), pn, outlen;
+	size_t pn = secret_segment(&c, 4, "10.10.0.5", 7, pkt), outlen;
 	int rc;
 
-	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.10.0.5", 7);
-	pn = rv_seg(&c, c.next, PKT_ACK | PKT_PSH, b, n, pkt);
 	/* outer 802.1ad tag in front of the 802.1Q one */
 	memmove(pkt + 16, pkt + 12, pn - 12);
 	memcpy(pkt + 12, "\x88\xa8\x00\x05", 4);

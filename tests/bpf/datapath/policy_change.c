@@ -72,18 +72,16 @@ static void flip_policy(struct kg_policy *p, int deny)
 {
 	struct kg_prule *x;
 
-	kg_policy_init(p);
-	p->default_action = deny ? KG_ACT_ALLOW : KG_ACT_REJECT;
-	p->audit_allow = 1;
-	p->listeners[0].port = PORT;
-	p->listeners[0].on_undecodable = KG_ACT_RESET;
-	p->nlisteners = 1;
+	policy_start(p, NULL, deny ? KG_ACT_ALLOW : KG_ACT_REJECT);
 	x = kg_policy_add_rule(p, deny ? "deny-flip" : "allow-flip", 1, 1);
 	push(&x->topics, &x->ntopics, "flip");
 	x->action = deny ? KG_ACT_REJECT : KG_ACT_ALLOW;
 }
 
-/* Writes the two policies alternately from flip_base (odd): odd versions allow "flip", even ones reject it. */
+/*
+ * Writes the two policies alternately from flip_base (odd): odd versions allow "flip",
+ * even ones reject it.
+ */
 static void *flipper(void *arg)
 {
 	char err[256];
@@ -141,14 +139,15 @@ void test_generation_flip(void)
 		    (c.out[c.v.payload_off + e - 1] == '!') != deny) {
 			if (wrong++ < 3)
 				fprintf(stderr, "\n    version %u verdict %u rule %d poisoned %d",
-					dp.ev[0].version_id, dp.ev[0].verdict, (int)dp.ev[0].rule_id,
+					dp.ev[0].version_id, dp.ev[0].verdict,
+					(int)dp.ev[0].rule_id,
 					c.out[c.v.payload_off + e - 1] == '!');
 		}
 	}
 	flip_stop = 1;
 	pthread_join(t, NULL);
-	printf("\n    %u generations applied; decisions under allow %d, under reject %d; %d wrong\n",
-	       flip_applied - flip_base + 1, seen[0], seen[1], wrong);
+	printf("\n    %u generations applied; decisions under allow %d, under reject %d; "
+	       "%d wrong\n", flip_applied - flip_base + 1, seen[0], seen[1], wrong);
 	CU_ASSERT(seen[0] >= 100 && seen[1] >= 100 && flip_applied >= flip_base + 40);
 	CU_ASSERT_EQUAL(wrong, 0);
 	kg_compiled_free(&flip_pol[0]);
@@ -156,10 +155,33 @@ void test_generation_flip(void)
 	dp.version = flip_applied;
 }
 
+/* The base policy with its regions declared us first (their ids renumbered), applied. */
+static void apply_us_first(int times)
+{
+	struct kg_policy p;
+	struct kg_pregion tmp;
+
+	base_policy(&p, KG_MODE_ENFORCE);
+	tmp = p.regions[0];
+	p.regions[0] = p.regions[1];
+	p.regions[1] = tmp;
+	for (int i = 0; i < times; i++)
+		CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	kg_policy_free(&p);
+}
+
+/* The us flow c sends eu.orders again: rejected, its region taken again. */
+static void us_flow_rejected(struct conn *c, const uint8_t *b, size_t n, const char *when)
+{
+	CU_ASSERT_EQUAL(conn_send(c, b, n), XDP_PASS);
+	printf("\n    same us flow%s: verdict %u (region %u)", when, dp.nev ? dp.ev[0].verdict : 99,
+	       dp.nev ? dp.ev[0].region_id : 99);
+	CU_ASSERT(dp.nev && dp.ev[0].verdict == KG_ACT_REJECT);
+}
+
 /* 6. Region (and principal) ids of live flows across a policy that renumbers them. */
 void rv_stale_region_id(void)
 {
-	struct kg_policy p;
 	uint8_t b[PKT_CAP];
 	struct conn c;
 	size_t n = produce("eu.orders", b);
@@ -167,25 +189,16 @@ void rv_stale_region_id(void)
 	apply_base(KG_MODE_ENFORCE);
 	conn_open(&c, 4, "10.20.0.5", 0); /* us */
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
-	printf("\n    us client, policy A: verdict %u (region %u)", dp.ev[0].verdict, dp.ev[0].region_id);
+	printf("\n    us client, policy A: verdict %u (region %u)", dp.ev[0].verdict,
+	       dp.ev[0].region_id);
 	/* policy B: the same rules, regions declared us first */
-	base_policy(&p, KG_MODE_ENFORCE);
-	{
-		struct kg_pregion tmp = p.regions[0];
-
-		p.regions[0] = p.regions[1];
-		p.regions[1] = tmp;
-	}
-	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
-	kg_policy_free(&p);
-	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
-	printf("\n    same us flow, policy B (regions reordered): verdict %u (region %u)",
-	       dp.nev ? dp.ev[0].verdict : 99, dp.nev ? dp.ev[0].region_id : 99);
-	CU_ASSERT(dp.nev && dp.ev[0].verdict == KG_ACT_REJECT);
+	apply_us_first(1);
+	us_flow_rejected(&c, b, n, ", policy B (regions reordered)");
 	/* a new connection from the same source under B */
 	conn_open(&c, 4, "10.20.0.5", 0);
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
-	printf("\n    new us flow under B: verdict %u (region %u)", dp.ev[0].verdict, dp.ev[0].region_id);
+	printf("\n    new us flow under B: verdict %u (region %u)", dp.ev[0].verdict,
+	       dp.ev[0].region_id);
 
 	/*
 	 * Two applies between two segments bring the generation back to the one the flow's
@@ -194,20 +207,8 @@ void rv_stale_region_id(void)
 	apply_base(KG_MODE_ENFORCE);
 	conn_open(&c, 4, "10.20.0.5", 0);
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
-	base_policy(&p, KG_MODE_ENFORCE);
-	{
-		struct kg_pregion tmp = p.regions[0];
-
-		p.regions[0] = p.regions[1];
-		p.regions[1] = tmp;
-	}
-	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
-	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
-	kg_policy_free(&p);
-	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
-	printf("\n    same us flow after two applies (same generation again): verdict %u (region %u)",
-	       dp.nev ? dp.ev[0].verdict : 99, dp.nev ? dp.ev[0].region_id : 99);
-	CU_ASSERT(dp.nev && dp.ev[0].verdict == KG_ACT_REJECT);
+	apply_us_first(2);
+	us_flow_rejected(&c, b, n, " after two applies (same generation again)");
 }
 
 /*
@@ -218,14 +219,8 @@ static void cid_policy(struct kg_policy *p, int b)
 {
 	struct kg_prule *x;
 
-	kg_policy_init(p);
-	snprintf(p->version, sizeof(p->version), "cid-%d", b);
-	p->default_action = KG_ACT_REJECT;
+	policy_start(p, b ? "cid-1" : "cid-0", KG_ACT_REJECT);
 	p->unknown_id_action = KG_ACT_REJECT;
-	p->audit_allow = 1;
-	p->listeners[0].port = PORT;
-	p->listeners[0].on_undecodable = KG_ACT_RESET;
-	p->nlisteners = 1;
 	if (b) {
 		x = kg_policy_add_rule(p, "trusted-may", 1, 1);
 		push(&x->client_ids, &x->nclient_ids, "trusted");
@@ -254,7 +249,8 @@ void rv_client_id_across_apply(void)
 	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
 	kg_policy_free(&p);
 	CU_ASSERT_EQUAL(conn_send(&c, b + cut, n - cut), XDP_PASS);
-	printf("\n    client 'app', policy changed mid-request: verdict %d rule %d (want reject, 1)",
+	printf("\n    client 'app', policy changed mid-request: verdict %d rule %d "
+	       "(want reject, 1)",
 	       dp.nev ? dp.ev[0].verdict : -1, dp.nev ? (int)dp.ev[0].rule_id : -1);
 	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT && dp.ev[0].rule_id == 1);
 }

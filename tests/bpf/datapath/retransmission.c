@@ -108,7 +108,8 @@ void test_retx_every_byte(void)
 		if (conn_send_at(&c, c.next - n, x, n) == (i < read_end ? XDP_DROP : XDP_PASS))
 			*(i < read_end ? &drops : &passes) += 1;
 		else
-			printf("\n    byte %zu of %zu (bytes read: %zu): wrong verdict\n", i, n, read_end);
+			printf("\n    byte %zu of %zu (bytes read: %zu): wrong verdict\n", i, n,
+			       read_end);
 	}
 	CU_ASSERT_EQUAL(drops, read_end);
 	CU_ASSERT_EQUAL(passes, n - read_end);
@@ -161,7 +162,8 @@ void test_retx_two_segments(void)
 	for (int len = 8; len < 70; len++) {
 		for (int i = 0; i < 3; i++) {
 			snprintf(names[i], sizeof(names[i]), "s-%d-%.*s", i, len,
-				 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz");
+				 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz"
+				 "abcdefghijklmnopqrstuvwxyz");
 			topics[i] = names[i];
 		}
 		n = req(KAFKA_PRODUCE, 7, topics, 3, b);
@@ -180,7 +182,8 @@ void test_retx_two_segments(void)
 	for (size_t i = read_end - 24; i < n; i++) {
 		memcpy(x, b, n);
 		x[i] ^= 0x21;
-		CU_ASSERT_EQUAL(conn_send_at(&c, c.next - n, x, n), i < read_end ? XDP_DROP : XDP_PASS);
+		CU_ASSERT_EQUAL(conn_send_at(&c, c.next - n, x, n),
+				i < read_end ? XDP_DROP : XDP_PASS);
 	}
 	CU_ASSERT_EQUAL(conn_send_at(&c, c.next - n, b, n), XDP_PASS);
 }

@@ -30,46 +30,77 @@ static void sasl_policy(void)
 	kg_policy_free(&p);
 }
 
+/* A SaslHandshake v1 for PLAIN (corr 5) and a SaslAuthenticate v1 (corr 6) as user. */
+static void plain_login(struct conn *c, const char *user, const char *password)
+{
+	uint8_t b[PKT_CAP], tok[64];
+	size_t tl = kf_sasl_plain("", user, password, tok, sizeof(tok)), n;
+	struct kf_req hs = { .api_key = KAFKA_SASL_HANDSHAKE, .api_version = 1, .corr = 5,
+			     .client_id = "app", .mechanism = "PLAIN" };
+	struct kf_req au = { .api_key = KAFKA_SASL_AUTHENTICATE, .api_version = 1, .corr = 6,
+			     .client_id = "app", .auth = tok, .auth_len = tl };
+
+	n = kf_build(&hs, b, PKT_CAP);
+	n += kf_build(&au, b + n, PKT_CAP - n);
+	CU_ASSERT_EQUAL(conn_send(c, b, n), XDP_PASS);
+}
+
+/* The broker's answers, as it writes them. SaslHandshake: error 0, mechanism mech. */
+static void w_handshake(struct wbuf *w, int32_t corr, const char *mech)
+{
+	int ml = strlen(mech);
+
+	w32(w, 4 + 2 + 4 + 2 + ml), w32(w, corr), w16(w, 0), w32(w, 1), w16(w, ml);
+	memcpy(w->p + w->n, mech, ml), w->n += ml;
+}
+
+/* SaslAuthenticate v1: the error, no message, an empty token, session lifetime 0. */
+static void w_authenticate(struct wbuf *w, int32_t corr, int err)
+{
+	w32(w, 4 + 2 + 2 + 4 + 8), w32(w, corr), w16(w, err), w16(w, -1);
+	w32(w, 0), w32(w, 0), w32(w, 0);
+}
+
+/* ApiVersions v0: error 0, one api (18, versions 0..3). */
+static void w_api_versions(struct wbuf *w, int32_t corr)
+{
+	w32(w, 4 + 2 + 4 + 6), w32(w, corr), w16(w, 0), w32(w, 1), w16(w, 18), w16(w, 0);
+	w16(w, 3);
+}
+
+/* A Produce to alice-only; its verdict (the event is dp.ev[0]). */
+static int produce_alice_only(struct conn *c)
+{
+	uint8_t b[PKT_CAP];
+
+	return conn_send(c, b, produce("alice-only", b));
+}
+
 /*
  * SASL: the user read from SaslAuthenticate is bound only when the broker's response
  * says success; a wrong password binds nothing.
  */
 static void sasl_case(int ok, const char *want_principal)
 {
-	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP], tok[64];
+	uint8_t b[PKT_CAP];
 	struct pkt_spec br;
 	struct conn c;
-	size_t n, tl, outlen;
 
 	sasl_policy();
 	broker_open(&c, "10.10.0.5", &br, 9000);
-	tl = kf_sasl_plain("", "alice", "pw", tok, sizeof(tok));
-	{
-		struct kf_req hs = { .api_key = KAFKA_SASL_HANDSHAKE, .api_version = 1, .corr = 5,
-				     .client_id = "app", .mechanism = "PLAIN" };
-		struct kf_req au = { .api_key = KAFKA_SASL_AUTHENTICATE, .api_version = 1, .corr = 6,
-				     .client_id = "app", .auth = tok, .auth_len = tl };
-
-		n = kf_build(&hs, b, PKT_CAP);
-		n += kf_build(&au, b + n, PKT_CAP - n);
-	}
-	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	plain_login(&c, "alice", "pw");
 	/* before the broker answers, the connection is still anonymous */
-	n = produce("alice-only", b);
-	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(produce_alice_only(&c), XDP_PASS);
 	check_event(0, KG_ACT_REJECT, 1, 1, KG_OP_PRODUCE, "alice-only");
 	/* the broker's answers: SaslHandshake (corr 5), then SaslAuthenticate v1 (corr 6) */
 	{
 		struct wbuf w = { b, 0 };
 
-		w32(&w, 4 + 2 + 4 + 2 + 5), w32(&w, 5), w16(&w, 0), w32(&w, 1), w16(&w, 5);
-		memcpy(w.p + w.n, "PLAIN", 5), w.n += 5;
-		w32(&w, 4 + 2 + 2 + 4 + 8), w32(&w, 6), w16(&w, ok ? 0 : 58), w16(&w, -1);
-		w32(&w, 0), w32(&w, 0), w32(&w, 0);
-		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, w.n), out, &outlen), TC_ACT_OK);
+		w_handshake(&w, 5, "PLAIN");
+		w_authenticate(&w, 6, ok ? 0 : 58);
+		tc_send(&br, &w);
 	}
-	n = produce("alice-only", b);
-	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(produce_alice_only(&c), XDP_PASS);
 	CU_ASSERT_EQUAL_FATAL(dp.nev, 1);
 	CU_ASSERT_EQUAL(dp.ev[0].verdict, ok ? KG_ACT_ALLOW : KG_ACT_REJECT);
 	CU_ASSERT_EQUAL(dp.ev[0].principal_src, ok ? KG_PSRC_SASL : KG_PSRC_NONE);
@@ -79,8 +110,7 @@ static void sasl_case(int ok, const char *want_principal)
 		return;
 	/* a policy apply keeps the bound SASL principal (its id is taken again) */
 	sasl_policy();
-	n = produce("alice-only", b);
-	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(produce_alice_only(&c), XDP_PASS);
 	CU_ASSERT_EQUAL_FATAL(dp.nev, 1);
 	printf("\n    after a policy apply: verdict %u, principal source %u", dp.ev[0].verdict,
 	       dp.ev[0].principal_src);
@@ -108,10 +138,8 @@ static void sasl_v0_case(int ok, const char *want_principal)
 	{
 		struct wbuf w = { b, 0 };
 
-		w32(&w, 4 + 2 + 4 + 2 + 5), w32(&w, 5), w16(&w, 0), w32(&w, 1), w16(&w, 5);
-		memcpy(w.p + w.n, "PLAIN", 5), w.n += 5;
-		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, b, w.n), out, &outlen), TC_ACT_OK);
-		br.seq += w.n;
+		w_handshake(&w, 5, "PLAIN");
+		tc_send(&br, &w);
 	}
 	tl = kf_sasl_plain("alice", "alice", "pw", tok, sizeof(tok));
 	n = kf_raw_frame(tok, tl, b, PKT_CAP);
@@ -123,8 +151,7 @@ static void sasl_v0_case(int ok, const char *want_principal)
 		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, raw, ok ? 4 : 7), out, &outlen),
 				TC_ACT_OK);
 	}
-	n = produce("alice-only", b);
-	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(produce_alice_only(&c), XDP_PASS);
 	CU_ASSERT_EQUAL_FATAL(dp.nev, 1);
 	CU_ASSERT_EQUAL(dp.ev[0].verdict, ok ? KG_ACT_ALLOW : KG_ACT_REJECT);
 	CU_ASSERT_EQUAL(dp.ev[0].principal_len, strlen(want_principal));
@@ -155,38 +182,31 @@ void test_sasl_corr_reuse(void)
 	sasl_policy();
 	broker_open(&c, "10.10.0.9", &br, 9000);
 	/* 1. legit login as bob */
-	tl = kf_sasl_plain("", "bob", "bobpw", tok, sizeof(tok));
-	{
-		struct kf_req hs = { .api_key = KAFKA_SASL_HANDSHAKE, .api_version = 1, .corr = 5,
-				     .client_id = "app", .mechanism = "PLAIN" };
-		struct kf_req au = { .api_key = KAFKA_SASL_AUTHENTICATE, .api_version = 1, .corr = 6,
-				     .client_id = "app", .auth = tok, .auth_len = tl };
-		n = kf_build(&hs, b, PKT_CAP);
-		n += kf_build(&au, b + n, PKT_CAP - n);
-	}
-	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	plain_login(&c, "bob", "bobpw");
 	{
 		struct wbuf w = { rb, 0 };
-		w32(&w, 4 + 2 + 4 + 2 + 5), w32(&w, 5), w16(&w, 0), w32(&w, 1), w16(&w, 5);
-		memcpy(w.p + w.n, "PLAIN", 5), w.n += 5;
-		w32(&w, 4 + 2 + 2 + 4 + 8), w32(&w, 6), w16(&w, 0), w16(&w, -1);
-		w32(&w, 0), w32(&w, 0), w32(&w, 0);
+
+		w_handshake(&w, 5, "PLAIN");
+		w_authenticate(&w, 6, 0);
 		tc_send(&br, &w);
 	}
-	n = produce("alice-only", b);
-	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(produce_alice_only(&c), XDP_PASS);
 	CU_ASSERT_EQUAL_FATAL(dp.nev, 1);
 	CU_ASSERT_EQUAL(dp.ev[0].verdict, KG_ACT_REJECT); /* bob may not */
 	CU_ASSERT(dp.ev[0].principal_len == 3 && !memcmp(dp.ev[0].principal, "bob", 3));
-	/* 2. pipelined: ApiVersions corr 77, SaslHandshake corr 78, SaslAuthenticate(alice, wrong) corr 77 */
+	/*
+	 * 2. pipelined: ApiVersions corr 77, SaslHandshake corr 78, SaslAuthenticate(alice,
+	 * wrong password) corr 77
+	 */
 	tl = kf_sasl_plain("", "alice", "WRONG", tok, sizeof(tok));
 	{
 		struct kf_req av = { .api_key = KAFKA_API_VERSIONS, .api_version = 0, .corr = 77,
 				     .client_id = "app" };
 		struct kf_req hs = { .api_key = KAFKA_SASL_HANDSHAKE, .api_version = 1, .corr = 78,
 				     .client_id = "app", .mechanism = "PLAIN" };
-		struct kf_req au = { .api_key = KAFKA_SASL_AUTHENTICATE, .api_version = 1, .corr = 77,
-				     .client_id = "app", .auth = tok, .auth_len = tl };
+		struct kf_req au = { .api_key = KAFKA_SASL_AUTHENTICATE, .api_version = 1,
+				     .corr = 77, .client_id = "app", .auth = tok, .auth_len = tl };
+
 		n = kf_build(&av, b, PKT_CAP);
 		n += kf_build(&hs, b + n, PKT_CAP - n);
 		n += kf_build(&au, b + n, PKT_CAP - n);
@@ -194,16 +214,14 @@ void test_sasl_corr_reuse(void)
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
 	{
 		struct wbuf w = { rb, 0 };
-		/* ApiVersions v0 response: error 0, one api (18, 0..3) */
-		w32(&w, 4 + 2 + 4 + 6), w32(&w, 77), w16(&w, 0), w32(&w, 1), w16(&w, 18), w16(&w, 0), w16(&w, 3);
+
+		w_api_versions(&w, 77);
 		/* post-auth SaslHandshake / SaslAuthenticate: ILLEGAL_SASL_STATE (34) */
 		w32(&w, 4 + 2 + 4), w32(&w, 78), w16(&w, 34), w32(&w, 0);
-		w32(&w, 4 + 2 + 2 + 4 + 8), w32(&w, 77), w16(&w, 34), w16(&w, -1);
-		w32(&w, 0), w32(&w, 0), w32(&w, 0);
+		w_authenticate(&w, 77, 34);
 		tc_send(&br, &w);
 	}
-	n = produce("alice-only", b);
-	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(produce_alice_only(&c), XDP_PASS);
 	CU_ASSERT_EQUAL_FATAL(dp.nev, 1);
 	CU_ASSERT_EQUAL(dp.ev[0].verdict, KG_ACT_REJECT); /* still bob, never alice */
 	CU_ASSERT(dp.ev[0].principal_len == 3 && !memcmp(dp.ev[0].principal, "bob", 3));
@@ -219,7 +237,8 @@ void test_sasl_v0_pipelined(void)
 	struct pkt_spec br;
 	struct conn c;
 	size_t n, tl;
-	static const char fin[] = "c=biws,r=nonceXYZ,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+	static const char fin[] =
+		"c=biws,r=nonceXYZ,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
 	sasl_policy();
 	broker_open(&c, "10.10.0.10", &br, 9000);
@@ -238,13 +257,12 @@ void test_sasl_v0_pipelined(void)
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
 	{
 		struct wbuf w = { rb, 0 };
-		w32(&w, 4 + 2 + 4 + 6), w32(&w, 1), w16(&w, 0), w32(&w, 1), w16(&w, 18), w16(&w, 0), w16(&w, 3);
-		w32(&w, 4 + 2 + 4 + 2 + 13), w32(&w, 0x76000000), w16(&w, 0), w32(&w, 1), w16(&w, 13);
-		memcpy(w.p + w.n, "SCRAM-SHA-256", 13), w.n += 13;
+
+		w_api_versions(&w, 1);
+		w_handshake(&w, 0x76000000, "SCRAM-SHA-256");
 		tc_send(&br, &w);
 	}
-	n = produce("alice-only", b);
-	conn_send(&c, b, n);
+	produce_alice_only(&c);
 	CU_ASSERT_EQUAL_FATAL(dp.nev, 1);
 	CU_ASSERT_EQUAL(dp.ev[0].verdict, KG_ACT_REJECT);
 	CU_ASSERT(dp.ev[0].principal_src != KG_PSRC_SASL);

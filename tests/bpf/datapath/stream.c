@@ -30,12 +30,14 @@ void test_split_at_every_header_byte(void)
 		CU_ASSERT(c.v.tcp_csum_ok);
 		if (memcmp(got, want, n) || evs != 1) {
 			if (bad++ < 3) {
-				fprintf(stderr, "\n    split at %zu (name ends %zu): %s, %d events:", cut, e,
-					memcmp(got, want, n) ? "bytes differ" : "bytes ok", evs);
+				fprintf(stderr,
+					"\n    split at %zu (name ends %zu): %s, %d events:", cut,
+					e, memcmp(got, want, n) ? "bytes differ" : "bytes ok", evs);
 				for (int k = 0; k < dp.nev; k++)
-					fprintf(stderr, " [kind %u verdict %u rule %d topic_len %u]",
-						dp.ev[k].kind, dp.ev[k].verdict, (int)dp.ev[k].rule_id,
-						dp.ev[k].topic_len);
+					fprintf(stderr,
+						" [kind %u verdict %u rule %d topic_len %u]",
+						dp.ev[k].kind, dp.ev[k].verdict,
+						(int)dp.ev[k].rule_id, dp.ev[k].topic_len);
 			}
 		}
 	}
@@ -64,6 +66,19 @@ void test_pipelined(void)
 	check_event(2, KG_ACT_ALLOW, 6, 1, KG_OP_PRODUCE, "public");
 }
 
+/* A new connection's first bytes, which the decoder cannot read: reset, for reason. */
+static void undecodable_reset(const uint8_t *bytes, size_t n, int reason)
+{
+	struct conn c;
+
+	conn_open(&c, 4, "10.10.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, bytes, n), XDP_PASS);
+	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	CU_ASSERT_EQUAL(dp.ev[0].kind, KG_EV_UNDECODABLE);
+	CU_ASSERT_EQUAL(dp.ev[0].reason, reason);
+}
+
 void test_undecodable_resets(void)
 {
 	static const uint8_t hello[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc };
@@ -71,12 +86,7 @@ void test_undecodable_resets(void)
 	struct conn c;
 
 	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.10.0.5", 0);
-	CU_ASSERT_EQUAL(conn_send(&c, hello, sizeof(hello)), XDP_PASS);
-	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
-	CU_ASSERT_EQUAL(dp.nev, 1);
-	CU_ASSERT_EQUAL(dp.ev[0].kind, KG_EV_UNDECODABLE);
-	CU_ASSERT_EQUAL(dp.ev[0].reason, KD_ERR_TLS);
+	undecodable_reset(hello, sizeof(hello), KD_ERR_TLS);
 	/* let through under on_undecodable: allow, then reset once the policy says reset */
 	{
 		struct kg_policy p;
@@ -101,12 +111,7 @@ void test_undecodable_resets(void)
 		static const uint8_t share_fetch[] = { 0, 0, 0, 14, 0, 78, 0, 1, 0, 0, 0, 9,
 						       0, 1, 'x', 0, 0, 0 };
 
-		conn_open(&c, 4, "10.10.0.5", 0);
-		CU_ASSERT_EQUAL(conn_send(&c, share_fetch, sizeof(share_fetch)), XDP_PASS);
-		CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
-		CU_ASSERT_EQUAL(dp.nev, 1);
-		CU_ASSERT_EQUAL(dp.ev[0].kind, KG_EV_UNDECODABLE);
-		CU_ASSERT_EQUAL(dp.ev[0].reason, KD_ERR_TOPICS_UNREAD);
+		undecodable_reset(share_fetch, sizeof(share_fetch), KD_ERR_TOPICS_UNREAD);
 	}
 	/* a flow first seen mid-stream */
 	memset(&c, 0, sizeof(c));

@@ -88,7 +88,8 @@ void test_syn_handling(void)
 		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen), TC_ACT_OK);
 		conn_syn(&c, 9000);
 		dp.nev = 0;
-		CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS); /* a whole request, from its start */
+		/* a whole request, from its start */
+		CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
 		CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
 	}
 
@@ -118,7 +119,8 @@ void test_syn_handling(void)
 	/* data on a SYN (TCP Fast Open) is dropped with it; the client sends a plain SYN */
 	memset(&c, 0, sizeof(c));
 	c.s = (struct pkt_spec){ .family = 4, .saddr = "10.20.0.5", .daddr = BROKER4,
-				 .sport = dp.next_port++, .dport = PORT, .seq = 500, .flags = PKT_SYN };
+				 .sport = dp.next_port++, .dport = PORT, .seq = 500,
+				 .flags = PKT_SYN };
 	dp.nev = 0;
 	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, b, n), out, &outlen), XDP_DROP);
 	CU_ASSERT_EQUAL(dp.nev, 0);
@@ -172,8 +174,10 @@ void rv_syn_desync(void)
 	printf("\n    SYN desync: segment with hidden Produce 'secret' -> XDP %d, RST %d, "
 	       "bytes %s, %d events (%d not allow)",
 	       rc, !!(c.v.flags & PKT_RST),
-	       memcmp(c.out + c.v.payload_off, f2, n2) ? "changed" : "unchanged", nev_total, denied);
-	CU_ASSERT(rc != XDP_PASS || (c.v.flags & PKT_RST) || memcmp(c.out + c.v.payload_off, f2, n2));
+	       memcmp(c.out + c.v.payload_off, f2, n2) ? "changed" : "unchanged", nev_total,
+	       denied);
+	CU_ASSERT(rc != XDP_PASS || (c.v.flags & PKT_RST) ||
+		  memcmp(c.out + c.v.payload_off, f2, n2));
 }
 
 /* 3b. A SYN clears a black-holed flow. */
@@ -216,9 +220,10 @@ void rv_rst_deletes_flow(void)
 	rv_run(pkt, pn, out, &outlen);
 	n = produce("secret", b);
 	rc = conn_send(&c, b, n);
-	printf("\n    fail-open listener, after an out-of-window RST: Produce 'secret' XDP %d, RST %d, "
-	       "bytes %s; later 'eu'-rejects: ",
-	       rc, !!(c.v.flags & PKT_RST), memcmp(c.out + c.v.payload_off, b, n) ? "changed" : "unchanged");
+	printf("\n    fail-open listener, after an out-of-window RST: Produce 'secret' XDP %d, "
+	       "RST %d, bytes %s; later 'eu'-rejects: ",
+	       rc, !!(c.v.flags & PKT_RST),
+	       memcmp(c.out + c.v.payload_off, b, n) ? "changed" : "unchanged");
 	CU_ASSERT(rc != XDP_PASS || (c.v.flags & PKT_RST));
 	apply_base(KG_MODE_ENFORCE);
 }
