@@ -5,127 +5,159 @@
  */
 #include "harness.h"
 
-/* SYNs: one in the middle of a frame cannot restart decoding; data on a SYN is decoded */
-void test_syn_handling(void)
+/* Sends a bare segment of c with flags at seq; the verdict. */
+static int bare_segment(struct conn *c, uint32_t seq, uint8_t flags)
 {
-	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
-	size_t n = produce("eu.orders", b), half = n / 2, outlen, e = name_end(b, n, "eu.orders");
-	struct pkt_view v;
-	struct conn c;
-	__u64 drops = counter(KG_C_SYNS_ON_OPEN_FLOWS);
+	uint8_t pkt[PKT_CAP], out[PKT_CAP];
+	size_t outlen;
 
-	apply_base(KG_MODE_ENFORCE);
+	c->s.seq = seq;
+	c->s.flags = flags;
+	return dp_run(pkt, pkt_build(pkt, &c->s, NULL, 0), out, &outlen);
+}
+
+/* A request b (n bytes, Produce eu.orders from us) on a connection opened by c's SYN. */
+static void rejected_from_start(struct conn *c, const uint8_t *b, size_t n)
+{
+	dp.nev = 0;
+	CU_ASSERT_EQUAL(conn_send(c, b, n), XDP_PASS);
+	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
+}
+
+/* A SYN on an open connection, in the middle of a frame, passes and changes nothing. */
+static void syn_inside_frame(const uint8_t *b, size_t n)
+{
+	size_t half = n / 2;
+	__u64 drops = counter(KG_C_SYNS_ON_OPEN_FLOWS);
+	struct conn c;
+
 	conn_open(&c, 4, "10.20.0.5", 0);
 	CU_ASSERT_EQUAL(conn_send(&c, b, half), XDP_PASS);
-	/* a SYN on an open connection passes (the broker answers it with a challenge ACK) */
-	c.s.seq = c.next - 1;
-	c.s.flags = PKT_SYN;
-	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_PASS);
+	/* it passes (the broker answers it with a challenge ACK) */
+	CU_ASSERT_EQUAL(bare_segment(&c, c.next - 1, PKT_SYN), XDP_PASS);
 	CU_ASSERT_EQUAL(counter(KG_C_SYNS_ON_OPEN_FLOWS), drops + 1);
 	/* and changes nothing: the rest is still the same frame (no new frame, no event) */
 	dp.nev = 0;
 	CU_ASSERT_EQUAL(conn_send(&c, b + half, n - half), XDP_PASS);
 	CU_ASSERT_EQUAL(dp.nev, 0);
+}
 
-	/*
-	 * At a frame boundary too (an evasion review found this): a SYN whose sequence
-	 * number lies inside the last request, then bytes from there that frame another
-	 * request over the end of the decided one. The flow keeps its state: like the
-	 * broker, it takes the new bytes from its next sequence number on, where a whole
-	 * request for a denied topic starts, and decides it.
-	 */
+/*
+ * At a frame boundary too (an evasion review found this): a SYN whose sequence number
+ * lies inside the last request, then bytes from there that frame another request over
+ * the end of the decided one. The flow keeps its state: like the broker, it takes the
+ * new bytes from its next sequence number on, where a whole request for a denied topic
+ * starts, and decides it.
+ */
+static void syn_at_frame_boundary(const uint8_t *b, size_t n)
+{
+	uint8_t evil[PKT_CAP];
+	size_t en = produce("eu.orders", evil + 14);
+	struct conn c;
+
 	conn_open(&c, 4, "10.20.0.5", 0);
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
-	c.s.seq = c.next - 15;
-	c.s.flags = PKT_SYN;
-	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_PASS);
-	{
-		uint8_t evil[PKT_CAP];
-		size_t en = produce("eu.orders", evil + 14);
+	CU_ASSERT_EQUAL(bare_segment(&c, c.next - 15, PKT_SYN), XDP_PASS);
+	/* 14 bytes pretending to be an ApiVersions header whose body hides the rest */
+	memcpy(evil, "\0\0\0\x30\0\x12\0\0\0\0\0\x07\0\0", 14);
+	dp.nev = 0;
+	CU_ASSERT_EQUAL(conn_send_at(&c, c.next - 14, evil, 14 + en), XDP_PASS);
+	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
+}
 
-		/* 14 bytes pretending to be an ApiVersions header whose body hides the rest */
-		memcpy(evil, "\0\0\0\x30\0\x12\0\0\0\0\0\x07\0\0", 14);
-		dp.nev = 0;
-		CU_ASSERT_EQUAL(conn_send_at(&c, c.next - 14, evil, 14 + en), XDP_PASS);
-		CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
-	}
+/*
+ * A RST at the next sequence number ends the flow only with a valid checksum (the
+ * broker drops any other): after a bad one, a SYN does not start over.
+ */
+static void rst_needs_its_checksum(const uint8_t *b, size_t n)
+{
+	uint8_t pkt[PKT_CAP], out[PKT_CAP];
+	size_t half = n / 2, pn, outlen;
+	struct pkt_view pv;
+	struct conn c;
 
-	/*
-	 * A RST at the next sequence number ends the flow only with a valid checksum (the
-	 * broker drops any other): after a bad one, a SYN does not start over.
-	 */
 	conn_open(&c, 4, "10.20.0.5", 0);
 	CU_ASSERT_EQUAL(conn_send(&c, b, half), XDP_PASS);
 	c.s.seq = c.next;
 	c.s.flags = PKT_RST | PKT_ACK;
-	{
-		size_t pn = pkt_build(pkt, &c.s, NULL, 0);
-		struct pkt_view pv;
-
-		pkt_parse(pkt, pn, &pv);
-		pkt[pv.tcp_off + 16] ^= 0x5a; /* the checksum, broken */
-		CU_ASSERT_EQUAL(dp_run(pkt, pn, out, &outlen), XDP_PASS);
-	}
+	pn = pkt_build(pkt, &c.s, NULL, 0);
+	pkt_parse(pkt, pn, &pv);
+	pkt[pv.tcp_off + 16] ^= 0x5a; /* the checksum, broken */
+	CU_ASSERT_EQUAL(dp_run(pkt, pn, out, &outlen), XDP_PASS);
 	dp.nev = 0;
 	CU_ASSERT_EQUAL(conn_send(&c, b + half, n - half), XDP_PASS); /* the flow is still there */
 	CU_ASSERT_EQUAL(dp.nev, 0); /* (a new one would be mid-stream: undecodable) */
 	/* a valid RST ends it; a SYN then starts a new connection, decoded from its start */
-	c.s.seq = c.next;
-	c.s.flags = PKT_RST | PKT_ACK;
-	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_PASS);
+	CU_ASSERT_EQUAL(bare_segment(&c, c.next, PKT_RST | PKT_ACK), XDP_PASS);
 	conn_syn(&c, 7000);
+	rejected_from_start(&c, b, n);
+}
+
+/* After the broker closed its side (FIN through TC egress), a SYN starts over. */
+static void syn_after_broker_fin(const uint8_t *b, size_t n)
+{
+	uint8_t pkt[PKT_CAP], out[PKT_CAP];
+	struct pkt_spec br;
+	struct conn c;
+	size_t outlen;
+
+	broker_open(&c, "10.20.0.5", &br, 3000);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n / 2), XDP_PASS);
+	br.flags = PKT_FIN | PKT_ACK;
+	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen), TC_ACT_OK);
+	conn_syn(&c, 9000);
+	rejected_from_start(&c, b, n); /* a whole request, from its start */
+}
+
+/*
+ * A SYN the broker does not answer (it holds that connection, which kgate forgot:
+ * evicted) starts nothing: data waits for the broker's SYN-ACK to this SYN.
+ */
+static void syn_unanswered(const uint8_t *b, size_t n)
+{
+	__u64 unconf = counter(KG_C_UNCONFIRMED_DROPS);
+	struct conn c = { .s = { .family = 4, .saddr = "10.20.0.5", .daddr = BROKER4,
+				 .sport = dp.next_port++, .dport = PORT } };
+
+	CU_ASSERT_EQUAL(bare_segment(&c, 600, PKT_SYN), XDP_PASS);
+	c.next = 601;
+	syn_ack(&c, 1); /* a challenge ACK's kind: not for this SYN */
 	dp.nev = 0;
-	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
-	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
-
-	/* after the broker closed its side (FIN through TC egress), a SYN starts over */
-	{
-		struct pkt_spec br;
-
-		broker_open(&c, "10.20.0.5", &br, 3000);
-		CU_ASSERT_EQUAL(conn_send(&c, b, half), XDP_PASS);
-		br.flags = PKT_FIN | PKT_ACK;
-		CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen), TC_ACT_OK);
-		conn_syn(&c, 9000);
-		dp.nev = 0;
-		/* a whole request, from its start */
-		CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
-		CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
-	}
-
-	/*
-	 * A SYN the broker does not answer (it holds that connection, which kgate forgot:
-	 * evicted) starts nothing: data waits for the broker's SYN-ACK to this SYN.
-	 */
-	{
-		__u64 unconf = counter(KG_C_UNCONFIRMED_DROPS);
-
-		memset(&c, 0, sizeof(c));
-		c.s = (struct pkt_spec){ .family = 4, .saddr = "10.20.0.5", .daddr = BROKER4,
-					 .sport = dp.next_port++, .dport = PORT, .seq = 600,
-					 .flags = PKT_SYN };
-		CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, NULL, 0), out, &outlen), XDP_PASS);
-		c.next = 601;
-		syn_ack(&c, 1); /* a challenge ACK's kind: not for this SYN */
-		dp.nev = 0;
-		CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_DROP);
-		CU_ASSERT_EQUAL(dp.nev, 0);
-		CU_ASSERT_EQUAL(counter(KG_C_UNCONFIRMED_DROPS), unconf + 1);
-		syn_ack(&c, 601); /* the answer: from now on it is followed */
-		CU_ASSERT_EQUAL(conn_send_at(&c, 601, b, n), XDP_PASS);
-		CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
-	}
-
-	/* data on a SYN (TCP Fast Open) is dropped with it; the client sends a plain SYN */
-	memset(&c, 0, sizeof(c));
-	c.s = (struct pkt_spec){ .family = 4, .saddr = "10.20.0.5", .daddr = BROKER4,
-				 .sport = dp.next_port++, .dport = PORT, .seq = 500,
-				 .flags = PKT_SYN };
-	dp.nev = 0;
-	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c.s, b, n), out, &outlen), XDP_DROP);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_DROP);
 	CU_ASSERT_EQUAL(dp.nev, 0);
-	(void)e;
-	(void)v;
+	CU_ASSERT_EQUAL(counter(KG_C_UNCONFIRMED_DROPS), unconf + 1);
+	syn_ack(&c, 601); /* the answer: from now on it is followed */
+	CU_ASSERT_EQUAL(conn_send_at(&c, 601, b, n), XDP_PASS);
+	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
+}
+
+/* Data on a SYN (TCP Fast Open) is dropped with it; the client sends a plain SYN. */
+static void syn_data_dropped(const uint8_t *b, size_t n)
+{
+	uint8_t pkt[PKT_CAP], out[PKT_CAP];
+	struct pkt_spec s = { .family = 4, .saddr = "10.20.0.5", .daddr = BROKER4,
+			      .sport = dp.next_port++, .dport = PORT, .seq = 500,
+			      .flags = PKT_SYN };
+	size_t outlen;
+
+	dp.nev = 0;
+	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &s, b, n), out, &outlen), XDP_DROP);
+	CU_ASSERT_EQUAL(dp.nev, 0);
+}
+
+/* SYNs: one in the middle of a frame cannot restart decoding; data on a SYN is dropped */
+void test_syn_handling(void)
+{
+	uint8_t b[PKT_CAP];
+	size_t n = produce("eu.orders", b);
+
+	apply_base(KG_MODE_ENFORCE);
+	syn_inside_frame(b, n);
+	syn_at_frame_boundary(b, n);
+	rst_needs_its_checksum(b, n);
+	syn_after_broker_fin(b, n);
+	syn_unanswered(b, n);
+	syn_data_dropped(b, n);
 }
 
 /*
