@@ -64,105 +64,116 @@ static __always_inline bool kg_ipv6_ext(__u8 nh)
 }
 
 /*
- * The headers of the packet in ctx, into p and the flow key fk (the client's view:
- * source first). 0, KG_PARSE_OTHER or KG_PARSE_UNREADABLE.
+ * Ethernet and its VLAN tags, from the frame's start: the ethertype after them into
+ * *proto, their length into *off.
  */
-static __always_inline int kg_parse(KG_CTX *ctx, struct kg_pkt *p, struct kg_flow_key *fk)
+static __always_inline int kg_parse_eth(void *data, void *data_end, __u32 *off, __be16 *proto)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct tcphdr *tcp;
-	__u32 off = sizeof(*eth), iplen;
-	__u16 proto;
 
 	if ((void *)(eth + 1) > data_end)
 		return KG_PARSE_OTHER;
-	proto = eth->h_proto;
+	*off = sizeof(*eth);
+	*proto = eth->h_proto;
 	KD_UNROLL
 	for (int k = 0; k < KG_MAX_VLAN_TAGS; k++) {
-		struct vlan_hdr *vh = data + off;
+		struct vlan_hdr *vh = data + *off;
 
-		if (!kg_vlan_proto(proto))
+		if (!kg_vlan_proto(*proto))
 			break;
 		if ((void *)(vh + 1) > data_end)
 			return KG_PARSE_OTHER;
-		proto = vh->proto;
-		off += sizeof(*vh);
+		*proto = vh->proto;
+		*off += sizeof(*vh);
 	}
-	if (kg_vlan_proto(proto))
+	if (kg_vlan_proto(*proto))
 		return KG_PARSE_UNREADABLE; /* a third tag: not parsed, so not passed either */
-	p->l3_off = off;
-	if (proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = data + off;
+	return 0;
+}
 
-		if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_TCP ||
-		    ip->ihl < sizeof(*ip) / 4)
-			return KG_PARSE_OTHER;
-		/*
-		 * TCP in IP fragments: ports are not in every fragment, so it cannot be told
-		 * whether they are listener traffic, and the kernel would reassemble them
-		 * behind the decoder's back. TCP never needs fragmentation (path MTU
-		 * discovery); the caller drops them.
-		 */
-		if (ip->frag_off & bpf_htons(KG_IP_MF | KG_IP_OFFSET))
-			return KG_PARSE_UNREADABLE;
-		p->family = 4;
-		__builtin_memcpy(fk->saddr, &ip->saddr, 4);
-		__builtin_memcpy(fk->daddr, &ip->daddr, 4);
-		iplen = bpf_ntohs(ip->tot_len);
-		/* a GRO aggregate over 64 KB (BIG TCP) has tot_len 0: its length is the hook's */
-		if (!iplen && kg_ctx_gro_len(ctx) > off)
-			iplen = kg_ctx_gro_len(ctx) - off;
-		if (iplen < ip->ihl * 4u)
-			return KG_PARSE_OTHER;
-		off += ip->ihl * 4;
-		iplen -= ip->ihl * 4;
-	} else if (proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = data + off;
+/*
+ * IPv4 at *off (TCP only, not in fragments): the addresses into fk, *off moved to its
+ * payload, whose length goes to *iplen.
+ */
+static __always_inline int kg_parse_ip4(KG_CTX *ctx, void *data, void *data_end,
+					struct kg_flow_key *fk, __u32 *off, __u32 *iplen)
+{
+	struct iphdr *ip = data + *off;
 
-		__u8 nh, eh[2];
-
-		if ((void *)(ip6 + 1) > data_end)
-			return KG_PARSE_OTHER;
-		p->family = 6;
-		__builtin_memcpy(fk->saddr, &ip6->saddr, 16);
-		__builtin_memcpy(fk->daddr, &ip6->daddr, 16);
-		iplen = bpf_ntohs(ip6->payload_len);
-		if (!iplen && kg_ctx_gro_len(ctx) > off + sizeof(*ip6))
-			iplen = kg_ctx_gro_len(ctx) - off - sizeof(*ip6);
-		nh = ip6->nexthdr;
-		off += sizeof(*ip6);
-		/*
-		 * Extension headers before TCP (the kernel accepts them): walk up to
-		 * KG_MAX_EXT_HDRS; more, or a fragment header over TCP, is dropped.
-		 */
-		KD_UNROLL
-		for (int k = 0; k < KG_MAX_EXT_HDRS; k++) {
-			__u32 len;
-
-			if (!kg_ipv6_ext(nh))
-				break;
-			/* each starts with its next header and its length */
-			if (kg_ctx_load(ctx, off, eh, 2))
-				return KG_PARSE_OTHER;
-			if (nh == IPPROTO_FRAGMENT)
-				return eh[0] == IPPROTO_TCP ? KG_PARSE_UNREADABLE : KG_PARSE_OTHER;
-			/* AH counts 4-byte words less two (RFC 4302), the others 8-byte less one */
-			len = nh == IPPROTO_AH ? (eh[1] + 2) * 4 : (eh[1] + 1) * 8;
-			if (iplen < len)
-				return KG_PARSE_OTHER;
-			iplen -= len;
-			off += len;
-			nh = eh[0];
-		}
-		if (kg_ipv6_ext(nh))
-			return KG_PARSE_UNREADABLE;
-		if (nh != IPPROTO_TCP)
-			return KG_PARSE_OTHER;
-	} else {
+	if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_TCP ||
+	    ip->ihl < sizeof(*ip) / 4)
 		return KG_PARSE_OTHER;
+	/*
+	 * TCP in IP fragments: ports are not in every fragment, so it cannot be told
+	 * whether they are listener traffic, and the kernel would reassemble them behind
+	 * the decoder's back. TCP never needs fragmentation (path MTU discovery); the
+	 * caller drops them.
+	 */
+	if (ip->frag_off & bpf_htons(KG_IP_MF | KG_IP_OFFSET))
+		return KG_PARSE_UNREADABLE;
+	__builtin_memcpy(fk->saddr, &ip->saddr, 4);
+	__builtin_memcpy(fk->daddr, &ip->daddr, 4);
+	*iplen = bpf_ntohs(ip->tot_len);
+	/* a GRO aggregate over 64 KB (BIG TCP) has tot_len 0: its length is the hook's */
+	if (!*iplen && kg_ctx_gro_len(ctx) > *off)
+		*iplen = kg_ctx_gro_len(ctx) - *off;
+	if (*iplen < ip->ihl * 4u)
+		return KG_PARSE_OTHER;
+	*off += ip->ihl * 4;
+	*iplen -= ip->ihl * 4;
+	return 0;
+}
+
+/*
+ * IPv6 at *off and its extension headers (the kernel accepts them before TCP): up to
+ * KG_MAX_EXT_HDRS are walked; more, or a fragment header over TCP, are dropped. As
+ * kg_parse_ip4.
+ */
+static __always_inline int kg_parse_ip6(KG_CTX *ctx, void *data, void *data_end,
+					struct kg_flow_key *fk, __u32 *off, __u32 *iplen)
+{
+	struct ipv6hdr *ip6 = data + *off;
+	__u8 nh, eh[2];
+
+	if ((void *)(ip6 + 1) > data_end)
+		return KG_PARSE_OTHER;
+	__builtin_memcpy(fk->saddr, &ip6->saddr, 16);
+	__builtin_memcpy(fk->daddr, &ip6->daddr, 16);
+	*iplen = bpf_ntohs(ip6->payload_len);
+	if (!*iplen && kg_ctx_gro_len(ctx) > *off + sizeof(*ip6))
+		*iplen = kg_ctx_gro_len(ctx) - *off - sizeof(*ip6);
+	nh = ip6->nexthdr;
+	*off += sizeof(*ip6);
+	KD_UNROLL
+	for (int k = 0; k < KG_MAX_EXT_HDRS; k++) {
+		__u32 len;
+
+		if (!kg_ipv6_ext(nh))
+			break;
+		/* each starts with its next header and its length */
+		if (kg_ctx_load(ctx, *off, eh, 2))
+			return KG_PARSE_OTHER;
+		if (nh == IPPROTO_FRAGMENT)
+			return eh[0] == IPPROTO_TCP ? KG_PARSE_UNREADABLE : KG_PARSE_OTHER;
+		/* AH counts 4-byte words less two (RFC 4302), the others 8-byte less one */
+		len = nh == IPPROTO_AH ? (eh[1] + 2) * 4 : (eh[1] + 1) * 8;
+		if (*iplen < len)
+			return KG_PARSE_OTHER;
+		*iplen -= len;
+		*off += len;
+		nh = eh[0];
 	}
+	if (kg_ipv6_ext(nh))
+		return KG_PARSE_UNREADABLE;
+	return nh == IPPROTO_TCP ? 0 : KG_PARSE_OTHER;
+}
+
+/* TCP at off, iplen bytes with its payload: where the payload is, the ports, the flags. */
+static __always_inline int kg_parse_tcp(void *data, void *data_end, __u32 off, __u32 iplen,
+					struct kg_pkt *p, struct kg_flow_key *fk)
+{
+	struct tcphdr *tcp;
+
 	/*
 	 * TCP whose header lies beyond what is read in place (long extension headers, or
 	 * headers past the first buffer) cannot be told apart from listener traffic:
@@ -187,6 +198,36 @@ static __always_inline int kg_parse(KG_CTX *ctx, struct kg_pkt *p, struct kg_flo
 	fk->dport = tcp->dest;
 	fk->family = p->family;
 	return 0;
+}
+
+/*
+ * The headers of the packet in ctx, layer after layer, into p and the flow key fk (the
+ * client's view: source first). 0, KG_PARSE_OTHER or KG_PARSE_UNREADABLE.
+ */
+static __always_inline int kg_parse(KG_CTX *ctx, struct kg_pkt *p, struct kg_flow_key *fk)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 off = 0, iplen = 0;
+	__be16 proto = 0;
+	int r;
+
+	r = kg_parse_eth(data, data_end, &off, &proto);
+	if (r)
+		return r;
+	p->l3_off = off;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		p->family = 4;
+		r = kg_parse_ip4(ctx, data, data_end, fk, &off, &iplen);
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		p->family = 6;
+		r = kg_parse_ip6(ctx, data, data_end, fk, &off, &iplen);
+	} else {
+		r = KG_PARSE_OTHER;
+	}
+	if (r)
+		return r;
+	return kg_parse_tcp(data, data_end, off, iplen, p, fk);
 }
 
 #endif /* KGATE_PARSE_H */
