@@ -84,40 +84,38 @@ $(BUILD)/kgate: $(patsubst %.c,$(BUILD)/obj/%.o,$(CMD_SRCS)) $(LIBKGATE)
 
 UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
 	tests/unit/test_policy_yaml.c tests/unit/test_policy_lint.c tests/unit/test_policy_eval.c \
-	tests/unit/kframe.c tests/unit/decode_util.c \
-	tests/unit/test_audit.c tests/unit/test_events.c
+	tests/lib/kframe.c tests/lib/decode_util.c \
+	tests/unit/test_audit.c tests/unit/test_events.c tests/lib/cu_run.c
 
-$(BUILD)/tests/test_unit: $(UNIT_SRCS) $(LIBKGATE_SAN) $(wildcard tests/unit/*.h) $(HDRS) $(SKELS) \
-		| $(BUILD)/tests
+$(BUILD)/tests/test_unit: $(UNIT_SRCS) $(LIBKGATE_SAN) $(wildcard tests/unit/*.h tests/lib/*.h) \
+		$(HDRS) $(SKELS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(UNIT_SRCS) $(LIBKGATE_SAN) -lcunit $(AGENT_LIBS)
 
-BPF_TEST_SRCS := tests/bpf/test_bpf.c tests/bpf/test_topicless.c tests/bpf/pkt.c \
-	tests/unit/decode_util.c tests/unit/kframe.c
+TEST_BPF_SRCS := tests/bpf/test_bpf.c tests/bpf/test_topicless.c tests/lib/pkt.c \
+	tests/lib/decode_util.c tests/lib/kframe.c tests/lib/cu_run.c
 
-$(BUILD)/tests/test_bpf: $(BPF_TEST_SRCS) $(LIBKGATE) tests/bpf/pkt.h $(SKELS) $(HDRS) \
+$(BUILD)/tests/test_bpf: $(TEST_BPF_SRCS) $(LIBKGATE) $(wildcard tests/lib/*.h) $(SKELS) $(HDRS) \
 		| $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(BPF_TEST_SRCS) $(LIBKGATE) -lcunit \
-		$(AGENT_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(TEST_BPF_SRCS) $(LIBKGATE) -lcunit $(AGENT_LIBS)
 
-DATAPATH_TEST_SRCS := tests/bpf/test_datapath.c tests/bpf/pkt.c tests/unit/kframe.c
+# The datapath cases: the harness and one file per feature (tests/bpf/datapath/).
+DATAPATH_TEST_SRCS := tests/bpf/test_datapath.c $(wildcard tests/bpf/datapath/*.c) \
+	tests/lib/pkt.c tests/lib/kframe.c tests/lib/cu_run.c
 
-# tests/bpf/compat: the agent's old header paths, which test_datapath.c still includes.
-$(BUILD)/tests/test_datapath: $(DATAPATH_TEST_SRCS) $(LIBKGATE) tests/bpf/pkt.h $(SKELS) $(HDRS) \
-		$(wildcard tests/bpf/compat/agent/*.h) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -Itests/bpf/compat -o $@ $(DATAPATH_TEST_SRCS) \
-		$(LIBKGATE) -lcunit $(AGENT_LIBS)
+$(BUILD)/tests/test_datapath: $(DATAPATH_TEST_SRCS) $(LIBKGATE) $(wildcard tests/bpf/datapath/*.h) \
+		$(wildcard tests/lib/*.h) $(SKELS) $(HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -o $@ $(DATAPATH_TEST_SRCS) $(LIBKGATE) -lcunit $(AGENT_LIBS)
 
-$(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(LIBKGATE_SAN) \
+$(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(LIBKGATE_SAN) \
 		$(HDRS) $(SKELS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Itests/unit -o $@ tests/fuzz/fuzz_decode.c tests/unit/decode_util.c \
-		$(LIBKGATE_SAN) $(AGENT_LIBS)
+		-o $@ tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(LIBKGATE_SAN) $(AGENT_LIBS)
 
 test: test-unit test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults
 
-$(BUILD)/tests/kframe_selftest: tests/unit/kframe_selftest.c tests/unit/kframe.c \
-		tests/unit/kframe.h | $(BUILD)/tests
-	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ tests/unit/kframe_selftest.c tests/unit/kframe.c
+$(BUILD)/tests/kframe_selftest: tests/lib/kframe_selftest.c tests/lib/kframe.c \
+		tests/lib/kframe.h | $(BUILD)/tests
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ tests/lib/kframe_selftest.c tests/lib/kframe.c
 
 test-unit: $(BUILD)/tests/test_unit $(BUILD)/tests/kframe_selftest
 	$(BUILD)/tests/kframe_selftest
@@ -191,13 +189,13 @@ fuzz: $(BUILD)/tests/fuzz_decode
 
 # --- benchmarks (root; numbers, never assertions) --------------------------
 
-BENCH_SRCS := bench/bench_datapath.c tests/bpf/pkt.c tests/unit/kframe.c
+BENCH_SRCS := bench/bench_datapath.c tests/lib/pkt.c tests/lib/kframe.c
 
 $(BUILD)/bench_wrap.bpf.o: bench/bench_wrap.bpf.c $(HDRS) | $(BUILD)
 	$(CC) $(BPF_CFLAGS) -Ibpf -c $< -o $@
 
 $(BUILD)/bench_datapath: $(BENCH_SRCS) $(LIBKGATE) $(SKELS) $(BUILD)/bench_wrap.skel.h $(HDRS) | $(BUILD)
-	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(BENCH_SRCS) $(LIBKGATE) $(AGENT_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(BENCH_SRCS) $(LIBKGATE) $(AGENT_LIBS)
 
 bench: bench-datapath
 

@@ -30,11 +30,11 @@
 #include "agent/datapath/datapath.h"
 #include "bpf/kafka_layouts.h"
 #include "bench_wrap.skel.h"
-#include "kframe.h"
 #include "kgate_tc.skel.h"
 #include "kgate_tci.skel.h"
 #include "kgate_xdp.skel.h"
-#include "pkt.h"
+#include "tests/lib/kframe.h"
+#include "tests/lib/pkt.h"
 
 #define PORT 9092
 #define SAMPLES 3001

@@ -3,7 +3,7 @@
  * decode_probe: the smallest XDP program that runs the Kafka stream decoder on
  * real packets. It proves the decoder passes this kernel's verifier and lets the
  * tests compare the in-kernel decoder with the host build on the same streams
- * (tests/bpf/test_decode_probe.c). It decides nothing and always passes packets.
+ * (tests/bpf/test_bpf.c). It decides nothing and always passes packets.
  *
  * Per flow (IPv4/IPv6 TCP to listen_port) it keeps a kd_state and reports every
  * decoder event to a ring buffer. It assumes in-order segments: in-order

@@ -2,7 +2,9 @@
 /*
  * The datapath's maps (layouts in maps/kgate_maps.h). Every map is pinned by name so
  * the XDP and TC objects share them and a restarted agent, or `kgate policy apply`
- * without an agent, finds them under the pin root.
+ * without an agent, finds them under the pin root. A map only one kind of program uses
+ * is defined where it is used: kg_src (window.h), kg_evbatch (events.h), kg_redirect
+ * (ctx_xdp.h).
  */
 #ifndef KGATE_MAPS_BPF_H
 #define KGATE_MAPS_BPF_H
@@ -172,44 +174,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kg_scratch);
 } kg_scratch SEC(".maps");
-
-#ifdef KG_INGRESS
-/*
- * Per-CPU staging of decision events (bpf/kgate_ingress.h, kg_emit): while a packet is
- * decoded its events are written here compactly and leave as one kg_event_recs record.
- * Not pinned: each ingress object has its own, and its one program does not nest on a
- * CPU (it runs in softirq), so nothing but the packet at hand is ever staged. Only the
- * ingress programs send events (TC egress has none: no 8 KB per CPU for it).
- */
-struct kg_evbatch {
-	__u32 len;     /* bytes staged in data: whole entries (maps/kgate_maps.h, KG_REC_*) */
-	__u16 nallow;  /* staged events by verdict class, counted lost if the record is */
-	__u16 ndeny;
-	__u8 open;     /* a packet's decode loop runs: events wait for kg_ev_end */
-	__u8 ctx;      /* data holds a context entry, for policy generation ctx_gen */
-	__u8 ctx_gen;
-	__u8 pad[5];
-	__u8 data[KG_EVBATCH_BYTES];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct kg_evbatch);
-} kg_evbatch SEC(".maps");
-#endif
-
-#ifdef KG_XDP
-/* [0]: the quarantine interface for redirect (XDP only: a devmap belongs to XDP). */
-struct {
-	__uint(type, BPF_MAP_TYPE_DEVMAP);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-	KG_PIN;
-} kg_redirect SEC(".maps");
-#endif
 
 /* VLAN ethertypes (not in every linux/if_ether.h), for both hooks' parsers. */
 #ifndef ETH_P_8021Q

@@ -27,7 +27,7 @@
 #define KD_CTX struct __sk_buff *
 #define KD_LOAD(ctx, s, off, dst, len) bpf_skb_load_bytes((ctx), (off), (dst), (len))
 #include "kafka_decode.h"
-#include "kgate_skb.h"
+#include "skb_patch.h"
 #include "kgate_maps.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * kgate_tc_ingress: the same client->broker enforcement at TC ingress, for interfaces
- * where XDP cannot attach (see kgate_ingress.h). Verdicts are TC_ACT_OK, TC_ACT_SHOT
- * and a redirect to the quarantine ifindex of the active config.
+ * where XDP cannot attach (see ingress.h; what an skb does its own way is in
+ * ctx_skb.h). Verdicts are TC_ACT_OK, TC_ACT_SHOT and a redirect to the quarantine
+ * ifindex of the active config.
  */
-#define KG_SKB 1
-#include "kgate_ingress.h"
+#include "ctx_skb.h"
+#include "ingress.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* kgate_xdp: client->broker enforcement at XDP (native or generic); see kgate_ingress.h. */
-#include "kgate_ingress.h"
+/* kgate_xdp: client->broker enforcement at XDP (native or generic); see ingress.h. */
+#include "ctx_xdp.h"
+#include "ingress.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -23,8 +23,9 @@
 #include "agent/decode/report.h"
 #include "bpf/kafka_decode.h"
 #include "decode_probe.skel.h"
-#include "decode_util.h"
-#include "kframe.h"
+#include "tests/lib/cu_run.h"
+#include "tests/lib/decode_util.h"
+#include "tests/lib/kframe.h"
 
 #define FIXTURES "fixtures/captures"
 #define PORT 9092
@@ -267,7 +268,6 @@ int register_topicless_tests(void); /* tests/bpf/test_topicless.c */
 int main(void)
 {
 	CU_pSuite s;
-	unsigned int failed;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
@@ -280,10 +280,5 @@ int main(void)
 	    !CU_add_test(s, "undecodable input reported from the kernel", test_undecodable_in_kernel) ||
 	    register_topicless_tests())
 		return 2;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-		 CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return cu_run();
 }

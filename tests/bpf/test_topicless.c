@@ -34,10 +34,10 @@
 #include "agent/policy/yaml.h"
 #include "agent/datapath/datapath.h"
 #include "bpf/kafka_layouts.h"
-#include "kframe.h"
+#include "tests/lib/kframe.h"
 #include "kgate_tc.skel.h"
 #include "kgate_xdp.skel.h"
-#include "pkt.h"
+#include "tests/lib/pkt.h"
 
 #define TL_PORT 9092
 #define TL_BROKER "10.99.0.1"

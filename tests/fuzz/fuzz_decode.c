@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "bpf/kafka_decode.h"
-#include "decode_util.h"
+#include "tests/lib/decode_util.h"
 
 static void check_state(void *arg, const struct kd_state *st, int ev)
 {

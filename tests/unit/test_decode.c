@@ -19,8 +19,8 @@
 
 #include "agent/decode/report.h"
 #include "bpf/kafka_decode.h"
-#include "decode_util.h"
-#include "kframe.h"
+#include "tests/lib/decode_util.h"
+#include "tests/lib/kframe.h"
 
 #define FIXTURES "fixtures/captures"
 #define BUF_CAP (4u << 20)

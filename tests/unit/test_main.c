@@ -3,6 +3,8 @@
 #include <CUnit/Basic.h>
 #include <stdio.h>
 
+#include "tests/lib/cu_run.h"
+
 int register_decode_tests(void);
 int register_policy_tests(void);
 int register_policy_yaml_tests(void);
@@ -13,8 +15,6 @@ int register_events_tests(void);
 
 int main(void)
 {
-	unsigned int failed;
-
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	if (register_decode_tests() || register_policy_tests() ||
@@ -25,9 +25,5 @@ int main(void)
 		CU_cleanup_registry();
 		return 2;
 	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return cu_run();
 }

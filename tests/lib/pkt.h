@@ -38,4 +38,7 @@ struct pkt_view {
 
 int pkt_parse(const uint8_t *p, size_t len, struct pkt_view *v);
 
+/* Makes the IPv4 header at ip (options included) carry its right checksum again. */
+void pkt_ip4_csum(uint8_t *ip);
+
 #endif

@@ -8,6 +8,9 @@
 
 #include "pkt.h"
 
+/* IPv4 flag: do not fragment (RFC 791), as Linux sends TCP. */
+#define PKT_IP_DF 0x4000
+
 static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
 {
 	for (size_t i = 0; i + 1 < n; i += 2)
@@ -39,6 +42,14 @@ static uint16_t tcp_sum(int family, const uint8_t *l3, const uint8_t *tcp, size_
 	return fold(s);
 }
 
+void pkt_ip4_csum(uint8_t *ip)
+{
+	struct iphdr *h = (void *)ip;
+
+	h->check = 0;
+	h->check = htons(~fold(sum16(ip, h->ihl * 4, 0)) & 0xffff);
+}
+
 size_t pkt_build(uint8_t *out, const struct pkt_spec *s, const uint8_t *payload, size_t plen)
 {
 	size_t off = 12, l3, tcpoff, tcplen = 20 + plen;
@@ -47,13 +58,13 @@ size_t pkt_build(uint8_t *out, const struct pkt_spec *s, const uint8_t *payload,
 	memset(out, 0, 128);
 	memcpy(out, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02", 12);
 	if (s->vlan) {
-		out[off++] = 0x81, out[off++] = 0x00;
+		out[off++] = ETH_P_8021Q >> 8, out[off++] = ETH_P_8021Q & 0xff;
 		out[off++] = (s->vlan >> 8) & 0x0f, out[off++] = s->vlan & 0xff;
 	}
 	if (s->family == 6)
-		out[off++] = 0x86, out[off++] = 0xdd;
+		out[off++] = ETH_P_IPV6 >> 8, out[off++] = ETH_P_IPV6 & 0xff;
 	else
-		out[off++] = 0x08, out[off++] = 0x00;
+		out[off++] = ETH_P_IP >> 8, out[off++] = ETH_P_IP & 0xff;
 	l3 = off;
 	if (s->family == 6) {
 		struct ipv6hdr *ip6 = (void *)(out + l3);
@@ -72,11 +83,11 @@ size_t pkt_build(uint8_t *out, const struct pkt_spec *s, const uint8_t *payload,
 		ip->ihl = 5;
 		ip->ttl = 64;
 		ip->protocol = IPPROTO_TCP;
-		ip->frag_off = htons(0x4000);
+		ip->frag_off = htons(PKT_IP_DF);
 		ip->tot_len = htons(20 + tcplen);
 		inet_pton(AF_INET, s->saddr, &ip->saddr);
 		inet_pton(AF_INET, s->daddr, &ip->daddr);
-		ip->check = htons(~fold(sum16((uint8_t *)ip, 20, 0)) & 0xffff);
+		pkt_ip4_csum((uint8_t *)ip);
 		tcpoff = l3 + 20;
 	}
 	tcp = (void *)(out + tcpoff);
@@ -103,12 +114,12 @@ int pkt_parse(const uint8_t *p, size_t len, struct pkt_view *v)
 		return -1;
 	proto = (p[off] << 8) | p[off + 1];
 	off += 2;
-	if (proto == 0x8100) {
+	if (proto == ETH_P_8021Q) {
 		proto = (p[off + 2] << 8) | p[off + 3];
 		off += 4;
 	}
 	v->l3_off = off;
-	if (proto == 0x0800) {
+	if (proto == ETH_P_IP) {
 		size_t ihl = (p[off] & 0x0f) * 4;
 
 		v->family = 4;
@@ -117,7 +128,7 @@ int pkt_parse(const uint8_t *p, size_t len, struct pkt_view *v)
 		v->len_ok = off + iplen == len;
 		v->tcp_off = off + ihl;
 		iplen -= ihl;
-	} else if (proto == 0x86dd) {
+	} else if (proto == ETH_P_IPV6) {
 		v->family = 6;
 		iplen = (p[off + 4] << 8) | p[off + 5];
 		v->ip_csum_ok = true;

@@ -4,7 +4,7 @@
  * Kafka request layouts, plus structural checks over every supported (key, version).
  *
  * cc -std=c11 -Wall -Wextra -fsanitize=address,undefined -g -o /tmp/kfs \
- *	tests/unit/kframe_selftest.c tests/unit/kframe.c && /tmp/kfs
+ *	tests/lib/kframe_selftest.c tests/lib/kframe.c && /tmp/kfs
  */
 #include <stdio.h>
 #include <stdlib.h>

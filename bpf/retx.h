@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Retransmissions (DESIGN §2): bytes before the flow's next sequence number were
+ * decided already. The last KG_RETX_SLOTS segments the decoder read are remembered in
+ * the flow (kg_retx): where the decoder had read fields, a retransmission of them must
+ * hash the same, and the rewrites made the first time are made again; bytes the decoder
+ * skipped by length (record data) cannot change framing or names and pass. Anything
+ * else is dropped, so overlapping bytes that differ from what was decided never reach
+ * the broker.
+ */
+#ifndef KGATE_RETX_H
+#define KGATE_RETX_H
+
+#include "enforce.h"
+#include "parse.h"
+
+/*
+ * A keyed hash of payload bytes [off, off + len), len <= 65535, so that nobody can make
+ * a retransmission with other bytes hash the same. It is NH, as in UMAC: with the
+ * bytes as 32-bit words x_i (the last 8 bytes zero-padded) and random 32-bit keys k_i,
+ *
+ *     NH(x) = sum over j of (x_2j + k_2j mod 2^32) * (x_2j+1 + k_2j+1 mod 2^32)  mod 2^64
+ *
+ * For two different strings of one length, NH collides with probability <= 2^-32 over
+ * the key (Black et al., UMAC, 1999); a second sum with the keys shifted by one 8-byte
+ * word (two key words: Toeplitz) makes the pair collide with probability <= 2^-64.
+ * Only strings of one length are ever compared (a retransmission is hashed over the
+ * length remembered). The key is random per datapath load (64 KB, kg_nhkey, written by
+ * whoever loads it before it sees a packet); only root can read it (or the hashes)
+ * from the pinned maps: all a client learns from a retransmission tried is "dropped"
+ * or "passed", and a pass needs a collision. No PRF is needed on top (measured:
+ * SipHash over the NH sums cost ~40 ns a segment; SipHash over the bytes alone, before
+ * NH, ~380 ns for ten topics).
+ */
+struct kg_hash_ctx {
+	KG_CTX *ctx;
+	struct kd_src *src;         /* its window (the blocks are read from there), h_off, h_end */
+	const struct kg_nhkey *key;
+	__u64 a, b;
+};
+
+/*
+ * Word j of a block (w, with the block's keys k) into both NH sums a and b. The empty
+ * asm after it keeps clang from loading every word first and spilling what BPF's ten
+ * registers cannot hold past the 512-byte stack of the call chain.
+ */
+#define KG_NH_WORD(w, k, j)                                                                        \
+	do {                                                                                       \
+		__u32 lo_ = (__u32)(w), hi_ = (__u32)((w) >> 32);                                  \
+		a += (__u64)(__u32)(lo_ + (k)[2 * (j)]) * (__u32)(hi_ + (k)[2 * (j) + 1]);         \
+		b += (__u64)(__u32)(lo_ + (k)[2 * (j) + 2]) * (__u32)(hi_ + (k)[2 * (j) + 3]);     \
+		asm volatile("" : "+r"(a), "+r"(b));                                               \
+	} while (0)
+
+/*
+ * min(max(t, 0), 64) by arithmetic: written in C, clang makes branches of it (BPF has no
+ * conditional move), and every branch doubles the verifier's paths through the block.
+ */
+static __always_inline __u64 kg_clamp64(__s64 t)
+{
+#ifdef __bpf__
+	__s64 s, d;
+
+	asm("%[s] = %[t]\n\t"
+	    "%[s] s>>= 63\n\t"
+	    "%[s] ^= -1\n\t"
+	    "%[t] &= %[s]\n\t" /* t = max(t, 0) */
+	    "%[d] = 64\n\t"
+	    "%[d] -= %[t]\n\t"
+	    "%[s] = %[d]\n\t"
+	    "%[s] s>>= 63\n\t"
+	    "%[d] &= %[s]\n\t"
+	    "%[t] += %[d]" /* t += min(64 - t, 0) */
+	    : [t] "+r"(t), [s] "=&r"(s), [d] "=&r"(d));
+	return (__u64)t;
+#else
+	return t < 0 ? 0 : t > 64 ? 64 : (__u64)t;
+#endif
+}
+
+/* 64 bytes: from the decoder's window, moved along when the block is not in it. */
+static long kg_hash_step(__u32 i, void *data)
+{
+	struct kg_hash_ctx *hc = data;
+	struct kd_src *s = hc->src;
+	const __u32 *k;
+	const __u8 *p;
+	__u64 a = hc->a, b = hc->b;
+	__u32 n, rel, kw;
+
+	if (!s || s->h_off >= s->h_end || !hc->key)
+		return 1;
+	n = s->h_end - s->h_off;
+	if (n > KG_NH_BLOCK)
+		n = KG_NH_BLOCK;
+	rel = s->h_off - s->win_off;
+	/* the window must hold the whole block where a block may start (a short last block too) */
+	if (s->h_off < s->win_off || rel > KG_WIN - KG_NH_BLOCK || rel + n > s->win_len) {
+		if (kg_wfill(hc->ctx, s, s->h_off) < (int)n)
+			return 1;
+		rel = 0;
+	}
+	KD_CLAMP(rel, KG_WIN - KG_NH_BLOCK);
+	p = &s->win[rel];
+	/*
+	 * The block's first key: block i of the region (i, not the offset: the verifier sees
+	 * one unknown index, not a range per iteration to verify again).
+	 */
+	kw = i * (KG_NH_BLOCK / 4);
+	KD_CLAMP(kw, KG_NH_KEY_WORDS - KG_NH_BLOCK / 4 - 2);
+	k = &hc->key->k[kw];
+	if (n == KG_NH_BLOCK) {
+		/* a whole block: straight through (the common case, kept free of branches) */
+		KD_UNROLL
+		for (int j = 0; j < KG_NH_BLOCK / 8; j++)
+			KG_NH_WORD(KD_LD64(p + j * 8), k, j);
+	} else {
+		/*
+		 * The last block: zero past the end. Without branches: each one would
+		 * double the verifier's paths through the block.
+		 */
+		KD_UNROLL
+		for (int j = 0; j < KG_NH_BLOCK / 8; j++) {
+			/* bits of the block from this word on, at most 64 */
+			__u64 c = kg_clamp64((__s64)n * 8 - j * 64);
+			/* 2^c - 1, also for c = 64 (a shift by 64 is not one) */
+			__u64 w = KD_LD64(p + j * 8) & (((1ull << (c >> 1)) << (c - (c >> 1))) - 1);
+
+			KG_NH_WORD(w, k, j);
+		}
+	}
+	hc->a = a;
+	hc->b = b;
+	s->h_off += n;
+	return 0;
+}
+
+struct kg_hash2 {
+	__u64 h[2];
+};
+
+/*
+ * The hash into *out. 0, or -1 when there is no key yet (the loader has not written
+ * it): then no retransmission can be recognised, and none passes. A global function:
+ * verified once, not once per caller and slot.
+ */
+__attribute__((noinline)) int kg_hash(KG_CTX *ctx, struct kd_src *src, __u32 off, __u32 len,
+				      struct kg_hash2 *out)
+{
+	__u32 zero = 0;
+	struct kg_hash_ctx hc = { .ctx = ctx, .src = src };
+
+	if (!src || !out)
+		return -1;
+	src->h_off = off;
+	src->h_end = off + len;
+	hc.key = bpf_map_lookup_elem(&kg_nhkey, &zero);
+	if (!hc.key || !hc.key->ready)
+		return -1;
+	bpf_loop(65536 / KG_NH_BLOCK, kg_hash_step, &hc, 0);
+	if (src->h_off != src->h_end)
+		return -1; /* a block could not be read */
+	out->h[0] = hc.a;
+	out->h[1] = hc.b;
+	return 0;
+}
+
+/*
+ * Bytes [seq, seq + len) were decided before. Returns 0 to pass them (after making
+ * the remembered rewrites again), -1 to drop.
+ */
+__attribute__((noinline)) int kg_retransmission(KG_CTX *ctx, struct kg_flow *f,
+						struct kg_pkt *p, __u32 len, struct kd_src *src)
+{
+	struct kg_hash2 h;
+	__u32 end;
+
+	if (!f || !p || !src)
+		return -1;
+	end = p->seq + len;
+	for (int i = 0; i < KG_RETX_SLOTS; i++) {
+		struct kg_retx *r = &f->retx[i];
+		__u32 rs = r->seq, re = r->seq + r->len;
+
+		if (!r->len)
+			continue;
+		/* does this slot's read region overlap [seq, end)? */
+		if ((__s32)(re - p->seq) <= 0 || (__s32)(end - rs) <= 0)
+			continue;
+		/* it must be wholly inside and start where it started */
+		if ((__s32)(rs - p->seq) < 0 || (__s32)(end - re) < 0)
+			return -1;
+		if (r->npoison > KG_RETX_POISONS)
+			return -1;
+		for (int k = 0; k < KG_RETX_POISONS; k++) {
+			__u32 off;
+
+			if (k >= r->npoison)
+				break;
+			off = p->payload_off + (rs - p->seq) + r->poison_off[k];
+			if (r->poison_len[k] == 16	? kg_rewrite(ctx, p->tcp_off, off, 16)
+			    : r->poison_len[k] == 4 ? kg_rewrite(ctx, p->tcp_off, off, 4)
+						    : kg_rewrite(ctx, p->tcp_off, off, 1))
+				return -1;
+		}
+		/* the hash was taken after the rewrites: compare after making them again */
+		if (kg_hash(ctx, src, p->payload_off + (rs - p->seq), r->len, &h) ||
+		    h.h[0] != r->hash[0] || h.h[1] != r->hash[1])
+			return -1;
+	}
+	/*
+	 * Older decided bytes are not remembered: passing them is safe only if the decoder
+	 * skipped them, which cannot be known any more. Conservatively, a retransmission
+	 * that reaches back beyond the remembered window is dropped.
+	 */
+	{
+		__u32 oldest = f->next_seq;
+
+		for (int i = 0; i < KG_RETX_SLOTS; i++)
+			if (f->retx[i].len && (__s32)(f->retx[i].seq - oldest) < 0)
+				oldest = f->retx[i].seq;
+		if ((__s32)(p->seq - oldest) < 0 && (__s32)(f->next_seq - oldest) > 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* What in-order normalization makes of a segment's bytes. */
+enum kg_seq {
+	KG_SEQ_NEW,  /* new bytes from src->off on: decode them */
+	KG_SEQ_OLD,  /* only bytes decided before, as they were (rewrites made again): pass */
+	KG_SEQ_DROP, /* beyond the next expected byte, or old bytes that differ: drop */
+};
+
+/*
+ * In-order normalization: the decoder only advances on in-order bytes. A segment that
+ * starts beyond next_seq is dropped (the sender retransmits); bytes before next_seq
+ * were decided, and are checked against what the flow remembers.
+ */
+static __always_inline enum kg_seq kg_in_order(KG_CTX *ctx, struct kg_flow *f, struct kg_pkt *p,
+					       struct kd_src *src)
+{
+	__s32 d = (__s32)(p->seq - f->next_seq);
+	__u32 old = -d;
+
+	if (d > 0) {
+		kg_count(KG_C_OOO_DROPS);
+		return KG_SEQ_DROP;
+	}
+	if (d == 0)
+		return KG_SEQ_NEW;
+	if (old >= p->payload_len) {
+		if (kg_retransmission(ctx, f, p, p->payload_len, src)) {
+			kg_count(KG_C_RETX_DROPS);
+			return KG_SEQ_DROP;
+		}
+		kg_count(KG_C_RETX_REPLAYED);
+		return KG_SEQ_OLD;
+	}
+	/* Old bytes followed by new: check the old, decode the new. */
+	if (kg_retransmission(ctx, f, p, old, src)) {
+		kg_count(KG_C_OVERLAP_DROPS);
+		return KG_SEQ_DROP;
+	}
+	src->off += old;
+	return KG_SEQ_NEW;
+}
+
+/*
+ * Remembers what the decoder read of this packet (from start), and what was rewritten,
+ * for its retransmissions: the bytes read, not those skipped by length.
+ */
+static __always_inline void kg_retx_remember(KG_CTX *ctx, struct kg_flow *f,
+					     const struct kg_pkt *p, struct kd_src *src,
+					     const struct kg_out *out, __u32 start)
+{
+	struct kg_retx *rx;
+	__u32 rlen;
+
+	if (src->rd_end <= start && !out->npoison)
+		return;
+	rx = &f->retx[f->retx_next & (KG_RETX_SLOTS - 1)];
+	rlen = src->rd_end - p->payload_off;
+	f->retx_next++;
+	rx->seq = p->seq;
+	rx->len = rlen;
+	rx->npoison = out->npoison;
+	for (int k = 0; k < KG_RETX_POISONS; k++) {
+		rx->poison_off[k] = out->poison_off[k];
+		rx->poison_len[k] = out->poison_len[k];
+	}
+	/* no key, or unreadable: a retransmission of these bytes is dropped */
+	if (kg_hash(ctx, src, p->payload_off, rlen, (struct kg_hash2 *)rx->hash))
+		rx->npoison = KG_RETX_POISONS + 1;
+}
+
+#endif /* KGATE_RETX_H */

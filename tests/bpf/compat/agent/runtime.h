@@ -1,6 +1,0 @@
-/* SPDX-License-Identifier: Apache-2.0 */
-/*
- * agent/runtime.h moved to agent/datapath/datapath.h; test_datapath.c still includes the old path.
- * Remove this file once the datapath tests include the new one.
- */
-#include "agent/datapath/datapath.h"
