@@ -23,7 +23,7 @@ AGENT_LIB := $(filter-out agent/main.c $(wildcard agent/*_cmd.c),$(AGENT_SRCS))
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test test-unit test-cli test-bpf test-agent test-audit fuzz clean fixtures demo help bench bench-datapath bench-profile
+.PHONY: all deps test test-unit test-cli test-bpf test-agent test-audit test-conformance fuzz clean fixtures demo help bench bench-datapath bench-profile
 .DELETE_ON_ERROR:
 # Keep the BPF objects: skeletons are made from them, and rebuilding them is slow.
 .SECONDARY: $(BPF_OBJS)
@@ -83,11 +83,24 @@ $(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(
 		-Itests/unit -o $@ tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(AGENT_LIB) \
 		$(LIBBPF)
 
-test: test-unit test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults
+test: test-unit test-conformance test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults
 
 $(BUILD)/tests/kframe_selftest: tests/unit/kframe_selftest.c tests/unit/kframe.c \
 		tests/unit/kframe.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ tests/unit/kframe_selftest.c tests/unit/kframe.c
+
+# The decoder against Kafka's own message definitions (tests/conformance/): every api key,
+# version and direction, whole, byte by byte, split at every byte on a sample, pipelined.
+# CONFORMANCE_CASES frames per key, version and direction (make fuzz runs more).
+CONFORMANCE_CASES ?= 4
+CONFORMANCE_FUZZ_CASES ?= 60
+
+$(BUILD)/tests/conform_drv: tests/conformance/conform_drv.c agent/decode_report.c $(HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ tests/conformance/conform_drv.c agent/decode_report.c
+
+test-conformance: $(BUILD)/tests/conform_drv
+	CONFORMANCE_CASES=$(CONFORMANCE_CASES) /usr/bin/python3 tests/conformance/conform.py \
+		--driver $(BUILD)/tests/conform_drv
 
 test-unit: $(BUILD)/tests/test_unit $(BUILD)/tests/kframe_selftest
 	$(BUILD)/tests/kframe_selftest
@@ -152,7 +165,9 @@ test-faults: $(BUILD)/kgate $(BUILD)/tests/mock_broker
 demo:
 	BUILD=$(BUILD) scripts/demo.sh
 
-fuzz: $(BUILD)/tests/fuzz_decode
+fuzz: $(BUILD)/tests/fuzz_decode $(BUILD)/tests/conform_drv
+	CONFORMANCE_CASES=$(CONFORMANCE_FUZZ_CASES) /usr/bin/python3 tests/conformance/conform.py \
+		--driver $(BUILD)/tests/conform_drv --pipelined 2000
 	@mkdir -p $(BUILD)/fuzz-corpus
 	cp -n tests/fixtures/captures/*.bin $(BUILD)/fuzz-corpus/ 2>/dev/null || true
 	$(BUILD)/tests/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \

@@ -73,6 +73,15 @@ const char *kg_op_name(unsigned int op)
 	return op < KG_OP__COUNT ? op_names[op] : "unknown";
 }
 
+const char *kd_tset_name(unsigned int tset)
+{
+	static const char *const names[] = {
+		[KD_TS_ALL] = "all", [KD_TS_PREFIX] = "prefix", [KD_TS_MATCH] = "match",
+		[KD_TS_REGEX] = "regex",
+	};
+	return tset < sizeof(names) / sizeof(names[0]) && names[tset] ? names[tset] : "unknown";
+}
+
 const char *kd_event_name(unsigned int ev)
 {
 	static const char *const names[] = {
@@ -82,7 +91,9 @@ const char *kd_event_name(unsigned int ev)
 		[KD_EV_SASL_USER] = "sasl_user", [KD_EV_FRAME_END] = "frame_end",
 		[KD_EV_ERROR] = "error",	 [KD_EV_SESSION] = "fetch_session",
 		[KD_EV_RESP] = "response",	 [KD_EV_ERRCODE] = "error_code",
-		[KD_EV_TERRCODE] = "topic_error_code",
+		[KD_EV_TERRCODE] = "topic_error_code", [KD_EV_RAWRESP] = "sasl_raw_response",
+		[KD_EV_TSET] = "topic_set",	 [KD_EV_CURSOR] = "cursor",
+		[KD_EV_ENTRY] = "entry",
 	};
 	return ev < sizeof(names) / sizeof(names[0]) && names[ev] ? names[ev] : "unknown";
 }
@@ -151,9 +162,40 @@ void kdr_event_text(struct kdr_buf *b, const struct kd_state *st, int ev)
 			kdr_printf(b, " id=");
 			uuid_hex(b, st->uuid);
 		}
+		if (st->tkind & KD_TK_ZID)
+			kdr_printf(b, " zid");
 		if (!st->tkind)
 			kdr_printf(b, " null");
 		kdr_printf(b, "\n");
+		break;
+	case KD_EV_TSET:
+		kdr_printf(b, "topics %s", kd_tset_name(st->tset));
+		if (st->tset != KD_TS_ALL) {
+			kdr_printf(b, "=");
+			kdr_text_bytes(b, st->name, st->name_len);
+			if (st->flags & KD_F_TRUNC)
+				kdr_printf(b, " (truncated)");
+		}
+		kdr_printf(b, "\n");
+		break;
+	case KD_EV_CURSOR:
+		kdr_printf(b, "cursor name=");
+		kdr_text_bytes(b, st->name, st->name_len);
+		kdr_printf(b, "\n");
+		break;
+	case KD_EV_SESSION:
+		kdr_printf(b, "session id=%d epoch=%d\n", st->sess_id, st->sess_epoch);
+		break;
+	case KD_EV_RESP:
+		kdr_printf(b, "response corr=%d size=%u\n", st->corr, st->frame_size);
+		break;
+	case KD_EV_ERRCODE:
+	case KD_EV_TERRCODE:
+		kdr_printf(b, "%s %d\n", kd_event_name(ev), (__s16)st->err_code);
+		break;
+	case KD_EV_ENTRY:
+		/* offsets from the frame's first byte (its size field) */
+		kdr_printf(b, "entry begin=%u end=%u\n", st->ent_begin, kd_frame_pos(st));
 		break;
 	case KD_EV_GROUP:
 		kdr_printf(b, "group ");
@@ -238,6 +280,26 @@ void kdr_event_json(struct kdr_buf *b, const struct kd_state *st, int ev)
 		break;
 	case KD_EV_SESSION:
 		kdr_printf(b, ",\"session_id\":%d,\"session_epoch\":%d", st->sess_id, st->sess_epoch);
+		break;
+	case KD_EV_TSET:
+		kdr_printf(b, ",\"topics\":\"%s\"", kd_tset_name(st->tset));
+		if (st->tset != KD_TS_ALL) {
+			kdr_printf(b, ",\"pattern\":\"");
+			kdr_json_bytes(b, st->name, st->name_len);
+			kdr_printf(b, "\",\"truncated\":%s", st->flags & KD_F_TRUNC ? "true" : "false");
+		}
+		break;
+	case KD_EV_CURSOR:
+		kdr_printf(b, ",\"cursor\":\"");
+		kdr_json_bytes(b, st->name, st->name_len);
+		kdr_printf(b, "\"");
+		break;
+	case KD_EV_ERRCODE:
+	case KD_EV_TERRCODE:
+		kdr_printf(b, ",\"error_code\":%d", (__s16)st->err_code);
+		break;
+	case KD_EV_ENTRY:
+		kdr_printf(b, ",\"begin\":%u,\"end\":%u", st->ent_begin, kd_frame_pos(st));
 		break;
 	case KD_EV_ERROR:
 		kdr_printf(b, ",\"reason\":\"%s\",\"fatal\":%s", kd_reason_name(st->reason),

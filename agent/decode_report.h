@@ -22,6 +22,8 @@ void kdr_free(struct kdr_buf *b);
 const char *kd_reason_name(unsigned int reason);
 const char *kg_op_name(unsigned int op);
 const char *kd_event_name(unsigned int ev);
+/* "all", "prefix", "match", "regex" for kd_state.tset (KD_TS_*). */
+const char *kd_tset_name(unsigned int tset);
 /* Kafka's name for an api key ("Produce"), or NULL. */
 const char *kafka_api_name(unsigned int key);
 

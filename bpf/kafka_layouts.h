@@ -66,10 +66,37 @@ enum kd_opcode {
 	KD_OP_ERR,      /* response: a topic's partition error_code i16, reported */
 	KD_OP_TERR,     /* response: a topic's own error_code, before its name, reported */
 	KD_OP_ACKS,     /* Produce acks i16 (kept: acks=0 gets no response) + timeout i32 */
+	KD_OP_STRUCT,   /* a struct field begins (one element, closed by END); arg as KD_OP_STR:
+			 * from that version a nullable struct, an i8 marker first (< 0: null) */
+	KD_OP_ARRA,     /* array of topic structs whose null (KD_ARRA_NULL_FROM of arg) or, with
+			 * KD_ARRA_EMPTY in arg and in versions where it cannot be null, whose
+			 * emptiness asks for every topic: reported (KD_EV_TSET, KD_TS_ALL) */
+	KD_OP_ALL,      /* the request asks about every topic (KD_EV_TSET, KD_TS_ALL) */
+	KD_OP_REGEX,    /* a subscribed regular expression (string, arg as KD_OP_STR): a
+			 * non-empty one is reported (KD_EV_TSET, KD_TS_REGEX) */
+	KD_OP_ANAME,    /* ACL resource name (arg as KD_OP_STR), kept for types TOPIC and ANY */
+	KD_OP_PTYPE,    /* i8 ACL pattern type, kept */
+	KD_OP_AEMIT,    /* report the ACL resource: a topic, or a set of topics (acl class) */
+	KD_OP_CNAME,    /* a cursor's topic name, reported (KD_EV_CURSOR) */
+	KD_OP_EBEGIN,   /* response: a topic entry begins here (kd_state.ent_begin) */
+	KD_OP_KNAME,    /* resource name before its type: kept (up to KD_TOPIC_MAX bytes) */
+	KD_OP_REMIT,    /* report the KNAME resource as a topic if its type is TOPIC */
 };
+
+/* KD_OP_ARRA's arg: the first version where null asks for every topic, and a flag. */
+#define KD_ARRA_NULL_FROM(arg) ((arg) & 0x7f) /* 0x7f: never null */
+#define KD_ARRA_EMPTY 0x80 /* an empty array asks for every topic (where null cannot) */
+
+/* ACL resource and pattern types (org.apache.kafka.common.resource). */
+#define KAFKA_ACL_RESOURCE_ANY 1
+#define KAFKA_ACL_PATTERN_ANY 1
+#define KAFKA_ACL_PATTERN_MATCH 2
+#define KAFKA_ACL_PATTERN_LITERAL 3
+#define KAFKA_ACL_PATTERN_PREFIXED 4
 
 #define KD_NEVER 255     /* "null is never valid" / "never flexible" */
 #define KD_END_PRIM 1    /* array of strings: no tagged fields per element */
+#define KD_END_ENTRY 2   /* response: each element is a topic entry (KD_EV_ENTRY at its end) */
 #define KD_VMAX 255
 
 struct kd_op {
@@ -169,7 +196,7 @@ struct kd_api {
 
 /* OffsetCommit (8): flexible from v8; topic_id from v10. */
 #define KD_PROG_OFFSET_COMMIT \
-	OP(KD_OP_GROUP, 0),                      /* group_id */ \
+	OP(KD_OP_GROUP, KD_NEVER),                      /* group_id */ \
 	OPV(KD_OP_SKIP, 1, KD_VMAX, 4),          /* generation_id_or_member_epoch */ \
 	OPV(KD_OP_STR, 1, KD_VMAX, KD_NEVER),    /* member_id */ \
 	OPV(KD_OP_SKIP, 2, 4, 8),                /* retention_time_ms */ \
@@ -188,14 +215,14 @@ struct kd_api {
 
 /* OffsetFetch (9): flexible from v6; groups array from v8; topic_id on v10. */
 #define KD_PROG_OFFSET_FETCH \
-	OPV(KD_OP_GROUP, 0, 7, 0),               /* group_id */ \
+	OPV(KD_OP_GROUP, 0, 7, KD_NEVER),               /* group_id */ \
 	OPV(KD_OP_ARR, 0, 7, 2),                 /* topics: null = all from v2 */ \
 	OP(KD_OP_NAME, KD_NEVER),                 \
 	EMIT,                                     \
 	OP(KD_OP_ARRP, 4),                       /* partition_indexes */ \
 	END,                                      \
 	OPV(KD_OP_ARR, 8, KD_VMAX, KD_NEVER),    /* groups */ \
-	OP(KD_OP_GROUP, 0),                      /* group_id */ \
+	OP(KD_OP_GROUP, KD_NEVER),                      /* group_id */ \
 	OPV(KD_OP_STR, 9, KD_VMAX, 9),           /* member_id CNS */ \
 	OPV(KD_OP_SKIP, 9, KD_VMAX, 4),          /* member_epoch */ \
 	OP(KD_OP_ARR, 8),                        /* topics: null = all */ \
@@ -323,7 +350,7 @@ struct kd_api {
 /* TxnOffsetCommit (28): flexible from v3. */
 #define KD_PROG_TXN_OFFSET_COMMIT \
 	OP(KD_OP_STR, KD_NEVER),                 /* transactional_id */ \
-	OP(KD_OP_GROUP, 0),                      /* group_id */ \
+	OP(KD_OP_GROUP, KD_NEVER),                      /* group_id */ \
 	OP(KD_OP_SKIP, 10),                      /* producer_id i64, producer_epoch i16 */ \
 	OPV(KD_OP_SKIP, 3, KD_VMAX, 4),          /* generation_id */ \
 	OPV(KD_OP_STR, 3, KD_VMAX, KD_NEVER),    /* member_id */ \
@@ -353,7 +380,7 @@ struct kd_api {
 /* DeleteGroups (42): flexible from v2; no topics, each group id is reported. */
 #define KD_PROG_DELETE_GROUPS \
 	OP(KD_OP_ARR, KD_NEVER),                 /* groups_names: an array of strings */ \
-	OP(KD_OP_GROUP, 0),                       \
+	OP(KD_OP_GROUP, KD_NEVER),                       \
 	ENDP
 
 /* ElectLeaders (43): flexible from v2. */
@@ -410,7 +437,7 @@ struct kd_api {
 
 /* OffsetDelete (47): never flexible. */
 #define KD_PROG_OFFSET_DELETE \
-	OP(KD_OP_GROUP, 0),                      /* group_id */ \
+	OP(KD_OP_GROUP, KD_NEVER),                      /* group_id */ \
 	OP(KD_OP_ARR, KD_NEVER),                 /* topics */ \
 	OP(KD_OP_NAME, KD_NEVER),                 \
 	EMIT,                                     \

@@ -88,6 +88,8 @@ static char *expect_for(const struct kf_req *r, size_t frame_len)
 
 	kdr_printf(&b, "frame key=%d ver=%d corr=%d size=%zu client=%s\n", r->api_key,
 		   r->api_version, r->corr, frame_len - 4, r->client_id ? r->client_id : "-");
+	if (r->api_key == KAFKA_FETCH && r->api_version >= 7)
+		kdr_printf(&b, "session id=0 epoch=-1\n"); /* kframe's: a full fetch, no session */
 	switch (r->api_key) {
 	case KAFKA_OFFSET_FETCH:
 		if (r->api_version < 8)
