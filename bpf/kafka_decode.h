@@ -1518,14 +1518,13 @@ KD_FUNC int kd_ph_rhdr(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 static __always_inline void kd_resp_begin(struct kd_state *st, __u16 key, __u16 ver)
 {
 	const struct kd_api *api = kd_api_of(key);
-	struct kd_resp_prog rp = kd_resp_prog_of(key);
 
 	if (!api)
 		return;
 	st->api_key = key;
 	st->api_version = ver;
-	st->rprog = rp.prog;
-	st->rprog_len = rp.len;
+	st->rprog = api->rprog;
+	st->rprog_len = api->rprog_len;
 	st->flags = ver >= api->flex_min ? KD_F_FLEX : 0;
 }
 

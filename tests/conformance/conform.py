@@ -94,6 +94,7 @@ def main():
         else:
             got[cur].append(line)
 
+    api_bad = check_apis(a.driver, schema)
     per_key = {}
     bad = []
     for cid, d, frames, data, facts, split in cases:
@@ -127,8 +128,54 @@ def main():
         if cid in split_bad:
             print(split_bad[cid])
         show_diff(c[4], got.get(cid, []))
-    print('%d cases, %d disagreements' % (len(cases), len(bad)))
-    sys.exit(1 if bad else 0)
+    for line in api_bad:
+        print('api table: ' + line)
+    print('%d cases, %d disagreements' % (len(cases) + len(schema.keys),
+                                          len(bad) + len(api_bad)))
+    sys.exit(1 if bad or api_bad else 0)
+
+
+def check_apis(driver, schema):
+    """The decoder's api table against Kafka's: every key known, its newest version, the
+    first flexible version (which header it uses), a program for every key whose body
+    names topics (DECODED, or UNDECODABLE with a reason), a response program for every
+    key the contract reads responses of. One case per key; returns the disagreements."""
+    out = subprocess.run([driver, '--apis'], capture_output=True, text=True, check=True).stdout
+    apis = {}
+    for line in out.splitlines():
+        w = line.split()
+        apis[int(w[1])] = dict(known=int(w[2]), max=int(w[3]), flex=int(w[4]), prog=int(w[5]),
+                              rprog=int(w[6]), topics=int(w[7]), op=w[8])
+    bad = []
+    for key in schema.keys:
+        a = apis.get(key)
+        vs = schema.versions(key)
+        flex = min((b.flex[0] for b in schema.by[(key, 'req')] if b.flex), default=255)
+        names = any(f for b in schema.by[(key, 'req')] for f in walk(b.fields)
+                    if 'topic' in f.marks or 'topicid' in f.marks or 'res' in f.marks)
+        if not a or not a['known']:
+            bad.append('%d: not known' % key)
+            continue
+        if a['max'] != vs[-1]:
+            bad.append('%d: newest version %d, Kafka %d' % (key, a['max'], vs[-1]))
+        if a['flex'] != flex:
+            bad.append('%d: flexible from %d, Kafka %d' % (key, a['flex'], flex))
+        decoded = key in kgen.DECODED
+        if decoded != bool(a['prog']) and key not in (18,):
+            bad.append('%d: program %d, contract %s' % (key, a['prog'], decoded))
+        if names and not decoded and not (key in kgen.UNDECODABLE and a['topics']):
+            bad.append('%d: names topics, neither decoded nor marked undecodable' % key)
+        if (key in kgen.RESPONSES) != bool(a['rprog']):
+            bad.append('%d: response program %d, contract %s' % (key, a['rprog'],
+                                                                  key in kgen.RESPONSES))
+    return bad
+
+
+def walk(fields):
+    for f in fields:
+        yield f
+        if f.sub:
+            yield from walk(f.sub)
 
 
 def vrange(vs):

@@ -9,6 +9,10 @@
  * and, for cases marked so, in two chunks split at every byte; every chunking must give
  * the identical report ("split" lines name the chunkings that did not).
  *
+ * `conform_drv --apis` prints the decoder's api table instead (key, known, newest version,
+ * first flexible version, request and response program lengths, "topics not read"), which
+ * conform.py checks against Kafka's.
+ *
  * Input (binary): "KGC1", then per case: u32 id, u8 dir (0 requests, 1 responses), u8 flags
  * (bit 0: every split), u16 nframes, u32 len, nframes x (u16 key, u16 version) (the request
  * each response answers, in order), len bytes. All little-endian.
@@ -114,6 +118,15 @@ int main(int argc, char **argv)
 	struct cd_case c;
 	unsigned long cases = 0, split_bad = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "--apis")) {
+		for (unsigned int k = 0; k < KD_API_COUNT; k++) {
+			const struct kd_api *a = &kd_apis[k];
+
+			printf("api %u %u %u %u %u %u %u %s\n", k, a->known, a->max_ver, a->flex_min,
+			       a->prog_len, a->rprog_len, a->topics, kg_op_name(a->opclass));
+		}
+		return 0;
+	}
 	if (!f || get(f, magic, 4) || memcmp(magic, "KGC1", 4)) {
 		fprintf(stderr, "conform_drv: %s: not a case file\n", argc > 1 ? argv[1] : "-");
 		return 2;
