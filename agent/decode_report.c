@@ -329,6 +329,9 @@ void kd_probe_to_state(const struct kd_probe_event *e, struct kd_state *st)
 	st->flags = e->flags;
 	st->uflags = e->uflags;
 	st->phase = e->phase;
+	st->tset = e->tset;
+	st->sess_id = e->sess_id;
+	st->sess_epoch = e->sess_epoch;
 	st->opclass = api ? api->opclass : KG_OP_OTHER;
 	memcpy(st->uuid, e->uuid, sizeof(st->uuid));
 	memcpy(st->client_id, e->client_id, sizeof(e->client_id));

@@ -257,7 +257,10 @@ struct kd_probe_event {
 	__u8 uflags;     /* KD_U_* */
 	__u8 phase;      /* decoder phase after the event (KD_PH_DEAD: decoding ended) */
 	__u16 client_id_full;
-	__u8 pad[2];
+	__u8 tset;       /* KD_TS_* for KD_EV_TSET */
+	__u8 pad;
+	__s32 sess_id;   /* KD_EV_SESSION */
+	__s32 sess_epoch;
 	__u8 uuid[16];
 	__u8 client_id[KD_CLIENT_ID_MAX];
 	__u8 user[KD_USER_MAX];
