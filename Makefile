@@ -117,9 +117,12 @@ test-cli: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate tests/cli/test_cli.sh
 
 # Root: loads BPF programs, attaches XDP in network namespaces.
-test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate
+test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate $(BUILD)/tests/conform_drv
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-bpf: needs root (BPF, netns)" >&2; exit 1; fi
-	cd tests && ../$(BUILD)/tests/test_bpf
+	/usr/bin/python3 tests/conformance/conform.py --driver $(BUILD)/tests/conform_drv \
+		--cases 2 --emit $(BUILD)/tests/conform-streams.bin
+	cd tests && KGATE_CONFORM_STREAMS=../$(BUILD)/tests/conform-streams.bin \
+		../$(BUILD)/tests/test_bpf
 	$(BUILD)/tests/test_datapath
 	KGATE=$(BUILD)/kgate tests/bpf/test_probe_netns.sh tests/fixtures/captures/kafkapython-produce-c2.bin
 	KGATE=$(BUILD)/kgate tests/bpf/test_probe_netns.sh tests/fixtures/captures/confluent-group-c2.bin

@@ -40,11 +40,16 @@ def main():
     ap.add_argument('--seed', type=int, default=int(os.environ.get('KGATE_SEED', 0)) or None)
     ap.add_argument('--split-every', type=int, default=SPLIT_EVERY)
     ap.add_argument('--show', type=int, default=10, help='disagreements shown in full')
+    ap.add_argument('--emit', help='write one request stream per key (every version, CASES '
+                    'frames each) to this file for the kernel test, and stop')
     a = ap.parse_args()
 
     seed = a.seed if a.seed is not None else random.SystemRandom().randint(1, 1 << 30)
     rng = random.Random(seed)
     schema = kgen.Schema()
+    if a.emit:
+        emit(a.emit, rng, schema, a.cases)
+        return
     cases = []   # (id, dir, keys [(key, ver)], data, facts, split)
 
     def add(d, frames, split):
@@ -176,6 +181,21 @@ def walk(fields):
         yield f
         if f.sub:
             yield from walk(f.sub)
+
+
+def emit(path, rng, schema, per_version):
+    """u32 count, then per key: u32 length, the key's frames (host byte order)."""
+    streams = []
+    for key in schema.keys:
+        data = b''
+        for v in schema.versions(key):
+            for _ in range(per_version):
+                data += kgen.make(rng, schema, key, 'req', v)[0]
+        streams.append(data)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<I', len(streams)))
+        for d in streams:
+            f.write(struct.pack('<I', len(d)) + d)
 
 
 def vrange(vs):
