@@ -7,7 +7,9 @@
  * (v >= flex_min), and every struct ends with a tagged-field section there, which
  * the interpreter reads by itself at each END and at the end of the program.
  * Sources: Kafka's clients/src/main/resources/common/message/<Name>Request.json
- * (3.9 for versions 4.0 removed, 4.3 for the newest) and docs/kafka-wire.md.
+ * (3.9 for versions 4.0 removed, 4.3 for the newest) and docs/kafka-wire.md. Every
+ * program and the api table are checked against Kafka's definitions by the conformance
+ * run (tests/conformance: make test-conformance).
  */
 #ifndef KAFKA_LAYOUTS_H
 #define KAFKA_LAYOUTS_H
