@@ -29,7 +29,7 @@ LIBKGATE_SAN := $(BUILD)/san/libkgate.a
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test test-unit test-cli test-bpf test-agent test-audit fuzz clean fixtures demo help bench bench-datapath bench-profile
+.PHONY: all deps test test-unit test-cli test-bpf test-agent test-audit test-conformance fuzz clean fixtures demo help bench bench-datapath bench-profile
 .DELETE_ON_ERROR:
 # Keep the BPF objects: skeletons are made from them, and rebuilding them is slow.
 .SECONDARY: $(BPF_OBJS)
@@ -111,11 +111,24 @@ $(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(L
 	$(CC) $(CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-o $@ tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(LIBKGATE_SAN) $(AGENT_LIBS)
 
-test: test-unit test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults
+test: test-unit test-conformance test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults
 
 $(BUILD)/tests/kframe_selftest: tests/lib/kframe_selftest.c tests/lib/kframe.c \
 		tests/lib/kframe.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ tests/lib/kframe_selftest.c tests/lib/kframe.c
+
+# The decoder against Kafka's own message definitions (tests/conformance/): every api key,
+# version and direction, whole, byte by byte, split at every byte on a sample, pipelined.
+# CONFORMANCE_CASES frames per key, version and direction (make fuzz runs more).
+CONFORMANCE_CASES ?= 4
+CONFORMANCE_FUZZ_CASES ?= 60
+
+$(BUILD)/tests/conform_drv: tests/conformance/conform_drv.c $(LIBKGATE_SAN) $(HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ tests/conformance/conform_drv.c $(LIBKGATE_SAN) $(AGENT_LIBS)
+
+test-conformance: $(BUILD)/tests/conform_drv
+	CONFORMANCE_CASES=$(CONFORMANCE_CASES) /usr/bin/python3 tests/conformance/conform.py \
+		--driver $(BUILD)/tests/conform_drv
 
 test-unit: $(BUILD)/tests/test_unit $(BUILD)/tests/kframe_selftest
 	$(BUILD)/tests/kframe_selftest
@@ -133,9 +146,12 @@ test-cli: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate tests/cli/test_policy_lint.sh
 
 # Root: loads BPF programs, attaches XDP in network namespaces.
-test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate
+test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate $(BUILD)/tests/conform_drv
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-bpf: needs root (BPF, netns)" >&2; exit 1; fi
-	cd tests && ../$(BUILD)/tests/test_bpf
+	/usr/bin/python3 tests/conformance/conform.py --driver $(BUILD)/tests/conform_drv \
+		--cases 2 --emit $(BUILD)/tests/conform-streams.bin
+	cd tests && KGATE_CONFORM_STREAMS=../$(BUILD)/tests/conform-streams.bin \
+		../$(BUILD)/tests/test_bpf
 	$(BUILD)/tests/test_datapath
 	KGATE=$(BUILD)/kgate tests/bpf/test_probe_netns.sh tests/fixtures/captures/kafkapython-produce-c2.bin
 	KGATE=$(BUILD)/kgate tests/bpf/test_probe_netns.sh tests/fixtures/captures/confluent-group-c2.bin
@@ -181,7 +197,9 @@ test-faults: $(BUILD)/kgate $(BUILD)/tests/mock_broker
 demo:
 	BUILD=$(BUILD) scripts/demo.sh
 
-fuzz: $(BUILD)/tests/fuzz_decode
+fuzz: $(BUILD)/tests/fuzz_decode $(BUILD)/tests/conform_drv
+	CONFORMANCE_CASES=$(CONFORMANCE_FUZZ_CASES) /usr/bin/python3 tests/conformance/conform.py \
+		--driver $(BUILD)/tests/conform_drv --pipelined 2000
 	@mkdir -p $(BUILD)/fuzz-corpus
 	cp -n tests/fixtures/captures/*.bin $(BUILD)/fuzz-corpus/ 2>/dev/null || true
 	$(BUILD)/tests/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \

@@ -108,6 +108,9 @@ static __always_inline void probe_report(struct probe_flow *f, int ev)
 	e->flags = st->flags;
 	e->uflags = st->uflags;
 	e->phase = st->phase;
+	e->tset = st->tset;
+	e->sess_id = st->sess_id;
+	e->sess_epoch = st->sess_epoch;
 	__builtin_memcpy(e->uuid, st->uuid, sizeof(e->uuid));
 	__builtin_memcpy(e->client_id, st->client_id, sizeof(e->client_id));
 	/* events fall between tokens: the user buffer holds a reported name or zeroes */

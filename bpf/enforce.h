@@ -235,8 +235,15 @@ __attribute__((noinline)) int kg_apply(KG_CTX *ctx, struct kg_flow *f, struct kg
 	f->topics++;
 	kg_hit(gen, dec);
 	if (enforce && action != KG_ACT_ALLOW) {
-		if (action == KG_ACT_REJECT && (kind != KG_EV_TOPIC || kg_poison(ctx, f, lp)))
-			action = KG_ACT_RESET; /* nothing to poison in this packet */
+		/*
+		 * Nothing to poison in this packet, or a request a poisoned name would turn
+		 * into another action that succeeds: CreateAcls and DeleteAcls would create
+		 * or delete an ACL for the poisoned name and answer success.
+		 */
+		if (action == KG_ACT_REJECT &&
+		    (kind != KG_EV_TOPIC || f->dec.api_key == KAFKA_CREATE_ACLS ||
+		     f->dec.api_key == KAFKA_DELETE_ACLS || kg_poison(ctx, f, lp)))
+			action = KG_ACT_RESET;
 		else if (action == KG_ACT_REJECT && (f->dec.tkind & (KD_TK_NAME | KD_TK_ID)))
 			kg_pend_add(f);
 		if (action == KG_ACT_RESET || action == KG_ACT_REDIRECT) {

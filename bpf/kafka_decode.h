@@ -93,6 +93,7 @@ static inline __u64 KD_LD64(const void *p)
 struct kd_src {
 	__u32 off;
 	__u32 end;
+	__u32 step; /* off when the current kd_step began (kd_frame_pos) */
 #ifdef KD_SRC_EXTRA
 	KD_SRC_EXTRA /* the includer's own fields (e.g. a window of the chunk's bytes) */
 #endif
@@ -136,6 +137,11 @@ enum kd_event {
 	KD_EV_ERRCODE,       /* response mode: an error_code (err_code; err_off if KD_H_ERR) */
 	KD_EV_TERRCODE,      /* response mode: a topic's error_code that precedes its name */
 	KD_EV_RAWRESP,       /* response mode: a raw SASL token from the broker (err_code) */
+	KD_EV_TSET,          /* the request is about a set of topics (kd_state.tset, KD_TS_*;
+			      * name for a prefix, match or regex), not a list of names */
+	KD_EV_CURSOR,        /* a DescribeTopicPartitions (next) cursor's topic name, in name */
+	KD_EV_ENTRY,         /* response mode: a topic entry ended here; it began at frame
+			      * offset ent_begin, it ends at kd_frame_pos() */
 };
 
 /* kd_state.tkind for KD_EV_TOPIC. */
@@ -154,6 +160,26 @@ enum kd_event {
 static __always_inline __u32 kd_avail(const struct kd_src *s)
 {
 	return s->end > s->off ? s->end - s->off : 0;
+}
+
+/*
+ * Where the decoder stands, as an offset from the first byte of the current frame (its
+ * size field): inside a step (s->step is where the step began, frame_rem counts the
+ * frame's bytes consumed before it) ...
+ */
+static __always_inline __u32 kd_fpos(const struct kd_state *st, const struct kd_src *s)
+{
+	return 4 + st->frame_size - st->frame_rem + (s->off - s->step);
+}
+
+/*
+ * ... and after kd_step returned an event: the frame offset of the chunk's s->off. A
+ * frame offset X lies at chunk offset s->off - (kd_frame_pos(st) - X), in an earlier
+ * chunk when that is below the chunk's start (KD_EV_ENTRY's ent_begin may be).
+ */
+static __always_inline __u32 kd_frame_pos(const struct kd_state *st)
+{
+	return 4 + st->frame_size - st->frame_rem;
 }
 
 /* Skips what the chunk holds of a pending length skip; returns the bytes skipped. */
@@ -379,6 +405,7 @@ KD_FUNC int kd_tagged(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 		 * v18+). Top-level tags come after every topic and cannot change them.
 		 */
 		if (st->api_key == KAFKA_FETCH && st->depth == 2 && st->phase == KD_PH_BODY &&
+		    !st->resp && /* FetchResponse partitions have tags 0-2 of other types */
 		    ((st->tf_tag == 0 && st->api_version >= 17 && v != 16) ||
 		     (st->tf_tag == 1 && st->api_version >= 18 && v != 8)))
 			return kd_fail(st, KD_ERR_LEN_OVER);
@@ -891,23 +918,49 @@ KD_FUNC int kd_ph_client(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 	}
 }
 
-/* Array begin: count, null, limits; opens a level or skips the element ops. */
+/*
+ * Array or struct begin: count, null, limits; opens a level or skips the element ops.
+ * A struct field is an array of one element (its END reads its tagged fields), or of
+ * none when a nullable struct's marker byte is negative (Kafka's generator writes -1 for
+ * null and 1 for a present struct, and reads any byte >= 0 as present).
+ */
 KD_FUNC int kd_op_arr(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32 code, __u32 arg)
 {
+	__u32 null_from = arg;
+	bool all = false;
 	__s32 n;
 	int r;
 
 	if (!st || !s)
 		return KD_EV_ERROR;
-	r = kd_len(ctx, st, s, 4, &n);
-
-	if (r < 0)
-		return kd_fail(st, -r);
-	if (r == KD_MORE)
-		return KD_EV_NEED_MORE;
-	/* arrays of primitives are never nullable here; for ARRP, arg is the element size */
-	if (n == -1 && code != KD_OP_ARRP && st->api_version >= arg)
-		n = 0;
+	if (code == KD_OP_STRUCT) {
+		n = 1;
+		if (st->api_version >= arg) {
+			r = kd_fixed(ctx, st, s, 1);
+			if (r < 0)
+				return kd_fail(st, -r);
+			if (r == KD_MORE)
+				return KD_EV_NEED_MORE;
+			if ((__s8)st->carry[0] < 0)
+				n = 0;
+		}
+	} else {
+		r = kd_len(ctx, st, s, 4, &n);
+		if (r < 0)
+			return kd_fail(st, -r);
+		if (r == KD_MORE)
+			return KD_EV_NEED_MORE;
+		if (code == KD_OP_ARRA) {
+			null_from = KD_ARRA_NULL_FROM(arg);
+			if (null_from == KD_ARRA_NULL_FROM(0xff))
+				null_from = KD_NEVER;
+			all = (n == -1 && st->api_version >= null_from) ||
+			      (n == 0 && (arg & KD_ARRA_EMPTY) && st->api_version < null_from);
+		}
+		/* arrays of primitives are never nullable here; for ARRP, arg is the element size */
+		if (n == -1 && code != KD_OP_ARRP && st->api_version >= null_from)
+			n = 0;
+	}
 	if (n < 0)
 		return kd_fail(st, KD_ERR_NEG_LEN);
 	if ((__u32)n > KD_MAX_ARRAY_ENTRIES)
@@ -922,18 +975,26 @@ KD_FUNC int kd_op_arr(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32 c
 		st->pc++;
 		return KD_EV_CONTINUE;
 	}
+	st->pc++;
 	if (n == 0) {
 		st->skip_nest = 1;
-		st->pc++;
-		return KD_EV_CONTINUE;
+	} else {
+		if (st->depth >= KD_MAX_DEPTH)
+			return kd_fail(st, KD_ERR_BOUND);
+		st->arr_left[st->depth & (KD_MAX_DEPTH - 1)] = n;
+		st->arr_pc[st->depth & (KD_MAX_DEPTH - 1)] = st->pc - 1;
+		st->depth++;
 	}
-	if (st->depth >= KD_MAX_DEPTH)
-		return kd_fail(st, KD_ERR_BOUND);
-	st->arr_left[st->depth & (KD_MAX_DEPTH - 1)] = n;
-	st->arr_pc[st->depth & (KD_MAX_DEPTH - 1)] = st->pc;
-	st->depth++;
-	st->pc++;
-	return KD_EV_CONTINUE;
+	if (!all)
+		return KD_EV_CONTINUE;
+	st->tset = KD_TS_ALL;
+	return KD_EV_TSET;
+}
+
+/* Ops that open a level closed by KD_OP_END (passed over whole when absent or empty). */
+static __always_inline bool kd_opens(__u8 code)
+{
+	return code == KD_OP_ARR || code == KD_OP_ARRA || code == KD_OP_STRUCT;
 }
 
 static __always_inline int kd_op_end(struct kd_state *st, const struct kd_op *op)
@@ -954,7 +1015,7 @@ static __always_inline int kd_op_end(struct kd_state *st, const struct kd_op *op
 		st->depth--;
 		st->pc++;
 	}
-	return KD_EV_CONTINUE;
+	return op->arg == KD_END_ENTRY ? KD_EV_ENTRY : KD_EV_CONTINUE;
 }
 
 /*
@@ -1001,7 +1062,61 @@ static __always_inline int kd_op_keep(KD_CTX ctx, struct kd_state *st, struct kd
 	return KD_TOKEN_END;
 }
 
-/* Ops that read one field whose value is kept: names, ids, resource types, mechanisms. */
+/*
+ * After kd_op_keep kept a name (up to KD_TOPIC_MAX bytes): its flags, its length, the
+ * terminator that makes it a kg_topics key, where it ended in the chunk. KD_F_TRUNC
+ * says the name on the wire was longer than what was kept (so it is no topic name).
+ */
+static __always_inline void kd_name_kept(struct kd_state *st, struct kd_src *s, bool null)
+{
+	st->flags &= ~KD_F_TRUNC;
+	if (null) {
+		st->flags |= KD_F_NAME_NULL;
+		return;
+	}
+	st->name_len = st->str_len < KD_TOPIC_MAX ? st->str_len : KD_TOPIC_MAX;
+	if (st->str_len > KD_TOPIC_MAX)
+		st->flags |= KD_F_TRUNC;
+	st->name[st->name_len & 0xff] = 0;
+	st->flags |= KD_F_HAVE_NAME;
+	st->here |= KD_H_NAME;
+	st->name_off = s->off;
+}
+
+/* The topics an ACL resource (type, name, pattern type) covers (KafkaResourcePatternFilter). */
+static __always_inline int kd_acl_emit(struct kd_state *st, __u8 f)
+{
+	bool star = st->name_len == 1 && st->name[0] == '*';
+
+	if (st->rtype != KAFKA_RESOURCE_TOPIC && st->rtype != KAFKA_ACL_RESOURCE_ANY)
+		return KD_EV_CONTINUE; /* a group, the cluster, ...: no topic */
+	st->tset = KD_TS_ALL; /* a null name filter, a name too long for a topic */
+	if ((f & KD_F_NAME_NULL) || !(f & KD_F_HAVE_NAME) || (f & KD_F_TRUNC))
+		return KD_EV_TSET;
+	switch (st->ptype) {
+	case KAFKA_ACL_PATTERN_LITERAL:
+		if (star)
+			return KD_EV_TSET; /* the wildcard resource: every topic */
+		st->tkind = KD_TK_NAME;
+		return KD_EV_TOPIC;
+	case KAFKA_ACL_PATTERN_ANY: /* the literal or the prefixed pattern of that name */
+		if (star)
+			return KD_EV_TSET;
+		/* fall through */
+	case KAFKA_ACL_PATTERN_PREFIXED:
+		st->tset = KD_TS_PREFIX;
+		return KD_EV_TSET;
+	case KAFKA_ACL_PATTERN_MATCH:
+		st->tset = KD_TS_MATCH;
+		return KD_EV_TSET;
+	}
+	return KD_EV_TSET; /* UNKNOWN or no pattern type: the broker refuses it; every topic */
+}
+
+/*
+ * Ops that read one field whose value is kept (names, ids, resource and pattern types,
+ * mechanisms) and ops that report what was gathered.
+ */
 KD_FUNC int kd_op_field(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32 code, __u32 arg)
 {
 	bool null;
@@ -1052,18 +1167,83 @@ KD_FUNC int kd_op_field(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32
 		st->pc++;
 		return KD_EV_CONTINUE;
 	case KD_OP_RTYPE:
+	case KD_OP_PTYPE:
 		r = kd_fixed(ctx, st, s, 1);
 		if (r < 0)
 			return kd_fail(st, -r);
 		if (r == KD_MORE)
 			return KD_EV_NEED_MORE;
-		st->rtype = st->carry[0];
+		if (code == KD_OP_RTYPE) {
+			st->rtype = st->carry[0];
+			/* ACL versions without a pattern type mean the literal name */
+			st->ptype = KAFKA_ACL_PATTERN_LITERAL;
+		} else {
+			st->ptype = st->carry[0];
+		}
+		st->pc++;
+		return KD_EV_CONTINUE;
+	case KD_OP_ANAME:
+		if (st->rtype != KAFKA_RESOURCE_TOPIC && st->rtype != KAFKA_ACL_RESOURCE_ANY) {
+			r = kd_op_keep(ctx, st, s, arg, KD_MAX_FRAME, 0, st->name, 0xff, &null);
+			if (r == KD_TOKEN_END)
+				st->pc++;
+			return r == KD_TOKEN_END ? KD_EV_CONTINUE : r;
+		}
+		/* fall through */
+	case KD_OP_KNAME:
+	case KD_OP_REGEX:
+	case KD_OP_CNAME:
+		/* kept up to a topic name's length, whatever the length on the wire */
+		r = kd_op_keep(ctx, st, s, arg, code == KD_OP_CNAME ? KD_TOPIC_MAX : KD_MAX_FRAME,
+			       KD_TOPIC_MAX, st->name, 0xff, &null);
+		if (r != KD_TOKEN_END)
+			return r;
+		kd_name_kept(st, s, null);
+		st->pc++;
+		if (code == KD_OP_CNAME && !null) {
+			st->flags &= ~KD_F_HAVE_NAME;
+			return KD_EV_CURSOR;
+		}
+		if (code != KD_OP_REGEX)
+			return KD_EV_CONTINUE;
+		/* a null regex is unchanged; an empty one matches no topic name */
+		st->flags &= ~(KD_F_HAVE_NAME | KD_F_NAME_NULL);
+		if (null || !st->name_len)
+			return KD_EV_CONTINUE;
+		st->tset = KD_TS_REGEX;
+		return KD_EV_TSET;
+	case KD_OP_AEMIT:
+	case KD_OP_REMIT: {
+		__u8 f = st->flags;
+
+		st->pc++;
+		st->flags &= ~(KD_F_HAVE_NAME | KD_F_NAME_NULL | KD_F_TRUNC);
+		if (code == KD_OP_AEMIT)
+			return kd_acl_emit(st, f);
+		if (st->rtype != KAFKA_RESOURCE_TOPIC || !(f & KD_F_HAVE_NAME))
+			return KD_EV_CONTINUE;
+		if (f & KD_F_TRUNC)
+			return kd_fail(st, KD_ERR_LEN_OVER); /* no topic name is that long */
+		st->tkind = KD_TK_NAME;
+		return KD_EV_TOPIC;
+	}
+	case KD_OP_ALL:
+		st->pc++;
+		st->tset = KD_TS_ALL;
+		return KD_EV_TSET;
+	case KD_OP_EBEGIN:
+		st->ent_begin = kd_fpos(st, s);
+		st->rtype = 0; /* entries without a resource type are not topics */
 		st->pc++;
 		return KD_EV_CONTINUE;
 	case KD_OP_GROUP:
-		r = kd_op_keep(ctx, st, s, KD_NEVER, KD_MAX_FRAME, KD_GROUP_MAX, st->name, 0xff, &null);
+		r = kd_op_keep(ctx, st, s, arg, KD_MAX_FRAME, KD_GROUP_MAX, st->name, 0xff, &null);
 		if (r != KD_TOKEN_END)
 			return r;
+		if (null) {
+			st->pc++;
+			return KD_EV_CONTINUE; /* a null group id (ShareFetch) names no group */
+		}
 		st->name_len = st->str_len < KD_GROUP_MAX ? st->str_len : KD_GROUP_MAX;
 		if (st->str_len > KD_GROUP_MAX)
 			st->flags |= KD_F_TRUNC;
@@ -1142,7 +1322,7 @@ static __always_inline int kd_op1(KD_CTX ctx, struct kd_state *st, struct kd_src
 
 	/* Passing over the element ops of an empty, null or absent array. */
 	if (st->skip_nest) {
-		if (op.code == KD_OP_ARR)
+		if (kd_opens(op.code))
 			st->skip_nest++;
 		else if (op.code == KD_OP_END)
 			st->skip_nest--;
@@ -1150,7 +1330,7 @@ static __always_inline int kd_op1(KD_CTX ctx, struct kd_state *st, struct kd_src
 		return KD_EV_CONTINUE;
 	}
 	if (st->api_version < op.vmin || st->api_version > op.vmax) {
-		if (op.code == KD_OP_ARR)
+		if (kd_opens(op.code))
 			st->skip_nest = 1;
 		st->pc++;
 		return KD_EV_CONTINUE;
@@ -1180,6 +1360,8 @@ static __always_inline int kd_op1(KD_CTX ctx, struct kd_state *st, struct kd_src
 		return KD_EV_CONTINUE;
 	case KD_OP_ARR:
 	case KD_OP_ARRP:
+	case KD_OP_ARRA:
+	case KD_OP_STRUCT:
 		return kd_op_arr(ctx, st, s, op.code, op.arg);
 	case KD_OP_END:
 		return kd_op_end(st, &op);
@@ -1189,6 +1371,15 @@ static __always_inline int kd_op1(KD_CTX ctx, struct kd_state *st, struct kd_src
 	case KD_OP_RTYPE:
 	case KD_OP_GROUP:
 	case KD_OP_MECH:
+	case KD_OP_ALL:
+	case KD_OP_REGEX:
+	case KD_OP_ANAME:
+	case KD_OP_PTYPE:
+	case KD_OP_AEMIT:
+	case KD_OP_CNAME:
+	case KD_OP_EBEGIN:
+	case KD_OP_KNAME:
+	case KD_OP_REMIT:
 		return kd_op_field(ctx, st, s, op.code, op.arg);
 	case KD_OP_EMIT:
 		st->pc++;
@@ -1327,14 +1518,13 @@ KD_FUNC int kd_ph_rhdr(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 static __always_inline void kd_resp_begin(struct kd_state *st, __u16 key, __u16 ver)
 {
 	const struct kd_api *api = kd_api_of(key);
-	struct kd_resp_prog rp = kd_resp_prog_of(key);
 
 	if (!api)
 		return;
 	st->api_key = key;
 	st->api_version = ver;
-	st->rprog = rp.prog;
-	st->rprog_len = rp.len;
+	st->rprog = api->rprog;
+	st->rprog_len = api->rprog_len;
 	st->flags = ver >= api->flex_min ? KD_F_FLEX : 0;
 }
 
@@ -1414,6 +1604,7 @@ static __always_inline int kd_step(KD_CTX ctx, struct kd_state *st, struct kd_sr
 
 	if (phase == KD_PH_DEAD)
 		return KD_EV_ERROR;
+	s->step = before;
 	ev = kd_dispatch(ctx, st, s);
 	/* every byte of a frame passes here once: the way back to its end is known */
 	if (phase != KD_PH_SIZE)

@@ -49,6 +49,20 @@ __attribute__((noinline)) int kg_inflight_add(struct kg_flow *f)
 	return 0;
 }
 
+/*
+ * The request names topics the decoder cannot read, or a set of them it cannot decide:
+ * undecodable (topics_not_read), and decided as a whole.
+ */
+static __always_inline void kg_topics_unread(struct kg_loop *lp, struct kg_flow *f)
+{
+	__u8 keep = f->dec.reason;
+
+	f->dec.reason = KD_ERR_TOPICS_UNREAD;
+	lp->out.outcome = kg_undecodable(f, lp->out.gen);
+	f->dec.reason = keep;
+	f->frame_done = 1;
+}
+
 /* A request's header was decoded (KD_EV_FRAME). */
 static __always_inline void kg_on_frame(struct kg_loop *lp, struct kg_flow *f)
 {
@@ -75,16 +89,11 @@ static __always_inline void kg_on_frame(struct kg_loop *lp, struct kg_flow *f)
 
 		if (api && !api->prog_len && api->topics) {
 			/*
-			 * The body names topics the decoder cannot read (e.g. ShareFetch):
+			 * The body names topics the decoder cannot read (LeaderAndIsr...):
 			 * deciding it by operation alone would let a topic-wide allow
 			 * override a topic-specific deny. It is undecodable instead.
 			 */
-			__u8 keep = f->dec.reason;
-
-			f->dec.reason = KD_ERR_TOPICS_UNREAD;
-			lp->out.outcome = kg_undecodable(f, lp->out.gen);
-			f->dec.reason = keep;
-			f->frame_done = 1;
+			kg_topics_unread(lp, f);
 		} else if (api && !api->prog_len) {
 			/* no topics in the body: decided by operation now */
 			dec = kg_decide(f, lp->out.epoch, f->dec.opclass, 0);
@@ -150,6 +159,33 @@ static __always_inline void kg_on_frame_end(struct kg_loop *lp, struct kg_flow *
 	}
 }
 
+/*
+ * The request is about a set of topics (KD_EV_TSET): every topic, a prefix, an ACL
+ * filter that matches many, or a regex. Until TC egress filters the answers to such
+ * requests topic by topic, only the sets that were decided before the decoder read
+ * these bodies keep that decision, at the frame's end as a request naming no topic:
+ * every topic for Metadata, OffsetFetch, ElectLeaders and ListPartitionReassignments,
+ * and DescribeAcls filters. A regex subscription (ConsumerGroupHeartbeat,
+ * ShareGroupHeartbeat) is decided the same way: the heartbeat gives no data, and
+ * every topic it leads to is decided by name or id when the client fetches it. Any
+ * other set (DescribeLogDirs or DescribeTopicPartitions for every topic, CreateAcls
+ * or DeleteAcls on a prefix or a filter) is undecodable, as it was before.
+ */
+static __always_inline void kg_on_topic_set(struct kg_loop *lp, struct kg_flow *f)
+{
+	__u16 key = f->dec.api_key;
+
+	if (f->frame_exempt || f->frame_done)
+		return;
+	if (f->dec.tset == KD_TS_REGEX ||
+	    (f->dec.tset == KD_TS_ALL &&
+	     (key == KAFKA_METADATA || key == KAFKA_OFFSET_FETCH || key == KAFKA_ELECT_LEADERS ||
+	      key == KAFKA_LIST_PARTITION_REASSIGNMENTS)) ||
+	    key == KAFKA_DESCRIBE_ACLS)
+		return;
+	kg_topics_unread(lp, f);
+}
+
 /* The SASL user name was decoded (KD_EV_SASL_USER): pending until the broker says yes. */
 static __always_inline void kg_on_sasl_user(struct kg_flow *f)
 {
@@ -187,6 +223,9 @@ static long kg_step(__u32 i, void *data)
 		f->frame_topics++;
 		if (!f->frame_exempt)
 			kg_apply(lp->ctx, f, &lp->out, KG_EV_TOPIC, kg_on_topic(lp, f));
+		break;
+	case KD_EV_TSET:
+		kg_on_topic_set(lp, f);
 		break;
 	case KD_EV_FRAME_END:
 		kg_on_frame_end(lp, f);

@@ -192,7 +192,9 @@ struct kd_state {
 	__u8 carry_pending; /* header bytes already read that belong to a raw SASL token */
 	__u8 uflags;       /* KD_U_* about the reported SASL user */
 	__u16 client_id_full; /* the client_id's length on the wire (0 when null) */
-	__u16 pad3[3];
+	__u8 ptype;        /* ACL pattern type of the resource being read (KD_OP_PTYPE) */
+	__u8 tset;         /* KD_TS_* of the last KD_EV_TSET */
+	__u16 pad3[2];
 	__s32 sess_id;     /* Fetch v7+ session_id of the current request */
 	__s32 sess_epoch;  /* ... and its session_epoch (0 new session, -1 none, > 0 incremental) */
 	__u32 sess_off;    /* chunk offset of session_id (KD_H_SESSION) */
@@ -202,6 +204,13 @@ struct kd_state {
 	__u8 resp;         /* 1: this state decodes responses (broker -> client) */
 	__u16 err_code;    /* the error_code just read (KD_EV_ERRCODE) */
 	__s16 acks;        /* Produce: acks of the current request (0: no response comes) */
+	/*
+	 * Response entries (KD_OP_EBEGIN): where the current entry began, as an offset from
+	 * the first byte of its frame (the size field). KD_EV_ENTRY reports the entry's end,
+	 * which is the frame offset of the current position (kd_frame_pos).
+	 */
+	__u32 ent_begin;
+	__u32 pad4;
 };
 
 _Static_assert(sizeof(((struct kd_state *)0)->name) == 256 + KD_WIN, "name buffer: 256 + window");
@@ -212,6 +221,20 @@ _Static_assert(KD_TOPIC_MAX < 256, "name_len bounds assume names fit in 8 bits o
 
 _Static_assert((sizeof(struct kd_state) % 8) == 0, "kd_state must stay 8-byte sized");
 _Static_assert(sizeof(struct kd_state) <= 704, "kd_state is part of every flow entry");
+
+/*
+ * kd_state.tset for KD_EV_TSET: a request about a set of topics rather than a list.
+ * ALL: every topic (a null topic list, an ACL filter of any name, the ACL wildcard).
+ * PREFIX: every topic whose name starts with name[0..name_len) (a PREFIXED ACL pattern,
+ * or an ANY pattern filter, which matches the literal and the prefixed pattern).
+ * MATCH: the ACLs that apply to topic name (literal, the wildcard, and every prefixed
+ * pattern that is a prefix of it). REGEX: a subscribed regular expression in name
+ * (KD_F_TRUNC: cut at KD_TOPIC_MAX bytes): the topics are not known on the wire.
+ */
+#define KD_TS_ALL 1
+#define KD_TS_PREFIX 2
+#define KD_TS_MATCH 3
+#define KD_TS_REGEX 4
 
 /*
  * One decoder event as the decode probe (bpf/decode_probe.bpf.c) reports it through
@@ -235,7 +258,10 @@ struct kd_probe_event {
 	__u8 uflags;     /* KD_U_* */
 	__u8 phase;      /* decoder phase after the event (KD_PH_DEAD: decoding ended) */
 	__u16 client_id_full;
-	__u8 pad[2];
+	__u8 tset;       /* KD_TS_* for KD_EV_TSET */
+	__u8 pad;
+	__s32 sess_id;   /* KD_EV_SESSION */
+	__s32 sess_epoch;
 	__u8 uuid[16];
 	__u8 client_id[KD_CLIENT_ID_MAX];
 	__u8 user[KD_USER_MAX];

@@ -62,9 +62,40 @@ void kdr_event_text(struct kg_buf *b, const struct kd_state *st, int ev)
 			kg_buf_printf(b, " id=");
 			uuid_hex(b, st->uuid);
 		}
+		if (st->tkind & KD_TK_ZID)
+			kg_buf_printf(b, " zid");
 		if (!st->tkind)
 			kg_buf_printf(b, " null");
 		kg_buf_printf(b, "\n");
+		break;
+	case KD_EV_TSET:
+		kg_buf_printf(b, "topics %s", kd_tset_name(st->tset));
+		if (st->tset != KD_TS_ALL) {
+			kg_buf_printf(b, "=");
+			kdr_text_bytes(b, st->name, st->name_len);
+			if (st->flags & KD_F_TRUNC)
+				kg_buf_printf(b, " (truncated)");
+		}
+		kg_buf_printf(b, "\n");
+		break;
+	case KD_EV_CURSOR:
+		kg_buf_printf(b, "cursor name=");
+		kdr_text_bytes(b, st->name, st->name_len);
+		kg_buf_printf(b, "\n");
+		break;
+	case KD_EV_SESSION:
+		kg_buf_printf(b, "session id=%d epoch=%d\n", st->sess_id, st->sess_epoch);
+		break;
+	case KD_EV_RESP:
+		kg_buf_printf(b, "response corr=%d size=%u\n", st->corr, st->frame_size);
+		break;
+	case KD_EV_ERRCODE:
+	case KD_EV_TERRCODE:
+		kg_buf_printf(b, "%s %d\n", kd_event_name(ev), (__s16)st->err_code);
+		break;
+	case KD_EV_ENTRY:
+		/* offsets from the frame's first byte (its size field) */
+		kg_buf_printf(b, "entry begin=%u end=%u\n", st->ent_begin, kd_frame_pos(st));
 		break;
 	case KD_EV_GROUP:
 		name_field(b, false, "group", st->name, st->name_len);
@@ -141,6 +172,23 @@ void kdr_event_json(struct kg_buf *b, const struct kd_state *st, int ev)
 	case KD_EV_SESSION:
 		kg_buf_printf(b, ",\"session_id\":%d,\"session_epoch\":%d", st->sess_id, st->sess_epoch);
 		break;
+	case KD_EV_TSET:
+		kg_buf_printf(b, ",\"topics\":\"%s\"", kd_tset_name(st->tset));
+		if (st->tset != KD_TS_ALL) {
+			name_field(b, true, "pattern", st->name, st->name_len);
+			kg_buf_printf(b, ",\"truncated\":%s", st->flags & KD_F_TRUNC ? "true" : "false");
+		}
+		break;
+	case KD_EV_CURSOR:
+		name_field(b, true, "cursor", st->name, st->name_len);
+		break;
+	case KD_EV_ERRCODE:
+	case KD_EV_TERRCODE:
+		kg_buf_printf(b, ",\"error_code\":%d", (__s16)st->err_code);
+		break;
+	case KD_EV_ENTRY:
+		kg_buf_printf(b, ",\"begin\":%u,\"end\":%u", st->ent_begin, kd_frame_pos(st));
+		break;
 	case KD_EV_ERROR:
 		kg_buf_printf(b, ",\"reason\":\"%s\",\"fatal\":%s", kd_reason_name(st->reason),
 			   st->phase == KD_PH_DEAD ? "true" : "false");
@@ -169,6 +217,9 @@ void kd_probe_to_state(const struct kd_probe_event *e, struct kd_state *st)
 	st->flags = e->flags;
 	st->uflags = e->uflags;
 	st->phase = e->phase;
+	st->tset = e->tset;
+	st->sess_id = e->sess_id;
+	st->sess_epoch = e->sess_epoch;
 	st->opclass = api ? api->opclass : KG_OP_OTHER;
 	memcpy(st->uuid, e->uuid, sizeof(st->uuid));
 	memcpy(st->client_id, e->client_id, sizeof(e->client_id));

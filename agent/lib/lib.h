@@ -93,6 +93,8 @@ const char *kg_mode_name(unsigned int mode); /* KG_MODE_*: enforce, monitor */
 const char *kg_event_kind_name(unsigned int kind);
 /* The decoder's events (KD_EV_*). */
 const char *kd_event_name(unsigned int ev);
+/* "all", "prefix", "match", "regex" for kd_state.tset (KD_TS_*). */
+const char *kd_tset_name(unsigned int tset);
 /* Kafka's name for an api key ("Produce"), or NULL. */
 const char *kafka_api_name(unsigned int key);
 /* The index of name in names[0..n), or -1. */

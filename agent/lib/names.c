@@ -78,9 +78,20 @@ const char *kd_event_name(unsigned int ev)
 		[KD_EV_SASL_USER] = "sasl_user", [KD_EV_FRAME_END] = "frame_end",
 		[KD_EV_ERROR] = "error",	 [KD_EV_SESSION] = "fetch_session",
 		[KD_EV_RESP] = "response",	 [KD_EV_ERRCODE] = "error_code",
-		[KD_EV_TERRCODE] = "topic_error_code",
+		[KD_EV_TERRCODE] = "topic_error_code", [KD_EV_RAWRESP] = "sasl_raw_response",
+		[KD_EV_TSET] = "topic_set",	 [KD_EV_CURSOR] = "cursor",
+		[KD_EV_ENTRY] = "entry",
 	};
 	return NAME_OF(names, ev);
+}
+
+const char *kd_tset_name(unsigned int tset)
+{
+	static const char *const names[] = {
+		[KD_TS_ALL] = "all", [KD_TS_PREFIX] = "prefix", [KD_TS_MATCH] = "match",
+		[KD_TS_REGEX] = "regex",
+	};
+	return tset < sizeof(names) / sizeof(names[0]) && names[tset] ? names[tset] : "unknown";
 }
 
 const char *kafka_api_name(unsigned int key)

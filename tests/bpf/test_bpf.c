@@ -254,6 +254,41 @@ static void test_synthesized_kernel_equals_host(void)
 	free(buf);
 }
 
+/*
+ * Frames generated from Kafka's own message definitions (tests/conformance/conform.py
+ * --emit, which make test-bpf writes first): every request key and version, one stream
+ * per key, through the XDP decode probe in segments of several sizes; the kernel's events
+ * must equal the host's.
+ */
+static void test_conformance_kernel_equals_host(void)
+{
+	const char *path = getenv("KGATE_CONFORM_STREAMS");
+	size_t len = 0, off = 4;
+	__u8 *buf = path ? du_read_file(path, &len) : NULL;
+	__u32 n, streams = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf); /* make test-bpf writes the file */
+	CU_ASSERT_FATAL(len >= 4);
+	memcpy(&n, buf, 4);
+	while (streams < n && off + 4 <= len) {
+		__u32 sl;
+
+		memcpy(&sl, buf + off, 4);
+		off += 4;
+		if (sl > len - off)
+			break;
+		if (!compare("conformance stream", buf + off, sl, MSS, streams & 1) ||
+		    !compare("conformance stream", buf + off, sl, 61, !(streams & 1)))
+			break;
+		off += sl;
+		streams++;
+	}
+	printf("\n    conformance: %u request streams, kernel = host\n", streams);
+	CU_ASSERT_EQUAL(streams, n);
+	CU_ASSERT(n >= 90);
+	free(buf);
+}
+
 static void test_undecodable_in_kernel(void)
 {
 	static const __u8 hello[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc };
@@ -277,6 +312,8 @@ int main(void)
 			 test_fixtures_kernel_equals_host) ||
 	    !CU_add_test(s, "every covered version: kernel equals host",
 			 test_synthesized_kernel_equals_host) ||
+	    !CU_add_test(s, "Kafka's definitions: kernel equals host",
+			 test_conformance_kernel_equals_host) ||
 	    !CU_add_test(s, "undecodable input reported from the kernel", test_undecodable_in_kernel) ||
 	    register_topicless_tests())
 		return 2;

@@ -34,6 +34,7 @@ static const struct {
 	{ "retransmission over two remembered segments", test_retx_two_segments },
 	{ "pins: bpffs mounted where missing, refused elsewhere", test_bpffs_ensure },
 	{ "undecodable and mid-stream flows reset", test_undecodable_resets },
+	{ "topic sets: all, prefix, regex; ACLs reset, never poisoned", test_topic_sets },
 	{ "non-listener traffic passes untouched", test_non_listener_passes },
 	{ "topic ids: known by name, unknown by policy", test_topic_ids },
 	{ "a jumbo frame: the name in a fragment is poisoned", test_frags },

@@ -88,6 +88,11 @@ static char *expect_for(const struct kf_req *r, size_t frame_len)
 
 	kg_buf_printf(&b, "frame key=%d ver=%d corr=%d size=%zu client=%s\n", r->api_key,
 		   r->api_version, r->corr, frame_len - 4, r->client_id ? r->client_id : "-");
+	/* Metadata v0: an empty list asks for every topic (null does from v1) */
+	if (r->api_key == KAFKA_METADATA && r->api_version == 0 && !r->ntopics)
+		kg_buf_printf(&b, "topics all\n");
+	if (r->api_key == KAFKA_FETCH && r->api_version >= 7)
+		kg_buf_printf(&b, "session id=0 epoch=-1\n"); /* kframe's: a full fetch, no session */
 	switch (r->api_key) {
 	case KAFKA_OFFSET_FETCH:
 		if (r->api_version < 8)
@@ -795,6 +800,407 @@ static void test_sasl_users(void)
 	}
 }
 
+/* ---- issue 11: keys decoded from Kafka 4.x, by hand-written frames ---------- */
+
+/* A frame writer for the cases below: classic or flexible encodings. */
+struct fw {
+	uint8_t *p;
+	size_t n;
+	bool flex;
+};
+
+static void fw_raw(struct fw *w, const void *b, size_t n)
+{
+	memcpy(w->p + w->n, b, n);
+	w->n += n;
+}
+
+static void fw_zero(struct fw *w, size_t n)
+{
+	memset(w->p + w->n, 0, n);
+	w->n += n;
+}
+
+/* bytes (1..8) of v, big-endian */
+static void fw_be(struct fw *w, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--)
+		w->p[w->n++] = (uint8_t)(v >> (8 * i));
+}
+
+static void fw_uv(struct fw *w, uint32_t v)
+{
+	while (v >= 0x80) {
+		w->p[w->n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	w->p[w->n++] = (uint8_t)v;
+}
+
+/* A length or count (-1: null): uvarint n+1 when flexible, else i16 or i32. */
+static void fw_len(struct fw *w, int32_t n, int width)
+{
+	if (w->flex)
+		fw_uv(w, (uint32_t)(n + 1));
+	else
+		fw_be(w, (uint32_t)n, width);
+}
+
+static void fw_str(struct fw *w, const char *s)
+{
+	fw_len(w, s ? (int32_t)strlen(s) : -1, 2);
+	if (s)
+		fw_raw(w, s, strlen(s));
+}
+
+static void fw_tf(struct fw *w)
+{
+	if (w->flex)
+		fw_uv(w, 0); /* no tagged fields */
+}
+
+static void fw_uuid(struct fw *w, uint8_t fill)
+{
+	for (int i = 0; i < 16; i++)
+		w->p[w->n++] = (uint8_t)(fill + i);
+}
+
+/* Size placeholder, request header v1/v2 (client id "t"). */
+static void fw_req(struct fw *w, int key, int ver, bool flex)
+{
+	w->n = 0;
+	w->flex = false;
+	fw_be(w, 0, 4);
+	fw_be(w, key, 2);
+	fw_be(w, ver, 2);
+	fw_be(w, 7, 4);
+	fw_str(w, "t");
+	w->flex = flex;
+	fw_tf(w);
+}
+
+/* Size placeholder, response header (correlation id 7; tagged fields when flexible). */
+static void fw_resp(struct fw *w, bool flex)
+{
+	w->n = 0;
+	w->flex = flex;
+	fw_be(w, 0, 4);
+	fw_be(w, 7, 4);
+	fw_tf(w);
+}
+
+static size_t fw_done(struct fw *w)
+{
+	uint32_t size = (uint32_t)(w->n - 4);
+
+	w->p[0] = size >> 24, w->p[1] = size >> 16, w->p[2] = size >> 8, w->p[3] = size;
+	return w->n;
+}
+
+/*
+ * Decodes a request frame, whole and byte by byte, and compares every event line with
+ * want_fmt, whose %zu is the frame's size.
+ */
+static void expect_req(const char *what, const uint8_t *b, size_t n, const char *want_fmt)
+{
+	char *got = du_render_chunked(b, n, 0), *eof = strstr(got, "eof phase="), want[1024];
+
+	snprintf(want, sizeof(want), want_fmt, n - 4);
+	if (eof)
+		*eof = 0;
+	assert_text_eq(what, got, want);
+	free(got);
+	/* and byte by byte: the same report */
+	got = du_render_chunked(b, n, 1);
+	eof = strstr(got, "eof phase=");
+	if (eof)
+		*eof = 0;
+	assert_text_eq(what, got, want);
+	free(got);
+}
+
+/* Decodes a response to (key, ver) and compares every event line with want_fmt (%zu: size). */
+static void expect_resp(const char *what, int key, int ver, const uint8_t *b, size_t n,
+			const char *want_fmt)
+{
+	char want[1024];
+	struct kg_buf out = { 0 };
+	struct kd_state st;
+	struct kd_src s = { .off = 0, .end = (__u32)n };
+	int ev;
+
+	kd_init(&st);
+	st.resp = 1;
+	for (int i = 0; i < 10000; i++) {
+		ev = kd_step(b, &st, &s);
+		if (ev == KD_EV_NEED_MORE)
+			break;
+		if (ev == KD_EV_CONTINUE)
+			continue;
+		kdr_event_text(&out, &st, ev);
+		if (ev == KD_EV_RESP)
+			kd_resp_begin(&st, key, ver);
+		if (ev == KD_EV_ERROR && st.phase == KD_PH_DEAD)
+			break;
+	}
+	kg_buf_printf(&out, "%s", "");
+	snprintf(want, sizeof(want), want_fmt, n - 4);
+	assert_text_eq(what, out.p, want);
+	kg_buf_free(&out);
+}
+
+static void test_describe_topic_partitions(void)
+{
+	struct fw w = { .p = frame_buf };
+	size_t n, cut;
+
+	/* two topics, a cursor at the first */
+	fw_req(&w, 75, 0, true);
+	fw_len(&w, 2, 4);
+	fw_str(&w, "orders.eu"), fw_tf(&w);
+	fw_str(&w, "pay"), fw_tf(&w);
+	fw_be(&w, 2000, 4);
+	fw_be(&w, 1, 1); /* the cursor is present */
+	fw_str(&w, "orders.eu"), fw_be(&w, 3, 4), fw_tf(&w);
+	fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("DescribeTopicPartitions, cursor", w.p, n,
+		   "frame key=75 ver=0 corr=7 size=%zu client=t\ntopic name=orders.eu\n"
+		   "topic name=pay\ncursor name=orders.eu\nend\n");
+	/* the cursor cut inside its partition index: the frame is skipped */
+	cut = n - 3;
+	w.n = cut;
+	fw_done(&w);
+	expect_req("DescribeTopicPartitions, truncated cursor", w.p, cut,
+		   "frame key=75 ver=0 corr=7 size=%zu client=t\ntopic name=orders.eu\n"
+		   "topic name=pay\ncursor name=orders.eu\nerror truncated_field (frame skipped)\n");
+
+	/* no topics: every topic; a null cursor (any negative marker) */
+	fw_req(&w, 75, 0, true);
+	fw_len(&w, 0, 4);
+	fw_be(&w, 2000, 4);
+	fw_be(&w, 0x80, 1);
+	fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("DescribeTopicPartitions, all topics", w.p, n,
+		   "frame key=75 ver=0 corr=7 size=%zu client=t\ntopics all\nend\n");
+
+	/* a null topic list is not allowed */
+	fw_req(&w, 75, 0, true);
+	fw_len(&w, -1, 4);
+	fw_be(&w, 2000, 4), fw_be(&w, 0xff, 1), fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("DescribeTopicPartitions, null topics", w.p, n,
+		   "frame key=75 ver=0 corr=7 size=%zu client=t\n"
+		   "error negative_length (frame skipped)\n");
+	/* nor a null cursor name */
+	fw_req(&w, 75, 0, true);
+	fw_len(&w, 0, 4);
+	fw_be(&w, 2000, 4), fw_be(&w, 1, 1), fw_str(&w, NULL), fw_be(&w, 0, 4), fw_tf(&w), fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("DescribeTopicPartitions, null cursor name", w.p, n,
+		   "frame key=75 ver=0 corr=7 size=%zu client=t\ntopics all\n"
+		   "error negative_length (frame skipped)\n");
+
+	/* the answer: an entry per topic (where it begins and ends), the next cursor */
+	fw_resp(&w, true);
+	fw_be(&w, 0, 4);
+	fw_len(&w, 1, 4);
+	fw_be(&w, 0, 2), fw_str(&w, "pay"), fw_uuid(&w, 0x10), fw_be(&w, 0, 1);
+	fw_len(&w, 1, 4);
+	fw_be(&w, 3, 2), fw_zero(&w, 12);
+	fw_len(&w, 0, 4), fw_len(&w, 0, 4), fw_len(&w, -1, 4), fw_len(&w, -1, 4), fw_len(&w, 0, 4);
+	fw_tf(&w);
+	fw_be(&w, 0, 4), fw_tf(&w);
+	fw_be(&w, 1, 1), fw_str(&w, "zeta"), fw_be(&w, 0, 4), fw_tf(&w);
+	fw_tf(&w);
+	n = fw_done(&w);
+	expect_resp("DescribeTopicPartitions response", 75, 0, w.p, n,
+		    "response corr=7 size=%zu\ntopic_error_code 0\n"
+		    "topic name=pay id=101112131415161718191a1b1c1d1e1f\nerror_code 3\n"
+		    "entry begin=14 end=63\ncursor name=zeta\nend\n");
+}
+
+/* ACL bindings and filters by what they cover (Kafka's ResourcePatternFilter). */
+static void fw_acl(struct fw *w, int rtype, const char *name, int ptype, bool filter)
+{
+	fw_be(w, rtype, 1);
+	fw_str(w, name);
+	fw_be(w, ptype, 1);
+	fw_str(w, filter ? NULL : "User:a"); /* principal */
+	fw_str(w, filter ? NULL : "*");      /* host */
+	fw_be(w, 0x0203, 2);                 /* operation, permission */
+	fw_tf(w);
+}
+
+static void test_acls(void)
+{
+	struct fw w = { .p = frame_buf };
+	size_t n;
+
+	fw_req(&w, 30, 3, true); /* CreateAcls */
+	fw_len(&w, 5, 4);
+	fw_acl(&w, 2, "sec", 4, false);   /* TOPIC, PREFIXED */
+	fw_acl(&w, 2, "pay", 3, false);   /* TOPIC, LITERAL: exactly that topic */
+	fw_acl(&w, 2, "*", 3, false);     /* the wildcard: every topic */
+	fw_acl(&w, 3, "grp", 3, false);   /* GROUP: no topic */
+	fw_acl(&w, 2, "odd", 9, false);   /* no such pattern type: every topic */
+	fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("CreateAcls", w.p, n,
+		   "frame key=30 ver=3 corr=7 size=%zu client=t\ntopics prefix=sec\n"
+		   "topic name=pay\ntopics all\ntopics all\nend\n");
+
+	fw_req(&w, 31, 3, true); /* DeleteAcls filters */
+	fw_len(&w, 4, 4);
+	fw_acl(&w, 1, NULL, 1, true);     /* ANY type, any name, ANY pattern */
+	fw_acl(&w, 2, "x", 2, true);      /* MATCH: the ACLs that apply to x */
+	fw_acl(&w, 1, "ord", 1, true);    /* ANY pattern: literal or prefixed "ord" */
+	fw_acl(&w, 4, NULL, 1, true);     /* CLUSTER: no topic */
+	fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("DeleteAcls", w.p, n,
+		   "frame key=31 ver=3 corr=7 size=%zu client=t\ntopics all\ntopics match=x\n"
+		   "topics prefix=ord\nend\n");
+
+	/* DescribeAcls v0 (classic, no pattern type: literal) */
+	fw_req(&w, 29, 0, false);
+	fw_be(&w, 2, 1), fw_str(&w, "orders"), fw_str(&w, NULL), fw_str(&w, NULL), fw_be(&w, 0, 2);
+	n = fw_done(&w);
+	expect_req("DescribeAcls v0", w.p, n,
+		   "frame key=29 ver=0 corr=7 size=%zu client=t\ntopic name=orders\nend\n");
+
+	/* CreateAcls v1: a null resource name is not allowed */
+	fw_req(&w, 30, 1, false);
+	fw_len(&w, 1, 4);
+	fw_be(&w, 2, 1), fw_str(&w, NULL), fw_be(&w, 3, 1), fw_str(&w, "User:a"), fw_str(&w, "*");
+	fw_be(&w, 0x0203, 2);
+	n = fw_done(&w);
+	expect_req("CreateAcls, null name", w.p, n,
+		   "frame key=30 ver=1 corr=7 size=%zu client=t\n"
+		   "error negative_length (frame skipped)\n");
+}
+
+static void test_group_heartbeats(void)
+{
+	struct fw w = { .p = frame_buf };
+	size_t n;
+
+	/* ConsumerGroupHeartbeat v1: names, a regex; owned partitions are not reported */
+	fw_req(&w, 68, 1, true);
+	fw_str(&w, "g1"), fw_str(&w, "m"), fw_be(&w, 0, 4), fw_str(&w, NULL), fw_str(&w, NULL);
+	fw_be(&w, 30000, 4);
+	fw_len(&w, 2, 4), fw_str(&w, "orders"), fw_str(&w, "eu.pay");
+	fw_str(&w, "eu\\..*");
+	fw_str(&w, "uniform");
+	fw_len(&w, 1, 4), fw_uuid(&w, 0x40), fw_len(&w, 1, 4), fw_be(&w, 0, 4), fw_tf(&w);
+	fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("ConsumerGroupHeartbeat", w.p, n,
+		   "frame key=68 ver=1 corr=7 size=%zu client=t\ngroup g1\ntopic name=orders\n"
+		   "topic name=eu.pay\ntopics regex=eu\\x5c..*\nend\n");
+	/* unchanged names (null), an empty regex (matches no topic name) */
+	fw_req(&w, 68, 1, true);
+	fw_str(&w, "g1"), fw_str(&w, "m"), fw_be(&w, 5, 4), fw_str(&w, NULL), fw_str(&w, NULL);
+	fw_be(&w, 0, 4), fw_len(&w, -1, 4), fw_str(&w, ""), fw_str(&w, NULL), fw_len(&w, -1, 4);
+	fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("ConsumerGroupHeartbeat, unchanged", w.p, n,
+		   "frame key=68 ver=1 corr=7 size=%zu client=t\ngroup g1\nend\n");
+	/* v0 has no regex: a null group id is not allowed */
+	fw_req(&w, 68, 0, true);
+	fw_str(&w, NULL);
+	n = fw_done(&w);
+	expect_req("ConsumerGroupHeartbeat, null group", w.p, n,
+		   "frame key=68 ver=0 corr=7 size=%zu client=t\n"
+		   "error negative_length (frame skipped)\n");
+
+	/* ShareGroupHeartbeat v1 */
+	fw_req(&w, 76, 1, true);
+	fw_str(&w, "sg"), fw_str(&w, "m"), fw_be(&w, 0, 4), fw_str(&w, NULL);
+	fw_len(&w, 1, 4), fw_str(&w, "jobs");
+	fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("ShareGroupHeartbeat", w.p, n,
+		   "frame key=76 ver=1 corr=7 size=%zu client=t\ngroup sg\ntopic name=jobs\nend\n");
+}
+
+static void test_share_fetch_and_log_dirs(void)
+{
+	struct fw w = { .p = frame_buf };
+	size_t n;
+
+	/* ShareFetch v1: a null group id, topics by id; forgotten topics are not reported */
+	fw_req(&w, 78, 1, true);
+	fw_str(&w, NULL), fw_str(&w, "m");
+	fw_zero(&w, 24); /* epoch, max_wait, min_bytes, max_bytes, max_records, batch_size */
+	fw_len(&w, 1, 4), fw_uuid(&w, 0x20);
+	fw_len(&w, 1, 4), fw_be(&w, 0, 4);
+	fw_len(&w, 1, 4), fw_zero(&w, 16), fw_len(&w, 1, 4), fw_be(&w, 1, 1), fw_tf(&w); /* ack */
+	fw_tf(&w), fw_tf(&w);
+	fw_len(&w, 1, 4), fw_uuid(&w, 0x30), fw_len(&w, 0, 4), fw_tf(&w);
+	fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("ShareFetch", w.p, n,
+		   "frame key=78 ver=1 corr=7 size=%zu client=t\n"
+		   "topic id=202122232425262728292a2b2c2d2e2f\nend\n");
+	/* ShareAcknowledge v2: a negative partition count */
+	fw_req(&w, 79, 2, true);
+	fw_str(&w, "g"), fw_str(&w, "m"), fw_be(&w, 1, 4), fw_be(&w, 0, 1);
+	fw_len(&w, 1, 4), fw_uuid(&w, 0x50), fw_len(&w, -1, 4);
+	n = fw_done(&w);
+	expect_req("ShareAcknowledge, null partitions", w.p, n,
+		   "frame key=79 ver=2 corr=7 size=%zu client=t\ngroup g\n"
+		   "topic id=505152535455565758595a5b5c5d5e5f\n"
+		   "error negative_length (frame skipped)\n");
+
+	/* DescribeLogDirs v4: null topics ask for every topic; named ones are reported */
+	fw_req(&w, 35, 4, true);
+	fw_len(&w, -1, 4), fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("DescribeLogDirs, all", w.p, n,
+		   "frame key=35 ver=4 corr=7 size=%zu client=t\ntopics all\nend\n");
+	fw_req(&w, 35, 1, false);
+	fw_len(&w, 1, 4), fw_str(&w, "logs"), fw_len(&w, 2, 4), fw_zero(&w, 8);
+	n = fw_done(&w);
+	expect_req("DescribeLogDirs v1", w.p, n,
+		   "frame key=35 ver=1 corr=7 size=%zu client=t\ntopic name=logs\nend\n");
+	/* Metadata v1: null is every topic */
+	fw_req(&w, 3, 1, false);
+	fw_len(&w, -1, 4);
+	n = fw_done(&w);
+	expect_req("Metadata v1, all", w.p, n,
+		   "frame key=3 ver=1 corr=7 size=%zu client=t\ntopics all\nend\n");
+}
+
+static void test_streams_heartbeat(void)
+{
+	struct fw w = { .p = frame_buf };
+	size_t n;
+
+	fw_req(&w, 88, 0, true);
+	fw_str(&w, "app"), fw_str(&w, "m"), fw_zero(&w, 8), fw_str(&w, NULL), fw_str(&w, NULL);
+	fw_be(&w, 0, 4);
+	fw_be(&w, 1, 1), fw_be(&w, 1, 4);     /* topology: present, epoch */
+	fw_len(&w, 1, 4), fw_str(&w, "0");    /* one subtopology */
+	fw_len(&w, 1, 4), fw_str(&w, "in");   /* source topics */
+	fw_len(&w, 1, 4), fw_str(&w, "in-.*");  /* source regexes */
+	fw_len(&w, 1, 4), fw_str(&w, "app-store-changelog"), fw_be(&w, 0, 6), fw_len(&w, 0, 4);
+	fw_tf(&w);
+	fw_len(&w, 0, 4), fw_len(&w, 0, 4), fw_len(&w, 0, 4); /* sinks, repartition, copart. */
+	fw_tf(&w), fw_tf(&w);
+	for (int i = 0; i < 3; i++)
+		fw_len(&w, -1, 4); /* tasks: unchanged */
+	fw_str(&w, NULL), fw_be(&w, 0xff, 1); /* process id, user endpoint: null */
+	for (int i = 0; i < 3; i++)
+		fw_len(&w, -1, 4); /* client tags, task offsets, task end offsets */
+	fw_be(&w, 0, 1), fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("StreamsGroupHeartbeat", w.p, n,
+		   "frame key=88 ver=0 corr=7 size=%zu client=t\ngroup app\ntopic name=in\n"
+		   "topics regex=in-.*\ntopic name=app-store-changelog\nend\n");
+}
+
 /* ---- table sanity ---------------------------------------------------------- */
 
 static void test_layout_tables_balanced(void)
@@ -804,19 +1210,26 @@ static void test_layout_tables_balanced(void)
 		int depth = 0, ok = 1;
 
 		CU_ASSERT_TRUE(a->known);
-		for (unsigned int i = 0; i < a->prog_len; i++) {
-			const struct kd_op *op = &kd_prog[a->prog + i];
+		/* the request's program, then the response's */
+		for (int r = 0; r < 2; r++) {
+			unsigned int start = r ? a->rprog : a->prog, len = r ? a->rprog_len : a->prog_len;
 
-			if (op->code == KD_OP_ARR)
-				depth++;
-			if (op->code == KD_OP_END)
-				depth--;
-			if (depth < 0 || depth > KD_MAX_DEPTH)
-				ok = 0;
+			depth = 0;
+			for (unsigned int i = 0; i < len; i++) {
+				const struct kd_op *op = &kd_prog[start + i];
+
+				if (kd_opens(op->code))
+					depth++;
+				if (op->code == KD_OP_END)
+					depth--;
+				if (depth < 0 || depth > KD_MAX_DEPTH)
+					ok = 0;
+			}
+			if (!ok || depth)
+				fprintf(stderr, "\napi %u: unbalanced %s program\n", k,
+					r ? "response" : "request");
+			CU_ASSERT_TRUE(ok && depth == 0);
 		}
-		if (!ok || depth)
-			fprintf(stderr, "\napi %u: unbalanced program\n", k);
-		CU_ASSERT_TRUE(ok && depth == 0);
 	}
 }
 
@@ -835,7 +1248,14 @@ int register_decode_tests(void)
 			 test_fixtures_split_invariance) ||
 	    !CU_add_test(s, "synthesized: identical at every split", test_split_synthesized) ||
 	    !CU_add_test(s, "undecodable inputs end with their reason", test_negative_inputs) ||
-	    !CU_add_test(s, "SASL users, never passwords", test_sasl_users))
+	    !CU_add_test(s, "SASL users, never passwords", test_sasl_users) ||
+	    !CU_add_test(s, "DescribeTopicPartitions: topics, all topics, the nullable cursor",
+			 test_describe_topic_partitions) ||
+	    !CU_add_test(s, "ACL bindings and filters by the topics they cover", test_acls) ||
+	    !CU_add_test(s, "group heartbeats: subscribed names, regexes", test_group_heartbeats) ||
+	    !CU_add_test(s, "ShareFetch by id, DescribeLogDirs and Metadata for every topic",
+			 test_share_fetch_and_log_dirs) ||
+	    !CU_add_test(s, "StreamsGroupHeartbeat: the topology's topics", test_streams_heartbeat))
 		return -1;
 	return 0;
 }

@@ -106,12 +106,12 @@ void test_undecodable_resets(void)
 		kg_policy_free(&p);
 		apply_base(KG_MODE_ENFORCE);
 	}
-	/* a request whose topics the decoder cannot read (ShareFetch v1, header only) */
+	/* a request whose topics the decoder cannot read (LeaderAndIsr v5, header only) */
 	{
-		static const uint8_t share_fetch[] = { 0, 0, 0, 14, 0, 78, 0, 1, 0, 0, 0, 9,
+		static const uint8_t leader_and_isr[] = { 0, 0, 0, 14, 0, 4, 0, 5, 0, 0, 0, 9,
 						       0, 1, 'x', 0, 0, 0 };
 
-		undecodable_reset(share_fetch, sizeof(share_fetch), KD_ERR_TOPICS_UNREAD);
+		undecodable_reset(leader_and_isr, sizeof(leader_and_isr), KD_ERR_TOPICS_UNREAD);
 	}
 	/* a flow first seen mid-stream */
 	memset(&c, 0, sizeof(c));
