@@ -35,7 +35,8 @@ help:
 	@echo "make deps       install build and test dependencies (Debian packages)"
 	@echo "make test       run every test suite (unit, cli, bpf; bpf needs root)"
 	@echo "make fuzz       run the decoder fuzzer for FUZZ_SECONDS (default 60)"
-	@echo "make bench      datapath ns/packet -> bench/results.json (root)"
+	@echo "make bench      the benchmark -> bench/results.json, BENCHMARKS.md (root, ~15 min)"
+	@echo "make bench-PART one part: datapath e2e storm l3 flows audit policy (BENCH_QUICK=1: short)"
 	@echo "make bench-profile TOPICS=N   where a warm N-topic Produce spends, by line (root, perf)"
 	@echo "make fixtures   regenerate the real-client captures (scripts/capture-fixtures.sh)"
 	@echo "make demo       one command: deps, build, rig, kgate, clients from two regions (root)"
@@ -159,8 +160,17 @@ fuzz: $(BUILD)/tests/fuzz_decode
 		-max_len=8192 -timeout=10 $(BUILD)/fuzz-corpus tests/fuzz/seeds
 
 # --- benchmarks (root; numbers, never assertions) --------------------------
+# `make bench` runs every part (bench/run.sh) and writes bench/results.json, bench/BENCHMARKS.md
+# and bench/benchmarks.png; `make bench-PART` reruns one part and keeps the others' results.
+# BENCH_QUICK=1: one short round of each (a developer's check, not a measurement).
 
 BENCH_SRCS := bench/bench_datapath.c tests/bpf/pkt.c tests/unit/kframe.c $(AGENT_LIB)
+BENCH_PARTS := datapath e2e storm l3 flows audit policy
+BENCH_BIN := $(BUILD)/bench
+BENCH_BPF := $(BENCH_BIN)/xdp_pass.bpf.o $(BENCH_BIN)/xdp_bounce.bpf.o $(BENCH_BIN)/netem.bpf.o
+BENCH_TOOLS := $(BENCH_BIN)/kprod $(BENCH_BIN)/kwire $(BENCH_BIN)/relay $(BENCH_BIN)/synflood \
+	$(BENCH_BIN)/netem $(BENCH_BIN)/bpfrun $(BENCH_BPF) $(BUILD)/bench_datapath $(BUILD)/kgate \
+	$(BUILD)/tests/mock_broker
 
 $(BUILD)/bench_wrap.bpf.o: bench/bench_wrap.bpf.c $(HDRS) | $(BUILD)
 	$(CC) $(BPF_CFLAGS) -Ibpf -c $< -o $@
@@ -168,10 +178,42 @@ $(BUILD)/bench_wrap.bpf.o: bench/bench_wrap.bpf.c $(HDRS) | $(BUILD)
 $(BUILD)/bench_datapath: $(BENCH_SRCS) $(SKELS) $(BUILD)/bench_wrap.skel.h $(HDRS) | $(BUILD)
 	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ $(BENCH_SRCS) $(LIBBPF)
 
-bench: bench-datapath
+$(BENCH_BIN):
+	@mkdir -p $@
 
-bench-datapath: $(BUILD)/bench_datapath
-	$(BUILD)/bench_datapath bench/results.json
+$(BENCH_BIN)/%.bpf.o: bench/%.bpf.c | $(BENCH_BIN)
+	$(CC) $(BPF_CFLAGS) -c $< -o $@
+
+$(BENCH_BIN)/%.skel.h: $(BENCH_BIN)/%.bpf.o
+	bpftool gen skeleton $< > $@
+
+$(BENCH_BIN)/kprod: bench/kprod.c | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ $< -lrdkafka
+
+$(BENCH_BIN)/kwire: bench/kwire.c bpf/kafka_layouts.h | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(BENCH_BIN)/relay: bench/relay.c | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(BENCH_BIN)/synflood: bench/synflood.c | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(BENCH_BIN)/netem: bench/netem.c $(BENCH_BIN)/netem.skel.h | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -I$(BENCH_BIN) -o $@ $< $(LIBBPF)
+
+$(BENCH_BIN)/bpfrun: bench/bpfrun.c tests/bpf/pkt.c tests/unit/kframe.c $(HDRS) | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ bench/bpfrun.c tests/bpf/pkt.c \
+		tests/unit/kframe.c $(LIBBPF)
+
+.PHONY: bench-tools $(addprefix bench-,$(BENCH_PARTS))
+bench-tools: $(BENCH_TOOLS)
+
+bench: bench-tools
+	BUILD=$(BUILD) bench/run.sh
+
+$(addprefix bench-,$(BENCH_PARTS)): bench-%: bench-tools
+	BUILD=$(BUILD) bench/run.sh $*
 
 $(BUILD)/jit_lines: bench/jit_lines.c | $(BUILD)
 	$(CC) $(CFLAGS) -Wall -Werror -o $@ $< $(LIBBPF)
