@@ -282,7 +282,8 @@ def by_round(runs, kind, field, pick, **match):
 
 
 def ratio_median(rounds, a, b):
-    vals = [x[a] / x[b] for x in rounds.values() if x.get(a) and x.get(b)]
+    # a variant that delivered nothing is a ratio of 0, not a missing one
+    vals = [x[a] / x[b] for x in rounds.values() if x.get(a) is not None and x.get(b)]
     return med(vals), [rnd(v) for v in vals]
 
 
@@ -484,16 +485,18 @@ def summarize_flows(runs):
         if r.get("kind") != "flood":
             continue
         a, b = r["active"], r["busy"]
-        t0, t1 = r["flood_at"], r["flood_at"] + r["flood_s"]
+        # the producer starts 1 s after the light connections: its timeline is 1 s late
+        t0, t1 = r["flood_at"] - 1, r["flood_at"] - 1 + r["flood_s"]
         tl, ts = b.get("timeline_ok", []), b.get("timeline_s", 0.5)
         during = sum(n for i, n in enumerate(tl) if t0 <= i * ts < t1)
         before = sum(n for i, n in enumerate(tl) if 1 <= i * ts < t0) / max(t0 - 1, 1)
+        t0f = r["flood_at"]
         aps = a.get("answers_per_s", [])
         flood.setdefault(r["variant"], []).append({
             "survival": a["survived"] / a["conns"] if a.get("conns") else None,
             "reset": a.get("reset"), "stalled": a.get("stalled"), "timeouts": a.get("timeouts"),
             "max_gap_s": a.get("max_gap_s"),
-            "answers_per_s_before": rnd(med(aps[1:t0]), 0) if len(aps) > t0 else None,
+            "answers_per_s_before": rnd(med(aps[1:t0f]), 0) if len(aps) > t0f else None,
             "answers_per_s_after": rnd(med(aps[-3:]), 0) if aps else None,
             "producer_failed": b.get("failed"), "producer_max_gap_s": b.get("max_gap_s"),
             "producer_msgs_per_s_before": rnd(before, 0),
