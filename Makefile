@@ -206,7 +206,7 @@ $(BENCH_BIN)/bpfrun: bench/bpfrun.c tests/bpf/pkt.c tests/unit/kframe.c $(HDRS) 
 	$(CC) $(CFLAGS) -Itests/unit -Itests/bpf -o $@ bench/bpfrun.c tests/bpf/pkt.c \
 		tests/unit/kframe.c $(LIBBPF)
 
-.PHONY: bench-tools $(addprefix bench-,$(BENCH_PARTS))
+.PHONY: bench-tools test-bench $(addprefix bench-,$(BENCH_PARTS))
 bench-tools: $(BENCH_TOOLS)
 
 bench: bench-tools
@@ -214,6 +214,11 @@ bench: bench-tools
 
 $(addprefix bench-,$(BENCH_PARTS)): bench-%: bench-tools
 	BUILD=$(BUILD) bench/run.sh $*
+
+# Root, ~20 s: the tools build and a BENCH_QUICK run of one part writes its results, report
+# and plot elsewhere and cleans up (the numbers are not judged: speed is for the benchmark).
+test-bench: bench-tools
+	BUILD=$(BUILD) tests/bench/test_bench.sh
 
 $(BUILD)/jit_lines: bench/jit_lines.c | $(BUILD)
 	$(CC) $(CFLAGS) -Wall -Werror -o $@ $< $(LIBBPF)

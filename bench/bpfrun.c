@@ -9,9 +9,11 @@
  *       broker's SYN-ACK through TC egress). Then prints every map of DIR with its
  *       kernel memory as the kernel reports it (fdinfo memlock, what bpftool shows) and
  *       how many entries the flow map holds.
- *   bpfrun events --pins DIR --count N [--topics T]
+ *   bpfrun events --pins DIR --count N [--topics T] [--first I]
  *       N/T connections each open and send one Produce naming T topics: T decisions
  *       each, which become events in the datapath's ring buffer for the agent to read.
+ *       Connections are numbered from I: a connection opened again would be a SYN on an
+ *       open flow, and its Produce a retransmission (no new decisions).
  *
  * Sources: 10.10.0.0/16 (the rig's eu region), ports from 1024. Prints one JSON line.
  */
@@ -170,7 +172,7 @@ static void report_maps(const char *dir, const char *flow_map)
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "", *dir = NULL, *flow_map = "kg_flows";
-	unsigned count = 0, topics = 10, failed = 0;
+	unsigned count = 0, topics = 10, failed = 0, first = 0;
 	int in, eg;
 	double t0;
 
@@ -181,13 +183,15 @@ int main(int argc, char **argv)
 			count = (unsigned)strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--topics"))
 			topics = (unsigned)atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--first"))
+			first = (unsigned)strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--flow-map"))
 			flow_map = argv[i + 1];
 		else
 			dir = NULL, i = argc;
 	}
-	if (!dir || !count || count > BR_MAX_COUNT || !topics || topics > BR_MAX_TOPICS ||
-	    (strcmp(mode, "flows") && strcmp(mode, "events"))) {
+	if (!dir || !count || count > BR_MAX_COUNT || first > BR_MAX_COUNT || !topics ||
+	    topics > BR_MAX_TOPICS || (strcmp(mode, "flows") && strcmp(mode, "events"))) {
 		fprintf(stderr, "usage: bpfrun flows|events --pins DIR --count N [--topics T] "
 				"[--flow-map NAME]\n");
 		return 2;
@@ -235,11 +239,11 @@ int main(int argc, char **argv)
 			struct pkt_spec s = {.family = 4, .daddr = "10.99.0.2", .dport = PORT,
 					     .seq = 1001, .flags = PKT_ACK | PKT_PSH};
 
-			if (conn_open(in, eg, i)) {
+			if (conn_open(in, eg, first + i)) {
 				failed++;
 				continue;
 			}
-			conn_addr(i, saddr, sizeof(saddr), &sport);
+			conn_addr(first + i, saddr, sizeof(saddr), &sport);
 			s.saddr = saddr;
 			s.sport = sport;
 			failed += run(in, pkt, pkt_build(pkt, &s, frame, n)) != 0;

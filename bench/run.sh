@@ -15,6 +15,7 @@
 #   BENCH_ROUNDS=N    rounds of every A/B comparison (default 3; quick 1)
 #   BENCH_SECONDS=S   seconds per producer run (default 5; quick 2)
 #   BUILD=dir         where the binaries are (default build)
+#   BENCH_RESULTS, BENCH_MD, BENCH_PNG, BENCH_OUT: other places for the outputs (tests)
 #
 # Every loop is bounded in count and time; everything it creates (namespaces, veths,
 # qdiscs, XDP programs, pins, processes) has its run's id in the name and goes in the trap.
@@ -24,7 +25,7 @@ ROOT=$PWD
 BUILD=${BUILD:-build}
 BB=$ROOT/$BUILD/bench # the benchmark's binaries
 KGATE=$ROOT/$BUILD/kgate
-OUT=$ROOT/$BUILD/bench/out
+OUT=${BENCH_OUT:-$ROOT/$BUILD/bench/out}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
 	ROUNDS=${BENCH_ROUNDS:-1}
@@ -98,6 +99,8 @@ METRICS=127.0.0.1:9464
 kg_start() {
 	local ns=$1 ifc=$2 pol=$3
 	shift 3
+	# the last agent's log says "running:" too: rig_kgate_wait must not read that one
+	rm -f "$RIG_DIR/kgate.err"
 	rig_spawn "$ns" kgate "$KGATE" run --iface "$ifc" --policy "$pol" --node bench \
 		--metrics-addr "$METRICS" "$@"
 	KG_PID=$RIG_LAST_PID KG_IFACE=$ifc KG_NS=$ns
@@ -539,7 +542,9 @@ part_audit() {
 			# read before the stop: a stopped agent serves no metrics
 			m0=$(kg_metric "$key")
 			kill -STOP "$KG_PID"
-			j=$("$BB/bpfrun" events --pins "$KGATE_PIN_ROOT/$SC_IF" --count "$k" --topics 10 | jline)
+			# new connections every round: the last round's would be retransmissions
+			j=$("$BB/bpfrun" events --pins "$KGATE_PIN_ROOT/$SC_IF" --count "$k" --topics 10 \
+				--first "$((r * k))" | jline)
 			c0=$(kg_cpu)
 			t0=$(date +%s.%N)
 			kill -CONT "$KG_PID"
@@ -590,8 +595,8 @@ for part in $PARTS; do
 	esac
 done
 rc=0
-$PY "$BPY" report --out "$OUT" --results bench/results.json --md bench/BENCHMARKS.md \
-	--png bench/benchmarks.png --parts "$PARTS" --quick "$QUICK" --rounds "$ROUNDS" \
+$PY "$BPY" report --out "$OUT" --results "${BENCH_RESULTS:-bench/results.json}" \
+	--md "${BENCH_MD:-bench/BENCHMARKS.md}" --png "${BENCH_PNG:-bench/benchmarks.png}" --parts "$PARTS" --quick "$QUICK" --rounds "$ROUNDS" \
 	--seconds "$SECS" --elapsed "$(($(date +%s) - T_START))" || rc=1
 log "done in $(($(date +%s) - T_START)) s"
 exit $rc
