@@ -41,7 +41,8 @@ help:
 	@echo "make deps       install build and test dependencies (Debian packages)"
 	@echo "make test       run every test suite (unit, cli, bpf; bpf needs root)"
 	@echo "make fuzz       run the decoder fuzzer for FUZZ_SECONDS (default 60)"
-	@echo "make bench      datapath ns/packet -> bench/results.json (root)"
+	@echo "make bench      the benchmark -> bench/results.json, BENCHMARKS.md (root, ~15 min)"
+	@echo "make bench-PART one part: datapath e2e storm l3 flows audit policy (BENCH_QUICK=1: short)"
 	@echo "make bench-profile TOPICS=N   where a warm N-topic Produce spends, by line (root, perf)"
 	@echo "make fixtures   regenerate the real-client captures (scripts/capture-fixtures.sh)"
 	@echo "make demo       one command: deps, build, rig, kgate, clients from two regions (root)"
@@ -111,7 +112,7 @@ $(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(L
 	$(CC) $(CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-o $@ tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(LIBKGATE_SAN) $(AGENT_LIBS)
 
-test: test-unit test-conformance test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults
+test: test-unit test-conformance test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults test-bench
 
 $(BUILD)/tests/kframe_selftest: tests/lib/kframe_selftest.c tests/lib/kframe.c \
 		tests/lib/kframe.h | $(BUILD)/tests
@@ -206,8 +207,17 @@ fuzz: $(BUILD)/tests/fuzz_decode $(BUILD)/tests/conform_drv
 		-max_len=8192 -timeout=10 $(BUILD)/fuzz-corpus tests/fuzz/seeds
 
 # --- benchmarks (root; numbers, never assertions) --------------------------
+# `make bench` runs every part (bench/run.sh) and writes bench/results.json, bench/BENCHMARKS.md
+# and bench/benchmarks.png; `make bench-PART` reruns one part and keeps the others' results.
+# BENCH_QUICK=1: one short round of each (a developer's check, not a measurement).
 
 BENCH_SRCS := bench/bench_datapath.c tests/lib/pkt.c tests/lib/kframe.c
+BENCH_PARTS := datapath e2e storm l3 flows audit policy
+BENCH_BIN := $(BUILD)/bench
+BENCH_BPF := $(BENCH_BIN)/xdp_pass.bpf.o $(BENCH_BIN)/xdp_bounce.bpf.o $(BENCH_BIN)/netem.bpf.o
+BENCH_TOOLS := $(BENCH_BIN)/kprod $(BENCH_BIN)/kwire $(BENCH_BIN)/relay $(BENCH_BIN)/synflood \
+	$(BENCH_BIN)/netem $(BENCH_BIN)/bpfrun $(BENCH_BPF) $(BUILD)/bench_datapath $(BUILD)/kgate \
+	$(BUILD)/tests/mock_broker
 
 $(BUILD)/bench_wrap.bpf.o: bench/bench_wrap.bpf.c $(HDRS) | $(BUILD)
 	$(CC) $(BPF_CFLAGS) -Ibpf -c $< -o $@
@@ -215,10 +225,46 @@ $(BUILD)/bench_wrap.bpf.o: bench/bench_wrap.bpf.c $(HDRS) | $(BUILD)
 $(BUILD)/bench_datapath: $(BENCH_SRCS) $(LIBKGATE) $(SKELS) $(BUILD)/bench_wrap.skel.h $(HDRS) | $(BUILD)
 	$(CC) $(CFLAGS) -o $@ $(BENCH_SRCS) $(LIBKGATE) $(AGENT_LIBS)
 
-bench: bench-datapath
+$(BENCH_BIN):
+	@mkdir -p $@
 
-bench-datapath: $(BUILD)/bench_datapath
-	$(BUILD)/bench_datapath bench/results.json
+$(BENCH_BIN)/%.bpf.o: bench/%.bpf.c | $(BENCH_BIN)
+	$(CC) $(BPF_CFLAGS) -c $< -o $@
+
+$(BENCH_BIN)/%.skel.h: $(BENCH_BIN)/%.bpf.o
+	bpftool gen skeleton $< > $@
+
+$(BENCH_BIN)/kprod: bench/kprod.c | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ $< -lrdkafka
+
+$(BENCH_BIN)/kwire: bench/kwire.c bpf/kafka_layouts.h | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(BENCH_BIN)/relay: bench/relay.c | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(BENCH_BIN)/synflood: bench/synflood.c | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(BENCH_BIN)/netem: bench/netem.c $(BENCH_BIN)/netem.skel.h | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -I$(BENCH_BIN) -o $@ $< $(AGENT_LIBS)
+
+$(BENCH_BIN)/bpfrun: bench/bpfrun.c tests/lib/pkt.c tests/lib/kframe.c $(HDRS) | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ bench/bpfrun.c tests/lib/pkt.c tests/lib/kframe.c $(AGENT_LIBS)
+
+.PHONY: bench-tools test-bench $(addprefix bench-,$(BENCH_PARTS))
+bench-tools: $(BENCH_TOOLS)
+
+bench: bench-tools
+	BUILD=$(BUILD) bench/run.sh
+
+$(addprefix bench-,$(BENCH_PARTS)): bench-%: bench-tools
+	BUILD=$(BUILD) bench/run.sh $*
+
+# Root, ~20 s: the tools build and a BENCH_QUICK run of one part writes its results, report
+# and plot elsewhere and cleans up (the numbers are not judged: speed is for the benchmark).
+test-bench: bench-tools
+	BUILD=$(BUILD) tests/bench/test_bench.sh
 
 $(BUILD)/jit_lines: bench/jit_lines.c | $(BUILD)
 	$(CC) $(CFLAGS) -Wall -Werror -o $@ $< $(AGENT_LIBS)

@@ -17,6 +17,8 @@ PKGS=(
 	ethtool libssl-dev python3-yaml util-linux
 	# make bench-profile (perf samples of the datapath)
 	linux-perf
+	# make bench: the nftables side of the L3 drop comparison, the report's plot
+	nftables python3-matplotlib
 )
 
 missing=()
