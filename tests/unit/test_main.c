@@ -8,6 +8,7 @@ int register_policy_tests(void);
 int register_policy_yaml_tests(void);
 int register_audit_tests(void);
 int register_events_tests(void);
+int register_lifecycle_tests(void);
 
 int main(void)
 {
@@ -17,7 +18,7 @@ int main(void)
 		return 2;
 	if (register_decode_tests() || register_policy_tests() ||
 	    register_policy_yaml_tests() || register_audit_tests() ||
-	    register_events_tests()) {
+	    register_events_tests() || register_lifecycle_tests()) {
 		fprintf(stderr, "test registration failed\n");
 		CU_cleanup_registry();
 		return 2;
