@@ -113,6 +113,10 @@ static int policy_apply(int argc, char **argv)
 		char ifaces[KG_REPORT_MAX_IFACES][IF_NAMESIZE];
 		int n = kg_target_ifaces(&kg_cmd_policy_apply, NULL, ifaces);
 
+		if (!n) {
+			kg_policy_file_free(&f);
+			return 1;
+		}
 		for (int i = 0; i < n; i++) {
 			if (kg_agent_serves(ifaces[i]))
 				continue;

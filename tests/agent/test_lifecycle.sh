@@ -180,6 +180,12 @@ check "apply then restart: FILE unchanged, not re-applied, said so" log_has "age
 check "apply then restart: the log never shows v-a coming back" bash -c "! since_start | grep -q -- '-> \"v-a\"'"
 check "apply then restart: no change in the journal" test "$(changes)" -eq 2
 
+stop_agent
+printf 'version: broken\nrules:\n  - name: x\n    topics: ["ok.*"]\n    action: maybe\n' >"$TMP/agent.yaml"
+start_agent || exit 1
+check "a broken FILE at a restart: logged as FILE:LINE:COL" log_has "kgate: $TMP/agent.yaml:5:[0-9]+: "
+check "a broken FILE at a restart: refused, the store's version runs" log_has "$IFB: $TMP/agent.yaml refused; version 2 of the policy store runs"
+jcheck "a broken FILE at a restart: v-b still runs" 'assert d["version"] == "v-b", d' show
 cp "$TMP/c.yaml" "$TMP/agent.yaml"
 kill -HUP "$AGENT_PID"
 check "FILE edited then SIGHUP: applied as a new version from the file" log_has "-> \"v-c\" \(version id 3\) from $TMP/agent.yaml"
@@ -406,9 +412,10 @@ import confluent_kafka as ck
 p = ck.Producer({"bootstrap.servers": sys.argv[1], "linger.ms": 0, "message.timeout.ms": 3000})
 end = time.time() + float(sys.argv[2])
 n = 0
-while time.time() < end:
+while time.time() < end:  # ~500 records a second, each its own request (linger 0)
     p.produce("ok.a", value=b"x")
-    p.poll(0.005)
+    p.poll(0)
+    time.sleep(0.002)
     n += 1
 p.flush(5)
 print(n)
