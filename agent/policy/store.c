@@ -698,20 +698,23 @@ static int write_flip(const char *iface, const struct kg_maps *m, struct kg_poli
 		      __u32 id, bool paused, const struct kg_config *active, struct kg_change *c,
 		      char *err, size_t errlen)
 {
+	__u8 own_mode = f->c.config.mode;
 	double t0, t1, t2;
 	int e;
 
 	c->new_gen = 1 - c->old_gen;
 	f->c.config.redirect_ifindex = active->redirect_ifindex;
+	/* for this write only: the same file may go to an interface that is not paused */
 	if (paused)
 		f->c.config.mode = KG_MODE_MONITOR;
 	c->mode = f->c.config.mode;
 	t0 = mono_us();
-	if ((e = zero_rule_hits(m, c->new_gen, f->c.nrules))) {
+	if ((e = zero_rule_hits(m, c->new_gen, f->c.nrules)))
 		snprintf(err, errlen, "%s: clearing kg_rule_hits: %s", iface, strerror(-e));
-		return e;
-	}
-	if ((e = kg_policy_write(m, &f->c, c->new_gen, id, err, errlen)))
+	else
+		e = kg_policy_write(m, &f->c, c->new_gen, id, err, errlen);
+	f->c.config.mode = own_mode;
+	if (e)
 		return e;
 	t1 = mono_us();
 	if ((e = kg_policy_activate(m, c->new_gen))) {

@@ -39,7 +39,9 @@ LOG=$TMP/agent.log
 cleanup() {
 	set +e
 	reap $PROD_PID $AGENT_PID $MOCK_PID
-	nsenter --net="/run/netns/$NSB" "$KGATE" detach --iface "$IFB" >/dev/null 2>&1
+	for i in "$IFB" "$IF2"; do
+		nsenter --net="/run/netns/$NSB" "$KGATE" detach --iface "$i" >/dev/null 2>&1
+	done
 	[ -d "$KGATE_PIN_ROOT" ] && rm -rf "${KGATE_PIN_ROOT:?}"
 	ip netns del "$NSC" 2>/dev/null
 	ip netns del "$NSB" 2>/dev/null
@@ -48,12 +50,17 @@ cleanup() {
 trap cleanup EXIT
 
 rig_up ok.a ok.b later.c secret.b kgate.audit || exit 1
+# a second interface the agent serves from section 2 on (a veth pair inside B, no
+# traffic): each interface has its own store, journal and pause
+IF2="${ID}q0"
+ip -n "$NSB" link add "$IF2" type veth peer name "${ID}q1"
+for l in "$IF2" "${ID}q1"; do ip -n "$NSB" link set "$l" up; done
 
-start_agent() { # agent log (appended)
+start_agent() { # extra args...; logs to $LOG (appended)
 	echo "---- start" >>"$LOG"
 	local from
 	from=$(wc -l <"$LOG")
-	nsenter --net="/run/netns/$NSB" "$KGATE" run --iface "$IFB" --policy "$TMP/agent.yaml" \
+	nsenter --net="/run/netns/$NSB" "$KGATE" run --iface "$IFB" "$@" --policy "$TMP/agent.yaml" \
 		--audit-file "$AUDIT" --audit-brokers "127.0.0.1:$PORT" --audit-topic kgate.audit \
 		--node test-node 2>>"$LOG" &
 	AGENT_PID=$!
@@ -81,10 +88,11 @@ log_has() {
 	return 1
 }
 sha() { /usr/bin/python3 -c "import hashlib,sys; print('sha256:'+hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())" "$1"; }
-# the `policy` record of change N, once the agent wrote it (up to 10 s)
+# the `policy` record of $IFB's change N, once the agent wrote it (up to 10 s)
 policy_rec() {
 	for _ in $(seq 100); do
-		grep -F "\"kind\":\"policy\",\"change\":$1," "$AUDIT" 2>/dev/null | head -1 | grep . && return 0
+		grep -E "\"kind\":\"policy\",\"change\":$1,\"step\":\"[a-z]+\",\"iface\":\"$IFB\"" \
+			"$AUDIT" 2>/dev/null | head -1 | grep . && return 0
 		sleep 0.1
 	done
 	return 1
@@ -198,7 +206,7 @@ stop_agent
 T_DOWN=$(date +%s%N)
 kg policy apply --iface "$IFB" "$TMP/d.yaml" >"$TMP/apply.out" 2>"$TMP/apply.err"
 check "apply with no agent: done, and said it is recorded when an agent starts" grep -q "no agent serves this interface now: the change goes into the audit stream when 'kgate run' starts" "$TMP/apply.err"
-check "apply with no agent: not in the audit stream yet" bash -c "! grep -qF '\"kind\":\"policy\",\"change\":4,' $AUDIT"
+check "apply with no agent: not in the audit stream yet" bash -c "! grep -qE '\"kind\":\"policy\",\"change\":4,\"step\":\"apply\",\"iface\":\"$IFB\"' $AUDIT"
 start_agent || exit 1
 pcheck "apply with no agent: recorded at the next start, with the time it happened" 4 "
 assert (d['step'], d['source'], d['old_policy_version'], d['policy_version']) == ('apply', 'policy apply', 'v-c', 'v-d'), d
@@ -241,10 +249,11 @@ assert (d['step'], d['old_version_id'], d['version_id'], d['mode'], d['paused'])
 kg policy pause --iface "$IFB" >"$TMP/pause2.out"
 check "pause twice: exit 0, nothing to do, no change" bash -c "grep -q 'nothing to do' $TMP/pause2.out && [ $(changes) -eq 7 ]"
 stop_agent
-start_agent || exit 1
+start_agent --iface "$IF2" || exit 1
 jcheck "pause outlives a restart" 'assert (d["mode"], d["paused"]) == ("monitor", True), d' show
-kg policy apply --iface "$IFB" "$TMP/b.yaml" >"$TMP/apply.out"
+kg policy apply "$TMP/b.yaml" >"$TMP/apply.out" # both interfaces
 jcheck "an apply while paused goes in in monitor mode" 'assert (d["version"], d["mode"], d["paused"]) == ("v-b", "monitor", True), d' show
+jcheck "... on the paused interface only: the other one enforces it" 'assert (d["version"], d["mode"], d["paused"]) == ("v-b", "enforce", False), d' kg policy show --iface "$IF2" -o json
 check "an apply while paused says so" grep -q 'paused: the policy decides in monitor mode' "$TMP/apply.out"
 kg policy resume --iface "$IFB" >/dev/null
 jcheck "resume: enforce again, one flip" 'assert (d["version"], d["mode"], d["paused"]) == ("v-b", "enforce", False), d' show
