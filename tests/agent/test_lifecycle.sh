@@ -175,6 +175,7 @@ kg policy apply --iface "$IFB" "$TMP/b.yaml" >"$TMP/apply.out" 2>&1
 check "apply (agent running): exit 0, v-a -> v-b" grep -q "^$IFB: \"v-a\" (version id 1, generation 1) -> \"v-b\" (version id 2, generation 0)" "$TMP/apply.out"
 pcheck "apply: recorded by the agent: step apply by 'policy apply', v-a -> v-b, B's digest" 2 "
 assert (d['step'], d['source'], d['user'], d['old_version_id'], d['old_policy_version'], d['version_id'], d['policy_version'], d['digest']) == ('apply', 'policy apply', 'root', 1, 'v-a', 2, 'v-b', '$(sha "$TMP/b.yaml")'), d"
+check "observe: the policy changes among the decisions, even with a verdict filter" bash -c "nsenter --net=/run/netns/$NSB $KGATE observe --verdict deny | grep -q 'POLICY apply on $IFB by root (policy apply): \"v-a\" -> \"v-b\", mode enforce'"
 check "apply: the agent logged who changed what" log_has "policy change 2 recorded: apply by root \(uid 0, policy apply\): \"v-a\" \(version id 1\) -> \"v-b\" \(version id 2\)"
 check "under v-b: app-2's ok.a rejected, app-1's allowed" test "$(raw_errs app-2 ok.a) $(raw_errs app-1 ok.a)" = "TOPIC_AUTHORIZATION_FAILED OK"
 kill -HUP "$AGENT_PID"
