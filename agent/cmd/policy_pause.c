@@ -16,8 +16,8 @@ static int policy_resume(int argc, char **argv);
 
 #define PAUSE_EPILOG                                                                               \
 	"Recorded as a `policy` audit record (steps pause, resume); 'kgate policy show'\n"         \
-	"says whether a policy is paused. Exit 0 (also when there was nothing to do), 1 on\n"      \
-	"an error, 2 on usage errors.\n"
+	"says whether a policy is paused. Exit 0 (also when there was nothing to do),\n"          \
+	"1 on an error, 2 on usage errors.\n"
 
 const struct kg_cmd kg_cmd_policy_pause = {
 	.name = "policy pause",

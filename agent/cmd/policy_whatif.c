@@ -63,10 +63,11 @@ static int policy_whatif(int argc, char **argv);
 const struct kg_cmd kg_cmd_policy_whatif = {
 	.name = "policy whatif",
 	.summary = "what FILE would have decided on recorded traffic",
-	.synopsis = "[-o text|json] FILE --file AUDIT [--since DURATION] [--node NAME]\n"
-		    "       kgate policy whatif [-o text|json] FILE --from-kafka BROKERS "
-		    "--audit-topic T\n"
-		    "                           [--since DURATION] [--node NAME]",
+	.synopsis = "[-o text|json] FILE --file AUDIT [--since DURATION]\n"
+		    "                           [--node NAME] [--examples N]\n"
+		    "       kgate policy whatif [-o text|json] FILE --from-kafka BROKERS\n"
+		    "                           --audit-topic T [--since DURATION] [--node NAME]\n"
+		    "                           [--examples N]",
 	.about = "Replays recorded decisions through the policy FILE with the reference evaluator\n"
 		 "(first match in file order, as 'kgate policy eval') and prints what would\n"
 		 "change: how many decisions would get another outcome (verdict, and whether it is\n"
