@@ -10,8 +10,9 @@
 #  2. history, rollback (default and --to), pause/resume in one flip (enforcement stops
 #     and comes back, the pause outlives a restart and an apply);
 #  3. apply --confirm-within: reverted at its deadline, kept by a confirm, refused with no
-#     agent, reverted by its reject guard and by its undecodable guard, kept when the
-#     guard's threshold is not passed;
+#     agent, reverted by the next agent's start when the agent was away at the deadline,
+#     reverted by its reject guard and by its undecodable guard, kept when the guard's
+#     threshold is not passed;
 #  4. whatif: what it predicts for policy B over traffic recorded under A equals what B
 #     then really decides on the same requests (raw Produce requests, each decided by
 #     name, sent again), from the audit file and from the audit topic; sampled allows
@@ -279,12 +280,22 @@ kg policy confirm --iface "$IFB" >/dev/null 2>"$TMP/confirm.err"
 rc=$?
 check "confirm with nothing pending: exit 1, says so" bash -c "[ $rc -eq 1 ] && grep -q 'no apply awaits a confirm' $TMP/confirm.err"
 kg policy apply --iface "$IFB" "$TMP/b.yaml" >/dev/null
+BEFORE2=$(show | json 'print(d["version_id"])')
 stop_agent
 N=$(changes)
 kg policy apply --iface "$IFB" --confirm-within 30s "$TMP/e.yaml" >/dev/null 2>"$TMP/ce.err"
 rc=$?
 check "--confirm-within with no agent: refused (exit 1), the agent owns the timer" bash -c "[ $rc -eq 1 ] && grep -q 'no agent serves $IFB: the agent owns the timer' $TMP/ce.err && [ $(changes) -eq $N ]"
 start_agent || exit 1
+# the agent stops while an apply awaits its confirm: the next one goes back at its start
+kg policy apply --iface "$IFB" --confirm-within 2s "$TMP/e.yaml" >/dev/null
+N=$(changes)
+stop_agent
+sleep 2.5
+jcheck "agent stopped past the deadline: the unconfirmed v-e still runs (no agent, no timer)" 'assert d["version"] == "v-e" and d["pending"] is not None, d' show
+start_agent || exit 1
+check "the next agent goes back at its start" log_has "version [0-9]+ was not confirmed in time: going back to version $BEFORE2"
+pcheck "... recorded: revert, reason confirm_timeout" $((N + 1)) "assert (d['step'], d['reason'], d['policy_version']) == ('revert', 'confirm_timeout', 'v-b'), d"
 
 # the reject guard: v-e rejects every ok.* Produce
 guard_traffic() { for _ in 1 2 3 4; do raw app-1 ok.a ok.a ok.a ok.a ok.a ok.a ok.a ok.a ok.a ok.a >/dev/null; sleep 0.4; done; }
