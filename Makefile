@@ -85,8 +85,8 @@ $(BUILD)/kgate: $(patsubst %.c,$(BUILD)/obj/%.o,$(CMD_SRCS)) $(LIBKGATE)
 
 UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
 	tests/unit/test_policy_yaml.c tests/unit/test_policy_lint.c tests/unit/test_policy_eval.c \
-	tests/lib/kframe.c tests/lib/decode_util.c \
-	tests/unit/test_audit.c tests/unit/test_events.c tests/lib/cu_run.c
+	tests/lib/kframe.c tests/lib/decode_util.c tests/unit/test_audit.c tests/unit/test_events.c \
+	tests/unit/test_lifecycle.c tests/lib/cu_run.c
 
 $(BUILD)/tests/test_unit: $(UNIT_SRCS) $(LIBKGATE_SAN) $(wildcard tests/unit/*.h tests/lib/*.h) \
 		$(HDRS) $(SKELS) | $(BUILD)/tests
@@ -145,6 +145,7 @@ test-audit: $(BUILD)/tests/audit_driver $(BUILD)/kgate
 test-cli: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate tests/cli/test_cli.sh
 	KGATE=$(BUILD)/kgate tests/cli/test_policy_lint.sh
+	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_policy_store.py
 
 # Root: loads BPF programs, attaches XDP in network namespaces.
 test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate $(BUILD)/tests/conform_drv
@@ -157,10 +158,12 @@ test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate $(
 	KGATE=$(BUILD)/kgate tests/bpf/test_probe_netns.sh tests/fixtures/captures/kafkapython-produce-c2.bin
 	KGATE=$(BUILD)/kgate tests/bpf/test_probe_netns.sh tests/fixtures/captures/confluent-group-c2.bin
 
-# Root: kgate run/apply/flows/stats/detach on a veth against the mock broker (kcat).
+# Root: kgate run/apply/flows/stats/detach on a veth against the mock broker (kcat); the
+# policy store and lifecycle (history, rollback, pause, confirmed applies, whatif, rotation).
 test-agent: $(BUILD)/kgate
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-agent: needs root (BPF, netns)" >&2; exit 1; fi
 	KGATE=$(BUILD)/kgate tests/agent/test_runtime.sh
+	KGATE=$(BUILD)/kgate tests/agent/test_lifecycle.sh
 
 # --- end to end and deploy -------------------------------------------------
 

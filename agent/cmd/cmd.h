@@ -24,6 +24,7 @@ enum kg_opt_kind {
 	KG_OPT_LIST,   /* --name VALUE, repeatable: const char *[max], each value once */
 	KG_OPT_CHOICE, /* --name VALUE, one of choices[]: int, its index */
 	KG_OPT_UINT,   /* --name N, min..max: unsigned long */
+	KG_OPT_DURATION, /* --name 90s|5m|1h30m...: __u64 ns, more than 0 (0: not given) */
 	KG_OPT_ARG,    /* a positional argument: const char * */
 	KG_OPT_ARGS,   /* every positional argument: const char ** (argv's), count */
 };
@@ -61,6 +62,9 @@ struct kg_opt {
 #define KG_OPT_UINT(n, meta, T, field, lo, hi, text)                                               \
 	{.name = n, .kind = KG_OPT_UINT, .metavar = meta, .off = offsetof(T, field), .min = lo,    \
 	 .max = hi, .help = text}
+#define KG_OPT_DURATION(n, T, field, text)                                                         \
+	{.name = n, .kind = KG_OPT_DURATION, .metavar = "DURATION", .off = offsetof(T, field),     \
+	 .help = text}
 #define KG_OPT_ARG(what, meta, T, field)                                                           \
 	{.name = what, .kind = KG_OPT_ARG, .metavar = meta, .off = offsetof(T, field),             \
 	 .required = true}
@@ -104,7 +108,8 @@ extern const struct kg_cmd kg_cmd_decode, kg_cmd_probe, kg_cmd_policy, kg_cmd_ob
 	kg_cmd_run, kg_cmd_flows, kg_cmd_stats, kg_cmd_detach;
 /* kgate policy's subcommands (policy.c's table). */
 extern const struct kg_cmd kg_cmd_policy_check, kg_cmd_policy_apply, kg_cmd_policy_show,
-	kg_cmd_policy_diff, kg_cmd_policy_eval;
+	kg_cmd_policy_diff, kg_cmd_policy_eval, kg_cmd_policy_history, kg_cmd_policy_rollback,
+	kg_cmd_policy_confirm, kg_cmd_policy_pause, kg_cmd_policy_resume, kg_cmd_policy_whatif;
 
 /*
  * The interfaces a command acts on (iface_report.c): iface when given, else every one
@@ -118,6 +123,22 @@ int kg_target_ifaces(const struct kg_cmd *cmd, const char *iface, char out[][IF_
 struct kg_maps;
 int kg_cmd_open_maps(const struct kg_cmd *cmd, const char *iface, struct kg_maps *m);
 
+
+/*
+ * Changes of the running policy (policy_step.c). kg_agent_serves: whether a `kgate run`
+ * holds iface now. kg_change_print: one change's report (nrules, load_ms: an apply's).
+ * kg_policy_step: rq on --iface IF or every pinned interface, each reported; the exit
+ * code. Who made the change is this process's user, and cmd's name.
+ */
+struct kg_change;
+struct kg_change_req;
+bool kg_agent_serves(const char *iface);
+void kg_change_print(const char *iface, const struct kg_change *c, bool json, unsigned int nrules,
+		     double load_ms);
+int kg_policy_step(const struct kg_cmd *cmd, const char *iface, const struct kg_change_req *rq,
+		   bool json, double load_ms);
+/* A step with nothing but [--iface IF] [-o text|json] (confirm, pause, resume): the exit code. */
+int kg_policy_iface_step(const struct kg_cmd *cmd, int step, int argc, char **argv);
 
 /*
  * What a rule matches and does, as show prints it and diff compares it (policy_rules.c):

@@ -161,6 +161,20 @@ static void print_row(const char *rec, size_t len)
 		       (unsigned long long)a1, (unsigned long long)b1);
 		return;
 	}
+	if (!strcmp(kind, "policy")) {
+		/* a change of the running policy (README, "Policy records"): who, from what to what */
+		str_field(rec, len, "step", reason, sizeof(reason));
+		str_field(rec, len, "iface", api, sizeof(api));
+		str_field(rec, len, "user", pr, sizeof(pr));
+		str_field(rec, len, "source", who, sizeof(who));
+		if (!str_field(rec, len, "old_policy_version", topic, sizeof(topic)))
+			snprintf(topic, sizeof(topic), "none");
+		str_field(rec, len, "policy_version", rule, sizeof(rule));
+		str_field(rec, len, "mode", vd, sizeof(vd));
+		printf("%-12s  POLICY %s on %s by %s (%s): \"%s\" -> \"%s\", mode %s\n", time, reason,
+		       api, pr, who, topic, rule, vd);
+		return;
+	}
 	str_field(rec, len, "src_ip", src, sizeof(src));
 	str_field(rec, len, "dst_ip", dst, sizeof(dst));
 	kg_rec_u64(rec, len, "src_port", &sp);
@@ -254,7 +268,8 @@ static int cmd_observe(int argc, char **argv)
 				break;
 			continue;
 		}
-		if (strcmp(kind, "gap") && !wanted(&f, line, len))
+		/* gaps and policy changes are not decisions: no filter hides them */
+		if (strcmp(kind, "gap") && strcmp(kind, "policy") && !wanted(&f, line, len))
 			continue;
 		if (json) {
 			puts(line);

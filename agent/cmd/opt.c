@@ -119,6 +119,15 @@ static int store(const struct kg_cmd *cmd, const struct kg_opt *o, const char *s
 		*FIELD(args, o->off, unsigned long) = x;
 		return 0;
 	}
+	case KG_OPT_DURATION: {
+		__u64 ns;
+
+		if (kg_parse_duration(v, &ns) || !ns)
+			return kg_usage_error(cmd, "%s: '%s' is not a duration (e.g. 90s, 5m, 1h30m)",
+					      spelled, v);
+		*FIELD(args, o->off, __u64) = ns;
+		return 0;
+	}
 	default:
 		return 2;
 	}

@@ -118,7 +118,7 @@ check "1: every record keyed by the node, all in one partition" \
 check "1: the audit file holds the same records, byte for byte" cmp -s "$TMP/k1" "$TMP/audit1.jsonl"
 check "1: every documented field, with the driver's values" python3 - "$TMP/k1" <<'EOF'
 import json, sys
-fields = ["node", "seq", "time", "ts_ns", "ktime_ns", "kind", "verdict", "enforced", "rule",
+fields = ["node", "seq", "time", "ts_ns", "ktime_ns", "kind", "verdict", "enforced", "sample", "rule",
           "rule_id", "policy_version", "version_id", "gen", "family", "src_ip", "src_port",
           "dst_ip", "dst_port", "region", "region_id", "principal", "principal_id",
           "principal_source", "client_id", "api_key", "api_name", "api_version",
@@ -127,7 +127,7 @@ for i, line in enumerate(open(sys.argv[1])):
     r = json.loads(line)
     assert list(r) == fields, f"fields of record {i}: {list(r)}"
     rej = i % 3 == 0
-    want = {"node": "broker-1", "seq": i + 1, "kind": "topic", "enforced": True,
+    want = {"node": "broker-1", "seq": i + 1, "kind": "topic", "enforced": True, "sample": 1,
             "verdict": "reject" if rej else "allow", "rule": "rule-0" if rej else None,
             "rule_id": 0 if rej else None, "policy_version": "drv-1", "family": 4,
             "src_ip": "10.0.1.5", "src_port": 40000 + i % 1000, "dst_ip": "10.0.0.9",

@@ -8,8 +8,11 @@ which is made from the command's option table), host network, capabilities, the
 bpffs hostPath, the policy mounted from the ConfigMap (no subPath: it would never be
 updated) with a reload path that ends in SIGHUP, the liveness probe on --metrics-addr's
 port and /healthz, the node name from the downward API, the shipped policy passing
-`kgate policy check --strict`, and the runtime image carrying every library `ldd build/kgate`
-lists. Run with /usr/bin/python3 (python3-yaml). KGATE=path overrides build/kgate.
+`kgate policy check --strict`, the runtime image carrying every library `ldd build/kgate`
+lists, and the audit file's rotation: on a hostPath (DaemonSet) or under LogsDirectory
+(systemd), rotated by deploy/logrotate/kgate by a move (never copytruncate) followed by
+SIGUSR1, which `kgate run --help` says reopens it. Run with /usr/bin/python3
+(python3-yaml). KGATE=path overrides build/kgate.
 """
 import configparser
 import os
@@ -164,7 +167,7 @@ def test_daemonset(flags):
     if key in cm.get("data", {}):
         policy_check(cm["data"][key],
                      "daemonset: the shipped policy passes kgate policy check --strict")
-    for flag in ("--spool-dir",):
+    for flag in ("--spool-dir", "--audit-file"):
         d = fv.get(flag, [""])[0]
         v, _ = vol_at(d)
         check("daemonset: %s %s is on a hostPath (survives restarts)" % (flag, d),
@@ -231,6 +234,9 @@ def test_systemd(flags):
     check("systemd: spool under StateDirectory (/var/lib/%s)" % svc.get("StateDirectory"),
           spool.startswith("/var/lib/%s/" % svc.get("StateDirectory", "-")))
     check("systemd: restarts on failure", svc.get("Restart") in ("on-failure", "always"))
+    audit = fv.get("--audit-file", [""])[0]
+    check("systemd: --audit-file under LogsDirectory (/var/log/%s)" % svc.get("LogsDirectory"),
+          audit.startswith("/var/log/%s/" % svc.get("LogsDirectory", "-")), audit)
     pth = configparser.ConfigParser(strict=False, interpolation=None)
     pth.optionxform = str
     pth.read(os.path.join(DEPLOY, "kgate-policy.path"))
@@ -249,6 +255,44 @@ def test_systemd(flags):
         errs = [l for l in (p.stdout + p.stderr).splitlines()
                 if l.strip() and "is not executable" not in l]
         check("systemd: systemd-analyze verify", not errs, "; ".join(errs))
+
+
+def test_logrotate(flags):
+    """deploy/logrotate/kgate rotates the file both deployments write, by a move."""
+    path = os.path.join(DEPLOY, "logrotate", "kgate")
+    text = open(path).read()
+    body = re.sub(r"#.*", "", text)
+    m = re.search(r"^(\S+)\s*\{(.*)\}", body, re.M | re.S)
+    check("logrotate: one stanza", m is not None)
+    if not m:
+        return
+    target, conf = m.group(1), m.group(2)
+    words = set(re.findall(r"^\s*(\w+)", conf, re.M))
+    unit = open(os.path.join(DEPLOY, "kgate.service")).read()
+    ds = open(os.path.join(DEPLOY, "daemonset.yaml")).read()
+    check("logrotate: the audit file of the systemd unit and of the DaemonSet",
+          "--audit-file %s" % target in unit and
+          re.search(r"- --audit-file\s*\n\s*- %s\s*$" % re.escape(target), ds, re.M),
+          target)
+    check("logrotate: moves the file (no copytruncate)",
+          "copytruncate" not in words and "nocopytruncate" in words, str(sorted(words)))
+    check("logrotate: a compressed file is never the one still being written (delaycompress)",
+          "compress" not in words or "delaycompress" in words)
+    check("logrotate: postrotate sends SIGUSR1 to the agent's main process",
+          re.search(r"postrotate\s+systemctl kill --signal=USR1 --kill-whom=main kgate.service",
+                    conf) is not None)
+    p = subprocess.run([KGATE, "run", "--help"], capture_output=True, text=True)
+    check("logrotate: kgate run --help says SIGUSR1 reopens the audit file",
+          "SIGUSR1 reopens --audit-file" in p.stdout)
+    if subprocess.run(["which", "logrotate"], capture_output=True).returncode == 0:
+        with tempfile.TemporaryDirectory() as d:
+            p = subprocess.run(["logrotate", "-d", "-s", os.path.join(d, "state"), path],
+                               capture_output=True, text=True)
+        errs = [l for l in (p.stdout + p.stderr).splitlines() if l.startswith("error")]
+        check("logrotate: logrotate -d reads it without an error", p.returncode == 0 and
+              not errs, "; ".join(errs))
+    else:
+        print("skip logrotate -d: logrotate is not installed")
 
 
 def test_containerfile():
@@ -295,6 +339,7 @@ def main():
     print("kgate run flags from kgate run --help: %s" % " ".join(sorted(flags)))
     test_daemonset(flags)
     test_systemd(flags)
+    test_logrotate(flags)
     test_containerfile()
     print("deploy: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0

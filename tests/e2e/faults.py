@@ -144,7 +144,7 @@ def cmd_audit(a):
     gaps = [r for r in recs if r.get("kind") == "gap"]
     lost_deny = sum(r.get("lost_deny", 0) for r in gaps)
     lost_allow = sum(r.get("lost_allow", 0) for r in gaps)
-    dec = [r for r in recs if r.get("kind") != "gap"]
+    dec = [r for r in recs if r.get("kind") not in ("gap", "policy")]  # decisions only
     by_verdict = {}
     for r in dec:
         by_verdict[r["verdict"]] = by_verdict.get(r["verdict"], 0) + 1
