@@ -4,11 +4,14 @@
 CC := clang
 ARCH := $(shell uname -m)
 BUILD := build
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# `kgate version`: the semantic version (the VERSION file) and the commit it was built from
+# (git describe; a build without .git, as in the container, passes COMMIT=...).
+SEMVER := $(shell cat VERSION)
+COMMIT ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -I/usr/include/$(ARCH)-linux-gnu -Ibpf
 CFLAGS ?= -g -O2
-CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I$(BUILD) -DKGATE_VERSION='"$(VERSION)"'
+CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I$(BUILD)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # What every binary that links libkgate.a needs: libbpf (with libelf, zlib), libyaml for the
 # policy files, librdkafka for the audit sender.
@@ -29,7 +32,7 @@ LIBKGATE_SAN := $(BUILD)/san/libkgate.a
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test test-unit test-cli test-bpf test-agent test-audit fuzz clean fixtures demo help bench bench-datapath bench-profile
+.PHONY: FORCE all deps test test-unit test-cli test-bpf test-agent test-audit fuzz clean fixtures demo help bench bench-datapath bench-profile
 .DELETE_ON_ERROR:
 # Keep the BPF objects: skeletons are made from them, and rebuilding them is slow.
 .SECONDARY: $(BPF_OBJS)
@@ -54,6 +57,14 @@ deps:
 
 $(BUILD) $(BUILD)/tests:
 	@mkdir -p $@
+
+# Rewritten only when the version or the commit changed: kgate version never says a stale
+# one, and nothing else is rebuilt for it.
+$(BUILD)/version.h: FORCE | $(BUILD)
+	@printf '#define KGATE_SEMVER "%s"\n#define KGATE_COMMIT "%s"\n' '$(SEMVER)' '$(COMMIT)' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/obj/agent/cmd/version.o: $(BUILD)/version.h
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(HDRS) | $(BUILD)
 	$(CC) $(BPF_CFLAGS) -c $< -o $@
@@ -128,6 +139,7 @@ test-audit: $(BUILD)/tests/audit_driver $(BUILD)/kgate
 
 test-cli: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate tests/cli/test_cli.sh
+	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_pcap.py
 
 # Root: loads BPF programs, attaches XDP in network namespaces.
 test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate

@@ -39,6 +39,7 @@ static int policy_apply(int argc, char **argv)
 
 	if ((rc = kg_opt_parse(&kg_cmd_policy_apply, argc, argv, &a)))
 		return rc;
+	kg_json_doc(!a.iface);
 	t0 = kg_mono_ns();
 	load_fail = kg_policy_file_load(&f, a.file, err, sizeof(err));
 	load_ms = (kg_mono_ns() - t0) / 1e6;
@@ -64,6 +65,7 @@ static int policy_apply(int argc, char **argv)
 			fprintf(stderr, "kgate policy apply: %s: %s\n", ifaces[i], err);
 			rc = 1;
 		} else if (a.output) {
+			kg_json_item();
 			printf("{\"iface\":");
 			kg_json_fput(stdout, ifaces[i]);
 			printf(",\"old\":{\"version\":");

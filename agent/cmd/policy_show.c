@@ -45,6 +45,7 @@ static int show_one(const char *iface, struct kg_names_cache *nc, bool json)
 		snprintf(qname, sizeof(qname), "#%u", cfg.redirect_ifindex);
 	sp = kg_names_lookup(nc, cfg.version_id);
 	if (json) {
+		kg_json_item();
 		printf("{\"iface\":");
 		kg_json_fput(stdout, iface);
 		printf(",\"generation\":%d,\"version_id\":%u,\"version\":", gen, cfg.version_id);

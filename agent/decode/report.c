@@ -41,8 +41,13 @@ void kdr_event_text(struct kg_buf *b, const struct kd_state *st, int ev)
 {
 	switch (ev) {
 	case KD_EV_FRAME:
-		kg_buf_printf(b, "frame key=%u ver=%u corr=%d size=%u client=", st->api_key,
-			   st->api_version, st->corr, st->frame_size);
+		/* "frame FindCoordinator v2 (key 10) ...": the name a reader knows, the key a
+		 * capture shows */
+		kg_buf_printf(b, "frame %s v%u (key %u) corr=%d size=%u client=",
+			      st->api_key == KD_KEY_SASL_RAW ? "SaslRawToken"
+			      : kafka_api_name(st->api_key) ? kafka_api_name(st->api_key)
+							    : "unknown",
+			      st->api_version, st->api_key, st->corr, st->frame_size);
 		if (st->client_id_null == 1) {
 			kg_buf_printf(b, "-");
 		} else {
