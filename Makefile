@@ -32,7 +32,7 @@ LIBKGATE_SAN := $(BUILD)/san/libkgate.a
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: FORCE all deps test test-unit test-cli test-bpf test-agent test-audit fuzz clean fixtures demo help bench bench-datapath bench-profile
+.PHONY: FORCE all deps install uninstall image test test-unit test-cli test-install test-bpf test-agent test-audit fuzz clean fixtures demo help bench bench-datapath bench-profile
 .DELETE_ON_ERROR:
 # Keep the BPF objects: skeletons are made from them, and rebuilding them is slow.
 .SECONDARY: $(BPF_OBJS)
@@ -50,6 +50,11 @@ help:
 	@echo "make demo       one command: deps, build, rig, kgate, clients from two regions (root)"
 	@echo "make test-e2e   real clients in network namespaces against kgate (root)"
 	@echo "make test-evasion crafted TCP evasion attempts against kgate (root)"
+	@echo "make install    binary, man pages, bash/zsh completion, systemd units, example"
+	@echo "                policies under PREFIX (/usr/local), staged under DESTDIR"
+	@echo "make uninstall  remove what make install installed (same PREFIX, DESTDIR)"
+	@echo "make image      the container image (deploy/Containerfile) with podman, buildah"
+	@echo "                or docker, whichever is present and working (IMAGE=kgate:VERSION)"
 	@echo "make clean      remove build/"
 
 deps:
@@ -91,6 +96,61 @@ $(LIBKGATE_SAN): $(patsubst %.c,$(BUILD)/san/obj/%.o,$(LIB_SRCS))
 $(BUILD)/kgate: $(patsubst %.c,$(BUILD)/obj/%.o,$(CMD_SRCS)) $(LIBKGATE)
 	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LIBS)
 
+# --- install ---------------------------------------------------------------
+#
+# The man pages and completions are made by the binary from its own option tables
+# (`kgate __man`, `kgate __completion`: agent/cmd/gen.c), so they describe exactly the
+# binary installed beside them. (A cross-compiled build cannot run its binary here: make
+# them on the target, or from a native build of the same commit.)
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+UNITS := deploy/kgate.service deploy/kgate-policy.path deploy/kgate-policy-reload.service
+
+$(BUILD)/man/.made: $(BUILD)/kgate
+	rm -rf $(BUILD)/man
+	mkdir -p $(BUILD)/man
+	for p in $$($(BUILD)/kgate __man --list); do \
+		$(BUILD)/kgate __man $$p >$(BUILD)/man/$$p.1 || exit 1; \
+	done
+	touch $@
+
+$(BUILD)/completion/kgate $(BUILD)/completion/_kgate: $(BUILD)/kgate
+	mkdir -p $(BUILD)/completion
+	$(BUILD)/kgate __completion bash >$(BUILD)/completion/kgate
+	$(BUILD)/kgate __completion zsh >$(BUILD)/completion/_kgate
+
+# The units name the binary: /usr/local/bin/kgate in deploy/, BINDIR once installed.
+install: $(BUILD)/kgate $(BUILD)/man/.made $(BUILD)/completion/kgate $(BUILD)/completion/_kgate
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DATADIR)/kgate/policies
+	install -m 755 $(BUILD)/kgate $(DESTDIR)$(BINDIR)/kgate
+	install -m 644 $(BUILD)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(BUILD)/completion/kgate $(DESTDIR)$(BASHCOMPDIR)/kgate
+	install -m 644 $(BUILD)/completion/_kgate $(DESTDIR)$(ZSHCOMPDIR)/_kgate
+	for u in $(UNITS); do \
+		sed 's|/usr/local/bin/kgate|$(BINDIR)/kgate|g' $$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 policies/*.yaml $(DESTDIR)$(DATADIR)/kgate/policies/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/kgate $(DESTDIR)$(BASHCOMPDIR)/kgate $(DESTDIR)$(ZSHCOMPDIR)/_kgate
+	rm -f $(DESTDIR)$(MANDIR)/man1/kgate.1 $(DESTDIR)$(MANDIR)/man1/kgate-*.1
+	rm -f $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNITS)))
+	rm -rf $(DESTDIR)$(DATADIR)/kgate/policies
+	-rmdir $(DESTDIR)$(DATADIR)/kgate 2>/dev/null
+
+# The container image (deploy/Containerfile) with whatever OCI builder works here.
+IMAGE ?= kgate:$(SEMVER)
+image:
+	IMAGE=$(IMAGE) COMMIT=$(COMMIT) scripts/image.sh
+
 # --- tests -----------------------------------------------------------------
 
 UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
@@ -120,7 +180,8 @@ $(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/unit/decode_util.c $(
 		-Itests/unit -o $@ tests/fuzz/fuzz_decode.c tests/unit/decode_util.c \
 		$(LIBKGATE_SAN) $(AGENT_LIBS)
 
-test: test-unit test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults
+test: test-unit test-cli test-install test-bpf test-agent test-audit test-deploy test-e2e test-evasion \
+	test-faults
 
 $(BUILD)/tests/kframe_selftest: tests/unit/kframe_selftest.c tests/unit/kframe.c \
 		tests/unit/kframe.h | $(BUILD)/tests
@@ -140,6 +201,10 @@ test-audit: $(BUILD)/tests/audit_driver $(BUILD)/kgate
 test-cli: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate tests/cli/test_cli.sh
 	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_pcap.py
+
+# make install into a temporary DESTDIR, then what it put there: man pages, completions.
+test-install: $(BUILD)/kgate
+	BUILD=$(BUILD) tests/install/test_install.sh
 
 # Root: loads BPF programs, attaches XDP in network namespaces.
 test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate

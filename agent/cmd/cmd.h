@@ -158,6 +158,7 @@ struct kg_col {
 	const char *head;
 	unsigned min;  /* floor when fitting; 0: never shortened */
 	bool keep_end; /* shortened at the start ("…0.2:45342"), not the end */
+	bool last;     /* shortened only when no other column can be */
 	unsigned width;
 };
 

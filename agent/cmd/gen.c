@@ -462,18 +462,16 @@ static void completion_bash(FILE *f)
 	fputs("\n\t\t;;\n\tesac\n}\n\ncomplete -o filenames -F _kgate kgate\n", f);
 }
 
-/* zsh: a spec's description, safe inside '...' and [...]. */
+/* zsh: a description (all its help lines as one), safe inside '...' and [...]. */
 static void zsh_desc(FILE *f, const char *help)
 {
-	size_t n = help ? strcspn(help, "\n") : 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (help[i] == '\'')
+	for (const char *h = help ? help : ""; *h; h++) {
+		if (*h == '\'')
 			fputs("'\\''", f);
-		else if (help[i] == '[' || help[i] == ']' || help[i] == ':' || help[i] == '\\')
-			fprintf(f, "\\%c", help[i]);
+		else if (*h == '[' || *h == ']' || *h == '\\')
+			fprintf(f, "\\%c", *h);
 		else
-			fputc(help[i], f);
+			fputc(*h == '\n' ? ' ' : *h, f);
 	}
 }
 

@@ -171,26 +171,31 @@ enum {
 
 /*
  * Every column -o wide shows, in order; -o text shows those with `text`. floor: what a
- * column may be shortened to (0: never: the time, a verdict). follow: the width a column
- * starts at under --follow, so rows arriving after a small backlog are not all cut.
+ * column may be shortened to (0: never: the time, the API, a verdict: short, and read
+ * whole). The floors and the gaps add up to 113 columns with an 18-column API name and
+ * an audited verdict ("reject (audit)"), so a line passes 120 only with a longer API
+ * name (AlterPartitionReassignments v0: 30) and every other column at its floor.
+ * follow: the width a column starts at under --follow, so rows arriving after a small
+ * backlog are not all cut.
  */
 static const struct {
 	const char *head;
-	bool text, keep_end;
+	bool text, keep_end, last;
 	unsigned floor, follow;
 } columns[C__COUNT] = {
-	[C_TIME] = {"TIME", true, false, 0, 12},
-	[C_SOURCE] = {"SOURCE", true, true, 21, 21},
-	[C_DEST] = {"DESTINATION", false, false, 0, 21},
-	[C_PRINCIPAL] = {"PRINCIPAL", true, false, 10, 12},
-	[C_REGION] = {"REGION", true, false, 8, 6},
-	[C_CLIENT] = {"CLIENT-ID", false, false, 0, 12},
-	[C_API] = {"API", true, false, 10, 16},
-	[C_CORR] = {"CORR", false, false, 0, 4},
-	[C_TOPIC] = {"TOPIC", true, false, 16, 20},
-	[C_VERDICT] = {"VERDICT", true, false, 0, 6},
-	[C_RULE] = {"RULE", true, false, 12, 16},
-	[C_POLICY] = {"POLICY", false, false, 0, 8},
+	[C_TIME] = {"TIME", true, false, false, 0, 12},
+	/* an address cut loses which client it was: the last to give way */
+	[C_SOURCE] = {"SOURCE", true, true, true, 16, 21},
+	[C_DEST] = {"DESTINATION", false, false, false, 0, 21},
+	[C_PRINCIPAL] = {"PRINCIPAL", true, false, false, 9, 12},
+	[C_REGION] = {"REGION", true, false, false, 6, 6},
+	[C_CLIENT] = {"CLIENT-ID", false, false, false, 0, 12},
+	[C_API] = {"API", true, false, false, 0, 16},
+	[C_CORR] = {"CORR", false, false, false, 0, 4},
+	[C_TOPIC] = {"TOPIC", true, false, false, 14, 20},
+	[C_VERDICT] = {"VERDICT", true, false, false, 0, 6},
+	[C_RULE] = {"RULE", true, false, false, 10, 16},
+	[C_POLICY] = {"POLICY", false, false, false, 0, 8},
 };
 
 struct view {
@@ -212,7 +217,8 @@ static void view_init(struct view *v, bool wide, bool follow)
 		v->map[c] = n;
 		v->cols[n++] = (struct kg_col){.head = columns[c].head,
 					       .min = wide ? 0 : columns[c].floor,
-					       .keep_end = columns[c].keep_end};
+					       .keep_end = columns[c].keep_end,
+					       .last = columns[c].last};
 	}
 	kg_table_init(&v->t, v->cols, n, wide ? 0 : OBSERVE_TEXT_WIDTH);
 	for (int c = 0; follow && c < C__COUNT; c++)

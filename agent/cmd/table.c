@@ -97,18 +97,21 @@ void kg_table_fit(struct kg_table *t)
 		total += t->cols[c].width + (c ? TABLE_GAP : 0);
 	/*
 	 * Take a column off the widest cell that may be shortened, until the line fits: long
-	 * cells give way first and short ones (an API name, a principal) keep their text
-	 * unless everything else is already as narrow. Ties go to the rightmost column.
+	 * cells give way first and short ones (a principal) keep their text unless everything
+	 * else is already as narrow. A column marked last gives way only when no other can.
+	 * Ties go to the rightmost column.
 	 */
 	while (t->budget && total > t->budget) {
 		int best = -1;
 
-		for (int c = t->ncols - 1; c >= 0; c--) {
-			const struct kg_col *k = &t->cols[c];
+		for (int pass = 0; pass < 2 && best < 0; pass++) {
+			for (int c = t->ncols - 1; c >= 0; c--) {
+				const struct kg_col *k = &t->cols[c];
 
-			if (k->min && k->width > k->min &&
-			    (best < 0 || k->width > t->cols[best].width))
-				best = c;
+				if (k->min && k->width > k->min && k->last == (pass == 1) &&
+				    (best < 0 || k->width > t->cols[best].width))
+					best = c;
+			}
 		}
 		if (best < 0)
 			break; /* every column at its floor: the line runs over the budget */

@@ -89,8 +89,8 @@ wait_for() {
 	done
 	return 1
 }
-json() { /usr/bin/python3 -c "import json,sys; d=json.loads(sys.stdin.readline()); $1"; }
-jcheck() { # name, python assertion on d (the first JSON line), command...
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
+jcheck() { # name, python assertion on d (the command's JSON document), command...
 	local name=$1 expr=$2
 	shift 2
 	if "$@" >"$TMP/jout" 2>"$TMP/err" && json "$expr" <"$TMP/jout" 2>>"$TMP/err"; then
@@ -428,7 +428,8 @@ jcheck "generic mode attach" "assert [x['mode'] for x in d[0]['xdp']]==['generic
 check "second interface attached and pinned" test -e "$KGATE_PIN_ROOT/$IFQ/link_xdp"
 kg policy apply "$TMP/v3.yaml" >"$TMP/apply2.txt" 2>&1
 check "policy apply without --iface: both interfaces, each its own version id" bash -c "grep -c '^${ID}[bq]0: \"v3\" (version id [0-9]*, generation 1) -> \"v3\" (version id [0-9]*, generation 0)' $TMP/apply2.txt | grep -qx 2"
-check "stats without --iface: both interfaces" bash -c "nsenter --net=/run/netns/$NSB $KGATE stats -o json | wc -l | grep -qx 2"
+check "stats -o json without --iface: one array, an object per interface" bash -c "nsenter --net=/run/netns/$NSB $KGATE stats -o json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert sorted(x[\"iface\"] for x in d)==sorted([\"$IFB\",\"$IFQ\"]), d'"
+check "stats --jsonl without --iface: an object a line" bash -c "nsenter --net=/run/netns/$NSB $KGATE stats --jsonl | /usr/bin/python3 -c 'import json,sys; d=[json.loads(l) for l in sys.stdin]; assert len(d)==2, d'"
 check "lost-event baselines kept for both interfaces (spool state)" bash -c "grep -q '^iface $IFB lost_deny 0 lost_allow 0\$' $KGATE_STATE_DIR/spool/state && grep -q '^iface $IFQ lost_deny 0 lost_allow 0\$' $KGATE_STATE_DIR/spool/state"
 check "produce under v3 on the first interface" produce ok.a
 FIRST=$(ls "$KGATE_STATE_DIR/$IFQ/policies/" | grep 'yaml$' | sort -n | head -1)

@@ -123,11 +123,7 @@ def cmd_outcomes(a):
 def stats_decisions(path):
     """Sum of the datapath's decisions by verdict, over every interface line."""
     by = {}
-    for line in open(path):
-        line = line.strip()
-        if not line:
-            continue
-        d = json.loads(line)
+    for d in json.load(open(path)):  # `kgate stats -o json`: an array, one per interface
         for k, v in d["verdicts"].items():
             by[k] = by.get(k, 0) + v
     return by
@@ -229,10 +225,9 @@ def cmd_drained(a):
     counted and its spool holds nothing undelivered."""
     counted = sum(stats_decisions(a.stats).values())
     lost = 0
-    for line in open(a.stats):
-        if line.strip():
-            c = json.loads(line)["counters"]
-            lost += c.get("events_lost_deny", 0) + c.get("events_lost_allow", 0)
+    for d in json.load(open(a.stats)):
+        c = d["counters"]
+        lost += c.get("events_lost_deny", 0) + c.get("events_lost_allow", 0)
     try:
         m = metrics(a.url)
     except Exception:
