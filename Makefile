@@ -234,12 +234,14 @@ $(BUILD)/tests/sasl_front: tests/tools/sasl_front.c | $(BUILD)/tests
 test-deploy: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/deploy/test_deploy.py
 
-# Root: the rig alone, the SASL front, then scenarios 1-9 with kgate attached.
+# Root: the rig alone, the SASL front, scenarios 1-9 with kgate attached, and which end of
+# a broker's veth kgate must be on.
 test-e2e: $(BUILD)/kgate $(BUILD)/tests/mock_broker $(BUILD)/tests/sasl_front
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-e2e: needs root (BPF, netns)" >&2; exit 1; fi
 	BUILD=$(BUILD) tests/e2e/test_rig.sh
 	BUILD=$(BUILD) tests/e2e/test_sasl_front.sh
 	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_e2e.sh
+	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_veth_end.sh
 
 # Root: crafted TCP sessions (scapy) through kgate; prints the evasion suite's table.
 test-evasion: $(BUILD)/kgate $(BUILD)/tests/mock_broker
