@@ -58,7 +58,8 @@ const struct kg_cmd kg_cmd_decode = {
 		 "  tcpdump -i IF -s 0 -w kafka.pcap 'tcp port 9092'\n"
 		 "(pcapng: convert with editcap -F pcap). Without --stream each connection's\n"
 		 "events follow a line 'stream N CLIENT:PORT -> BROKER:PORT (BYTES bytes)'; in\n"
-		 "JSON each event carries \"stream\":N. To write a stream to a file instead:\n"
+		 "JSON each event carries \"stream\":N. To write the streams to files instead,\n"
+		 "kgate's source tree has scripts/pcap_streams.py (the same reading):\n"
 		 "  scripts/pcap_streams.py kafka.pcap --port 9092 --outdir DIR\n",
 	.opts = decode_opts,
 	.epilog = "Exit status: 0 decoded to the end of the last frame (of every stream); 1\n"

@@ -176,7 +176,8 @@ enum {
  * an audited verdict ("reject (audit)"), so a line passes 120 only with a longer API
  * name (AlterPartitionReassignments v0: 30) and every other column at its floor.
  * follow: the width a column starts at under --follow, so rows arriving after a small
- * backlog are not all cut.
+ * backlog are not all cut (a later cell wider than its column is shortened, or, in a
+ * column without a floor, printed whole and the rest of its line moves right).
  */
 static const struct {
 	const char *head;
@@ -185,16 +186,16 @@ static const struct {
 } columns[C__COUNT] = {
 	[C_TIME] = {"TIME", true, false, false, 0, 12},
 	/* an address cut loses which client it was: the last to give way */
-	[C_SOURCE] = {"SOURCE", true, true, true, 16, 21},
+	[C_SOURCE] = {"SOURCE", true, true, true, 16, 18},
 	[C_DEST] = {"DESTINATION", false, false, false, 0, 21},
-	[C_PRINCIPAL] = {"PRINCIPAL", true, false, false, 9, 12},
+	[C_PRINCIPAL] = {"PRINCIPAL", true, false, false, 9, 10},
 	[C_REGION] = {"REGION", true, false, false, 6, 6},
 	[C_CLIENT] = {"CLIENT-ID", false, false, false, 0, 12},
-	[C_API] = {"API", true, false, false, 0, 16},
+	[C_API] = {"API", true, false, false, 0, 18},
 	[C_CORR] = {"CORR", false, false, false, 0, 4},
 	[C_TOPIC] = {"TOPIC", true, false, false, 14, 20},
-	[C_VERDICT] = {"VERDICT", true, false, false, 0, 6},
-	[C_RULE] = {"RULE", true, false, false, 10, 16},
+	[C_VERDICT] = {"VERDICT", true, false, false, 0, 7},
+	[C_RULE] = {"RULE", true, false, false, 10, 18},
 	[C_POLICY] = {"POLICY", false, false, false, 0, 8},
 };
 

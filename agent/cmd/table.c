@@ -120,41 +120,54 @@ void kg_table_fit(struct kg_table *t)
 	}
 }
 
-/* One cell at width w: shortened with an ellipsis when longer (only with a budget),
- * padded with spaces unless it is the last cell of the line. */
-static void put_cell(const struct kg_table *t, const struct kg_col *k, const char *s, bool last,
-		     FILE *f)
+/* One cell in width columns: shortened with an ellipsis when longer (only with a budget,
+ * and never in a column without a floor: it runs over instead), padded with spaces unless
+ * it is the last cell of the line. Returns the columns it took. */
+static unsigned put_cell(const struct kg_table *t, const struct kg_col *k, unsigned width,
+			 const char *s, bool last, FILE *f)
 {
 	unsigned w = width_of(s);
 
-	if (t->budget && w > k->width && k->width >= 2) {
+	if (t->budget && k->min && w > width && width >= 2) {
 		if (k->keep_end) {
 			fputs(ELLIPSIS, f);
-			fputs(s + offset_of(s, w - (k->width - 1)), f);
+			fputs(s + offset_of(s, w - (width - 1)), f);
 		} else {
-			fwrite(s, 1, offset_of(s, k->width - 1), f);
+			fwrite(s, 1, offset_of(s, width - 1), f);
 			fputs(ELLIPSIS, f);
 		}
-		w = k->width;
+		w = width;
 	} else {
 		fputs(s, f);
 	}
-	if (!last && w < k->width)
-		fprintf(f, "%*s", (int)(k->width - w), "");
+	if (!last && w < width)
+		fprintf(f, "%*s", (int)(width - w), "");
+	return w > width ? w : width;
 }
 
 static void put_row(struct kg_table *t, char **cells, FILE *f)
 {
+	/* what a cell that ran over its column took from the line: the columns after it
+	 * give it back, down to their floors, so the line keeps to the budget */
+	unsigned debt = 0;
+
 	for (int c = 0; c < t->ncols; c++) {
 		struct kg_col *k = &t->cols[c];
-		unsigned w = width_of(cells[c]);
+		unsigned w = width_of(cells[c]), width = k->width, took;
 
 		/* without a budget a column widens for a longer cell (the lines after follow) */
 		if (!t->budget && w > k->width)
-			k->width = w;
+			k->width = width = w;
+		if (k->min && debt && width > k->min) {
+			unsigned give = width - k->min < debt ? width - k->min : debt;
+
+			width -= give;
+			debt -= give;
+		}
 		if (c)
 			fprintf(f, "%*s", TABLE_GAP, "");
-		put_cell(t, k, cells[c], c == t->ncols - 1, f);
+		took = put_cell(t, k, width, cells[c], c == t->ncols - 1, f);
+		debt += took - width;
 	}
 	fputc('\n', f);
 }
@@ -164,7 +177,7 @@ void kg_table_print_header(struct kg_table *t, FILE *f)
 	for (int c = 0; c < t->ncols; c++) {
 		if (c)
 			fprintf(f, "%*s", TABLE_GAP, "");
-		put_cell(t, &t->cols[c], t->cols[c].head, c == t->ncols - 1, f);
+		put_cell(t, &t->cols[c], t->cols[c].width, t->cols[c].head, c == t->ncols - 1, f);
 	}
 	fputc('\n', f);
 }

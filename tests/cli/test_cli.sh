@@ -130,8 +130,39 @@ golden text
 golden wide -o wide
 golden eu-allow --topic 'eu.*' --verdict allow
 golden eu-orders --topic eu.orders
+# --follow: an agent's socket played by a script: three records of backlog, the
+# backlog_end marker, then the rest live, then the agent goes away. The backlog sets the
+# widths (with the follow minimums); live rows keep them.
+cat >"$TMP/agent.py" <<'PY'
+import socket, sys, os
+path, records = sys.argv[1], open(sys.argv[2], "rb").read().splitlines(True)
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(1)
+open(path + ".ready", "w").close()
+c, _ = s.accept()
+c.sendall(b"".join(records[:3]) + b'{"kind":"backlog_end"}\n')
+for r in records[3:]:
+    c.sendall(r)
+c.close()
+PY
+follow() { # the golden's name, then observe's arguments
+	local name=$1 sock=$TMP/$1.sock
+	shift
+	/usr/bin/python3 "$TMP/agent.py" "$sock" "$OBS/records.jsonl" &
+	for _ in $(seq 50); do [ -e "$sock.ready" ] && break; sleep 0.1; done
+	"$KGATE" observe --follow --socket "$sock" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
+	wait
+	[ -n "${KGATE_GOLDEN_UPDATE:-}" ] && cp "$TMP/$name.out" "$OBS/$name.golden"
+	check "observe --follow $* (a socket: backlog, then live) = $OBS/$name.golden" diff -u "$OBS/$name.golden" "$TMP/$name.out"
+	check "observe --follow $*: says when the agent went away" grep -q 'the agent closed the connection' "$TMP/$name.err"
+}
+follow follow
+follow follow-json -o json
+check "observe --follow -o json: one array though the stream just ended" bash -c "/usr/bin/python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1])))==22' $OBS/follow-json.golden"
+
 # within 120 columns (counted in characters: the ellipsis is one), every view of -o text
-check "observe -o text: no line over 120 columns" bash -c "cat $OBS/text.golden $OBS/eu-allow.golden $OBS/eu-orders.golden | /usr/bin/python3 -c 'import sys; w=max(len(l.rstrip(chr(10))) for l in sys.stdin); assert w<=120, w'"
+check "observe -o text: no line over 120 columns" bash -c "cat $OBS/text.golden $OBS/eu-allow.golden $OBS/eu-orders.golden $OBS/follow.golden | /usr/bin/python3 -c 'import sys; w=max(len(l.rstrip(chr(10))) for l in sys.stdin); assert w<=120, w'"
 check "observe: ANONYMOUS alone when no source, the source for sasl/identity" bash -c "grep -q '  ANONYMOUS  ' $OBS/wide.golden && ! grep -q 'ANONYMOUS(' $OBS/wide.golden && grep -q 'orders-svc(sasl)' $OBS/wide.golden"
 check "observe -o json: one array, the records as they were" bash -c "$KGATE observe --file $OBS/records.jsonl -o json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d==[json.loads(l) for l in open(\"$OBS/records.jsonl\")], len(d)'"
 check "observe --jsonl: the records byte for byte" bash -c "diff <($KGATE observe --file $OBS/records.jsonl --jsonl) $OBS/records.jsonl"
