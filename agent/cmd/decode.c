@@ -81,7 +81,7 @@ static void on_event(void *arg, const struct kd_state *st, int ev)
 
 	kg_json_item();
 	if (!o->json) {
-		kdr_event_text(&o->buf, st, ev);
+		kdr_event_line(&o->buf, st, ev);
 		fwrite(o->buf.p, 1, o->buf.len, stdout);
 	} else {
 		kdr_event_json(&o->buf, st, ev);

@@ -87,7 +87,7 @@ static int on_ring(void *ctx, void *data, size_t size)
 	if (o->json)
 		kdr_event_json(&o->buf, &st, ((struct kd_probe_event *)data)->ev);
 	else
-		kdr_event_text(&o->buf, &st, ((struct kd_probe_event *)data)->ev);
+		kdr_event_line(&o->buf, &st, ((struct kd_probe_event *)data)->ev);
 	fwrite(o->buf.p, 1, o->buf.len, stdout);
 	fflush(stdout);
 	if (o->left > 0 && --o->left == 0)

@@ -2,11 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The kgate CLI as a user meets it: --help everywhere, exit codes, JSON that parses,
 # clear errors for bad input.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-KGATE=${KGATE:-build/kgate}
-# TMP, check, exits, exits_says; pass and fail counted
-source tests/cli/check.sh
+# the repository as the working directory, KGATE, TMP, check, exits, exits_says
+. "$(dirname "$0")/lib.sh"
 
 for cmd in decode probe version help run flows stats detach; do
 	check "$cmd --help exits 0 with usage" bash -c "$KGATE $cmd --help | grep -q '^usage: kgate $cmd'"

@@ -7,10 +7,9 @@
 # bash subshell (compgen), the zsh completion does the same in an interactive zsh (zpty),
 # the systemd units name the installed binary, the example policies pass policy check,
 # and make uninstall leaves nothing behind.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
+# the repository as the working directory, TMP, check, pass and fail (tests/cli/lib.sh)
+. "$(dirname "$0")/../cli/lib.sh"
 BUILD=${BUILD:-build}
-source tests/cli/check.sh # TMP, check, pass and fail
 
 D=$TMP/root
 if ! make -s BUILD="$BUILD" install DESTDIR="$D" >"$TMP/install.log" 2>&1; then
