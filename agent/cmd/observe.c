@@ -11,6 +11,7 @@
  * rows after it keep those widths.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -90,7 +91,8 @@ const struct kg_cmd kg_cmd_observe = {
 		 "newest 1024) and exits. With --follow, prints those, then every new decision\n"
 		 "until interrupted. With --file, prints the records of FILE.\n",
 	.opts = observe_opts,
-	.epilog = "Filters combine with AND. Gap records (lost events) are always printed.\n"
+	.epilog = "Filters combine with AND. Gap records (lost events) and policy changes are\n"
+		  "always printed, each as one line.\n"
 		  "Columns (text): TIME (UTC), SOURCE (the client), PRINCIPAL (with where it came\n"
 		  "from: identity or sasl; ANONYMOUS when neither), REGION, API, TOPIC (or the\n"
 		  "undecodable reason, or (request) for a request naming no topic), VERDICT\n"
@@ -261,7 +263,28 @@ static char *gap_line(const char *rec, size_t len, const char *time)
 	return line;
 }
 
-/* One record as the view's cells (or a gap line). */
+/* A change of the running policy (README, "Policy records"), as one line: who changed
+ * what from what to what. */
+static char *policy_line(const char *rec, size_t len, const char *time)
+{
+	char step[32], iface[IF_NAMESIZE + 8], user[64], source[64], old[160], now[160],
+		mode[16], *line = NULL;
+
+	str_field(rec, len, "step", step, sizeof(step));
+	str_field(rec, len, "iface", iface, sizeof(iface));
+	str_field(rec, len, "user", user, sizeof(user));
+	str_field(rec, len, "source", source, sizeof(source));
+	if (!str_field(rec, len, "old_policy_version", old, sizeof(old)))
+		snprintf(old, sizeof(old), "none");
+	str_field(rec, len, "policy_version", now, sizeof(now));
+	str_field(rec, len, "mode", mode, sizeof(mode));
+	if (asprintf(&line, "%s  POLICY %s on %s by %s (%s): \"%s\" -> \"%s\", mode %s", time,
+		     step, iface, user, source, old, now, mode) < 0)
+		abort();
+	return line;
+}
+
+/* One record as the view's cells (or a line across the table: a gap, a policy change). */
 static void record_row(const struct view *v, const char *rec, size_t len, char ***cellsp,
 		       char **linep)
 {
@@ -281,8 +304,8 @@ static void record_row(const struct view *v, const char *rec, size_t len, char *
 		memmove(time, time + 11, 12);
 		time[12] = 0;
 	}
-	if (!strcmp(kind, "gap")) {
-		*linep = gap_line(rec, len, time);
+	if (!strcmp(kind, "gap") || !strcmp(kind, "policy")) {
+		*linep = kind[0] == 'g' ? gap_line(rec, len, time) : policy_line(rec, len, time);
 		return;
 	}
 	endpoint(src, sizeof(src), rec, len, "src_ip", "src_port");
@@ -463,7 +486,8 @@ static int cmd_observe(int argc, char **argv)
 			kept = false;
 			continue;
 		}
-		if (strcmp(kind, "gap") && !wanted(&f, line, len))
+		/* gaps and policy changes are not decisions: no filter hides them */
+		if (strcmp(kind, "gap") && strcmp(kind, "policy") && !wanted(&f, line, len))
 			continue;
 		if (json) {
 			kg_json_item();

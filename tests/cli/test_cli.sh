@@ -156,7 +156,7 @@ follow() { # the golden's name, then observe's arguments
 }
 follow follow
 follow follow-json -o json
-check "observe --follow -o json: one array though the stream just ended" bash -c "/usr/bin/python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1])))==22' $OBS/follow-json.golden"
+check "observe --follow -o json: one array though the stream just ended" bash -c "/usr/bin/python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1])))==23' $OBS/follow-json.golden"
 
 # within 120 columns (counted in characters: the ellipsis is one), every view of -o text
 check "observe -o text: no line over 120 columns" bash -c "cat $OBS/text.golden $OBS/eu-allow.golden $OBS/eu-orders.golden $OBS/follow.golden | /usr/bin/python3 -c 'import sys; w=max(len(l.rstrip(chr(10))) for l in sys.stdin); assert w<=120, w'"
