@@ -4,11 +4,14 @@
 CC := clang
 ARCH := $(shell uname -m)
 BUILD := build
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# `kgate version`: the semantic version (the VERSION file) and the commit it was built from
+# (git describe; a build without .git, as in the container, passes COMMIT=...).
+SEMVER := $(shell cat VERSION)
+COMMIT ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -I/usr/include/$(ARCH)-linux-gnu -Ibpf
 CFLAGS ?= -g -O2
-CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I$(BUILD) -DKGATE_VERSION='"$(VERSION)"'
+CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I$(BUILD)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # What every binary that links libkgate.a needs: libbpf (with libelf, zlib), libyaml for the
 # policy files, librdkafka for the audit sender.
@@ -29,7 +32,7 @@ LIBKGATE_SAN := $(BUILD)/san/libkgate.a
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test test-unit test-cli test-bpf test-agent test-audit test-conformance fuzz clean fixtures demo help bench bench-datapath bench-profile
+.PHONY: FORCE all deps install uninstall image test test-unit test-cli test-install test-bpf test-agent test-audit test-conformance fuzz clean fixtures demo help bench bench-datapath bench-profile
 .DELETE_ON_ERROR:
 # Keep the BPF objects: skeletons are made from them, and rebuilding them is slow.
 .SECONDARY: $(BPF_OBJS)
@@ -48,6 +51,11 @@ help:
 	@echo "make demo       one command: deps, build, rig, kgate, clients from two regions (root)"
 	@echo "make test-e2e   real clients in network namespaces against kgate (root)"
 	@echo "make test-evasion crafted TCP evasion attempts against kgate (root)"
+	@echo "make install    binary, man pages, bash/zsh completion, systemd units, example"
+	@echo "                policies under PREFIX (/usr/local), staged under DESTDIR"
+	@echo "make uninstall  remove what make install installed (same PREFIX, DESTDIR)"
+	@echo "make image      the container image (deploy/Containerfile) with podman, buildah"
+	@echo "                or docker, whichever is present and working (IMAGE=kgate:VERSION)"
 	@echo "make clean      remove build/"
 
 deps:
@@ -55,6 +63,14 @@ deps:
 
 $(BUILD) $(BUILD)/tests:
 	@mkdir -p $@
+
+# Rewritten only when the version or the commit changed: kgate version never says a stale
+# one, and nothing else is rebuilt for it.
+$(BUILD)/version.h: FORCE | $(BUILD)
+	@printf '#define KGATE_SEMVER "%s"\n#define KGATE_COMMIT "%s"\n' '$(SEMVER)' '$(COMMIT)' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/obj/agent/cmd/version.o: $(BUILD)/version.h
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(HDRS) | $(BUILD)
 	$(CC) $(BPF_CFLAGS) -c $< -o $@
@@ -80,6 +96,61 @@ $(LIBKGATE_SAN): $(patsubst %.c,$(BUILD)/san/obj/%.o,$(LIB_SRCS))
 
 $(BUILD)/kgate: $(patsubst %.c,$(BUILD)/obj/%.o,$(CMD_SRCS)) $(LIBKGATE)
 	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LIBS)
+
+# --- install ---------------------------------------------------------------
+#
+# The man pages and completions are made by the binary from its own option tables
+# (`kgate __man`, `kgate __completion`: agent/cmd/gen.c), so they describe exactly the
+# binary installed beside them. (A cross-compiled build cannot run its binary here: make
+# them on the target, or from a native build of the same commit.)
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+UNITS := deploy/kgate.service deploy/kgate-policy.path deploy/kgate-policy-reload.service
+
+$(BUILD)/man/.made: $(BUILD)/kgate
+	rm -rf $(BUILD)/man
+	mkdir -p $(BUILD)/man
+	for p in $$($(BUILD)/kgate __man --list); do \
+		$(BUILD)/kgate __man $$p >$(BUILD)/man/$$p.1 || exit 1; \
+	done
+	touch $@
+
+$(BUILD)/completion/kgate $(BUILD)/completion/_kgate: $(BUILD)/kgate
+	mkdir -p $(BUILD)/completion
+	$(BUILD)/kgate __completion bash >$(BUILD)/completion/kgate
+	$(BUILD)/kgate __completion zsh >$(BUILD)/completion/_kgate
+
+# The units name the binary: /usr/local/bin/kgate in deploy/, BINDIR once installed.
+install: $(BUILD)/kgate $(BUILD)/man/.made $(BUILD)/completion/kgate $(BUILD)/completion/_kgate
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DATADIR)/kgate/policies
+	install -m 755 $(BUILD)/kgate $(DESTDIR)$(BINDIR)/kgate
+	install -m 644 $(BUILD)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(BUILD)/completion/kgate $(DESTDIR)$(BASHCOMPDIR)/kgate
+	install -m 644 $(BUILD)/completion/_kgate $(DESTDIR)$(ZSHCOMPDIR)/_kgate
+	for u in $(UNITS); do \
+		sed 's|/usr/local/bin/kgate|$(BINDIR)/kgate|g' $$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 policies/*.yaml $(DESTDIR)$(DATADIR)/kgate/policies/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/kgate $(DESTDIR)$(BASHCOMPDIR)/kgate $(DESTDIR)$(ZSHCOMPDIR)/_kgate
+	rm -f $(DESTDIR)$(MANDIR)/man1/kgate.1 $(DESTDIR)$(MANDIR)/man1/kgate-*.1
+	rm -f $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNITS)))
+	rm -rf $(DESTDIR)$(DATADIR)/kgate/policies
+	-rmdir $(DESTDIR)$(DATADIR)/kgate 2>/dev/null
+
+# The container image (deploy/Containerfile) with whatever OCI builder works here.
+IMAGE ?= kgate:$(SEMVER)
+image:
+	IMAGE=$(IMAGE) COMMIT=$(COMMIT) scripts/image.sh
 
 # --- tests -----------------------------------------------------------------
 
@@ -112,7 +183,8 @@ $(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(L
 	$(CC) $(CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-o $@ tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(LIBKGATE_SAN) $(AGENT_LIBS)
 
-test: test-unit test-conformance test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults test-bench
+test: test-unit test-conformance test-cli test-install test-bpf test-agent test-audit test-deploy \
+	test-e2e test-evasion test-faults test-bench
 
 $(BUILD)/tests/kframe_selftest: tests/lib/kframe_selftest.c tests/lib/kframe.c \
 		tests/lib/kframe.h | $(BUILD)/tests
@@ -146,6 +218,11 @@ test-cli: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate tests/cli/test_cli.sh
 	KGATE=$(BUILD)/kgate tests/cli/test_policy_lint.sh
 	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_policy_store.py
+	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_pcap.py
+
+# make install into a temporary DESTDIR, then what it put there: man pages, completions.
+test-install: $(BUILD)/kgate
+	BUILD=$(BUILD) tests/install/test_install.sh
 
 # Root: loads BPF programs, attaches XDP in network namespaces.
 test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate $(BUILD)/tests/conform_drv
@@ -180,12 +257,14 @@ $(BUILD)/tests/sasl_front: tests/tools/sasl_front.c | $(BUILD)/tests
 test-deploy: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/deploy/test_deploy.py
 
-# Root: the rig alone, the SASL front, then scenarios 1-9 with kgate attached.
+# Root: the rig alone, the SASL front, scenarios 1-9 with kgate attached, and which end of
+# a broker's veth kgate must be on.
 test-e2e: $(BUILD)/kgate $(BUILD)/tests/mock_broker $(BUILD)/tests/sasl_front
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-e2e: needs root (BPF, netns)" >&2; exit 1; fi
 	BUILD=$(BUILD) tests/e2e/test_rig.sh
 	BUILD=$(BUILD) tests/e2e/test_sasl_front.sh
 	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_e2e.sh
+	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_veth_end.sh
 
 # Root: crafted TCP sessions (scapy) through kgate; prints the evasion suite's table.
 test-evasion: $(BUILD)/kgate $(BUILD)/tests/mock_broker

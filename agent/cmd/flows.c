@@ -24,7 +24,7 @@ const struct kg_cmd kg_cmd_flows = {
 		 "decisions made, payload bytes decided, and the flow's state (reset, drop:\n"
 		 "black-holed, undecodable: passed undecided, midstream: first seen without a\n"
 		 "SYN, redirect: sent to quarantine). Names come from the policy generation the\n"
-		 "flow was classified under. -o json: one object per interface and line.\n",
+		 "flow was classified under.\n",
 	.opts = kg_iface_report_opts,
 	.epilog = "Exit 0, 1 when nothing is pinned or a map cannot be read, 2 on usage errors.\n",
 	.run = cmd_flows,
@@ -94,6 +94,7 @@ static int flows_one(const char *iface, struct kg_names_cache *nc, bool json)
 		return -1;
 	}
 	if (json) {
+		kg_json_item();
 		printf("{\"iface\":");
 		kg_json_fput(stdout, iface);
 		printf(",\"flows\":[");

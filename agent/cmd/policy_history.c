@@ -169,8 +169,10 @@ static int history_one(const char *iface, bool json)
 			st.current = cfg.version_id;
 		kg_maps_close(&m);
 	}
-	if (json)
+	if (json) {
+		kg_json_item();
 		history_json(iface, &st, v, n);
+	}
 	else
 		history_text(iface, &st, v, n);
 	free(v);
@@ -185,6 +187,7 @@ static int policy_history(int argc, char **argv)
 
 	if ((rc = kg_opt_parse(&kg_cmd_policy_history, argc, argv, &a)))
 		return rc;
+	kg_json_doc(!a.iface);
 	if (a.iface) {
 		snprintf(ifaces[0], IF_NAMESIZE, "%s", a.iface);
 		n = 1;

@@ -52,6 +52,7 @@ static int show_one(const char *iface, struct kg_names_cache *nc, bool json)
 	if (st.has_pending)
 		kg_time_text(st.pending.deadline_ns, when, sizeof(when));
 	if (json) {
+		kg_json_item();
 		printf("{\"iface\":");
 		kg_json_fput(stdout, iface);
 		printf(",\"generation\":%d,\"version_id\":%u,\"version\":", gen, cfg.version_id);

@@ -46,6 +46,7 @@ void kg_change_print(const char *iface, const struct kg_change *c, bool json, un
 	if (c->confirm_deadline_ns)
 		kg_time_text(c->confirm_deadline_ns, when, sizeof(when));
 	if (json) {
+		kg_json_item();
 		printf("{\"iface\":");
 		kg_json_fput(stdout, iface);
 		printf(",\"step\":\"%s\",\"changed\":%s,\"change\":", kg_step_name(c->step),
@@ -112,6 +113,8 @@ int kg_policy_step(const struct kg_cmd *cmd, const char *iface, const struct kg_
 {
 	char ifaces[KG_REPORT_MAX_IFACES][IF_NAMESIZE], err[1024];
 	int n = kg_target_ifaces(cmd, iface, ifaces), rc = n ? 0 : 1;
+
+	kg_json_doc(!iface);
 
 	for (int i = 0; i < n; i++) {
 		struct kg_change c;

@@ -686,8 +686,11 @@ static int policy_whatif(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	if (a.output == 1)
+	kg_json_doc(false);
+	if (a.output == 1) {
+		kg_json_item();
 		print_json(&w);
+	}
 	else
 		print_text(&w);
 out:

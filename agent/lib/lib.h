@@ -82,6 +82,9 @@ void *kg_grow(void *arr, size_t n, size_t elem);
  * reading), so the output is valid JSON whatever the wire held.
  */
 void kg_json_bytes(struct kg_buf *b, const void *s, size_t n);
+/* Length of a valid UTF-8 sequence of two or more bytes at s (overlongs, surrogates and
+ * code points past U+10FFFF are not valid), or 0: the rule above, and the text views'. */
+size_t kg_utf8_len(const void *s, size_t n);
 /* A C string as a JSON string; NULL as null. */
 void kg_json_cstr(struct kg_buf *b, const char *s);
 /* The same, written to a stream. */

@@ -56,8 +56,8 @@ wait_for() {
 	done
 	return 1
 }
-json() { /usr/bin/python3 -c "import json,sys; d=json.loads(sys.stdin.readline()); $1"; }
-jcheck() { # name, python assertion on d (the first JSON line), command...
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
+jcheck() { # name, python assertion on d (the command's JSON document), command...
 	local name=$1 expr=$2
 	shift 2
 	if "$@" >"$TMP/jout" 2>"$TMP/err" && json "$expr" <"$TMP/jout" 2>>"$TMP/err"; then

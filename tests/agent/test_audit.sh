@@ -144,7 +144,7 @@ check "1: observe (table) printed the backlog with a header" \
 	sh -c "head -1 '$TMP/obs.table' | grep -q '^TIME .*VERDICT' && [ \$(grep -c 'orders-' '$TMP/obs.table') -eq 1024 ]"
 check "1: observe -o json --verdict reject: only rejects, the backlog's share of them" python3 - "$TMP/obs.json" <<'EOF'
 import json, sys
-recs = [json.loads(l) for l in open(sys.argv[1])]
+recs = json.load(open(sys.argv[1]))  # one document: an array of records
 assert len(recs) == 341, len(recs)   # seq 1977..3000 kept: i = 1976..2999, i % 3 == 0
 assert all(r["verdict"] == "reject" for r in recs)
 EOF
@@ -177,9 +177,9 @@ assert m["kgate_audit_delivery_lag_seconds"] >= 1.0, m["kgate_audit_delivery_lag
 assert m['kgate_decisions_total{verdict="reject",operation="produce",rule="rule-0",enforced="true"}'] > 0
 EOF
 check "2: /healthz answers ok" grep -qx ok "$TMP/h2"
-check "2: observe --follow printed live records, in order, past its backlog" python3 - "$TMP/obs2.json" <<'EOF'
+check "2: observe --follow printed live records, in order, past its backlog; SIGTERM closed the array" python3 - "$TMP/obs2.json" <<'EOF'
 import json, sys
-seqs = [json.loads(l)["seq"] for l in open(sys.argv[1])]
+seqs = [r["seq"] for r in json.load(open(sys.argv[1]))]
 assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs[:5]
 assert seqs[0] == 1 and len(seqs) >= 1000, (seqs[0], len(seqs))
 EOF

@@ -356,7 +356,8 @@ kg policy apply "$TMP/v3.yaml" >"$TMP/apply2.txt" 2>&1
 # store's version), the file (v3, taken before) being unchanged; $IFQ's empty store was
 # seeded with the file
 check "policy apply without --iface: both interfaces, each its own version id" bash -c "grep -q '^$IFB: \"v2\" (version id [0-9]*, generation 1) -> \"v3\" (version id [0-9]*, generation 0)' $TMP/apply2.txt && grep -q '^$IFQ: \"v3\" (version id [0-9]*, generation 1) -> \"v3\" (version id [0-9]*, generation 0)' $TMP/apply2.txt"
-check "stats without --iface: both interfaces" bash -c "nsenter --net=/run/netns/$NSB $KGATE stats -o json | wc -l | grep -qx 2"
+check "stats -o json without --iface: one array, an object per interface" bash -c "nsenter --net=/run/netns/$NSB $KGATE stats -o json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert sorted(x[\"iface\"] for x in d)==sorted([\"$IFB\",\"$IFQ\"]), d'"
+check "stats --jsonl without --iface: an object a line" bash -c "nsenter --net=/run/netns/$NSB $KGATE stats --jsonl | /usr/bin/python3 -c 'import json,sys; d=[json.loads(l) for l in sys.stdin]; assert len(d)==2, d'"
 check "lost-event baselines kept for both interfaces (spool state)" bash -c "grep -q '^iface $IFB lost_deny 0 lost_allow 0\$' $KGATE_STATE_DIR/spool/state && grep -q '^iface $IFQ lost_deny 0 lost_allow 0\$' $KGATE_STATE_DIR/spool/state"
 check "produce under v3 on the first interface" produce ok.a
 FIRST=$(ls "$KGATE_STATE_DIR/$IFQ/policies/" | grep 'yaml$' | sort -n | head -1)

@@ -123,8 +123,9 @@ write(store + "2.meta", "digest sha256:%s\ntime_ns 1795825782609063102\nuid 1000
 write("state/eth9/current", "id 1 paused 1\n")
 write("state/eth9/file", "sha256:%s /etc/kgate/policy.yaml\n" % ("0" * 64))
 rc, out, err = kgate("policy", "history", "-o", "json")
-d = json.loads(out) if rc == 0 else {}
-check("history -o json: versions newest first, current, paused, the file's digest, meta",
+docs = json.loads(out) if rc == 0 else []
+d = docs[0] if len(docs) == 1 else {}
+check("history -o json (every store: an array of one here): versions newest first, current, paused, the file's digest, meta",
       rc == 0 and [v["id"] for v in d["versions"]] == [2, 1] and d["current"] == 1 and
       d["paused"] is True and [v["current"] for v in d["versions"]] == [False, True] and
       d["versions"][0]["user"] == "alice" and d["versions"][0]["uid"] == 1000 and
