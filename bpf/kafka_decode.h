@@ -142,6 +142,8 @@ enum kd_event {
 	KD_EV_CURSOR,        /* a DescribeTopicPartitions (next) cursor's topic name, in name */
 	KD_EV_ENTRY,         /* response mode: a topic entry ended here; it began at frame
 			      * offset ent_begin, it ends at kd_frame_pos() */
+	KD_EV_RESOURCE,      /* a request's ACL or config resource that is not (only) a topic:
+			      * the cluster, a group, a broker... (kd_state.rtype, its type) */
 };
 
 /* kd_state.tkind for KD_EV_TOPIC. */
@@ -1089,7 +1091,7 @@ static __always_inline int kd_acl_emit(struct kd_state *st, __u8 f)
 	bool star = st->name_len == 1 && st->name[0] == '*';
 
 	if (st->rtype != KAFKA_RESOURCE_TOPIC && st->rtype != KAFKA_ACL_RESOURCE_ANY)
-		return KD_EV_CONTINUE; /* a group, the cluster, ...: no topic */
+		return KD_EV_CONTINUE; /* a group, the cluster, ...: no topic (see KD_OP_AEMIT) */
 	st->tset = KD_TS_ALL; /* a null name filter, a name too long for a topic */
 	if ((f & KD_F_NAME_NULL) || !(f & KD_F_HAVE_NAME) || (f & KD_F_TRUNC))
 		return KD_EV_TSET;
@@ -1213,6 +1215,22 @@ KD_FUNC int kd_op_field(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32
 		st->tset = KD_TS_REGEX;
 		return KD_EV_TSET;
 	case KD_OP_AEMIT:
+		/*
+		 * A request's resource that is not a topic (the cluster, a group, a user...)
+		 * is reported as such. One of any type is that and its topics: the resource
+		 * first, the topics at the next step (sub 1).
+		 */
+		if (st->rtype != KAFKA_RESOURCE_TOPIC && !st->resp && !st->sub) {
+			if (st->rtype == KAFKA_ACL_RESOURCE_ANY) {
+				st->sub = 1;
+				return KD_EV_RESOURCE;
+			}
+			st->pc++;
+			st->flags &= ~(KD_F_HAVE_NAME | KD_F_NAME_NULL | KD_F_TRUNC);
+			return KD_EV_RESOURCE;
+		}
+		st->sub = 0;
+		/* fall through */
 	case KD_OP_REMIT: {
 		__u8 f = st->flags;
 
@@ -1381,6 +1399,13 @@ static __always_inline int kd_op1(KD_CTX ctx, struct kd_state *st, struct kd_src
 	case KD_OP_KNAME:
 	case KD_OP_REMIT:
 		return kd_op_field(ctx, st, s, op.code, op.arg);
+	case KD_OP_CEMIT:
+		/* a request's config resource that is not a topic (a broker, a logger...) */
+		if (st->rtype != KAFKA_RESOURCE_TOPIC) {
+			st->pc++;
+			return KD_EV_RESOURCE;
+		}
+		/* fall through */
 	case KD_OP_EMIT:
 		st->pc++;
 		if (!(st->flags & (KD_F_HAVE_NAME | KD_F_HAVE_ID | KD_F_NAME_NULL | KD_F_ZERO_ID)))

@@ -46,8 +46,11 @@ enum kafka_api_key {
 	KAFKA_ALTER_PARTITION_REASSIGNMENTS = 45,
 	KAFKA_LIST_PARTITION_REASSIGNMENTS = 46,
 	KAFKA_OFFSET_DELETE = 47,
+	KAFKA_FETCH_SNAPSHOT = 59,
 	KAFKA_CONSUMER_GROUP_HEARTBEAT = 68,
+	KAFKA_LIST_CONFIG_RESOURCES = 74,
 	KAFKA_SHARE_GROUP_HEARTBEAT = 76,
+	KAFKA_SHARE_FETCH = 78,
 	KAFKA_DESCRIBE_PRODUCERS = 61,
 };
 
@@ -88,6 +91,8 @@ enum kd_opcode {
 	KD_OP_EBEGIN,   /* response: a topic entry begins here (kd_state.ent_begin) */
 	KD_OP_KNAME,    /* resource name before its type: kept (up to KD_TOPIC_MAX bytes) */
 	KD_OP_REMIT,    /* report the KNAME resource as a topic if its type is TOPIC */
+	KD_OP_CEMIT,    /* a request's config resource (RTYPE + RNAME): its topic as EMIT, or
+			 * one that is not a topic (KD_EV_RESOURCE) */
 };
 
 /* KD_OP_ARRA's arg: the first version where null asks for every topic, and a flag. */
@@ -145,6 +150,7 @@ struct kd_api {
 #define KD_ENTRIES_BY_NAME OP(KD_OP_ARR, KD_NEVER), EBEGIN, OP(KD_OP_NAME, KD_NEVER), EMIT
 #define EBEGIN OP(KD_OP_EBEGIN, 0)
 #define AEMIT OP(KD_OP_AEMIT, 0)
+#define CEMIT OP(KD_OP_CEMIT, 0)
 
 /*
  * The programs. Each is a macro so that its length is counted by the compiler
@@ -324,7 +330,7 @@ struct kd_api {
 	OP(KD_OP_ARR, KD_NEVER),                 /* resources */ \
 	OP(KD_OP_RTYPE, 0),                       \
 	OP(KD_OP_RNAME, KD_NEVER),                \
-	EMIT,                                     \
+	CEMIT,                                    \
 	OP(KD_OP_ARR, 0),                        /* configuration_keys: nullable array of strings */ \
 	OP(KD_OP_STR, KD_NEVER),                  \
 	ENDP,                                     \
@@ -337,7 +343,7 @@ struct kd_api {
 	OP(KD_OP_ARR, KD_NEVER),                 /* resources */ \
 	OP(KD_OP_RTYPE, 0),                       \
 	OP(KD_OP_RNAME, KD_NEVER),                \
-	EMIT,                                     \
+	CEMIT,                                    \
 	OP(KD_OP_ARR, KD_NEVER),                 /* configs */ \
 	OP(KD_OP_STR, KD_NEVER),                 /* name */ \
 	OP(KD_OP_STR, 0),                        /* value NS */ \
@@ -418,7 +424,7 @@ struct kd_api {
 	OP(KD_OP_ARR, KD_NEVER),                 /* resources */ \
 	OP(KD_OP_RTYPE, 0),                       \
 	OP(KD_OP_RNAME, KD_NEVER),                \
-	EMIT,                                     \
+	CEMIT,                                    \
 	OP(KD_OP_ARR, KD_NEVER),                 /* configs */ \
 	OP(KD_OP_STR, KD_NEVER),                 /* name */ \
 	OP(KD_OP_SKIP, 1),                       /* config_operation */ \
@@ -1664,5 +1670,6 @@ static const struct kd_api kd_apis[KD_API_COUNT] = {
 #undef KD_PARTITION_ERRORS
 #undef EBEGIN
 #undef AEMIT
+#undef CEMIT
 
 #endif /* KAFKA_LAYOUTS_H */

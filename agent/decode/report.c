@@ -78,6 +78,9 @@ void kdr_event_text(struct kg_buf *b, const struct kd_state *st, int ev)
 		}
 		kg_buf_printf(b, "\n");
 		break;
+	case KD_EV_RESOURCE:
+		kg_buf_printf(b, "resource type=%u\n", st->rtype);
+		break;
 	case KD_EV_CURSOR:
 		kg_buf_printf(b, "cursor name=");
 		kdr_text_bytes(b, st->name, st->name_len);
@@ -179,6 +182,9 @@ void kdr_event_json(struct kg_buf *b, const struct kd_state *st, int ev)
 			kg_buf_printf(b, ",\"truncated\":%s", st->flags & KD_F_TRUNC ? "true" : "false");
 		}
 		break;
+	case KD_EV_RESOURCE:
+		kg_buf_printf(b, ",\"resource_type\":%u", st->rtype);
+		break;
 	case KD_EV_CURSOR:
 		name_field(b, true, "cursor", st->name, st->name_len);
 		break;
@@ -218,6 +224,7 @@ void kd_probe_to_state(const struct kd_probe_event *e, struct kd_state *st)
 	st->uflags = e->uflags;
 	st->phase = e->phase;
 	st->tset = e->tset;
+	st->rtype = e->rtype;
 	st->sess_id = e->sess_id;
 	st->sess_epoch = e->sess_epoch;
 	st->opclass = api ? api->opclass : KG_OP_OTHER;

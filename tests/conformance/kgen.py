@@ -15,7 +15,8 @@ the table carries (which fields name topics), not from the decoder's own tables:
   - requests of the keys in DECODED: every topic entry (a name and/or a topic id, in
     stream order; a name array gives one entry per name), every group id, the "all
     topics" requests (ALL_ARRAYS, ALL_FROM), subscribed regular expressions, ACL
-    resource patterns (acl_class), config resources of type TOPIC, the
+    resource patterns (acl_class), config resources of type TOPIC, every ACL or config
+    resource that is not a topic (its type; one of any type too), the
     DescribeTopicPartitions cursor, the SaslHandshake mechanism, the Fetch session;
   - responses of the keys in RESPONSES: the facts listed there, and for entry arrays
     where each element starts and ends in the stream.
@@ -450,6 +451,9 @@ class Gen:
         return kind == 'res'
 
     def res_fact(self, ctx):
+        if self.dir == 'req' and ctx['rtype'] != RES_TOPIC:
+            # a resource that is not a topic (one of any type: besides its topics)
+            self.fact('resource type=%d' % ctx['rtype'])
         if self.key in ACL_KEYS:
             c = acl_class(ctx['rtype'], ctx['aname'], ctx['ptype'])
         elif ctx['rtype'] == RES_TOPIC and ctx['aname'] is not None:

@@ -64,8 +64,11 @@ static void expect_topics(struct kg_buf *b, const struct kf_req *r)
 
 		if ((r->api_key == KAFKA_DESCRIBE_CONFIGS || r->api_key == KAFKA_ALTER_CONFIGS ||
 		     r->api_key == KAFKA_INCREMENTAL_ALTER_CONFIGS) &&
-		    r->resource_type != KAFKA_RESOURCE_TOPIC)
+		    r->resource_type != KAFKA_RESOURCE_TOPIC) {
+			/* a broker, a logger...: reported as a resource that is not a topic */
+			kg_buf_printf(b, "resource type=%d\n", r->resource_type);
 			continue;
+		}
 		if (uses_topic_id(r->api_key, r->api_version)) {
 			kg_buf_printf(b, "topic id=");
 			hex(b, t->id);
@@ -1043,25 +1046,25 @@ static void test_acls(void)
 	fw_acl(&w, 2, "sec", 4, false);   /* TOPIC, PREFIXED */
 	fw_acl(&w, 2, "pay", 3, false);   /* TOPIC, LITERAL: exactly that topic */
 	fw_acl(&w, 2, "*", 3, false);     /* the wildcard: every topic */
-	fw_acl(&w, 3, "grp", 3, false);   /* GROUP: no topic */
+	fw_acl(&w, 3, "grp", 3, false);   /* GROUP: a resource, no topic */
 	fw_acl(&w, 2, "odd", 9, false);   /* no such pattern type: every topic */
 	fw_tf(&w);
 	n = fw_done(&w);
 	expect_req("CreateAcls", w.p, n,
 		   "frame key=30 ver=3 corr=7 size=%zu client=t\ntopics prefix=sec\n"
-		   "topic name=pay\ntopics all\ntopics all\nend\n");
+		   "topic name=pay\ntopics all\nresource type=3\ntopics all\nend\n");
 
 	fw_req(&w, 31, 3, true); /* DeleteAcls filters */
 	fw_len(&w, 4, 4);
-	fw_acl(&w, 1, NULL, 1, true);     /* ANY type, any name, ANY pattern */
+	fw_acl(&w, 1, NULL, 1, true);     /* ANY type (every resource), any name, ANY pattern */
 	fw_acl(&w, 2, "x", 2, true);      /* MATCH: the ACLs that apply to x */
 	fw_acl(&w, 1, "ord", 1, true);    /* ANY pattern: literal or prefixed "ord" */
-	fw_acl(&w, 4, NULL, 1, true);     /* CLUSTER: no topic */
+	fw_acl(&w, 4, NULL, 1, true);     /* CLUSTER: a resource, no topic */
 	fw_tf(&w);
 	n = fw_done(&w);
 	expect_req("DeleteAcls", w.p, n,
-		   "frame key=31 ver=3 corr=7 size=%zu client=t\ntopics all\ntopics match=x\n"
-		   "topics prefix=ord\nend\n");
+		   "frame key=31 ver=3 corr=7 size=%zu client=t\nresource type=1\ntopics all\n"
+		   "topics match=x\nresource type=1\ntopics prefix=ord\nresource type=4\nend\n");
 
 	/* DescribeAcls v0 (classic, no pattern type: literal) */
 	fw_req(&w, 29, 0, false);
