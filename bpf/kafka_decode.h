@@ -368,6 +368,26 @@ static __always_inline int kd_begin_tf(struct kd_state *st)
 	return KD_EV_CONTINUE;
 }
 
+/*
+ * Whether the tagged field at hand (st->tf_tag) of size bytes is one the broker would read
+ * otherwise than by its size (kd_known_tags): requests only, in their bodies. Responses
+ * come from the broker, which writes each field at its type's size.
+ */
+static __always_inline bool kd_tag_misfits(const struct kd_state *st, __u32 size)
+{
+	if (st->resp || st->phase != KD_PH_BODY)
+		return false;
+	KD_UNROLL
+	for (__u32 i = 0; i < KD_KNOWN_TAGS; i++) {
+		const struct kd_known_tag *k = &kd_known_tags[i];
+
+		if (st->api_key == k->key && st->depth == k->depth && st->tf_tag == k->tag &&
+		    st->api_version >= k->vmin && size != k->size)
+			return true;
+	}
+	return false;
+}
+
 /* uvarint count, then per field: uvarint tag, uvarint size, size bytes (skipped). */
 KD_FUNC int kd_tagged(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 {
@@ -399,17 +419,8 @@ KD_FUNC int kd_tagged(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 	default:
 		if (v > st->frame_left)
 			return kd_fail(st, KD_ERR_LEN_OVER);
-		/*
-		 * The broker reads a tag it knows by its type and ignores the size; a size
-		 * that disagrees with the type would make the broker and the decoder part
-		 * ways. The known tags inside topic lists: Fetch partitions (depth 2),
-		 * replica_directory_id (tag 0, uuid, v17+) and high_watermark (tag 1, i64,
-		 * v18+). Top-level tags come after every topic and cannot change them.
-		 */
-		if (st->api_key == KAFKA_FETCH && st->depth == 2 && st->phase == KD_PH_BODY &&
-		    !st->resp && /* FetchResponse partitions have tags 0-2 of other types */
-		    ((st->tf_tag == 0 && st->api_version >= 17 && v != 16) ||
-		     (st->tf_tag == 1 && st->api_version >= 18 && v != 8)))
+		/* a tag the broker knows, of another size: the two would part ways */
+		if (kd_tag_misfits(st, v))
 			return kd_fail(st, KD_ERR_LEN_OVER);
 		st->frame_left -= v;
 		st->skip = v;

@@ -54,6 +54,32 @@ enum kafka_api_key {
 	KAFKA_DESCRIBE_PRODUCERS = 61,
 };
 
+/*
+ * Tagged fields the broker knows inside a request's topic list. Kafka's generated code
+ * reads a tag it knows by its type and ignores the size the field declares, while the
+ * decoder skips tagged fields by that size: a field of another size would make the two
+ * read different topics, so its size must be its type's (else KD_ERR_LEN_OVER, in
+ * kd_tagged). depth: the arrays and structs open around the field (a topic list's
+ * entries 1, their partitions 2). Top-level tagged fields come after every topic and
+ * cannot change them. The conformance run checks that this table holds every nested
+ * tagged field of a fixed-size type in the requests the decoder reads, and no other.
+ */
+struct kd_known_tag {
+	__u8 key;   /* enum kafka_api_key */
+	__u8 depth;
+	__u8 tag;
+	__u8 vmin;  /* the first version that knows the tag (it stays known after) */
+	__u8 size;  /* the type's size */
+};
+
+static const struct kd_known_tag kd_known_tags[] = {
+	{ KAFKA_FETCH, 2, 0, 17, 16 },         /* Topics.Partitions.ReplicaDirectoryId: uuid */
+	{ KAFKA_FETCH, 2, 1, 18, 8 },          /* Topics.Partitions.HighWatermark: int64 */
+	{ KAFKA_FETCH_SNAPSHOT, 2, 0, 1, 16 }, /* Topics.Partitions.ReplicaDirectoryId: uuid */
+};
+
+#define KD_KNOWN_TAGS (sizeof(kd_known_tags) / sizeof(kd_known_tags[0]))
+
 /* ConfigResource.Type TOPIC: only these resources name a topic. */
 #define KAFKA_RESOURCE_TOPIC 2
 

@@ -39,6 +39,7 @@ static const struct {
 	  test_non_topic_resources },
 	{ "sets decided as topic-less beside named topics", test_topic_sets_with_topics },
 	{ "ListConfigResources: decided as naming no topic", test_list_config_resources },
+	{ "a known tagged field of another size: undecodable", test_known_tag_sizes },
 	{ "non-listener traffic passes untouched", test_non_listener_passes },
 	{ "topic ids: known by name, unknown by policy", test_topic_ids },
 	{ "a jumbo frame: the name in a fragment is poisoned", test_frags },
