@@ -131,7 +131,8 @@ enum kd_event {
 	KD_EV_SASL_USER,     /* SASL user name (PLAIN authcid, SCRAM n=), in user */
 	KD_EV_FRAME_END,     /* the last byte of the current frame was consumed */
 	KD_EV_ERROR,         /* decoding ended: kd_state.reason */
-	KD_EV_SESSION,       /* Fetch v7+ session: sess_id, sess_epoch (sess_off if KD_H_SESSION) */
+	KD_EV_SESSION,       /* Fetch v7+ session: sess_id, sess_epoch (sess_off if KD_H_SESSION);
+			      * ShareFetch: sess_epoch at sess_off, the member id (kd_op1) */
 	KD_EV_RESP,          /* response mode: corr read; the caller sets api_key, api_version,
 			      * rprog/rprog_len (kd_resp_begin), or leaves rprog_len 0 to skip */
 	KD_EV_ERRCODE,       /* response mode: an error_code (err_code; err_off if KD_H_ERR) */
@@ -1329,7 +1330,7 @@ static __always_inline int kd_op1(KD_CTX ctx, struct kd_state *st, struct kd_src
 				  const struct kd_api *api, __u32 plen)
 {
 	struct kd_op op;
-	__u32 idx;
+	__u32 idx, n;
 	__s32 len;
 	int r;
 
@@ -1457,19 +1458,31 @@ static __always_inline int kd_op1(KD_CTX ctx, struct kd_state *st, struct kd_src
 		st->pc++;
 		return KD_EV_CONTINUE;
 	case KD_OP_SESSION:
-		/* both fields in this chunk: the datapath may rewrite the epoch in place */
-		if (st->carry_len == 0 && kd_avail(s) >= 8) {
+		n = op.arg == KD_SESS_SHARE ? 4 : 8;
+		/* the fields wholly in this chunk: the datapath may rewrite the epoch in place */
+		if (st->carry_len == 0 && kd_avail(s) >= n) {
 			st->sess_off = s->off;
 			st->here |= KD_H_SESSION;
 		}
-		r = kd_fixed(ctx, st, s, 8);
+		r = kd_fixed(ctx, st, s, n);
 		if (r < 0)
 			return kd_fail(st, -r);
 		if (r == KD_MORE)
 			return KD_EV_NEED_MORE;
+		st->pc++;
+		if (op.arg == KD_SESS_SHARE) {
+			/*
+			 * A share session is the group's and member id's, which KD_OP_KNAME kept
+			 * in name: sess_id says what is there, the member id's length on the
+			 * wire (longer than name_len: cut) or -1 for null.
+			 */
+			st->sess_id = st->flags & KD_F_NAME_NULL ? -1 : (__s32)st->str_len;
+			st->sess_epoch = (__s32)kd_be32(st->carry);
+			st->flags &= ~(KD_F_HAVE_NAME | KD_F_NAME_NULL | KD_F_TRUNC);
+			return KD_EV_SESSION;
+		}
 		st->sess_id = (__s32)kd_be32(st->carry);
 		st->sess_epoch = (__s32)kd_be32(st->carry + 4);
-		st->pc++;
 		return KD_EV_SESSION;
 	}
 	return kd_fail(st, KD_ERR_BOUND); /* a table error, never input */

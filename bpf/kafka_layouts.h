@@ -98,7 +98,8 @@ enum kd_opcode {
 	KD_OP_GROUP,    /* group id (string), reported */
 	KD_OP_MECH,     /* SASL mechanism (string), reported */
 	KD_OP_AUTH,     /* SASL auth bytes: the user name is parsed out and reported */
-	KD_OP_SESSION,  /* Fetch session_id i32 + session_epoch i32, reported */
+	KD_OP_SESSION,  /* Fetch session_id i32 + session_epoch i32, reported; arg KD_SESS_SHARE:
+			 * a ShareFetch's share_session_epoch i32, after its member id (KNAME) */
 	KD_OP_ERR,      /* response: a topic's partition error_code i16, reported */
 	KD_OP_TERR,     /* response: a topic's own error_code, before its name, reported */
 	KD_OP_ACKS,     /* Produce acks i16 (kept: acks=0 gets no response) + timeout i32 */
@@ -120,6 +121,9 @@ enum kd_opcode {
 	KD_OP_CEMIT,    /* a request's config resource (RTYPE + RNAME): its topic as EMIT, or
 			 * one that is not a topic (KD_EV_RESOURCE) */
 };
+
+/* KD_OP_SESSION's arg for a share session (KIP-932), keyed by group and member id. */
+#define KD_SESS_SHARE 1
 
 /* KD_OP_ARRA's arg: the first version where null asks for every topic, and a flag. */
 #define KD_ARRA_NULL_FROM(arg) ((arg) & 0x7f) /* 0x7f: never null */
@@ -711,11 +715,16 @@ struct kd_api {
 	OP(KD_OP_STR, 0),                        /* rack_id */ \
 	KD_SUBSCRIBED_NAMES
 
-/* ShareFetch (78): flexible from v0 (early access), stable from v1; topics by id. */
+/*
+ * ShareFetch (78): flexible from v0 (early access), stable from v1; topics by id. The
+ * share session (group, member id, epoch) is reported: an incremental request (epoch > 0)
+ * may name no topic and is answered from every partition of the session.
+ */
 #define KD_PROG_SHARE_FETCH \
 	OP(KD_OP_GROUP, 0),                      /* group_id (nullable) */ \
-	OP(KD_OP_STR, 0),                        /* member_id */ \
-	OP(KD_OP_SKIP, 16),                      /* share_session_epoch, max_wait_ms, min_bytes, max_bytes */ \
+	OP(KD_OP_KNAME, 0),                      /* member_id (nullable) */ \
+	OP(KD_OP_SESSION, KD_SESS_SHARE),        /* share_session_epoch */ \
+	OP(KD_OP_SKIP, 12),                      /* max_wait_ms, min_bytes, max_bytes */ \
 	OPV(KD_OP_SKIP, 1, KD_VMAX, 8),          /* max_records, batch_size */ \
 	OPV(KD_OP_SKIP, 2, KD_VMAX, 2),          /* share_acquire_mode, is_renew_ack */ \
 	KD_TOPICS_BY_ID,                         /* topics */ \

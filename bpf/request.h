@@ -4,8 +4,8 @@
  * one decoder event a step, and each event does what it means for the connection's
  * requests. A frame's header: count the request, follow the SASL exchange, take its
  * client id, decide requests that name no topic. A topic: decide and enforce it. A
- * frame's end: number the request for its response (TC egress). A Fetch session, a
- * SASL user, an undecodable frame: see each case.
+ * frame's end: number the request for its response (TC egress). A Fetch or share
+ * session, a SASL user, an undecodable frame: see each case.
  */
 #ifndef KGATE_REQUEST_H
 #define KGATE_REQUEST_H
@@ -83,6 +83,7 @@ static __always_inline void kg_on_frame(struct kg_loop *lp, struct kg_flow *f)
 	f->frame_topics = 0;
 	f->frame_done = 0;
 	f->frame_topicless = 0;
+	f->share_group = 0; /* a ShareFetch's group comes with the group's event, or none */
 	f->frame_exempt = kg_exempt(f->dec.api_key);
 	kg_client_id(f, lp->sc, lp->out.epoch);
 	if (!f->frame_exempt) {
@@ -169,10 +170,12 @@ static __always_inline void kg_on_frame_end(struct kg_loop *lp, struct kg_flow *
 	 * A request that named no topic (e.g. Metadata of an empty list) and was not decided
 	 * so already (kg_topicless_once) is decided by the rules without a topic pattern.
 	 * Not a Fetch: one that names no partition fetches nothing new, and its session's
-	 * topics are handled by kg_fetch_session.
+	 * topics are handled by kg_fetch_session. Nor an incremental ShareFetch: its share
+	 * session's are handled by kg_share_session.
 	 */
 	if (!f->frame_exempt && !f->frame_done && !f->frame_topics && !f->frame_topicless &&
-	    f->dec.api_key != KAFKA_FETCH) {
+	    f->dec.api_key != KAFKA_FETCH &&
+	    !(f->dec.api_key == KAFKA_SHARE_FETCH && f->dec.sess_epoch > 0)) {
 		dec = kg_decide(f, lp->out.epoch, f->dec.opclass, 0);
 		kg_apply(lp->ctx, f, &lp->out, KG_EV_REQUEST, dec);
 	}
@@ -257,6 +260,10 @@ static long kg_step(__u32 i, void *data)
 		break;
 	case KD_EV_SESSION:
 		kg_fetch_session(lp->ctx, f, &lp->out);
+		kg_share_session(lp->ctx, f, &lp->out);
+		break;
+	case KD_EV_GROUP:
+		kg_share_group(f);
 		break;
 	case KD_EV_SASL_USER:
 		kg_on_sasl_user(f);

@@ -47,6 +47,8 @@ static const struct {
 	{ "a rejected topic id is written back in the response", test_topic_id_response },
 	{ "SYN in the middle of a frame; data on a SYN", test_syn_handling },
 	{ "incremental fetch sessions reset after a policy change", test_fetch_session_reset },
+	{ "share sessions: another connection's or an older policy's reset",
+	  test_share_session_reset },
 	{ "reject: the response names the topic and says 29", test_reject_response_rewritten },
 	{ "reject: pending entries reused by later requests", test_pending_reuse },
 	{ "SASL users bound only on the broker's success", test_sasl_binding },

@@ -1133,7 +1133,10 @@ static void test_share_fetch_and_log_dirs(void)
 	struct fw w = { .p = frame_buf };
 	size_t n;
 
-	/* ShareFetch v1: a null group id, topics by id; forgotten topics are not reported */
+	/*
+	 * ShareFetch v1: a null group id, the share session (member id, epoch), topics by id;
+	 * forgotten topics are not reported
+	 */
 	fw_req(&w, 78, 1, true);
 	fw_str(&w, NULL), fw_str(&w, "m");
 	fw_zero(&w, 24); /* epoch, max_wait, min_bytes, max_bytes, max_records, batch_size */
@@ -1145,8 +1148,17 @@ static void test_share_fetch_and_log_dirs(void)
 	fw_tf(&w);
 	n = fw_done(&w);
 	expect_req("ShareFetch", w.p, n,
-		   "frame key=78 ver=1 corr=7 size=%zu client=t\n"
+		   "frame key=78 ver=1 corr=7 size=%zu client=t\nsession member=m epoch=0\n"
 		   "topic id=202122232425262728292a2b2c2d2e2f\nend\n");
+	/* an incremental one (epoch 3) of group g, a null member id, no topic */
+	fw_req(&w, 78, 1, true);
+	fw_str(&w, "g"), fw_str(&w, NULL), fw_be(&w, 3, 4);
+	fw_zero(&w, 20); /* max_wait, min_bytes, max_bytes, max_records, batch_size */
+	fw_len(&w, 0, 4), fw_len(&w, 0, 4), fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("ShareFetch, incremental", w.p, n,
+		   "frame key=78 ver=1 corr=7 size=%zu client=t\ngroup g\n"
+		   "session member=null epoch=3\nend\n");
 	/* ShareAcknowledge v2: a negative partition count */
 	fw_req(&w, 79, 2, true);
 	fw_str(&w, "g"), fw_str(&w, "m"), fw_be(&w, 1, 4), fw_be(&w, 0, 1);

@@ -226,6 +226,7 @@ void test_sasl_corr_reuse(void);
 void test_sasl_v0_pipelined(void);
 /* policy_change.c */
 void test_fetch_session_reset(void);
+void test_share_session_reset(void);
 void test_generation_flip(void);
 void rv_stale_region_id(void);
 void rv_client_id_across_apply(void);

@@ -262,8 +262,10 @@ static void check_topicless(int i, int verdict, __u32 rule, int op)
  */
 void test_non_topic_resources(void)
 {
-	static const struct acl topic_cluster[] = { { KAFKA_RESOURCE_TOPIC, "team-a.x", ACL_LITERAL },
-						    { ACL_CLUSTER, "kafka-cluster", ACL_LITERAL } };
+	static const struct acl topic_cluster[] = {
+		{ KAFKA_RESOURCE_TOPIC, "team-a.x", ACL_LITERAL },
+		{ ACL_CLUSTER, "kafka-cluster", ACL_LITERAL },
+	};
 	static const struct acl any_x[] = { { KAFKA_ACL_RESOURCE_ANY, "team-a.x", ACL_LITERAL } };
 	static const struct acl three[] = { { ACL_CLUSTER, "kafka-cluster", ACL_LITERAL },
 					    { ACL_GROUP, "g", ACL_LITERAL },
