@@ -374,7 +374,8 @@ struct kg_flow {
 #define KG_EV_REQUEST 2     /* a request with no topic decided by operation */
 #define KG_EV_UNDECODABLE 3 /* decoding stopped: reason */
 #define KG_EV_CONNECTION 4  /* connection-level action (redirect at SYN, ooo drop...) */
-#define KG_EV_SESSION 5     /* an incremental Fetch session reset after a policy change */
+#define KG_EV_SESSION 5     /* an incremental Fetch or share session reset (a policy change;
+			     * a share session another connection opened) */
 
 /*
  * A decision event, as the agent reads it. The datapath sends it in parts (below);
