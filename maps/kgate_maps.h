@@ -346,12 +346,17 @@ struct kg_flow {
 	__u8 gen;             /* policy generation (epoch & 1) of the ids below */
 	__u8 cid_len;         /* client_id of the last frame, for kg_client_id's memo */
 	__u8 cid_null;
+	__u8 frame_topicless; /* the current request was decided as one naming no topic too */
 	__u32 epoch;          /* kg_active epoch region/principal ids were taken from */
 	__u32 sess_epoch;     /* 1 + the epoch that decided the Fetch session's topics */
+	__u32 share_epoch;    /* 1 + the epoch this flow opened its share session under */
+	__u32 share_salt;     /* random, this flow's: share session keys are keyed by it */
 	__u32 isn;            /* the client's initial sequence number (its SYN's) */
 	__u32 cid_epoch;      /* 1 + the epoch client_cid was looked up in */
 	__u32 dc_epoch;       /* 1 + the epoch of the decisions in dcache */
 	__u32 dc_stamp;       /* principal, region and client of the decisions in dcache */
+	__u64 share_group;    /* the ShareFetch at hand's group, folded (kg_share_group); 0 none */
+	__u64 share_key;      /* group and member id of the share session this flow opened */
 	__u8 principal[KD_USER_MAX];
 	__u8 cid[KD_CLIENT_ID_MAX];
 	struct kg_retx retx[KG_RETX_SLOTS];
@@ -369,7 +374,8 @@ struct kg_flow {
 #define KG_EV_REQUEST 2     /* a request with no topic decided by operation */
 #define KG_EV_UNDECODABLE 3 /* decoding stopped: reason */
 #define KG_EV_CONNECTION 4  /* connection-level action (redirect at SYN, ooo drop...) */
-#define KG_EV_SESSION 5     /* an incremental Fetch session reset after a policy change */
+#define KG_EV_SESSION 5     /* an incremental Fetch or share session reset (a policy change;
+			     * a share session another connection opened) */
 
 /*
  * A decision event, as the agent reads it. The datapath sends it in parts (below);
