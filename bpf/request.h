@@ -105,20 +105,32 @@ static __always_inline void kg_on_frame(struct kg_loop *lp, struct kg_flow *f)
 	}
 }
 
+/* frame_topicless bits: what of the request was decided besides its topics */
+#define KG_FT_NOTOPIC 0x01 /* something that is not a topic (kg_topicless_once) */
+#define KG_FT_SET 0x02     /* a set of topics (every topic, a regex, an ACL filter) */
+
 /*
  * The request is also about something that is not a topic (a resource such as the
- * cluster, a group or a broker, or a set of topics decided so: kg_on_topic_set): it is
- * decided as a request naming no topic, at once and once per request, beside the topics
- * it names (each decided on its own), so that neither rides along with the other.
+ * cluster, a group or a broker: KG_FT_NOTOPIC), or about a set of topics (KG_FT_SET,
+ * from kg_on_topic_set): it is decided at once, once per request for each of the two,
+ * beside the topics it names (each decided on its own), so that none rides along with
+ * another. Something that is not a topic is decided as a request naming no topic (rules
+ * without topics and `topics: none`); a set by the rules that match any topic only
+ * (kg_decide_set: never by a `topics: none` rule, which would otherwise open every
+ * topic's names, offsets or partitions to a rule meant for connection plumbing).
  */
-static __always_inline void kg_topicless_once(struct kg_loop *lp, struct kg_flow *f)
+static __always_inline void kg_topicless_once(struct kg_loop *lp, struct kg_flow *f,
+					      __u32 what)
 {
 	__u32 dec;
 
-	if (f->frame_exempt || f->frame_done || f->frame_topicless)
+	if (f->frame_exempt || f->frame_done || (f->frame_topicless & what))
 		return;
-	f->frame_topicless = 1;
-	dec = kg_decide(f, lp->out.epoch, f->dec.opclass, 0);
+	f->frame_topicless |= what;
+	if (what == KG_FT_SET)
+		dec = kg_decide_set(f, lp->out.epoch, f->dec.opclass);
+	else
+		dec = kg_decide(f, lp->out.epoch, f->dec.opclass, 0);
 	kg_apply(lp->ctx, f, &lp->out, KG_EV_REQUEST, dec);
 }
 
@@ -205,7 +217,7 @@ static __always_inline void kg_on_topic_set(struct kg_loop *lp, struct kg_flow *
 	     (key == KAFKA_METADATA || key == KAFKA_OFFSET_FETCH || key == KAFKA_ELECT_LEADERS ||
 	      key == KAFKA_LIST_PARTITION_REASSIGNMENTS || key == KAFKA_LIST_CONFIG_RESOURCES)) ||
 	    key == KAFKA_DESCRIBE_ACLS) {
-		kg_topicless_once(lp, f);
+		kg_topicless_once(lp, f, KG_FT_SET);
 		return;
 	}
 	kg_topics_unread(lp, f);
@@ -253,7 +265,7 @@ static long kg_step(__u32 i, void *data)
 		kg_on_topic_set(lp, f);
 		break;
 	case KD_EV_RESOURCE:
-		kg_topicless_once(lp, f);
+		kg_topicless_once(lp, f, KG_FT_NOTOPIC);
 		break;
 	case KD_EV_FRAME_END:
 		kg_on_frame_end(lp, f);

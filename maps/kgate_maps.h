@@ -346,7 +346,8 @@ struct kg_flow {
 	__u8 gen;             /* policy generation (epoch & 1) of the ids below */
 	__u8 cid_len;         /* client_id of the last frame, for kg_client_id's memo */
 	__u8 cid_null;
-	__u8 frame_topicless; /* the current request was decided as one naming no topic too */
+	__u8 frame_topicless; /* KG_FT_* (bpf/request.h): what of the current request was
+			       * decided besides its topics */
 	__u32 epoch;          /* kg_active epoch region/principal ids were taken from */
 	__u32 sess_epoch;     /* 1 + the epoch that decided the Fetch session's topics */
 	__u32 share_epoch;    /* 1 + the epoch this flow opened its share session under */

@@ -35,6 +35,8 @@ static const struct {
 	{ "pins: bpffs mounted where missing, refused elsewhere", test_bpffs_ensure },
 	{ "undecodable and mid-stream flows reset", test_undecodable_resets },
 	{ "topic sets: all, prefix, regex; ACLs reset, never poisoned", test_topic_sets },
+	{ "a topics: none rule never decides a request about every topic",
+	  test_topics_none_never_opens_sets },
 	{ "ACL and config resources that are not topics: decided beside topics",
 	  test_non_topic_resources },
 	{ "sets decided as topic-less beside named topics", test_topic_sets_with_topics },

@@ -189,6 +189,7 @@ void test_split_at_every_header_byte(void);
 void test_pipelined(void);
 void test_undecodable_resets(void);
 void test_topic_sets(void);
+void test_topics_none_never_opens_sets(void);
 void test_known_tag_sizes(void);
 /* events.c */
 void test_events_one_record_per_packet(void);

@@ -366,15 +366,25 @@ void test_topic_sets_with_topics(void)
 	check_event(0, KG_ACT_ALLOW, 0, 1, KG_OP_CONSUME, "public");
 	check_topicless(1, KG_ACT_RESET, ~0u, KG_OP_CONSUME);
 
-	/* where consumers may name no topic: both pass, one decision each for set and topic */
+	/*
+	 * A `topics: none` rule (requests that name no topic: FindCoordinator, JoinGroup...)
+	 * does not open every topic's offsets: the set is still decided by the default
+	 */
 	x = kg_policy_add_rule(&p, "groups", 2, 1);
 	x->topics_none = true;
 	x->ops = 1 << KG_OP_CONSUME;
 	x->action = KG_ACT_ALLOW;
 	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	send_reset(&c, "10.10.0.5", b, offset_fetch_groups(b, "public"), 1);
+	check_topicless(0, KG_ACT_RESET, ~0u, KG_OP_CONSUME);
+	/* a rule for any topic does: both pass, one decision each for the set and the topic */
+	x = kg_policy_add_rule(&p, "any-consume", 3, 1);
+	x->ops = 1 << KG_OP_CONSUME;
+	x->action = KG_ACT_ALLOW;
+	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
 	kg_policy_free(&p);
 	send_unchanged(&c, "10.10.0.5", b, offset_fetch_groups(b, "public"), 2);
-	check_topicless(0, KG_ACT_ALLOW, 1, KG_OP_CONSUME);
+	check_topicless(0, KG_ACT_ALLOW, 2, KG_OP_CONSUME);
 	check_event(1, KG_ACT_ALLOW, 0, 1, KG_OP_CONSUME, "public");
 }
 
@@ -407,4 +417,67 @@ void test_list_config_resources(void)
 		send_unchanged(&c, "10.20.0.5", b, list_config_resources(b, ver), 1);
 		check_topicless(0, KG_ACT_ALLOW, 6, KG_OP_DESCRIBE);
 	}
+}
+
+/* A classic (non-flexible) request's header: size (wframe_end), key, version, corr 7, "app". */
+static void wreq_classic(struct wbuf *w, int key, int ver)
+{
+	w->n = 4;
+	w16(w, key);
+	w16(w, ver);
+	w32(w, 7);
+	wstr(w, 0, "app");
+}
+
+/*
+ * A `topics: none` rule is for requests that name no topic (connection plumbing): it
+ * never decides a request about every topic or a set of them, which would open every
+ * topic's names, ids, partitions or offsets. Those are decided by rules for any topic,
+ * then the default; FindCoordinator still passes by the plumbing rule.
+ */
+void test_topics_none_never_opens_sets(void)
+{
+	uint8_t b[PKT_CAP];
+	struct wbuf w = { b, 0 };
+	struct kg_policy p;
+	struct kg_prule *x;
+	struct conn c;
+
+	policy_start(&p, NULL, KG_ACT_REJECT);
+	x = kg_policy_add_rule(&p, "no-secret", 1, 1); /* 0 */
+	push(&x->topics, &x->ntopics, "secret.*");
+	x->action = KG_ACT_REJECT;
+	x = kg_policy_add_rule(&p, "plumbing", 2, 1); /* 1 */
+	x->topics_none = true;
+	x->action = KG_ACT_ALLOW;
+	x = kg_policy_add_rule(&p, "orders", 3, 1); /* 2 */
+	push(&x->topics, &x->ntopics, "orders.*");
+	x->action = KG_ACT_ALLOW;
+	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	kg_policy_free(&p);
+
+	/* Metadata v4 for every topic (a null list): the default, a reject enforced as reset */
+	send_reset(&c, "10.10.0.5", b, req(KAFKA_METADATA, 4, NULL, -1, b), 1);
+	check_topicless(0, KG_ACT_RESET, ~0u, KG_OP_DESCRIBE);
+	/* ElectLeaders v1 for every partition */
+	wreq_classic(&w, KAFKA_ELECT_LEADERS, 1);
+	w.p[w.n++] = 0; /* election type: preferred */
+	w32(&w, -1);    /* topic partitions: null */
+	w32(&w, 30000);
+	wframe_end(&w);
+	send_reset(&c, "10.10.0.5", b, w.n, 1);
+	check_topicless(0, KG_ACT_RESET, ~0u, KG_OP_ADMIN);
+	/* ListPartitionReassignments v0 for every topic */
+	wreq_flex(&w, KAFKA_LIST_PARTITION_REASSIGNMENTS, 0);
+	w32(&w, 30000);
+	wnull(&w, 1);
+	send_reset(&c, "10.10.0.5", b, wreq_end(&w), 1);
+	check_topicless(0, KG_ACT_RESET, ~0u, KG_OP_DESCRIBE);
+	/* FindCoordinator v1 names no topic: the plumbing rule lets it through */
+	wreq_classic(&w, 10, 1);
+	wstr(&w, 0, "g");
+	w.p[w.n++] = 0; /* key type: group */
+	wframe_end(&w);
+	send_unchanged(&c, "10.10.0.5", b, w.n, 1);
+	check_topicless(0, KG_ACT_ALLOW, 1, KG_OP_CONSUME);
 }
