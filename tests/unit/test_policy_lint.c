@@ -238,6 +238,11 @@ static const struct lint_case cases[] = {
 		    "rules:\n  - name: a\n    principals: [orders-svc, alice, ANONYMOUS]\n"
 		    "    action: reject\n",
 	 KG_LINT_PRINCIPAL, 0, 0, 0, NULL},
+	{"a near miss named by two rules: warned where each names it",
+	 HEAD_ALLOW "identities:\n  orders-svc: [10.10.1.0/24]\nrules:\n"
+		    "  - {name: a, principals: [order-svc], action: reject}\n"
+		    "  - {name: b, topics: [x], principals: [alice, order-svc], action: drop}\n",
+	 KG_LINT_PRINCIPAL, 2, 8, 28, "rule \"a\": principal \"order-svc\""},
 	{"anonymous in lower case",
 	 HEAD_ALLOW "rules:\n  - name: a\n    principals: [anonymous]\n    action: reject\n",
 	 KG_LINT_PRINCIPAL, 1, 7, 18, "did you mean \"ANONYMOUS\"?"},
