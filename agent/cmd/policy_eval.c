@@ -37,50 +37,55 @@ struct eval_ctx {
 
 static const struct kg_opt eval_opts[] = {
 	KG_OPT_OUTPUT(struct eval_args, output, kg_output_text_json,
-		      "text: 'VERDICT RULE (enforced)', 'VERDICT RULE (enforced\n"
-		      "as ACTION: why)' or 'VERDICT RULE (not enforced: why)'; with\n"
-		      "--explain, then one line per rule before it: '  skipped RULE\n"
-		      "(LINE:COL): DIMENSION: why'.\n"
-		      "json: one object per query with topic (null: none or all),\n"
-		      "all_topics, api, operation, principal, region, client_id,\n"
-		      "verdict, rule, rule_id (null: default), enforced, wire (the\n"
-		      "action on the wire; null when not enforced), why,\n"
-		      "connection_rule (a redirect at the connection's start),\n"
-		      "policy_version, mode, and with --explain \"skipped\": [{rule,\n"
-		      "rule_id, line, col, dimension, why}]."),
+		      "text: 'VERDICT RULE (enforced)', 'VERDICT RULE\n"
+		      "(enforced as ACTION: why)' or 'VERDICT RULE (not\n"
+		      "enforced: why)'; with --explain, then one line per\n"
+		      "rule before it: '  skipped RULE (LINE:COL):\n"
+		      "DIMENSION: why'.\n"
+		      "json: one object per query with topic (null: none or\n"
+		      "all), all_topics, api, operation, principal, region,\n"
+		      "client_id, verdict, rule, rule_id (null: default),\n"
+		      "enforced, wire (the action on the wire; null when not\n"
+		      "enforced), why, connection_rule (a redirect at the\n"
+		      "connection's start), policy_version, mode, and with\n"
+		      "--explain \"skipped\": [{rule, rule_id, line, col,\n"
+		      "dimension, why}]."),
 	KG_OPT_STR("topic", "T", struct eval_args, topic,
-		   "the topic name; left out: a request that names no topic\n"
-		   "(InitProducerId, FindCoordinator, JoinGroup, Metadata for\n"
-		   "brokers only...); '*': as --all-topics"),
+		   "the topic name; left out: a request that names no\n"
+		   "topic (InitProducerId, FindCoordinator, JoinGroup,\n"
+		   "Metadata for brokers only...); '*': as --all-topics"),
 	KG_OPT_FLAG("all-topics", struct eval_args, all_topics,
-		    "a request about all topics (Metadata or OffsetFetch with a\n"
-		    "null list, DescribeAcls filters, a subscribed regex...): only\n"
-		    "rules without topics (or with \"*\") match it"),
+		    "a request about all topics (Metadata or OffsetFetch\n"
+		    "with a null list, DescribeAcls filters, a subscribed\n"
+		    "regex...): only rules without topics (or with \"*\")\n"
+		    "match it"),
 	KG_OPT_STR("op", "OP", struct eval_args, op,
-		   "produce, consume, describe, admin or other (default: the\n"
-		   "operation of --api)"),
+		   "produce, consume, describe, admin or other (default:\n"
+		   "the operation of --api)"),
 	KG_OPT_STR("api", "NAME", struct eval_args, api,
-		   "the request's API, by Kafka's name (CreateAcls) or key (30):\n"
-		   "its operation, and how the datapath enforces a reject"),
+		   "the request's API, by Kafka's name (CreateAcls) or\n"
+		   "key (30): its operation, and how a reject is enforced"),
 	KG_OPT_STR("principal", "P", struct eval_args, principal,
-		   "ANONYMOUS (the default), an identity of the policy, or a\n"
-		   "principal a rule names; any other name is an error"),
+		   "ANONYMOUS (the default), an identity of the policy,\n"
+		   "or a principal a rule names; any other name is an\n"
+		   "error"),
 	KG_OPT_STR("sasl-user", "U", struct eval_args, sasl_user,
 		   "the principal is the SASL user U, whatever its name"),
 	KG_OPT_STR("region", "R", struct eval_args, region,
-		   "a region of the policy (left out: the source is in no region;\n"
-		   "an unknown name is an error)"),
+		   "a region of the policy (left out: the source is in no\n"
+		   "region; an unknown name is an error)"),
 	KG_OPT_STR("client-id", "C", struct eval_args, client_id,
 		   "the request's client.id (default: null)"),
 	KG_OPT_FLAG("explain", struct eval_args, explain,
-		    "also list every rule before the deciding one, with the first\n"
-		    "of its dimensions the request does not match"),
+		    "also list every rule before the deciding one, with the\n"
+		    "first of its dimensions the request does not match"),
 	KG_OPT_FLAG("stdin", struct eval_args, from_stdin,
-		    "read many queries from stdin, one per line, fields separated\n"
-		    "by a TAB: TOPIC OP [PRINCIPAL [REGION [CLIENT_ID [SOURCE\n"
-		    "[API]]]]]; an empty field is the default (an empty TOPIC: the\n"
-		    "request names no topic; TOPIC '*': all topics); SOURCE sasl\n"
-		    "takes PRINCIPAL as a SASL user. One answer per line, in order."),
+		    "read many queries from stdin, one per line, fields\n"
+		    "separated by a TAB: TOPIC OP [PRINCIPAL [REGION\n"
+		    "[CLIENT_ID [SOURCE [API]]]]]; an empty field is the\n"
+		    "default (an empty TOPIC: the request names no topic;\n"
+		    "TOPIC '*': all topics); SOURCE sasl takes PRINCIPAL\n"
+		    "as a SASL user. One answer per line, in order."),
 	KG_OPT_ARG("policy FILE", "FILE", struct eval_args, file),
 	KG_OPT_END,
 };
@@ -90,9 +95,10 @@ static int policy_eval(int argc, char **argv);
 const struct kg_cmd kg_cmd_policy_eval = {
 	.name = "policy eval",
 	.summary = "the reference evaluator's verdict and rule for a request",
-	.synopsis = "[-o text|json] [--explain] FILE [--topic T | --all-topics]\n"
-		    "                         (--op OP | --api NAME) [--principal P | --sasl-user U]\n"
-		    "                         [--region R] [--client-id C]\n"
+	.synopsis = "[-o text|json] [--explain] FILE\n"
+		    "                         [--topic T | --all-topics] (--op OP | --api NAME)\n"
+		    "                         [--principal P | --sasl-user U] [--region R]\n"
+		    "                         [--client-id C]\n"
 		    "       kgate policy eval [-o text|json] [--explain] FILE --stdin",
 	.about = "What the reference evaluator (first match in file order over the policy as\n"
 		 "written) decides for one request against the policy FILE: the verdict (the\n"
