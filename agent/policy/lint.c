@@ -536,9 +536,9 @@ static bool is_identity(const struct kg_policy *p, const char *name)
 /*
  * A principal no identity gives is a SASL user name. Taken for a mistake: a near miss
  * of an identity or of ANONYMOUS, Kafka's ACL form "User:NAME" (kgate matches the bare
- * user name), and blanks around the name (no SASL client sends those).
+ * user name), and blanks around the name (no SASL client sends those). Returns why, with a
+ * guess where there is one, or NULL.
  */
-/* Why a principal no identity gives looks like a mistake, and a guess; NULL: it does not. */
 static const char *principal_doubt(const struct kg_policy *p, const char *s, const char **guess)
 {
 	size_t len = strlen(s);
