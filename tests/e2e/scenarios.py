@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""Issue 5's scenarios against a running rig with kgate attached (test_e2e.sh sets it up).
+"""The nine end-to-end scenarios (s1-s9 below) against a running rig with kgate attached
+(test_e2e.sh sets it up).
 
   scenarios.py ENVFILE KGATE POLICY_DIR [SCENARIO ...]
 
