@@ -427,7 +427,9 @@ agent_in_g() {
 agent_in_g "$TMP/agent6.log" || exit 1
 # an interface of the same name in B is another one: an agent there does not adopt NSG's pins
 ip -n "$NSB" link add "$IFG" type veth peer name "${ID}g2"
-kg run --iface "$IFG" --policy "$TMP/v1.yaml" >"$TMP/otherns.out" 2>&1
+# (timeout: an agent that wrongly adopted would run until stopped)
+timeout 20 nsenter --net="/run/netns/$NSB" "$KGATE" run --iface "$IFG" --policy "$TMP/v1.yaml" \
+	>"$TMP/otherns.out" 2>&1
 rc=$?
 ip -n "$NSB" link del "$IFG"
 check "run in another namespace, same interface name: refused, naming the namespace" bash -c "[ $rc -eq 1 ] && grep -q 'kgate is attached there in network namespace net:\[[0-9]*\] (/run/netns/$NSG)' $TMP/otherns.out"
