@@ -36,11 +36,14 @@
 #define RUN_CLOSE_MS 5000
 
 struct run_args {
+	/* first, at offset 0, on purpose: a given flag there is one too (KG_OPT_GIVEN), and
+	 * the CLI tests of --xdp-mode with --tc-ingress keep it so */
+	bool xdp_mode_given;
 	const char *ifaces[RUN_MAX_IFACES];
 	int nifaces;
 	const char *policy, *quarantine, *brokers, *topic, *file, *spool_dir, *metrics_addr, *node;
 	int xdp_mode; /* index in xdp_modes */
-	bool xdp_mode_given, tc_ingress, detach_on_exit;
+	bool tc_ingress, detach_on_exit;
 };
 
 static const char *const xdp_modes[] = {"native", "generic", NULL};

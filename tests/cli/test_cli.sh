@@ -120,6 +120,7 @@ check "run without --iface: exit 2, says so" exits_says 2 '--iface is required' 
 check "run without --policy: exit 2" exits_says 2 '--policy is required' "$KGATE" run --iface lo
 check "run bad --xdp-mode: exit 2" exits_says 2 'not native or generic' "$KGATE" run --iface lo --policy policies/residency.yaml --xdp-mode turbo
 check "run --tc-ingress with --xdp-mode: exit 2" exits_says 2 'exclude each other' "$KGATE" run --iface lo --policy policies/residency.yaml --tc-ingress --xdp-mode generic
+check "run --iface nine times: exit 2, at most the 8 its array holds" exits_says 2 'at most 8 --iface' "$KGATE" run --policy policies/residency.yaml --iface a1 --iface a2 --iface a3 --iface a4 --iface a5 --iface a6 --iface a7 --iface a8 --iface a9
 check "run --audit-brokers without --audit-topic: exit 2" exits 2 "$KGATE" run --iface lo --policy policies/residency.yaml --audit-brokers 127.0.0.1:9
 check "run unknown option: exit 2" exits 2 "$KGATE" run --frob
 check "run stray argument: exit 2" exits 2 "$KGATE" run --iface lo --policy policies/residency.yaml extra
