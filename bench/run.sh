@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# The end-to-end benchmark (issue 13, `make bench`): measures kgate against what it must
+# The end-to-end benchmark (`make bench`): measures kgate against what it must
 # not cost, on the rig of scripts/rig.sh, and writes bench/results.json, bench/BENCHMARKS.md
-# and bench/benchmarks.png (bench/report.py). Root.
+# and bench/benchmarks.png (bench/bench.py report). Root.
 #
 #   bench/run.sh [PART...]     parts: datapath e2e storm l3 flows audit policy (default: all)
 #

@@ -507,8 +507,10 @@ struct kd_api {
 	END
 
 /*
- * Requests decoded for issue 11 (Kafka 4.3's definitions; tests/conformance checks each
- * against them). ACL resources are reported by what they cover (KD_OP_AEMIT).
+ * Requests that name topics beyond the clients' everyday ones -- transaction markers, ACLs,
+ * log dirs, partitions, snapshots, share groups -- as Kafka 4.3 defines them
+ * (tests/conformance checks each against those definitions). ACL resources are reported
+ * by what they cover (KD_OP_AEMIT).
  */
 
 /* WriteTxnMarkers (27): flexible from v1 (sent by transaction coordinators). */

@@ -13,7 +13,7 @@
  * Enums with names are X-macro lists (KG_ACTIONS, KG_PSRCS, KG_COUNTERS here, KG_OPS and
  * KD_REASONS in kgate_abi.h): the name is given beside the symbol, and the agent expands
  * each list once (agent/lib/names.c). When one changes, also update README.md and the
- * tests that name it (tests/bpf/test_datapath.c).
+ * tests that name it (the datapath cases under tests/bpf/datapath/, the unit tests).
  */
 #ifndef KGATE_MAPS_H
 #define KGATE_MAPS_H
@@ -81,7 +81,7 @@ struct kg_inflight {
 /* Recent segments remembered per flow to recognise retransmissions. */
 #define KG_RETX_SLOTS 4
 /*
- * The retransmission hash (NH, bpf/kgate_ingress.h) reads 64-byte blocks and needs a
+ * The retransmission hash (NH, bpf/retx.h) reads 64-byte blocks and needs a
  * random 32-bit key word per 4 bytes hashed, plus 2 for its second, shifted sum (and
  * 2 spare, keeping the count even).
  */
@@ -202,8 +202,9 @@ struct kg_config {
 };
 
 /*
- * kg_topic_ids (hash): topic id -> name. Nothing fills it yet (issue 11 will, from the
- * brokers): until then every topic id is unknown and takes unknown_topic_id.
+ * kg_topic_ids (hash): topic id -> name. The agent does not fill it (it learns no ids from
+ * the brokers' answers yet; the datapath tests do): so under a running agent every topic
+ * id is unknown and takes the policy's unknown_topic_id action.
  */
 struct kg_topic_name {
 	__u16 len;
@@ -380,7 +381,7 @@ struct kg_flow {
 
 /*
  * A decision event, as the agent reads it. The datapath sends it in parts (below);
- * agent/events.h puts it back together.
+ * agent/datapath/events.h puts it back together.
  */
 struct kg_event {
 	__u64 ts_ns;
@@ -425,7 +426,8 @@ struct kg_event {
  *    with KG_REC_F_UUID), its client id bytes zero-padded to 8 (none when null), its
  *    topic bytes and a NUL zero-padded to 8.
  *
- * Sizes: KG_REC_CTX_SIZE, KG_REC_DEC_SIZE. agent/events.h makes events of them again.
+ * Sizes: KG_REC_CTX_SIZE, KG_REC_DEC_SIZE. agent/datapath/events.h makes events of
+ * them again.
  */
 #define KG_REC_CTX 1
 #define KG_REC_DEC 2

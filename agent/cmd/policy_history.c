@@ -43,15 +43,18 @@ static int store_ifaces(char out[][IF_NAMESIZE], int max)
 
 	if (!d)
 		return 0;
-	while ((de = readdir(d)) && n < max) {
+	while ((de = readdir(d))) {
 		char path[600];
 		struct stat st;
 
 		if (de->d_name[0] == '.' || strlen(de->d_name) >= IF_NAMESIZE)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/policies", kg_state_dir(), de->d_name);
-		if (!stat(path, &st) && S_ISDIR(st.st_mode))
-			snprintf(out[n++], IF_NAMESIZE, "%s", de->d_name);
+		if (stat(path, &st) || !S_ISDIR(st.st_mode))
+			continue;
+		if (n < max)
+			snprintf(out[n], IF_NAMESIZE, "%s", de->d_name);
+		n++; /* past max: counted, and refused by the caller */
 	}
 	closedir(d);
 	return n;
@@ -193,6 +196,12 @@ static int policy_history(int argc, char **argv)
 		n = 1;
 	} else if (!(n = store_ifaces(ifaces, KG_REPORT_MAX_IFACES))) {
 		fprintf(stderr, "kgate policy history: no policy store under %s\n", kg_state_dir());
+		return 1;
+	} else if (n > KG_REPORT_MAX_IFACES) {
+		fprintf(stderr,
+			"kgate policy history: %d policy stores under %s, more than the %d one "
+			"command walks: name one with --iface\n",
+			n, kg_state_dir(), KG_REPORT_MAX_IFACES);
 		return 1;
 	}
 	for (int i = 0; i < n; i++)

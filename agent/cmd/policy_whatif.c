@@ -36,7 +36,6 @@ struct whatif_args {
 	const char *policy, *file, *brokers, *topic, *node;
 	__u64 since;
 	unsigned long examples;
-	bool examples_given;
 };
 
 static const struct kg_opt whatif_opts[] = {

@@ -36,17 +36,22 @@
 #define RUN_CLOSE_MS 5000
 
 struct run_args {
+	/* first, at offset 0, on purpose: a given flag there is one too (KG_OPT_GIVEN), and
+	 * the CLI tests of --xdp-mode with --tc-ingress keep it so */
+	bool xdp_mode_given;
 	const char *ifaces[RUN_MAX_IFACES];
 	int nifaces;
 	const char *policy, *quarantine, *brokers, *topic, *file, *spool_dir, *metrics_addr, *node;
 	int xdp_mode; /* index in xdp_modes */
-	bool xdp_mode_given, tc_ingress, detach_on_exit;
+	bool tc_ingress, detach_on_exit;
 };
 
 static const char *const xdp_modes[] = {"native", "generic", NULL};
 
+_Static_assert(RUN_MAX_IFACES == 8, "--iface's help says how many interfaces one agent serves");
+
 static const struct kg_opt run_opts[] = {
-	KG_OPT_LIST("iface", "IF", struct run_args, ifaces, nifaces, RUN_MAX_IFACES,
+	KG_OPT_LIST("iface", "IF", struct run_args, ifaces, nifaces,
 		    "broker-facing interface (repeatable, up to 8)", .required = true),
 	KG_OPT_STR("policy", "FILE", struct run_args, policy,
 		   "policy file (YAML; see 'kgate policy check'): seeds\n"
@@ -281,10 +286,10 @@ static int open_sinks(struct run *r, const struct run_args *a)
 		kg_run_log("audit: %s", err);
 		return -1;
 	}
-	ms.audit = r->audit;
+	ms.audit = r->audit; /* read at each scrape: the audit pipeline comes first */
 	if (a->metrics_addr && !(r->metrics = kg_metrics_open(a->metrics_addr, &ms, err,
 							      sizeof(err)))) {
-		kg_run_log("audit: %s", err);
+		kg_run_log("metrics: %s", err);
 		return -1;
 	}
 	for (int i = 0; i < r->nrt; i++) {
@@ -339,7 +344,12 @@ static void main_loop(struct run *r)
 	      r->events, r->bad_records);
 }
 
-/* Closes everything; detaches when asked. The exit code: rc, or 1 when a detach failed. */
+/*
+ * Closes everything; detaches when asked. The exit code: rc, or 1 when a detach failed.
+ * After a setup failure (rc != 0) Kafka gets no time: nothing was shipped yet, what the
+ * pipeline holds stays spooled for the next agent, and a mistyped option (a --metrics-addr
+ * in use) must not keep the operator waiting on an unreachable audit broker.
+ */
 static int shut_down(struct run *r, const struct run_args *a, int rc)
 {
 	char err[1024];
@@ -347,7 +357,7 @@ static int shut_down(struct run *r, const struct run_args *a, int rc)
 	ring_buffer__free(r->rb);
 	kg_metrics_close(r->metrics);
 	if (r->audit)
-		kg_audit_close(r->audit, RUN_CLOSE_MS);
+		kg_audit_close(r->audit, rc ? 0 : RUN_CLOSE_MS);
 	for (int i = 0; i < r->nrt; i++) {
 		kg_runtime_close(&r->rt[i]);
 		if (rc == 0 && a->detach_on_exit) {

@@ -6,8 +6,8 @@
  * as a whole struct kg_event, so every reader (kgate run, the datapath tests, the
  * benchmark) sees events one by one, as before.
  */
-#ifndef KGATE_EVENTS_H
-#define KGATE_EVENTS_H
+#ifndef KGATE_DATAPATH_EVENTS_H
+#define KGATE_DATAPATH_EVENTS_H
 
 #include <stddef.h>
 
@@ -25,4 +25,4 @@ typedef void (*kg_event_cb)(void *ctx, const struct kg_event *e);
  */
 int kg_events_each(const void *rec, size_t size, kg_event_cb cb, void *ctx);
 
-#endif /* KGATE_EVENTS_H */
+#endif /* KGATE_DATAPATH_EVENTS_H */

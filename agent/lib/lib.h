@@ -5,7 +5,9 @@
  * (from the X-macros in maps/), whole-file reads and atomic writes, the three
  * directories, and the output queue of a non-blocking socket.
  *
- * May call: libc and maps/ only. Everything in agent/ may call it.
+ * May call: libc, maps/, and bpf/kafka_decode.h for its enums alone (names.c names the
+ * decoder's event kinds and api keys; no decoding happens here). Everything in agent/ may
+ * call it.
  */
 #ifndef KGATE_LIB_H
 #define KGATE_LIB_H

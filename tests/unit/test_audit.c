@@ -206,36 +206,36 @@ static void test_codec_alternatives(void)
  */
 static void test_json_commands_as_records(void)
 {
-	static const char *const names[] = {"jos\xc3\xa9", "a\"b\\c\nd\x7f", "\xe2\x82\xac\x80",
-					    "\xc3"};
+	/* each name, and the JSON string both must write for it, spelled out here */
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{"jos\xc3\xa9", "\"jos\xc3\xa9\""},                     /* UTF-8 as it is */
+		{"a\"b\\c\nd\x7f", "\"a\\\"b\\\\c\\u000ad\\u007f\""},  /* escapes, DEL */
+		{"\xe2\x82\xac\x80", "\"\xe2\x82\xac\\u0080\""},       /* the euro, a stray byte */
+		{"\xc3", "\"\\u00c3\""},                                 /* a lone lead byte */
+	};
 	struct kg_event ev;
 	char b[KG_AUDIT_RECORD_MAX], *out = NULL;
 	size_t outlen = 0;
 	FILE *f;
 
-	f = open_memstream(&out, &outlen);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	kg_json_fput(f, "jos\xc3\xa9");
-	fclose(f);
-	CU_ASSERT_STRING_EQUAL(out, "\"jos\xc3\xa9\"");
-	free(out);
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char want[128];
-		const char *at;
 
 		out = NULL;
 		f = open_memstream(&out, &outlen);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-		kg_json_fput(f, names[i]);
+		kg_json_fput(f, cases[i].in);
 		fclose(f);
-		full_event(&ev);
-		ev.principal_len = strlen(names[i]);
-		memcpy(ev.principal, names[i], ev.principal_len);
-		CU_ASSERT_FATAL(kg_audit_encode_at(b, sizeof(b), &ev, &full_names, 1, "n", WALL) > 0);
-		snprintf(want, sizeof(want), "\"principal\":%s,", out);
-		at = strstr(b, want);
-		CU_ASSERT_PTR_NOT_NULL(at);
+		CU_ASSERT_STRING_EQUAL(out, cases[i].want);
 		free(out);
+		full_event(&ev);
+		ev.principal_len = strlen(cases[i].in);
+		memcpy(ev.principal, cases[i].in, ev.principal_len);
+		CU_ASSERT_FATAL(kg_audit_encode_at(b, sizeof(b), &ev, &full_names, 1, "n", WALL) > 0);
+		snprintf(want, sizeof(want), "\"principal\":%s,", cases[i].want);
+		CU_ASSERT_PTR_NOT_NULL(strstr(b, want));
 	}
 	/* NULL is null */
 	out = NULL;

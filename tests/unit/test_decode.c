@@ -141,7 +141,7 @@ struct api_cov {
 	int key, vmin, vmax;
 };
 
-/* What the decoder covers (issue #2): every version of each. */
+/* What the decoder covers: every version of each (the README's table of keys). */
 static const struct api_cov coverage[] = {
 	{ KAFKA_PRODUCE, 0, 13 },	    { KAFKA_FETCH, 0, 18 },
 	{ KAFKA_LIST_OFFSETS, 0, 11 },	    { KAFKA_METADATA, 0, 13 },
@@ -803,7 +803,7 @@ static void test_sasl_users(void)
 	}
 }
 
-/* ---- issue 11: keys decoded from Kafka 4.x, by hand-written frames ---------- */
+/* ---- keys Kafka 4.x defines, by hand-written frames ------------------------- */
 
 /* A frame writer for the cases below: classic or flexible encodings. */
 struct fw {
