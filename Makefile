@@ -207,18 +207,21 @@ test-unit: $(BUILD)/tests/test_unit $(BUILD)/tests/kframe_selftest
 	$(BUILD)/tests/kframe_selftest
 	cd tests && ../$(BUILD)/tests/test_unit
 
-# The audit pipeline against the mock broker: fields, broker down/up, SIGKILL, rate.
+# The audit pipeline against the mock broker: fields, broker down/up, SIGKILL, rate; and
+# what reads the audit topic back: audit trace --from-kafka, observe --from-kafka.
 $(BUILD)/tests/audit_driver: tests/agent/audit_driver.c $(LIBKGATE) $(HDRS) $(SKELS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -o $@ tests/agent/audit_driver.c $(LIBKGATE) $(AGENT_LIBS)
 
 test-audit: $(BUILD)/tests/audit_driver $(BUILD)/kgate
 	BUILD=$(BUILD) tests/agent/test_audit.sh
+	BUILD=$(BUILD) tests/agent/test_trace.sh
 
 test-cli: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate tests/cli/test_cli.sh
 	KGATE=$(BUILD)/kgate tests/cli/test_policy_lint.sh
 	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_policy_store.py
 	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_pcap.py
+	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_trace.py
 
 # make install into a temporary DESTDIR, then what it put there: man pages, completions.
 test-install: $(BUILD)/kgate

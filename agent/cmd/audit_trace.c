@@ -716,6 +716,32 @@ static int rd_cmp(const void *a, const void *b)
 	return by_time(&((const struct rd *)a)->w, &((const struct rd *)b)->w);
 }
 
+/*
+ * Drops the repeats of a record (a dump of the topic may hold one twice: a producer's
+ * retry): arr holds n elements of size bytes, each starting with its struct who, sorted by
+ * time, node and seq, so that copies stand next to each other. Returns the count left.
+ */
+static size_t drop_repeats(void *arr, size_t n, size_t size)
+{
+	char *a = arr;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct who *w = (const void *)(a + i * size);
+		const struct who *prev = k ? (const void *)(a + (k - 1) * size) : NULL;
+
+		if (prev && prev->seq == w->seq && !strcmp(prev->node, w->node))
+			continue;
+		if (k != i)
+			memcpy(a + k * size, a + i * size, size);
+		k++;
+	}
+	return k;
+}
+
+_Static_assert(offsetof(struct wr, w) == 0 && offsetof(struct rd, w) == 0,
+	       "drop_repeats reads the record's struct who at the start of each element");
+
 /* One idempotent batch: the same producer, epoch and first sequence. */
 static bool same_producer_batch(const struct wr *a, const struct wr *b)
 {
@@ -793,6 +819,9 @@ static void analyse(struct trace *t, struct answer *an)
 	qsort(an->claims, an->nclaims, sizeof(*an->claims), wr_cmp);
 	qsort(an->unplaced, an->nunplaced, sizeof(*an->unplaced), wr_cmp);
 	qsort(an->reads, an->nreads, sizeof(*an->reads), rd_cmp);
+	an->nclaims = drop_repeats(an->claims, an->nclaims, sizeof(*an->claims));
+	an->nunplaced = drop_repeats(an->unplaced, an->nunplaced, sizeof(*an->unplaced));
+	an->nreads = drop_repeats(an->reads, an->nreads, sizeof(*an->reads));
 
 	/* the claims: a batch acked again is a duplicate of its first ack; the newest
 	 * distinct batch holds O now, older distinct ones were replaced */
@@ -1124,12 +1153,12 @@ static void print_readers(const struct trace *t, const struct answer *an)
 	struct kg_col cols[T__COUNT] = {
 		{.head = "TIME"},
 		{.head = "NODE", .min = 8},
-		{.head = "PRINCIPAL", .min = 16},
+		{.head = "PRINCIPAL", .min = 14},
 		{.head = "REGION", .min = 6},
-		{.head = "CLIENT-ID", .min = 10},
+		{.head = "CLIENT-ID", .min = 8},
 		{.head = "OFFSETS"},
 		{.head = "SAMPLE"},
-		{.head = "RULE", .min = 12},
+		{.head = "RULE", .min = 10},
 		{.head = "DECISION"},
 		{.head = "WRITE", .min = 12},
 	};
@@ -1303,8 +1332,12 @@ static void print_text(struct trace *t, const struct answer *an)
 		}
 		for (size_t i = 0; i < an->nunplaced; i++)
 			n += an->unplaced[i].role == R_CANDIDATE;
-		printf("maybe     %zu write%s without offsets%s\n", n, n == 1 ? "" : "s",
-		       t->below.set || t->above.set ? " in between" : "");
+		if (n)
+			printf("maybe     %zu write%s without offsets%s\n", n, n == 1 ? "" : "s",
+			       t->below.set || t->above.set ? " in between" : "");
+		else
+			printf("maybe     no write without offsets%s\n",
+			       t->below.set || t->above.set ? " in between" : "");
 		for (size_t i = 0; i < an->nunplaced; i++)
 			if (an->unplaced[i].role == R_CANDIDATE)
 				write_line(t, an, &an->unplaced[i]);
