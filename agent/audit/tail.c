@@ -25,6 +25,9 @@
 /* Waiting for a partition's newest record (where_from): past it, the partition is read
  * from its start and the caller's time filter does the rest. */
 #define TAIL_PEEK_MS 5000
+/* Without --follow, the read fails when nothing came for this long before the backlog was
+ * read (the cluster stopped answering); with --follow it waits, until stopped. */
+#define TAIL_STALL_MS 60000
 
 struct tpart {
 	int id;
@@ -136,6 +139,7 @@ static bool all_caught(const struct tpart *parts, int n)
 static int pump(rd_kafka_queue_t *q, const char *topic, struct tpart *parts, int n,
 		const struct kg_audit_tail *o, char *err, size_t errlen)
 {
+	__u64 stall = kg_now_ms() + TAIL_STALL_MS;
 	bool told = false;
 
 	for (;;) {
@@ -152,8 +156,14 @@ static int pump(rd_kafka_queue_t *q, const char *topic, struct tpart *parts, int
 		if (o->stop && *o->stop)
 			return 0;
 		m = rd_kafka_consume_queue(q, TAIL_POLL_MS);
+		if (!m && !o->follow && kg_now_ms() > stall) {
+			snprintf(err, errlen, "%s: no record came for %d s before its end", topic,
+				 TAIL_STALL_MS / 1000);
+			return -ETIMEDOUT;
+		}
 		if (!m)
 			continue;
+		stall = kg_now_ms() + TAIL_STALL_MS;
 		p = part_of(parts, n, m->partition);
 		if (m->err && !transient(m->err)) {
 			snprintf(err, errlen, "%s [%d]: %s", topic, (int)m->partition,

@@ -35,8 +35,8 @@
 #include "agent/cmd/cmd.h"
 
 /*
- * Decisions of T kept for the links ((node, seq) -> verdict, rule, version...: ~64 bytes
- * each). Past it, later decisions are counted, not kept: a write or read naming one of
+ * Decisions of T kept for the links ((node, seq) -> verdict, rule, version...: 64 bytes
+ * each, and 4 to 8 of hash). Past it, later decisions are counted, not kept: a write or read naming one of
  * them is reported from its own fields, and the output says how many were not kept
  * (--since narrows the window).
  */
@@ -49,7 +49,7 @@
 /* Topic ids learned for T from records that carry both (a topic created again gets a new
  * one). Past it, records naming T only by a further id are not matched (said). */
 #define TRACE_TOPIC_IDS 8
-/* Longest node name kept (the agent's --node, a host name). */
+/* Longest node name kept (the agent's --node, a host name); a longer one is cut here. */
 #define TRACE_NODE_MAX 256
 /* UUID text and its NUL. */
 #define TRACE_UUID_LEN 40
@@ -220,6 +220,8 @@ struct dec {
 	__u16 api_key;
 	bool enforced;
 };
+
+_Static_assert(sizeof(struct dec) == 64, "TRACE_DECISIONS_MAX's memory: 64 bytes a decision");
 
 /* A record kept whole for the answer. */
 struct kept {
