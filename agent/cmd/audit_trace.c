@@ -850,28 +850,28 @@ static void analyse(struct trace *t, struct answer *an)
 	}
 	for (size_t i = 0; an->ndistinct > 1 && i < an->nclaims; i++) {
 		const struct wr *c = &an->claims[i], *h = &an->claims[an->holder];
+		/* under two topic ids the topic was created again, else the log was cut */
+		bool again = !c->w.topic_id_null && !h->w.topic_id_null &&
+			     strcmp(c->w.topic_id, h->w.topic_id);
+		char cw[64], hw[64];
 
 		if (c->role != R_CLAIM)
 			continue;
-		if (!c->w.topic_id_null && !h->w.topic_id_null && strcmp(c->w.topic_id, h->w.topic_id))
-			say(&an->anomalies, &an->nanomalies, "topic_recreated",
-			    "offset %llu was given twice: by %s #%llu (%llu..%llu, topic id %s) and by "
-			    "%s #%llu (%llu..%llu, topic id %s): the topic was deleted and created "
-			    "again, so the offset exists once per incarnation",
-			    (unsigned long long)o, c->w.node, (unsigned long long)c->w.seq,
-			    (unsigned long long)c->base, (unsigned long long)c->last, c->w.topic_id,
-			    h->w.node, (unsigned long long)h->w.seq, (unsigned long long)h->base,
-			    (unsigned long long)h->last, h->w.topic_id);
-		else
-			say(&an->anomalies, &an->nanomalies, "two_acked_writes",
-			    "two acked writes claim offset %llu: %s #%llu (%llu..%llu, %s) and %s #%llu "
-			    "(%llu..%llu, %s): the log was truncated after a leader change and the "
-			    "offset given again (the newer holds it now), or two clusters share the "
-			    "topic's name",
-			    (unsigned long long)o, c->w.node, (unsigned long long)c->w.seq,
-			    (unsigned long long)c->base, (unsigned long long)c->last, c->w.time,
-			    h->w.node, (unsigned long long)h->w.seq, (unsigned long long)h->base,
-			    (unsigned long long)h->last, h->w.time);
+		snprintf(cw, sizeof(cw), "%s", again ? c->w.topic_id : c->w.time);
+		snprintf(hw, sizeof(hw), "%s", again ? h->w.topic_id : h->w.time);
+		say(&an->anomalies, &an->nanomalies, again ? "topic_recreated" : "two_acked_writes",
+		    "two acked writes claim offset %llu: %s #%llu (%llu..%llu, %s%s) and %s #%llu "
+		    "(%llu..%llu, %s%s): %s",
+		    (unsigned long long)o, c->w.node, (unsigned long long)c->w.seq,
+		    (unsigned long long)c->base, (unsigned long long)c->last,
+		    again ? "topic id " : "", cw, h->w.node, (unsigned long long)h->w.seq,
+		    (unsigned long long)h->base, (unsigned long long)h->last,
+		    again ? "topic id " : "", hw,
+		    again ? "the topic was deleted and created again, and the offset exists once "
+			    "in each"
+			  : "the log was truncated after a leader change and the offset given "
+			    "again (the newer holds it now), or two clusters share the topic's "
+			    "name");
 	}
 
 	/* writes without offsets: attempts of a claiming batch, or (no claim) candidates
