@@ -226,12 +226,14 @@ test-unit: $(BUILD)/tests/test_unit $(BUILD)/tests/kframe_selftest
 	$(BUILD)/tests/kframe_selftest
 	cd tests && ../$(BUILD)/tests/test_unit
 
-# The audit pipeline against the mock broker: fields, broker down/up, SIGKILL, rate.
+# The audit pipeline against the mock broker: fields, broker down/up, SIGKILL, rate; and
+# what reads the audit topic back: audit trace --from-kafka, observe --from-kafka.
 $(BUILD)/tests/audit_driver: $(call OBJS,tests/agent/audit_driver.c) $(LIBKGATE) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 test-audit: $(BUILD)/tests/audit_driver $(BUILD)/kgate
 	BUILD=$(BUILD) tests/agent/test_audit.sh
+	BUILD=$(BUILD) tests/agent/test_trace.sh
 
 test-cli: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate tests/cli/test_cli.sh
@@ -239,6 +241,7 @@ test-cli: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate tests/cli/test_policy_lint.sh
 	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_policy_store.py
 	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_pcap.py
+	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_trace.py
 
 # The Makefile's dependencies on a copy of the tree and its build: a changed header rebuilds
 # exactly what includes it; a new commit makes `kgate version` name it.

@@ -15,6 +15,7 @@
 #define KGATE_AUDIT_H
 
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
@@ -158,5 +159,31 @@ struct kg_audit_stats {
 };
 
 void kg_audit_stats(struct kg_audit *a, struct kg_audit_stats *st);
+
+/* ---- following the audit topic (tail.c) -------------------------------------------------- */
+
+/* What kg_audit_tail_kafka reads, and what it tells. */
+struct kg_audit_tail {
+	__u64 since_ns;	 /* each partition from its first record at or after this time ... */
+	__u32 last;	 /* ... or, since_ns 0, from its newest `last` records */
+	bool follow;	 /* after the backlog, every new record until *stop */
+	const volatile sig_atomic_t *stop; /* checked between records (NULL: never) */
+	kg_audit_rec_fn fn;		    /* each record; non-zero stops the read */
+	void (*caught_up)(void *ctx);	    /* once: every partition read to the end it had
+					     * when the read began (NULL: not told) */
+	void *ctx;
+};
+
+/*
+ * The audit topic on brokers, every partition at once: from since_ns (by time where the
+ * cluster can look offsets up by time; a partition whose lookup finds nothing although
+ * its newest record is newer is read from its start: the caller filters records by their
+ * own time), or the newest `last` records of each partition; up to the end each partition
+ * had when the read began (then caught_up), and with follow every later record until
+ * *stop. Records of one partition come in order; partitions interleave. 0, or -errno with
+ * err set.
+ */
+int kg_audit_tail_kafka(const char *brokers, const char *topic, const struct kg_audit_tail *o,
+			char *err, size_t errlen);
 
 #endif

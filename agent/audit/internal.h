@@ -53,6 +53,27 @@ bool kg_rec_u64(const char *rec, size_t len, const char *field, __u64 *out);
 /* A string field, unescaped into out (NUL-terminated); a null field gives false. */
 bool kg_rec_str(const char *rec, size_t len, const char *field, char *out, size_t outlen);
 bool kg_rec_bool(const char *rec, size_t len, const char *field, bool *out);
+/* A signed number (fields.c): -1 for a Kafka error code, where kg_rec_u64 says false. */
+bool kg_rec_s64(const char *rec, size_t len, const char *field, __s64 *out);
+
+/* ---- a consumer of the audit topic (consumer.c) ------------------------------------------ */
+
+struct rd_kafka_s;
+struct rd_kafka_topic_s;
+struct rd_kafka_metadata;
+
+/* A consumer (enable.partition.eof on), the topic's handle, and its metadata (one topic:
+ * md->topics[0].partitions). */
+struct kg_audit_consumer {
+	struct rd_kafka_s *rk;
+	struct rd_kafka_topic_s *t;
+	const struct rd_kafka_metadata *md;
+};
+
+/* 0, or -errno with err set (and nothing left to close). */
+int kg_audit_consumer_open(struct kg_audit_consumer *k, const char *brokers, const char *topic,
+			   const char *client_id, int timeout_ms, char *err, size_t errlen);
+void kg_audit_consumer_close(struct kg_audit_consumer *k);
 
 /* ---- spool (spool.c) ------------------------------------------------------------------- */
 

@@ -115,32 +115,19 @@ static int read_partition(rd_kafka_t *rk, rd_kafka_topic_t *t, int p, __s64 from
 int kg_audit_read_kafka(const char *brokers, const char *topic, __u64 since_ns, kg_audit_rec_fn fn,
 			void *ctx, char *err, size_t errlen)
 {
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_conf_t *c = rd_kafka_conf_new();
-	rd_kafka_topic_t *t = NULL;
+	struct kg_audit_consumer k;
+	const struct rd_kafka_metadata *md;
+	rd_kafka_topic_t *t;
 	rd_kafka_resp_err_t e;
 	rd_kafka_t *rk;
-	int rc = 0;
+	int rc = kg_audit_consumer_open(&k, brokers, topic, "kgate-audit-reader", READ_REQUEST_MS,
+					err, errlen);
 
-	if (rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, errlen) ||
-	    rd_kafka_conf_set(c, "enable.partition.eof", "true", err, errlen) ||
-	    rd_kafka_conf_set(c, "client.id", "kgate-audit-reader", err, errlen)) {
-		rd_kafka_conf_destroy(c);
-		return -EINVAL;
-	}
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, errlen);
-	if (!rk) {
-		rd_kafka_conf_destroy(c);
-		return -EINVAL;
-	}
-	t = rd_kafka_topic_new(rk, topic, NULL);
-	e = t ? rd_kafka_metadata(rk, 0, t, &md, READ_REQUEST_MS) : rd_kafka_last_error();
-	if (e || md->topic_cnt != 1 || md->topics[0].err) {
-		snprintf(err, errlen, "metadata of %s from %s: %s", topic, brokers,
-			 rd_kafka_err2str(e ? e : md->topics[0].err));
-		rc = -EIO;
-		goto out;
-	}
+	if (rc)
+		return rc;
+	rk = k.rk;
+	t = k.t;
+	md = k.md;
 	for (int i = 0; i < md->topics[0].partition_cnt && !rc; i++) {
 		int p = md->topics[0].partitions[i].id;
 		int64_t lo, hi;
@@ -158,11 +145,6 @@ int kg_audit_read_kafka(const char *brokers, const char *topic, __u64 since_ns, 
 	}
 	if (rc == 1)
 		rc = 0;
-out:
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	if (t)
-		rd_kafka_topic_destroy(t);
-	rd_kafka_destroy(rk);
+	kg_audit_consumer_close(&k);
 	return rc;
 }

@@ -178,13 +178,15 @@ void kg_json_mode(bool json, bool jsonl);
 /* The commands (main.c's table; kg_commands[] lists them for the generators). */
 extern const struct kg_cmd kg_cmd_decode, kg_cmd_probe, kg_cmd_policy, kg_cmd_observe,
 	kg_cmd_run, kg_cmd_flows, kg_cmd_stats, kg_cmd_detach, kg_cmd_version, kg_cmd_gen_man,
-	kg_cmd_gen_completion;
+	kg_cmd_gen_completion, kg_cmd_audit;
 extern const struct kg_cmd *const kg_commands[];
 extern const size_t kg_ncommands;
 /* kgate policy's subcommands (policy.c's table). */
 extern const struct kg_cmd kg_cmd_policy_check, kg_cmd_policy_apply, kg_cmd_policy_show,
 	kg_cmd_policy_diff, kg_cmd_policy_eval, kg_cmd_policy_history, kg_cmd_policy_rollback,
 	kg_cmd_policy_confirm, kg_cmd_policy_pause, kg_cmd_policy_resume, kg_cmd_policy_whatif;
+/* kgate audit's subcommands (audit.c's table). */
+extern const struct kg_cmd kg_cmd_audit_trace;
 
 /*
  * A text table sized to its content (table.c). Rows are kept (kg_table_add) until

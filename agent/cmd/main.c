@@ -36,6 +36,7 @@ const struct kg_cmd *const kg_commands[] = {
 	&kg_cmd_probe,
 	&kg_cmd_policy,
 	&kg_cmd_observe,
+	&kg_cmd_audit,
 	&kg_cmd_run,
 	&kg_cmd_flows,
 	&kg_cmd_stats,

@@ -50,22 +50,9 @@ check() { # check "what" command...
 	if "$@"; then ok "$what"; else bad "$what"; fi
 }
 
-cc -O2 -Wall -o "$TMP/mock_broker" tests/tools/mock_broker.c $(pkg-config --cflags --libs rdkafka) ||
-	{ echo "test_audit: cannot build the mock broker" >&2; exit 1; }
-mkfifo "$TMP/mock.in"
-# the mock stops at EOF on stdin: a holder keeps the FIFO open, commands go through it
-sleep 100000 >"$TMP/mock.in" &
-HOLD_PID=$!
-"$TMP/mock_broker" --topic audit1:3 --topic audit2:3 --topic audit3:3 --topic audit4:1 \
-	<"$TMP/mock.in" >"$TMP/mock.out" 2>"$TMP/mock.err" &
-MOCK_PID=$!
-for _ in $(seq 100); do
-	grep -q '^BOOTSTRAP ' "$TMP/mock.out" && break
-	sleep 0.05
-done
-BROKERS=$(awk '/^BOOTSTRAP/ {print $2}' "$TMP/mock.out")
-[ -n "$BROKERS" ] || { echo "test_audit: mock broker did not start" >&2; cat "$TMP/mock.err" >&2; exit 1; }
-mock() { echo "$1" >"$TMP/mock.in"; }
+# the mock (tests/agent/mock.sh): BROKERS; `mock down`, `mock up`
+. tests/agent/mock.sh
+mock_start audit1:3 audit2:3 audit3:3 audit4:1
 
 # Consumes a topic to $2 (payloads), and "partition key" per line to $2.meta.
 consume() {

@@ -31,7 +31,9 @@ cmds += ["policy " + s for s in ["check", "apply", "show", "diff", "eval", "hist
 for cmd in cmds:
     out = subprocess.run([k] + cmd.split() + ["--help"], capture_output=True, text=True).stdout
     for line in out.split("\nOptions:\n", 1)[1].splitlines():
-        m = re.match(r"^  (?:-\w, )?\s*--([a-z][a-z0-9-]*) (\S+)\s+(.*)", line)
+        # an option's own line: "  -o, --name" or "      --name" (help text lines that
+        # mention an option are indented further)
+        m = re.match(r"^  (?:-\w, |    )--([a-z][a-z0-9-]*) (\S+)\s+(.*)", line)
         if not m or "repeatable" in m.group(3):
             continue
         meta = m.group(2)

@@ -24,7 +24,7 @@ check "the binary: bin/kgate, executable, runs" "$KG" version
 check "the binary is the build's" cmp "$KG" "$BUILD/kgate"
 pages=$("$KG" __man --list)
 check "a page per command and subcommand (kgate, kgate-run, kgate-policy-check...)" \
-	bash -c "for p in kgate kgate-run kgate-policy kgate-policy-check kgate-policy-eval kgate-observe kgate-decode kgate-version; do grep -qx \$p <<<'$pages' || exit 1; done"
+	bash -c "for p in kgate kgate-run kgate-policy kgate-policy-check kgate-policy-eval kgate-observe kgate-audit kgate-audit-trace kgate-decode kgate-version; do grep -qx \$p <<<'$pages' || exit 1; done"
 for p in $pages; do
 	f=$P/share/man/man1/$p.1
 	check "man page $p.1 installed" test -s "$f"

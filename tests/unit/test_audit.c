@@ -374,6 +374,26 @@ static void expect_records(struct kg_spool *sp, __u64 after_seq, __u64 first, __
 	kg_spool_reader_close(&r);
 }
 
+/* Signed fields (kg_rec_s64): a Kafka error code may be negative; the bounds of an i64;
+ * what is not a number; a field name inside a string is not the field. */
+static void test_rec_signed(void)
+{
+	const char *r = "{\"node\":\"a\\\"error_code\\\":5\",\"error_code\":-1,\"max\":9223372036854775807,"
+			"\"min\":-9223372036854775808,\"over\":9223372036854775808,\"n\":null,"
+			"\"s\":\"7\",\"minus\":-}";
+	size_t n = strlen(r);
+	__s64 v = 0;
+
+	CU_ASSERT(kg_rec_s64(r, n, "error_code", &v) && v == -1);
+	CU_ASSERT(kg_rec_s64(r, n, "max", &v) && v == INT64_MAX);
+	CU_ASSERT(kg_rec_s64(r, n, "min", &v) && v == INT64_MIN);
+	CU_ASSERT(!kg_rec_s64(r, n, "over", &v));
+	CU_ASSERT(!kg_rec_s64(r, n, "n", &v));
+	CU_ASSERT(!kg_rec_s64(r, n, "s", &v));
+	CU_ASSERT(!kg_rec_s64(r, n, "minus", &v));
+	CU_ASSERT(!kg_rec_s64(r, n, "absent", &v));
+}
+
 static void test_spool_append_restart(void)
 {
 	struct kg_spool sp;
@@ -1062,6 +1082,7 @@ int register_audit_tests(void)
 			 test_json_commands_as_records) ||
 	    !CU_add_test(s, "codec: worst case fits, short buffer refused", test_codec_limits) ||
 	    !CU_add_test(s, "codec: gap records", test_codec_gap) ||
+	    !CU_add_test(s, "signed fields of a record", test_rec_signed) ||
 	    !CU_add_test(s, "spool: append, read in order, restart, cut partial record",
 			 test_spool_append_restart) ||
 	    !CU_add_test(s, "spool: segments rolled, removed once delivered",
