@@ -63,7 +63,8 @@ if command -v zsh >/dev/null; then
 dir=$1 bin=$2 out=$3; shift 3
 zmodload zsh/zpty
 zpty z zsh -f -i
-zpty -w z "PS1='> '; PATH=$bin:\$PATH; fpath=($dir \$fpath); autoload -Uz compinit; compinit -u -D -d /dev/null"
+# -D: no dump file at all (a dump file named /dev/null was once replaced by a regular file)
+zpty -w z "PS1='> '; PATH=$bin:\$PATH; fpath=($dir \$fpath); autoload -Uz compinit; compinit -u -D"
 zpty -w z "dump() { print -r -- \"\$BUFFER\" >>$out; BUFFER= }; zle -N dump; bindkey '^T' dump"
 for l in "$@"; do
 	zpty -w -n z "$l"$'\t'
