@@ -85,8 +85,8 @@ $(BUILD)/kgate: $(patsubst %.c,$(BUILD)/obj/%.o,$(CMD_SRCS)) $(LIBKGATE)
 
 UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
 	tests/unit/test_policy_yaml.c tests/unit/test_policy_lint.c tests/unit/test_policy_eval.c \
-	tests/lib/kframe.c tests/lib/decode_util.c tests/unit/test_audit.c tests/unit/test_events.c \
-	tests/unit/test_lifecycle.c tests/lib/cu_run.c
+	tests/lib/kframe.c tests/lib/decode_util.c tests/unit/test_audit.c tests/unit/test_codec.c \
+	tests/unit/test_events.c tests/unit/test_lifecycle.c tests/lib/cu_run.c
 
 $(BUILD)/tests/test_unit: $(UNIT_SRCS) $(LIBKGATE_SAN) $(wildcard tests/unit/*.h tests/lib/*.h) \
 		$(HDRS) $(SKELS) | $(BUILD)/tests

@@ -71,6 +71,17 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 int kg_audit_event(struct kg_audit *a, const struct kg_event *ev);
 
 /*
+ * A batch: the records of kg_audit_event() and kg_audit_append() between the two are held
+ * in memory and written to each sink together at kg_audit_batch_end() (or earlier, every
+ * KG_AUDIT_BATCH_BYTES): one write(2) per sink instead of one per record. Outside a batch
+ * every record is written before the call returns. A caller lets events go from where
+ * they came (the ring buffer's consumer position) only after kg_audit_batch_end(), so a
+ * killed agent loses nothing it took.
+ */
+void kg_audit_batch_begin(struct kg_audit *a);
+void kg_audit_batch_end(struct kg_audit *a);
+
+/*
  * A record the datapath does not make (kind `policy`: a step of the policy lifecycle,
  * agent/policy/store.h): fields are its JSON members after the head, "kind" first,
  * without braces; wall_ns is when it happened. It gets the node, the next sequence

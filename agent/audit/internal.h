@@ -58,7 +58,8 @@ bool kg_rec_bool(const char *rec, size_t len, const char *field, bool *out);
 
 /*
  * The Kafka spool: every record bound for Kafka is appended here first (JSON lines, one
- * write(2) per record, so a killed agent loses nothing it accepted), and a sender
+ * write(2) per record or per batch of them, before the batch leaves the ring buffer:
+ * a killed agent loses nothing it took), and a sender
  * delivers from the head in order. Segments are files "seg-<first seq>.jsonl" of up to
  * KG_SPOOL_SEGMENT_BYTES; the newest one is never removed, so its name and its last
  * record always tell the next sequence number. The file "delivered" holds the last
@@ -89,13 +90,31 @@ struct kg_spool {
 	__s64 delivered_offset;	   /* -1: unknown */
 	__u64 unsynced;		   /* bytes appended since the last fdatasync */
 	__u64 seg_max;		   /* KG_SPOOL_SEGMENT_BYTES (tests make it small) */
+	/* the writer's own (no lock): the newest segment's size (the sender never removes the
+	 * newest segment), records added and not yet written (kg_spool_flush) */
+	__u64 tail_bytes;
+	struct kg_buf held;
+	__u64 held_records, held_last_seq;
 };
 
 /* Opens (creating) dir: scans the segments, cuts a partial last line, reads "delivered",
  * counts the undelivered records. 0 or -errno with err set. */
 int kg_spool_open(struct kg_spool *sp, const char *dir, char *err, size_t errlen);
 void kg_spool_close(struct kg_spool *sp);
-/* Appends one record (without newline) numbered seq: 0 or -errno. Main thread only. */
+/*
+ * Adds one record (without newline) numbered seq to those held in memory, which
+ * kg_spool_flush writes with one write(2). When the newest segment is full (kg_spool_rolls)
+ * the held records are written first and this one starts a new segment. 0, or -errno:
+ * this record is not spooled (nor are the held ones, when it was their write that failed).
+ * Main thread only.
+ */
+int kg_spool_add(struct kg_spool *sp, __u64 seq, const char *rec, size_t len);
+/* Whether the next kg_spool_add starts a new segment (writing what is held first). */
+bool kg_spool_rolls(const struct kg_spool *sp);
+/* Writes the held records and publishes them to readers. 0, or -errno: none of them is
+ * spooled (what a failed write left of them is cut off). */
+int kg_spool_flush(struct kg_spool *sp);
+/* kg_spool_add, then kg_spool_flush. */
 int kg_spool_append(struct kg_spool *sp, __u64 seq, const char *rec, size_t len);
 /* fdatasync of the newest segment if anything was appended since the last one. */
 void kg_spool_sync(struct kg_spool *sp);
@@ -134,6 +153,10 @@ void kg_spool_reader_close(struct kg_spool_reader *r);
 /* Sequence numbers reserved per write of the state file: after a crash with neither a
  * spool nor an audit file to read the last number from, numbering resumes above this. */
 #define KG_SEQ_LEASE 65536
+/* Bytes of records a batch (kg_audit_batch_begin) holds before it writes them anyway: one
+ * write(2) per sink per this much instead of per record; observe clients get them as
+ * often. */
+#define KG_AUDIT_BATCH_BYTES (256u << 10)
 /* Records the sender hands to librdkafka before their delivery reports return. */
 #define KG_SENDER_WINDOW 20000
 
@@ -169,9 +192,23 @@ struct kg_audit {
 
 	int obs_fd;
 	struct kg_outq obs[KG_OBSERVE_CLIENTS];
-	char *backlog[KG_OBSERVE_BACKLOG];
+	struct kg_backlog_rec {
+		char *p; /* the record and its newline */
+		size_t len, cap;
+	} backlog[KG_OBSERVE_BACKLOG];
 	size_t backlog_next;
 	__u64 obs_dropped;
+
+	/* a batch (kg_audit_batch_begin .. _end): records held in memory, each sink written
+	 * once per batch or per KG_AUDIT_BATCH_BYTES; outside one, once per record */
+	bool batching;
+	size_t held_bytes;	  /* of records held since the last flush */
+	struct kg_buf file_held;  /* records (with newlines) for the file */
+	__u64 spool_held[2];	  /* records held in the spool, by verdict class */
+	__u64 spool_held_first;	  /* the first one's seq */
+	__u64 spool_bytes_seen;	  /* spool.bytes when the spool was last written */
+	__u64 clock_mono, clock_wall; /* the clocks' last reading (event times) */
+	struct kg_decision_series *last_series; /* the series counted last */
 
 	/* seen in records */
 	__u64 records_total, gap_records;
@@ -183,8 +220,10 @@ struct kg_audit {
 
 /* observe.c: the socket `kgate observe` reads. */
 int kg_observe_open(struct kg_audit *a, char *err, size_t errlen);
-/* One record (with its newline) to every client and into the backlog. */
-void kg_observe_send(struct kg_audit *a, const char *rec, size_t len);
+/* One record (without newline) into the backlog and every client's queue. */
+void kg_observe_add(struct kg_audit *a, const char *rec, size_t len);
+/* Sends what the clients' sockets take now (a client gone or too slow is dropped). */
+void kg_observe_flush(struct kg_audit *a);
 int kg_observe_pollfds(struct kg_audit *a, struct pollfd *p);
 void kg_observe_serve(struct kg_audit *a, const struct pollfd *p, int n);
 void kg_observe_close(struct kg_audit *a);

@@ -42,7 +42,7 @@
 #define READBACK_TIMEOUT_MS 30000
 
 enum { ST_RECOVER, ST_SEND };
-enum { IF_SENT, IF_OK, IF_FAILED };
+enum { IF_SENT, IF_OK, IF_FAILED, IF_FREE };
 
 struct inflight {
 	__u64 seq, ts_ns;
@@ -103,32 +103,25 @@ static void log_err(const char *what, const char *detail)
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct kg_sender *s = opaque;
-	__u64 seq = (__u64)(uintptr_t)m->_private;
+	/* the message's own slot of the in-flight ring (fill): a slot is reused only after its
+	 * report came back, and a producer torn down reports nothing (resetting) */
+	struct inflight *f = m->_private;
 
 	(void)rk;
-	if (s->resetting)
+	if (s->resetting || !f || f->state != IF_SENT)
 		return;
-	/* reports come in produce order: the entry is at or near the head */
-	for (size_t i = 0; i < s->count; i++) {
-		struct inflight *f = &s->ring[(s->head + i) % KG_SENDER_WINDOW];
-
-		if (f->seq != seq)
-			continue;
-		if (m->err) {
-			f->state = IF_FAILED;
-			if (!s->failed)
-				log_err("delivery failed (resending from the spool)",
-					rd_kafka_err2str(m->err));
-			s->failed = true;
-			pthread_mutex_lock(&s->lock);
-			s->st.produce_errors++;
-			pthread_mutex_unlock(&s->lock);
-		} else {
-			f->state = IF_OK;
-			f->partition = m->partition;
-			f->offset = m->offset;
-		}
-		return;
+	if (m->err) {
+		f->state = IF_FAILED;
+		if (!s->failed)
+			log_err("delivery failed (resending from the spool)", rd_kafka_err2str(m->err));
+		s->failed = true;
+		pthread_mutex_lock(&s->lock);
+		s->st.produce_errors++;
+		pthread_mutex_unlock(&s->lock);
+	} else {
+		f->state = IF_OK;
+		f->partition = m->partition;
+		f->offset = m->offset;
 	}
 }
 
@@ -481,14 +474,16 @@ static void fill(struct kg_sender *s)
 				skipped = true;
 				skip_off = s->skip[j].offset;
 			}
-		if (!skipped && rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-						 s->pending, s->pending_len, s->a->node, nodelen,
-						 (void *)(uintptr_t)s->pending_seq))
-			return; /* queue full (or the handle failing): again after a poll */
 		f = &s->ring[(s->head + s->count) % KG_SENDER_WINDOW];
 		*f = (struct inflight){.seq = s->pending_seq,
 				       .ts_ns = s->pending_ts,
 				       .state = skipped ? IF_OK : IF_SENT};
+		if (!skipped && rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+						 s->pending, s->pending_len, s->a->node, nodelen,
+						 f)) {
+			f->state = IF_FREE; /* not counted: the slot is free again */
+			return; /* queue full (or the handle failing): again after a poll */
+		}
 		if (skipped) {
 			f->partition = s->skip_part;
 			f->offset = skip_off;

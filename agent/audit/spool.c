@@ -219,6 +219,7 @@ int kg_spool_open(struct kg_spool *sp, const char *dir, char *err, size_t errlen
 		char name[64];
 
 		seg_name(name, sizeof(name), sp->segs[sp->nsegs - 1].first_seq);
+		sp->tail_bytes = sp->segs[sp->nsegs - 1].size;
 		sp->fd = openat(sp->dirfd, name, O_WRONLY | O_APPEND | O_CLOEXEC);
 		if (sp->fd < 0) {
 			r = -errno;
@@ -234,6 +235,7 @@ fail:
 
 void kg_spool_close(struct kg_spool *sp)
 {
+	kg_spool_flush(sp);
 	if (sp->fd >= 0) {
 		fdatasync(sp->fd);
 		close(sp->fd);
@@ -242,6 +244,7 @@ void kg_spool_close(struct kg_spool *sp)
 		close(sp->dirfd);
 	free(sp->segs);
 	free(sp->dir);
+	kg_buf_free(&sp->held);
 	pthread_mutex_destroy(&sp->lock);
 	memset(sp, 0, sizeof(*sp));
 	sp->fd = -1;
@@ -269,46 +272,87 @@ static int roll(struct kg_spool *sp, __u64 seq)
 		close(sp->fd);
 	}
 	sp->fd = fd;
+	sp->tail_bytes = 0;
 	fsync(sp->dirfd); /* the new name survives a crash */
+	return 0;
+}
+
+/* Forgets what is held (it was not spooled). */
+static void drop_held(struct kg_spool *sp)
+{
+	sp->held.len = 0;
+	sp->held_records = 0;
+}
+
+int kg_spool_flush(struct kg_spool *sp)
+{
+	size_t off = 0;
+
+	if (!sp->held_records)
+		return 0;
+	if (sp->fd < 0) {
+		drop_held(sp);
+		return -EBADF; /* impossible: kg_spool_add rolled before holding anything */
+	}
+	while (off < sp->held.len) {
+		ssize_t n = write(sp->fd, sp->held.p + off, sp->held.len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int r = n < 0 ? -errno : -ENOSPC;
+
+			/* a partial record must not stay: the reader would glue the next one to it */
+			if (off && ftruncate(sp->fd, sp->tail_bytes))
+				r = -errno;
+			drop_held(sp);
+			return r;
+		}
+		off += n;
+	}
+	/* published: the sender reads up to the new size */
+	pthread_mutex_lock(&sp->lock);
+	sp->segs[sp->nsegs - 1].size += off;
+	sp->bytes += off;
+	sp->records += sp->held_records;
+	sp->last_seq = sp->held_last_seq;
+	pthread_mutex_unlock(&sp->lock);
+	sp->tail_bytes += off;
+	sp->unsynced += off;
+	drop_held(sp);
+	return 0;
+}
+
+bool kg_spool_rolls(const struct kg_spool *sp)
+{
+	return sp->fd < 0 || sp->tail_bytes + sp->held.len >= sp->seg_max;
+}
+
+int kg_spool_add(struct kg_spool *sp, __u64 seq, const char *rec, size_t len)
+{
+	int r;
+
+	/* a new segment starts with this record once the newest one is full: what is held goes
+	 * into the old one first */
+	if (kg_spool_rolls(sp)) {
+		r = kg_spool_flush(sp);
+		if (!r)
+			r = roll(sp, seq);
+		if (r)
+			return r;
+	}
+	kg_buf_add(&sp->held, rec, len);
+	kg_buf_add(&sp->held, "\n", 1);
+	sp->held_records++;
+	sp->held_last_seq = seq;
 	return 0;
 }
 
 int kg_spool_append(struct kg_spool *sp, __u64 seq, const char *rec, size_t len)
 {
-	struct iovec iov[2] = {{(void *)rec, len}, {"\n", 1}};
-	__u64 size = 0;
-	bool need_roll;
-	ssize_t n;
-	int r;
+	int r = kg_spool_add(sp, seq, rec, len);
 
-	/* the sender may drop head segments (moving the array) at any time: index under lock */
-	pthread_mutex_lock(&sp->lock);
-	need_roll = !sp->nsegs || sp->fd < 0 || sp->segs[sp->nsegs - 1].size >= sp->seg_max;
-	if (sp->nsegs)
-		size = sp->segs[sp->nsegs - 1].size;
-	pthread_mutex_unlock(&sp->lock);
-	if (need_roll) {
-		r = roll(sp, seq);
-		if (r)
-			return r;
-		size = 0;
-	}
-	n = writev(sp->fd, iov, 2);
-	if (n != (ssize_t)len + 1) {
-		r = n < 0 ? -errno : -ENOSPC;
-		/* a partial record must not stay: the reader would glue the next one to it */
-		if (n > 0 && ftruncate(sp->fd, size))
-			r = -errno;
-		return r;
-	}
-	pthread_mutex_lock(&sp->lock);
-	sp->segs[sp->nsegs - 1].size += len + 1;
-	sp->bytes += len + 1;
-	sp->records++;
-	sp->last_seq = seq;
-	pthread_mutex_unlock(&sp->lock);
-	sp->unsynced += len + 1;
-	return 0;
+	return r ? r : kg_spool_flush(sp);
 }
 
 void kg_spool_sync(struct kg_spool *sp)
