@@ -35,7 +35,10 @@ struct kg_event_names {
 	__u32 allow_sample;
 };
 
-/* Fills out for ev. Never fails: unknown ids give "" (the record still has the ids). */
+/* Fills out for ev. Never fails: unknown ids give "" (the record still has the ids).
+ * What it gives depends on the event's version, rule, region and principal ids alone
+ * (and the principal's bytes when it has some): within a batch (kg_audit_batch_begin),
+ * events with the ids of the one before get its names without a call. */
 typedef void (*kg_names_fn)(void *ctx, const struct kg_event *ev, struct kg_event_names *out);
 
 /*

@@ -209,6 +209,9 @@ struct kg_audit {
 	__u64 spool_bytes_seen;	  /* spool.bytes when the spool was last written */
 	__u64 clock_mono, clock_wall; /* the clocks' last reading (event times) */
 	struct kg_decision_series *last_series; /* the series counted last */
+	struct kg_event_names names_last;	/* the last event's names (event_names) */
+	__u32 names_key[4];			/* and its ids */
+	bool names_valid;
 
 	/* seen in records */
 	__u64 records_total, gap_records;

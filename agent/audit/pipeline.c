@@ -256,6 +256,7 @@ static void emit(struct kg_audit *a, __u64 seq, const char *rec, size_t len, int
 void kg_audit_batch_begin(struct kg_audit *a)
 {
 	a->batching = true;
+	a->names_valid = false; /* names are reused within one batch only */
 }
 
 void kg_audit_batch_end(struct kg_audit *a)
@@ -365,20 +366,40 @@ static __u64 event_wall(struct kg_audit *a, __u64 mono_ns)
 						       : 0;
 }
 
+/*
+ * The names of ev's ids. Within a batch, an event with the same ids as the last one gets
+ * the same names without asking (kg_names_fn: names depend on the ids alone); a batch
+ * ends within milliseconds, so a name that appears meanwhile (a policy being stored) is
+ * seen by the next one.
+ */
+static const struct kg_event_names *event_names(struct kg_audit *a, const struct kg_event *ev)
+{
+	/* the principal's name matters only when the event carries no principal bytes */
+	const __u32 key[4] = {ev->version_id, ev->rule_id, ev->region_id,
+			      ev->principal_len ? ~0u : ev->principal_id};
+
+	if (a->batching && a->names_valid && !memcmp(key, a->names_key, sizeof(key)))
+		return &a->names_last;
+	memset(&a->names_last, 0, sizeof(a->names_last));
+	if (a->names)
+		a->names(a->names_ctx, ev, &a->names_last);
+	memcpy(a->names_key, key, sizeof(key));
+	a->names_valid = true;
+	return &a->names_last;
+}
+
 int kg_audit_event(struct kg_audit *a, const struct kg_event *ev)
 {
-	struct kg_event_names names;
+	const struct kg_event_names *names;
 	char rec[KG_AUDIT_RECORD_MAX];
 	__u64 seq;
 	int n;
 
 	if (a->kafka)
 		spool_gap_flush(a);
-	memset(&names, 0, sizeof(names));
-	if (a->names)
-		a->names(a->names_ctx, ev, &names);
+	names = event_names(a, ev);
 	seq = a->next_seq++;
-	n = kg_audit_encode_at(rec, sizeof(rec), ev, &names, seq, a->node,
+	n = kg_audit_encode_at(rec, sizeof(rec), ev, names, seq, a->node,
 			       event_wall(a, ev->ts_ns));
 	if (n < 0)
 		return -EMSGSIZE; /* impossible: KG_AUDIT_RECORD_MAX bounds every record */
@@ -387,7 +408,7 @@ int kg_audit_event(struct kg_audit *a, const struct kg_event *ev)
 		a->by_kind[ev->kind]++;
 	if (ev->kind == KG_EV_UNDECODABLE && ev->reason < KD_REASON__COUNT)
 		a->undecodable[ev->reason]++;
-	count_series(a, ev, ev->rule_id != ~0u ? names.rule : "");
+	count_series(a, ev, ev->rule_id != ~0u ? names->rule : "");
 	seq_advance(a);
 	return 0;
 }
