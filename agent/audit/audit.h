@@ -154,6 +154,7 @@ struct kg_sender_stats {
 	__u64 produce_errors; /* failed delivery reports (each leads to a resend) */
 	__u64 skipped;	      /* records found already in the topic after a restart */
 	__u64 recovering;     /* 1: reading the topic back before sending */
+	__u64 from_files;     /* records read back from the spool's files, not from memory */
 };
 
 struct kg_audit_stats {

@@ -75,6 +75,31 @@ struct kg_spool_seg {
 	__u64 size;	 /* bytes of complete records */
 };
 
+/*
+ * The spool path while the brokers keep up: what one kg_spool_flush wrote is also kept in
+ * memory, as a block, for the sender, which sends from there (no read back from the
+ * files, and no copy: librdkafka points into the block until the delivery report) and
+ * frees a block once every record of it is delivered. Blocks are kept only while the
+ * sender has caught up with the files (kg_spool_mem_start) and up to KG_SPOOL_MEM_BYTES;
+ * past that none are kept until the sender, back on the files, catches up again.
+ */
+#define KG_SPOOL_MEM_BYTES (64u << 20)
+/* Buffers of freed blocks kept for the next flushes (no allocation per batch). */
+#define KG_SPOOL_SPARES 8
+
+struct kg_spool_rec {
+	__u64 seq;
+	__u32 off, len; /* in the block's buffer, without the newline */
+};
+
+struct kg_spool_block {
+	struct kg_spool_block *next;
+	struct kg_buf buf; /* the records as written, each with its newline */
+	struct kg_spool_rec *recs;
+	size_t n;    /* records */
+	size_t done; /* of them delivered (or given up): freed at n */
+};
+
 struct kg_spool {
 	char *dir;
 	int dirfd;
@@ -94,7 +119,16 @@ struct kg_spool {
 	 * newest segment), records added and not yet written (kg_spool_flush) */
 	__u64 tail_bytes;
 	struct kg_buf held;
+	struct kg_spool_rec *held_recs;
 	__u64 held_records, held_last_seq;
+	/* blocks kept for the sender (under lock): oldest first; the next one to read and
+	 * the index in it (NULL: the oldest) */
+	bool mem_open;
+	struct kg_spool_block *mem_head, *mem_tail, *mem_read;
+	size_t mem_read_idx;
+	__u64 mem_bytes;
+	struct kg_spool_block *spares[KG_SPOOL_SPARES];
+	int nspares;
 };
 
 /* Opens (creating) dir: scans the segments, cuts a partial last line, reads "delivered",
@@ -122,6 +156,22 @@ void kg_spool_sync(struct kg_spool *sp);
  * "delivered", removes segments wholly delivered. 0 or -errno. Sender only. */
 int kg_spool_mark_delivered(struct kg_spool *sp, __u64 seq, __u64 nrec, __s32 partition,
 			    __s64 offset);
+
+/*
+ * The sender's side of the blocks kept in memory. kg_spool_mem_start: the reader r has
+ * read everything published, so blocks are kept from now on: true, or false when more was
+ * published meanwhile (read it first). kg_spool_mem_next: the next record kept: 1 with
+ * *rec and *len (valid until its block is done), *seq and *blk; 0 when none is yet; -1 when
+ * none will be (blocks are no longer kept: read the files from the last seq taken on).
+ * kg_spool_mem_done: n more records of blk delivered (blocks are done in order).
+ * kg_spool_mem_stop: frees every block, keeps none until the next start.
+ */
+struct kg_spool_reader;
+bool kg_spool_mem_start(struct kg_spool *sp, const struct kg_spool_reader *r);
+int kg_spool_mem_next(struct kg_spool *sp, const char **rec, size_t *len, __u64 *seq,
+		      struct kg_spool_block **blk);
+void kg_spool_mem_done(struct kg_spool *sp, struct kg_spool_block *blk, size_t n);
+void kg_spool_mem_stop(struct kg_spool *sp);
 
 /* A sequential reader of the spool from the first record after a sequence number. */
 struct kg_spool_reader {

@@ -7,6 +7,9 @@
  *    flight, retries without reordering or duplicates), message.timeout.ms=0: a record is
  *    never failed for taking long, so an unreachable broker only delays; the spool, not
  *    librdkafka's queue, holds what waits (at most KG_SENDER_WINDOW records in memory).
+ *  - Records come from the spool's blocks in memory while the sender keeps up (no read
+ *    back, no copy: librdkafka points into the block until the delivery report), from its
+ *    files while it does not (brokers away, or KG_SPOOL_MEM_BYTES behind).
  *  - Key = node name, partitioner consistent_random: every record of a node lands in one
  *    partition, in sequence order.
  *  - Delivery reports come back in order; the spool's "delivered" mark moves only over a
@@ -49,6 +52,7 @@ struct inflight {
 	__s64 offset;
 	__s32 partition;
 	int state;
+	struct kg_spool_block *blk; /* sent from memory: the block it points into */
 };
 
 /* A record of this node found in the topic: its seq and time tell it apart from a record
@@ -71,7 +75,12 @@ struct kg_sender {
 	bool resetting;
 	struct kg_spool_reader rd;
 	bool rd_open, rd_end;
-	char pending[KG_AUDIT_RECORD_MAX];
+	bool from_mem;	  /* records come from the spool's blocks in memory, not its files */
+	__u64 from_files; /* records read from the files (st.from_files at update_stats) */
+	__u64 last_taken; /* seq of the last record taken from either */
+	char pending[KG_AUDIT_RECORD_MAX]; /* a record read from the files */
+	const char *pending_rec;	   /* the record to send next: pending, or in pending_blk */
+	struct kg_spool_block *pending_blk;
 	size_t pending_len;
 	__u64 pending_seq, pending_ts;
 
@@ -143,6 +152,10 @@ static rd_kafka_t *make_client(struct kg_sender *s, rd_kafka_type_t type, char *
 		{type == RD_KAFKA_PRODUCER ? "max.in.flight.requests.per.connection" : NULL, "5"},
 		{type == RD_KAFKA_PRODUCER ? "message.timeout.ms" : NULL, "0"},
 		{type == RD_KAFKA_PRODUCER ? "linger.ms" : NULL, "5"},
+		/* records are JSON with the same names in every line: lz4 makes batches several
+		 * times smaller for less CPU than it saves in copies and socket writes (the
+		 * agent's CPU per delivered record went down in bench-audit) */
+		{type == RD_KAFKA_PRODUCER ? "compression.type" : NULL, "lz4"},
 		{type == RD_KAFKA_PRODUCER ? "partitioner" : NULL, "consistent_random"},
 		{type == RD_KAFKA_PRODUCER ? "queue.buffering.max.messages" : NULL, maxq},
 		{type == RD_KAFKA_CONSUMER ? "enable.partition.eof" : NULL, "true"},
@@ -218,6 +231,9 @@ static void advance(struct kg_sender *s)
 {
 	__u64 n = 0;
 
+	struct kg_spool_block *blk = NULL;
+	size_t nblk = 0;
+
 	while (s->count && s->ring[s->head].state == IF_OK) {
 		struct inflight *f = &s->ring[s->head];
 
@@ -226,9 +242,18 @@ static void advance(struct kg_sender *s)
 		s->acked_off = f->offset;
 		s->acked_n++;
 		n++;
+		/* the blocks' records are delivered: one call per run of the same block */
+		if (f->blk != blk && nblk) {
+			kg_spool_mem_done(&s->a->spool, blk, nblk);
+			nblk = 0;
+		}
+		blk = f->blk;
+		nblk += blk != NULL;
 		s->head = (s->head + 1) % KG_SENDER_WINDOW;
 		s->count--;
 	}
+	if (nblk)
+		kg_spool_mem_done(&s->a->spool, blk, nblk);
 	if (n) {
 		pthread_mutex_lock(&s->lock);
 		s->st.delivered += n;
@@ -380,6 +405,9 @@ static void to_recover(struct kg_sender *s)
 	if (s->rd_open)
 		kg_spool_reader_close(&s->rd);
 	s->rd_open = false;
+	/* librdkafka let go of every message (producer_down): the blocks may go */
+	kg_spool_mem_stop(&s->a->spool);
+	s->from_mem = false;
 	s->pending_len = 0;
 	s->head = s->count = 0;
 	s->failed = false;
@@ -435,8 +463,62 @@ retry:
 		s->backoff_ms *= 2;
 }
 
+/*
+ * The next record to send into pending_*: from the spool's blocks in memory while they
+ * are kept, else from its files (copied: the reader's buffer moves); once the files are
+ * read to their end, blocks are kept again. 1, or 0 when there is none now.
+ */
+static int take_next(struct kg_sender *s)
+{
+	struct kg_spool *sp = &s->a->spool;
+	struct kg_spool_block *blk = NULL;
+	const char *rec;
+	size_t len;
+	__u64 seq;
+	int r;
+
+	for (;;) {
+		if (s->from_mem) {
+			r = kg_spool_mem_next(sp, &rec, &len, &seq, &blk);
+			if (r < 0) {
+				/* no longer kept: the files, past what memory gave */
+				s->from_mem = false;
+				if (s->rd.after_seq < s->last_taken)
+					s->rd.after_seq = s->last_taken;
+				continue;
+			}
+			if (r == 0)
+				return 0;
+		} else {
+			r = kg_spool_next(&s->rd, &rec, &len, &seq);
+			if (r < 0)
+				log_err("spool read", strerror(-r));
+			if (r == 0 && kg_spool_mem_start(sp, &s->rd)) {
+				s->from_mem = true;
+				continue;
+			}
+			if (r <= 0)
+				return 0;
+			if (len > sizeof(s->pending))
+				continue; /* not ours: never written by kg_audit_event */
+			memcpy(s->pending, rec, len);
+			rec = s->pending;
+			s->from_files++;
+		}
+		s->pending_rec = rec;
+		s->pending_blk = blk;
+		s->pending_len = len;
+		s->pending_seq = seq;
+		s->pending_ts = 0;
+		kg_rec_u64(rec, len, "ts_ns", &s->pending_ts);
+		s->last_taken = seq;
+		return 1;
+	}
+}
+
 /* Hands spooled records to librdkafka until the spool's end, a full window or a full
- * queue: each is waited out in rd_kafka_poll (which returns at the first report). */
+ * queue: each is waited out in rd_kafka_poll (which returns at the first report). A
+ * record from memory is not copied: librdkafka points into its block until the report. */
 static void fill(struct kg_sender *s)
 {
 	size_t nodelen = strlen(s->a->node);
@@ -446,25 +528,9 @@ static void fill(struct kg_sender *s)
 		bool skipped = false;
 		__s64 skip_off = -1;
 
-		if (!s->pending_len) {
-			const char *rec;
-			size_t len;
-			__u64 seq;
-			int r = kg_spool_next(&s->rd, &rec, &len, &seq);
-
-			if (r <= 0) {
-				if (r < 0)
-					log_err("spool read", strerror(-r));
-				s->rd_end = true;
-				return;
-			}
-			if (len > sizeof(s->pending))
-				continue; /* not ours: never written by kg_audit_event */
-			memcpy(s->pending, rec, len);
-			s->pending_len = len;
-			s->pending_seq = seq;
-			s->pending_ts = 0;
-			kg_rec_u64(rec, len, "ts_ns", &s->pending_ts);
+		if (!s->pending_len && !take_next(s)) {
+			s->rd_end = true;
+			return;
 		}
 		s->rd_end = false;
 		while (s->skip_pos < s->nskip && s->skip[s->skip_pos].seq < s->pending_seq)
@@ -477,10 +543,12 @@ static void fill(struct kg_sender *s)
 		f = &s->ring[(s->head + s->count) % KG_SENDER_WINDOW];
 		*f = (struct inflight){.seq = s->pending_seq,
 				       .ts_ns = s->pending_ts,
-				       .state = skipped ? IF_OK : IF_SENT};
-		if (!skipped && rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-						 s->pending, s->pending_len, s->a->node, nodelen,
-						 f)) {
+				       .state = skipped ? IF_OK : IF_SENT,
+				       .blk = s->pending_blk};
+		if (!skipped &&
+		    rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA,
+				     s->pending_blk ? 0 : RD_KAFKA_MSG_F_COPY, (void *)s->pending_rec,
+				     s->pending_len, s->a->node, nodelen, f)) {
 			f->state = IF_FREE; /* not counted: the slot is free again */
 			return; /* queue full (or the handle failing): again after a poll */
 		}
@@ -506,6 +574,7 @@ static void update_stats(struct kg_sender *s)
 	pthread_mutex_lock(&s->lock);
 	s->st.oldest_ts_ns = ts;
 	s->st.recovering = s->state == ST_RECOVER;
+	s->st.from_files = s->from_files;
 	pthread_mutex_unlock(&s->lock);
 }
 

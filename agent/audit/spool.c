@@ -245,6 +245,15 @@ void kg_spool_close(struct kg_spool *sp)
 	free(sp->segs);
 	free(sp->dir);
 	kg_buf_free(&sp->held);
+	free(sp->held_recs);
+	kg_spool_mem_stop(sp);
+	while (sp->nspares > 0) {
+		struct kg_spool_block *b = sp->spares[--sp->nspares];
+
+		kg_buf_free(&b->buf);
+		free(b->recs);
+		free(b);
+	}
 	pthread_mutex_destroy(&sp->lock);
 	memset(sp, 0, sizeof(*sp));
 	sp->fd = -1;
@@ -275,6 +284,134 @@ static int roll(struct kg_spool *sp, __u64 seq)
 	sp->tail_bytes = 0;
 	fsync(sp->dirfd); /* the new name survives a crash */
 	return 0;
+}
+
+/* ---- blocks kept in memory for the sender (internal.h) ------------------------------------ */
+
+/* The held records become a block for the sender (under the lock, with mem_open); the
+ * writer goes on with a spare buffer. Past KG_SPOOL_MEM_BYTES none are kept any more. */
+static void keep_block(struct kg_spool *sp)
+{
+	struct kg_spool_rec *recs;
+	struct kg_spool_block *b;
+	struct kg_buf buf;
+
+	if (sp->mem_bytes + sp->held.len > KG_SPOOL_MEM_BYTES) {
+		sp->mem_open = false; /* the sender goes back to the files */
+		return;
+	}
+	b = sp->nspares ? sp->spares[--sp->nspares] : calloc(1, sizeof(*b));
+	if (!b) {
+		sp->mem_open = false;
+		return;
+	}
+	/* swapped: the block takes what was held, the writer takes the spare's buffers */
+	buf = b->buf;
+	recs = b->recs;
+	b->buf = sp->held;
+	b->recs = sp->held_recs;
+	b->n = sp->held_records;
+	b->done = 0;
+	b->next = NULL;
+	sp->held = buf;
+	sp->held_recs = recs;
+	if (sp->mem_tail)
+		sp->mem_tail->next = b;
+	else
+		sp->mem_head = b;
+	sp->mem_tail = b;
+	sp->mem_bytes += b->buf.len;
+}
+
+static void block_free(struct kg_spool *sp, struct kg_spool_block *b)
+{
+	sp->mem_bytes -= b->buf.len;
+	if (sp->nspares < KG_SPOOL_SPARES) {
+		sp->spares[sp->nspares++] = b;
+		return;
+	}
+	kg_buf_free(&b->buf);
+	free(b->recs);
+	free(b);
+}
+
+bool kg_spool_mem_start(struct kg_spool *sp, const struct kg_spool_reader *r)
+{
+	bool at_end;
+
+	pthread_mutex_lock(&sp->lock);
+	/* nothing published past what r took: r is in the newest segment, at its size */
+	at_end = sp->nsegs && r->fd >= 0 && sp->segs[sp->nsegs - 1].first_seq == r->seg_first &&
+		 r->pos == r->len && r->off + r->len == sp->segs[sp->nsegs - 1].size;
+	if (at_end)
+		sp->mem_open = true;
+	pthread_mutex_unlock(&sp->lock);
+	return at_end;
+}
+
+int kg_spool_mem_next(struct kg_spool *sp, const char **rec, size_t *len, __u64 *seq,
+		      struct kg_spool_block **blk)
+{
+	struct kg_spool_block *b;
+	int r = 0;
+
+	pthread_mutex_lock(&sp->lock);
+	b = sp->mem_read ? sp->mem_read : sp->mem_head;
+	if (b && sp->mem_read && sp->mem_read_idx == b->n) {
+		b = b->next; /* that block is read: the next one, when there is one */
+		if (b) {
+			sp->mem_read = b;
+			sp->mem_read_idx = 0;
+		}
+	} else if (b && !sp->mem_read) {
+		sp->mem_read = b;
+		sp->mem_read_idx = 0;
+	}
+	if (b && sp->mem_read == b && sp->mem_read_idx < b->n) {
+		const struct kg_spool_rec *x = &b->recs[sp->mem_read_idx++];
+
+		*rec = b->buf.p + x->off;
+		*len = x->len;
+		*seq = x->seq;
+		*blk = b;
+		r = 1;
+	} else if (!sp->mem_open) {
+		r = -1;
+	}
+	pthread_mutex_unlock(&sp->lock);
+	return r;
+}
+
+void kg_spool_mem_done(struct kg_spool *sp, struct kg_spool_block *blk, size_t n)
+{
+	pthread_mutex_lock(&sp->lock);
+	blk->done += n;
+	/* delivery reports come in order: done blocks are the oldest */
+	while (sp->mem_head && sp->mem_head->done == sp->mem_head->n) {
+		struct kg_spool_block *b = sp->mem_head;
+
+		sp->mem_head = b->next;
+		if (!sp->mem_head)
+			sp->mem_tail = NULL;
+		if (sp->mem_read == b)
+			sp->mem_read = NULL; /* read to its end: the next is the new oldest */
+		block_free(sp, b);
+	}
+	pthread_mutex_unlock(&sp->lock);
+}
+
+void kg_spool_mem_stop(struct kg_spool *sp)
+{
+	pthread_mutex_lock(&sp->lock);
+	sp->mem_open = false;
+	while (sp->mem_head) {
+		struct kg_spool_block *b = sp->mem_head;
+
+		sp->mem_head = b->next;
+		block_free(sp, b);
+	}
+	sp->mem_tail = sp->mem_read = NULL;
+	pthread_mutex_unlock(&sp->lock);
 }
 
 /* Forgets what is held (it was not spooled). */
@@ -310,12 +447,14 @@ int kg_spool_flush(struct kg_spool *sp)
 		}
 		off += n;
 	}
-	/* published: the sender reads up to the new size */
+	/* published: the sender reads up to the new size, or takes the block */
 	pthread_mutex_lock(&sp->lock);
 	sp->segs[sp->nsegs - 1].size += off;
 	sp->bytes += off;
 	sp->records += sp->held_records;
 	sp->last_seq = sp->held_last_seq;
+	if (sp->mem_open)
+		keep_block(sp);
 	pthread_mutex_unlock(&sp->lock);
 	sp->tail_bytes += off;
 	sp->unsynced += off;
@@ -330,6 +469,7 @@ bool kg_spool_rolls(const struct kg_spool *sp)
 
 int kg_spool_add(struct kg_spool *sp, __u64 seq, const char *rec, size_t len)
 {
+	struct kg_spool_rec *recs;
 	int r;
 
 	/* a new segment starts with this record once the newest one is full: what is held goes
@@ -341,6 +481,11 @@ int kg_spool_add(struct kg_spool *sp, __u64 seq, const char *rec, size_t len)
 		if (r)
 			return r;
 	}
+	recs = kg_grow(sp->held_recs, sp->held_records, sizeof(*recs));
+	if (!recs)
+		return -ENOMEM;
+	sp->held_recs = recs;
+	recs[sp->held_records] = (struct kg_spool_rec){.seq = seq, .off = sp->held.len, .len = len};
 	kg_buf_add(&sp->held, rec, len);
 	kg_buf_add(&sp->held, "\n", 1);
 	sp->held_records++;

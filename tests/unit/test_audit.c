@@ -472,6 +472,102 @@ static void test_spool_segments(void)
 	kg_spool_close(&sp);
 }
 
+/* The next record kept in memory is seq, with its bytes; its block into *blk. */
+static void expect_mem(struct kg_spool *sp, __u64 want, struct kg_spool_block **blk)
+{
+	const char *rec;
+	size_t len;
+	__u64 seq;
+	char b[256];
+
+	CU_ASSERT_EQUAL_FATAL(kg_spool_mem_next(sp, &rec, &len, &seq, blk), 1);
+	CU_ASSERT_EQUAL(seq, want);
+	rec_of(b, sizeof(b), want);
+	CU_ASSERT(len == strlen(b) && !memcmp(rec, b, len));
+}
+
+/*
+ * The spool's blocks in memory (what the sender sends while it keeps up): kept only once
+ * a reader has read the files to their end, one block per write, handed out in order,
+ * freed once done, none kept past KG_SPOOL_MEM_BYTES (then -1 once the kept ones are
+ * taken: the rest is in the files only), all dropped by a stop.
+ */
+static void test_spool_mem(void)
+{
+	struct kg_spool_block *b1, *b2, *b3, *x;
+	struct kg_spool_reader r;
+	struct kg_spool sp;
+	const char *rec;
+	char dir[300], err[256], b[256];
+	size_t len;
+	__u64 seq;
+
+	subdir(dir, sizeof(dir), "m1");
+	CU_ASSERT_EQUAL_FATAL(kg_spool_open(&sp, dir, err, sizeof(err)), 0);
+	for (__u64 i = 1; i <= 3; i++) {
+		rec_of(b, sizeof(b), i);
+		CU_ASSERT_EQUAL(kg_spool_append(&sp, i, b, strlen(b)), 0);
+	}
+	/* not started: nothing kept */
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &x), -1);
+	CU_ASSERT_EQUAL_FATAL(kg_spool_reader_open(&r, &sp, 0), 0);
+	CU_ASSERT(!kg_spool_mem_start(&sp, &r)); /* the reader has not read them yet */
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(kg_spool_next(&r, &rec, &len, &seq), 1);
+	CU_ASSERT_EQUAL(kg_spool_next(&r, &rec, &len, &seq), 0);
+	CU_ASSERT(kg_spool_mem_start(&sp, &r));
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &x), 0);
+
+	/* a write of two records, then one of one: two blocks, in order */
+	rec_of(b, sizeof(b), 4);
+	CU_ASSERT_EQUAL(kg_spool_add(&sp, 4, b, strlen(b)), 0);
+	rec_of(b, sizeof(b), 5);
+	CU_ASSERT_EQUAL(kg_spool_add(&sp, 5, b, strlen(b)), 0);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &x), 0); /* not written yet */
+	CU_ASSERT_EQUAL(kg_spool_flush(&sp), 0);
+	rec_of(b, sizeof(b), 6);
+	CU_ASSERT_EQUAL(kg_spool_append(&sp, 6, b, strlen(b)), 0);
+	expect_mem(&sp, 4, &b1);
+	expect_mem(&sp, 5, &x);
+	CU_ASSERT_PTR_EQUAL(x, b1);
+	expect_mem(&sp, 6, &b2);
+	CU_ASSERT_PTR_NOT_EQUAL(b2, b1);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &x), 0);
+	/* done in order: a block goes once every record of it is done */
+	kg_spool_mem_done(&sp, b1, 1);
+	CU_ASSERT_PTR_EQUAL(sp.mem_head, b1);
+	kg_spool_mem_done(&sp, b1, 1);
+	CU_ASSERT_PTR_EQUAL(sp.mem_head, b2);
+	kg_spool_mem_done(&sp, b2, 1);
+	CU_ASSERT(sp.mem_head == NULL && sp.mem_bytes == 0);
+
+	/* a block past the bound is not kept: the kept ones, then -1 */
+	rec_of(b, sizeof(b), 7);
+	CU_ASSERT_EQUAL(kg_spool_append(&sp, 7, b, strlen(b)), 0);
+	sp.mem_bytes += KG_SPOOL_MEM_BYTES; /* as if the sender were far behind */
+	rec_of(b, sizeof(b), 8);
+	CU_ASSERT_EQUAL(kg_spool_append(&sp, 8, b, strlen(b)), 0);
+	sp.mem_bytes -= KG_SPOOL_MEM_BYTES;
+	expect_mem(&sp, 7, &b3);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &x), -1);
+	kg_spool_mem_done(&sp, b3, 1);
+	/* the files have it: the reader goes on past what memory gave */
+	r.after_seq = 7;
+	CU_ASSERT(kg_spool_next(&r, &rec, &len, &seq) == 1 && seq == 8);
+	CU_ASSERT_EQUAL(kg_spool_next(&r, &rec, &len, &seq), 0);
+
+	/* started again (a spare block's buffers reused), then stopped: nothing kept */
+	CU_ASSERT(kg_spool_mem_start(&sp, &r));
+	rec_of(b, sizeof(b), 9);
+	CU_ASSERT_EQUAL(kg_spool_append(&sp, 9, b, strlen(b)), 0);
+	expect_mem(&sp, 9, &x);
+	kg_spool_mem_stop(&sp);
+	CU_ASSERT(sp.mem_head == NULL && sp.mem_bytes == 0);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &x), -1);
+	kg_spool_reader_close(&r);
+	kg_spool_close(&sp);
+}
+
 /* ---- the pipeline without Kafka ------------------------------------------------------------- */
 
 static void names_fn(void *ctx, const struct kg_event *ev, struct kg_event_names *out)
@@ -1167,6 +1263,8 @@ int register_audit_tests(void)
 	    !CU_add_test(s, "codec: gap records", test_codec_gap) ||
 	    !CU_add_test(s, "spool: append, read in order, restart, cut partial record",
 			 test_spool_append_restart) ||
+	    !CU_add_test(s, "spool: blocks kept in memory for the sender, in order, bounded",
+			 test_spool_mem) ||
 	    !CU_add_test(s, "spool: segments rolled, removed once delivered",
 			 test_spool_segments) ||
 	    !CU_add_test(s, "pipeline: file sink, seq across clean and crashed restarts",
