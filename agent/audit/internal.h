@@ -79,17 +79,18 @@ struct kg_spool_seg {
  * The spool path while the brokers keep up: what one kg_spool_flush wrote is also kept in
  * memory, as a block, for the sender, which sends from there (no read back from the
  * files, and no copy: librdkafka points into the block until the delivery report) and
- * frees a block once every record of it is delivered. Blocks are kept only while the
- * sender has caught up with the files (kg_spool_mem_start) and up to KG_SPOOL_MEM_BYTES;
- * past that none are kept until the sender, back on the files, catches up again.
+ * frees a block once every record of it is delivered. Blocks are kept once the sender asks
+ * (kg_spool_mem_start: it reads the files up to the first block kept, then memory) and up
+ * to KG_SPOOL_MEM_BYTES; past that none are, until the sender, back on the files, asks
+ * again.
  */
 #define KG_SPOOL_MEM_BYTES (64u << 20)
 /* Buffers of freed blocks kept for the next flushes (no allocation per batch). */
 #define KG_SPOOL_SPARES 8
 
 struct kg_spool_rec {
-	__u64 seq;
-	__u32 off, len; /* in the block's buffer, without the newline */
+	__u64 seq, ts_ns; /* ts_ns 0: not given (read it from the record) */
+	__u32 off, len;	  /* in the block's buffer, without the newline */
 };
 
 struct kg_spool_block {
@@ -127,6 +128,7 @@ struct kg_spool {
 	struct kg_spool_block *mem_head, *mem_tail, *mem_read;
 	size_t mem_read_idx;
 	__u64 mem_bytes;
+	__u64 mem_max; /* KG_SPOOL_MEM_BYTES (tests make it small) */
 	struct kg_spool_block *spares[KG_SPOOL_SPARES];
 	int nspares;
 };
@@ -136,19 +138,20 @@ struct kg_spool {
 int kg_spool_open(struct kg_spool *sp, const char *dir, char *err, size_t errlen);
 void kg_spool_close(struct kg_spool *sp);
 /*
- * Adds one record (without newline) numbered seq to those held in memory, which
+ * Adds one record (without newline) numbered seq, of wall time ts_ns (its "ts_ns", for the
+ * sender; 0: not given), to those held in memory, which
  * kg_spool_flush writes with one write(2). When the newest segment is full (kg_spool_rolls)
  * the held records are written first and this one starts a new segment. 0, or -errno:
  * this record is not spooled (nor are the held ones, when it was their write that failed).
  * Main thread only.
  */
-int kg_spool_add(struct kg_spool *sp, __u64 seq, const char *rec, size_t len);
+int kg_spool_add(struct kg_spool *sp, __u64 seq, __u64 ts_ns, const char *rec, size_t len);
 /* Whether the next kg_spool_add starts a new segment (writing what is held first). */
 bool kg_spool_rolls(const struct kg_spool *sp);
 /* Writes the held records and publishes them to readers. 0, or -errno: none of them is
  * spooled (what a failed write left of them is cut off). */
 int kg_spool_flush(struct kg_spool *sp);
-/* kg_spool_add, then kg_spool_flush. */
+/* kg_spool_add (no time given), then kg_spool_flush. */
 int kg_spool_append(struct kg_spool *sp, __u64 seq, const char *rec, size_t len);
 /* fdatasync of the newest segment if anything was appended since the last one. */
 void kg_spool_sync(struct kg_spool *sp);
@@ -158,18 +161,20 @@ int kg_spool_mark_delivered(struct kg_spool *sp, __u64 seq, __u64 nrec, __s32 pa
 			    __s64 offset);
 
 /*
- * The sender's side of the blocks kept in memory. kg_spool_mem_start: the reader r has
- * read everything published, so blocks are kept from now on: true, or false when more was
- * published meanwhile (read it first). kg_spool_mem_next: the next record kept: 1 with
- * *rec and *len (valid until its block is done), *seq and *blk; 0 when none is yet; -1 when
- * none will be (blocks are no longer kept: read the files from the last seq taken on).
- * kg_spool_mem_done: n more records of blk delivered (blocks are done in order).
- * kg_spool_mem_stop: frees every block, keeps none until the next start.
+ * The sender's side of the blocks kept in memory. kg_spool_mem_start: blocks are kept from
+ * the next write on (until KG_SPOOL_MEM_BYTES are). kg_spool_mem_first: the seq of the
+ * record kg_spool_mem_next gives next, 0 when none is kept: a reader of the files goes
+ * over to memory there. kg_spool_mem_next: the next record kept: 1 with *rec and *len
+ * (valid until its block is done), *seq, *ts_ns (as kg_spool_add had it) and *blk; 0 when
+ * none is yet; -1 when none will be (blocks are no longer kept: read the files from the
+ * last seq taken on). kg_spool_mem_done: n more records of blk delivered or passed over
+ * (blocks are done in order). kg_spool_mem_stop: frees every block, keeps none until the
+ * next start.
  */
-struct kg_spool_reader;
-bool kg_spool_mem_start(struct kg_spool *sp, const struct kg_spool_reader *r);
+void kg_spool_mem_start(struct kg_spool *sp);
+__u64 kg_spool_mem_first(struct kg_spool *sp);
 int kg_spool_mem_next(struct kg_spool *sp, const char **rec, size_t *len, __u64 *seq,
-		      struct kg_spool_block **blk);
+		      __u64 *ts_ns, struct kg_spool_block **blk);
 void kg_spool_mem_done(struct kg_spool *sp, struct kg_spool_block *blk, size_t n);
 void kg_spool_mem_stop(struct kg_spool *sp);
 

@@ -196,7 +196,8 @@ static void spool_flush(struct kg_audit *a)
 	pthread_mutex_unlock(&a->spool.lock);
 }
 
-static void spool_put(struct kg_audit *a, __u64 seq, const char *rec, size_t len, int cls)
+static void spool_put(struct kg_audit *a, __u64 seq, __u64 wall_ns, const char *rec, size_t len,
+		      int cls)
 {
 	const __u64 one[2] = {cls == 0, cls == 1};
 	int r = -ENOSPC;
@@ -206,7 +207,7 @@ static void spool_put(struct kg_audit *a, __u64 seq, const char *rec, size_t len
 	if (kg_spool_rolls(&a->spool))
 		spool_flush(a);
 	if (a->spool_bytes_seen + a->spool.held.len < a->spool_max)
-		r = kg_spool_add(&a->spool, seq, rec, len);
+		r = kg_spool_add(&a->spool, seq, wall_ns, rec, len);
 	if (r) {
 		spool_lost(a, r, seq, one);
 		return;
@@ -242,12 +243,13 @@ static void hold_others(struct kg_audit *a, const char *rec, size_t len)
 	a->held_bytes += len + 1;
 }
 
-/* Every sink, for a record already numbered; cls is the verdict class for loss counting.
- * Outside a batch it is written at once. */
-static void emit(struct kg_audit *a, __u64 seq, const char *rec, size_t len, int cls)
+/* Every sink, for a record already numbered, of wall time wall_ns (its ts_ns); cls is the
+ * verdict class for loss counting. Outside a batch it is written at once. */
+static void emit(struct kg_audit *a, __u64 seq, __u64 wall_ns, const char *rec, size_t len,
+		 int cls)
 {
 	if (a->kafka)
-		spool_put(a, seq, rec, len, cls);
+		spool_put(a, seq, wall_ns, rec, len, cls);
 	hold_others(a, rec, len);
 	if (!a->batching || a->held_bytes >= KG_AUDIT_BATCH_BYTES)
 		flush(a);
@@ -392,18 +394,18 @@ int kg_audit_event(struct kg_audit *a, const struct kg_event *ev)
 {
 	const struct kg_event_names *names;
 	char rec[KG_AUDIT_RECORD_MAX];
-	__u64 seq;
+	__u64 seq, wall;
 	int n;
 
 	if (a->kafka)
 		spool_gap_flush(a);
 	names = event_names(a, ev);
 	seq = a->next_seq++;
-	n = kg_audit_encode_at(rec, sizeof(rec), ev, names, seq, a->node,
-			       event_wall(a, ev->ts_ns));
+	wall = event_wall(a, ev->ts_ns);
+	n = kg_audit_encode_at(rec, sizeof(rec), ev, names, seq, a->node, wall);
 	if (n < 0)
 		return -EMSGSIZE; /* impossible: KG_AUDIT_RECORD_MAX bounds every record */
-	emit(a, seq, rec, n, ev->verdict == KG_ACT_ALLOW ? KG_LOST_ALLOW : KG_LOST_DENY);
+	emit(a, seq, wall, rec, n, ev->verdict == KG_ACT_ALLOW ? KG_LOST_ALLOW : KG_LOST_DENY);
 	if (ev->kind < sizeof(a->by_kind) / sizeof(a->by_kind[0]))
 		a->by_kind[ev->kind]++;
 	if (ev->kind == KG_EV_UNDECODABLE && ev->reason < KD_REASON__COUNT)
@@ -426,7 +428,7 @@ int kg_audit_append(struct kg_audit *a, __u64 wall_ns, const char *fields, size_
 		return -EMSGSIZE;
 	seq = a->next_seq++;
 	/* not a decision: if the spool refuses it, it counts with the denies (never sampled) */
-	emit(a, seq, rec, n, KG_LOST_DENY);
+	emit(a, seq, wall_ns, rec, n, KG_LOST_DENY);
 	seq_advance(a);
 	return 0;
 }
@@ -469,7 +471,7 @@ static bool file_moved(struct kg_audit *a)
 int kg_audit_check_gaps(struct kg_audit *a)
 {
 	char rec[KG_AUDIT_RECORD_MAX];
-	__u64 cur[KG_AUDIT_MAX_IFACES][2], d[2] = {0, 0}, seq;
+	__u64 cur[KG_AUDIT_MAX_IFACES][2], d[2] = {0, 0}, seq, wall;
 	int n, r;
 
 	/* one gap record for what every interface lost since the last look */
@@ -492,12 +494,12 @@ int kg_audit_check_gaps(struct kg_audit *a)
 		if (a->kafka)
 			spool_gap_flush(a);
 		seq = a->next_seq++;
-		n = kg_audit_encode_gap(rec, sizeof(rec), a->node, seq, kg_wall_now_ns(),
-					d[KG_LOST_DENY], d[KG_LOST_ALLOW], a->checked_seq,
-					KG_GAP_RINGBUF);
+		wall = kg_wall_now_ns();
+		n = kg_audit_encode_gap(rec, sizeof(rec), a->node, seq, wall, d[KG_LOST_DENY],
+					d[KG_LOST_ALLOW], a->checked_seq, KG_GAP_RINGBUF);
 		if (n < 0)
 			return -EMSGSIZE;
-		emit(a, seq, rec, n, KG_LOST_DENY);
+		emit(a, seq, wall, rec, n, KG_LOST_DENY);
 		a->gap_records++;
 		a->gap_lost[0] += d[0];
 		a->gap_lost[1] += d[1];

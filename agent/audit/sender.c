@@ -76,6 +76,7 @@ struct kg_sender {
 	struct kg_spool_reader rd;
 	bool rd_open, rd_end;
 	bool from_mem;	  /* records come from the spool's blocks in memory, not its files */
+	__u64 mem_first;  /* the first record kept in memory (0: none known): files up to it */
 	__u64 from_files; /* records read from the files (st.from_files at update_stats) */
 	__u64 last_taken; /* seq of the last record taken from either */
 	char pending[KG_AUDIT_RECORD_MAX]; /* a record read from the files */
@@ -408,6 +409,7 @@ static void to_recover(struct kg_sender *s)
 	/* librdkafka let go of every message (producer_down): the blocks may go */
 	kg_spool_mem_stop(&s->a->spool);
 	s->from_mem = false;
+	s->mem_first = 0;
 	s->pending_len = 0;
 	s->head = s->count = 0;
 	s->failed = false;
@@ -453,6 +455,8 @@ static void recover(struct kg_sender *s)
 		goto retry;
 	s->rd_open = true;
 	s->rd_end = false;
+	s->last_taken = s->a->spool.delivered_seq;
+	kg_spool_mem_start(&s->a->spool); /* the files up to the first write from now on */
 	s->state = ST_SEND;
 	s->backoff_ms = BACKOFF_MS;
 	s->recover_head_ts = 0;
@@ -464,9 +468,9 @@ retry:
 }
 
 /*
- * The next record to send into pending_*: from the spool's blocks in memory while they
- * are kept, else from its files (copied: the reader's buffer moves); once the files are
- * read to their end, blocks are kept again. 1, or 0 when there is none now.
+ * The next record to send into pending_*: from the spool's files (copied: the reader's
+ * buffer moves) up to the first record kept in memory, then from memory; back to the
+ * files (and keeping again) when memory keeps no more. 1, or 0 when there is none now.
  */
 static int take_next(struct kg_sender *s)
 {
@@ -474,33 +478,45 @@ static int take_next(struct kg_sender *s)
 	struct kg_spool_block *blk = NULL;
 	const char *rec;
 	size_t len;
-	__u64 seq;
+	__u64 seq, ts = 0;
 	int r;
 
 	for (;;) {
 		if (s->from_mem) {
-			r = kg_spool_mem_next(sp, &rec, &len, &seq, &blk);
+			r = kg_spool_mem_next(sp, &rec, &len, &seq, &ts, &blk);
 			if (r < 0) {
-				/* no longer kept: the files, past what memory gave */
+				/* no longer kept: the files past what memory gave; keep again */
 				s->from_mem = false;
 				if (s->rd.after_seq < s->last_taken)
 					s->rd.after_seq = s->last_taken;
+				kg_spool_mem_start(sp);
 				continue;
 			}
 			if (r == 0)
 				return 0;
+			if (seq <= s->last_taken) {
+				/* kept while this sender read it from the files: sent already */
+				kg_spool_mem_done(sp, blk, 1);
+				continue;
+			}
 		} else {
 			r = kg_spool_next(&s->rd, &rec, &len, &seq);
 			if (r < 0)
 				log_err("spool read", strerror(-r));
-			if (r == 0 && kg_spool_mem_start(sp, &s->rd)) {
-				s->from_mem = true;
-				continue;
-			}
 			if (r <= 0)
 				return 0;
+			if (!s->mem_first)
+				s->mem_first = kg_spool_mem_first(sp);
+			if (s->mem_first && seq >= s->mem_first) {
+				/* the files have caught up with memory: from there on */
+				s->from_mem = true;
+				s->mem_first = 0;
+				continue;
+			}
 			if (len > sizeof(s->pending))
 				continue; /* not ours: never written by kg_audit_event */
+			ts = 0; /* read from the record below */
+			blk = NULL;
 			memcpy(s->pending, rec, len);
 			rec = s->pending;
 			s->from_files++;
@@ -509,8 +525,9 @@ static int take_next(struct kg_sender *s)
 		s->pending_blk = blk;
 		s->pending_len = len;
 		s->pending_seq = seq;
-		s->pending_ts = 0;
-		kg_rec_u64(rec, len, "ts_ns", &s->pending_ts);
+		s->pending_ts = ts;
+		if (!ts)
+			kg_rec_u64(rec, len, "ts_ns", &s->pending_ts);
 		s->last_taken = seq;
 		return 1;
 	}
@@ -671,6 +688,8 @@ int kg_sender_start(struct kg_audit *a, char *err, size_t errlen)
 			goto fail;
 		}
 		s->rd_open = true;
+		s->last_taken = a->spool.delivered_seq;
+		kg_spool_mem_start(&a->spool);
 		s->state = ST_SEND;
 	}
 	a->sender = s;

@@ -143,6 +143,7 @@ int kg_spool_open(struct kg_spool *sp, const char *dir, char *err, size_t errlen
 	memset(sp, 0, sizeof(*sp));
 	sp->fd = -1;
 	sp->seg_max = KG_SPOOL_SEGMENT_BYTES;
+	sp->mem_max = KG_SPOOL_MEM_BYTES;
 	pthread_mutex_init(&sp->lock, NULL);
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		r = -errno;
@@ -289,14 +290,14 @@ static int roll(struct kg_spool *sp, __u64 seq)
 /* ---- blocks kept in memory for the sender (internal.h) ------------------------------------ */
 
 /* The held records become a block for the sender (under the lock, with mem_open); the
- * writer goes on with a spare buffer. Past KG_SPOOL_MEM_BYTES none are kept any more. */
+ * writer goes on with a spare buffer. Past mem_max bytes none are kept any more. */
 static void keep_block(struct kg_spool *sp)
 {
 	struct kg_spool_rec *recs;
 	struct kg_spool_block *b;
 	struct kg_buf buf;
 
-	if (sp->mem_bytes + sp->held.len > KG_SPOOL_MEM_BYTES) {
+	if (sp->mem_bytes + sp->held.len > sp->mem_max) {
 		sp->mem_open = false; /* the sender goes back to the files */
 		return;
 	}
@@ -335,51 +336,58 @@ static void block_free(struct kg_spool *sp, struct kg_spool_block *b)
 	free(b);
 }
 
-bool kg_spool_mem_start(struct kg_spool *sp, const struct kg_spool_reader *r)
+void kg_spool_mem_start(struct kg_spool *sp)
 {
-	bool at_end;
+	pthread_mutex_lock(&sp->lock);
+	sp->mem_open = true;
+	pthread_mutex_unlock(&sp->lock);
+}
+
+__u64 kg_spool_mem_first(struct kg_spool *sp)
+{
+	struct kg_spool_block *b;
+	__u64 seq = 0;
 
 	pthread_mutex_lock(&sp->lock);
-	/* nothing published past what r took: r is in the newest segment, at its size */
-	at_end = sp->nsegs && r->fd >= 0 && sp->segs[sp->nsegs - 1].first_seq == r->seg_first &&
-		 r->pos == r->len && r->off + r->len == sp->segs[sp->nsegs - 1].size;
-	if (at_end)
-		sp->mem_open = true;
+	b = sp->mem_read;
+	if (b && sp->mem_read_idx < b->n)
+		seq = b->recs[sp->mem_read_idx].seq;
+	else if ((b = b ? b->next : sp->mem_head))
+		seq = b->recs[0].seq;
 	pthread_mutex_unlock(&sp->lock);
-	return at_end;
+	return seq;
 }
 
 int kg_spool_mem_next(struct kg_spool *sp, const char **rec, size_t *len, __u64 *seq,
-		      struct kg_spool_block **blk)
+		      __u64 *ts_ns, struct kg_spool_block **blk)
 {
-	struct kg_spool_block *b;
-	int r = 0;
+	struct kg_spool_block *b = sp->mem_read;
+	const struct kg_spool_rec *x;
 
-	pthread_mutex_lock(&sp->lock);
-	b = sp->mem_read ? sp->mem_read : sp->mem_head;
-	if (b && sp->mem_read && sp->mem_read_idx == b->n) {
-		b = b->next; /* that block is read: the next one, when there is one */
+	/* the cursor is the sender's own, and a kept block never changes: the rest of the one
+	 * being read needs no lock, only the step to the next (the writer links it) */
+	if (!b || sp->mem_read_idx == b->n) {
+		int r = 0;
+
+		pthread_mutex_lock(&sp->lock);
+		b = b ? b->next : sp->mem_head;
 		if (b) {
 			sp->mem_read = b;
 			sp->mem_read_idx = 0;
+		} else if (!sp->mem_open) {
+			r = -1;
 		}
-	} else if (b && !sp->mem_read) {
-		sp->mem_read = b;
-		sp->mem_read_idx = 0;
+		pthread_mutex_unlock(&sp->lock);
+		if (!b)
+			return r;
 	}
-	if (b && sp->mem_read == b && sp->mem_read_idx < b->n) {
-		const struct kg_spool_rec *x = &b->recs[sp->mem_read_idx++];
-
-		*rec = b->buf.p + x->off;
-		*len = x->len;
-		*seq = x->seq;
-		*blk = b;
-		r = 1;
-	} else if (!sp->mem_open) {
-		r = -1;
-	}
-	pthread_mutex_unlock(&sp->lock);
-	return r;
+	x = &b->recs[sp->mem_read_idx++];
+	*rec = b->buf.p + x->off;
+	*len = x->len;
+	*seq = x->seq;
+	*ts_ns = x->ts_ns;
+	*blk = b;
+	return 1;
 }
 
 void kg_spool_mem_done(struct kg_spool *sp, struct kg_spool_block *blk, size_t n)
@@ -467,7 +475,7 @@ bool kg_spool_rolls(const struct kg_spool *sp)
 	return sp->fd < 0 || sp->tail_bytes + sp->held.len >= sp->seg_max;
 }
 
-int kg_spool_add(struct kg_spool *sp, __u64 seq, const char *rec, size_t len)
+int kg_spool_add(struct kg_spool *sp, __u64 seq, __u64 ts_ns, const char *rec, size_t len)
 {
 	struct kg_spool_rec *recs;
 	int r;
@@ -485,7 +493,8 @@ int kg_spool_add(struct kg_spool *sp, __u64 seq, const char *rec, size_t len)
 	if (!recs)
 		return -ENOMEM;
 	sp->held_recs = recs;
-	recs[sp->held_records] = (struct kg_spool_rec){.seq = seq, .off = sp->held.len, .len = len};
+	recs[sp->held_records] =
+		(struct kg_spool_rec){.seq = seq, .ts_ns = ts_ns, .off = sp->held.len, .len = len};
 	kg_buf_add(&sp->held, rec, len);
 	kg_buf_add(&sp->held, "\n", 1);
 	sp->held_records++;
@@ -495,7 +504,7 @@ int kg_spool_add(struct kg_spool *sp, __u64 seq, const char *rec, size_t len)
 
 int kg_spool_append(struct kg_spool *sp, __u64 seq, const char *rec, size_t len)
 {
-	int r = kg_spool_add(sp, seq, rec, len);
+	int r = kg_spool_add(sp, seq, 0, rec, len);
 
 	return r ? r : kg_spool_flush(sp);
 }

@@ -5,10 +5,11 @@
  *
  *   audit_driver --node N --brokers B --topic T --spool DIR [--file F]
  *                [--observe SOCK] [--metrics ADDR:PORT] --count N [--rate R]
- *                [--batch B] [--drain-timeout S] [--hold S]
+ *                [--batch B] [--mem-max BYTES] [--drain-timeout S] [--hold S]
  *
  * Feeds N events (R per second; 0 = as fast as it can; in batches of B as kgate run
- * drains its ring buffers, kg_audit_batch_*, or one by one), then waits until Kafka has
+ * drains its ring buffers, kg_audit_batch_*, or one by one; --mem-max bounds what the
+ * spool keeps in memory for the sender, KG_SPOOL_MEM_BYTES), then waits until Kafka has
  * confirmed every spooled record (--drain-timeout, default 60 s), optionally serves
  * for --hold more seconds (metrics, observe), closes, and prints one JSON line of
  * numbers on stdout. Exit 0 when drained, 3 when the timeout came first.
@@ -111,13 +112,14 @@ int main(int argc, char **argv)
 		{"drain-timeout", required_argument, NULL, 'd'},
 		{"hold", required_argument, NULL, 'h'},
 		{"batch", required_argument, NULL, 'B'},
+		{"mem-max", required_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0},
 	};
 	struct kg_audit_opts o = {.names = names};
 	const char *metrics_addr = NULL;
 	struct kg_metrics *m = NULL;
 	double rate = 0, drain_timeout = 60, hold = 0, t0, t1, t2;
-	__u64 count = 0, batch = 0, first;
+	__u64 count = 0, batch = 0, mem_max = 0, first;
 	struct kg_sender_stats st;
 	struct kg_audit *a;
 	struct kg_event ev;
@@ -163,6 +165,9 @@ int main(int argc, char **argv)
 		case 'B':
 			batch = strtoull(optarg, NULL, 10);
 			break;
+		case 'M':
+			mem_max = strtoull(optarg, NULL, 10);
+			break;
 		default:
 			fprintf(stderr, "audit_driver: bad arguments (see the source's header)\n");
 			return 2;
@@ -173,6 +178,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "audit_driver: %s\n", err);
 		return 1;
 	}
+	if (mem_max && a->kafka)
+		a->spool.mem_max = mem_max; /* only this thread writes the spool */
 	if (metrics_addr &&
 	    !(m = kg_metrics_open(metrics_addr, &(struct kg_metrics_sources){.audit = a}, err,
 				  sizeof(err)))) {

@@ -11,7 +11,9 @@
 #     arrives exactly once, in order, and the spool empties;
 #  3. the pipeline is SIGKILLed while delivering, and again while the broker is down:
 #     restarted, it delivers the rest with no duplicate and no hole, numbering continues;
-#  4. the delivery rate (records/s confirmed by the mock), printed, never asserted.
+#  4. the delivery rate (records/s confirmed by the mock), printed, never asserted;
+#  5. the sender going between the spool's files and memory over and over (memory bounded
+#     to a few batches): every record exactly once, in order, some read back from files.
 # Case 1 feeds records one by one; 2-4 in batches as kgate run does (the sender then sends
 # from the spool's blocks in memory while it keeps up, from its files while it does not).
 # The mock keeps ~5 MB per partition (older records are deleted), so each case uses its
@@ -59,6 +61,7 @@ mkfifo "$TMP/mock.in"
 sleep 100000 >"$TMP/mock.in" &
 HOLD_PID=$!
 "$TMP/mock_broker" --topic audit1:3 --topic audit2:3 --topic audit3:3 --topic audit4:1 \
+	--topic audit5:1 \
 	<"$TMP/mock.in" >"$TMP/mock.out" 2>"$TMP/mock.err" &
 MOCK_PID=$!
 for _ in $(seq 100); do
@@ -235,6 +238,21 @@ print(f"   4: delivery rate: {d['delivered']} records in {d['feed_s'] + d['drain
       f"= {d['rate']:.0f} records/s to the mock (acks=all, idempotent, 1 partition); "
       f"{d['read_back']} of them read back from the spool's files, the rest sent from memory")
 EOF
+
+# ---- 5. files and memory, back and forth ------------------------------------------------------
+"$DRV" --node broker-1 --brokers "$BROKERS" --topic audit5 --spool "$TMP/spool5" \
+	--count 5000 --batch 40 --mem-max 40000 >"$TMP/d5.out" 2>"$TMP/d5.err"
+rc=$?
+# the first batch is kept in memory (keeping starts with the sender), the next ones do
+# not fit beside it until it is delivered: the sender goes to the files and back
+check "5: 5,000 records drained with memory bounded to ~40 kB (exit $rc)" [ $rc -eq 0 ]
+consume audit5 "$TMP/k5"
+check "5: topic audit5 holds seq 1..5000 exactly once, in order" check_seqs "$TMP/k5" 1 5000
+check "5: the sender read some records back from the files, sent the others from memory" \
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert 0 < d["read_back"] < 5000, d' \
+	"$TMP/d5.out"
+echo "   5: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["read_back"])' \
+	"$TMP/d5.out") of 5000 records read back from the files"
 
 echo "test_audit: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -472,25 +472,27 @@ static void test_spool_segments(void)
 	kg_spool_close(&sp);
 }
 
-/* The next record kept in memory is seq, with its bytes; its block into *blk. */
-static void expect_mem(struct kg_spool *sp, __u64 want, struct kg_spool_block **blk)
+/* The next record kept in memory is seq, with its bytes and time; its block into *blk. */
+static void expect_mem(struct kg_spool *sp, __u64 want, __u64 want_ts,
+		       struct kg_spool_block **blk)
 {
 	const char *rec;
 	size_t len;
-	__u64 seq;
+	__u64 seq, ts;
 	char b[256];
 
-	CU_ASSERT_EQUAL_FATAL(kg_spool_mem_next(sp, &rec, &len, &seq, blk), 1);
+	CU_ASSERT_EQUAL_FATAL(kg_spool_mem_next(sp, &rec, &len, &seq, &ts, blk), 1);
 	CU_ASSERT_EQUAL(seq, want);
+	CU_ASSERT_EQUAL(ts, want_ts); /* as kg_spool_add had it; kg_spool_append gives none */
 	rec_of(b, sizeof(b), want);
 	CU_ASSERT(len == strlen(b) && !memcmp(rec, b, len));
 }
 
 /*
- * The spool's blocks in memory (what the sender sends while it keeps up): kept only once
- * a reader has read the files to their end, one block per write, handed out in order,
- * freed once done, none kept past KG_SPOOL_MEM_BYTES (then -1 once the kept ones are
- * taken: the rest is in the files only), all dropped by a stop.
+ * The spool's blocks in memory (what the sender sends while it keeps up): kept once the
+ * sender asks, one block per write, handed out in order, freed once done, none kept past
+ * KG_SPOOL_MEM_BYTES (then -1 once the kept ones are taken: the rest is in the files
+ * only), all dropped by a stop. The files hold every record throughout.
  */
 static void test_spool_mem(void)
 {
@@ -500,7 +502,7 @@ static void test_spool_mem(void)
 	const char *rec;
 	char dir[300], err[256], b[256];
 	size_t len;
-	__u64 seq;
+	__u64 seq, ts;
 
 	subdir(dir, sizeof(dir), "m1");
 	CU_ASSERT_EQUAL_FATAL(kg_spool_open(&sp, dir, err, sizeof(err)), 0);
@@ -508,31 +510,31 @@ static void test_spool_mem(void)
 		rec_of(b, sizeof(b), i);
 		CU_ASSERT_EQUAL(kg_spool_append(&sp, i, b, strlen(b)), 0);
 	}
-	/* not started: nothing kept */
-	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &x), -1);
-	CU_ASSERT_EQUAL_FATAL(kg_spool_reader_open(&r, &sp, 0), 0);
-	CU_ASSERT(!kg_spool_mem_start(&sp, &r)); /* the reader has not read them yet */
-	for (int i = 0; i < 3; i++)
-		CU_ASSERT_EQUAL(kg_spool_next(&r, &rec, &len, &seq), 1);
-	CU_ASSERT_EQUAL(kg_spool_next(&r, &rec, &len, &seq), 0);
-	CU_ASSERT(kg_spool_mem_start(&sp, &r));
-	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &x), 0);
+	/* not asked for: nothing kept */
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &ts, &x), -1);
+	CU_ASSERT_EQUAL(kg_spool_mem_first(&sp), 0);
+	kg_spool_mem_start(&sp);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &ts, &x), 0);
 
 	/* a write of two records, then one of one: two blocks, in order */
 	rec_of(b, sizeof(b), 4);
-	CU_ASSERT_EQUAL(kg_spool_add(&sp, 4, b, strlen(b)), 0);
+	CU_ASSERT_EQUAL(kg_spool_add(&sp, 4, 1004, b, strlen(b)), 0);
 	rec_of(b, sizeof(b), 5);
-	CU_ASSERT_EQUAL(kg_spool_add(&sp, 5, b, strlen(b)), 0);
-	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &x), 0); /* not written yet */
+	CU_ASSERT_EQUAL(kg_spool_add(&sp, 5, 1005, b, strlen(b)), 0);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &ts, &x), 0); /* not written */
 	CU_ASSERT_EQUAL(kg_spool_flush(&sp), 0);
+	CU_ASSERT_EQUAL(kg_spool_mem_first(&sp), 4);
 	rec_of(b, sizeof(b), 6);
 	CU_ASSERT_EQUAL(kg_spool_append(&sp, 6, b, strlen(b)), 0);
-	expect_mem(&sp, 4, &b1);
-	expect_mem(&sp, 5, &x);
+	expect_mem(&sp, 4, 1004, &b1);
+	CU_ASSERT_EQUAL(kg_spool_mem_first(&sp), 5);
+	expect_mem(&sp, 5, 1005, &x);
 	CU_ASSERT_PTR_EQUAL(x, b1);
-	expect_mem(&sp, 6, &b2);
+	CU_ASSERT_EQUAL(kg_spool_mem_first(&sp), 6);
+	expect_mem(&sp, 6, 0, &b2);
 	CU_ASSERT_PTR_NOT_EQUAL(b2, b1);
-	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &x), 0);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &ts, &x), 0);
+	CU_ASSERT_EQUAL(kg_spool_mem_first(&sp), 0);
 	/* done in order: a block goes once every record of it is done */
 	kg_spool_mem_done(&sp, b1, 1);
 	CU_ASSERT_PTR_EQUAL(sp.mem_head, b1);
@@ -544,27 +546,28 @@ static void test_spool_mem(void)
 	/* a block past the bound is not kept: the kept ones, then -1 */
 	rec_of(b, sizeof(b), 7);
 	CU_ASSERT_EQUAL(kg_spool_append(&sp, 7, b, strlen(b)), 0);
-	sp.mem_bytes += KG_SPOOL_MEM_BYTES; /* as if the sender were far behind */
+	sp.mem_max = sp.mem_bytes; /* as if the sender were far behind */
 	rec_of(b, sizeof(b), 8);
 	CU_ASSERT_EQUAL(kg_spool_append(&sp, 8, b, strlen(b)), 0);
-	sp.mem_bytes -= KG_SPOOL_MEM_BYTES;
-	expect_mem(&sp, 7, &b3);
-	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &x), -1);
+	sp.mem_max = KG_SPOOL_MEM_BYTES;
+	expect_mem(&sp, 7, 0, &b3);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &ts, &x), -1);
 	kg_spool_mem_done(&sp, b3, 1);
-	/* the files have it: the reader goes on past what memory gave */
-	r.after_seq = 7;
-	CU_ASSERT(kg_spool_next(&r, &rec, &len, &seq) == 1 && seq == 8);
+	/* the files have every record, 8 included */
+	CU_ASSERT_EQUAL_FATAL(kg_spool_reader_open(&r, &sp, 0), 0);
+	for (__u64 i = 1; i <= 8; i++)
+		CU_ASSERT(kg_spool_next(&r, &rec, &len, &seq) == 1 && seq == i);
 	CU_ASSERT_EQUAL(kg_spool_next(&r, &rec, &len, &seq), 0);
+	kg_spool_reader_close(&r);
 
-	/* started again (a spare block's buffers reused), then stopped: nothing kept */
-	CU_ASSERT(kg_spool_mem_start(&sp, &r));
+	/* asked again (a spare block's buffers reused), then stopped: nothing kept */
+	kg_spool_mem_start(&sp);
 	rec_of(b, sizeof(b), 9);
 	CU_ASSERT_EQUAL(kg_spool_append(&sp, 9, b, strlen(b)), 0);
-	expect_mem(&sp, 9, &x);
+	expect_mem(&sp, 9, 0, &x);
 	kg_spool_mem_stop(&sp);
 	CU_ASSERT(sp.mem_head == NULL && sp.mem_bytes == 0);
-	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &x), -1);
-	kg_spool_reader_close(&r);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &ts, &x), -1);
 	kg_spool_close(&sp);
 }
 
