@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -231,7 +230,7 @@ static void flush(struct kg_audit *a)
 	a->held_bytes = 0;
 }
 
-/* The file and the observe clients hold one more record. */
+/* The file and the observe clients hold one more record; it is counted. */
 static void hold_others(struct kg_audit *a, const char *rec, size_t len)
 {
 	if (a->file_fd >= 0) {
