@@ -98,7 +98,8 @@ static void jw_bytes(struct jw *w, const void *s, size_t n)
 #define JW_NULL(w, name)      JW_LIT(w, ",\"" name "\":null")
 #define JW_U64(w, name, v)    (JW_KEY(w, name), jw_u64(w, v))
 #define JW_S64(w, name, v)    (JW_KEY(w, name), jw_s64(w, v))
-#define JW_BOOL(w, name, v)   ((v) ? JW_LIT(w, ",\"" name "\":true") : JW_LIT(w, ",\"" name "\":false"))
+#define JW_BOOL(w, name, v)                                                                        \
+	((v) ? JW_LIT(w, ",\"" name "\":true") : JW_LIT(w, ",\"" name "\":false"))
 #define JW_BYTES(w, name, s, n) (JW_KEY(w, name), jw_bytes(w, s, n))
 /* A C string member; NULL and "" are null (a name that does not apply). */
 #define JW_OPT(w, name, s) (JW_KEY(w, name), jw_opt(w, s))

@@ -123,7 +123,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (m->err) {
 		f->state = IF_FAILED;
 		if (!s->failed)
-			log_err("delivery failed (resending from the spool)", rd_kafka_err2str(m->err));
+			log_err("delivery failed (resending from the spool)",
+				rd_kafka_err2str(m->err));
 		s->failed = true;
 		pthread_mutex_lock(&s->lock);
 		s->st.produce_errors++;
@@ -562,10 +563,10 @@ static void fill(struct kg_sender *s)
 				       .ts_ns = s->pending_ts,
 				       .state = skipped ? IF_OK : IF_SENT,
 				       .blk = s->pending_blk};
-		if (!skipped &&
-		    rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA,
-				     s->pending_blk ? 0 : RD_KAFKA_MSG_F_COPY, (void *)s->pending_rec,
-				     s->pending_len, s->a->node, nodelen, f)) {
+		if (!skipped && rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA,
+						 s->pending_blk ? 0 : RD_KAFKA_MSG_F_COPY,
+						 (void *)s->pending_rec, s->pending_len, s->a->node,
+						 nodelen, f)) {
 			f->state = IF_FREE; /* not counted: the slot is free again */
 			return; /* queue full (or the handle failing): again after a poll */
 		}

@@ -446,7 +446,8 @@ int kg_spool_flush(struct kg_spool *sp)
 		if (n <= 0) {
 			int r = n < 0 ? -errno : -ENOSPC;
 
-			/* a partial record must not stay: the reader would glue the next one to it */
+			/* a partial record must not stay: the reader would glue the next one to
+			 * it */
 			if (off && ftruncate(sp->fd, sp->tail_bytes))
 				r = -errno;
 			drop_held(sp);

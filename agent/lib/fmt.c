@@ -91,10 +91,12 @@ static void civil(__u64 days, unsigned int *y, unsigned int *m, unsigned int *d)
 {
 	__u64 z = days + 719468; /* days from 0000-03-01 */
 	__u64 era = z / 146097;
-	unsigned int doe = (unsigned int)(z - era * 146097);			   /* [0, 146096] */
-	unsigned int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-	unsigned int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);		   /* [0, 365] */
-	unsigned int mp = (5 * doy + 2) / 153;					   /* [0, 11], March first */
+	/* day of the era [0, 146096], year of the era [0, 399], day of the year [0, 365],
+	 * month from March [0, 11] */
+	unsigned int doe = (unsigned int)(z - era * 146097);
+	unsigned int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned int mp = (5 * doy + 2) / 153;
 
 	*d = doy - (153 * mp + 2) / 5 + 1;
 	*m = mp < 10 ? mp + 3 : mp - 9;

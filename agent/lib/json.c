@@ -88,9 +88,11 @@ static inline __attribute__((always_inline)) size_t escape(char *p, const __u8 *
 			}
 			break; /* not UTF-8: its Latin-1 reading, \u00XX */
 		}
-		if (write)
-			memcpy(p + o, (char[6]){'\\', 'u', '0', '0', hex[s[i] >> 4], hex[s[i] & 15]},
-			       6);
+		if (write) {
+			memcpy(p + o, "\\u00", 4);
+			p[o + 4] = hex[s[i] >> 4];
+			p[o + 5] = hex[s[i] & 15];
+		}
 		o += 6;
 		i++;
 	}

@@ -124,12 +124,12 @@ static void check_datetime(__u64 s)
 
 static void test_fmt_datetime(void)
 {
-	/* leap days and the days around them (2000 is leap, 2100 is not), the first and the
-	 * last second a __u64 of Unix ns can hold, a year's and a day's last second */
+	/* leap days and the days around them (2000 is leap, 2100 is not), a year's and a day's
+	 * last second, the last second a __u64 of Unix ns can hold, the last of 9999 */
 	static const __u64 edges[] = {
-		0,	     59,	 86399,	     86400,	 68169599,   68169600, 951782399,
-		951782400,   951868799,	 951868800,  4107542399, 4107542400, 4107628800,
-		1795822500,  1798761599, 1798761600, 18446744073, 253402300799,
+		0, 59, 86399, 86400, 68169599, 68169600, 951782399, 951782400, 951868799,
+		951868800, 4107542399, 4107542400, 4107628800, 1795822500, 1798761599,
+		1798761600, 18446744073, 253402300799,
 	};
 
 	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
@@ -512,7 +512,8 @@ static void test_records_vs_reference(void)
 		/* the exact size is refused one byte short (the NUL needs its place) */
 		if (i % 16 == 0) {
 			CU_ASSERT_EQUAL(kg_audit_encode_at(got, n, &ev, &nm, seq, node, wall), -1);
-			CU_ASSERT_EQUAL(kg_audit_encode_at(got, n + 1, &ev, &nm, seq, node, wall), n);
+			CU_ASSERT_EQUAL(kg_audit_encode_at(got, n + 1, &ev, &nm, seq, node, wall),
+					n);
 		}
 	}
 }

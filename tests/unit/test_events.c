@@ -323,7 +323,8 @@ static void test_bad_entries(void)
 					       .off = (o), .imm = (i)})
 #define CALL(fn)	     INSN(BPF_JMP | BPF_CALL, 0, 0, 0, fn)
 #define MOV_K(d, i)	     INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
-#define LD_MAP(d, fd)	     INSN(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), INSN(0, 0, 0, 0, 0)
+#define LD_MAP(d, fd)                                                                              \
+	INSN(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), INSN(0, 0, 0, 0, 0)
 #define EXIT		     INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 
 /* A socket filter that submits one 8-byte record (the time: each larger than the last),
