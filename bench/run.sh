@@ -542,9 +542,10 @@ part_audit() {
 			# read before the stop: a stopped agent serves no metrics
 			m0=$(kg_metric "$key")
 			kill -STOP "$KG_PID"
-			# new connections every round: the last round's would be retransmissions
+			# new connections every round: the last round's would be retransmissions; each
+			# closed after its Produce (the metrics the wait below reads walk the flows)
 			j=$("$BB/bpfrun" events --pins "$KGATE_PIN_ROOT/$SC_IF" --count "$k" --topics 10 \
-				--first "$((r * k))" | jline)
+				--first "$((r * k))" --close | jline)
 			c0=$(kg_cpu)
 			t0=$(date +%s.%N)
 			kill -CONT "$KG_PID"

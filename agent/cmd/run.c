@@ -8,7 +8,9 @@
  *
  * The datapath sends a packet's events as one record with BPF_RB_NO_WAKEUP (a wakeup per
  * record would cost more than the decisions), so the ring buffers are drained on a
- * timer, not on epoll; agent/datapath/events.h splits each record into its events.
+ * timer, not on epoll; agent/datapath/events.h splits each record into its events. Each
+ * drain is written to the sinks in batches, and a batch leaves the ring buffer only once
+ * it is written (kg_evring, kg_audit_batch_*).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -156,7 +158,7 @@ struct run {
 	struct kg_audit *audit;
 	struct kg_metrics *metrics;
 	struct kg_names_cache *names;
-	struct ring_buffer *rb;
+	struct kg_evring *rings;
 	unsigned long long events;
 	unsigned long long bad_records; /* ring-buffer records that were not event lists */
 };
@@ -170,7 +172,7 @@ static void on_decision(void *ctx, const struct kg_event *e)
 }
 
 /* One ring-buffer record: the decision events of one packet. */
-static int on_record(void *ctx, void *data, size_t size)
+static int on_record(void *ctx, const void *data, size_t size)
 {
 	struct run *r = ctx;
 
@@ -180,6 +182,23 @@ static int on_record(void *ctx, void *data, size_t size)
 		      "agent knows (a datapath of another version?): skipped, and later ones "
 		      "counted", size);
 	return 0;
+}
+
+/* The records read since the last commit are in the sinks: they may leave the ring. */
+static void on_commit(void *ctx)
+{
+	struct run *r = ctx;
+
+	kg_audit_batch_end(r->audit);
+	kg_audit_batch_begin(r->audit);
+}
+
+/* Every ring buffer to its end, written to the sinks in batches. */
+static void drain(struct run *r)
+{
+	kg_audit_batch_begin(r->audit);
+	kg_evring_consume(r->rings); /* on_record never stops it */
+	kg_audit_batch_end(r->audit);
 }
 
 /* The rules between options that the table cannot say. 0 or the usage exit code. */
@@ -292,16 +311,17 @@ static int open_sinks(struct run *r, const struct run_args *a)
 		kg_run_log("metrics: %s", err);
 		return -1;
 	}
+	r->rings = kg_evring_new(on_record, on_commit, r);
+	if (!r->rings) {
+		kg_run_log("out of memory");
+		return -1;
+	}
 	for (int i = 0; i < r->nrt; i++) {
-		int e = 0;
+		int e = kg_evring_add(r->rings, r->rt[i].maps.events);
 
-		if (!r->rb)
-			r->rb = ring_buffer__new(r->rt[i].maps.events, on_record, r, NULL);
-		else
-			e = ring_buffer__add(r->rb, r->rt[i].maps.events, on_record, r);
-		if (!r->rb || e) {
+		if (e) {
 			kg_run_log("%s: opening the event ring buffer: %s", r->rt[i].iface,
-			      strerror(errno));
+				   strerror(-e));
 			return -1;
 		}
 	}
@@ -328,8 +348,7 @@ static void main_loop(struct run *r)
 				   e ? strerror(-e) : "");
 		}
 		kg_run_policy_poll(&r->policy);
-		if (ring_buffer__consume(r->rb) < 0 && errno != EINTR)
-			kg_run_log("ring buffer: %s", strerror(errno));
+		drain(r);
 		now = kg_now_ms();
 		if (now - last_gap >= RUN_GAP_CHECK_MS) {
 			kg_audit_check_gaps(r->audit);
@@ -339,7 +358,7 @@ static void main_loop(struct run *r)
 		if (kg_metrics_poll_with(r->metrics, r->audit, RUN_POLL_MS))
 			kg_run_log("poll: %s", strerror(errno));
 	}
-	ring_buffer__consume(r->rb); /* what the datapath submitted before the signal */
+	drain(r); /* what the datapath submitted before the signal */
 	kg_run_log("%s: stopping after %llu events (%llu unreadable records)", strsignal(stop_sig),
 	      r->events, r->bad_records);
 }
@@ -354,7 +373,7 @@ static int shut_down(struct run *r, const struct run_args *a, int rc)
 {
 	char err[1024];
 
-	ring_buffer__free(r->rb);
+	kg_evring_free(r->rings);
 	kg_metrics_close(r->metrics);
 	if (r->audit)
 		kg_audit_close(r->audit, rc ? 0 : RUN_CLOSE_MS);

@@ -37,6 +37,25 @@ int kg_parse_duration(const char *s, __u64 *ns);
 /* Unix ns as "2026-11-28T00:29:42.609Z" (UTC, ms) into buf. */
 void kg_time_text(__u64 wall_ns, char *buf, size_t len);
 
+/* ---- text into raw memory (lib/fmt.c): no NUL, the caller has the room ---------------- */
+
+/* Longest decimal __u64. */
+#define KG_FMT_U64_MAX 20
+/* v as printf("%llu") writes it: the length. */
+size_t kg_fmt_u64(char *p, __u64 v);
+/* Longest dotted IPv4 address. */
+#define KG_FMT_IPV4_MAX 15
+/* An IPv4 address (network order) as inet_ntop writes it: the length. */
+size_t kg_fmt_ipv4(char *p, const __u8 a[4]);
+/* Unix seconds (UTC) as gmtime_r + strftime("%Y-%m-%dT%H:%M:%S"): exactly this many bytes,
+ * for years up to 9999 (every time a __u64 of Unix ns can hold). */
+#define KG_FMT_DATETIME_LEN 19
+void kg_fmt_datetime(char *p, __u64 unix_s);
+/* ns (below 1e9) as printf("%09u"): 9 bytes. */
+void kg_fmt_ns9(char *p, __u32 ns);
+/* n bytes as lowercase hex: 2n bytes. */
+size_t kg_fmt_hex(char *p, const void *bytes, size_t n);
+
 /* ---- digests (lib/sha256.c) ------------------------------------------------------------ */
 
 /* "sha256:" and 64 hex digits, NUL-terminated. */
@@ -65,6 +84,9 @@ static inline void kg_buf_fixed(struct kg_buf *b, char *storage, size_t cap)
 }
 
 void kg_buf_add(struct kg_buf *b, const void *p, size_t n);
+/* Room for n more bytes and a NUL at p + len: false when a fixed buffer has none (then it
+ * is over). */
+bool kg_buf_reserve(struct kg_buf *b, size_t n);
 void kg_buf_printf(struct kg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Frees a growable buffer (a fixed one only forgets its storage). */
 void kg_buf_free(struct kg_buf *b);
@@ -87,6 +109,12 @@ void kg_json_bytes(struct kg_buf *b, const void *s, size_t n);
 /* Length of a valid UTF-8 sequence of two or more bytes at s (overlongs, surrogates and
  * code points past U+10FFFF are not valid), or 0: the rule above, and the text views'. */
 size_t kg_utf8_len(const void *s, size_t n);
+/* The most bytes kg_json_escape writes for n bytes: each as \u00XX, and the quotes. */
+#define KG_JSON_ESCAPED_MAX(n) (6 * (size_t)(n) + 2)
+/* kg_json_bytes into raw memory with room for KG_JSON_ESCAPED_MAX(n) bytes (no NUL): the
+ * length written. kg_json_escaped_len: that length, without writing. */
+size_t kg_json_escape(char *p, const void *s, size_t n);
+size_t kg_json_escaped_len(const void *s, size_t n);
 /* A C string as a JSON string; NULL as null. */
 void kg_json_cstr(struct kg_buf *b, const char *s);
 /* The same, written to a stream. */
