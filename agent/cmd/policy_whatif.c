@@ -349,11 +349,19 @@ static void note_port(struct whatif *w, __u16 port)
 }
 
 /*
- * The record's policy version, looked up once in this host's store: did it record its
- * allows? A version id names a policy of this host only, so its version string must
- * match too (another node's records, a store made anew: not known).
+ * A version as this host's store keeps it, or NULL. A version id names a policy of this
+ * host only, so its version string must match too (another node's records, a store made
+ * anew: not known). Valid until the next lookup (the cache holds a few).
  */
-static void note_version(struct whatif *w, const char *rec, size_t len)
+static const struct kg_stored_policy *stored(struct whatif *w, const struct seen_version *sv)
+{
+	const struct kg_stored_policy *sp = w->names ? kg_names_lookup(w->names, sv->id) : NULL;
+
+	return sp && !strcmp(sp->p.version, sv->version) ? sp : NULL;
+}
+
+/* The record's policy version, looked up once: did it record its allows? */
+static struct seen_version *note_version(struct whatif *w, const char *rec, size_t len)
 {
 	struct seen_version *sv = NULL;
 	const struct kg_stored_policy *sp;
@@ -368,17 +376,35 @@ static void note_version(struct whatif *w, const char *rec, size_t len)
 	if (!sv) {
 		if (w->nversions == WHATIF_VERSIONS) {
 			w->versions_other++;
-			return;
+			return NULL;
 		}
 		sv = &w->versions[w->nversions++];
 		sv->id = (__u32)id;
 		snprintf(sv->version, sizeof(sv->version), "%s", version);
-		sp = w->names ? kg_names_lookup(w->names, sv->id) : NULL;
-		sv->allows = !sp || strcmp(sp->p.version, version) ? V_UNKNOWN
-			     : sp->p.audit_allow			  ? V_ALLOWS
-									  : V_NO_ALLOWS;
+		sp = stored(w, sv);
+		sv->allows = !sp ? V_UNKNOWN : sp->p.audit_allow ? V_ALLOWS : V_NO_ALLOWS;
 	}
 	sv->records++;
+	return sv;
+}
+
+/*
+ * Whether a recorded reset is the datapath's reject (its name had passed in an earlier
+ * segment: nothing left to poison): the rule that decided it rejects in the recorded
+ * version, or that version is not known (then taken so).
+ */
+static bool reset_of_reject(struct whatif *w, const struct seen_version *sv, const char *rule)
+{
+	const struct kg_stored_policy *sp = sv ? stored(w, sv) : NULL;
+
+	if (!sp)
+		return true;
+	if (!*rule)
+		return sp->p.default_action == KG_ACT_REJECT;
+	for (int i = 0; i < sp->p.nrules; i++)
+		if (!strcmp(sp->p.rules[i].name, rule))
+			return sp->p.rules[i].action == KG_ACT_REJECT;
+	return true;
 }
 
 static int on_record(void *ctx, const char *rec, size_t len)
@@ -389,6 +415,7 @@ static int on_record(void *ctx, const char *rec, size_t len)
 		version[128] = "";
 	const char *region, *who, *new_rule = NULL;
 	__u64 ts = 0, sample = 1, api = ~0ull, port = 0;
+	struct seen_version *sv;
 	bool enforced = true, has_client, has_topic;
 	int act, ri = -1, v, opi, before, after;
 	double wt;
@@ -461,7 +488,7 @@ static int on_record(void *ctx, const char *rec, size_t len)
 	has_client = kg_rec_str(rec, len, "client_id", client, sizeof(client));
 	kg_rec_u64(rec, len, "api_key", &api);
 	before = outcome(v, enforced);
-	note_version(w, rec, len);
+	sv = note_version(w, rec, len);
 	if (!kg_rec_u64(rec, len, "dst_port", &port) || !listens(w->p, (__u16)port)) {
 		/* FILE does not listen there: the datapath passes it, decides nothing */
 		act = KG_ACT_ALLOW;
@@ -489,8 +516,9 @@ static int on_record(void *ctx, const char *rec, size_t len)
 		    (!has_topic || api == KAFKA_CREATE_ACLS || api == KAFKA_DELETE_ACLS))
 			act = KG_ACT_RESET;
 		/* and a reject whose name had passed in an earlier segment: a recorded reset
-		 * under a reject is that, the same outcome */
-		if (enf && act == KG_ACT_REJECT && before == outcome(KG_ACT_RESET, true))
+		 * under a reject rule is that, the same outcome */
+		if (enf && act == KG_ACT_REJECT && before == outcome(KG_ACT_RESET, true) &&
+		    reset_of_reject(w, sv, oldrule))
 			act = KG_ACT_RESET;
 		after = outcome(act, enf);
 	}

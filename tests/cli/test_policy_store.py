@@ -337,6 +337,22 @@ check("whatif -o json: each record's version looked up: allows recorded or not, 
                           v["allows_recorded"]) for v in w.get("recorded_versions", [])) ==
       [("elsewhere-1", 9, 1, None), ("loud-1", 8, 2, True), ("quiet-1", 7, 1, False)],
       (rc, out, err))
+# a recorded reset is the datapath's reject only when the rule that decided it rejects in
+# the recorded version: under a reset rule, FILE's reject is a change
+write("state/eth10/policies/10.yaml", "version: \"hard-1\"\ndefault: allow\nlisteners:\n"
+      "  - port: 9092\nrules:\n  - {name: x, topics: [y], action: reset}\n")
+write("state/eth10/policies/10.version", "hard-1")
+yrej = write("yrej.yaml", "version: \"yrej-1\"\ndefault: allow\nlisteners:\n  - port: 9092\n"
+             "rules:\n  - {name: no-y, topics: [y], action: reject}\n")
+r_lines = [rec(1, version_id=8, policy_version="loud-1", verdict="reset", rule="x", topic="y"),
+           rec(2, version_id=10, policy_version="hard-1", verdict="reset", rule="x", topic="y")]
+rc, out, err = kgate("policy", "whatif", yrej, "--file", write("resets.jsonl", "\n".join(r_lines)
+                                                                 + "\n"), "-o", "json")
+w = json.loads(out) if rc == 0 else {}
+check("whatif: a reset under a reject rule is no change, one under a reset rule is",
+      rc == 0 and [(c["before"], c["after"], c["decisions"]) for c in w["changes"]] ==
+      [("reset", "reject", 1)] and
+      w["changes"][0]["examples"][0]["before"]["policy_version"] == "hard-1", (rc, out, err))
 rc, out, err = kgate("policy", "whatif", new, "--file", v_audit)
 check("whatif (text): says which version recorded no allows, and what is not known",
       rc == 0 and 'allows not recorded: 1 records are of "quiet-1" (version id 7), whose '
