@@ -4,8 +4,10 @@
 without a datapath: --help (the model stated), usage errors, `policy history` over a store
 on disk, and `policy whatif` over audit records written here in the audit record's schema
 (README, "Audit records"): sampled allows scaled, regions and identity principals taken
-from the source address under FILE, SASL principals kept, requests without a topic, a
-monitor-mode FILE, records it must not replay, --since and --node.
+from the source address under FILE, SASL principals kept, requests without a topic (under
+`topics: none` and `*` rules), the datapath's resets (ACL requests, late rejects), ports
+FILE does not listen on, versions that recorded no allows, a monitor-mode FILE, records it
+must not replay, --since and --node.
 
 The agent side (applies, rollbacks, pauses, confirms and guards on a real datapath, and
 whatif against what a policy then really decided) is tests/agent/test_lifecycle.sh.

@@ -10,8 +10,12 @@
  *    on request (SIGUSR1's kg_audit_reopen) and by itself, nothing lost, seq unbroken;
  *  - the store's files read back: the journal (both files, whole lines only, after a
  *    given entry), the agent's recorded mark, the state (current, pause, pending, the
- *    file's digest, the last entry).
- * Applies, rollbacks, pauses and reverts on a real datapath: tests/agent/test_lifecycle.sh.
+ *    file's digest, the last entry) as an older kgate kept it and as the state file;
+ *    change numbers past a 64 KiB journal;
+ *  - confirm deadlines by the boot clock within a boot, by the wall clock across boots;
+ *  - the store's lock: 0600, a loose one replaced, the journal read under it.
+ * Applies, rollbacks, pauses and reverts on a real datapath: tests/agent/test_lifecycle.sh;
+ * the store under faults: tests/agent/test_store.sh.
  */
 #include <CUnit/CUnit.h>
 #include <errno.h>
