@@ -267,11 +267,13 @@ test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate $(
 	KGATE=$(BUILD)/kgate tests/bpf/test_probe_netns.sh tests/fixtures/captures/confluent-group-c2.bin
 
 # Root: kgate run/apply/flows/stats/detach on a veth against the mock broker (kcat); the
-# policy store and lifecycle (history, rollback, pause, confirmed applies, whatif, rotation).
+# policy store and lifecycle (history, rollback, pause, confirmed applies, whatif, rotation);
+# the store under faults (locks, killed changes, journal size, restores, clocks).
 test-agent: $(BUILD)/kgate
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-agent: needs root (BPF, netns)" >&2; exit 1; fi
 	KGATE=$(BUILD)/kgate tests/agent/test_runtime.sh
 	KGATE=$(BUILD)/kgate tests/agent/test_lifecycle.sh
+	KGATE=$(BUILD)/kgate tests/agent/test_store.sh
 
 # --- end to end and deploy -------------------------------------------------
 

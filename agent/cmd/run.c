@@ -226,12 +226,12 @@ static int lock_ifaces(const struct run_args *a)
 		int fd;
 
 		snprintf(lock, sizeof(lock), "%s/%s.lock", kg_run_dir(), a->ifaces[i]);
-		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+		/* 0600: no other user can open it, and so none can hold it to keep agents out */
+		fd = kg_lock_file(lock, LOCK_EX | LOCK_NB);
+		if (fd < 0) {
 			kg_run_log("%s: %s", a->ifaces[i],
-			      fd >= 0 && errno == EWOULDBLOCK
-				      ? "another 'kgate run' serves this interface"
-				      : strerror(errno));
+			      fd == -EWOULDBLOCK ? "another 'kgate run' serves this interface"
+						 : strerror(-fd));
 			return -1;
 		}
 		/* kept open (and locked) until exit */

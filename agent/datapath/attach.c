@@ -123,7 +123,7 @@ static int rec_write(const char *iface, const struct attach_rec *r)
 	int n, e;
 
 	snprintf(dir, sizeof(dir), "%s/%s", kg_state_dir(), iface);
-	if ((e = kg_mkdir_p(dir, 0755)))
+	if ((e = kg_mkdir_p(dir, KG_STATE_DIR_MODE)))
 		return e;
 	rec_path(iface, path, sizeof(path));
 	n = snprintf(buf, sizeof(buf), "clsact_created=%d\ningress=%s\nnetns=%llu:%llu\n",

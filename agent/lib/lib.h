@@ -27,6 +27,15 @@ __u64 kg_mono_ns(void);
 __u64 kg_now_ms(void);
 /* CLOCK_REALTIME in Unix ns. */
 __u64 kg_wall_now_ns(void);
+/*
+ * CLOCK_BOOTTIME in ns: since boot, suspend included, never stepped (a deadline kept in it
+ * is not moved by a wall clock set forward or back), and meaningful only within one boot.
+ */
+__u64 kg_boot_ns(void);
+/* KG_BOOT_ID_LEN - 1 characters that name this boot (the kernel's random boot_id), into
+ * out; "" when the kernel does not say. */
+#define KG_BOOT_ID_LEN 40
+void kg_boot_id(char out[KG_BOOT_ID_LEN]);
 /* CLOCK_MONOTONIC ns -> Unix ns, by the clocks' offset now (never in the future). */
 __u64 kg_mono_to_wall(__u64 mono_ns);
 /*
@@ -161,12 +170,24 @@ int kg_write_file_atomic(int dirfd, const char *name, const void *data, size_t l
 char *kg_read_file(const char *path, size_t max, size_t *len, int *e);
 /* mkdir -p: 0 or -errno. */
 int kg_mkdir_p(const char *path, mode_t mode);
+/*
+ * A lock file: path opened (created 0600) and flock(how), how being LOCK_EX or LOCK_SH,
+ * | LOCK_NB not to wait. Returns the fd, which holds the lock until closed, or -errno
+ * (-EWOULDBLOCK: held elsewhere, with LOCK_NB). A file that others could open (group or
+ * other bits, or another owner: kgate made its lock files 0644 before) is first replaced
+ * by a fresh 0600 one, so that whoever opened the old one holds nothing that matters;
+ * and a lock taken on a file that was replaced meanwhile is taken again on the new one.
+ */
+int kg_lock_file(const char *path, int how);
 
 /* ---- directories (lib/paths.c) --------------------------------------------------------- */
 
 #define KG_PIN_ROOT  "/sys/fs/bpf/kgate"
 #define KG_STATE_DIR "/var/lib/kgate"
 #define KG_RUN_DIR   "/run/kgate"
+/* The state dir and every directory kgate makes in it: no other user reaches the policy
+ * store, its lock or the spool. */
+#define KG_STATE_DIR_MODE 0750
 
 /*
  * The three directories, each overridable by the environment (KGATE_PIN_ROOT,
