@@ -312,7 +312,7 @@ static int gen_man(int argc, char **argv)
 
 /* What a value is completed with: a choice list, interface names, files, directories,
  * command names, or nothing (a number, a name kgate cannot know). */
-enum value_kind { V_NONE, V_CHOICES, V_IFACE, V_FILE, V_DIR, V_COMMAND };
+enum value_kind { V_NONE, V_CHOICES, V_IFACE, V_FILE, V_DIR, V_COMMAND, V__COUNT };
 
 static enum value_kind value_kind(const struct kg_opt *o)
 {
@@ -350,33 +350,47 @@ static void top_words(FILE *f)
 	}
 }
 
-/* bash: the compgen call that completes a value of kind k into COMPREPLY. */
-static void bash_value(FILE *f, const struct kg_opt *o, enum value_kind k)
+/*
+ * How a shell completes a value of each kind: a word list (choices, command names) between
+ * open and close, anything else as text[kind].
+ */
+struct shell_values {
+	const char *open, *close;
+	const char *text[V__COUNT];
+};
+
+/* bash: the compgen call that completes the value into COMPREPLY */
+static const struct shell_values bash_values = {
+	.open = "COMPREPLY=($(compgen -W \"",
+	.close = "\" -- \"$cur\"))",
+	.text = {[V_IFACE] = "COMPREPLY=($(compgen -W \"$(_kgate_ifaces)\" -- \"$cur\"))",
+		 [V_FILE] = "COMPREPLY=($(compgen -f -- \"$cur\"))",
+		 [V_DIR] = "COMPREPLY=($(compgen -d -- \"$cur\"))",
+		 [V_NONE] = ":"},
+};
+
+/* zsh: the action of an _arguments spec */
+static const struct shell_values zsh_values = {
+	.open = "(",
+	.close = ")",
+	.text = {[V_IFACE] = "_net_interfaces", [V_FILE] = "_files", [V_DIR] = "_files -/",
+		 [V_NONE] = " "},
+};
+
+/* What completes a value of kind k (of option o: its choices) in shell sh. */
+static void value_completion(FILE *f, const struct shell_values *sh, const struct kg_opt *o,
+			     enum value_kind k)
 {
-	switch (k) {
-	case V_CHOICES:
-		fputs("COMPREPLY=($(compgen -W \"", f);
-		words_of_choices(f, o);
-		fputs("\" -- \"$cur\"))", f);
-		break;
-	case V_IFACE:
-		fputs("COMPREPLY=($(compgen -W \"$(_kgate_ifaces)\" -- \"$cur\"))", f);
-		break;
-	case V_FILE:
-		fputs("COMPREPLY=($(compgen -f -- \"$cur\"))", f);
-		break;
-	case V_DIR:
-		fputs("COMPREPLY=($(compgen -d -- \"$cur\"))", f);
-		break;
-	case V_COMMAND:
-		fputs("COMPREPLY=($(compgen -W \"", f);
-		top_words(f);
-		fputs("\" -- \"$cur\"))", f);
-		break;
-	case V_NONE:
-		fputs(":", f);
-		break;
+	if (k != V_CHOICES && k != V_COMMAND) {
+		fputs(sh->text[k], f);
+		return;
 	}
+	fputs(sh->open, f);
+	if (k == V_CHOICES)
+		words_of_choices(f, o);
+	else
+		top_words(f);
+	fputs(sh->close, f);
 }
 
 static void bash_cmd(FILE *f, const struct kg_cmd *c)
@@ -396,7 +410,7 @@ static void bash_cmd(FILE *f, const struct kg_cmd *c)
 		if (o->short_name)
 			fprintf(f, "-%c|", o->short_name);
 		fprintf(f, "--%s) ", o->name);
-		bash_value(f, o, value_kind(o));
+		value_completion(f, &bash_values, o, value_kind(o));
 		fputs("; return ;;\n", f);
 	}
 	fputs("\t\tesac\n\t\topts=\"", f);
@@ -411,10 +425,7 @@ static void bash_cmd(FILE *f, const struct kg_cmd *c)
 	fprintf(f, "%s--help\"\n\t\tif [[ $cur == -* ]]; then\n"
 		   "\t\t\tCOMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
 		   "\t\telse\n\t\t\t", first ? "" : " ");
-	if (pos)
-		bash_value(f, pos, value_kind(pos));
-	else
-		fputs(":", f);
+	value_completion(f, &bash_values, pos, pos ? value_kind(pos) : V_NONE);
 	fputs("\n\t\tfi\n\t\t;;\n", f);
 }
 
@@ -433,10 +444,9 @@ static void completion_bash(FILE *f)
 	      "\tlocal cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}\n"
 	      "\tlocal cmd=${COMP_WORDS[1]} opts\n"
 	      "\tCOMPREPLY=()\n"
-	      "\tif [ \"$COMP_CWORD\" -eq 1 ]; then\n"
-	      "\t\tCOMPREPLY=($(compgen -W \"", f);
-	top_words(f);
-	fputs("\" -- \"$cur\"))\n\t\treturn\n\tfi\n", f);
+	      "\tif [ \"$COMP_CWORD\" -eq 1 ]; then\n\t\t", f);
+	value_completion(f, &bash_values, NULL, V_COMMAND);
+	fputs("\n\t\treturn\n\tfi\n", f);
 	/* a command of subcommands: the second word names one */
 	fputs("\tcase $cmd in\n", f);
 	for (size_t i = 0; i < kg_ncommands; i++) {
@@ -458,7 +468,7 @@ static void completion_bash(FILE *f)
 		if (!cmds[i]->subs)
 			bash_cmd(f, cmds[i]);
 	fputs("\thelp)\n\t\t[ \"$COMP_CWORD\" -eq 2 ] && ", f);
-	bash_value(f, NULL, V_COMMAND);
+	value_completion(f, &bash_values, NULL, V_COMMAND);
 	fputs("\n\t\t;;\n\tesac\n}\n\ncomplete -o filenames -F _kgate kgate\n", f);
 }
 
@@ -475,34 +485,6 @@ static void zsh_desc(FILE *f, const char *help)
 	}
 }
 
-static void zsh_action(FILE *f, const struct kg_opt *o, enum value_kind k)
-{
-	switch (k) {
-	case V_CHOICES:
-		fputs("(", f);
-		words_of_choices(f, o);
-		fputs(")", f);
-		break;
-	case V_IFACE:
-		fputs("_net_interfaces", f);
-		break;
-	case V_FILE:
-		fputs("_files", f);
-		break;
-	case V_DIR:
-		fputs("_files -/", f);
-		break;
-	case V_COMMAND:
-		fputs("(", f);
-		top_words(f);
-		fputs(")", f);
-		break;
-	case V_NONE:
-		fputs(" ", f);
-		break;
-	}
-}
-
 static void zsh_cmd(FILE *f, const struct kg_cmd *c)
 {
 	fprintf(f, "\t\"%s\")\n\t\t_arguments -s -S \\\n", c->name);
@@ -513,7 +495,7 @@ static void zsh_cmd(FILE *f, const struct kg_cmd *c)
 		fputs("\t\t\t'", f);
 		if (kg_opt_positional(o)) {
 			fprintf(f, "%s:%s:", o->kind == KG_OPT_ARGS ? "*" : "1", m);
-			zsh_action(f, o, value_kind(o));
+			value_completion(f, &zsh_values, o, value_kind(o));
 			fputs("' \\\n", f);
 			continue;
 		}
@@ -530,7 +512,7 @@ static void zsh_cmd(FILE *f, const struct kg_cmd *c)
 		fputs("]", f);
 		if (kg_opt_takes_value(o)) {
 			fprintf(f, ":%s:", m);
-			zsh_action(f, o, value_kind(o));
+			value_completion(f, &zsh_values, o, value_kind(o));
 		}
 		fputs("' \\\n", f);
 	}
@@ -580,9 +562,9 @@ static void completion_zsh(FILE *f)
 	for (size_t i = 0; i < n; i++)
 		if (!cmds[i]->subs)
 			zsh_cmd(f, cmds[i]);
-	fputs("\thelp)\n\t\t_arguments '1:COMMAND:(", f);
-	top_words(f);
-	fputs(")'\n\t\t;;\n\tesac\n}\n\n_kgate \"$@\"\n", f);
+	fputs("\thelp)\n\t\t_arguments '1:COMMAND:", f);
+	value_completion(f, &zsh_values, NULL, V_COMMAND);
+	fputs("'\n\t\t;;\n\tesac\n}\n\n_kgate \"$@\"\n", f);
 }
 
 struct completion_args {
