@@ -23,24 +23,10 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 DRV=$(readlink -f "$BUILD/tests/audit_driver")
 KGATE=$(readlink -f "$BUILD/kgate")
-TMP=$(mktemp -d /tmp/kgate-audit.XXXXXX)
-MOCK_PID=""
-HOLD_PID=""
 DRV_PID=""
-ID=kgau$$ # lib.sh's names (its rig is not used here)
-# the checks and their counts, reap
-# shellcheck source=tests/agent/lib.sh
-. tests/agent/lib.sh
-
-cleanup() {
-	set +e
-	reap $DRV_PID $MOCK_PID $HOLD_PID
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# the mock (tests/agent/mock.sh): BROKERS; `mock down`, `mock up`
-. tests/agent/mock.sh
+# TMP, the checks, the mock (tests/agent/mock.sh): BROKERS; `mock down`, `mock up`
+# shellcheck source=tests/agent/mock.sh
+. tests/agent/mock.sh kgate-audit DRV_PID
 mock_start audit1:3 audit2:3 audit3:3 audit4:1 audit5:1
 
 # Consumes a topic to $2 (payloads), and "partition key" per line to $2.meta.
