@@ -429,11 +429,8 @@ static void bash_cmd(FILE *f, const struct kg_cmd *c)
 	fputs("\n\t\tfi\n\t\t;;\n", f);
 }
 
-static void completion_bash(FILE *f)
+static void bash_head(FILE *f)
 {
-	const struct kg_cmd *cmds[GEN_MAX_CMDS];
-	size_t n = all_cmds(cmds, GEN_MAX_CMDS);
-
 	fprintf(f, "# bash completion for kgate %s, made by `kgate __completion bash` from the\n"
 		   "# option tables --help is made of. Install as\n"
 		   "# share/bash-completion/completions/kgate, or source it.\n\n",
@@ -449,27 +446,18 @@ static void completion_bash(FILE *f)
 	fputs("\n\t\treturn\n\tfi\n", f);
 	/* a command of subcommands: the second word names one */
 	fputs("\tcase $cmd in\n", f);
-	for (size_t i = 0; i < kg_ncommands; i++) {
-		const struct kg_cmd *c = kg_commands[i];
+}
 
-		if (!c->subs)
-			continue;
-		fprintf(f, "\t%s)\n\t\tif [ \"$COMP_CWORD\" -eq 2 ]; then\n"
-			   "\t\t\tCOMPREPLY=($(compgen -W \"",
-			c->name);
-		for (size_t j = 0; j < c->nsubs; j++)
-			fprintf(f, "%s%s", j ? " " : "", c->subs[j]->name + strlen(c->name) + 1);
-		fputs("\" -- \"$cur\"))\n\t\t\treturn\n\t\tfi\n"
-		      "\t\tcmd=\"$cmd ${COMP_WORDS[2]}\"\n\t\t;;\n",
-		      f);
-	}
-	fputs("\tesac\n\tcase $cmd in\n", f);
-	for (size_t i = 0; i < n; i++)
-		if (!cmds[i]->subs)
-			bash_cmd(f, cmds[i]);
-	fputs("\thelp)\n\t\t[ \"$COMP_CWORD\" -eq 2 ] && ", f);
-	value_completion(f, &bash_values, NULL, V_COMMAND);
-	fputs("\n\t\t;;\n\tesac\n}\n\ncomplete -o filenames -F _kgate kgate\n", f);
+static void bash_group(FILE *f, const struct kg_cmd *c)
+{
+	fprintf(f, "\t%s)\n\t\tif [ \"$COMP_CWORD\" -eq 2 ]; then\n"
+		   "\t\t\tCOMPREPLY=($(compgen -W \"",
+		c->name);
+	for (size_t j = 0; j < c->nsubs; j++)
+		fprintf(f, "%s%s", j ? " " : "", c->subs[j]->name + strlen(c->name) + 1);
+	fputs("\" -- \"$cur\"))\n\t\t\treturn\n\t\tfi\n"
+	      "\t\tcmd=\"$cmd ${COMP_WORDS[2]}\"\n\t\t;;\n",
+	      f);
 }
 
 /* zsh: a description (all its help lines as one), safe inside '...' and [...]. */
@@ -533,11 +521,8 @@ static void zsh_describe(FILE *f, const char *var, const struct kg_cmd *const *c
 	fputs("\t\t)\n", f);
 }
 
-static void completion_zsh(FILE *f)
+static void zsh_head(FILE *f)
 {
-	const struct kg_cmd *cmds[GEN_MAX_CMDS];
-	size_t n = all_cmds(cmds, GEN_MAX_CMDS);
-
 	fprintf(f, "#compdef kgate\n# zsh completion for kgate %s, made by `kgate __completion zsh`\n"
 		   "# from the option tables --help is made of. Install as _kgate in $fpath.\n\n",
 		KGATE_SEMVER);
@@ -546,25 +531,54 @@ static void completion_zsh(FILE *f)
 	fputs("\t\t_describe -t commands 'kgate command' cmds\n\t\treturn\n\tfi\n"
 	      "\tcmd=$words[2]\n\tshift words\n\t(( CURRENT-- ))\n\tcase $cmd in\n",
 	      f);
-	for (size_t i = 0; i < kg_ncommands; i++) {
-		const struct kg_cmd *c = kg_commands[i];
+}
 
-		if (!c->subs)
-			continue;
-		fprintf(f, "\t%s)\n\t\tif (( CURRENT == 2 )); then\n", c->name);
-		zsh_describe(f, "cmds", c->subs, c->nsubs, strlen(c->name) + 1);
-		fprintf(f, "\t\t\t_describe -t commands 'kgate %s subcommand' cmds\n"
-			   "\t\t\treturn\n\t\tfi\n\t\tcmd=\"$cmd $words[2]\"\n\t\tshift words\n"
-			   "\t\t(( CURRENT-- ))\n\t\t;;\n",
-			c->name);
-	}
+static void zsh_group(FILE *f, const struct kg_cmd *c)
+{
+	fprintf(f, "\t%s)\n\t\tif (( CURRENT == 2 )); then\n", c->name);
+	zsh_describe(f, "cmds", c->subs, c->nsubs, strlen(c->name) + 1);
+	fprintf(f, "\t\t\t_describe -t commands 'kgate %s subcommand' cmds\n"
+		   "\t\t\treturn\n\t\tfi\n\t\tcmd=\"$cmd $words[2]\"\n\t\tshift words\n"
+		   "\t\t(( CURRENT-- ))\n\t\t;;\n",
+		c->name);
+}
+
+/*
+ * A completion script, shell by shell: its head (up to the case on the first word), the
+ * case of each command of subcommands, the case of each command, the case of kgate help
+ * (help, the command names' completion, tail).
+ */
+static const struct shell {
+	const char *name;
+	void (*head)(FILE *f);
+	void (*group)(FILE *f, const struct kg_cmd *c);
+	void (*cmd)(FILE *f, const struct kg_cmd *c);
+	const struct shell_values *values;
+	const char *help, *tail;
+} shells[] = {
+	{"bash", bash_head, bash_group, bash_cmd, &bash_values,
+	 "\thelp)\n\t\t[ \"$COMP_CWORD\" -eq 2 ] && ",
+	 "\n\t\t;;\n\tesac\n}\n\ncomplete -o filenames -F _kgate kgate\n"},
+	{"zsh", zsh_head, zsh_group, zsh_cmd, &zsh_values, "\thelp)\n\t\t_arguments '1:COMMAND:",
+	 "'\n\t\t;;\n\tesac\n}\n\n_kgate \"$@\"\n"},
+};
+
+static void completion(FILE *f, const struct shell *sh)
+{
+	const struct kg_cmd *cmds[GEN_MAX_CMDS];
+	size_t n = all_cmds(cmds, GEN_MAX_CMDS);
+
+	sh->head(f);
+	for (size_t i = 0; i < kg_ncommands; i++)
+		if (kg_commands[i]->subs)
+			sh->group(f, kg_commands[i]);
 	fputs("\tesac\n\tcase $cmd in\n", f);
 	for (size_t i = 0; i < n; i++)
 		if (!cmds[i]->subs)
-			zsh_cmd(f, cmds[i]);
-	fputs("\thelp)\n\t\t_arguments '1:COMMAND:", f);
-	value_completion(f, &zsh_values, NULL, V_COMMAND);
-	fputs("'\n\t\t;;\n\tesac\n}\n\n_kgate \"$@\"\n", f);
+			sh->cmd(f, cmds[i]);
+	fputs(sh->help, f);
+	value_completion(f, sh->values, NULL, V_COMMAND);
+	fputs(sh->tail, f);
 }
 
 struct completion_args {
@@ -596,11 +610,10 @@ static int gen_completion(int argc, char **argv)
 
 	if (rc)
 		return rc;
-	if (!strcmp(a.shell, "bash"))
-		completion_bash(stdout);
-	else if (!strcmp(a.shell, "zsh"))
-		completion_zsh(stdout);
-	else
-		return kg_usage_error(&kg_cmd_gen_completion, "'%s' is not bash or zsh", a.shell);
-	return 0;
+	for (size_t i = 0; i < sizeof(shells) / sizeof(shells[0]); i++)
+		if (!strcmp(a.shell, shells[i].name)) {
+			completion(stdout, &shells[i]);
+			return 0;
+		}
+	return kg_usage_error(&kg_cmd_gen_completion, "'%s' is not bash or zsh", a.shell);
 }
