@@ -696,13 +696,7 @@ static void rd_of(const struct trace *t, const struct kept *k, struct rd *x)
 
 static int by_time(const struct who *a, const struct who *b)
 {
-	int c;
-
-	if (a->ts_ns != b->ts_ns)
-		return a->ts_ns < b->ts_ns ? -1 : 1;
-	if ((c = strcmp(a->node, b->node)))
-		return c;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
+	return kg_records_order(a->ts_ns, a->node, a->seq, b->ts_ns, b->node, b->seq);
 }
 
 static int wr_cmp(const void *a, const void *b)

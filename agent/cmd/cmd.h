@@ -291,6 +291,10 @@ int kg_records_check(const struct kg_cmd *cmd, const struct kg_records_from *f);
  */
 int kg_records_read(const struct kg_cmd *cmd, const struct kg_records_from *f, __u64 since_ns,
 		    int (*fn)(void *ctx, const char *rec, size_t len), void *ctx);
+/* Records of several nodes in one order: by time, then node name, then the node's seq
+ * (a qsort-style result for record a against record b). */
+int kg_records_order(__u64 ts_a, const char *node_a, __u64 seq_a, __u64 ts_b, const char *node_b,
+		     __u64 seq_b);
 
 /*
  * What a rule matches and does, as show prints it and diff compares it (policy_rules.c):

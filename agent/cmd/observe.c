@@ -572,13 +572,8 @@ static int obs_record(void *ctx, const char *rec, size_t len)
 static int kept_cmp(const void *x, const void *y)
 {
 	const struct kept_rec *a = x, *b = y;
-	int c;
 
-	if (a->ts != b->ts)
-		return a->ts < b->ts ? -1 : 1;
-	if ((c = strcmp(a->node, b->node)))
-		return c;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
+	return kg_records_order(a->ts, a->node, a->seq, b->ts, b->node, b->seq);
 }
 
 /* The backlog is read: the view is chosen (a NODE column?), the rows printed in order. */

@@ -2,7 +2,8 @@
 /*
  * Where a command that reads recorded audit records takes them from (audit trace, policy
  * whatif): an audit file (--file) or the audit topic (--from-kafka BROKERS --audit-topic T),
- * never both. The readers are agent/audit's (reader.c).
+ * never both; and the order of records of several nodes (those two and observe). The
+ * readers are agent/audit's (reader.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -44,4 +45,16 @@ int kg_records_read(const struct kg_cmd *cmd, const struct kg_records_from *f, _
 		return 0;
 	fprintf(stderr, "kgate %s: %s\n", cmd->name, err);
 	return 1;
+}
+
+int kg_records_order(__u64 ts_a, const char *node_a, __u64 seq_a, __u64 ts_b, const char *node_b,
+		     __u64 seq_b)
+{
+	int c;
+
+	if (ts_a != ts_b)
+		return ts_a < ts_b ? -1 : 1;
+	if ((c = strcmp(node_a, node_b)))
+		return c;
+	return seq_a < seq_b ? -1 : seq_a > seq_b;
 }
