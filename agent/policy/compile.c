@@ -356,7 +356,7 @@ static int principal_intern(struct cctx *x, const char *name, struct kg_pos pos,
 	if (!len || len > KD_USER_MAX)
 		return fail(x, pos, "principal \"%.64s\": length %zu is not 1..%d", name, len,
 			    KD_USER_MAX);
-	return intern(x, &principals_kind, &x->principals, x->out->principal_names[0],
+	return intern(x, &principals_kind, &x->principals, (char *)x->out->principal_names,
 		      sizeof(x->out->principal_names[0]), name, pos, id);
 }
 
@@ -366,7 +366,7 @@ static int client_intern(struct cctx *x, const char *name, struct kg_pos pos, __
 	if (strlen(name) > KD_CLIENT_ID_MAX)
 		return fail(x, pos, "client id \"%.64s...\": longer than %d bytes", name,
 			    KD_CLIENT_ID_MAX);
-	return intern(x, &clients_kind, &x->clients, x->out->client_names[0],
+	return intern(x, &clients_kind, &x->clients, (char *)x->out->client_names,
 		      sizeof(x->out->client_names[0]), name, pos, id);
 }
 
@@ -902,10 +902,10 @@ static int emit_names(struct cctx *x)
 	out->names = calloc(out->nprincipals + out->nclients, sizeof(*out->names));
 	if (!out->names)
 		return oom(x);
-	emit_kind(out, &n, KG_NAME_PRINCIPAL, out->principal_names[0],
+	emit_kind(out, &n, KG_NAME_PRINCIPAL, (const char *)out->principal_names,
 		  sizeof(out->principal_names[0]), out->nprincipals);
-	emit_kind(out, &n, KG_NAME_CLIENT, out->client_names[0], sizeof(out->client_names[0]),
-		  out->nclients);
+	emit_kind(out, &n, KG_NAME_CLIENT, (const char *)out->client_names,
+		  sizeof(out->client_names[0]), out->nclients);
 	out->nnames = n;
 	return 0;
 }
