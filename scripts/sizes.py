@@ -7,10 +7,13 @@ note compares before and after a change of the layout.
 
 Files are the .c and .h files directly in a folder; a function runs from the line of its
 name to its closing brace, as universal-ctags reads it (`ctags --fields=+ne`). With --rev
-the files are read as they are at REV (git show), not from the working tree.
+the files are read as they are at REV (git show), not from the working tree. Needs
+universal-ctags (Debian: apt-get install universal-ctags; install-deps.sh does not
+install it: no build or test needs it).
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,6 +62,10 @@ def main():
     ap.add_argument("--rev")
     ap.add_argument("folders", nargs="*", default=FOLDERS)
     a = ap.parse_args()
+    if not shutil.which("ctags"):
+        print("sizes.py: needs universal-ctags (apt-get install universal-ctags)",
+              file=sys.stderr)
+        return 2
     print("| folder | files | lines | largest file | largest function |")
     print("|---|---|---|---|---|")
     for d in a.folders:
