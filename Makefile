@@ -283,7 +283,7 @@ $(BUILD)/tests/mock_broker: tests/tools/mock_broker.c | $(BUILD)/tests
 	$(CC) -O2 -Wall -Werror -o $@ $< $$(pkg-config --cflags --libs rdkafka)
 
 # test scaffolding only: the SASL front the mock lacks (DESIGN §8)
-$(BUILD)/tests/sasl_front: tests/tools/sasl_front.c | $(BUILD)/tests
+$(BUILD)/tests/sasl_front: tests/tools/sasl_front.c tests/lib/wire.h | $(BUILD)/tests
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lcrypto
 
 # The deploy files against the flags of this build's `kgate run`.

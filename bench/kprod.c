@@ -15,7 +15,6 @@
  * whatever fails (message.timeout.ms) is counted as failed.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "bench/tool.h"
+#include "tests/lib/longopts.h"
 
 /* Seconds the producer waits after the window for messages in flight; the rest fail. */
 #define KPROD_DRAIN_S 12
@@ -160,20 +160,6 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"bootstrap", required_argument, NULL, 'b'},
-		{"topic", required_argument, NULL, 't'},
-		{"size", required_argument, NULL, 's'},
-		{"seconds", required_argument, NULL, 'd'},
-		{"warmup", required_argument, NULL, 'w'},
-		{"rate", required_argument, NULL, 'r'},
-		{"acks", required_argument, NULL, 'a'},
-		{"linger-ms", required_argument, NULL, 'l'},
-		{"client-id", required_argument, NULL, 'c'},
-		{"timeline-ms", required_argument, NULL, 'T'},
-		{"label", required_argument, NULL, 'L'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *bootstrap = NULL, *topic = NULL, *acks = "1", *linger = "5";
 	const char *client_id = "kgate-bench", *label = "";
 	double seconds = 10, warmup = 1, rate = 0, tl_ms = 0, t, next, drain_end;
@@ -182,48 +168,23 @@ int main(int argc, char **argv)
 	rd_kafka_conf_t *c;
 	rd_kafka_topic_t *rkt;
 	rd_kafka_t *rk;
-	int o;
+	const struct lopt opts[] = {
+		{"bootstrap", LOPT_STR, &bootstrap},
+		{"topic", LOPT_STR, &topic},
+		{"size", LOPT_SIZE, &k.size},
+		{"seconds", LOPT_DOUBLE, &seconds},
+		{"warmup", LOPT_DOUBLE, &warmup},
+		{"rate", LOPT_DOUBLE, &rate},
+		{"acks", LOPT_STR, &acks},
+		{"linger-ms", LOPT_STR, &linger},
+		{"client-id", LOPT_STR, &client_id},
+		{"timeline-ms", LOPT_DOUBLE, &tl_ms},
+		{"label", LOPT_STR, &label},
+	};
 
 	k.size = 100;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'b':
-			bootstrap = optarg;
-			break;
-		case 't':
-			topic = optarg;
-			break;
-		case 's':
-			k.size = strtoul(optarg, NULL, 10);
-			break;
-		case 'd':
-			seconds = atof(optarg);
-			break;
-		case 'w':
-			warmup = atof(optarg);
-			break;
-		case 'r':
-			rate = atof(optarg);
-			break;
-		case 'a':
-			acks = optarg;
-			break;
-		case 'l':
-			linger = optarg;
-			break;
-		case 'c':
-			client_id = optarg;
-			break;
-		case 'T':
-			tl_ms = atof(optarg);
-			break;
-		case 'L':
-			label = optarg;
-			break;
-		default:
-			usage();
-		}
-	}
+	if (lopt_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv))
+		usage();
 	if (!bootstrap || !topic || !k.size || k.size > KPROD_SIZE_MAX || seconds <= warmup ||
 	    rate < 0)
 		usage();

@@ -41,6 +41,7 @@
 #include <linux/sockios.h>
 
 #include "bench/tool.h"
+#include "tests/lib/wire.h"
 #include "bpf/kafka_layouts.h"
 
 /* Connections one run may hold (idle mode's 40,000 plus room, within the source ports
@@ -48,6 +49,9 @@
 #define KW_MAX_CONNS 63000
 /* Largest value in one Produce request. */
 #define KW_MAX_VALUE (1 << 20)
+/* Bytes of requests buffered per connection in active and idle modes: their one Metadata
+ * request (a topic name that does not fit stops kwire, saying so). */
+#define KW_META_WBUF 1024
 /* Bytes of responses buffered per connection; a larger response is a protocol error. */
 #define KW_RBUF 4096
 /* Requests in flight per connection (storm --depth). */
@@ -87,60 +91,6 @@ static size_t vsize = 100;
 
 /* ---- frames ------------------------------------------------------------------------- */
 
-struct wbuf {
-	uint8_t *p;
-	size_t n;
-};
-
-static void put(struct wbuf *b, const void *v, size_t n)
-{
-	memcpy(b->p + b->n, v, n);
-	b->n += n;
-}
-
-static void put8(struct wbuf *b, uint8_t v)
-{
-	put(b, &v, 1);
-}
-
-static void put16(struct wbuf *b, int16_t v)
-{
-	uint16_t x = htons((uint16_t)v);
-
-	put(b, &x, 2);
-}
-
-static void put32(struct wbuf *b, int32_t v)
-{
-	uint32_t x = htonl((uint32_t)v);
-
-	put(b, &x, 4);
-}
-
-static void put64(struct wbuf *b, int64_t v)
-{
-	put32(b, (int32_t)((uint64_t)v >> 32));
-	put32(b, (int32_t)v);
-}
-
-static void putstr(struct wbuf *b, const char *s)
-{
-	put16(b, (int16_t)strlen(s));
-	put(b, s, strlen(s));
-}
-
-/* Kafka's varint: zigzag, then 7 bits a byte, low first. */
-static void putvar(struct wbuf *b, int64_t v)
-{
-	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-
-	while (z >= 0x80) {
-		put8(b, (uint8_t)(z | 0x80));
-		z >>= 7;
-	}
-	put8(b, (uint8_t)z);
-}
-
 static void set32(uint8_t *p, uint32_t v)
 {
 	v = htonl(v);
@@ -167,25 +117,26 @@ static uint32_t crc32c(const uint8_t *p, size_t n)
 }
 
 /* The request header (v1) after the size field. */
-static void header(struct wbuf *b, int16_t key, int16_t ver, int32_t corr)
+static void header(struct wire_buf *b, int16_t key, int16_t ver, int32_t corr)
 {
-	put32(b, 0); /* size, set when the frame is done */
-	put16(b, key);
-	put16(b, ver);
-	put32(b, corr);
-	putstr(b, client_id);
+	wire_put32(b, 0); /* size, set when the frame is done */
+	wire_put16(b, key);
+	wire_put16(b, ver);
+	wire_put32(b, corr);
+	wire_str(b, client_id);
 }
 
-static size_t finish(struct wbuf *b)
+static size_t finish(struct wire_buf *b)
 {
 	set32(b->p, (uint32_t)(b->n - 4));
 	return b->n;
 }
 
-/* Produce v3 of one record of vsize bytes to partition 0 of topic, built from scratch. */
-static size_t produce_build(uint8_t *out, int32_t corr, int16_t acks)
+/* Produce v3 of one record of vsize bytes to partition 0 of topic, built from scratch into
+ * out (cap bytes). */
+static size_t produce_build(uint8_t *out, size_t cap, int32_t corr, int16_t acks)
 {
-	struct wbuf b = {.p = out};
+	struct wire_buf b = {.p = out, .cap = cap};
 	size_t batch, len_at, crc_at;
 	static uint8_t *val;
 
@@ -197,44 +148,44 @@ static size_t produce_build(uint8_t *out, int32_t corr, int16_t acks)
 			val[i] = 'a' + i % 26;
 	}
 	header(&b, KAFKA_PRODUCE, 3, corr);
-	put16(&b, -1); /* transactional_id: null */
-	put16(&b, acks);
-	put32(&b, 5000); /* timeout_ms */
-	put32(&b, 1);
-	putstr(&b, topic);
-	put32(&b, 1);
-	put32(&b, 0); /* partition */
+	wire_put16(&b, -1); /* transactional_id: null */
+	wire_put16(&b, acks);
+	wire_put32(&b, 5000); /* timeout_ms */
+	wire_put32(&b, 1);
+	wire_str(&b, topic);
+	wire_put32(&b, 1);
+	wire_put32(&b, 0); /* partition */
 	len_at = b.n;
-	put32(&b, 0); /* records length, set below */
+	wire_put32(&b, 0); /* records length, set below */
 	batch = b.n;
-	put64(&b, 0); /* base offset */
-	put32(&b, 0); /* batch length, set below */
-	put32(&b, -1); /* partition leader epoch */
-	put8(&b, 2);   /* magic */
+	wire_put64(&b, 0); /* base offset */
+	wire_put32(&b, 0); /* batch length, set below */
+	wire_put32(&b, -1); /* partition leader epoch */
+	wire_put8(&b, 2);   /* magic */
 	crc_at = b.n;
-	put32(&b, 0);
-	put16(&b, 0); /* attributes */
-	put32(&b, 0); /* last offset delta */
-	put64(&b, 0); /* first timestamp */
-	put64(&b, 0); /* max timestamp */
-	put64(&b, -1); /* producer id */
-	put16(&b, -1); /* producer epoch */
-	put32(&b, -1); /* base sequence */
-	put32(&b, 1);  /* records */
+	wire_put32(&b, 0);
+	wire_put16(&b, 0); /* attributes */
+	wire_put32(&b, 0); /* last offset delta */
+	wire_put64(&b, 0); /* first timestamp */
+	wire_put64(&b, 0); /* max timestamp */
+	wire_put64(&b, -1); /* producer id */
+	wire_put16(&b, -1); /* producer epoch */
+	wire_put32(&b, -1); /* base sequence */
+	wire_put32(&b, 1);  /* records */
 	{
 		/* one record: attributes, timestamp delta, offset delta, null key, value, 0 headers */
 		uint8_t rec[16];
-		struct wbuf r = {.p = rec};
+		struct wire_buf r = WIRE_BUF(rec);
 
-		put8(&r, 0);
-		putvar(&r, 0);
-		putvar(&r, 0);
-		putvar(&r, -1);
-		putvar(&r, (int64_t)vsize);
-		putvar(&b, (int64_t)(r.n + vsize + 1));
-		put(&b, rec, r.n);
-		put(&b, val, vsize);
-		putvar(&b, 0);
+		wire_put8(&r, 0);
+		wire_varint(&r, 0);
+		wire_varint(&r, 0);
+		wire_varint(&r, -1);
+		wire_varint(&r, (int64_t)vsize);
+		wire_varint(&b, (int64_t)(r.n + vsize + 1));
+		wire_put(&b, rec, r.n);
+		wire_put(&b, val, vsize);
+		wire_varint(&b, 0);
 	}
 	set32(out + len_at, (uint32_t)(b.n - batch));
 	set32(out + batch + 8, (uint32_t)(b.n - batch - 12));
@@ -257,21 +208,21 @@ static size_t produce(uint8_t *out, int32_t corr, int16_t acks)
 		tmpl[k] = malloc(vsize + 512);
 		if (!tmpl[k])
 			exit(1);
-		len[k] = produce_build(tmpl[k], 0, acks);
+		len[k] = produce_build(tmpl[k], vsize + 512, 0, acks);
 	}
 	memcpy(out, tmpl[k], len[k]);
 	set32(out + 8, (uint32_t)corr); /* size, api key, version, then the correlation id */
 	return len[k];
 }
 
-/* Metadata v1 for topic. */
+/* Metadata v1 for topic, into out (KW_META_WBUF bytes). */
 static size_t metadata(uint8_t *out, int32_t corr)
 {
-	struct wbuf b = {.p = out};
+	struct wire_buf b = {.p = out, .cap = KW_META_WBUF};
 
 	header(&b, KAFKA_METADATA, 1, corr);
-	put32(&b, 1);
-	putstr(&b, topic);
+	wire_put32(&b, 1);
+	wire_str(&b, topic);
 	return finish(&b);
 }
 
@@ -758,7 +709,7 @@ static void active_ticks(double t)
 
 static int run_active(double seconds)
 {
-	conns_alloc(nconns, 1024);
+	conns_alloc(nconns, KW_META_WBUF);
 	t_start = now_s();
 	/*
 	 * Dialled by the loop, KW_DIAL_GAP_S apart: the mock listens with a backlog of 5, and
@@ -818,7 +769,7 @@ static void probe(int from, int to_, unsigned *answered, unsigned *reset, unsign
 
 		if (c->fd < 0)
 			continue;
-		c->wbuf = malloc(1024);
+		c->wbuf = malloc(KW_META_WBUF);
 		if (!c->wbuf || active_send(c)) {
 			c->reset = true;
 			continue;

@@ -5,23 +5,10 @@
  */
 #include "agent/cmd/cmd.h"
 
-static int cmd_audit(int argc, char **argv);
-
 static const struct kg_cmd *const subs[] = {
 	&kg_cmd_audit_trace,
 };
 
-const struct kg_cmd kg_cmd_audit = {
-	.name = "audit",
-	.summary = "answers from the audit records: who wrote a record, who read it",
-	.synopsis = "SUBCOMMAND [ARGS]",
-	.epilog = "Run 'kgate audit SUBCOMMAND --help' for a subcommand's options.\n",
-	.run = cmd_audit,
-	.subs = subs,
-	.nsubs = sizeof(subs) / sizeof(subs[0]),
-};
-
-static int cmd_audit(int argc, char **argv)
-{
-	return kg_cmd_dispatch(&kg_cmd_audit, argc, argv);
-}
+const struct kg_cmd kg_cmd_audit =
+	KG_CMD_GROUP("audit", "answers from the audit records: who wrote a record, who read it",
+		     subs);

@@ -66,7 +66,8 @@ static const char *const maybe_appended[] = {"REQUEST_TIMED_OUT",
 
 struct trace_args {
 	int output;
-	const char *topic, *file, *brokers, *audit_topic;
+	const char *topic;
+	struct kg_records_from from;
 	unsigned long partition, offset;
 	__u64 since;
 };
@@ -83,14 +84,10 @@ static const struct kg_opt trace_opts[] = {
 	{.name = "offset", .kind = KG_OPT_UINT, .metavar = "O",
 	 .off = offsetof(struct trace_args, offset), .min = 0, .max = INT64_MAX,
 	 .required = true, .help = "the record's offset"},
-	KG_OPT_STR("file", "PATH", struct trace_args, file,
+	KG_OPT_STR("file", "PATH", struct trace_args, from.file,
 		   "the records of an audit file (--audit-file of\n"
 		   "'kgate run', a dump of the audit topic; '-': stdin)"),
-	KG_OPT_STR("from-kafka", "BROKERS", struct trace_args, brokers,
-		   "the records of the audit topic on BROKERS (every\n"
-		   "node's)"),
-	KG_OPT_STR("audit-topic", "T", struct trace_args, audit_topic,
-		   "the audit topic (--from-kafka)"),
+	KG_OPT_FROM_KAFKA(struct trace_args, from),
 	KG_OPT_DURATION("since", struct trace_args, since,
 			"only records of the last DURATION (1h, 30m...);\n"
 			"the audit topic is read from there (by time)"),
@@ -699,13 +696,7 @@ static void rd_of(const struct trace *t, const struct kept *k, struct rd *x)
 
 static int by_time(const struct who *a, const struct who *b)
 {
-	int c;
-
-	if (a->ts_ns != b->ts_ns)
-		return a->ts_ns < b->ts_ns ? -1 : 1;
-	if ((c = strcmp(a->node, b->node)))
-		return c;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
+	return kg_records_order(a->ts_ns, a->node, a->seq, b->ts_ns, b->node, b->seq);
 }
 
 static int wr_cmp(const void *a, const void *b)
@@ -1261,23 +1252,23 @@ static void print_source(const struct trace *t)
 	char since[40], first[40], last[40];
 
 	printf("records   %llu read from ", (unsigned long long)t->records);
-	if (a->file)
-		printf("%s", strcmp(a->file, "-") ? a->file : "stdin");
+	if (a->from.file)
+		printf("%s", strcmp(a->from.file, "-") ? a->from.file : "stdin");
 	else
-		printf("%s on %s", a->audit_topic, a->brokers);
+		printf("%s on %s", a->from.topic, a->from.brokers);
 	if (!a->since) {
 		printf(", %s (no --since)\n",
-		       a->file ? "the whole file" : "every partition from its start");
+		       a->from.file ? "the whole file" : "every partition from its start");
 	} else {
 		kg_time_text(t->since_ns, since, sizeof(since));
 		printf(", those at or after %s (--since)\n", since);
-		if (!a->file)
+		if (!a->from.file)
 			printf(LABEL "each partition from there, looked up by time where the "
 				     "cluster can\n", "");
 		if (t->older)
 			printf(LABEL "%llu older record%s read and skipped%s\n", "",
 			       (unsigned long long)t->older, t->older == 1 ? "" : "s",
-			       a->file ? "" : " (the cluster did not look them up by time)");
+			       a->from.file ? "" : " (the cluster did not look them up by time)");
 	}
 	if (t->first_ns) {
 		kg_time_text(t->first_ns, first, sizeof(first));
@@ -1560,13 +1551,13 @@ static void print_json(const struct trace *t, const struct answer *an)
 	json_says("anomalies", an->anomalies, an->nanomalies);
 	json_says("notes", an->notes, an->nnotes);
 	printf(",\"source\":{");
-	if (a->file) {
+	if (a->from.file) {
 		printf("\"file\":");
-		kg_json_fput(stdout, a->file);
+		kg_json_fput(stdout, a->from.file);
 	} else {
 		printf("\"brokers\":");
-		kg_json_fput(stdout, a->brokers);
-		jstr("audit_topic", a->audit_topic);
+		kg_json_fput(stdout, a->from.brokers);
+		jstr("audit_topic", a->from.topic);
 	}
 	if (a->since)
 		kg_time_text(t->since_ns, tm, sizeof(tm));
@@ -1603,7 +1594,6 @@ static int audit_trace(int argc, char **argv)
 			  .unplaced.max = TRACE_UNPLACED_MAX,
 			  .reads.max = TRACE_READS_MAX};
 	struct answer an = {0};
-	char err[1024];
 	int rc;
 
 	if ((rc = kg_opt_parse(&kg_cmd_audit_trace, argc, argv, &a)))
@@ -1612,24 +1602,12 @@ static int audit_trace(int argc, char **argv)
 		return kg_usage_error(&kg_cmd_audit_trace, "--partition is required");
 	if (a.offset == UNSET)
 		return kg_usage_error(&kg_cmd_audit_trace, "--offset is required");
-	if (!!a.file == !!a.brokers)
-		return kg_usage_error(&kg_cmd_audit_trace,
-				      "the records come from --file PATH or --from-kafka BROKERS");
-	if (!!a.brokers != !!a.audit_topic)
-		return kg_usage_error(&kg_cmd_audit_trace,
-				      "--from-kafka and --audit-topic go together");
+	if ((rc = kg_records_check(&kg_cmd_audit_trace, &a.from)))
+		return rc;
 	t.a = &a;
 	t.since_ns = a.since ? kg_wall_now_ns() - a.since : 0;
-	if (a.file)
-		rc = kg_audit_read_file(a.file, on_record, &t, err, sizeof(err));
-	else
-		rc = kg_audit_read_kafka(a.brokers, a.audit_topic, t.since_ns, on_record, &t, err,
-					 sizeof(err));
-	if (rc) {
-		fprintf(stderr, "kgate audit trace: %s\n", err);
-		rc = 1;
+	if ((rc = kg_records_read(&kg_cmd_audit_trace, &a.from, t.since_ns, on_record, &t)))
 		goto out;
-	}
 	sort_out_ids(&t, &t.claims);
 	sort_out_ids(&t, &t.unplaced);
 	sort_out_ids(&t, &t.reads);

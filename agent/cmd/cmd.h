@@ -124,11 +124,21 @@ struct kg_cmd {
 	const struct kg_opt *opts; /* KG_OPT_END-terminated; NULL: none */
 	const char *epilog;   /* after the options: notes, exit status */
 	int (*run)(int argc, char **argv);
-	/* a command of subcommands (kgate policy): run is kg_cmd_dispatch */
+	/* a command of subcommands (kgate policy; KG_CMD_GROUP): no run, main dispatches */
 	const struct kg_cmd *const *subs;
 	size_t nsubs;
 	bool hidden; /* not in the overview, no man page (the generators themselves) */
 };
+
+/*
+ * A command of subcommands (kgate policy, kgate audit), as a table entry: main runs the
+ * subcommand its next word names (kg_cmd_dispatch); its --help lists them. sub_array: an
+ * array of the subcommands (struct kg_cmd pointers), word: its name as typed.
+ */
+#define KG_CMD_GROUP(word, line, sub_array)                                                        \
+	{.name = word, .summary = line, .synopsis = "SUBCOMMAND [ARGS]",                           \
+	 .epilog = "Run 'kgate " word " SUBCOMMAND --help' for a subcommand's options.\n",         \
+	 .subs = sub_array, .nsubs = sizeof(sub_array) / sizeof(sub_array[0])}
 
 /* The --help text of cmd, made from its table. */
 void kg_cmd_help(const struct kg_cmd *cmd, FILE *f);
@@ -260,6 +270,31 @@ int kg_policy_step(const struct kg_cmd *cmd, const char *iface, const struct kg_
 		   bool json, double load_ms);
 /* A step with nothing but [--iface IF] [-o text|json] (confirm, pause, resume): the exit code. */
 int kg_policy_iface_step(const struct kg_cmd *cmd, int step, int argc, char **argv);
+
+/*
+ * Where audit trace and policy whatif read recorded audit records from (records.c): an
+ * audit file (--file, the command's own entry: its help differs) or the audit topic
+ * (KG_OPT_FROM_KAFKA: --from-kafka BROKERS --audit-topic T), exactly one of them.
+ */
+struct kg_records_from {
+	const char *file, *brokers, *topic;
+};
+#define KG_OPT_FROM_KAFKA(T, from)                                                                 \
+	KG_OPT_STR("from-kafka", "BROKERS", T, from.brokers,                                       \
+		   "the records of the audit topic on BROKERS (every\nnode's)"),                   \
+	KG_OPT_STR("audit-topic", "T", T, from.topic, "the audit topic (--from-kafka)")
+/* The usage errors of a command line's source: 0, or the usage exit code (2) after one. */
+int kg_records_check(const struct kg_cmd *cmd, const struct kg_records_from *f);
+/*
+ * Every record of the source into fn(ctx, rec, len), the audit topic's from since_ns (0:
+ * from each partition's start): 0, or 1 after "kgate NAME: why" on stderr.
+ */
+int kg_records_read(const struct kg_cmd *cmd, const struct kg_records_from *f, __u64 since_ns,
+		    int (*fn)(void *ctx, const char *rec, size_t len), void *ctx);
+/* Records of several nodes in one order: by time, then node name, then the node's seq
+ * (a qsort-style result for record a against record b). */
+int kg_records_order(__u64 ts_a, const char *node_a, __u64 seq_a, __u64 ts_b, const char *node_b,
+		     __u64 seq_b);
 
 /*
  * What a rule matches and does, as show prints it and diff compares it (policy_rules.c):

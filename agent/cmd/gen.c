@@ -312,7 +312,7 @@ static int gen_man(int argc, char **argv)
 
 /* What a value is completed with: a choice list, interface names, files, directories,
  * command names, or nothing (a number, a name kgate cannot know). */
-enum value_kind { V_NONE, V_CHOICES, V_IFACE, V_FILE, V_DIR, V_COMMAND };
+enum value_kind { V_NONE, V_CHOICES, V_IFACE, V_FILE, V_DIR, V_COMMAND, V__COUNT };
 
 static enum value_kind value_kind(const struct kg_opt *o)
 {
@@ -350,33 +350,47 @@ static void top_words(FILE *f)
 	}
 }
 
-/* bash: the compgen call that completes a value of kind k into COMPREPLY. */
-static void bash_value(FILE *f, const struct kg_opt *o, enum value_kind k)
+/*
+ * How a shell completes a value of each kind: a word list (choices, command names) between
+ * open and close, anything else as text[kind].
+ */
+struct shell_values {
+	const char *open, *close;
+	const char *text[V__COUNT];
+};
+
+/* bash: the compgen call that completes the value into COMPREPLY */
+static const struct shell_values bash_values = {
+	.open = "COMPREPLY=($(compgen -W \"",
+	.close = "\" -- \"$cur\"))",
+	.text = {[V_IFACE] = "COMPREPLY=($(compgen -W \"$(_kgate_ifaces)\" -- \"$cur\"))",
+		 [V_FILE] = "COMPREPLY=($(compgen -f -- \"$cur\"))",
+		 [V_DIR] = "COMPREPLY=($(compgen -d -- \"$cur\"))",
+		 [V_NONE] = ":"},
+};
+
+/* zsh: the action of an _arguments spec */
+static const struct shell_values zsh_values = {
+	.open = "(",
+	.close = ")",
+	.text = {[V_IFACE] = "_net_interfaces", [V_FILE] = "_files", [V_DIR] = "_files -/",
+		 [V_NONE] = " "},
+};
+
+/* What completes a value of kind k (of option o: its choices) in shell sh. */
+static void value_completion(FILE *f, const struct shell_values *sh, const struct kg_opt *o,
+			     enum value_kind k)
 {
-	switch (k) {
-	case V_CHOICES:
-		fputs("COMPREPLY=($(compgen -W \"", f);
-		words_of_choices(f, o);
-		fputs("\" -- \"$cur\"))", f);
-		break;
-	case V_IFACE:
-		fputs("COMPREPLY=($(compgen -W \"$(_kgate_ifaces)\" -- \"$cur\"))", f);
-		break;
-	case V_FILE:
-		fputs("COMPREPLY=($(compgen -f -- \"$cur\"))", f);
-		break;
-	case V_DIR:
-		fputs("COMPREPLY=($(compgen -d -- \"$cur\"))", f);
-		break;
-	case V_COMMAND:
-		fputs("COMPREPLY=($(compgen -W \"", f);
-		top_words(f);
-		fputs("\" -- \"$cur\"))", f);
-		break;
-	case V_NONE:
-		fputs(":", f);
-		break;
+	if (k != V_CHOICES && k != V_COMMAND) {
+		fputs(sh->text[k], f);
+		return;
 	}
+	fputs(sh->open, f);
+	if (k == V_CHOICES)
+		words_of_choices(f, o);
+	else
+		top_words(f);
+	fputs(sh->close, f);
 }
 
 static void bash_cmd(FILE *f, const struct kg_cmd *c)
@@ -396,7 +410,7 @@ static void bash_cmd(FILE *f, const struct kg_cmd *c)
 		if (o->short_name)
 			fprintf(f, "-%c|", o->short_name);
 		fprintf(f, "--%s) ", o->name);
-		bash_value(f, o, value_kind(o));
+		value_completion(f, &bash_values, o, value_kind(o));
 		fputs("; return ;;\n", f);
 	}
 	fputs("\t\tesac\n\t\topts=\"", f);
@@ -411,18 +425,12 @@ static void bash_cmd(FILE *f, const struct kg_cmd *c)
 	fprintf(f, "%s--help\"\n\t\tif [[ $cur == -* ]]; then\n"
 		   "\t\t\tCOMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
 		   "\t\telse\n\t\t\t", first ? "" : " ");
-	if (pos)
-		bash_value(f, pos, value_kind(pos));
-	else
-		fputs(":", f);
+	value_completion(f, &bash_values, pos, pos ? value_kind(pos) : V_NONE);
 	fputs("\n\t\tfi\n\t\t;;\n", f);
 }
 
-static void completion_bash(FILE *f)
+static void bash_head(FILE *f)
 {
-	const struct kg_cmd *cmds[GEN_MAX_CMDS];
-	size_t n = all_cmds(cmds, GEN_MAX_CMDS);
-
 	fprintf(f, "# bash completion for kgate %s, made by `kgate __completion bash` from the\n"
 		   "# option tables --help is made of. Install as\n"
 		   "# share/bash-completion/completions/kgate, or source it.\n\n",
@@ -433,33 +441,23 @@ static void completion_bash(FILE *f)
 	      "\tlocal cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}\n"
 	      "\tlocal cmd=${COMP_WORDS[1]} opts\n"
 	      "\tCOMPREPLY=()\n"
-	      "\tif [ \"$COMP_CWORD\" -eq 1 ]; then\n"
-	      "\t\tCOMPREPLY=($(compgen -W \"", f);
-	top_words(f);
-	fputs("\" -- \"$cur\"))\n\t\treturn\n\tfi\n", f);
+	      "\tif [ \"$COMP_CWORD\" -eq 1 ]; then\n\t\t", f);
+	value_completion(f, &bash_values, NULL, V_COMMAND);
+	fputs("\n\t\treturn\n\tfi\n", f);
 	/* a command of subcommands: the second word names one */
 	fputs("\tcase $cmd in\n", f);
-	for (size_t i = 0; i < kg_ncommands; i++) {
-		const struct kg_cmd *c = kg_commands[i];
+}
 
-		if (!c->subs)
-			continue;
-		fprintf(f, "\t%s)\n\t\tif [ \"$COMP_CWORD\" -eq 2 ]; then\n"
-			   "\t\t\tCOMPREPLY=($(compgen -W \"",
-			c->name);
-		for (size_t j = 0; j < c->nsubs; j++)
-			fprintf(f, "%s%s", j ? " " : "", c->subs[j]->name + strlen(c->name) + 1);
-		fputs("\" -- \"$cur\"))\n\t\t\treturn\n\t\tfi\n"
-		      "\t\tcmd=\"$cmd ${COMP_WORDS[2]}\"\n\t\t;;\n",
-		      f);
-	}
-	fputs("\tesac\n\tcase $cmd in\n", f);
-	for (size_t i = 0; i < n; i++)
-		if (!cmds[i]->subs)
-			bash_cmd(f, cmds[i]);
-	fputs("\thelp)\n\t\t[ \"$COMP_CWORD\" -eq 2 ] && ", f);
-	bash_value(f, NULL, V_COMMAND);
-	fputs("\n\t\t;;\n\tesac\n}\n\ncomplete -o filenames -F _kgate kgate\n", f);
+static void bash_group(FILE *f, const struct kg_cmd *c)
+{
+	fprintf(f, "\t%s)\n\t\tif [ \"$COMP_CWORD\" -eq 2 ]; then\n"
+		   "\t\t\tCOMPREPLY=($(compgen -W \"",
+		c->name);
+	for (size_t j = 0; j < c->nsubs; j++)
+		fprintf(f, "%s%s", j ? " " : "", c->subs[j]->name + strlen(c->name) + 1);
+	fputs("\" -- \"$cur\"))\n\t\t\treturn\n\t\tfi\n"
+	      "\t\tcmd=\"$cmd ${COMP_WORDS[2]}\"\n\t\t;;\n",
+	      f);
 }
 
 /* zsh: a description (all its help lines as one), safe inside '...' and [...]. */
@@ -475,34 +473,6 @@ static void zsh_desc(FILE *f, const char *help)
 	}
 }
 
-static void zsh_action(FILE *f, const struct kg_opt *o, enum value_kind k)
-{
-	switch (k) {
-	case V_CHOICES:
-		fputs("(", f);
-		words_of_choices(f, o);
-		fputs(")", f);
-		break;
-	case V_IFACE:
-		fputs("_net_interfaces", f);
-		break;
-	case V_FILE:
-		fputs("_files", f);
-		break;
-	case V_DIR:
-		fputs("_files -/", f);
-		break;
-	case V_COMMAND:
-		fputs("(", f);
-		top_words(f);
-		fputs(")", f);
-		break;
-	case V_NONE:
-		fputs(" ", f);
-		break;
-	}
-}
-
 static void zsh_cmd(FILE *f, const struct kg_cmd *c)
 {
 	fprintf(f, "\t\"%s\")\n\t\t_arguments -s -S \\\n", c->name);
@@ -513,7 +483,7 @@ static void zsh_cmd(FILE *f, const struct kg_cmd *c)
 		fputs("\t\t\t'", f);
 		if (kg_opt_positional(o)) {
 			fprintf(f, "%s:%s:", o->kind == KG_OPT_ARGS ? "*" : "1", m);
-			zsh_action(f, o, value_kind(o));
+			value_completion(f, &zsh_values, o, value_kind(o));
 			fputs("' \\\n", f);
 			continue;
 		}
@@ -530,7 +500,7 @@ static void zsh_cmd(FILE *f, const struct kg_cmd *c)
 		fputs("]", f);
 		if (kg_opt_takes_value(o)) {
 			fprintf(f, ":%s:", m);
-			zsh_action(f, o, value_kind(o));
+			value_completion(f, &zsh_values, o, value_kind(o));
 		}
 		fputs("' \\\n", f);
 	}
@@ -551,11 +521,8 @@ static void zsh_describe(FILE *f, const char *var, const struct kg_cmd *const *c
 	fputs("\t\t)\n", f);
 }
 
-static void completion_zsh(FILE *f)
+static void zsh_head(FILE *f)
 {
-	const struct kg_cmd *cmds[GEN_MAX_CMDS];
-	size_t n = all_cmds(cmds, GEN_MAX_CMDS);
-
 	fprintf(f, "#compdef kgate\n# zsh completion for kgate %s, made by `kgate __completion zsh`\n"
 		   "# from the option tables --help is made of. Install as _kgate in $fpath.\n\n",
 		KGATE_SEMVER);
@@ -564,25 +531,54 @@ static void completion_zsh(FILE *f)
 	fputs("\t\t_describe -t commands 'kgate command' cmds\n\t\treturn\n\tfi\n"
 	      "\tcmd=$words[2]\n\tshift words\n\t(( CURRENT-- ))\n\tcase $cmd in\n",
 	      f);
-	for (size_t i = 0; i < kg_ncommands; i++) {
-		const struct kg_cmd *c = kg_commands[i];
+}
 
-		if (!c->subs)
-			continue;
-		fprintf(f, "\t%s)\n\t\tif (( CURRENT == 2 )); then\n", c->name);
-		zsh_describe(f, "cmds", c->subs, c->nsubs, strlen(c->name) + 1);
-		fprintf(f, "\t\t\t_describe -t commands 'kgate %s subcommand' cmds\n"
-			   "\t\t\treturn\n\t\tfi\n\t\tcmd=\"$cmd $words[2]\"\n\t\tshift words\n"
-			   "\t\t(( CURRENT-- ))\n\t\t;;\n",
-			c->name);
-	}
+static void zsh_group(FILE *f, const struct kg_cmd *c)
+{
+	fprintf(f, "\t%s)\n\t\tif (( CURRENT == 2 )); then\n", c->name);
+	zsh_describe(f, "cmds", c->subs, c->nsubs, strlen(c->name) + 1);
+	fprintf(f, "\t\t\t_describe -t commands 'kgate %s subcommand' cmds\n"
+		   "\t\t\treturn\n\t\tfi\n\t\tcmd=\"$cmd $words[2]\"\n\t\tshift words\n"
+		   "\t\t(( CURRENT-- ))\n\t\t;;\n",
+		c->name);
+}
+
+/*
+ * A completion script, shell by shell: its head (up to the case on the first word), the
+ * case of each command of subcommands, the case of each command, the case of kgate help
+ * (help, the command names' completion, tail).
+ */
+static const struct shell {
+	const char *name;
+	void (*head)(FILE *f);
+	void (*group)(FILE *f, const struct kg_cmd *c);
+	void (*cmd)(FILE *f, const struct kg_cmd *c);
+	const struct shell_values *values;
+	const char *help, *tail;
+} shells[] = {
+	{"bash", bash_head, bash_group, bash_cmd, &bash_values,
+	 "\thelp)\n\t\t[ \"$COMP_CWORD\" -eq 2 ] && ",
+	 "\n\t\t;;\n\tesac\n}\n\ncomplete -o filenames -F _kgate kgate\n"},
+	{"zsh", zsh_head, zsh_group, zsh_cmd, &zsh_values, "\thelp)\n\t\t_arguments '1:COMMAND:",
+	 "'\n\t\t;;\n\tesac\n}\n\n_kgate \"$@\"\n"},
+};
+
+static void completion(FILE *f, const struct shell *sh)
+{
+	const struct kg_cmd *cmds[GEN_MAX_CMDS];
+	size_t n = all_cmds(cmds, GEN_MAX_CMDS);
+
+	sh->head(f);
+	for (size_t i = 0; i < kg_ncommands; i++)
+		if (kg_commands[i]->subs)
+			sh->group(f, kg_commands[i]);
 	fputs("\tesac\n\tcase $cmd in\n", f);
 	for (size_t i = 0; i < n; i++)
 		if (!cmds[i]->subs)
-			zsh_cmd(f, cmds[i]);
-	fputs("\thelp)\n\t\t_arguments '1:COMMAND:(", f);
-	top_words(f);
-	fputs(")'\n\t\t;;\n\tesac\n}\n\n_kgate \"$@\"\n", f);
+			sh->cmd(f, cmds[i]);
+	fputs(sh->help, f);
+	value_completion(f, sh->values, NULL, V_COMMAND);
+	fputs(sh->tail, f);
 }
 
 struct completion_args {
@@ -614,11 +610,10 @@ static int gen_completion(int argc, char **argv)
 
 	if (rc)
 		return rc;
-	if (!strcmp(a.shell, "bash"))
-		completion_bash(stdout);
-	else if (!strcmp(a.shell, "zsh"))
-		completion_zsh(stdout);
-	else
-		return kg_usage_error(&kg_cmd_gen_completion, "'%s' is not bash or zsh", a.shell);
-	return 0;
+	for (size_t i = 0; i < sizeof(shells) / sizeof(shells[0]); i++)
+		if (!strcmp(a.shell, shells[i].name)) {
+			completion(stdout, &shells[i]);
+			return 0;
+		}
+	return kg_usage_error(&kg_cmd_gen_completion, "'%s' is not bash or zsh", a.shell);
 }

@@ -115,7 +115,10 @@ int main(int argc, char **argv)
 		kg_cmd_help(cmd, stdout);
 		return 0;
 	}
-	rc = cmd->run(argc - 1, argv + 1);
+	if (cmd->subs)
+		rc = kg_cmd_dispatch(cmd, argc - 1, argv + 1);
+	else
+		rc = cmd->run(argc - 1, argv + 1);
 	kg_json_doc_end();
 	return rc;
 }

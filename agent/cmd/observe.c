@@ -154,6 +154,14 @@ static bool str_field(const char *rec, size_t len, const char *k, char *out, siz
 	return true;
 }
 
+/* The field k of rec as text into out, or none when the record has no such field. */
+static void str_or(const char *rec, size_t len, const char *k, char *out, size_t n,
+		   const char *none)
+{
+	if (!str_field(rec, len, k, out, n))
+		snprintf(out, n, "%s", none);
+}
+
 static bool wanted(const struct filter *f, const char *rec, size_t len)
 {
 	char v[1024];
@@ -314,8 +322,7 @@ static char *policy_line(const char *rec, size_t len, const char *time)
 	str_field(rec, len, "iface", iface, sizeof(iface));
 	str_field(rec, len, "user", user, sizeof(user));
 	str_field(rec, len, "source", source, sizeof(source));
-	if (!str_field(rec, len, "old_policy_version", old, sizeof(old)))
-		snprintf(old, sizeof(old), "none");
+	str_or(rec, len, "old_policy_version", old, sizeof(old), "none");
 	str_field(rec, len, "policy_version", now, sizeof(now));
 	str_field(rec, len, "mode", mode, sizeof(mode));
 	if (asprintf(&line, "%s  POLICY %s on %s by %s (%s): \"%s\" -> \"%s\", mode %s", time,
@@ -360,7 +367,14 @@ static void record_row(const struct view *v, const char *rec, size_t len, char *
 	char time[64], kind[32], src[80], dst[80], pr[300], psrc[32], region[80], api[64],
 		topic[1100], tid[64], verdict[32], rule[80], reason[64], client[300], policy[160],
 		corr[24], apiv[80], vd[160], who[340], node[256], head[330];
-	char *cell[C__COUNT] = {0}, **cells;
+	/* each column's cell, by C_* */
+	const char *cell[C__COUNT] = {
+		[C_TIME] = time, [C_NODE] = node, [C_SOURCE] = src, [C_DEST] = dst,
+		[C_PRINCIPAL] = who, [C_REGION] = region, [C_CLIENT] = client, [C_API] = apiv,
+		[C_CORR] = corr, [C_TOPIC] = topic, [C_VERDICT] = vd, [C_RULE] = rule,
+		[C_POLICY] = policy,
+	};
+	char **cells;
 	__u64 ver = 0, c = 0, part = 0;
 	bool enforced = true, have_corr, result;
 
@@ -383,18 +397,15 @@ static void record_row(const struct view *v, const char *rec, size_t len, char *
 	}
 	endpoint(src, sizeof(src), rec, len, "src_ip", "src_port");
 	endpoint(dst, sizeof(dst), rec, len, "dst_ip", "dst_port");
-	if (!str_field(rec, len, "principal", pr, sizeof(pr)))
-		snprintf(pr, sizeof(pr), "-");
+	str_or(rec, len, "principal", pr, sizeof(pr), "-");
 	/* the source only when there is one: ANONYMOUS(anonymous) said it twice */
 	if (str_field(rec, len, "principal_source", psrc, sizeof(psrc)) &&
 	    strcmp(psrc, "anonymous"))
 		snprintf(who, sizeof(who), "%s(%s)", pr, psrc);
 	else
 		snprintf(who, sizeof(who), "%s", pr);
-	if (!str_field(rec, len, "region", region, sizeof(region)))
-		snprintf(region, sizeof(region), "-");
-	if (!str_field(rec, len, "client_id", client, sizeof(client)))
-		snprintf(client, sizeof(client), "-");
+	str_or(rec, len, "region", region, sizeof(region), "-");
+	str_or(rec, len, "client_id", client, sizeof(client), "-");
 	if (str_field(rec, len, "api_name", api, sizeof(api))) {
 		kg_rec_u64(rec, len, "api_version", &ver);
 		snprintf(apiv, sizeof(apiv), "%s v%llu", api, (unsigned long long)ver);
@@ -429,24 +440,8 @@ static void record_row(const struct view *v, const char *rec, size_t len, char *
 		kg_rec_bool(rec, len, "enforced", &enforced);
 		snprintf(vd, sizeof(vd), "%s%s", verdict, enforced ? "" : " (audit)");
 	}
-	if (!str_field(rec, len, "rule", rule, sizeof(rule)))
-		snprintf(rule, sizeof(rule), "default");
-	if (!str_field(rec, len, "policy_version", policy, sizeof(policy)))
-		snprintf(policy, sizeof(policy), "-");
-
-	cell[C_TIME] = time;
-	cell[C_NODE] = node;
-	cell[C_SOURCE] = src;
-	cell[C_DEST] = dst;
-	cell[C_PRINCIPAL] = who;
-	cell[C_REGION] = region;
-	cell[C_CLIENT] = client;
-	cell[C_API] = apiv;
-	cell[C_CORR] = corr;
-	cell[C_TOPIC] = topic;
-	cell[C_VERDICT] = vd;
-	cell[C_RULE] = rule;
-	cell[C_POLICY] = policy;
+	str_or(rec, len, "rule", rule, sizeof(rule), "default");
+	str_or(rec, len, "policy_version", policy, sizeof(policy), "-");
 	cells = calloc(C__COUNT, sizeof(*cells));
 	if (!cells)
 		abort();
@@ -577,13 +572,8 @@ static int obs_record(void *ctx, const char *rec, size_t len)
 static int kept_cmp(const void *x, const void *y)
 {
 	const struct kept_rec *a = x, *b = y;
-	int c;
 
-	if (a->ts != b->ts)
-		return a->ts < b->ts ? -1 : 1;
-	if ((c = strcmp(a->node, b->node)))
-		return c;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
+	return kg_records_order(a->ts, a->node, a->seq, b->ts, b->node, b->seq);
 }
 
 /* The backlog is read: the view is chosen (a NODE column?), the rows printed in order. */

@@ -45,7 +45,8 @@
 
 struct whatif_args {
 	int output;
-	const char *policy, *file, *brokers, *topic, *node;
+	const char *policy, *node;
+	struct kg_records_from from;
 	__u64 since;
 	unsigned long examples;
 };
@@ -53,13 +54,10 @@ struct whatif_args {
 static const struct kg_opt whatif_opts[] = {
 	KG_OPT_OUTPUT(struct whatif_args, output, kg_output_text_json,
 		      "text (default), or json: one document"),
-	KG_OPT_STR("file", "AUDIT", struct whatif_args, file,
+	KG_OPT_STR("file", "AUDIT", struct whatif_args, from.file,
 		   "the records of an audit file (--audit-file of\n"
 		   "'kgate run'; '-': stdin)"),
-	KG_OPT_STR("from-kafka", "BROKERS", struct whatif_args, brokers,
-		   "the records of the audit topic on BROKERS (every\n"
-		   "node's)"),
-	KG_OPT_STR("audit-topic", "T", struct whatif_args, topic, "the audit topic (--from-kafka)"),
+	KG_OPT_FROM_KAFKA(struct whatif_args, from),
 	KG_OPT_DURATION("since", struct whatif_args, since,
 			"only decisions of the last DURATION (1h, 30m...)"),
 	KG_OPT_STR("node", "NAME", struct whatif_args, node, "only the decisions of node NAME"),
@@ -674,13 +672,13 @@ static void print_json(struct whatif *w)
 	kg_json_fput(stdout, w->a->policy);
 	jstr("policy_version", w->p->version, false);
 	printf(",\"mode\":\"%s\",\"source\":", kg_mode_name(w->p->mode));
-	if (w->a->file) {
+	if (w->a->from.file) {
 		printf("{\"file\":");
-		kg_json_fput(stdout, w->a->file);
+		kg_json_fput(stdout, w->a->from.file);
 	} else {
 		printf("{\"brokers\":");
-		kg_json_fput(stdout, w->a->brokers);
-		jstr("topic", w->a->topic, false);
+		kg_json_fput(stdout, w->a->from.brokers);
+		jstr("topic", w->a->from.topic, false);
 	}
 	if (w->since_ns)
 		kg_time_text(w->since_ns, since, sizeof(since));
@@ -753,8 +751,10 @@ static void print_text(struct whatif *w)
 		kg_time_text(w->since_ns, since, sizeof(since));
 		printf(" since %s", since);
 	}
-	printf(" from %s%s%s\n", w->a->file ? w->a->file : w->a->brokers, w->a->file ? "" : " ",
-	       w->a->file ? "" : w->a->topic);
+	if (w->a->from.file)
+		printf(" from %s\n", w->a->from.file);
+	else
+		printf(" from %s %s\n", w->a->from.brokers, w->a->from.topic);
 	for (int i = 0; i < w->nrates; i++)
 		printf("  sampled: %llu allow records of \"%s\" stand for 1 in %llu decisions "
 		       "each: "
@@ -818,16 +818,12 @@ static int policy_whatif(int argc, char **argv)
 	};
 	struct kg_policy_file f;
 	char err[1024];
-	int rc, e;
+	int rc;
 
 	if ((rc = kg_opt_parse(&kg_cmd_policy_whatif, argc, argv, &a)))
 		return rc;
-	if (!!a.file == !!a.brokers)
-		return kg_usage_error(&kg_cmd_policy_whatif,
-				      "the records come from --file AUDIT or --from-kafka BROKERS");
-	if (!!a.brokers != !!a.topic)
-		return kg_usage_error(&kg_cmd_policy_whatif,
-				      "--from-kafka and --audit-topic go together");
+	if ((rc = kg_records_check(&kg_cmd_policy_whatif, &a.from)))
+		return rc;
 	if (kg_policy_file_load(&f, a.policy, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		kg_policy_file_free(&f);
@@ -837,16 +833,8 @@ static int policy_whatif(int argc, char **argv)
 	w.p = &f.p;
 	w.since_ns = a.since ? kg_wall_now_ns() - a.since : 0;
 	w.names = kg_names_cache_new();
-	if (a.file)
-		e = kg_audit_read_file(a.file, on_record, &w, err, sizeof(err));
-	else
-		e = kg_audit_read_kafka(a.brokers, a.topic, w.since_ns, on_record, &w, err,
-					sizeof(err));
-	if (e) {
-		fprintf(stderr, "kgate policy whatif: %s\n", err);
-		rc = 1;
+	if ((rc = kg_records_read(&kg_cmd_policy_whatif, &a.from, w.since_ns, on_record, &w)))
 		goto out;
-	}
 	kg_json_doc(false);
 	if (a.output == 1) {
 		kg_json_item();

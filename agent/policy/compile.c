@@ -311,48 +311,63 @@ static int add_cidr(struct cctx *x, struct cidr_ent **v, __u32 *n, const struct 
 	return 0;
 }
 
-static int principal_intern(struct cctx *x, const char *name, struct kg_pos pos, __u32 *id)
+/*
+ * The names the compiler gives ids to (principals, client ids): ids run from the map's
+ * count up to, not including, other (the id of every name the policy never names); a name
+ * more fails, naming the limit.
+ */
+struct name_kind {
+	const char *what, *plural, *limit; /* "principal", "principals", "KG_MAX_PRINCIPALS" */
+	__u32 other;
+	int most; /* how many a policy may name */
+};
+
+/* Ids 1..254: 0 is ANONYMOUS, KG_PRINCIPAL_OTHER every principal never named. */
+static const struct name_kind principals_kind = {"principal", "principals", "KG_MAX_PRINCIPALS",
+						 KG_PRINCIPAL_OTHER, KG_MAX_PRINCIPALS - 2};
+static const struct name_kind clients_kind = {"client id", "client ids", "KG_MAX_CLIENT_IDS",
+					      KG_CLIENT_OTHER, KG_MAX_CLIENT_IDS - 1};
+
+/* name's id in m, or the next free one, its name kept at names + id * stride. */
+static int intern(struct cctx *x, const struct name_kind *k, struct smap *m, char *names,
+		  size_t stride, const char *name, struct kg_pos pos, __u32 *id)
 {
 	size_t len = strlen(name);
-	__u32 next = x->principals.n; /* ANONYMOUS holds id 0, so n is the next free id */
+	__u32 next = m->n;
 
-	if (!len || len > KD_USER_MAX)
-		return fail(x, pos, "principal \"%.64s\": length %zu is not 1..%d", name, len,
-			    KD_USER_MAX);
-	*id = smap_get(&x->principals, name, len, 0);
+	*id = smap_get(m, name, len, 0);
 	if (*id != NONE_U32)
 		return 0;
-	/* Ids 1..254: 0 is ANONYMOUS, KG_PRINCIPAL_OTHER every principal never named. */
-	if (next >= KG_PRINCIPAL_OTHER)
-		return fail(x, pos, "principal \"%s\": more than %d principals (KG_MAX_PRINCIPALS)",
-			    name, KG_MAX_PRINCIPALS - 2);
-	if (smap_put(&x->principals, name, len, 0, next))
+	if (next >= k->other)
+		return fail(x, pos, "%s \"%s\": more than %d %s (%s)", k->what, name, k->most,
+			    k->plural, k->limit);
+	if (smap_put(m, name, len, 0, next))
 		return oom(x);
-	snprintf(x->out->principal_names[next], sizeof(x->out->principal_names[0]), "%s", name);
+	snprintf(names + next * stride, stride, "%s", name);
 	*id = next;
 	return 0;
 }
 
-static int client_intern(struct cctx *x, const char *name, struct kg_pos pos, __u32 *id)
+/* ANONYMOUS holds id 0 (compile puts it first), so the map's count is the next free id. */
+static int principal_intern(struct cctx *x, const char *name, struct kg_pos pos, __u32 *id)
 {
 	size_t len = strlen(name);
-	__u32 next = x->clients.n;
 
+	if (!len || len > KD_USER_MAX)
+		return fail(x, pos, "principal \"%.64s\": length %zu is not 1..%d", name, len,
+			    KD_USER_MAX);
+	return intern(x, &principals_kind, &x->principals, (char *)x->out->principal_names,
+		      sizeof(x->out->principal_names[0]), name, pos, id);
+}
+
+static int client_intern(struct cctx *x, const char *name, struct kg_pos pos, __u32 *id)
+{
 	/* The datapath keeps KD_CLIENT_ID_MAX bytes: a longer name could never be told apart. */
-	if (len > KD_CLIENT_ID_MAX)
+	if (strlen(name) > KD_CLIENT_ID_MAX)
 		return fail(x, pos, "client id \"%.64s...\": longer than %d bytes", name,
 			    KD_CLIENT_ID_MAX);
-	*id = smap_get(&x->clients, name, len, 0);
-	if (*id != NONE_U32)
-		return 0;
-	if (next >= KG_CLIENT_OTHER)
-		return fail(x, pos, "client id \"%s\": more than %d client ids (KG_MAX_CLIENT_IDS)",
-			    name, KG_MAX_CLIENT_IDS - 1);
-	if (smap_put(&x->clients, name, len, 0, next))
-		return oom(x);
-	snprintf(x->out->client_names[next], sizeof(x->out->client_names[0]), "%s", name);
-	*id = next;
-	return 0;
+	return intern(x, &clients_kind, &x->clients, (char *)x->out->client_names,
+		      sizeof(x->out->client_names[0]), name, pos, id);
 }
 
 static int compile_regions(struct cctx *x)
@@ -863,6 +878,20 @@ static int emit_patterns(struct cctx *x)
 	return 0;
 }
 
+/* The count names of one kind (names + id * stride: id's) as out->names from *n on. */
+static void emit_kind(struct kg_compiled *out, __u32 *n, __u8 kind, const char *names,
+		      size_t stride, __u32 count)
+{
+	for (__u32 id = 0; id < count; id++, (*n)++) {
+		struct kg_cname *e = &out->names[*n];
+
+		e->kind = kind;
+		e->id = id;
+		snprintf(e->name, sizeof(e->name), "%s", names + id * stride);
+		e->len = (__u8)strlen(e->name);
+	}
+}
+
 static int emit_names(struct cctx *x)
 {
 	struct kg_compiled *out = x->out;
@@ -873,22 +902,10 @@ static int emit_names(struct cctx *x)
 	out->names = calloc(out->nprincipals + out->nclients, sizeof(*out->names));
 	if (!out->names)
 		return oom(x);
-	for (__u32 id = 0; id < out->nprincipals; id++, n++) {
-		struct kg_cname *e = &out->names[n];
-
-		e->kind = KG_NAME_PRINCIPAL;
-		e->id = id;
-		snprintf(e->name, sizeof(e->name), "%s", out->principal_names[id]);
-		e->len = (__u8)strlen(e->name);
-	}
-	for (__u32 id = 0; id < out->nclients; id++, n++) {
-		struct kg_cname *e = &out->names[n];
-
-		e->kind = KG_NAME_CLIENT;
-		e->id = id;
-		snprintf(e->name, sizeof(e->name), "%s", out->client_names[id]);
-		e->len = (__u8)strlen(e->name);
-	}
+	emit_kind(out, &n, KG_NAME_PRINCIPAL, (const char *)out->principal_names,
+		  sizeof(out->principal_names[0]), out->nprincipals);
+	emit_kind(out, &n, KG_NAME_CLIENT, (const char *)out->client_names,
+		  sizeof(out->client_names[0]), out->nclients);
 	out->nnames = n;
 	return 0;
 }
@@ -1016,24 +1033,27 @@ void kg_cidr6_key_fill(const struct kg_ccidr *c, __u8 gen, struct kg_cidr6_key *
 
 /* ---- the datapath's view --------------------------------------------------------------- */
 
+/* The id of name among c's names of kind (KG_NAME_*), or other when it is none of them. */
+static __u32 name_id(const struct kg_compiled *c, __u8 kind, const char *name, __u32 other)
+{
+	for (__u32 i = 0; i < c->nnames; i++)
+		if (c->names[i].kind == kind && !strcmp(c->names[i].name, name))
+			return c->names[i].id;
+	return other;
+}
+
 __u16 kg_compiled_principal_id(const struct kg_compiled *c, const char *name)
 {
 	if (!name)
 		return KG_PRINCIPAL_ANONYMOUS;
-	for (__u32 i = 0; i < c->nnames; i++)
-		if (c->names[i].kind == KG_NAME_PRINCIPAL && !strcmp(c->names[i].name, name))
-			return (__u16)c->names[i].id;
-	return KG_PRINCIPAL_OTHER;
+	return (__u16)name_id(c, KG_NAME_PRINCIPAL, name, KG_PRINCIPAL_OTHER);
 }
 
 __u8 kg_compiled_client_id(const struct kg_compiled *c, const char *client_id)
 {
 	if (!client_id)
 		return KG_CLIENT_OTHER;
-	for (__u32 i = 0; i < c->nnames; i++)
-		if (c->names[i].kind == KG_NAME_CLIENT && !strcmp(c->names[i].name, client_id))
-			return (__u8)c->names[i].id;
-	return KG_CLIENT_OTHER;
+	return (__u8)name_id(c, KG_NAME_CLIENT, client_id, KG_CLIENT_OTHER);
 }
 
 /* Longest prefix over v (LPM semantics: the first prefix bits equal); NONE_U32 if none. */

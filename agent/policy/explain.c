@@ -183,8 +183,16 @@ enum kg_dim kg_eval_miss(const struct kg_prule *r, const struct kg_eval_req *q, 
 {
 	enum kg_dim d = kg_ref_rule_miss(r, q->principal, q->region, q->client_id, q->op,
 					 q->topic);
-	char **list = NULL; /* what the rule asks for, after the sentence's head */
-	int n = 0;
+	/* what the rule asks for in the dimensions that are lists, after the sentence's head */
+	const struct {
+		char **v;
+		int n;
+	} lists[KG_DIM__COUNT] = {
+		[KG_DIM_TOPICS] = {r->topics, r->ntopics},
+		[KG_DIM_PRINCIPALS] = {r->principals, r->nprincipals},
+		[KG_DIM_CLIENT_IDS] = {r->client_ids, r->nclient_ids},
+		[KG_DIM_REGIONS] = {r->regions, r->nregions},
+	};
 	size_t off = 0;
 
 	why[0] = 0;
@@ -195,30 +203,27 @@ enum kg_dim kg_eval_miss(const struct kg_prule *r, const struct kg_eval_req *q, 
 		if (r->topics_none && q->topic == KG_ALL_TOPICS) {
 			snprintf(why, size, "the request is about all topics; the rule is for "
 					    "requests that name no topic (topics: none)");
-			break;
+			return d;
 		}
 		if (r->topics_none) {
 			snprintf(why, size, "the request names \"%s\"; the rule is for requests "
 					    "that name no topic (topics: none)",
 				 q->topic);
-			break;
+			return d;
 		}
 		off = q->topic == KG_ALL_TOPICS
 			      ? snprintf(why, size, "the request is about all topics, which only a "
 						    "rule without topics matches; the rule names ")
 		      : q->topic ? snprintf(why, size, "\"%s\" is none of ", q->topic)
 				 : snprintf(why, size, "the request names no topic; the rule names ");
-		list = r->topics, n = r->ntopics;
 		break;
 	case KG_DIM_PRINCIPALS:
 		off = snprintf(why, size, "principal \"%s\" is none of ",
 			       shown(q->principal, KG_ANONYMOUS_NAME));
-		list = r->principals, n = r->nprincipals;
 		break;
 	case KG_DIM_CLIENT_IDS:
 		off = q->client_id ? snprintf(why, size, "client id \"%s\" is none of ", q->client_id)
 				   : snprintf(why, size, "a null client id is none of ");
-		list = r->client_ids, n = r->nclient_ids;
 		break;
 	case KG_DIM_OPERATIONS:
 		off = snprintf(why, size, "operation %s is none of ", ex_ops[q->op % KG_OP__COUNT]);
@@ -230,7 +235,6 @@ enum kg_dim kg_eval_miss(const struct kg_prule *r, const struct kg_eval_req *q, 
 	case KG_DIM_REGIONS:
 		off = q->region ? snprintf(why, size, "the source is in \"%s\", none of ", q->region)
 				: snprintf(why, size, "the source is in no region, so in none of ");
-		list = r->regions, n = r->nregions;
 		break;
 	case KG_DIM_REGIONS_NOT:
 		snprintf(why, size, "the source is in \"%s\", which the rule leaves out",
@@ -239,7 +243,7 @@ enum kg_dim kg_eval_miss(const struct kg_prule *r, const struct kg_eval_req *q, 
 	default:
 		snprintf(why, size, "%s", ex_dims[d % KG_DIM__COUNT]);
 	}
-	if (off < size)
-		put_list(why, size, &off, list, n);
+	if (off < size && d < KG_DIM__COUNT)
+		put_list(why, size, &off, lists[d].v, lists[d].n);
 	return d;
 }

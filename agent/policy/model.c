@@ -54,47 +54,38 @@ static void copy_name(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src ? src : "");
 }
 
+/*
+ * Appends an element to the array arr of count n: zeroed, with its name (in its field
+ * namef) and its position, as each of the model's named elements begins. The element, or
+ * NULL when out of memory (the array kept).
+ */
+#define ADD_NAMED(arr, n, namef, name, line, col)                                                  \
+	({                                                                                         \
+		__typeof__(arr) v_ = kg_grow(arr, n, sizeof(*v_));                                 \
+		if (v_) {                                                                          \
+			arr = v_;                                                                  \
+			v_ = &arr[n++];                                                            \
+			memset(v_, 0, sizeof(*v_));                                                \
+			copy_name(v_->namef, sizeof(v_->namef), name);                             \
+			v_->pos = (struct kg_pos){ line, col };                                    \
+		}                                                                                  \
+		v_;                                                                                \
+	})
+
 struct kg_prule *kg_policy_add_rule(struct kg_policy *p, const char *name, int line, int col)
 {
-	struct kg_prule *v = kg_grow(p->rules, p->nrules, sizeof(*v));
-
-	if (!v)
-		return NULL;
-	p->rules = v;
-	v = &p->rules[p->nrules++];
-	memset(v, 0, sizeof(*v));
-	copy_name(v->name, sizeof(v->name), name);
-	v->pos = (struct kg_pos){ line, col };
-	return v;
+	return ADD_NAMED(p->rules, p->nrules, name, name, line, col);
 }
 
 struct kg_pregion *kg_policy_add_region(struct kg_policy *p, const char *name, int line, int col)
 {
-	struct kg_pregion *v = kg_grow(p->regions, p->nregions, sizeof(*v));
-
-	if (!v)
-		return NULL;
-	p->regions = v;
-	v = &p->regions[p->nregions++];
-	memset(v, 0, sizeof(*v));
-	copy_name(v->name, sizeof(v->name), name);
-	v->pos = (struct kg_pos){ line, col };
-	return v;
+	return ADD_NAMED(p->regions, p->nregions, name, name, line, col);
 }
 
 struct kg_pidentity *kg_policy_add_identity(struct kg_policy *p, const char *principal, int line,
 					    int col)
 {
-	struct kg_pidentity *v = kg_grow(p->identities, p->nidentities, sizeof(*v));
-
-	if (!v)
-		return NULL;
-	p->identities = v;
-	v = &p->identities[p->nidentities++];
-	memset(v, 0, sizeof(*v));
-	copy_name(v->principal, sizeof(v->principal), principal);
-	v->pos = (struct kg_pos){ line, col };
-	return v;
+	return ADD_NAMED(p->identities, p->nidentities, principal, principal, line, col);
 }
 
 int kg_strv_push(char ***v, int *n, const char *s)

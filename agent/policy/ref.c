@@ -133,36 +133,37 @@ static bool cidr_covers(const struct kg_cidr *c, __u8 family, const __u8 *addr)
 	return true;
 }
 
+/*
+ * The name of the region (identities false) or the principal of the identity whose CIDRs
+ * hold the longest prefix covering addr (the first such in file order); none when none
+ * covers it. Regions and identities are the same shape: a name and CIDRs.
+ */
+static const char *longest_cover(const struct kg_policy *p, bool identities, __u8 family,
+				 const __u8 *addr, const char *none)
+{
+	int n = identities ? p->nidentities : p->nregions, best_len = -1;
+	const char *best = none;
+
+	for (int i = 0; i < n; i++) {
+		const struct kg_cidr *c = identities ? p->identities[i].cidrs : p->regions[i].cidrs;
+		int nc = identities ? p->identities[i].ncidrs : p->regions[i].ncidrs;
+
+		for (int j = 0; j < nc; j++)
+			if (cidr_covers(&c[j], family, addr) && c[j].prefix > best_len) {
+				best = identities ? p->identities[i].principal : p->regions[i].name;
+				best_len = c[j].prefix;
+			}
+	}
+	return best;
+}
+
 const char *kg_ref_region_of(const struct kg_policy *p, __u8 family, const __u8 *addr)
 {
-	const char *best = NULL;
-	int best_len = -1;
-
-	for (int i = 0; i < p->nregions; i++)
-		for (int j = 0; j < p->regions[i].ncidrs; j++) {
-			const struct kg_cidr *c = &p->regions[i].cidrs[j];
-
-			if (cidr_covers(c, family, addr) && c->prefix > best_len) {
-				best = p->regions[i].name;
-				best_len = c->prefix;
-			}
-		}
-	return best;
+	return longest_cover(p, false, family, addr, NULL);
 }
 
 const char *kg_ref_principal_of(const struct kg_policy *p, __u8 family, const __u8 *addr)
 {
-	const char *best = KG_ANONYMOUS_NAME;
-	int best_len = -1;
-
-	for (int i = 0; i < p->nidentities; i++)
-		for (int j = 0; j < p->identities[i].ncidrs; j++) {
-			const struct kg_cidr *c = &p->identities[i].cidrs[j];
-
-			if (cidr_covers(c, family, addr) && c->prefix > best_len) {
-				best = p->identities[i].principal;
-				best_len = c->prefix;
-			}
-		}
-	return best;
+	return longest_cover(p, true, family, addr, KG_ANONYMOUS_NAME);
 }
+

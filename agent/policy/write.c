@@ -95,6 +95,21 @@ static int clear_gen(int fd, size_t key_size, size_t gen_off, __u32 gen, bool ge
 		return e;                                                                          \
 	} while (0)
 
+/* Elements 0..n-1 of v (size bytes each) at keys gen * per_gen + i of the array map fd. */
+static int write_indexed(int fd, const void *v, size_t size, __u32 n, __u32 gen, __u32 per_gen,
+			 const char *what, char *err, size_t errlen)
+{
+	int e;
+
+	for (__u32 i = 0; i < n; i++) {
+		__u32 k = gen * per_gen + i;
+
+		if (bpf_map_update_elem(fd, &k, (const char *)v + i * size, BPF_ANY))
+			FAIL(what);
+	}
+	return 0;
+}
+
 static int write_cidrs(const struct kg_maps *m, const struct kg_ccidr *v, __u32 n, __u32 gen,
 		       int fd4, int fd6, const char *what, char *err, size_t errlen)
 {
@@ -166,18 +181,11 @@ int kg_policy_write(const struct kg_maps *m, const struct kg_compiled *c, __u32 
 	}
 
 	/* 2. rules and classes: indexes of this generation */
-	for (__u32 i = 0; i < c->nrules; i++) {
-		__u32 k = gen * KG_MAX_RULES + i;
-
-		if (bpf_map_update_elem(m->rules, &k, &c->rules[i], BPF_ANY))
-			FAIL("kg_rules");
-	}
-	for (__u32 i = 0; i < c->nclasses; i++) {
-		__u32 k = gen * KG_MAX_PATTERNS + i;
-
-		if (bpf_map_update_elem(m->classes, &k, &c->classes[i], BPF_ANY))
-			FAIL("kg_classes");
-	}
+	if ((e = write_indexed(m->rules, c->rules, sizeof(c->rules[0]), c->nrules, gen,
+			       KG_MAX_RULES, "kg_rules", err, errlen)) ||
+	    (e = write_indexed(m->classes, c->classes, sizeof(c->classes[0]), c->nclasses, gen,
+			       KG_MAX_PATTERNS, "kg_classes", err, errlen)))
+		return e;
 	for (__u32 i = 0; i < c->npatterns; i++) {
 		struct kg_topic_key k;
 		struct kg_class_ref v = { .class_id = c->patterns[i].class_id };

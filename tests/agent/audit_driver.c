@@ -17,7 +17,6 @@
  * correlation id i, principal "alice" (SASL), client id "drv".
  */
 #include <arpa/inet.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "agent/audit/internal.h"
 #include "agent/metrics/metrics.h"
 #include "bpf/kafka_decode.h"
+#include "tests/lib/longopts.h"
 
 static double now_s(void)
 {
@@ -99,22 +99,6 @@ static __u64 depth(struct kg_audit *a)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"node", required_argument, NULL, 'n'},
-		{"brokers", required_argument, NULL, 'b'},
-		{"topic", required_argument, NULL, 't'},
-		{"spool", required_argument, NULL, 's'},
-		{"file", required_argument, NULL, 'f'},
-		{"observe", required_argument, NULL, 'O'},
-		{"metrics", required_argument, NULL, 'm'},
-		{"count", required_argument, NULL, 'c'},
-		{"rate", required_argument, NULL, 'r'},
-		{"drain-timeout", required_argument, NULL, 'd'},
-		{"hold", required_argument, NULL, 'h'},
-		{"batch", required_argument, NULL, 'B'},
-		{"mem-max", required_argument, NULL, 'M'},
-		{NULL, 0, NULL, 0},
-	};
 	struct kg_audit_opts o = {.names = names};
 	const char *metrics_addr = NULL;
 	struct kg_metrics *m = NULL;
@@ -125,53 +109,25 @@ int main(int argc, char **argv)
 	struct kg_event ev;
 	char err[512];
 	bool drained;
-	int c;
+	const struct lopt opts[] = {
+		{"node", LOPT_STR, &o.node},
+		{"brokers", LOPT_STR, &o.brokers},
+		{"topic", LOPT_STR, &o.topic},
+		{"spool", LOPT_STR, &o.spool_dir},
+		{"file", LOPT_STR, &o.file},
+		{"observe", LOPT_STR, &o.observe_sock},
+		{"metrics", LOPT_STR, &metrics_addr},
+		{"count", LOPT_ULL, &count},
+		{"rate", LOPT_DOUBLE, &rate},
+		{"drain-timeout", LOPT_DOUBLE, &drain_timeout},
+		{"hold", LOPT_DOUBLE, &hold},
+		{"batch", LOPT_ULL, &batch},
+		{"mem-max", LOPT_ULL, &mem_max},
+	};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			o.node = optarg;
-			break;
-		case 'b':
-			o.brokers = optarg;
-			break;
-		case 't':
-			o.topic = optarg;
-			break;
-		case 's':
-			o.spool_dir = optarg;
-			break;
-		case 'f':
-			o.file = optarg;
-			break;
-		case 'O':
-			o.observe_sock = optarg;
-			break;
-		case 'm':
-			metrics_addr = optarg;
-			break;
-		case 'c':
-			count = strtoull(optarg, NULL, 10);
-			break;
-		case 'r':
-			rate = atof(optarg);
-			break;
-		case 'd':
-			drain_timeout = atof(optarg);
-			break;
-		case 'h':
-			hold = atof(optarg);
-			break;
-		case 'B':
-			batch = strtoull(optarg, NULL, 10);
-			break;
-		case 'M':
-			mem_max = strtoull(optarg, NULL, 10);
-			break;
-		default:
-			fprintf(stderr, "audit_driver: bad arguments (see the source's header)\n");
-			return 2;
-		}
+	if (lopt_parse(opts, sizeof(opts) / sizeof(opts[0]), argc, argv)) {
+		fprintf(stderr, "audit_driver: bad arguments (see the source's header)\n");
+		return 2;
 	}
 	a = kg_audit_open(&o, err, sizeof(err));
 	if (!a) {

@@ -1,11 +1,31 @@
 # SPDX-License-Identifier: Apache-2.0
-# librdkafka's mock cluster on 127.0.0.1, for the tests that need no namespace (sourced
-# by test_audit.sh and test_trace.sh; the caller sets TMP).
+# librdkafka's mock cluster on 127.0.0.1, for the tests that need no namespace
+# (test_audit.sh, test_trace.sh), and what such a test starts with. Sourced from the top of
+# the tree as
+#   . tests/agent/mock.sh NAME [PIDVAR...]
+# it makes TMP (/tmp/NAME.XXXXXX), brings lib.sh's checks and their counts (its rig is not
+# used), and on exit kills the mock and the processes whose pids the variables PIDVAR...
+# hold (each may be empty), then removes TMP.
 #   mock_start TOPIC[:PARTITIONS]...  builds tests/tools/mock_broker.c into $TMP and
 #       starts it, its stdin held open through a FIFO (the mock stops at EOF on stdin, so
 #       a test killed before its trap ran still stops it); sets BROKERS, MOCK_PID and
 #       HOLD_PID (the caller's trap kills both). Exits the test when the mock cannot start.
 #   mock CMD  a command to the running mock: "down" or "up".
+
+TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+ID=kgm$$ # lib.sh's names
+# shellcheck source=tests/agent/lib.sh
+. tests/agent/lib.sh
+HOLD_PID=""
+MOCK_REAP=("${@:2}")
+mock_cleanup() {
+	local v
+	set +e
+	for v in "${MOCK_REAP[@]}"; do reap ${!v}; done
+	reap $MOCK_PID $HOLD_PID
+	rm -rf "$TMP"
+}
+trap mock_cleanup EXIT
 
 mock_start() {
 	local t args=()

@@ -23,39 +23,10 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 DRV=$(readlink -f "$BUILD/tests/audit_driver")
 KGATE=$(readlink -f "$BUILD/kgate")
-TMP=$(mktemp -d /tmp/kgate-audit.XXXXXX)
-MOCK_PID=""
-HOLD_PID=""
 DRV_PID=""
-pass=0
-fail=0
-
-cleanup() {
-	set +e
-	for p in $DRV_PID $MOCK_PID $HOLD_PID; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ok() {
-	pass=$((pass + 1))
-	echo "ok: $1"
-}
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL: $1" >&2
-}
-check() { # check "what" command...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
-
-# the mock (tests/agent/mock.sh): BROKERS; `mock down`, `mock up`
-. tests/agent/mock.sh
+# TMP, the checks, the mock (tests/agent/mock.sh): BROKERS; `mock down`, `mock up`
+# shellcheck source=tests/agent/mock.sh
+. tests/agent/mock.sh kgate-audit DRV_PID
 mock_start audit1:3 audit2:3 audit3:3 audit4:1 audit5:1
 
 # Consumes a topic to $2 (payloads), and "partition key" per line to $2.meta.
@@ -180,26 +151,24 @@ check "2: the spool is empty (only the newest segment, every record delivered)" 
 	sh -c "grep -q '^seq 4000 ' '$TMP/spool2/delivered' && [ \$(ls '$TMP/spool2' | grep -c '^seg-') -eq 1 ]"
 
 # ---- 3. SIGKILL while delivering, and while the broker is down ----------------------------
-"$DRV" --node broker-1 --brokers "$BROKERS" --topic audit3 --spool "$TMP/spool3" \
-	--count 100000 --rate 1500 --batch 100 >"$TMP/d3a.out" 2>"$TMP/d3a.err" &
-DRV_PID=$!
-sleep 1.5
-{ kill -9 $DRV_PID && wait $DRV_PID; } 2>/dev/null
-DRV_PID=""
-"$DRV" --node broker-1 --brokers "$BROKERS" --topic audit3 --spool "$TMP/spool3" \
-	--count 500 --batch 100 >"$TMP/d3b.out" 2>"$TMP/d3b.err"
+# killed NAME SECONDS ARGS...: the driver on audit3 with ARGS, SIGKILLed after SECONDS
+# (its output in $TMP/NAME.out and .err)
+D3=(--node broker-1 --brokers "$BROKERS" --topic audit3 --spool "$TMP/spool3")
+killed() {
+	"$DRV" "${D3[@]}" "${@:3}" >"$TMP/$1.out" 2>"$TMP/$1.err" &
+	DRV_PID=$!
+	sleep "$2"
+	{ kill -9 $DRV_PID && wait $DRV_PID; } 2>/dev/null
+	DRV_PID=""
+}
+killed d3a 1.5 --count 100000 --rate 1500 --batch 100
+"$DRV" "${D3[@]}" --count 500 --batch 100 >"$TMP/d3b.out" 2>"$TMP/d3b.err"
 rc=$?
 check "3: restarted after SIGKILL, drained (exit $rc)" [ $rc -eq 0 ]
 mock down
-"$DRV" --node broker-1 --brokers "$BROKERS" --topic audit3 --spool "$TMP/spool3" \
-	--count 100000 --rate 1000 --batch 100 >"$TMP/d3c.out" 2>"$TMP/d3c.err" &
-DRV_PID=$!
-sleep 1.2
-{ kill -9 $DRV_PID && wait $DRV_PID; } 2>/dev/null
-DRV_PID=""
+killed d3c 1.2 --count 100000 --rate 1000 --batch 100
 mock up
-"$DRV" --node broker-1 --brokers "$BROKERS" --topic audit3 --spool "$TMP/spool3" \
-	--count 500 >"$TMP/d3d.out" 2>"$TMP/d3d.err"
+"$DRV" "${D3[@]}" --count 500 >"$TMP/d3d.out" 2>"$TMP/d3d.err"
 rc=$?
 check "3: restarted after SIGKILL with the broker down, drained (exit $rc)" [ $rc -eq 0 ]
 LAST=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["last_seq"])' "$TMP/d3d.out")

@@ -23,20 +23,10 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 KGATE=$(readlink -f "$BUILD/kgate")
 PY=/usr/bin/python3
-TMP=$(mktemp -d /tmp/kgate-trace.XXXXXX)
-MOCK_PID=""
-HOLD_PID=""
 OBS_PID=""
-ID=kgtr$$ # lib.sh's names (its rig is not used here)
-. tests/agent/lib.sh
-. tests/agent/mock.sh
-
-cleanup() {
-	set +e
-	reap $OBS_PID $MOCK_PID $HOLD_PID
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+# TMP, the checks, the mock (tests/agent/mock.sh)
+# shellcheck source=tests/agent/mock.sh
+. tests/agent/mock.sh kgate-trace OBS_PID
 
 mock_start kgate.audit:2 kgate.many:1
 

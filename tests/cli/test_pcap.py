@@ -20,23 +20,13 @@ import tempfile
 
 from scapy.all import IP, IPv6, TCP, Ether, Dot1Q, CookedLinux, Raw  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-KGATE = os.environ.get("KGATE", os.path.join(ROOT, "build", "kgate"))
+import clitest
+from clitest import KGATE, ROOT, check
+
 PCAP_STREAMS = os.path.join(ROOT, "scripts", "pcap_streams.py")
 PORT = 9092
 # Ethernet addresses given, so scapy does not look them up
 ETH = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
-
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL %s%s" % (name, ": " + detail if detail else ""))
 
 
 def metadata(corr, topics, client=b"pcap-test"):
@@ -251,8 +241,7 @@ def main():
         p = run([KGATE, "decode", "--stream", "1", "x.bin"])
         check("--stream without --pcap: usage error", p.returncode == 2, p.stderr)
 
-    print("pcap: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return clitest.summary("pcap")
 
 
 if __name__ == "__main__":

@@ -20,25 +20,16 @@ import sys
 import tempfile
 import time
 
-KGATE = os.path.abspath(os.environ.get("KGATE", "build/kgate"))
+import clitest
+from clitest import check
+
 TMP = tempfile.mkdtemp(prefix="kgate-store-")
 ENV = dict(os.environ, KGATE_STATE_DIR=TMP + "/state", KGATE_RUN_DIR=TMP + "/run",
            KGATE_PIN_ROOT=TMP + "/pins")
-passed = failed = 0
 
 
 def kgate(*args, stdin=None):
-    p = subprocess.run([KGATE, *args], capture_output=True, text=True, env=ENV, input=stdin)
-    return p.returncode, p.stdout, p.stderr
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL: %s\n  | %s" % (name, str(detail).replace("\n", "\n  | ")), file=sys.stderr)
+    return clitest.kgate(*args, stdin=stdin, env=ENV)
 
 
 def exits_says(name, want_rc, text, *args):
@@ -361,6 +352,6 @@ check("whatif (text): says which version recorded no allows, and what is not kno
       "audit.allow is none" in out and "1 records are of versions this host's policy store "
       "does not keep" in out, out + err)
 
-print("policy store cli: %d passed, %d failed" % (passed, failed))
+rc = clitest.summary("policy store cli")
 subprocess.run(["rm", "-rf", TMP])
-sys.exit(1 if failed else 0)
+sys.exit(rc)

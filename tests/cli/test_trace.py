@@ -15,28 +15,14 @@ import subprocess
 import sys
 import tempfile
 
-KGATE = os.path.abspath(os.environ.get("KGATE", "build/kgate"))
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-os.chdir(ROOT)
+import clitest
+from clitest import check, kgate
+
+os.chdir(clitest.ROOT)
 DIR = "tests/cli/trace"
 RECS = DIR + "/records.jsonl"
 UPDATE = bool(os.environ.get("KGATE_GOLDEN_UPDATE"))
 TMP = tempfile.mkdtemp(prefix="kgate-trace-")
-passed = failed = 0
-
-
-def kgate(*args, stdin=None):
-    p = subprocess.run([KGATE, *args], capture_output=True, text=True, input=stdin)
-    return p.returncode, p.stdout, p.stderr
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL: %s\n  | %s" % (name, str(detail).replace("\n", "\n  | ")), file=sys.stderr)
 
 
 def records(path=RECS):
@@ -361,5 +347,4 @@ for args, says in [(["--from-kafka", "b:1"], "go together"),
     check("observe %s: exit 2 (%s)" % (" ".join(args), says), rc == 2 and says in err,
           (rc, err))
 
-print("trace: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(clitest.summary("trace"))

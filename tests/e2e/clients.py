@@ -110,14 +110,19 @@ def rd_name(n):
 
 # ---- common options -------------------------------------------------------
 
+def _sasl(a):
+    """--sasl MECH:USER:PASSWORD as (mechanism, user, password), or None without it."""
+    return a.sasl.split(":", 2) if a.sasl else None
+
+
 def rd_conf(a):
+    """librdkafka's configuration (confluent-kafka; kcat takes the same keys)."""
     c = {"bootstrap.servers": a.bootstrap, "client.id": a.client_id,
          "socket.timeout.ms": int(a.timeout * 1000),
          "topic.metadata.refresh.interval.ms": 60000}
     if a.sasl:
-        mech, user, pw = a.sasl.split(":", 2)
-        c.update({"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": mech,
-                  "sasl.username": user, "sasl.password": pw})
+        c.update(zip(("sasl.mechanisms", "sasl.username", "sasl.password"), _sasl(a)),
+                 **{"security.protocol": "SASL_PLAINTEXT"})
     return c
 
 
@@ -126,18 +131,16 @@ def kpy_conf(a):
          "request_timeout_ms": int(a.timeout * 1000) + 1000,
          "api_version_auto_timeout_ms": int(a.timeout * 1000)}
     if a.sasl:
-        mech, user, pw = a.sasl.split(":", 2)
-        c.update({"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": mech,
-                  "sasl_plain_username": user, "sasl_plain_password": pw})
+        c.update(zip(("sasl_mechanism", "sasl_plain_username", "sasl_plain_password"),
+                     _sasl(a)), security_protocol="SASL_PLAINTEXT")
     return c
 
 
 def kcat_args(a):
     args = ["kcat", "-b", a.bootstrap, "-X", "client.id=" + a.client_id]
     if a.sasl:
-        mech, user, pw = a.sasl.split(":", 2)
-        args += ["-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=" + mech,
-                 "-X", "sasl.username=" + user, "-X", "sasl.password=" + pw]
+        for k in ("security.protocol", "sasl.mechanisms", "sasl.username", "sasl.password"):
+            args += ["-X", "%s=%s" % (k, rd_conf(a)[k])]
     return args
 
 
@@ -352,6 +355,23 @@ def _str(s):
     return struct.pack(">h", len(b)) + b
 
 
+def _str_at(data, off):
+    """The string (int16 length, then bytes) at off in a response: (text, offset after)."""
+    (n,) = struct.unpack_from(">h", data, off)
+    return data[off + 2:off + 2 + n].decode(errors="replace"), off + 2 + n
+
+
+def _topics(data, entry):
+    """A response's topic array from its start: entry(topic, offset after the name)
+    returns (its results, the offset after it); all the results, in order."""
+    off, out = 4, []
+    for _ in range(struct.unpack_from(">i", data, 0)[0]):
+        t, off = _str_at(data, off)
+        got, off = entry(t, off)
+        out += got
+    return out
+
+
 class Raw:
     """One TCP connection; requests in order; responses read whole."""
 
@@ -413,20 +433,15 @@ def raw_produce_body(msgs, timeout_ms):
 
 
 def parse_produce_v3(data):
-    off, out = 0, []
-    (n,) = struct.unpack_from(">i", data, off)
-    off += 4
-    for _ in range(n):
-        (tl,) = struct.unpack_from(">h", data, off)
-        t = data[off + 2:off + 2 + tl].decode(errors="replace")
-        off += 2 + tl
-        (pn,) = struct.unpack_from(">i", data, off)
-        off += 4
-        for _ in range(pn):
-            p, err, base = struct.unpack_from(">ihq", data, off)
-            off += 4 + 2 + 8 + 8
+    """Each partition's result of a Produce v3 response body (after the correlation id)."""
+    def partitions(t, off):
+        out = []
+        for i in range(struct.unpack_from(">i", data, off)[0]):
+            # partition, error, base offset, log append time
+            p, err, base = struct.unpack_from(">ihq", data, off + 4 + i * 22)
             out.append({"topic": t, "error": err_name(err), "offset": base})
-    return out
+        return out, off + 4 + len(out) * 22
+    return _topics(data, partitions)
 
 
 def produce_raw(a, msgs, one_request=True):
@@ -463,16 +478,10 @@ def admin_raw(a, key):
         data = r.call(key, 0, body)
     except Exception as e:
         return {"results": [{"topic": t, "error": _raw_error(e)} for t in ts]}
-    off, out = 0, []
-    (n,) = struct.unpack_from(">i", data, off)
-    off += 4
-    for _ in range(n):
-        (tl,) = struct.unpack_from(">h", data, off)
-        t = data[off + 2:off + 2 + tl].decode(errors="replace")
-        (err,) = struct.unpack_from(">h", data, off + 2 + tl)
-        off += 4 + tl
-        out.append({"topic": t, "error": err_name(err)})
-    return {"results": out}
+
+    def error(t, off):
+        return [{"topic": t, "error": err_name(struct.unpack_from(">h", data, off)[0])}], off + 2
+    return {"results": _topics(data, error)}
 
 
 API_OFFSET_COMMIT = 8
@@ -487,8 +496,8 @@ def commit_raw(a):
         data = Raw(a.bootstrap, a.client_id, a.timeout).call(API_OFFSET_COMMIT, 2, body)
     except Exception as e:
         return {"error": _raw_error(e)}
-    (tl,) = struct.unpack_from(">h", data, 4)
-    part, err = struct.unpack_from(">ih", data, 4 + 2 + tl + 4)
+    _, off = _str_at(data, 4)
+    part, err = struct.unpack_from(">ih", data, off + 4)
     return {"error": err_name(err), "partition": part}
 
 

@@ -49,9 +49,20 @@ def ns(name):
     return "/run/netns/" + ENV[name]
 
 
+def ns_argv(nsname, argv):
+    """argv run in the network namespace of the rig's ENV[nsname]."""
+    return ["nsenter", "--net=" + ns(nsname), "--"] + argv
+
+
 def in_ns(nsname, argv, timeout=60, **kw):
-    return subprocess.run(["nsenter", "--net=" + ns(nsname), "--"] + argv,
-                          capture_output=True, text=True, timeout=timeout, **kw)
+    return subprocess.run(ns_argv(nsname, argv), capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+def python_in_ns(nsname, code, *args, **kw):
+    """A Python program (code, then its arguments) started in nsname; its stderr dropped."""
+    return subprocess.Popen(ns_argv(nsname, ["/usr/bin/python3", "-c", code, *args]),
+                            stderr=subprocess.DEVNULL, **kw)
 
 
 def client(nsname, lib, op, *args, timeout=8):
@@ -365,30 +376,29 @@ def s8():
 
 # ---- 9. revocation within 1 s --------------------------------------------------------------
 def s9():
-    feeder = subprocess.Popen(
-        ["nsenter", "--net=" + ns("RIG_NS_BROKER"), "--", "/usr/bin/python3", "-c",
-         "import time, confluent_kafka as c, sys\n"
-         "p = c.Producer({'bootstrap.servers': sys.argv[1], 'linger.ms': 0})\n"
-         "end = time.time() + 9\n"
-         "while time.time() < end:\n"
-         "    p.produce('revoke.feed', str(time.time()).encode(), partition=0); p.poll(0)\n"
-         "    time.sleep(0.05)\n"
-         "p.flush(5)\n", "127.0.0.1:%s" % ENV["RIG_MOCK_PORT"]],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    reader = subprocess.Popen(
-        ["nsenter", "--net=" + ns("RIG_NS_EU"), "--", "/usr/bin/python3", "-c",
-         "import time, confluent_kafka as c, sys\n"
-         "k = c.Consumer({'bootstrap.servers': sys.argv[1], 'group.id': 's9',\n"
-         "                'client.id': 's9-reader', 'enable.auto.commit': False})\n"
-         "k.assign([c.TopicPartition('revoke.feed', 0, c.OFFSET_END)])\n"
-         "end = time.time() + 8\n"
-         "while time.time() < end:\n"
-         "    m = k.poll(0.1)\n"
-         "    if m is not None and not m.error():\n"
-         "        print('rec', time.time(), flush=True)\n"
-         "    elif m is not None:\n"
-         "        print('err', time.time(), m.error().name(), flush=True)\n", B4],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    feeder = python_in_ns(
+        "RIG_NS_BROKER",
+        "import time, confluent_kafka as c, sys\n"
+        "p = c.Producer({'bootstrap.servers': sys.argv[1], 'linger.ms': 0})\n"
+        "end = time.time() + 9\n"
+        "while time.time() < end:\n"
+        "    p.produce('revoke.feed', str(time.time()).encode(), partition=0); p.poll(0)\n"
+        "    time.sleep(0.05)\n"
+        "p.flush(5)\n", "127.0.0.1:%s" % ENV["RIG_MOCK_PORT"], stdout=subprocess.DEVNULL)
+    reader = python_in_ns(
+        "RIG_NS_EU",
+        "import time, confluent_kafka as c, sys\n"
+        "k = c.Consumer({'bootstrap.servers': sys.argv[1], 'group.id': 's9',\n"
+        "                'client.id': 's9-reader', 'enable.auto.commit': False})\n"
+        "k.assign([c.TopicPartition('revoke.feed', 0, c.OFFSET_END)])\n"
+        "end = time.time() + 8\n"
+        "while time.time() < end:\n"
+        "    m = k.poll(0.1)\n"
+        "    if m is not None and not m.error():\n"
+        "        print('rec', time.time(), flush=True)\n"
+        "    elif m is not None:\n"
+        "        print('err', time.time(), m.error().name(), flush=True)\n", B4,
+        stdout=subprocess.PIPE, text=True)
     time.sleep(3.5)
     t_apply = time.time()
     applied = apply("e2e-revoke.yaml")

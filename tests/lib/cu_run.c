@@ -3,6 +3,19 @@
 
 #include "cu_run.h"
 
+int cu_suite(const char *name, CU_InitializeFunc init, CU_CleanupFunc clean,
+	     const struct cu_test *tests, size_t n)
+{
+	CU_pSuite s = CU_add_suite(name, init, clean);
+
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!CU_add_test(s, tests[i].name, tests[i].fn))
+			return -1;
+	return 0;
+}
+
 int cu_run(void)
 {
 	unsigned int failed;

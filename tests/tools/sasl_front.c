@@ -52,6 +52,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../lib/wire.h"
+
 /* Kafka api keys, error codes and the versions this front answers. */
 #define API_SASL_HANDSHAKE 17
 #define API_API_VERSIONS 18
@@ -105,78 +107,19 @@ static char peer_name[INET6_ADDRSTRLEN + 8];
 
 /* ---- bytes --------------------------------------------------------------- */
 
-struct buf {
-	uint8_t d[4096];
-	size_t n;
-};
+/* A response (or its body) is at most this many bytes; a longer one stops the front
+ * (tests/lib/wire.h). */
+#define RESP_MAX 4096
 
-static void put(struct buf *b, const void *p, size_t n)
-{
-	if (b->n + n > sizeof(b->d)) {
-		fprintf(stderr, "sasl_front: response larger than %zu bytes\n", sizeof(b->d));
-		exit(1);
-	}
-	memcpy(b->d + b->n, p, n);
-	b->n += n;
-}
-
-static void put16(struct buf *b, int16_t v)
-{
-	uint16_t x = htons((uint16_t)v);
-	put(b, &x, 2);
-}
-
-static void put32(struct buf *b, int32_t v)
-{
-	uint32_t x = htonl((uint32_t)v);
-	put(b, &x, 4);
-}
-
-static void put_uvarint(struct buf *b, uint32_t v)
-{
-	while (v >= 0x80) {
-		uint8_t c = (uint8_t)(v | 0x80);
-		put(b, &c, 1);
-		v >>= 7;
-	}
-	uint8_t c = (uint8_t)v;
-	put(b, &c, 1);
-}
-
-static void put_str(struct buf *b, const char *s)
-{
-	put16(b, (int16_t)strlen(s));
-	put(b, s, strlen(s));
-}
-
-static void put_bytes(struct buf *b, const void *p, size_t n)
-{
-	put32(b, (int32_t)n);
-	put(b, p, n);
-}
-
-static int read_full(int fd, void *p, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, (uint8_t *)p + got, n - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *p, size_t n)
+/* All n bytes at p read from fd, or (out) written to it, through EINTR: 0, or -1 at the end
+ * of the stream or on an error. */
+static int all_bytes(int fd, void *p, size_t n, int out)
 {
 	size_t done = 0;
 
 	while (done < n) {
-		ssize_t r = write(fd, (const uint8_t *)p + done, n - done);
+		ssize_t r = out ? write(fd, (uint8_t *)p + done, n - done)
+				: read(fd, (uint8_t *)p + done, n - done);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -185,6 +128,17 @@ static int write_full(int fd, const void *p, size_t n)
 		done += (size_t)r;
 	}
 	return 0;
+}
+
+static int read_full(int fd, void *p, size_t n)
+{
+	return all_bytes(fd, p, n, 0);
+}
+
+/* p is only read from (all_bytes writes it out) */
+static int write_full(int fd, const void *p, size_t n)
+{
+	return all_bytes(fd, (void *)p, n, 1);
 }
 
 /* One size-prefixed frame into a malloc'd buffer (the size not included). */
@@ -207,14 +161,15 @@ static uint8_t *read_frame(int fd, int32_t *len)
 }
 
 /* A response: size, correlation id (header v0: no tagged fields here), body. */
-static int send_response(int fd, int32_t corr, const struct buf *body)
+static int send_response(int fd, int32_t corr, const struct wire_buf *body)
 {
-	struct buf out = { .n = 0 };
+	uint8_t out_d[RESP_MAX];
+	struct wire_buf out = WIRE_BUF(out_d);
 
-	put32(&out, (int32_t)(4 + body->n));
-	put32(&out, corr);
-	put(&out, body->d, body->n);
-	return write_full(fd, out.d, out.n);
+	wire_put32(&out, (int32_t)(4 + body->n));
+	wire_put32(&out, corr);
+	wire_put(&out, body->p, body->n);
+	return write_full(fd, out.p, out.n);
 }
 
 static uint16_t rd16(const uint8_t *p)
@@ -261,7 +216,8 @@ static int parse_req(const uint8_t *p, int32_t len, struct req *r)
 
 static void answer_api_versions(int fd, const struct req *r)
 {
-	struct buf b = { .n = 0 };
+	uint8_t b_d[RESP_MAX];
+	struct wire_buf b = WIRE_BUF(b_d);
 	int16_t max = API_VERSIONS_MAX;
 	int ver = r->ver, i;
 
@@ -270,26 +226,26 @@ static void answer_api_versions(int fd, const struct req *r)
 			max = apis[i].max;
 	/* A version we do not speak: error in the v0 layout, as Kafka brokers answer. */
 	if (ver > max) {
-		put16(&b, ERR_UNSUPPORTED_VERSION);
+		wire_put16(&b, ERR_UNSUPPORTED_VERSION);
 		ver = 0;
 	} else {
-		put16(&b, ERR_NONE);
+		wire_put16(&b, ERR_NONE);
 	}
 	if (ver >= API_VERSIONS_FLEX)
-		put_uvarint(&b, (uint32_t)napis + 1);
+		wire_uvarint(&b, (uint32_t)napis + 1);
 	else
-		put32(&b, napis);
+		wire_put32(&b, napis);
 	for (i = 0; i < napis; i++) {
-		put16(&b, apis[i].key);
-		put16(&b, apis[i].min);
-		put16(&b, apis[i].key == API_API_VERSIONS ? max : apis[i].max);
+		wire_put16(&b, apis[i].key);
+		wire_put16(&b, apis[i].min);
+		wire_put16(&b, apis[i].key == API_API_VERSIONS ? max : apis[i].max);
 		if (ver >= API_VERSIONS_FLEX)
-			put_uvarint(&b, 0);
+			wire_uvarint(&b, 0);
 	}
 	if (ver >= 1)
-		put32(&b, 0); /* throttle_time_ms */
+		wire_put32(&b, 0); /* throttle_time_ms */
 	if (ver >= API_VERSIONS_FLEX)
-		put_uvarint(&b, 0);
+		wire_uvarint(&b, 0);
 	send_response(fd, r->corr, &b);
 }
 
@@ -611,14 +567,16 @@ static void serve(int fd)
 		int32_t len;
 		uint8_t *f = read_frame(fd, &len);
 		struct req r;
-		struct buf b = { .n = 0 };
+		uint8_t b_d[RESP_MAX];
+		struct wire_buf b = WIRE_BUF(b_d);
 		int rc;
 
 		if (!f)
 			return;
 		/* After a v0 handshake the client sends raw tokens, not Kafka requests. */
 		if (hs_ver == 0) {
-			struct buf raw = { .n = 0 };
+			uint8_t raw_d[RESP_MAX];
+			struct wire_buf raw = WIRE_BUF(raw_d);
 
 			rc = sasl_step(&s, f, (size_t)len, out, sizeof(out));
 			free(f);
@@ -626,8 +584,8 @@ static void serve(int fd)
 				log_auth(mech_names[s.mech], s.user, 0, 0);
 				return; /* a broker closes the connection */
 			}
-			put_bytes(&raw, out, strlen(out));
-			if (write_full(fd, raw.d, raw.n))
+			wire_bytes(&raw, out, strlen(out));
+			if (write_full(fd, raw.p, raw.n))
 				return;
 			if (rc == 1) {
 				log_auth(mech_names[s.mech], s.user, 0, 1);
@@ -652,12 +610,12 @@ static void serve(int fd)
 				if (!strcmp(mech, mech_names[m]))
 					s.mech = (enum mech)m;
 			s.scram.md = s.mech == MECH_SCRAM512 ? EVP_sha512() : EVP_sha256();
-			put16(&b, r.ver > SASL_HANDSHAKE_MAX ? ERR_UNSUPPORTED_VERSION :
+			wire_put16(&b, r.ver > SASL_HANDSHAKE_MAX ? ERR_UNSUPPORTED_VERSION :
 				  s.mech == MECH_NONE	    ? ERR_UNSUPPORTED_SASL_MECHANISM :
 							      ERR_NONE);
-			put32(&b, 3);
+			wire_put32(&b, 3);
 			for (int m = MECH_PLAIN; m <= MECH_SCRAM512; m++)
-				put_str(&b, mech_names[m]);
+				wire_str(&b, mech_names[m]);
 			send_response(fd, r.corr, &b);
 			if (s.mech == MECH_NONE || r.ver > SASL_HANDSHAKE_MAX) {
 				free(f);
@@ -672,15 +630,15 @@ static void serve(int fd)
 				return;
 			}
 			rc = sasl_step(&s, r.body + 4, (size_t)tl, out, sizeof(out));
-			put16(&b, rc < 0 ? ERR_SASL_AUTHENTICATION_FAILED : ERR_NONE);
+			wire_put16(&b, rc < 0 ? ERR_SASL_AUTHENTICATION_FAILED : ERR_NONE);
 			if (rc < 0)
-				put_str(&b, "Authentication failed: invalid username or password");
+				wire_str(&b, "Authentication failed: invalid username or password");
 			else
-				put16(&b, -1); /* null error_message */
-			put_bytes(&b, out, rc < 0 ? 0 : strlen(out));
+				wire_put16(&b, -1); /* null error_message */
+			wire_bytes(&b, out, rc < 0 ? 0 : strlen(out));
 			if (r.ver >= 1) {
 				int64_t zero = 0; /* session_lifetime_ms: no re-authentication */
-				put(&b, &zero, 8);
+				wire_put(&b, &zero, 8);
 			}
 			send_response(fd, r.corr, &b);
 			if (rc != 0)
@@ -729,22 +687,23 @@ static void serve(int fd)
 /* Metadata v1 naming one topic: the mock auto-creates it. */
 static void mock_create(const char *name, size_t len)
 {
-	struct buf b = { .n = 0 };
+	uint8_t b_d[RESP_MAX];
+	struct wire_buf b = WIRE_BUF(b_d);
 	int fd = connect_to(backend);
 	int32_t rl;
 	uint8_t *f;
 
 	if (fd < 0)
 		return;
-	put32(&b, (int32_t)(10 + 6 + 4 + 2 + len));
-	put16(&b, API_METADATA);
-	put16(&b, 1);
-	put32(&b, 1);
-	put_str(&b, "sfront");
-	put32(&b, 1);
-	put16(&b, (int16_t)len);
-	put(&b, name, len);
-	if (!write_full(fd, b.d, b.n) && (f = read_frame(fd, &rl)))
+	wire_put32(&b, (int32_t)(10 + 6 + 4 + 2 + len));
+	wire_put16(&b, API_METADATA);
+	wire_put16(&b, 1);
+	wire_put32(&b, 1);
+	wire_str(&b, "sfront");
+	wire_put32(&b, 1);
+	wire_put16(&b, (int16_t)len);
+	wire_put(&b, name, len);
+	if (!write_full(fd, b.p, b.n) && (f = read_frame(fd, &rl)))
 		free(f);
 	close(fd);
 }
@@ -792,7 +751,8 @@ static const uint8_t *rd_s(struct rd *r, int16_t *len)
 static int answer_admin(int fd, const struct req *q)
 {
 	struct rd r = { .p = q->body, .n = q->body_len };
-	struct buf b = { .n = 0 };
+	uint8_t b_d[RESP_MAX];
+	struct wire_buf b = WIRE_BUF(b_d);
 	int32_t n = rd_i32(&r), i, j, k;
 
 	if (n < 0 || n > 1000)
@@ -800,8 +760,8 @@ static int answer_admin(int fd, const struct req *q)
 	/* v2+ (create) / v1+ (delete): throttle_time_ms comes first */
 	if ((q->key == API_CREATE_TOPICS && q->ver >= 2) ||
 	    (q->key == API_DELETE_TOPICS && q->ver >= 1))
-		put32(&b, 0);
-	put32(&b, n);
+		wire_put32(&b, 0);
+	wire_put32(&b, n);
 	for (i = 0; i < n; i++) {
 		int16_t len;
 		const uint8_t *name = rd_s(&r, &len);
@@ -833,12 +793,12 @@ static int answer_admin(int fd, const struct req *q)
 		}
 		if (r.bad)
 			return -1;
-		put16(&b, len);
+		wire_put16(&b, len);
 		if (len > 0)
-			put(&b, name, (size_t)len);
-		put16(&b, ERR_NONE);
+			wire_put(&b, name, (size_t)len);
+		wire_put16(&b, ERR_NONE);
 		if (q->key == API_CREATE_TOPICS && q->ver >= 1)
-			put16(&b, -1); /* error_message: null */
+			wire_put16(&b, -1); /* error_message: null */
 	}
 	fprintf(stderr, "admin peer=%s api_key=%d v%d topics=%d\n", peer_name, q->key, q->ver, n);
 	return send_response(fd, q->corr, &b);

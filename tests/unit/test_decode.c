@@ -19,6 +19,7 @@
 
 #include "agent/decode/report.h"
 #include "bpf/kafka_decode.h"
+#include "tests/lib/cu_run.h"
 #include "tests/lib/decode_util.h"
 #include "tests/lib/kframe.h"
 
@@ -252,6 +253,31 @@ static void test_synthesized_every_version(void)
 		}
 	}
 	CU_ASSERT(built >= 4 * 100);
+}
+
+/* A NULL-terminated list of strings, for expect_report. */
+#define WORDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/*
+ * The decoder's report of the n bytes at b (decoded whole) holds each string of has and
+ * none of hasnt (NULL-terminated lists, or NULL for none): an assertion each.
+ */
+static void expect_report(const uint8_t *b, size_t n, const char *const *has,
+			  const char *const *hasnt)
+{
+	char *got = du_render_chunked(b, n, 0);
+
+	for (; has && *has; has++) {
+		CU_ASSERT_PTR_NOT_NULL(strstr(got, *has));
+		if (!strstr(got, *has))
+			fprintf(stderr, "\n  the report lacks \"%s\":\n%s", *has, got);
+	}
+	for (; hasnt && *hasnt; hasnt++) {
+		CU_ASSERT_PTR_NULL(strstr(got, *hasnt));
+		if (strstr(got, *hasnt))
+			fprintf(stderr, "\n  the report holds \"%s\":\n%s", *hasnt, got);
+	}
+	free(got);
 }
 
 /* ---- split invariance --------------------------------------------------- */
@@ -539,33 +565,31 @@ static void test_negative_inputs(void)
 	 */
 	{
 		struct kd_state st;
-		char *got;
 
 		n = build(KAFKA_PRODUCE, 3, 1, b);
 		b[7] = 14; /* Produce v14 */
 		n += build(KAFKA_PRODUCE, 3, 1, b + n);
-		got = du_render_chunked(b, n, 0);
-		CU_ASSERT_PTR_NOT_NULL(strstr(got, "error unknown_api (frame skipped)\nframe key=0 ver=3"));
-		CU_ASSERT_PTR_NOT_NULL(strstr(got, "topic name=orders.eu\nend\n"));
-		free(got);
+		expect_report(b, n,
+			      WORDS("error unknown_api (frame skipped)\nframe key=0 ver=3",
+				    "topic name=orders.eu\nend\n"),
+			      NULL);
 		check_split_invariance("resync after an undecodable frame", b, n);
 		/* a field error deep inside a body resyncs too */
 		n = build(KAFKA_PRODUCE, 3, 1, b);
 		b[P3_NAME] = 0x00, b[P3_NAME + 1] = 0xfa;
 		n += build(KAFKA_METADATA, 4, 2, b + n);
-		got = du_render_chunked(b, n, 0);
-		CU_ASSERT_PTR_NOT_NULL(strstr(got, "error oversized_length (frame skipped)\nframe key=3"));
-		free(got);
+		expect_report(b, n, WORDS("error oversized_length (frame skipped)\nframe key=3"),
+			      NULL);
 		/* an error inside a tagged-field section resyncs too (found by the fuzzer) */
 		{
 			size_t len;
 			uint8_t *fx = du_read_file("../tests/fuzz/seeds/resync-in-tagged-fields.bin", &len);
 
 			CU_ASSERT_PTR_NOT_NULL_FATAL(fx);
-			got = du_render_chunked(fx, len, 0);
-			CU_ASSERT_PTR_NOT_NULL(strstr(got, "error truncated_field (frame skipped)\nframe key=18 ver=0"));
-			CU_ASSERT_PTR_NULL(strstr(got, "decoder_bound"));
-			free(got);
+			expect_report(
+				fx, len,
+				WORDS("error truncated_field (frame skipped)\nframe key=18 ver=0"),
+				WORDS("decoder_bound"));
 			free(fx);
 		}
 		/* fatal: nothing after TLS bytes is decoded */
@@ -583,14 +607,11 @@ static void test_negative_inputs(void)
 		char cid[101];
 		struct kf_req r = { .api_key = KAFKA_METADATA, .api_version = 1, .corr = 1,
 				    .client_id = cid, .ntopics = -1 };
-		char *got;
 
 		memset(cid, 'c', 100);
 		cid[100] = 0;
 		n = kf_build(&r, b, BUF_CAP);
-		got = du_render_chunked(b, n, 0);
-		CU_ASSERT_PTR_NOT_NULL(strstr(got, "cccc...\n"));
-		free(got);
+		expect_report(b, n, WORDS("cccc...\n"), NULL);
 	}
 
 	/* A null array of primitives (partition_indexes) is not valid: OffsetFetch v1. */
@@ -674,11 +695,7 @@ static void test_sasl_users(void)
 		t = kf_sasl_plain("", "alice", "S3cretPW!", tok, sizeof(tok));
 		n = handshake(1, "PLAIN", b);
 		n += authenticate(v, tok, t, b + n);
-		got = du_render_chunked(b, n, 0);
-		CU_ASSERT_PTR_NOT_NULL(strstr(got, "mechanism PLAIN\n"));
-		CU_ASSERT_PTR_NOT_NULL(strstr(got, "user alice\n"));
-		CU_ASSERT_PTR_NULL(strstr(got, "S3cretPW"));
-		free(got);
+		expect_report(b, n, WORDS("mechanism PLAIN\n", "user alice\n"), WORDS("S3cretPW"));
 		assert_no_secret(b, n, "S3cretPW!");
 	}
 
@@ -687,11 +704,9 @@ static void test_sasl_users(void)
 	n = handshake(0, "PLAIN", b);
 	n += kf_raw_frame(tok, t, b + n, BUF_CAP - n);
 	n += build(KAFKA_METADATA, 1, 1, b + n);
-	got = du_render_chunked(b, n, 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(got, "user bob\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(got, "frame key=32767 ver=0 corr=-1"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(got, "frame key=3 ver=1"));
-	free(got);
+	expect_report(b, n,
+		      WORDS("user bob\n", "frame key=32767 ver=0 corr=-1", "frame key=3 ver=1"),
+		      NULL);
 	assert_no_secret(b, n, "hunter2hunter2");
 
 	/* SCRAM via raw v0 tokens: client-first then client-final; escaped user name. */
@@ -700,11 +715,7 @@ static void test_sasl_users(void)
 	n += kf_raw_frame(tok, t, b + n, BUF_CAP - n);
 	n += kf_raw_frame((const uint8_t *)"c=biws,r=nonce123srv,p=PROOF", 28, b + n, BUF_CAP - n);
 	n += build(KAFKA_PRODUCE, 7, 1, b + n);
-	got = du_render_chunked(b, n, 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(got, "user a\\x2cb=c\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(got, "frame key=0 ver=7"));
-	CU_ASSERT_PTR_NULL(strstr(got, "error"));
-	free(got);
+	expect_report(b, n, WORDS("user a\\x2cb=c\n", "frame key=0 ver=7"), WORDS("error"));
 	check_split_invariance("scram raw tokens", b, n);
 
 	/* SCRAM via SaslAuthenticate v2, with an m= extension before n=. */
@@ -713,22 +724,16 @@ static void test_sasl_users(void)
 
 		n = handshake(1, "SCRAM-SHA-256", b);
 		n += authenticate(2, (const uint8_t *)first, sizeof(first) - 1, b + n);
-		got = du_render_chunked(b, n, 0);
-		CU_ASSERT_PTR_NOT_NULL(strstr(got, "user carol\n"));
-		free(got);
+		expect_report(b, n, WORDS("user carol\n"), NULL);
 	}
 
 	/* Malformed tokens report no user: PLAIN without a second NUL, SCRAM without n=. */
 	n = handshake(1, "PLAIN", b);
 	n += authenticate(1, (const uint8_t *)"\0dave", 5, b + n);
-	got = du_render_chunked(b, n, 0);
-	CU_ASSERT_PTR_NULL(strstr(got, "user"));
-	free(got);
+	expect_report(b, n, NULL, WORDS("user"));
 	n = handshake(1, "SCRAM-SHA-256", b);
 	n += authenticate(1, (const uint8_t *)"n,,r=xyz,n=eve", 14, b + n);
-	got = du_render_chunked(b, n, 0);
-	CU_ASSERT_PTR_NULL(strstr(got, "user"));
-	free(got);
+	expect_report(b, n, NULL, WORDS("user"));
 
 	/* A user name above KD_USER_MAX is reported cut, and flagged. */
 	{
@@ -739,9 +744,7 @@ static void test_sasl_users(void)
 		t = kf_sasl_plain("", user, "pw", tok, sizeof(tok));
 		n = handshake(1, "PLAIN", b);
 		n += authenticate(0, tok, t, b + n);
-		got = du_render_chunked(b, n, 0);
-		CU_ASSERT_PTR_NOT_NULL(strstr(got, " (truncated)\n"));
-		free(got);
+		expect_report(b, n, WORDS(" (truncated)\n"), NULL);
 	}
 
 	/*
@@ -753,10 +756,7 @@ static void test_sasl_users(void)
 	n += kf_raw_frame((const uint8_t *)"\x60\x10", 2, b + n, BUF_CAP - n);
 	n += kf_raw_frame((const uint8_t *)"\x05", 1, b + n, BUF_CAP - n);
 	n += build(KAFKA_METADATA, 1, 1, b + n);
-	got = du_render_chunked(b, n, 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(got, "frame key=3 ver=1"));
-	CU_ASSERT_PTR_NULL(strstr(got, "error"));
-	free(got);
+	expect_report(b, n, WORDS("frame key=3 ver=1"), WORDS("error"));
 	check_split_invariance("gssapi raw tokens", b, n);
 
 	/*
@@ -766,17 +766,15 @@ static void test_sasl_users(void)
 	 */
 	n = handshake(0, "SCRAM-SHA-256", b);
 	n += build(KAFKA_PRODUCE, 3, 2, b + n);
-	got = du_render_chunked(b, n, 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(got, "frame key=0 ver=3"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(got, "topic name=orders.eu\ntopic name=payments-us_v2\n"));
-	free(got);
+	expect_report(
+		b, n,
+		WORDS("frame key=0 ver=3", "topic name=orders.eu\ntopic name=payments-us_v2\n"),
+		NULL);
 
 	/* PLAIN with one NUL ("user\0password", invalid): no user, and nothing kept. */
 	n = handshake(1, "PLAIN", b);
 	n += authenticate(0, (const uint8_t *)"frank\0Pa55word-X", 16, b + n);
-	got = du_render_chunked(b, n, 0);
-	CU_ASSERT_PTR_NULL(strstr(got, "user"));
-	free(got);
+	expect_report(b, n, NULL, WORDS("user"));
 	{
 		struct kd_state st;
 
@@ -922,6 +920,14 @@ static void expect_req(const char *what, const uint8_t *b, size_t n, const char 
 	free(got);
 }
 
+/* The frame w holds, done (its size set), decoded as expect_req says. */
+static void expect_fw_req(struct fw *w, const char *what, const char *want_fmt)
+{
+	size_t n = fw_done(w);
+
+	expect_req(what, w->p, n, want_fmt);
+}
+
 /* Decodes a response to (key, ver) and compares every event line with want_fmt (%zu: size). */
 static void expect_resp(const char *what, int key, int ver, const uint8_t *b, size_t n,
 			const char *want_fmt)
@@ -955,7 +961,6 @@ static void expect_resp(const char *what, int key, int ver, const uint8_t *b, si
 static void test_describe_topic_partitions(void)
 {
 	struct fw w = { .p = frame_buf };
-	size_t n, cut;
 
 	/* two topics, a cursor at the first */
 	fw_req(&w, 75, 0, true);
@@ -966,17 +971,15 @@ static void test_describe_topic_partitions(void)
 	fw_be(&w, 1, 1); /* the cursor is present */
 	fw_str(&w, "orders.eu"), fw_be(&w, 3, 4), fw_tf(&w);
 	fw_tf(&w);
-	n = fw_done(&w);
-	expect_req("DescribeTopicPartitions, cursor", w.p, n,
-		   "frame key=75 ver=0 corr=7 size=%zu client=t\ntopic name=orders.eu\n"
-		   "topic name=pay\ncursor name=orders.eu\nend\n");
+	expect_fw_req(&w, "DescribeTopicPartitions, cursor",
+		      "frame key=75 ver=0 corr=7 size=%zu client=t\ntopic name=orders.eu\n"
+		      "topic name=pay\ncursor name=orders.eu\nend\n");
 	/* the cursor cut inside its partition index: the frame is skipped */
-	cut = n - 3;
-	w.n = cut;
-	fw_done(&w);
-	expect_req("DescribeTopicPartitions, truncated cursor", w.p, cut,
-		   "frame key=75 ver=0 corr=7 size=%zu client=t\ntopic name=orders.eu\n"
-		   "topic name=pay\ncursor name=orders.eu\nerror truncated_field (frame skipped)\n");
+	w.n -= 3;
+	expect_fw_req(&w, "DescribeTopicPartitions, truncated cursor",
+		      "frame key=75 ver=0 corr=7 size=%zu client=t\ntopic name=orders.eu\n"
+		      "topic name=pay\ncursor name=orders.eu\n"
+		      "error truncated_field (frame skipped)\n");
 
 	/* no topics: every topic; a null cursor (any negative marker) */
 	fw_req(&w, 75, 0, true);
@@ -984,26 +987,23 @@ static void test_describe_topic_partitions(void)
 	fw_be(&w, 2000, 4);
 	fw_be(&w, 0x80, 1);
 	fw_tf(&w);
-	n = fw_done(&w);
-	expect_req("DescribeTopicPartitions, all topics", w.p, n,
-		   "frame key=75 ver=0 corr=7 size=%zu client=t\ntopics all\nend\n");
+	expect_fw_req(&w, "DescribeTopicPartitions, all topics",
+		      "frame key=75 ver=0 corr=7 size=%zu client=t\ntopics all\nend\n");
 
 	/* a null topic list is not allowed */
 	fw_req(&w, 75, 0, true);
 	fw_len(&w, -1, 4);
 	fw_be(&w, 2000, 4), fw_be(&w, 0xff, 1), fw_tf(&w);
-	n = fw_done(&w);
-	expect_req("DescribeTopicPartitions, null topics", w.p, n,
-		   "frame key=75 ver=0 corr=7 size=%zu client=t\n"
-		   "error negative_length (frame skipped)\n");
+	expect_fw_req(&w, "DescribeTopicPartitions, null topics",
+		      "frame key=75 ver=0 corr=7 size=%zu client=t\n"
+		      "error negative_length (frame skipped)\n");
 	/* nor a null cursor name */
 	fw_req(&w, 75, 0, true);
 	fw_len(&w, 0, 4);
 	fw_be(&w, 2000, 4), fw_be(&w, 1, 1), fw_str(&w, NULL), fw_be(&w, 0, 4), fw_tf(&w), fw_tf(&w);
-	n = fw_done(&w);
-	expect_req("DescribeTopicPartitions, null cursor name", w.p, n,
-		   "frame key=75 ver=0 corr=7 size=%zu client=t\ntopics all\n"
-		   "error negative_length (frame skipped)\n");
+	expect_fw_req(&w, "DescribeTopicPartitions, null cursor name",
+		      "frame key=75 ver=0 corr=7 size=%zu client=t\ntopics all\n"
+		      "error negative_length (frame skipped)\n");
 
 	/* the answer: an entry per topic (where it begins and ends), the next cursor */
 	fw_resp(&w, true);
@@ -1017,8 +1017,7 @@ static void test_describe_topic_partitions(void)
 	fw_be(&w, 0, 4), fw_tf(&w);
 	fw_be(&w, 1, 1), fw_str(&w, "zeta"), fw_be(&w, 0, 4), fw_tf(&w);
 	fw_tf(&w);
-	n = fw_done(&w);
-	expect_resp("DescribeTopicPartitions response", 75, 0, w.p, n,
+	expect_resp("DescribeTopicPartitions response", 75, 0, w.p, fw_done(&w),
 		    "response corr=7 size=%zu\ntopic_error_code 0\n"
 		    "topic name=pay id=101112131415161718191a1b1c1d1e1f\nerror_code 3\n"
 		    "entry begin=14 end=63\ncursor name=zeta\nend\n");
@@ -1039,7 +1038,6 @@ static void fw_acl(struct fw *w, int rtype, const char *name, int ptype, bool fi
 static void test_acls(void)
 {
 	struct fw w = { .p = frame_buf };
-	size_t n;
 
 	fw_req(&w, 30, 3, true); /* CreateAcls */
 	fw_len(&w, 5, 4);
@@ -1049,10 +1047,9 @@ static void test_acls(void)
 	fw_acl(&w, 3, "grp", 3, false);   /* GROUP: a resource, no topic */
 	fw_acl(&w, 2, "odd", 9, false);   /* no such pattern type: every topic */
 	fw_tf(&w);
-	n = fw_done(&w);
-	expect_req("CreateAcls", w.p, n,
-		   "frame key=30 ver=3 corr=7 size=%zu client=t\ntopics prefix=sec\n"
-		   "topic name=pay\ntopics all\nresource type=3\ntopics all\nend\n");
+	expect_fw_req(&w, "CreateAcls",
+		      "frame key=30 ver=3 corr=7 size=%zu client=t\ntopics prefix=sec\n"
+		      "topic name=pay\ntopics all\nresource type=3\ntopics all\nend\n");
 
 	fw_req(&w, 31, 3, true); /* DeleteAcls filters */
 	fw_len(&w, 4, 4);
@@ -1061,33 +1058,29 @@ static void test_acls(void)
 	fw_acl(&w, 1, "ord", 1, true);    /* ANY pattern: literal or prefixed "ord" */
 	fw_acl(&w, 4, NULL, 1, true);     /* CLUSTER: a resource, no topic */
 	fw_tf(&w);
-	n = fw_done(&w);
-	expect_req("DeleteAcls", w.p, n,
-		   "frame key=31 ver=3 corr=7 size=%zu client=t\nresource type=1\ntopics all\n"
-		   "topics match=x\nresource type=1\ntopics prefix=ord\nresource type=4\nend\n");
+	expect_fw_req(&w, "DeleteAcls",
+		      "frame key=31 ver=3 corr=7 size=%zu client=t\nresource type=1\ntopics all\n"
+		      "topics match=x\nresource type=1\ntopics prefix=ord\nresource type=4\nend\n");
 
 	/* DescribeAcls v0 (classic, no pattern type: literal) */
 	fw_req(&w, 29, 0, false);
 	fw_be(&w, 2, 1), fw_str(&w, "orders"), fw_str(&w, NULL), fw_str(&w, NULL), fw_be(&w, 0, 2);
-	n = fw_done(&w);
-	expect_req("DescribeAcls v0", w.p, n,
-		   "frame key=29 ver=0 corr=7 size=%zu client=t\ntopic name=orders\nend\n");
+	expect_fw_req(&w, "DescribeAcls v0",
+		      "frame key=29 ver=0 corr=7 size=%zu client=t\ntopic name=orders\nend\n");
 
 	/* CreateAcls v1: a null resource name is not allowed */
 	fw_req(&w, 30, 1, false);
 	fw_len(&w, 1, 4);
 	fw_be(&w, 2, 1), fw_str(&w, NULL), fw_be(&w, 3, 1), fw_str(&w, "User:a"), fw_str(&w, "*");
 	fw_be(&w, 0x0203, 2);
-	n = fw_done(&w);
-	expect_req("CreateAcls, null name", w.p, n,
-		   "frame key=30 ver=1 corr=7 size=%zu client=t\n"
-		   "error negative_length (frame skipped)\n");
+	expect_fw_req(&w, "CreateAcls, null name",
+		      "frame key=30 ver=1 corr=7 size=%zu client=t\n"
+		      "error negative_length (frame skipped)\n");
 }
 
 static void test_group_heartbeats(void)
 {
 	struct fw w = { .p = frame_buf };
-	size_t n;
 
 	/* ConsumerGroupHeartbeat v1: names, a regex; owned partitions are not reported */
 	fw_req(&w, 68, 1, true);
@@ -1098,40 +1091,36 @@ static void test_group_heartbeats(void)
 	fw_str(&w, "uniform");
 	fw_len(&w, 1, 4), fw_uuid(&w, 0x40), fw_len(&w, 1, 4), fw_be(&w, 0, 4), fw_tf(&w);
 	fw_tf(&w);
-	n = fw_done(&w);
-	expect_req("ConsumerGroupHeartbeat", w.p, n,
-		   "frame key=68 ver=1 corr=7 size=%zu client=t\ngroup g1\ntopic name=orders\n"
-		   "topic name=eu.pay\ntopics regex=eu\\x5c..*\nend\n");
+	expect_fw_req(&w, "ConsumerGroupHeartbeat",
+		      "frame key=68 ver=1 corr=7 size=%zu client=t\ngroup g1\ntopic name=orders\n"
+		      "topic name=eu.pay\ntopics regex=eu\\x5c..*\nend\n");
 	/* unchanged names (null), an empty regex (matches no topic name) */
 	fw_req(&w, 68, 1, true);
 	fw_str(&w, "g1"), fw_str(&w, "m"), fw_be(&w, 5, 4), fw_str(&w, NULL), fw_str(&w, NULL);
 	fw_be(&w, 0, 4), fw_len(&w, -1, 4), fw_str(&w, ""), fw_str(&w, NULL), fw_len(&w, -1, 4);
 	fw_tf(&w);
-	n = fw_done(&w);
-	expect_req("ConsumerGroupHeartbeat, unchanged", w.p, n,
-		   "frame key=68 ver=1 corr=7 size=%zu client=t\ngroup g1\nend\n");
+	expect_fw_req(&w, "ConsumerGroupHeartbeat, unchanged",
+		      "frame key=68 ver=1 corr=7 size=%zu client=t\ngroup g1\nend\n");
 	/* v0 has no regex: a null group id is not allowed */
 	fw_req(&w, 68, 0, true);
 	fw_str(&w, NULL);
-	n = fw_done(&w);
-	expect_req("ConsumerGroupHeartbeat, null group", w.p, n,
-		   "frame key=68 ver=0 corr=7 size=%zu client=t\n"
-		   "error negative_length (frame skipped)\n");
+	expect_fw_req(&w, "ConsumerGroupHeartbeat, null group",
+		      "frame key=68 ver=0 corr=7 size=%zu client=t\n"
+		      "error negative_length (frame skipped)\n");
 
 	/* ShareGroupHeartbeat v1 */
 	fw_req(&w, 76, 1, true);
 	fw_str(&w, "sg"), fw_str(&w, "m"), fw_be(&w, 0, 4), fw_str(&w, NULL);
 	fw_len(&w, 1, 4), fw_str(&w, "jobs");
 	fw_tf(&w);
-	n = fw_done(&w);
-	expect_req("ShareGroupHeartbeat", w.p, n,
-		   "frame key=76 ver=1 corr=7 size=%zu client=t\ngroup sg\ntopic name=jobs\nend\n");
+	expect_fw_req(&w, "ShareGroupHeartbeat",
+		      "frame key=76 ver=1 corr=7 size=%zu client=t\ngroup sg\n"
+		      "topic name=jobs\nend\n");
 }
 
 static void test_share_fetch_and_log_dirs(void)
 {
 	struct fw w = { .p = frame_buf };
-	size_t n;
 
 	/*
 	 * ShareFetch v1: a null group id, the share session (member id, epoch), topics by id;
@@ -1146,52 +1135,45 @@ static void test_share_fetch_and_log_dirs(void)
 	fw_tf(&w), fw_tf(&w);
 	fw_len(&w, 1, 4), fw_uuid(&w, 0x30), fw_len(&w, 0, 4), fw_tf(&w);
 	fw_tf(&w);
-	n = fw_done(&w);
-	expect_req("ShareFetch", w.p, n,
-		   "frame key=78 ver=1 corr=7 size=%zu client=t\nsession member=m epoch=0\n"
-		   "topic id=202122232425262728292a2b2c2d2e2f\nend\n");
+	expect_fw_req(&w, "ShareFetch",
+		      "frame key=78 ver=1 corr=7 size=%zu client=t\nsession member=m epoch=0\n"
+		      "topic id=202122232425262728292a2b2c2d2e2f\nend\n");
 	/* an incremental one (epoch 3) of group g, a null member id, no topic */
 	fw_req(&w, 78, 1, true);
 	fw_str(&w, "g"), fw_str(&w, NULL), fw_be(&w, 3, 4);
 	fw_zero(&w, 20); /* max_wait, min_bytes, max_bytes, max_records, batch_size */
 	fw_len(&w, 0, 4), fw_len(&w, 0, 4), fw_tf(&w);
-	n = fw_done(&w);
-	expect_req("ShareFetch, incremental", w.p, n,
-		   "frame key=78 ver=1 corr=7 size=%zu client=t\ngroup g\n"
-		   "session member=null epoch=3\nend\n");
+	expect_fw_req(&w, "ShareFetch, incremental",
+		      "frame key=78 ver=1 corr=7 size=%zu client=t\ngroup g\n"
+		      "session member=null epoch=3\nend\n");
 	/* ShareAcknowledge v2: a negative partition count */
 	fw_req(&w, 79, 2, true);
 	fw_str(&w, "g"), fw_str(&w, "m"), fw_be(&w, 1, 4), fw_be(&w, 0, 1);
 	fw_len(&w, 1, 4), fw_uuid(&w, 0x50), fw_len(&w, -1, 4);
-	n = fw_done(&w);
-	expect_req("ShareAcknowledge, null partitions", w.p, n,
-		   "frame key=79 ver=2 corr=7 size=%zu client=t\ngroup g\n"
-		   "topic id=505152535455565758595a5b5c5d5e5f\n"
-		   "error negative_length (frame skipped)\n");
+	expect_fw_req(&w, "ShareAcknowledge, null partitions",
+		      "frame key=79 ver=2 corr=7 size=%zu client=t\ngroup g\n"
+		      "topic id=505152535455565758595a5b5c5d5e5f\n"
+		      "error negative_length (frame skipped)\n");
 
 	/* DescribeLogDirs v4: null topics ask for every topic; named ones are reported */
 	fw_req(&w, 35, 4, true);
 	fw_len(&w, -1, 4), fw_tf(&w);
-	n = fw_done(&w);
-	expect_req("DescribeLogDirs, all", w.p, n,
-		   "frame key=35 ver=4 corr=7 size=%zu client=t\ntopics all\nend\n");
+	expect_fw_req(&w, "DescribeLogDirs, all",
+		      "frame key=35 ver=4 corr=7 size=%zu client=t\ntopics all\nend\n");
 	fw_req(&w, 35, 1, false);
 	fw_len(&w, 1, 4), fw_str(&w, "logs"), fw_len(&w, 2, 4), fw_zero(&w, 8);
-	n = fw_done(&w);
-	expect_req("DescribeLogDirs v1", w.p, n,
-		   "frame key=35 ver=1 corr=7 size=%zu client=t\ntopic name=logs\nend\n");
+	expect_fw_req(&w, "DescribeLogDirs v1",
+		      "frame key=35 ver=1 corr=7 size=%zu client=t\ntopic name=logs\nend\n");
 	/* Metadata v1: null is every topic */
 	fw_req(&w, 3, 1, false);
 	fw_len(&w, -1, 4);
-	n = fw_done(&w);
-	expect_req("Metadata v1, all", w.p, n,
-		   "frame key=3 ver=1 corr=7 size=%zu client=t\ntopics all\nend\n");
+	expect_fw_req(&w, "Metadata v1, all",
+		      "frame key=3 ver=1 corr=7 size=%zu client=t\ntopics all\nend\n");
 }
 
 static void test_streams_heartbeat(void)
 {
 	struct fw w = { .p = frame_buf };
-	size_t n;
 
 	fw_req(&w, 88, 0, true);
 	fw_str(&w, "app"), fw_str(&w, "m"), fw_zero(&w, 8), fw_str(&w, NULL), fw_str(&w, NULL);
@@ -1210,10 +1192,9 @@ static void test_streams_heartbeat(void)
 	for (int i = 0; i < 3; i++)
 		fw_len(&w, -1, 4); /* client tags, task offsets, task end offsets */
 	fw_be(&w, 0, 1), fw_tf(&w);
-	n = fw_done(&w);
-	expect_req("StreamsGroupHeartbeat", w.p, n,
-		   "frame key=88 ver=0 corr=7 size=%zu client=t\ngroup app\ntopic name=in\n"
-		   "topics regex=in-.*\ntopic name=app-store-changelog\nend\n");
+	expect_fw_req(&w, "StreamsGroupHeartbeat",
+		      "frame key=88 ver=0 corr=7 size=%zu client=t\ngroup app\ntopic name=in\n"
+		      "topics regex=in-.*\ntopic name=app-store-changelog\nend\n");
 }
 
 /* ---- table sanity ---------------------------------------------------------- */
@@ -1250,27 +1231,26 @@ static void test_layout_tables_balanced(void)
 
 int register_decode_tests(void)
 {
-	CU_pSuite s = CU_add_suite("decoder", NULL, NULL);
+	static const struct cu_test tests[] = {
+		{"layout tables are balanced", test_layout_tables_balanced},
+		{"real client captures match the dissector", test_fixtures_match_dissector},
+		{"every covered version decodes exactly", test_synthesized_every_version},
+		{"captures: identical at every split and bytewise", test_fixtures_split_invariance},
+		{"synthesized: identical at every split", test_split_synthesized},
+		{"undecodable inputs end with their reason", test_negative_inputs},
+		{"SASL users, never passwords", test_sasl_users},
+		{"DescribeTopicPartitions: topics, all topics, the nullable cursor",
+		 test_describe_topic_partitions},
+		{"ACL bindings and filters by the topics they cover", test_acls},
+		{"group heartbeats: subscribed names, regexes", test_group_heartbeats},
+		{"ShareFetch by id, DescribeLogDirs and Metadata for every topic",
+		 test_share_fetch_and_log_dirs},
+		{"StreamsGroupHeartbeat: the topology's topics", test_streams_heartbeat},
+	};
 
 	frame_buf = malloc(BUF_CAP);
 	init_topics();
-	if (!s || !frame_buf)
+	if (!frame_buf)
 		return -1;
-	if (!CU_add_test(s, "layout tables are balanced", test_layout_tables_balanced) ||
-	    !CU_add_test(s, "real client captures match the dissector", test_fixtures_match_dissector) ||
-	    !CU_add_test(s, "every covered version decodes exactly", test_synthesized_every_version) ||
-	    !CU_add_test(s, "captures: identical at every split and bytewise",
-			 test_fixtures_split_invariance) ||
-	    !CU_add_test(s, "synthesized: identical at every split", test_split_synthesized) ||
-	    !CU_add_test(s, "undecodable inputs end with their reason", test_negative_inputs) ||
-	    !CU_add_test(s, "SASL users, never passwords", test_sasl_users) ||
-	    !CU_add_test(s, "DescribeTopicPartitions: topics, all topics, the nullable cursor",
-			 test_describe_topic_partitions) ||
-	    !CU_add_test(s, "ACL bindings and filters by the topics they cover", test_acls) ||
-	    !CU_add_test(s, "group heartbeats: subscribed names, regexes", test_group_heartbeats) ||
-	    !CU_add_test(s, "ShareFetch by id, DescribeLogDirs and Metadata for every topic",
-			 test_share_fetch_and_log_dirs) ||
-	    !CU_add_test(s, "StreamsGroupHeartbeat: the topology's topics", test_streams_heartbeat))
-		return -1;
-	return 0;
+	return CU_SUITE("decoder", NULL, NULL, tests);
 }

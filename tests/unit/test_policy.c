@@ -24,29 +24,32 @@
 #include <unistd.h>
 
 #include "agent/policy/policy.h"
+#include "tests/lib/cu_run.h"
 
 /* ---- building policies from one-line specs --------------------------------------------- */
+
+/* The index of s in names (n of them), in a test spec of what; a bad spec aborts. */
+static __u8 index_of(const char *const *names, unsigned int n, const char *s, const char *what)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return (__u8)i;
+	fprintf(stderr, "bad %s %s in a test spec\n", what, s);
+	abort();
+}
 
 static __u8 action_of(const char *s)
 {
 	static const char *const names[] = { "allow", "reject", "reset", "drop", "redirect" };
 
-	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(s, names[i]))
-			return (__u8)i;
-	fprintf(stderr, "bad action %s in a test spec\n", s);
-	abort();
+	return index_of(names, sizeof(names) / sizeof(names[0]), s, "action");
 }
 
 static __u8 op_of(const char *s)
 {
 	static const char *const names[] = { "other", "produce", "consume", "describe", "admin" };
 
-	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(s, names[i]))
-			return (__u8)i;
-	fprintf(stderr, "bad op %s in a test spec\n", s);
-	abort();
+	return index_of(names, sizeof(names) / sizeof(names[0]), s, "op");
 }
 
 static void push_all(char ***v, int *n, char *list)
@@ -120,27 +123,29 @@ static struct kg_prule *R(struct kg_policy *p, const char *spec)
 	return r;
 }
 
-/* A region or identity with space-separated CIDRs, all at the owner's position. */
-static void REGION(struct kg_policy *p, const char *name, const char *cidrs, int line)
+/* Space-separated CIDRs into a region's or an identity's list, all at the owner's position. */
+static void push_cidrs(struct kg_cidr **v, int *n, const char *cidrs)
 {
-	struct kg_pregion *g = kg_policy_add_region(p, name, line, 3);
 	char *copy = strdup(cidrs), *s = copy, *tok;
 
 	while ((tok = strsep(&s, " ")))
-		if (*tok && kg_cidrs_push(&g->cidrs, &g->ncidrs, tok, 0, 0))
+		if (*tok && kg_cidrs_push(v, n, tok, 0, 0))
 			abort();
 	free(copy);
+}
+
+static void REGION(struct kg_policy *p, const char *name, const char *cidrs, int line)
+{
+	struct kg_pregion *g = kg_policy_add_region(p, name, line, 3);
+
+	push_cidrs(&g->cidrs, &g->ncidrs, cidrs);
 }
 
 static void IDENTITY(struct kg_policy *p, const char *principal, const char *cidrs, int line)
 {
 	struct kg_pidentity *d = kg_policy_add_identity(p, principal, line, 3);
-	char *copy = strdup(cidrs), *s = copy, *tok;
 
-	while ((tok = strsep(&s, " ")))
-		if (*tok && kg_cidrs_push(&d->cidrs, &d->ncidrs, tok, 0, 0))
-			abort();
-	free(copy);
+	push_cidrs(&d->cidrs, &d->ncidrs, cidrs);
 }
 
 static int compile_ok(const struct kg_policy *p, struct kg_compiled *c)
@@ -1546,24 +1551,23 @@ static void test_scale(void)
 
 int register_policy_tests(void)
 {
-	CU_pSuite s = CU_add_suite("policy", NULL, NULL);
+	static const struct cu_test tests[] = {
+		{"exact name vs prefix", test_exact_vs_prefix},
+		{"nested prefixes in every order", test_nested_prefixes_every_order},
+		{"class candidate lists", test_class_lists},
+		{"topic wildcards", test_topic_wildcards},
+		{"requests that name no topic, topics: none", test_topicless_requests},
+		{"negated regions, source in no region", test_negated_regions},
+		{"principal, client.id and operation", test_principal_client_op},
+		{"default action", test_default_action},
+		{"pruning after an all-any rule", test_pruning},
+		{"map keys", test_map_keys},
+		{"compile errors carry LINE:COL", test_errors},
+		{"limits", test_limits},
+		{"candidate limit", test_candidate_limit},
+		{"randomized differential vs reference", test_differential},
+		{"10,000 and 100,000 rules", test_scale},
+	};
 
-	if (!s ||
-	    !CU_add_test(s, "exact name vs prefix", test_exact_vs_prefix) ||
-	    !CU_add_test(s, "nested prefixes in every order", test_nested_prefixes_every_order) ||
-	    !CU_add_test(s, "class candidate lists", test_class_lists) ||
-	    !CU_add_test(s, "topic wildcards", test_topic_wildcards) ||
-	    !CU_add_test(s, "requests that name no topic, topics: none", test_topicless_requests) ||
-	    !CU_add_test(s, "negated regions, source in no region", test_negated_regions) ||
-	    !CU_add_test(s, "principal, client.id and operation", test_principal_client_op) ||
-	    !CU_add_test(s, "default action", test_default_action) ||
-	    !CU_add_test(s, "pruning after an all-any rule", test_pruning) ||
-	    !CU_add_test(s, "map keys", test_map_keys) ||
-	    !CU_add_test(s, "compile errors carry LINE:COL", test_errors) ||
-	    !CU_add_test(s, "limits", test_limits) ||
-	    !CU_add_test(s, "candidate limit", test_candidate_limit) ||
-	    !CU_add_test(s, "randomized differential vs reference", test_differential) ||
-	    !CU_add_test(s, "10,000 and 100,000 rules", test_scale))
-		return -1;
-	return 0;
+	return CU_SUITE("policy", NULL, NULL, tests);
 }

@@ -13,6 +13,7 @@
 #include "agent/policy/policy.h"
 #include "agent/policy/explain.h"
 #include "agent/policy/yaml.h"
+#include "tests/lib/cu_run.h"
 
 /* Kafka's keys (ApiKeys.java), written here rather than taken from the decoder's table */
 #define KAFKA_CREATE_ACLS_KEY 30
@@ -266,12 +267,12 @@ static void test_wire(void)
 
 int register_policy_eval_tests(void)
 {
-	CU_pSuite s = CU_add_suite("policy eval", NULL, NULL);
+	static const struct cu_test tests[] = {
+		{"unknown names are errors", test_names_checked},
+		{"enforced: monitor mode and audit rules", test_enforced},
+		{"explain: the first dimension missed", test_explain},
+		{"wire: connection redirects, resets, all topics", test_wire},
+	};
 
-	if (!s || !CU_add_test(s, "unknown names are errors", test_names_checked) ||
-	    !CU_add_test(s, "enforced: monitor mode and audit rules", test_enforced) ||
-	    !CU_add_test(s, "explain: the first dimension missed", test_explain) ||
-	    !CU_add_test(s, "wire: connection redirects, resets, all topics", test_wire))
-		return -1;
-	return 0;
+	return CU_SUITE("policy eval", NULL, NULL, tests);
 }

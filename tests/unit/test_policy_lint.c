@@ -23,6 +23,7 @@
 #include "agent/policy/policy.h"
 #include "agent/policy/lint.h"
 #include "agent/policy/yaml.h"
+#include "tests/lib/cu_run.h"
 
 /* Lints a YAML policy, which must load and compile. */
 static int lint_yaml(const char *yaml, struct kg_lint *l)
@@ -1018,16 +1019,14 @@ static void test_shipped_clean(void)
 
 int register_policy_lint_tests(void)
 {
-	CU_pSuite s = CU_add_suite("policy linter", NULL, NULL);
+	static const struct cu_test tests[] = {
+		{"each finding: triggered, and not", test_cases},
+		{"apply and run refuse what enforces nothing", test_refuse},
+		{"shadowing is exact (reference evaluator)", test_shadowing_exact},
+		{"topicless-rule-first is exact (reference evaluator)", test_topicless_first_exact},
+		{"regions no address is in, and in no region (reference)", test_regions_exact},
+		{"shipped policies lint clean", test_shipped_clean},
+	};
 
-	if (!s || !CU_add_test(s, "each finding: triggered, and not", test_cases) ||
-	    !CU_add_test(s, "apply and run refuse what enforces nothing", test_refuse) ||
-	    !CU_add_test(s, "shadowing is exact (reference evaluator)", test_shadowing_exact) ||
-	    !CU_add_test(s, "topicless-rule-first is exact (reference evaluator)",
-			 test_topicless_first_exact) ||
-	    !CU_add_test(s, "regions no address is in, and in no region (reference)",
-			 test_regions_exact) ||
-	    !CU_add_test(s, "shipped policies lint clean", test_shipped_clean))
-		return -1;
-	return 0;
+	return CU_SUITE("policy linter", NULL, NULL, tests);
 }

@@ -20,6 +20,7 @@
 
 #include "agent/policy/policy.h"
 #include "agent/policy/yaml.h"
+#include "tests/lib/cu_run.h"
 
 static char tmpdir[] = "/tmp/kgate-policy-yaml-XXXXXX";
 static int nfiles;
@@ -622,17 +623,17 @@ static void test_parse_buffer(void)
 
 int register_policy_yaml_tests(void)
 {
-	CU_pSuite s = CU_add_suite("policy_yaml", suite_init, suite_clean);
+	static const struct cu_test tests[] = {
+		{"shipped policies load and compile", test_shipped_policies},
+		{"residency.yaml decides", test_shipped_residency_decides},
+		{"every error class with its LINE:COL", test_errors},
+		{"file errors are 0:0", test_io_errors},
+		{"region limit", test_region_limit},
+		{"fields and positions", test_fields_and_positions},
+		{"topics: none and the topic [none]", test_topics_none},
+		{"YAML == hand-built policy", test_equivalence},
+		{"parse from a buffer, CRLF", test_parse_buffer},
+	};
 
-	if (!s || !CU_add_test(s, "shipped policies load and compile", test_shipped_policies) ||
-	    !CU_add_test(s, "residency.yaml decides", test_shipped_residency_decides) ||
-	    !CU_add_test(s, "every error class with its LINE:COL", test_errors) ||
-	    !CU_add_test(s, "file errors are 0:0", test_io_errors) ||
-	    !CU_add_test(s, "region limit", test_region_limit) ||
-	    !CU_add_test(s, "fields and positions", test_fields_and_positions) ||
-	    !CU_add_test(s, "topics: none and the topic [none]", test_topics_none) ||
-	    !CU_add_test(s, "YAML == hand-built policy", test_equivalence) ||
-	    !CU_add_test(s, "parse from a buffer, CRLF", test_parse_buffer))
-		return -1;
-	return 0;
+	return CU_SUITE("policy_yaml", suite_init, suite_clean, tests);
 }
