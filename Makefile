@@ -178,7 +178,8 @@ image:
 UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
 	tests/unit/test_policy_yaml.c tests/unit/test_policy_lint.c tests/unit/test_policy_eval.c \
 	tests/lib/kframe.c tests/lib/decode_util.c tests/unit/test_audit.c tests/unit/test_codec.c \
-	tests/unit/test_events.c tests/unit/test_lifecycle.c tests/lib/cu_run.c
+	tests/unit/test_events.c tests/unit/test_drain.c tests/unit/test_lifecycle.c \
+	tests/lib/cu_run.c
 
 $(BUILD)/tests/test_unit: $(call SAN_OBJS,$(UNIT_SRCS)) $(LIBKGATE_SAN) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $^ -lcunit $(AGENT_LIBS)

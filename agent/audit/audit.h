@@ -49,6 +49,11 @@ typedef void (*kg_names_fn)(void *ctx, const struct kg_event *ev, struct kg_even
  */
 typedef int (*kg_lost_fn)(void *ctx, int i, __u64 out[2]);
 
+/* Longest node name (--node): a DNS name's 253 bytes, which a host or Kubernetes node name
+ * fits. A longer one is refused, at option parsing and by kg_audit_open: every record
+ * then fits KG_AUDIT_RECORD_MAX whatever a client puts in its topic names. */
+#define KG_AUDIT_NODE_MAX 253
+
 struct kg_audit_opts {
 	const char *node;         /* node name: record field "node" and Kafka message key */
 	const char *brokers;      /* "host:port,...", NULL = no Kafka sink */
@@ -76,14 +81,40 @@ int kg_audit_event(struct kg_audit *a, const struct kg_event *ev);
 
 /*
  * A batch: the records of kg_audit_event() and kg_audit_append() between the two are held
- * in memory and written to each sink together at kg_audit_batch_end() (or earlier, every
- * KG_AUDIT_BATCH_BYTES): one write(2) per sink instead of one per record. Outside a batch
- * every record is written before the call returns. A caller lets events go from where
- * they came (the ring buffer's consumer position) only after kg_audit_batch_end(), so a
- * killed agent loses nothing it took.
+ * in memory and written to each sink together at kg_audit_batch_end() (the caller ends it
+ * once kg_audit_batch_full says so): one write(2) per sink instead of one per record.
+ * Outside a batch every record is written before the call returns. A caller lets events
+ * go from where they came (the ring buffer's consumer position) right after
+ * kg_audit_batch_end(), so a killed agent loses nothing it took, and records nothing twice
+ * but what a kill between the two leaves (see kg_audit_resume_*).
  */
 void kg_audit_batch_begin(struct kg_audit *a);
 void kg_audit_batch_end(struct kg_audit *a);
+
+/*
+ * Records the pipeline holds (in a batch) reached KG_AUDIT_BATCH_BYTES: the caller ends
+ * the batch (kg_audit_batch_end) and lets its events go before it takes more. Nothing is
+ * written within a batch, however long: a batch's events must leave the ring buffer at
+ * the commit right after its write, never before nor long after.
+ */
+bool kg_audit_batch_full(const struct kg_audit *a);
+
+/*
+ * After a restart. A kill between a batch's write and the commit that lets its events
+ * leave the ring buffer leaves them there although their records are written; the next
+ * agent would record them again, under new sequence numbers. So the pipeline keeps, from
+ * its open, the keys of the newest decision records written (the event's own time,
+ * connection, request, topic, verdict and ids: never the node, sequence number or names),
+ * and the caller, before it takes anything from a ring buffer: kg_audit_resume_reset, then
+ * kg_audit_resume_add with each event at the ring's head in order until it returns false
+ * (kg_evring_peek), then kg_audit_resume_skip: how many of those events, from the first,
+ * are the end of what was written; it takes the ring skipping them. Once for each ring;
+ * then kg_audit_resume_done. Without a file or spool (or nothing written) it skips none.
+ */
+void kg_audit_resume_reset(struct kg_audit *a);
+bool kg_audit_resume_add(struct kg_audit *a, const struct kg_event *ev);
+size_t kg_audit_resume_skip(struct kg_audit *a);
+void kg_audit_resume_done(struct kg_audit *a);
 
 /*
  * A record the datapath does not make (kind `policy`: a step of the policy lifecycle,

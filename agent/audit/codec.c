@@ -439,3 +439,27 @@ bool kg_rec_str(const char *rec, size_t len, const char *field, char *out, size_
 	out[o] = 0;
 	return v < end;
 }
+
+bool kg_rec_raw(const char *rec, size_t len, const char *field, const char **val, size_t *vlen)
+{
+	const char *v = json_find(rec, len, field), *end = rec + len, *p;
+
+	if (!v || v >= end)
+		return false;
+	p = v;
+	if (*p == '"') {
+		/* to the closing quote: every quote inside is escaped, and so is every backslash */
+		for (p++; p < end && *p != '"'; p++)
+			if (*p == '\\')
+				p++;
+		if (p >= end)
+			return false;
+		p++;
+	} else {
+		while (p < end && *p != ',' && *p != '}')
+			p++;
+	}
+	*val = v;
+	*vlen = p - v;
+	return true;
+}

@@ -16,11 +16,14 @@
 #include "agent/lib/lib.h"
 
 /*
- * Longest record: a 249-byte topic, 64-byte principal and client id, each escaped at
- * worst 6 bytes per byte (\u00XX), plus ~700 bytes of fixed fields. A record that would
- * not fit is impossible by construction; kg_audit_encode() still checks.
+ * Longest record: a 249-byte topic, 64-byte principal and client id, the policy's names (a
+ * 127-byte version, 63-byte rule and region names) and a KG_AUDIT_NODE_MAX-byte node name,
+ * each escaped at worst 6 bytes per byte (\u00XX), plus ~700 bytes of fixed fields: about
+ * 6,000 bytes (test_codec_limits encodes it). A record that would not fit is impossible by
+ * construction; kg_audit_encode() still checks, and the pipeline writes a gap record for
+ * it.
  */
-#define KG_AUDIT_RECORD_MAX 4096
+#define KG_AUDIT_RECORD_MAX 8192
 
 /* ---- codec --------------------------------------------------------------------------- */
 
@@ -33,6 +36,7 @@ int kg_audit_encode_at(char *buf, size_t len, const struct kg_event *ev,
 /* Reasons a gap record gives. */
 #define KG_GAP_RINGBUF "ring_buffer_full" /* the datapath could not reserve an event */
 #define KG_GAP_SPOOL   "spool_full"	  /* the spool was full: records not sent to Kafka */
+#define KG_GAP_ENCODE  "record_too_long" /* an event's record did not fit (impossible) */
 
 /* A gap record: lost counts by verdict class; the lost events were decided after record
  * after_seq (0: before any) and before record before_seq (this record's own seq). */
@@ -55,6 +59,9 @@ bool kg_rec_str(const char *rec, size_t len, const char *field, char *out, size_
 bool kg_rec_bool(const char *rec, size_t len, const char *field, bool *out);
 /* A signed number (fields.c): -1 for a Kafka error code, where kg_rec_u64 says false. */
 bool kg_rec_s64(const char *rec, size_t len, const char *field, __s64 *out);
+/* A field's value as written (a string with its quotes and escapes, a number, null...):
+ * *val points into rec, *vlen bytes. */
+bool kg_rec_raw(const char *rec, size_t len, const char *field, const char **val, size_t *vlen);
 
 /* ---- a consumer of the audit topic (consumer.c) ------------------------------------------ */
 
@@ -80,12 +87,12 @@ void kg_audit_consumer_close(struct kg_audit_consumer *k);
 /*
  * The Kafka spool: every record bound for Kafka is appended here first (JSON lines, one
  * write(2) per record or per batch of them, before the batch leaves the ring buffer:
- * a killed agent loses nothing it took), and a sender
- * delivers from the head in order. Segments are files "seg-<first seq>.jsonl" of up to
- * KG_SPOOL_SEGMENT_BYTES; the newest one is never removed, so its name and its last
- * record always tell the next sequence number. The file "delivered" holds the last
- * sequence number whose delivery report succeeded and where it landed (partition,
- * offset); segments wholly at or below it are removed.
+ * a killed agent loses nothing it took), and a sender delivers from the head in order.
+ * Segments are files "seg-<first seq>.jsonl" of about KG_SPOOL_SEGMENT_BYTES (past it by
+ * one write at most: a write is never split); the newest one is never removed, so its
+ * name and its last record always tell the next sequence number. The file "delivered"
+ * holds the last sequence number whose delivery report succeeded and where it landed
+ * (partition, offset); segments wholly at or below it are removed.
  */
 #define KG_SPOOL_SEGMENT_BYTES (16u << 20)
 /* Spool size at which new records stop being spooled (counted, then a gap record). */
@@ -160,14 +167,12 @@ int kg_spool_open(struct kg_spool *sp, const char *dir, char *err, size_t errlen
 void kg_spool_close(struct kg_spool *sp);
 /*
  * Adds one record (without newline) numbered seq, of wall time ts_ns (its "ts_ns", for the
- * sender; 0: not given), to those held in memory, which
- * kg_spool_flush writes with one write(2). When the newest segment is full (kg_spool_rolls)
- * the held records are written first and this one starts a new segment. 0, or -errno:
- * this record is not spooled (nor are the held ones, when it was their write that failed).
- * Main thread only.
+ * sender; 0: not given), to those held in memory, which kg_spool_flush writes with one
+ * write(2). When nothing is held and the newest segment is full (kg_spool_rolls), this one
+ * starts a new segment. 0, or -errno: this record is not spooled. Main thread only.
  */
 int kg_spool_add(struct kg_spool *sp, __u64 seq, __u64 ts_ns, const char *rec, size_t len);
-/* Whether the next kg_spool_add starts a new segment (writing what is held first). */
+/* Whether the next kg_spool_add starts a new segment: nothing is held, the newest is full. */
 bool kg_spool_rolls(const struct kg_spool *sp);
 /* Writes the held records and publishes them to readers. 0, or -errno: none of them is
  * spooled (what a failed write left of them is cut off). */
@@ -198,6 +203,11 @@ int kg_spool_mem_next(struct kg_spool *sp, const char **rec, size_t *len, __u64 
 		      __u64 *ts_ns, struct kg_spool_block **blk);
 void kg_spool_mem_done(struct kg_spool *sp, struct kg_spool_block *blk, size_t n);
 void kg_spool_mem_stop(struct kg_spool *sp);
+
+/* The newest records spooled, up to max bytes of them (whole lines but the first, which
+ * may be cut), oldest first, into out. Before the sender runs (it removes segments). 0 or
+ * -errno. */
+int kg_spool_tail(struct kg_spool *sp, size_t max, struct kg_buf *out);
 
 /* A sequential reader of the spool from the first record after a sequence number. */
 struct kg_spool_reader {
@@ -233,10 +243,20 @@ void kg_spool_reader_close(struct kg_spool_reader *r);
  * write(2) per sink per this much instead of per record; observe clients get them as
  * often. */
 #define KG_AUDIT_BATCH_BYTES (256u << 10)
+/*
+ * Written bytes a restarted pipeline reads back to find the batch a kill cut short of its
+ * commit (kg_audit_resume_*): a batch is at most KG_AUDIT_BATCH_BYTES plus the records of
+ * one ring-buffer record (KG_EVBATCH_BYTES of entries of at least 40 bytes each). A batch
+ * longer than this is matched by its last part only: its first events would be recorded
+ * twice (the pipeline never writes one that long).
+ */
+#define KG_AUDIT_RESUME_BYTES                                                                     \
+	(KG_AUDIT_BATCH_BYTES + KG_EVBATCH_BYTES / 40 * (size_t)KG_AUDIT_RECORD_MAX)
 /* Records the sender hands to librdkafka before their delivery reports return. */
 #define KG_SENDER_WINDOW 20000
 
 struct kg_sender; /* sender.c */
+struct kg_audit_written; /* resume.c */
 
 struct kg_audit {
 	char *node, *brokers, *topic, *file, *spool_dir, *observe_sock;
@@ -288,6 +308,12 @@ struct kg_audit {
 	struct kg_event_names names_last;	/* the last event's names (event_names) */
 	__u32 names_key[4];			/* and its ids */
 	bool names_valid;
+	/* room for one event's record: KG_AUDIT_RECORD_MAX, which bounds every record; a test
+	 * makes it smaller to see what an encode failure leaves (a record_too_long gap) */
+	size_t record_room;
+
+	/* the newest decision records written, as kg_audit_open found them (resume.c) */
+	struct kg_audit_written *written;
 
 	/* seen in records */
 	__u64 records_total, gap_records;
@@ -306,6 +332,10 @@ void kg_observe_flush(struct kg_audit *a);
 int kg_observe_pollfds(struct kg_audit *a, struct pollfd *p);
 void kg_observe_serve(struct kg_audit *a, const struct pollfd *p, int n);
 void kg_observe_close(struct kg_audit *a);
+
+/* resume.c: keeps the keys of the newest decision records written (at open, before the
+ * sender runs). */
+void kg_audit_resume_load(struct kg_audit *a);
 
 /* sender.c: the sender thread. */
 int kg_sender_start(struct kg_audit *a, char *err, size_t errlen);

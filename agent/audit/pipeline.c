@@ -139,6 +139,26 @@ static __u64 file_tail_seq(struct kg_audit *a)
 
 /* ---- sinks ------------------------------------------------------------------------------- */
 
+/*
+ * A write that stopped after off bytes of the held records (ENOSPC, EIO): the file ends
+ * with them, maybe in the middle of a record; it is cut back to the last whole one, so
+ * that the next write starts a line (a reader would glue it to half a record).
+ */
+static size_t file_cut_back(struct kg_audit *a, size_t off)
+{
+	const char *nl = off ? memrchr(a->file_held.p, '\n', off) : NULL;
+	size_t keep = nl ? (size_t)(nl - a->file_held.p) + 1 : 0;
+	struct stat st;
+
+	if (keep < off &&
+	    (fstat(a->file_fd, &st) || st.st_size < (off_t)(off - keep) ||
+	     ftruncate(a->file_fd, st.st_size - (off_t)(off - keep))))
+		fprintf(stderr,
+			"kgate audit: %s: cutting a partial record after a failed write: %s\n",
+			a->file, strerror(errno));
+	return keep;
+}
+
 /* The held file records, written at once (a batch's, or one record's). */
 static void file_flush(struct kg_audit *a)
 {
@@ -150,10 +170,13 @@ static void file_flush(struct kg_audit *a)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
+			const char *why = n < 0 ? strerror(errno) : "short write";
+
+			off = file_cut_back(a, off);
 			if (!a->file_errors++)
 				fprintf(stderr,
 					"kgate audit: %s: %s (counted in metrics, reported once)\n",
-					a->file, n < 0 ? strerror(errno) : "short write");
+					a->file, why);
 			break;
 		}
 		off += n;
@@ -201,10 +224,7 @@ static void spool_put(struct kg_audit *a, __u64 seq, __u64 wall_ns, const char *
 	const __u64 one[2] = {cls == 0, cls == 1};
 	int r = -ENOSPC;
 
-	/* a record that starts a segment: the held ones go first, so a failure of either is
-	 * counted for the records it concerns */
-	if (kg_spool_rolls(&a->spool))
-		spool_flush(a);
+	/* (a new segment starts only when nothing is held: a batch is written in one piece) */
 	if (a->spool_bytes_seen + a->spool.held.len < a->spool_max)
 		r = kg_spool_add(&a->spool, seq, wall_ns, rec, len);
 	if (r) {
@@ -242,17 +262,23 @@ static void hold_others(struct kg_audit *a, const char *rec, size_t len)
 	a->held_bytes += len + 1;
 }
 
-/* Every sink, for a record already numbered, of wall time wall_ns (its ts_ns); cls is the
- * verdict class for loss counting. Outside a batch it is written at once. */
+/*
+ * Every sink, for a record already numbered, of wall time wall_ns (its ts_ns); cls is the
+ * verdict class for loss counting. Outside a batch it is written at once; within one, at
+ * its end only (kg_audit_batch_full tells the caller when to end it): a record written
+ * earlier would be on disk while its event, not yet let go, is still in the ring buffer.
+ */
 static void emit(struct kg_audit *a, __u64 seq, __u64 wall_ns, const char *rec, size_t len,
 		 int cls)
 {
 	if (a->kafka)
 		spool_put(a, seq, wall_ns, rec, len, cls);
 	hold_others(a, rec, len);
-	if (!a->batching || a->held_bytes >= KG_AUDIT_BATCH_BYTES)
+	if (!a->batching)
 		flush(a);
 }
+
+static void spool_gap_flush(struct kg_audit *a);
 
 void kg_audit_batch_begin(struct kg_audit *a)
 {
@@ -264,6 +290,20 @@ void kg_audit_batch_end(struct kg_audit *a)
 {
 	flush(a);
 	a->batching = false;
+	/* what the spool refused in the batch: its gap record after it */
+	if (a->kafka)
+		spool_gap_flush(a);
+}
+
+bool kg_audit_batch_full(const struct kg_audit *a)
+{
+	return a->held_bytes >= KG_AUDIT_BATCH_BYTES;
+}
+
+static void seq_advance(struct kg_audit *a)
+{
+	if (a->next_seq >= a->lease && state_write(a, false))
+		a->lease = a->next_seq + 1; /* retry at the next record */
 }
 
 /* Once the spool has room again, one gap record for what it refused. */
@@ -278,7 +318,8 @@ static void spool_gap_flush(struct kg_audit *a)
 	flush(a); /* what the batch holds goes before the gap record, and bytes are current */
 	if (a->spool_bytes_seen >= a->spool_max / 100 * SPOOL_RESUME_PCT)
 		return;
-	seq = a->next_seq++;
+	/* numbered once it is in: a failed try must not leave a hole in the numbers */
+	seq = a->next_seq;
 	n = kg_audit_encode_gap(rec, sizeof(rec), a->node, seq, kg_wall_now_ns(),
 				a->spool_dropped[KG_LOST_DENY], a->spool_dropped[KG_LOST_ALLOW],
 				a->spool_drop_after, KG_GAP_SPOOL);
@@ -286,16 +327,12 @@ static void spool_gap_flush(struct kg_audit *a)
 		return;
 	if (kg_spool_append(&a->spool, seq, rec, n))
 		return; /* still no room: the counts stay, the next record tries again */
+	a->next_seq++;
+	seq_advance(a);
 	a->spool_dropped[0] = a->spool_dropped[1] = 0;
 	a->gap_records++;
 	hold_others(a, rec, n); /* in the spool already */
 	flush(a);
-}
-
-static void seq_advance(struct kg_audit *a)
-{
-	if (a->next_seq >= a->lease && state_write(a, false))
-		a->lease = a->next_seq + 1; /* retry at the next record */
 }
 
 static __u32 hash_series(__u8 verdict, __u8 op, __u8 enforced, const char *rule)
@@ -389,22 +426,44 @@ static const struct kg_event_names *event_names(struct kg_audit *a, const struct
 	return &a->names_last;
 }
 
+/*
+ * An event whose record did not fit (impossible: KG_AUDIT_RECORD_MAX bounds every record of
+ * a node name of at most KG_AUDIT_NODE_MAX bytes): a gap record under its number says one
+ * decision of its class was lost there, so nothing goes silently, whatever its bytes.
+ */
+static int encode_failed(struct kg_audit *a, __u64 seq, __u64 wall, int cls)
+{
+	char rec[KG_AUDIT_RECORD_MAX];
+	int n = kg_audit_encode_gap(rec, sizeof(rec), a->node, seq, wall, cls == KG_LOST_DENY,
+				    cls == KG_LOST_ALLOW, seq - 1, KG_GAP_ENCODE);
+
+	if (n >= 0) {
+		emit(a, seq, wall, rec, n, cls);
+		a->gap_records++;
+		a->gap_lost[cls]++;
+	}
+	seq_advance(a);
+	return -EMSGSIZE;
+}
+
 int kg_audit_event(struct kg_audit *a, const struct kg_event *ev)
 {
 	const struct kg_event_names *names;
 	char rec[KG_AUDIT_RECORD_MAX];
+	int cls = ev->verdict == KG_ACT_ALLOW ? KG_LOST_ALLOW : KG_LOST_DENY;
 	__u64 seq, wall;
 	int n;
 
-	if (a->kafka)
+	/* within a batch the gap record waits for its end (kg_audit_batch_end) */
+	if (a->kafka && !a->batching)
 		spool_gap_flush(a);
 	names = event_names(a, ev);
 	seq = a->next_seq++;
 	wall = event_wall(a, ev->ts_ns);
-	n = kg_audit_encode_at(rec, sizeof(rec), ev, names, seq, a->node, wall);
+	n = kg_audit_encode_at(rec, a->record_room, ev, names, seq, a->node, wall);
 	if (n < 0)
-		return -EMSGSIZE; /* impossible: KG_AUDIT_RECORD_MAX bounds every record */
-	emit(a, seq, wall, rec, n, ev->verdict == KG_ACT_ALLOW ? KG_LOST_ALLOW : KG_LOST_DENY);
+		return encode_failed(a, seq, wall, cls);
+	emit(a, seq, wall, rec, n, cls);
 	if (ev->kind < sizeof(a->by_kind) / sizeof(a->by_kind[0]))
 		a->by_kind[ev->kind]++;
 	if (ev->kind == KG_EV_UNDECODABLE && ev->reason < KD_REASON__COUNT)
@@ -420,7 +479,7 @@ int kg_audit_append(struct kg_audit *a, __u64 wall_ns, const char *fields, size_
 	__u64 seq;
 	int n;
 
-	if (a->kafka)
+	if (a->kafka && !a->batching)
 		spool_gap_flush(a);
 	n = kg_audit_encode_fields(rec, sizeof(rec), a->node, a->next_seq, wall_ns, fields, len);
 	if (n < 0)
@@ -432,14 +491,54 @@ int kg_audit_append(struct kg_audit *a, __u64 wall_ns, const char *fields, size_
 	return 0;
 }
 
+/*
+ * A file that does not end with a newline ends with part of a record (a kill between the
+ * pages of a write, a write that failed): cut after its last newline, as kg_spool_open
+ * does for a segment, so that the next record starts a line. A part is shorter than a
+ * record: a file whose last KG_AUDIT_RECORD_MAX bytes hold no newline is not an audit
+ * file, and is left alone (-EILSEQ). 0 or -errno.
+ */
+static int file_cut_partial(struct kg_audit *a, int fd)
+{
+	char b[KG_AUDIT_RECORD_MAX];
+	struct stat st;
+	off_t from, cut;
+	ssize_t n;
+	char *nl;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size == 0)
+		return 0;
+	from = st.st_size > (off_t)sizeof(b) ? st.st_size - (off_t)sizeof(b) : 0;
+	n = pread(fd, b, st.st_size - from, from);
+	if (n != st.st_size - from)
+		return n < 0 ? -errno : -EIO;
+	if (b[n - 1] == '\n')
+		return 0;
+	nl = memrchr(b, '\n', n);
+	if (!nl && from > 0)
+		return -EILSEQ;
+	cut = nl ? from + (nl - b) + 1 : 0;
+	if (ftruncate(fd, cut))
+		return -errno;
+	fprintf(stderr, "kgate audit: %s: cut %lld bytes of a record a crash left unfinished\n",
+		a->file, (long long)(st.st_size - cut));
+	return 0;
+}
+
 /* The audit file at its path again: the same flags as at the start. 0 or -errno. */
 static int file_open(struct kg_audit *a)
 {
 	/* read too: the last record tells the sequence number after a crash */
-	int fd = open(a->file, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	int fd = open(a->file, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640), e;
 
 	if (fd < 0)
 		return -errno;
+	if ((e = file_cut_partial(a, fd))) {
+		close(fd);
+		return e;
+	}
 	if (a->file_fd >= 0) {
 		file_flush(a); /* records before the reopen go into the file they were for */
 		fdatasync(a->file_fd);
@@ -490,7 +589,7 @@ int kg_audit_check_gaps(struct kg_audit *a)
 		}
 	}
 	if (d[0] || d[1]) {
-		if (a->kafka)
+		if (a->kafka && !a->batching)
 			spool_gap_flush(a);
 		seq = a->next_seq++;
 		wall = kg_wall_now_ns();
@@ -564,10 +663,16 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 	}
 	a->state_dirfd = a->file_fd = a->obs_fd = -1;
 	a->spool.fd = -1;
+	a->record_room = KG_AUDIT_RECORD_MAX;
 	for (int i = 0; i < KG_OBSERVE_CLIENTS; i++)
 		a->obs[i].fd = -1;
 	if (!o->node || !*o->node) {
 		snprintf(err, errlen, "audit: a node name is required");
+		goto fail;
+	}
+	if (strlen(o->node) > KG_AUDIT_NODE_MAX) {
+		snprintf(err, errlen, "audit: the node name is longer than %d bytes",
+			 KG_AUDIT_NODE_MAX);
 		goto fail;
 	}
 	if (o->brokers && (!o->topic || !*o->topic)) {
@@ -619,7 +724,13 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 		}
 	}
 	if (a->file && (r = file_open(a))) {
-		snprintf(err, errlen, "audit file %s: %s", a->file, strerror(-r));
+		if (r == -EILSEQ)
+			snprintf(err, errlen,
+				 "audit file %s: its last %d bytes hold no line end: not a file of "
+				 "audit records (JSON lines), left as it is",
+				 a->file, KG_AUDIT_RECORD_MAX);
+		else
+			snprintf(err, errlen, "audit file %s: %s", a->file, strerror(-r));
 		goto fail;
 	}
 	if (a->brokers) {
@@ -670,6 +781,8 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 		goto fail;
 	}
 
+	/* before the sender runs: it removes delivered segments */
+	kg_audit_resume_load(a);
 	if (a->observe_sock && kg_observe_open(a, err, errlen))
 		goto fail;
 	if (a->kafka && kg_sender_start(a, err, errlen))
@@ -766,6 +879,7 @@ void kg_audit_close(struct kg_audit *a, int timeout_ms)
 		close(a->file_fd);
 	}
 	kg_observe_close(a);
+	kg_audit_resume_done(a);
 	kg_buf_free(&a->file_held);
 	free(a->series);
 	free(a->node);

@@ -4,9 +4,12 @@
  * topic, in order, exactly once.
  *
  *  - librdkafka producer, enable.idempotence=true (so acks=all, at most 5 requests in
- *    flight, retries without reordering or duplicates), message.timeout.ms=0: a record is
- *    never failed for taking long, so an unreachable broker only delays; the spool, not
- *    librdkafka's queue, holds what waits (at most KG_SENDER_WINDOW records in memory).
+ *    flight, retries without reordering or duplicates), enable.gapless.guarantee=true (a
+ *    write that fails for good is a fatal error: nothing after it goes on without it, the
+ *    producer is made anew and sends from the spool again), message.timeout.ms=0: a
+ *    record is never failed for taking long, so an unreachable broker only delays; the
+ *    spool, not librdkafka's queue, holds what waits (at most KG_SENDER_WINDOW records in
+ *    memory).
  *  - Records come from the spool's blocks in memory while the sender keeps up (no read
  *    back, no copy: librdkafka points into the block until the delivery report), from its
  *    files while it does not (brokers away, or KG_SPOOL_MEM_BYTES behind).
@@ -150,6 +153,10 @@ static rd_kafka_t *make_client(struct kg_sender *s, rd_kafka_type_t type, char *
 		{"client.id", cid},
 		{"log.connection.close", "false"},
 		{type == RD_KAFKA_PRODUCER ? "enable.idempotence" : NULL, "true"},
+		/* a write that fails for good stops the producer (a fatal error, restarted from
+		 * the spool) instead of letting the records after it land first: the topic
+		 * never has a hole that a later retry fills out of order */
+		{type == RD_KAFKA_PRODUCER ? "enable.gapless.guarantee" : NULL, "true"},
 		{type == RD_KAFKA_PRODUCER ? "acks" : NULL, "all"},
 		{type == RD_KAFKA_PRODUCER ? "max.in.flight.requests.per.connection" : NULL, "5"},
 		{type == RD_KAFKA_PRODUCER ? "message.timeout.ms" : NULL, "0"},
@@ -609,6 +616,7 @@ static __u64 spool_depth(struct kg_sender *s)
 static void *sender_main(void *arg)
 {
 	struct kg_sender *s = arg;
+	rd_kafka_resp_err_t fe;
 	char fatal[256];
 
 	for (;;) {
@@ -630,8 +638,12 @@ static void *sender_main(void *arg)
 		fill(s);
 		rd_kafka_poll(s->rk, IDLE_POLL_MS);
 		advance(s);
-		if (rd_kafka_fatal_error(s->rk, fatal, sizeof(fatal))) {
-			log_err("fatal producer error (restarting it)", fatal);
+		if ((fe = rd_kafka_fatal_error(s->rk, fatal, sizeof(fatal)))) {
+			/* by its name too: _GAPLESS_GUARANTEE says a write failed for good and
+			 * nothing after it was let through (enable.gapless.guarantee) */
+			fprintf(stderr,
+				"kgate audit: kafka: fatal producer error %s (restarting it): %s\n",
+				rd_kafka_err2name(fe), fatal);
 			s->failed = true;
 		}
 		if (s->failed) {

@@ -472,7 +472,9 @@ int kg_spool_flush(struct kg_spool *sp)
 
 bool kg_spool_rolls(const struct kg_spool *sp)
 {
-	return sp->fd < 0 || sp->tail_bytes + sp->held.len >= sp->seg_max;
+	/* only between writes: what is held goes into one segment, so a batch's records are
+	 * in one file, and written at once (a segment may pass seg_max by one write) */
+	return sp->fd < 0 || (!sp->held_records && sp->tail_bytes >= sp->seg_max);
 }
 
 int kg_spool_add(struct kg_spool *sp, __u64 seq, __u64 ts_ns, const char *rec, size_t len)
@@ -480,15 +482,10 @@ int kg_spool_add(struct kg_spool *sp, __u64 seq, __u64 ts_ns, const char *rec, s
 	struct kg_spool_rec *recs;
 	int r;
 
-	/* a new segment starts with this record once the newest one is full: what is held goes
-	 * into the old one first */
-	if (kg_spool_rolls(sp)) {
-		r = kg_spool_flush(sp);
-		if (!r)
-			r = roll(sp, seq);
-		if (r)
-			return r;
-	}
+	/* a new segment starts with this record once the newest one is full (and nothing is
+	 * held for it) */
+	if (kg_spool_rolls(sp) && (r = roll(sp, seq)))
+		return r;
 	recs = kg_grow(sp->held_recs, sp->held_records, sizeof(*recs));
 	if (!recs)
 		return -ENOMEM;
@@ -544,6 +541,40 @@ int kg_spool_mark_delivered(struct kg_spool *sp, __u64 seq, __u64 nrec, __s32 pa
 		sp->nsegs--;
 	}
 	pthread_mutex_unlock(&sp->lock);
+	return 0;
+}
+
+int kg_spool_tail(struct kg_spool *sp, size_t max, struct kg_buf *out)
+{
+	size_t want = max, got = 0;
+	char *b;
+
+	out->len = 0;
+	if (!kg_buf_reserve(out, max))
+		return -ENOMEM;
+	b = out->p;
+	/* newest segment first, each read from its end, placed before what came later */
+	for (size_t i = sp->nsegs; i-- > 0 && want;) {
+		size_t n = sp->segs[i].size < want ? sp->segs[i].size : want;
+		char name[64];
+		ssize_t r;
+		int fd;
+
+		if (!n)
+			continue;
+		seg_name(name, sizeof(name), sp->segs[i].first_seq);
+		fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		r = pread(fd, b + (max - got - n), n, sp->segs[i].size - n);
+		close(fd);
+		if (r != (ssize_t)n)
+			return r < 0 ? -errno : -EIO;
+		got += n;
+		want -= n;
+	}
+	memmove(b, b + (max - got), got);
+	out->len = got;
 	return 0;
 }
 

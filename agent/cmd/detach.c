@@ -35,8 +35,10 @@ const struct kg_cmd kg_cmd_detach = {
 		 "The TC filters can only be removed from IF's network namespace: run from\n"
 		 "another one, detach enters it (found by its 'ip netns' name, another mount, or\n"
 		 "a process in it); when nothing holds it any more it is gone, with IF's filters,\n"
-		 "and the pins are removed; when it cannot be entered but IF is still there\n"
-		 "(held by a descriptor only), nothing is removed and the message says so.\n",
+		 "and the pins are removed; when only a process's open descriptor holds it, or\n"
+		 "IF is still there without a way in, nothing is removed and the message says\n"
+		 "so. The clsact qdisc goes only when kgate made it on IF as it is now (an IF\n"
+		 "made anew since has its own).\n",
 	.opts = detach_opts,
 	.epilog = "Exit 0 when IF is clean afterwards, 1 on a failure, 2 on usage errors.\n",
 	.run = cmd_detach,

@@ -8,9 +8,8 @@
  *
  * The datapath sends a packet's events as one record with BPF_RB_NO_WAKEUP (a wakeup per
  * record would cost more than the decisions), so the ring buffers are drained on a
- * timer, not on epoll; agent/datapath/events.h splits each record into its events. Each
- * drain is written to the sinks in batches, and a batch leaves the ring buffer only once
- * it is written (kg_evring, kg_audit_batch_*).
+ * timer, not on epoll (agent/drain: batches written to the sinks, each let go from the
+ * ring buffer right after its write; a restart skips what was written but not let go).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +27,7 @@
 #include "agent/audit/audit.h"
 #include "agent/cmd/cmd.h"
 #include "agent/cmd/run.h"
-#include "agent/datapath/events.h"
+#include "agent/drain/drain.h"
 #include "agent/metrics/metrics.h"
 /* Ring buffers are drained this often: the added latency of an event, and of a gap check. */
 #define RUN_POLL_MS 50
@@ -77,7 +76,7 @@ static const struct kg_opt run_opts[] = {
 	KG_OPT_STR("metrics-addr", "ADDR:PORT", struct run_args, metrics_addr,
 		   "serve Prometheus metrics"),
 	KG_OPT_STR("node", "NAME", struct run_args, node,
-		   "node name in records (default: the host name)"),
+		   "node name in records (default: the host name; at most 253 bytes)"),
 	KG_OPT_FLAG("detach-on-exit", struct run_args, detach_on_exit,
 		    "remove everything on SIGTERM/SIGINT"),
 	KG_OPT_END,
@@ -158,48 +157,8 @@ struct run {
 	struct kg_audit *audit;
 	struct kg_metrics *metrics;
 	struct kg_names_cache *names;
-	struct kg_evring *rings;
-	unsigned long long events;
-	unsigned long long bad_records; /* ring-buffer records that were not event lists */
+	struct kg_drain *drain;
 };
-
-static void on_decision(void *ctx, const struct kg_event *e)
-{
-	struct run *r = ctx;
-
-	r->events++;
-	kg_audit_event(r->audit, e);
-}
-
-/* One ring-buffer record: the decision events of one packet. */
-static int on_record(void *ctx, const void *data, size_t size)
-{
-	struct run *r = ctx;
-
-	/* events before a fault were shipped; a record this agent cannot read is skipped */
-	if (kg_events_each(data, size, on_decision, r) < 0 && !r->bad_records++)
-		kg_run_log("event ring buffer: a record of %zu bytes is not a list of events this "
-		      "agent knows (a datapath of another version?): skipped, and later ones "
-		      "counted", size);
-	return 0;
-}
-
-/* The records read since the last commit are in the sinks: they may leave the ring. */
-static void on_commit(void *ctx)
-{
-	struct run *r = ctx;
-
-	kg_audit_batch_end(r->audit);
-	kg_audit_batch_begin(r->audit);
-}
-
-/* Every ring buffer to its end, written to the sinks in batches. */
-static void drain(struct run *r)
-{
-	kg_audit_batch_begin(r->audit);
-	kg_evring_consume(r->rings); /* on_record never stops it */
-	kg_audit_batch_end(r->audit);
-}
 
 /* The rules between options that the table cannot say. 0 or the usage exit code. */
 static int check_args(struct run_args *a)
@@ -208,6 +167,8 @@ static int check_args(struct run_args *a)
 		return kg_usage_error(&kg_cmd_run, "--tc-ingress and --xdp-mode exclude each other");
 	if (!!a->brokers != !!a->topic)
 		return kg_usage_error(&kg_cmd_run, "--audit-brokers and --audit-topic go together");
+	if (a->node && (!*a->node || strlen(a->node) > KG_AUDIT_NODE_MAX))
+		return kg_usage_error(&kg_cmd_run, "--node: 1 to %d bytes", KG_AUDIT_NODE_MAX);
 	return 0;
 }
 
@@ -311,13 +272,13 @@ static int open_sinks(struct run *r, const struct run_args *a)
 		kg_run_log("metrics: %s", err);
 		return -1;
 	}
-	r->rings = kg_evring_new(on_record, on_commit, r);
-	if (!r->rings) {
+	r->drain = kg_drain_new(r->audit);
+	if (!r->drain) {
 		kg_run_log("out of memory");
 		return -1;
 	}
 	for (int i = 0; i < r->nrt; i++) {
-		int e = kg_evring_add(r->rings, r->rt[i].maps.events);
+		int e = kg_drain_add(r->drain, r->rt[i].maps.events);
 
 		if (e) {
 			kg_run_log("%s: opening the event ring buffer: %s", r->rt[i].iface,
@@ -325,14 +286,18 @@ static int open_sinks(struct run *r, const struct run_args *a)
 			return -1;
 		}
 	}
+	/* what a killed agent wrote but had not let go of is not recorded twice */
+	kg_drain_resume(r->drain);
 	return 0;
 }
 
 static void main_loop(struct run *r)
 {
+	struct kg_drain_stats st;
 	__u64 last_gap = 0;
 
 	while (!stop_sig) {
+		bool more;
 		__u64 now;
 
 		if (hup) {
@@ -348,19 +313,21 @@ static void main_loop(struct run *r)
 				   e ? strerror(-e) : "");
 		}
 		kg_run_policy_poll(&r->policy);
-		drain(r);
+		more = kg_drain_run(r->drain);
 		now = kg_now_ms();
 		if (now - last_gap >= RUN_GAP_CHECK_MS) {
 			kg_audit_check_gaps(r->audit);
 			last_gap = now;
 		}
-		/* serves the sinks and the metrics, and sleeps for the rest of the period */
-		if (kg_metrics_poll_with(r->metrics, r->audit, RUN_POLL_MS))
+		/* serves the sinks and the metrics, and sleeps for the rest of the period (not
+		 * when a ring buffer had more than one drain takes: back at once) */
+		if (kg_metrics_poll_with(r->metrics, r->audit, more ? 0 : RUN_POLL_MS))
 			kg_run_log("poll: %s", strerror(errno));
 	}
-	drain(r); /* what the datapath submitted before the signal */
+	kg_drain_run(r->drain); /* what the datapath submitted before the signal */
+	kg_drain_stats(r->drain, &st);
 	kg_run_log("%s: stopping after %llu events (%llu unreadable records)", strsignal(stop_sig),
-	      r->events, r->bad_records);
+		   st.events, st.bad_records);
 }
 
 /*
@@ -373,7 +340,7 @@ static int shut_down(struct run *r, const struct run_args *a, int rc)
 {
 	char err[1024];
 
-	kg_evring_free(r->rings);
+	kg_drain_free(r->drain);
 	kg_metrics_close(r->metrics);
 	if (r->audit)
 		kg_audit_close(r->audit, rc ? 0 : RUN_CLOSE_MS);

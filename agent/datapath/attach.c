@@ -105,11 +105,12 @@ int kg_runtime_maps(const char *iface, struct kg_maps *m, char *err, size_t errl
 /* ---- the attach record ----------------------------------------------------------------- */
 
 struct attach_rec {
-	int clsact_created;
+	int clsact_created; /* of the interface ifindex: a later one of that name has its own */
 	int generic;
 	int tc_ingress; /* the TC ingress build instead of XDP */
 	/* where the interface and its TC filters are: netlink reaches them from there only */
 	struct kg_netns netns;
+	int ifindex; /* the interface there (0: a record written before it was kept) */
 };
 
 static void rec_path(const char *iface, char *out, size_t len)
@@ -119,19 +120,21 @@ static void rec_path(const char *iface, char *out, size_t len)
 
 static int rec_write(const char *iface, const struct attach_rec *r)
 {
-	char path[512], dir[512], buf[128];
+	char path[512], dir[512], buf[192];
 	int n, e;
 
 	snprintf(dir, sizeof(dir), "%s/%s", kg_state_dir(), iface);
 	if ((e = kg_mkdir_p(dir, KG_STATE_DIR_MODE)))
 		return e;
 	rec_path(iface, path, sizeof(path));
-	n = snprintf(buf, sizeof(buf), "clsact_created=%d\ningress=%s\nnetns=%llu:%llu\n",
+	n = snprintf(buf, sizeof(buf),
+		     "clsact_created=%d\ningress=%s\nnetns=%llu:%llu\nnetns_cookie=%llu\n"
+		     "ifindex=%d\n",
 		     r->clsact_created,
 		     r->tc_ingress ? "tc"
 		     : r->generic  ? "xdp-generic"
 				   : "xdp-native",
-		     r->netns.dev, r->netns.ino);
+		     r->netns.dev, r->netns.ino, r->netns.cookie, r->ifindex);
 	return kg_write_file_atomic(AT_FDCWD, path, buf, n, 0644);
 }
 
@@ -155,6 +158,10 @@ static bool rec_read(const char *iface, struct attach_rec *r)
 		else if (!strncmp(line, "netns=", 6) &&
 			 sscanf(line + 6, "%llu:%llu", &r->netns.dev, &r->netns.ino) != 2)
 			r->netns.dev = r->netns.ino = 0;
+		else if (!strncmp(line, "netns_cookie=", 13))
+			r->netns.cookie = strtoull(line + 13, NULL, 10);
+		else if (!strncmp(line, "ifindex=", 8))
+			r->ifindex = atoi(line + 8);
 	}
 	fclose(f);
 	return true;
@@ -219,8 +226,10 @@ static bool xdp_link_alive(const char *dir)
  * record names none: one written before it was kept); 1 in another one, which a mount or
  * a process holds: *nsfd is open on it, where says which; -ENOENT when nothing holds that
  * namespace any more: it is gone, and its interfaces and their filters with it; -EXDEV
- * with err set when nothing we can enter holds it, yet the pinned XDP link says its
- * interface is there (held by a descriptor only: no one can enter it from outside).
+ * with err set when it lives but is not entered from here: an open descriptor of some
+ * process holds it (named), or nothing visible holds it yet the pinned XDP link says its
+ * interface is there (a socket, a process of another PID namespace). A TC ingress attach
+ * has no link to say so: in that last case it counts as gone (README, Limits).
  */
 static int hooks_netns(const char *iface, const char *dir, const struct attach_rec *rec,
 		       int *nsfd, char *where, size_t wlen, char *err, size_t errlen)
@@ -233,6 +242,18 @@ static int hooks_netns(const char *iface, const char *dir, const struct attach_r
 	*nsfd = kg_netns_open(&rec->netns, where, wlen);
 	if (*nsfd >= 0)
 		return 1;
+	if (*nsfd == -EBUSY) {
+		/* alive, with the interface and its filters (the TC ingress build's too, which
+		 * has no link to tell): removing the pins would leave them running, unreachable */
+		snprintf(err, errlen,
+			 "%s: attached in network namespace net:[%llu], not this one (net:[%llu]); "
+			 "that namespace has no name or process here, only an open descriptor (%s) "
+			 "holds it: nothing removed; run 'kgate detach --iface %s' inside that "
+			 "namespace (nsenter --net=/proc/PID/fd/N, with that descriptor)",
+			 iface, rec->netns.ino, self.ino, where, iface);
+		*nsfd = -1;
+		return -EXDEV;
+	}
 	if (!xdp_link_alive(dir))
 		return -ENOENT;
 	snprintf(err, errlen,
@@ -428,12 +449,16 @@ egress:
 	if (!fresh && (e = tc_ensure(rt, BPF_TC_EGRESS, rt->tc_prog, rt->tc_prog_id, false,
 				     &created, err, errlen)))
 		return e;
-	if (moved)
-		rec.clsact_created = created || created_i; /* the old one went with its namespace */
+	/* moved, or the interface made anew since: the old one's qdisc went with it, and a
+	 * clsact this one has is not kgate's unless made just now */
+	if (moved || (rec.ifindex && rec.ifindex != rt->ifindex))
+		rec.clsact_created = created || created_i;
 	else if (created || created_i)
 		rec.clsact_created = 1;
-	if (moved || created || created_i)
+	if (moved || created || created_i || rec.ifindex != rt->ifindex) {
+		rec.ifindex = rt->ifindex;
 		rec_write(rt->iface, &rec);
+	}
 	return 0;
 pin_err:
 	e = -errno;
@@ -507,6 +532,7 @@ static int fresh_load(struct kg_runtime *rt, enum kg_ingress_hook hook, char *er
 		goto fail;
 	tc_done = true;
 	rec.clsact_created = created;
+	rec.ifindex = rt->ifindex;
 	kg_netns_self(&rec.netns);
 	if ((e = rec_write(rt->iface, &rec))) {
 		snprintf(err, errlen, "%s: writing the attach record under %s: %s", rt->iface,
@@ -678,8 +704,15 @@ int kg_runtime_detach(const char *iface, char *err, size_t errlen)
 		tci_id = prog_id_of(fd);
 		close(fd);
 	}
+	/* the interface of that name made anew since the attach: its clsact is not ours */
+	if (ifindex && have_rec && rec.ifindex && ifindex != rec.ifindex && rec.clsact_created)
+		fprintf(stderr, "kgate: %s: the interface was made anew since kgate attached "
+				"(ifindex %d, then %d): its clsact qdisc is not kgate's, kept\n",
+			iface, rec.ifindex, ifindex);
 	if (ifindex)
-		tc_remove(ifindex, tc_id, tci_id, have_rec && rec.clsact_created);
+		tc_remove(ifindex, tc_id, tci_id,
+			  have_rec && rec.clsact_created &&
+				  (!rec.ifindex || ifindex == rec.ifindex));
 	if (have_dir)
 		remove_pin_dir(dir);
 	rec_path(iface, path, sizeof(path));

@@ -155,11 +155,11 @@ int kg_evring_add(struct kg_evring *er, int map_fd)
 		munmap(c, er->page);
 		return e;
 	}
-	r = &er->rings[er->n++];
+	r = &er->rings[er->n];
 	*r = (struct kg_ring){.fd = map_fd, .consumer = c, .producer = p,
 			      .data = (const __u8 *)p + er->page, .mask = info.max_entries - 1,
 			      .map_len = er->page + 2 * (size_t)info.max_entries};
-	return 0;
+	return er->n++;
 }
 
 /* Bytes a record of header word len takes in the ring: header and data, 8-aligned. */
@@ -169,54 +169,125 @@ static size_t rec_span(__u32 len)
 		7) & ~(size_t)7;
 }
 
-/* One ring to its end: the number of records, or a negative rec() result. */
-static long consume_ring(struct kg_evring *er, struct kg_ring *r)
+/*
+ * Hands ring i's submitted records from *pos on to rec (discarded ones are skipped), each
+ * taken one moving *pos past it, until rec returns non-zero (a negative result leaves
+ * *pos before its record), the producer's position, a record still being written, or the
+ * position limit (the caller's bound on one call). Returns rec's last result.
+ */
+static int ring_walk(struct kg_evring *er, int i, unsigned long *pos, unsigned long limit,
+		     kg_evring_rec_fn rec, void *ctx)
 {
-	unsigned long cons = __atomic_load_n(r->consumer, __ATOMIC_RELAXED), prod;
-	long n = 0;
-	int taken = 0, rc = 0;
+	struct kg_ring *r = &er->rings[i];
+	unsigned long prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
+	int rc = 0;
 
-	prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
-	while (cons < prod) {
-		const __u32 *hdr = (const __u32 *)(r->data + (cons & r->mask));
+	while (*pos < prod && *pos < limit && !rc) {
+		const __u32 *hdr = (const __u32 *)(r->data + (*pos & r->mask));
 		__u32 len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
 
 		if (len & BPF_RINGBUF_BUSY_BIT)
 			break; /* reserved, not yet submitted: the next call */
 		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
-			rc = er->rec(er->ctx, (const __u8 *)hdr + BPF_RINGBUF_HDR_SZ, len);
+			rc = rec(ctx, i, (const __u8 *)hdr + BPF_RINGBUF_HDR_SZ, len);
 			if (rc < 0)
 				break; /* this record is not taken */
-			n++;
-			taken++;
 		}
-		cons += rec_span(len);
-		if (taken == KG_EVRING_BATCH) {
-			er->commit(er->ctx);
-			__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
-			taken = 0;
-		}
-		if (cons >= prod)
+		*pos += rec_span(len);
+		if (*pos >= prod)
 			prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
 	}
-	if (taken)
-		er->commit(er->ctx);
-	__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
-	return rc < 0 ? rc : n;
+	return rc;
 }
 
-long kg_evring_consume(struct kg_evring *er)
+/* Records taken since the last commit, and in all, by consume_ring's walk. */
+struct take {
+	struct kg_evring *er;
+	long n;
+	int taken;
+};
+
+static int take_rec(void *ctx, int i, const void *data, size_t size)
+{
+	struct take *t = ctx;
+	int rc = t->er->rec(t->er->ctx, i, data, size);
+
+	if (rc < 0)
+		return rc;
+	t->n++;
+	t->taken++;
+	return rc || t->taken == KG_EVRING_BATCH ? KG_EVRING_COMMIT : 0;
+}
+
+/*
+ * One ring to its end, or to one ring's size of bytes from where this call began: the
+ * number of records, or a negative rec() result. *more when it stopped at that bound
+ * with records left.
+ */
+static long consume_ring(struct kg_evring *er, int i, bool *more)
+{
+	struct kg_ring *r = &er->rings[i];
+	unsigned long cons = __atomic_load_n(r->consumer, __ATOMIC_RELAXED);
+	unsigned long limit = cons + r->mask + 1;
+	struct take t = {.er = er};
+	int rc;
+
+	/* each commit point: the records taken are in the caller's sinks, then they go */
+	while ((rc = ring_walk(er, i, &cons, limit, take_rec, &t)) > 0) {
+		er->commit(er->ctx);
+		__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
+		t.taken = 0;
+	}
+	if (t.taken) {
+		er->commit(er->ctx);
+		__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
+	}
+	if (more && cons >= limit && cons < __atomic_load_n(r->producer, __ATOMIC_ACQUIRE))
+		*more = true;
+	return rc < 0 ? rc : t.n;
+}
+
+long kg_evring_consume(struct kg_evring *er, bool *more)
 {
 	long total = 0;
 
+	if (more)
+		*more = false;
 	for (int i = 0; i < er->n; i++) {
-		long n = consume_ring(er, &er->rings[i]);
+		long n = consume_ring(er, i, more);
 
 		if (n < 0)
 			return n;
 		total += n;
 	}
 	return total;
+}
+
+/* What kg_evring_peek's walk hands on, and counts. */
+struct peek {
+	kg_evring_rec_fn rec;
+	void *ctx;
+	long n;
+};
+
+static int peek_rec(void *ctx, int i, const void *data, size_t size)
+{
+	struct peek *p = ctx;
+
+	p->n++;
+	return p->rec(p->ctx, i, data, size) ? -1 : 0;
+}
+
+long kg_evring_peek(struct kg_evring *er, int ring, kg_evring_rec_fn rec, void *ctx)
+{
+	struct peek p = {.rec = rec, .ctx = ctx};
+	unsigned long pos;
+
+	if (ring < 0 || ring >= er->n)
+		return -EINVAL;
+	pos = __atomic_load_n(er->rings[ring].consumer, __ATOMIC_RELAXED);
+	ring_walk(er, ring, &pos, pos + er->rings[ring].mask + 1, peek_rec, &p);
+	return p.n;
 }
 
 void kg_evring_free(struct kg_evring *er)

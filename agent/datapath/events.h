@@ -9,6 +9,7 @@
 #ifndef KGATE_DATAPATH_EVENTS_H
 #define KGATE_DATAPATH_EVENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "maps/kgate_maps.h"
@@ -39,21 +40,37 @@ struct kg_evring;
  * ring a batch keeps occupied (about 1,024 x 550 bytes of a 16 MiB ring). */
 #define KG_EVRING_BATCH 1024
 
-/* One record (data[0..size), valid during the call): 0 goes on, < 0 stops the read. */
-typedef int (*kg_evring_rec_fn)(void *ctx, const void *data, size_t size);
+/*
+ * One record (data[0..size), valid during the call) of ring (the index kg_evring_add
+ * gave it): 0 goes on; KG_EVRING_COMMIT commits right after it (the caller's sinks hold
+ * enough: they are written, then the records go); < 0 stops the read (this record is not
+ * taken).
+ */
+#define KG_EVRING_COMMIT 1
+typedef int (*kg_evring_rec_fn)(void *ctx, int ring, const void *data, size_t size);
 /* The records handed over since the last commit are safe: they are let go after it. */
 typedef void (*kg_evring_commit_fn)(void *ctx);
 
 struct kg_evring *kg_evring_new(kg_evring_rec_fn rec, kg_evring_commit_fn commit, void *ctx);
-/* Adds a ring buffer map (its fd stays the caller's). 0 or -errno. */
+/* Adds a ring buffer map (its fd stays the caller's): its index (0, 1, ...), or -errno. */
 int kg_evring_add(struct kg_evring *er, int map_fd);
 /*
  * Reads every ring up to what was submitted: rec for each record (discarded ones are
- * skipped), commit after every KG_EVRING_BATCH of a ring and at its end, then the records
- * go. Records still being written are left for the next call. Returns the number of
- * records, or the first negative rec() result (records before it were committed).
+ * skipped), commit after every KG_EVRING_BATCH of a ring, after a record rec asked for
+ * it, and at its end, then the records go. Records still being written are left for the
+ * next call, and so are those past one ring's size of bytes read from a ring in this call
+ * (a producer that keeps ahead cannot keep the caller here: *more says so, NULL: not
+ * asked). Returns the number of records, or the first negative rec() result (records
+ * before it were committed).
  */
-long kg_evring_consume(struct kg_evring *er);
+long kg_evring_consume(struct kg_evring *er, bool *more);
+/*
+ * Hands ring's submitted records from its consumer position to rec, as consume would,
+ * without taking any (nothing is committed, the position stays): what a restarted reader
+ * finds there before it takes it. rec's non-zero result stops; at most one ring's size of
+ * bytes. Returns the number of records handed over, or -EINVAL for no such ring.
+ */
+long kg_evring_peek(struct kg_evring *er, int ring, kg_evring_rec_fn rec, void *ctx);
 void kg_evring_free(struct kg_evring *er);
 
 #endif /* KGATE_DATAPATH_EVENTS_H */

@@ -4,12 +4,30 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/datapath/netns.h"
+
+/* This thread's namespace's cookie (a socket's: each socket has its namespace's); 0 when
+ * the kernel has none to give (before 5.14). */
+static unsigned long long self_cookie(void)
+{
+	unsigned long long c = 0;
+	socklen_t len = sizeof(c);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &c, &len))
+		c = 0;
+	close(fd);
+	return c;
+}
 
 int kg_netns_self(struct kg_netns *id)
 {
@@ -19,12 +37,40 @@ int kg_netns_self(struct kg_netns *id)
 		return -errno;
 	id->dev = st.st_dev;
 	id->ino = st.st_ino;
+	id->cookie = self_cookie();
 	return 0;
 }
 
 bool kg_netns_same(const struct kg_netns *a, const struct kg_netns *b)
 {
-	return a->dev == b->dev && a->ino == b->ino;
+	return a->dev == b->dev && a->ino == b->ino &&
+	       (!a->cookie || !b->cookie || a->cookie == b->cookie);
+}
+
+/*
+ * Whether the namespace fd is on has the cookie id names (a later namespace may have its
+ * inode number): looked at from inside, this thread going in and back. True when either
+ * is unknown, or when it cannot go in to look (the inode then decides, as before cookies).
+ */
+static bool cookie_matches(int fd, const struct kg_netns *id)
+{
+	unsigned long long c;
+	int back;
+
+	if (!id->cookie)
+		return true;
+	back = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (back < 0)
+		return true;
+	if (setns(fd, CLONE_NEWNET)) {
+		close(back);
+		return true;
+	}
+	c = self_cookie();
+	if (setns(back, CLONE_NEWNET))
+		fprintf(stderr, "kgate: back to our network namespace: %s\n", strerror(errno));
+	close(back);
+	return !c || c == id->cookie;
 }
 
 /* Opens path when it is the namespace id (checked again on the descriptor: a process may
@@ -95,33 +141,82 @@ static int from_mounts(const struct kg_netns *id, char *where, size_t len)
 	return fd;
 }
 
-/* A process in it: the agent that attached is one, while it runs. */
-static int from_processes(const struct kg_netns *id, char *where, size_t len)
+/* Of process pid: its namespace, or (descriptors) one of its open descriptors on it. */
+static int from_process(const char *pid, const struct kg_netns *id, bool descriptors,
+			char *where, size_t len)
+{
+	struct dirent *fe;
+	char path[300];
+	int fd = -1;
+	DIR *fds;
+
+	if (!descriptors) {
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", pid);
+		fd = open_if(path, id);
+		if (fd >= 0)
+			snprintf(where, len, "process %s", pid);
+		return fd;
+	}
+	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+	fds = opendir(path);
+	if (!fds)
+		return -1;
+	while (fd < 0 && (fe = readdir(fds))) {
+		if (fe->d_name[0] == '.')
+			continue;
+		/* by what it is (stat follows the descriptor), not by its link text: one opened
+		 * through a mount reads as that path, or "/" once unmounted */
+		snprintf(path, sizeof(path), "/proc/%s/fd/%s", pid, fe->d_name);
+		fd = open_if(path, id);
+		if (fd >= 0)
+			snprintf(where, len, "process %s, descriptor %s", pid, fe->d_name);
+	}
+	closedir(fds);
+	return fd;
+}
+
+/* A process in it (the agent that attached is one, while it runs), or (descriptors) a
+ * process holding it open: an fd on it, where naming what; or -1. */
+static int from_processes(const struct kg_netns *id, bool descriptors, char *where,
+			  size_t len)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
-	char path[300];
 	int fd = -1;
 
 	if (!d)
 		return -1;
-	while (fd < 0 && (de = readdir(d))) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
-		fd = open_if(path, id);
-		if (fd >= 0)
-			snprintf(where, len, "process %s", de->d_name);
-	}
+	while (fd < 0 && (de = readdir(d)))
+		if (isdigit((unsigned char)de->d_name[0]))
+			fd = from_process(de->d_name, id, descriptors, where, len);
 	closedir(d);
 	return fd;
 }
 
 int kg_netns_open(const struct kg_netns *id, char *where, size_t len)
 {
+	bool held = false;
 	int fd = from_mounts(id, where, len);
 
 	if (fd < 0)
-		fd = from_processes(id, where, len);
-	return fd >= 0 ? fd : -ENOENT;
+		fd = from_processes(id, false, where, len);
+	if (fd < 0) {
+		fd = from_processes(id, true, where, len);
+		held = fd >= 0;
+	}
+	if (fd < 0)
+		return -ENOENT;
+	/* that inode, but a later namespace: the one named is gone (a live one's inode is its
+	 * own, so nothing else holds it either) */
+	if (!cookie_matches(fd, id)) {
+		close(fd);
+		return -ENOENT;
+	}
+	if (held) {
+		/* it lives; entering it through another program's descriptor is the operator's
+		 * call (the holder may be taking it down), not something detach does on its own */
+		close(fd);
+		return -EBUSY;
+	}
+	return fd;
 }

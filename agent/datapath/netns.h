@@ -13,21 +13,31 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A network namespace's identity: its nsfs inode ("net:[ino]" in /proc/PID/ns/net). */
+/*
+ * A network namespace's identity. Its nsfs inode ("net:[ino]" in /proc/PID/ns/net) finds
+ * it, but the kernel gives a freed namespace's inode number to the next one made (the
+ * lowest free number): so the namespace is its cookie (SO_NETNS_COOKIE), a number never
+ * given twice within a boot.
+ */
 struct kg_netns {
 	unsigned long long dev, ino; /* ino 0: unknown (a record written before it was kept) */
+	unsigned long long cookie;   /* 0: unknown (such a record, a kernel before 5.14) */
 };
 
 /* This thread's network namespace: 0, or -errno. */
 int kg_netns_self(struct kg_netns *id);
+/* The same namespace: the same inode, and the same cookie where both are known. */
 bool kg_netns_same(const struct kg_netns *a, const struct kg_netns *b);
 
 /*
  * An fd (O_RDONLY) on the namespace id names, found through what holds it where this
  * process can look: an nsfs mount of this mount namespace (an `ip netns` name, a
- * container runtime's bind mount), then the processes under /proc. where: the path found.
- * -ENOENT when nothing there holds it: the namespace is gone, or is held only by an open
- * descriptor or socket of some process, which no one can enter from outside.
+ * container runtime's bind mount), then the processes under /proc in it; a namespace of
+ * that inode but another cookie is a later one, not it. where: the path found.
+ * -EBUSY when only an open descriptor holds it (where: "process PID, descriptor N"): it
+ * lives, but whoever holds it did not give it a name to enter it by. -ENOENT when
+ * nothing this process can see holds it: it is gone (or only a socket, or a process of
+ * another PID namespace, holds it).
  */
 int kg_netns_open(const struct kg_netns *id, char *where, size_t len);
 

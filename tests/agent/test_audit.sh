@@ -13,8 +13,10 @@
 #     restarted, it delivers the rest with no duplicate and no hole, numbering continues;
 #  4. the delivery rate (records/s confirmed by the mock), printed, never asserted;
 #  5. the sender going between the spool's files and memory over and over (memory bounded
-#     to a few batches): every record exactly once, in order, some read back from files.
-# Case 1 feeds records one by one; 2-4 in batches as kgate run does (the sender then sends
+#     to a few batches): every record exactly once, in order, some read back from files;
+#  6. a write the broker refuses for good: the producer stops there (gapless guarantee),
+#     starts anew, and every record arrives exactly once, in order.
+# Case 1 feeds records one by one; 2-6 in batches as kgate run does (the sender then sends
 # from the spool's blocks in memory while it keeps up, from its files while it does not).
 # The mock keeps ~5 MB per partition (older records are deleted), so each case uses its
 # own topic and stays under ~6,000 records of one node.
@@ -27,7 +29,7 @@ DRV_PID=""
 # TMP, the checks, the mock (tests/agent/mock.sh): BROKERS; `mock down`, `mock up`
 # shellcheck source=tests/agent/mock.sh
 . tests/agent/mock.sh kgate-audit DRV_PID
-mock_start audit1:3 audit2:3 audit3:3 audit4:1 audit5:1
+mock_start audit1:3 audit2:3 audit3:3 audit4:1 audit5:1 audit6:1
 
 # Consumes a topic to $2 (payloads), and "partition key" per line to $2.meta.
 consume() {
@@ -208,6 +210,24 @@ check "5: the sender read some records back from the files, sent the others from
 	"$TMP/d5.out"
 echo "   5: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["read_back"])' \
 	"$TMP/d5.out") of 5000 records read back from the files"
+
+# ---- 6. a write the broker refuses for good ---------------------------------------------------
+# MESSAGE_TOO_LARGE (10) is not retried by librdkafka: with enable.gapless.guarantee the
+# producer stops there (a fatal error, made anew, the spool sent again from the delivered
+# mark) instead of letting the records after the failed ones land before them
+"$DRV" --node broker-1 --brokers "$BROKERS" --topic audit6 --spool "$TMP/spool6" \
+	--count 3000 --rate 1500 --batch 50 --drain-timeout 60 >"$TMP/d6.out" 2>"$TMP/d6.err" &
+DRV_PID=$!
+sleep 0.7
+mock "produce-error 10 1"
+wait $DRV_PID
+rc=$?
+DRV_PID=""
+check "6: driver drained after a write refused for good (exit $rc)" [ $rc -eq 0 ]
+check "6: the producer stopped at the refused write (fatal _GAPLESS_GUARANTEE), restarted" \
+	grep -q 'fatal producer error _GAPLESS_GUARANTEE (restarting it)' "$TMP/d6.err"
+consume audit6 "$TMP/k6"
+check "6: topic audit6 holds seq 1..3000 exactly once, in order" check_seqs "$TMP/k6" 1 3000
 
 echo "test_audit: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -8,8 +8,11 @@
 # counts; SIGHUP reload (a broken file keeps the old policy); SIGKILL then restart adopts
 # the pins (same program ids, enforcement never stopped); --quarantine-iface survives
 # applies; `detach` leaves no pins, links or qdiscs, also run from another network
-# namespace (entering the interface's, or saying why it cannot); two interfaces and generic XDP;
-# the TC ingress build instead of XDP (--tc-ingress); the apply time of 10,000 rules.
+# namespace (entering the interface's, or saying why it cannot: held by a descriptor only,
+# with XDP and with --tc-ingress); a namespace is its cookie (a later one with the gone
+# one's inode is not entered) and a clsact kgate's only on the interface it made it on
+# (one made anew keeps its own, at detach and at adoption); two interfaces and generic
+# XDP; the TC ingress build instead of XDP (--tc-ingress); the apply time of 10,000 rules.
 #
 # Topology: the rig of tests/agent/lib.sh (client netns C, 10.10.77.2, region "eu" --
 # veth -- broker netns B, 10.10.77.1, the mock behind DNAT); a second veth pair inside B
@@ -39,7 +42,7 @@ cleanup() {
 	set +e
 	reap $PROD_PID $AGENT_PID $MOCK_PID $HOLD_PID
 	for root in /sys/fs/bpf/kgate "/sys/fs/bpf/$ID"; do
-		for i in "$IFB" "$IFQ" "$IFG"; do
+		for i in "$IFB" "$IFQ" "$IFG" "${ID}x0"; do
 			KGATE_PIN_ROOT=$root nsenter --net="/run/netns/$NSB" "$KGATE" detach \
 				--iface "$i" >/dev/null 2>&1
 			[ -d "$root/$i" ] && rm -rf "${root:?}/$i"
@@ -49,6 +52,7 @@ cleanup() {
 	ip netns del "$NSC" 2>/dev/null
 	ip netns del "$NSB" 2>/dev/null
 	ip netns del "$NSG" 2>/dev/null
+	for n in $(ip netns list | awk '{print $1}' | grep "^${ID}r"); do ip netns del "$n"; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -411,18 +415,34 @@ AGENT_PID=""
 check "--tc-ingress --detach-on-exit: exit 0, no pins, no clsact" bash -c "[ $rc -eq 0 ] && [ ! -e $PINS ] && ! nsenter --net=/run/netns/$NSB tc qdisc show dev $IFB | grep -q clsact"
 
 # ---- detach from another namespace: the interface's one cannot be entered, or is gone ----------
-# an agent attaches in NSG of its own, and stops (enforcement stays pinned)
-agent_in_g() {
-	ip netns add "$NSG"
-	ip -n "$NSG" link add "$IFG" type veth peer name "${ID}g1"
-	for l in "$IFG" "${ID}g1"; do ip -n "$NSG" link set "$l" up; done
-	nsenter --net="/run/netns/$NSG" "$KGATE" run --iface "$IFG" --policy "$TMP/v1.yaml" \
-		2>"$1" &
+# an agent attaches to interface $2 in namespace $1, and stops (enforcement stays pinned)
+agent_once() { # namespace, interface, log, extra args...
+	local ns=$1 ifc=$2 log=$3
+	shift 3
+	nsenter --net="/run/netns/$ns" "$KGATE" run --iface "$ifc" --policy "$TMP/v1.yaml" "$@" \
+		2>"$log" &
 	AGENT_PID=$!
-	wait_for "$1" 'running: node' 150 || { cat "$1" >&2; return 1; }
+	wait_for "$log" 'running: node' 150 || { cat "$log" >&2; return 1; }
 	kill -TERM "$AGENT_PID"
 	wait "$AGENT_PID"
 	AGENT_PID=""
+}
+# ... in NSG of its own
+agent_in_g() { # log, extra args...
+	local log=$1
+	shift
+	ip netns add "$NSG"
+	ip -n "$NSG" link add "$IFG" type veth peer name "${ID}g1"
+	for l in "$IFG" "${ID}g1"; do ip -n "$NSG" link set "$l" up; done
+	agent_once "$NSG" "$IFG" "$log" "$@"
+}
+# NSG held by a python process's descriptor only (HOLD_PID; its descriptor in hold.out)
+hold_g() {
+	/usr/bin/python3 -c "import os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); print(fd, flush=True); time.sleep(600)" \
+		"/run/netns/$NSG" >"$TMP/hold.out" &
+	HOLD_PID=$!
+	wait_for "$TMP/hold.out" '^[0-9]+$' 50 || bad "the namespace holder did not start"
+	ip netns del "$NSG"
 }
 agent_in_g "$TMP/agent6.log" || exit 1
 # an interface of the same name in B is another one: an agent there does not adopt NSG's pins
@@ -433,21 +453,27 @@ timeout 20 nsenter --net="/run/netns/$NSB" "$KGATE" run --iface "$IFG" --policy 
 rc=$?
 ip -n "$NSB" link del "$IFG"
 check "run in another namespace, same interface name: refused, naming the namespace" bash -c "[ $rc -eq 1 ] && grep -q 'kgate is attached there in network namespace net:\[[0-9]*\] (/run/netns/$NSG)' $TMP/otherns.out"
-# NSG held only by a descriptor (no name, no process in it): it cannot be entered from outside
-/usr/bin/python3 -c "import os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); print(fd, flush=True); time.sleep(600)" \
-	"/run/netns/$NSG" >"$TMP/hold.out" &
-HOLD_PID=$!
-wait_for "$TMP/hold.out" '^[0-9]+$' 50 || bad "the namespace holder did not start"
-ip netns del "$NSG"
-"$KGATE" detach --iface "$IFG" >"$TMP/detach3.out" 2>&1
-rc=$?
-check "detach, namespace held by a descriptor only: exit 1, says where to run it, pins kept" bash -c "[ $rc -eq 1 ] && grep -q 'attached in network namespace net:\[[0-9]*\], not this one.*run .kgate detach --iface $IFG. inside that namespace' $TMP/detach3.out && [ -e $KGATE_PIN_ROOT/$IFG/link_xdp ]"
-nsenter --net="/proc/$HOLD_PID/fd/$(cat "$TMP/hold.out")" "$KGATE" detach --iface "$IFG" \
-	>"$TMP/detach4.out" 2>&1
-rc=$?
-check "detach inside that namespace: exit 0, no pins" bash -c "[ $rc -eq 0 ] && [ ! -e $KGATE_PIN_ROOT/$IFG ]"
-reap "$HOLD_PID"
-HOLD_PID=""
+# NSG held only by a descriptor (no name, no process in it): detach from here refuses,
+# naming the holder, and keeps pin $2; through that descriptor, inside, it removes all
+detach_held() { # what, pin kept
+	local ns
+	"$KGATE" detach --iface "$IFG" >"$TMP/held.out" 2>&1
+	rc=$?
+	check "$1: detach, namespace held by a descriptor only: exit 1, says how, pins kept" bash -c "[ $rc -eq 1 ] && grep -q 'attached in network namespace net:\[[0-9]*\], not this one.*only an open descriptor (process $HOLD_PID, descriptor [0-9]*) holds it: nothing removed; run .kgate detach --iface $IFG. inside that namespace' $TMP/held.out && [ -e $KGATE_PIN_ROOT/$IFG/$2 ]"
+	ns="/proc/$HOLD_PID/fd/$(cat "$TMP/hold.out")"
+	nsenter --net="$ns" "$KGATE" detach --iface "$IFG" >"$TMP/held2.out" 2>&1
+	rc=$?
+	check "$1: detach inside that namespace: exit 0, no pins, no clsact" bash -c "[ $rc -eq 0 ] && [ ! -e $KGATE_PIN_ROOT/$IFG ] && ! nsenter --net=$ns tc qdisc show dev $IFG | grep -q clsact"
+	reap "$HOLD_PID"
+	HOLD_PID=""
+}
+hold_g
+detach_held XDP link_xdp
+# the TC ingress build has no XDP link to tell that the interface is still there: the
+# descriptor does (removing the pins would leave its filters running out of reach)
+agent_in_g "$TMP/agent8.log" --tc-ingress || exit 1
+hold_g
+detach_held "--tc-ingress" prog_tc_ingress
 # NSG deleted: its veth and their filters go with it; the pins stay until a detach
 agent_in_g "$TMP/agent7.log" || exit 1
 ip netns del "$NSG"
@@ -458,6 +484,64 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 check "detach, the namespace is gone: exit 0, says so, no pins" bash -c "grep -q 'network namespace it was attached in (net:\[[0-9]*\]) is gone' $TMP/detach5.out && grep -q '$IFG: detached' $TMP/detach5.out && [ ! -e $KGATE_PIN_ROOT/$IFG ]"
+
+# ---- a namespace is its cookie, an interface its ifindex, the clsact kgate's only if it made it --
+# NSG deleted and gone; the next namespace made gets its inode number (the kernel gives the
+# lowest free one): a detach must see that this is another namespace (its cookie), and
+# leave that one's interface of the same name, and its clsact, alone
+agent_in_g "$TMP/agent9.log" || exit 1
+INO=$(stat -L -c %i "/run/netns/$NSG")
+ip netns del "$NSG"
+for _ in $(seq 100); do # the kernel takes a namespace down asynchronously
+	[ "$(bpftool -j link show pinned "$KGATE_PIN_ROOT/$IFG/link_xdp" | json 'print(d.get("ifindex", 0))')" = 0 ] && break
+	sleep 0.1
+done
+# (the number is freed after the interfaces went; the misses are kept, so that the lower
+# free numbers they took leave NSG's the lowest)
+REUSED=""
+for i in $(seq 50); do
+	ip netns add "${ID}r$i"
+	[ "$(stat -L -c %i "/run/netns/${ID}r$i")" = "$INO" ] && { REUSED="${ID}r$i"; break; }
+	sleep 0.1
+done
+if [ -n "$REUSED" ]; then
+	ip -n "$REUSED" link add "$IFG" type veth peer name "${ID}g1"
+	ip netns exec "$REUSED" tc qdisc add dev "$IFG" clsact
+	"$KGATE" detach --iface "$IFG" >"$TMP/detach8.out" 2>&1
+	rc=$?
+	check "detach, a later namespace has the gone one's inode: gone, its clsact untouched" bash -c "[ $rc -eq 0 ] && grep -q 'network namespace it was attached in (net:\[$INO\]) is gone' $TMP/detach8.out && [ ! -e $KGATE_PIN_ROOT/$IFG ] && ip netns exec $REUSED tc qdisc show dev $IFG | grep -q clsact"
+else
+	echo "skipped: no namespace made here got the inode number $INO back (others are made meanwhile)"
+	"$KGATE" detach --iface "$IFG" >/dev/null 2>&1
+fi
+for i in $(seq 50); do ip netns del "${ID}r$i" 2>/dev/null; done
+
+# IFR in B attached (kgate makes the clsact), the agent stopped, IFR made anew with a
+# clsact of someone else's: detach removes kgate's pins and leaves that qdisc
+IFR="${ID}x0"
+remake_r() { # a new IFR (a new ifindex), with a clsact not kgate's when $1 is "clsact"
+	ip -n "$NSB" link del "$IFR" 2>/dev/null
+	ip -n "$NSB" link add "$IFR" type veth peer name "${ID}x1"
+	for l in "$IFR" "${ID}x1"; do ip -n "$NSB" link set "$l" up; done
+	[ "${1:-}" != clsact ] || inb tc qdisc add dev "$IFR" clsact
+}
+remake_r
+agent_once "$NSB" "$IFR" "$TMP/agent10.log" || exit 1
+check "IFR: kgate made its clsact" bash -c "nsenter --net=/run/netns/$NSB tc qdisc show dev $IFR | grep -q clsact"
+remake_r clsact
+kg detach --iface "$IFR" >"$TMP/detach9.out" 2>&1
+rc=$?
+check "detach, the interface made anew with a clsact of its own: pins removed, that qdisc kept" bash -c "[ $rc -eq 0 ] && grep -q 'made anew since kgate attached' $TMP/detach9.out && [ ! -e $KGATE_PIN_ROOT/$IFR ] && nsenter --net=/run/netns/$NSB tc qdisc show dev $IFR | grep -q clsact"
+# the same through an agent that adopts the pins on the new interface (it attaches into
+# the clsact it finds there, which stays someone else's)
+remake_r
+agent_once "$NSB" "$IFR" "$TMP/agent11.log" || exit 1
+remake_r clsact
+agent_once "$NSB" "$IFR" "$TMP/agent12.log" || exit 1
+kg detach --iface "$IFR" >"$TMP/detach10.out" 2>&1
+rc=$?
+check "adopted on the interface made anew, then detached: that clsact kept, no pins" bash -c "[ $rc -eq 0 ] && grep -q 're-attaching' $TMP/agent12.log && [ ! -e $KGATE_PIN_ROOT/$IFR ] && nsenter --net=/run/netns/$NSB tc qdisc show dev $IFR | grep -q clsact"
+ip -n "$NSB" link del "$IFR"
 
 cat "$TMP/measure.txt" 2>/dev/null
 echo "agent runtime: $pass passed, $fail failed"

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "cu_run.h"
 
@@ -26,4 +28,18 @@ int cu_run(void)
 		 CU_get_number_of_suites_failed();
 	CU_cleanup_registry();
 	return failed ? 1 : 0;
+}
+
+int cu_tmpdir(char *dir, size_t len, const char *name)
+{
+	snprintf(dir, len, "/tmp/kgate-test-%s.XXXXXX", name);
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+int cu_tmpdir_remove(const char *dir)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
 }

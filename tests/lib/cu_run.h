@@ -28,4 +28,9 @@ int cu_suite(const char *name, CU_InitializeFunc init, CU_CleanupFunc clean,
  */
 int cu_run(void);
 
+/* A suite's own directory, /tmp/kgate-test-NAME.XXXXXX made anew into dir: 0 or -1. */
+int cu_tmpdir(char *dir, size_t len, const char *name);
+/* ... removed with everything in it, at the suite's end: 0 or -1. */
+int cu_tmpdir_remove(const char *dir);
+
 #endif

@@ -11,7 +11,10 @@
  * --no-stdin). Lines on stdin are commands: "down" and "up" take the broker
  * off the network and bring it back (rd_kafka_mock_broker_set_down/up: its
  * connections are closed and new ones refused, its data is kept); each is
- * acknowledged on stderr ("mock_broker: down"). Other lines are ignored. Everything else (librdkafka logs, errors) goes to stderr, so
+ * acknowledged on stderr ("mock_broker: down"). "produce-error CODE N" makes
+ * the next N Produce requests fail with Kafka error CODE (e.g. 10,
+ * MESSAGE_TOO_LARGE: one librdkafka does not retry). Other lines are ignored.
+ * Everything else (librdkafka logs, errors) goes to stderr, so
  * a test can read the first stdout line and keep the broker alive by
  * holding stdin open: closing it stops the broker even if the test was
  * killed before its trap ran.
@@ -73,7 +76,8 @@ static void usage(FILE *f, const char *prog)
 		"create the given topics, print \"BOOTSTRAP host:port\" on stdout and\n"
 		"serve until SIGTERM, SIGINT or end of file on stdin.\n"
 		"Commands on stdin, one a line: \"down\" (connections closed, new ones\n"
-		"refused, data kept) and \"up\".\n"
+		"refused, data kept), \"up\", and \"produce-error CODE N\" (the next N\n"
+		"Produce requests fail with Kafka error CODE).\n"
 		"\n"
 		"  -t, --topic NAME[:PARTITIONS]  create topic NAME with PARTITIONS\n"
 		"                                 partitions (default %d, max %d);\n"
@@ -139,8 +143,18 @@ static void free_topics(struct topic_arg *topics, int ntopics)
 static void run_command(rd_kafka_mock_cluster_t *mcluster, const char *line)
 {
 	rd_kafka_resp_err_t err;
-	int down;
+	int down, code, n;
 
+	if (sscanf(line, "produce-error %d %d", &code, &n) == 2 && n > 0) {
+		rd_kafka_resp_err_t errs[n];
+
+		for (int i = 0; i < n; i++)
+			errs[i] = (rd_kafka_resp_err_t)code;
+		/* api key 0: Produce */
+		rd_kafka_mock_push_request_errors_array(mcluster, 0, n, errs);
+		fprintf(stderr, "mock_broker: %s\n", line);
+		return;
+	}
 	if (!strcmp(line, "down"))
 		down = 1;
 	else if (!strcmp(line, "up"))

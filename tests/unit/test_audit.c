@@ -35,6 +35,7 @@
 #include "agent/decode/report.h"
 #include "agent/metrics/metrics.h"
 #include "bpf/kafka_decode.h"
+#include "tests/lib/cu_run.h"
 
 /* 2026-11-27T23:35:00.123456789Z */
 #define WALL 1795822500123456789ull
@@ -43,16 +44,12 @@ static char tmpdir[256];
 
 static int suite_init(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/kgate-test-audit.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return cu_tmpdir(tmpdir, sizeof(tmpdir), "audit");
 }
 
 static int suite_clean(void)
 {
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return cu_tmpdir_remove(tmpdir);
 }
 
 static void full_event(struct kg_event *ev)
@@ -303,9 +300,26 @@ static void test_codec_limits(void)
 	ev.principal_len = KD_USER_MAX;
 	memset(ev.client_id, 0x01, sizeof(ev.client_id));
 	ev.client_id_len = KD_CLIENT_ID_MAX;
-	n = kg_audit_encode_at(b, sizeof(b), &ev, &full_names, ~0ull, "a-long-node-name-0123456789",
-			       WALL);
-	CU_ASSERT(n > 0 && n < KG_AUDIT_RECORD_MAX);
+	/* ... with every name the lookup gives at its longest, and the longest node name:
+	 * a record must fit KG_AUDIT_RECORD_MAX whatever it carries */
+	{
+		static struct kg_event_names worst;
+		char node[KG_AUDIT_NODE_MAX + 1];
+
+		memset(&worst, 0x01, sizeof(worst));
+		worst.policy_version[sizeof(worst.policy_version) - 1] = 0;
+		worst.rule[sizeof(worst.rule) - 1] = 0;
+		worst.region[sizeof(worst.region) - 1] = 0;
+		worst.principal[sizeof(worst.principal) - 1] = 0;
+		worst.allow_sample = ~0u;
+		memset(node, 0x01, KG_AUDIT_NODE_MAX);
+		node[KG_AUDIT_NODE_MAX] = 0;
+		ev.rule_id = 1;
+		ev.region_id = 1;
+		n = kg_audit_encode_at(b, sizeof(b), &ev, &worst, ~0ull, node, WALL);
+		CU_ASSERT(n > 0 && n < KG_AUDIT_RECORD_MAX);
+		printf("(worst record: %d bytes) ", n);
+	}
 	/* lengths beyond the buffers are clamped, never read past */
 	ev.topic_len = 0xffff;
 	ev.principal_len = 0xff;
@@ -639,6 +653,17 @@ static struct kg_audit *open_pipeline(const char *name, const char *sock)
 	return a;
 }
 
+/* A pipeline's n records of ev, written, then it is closed. */
+static void write_closed(const char *name, const struct kg_event *ev, int n)
+{
+	struct kg_audit *a = open_pipeline(name, NULL);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	for (int i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(kg_audit_event(a, ev), 0);
+	kg_audit_close(a, 0);
+}
+
 static void test_pipeline_file_and_seq(void)
 {
 	struct kg_event ev;
@@ -649,11 +674,7 @@ static void test_pipeline_file_and_seq(void)
 
 	subdir(file, sizeof(file), "p1.jsonl");
 	full_event(&ev);
-	a = open_pipeline("p1", NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-	for (int i = 0; i < 10; i++)
-		CU_ASSERT_EQUAL(kg_audit_event(a, &ev), 0);
-	kg_audit_close(a, 0);
+	write_closed("p1", &ev, 10);
 	CU_ASSERT_EQUAL(file_check_seqs(file, 1), 10);
 
 	/* clean restart: numbering continues */
@@ -694,6 +715,99 @@ static void test_pipeline_file_and_seq(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT(a->next_seq >= 18 + 3);
 	kg_audit_close(a, 0);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : st.st_size;
+}
+
+/*
+ * A kill between the pages of a write leaves the audit file ending in part of a record: the
+ * next open cuts it off, so the file stays JSON lines (the next record would be glued to
+ * it). A file that holds no line end in its last KG_AUDIT_RECORD_MAX bytes is not an audit
+ * file: refused, left as it is.
+ */
+static void test_pipeline_file_cut(void)
+{
+	static const char part[] = "{\"node\":\"n1\",\"seq\":6,\"time\":\"2026-";
+	char file[300], junk[KG_AUDIT_RECORD_MAX + 10], err[256];
+	struct kg_audit_opts o = {.node = "n1"};
+	struct kg_event ev;
+	struct kg_audit *a;
+	off_t whole;
+	int fd;
+
+	subdir(file, sizeof(file), "cut.jsonl");
+	full_event(&ev);
+	write_closed("cut", &ev, 5);
+	whole = file_size(file);
+	fd = open(file, O_WRONLY | O_APPEND);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(write(fd, part, strlen(part)), (ssize_t)strlen(part));
+	close(fd);
+
+	a = open_pipeline("cut", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(file_size(file), whole); /* cut back to the last whole record */
+	CU_ASSERT_EQUAL(a->next_seq, 6);
+	CU_ASSERT_EQUAL(kg_audit_event(a, &ev), 0);
+	kg_audit_close(a, 0);
+	CU_ASSERT_EQUAL(file_check_seqs(file, 1), 6);
+
+	/* not JSON lines: refused, untouched */
+	subdir(file, sizeof(file), "notjsonl.bin");
+	memset(junk, 'x', sizeof(junk));
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	close(fd);
+	o.file = file;
+	CU_ASSERT_PTR_NULL(kg_audit_open(&o, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not a file of audit records"));
+	CU_ASSERT_EQUAL(file_size(file), (off_t)sizeof(junk));
+}
+
+/*
+ * An event whose record does not fit (impossible with the real bound: the test makes the
+ * room smaller): it is not lost silently, a record_too_long gap record of its class stands
+ * under its number, and numbering goes on.
+ */
+static void test_pipeline_encode_gap(void)
+{
+	char file[300], *line = NULL;
+	struct kg_event ev;
+	struct kg_audit *a;
+	size_t cap = 0;
+	ssize_t len;
+	bool gap = false;
+	FILE *f;
+
+	subdir(file, sizeof(file), "enc.jsonl");
+	full_event(&ev);
+	ev.verdict = KG_ACT_REJECT;
+	a = open_pipeline("enc", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(kg_audit_event(a, &ev), 0);
+	a->record_room = 200;
+	CU_ASSERT_EQUAL(kg_audit_event(a, &ev), -EMSGSIZE);
+	a->record_room = KG_AUDIT_RECORD_MAX;
+	CU_ASSERT_EQUAL(kg_audit_event(a, &ev), 0);
+	CU_ASSERT_EQUAL(a->gap_records, 1);
+	kg_audit_close(a, 0);
+	CU_ASSERT_EQUAL(file_check_seqs(file, 1), 3);
+	f = fopen(file, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while ((len = getline(&line, &cap, f)) > 0)
+		gap |= strstr(line, "\"seq\":2,") &&
+		       strstr(line, "\"kind\":\"gap\",\"lost_deny\":1,\"lost_allow\":0,"
+			      "\"after_seq\":1,\"before_seq\":2,"
+			      "\"reason\":\"record_too_long\"");
+	CU_ASSERT(gap);
+	free(line);
+	fclose(f);
 }
 
 /* A crash between the spool write and the file write of a record: the restarted
@@ -900,18 +1014,12 @@ static void test_pipeline_spool_full_gap(void)
 	kg_audit_close(a, 0);
 }
 
-static off_t file_size(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) ? -1 : st.st_size;
-}
-
 /*
  * A batch (kg_audit_batch_begin/_end, as kgate run drains its ring buffers): no sink sees
- * a record before the batch ends or holds KG_AUDIT_BATCH_BYTES, then every sink has all
- * of them in order; a spool write that fails in a batch loses exactly the batch's
- * records, counted by class and reported in one gap record.
+ * a record before the batch ends (kg_audit_batch_full says when it holds
+ * KG_AUDIT_BATCH_BYTES), then every sink has all of them in order; a spool write that
+ * fails in a batch loses exactly the batch's records, counted by class and reported in
+ * one gap record, whose number a failed try does not use up.
  */
 static void test_pipeline_batch(void)
 {
@@ -923,7 +1031,7 @@ static void test_pipeline_batch(void)
 	struct kg_audit *a;
 	const char *rec;
 	size_t len = 0, rlen;
-	__u64 seq, want = 1, n = 0, held, last;
+	__u64 seq, want = 1, n = 0, held, last, per, fill = 0;
 	int fd, good;
 	bool gap = false;
 
@@ -953,14 +1061,22 @@ static void test_pipeline_batch(void)
 	len = 0;
 	CU_ASSERT(read_until(a, fd, buf, sizeof(buf), &len, "\"seq\":10,"));
 
-	/* past the byte bound a batch is written before its end */
+	/*
+	 * Past the byte bound the batch says it is full, and still nothing is written before
+	 * its end: its events are still in the ring buffer, a record on disk now would be
+	 * recorded again by the next agent after a kill.
+	 */
 	held = file_size(file);
 	kg_audit_batch_begin(a);
-	for (__u64 i = 0; i <= KG_AUDIT_BATCH_BYTES / (held / 10); i++)
+	per = KG_AUDIT_BATCH_BYTES / (held / 10); /* records of this size in a full batch */
+	while (!kg_audit_batch_full(a) && fill++ < 2 * per)
 		kg_audit_event(a, &ev);
-	CU_ASSERT(file_size(file) > (off_t)held);
-	CU_ASSERT(a->held_bytes < KG_AUDIT_BATCH_BYTES);
+	CU_ASSERT(fill >= per && fill <= per + 2);
+	kg_audit_event(a, &ev);
+	CU_ASSERT_EQUAL(file_size(file), (off_t)held);
+	CU_ASSERT_EQUAL(a->spool.records, 10);
 	kg_audit_batch_end(a);
+	CU_ASSERT(!kg_audit_batch_full(a));
 	last = a->next_seq - 1;
 	CU_ASSERT_EQUAL(file_check_seqs(file, 1), last);
 	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
@@ -1016,6 +1132,22 @@ static void test_open_errors(void)
 	o = (struct kg_audit_opts){.node = "n1", .file = "/nonexistent-dir/x.jsonl"};
 	CU_ASSERT_PTR_NULL(kg_audit_open(&o, err, sizeof(err)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent-dir/x.jsonl"));
+	/* a node name past KG_AUDIT_NODE_MAX: refused (every record must fit its buffer) */
+	{
+		char node[KG_AUDIT_NODE_MAX + 2];
+		struct kg_audit *a;
+
+		memset(node, 'n', sizeof(node) - 1);
+		node[sizeof(node) - 1] = 0;
+		o = (struct kg_audit_opts){.node = node};
+		CU_ASSERT_PTR_NULL(kg_audit_open(&o, err, sizeof(err)));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "node name is longer than"));
+		node[KG_AUDIT_NODE_MAX] = 0;
+		a = kg_audit_open(&o, err, sizeof(err));
+		CU_ASSERT_PTR_NOT_NULL(a);
+		if (a)
+			kg_audit_close(a, 0);
+	}
 	CU_ASSERT_PTR_NULL(kg_metrics_open("nocolon", &(struct kg_metrics_sources){0}, err,
 					   sizeof(err)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "ADDR:PORT"));
@@ -1296,6 +1428,10 @@ int register_audit_tests(void)
 	    !CU_add_test(
 		    s, "pipeline: crash between spool and file: seq from the spool, file caught up",
 		    test_pipeline_crash_file_catch_up) ||
+	    !CU_add_test(s, "pipeline: a record cut by a crash cut off at open; not JSONL refused",
+			 test_pipeline_file_cut) ||
+	    !CU_add_test(s, "pipeline: a record that does not fit: a record_too_long gap record",
+			 test_pipeline_encode_gap) ||
 	    !CU_add_test(s, "pipeline: observe backlog, live records, slow client dropped",
 			 test_pipeline_observe) ||
 	    !CU_add_test(s, "pipeline: metrics text", test_pipeline_metrics_text) ||

@@ -21,6 +21,7 @@
 #include <bpf/bpf.h>
 
 #include "agent/datapath/events.h"
+#include "tests/lib/insn.h"
 
 #define REC_MAX 4096
 #define NEV 6
@@ -319,14 +320,6 @@ static void test_bad_entries(void)
 
 /* ---- the ring reader ------------------------------------------------------------------ */
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), \
-					       .off = (o), .imm = (i)})
-#define CALL(fn)	     INSN(BPF_JMP | BPF_CALL, 0, 0, 0, fn)
-#define MOV_K(d, i)	     INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
-#define LD_MAP(d, fd)                                                                              \
-	INSN(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), INSN(0, 0, 0, 0, 0)
-#define EXIT		     INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
-
 /* A socket filter that submits one 8-byte record (the time: each larger than the last),
  * or (discard) reserves one and discards it. Run by BPF_PROG_RUN. */
 static int ring_prog(int map, bool discard)
@@ -372,7 +365,9 @@ static void prog_runs(int prog, int n)
 }
 
 struct ring_seen {
-	int n, stop_at, commits[8], ncommits;
+	int n, stop_at, commit_at, commits[8], ncommits;
+	int feed;	/* a producer that keeps ahead: this many records more per record read */
+	int feed_prog;
 	__u64 last;
 	const unsigned long *cons; /* the kernel's consumer position, as a second mapping */
 	unsigned long pos;	    /* where it was last seen */
@@ -389,11 +384,12 @@ static void ring_check_pos(struct ring_seen *t)
 	t->committed = false;
 }
 
-static int ring_rec(void *ctx, const void *data, size_t size)
+static int ring_rec(void *ctx, int ring, const void *data, size_t size)
 {
 	struct ring_seen *t = ctx;
 	__u64 v;
 
+	CU_ASSERT_EQUAL(ring, 0);
 	ring_check_pos(t);
 	if (t->n == t->stop_at)
 		return -7;
@@ -402,7 +398,20 @@ static int ring_rec(void *ctx, const void *data, size_t size)
 	CU_ASSERT(v > t->last); /* in order, none twice */
 	t->last = v;
 	t->n++;
-	return 0;
+	if (t->feed)
+		prog_runs(t->feed_prog, t->feed);
+	return t->n == t->commit_at ? KG_EVRING_COMMIT : 0;
+}
+
+/* kg_evring_peek's callback: counts, stops at stop_at. */
+static int ring_peek(void *ctx, int ring, const void *data, size_t size)
+{
+	struct ring_seen *t = ctx;
+
+	(void)ring;
+	(void)data;
+	CU_ASSERT_EQUAL(size, 8);
+	return ++t->n == t->stop_at;
 }
 
 static void ring_commit(void *ctx)
@@ -420,7 +429,8 @@ static void test_evring(void)
 	long page = sysconf(_SC_PAGESIZE);
 	int map = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "t_ring", 0, 0, 1 << 16, NULL);
 	int out, dis, total = KG_EVRING_BATCH * 2 + 100;
-	struct ring_seen t = {.stop_at = -1};
+	struct ring_seen t = {.stop_at = -1, .commit_at = -1};
+	bool more = true;
 	struct kg_evring *er;
 	void *cons;
 
@@ -437,7 +447,7 @@ static void test_evring(void)
 	t.pos = *t.cons;
 	er = kg_evring_new(ring_rec, ring_commit, &t);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(er);
-	CU_ASSERT_EQUAL(kg_evring_add(er, map), 0);
+	CU_ASSERT_EQUAL(kg_evring_add(er, map), 0); /* its index */
 	/* not a ring buffer: refused */
 	{
 		int arr = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_arr", 4, 4, 1, NULL);
@@ -453,7 +463,8 @@ static void test_evring(void)
 		if (i % 7 == 0)
 			prog_runs(dis, 1);
 	}
-	CU_ASSERT_EQUAL(kg_evring_consume(er), total);
+	CU_ASSERT_EQUAL(kg_evring_consume(er, &more), total);
+	CU_ASSERT(!more);
 	CU_ASSERT_EQUAL(t.n, total);
 	CU_ASSERT_EQUAL(t.ncommits, 3);
 	CU_ASSERT_EQUAL(t.commits[0], KG_EVRING_BATCH);
@@ -461,19 +472,63 @@ static void test_evring(void)
 	CU_ASSERT_EQUAL(t.commits[2], total);
 	CU_ASSERT(!t.moved_early);
 	/* nothing new: nothing read, nothing committed */
-	CU_ASSERT_EQUAL(kg_evring_consume(er), 0);
+	CU_ASSERT_EQUAL(kg_evring_consume(er, NULL), 0);
 	CU_ASSERT_EQUAL(t.ncommits, 3);
 
 	/* a record refused: those before it are committed and gone, it is read again next */
 	prog_runs(out, 10);
 	t.stop_at = total + 4;
 	t.ncommits = 0;
-	CU_ASSERT_EQUAL(kg_evring_consume(er), -7);
+	CU_ASSERT_EQUAL(kg_evring_consume(er, NULL), -7);
 	CU_ASSERT_EQUAL(t.n, total + 4);
 	CU_ASSERT(t.ncommits == 1 && t.commits[0] == total + 4);
 	t.stop_at = -1;
-	CU_ASSERT_EQUAL(kg_evring_consume(er), 6);
+	CU_ASSERT_EQUAL(kg_evring_consume(er, NULL), 6);
 	CU_ASSERT_EQUAL(t.n, total + 10);
+	CU_ASSERT(!t.moved_early);
+
+	/* a record that asks for a commit: committed (and let go) right after it, then the
+	 * batch goes on */
+	prog_runs(out, 20);
+	t.commit_at = total + 15;
+	t.ncommits = 0;
+	CU_ASSERT_EQUAL(kg_evring_consume(er, NULL), 20);
+	CU_ASSERT(t.ncommits == 2 && t.commits[0] == total + 15 && t.commits[1] == total + 30);
+	CU_ASSERT(!t.moved_early);
+	t.commit_at = -1;
+
+	/* a look at the head takes nothing: the same records are there for the next read */
+	prog_runs(out, 5);
+	{
+		struct ring_seen p = {.stop_at = 3};
+
+		CU_ASSERT_EQUAL(kg_evring_peek(er, 0, ring_peek, &p), 3);
+		p.stop_at = -1;
+		p.n = 0;
+		CU_ASSERT_EQUAL(kg_evring_peek(er, 0, ring_peek, &p), 5);
+		CU_ASSERT_EQUAL(kg_evring_peek(er, 1, ring_peek, &p), -EINVAL);
+	}
+	CU_ASSERT_EQUAL(kg_evring_consume(er, NULL), 5);
+	CU_ASSERT(!t.moved_early);
+
+	/*
+	 * A producer that keeps ahead (each record read brings two more): one call takes at
+	 * most a ring's size of bytes and says more are left, so its caller gets back to its
+	 * signals and timers (the ring holds 1 << 16 bytes of 16-byte records).
+	 */
+	t.n = 0;
+	t.last = 0;
+	t.feed = 2;
+	t.feed_prog = out;
+	t.stop_at = 10 * (1 << 16) / 16; /* a reader without the bound never stops: this does */
+	prog_runs(out, 1);
+	CU_ASSERT(kg_evring_consume(er, &more) > 0);
+	CU_ASSERT(more);
+	CU_ASSERT(t.n <= (1 << 16) / 16);
+	t.feed = 0;
+	t.stop_at = -1;
+	while (more)
+		kg_evring_consume(er, &more);
 	CU_ASSERT(!t.moved_early);
 
 	kg_evring_free(er);
