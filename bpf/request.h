@@ -80,6 +80,11 @@ static __always_inline void kg_on_frame(struct kg_loop *lp, struct kg_flow *f)
 		if (f->sasl_step < 255)
 			f->sasl_step++;
 	}
+	/* an open SASL exchange keeps the flow's slot (its state is there) until a request */
+	if (f->dec.api_key == KAFKA_SASL_HANDSHAKE)
+		f->flags |= KG_FLOW_SASL;
+	else if (!kg_exempt(f->dec.api_key))
+		f->flags &= ~KG_FLOW_SASL;
 	f->frame_topics = 0;
 	f->frame_done = 0;
 	f->frame_exempt = kg_exempt(f->dec.api_key);
@@ -246,11 +251,13 @@ static long kg_step(__u32 i, void *data)
 
 /*
  * Decodes the packet's new bytes (from src->off) and applies what they decide; the
- * flow's sequence moves past the packet, and what the decoder read is remembered for
- * retransmissions. Returns the packet's outcome (KG_OUT_*).
+ * flow's sequence moves past the packet (and past passed-ahead segments it reaches), and
+ * what the decoder read is remembered for retransmissions. Returns the packet's outcome
+ * (KG_OUT_*).
  */
-static __always_inline __u8 kg_decode(KG_CTX *ctx, const struct kg_pkt *p, struct kg_flow *f,
-				      struct kg_scratch *sc, struct kd_src *src, __u32 epoch)
+static __always_inline __u8 kg_decode(KG_CTX *ctx, const struct kg_pkt *p, struct kg_conn *cn,
+				      struct kg_flow *f, struct kg_scratch *sc,
+				      struct kd_src *src, __u32 epoch)
 {
 	struct kg_loop lp = {};
 	__u32 start = src->off;
@@ -275,9 +282,20 @@ static __always_inline __u8 kg_decode(KG_CTX *ctx, const struct kg_pkt *p, struc
 		kd_fatal(&f->dec, KD_ERR_BOUND);
 		lp.out.outcome = kg_undecodable(f, lp.out.gen);
 	}
+	cn->bytes += p->seq + p->payload_len - cn->next_seq;
+	cn->next_seq = p->seq + p->payload_len;
+	/*
+	 * Passed-ahead segments from here on are skipped bytes: jumped over. The steps that
+	 * read no bytes (the frame's end, when the jump reached it) run now, so that its
+	 * response finds the request counted.
+	 */
+	if (f->nahead && lp.out.outcome == KG_OUT_PASS && kg_ahead_jump(cn, f) &&
+	    f->dec.phase != KD_PH_DEAD) {
+		src->off = src->end;
+		src->last_ev = KD_EV_CONTINUE;
+		bpf_loop(KD_STEPS_BASE, kg_step, &lp, 0);
+	}
 	kg_ev_end();
-	f->bytes += p->payload_len;
-	f->next_seq = p->seq + p->payload_len;
 	kg_retx_remember(ctx, f, p, src, &lp.out, start);
 	return lp.out.outcome;
 }

@@ -208,57 +208,185 @@ __attribute__((noinline)) int kg_retransmission(KG_CTX *ctx, struct kg_flow *f,
 		    h.h[0] != r->hash[0] || h.h[1] != r->hash[1])
 			return -1;
 	}
-	/*
-	 * Older decided bytes are not remembered: passing them is safe only if the decoder
-	 * skipped them, which cannot be known any more. Conservatively, a retransmission
-	 * that reaches back beyond the remembered window is dropped.
-	 */
-	{
-		__u32 oldest = f->next_seq;
-
-		for (int i = 0; i < KG_RETX_SLOTS; i++)
-			if (f->retx[i].len && (__s32)(f->retx[i].seq - oldest) < 0)
-				oldest = f->retx[i].seq;
-		if ((__s32)(p->seq - oldest) < 0 && (__s32)(f->next_seq - oldest) > 0)
-			return -1;
-	}
 	return 0;
+}
+
+/*
+ * Older decided bytes are not remembered: passing them is safe only if the decoder
+ * skipped them, which cannot be known any more. Conservatively, a retransmission that
+ * reaches back beyond the remembered window is dropped (true).
+ */
+static __always_inline bool kg_retx_too_old(const struct kg_flow *f, const struct kg_pkt *p,
+					    __u32 next_seq)
+{
+	__u32 oldest = next_seq;
+
+	for (int i = 0; i < KG_RETX_SLOTS; i++)
+		if (f->retx[i].len && (__s32)(f->retx[i].seq - oldest) < 0)
+			oldest = f->retx[i].seq;
+	return (__s32)(p->seq - oldest) < 0 && (__s32)(next_seq - oldest) > 0;
 }
 
 /* What in-order normalization makes of a segment's bytes. */
 enum kg_seq {
-	KG_SEQ_NEW,  /* new bytes from src->off on: decode them */
-	KG_SEQ_OLD,  /* only bytes decided before, as they were (rewrites made again): pass */
-	KG_SEQ_DROP, /* beyond the next expected byte, or old bytes that differ: drop */
+	KG_SEQ_NEW,   /* new bytes from src->off on: decode them */
+	KG_SEQ_OLD,   /* only bytes decided before, as they were (rewrites made again): pass */
+	KG_SEQ_DROP,  /* beyond the next expected byte, or old bytes that differ: drop */
+	KG_SEQ_AHEAD, /* beyond it, but wholly inside bytes the decoder skips: pass */
 };
 
 /*
- * In-order normalization: the decoder only advances on in-order bytes. A segment that
- * starts beyond next_seq is dropped (the sender retransmits); bytes before next_seq
- * were decided, and are checked against what the flow remembers.
+ * How many bytes from next_seq on the decoder will pass over by length before it reads
+ * again: the skip it armed (a record set, the rest of a client id, a tagged field's
+ * value, the rest of an undecodable frame, a SASL token past the user name) and, once
+ * the body is read, the rest of the frame. 0 when it reads next (a frame's size, a
+ * field) or reads nothing more (decoding ended). It is derived from bytes already read
+ * in order, so it is the broker's too.
  */
-static __always_inline enum kg_seq kg_in_order(KG_CTX *ctx, struct kg_flow *f, struct kg_pkt *p,
-					       struct kd_src *src)
+static __always_inline __u32 kg_skip_region(const struct kd_state *d)
 {
-	__s32 d = (__s32)(p->seq - f->next_seq);
-	__u32 old = -d;
+	if (d->phase == KD_PH_DEAD || d->phase == KD_PH_SIZE)
+		return 0;
+	return d->skip + (d->phase == KD_PH_TRAIL ? d->frame_left : 0);
+}
 
-	if (d > 0) {
+/*
+ * A segment [seq, seq + len) ahead of next_seq. It passes when it lies wholly inside the
+ * skip region (the broker queues it until the gap before it is filled; whatever it holds,
+ * neither side ever reads it as a field), and the flow remembers it, so that later
+ * in-order bytes are not taken for a gap (kg_ahead_jump). Anything else ahead is dropped
+ * (the sender retransmits): it carries bytes the decoder must read in order.
+ */
+static __always_inline enum kg_seq kg_ahead(struct kg_conn *cn, struct kg_flow *f,
+					    const struct kg_pkt *p)
+{
+	__u64 start = p->seq - cn->next_seq, end = start + p->payload_len;
+	__u32 pend = p->seq + p->payload_len;
+	int free_i = -1;
+
+	if ((f->flags & KG_FLOW_DEAD) || end > kg_skip_region(&f->dec)) {
 		kg_count(KG_C_OOO_DROPS);
 		return KG_SEQ_DROP;
 	}
+	/* merged with one it overlaps or touches, else in a free entry */
+	KD_UNROLL
+	for (int i = 0; i < KG_AHEAD; i++) {
+		struct kg_ahead *a = &f->ahead[i];
+
+		if (a->seq == a->end) {
+			if (free_i < 0)
+				free_i = i;
+			continue;
+		}
+		if ((__s32)(p->seq - a->end) > 0 || (__s32)(a->seq - pend) > 0)
+			continue;
+		if ((__s32)(p->seq - a->seq) < 0)
+			a->seq = p->seq;
+		if ((__s32)(pend - a->end) > 0)
+			a->end = pend;
+		kg_count(KG_C_AHEAD_PASSED);
+		return KG_SEQ_AHEAD;
+	}
+	if (free_i < 0) {
+		kg_count(KG_C_AHEAD_FULL_DROPS);
+		return KG_SEQ_DROP;
+	}
+	f->ahead[free_i & (KG_AHEAD - 1)].seq = p->seq;
+	f->ahead[free_i & (KG_AHEAD - 1)].end = pend;
+	f->nahead++;
+	kg_count(KG_C_AHEAD_PASSED);
+	return KG_SEQ_AHEAD;
+}
+
+/*
+ * In-order bytes reached a passed-ahead segment: next_seq jumps to its end, and the
+ * decoder is told it skipped those bytes. They were inside the skip region when they
+ * passed, and the region only shrinks from its front as in-order bytes come, so they
+ * still are. Entries wholly behind next_seq are forgotten. Returns the bytes jumped; a
+ * region found shorter than a jump (it cannot be) ends decoding (fail closed). A global
+ * function: verified once.
+ */
+__attribute__((noinline)) int kg_ahead_jump(struct kg_conn *cn, struct kg_flow *f)
+{
+	struct kd_state *d;
+	__u32 n, jumped = 0;
+
+	if (!cn || !f)
+		return 0;
+	d = &f->dec;
+	for (int round = 0; round < KG_AHEAD && f->nahead; round++) {
+		bool moved = false;
+
+		for (int i = 0; i < KG_AHEAD; i++) {
+			struct kg_ahead *a = &f->ahead[i];
+
+			if (a->seq == a->end || (__s32)(a->seq - cn->next_seq) > 0)
+				continue;
+			if ((__s32)(a->end - cn->next_seq) > 0) {
+				n = a->end - cn->next_seq;
+				if (d->phase == KD_PH_TRAIL && d->frame_left) {
+					d->skip += d->frame_left;
+					d->frame_left = 0;
+				}
+				if (n > kg_skip_region(d)) {
+					kd_fatal(d, KD_ERR_BOUND);
+					return jumped;
+				}
+				d->skip -= n;
+				d->frame_rem -= n;
+				cn->bytes += n;
+				cn->next_seq = a->end;
+				jumped += n;
+				moved = true;
+			}
+			a->seq = a->end = 0;
+			if (f->nahead)
+				f->nahead--;
+		}
+		if (!moved)
+			break;
+	}
+	return jumped;
+}
+
+/*
+ * In-order normalization: the decoder only advances on in-order bytes. A segment that
+ * starts beyond next_seq passes only inside the skip region (kg_ahead); bytes before
+ * next_seq were decided: those the broker acknowledged it discards (they pass), the rest
+ * are checked against what the flow remembers.
+ */
+static __always_inline enum kg_seq kg_in_order(KG_CTX *ctx, struct kg_conn *cn,
+					       struct kg_flow *f, struct kg_pkt *p,
+					       struct kd_src *src)
+{
+	__s32 d = (__s32)(p->seq - cn->next_seq);
+	__u32 old = -d, acked;
+
+	if (d > 0)
+		return kg_ahead(cn, f, p);
 	if (d == 0)
 		return KG_SEQ_NEW;
+	/*
+	 * Old bytes the broker acknowledged are in its receive queue: its TCP discards a
+	 * second copy, whatever it holds, so nothing needs checking there.
+	 */
+	acked = (__s32)(cn->lack - p->seq) > 0 ? cn->lack - p->seq : 0;
 	if (old >= p->payload_len) {
-		if (kg_retransmission(ctx, f, p, p->payload_len, src)) {
+		if (acked >= p->payload_len) {
+			kg_count(KG_C_RETX_ACKED);
+			return KG_SEQ_OLD;
+		}
+		if (kg_retx_too_old(f, p, cn->next_seq) ||
+		    kg_retransmission(ctx, f, p, p->payload_len, src)) {
 			kg_count(KG_C_RETX_DROPS);
 			return KG_SEQ_DROP;
 		}
 		kg_count(KG_C_RETX_REPLAYED);
 		return KG_SEQ_OLD;
 	}
-	/* Old bytes followed by new: check the old, decode the new. */
-	if (kg_retransmission(ctx, f, p, old, src)) {
+	/* Old bytes followed by new: check the old (unless acknowledged), decode the new. */
+	if (acked < old && (kg_retx_too_old(f, p, cn->next_seq) ||
+			    kg_retransmission(ctx, f, p, old, src))) {
 		kg_count(KG_C_OVERLAP_DROPS);
 		return KG_SEQ_DROP;
 	}

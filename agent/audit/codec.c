@@ -139,6 +139,8 @@ int kg_audit_encode_at(char *buf, size_t len, const struct kg_event *ev,
 	jw_key(&w, "reason");
 	if (ev->kind == KG_EV_UNDECODABLE)
 		kg_json_cstr(&w, kd_reason_name(ev->reason));
+	else if (ev->kind == KG_EV_LIMIT)
+		kg_json_cstr(&w, kg_limit_name(ev->reason));
 	else
 		kg_buf_add(&w, "null", 4);
 	kg_buf_printf(&w, ",\"bytes\":%u}", ev->frame_size);

@@ -77,14 +77,20 @@ __u64 counter(__u32 idx);
 struct conn {
 	struct pkt_spec s;
 	uint32_t next;
+	uint32_t bisn; /* the broker's initial sequence number (its SYN-ACK's) */
 	uint8_t out[PKT_CAP];
 	size_t outlen;
 	struct pkt_view v;
 };
 
-/* The broker's SYN-ACK (acknowledging ack) for c, through TC egress. */
-void syn_ack(const struct conn *c, uint32_t ack);
-/* A SYN at isn on c's addresses (passed), the broker's SYN-ACK; data follows at isn + 1. */
+/* The broker's SYN-ACK (acknowledging ack) for c, through TC egress; c acknowledges it. */
+void syn_ack(struct conn *c, uint32_t ack);
+/* The client's ACK that completes c's handshake (at c->next). */
+void hs_ack(struct conn *c);
+/*
+ * A SYN at isn on c's addresses (passed), the broker's SYN-ACK, the client's ACK; data
+ * follows at isn + 1.
+ */
 void conn_syn(struct conn *c, uint32_t isn);
 /* A new connection to the broker from saddr (VLAN vlan, or 0), opened by conn_syn. */
 void conn_open(struct conn *c, int family, const char *saddr, int vlan);
@@ -200,7 +206,9 @@ void test_topic_ids(void);
 void test_topic_id_response(void);
 void rv_metadata_name_and_id(void);
 /* responses.c */
-void test_pending_reuse(void);
+void test_pipelined_rejects_16(void);
+void test_pipelined_rejects_64(void);
+void test_rejects_past_inflight(void);
 void test_reject_response_rewritten(void);
 void test_reject_fetch_response(void);
 void test_reject_metadata_response(void);
