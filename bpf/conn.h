@@ -164,9 +164,10 @@ static __always_inline void kg_flow_save(struct kg_conn *cn, const struct kg_flo
 }
 
 /*
- * A slot taken by cn: cleared (nothing of its last connection may remain: its in-flight
- * entries, rewrites or retransmission slots would be taken for this one's), then the kept
- * fields, the requests in flight the small entry kept, and a SASL principal's name.
+ * A slot taken by cn: cleared up to KG_FLOW_CLEARED (nothing of its last connection there
+ * may remain: its rewrites, retransmission slots or decoder states would be taken for
+ * this one's), then the kept fields, the requests in flight the small entry kept, and a
+ * SASL principal's name.
  */
 static __always_inline int kg_flow_load(struct kg_flow *f, const struct kg_conn *cn,
 					const struct kg_flow_key *fk, __u32 slot)
@@ -175,7 +176,7 @@ static __always_inline int kg_flow_load(struct kg_flow *f, const struct kg_conn 
 	struct kg_flow *tmpl = bpf_map_lookup_elem(&kg_flow_zero, &zero);
 	struct kg_principal *pn;
 
-	if (!tmpl || bpf_probe_read_kernel(f, sizeof(*f), tmpl))
+	if (!tmpl || bpf_probe_read_kernel(f, KG_FLOW_CLEARED, tmpl))
 		return -1;
 	kg_key_copy(&f->key, fk);
 	f->slot = slot;

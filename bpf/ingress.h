@@ -412,7 +412,7 @@ static __always_inline int kg_on_ack(struct kg_pkt *p, struct kg_conn *cn,
 		kg_conn_end(cn, fk);
 		return KG_V_PASS;
 	}
-	if (cn->give_hint && (kg_own_read(cn) & (KG_OWN_SLOT | KG_OWN_USERS)) == KG_OWN_SLOT &&
+	if (cn->give_hint && kg_own_slot(kg_own_read(cn)) >= 0 && !(kg_own_read(cn) & KG_OWN_USERS) &&
 	    (__s32)(cn->rack - cn->rnext_seq) >= 0) {
 		f = kg_flow_get(cn, fk, &why);
 		if (f)

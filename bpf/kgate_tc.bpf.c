@@ -416,7 +416,7 @@ static __always_inline int kg_tc_flow(struct kg_flow_key *fk, const struct tcphd
 	if (tcp->ack && (__s32)(ack - cn->lack) > 0 && (__s32)(cn->next_seq - ack) >= 0)
 		cn->lack = ack;
 	if (!plen) {
-		if (cn->give_hint && (own & (KG_OWN_SLOT | KG_OWN_USERS)) == KG_OWN_SLOT) {
+		if (cn->give_hint && (own & KG_OWN_SLOT) && !(own & KG_OWN_USERS)) {
 			f = kg_flow_get(cn, fk, &why);
 			if (f)
 				kg_flow_put(cn, f, fk, 1);

@@ -368,12 +368,18 @@ struct kg_ahead {
  * The large per-connection state: a slot of the pool (kg_pool), held only while the
  * connection needs it (see struct kg_conn). Fields marked "(kept)" have a copy in the
  * connection's small entry, written back when the slot is given back and read when one
- * is taken; the rest start from zero in every slot taken (bpf/flow.h, kg_flow_load).
+ * is taken. Everything before inflight is cleared when a connection takes the slot
+ * (bpf/conn.h, kg_flow_load); what follows is not, because nothing of another connection
+ * can be read there: an in-flight entry is used only once this connection wrote it (its
+ * number is checked), and the memos hold decisions that depend on nothing but their keys
+ * (policy epoch, principal, region, client id, name, operation), which they compare.
  */
 struct kg_flow {
 	struct kd_state dec;
 	struct kd_state rdec;         /* the broker -> client stream (TC egress) */
 	struct kg_rewrite rw[KG_RESP_REWRITES];
+	struct kg_retx retx[KG_RETX_SLOTS];
+	struct kg_ahead ahead[KG_AHEAD];
 	__u32 rnext_seq;              /* (kept) next broker sequence number expected */
 	__u8 rflags;                  /* (kept) KG_RF_* */
 	__u8 rmatch;                  /* 1 + pending name index of the response topic at hand */
@@ -384,13 +390,10 @@ struct kg_flow {
 	__u8 sasl_pending;            /* a user was read and awaits the broker's verdict */
 	__u8 sasl_user_len;
 	__u8 sasl_uflags;             /* KD_U_* */
-	__u8 rpad[3];
-	__u32 rerr_seq;               /* sequence number of a topic error before its name */
 	__u8 rerr_valid;
 	__u8 principal_opaque;        /* (kept) the SASL principal is a token or a cut name */
-	__u8 rpad2[2];
-	__u8 sasl_user[KD_USER_MAX];
-	struct kg_inflight inflight[KG_INFLIGHT];
+	__u8 rpad;
+	__u32 rerr_seq;               /* sequence number of a topic error before its name */
 	__u32 req_no;                 /* (kept) requests that expect a response, so far */
 	__u32 resp_no;                /* (kept) responses seen, so far */
 	__u32 xchg;                   /* SASL exchanges (SaslHandshake requests) so far */
@@ -400,36 +403,43 @@ struct kg_flow {
 	__u8 cur_pend;                /* the request at hand has a kg_pend entry */
 	__u8 rcur_valid;              /* the response at hand has an in-flight entry */
 	__u32 rcur;                   /* ... at inflight[rcur % KG_INFLIGHT] */
-	struct kg_flow_key key; /* this flow's own key, for events and the TC side */
+	struct kg_flow_key key;       /* this flow's own key, for events and the TC side */
 	__u64 ts_pkt;         /* time of the packet at hand's first event, 0 = none yet */
 	__u32 requests;       /* (kept) frames decoded */
 	__u32 topics;         /* (kept) topic decisions made */
 	__u16 principal_id;   /* (kept) */
 	__u8 principal_src;   /* (kept) enum kg_psrc */
 	__u8 region_id;       /* (kept) */
-	__u8 client_cid;      /* client id of the current frame */
 	__u8 flags;           /* (kept) KG_FLOW_* */
 	__u8 listener;        /* (kept) index in kg_config.listeners */
 	__u8 retx_next;       /* next kg_retx slot to fill */
 	__u8 principal_len;   /* (kept) */
-	__u16 frame_topics;   /* topics decided in the current request */
 	__u8 frame_done;      /* the current request was decided as a whole */
+	__u16 frame_topics;   /* topics decided in the current request */
 	__u8 frame_exempt;    /* the current request is connection plumbing (not decided) */
 	__u8 gen;             /* (kept) policy generation (epoch & 1) of the ids below */
-	__u8 cid_len;         /* client_id of the last frame, for kg_client_id's memo */
-	__u8 cid_null;
+	__u8 pad[2];
 	__u32 epoch;          /* (kept) kg_active epoch region/principal ids were taken from */
 	__u32 sess_epoch;     /* (kept) 1 + the epoch that decided the Fetch session's topics */
 	__u32 slot;           /* this slot's own index in kg_pool */
+	__u32 pad3;
+	__u8 sasl_user[KD_USER_MAX];
+	/* ---- not cleared when taken (see above) ---- */
+	struct kg_inflight inflight[KG_INFLIGHT];
 	__u32 cid_epoch;      /* 1 + the epoch client_cid was looked up in */
 	__u32 dc_epoch;       /* 1 + the epoch of the decisions in dcache */
 	__u32 dc_stamp;       /* principal, region and client of the decisions in dcache */
+	__u8 cid_len;         /* client_id of the last frame, for kg_client_id's memo */
+	__u8 cid_null;
+	__u8 client_cid;      /* client id of the current frame (the memo's answer) */
+	__u8 pad2;
 	__u8 principal[KD_USER_MAX]; /* (kept: kg_flow_principals) a SASL principal's name */
 	__u8 cid[KD_CLIENT_ID_MAX];
-	struct kg_retx retx[KG_RETX_SLOTS];
-	struct kg_ahead ahead[KG_AHEAD];
 	struct kg_dcache dcache[KG_DCACHE];
 };
+
+/* The bytes of a slot cleared when a connection takes it. */
+#define KG_FLOW_CLEARED __builtin_offsetof(struct kg_flow, inflight)
 
 /*
  * kg_conn.own: which pool slot a connection holds and who is using it, in one word that
@@ -739,6 +749,7 @@ _Static_assert(sizeof(struct kg_name_key) == 4 + KD_USER_MAX, "name key");
 _Static_assert(KD_CLIENT_ID_MAX <= KD_USER_MAX, "client ids use the name key");
 _Static_assert(sizeof(struct kg_flow_key) == 40, "flow key");
 _Static_assert(sizeof(struct kg_flow) % 8 == 0, "flow value alignment");
+_Static_assert(KG_FLOW_CLEARED % 8 == 0, "the cleared part of a slot ends on a word");
 _Static_assert(sizeof(struct kg_conn) == 88, "the small entry: 88 bytes (a 192-byte allocation with its key)");
 _Static_assert(__builtin_offsetof(struct kg_conn, own) == 0, "own: 8-aligned for atomics");
 _Static_assert(sizeof(struct kg_pend_key) == 48 && sizeof(struct kg_syn) == 16 &&

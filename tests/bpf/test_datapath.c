@@ -72,6 +72,18 @@ static const struct {
 	{ "no broken RST from a segment with IP options", rv_rst_with_ip_options },
 	{ "data on a SYN is decided", rv_syn_with_data },
 	{ "QinQ (two VLAN tags) is decided", rv_qinq },
+	{ "ahead inside records: passed, jumped over, requests still paired", test_ahead_inside_records },
+	{ "ahead at the edges of the skip region", test_ahead_edges },
+	{ "ahead: a frame forged inside records is never read", test_ahead_forged_frame },
+	{ "ahead: retransmissions over skipped and read bytes", test_ahead_retransmitted },
+	{ "ahead: full, then a RST ends them", test_ahead_full_then_rst },
+	{ "ahead inside a client id's rest and a frame's rest", test_ahead_other_skips },
+	{ "a handshake completes on the client's ACK", test_handshake_completes_on_ack },
+	{ "a SYN flood evicts no established connection", test_syn_flood_spares_established },
+	{ "pool exhausted: dropped, counted, audited, then decided", test_pool_exhausted },
+	{ "flow table full: the handshake is reset, nothing evicted", test_flow_table_full },
+	{ "idle past the flow timeout: swept, then mid-stream", test_idle_timeout },
+	{ "a slot goes back when idle, answers still tied", test_slot_given_back },
 };
 
 static int register_cases(CU_pSuite s)

@@ -18,6 +18,12 @@
 
 struct dp_state dp;
 
+/*
+ * The tables sized down (the load-time knob `kgate run` has), so that the cases can fill
+ * them: the pool and the connections table (DP_SLOTS, DP_FLOWS in harness.h).
+ */
+static const struct kg_sizes dp_sizes = { .max_flows = DP_FLOWS, .pool_slots = DP_SLOTS };
+
 
 static void on_event(void *ctx, const struct kg_event *e)
 {
@@ -49,7 +55,7 @@ int dp_setup(void)
 		return -1;
 	o.pin_root_path = dp.pin;
 	dp.skel = kgate_xdp_bpf__open_opts(&o);
-	if (!dp.skel || kgate_xdp_bpf__load(dp.skel)) {
+	if (!dp.skel || kg_sizes_apply(dp.skel->obj, &dp_sizes) || kgate_xdp_bpf__load(dp.skel)) {
 		fprintf(stderr, "kgate_xdp: load failed: %s\n", strerror(errno));
 		dp_teardown();
 		return -1;
@@ -61,13 +67,13 @@ int dp_setup(void)
 		return -1;
 	}
 	dp.tc = kgate_tc_bpf__open_opts(&o);
-	if (!dp.tc || kgate_tc_bpf__load(dp.tc)) {
+	if (!dp.tc || kg_sizes_apply(dp.tc->obj, &dp_sizes) || kgate_tc_bpf__load(dp.tc)) {
 		fprintf(stderr, "kgate_tc: load failed: %s\n", strerror(errno));
 		dp_teardown(); /* CUnit runs no teardown after a failed setup: leave nothing */
 		return -1;
 	}
 	dp.tci = kgate_tci_bpf__open_opts(&o);
-	if (!dp.tci || kgate_tci_bpf__load(dp.tci)) {
+	if (!dp.tci || kg_sizes_apply(dp.tci->obj, &dp_sizes) || kgate_tci_bpf__load(dp.tci)) {
 		fprintf(stderr, "kgate_tc_ingress: load failed: %s\n", strerror(errno));
 		dp_teardown();
 		return -1;
@@ -393,6 +399,31 @@ size_t name_end(const uint8_t *buf, size_t len, const char *name)
 }
 
 /* ---- responses ------------------------------------------------------------- */
+
+/* ProduceResponse v7: per topic one partition 0 with the given error. */
+size_t produce_response(int32_t corr, const char *const *names, const int *errs, int n,
+			uint8_t *out)
+{
+	struct wbuf w = { out, 4 };
+
+	w32(&w, corr);
+	w32(&w, n);
+	for (int i = 0; i < n; i++) {
+		w16(&w, strlen(names[i]));
+		memcpy(w.p + w.n, names[i], strlen(names[i]));
+		w.n += strlen(names[i]);
+		w32(&w, 1);
+		w32(&w, 0);        /* index */
+		w16(&w, errs[i]);  /* error_code */
+		w32(&w, -1), w32(&w, -1); /* base_offset */
+		w32(&w, -1), w32(&w, -1); /* log_append_time_ms */
+		w32(&w, 0), w32(&w, 0);   /* log_start_offset */
+	}
+	w32(&w, 0); /* throttle_time_ms */
+	wframe_end(&w);
+	return w.n;
+}
+
 
 void w16(struct wbuf *w, int v)
 {

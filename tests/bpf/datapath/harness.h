@@ -35,6 +35,9 @@
 #define MAXEV 256
 /* Bytes of a test packet, in and out. */
 #define PKT_CAP 4096
+/* The pool's slots and the connections held, as the harness loads the datapath. */
+#define DP_SLOTS 1024
+#define DP_FLOWS 16384
 
 struct dp_state {
 	struct kgate_xdp_bpf *skel;
@@ -140,6 +143,9 @@ void wframe_end(struct wbuf *w);
  * sequence number isn) through TC, then br ready for the broker's first data segment.
  */
 void broker_open(struct conn *c, const char *saddr, struct pkt_spec *br, uint32_t isn);
+/* A ProduceResponse v7 frame: per topic one partition 0 with the given error. */
+size_t produce_response(int32_t corr, const char *const *names, const int *errs, int n,
+			uint8_t *out);
 /* The bytes of w from the broker through TC egress (passed); br moves on. */
 void tc_send(struct pkt_spec *br, struct wbuf *w);
 
@@ -225,6 +231,20 @@ void test_fetch_session_reset(void);
 void test_generation_flip(void);
 void rv_stale_region_id(void);
 void rv_client_id_across_apply(void);
+/* ahead.c */
+void test_ahead_inside_records(void);
+void test_ahead_edges(void);
+void test_ahead_forged_frame(void);
+void test_ahead_retransmitted(void);
+void test_ahead_full_then_rst(void);
+void test_ahead_other_skips(void);
+/* flows.c */
+void test_handshake_completes_on_ack(void);
+void test_syn_flood_spares_established(void);
+void test_pool_exhausted(void);
+void test_flow_table_full(void);
+void test_idle_timeout(void);
+void test_slot_given_back(void);
 /* differential.c */
 void test_differential(void);
 

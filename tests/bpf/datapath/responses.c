@@ -6,30 +6,6 @@
  */
 #include "harness.h"
 
-/* ProduceResponse v7: per topic one partition 0 with the given error. */
-static size_t produce_response(int32_t corr, const char *const *names, const int *errs, int n,
-			       uint8_t *out)
-{
-	struct wbuf w = { out, 4 };
-
-	w32(&w, corr);
-	w32(&w, n);
-	for (int i = 0; i < n; i++) {
-		w16(&w, strlen(names[i]));
-		memcpy(w.p + w.n, names[i], strlen(names[i]));
-		w.n += strlen(names[i]);
-		w32(&w, 1);
-		w32(&w, 0);        /* index */
-		w16(&w, errs[i]);  /* error_code */
-		w32(&w, -1), w32(&w, -1); /* base_offset */
-		w32(&w, -1), w32(&w, -1); /* log_append_time_ms */
-		w32(&w, 0), w32(&w, 0);   /* log_start_offset */
-	}
-	w32(&w, 0); /* throttle_time_ms */
-	wframe_end(&w);
-	return w.n;
-}
-
 /*
  * n Produce requests, each naming its own denied topic, pipelined before any response;
  * then the broker's n responses, each echoing the poisoned name with its own error (17):
