@@ -164,6 +164,22 @@ static __always_inline void kg_flow_save(struct kg_conn *cn, const struct kg_flo
 }
 
 /*
+ * What `kgate flows` shows of a connection, from its slot into its small entry after each
+ * client segment (the kept copies are otherwise written only when the slot goes back).
+ */
+static __always_inline void kg_conn_show(struct kg_conn *cn, const struct kg_flow *f)
+{
+	cn->flags = f->flags;
+	cn->requests = f->requests;
+	cn->topics = f->topics;
+	cn->principal_id = f->principal_id;
+	cn->principal_src = f->principal_src;
+	cn->principal_len = f->principal_len;
+	cn->region_id = f->region_id;
+	cn->gen = f->gen;
+}
+
+/*
  * A slot taken by cn: cleared up to KG_FLOW_CLEARED (nothing of its last connection there
  * may remain: its rewrites, retransmission slots or decoder states would be taken for
  * this one's), then the kept fields, the requests in flight the small entry kept, and a

@@ -455,7 +455,7 @@ static __always_inline int kg_established(KG_CTX *ctx, struct kg_pkt *p, struct 
 		return KG_V_DROP;
 	}
 	v = kg_data(ctx, p, cn, f, sc, epoch, listener);
-	cn->flags = f->flags;
+	kg_conn_show(cn, f); /* flags among them: the entry's copy is XDP's to keep current */
 	kg_flow_put(cn, f, fk, 1);
 	if (p->fin && v == KG_V_PASS && cn->next_seq == end) {
 		cn->cfin = 1;

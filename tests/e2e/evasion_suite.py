@@ -21,7 +21,11 @@ client-visible outcome (Kafka error code, RST, silence) and the audit records
 Cases 1-9 are issue 5's list; 10-12 go after the datapath's own TCP bookkeeping: control
 segments the broker ignores (a bad-checksum RST, an in-window SYN that only draws a
 challenge ACK) and urgent data, the broker's TCP and a stream reader disagreeing on
-where frames start. EVASION_DEBUG=1 prints every broker->client segment.
+where frames start. 13 sends segments ahead of the next expected byte at and around the
+edges of a skip region (the rest of a long client id, skipped by length): inside it they
+pass; anything reaching a byte the decoder reads must not, or the broker's TCP would take
+that byte from the early copy while kgate decodes the later one. EVASION_DEBUG=1 prints
+every broker->client segment.
 """
 import json
 import os
@@ -759,6 +763,59 @@ def c12_urgent(ctx):
         during, obs), v
 
 
+# Frame 1: Metadata open.events with a 1,200-byte client id, of which kgate keeps 64 and
+# skips the rest by length; frame 2: Metadata open.secret.
+LONG_CID = "L" * 1200
+F1 = metadata(1, [ALLOWED], LONG_CID)
+F2 = metadata(2, [DENIED], CID)
+SKIP_END = 4 + 8 + 2 + len(LONG_CID)  # the first byte read after the client id
+STREAM13 = F1 + F2
+OK13 = {1: {ALLOWED: 0}, 2: {DENIED: TOPIC_AUTHORIZATION_FAILED}}
+# what the broker must hold: the stream with open.secret poisoned (its last byte '!')
+EXPECT13 = F1 + F2.replace(DENIED.encode(), poisoned(DENIED).encode())
+
+
+def c13_ahead(lo, hi, forge, fill_to=None):
+    """The header and the client id's first 200 bytes in order; then [lo, hi) ahead, its
+    bytes from forged (when forge: open.secret frames inside the skip, and the bytes
+    kgate reads at SKIP_END and after changed); then, when fill_to, the in-order bytes up
+    to exactly fill_to (so that the broker would take any byte from fill_to on from the
+    early copy); then the sender's TCP. The broker must hold the stream as sent in order,
+    byte for byte, and answer open.events and (29) open.secret."""
+    def run(ctx):
+        forged = bytearray(STREAM13)
+        if forge:
+            fake = metadata(9, [DENIED], CID)
+            for o in range(300, SKIP_END - len(fake), 2 * len(fake)):
+                forged[o:o + len(fake)] = fake
+            for o in range(SKIP_END, min(len(forged), SKIP_END + 8)):
+                forged[o] ^= 0x5a
+        s = ctx.session()
+        ctx.net.send([s.seg(0, STREAM13[:200])])
+        s.wait_acked(200)
+        ctx.net.send([s.seg(lo, bytes(forged[lo:hi]))])
+        time.sleep(0.1)
+        if fill_to:
+            ctx.net.send([s.seg(200, STREAM13[200:fill_to])])
+            time.sleep(0.1)
+        s.finish(STREAM13, [1, 2])
+
+        def extra(data):
+            # what the decoder reads must be as sent in order; the skipped client id's
+            # bytes may be the early copy's (neither side reads them)
+            kept = 4 + 8 + 2 + 64
+            same = data[:kept] == EXPECT13[:kept] and data[SKIP_END:] == EXPECT13[SKIP_END:]
+            return (["the broker holds read bytes the sender never sent in order"]
+                    if not same else []), \
+                ([] if len(data) == len(STREAM13) else
+                 ["broker %dB of %d" % (len(data), len(STREAM13))])
+        return judge(ctx, s, {ALLOWED: {"intact"}, DENIED: {"poisoned"}}, [DENIED],
+                     errs_are(OK13), "c1{%s:0} c2{%s:29}" % (ALLOWED, DENIED),
+                     aud(DENIED, "reject"), "reject", extra=extra,
+                     extra_desc="the bytes read as sent in order")
+    return run
+
+
 CASES = [
     ("1 header 1B/segment", "request header one byte per segment",
      c1_header_bytes),
@@ -810,6 +867,16 @@ CASES = [
      c11_retx_slots),
     ("12 urgent byte", "URG byte inside the name (broker strips it), then whole",
      c12_urgent),
+    ("13a ahead inside", "ahead inside a skipped client id, forged frames in it",
+     c13_ahead(600, 1100, True)),
+    ("13b ahead to the end", "ahead ending exactly where the skip ends",
+     c13_ahead(SKIP_END - 300, SKIP_END, True, SKIP_END - 300)),
+    ("13c ahead one past", "ahead one byte past the skip, changed; in order up to it",
+     c13_ahead(SKIP_END - 300, SKIP_END + 1, True, SKIP_END)),
+    ("13d ahead at the end", "ahead from the skip's end (bytes read), changed",
+     c13_ahead(SKIP_END, SKIP_END + 8, True, SKIP_END)),
+    ("13e ahead over frame 2", "ahead across the next frame's size, changed",
+     c13_ahead(len(F1) - 2, len(F1) + 2, True, len(F1) - 2)),
 ]
 
 
