@@ -111,7 +111,7 @@ $(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(L
 	$(CC) $(CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-o $@ tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(LIBKGATE_SAN) $(AGENT_LIBS)
 
-test: test-unit test-conformance test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults
+test: test-unit test-conformance test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults test-flows
 
 $(BUILD)/tests/kframe_selftest: tests/lib/kframe_selftest.c tests/lib/kframe.c \
 		tests/lib/kframe.h | $(BUILD)/tests
@@ -163,10 +163,14 @@ test-agent: $(BUILD)/kgate
 
 # --- end to end and deploy -------------------------------------------------
 
-.PHONY: test-deploy test-e2e test-evasion test-faults
+.PHONY: test-deploy test-e2e test-evasion test-faults test-flows
 
 $(BUILD)/tests/mock_broker: tests/tools/mock_broker.c | $(BUILD)/tests
 	$(CC) -O2 -Wall -Werror -o $@ $< $$(pkg-config --cflags --libs rdkafka)
+
+# test scaffolding only: spoofed SYNs for the SYN flood case (tests/e2e/test_flows.sh)
+$(BUILD)/tests/syn_flood: tests/tools/syn_flood.c | $(BUILD)/tests
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
 
 # test scaffolding only: the SASL front the mock lacks (DESIGN §8)
 $(BUILD)/tests/sasl_front: tests/tools/sasl_front.c | $(BUILD)/tests
@@ -193,6 +197,12 @@ test-evasion: $(BUILD)/kgate $(BUILD)/tests/mock_broker
 test-faults: $(BUILD)/kgate $(BUILD)/tests/mock_broker
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-faults: needs root (BPF, netns)" >&2; exit 1; fi
 	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_faults.sh
+
+# Root: connections under stress on the rig: a SYN flood beside established connections,
+# 16 and 64 pipelined rejected requests, kgate flows' filters.
+test-flows: $(BUILD)/kgate $(BUILD)/tests/mock_broker $(BUILD)/tests/syn_flood
+	@if [ "$$(id -u)" -ne 0 ]; then echo "test-flows: needs root (BPF, netns)" >&2; exit 1; fi
+	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_flows.sh
 
 demo:
 	BUILD=$(BUILD) scripts/demo.sh
