@@ -4,11 +4,14 @@
 CC := clang
 ARCH := $(shell uname -m)
 BUILD := build
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# `kgate version`: the semantic version (the VERSION file) and the commit it was built from
+# (git describe; a build without .git, as in the container, passes COMMIT=...).
+SEMVER := $(shell cat VERSION)
+COMMIT ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -I/usr/include/$(ARCH)-linux-gnu -Ibpf
 CFLAGS ?= -g -O2
-CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I$(BUILD) -DKGATE_VERSION='"$(VERSION)"'
+CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I$(BUILD)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # What every binary that links libkgate.a needs: libbpf (with libelf, zlib), libyaml for the
 # policy files, librdkafka for the audit sender.
@@ -29,7 +32,7 @@ LIBKGATE_SAN := $(BUILD)/san/libkgate.a
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test test-unit test-cli test-bpf test-agent test-audit test-conformance fuzz clean fixtures demo help bench bench-datapath bench-profile
+.PHONY: FORCE all deps install uninstall image test test-unit test-cli test-install test-bpf test-agent test-audit test-conformance fuzz clean fixtures demo help bench bench-datapath bench-profile
 .DELETE_ON_ERROR:
 # Keep the BPF objects: skeletons are made from them, and rebuilding them is slow.
 .SECONDARY: $(BPF_OBJS)
@@ -41,12 +44,18 @@ help:
 	@echo "make deps       install build and test dependencies (Debian packages)"
 	@echo "make test       run every test suite (unit, cli, bpf; bpf needs root)"
 	@echo "make fuzz       run the decoder fuzzer for FUZZ_SECONDS (default 60)"
-	@echo "make bench      datapath ns/packet -> bench/results.json (root)"
+	@echo "make bench      the benchmark -> bench/results.json, BENCHMARKS.md (root, ~15 min)"
+	@echo "make bench-PART one part: datapath e2e storm l3 flows audit policy (BENCH_QUICK=1: short)"
 	@echo "make bench-profile TOPICS=N   where a warm N-topic Produce spends, by line (root, perf)"
 	@echo "make fixtures   regenerate the real-client captures (scripts/capture-fixtures.sh)"
 	@echo "make demo       one command: deps, build, rig, kgate, clients from two regions (root)"
 	@echo "make test-e2e   real clients in network namespaces against kgate (root)"
 	@echo "make test-evasion crafted TCP evasion attempts against kgate (root)"
+	@echo "make install    binary, man pages, bash/zsh completion, systemd units, example"
+	@echo "                policies under PREFIX (/usr/local), staged under DESTDIR"
+	@echo "make uninstall  remove what make install installed (same PREFIX, DESTDIR)"
+	@echo "make image      the container image (deploy/Containerfile) with podman, buildah"
+	@echo "                or docker, whichever is present and working (IMAGE=kgate:VERSION)"
 	@echo "make clean      remove build/"
 
 deps:
@@ -54,6 +63,14 @@ deps:
 
 $(BUILD) $(BUILD)/tests:
 	@mkdir -p $@
+
+# Rewritten only when the version or the commit changed: kgate version never says a stale
+# one, and nothing else is rebuilt for it.
+$(BUILD)/version.h: FORCE | $(BUILD)
+	@printf '#define KGATE_SEMVER "%s"\n#define KGATE_COMMIT "%s"\n' '$(SEMVER)' '$(COMMIT)' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/obj/agent/cmd/version.o $(BUILD)/obj/agent/cmd/gen.o: $(BUILD)/version.h
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(HDRS) | $(BUILD)
 	$(CC) $(BPF_CFLAGS) -c $< -o $@
@@ -80,12 +97,67 @@ $(LIBKGATE_SAN): $(patsubst %.c,$(BUILD)/san/obj/%.o,$(LIB_SRCS))
 $(BUILD)/kgate: $(patsubst %.c,$(BUILD)/obj/%.o,$(CMD_SRCS)) $(LIBKGATE)
 	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LIBS)
 
+# --- install ---------------------------------------------------------------
+#
+# The man pages and completions are made by the binary from its own option tables
+# (`kgate __man`, `kgate __completion`: agent/cmd/gen.c), so they describe exactly the
+# binary installed beside them. (A cross-compiled build cannot run its binary here: make
+# them on the target, or from a native build of the same commit.)
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+UNITS := deploy/kgate.service deploy/kgate-policy.path deploy/kgate-policy-reload.service
+
+$(BUILD)/man/.made: $(BUILD)/kgate
+	rm -rf $(BUILD)/man
+	mkdir -p $(BUILD)/man
+	for p in $$($(BUILD)/kgate __man --list); do \
+		$(BUILD)/kgate __man $$p >$(BUILD)/man/$$p.1 || exit 1; \
+	done
+	touch $@
+
+$(BUILD)/completion/kgate $(BUILD)/completion/_kgate: $(BUILD)/kgate
+	mkdir -p $(BUILD)/completion
+	$(BUILD)/kgate __completion bash >$(BUILD)/completion/kgate
+	$(BUILD)/kgate __completion zsh >$(BUILD)/completion/_kgate
+
+# The units name the binary: /usr/local/bin/kgate in deploy/, BINDIR once installed.
+install: $(BUILD)/kgate $(BUILD)/man/.made $(BUILD)/completion/kgate $(BUILD)/completion/_kgate
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DATADIR)/kgate/policies
+	install -m 755 $(BUILD)/kgate $(DESTDIR)$(BINDIR)/kgate
+	install -m 644 $(BUILD)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(BUILD)/completion/kgate $(DESTDIR)$(BASHCOMPDIR)/kgate
+	install -m 644 $(BUILD)/completion/_kgate $(DESTDIR)$(ZSHCOMPDIR)/_kgate
+	for u in $(UNITS); do \
+		sed 's|/usr/local/bin/kgate|$(BINDIR)/kgate|g' $$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
+		chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 policies/*.yaml $(DESTDIR)$(DATADIR)/kgate/policies/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/kgate $(DESTDIR)$(BASHCOMPDIR)/kgate $(DESTDIR)$(ZSHCOMPDIR)/_kgate
+	rm -f $(DESTDIR)$(MANDIR)/man1/kgate.1 $(DESTDIR)$(MANDIR)/man1/kgate-*.1
+	rm -f $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(notdir $(UNITS)))
+	rm -rf $(DESTDIR)$(DATADIR)/kgate/policies
+	-rmdir $(DESTDIR)$(DATADIR)/kgate 2>/dev/null
+
+# The container image (deploy/Containerfile) with whatever OCI builder works here.
+IMAGE ?= kgate:$(SEMVER)
+image:
+	IMAGE=$(IMAGE) COMMIT=$(COMMIT) scripts/image.sh
+
 # --- tests -----------------------------------------------------------------
 
 UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
 	tests/unit/test_policy_yaml.c tests/unit/test_policy_lint.c tests/unit/test_policy_eval.c \
-	tests/lib/kframe.c tests/lib/decode_util.c \
-	tests/unit/test_audit.c tests/unit/test_events.c tests/lib/cu_run.c
+	tests/lib/kframe.c tests/lib/decode_util.c tests/unit/test_audit.c tests/unit/test_events.c \
+	tests/unit/test_lifecycle.c tests/lib/cu_run.c
 
 $(BUILD)/tests/test_unit: $(UNIT_SRCS) $(LIBKGATE_SAN) $(wildcard tests/unit/*.h tests/lib/*.h) \
 		$(HDRS) $(SKELS) | $(BUILD)/tests
@@ -111,7 +183,8 @@ $(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(L
 	$(CC) $(CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-o $@ tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(LIBKGATE_SAN) $(AGENT_LIBS)
 
-test: test-unit test-conformance test-cli test-bpf test-agent test-audit test-deploy test-e2e test-evasion test-faults test-flows
+test: test-unit test-conformance test-cli test-install test-bpf test-agent test-audit test-deploy \
+	test-e2e test-evasion test-faults test-flows test-bench
 
 $(BUILD)/tests/kframe_selftest: tests/lib/kframe_selftest.c tests/lib/kframe.c \
 		tests/lib/kframe.h | $(BUILD)/tests
@@ -144,6 +217,12 @@ test-audit: $(BUILD)/tests/audit_driver $(BUILD)/kgate
 test-cli: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate tests/cli/test_cli.sh
 	KGATE=$(BUILD)/kgate tests/cli/test_policy_lint.sh
+	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_policy_store.py
+	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_pcap.py
+
+# make install into a temporary DESTDIR, then what it put there: man pages, completions.
+test-install: $(BUILD)/kgate
+	BUILD=$(BUILD) tests/install/test_install.sh
 
 # Root: loads BPF programs, attaches XDP in network namespaces.
 test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate $(BUILD)/tests/conform_drv
@@ -156,10 +235,12 @@ test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate $(
 	KGATE=$(BUILD)/kgate tests/bpf/test_probe_netns.sh tests/fixtures/captures/kafkapython-produce-c2.bin
 	KGATE=$(BUILD)/kgate tests/bpf/test_probe_netns.sh tests/fixtures/captures/confluent-group-c2.bin
 
-# Root: kgate run/apply/flows/stats/detach on a veth against the mock broker (kcat).
+# Root: kgate run/apply/flows/stats/detach on a veth against the mock broker (kcat); the
+# policy store and lifecycle (history, rollback, pause, confirmed applies, whatif, rotation).
 test-agent: $(BUILD)/kgate
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-agent: needs root (BPF, netns)" >&2; exit 1; fi
 	KGATE=$(BUILD)/kgate tests/agent/test_runtime.sh
+	KGATE=$(BUILD)/kgate tests/agent/test_lifecycle.sh
 
 # --- end to end and deploy -------------------------------------------------
 
@@ -180,12 +261,14 @@ $(BUILD)/tests/sasl_front: tests/tools/sasl_front.c | $(BUILD)/tests
 test-deploy: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/deploy/test_deploy.py
 
-# Root: the rig alone, the SASL front, then scenarios 1-9 with kgate attached.
+# Root: the rig alone, the SASL front, scenarios 1-9 with kgate attached, and which end of
+# a broker's veth kgate must be on.
 test-e2e: $(BUILD)/kgate $(BUILD)/tests/mock_broker $(BUILD)/tests/sasl_front
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-e2e: needs root (BPF, netns)" >&2; exit 1; fi
 	BUILD=$(BUILD) tests/e2e/test_rig.sh
 	BUILD=$(BUILD) tests/e2e/test_sasl_front.sh
 	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_e2e.sh
+	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_veth_end.sh
 
 # Root: crafted TCP sessions (scapy) through kgate; prints the evasion suite's table.
 test-evasion: $(BUILD)/kgate $(BUILD)/tests/mock_broker
@@ -216,8 +299,17 @@ fuzz: $(BUILD)/tests/fuzz_decode $(BUILD)/tests/conform_drv
 		-max_len=8192 -timeout=10 $(BUILD)/fuzz-corpus tests/fuzz/seeds
 
 # --- benchmarks (root; numbers, never assertions) --------------------------
+# `make bench` runs every part (bench/run.sh) and writes bench/results.json, bench/BENCHMARKS.md
+# and bench/benchmarks.png; `make bench-PART` reruns one part and keeps the others' results.
+# BENCH_QUICK=1: one short round of each (a developer's check, not a measurement).
 
 BENCH_SRCS := bench/bench_datapath.c tests/lib/pkt.c tests/lib/kframe.c
+BENCH_PARTS := datapath e2e storm l3 flows audit policy
+BENCH_BIN := $(BUILD)/bench
+BENCH_BPF := $(BENCH_BIN)/xdp_pass.bpf.o $(BENCH_BIN)/xdp_bounce.bpf.o $(BENCH_BIN)/netem.bpf.o
+BENCH_TOOLS := $(BENCH_BIN)/kprod $(BENCH_BIN)/kwire $(BENCH_BIN)/relay $(BENCH_BIN)/synflood \
+	$(BENCH_BIN)/netem $(BENCH_BIN)/bpfrun $(BENCH_BPF) $(BUILD)/bench_datapath $(BUILD)/kgate \
+	$(BUILD)/tests/mock_broker
 
 $(BUILD)/bench_wrap.bpf.o: bench/bench_wrap.bpf.c $(HDRS) | $(BUILD)
 	$(CC) $(BPF_CFLAGS) -Ibpf -c $< -o $@
@@ -225,10 +317,46 @@ $(BUILD)/bench_wrap.bpf.o: bench/bench_wrap.bpf.c $(HDRS) | $(BUILD)
 $(BUILD)/bench_datapath: $(BENCH_SRCS) $(LIBKGATE) $(SKELS) $(BUILD)/bench_wrap.skel.h $(HDRS) | $(BUILD)
 	$(CC) $(CFLAGS) -o $@ $(BENCH_SRCS) $(LIBKGATE) $(AGENT_LIBS)
 
-bench: bench-datapath
+$(BENCH_BIN):
+	@mkdir -p $@
 
-bench-datapath: $(BUILD)/bench_datapath
-	$(BUILD)/bench_datapath bench/results.json
+$(BENCH_BIN)/%.bpf.o: bench/%.bpf.c | $(BENCH_BIN)
+	$(CC) $(BPF_CFLAGS) -c $< -o $@
+
+$(BENCH_BIN)/%.skel.h: $(BENCH_BIN)/%.bpf.o
+	bpftool gen skeleton $< > $@
+
+$(BENCH_BIN)/kprod: bench/kprod.c | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ $< -lrdkafka
+
+$(BENCH_BIN)/kwire: bench/kwire.c bpf/kafka_layouts.h | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(BENCH_BIN)/relay: bench/relay.c | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(BENCH_BIN)/synflood: bench/synflood.c | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ $<
+
+$(BENCH_BIN)/netem: bench/netem.c $(BENCH_BIN)/netem.skel.h | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -I$(BENCH_BIN) -o $@ $< $(AGENT_LIBS)
+
+$(BENCH_BIN)/bpfrun: bench/bpfrun.c tests/lib/pkt.c tests/lib/kframe.c $(HDRS) | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ bench/bpfrun.c tests/lib/pkt.c tests/lib/kframe.c $(AGENT_LIBS)
+
+.PHONY: bench-tools test-bench $(addprefix bench-,$(BENCH_PARTS))
+bench-tools: $(BENCH_TOOLS)
+
+bench: bench-tools
+	BUILD=$(BUILD) bench/run.sh
+
+$(addprefix bench-,$(BENCH_PARTS)): bench-%: bench-tools
+	BUILD=$(BUILD) bench/run.sh $*
+
+# Root, ~20 s: the tools build and a BENCH_QUICK run of one part writes its results, report
+# and plot elsewhere and cleans up (the numbers are not judged: speed is for the benchmark).
+test-bench: bench-tools
+	BUILD=$(BUILD) tests/bench/test_bench.sh
 
 $(BUILD)/jit_lines: bench/jit_lines.c | $(BUILD)
 	$(CC) $(CFLAGS) -Wall -Werror -o $@ $< $(AGENT_LIBS)

@@ -15,8 +15,12 @@ PKGS=(
 	iproute2 iptables tcpdump tshark procps
 	# tests: the e2e rig (ethtool: veth offloads), the SASL front (OpenSSL), deploy checks
 	ethtool libssl-dev python3-yaml util-linux
+	# make install's test: man pages through groff and man, the bash and zsh completions
+	groff-base man-db bash-completion zsh
 	# make bench-profile (perf samples of the datapath)
 	linux-perf
+	# make bench: the nftables side of the L3 drop comparison, the report's plot
+	nftables python3-matplotlib
 )
 
 missing=()

@@ -31,6 +31,8 @@ struct kg_event_names {
 	char rule[64];            /* "" when the default action decided */
 	char region[64];          /* "" when the source is in no region */
 	char principal[KD_USER_MAX + 1]; /* by principal_id; the event's own bytes win when set */
+	/* allows are recorded one in this many (the policy's audit.allow); 0: unknown */
+	__u32 allow_sample;
 };
 
 /* Fills out for ev. Never fails: unknown ids give "" (the record still has the ids). */
@@ -68,6 +70,24 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 /* One ring-buffer event: encoded, numbered, handed to every sink. 0 or -errno. */
 int kg_audit_event(struct kg_audit *a, const struct kg_event *ev);
 
+/*
+ * A record the datapath does not make (kind `policy`: a step of the policy lifecycle,
+ * agent/policy/store.h): fields are its JSON members after the head, "kind" first,
+ * without braces; wall_ns is when it happened. It gets the node, the next sequence
+ * number and the time, and goes to every sink like a decision. 0 or -errno.
+ */
+int kg_audit_append(struct kg_audit *a, __u64 wall_ns, const char *fields, size_t len);
+
+/*
+ * Closes the audit file and opens its path again (SIGUSR1): after a rotation that moved
+ * the file away, records go on in a new file at the path, and none is lost (until now
+ * they went into the moved file). The pipeline also does this by itself when it sees the
+ * path name another file, within KG_AUDIT_REOPEN_CHECK_MS. 0, or -errno (then the old
+ * file is kept).
+ */
+int kg_audit_reopen(struct kg_audit *a);
+#define KG_AUDIT_REOPEN_CHECK_MS 1000
+
 /* Compares the datapath's lost-event counters with the last look; when they moved,
  * writes one `gap` record (lost deny/allow counts, between which sequence numbers). */
 int kg_audit_check_gaps(struct kg_audit *a);
@@ -88,6 +108,22 @@ void kg_audit_close(struct kg_audit *a, int timeout_ms);
 /* The JSON record of ev, without newline: length written, or -1 when len is too small. */
 int kg_audit_encode(char *buf, size_t len, const struct kg_event *ev,
 		    const struct kg_event_names *names, __u64 seq, const char *node);
+
+/* ---- reading records back (reader.c) ------------------------------------------------ */
+
+/* One record (a JSON object, no newline); non-zero stops the read. */
+typedef int (*kg_audit_rec_fn)(void *ctx, const char *rec, size_t len);
+/* Every line of an audit file ("-": stdin). 0, or -errno with err set. */
+int kg_audit_read_file(const char *path, kg_audit_rec_fn fn, void *ctx, char *err,
+		       size_t errlen);
+/*
+ * The audit topic on brokers, each partition from since_ns (0: its start; by time where
+ * the cluster can look offsets up by time, else from the start) to its end as it was when
+ * the read began. Records come partition by partition (in order within each). 0, or
+ * -errno with err set.
+ */
+int kg_audit_read_kafka(const char *brokers, const char *topic, __u64 since_ns,
+			kg_audit_rec_fn fn, void *ctx, char *err, size_t errlen);
 
 /* ---- what the pipeline counted (for the metrics) ----------------------------------- */
 

@@ -69,6 +69,14 @@ static void jw_uuid(struct kg_buf *w, const __u8 *u)
 	       u[14], u[15]);
 }
 
+static void jw_sample(struct kg_buf *w, __u32 n)
+{
+	if (n)
+		kg_buf_printf(w, ",\"sample\":%u", n);
+	else
+		kg_buf_printf(w, ",\"sample\":null"); /* the policy version is not known here */
+}
+
 int kg_audit_encode_at(char *buf, size_t len, const struct kg_event *ev,
 		       const struct kg_event_names *names, __u64 seq, const char *node,
 		       __u64 wall_ns)
@@ -87,6 +95,12 @@ int kg_audit_encode_at(char *buf, size_t len, const struct kg_event *ev,
 	jw_key(&w, "verdict");
 	kg_json_cstr(&w, kg_action_name(ev->verdict));
 	kg_buf_printf(&w, ",\"enforced\":%s", ev->enforced ? "true" : "false");
+	/* how many decisions this record stands for: allows are sampled (audit.allow) */
+	if ((ev->kind == KG_EV_TOPIC || ev->kind == KG_EV_REQUEST) && ev->verdict == KG_ACT_ALLOW &&
+	    names->allow_sample != 1)
+		jw_sample(&w, names->allow_sample);
+	else
+		kg_buf_printf(&w, ",\"sample\":1");
 	/* the rule's name only when a rule decided: "" from names is no rule */
 	jw_opt(&w, "rule", has_rule ? names->rule : NULL);
 	if (has_rule)
@@ -169,6 +183,21 @@ int kg_audit_encode_gap(char *buf, size_t len, const char *node, __u64 seq, __u6
 	       (unsigned long long)after_seq, (unsigned long long)seq);
 	jw_key(&w, "reason");
 	kg_json_cstr(&w, reason);
+	kg_buf_add(&w, "}", 1);
+	if (w.over)
+		return -1;
+	buf[w.len] = 0;
+	return (int)w.len;
+}
+
+int kg_audit_encode_fields(char *buf, size_t len, const char *node, __u64 seq, __u64 wall_ns,
+			   const char *fields, size_t flen)
+{
+	struct kg_buf w = {.p = buf, .cap = len, .fixed = true};
+
+	jw_head(&w, node, seq, wall_ns);
+	kg_buf_add(&w, ",", 1);
+	kg_buf_add(&w, fields, flen);
 	kg_buf_add(&w, "}", 1);
 	if (w.over)
 		return -1;

@@ -39,6 +39,9 @@ int kg_audit_encode_at(char *buf, size_t len, const struct kg_event *ev,
 int kg_audit_encode_gap(char *buf, size_t len, const char *node, __u64 seq, __u64 wall_ns,
 			__u64 lost_deny, __u64 lost_allow, __u64 after_seq, const char *reason);
 
+/* A record of another kind: the head (node, seq, time), then fields (JSON members). */
+int kg_audit_encode_fields(char *buf, size_t len, const char *node, __u64 seq, __u64 wall_ns,
+			   const char *fields, size_t flen);
 
 /*
  * Field access on one encoded record (what the spool, the sender's read-back and
@@ -153,6 +156,7 @@ struct kg_audit {
 
 	int file_fd;
 	__u64 file_errors, file_unsynced;
+	__u64 file_checked_ms; /* when the path was last compared with the open file */
 
 	bool kafka;
 	struct kg_spool spool;

@@ -294,6 +294,58 @@ int kg_audit_event(struct kg_audit *a, const struct kg_event *ev)
 	return 0;
 }
 
+int kg_audit_append(struct kg_audit *a, __u64 wall_ns, const char *fields, size_t len)
+{
+	char rec[KG_AUDIT_RECORD_MAX];
+	__u64 seq;
+	int n;
+
+	if (a->kafka)
+		spool_gap_flush(a);
+	n = kg_audit_encode_fields(rec, sizeof(rec), a->node, a->next_seq, wall_ns, fields, len);
+	if (n < 0)
+		return -EMSGSIZE;
+	seq = a->next_seq++;
+	/* not a decision: if the spool refuses it, it counts with the denies (never sampled) */
+	emit(a, seq, rec, n, KG_LOST_DENY);
+	seq_advance(a);
+	return 0;
+}
+
+/* The audit file at its path again: the same flags as at the start. 0 or -errno. */
+static int file_open(struct kg_audit *a)
+{
+	/* read too: the last record tells the sequence number after a crash */
+	int fd = open(a->file, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd < 0)
+		return -errno;
+	if (a->file_fd >= 0) {
+		fdatasync(a->file_fd);
+		close(a->file_fd);
+	}
+	a->file_fd = fd;
+	a->file_unsynced = 0;
+	return 0;
+}
+
+int kg_audit_reopen(struct kg_audit *a)
+{
+	return a->file ? file_open(a) : 0;
+}
+
+/* Whether the path names another file than the one open (moved away, or removed). */
+static bool file_moved(struct kg_audit *a)
+{
+	struct stat p, o;
+
+	if (a->file_fd < 0 || fstat(a->file_fd, &o))
+		return false;
+	if (stat(a->file, &p))
+		return errno == ENOENT;
+	return p.st_ino != o.st_ino || p.st_dev != o.st_dev;
+}
+
 int kg_audit_check_gaps(struct kg_audit *a)
 {
 	char rec[KG_AUDIT_RECORD_MAX];
@@ -441,13 +493,9 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 			goto fail;
 		}
 	}
-	if (a->file) {
-		/* read too: the last record tells the sequence number after a crash */
-		a->file_fd = open(a->file, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		if (a->file_fd < 0) {
-			snprintf(err, errlen, "audit file %s: %s", a->file, strerror(errno));
-			goto fail;
-		}
+	if (a->file && (r = file_open(a))) {
+		snprintf(err, errlen, "audit file %s: %s", a->file, strerror(-r));
+		goto fail;
 	}
 	if (a->brokers) {
 		if (kg_spool_open(&a->spool, a->spool_dir, err, errlen))
@@ -526,6 +574,13 @@ void kg_audit_serve(struct kg_audit *a, const struct pollfd *p, int n)
 			fdatasync(a->file_fd);
 			a->file_unsynced = 0;
 		}
+	}
+	/* a rotation that moved the file without telling us (no SIGUSR1): follow the path */
+	if (a->file && now - a->file_checked_ms >= KG_AUDIT_REOPEN_CHECK_MS) {
+		a->file_checked_ms = now;
+		if (file_moved(a) && file_open(a) && !a->file_errors++)
+			fprintf(stderr, "kgate audit: %s: reopening after a move failed: %s\n",
+				a->file, strerror(errno));
 	}
 }
 

@@ -2,8 +2,8 @@
 /*
  * agent/cmd: the kgate binary's commands, one file per command or subcommand (main.c holds
  * the command table). Each command declares its options once, as a table of struct
- * kg_opt: the parser (kg_opt_parse) and the --help text (kg_cmd_help) are both made from
- * it, and a man page or a shell completion could be made from it the same way.
+ * kg_opt: the parser (kg_opt_parse), the --help text (kg_cmd_help), the man pages and the
+ * shell completions (gen.c: `kgate __man`, `kgate __completion`) are all made from it.
  *
  * May call: everything else in agent/; nothing else calls it (it is not in libkgate.a).
  */
@@ -24,8 +24,10 @@ enum kg_opt_kind {
 	KG_OPT_LIST,   /* --name VALUE, repeatable: const char *[max], each value once */
 	KG_OPT_CHOICE, /* --name VALUE, one of choices[]: int, its index */
 	KG_OPT_UINT,   /* --name N, min..max: unsigned long */
+	KG_OPT_DURATION, /* --name 90s|5m|1h30m...: __u64 ns, more than 0 (0: not given) */
 	KG_OPT_ARG,    /* a positional argument: const char * */
 	KG_OPT_ARGS,   /* every positional argument: const char ** (argv's), count */
+	KG_OPT_JSONL,  /* --jsonl: the output CHOICE at off becomes "json", as lines */
 };
 
 struct kg_opt {
@@ -43,10 +45,16 @@ struct kg_opt {
 };
 
 #define KG_OPT_END {0}
-/* The options every command with output shares: -o text|json (or its choices), --output. */
+/*
+ * The options every command with output shares: -o text|json (or its choices; spelled
+ * -o json, -ojson, --output json or --output=json) and --jsonl. Two table entries.
+ */
 #define KG_OPT_OUTPUT(T, field, choice_list, text)                                                 \
 	{.name = "output", .short_name = 'o', .kind = KG_OPT_CHOICE, .off = offsetof(T, field),    \
-	 .choices = choice_list, .help = text}
+	 .choices = choice_list, .help = text},                                                    \
+	{.name = "jsonl", .kind = KG_OPT_JSONL, .off = offsetof(T, field), .choices = choice_list, \
+	 .help = "JSON lines: one JSON value per line instead of one\n"                            \
+		 "document (implies -o json)"}
 #define KG_OPT_FLAG(n, T, field, text)                                                             \
 	{.name = n, .kind = KG_OPT_FLAG, .off = offsetof(T, field), .help = text}
 #define KG_OPT_STR(n, meta, T, field, text, ...)                                                   \
@@ -61,6 +69,9 @@ struct kg_opt {
 #define KG_OPT_UINT(n, meta, T, field, lo, hi, text)                                               \
 	{.name = n, .kind = KG_OPT_UINT, .metavar = meta, .off = offsetof(T, field), .min = lo,    \
 	 .max = hi, .help = text}
+#define KG_OPT_DURATION(n, T, field, text)                                                         \
+	{.name = n, .kind = KG_OPT_DURATION, .metavar = "DURATION", .off = offsetof(T, field),     \
+	 .help = text}
 #define KG_OPT_ARG(what, meta, T, field)                                                           \
 	{.name = what, .kind = KG_OPT_ARG, .metavar = meta, .off = offsetof(T, field),             \
 	 .required = true}
@@ -82,10 +93,20 @@ struct kg_cmd {
 	/* a command of subcommands (kgate policy): run is kg_cmd_dispatch */
 	const struct kg_cmd *const *subs;
 	size_t nsubs;
+	bool hidden; /* not in the overview, no man page (the generators themselves) */
 };
 
 /* The --help text of cmd, made from its table. */
 void kg_cmd_help(const struct kg_cmd *cmd, FILE *f);
+/* Its usage lines alone ("usage: kgate NAME ..."). */
+void kg_cmd_usage(const struct kg_cmd *cmd, FILE *f);
+/* What the help, man page and completion say of one option (opt.c). */
+bool kg_opt_takes_value(const struct kg_opt *o);
+bool kg_opt_positional(const struct kg_opt *o);
+/* IF, FILE; a CHOICE without one: "text|json" in buf. */
+const char *kg_opt_metavar(const struct kg_opt *o, char *buf, size_t len);
+/* "  -o, --output text|json", or with shorts false and no short name "  --iface IF". */
+void kg_opt_spell(const struct kg_opt *o, bool shorts, char *out, size_t len);
 /* True when argv holds -h or --help (before a "--"); the caller prints the help. */
 bool kg_wants_help(int argc, char **argv);
 /* Prints "kgate NAME: message" to stderr and returns the usage exit code (2). */
@@ -99,12 +120,78 @@ int kg_opt_parse(const struct kg_cmd *cmd, int argc, char **argv, void *args);
 /* Runs the subcommand argv[1] of cmd (its --help included). */
 int kg_cmd_dispatch(const struct kg_cmd *cmd, int argc, char **argv);
 
-/* The commands (main.c's table). */
+/*
+ * JSON output is one document (jsondoc.c). With -o json a command writes exactly one JSON
+ * value on stdout: an object when its command line names one item (one interface, one
+ * file, the version), an array when it may name several (every pinned interface, several
+ * files, a stream of events) -- the shape follows the command line, never the data, so a
+ * script can rely on it. --jsonl writes each item on a line of its own instead.
+ *
+ * A command declares the shape once, after parsing (kg_json_doc), and calls kg_json_item
+ * before it prints each JSON value (each value is printed whole, ending in '\n'); main()
+ * closes the document (kg_json_doc_end) after the command returns. In text mode all three
+ * do nothing. A command that declares nothing prints one value per line, as --jsonl.
+ */
+void kg_json_doc(bool list);
+void kg_json_item(void);
+void kg_json_doc_end(void);
+/* True with -o json (or --jsonl) on this command line. */
+bool kg_json_on(void);
+/* kg_opt_parse tells it what the command line asked for. */
+void kg_json_mode(bool json, bool jsonl);
+
+/* The commands (main.c's table; kg_commands[] lists them for the generators). */
 extern const struct kg_cmd kg_cmd_decode, kg_cmd_probe, kg_cmd_policy, kg_cmd_observe,
-	kg_cmd_run, kg_cmd_flows, kg_cmd_stats, kg_cmd_detach;
+	kg_cmd_run, kg_cmd_flows, kg_cmd_stats, kg_cmd_detach, kg_cmd_version, kg_cmd_gen_man,
+	kg_cmd_gen_completion;
+extern const struct kg_cmd *const kg_commands[];
+extern const size_t kg_ncommands;
 /* kgate policy's subcommands (policy.c's table). */
 extern const struct kg_cmd kg_cmd_policy_check, kg_cmd_policy_apply, kg_cmd_policy_show,
-	kg_cmd_policy_diff, kg_cmd_policy_eval;
+	kg_cmd_policy_diff, kg_cmd_policy_eval, kg_cmd_policy_history, kg_cmd_policy_rollback,
+	kg_cmd_policy_confirm, kg_cmd_policy_pause, kg_cmd_policy_resume, kg_cmd_policy_whatif;
+
+/*
+ * A text table sized to its content (table.c). Rows are kept (kg_table_add) until
+ * kg_table_fit sets each column's width to its widest cell, then, with a budget (the
+ * line's width), takes columns down -- always the widest that is above its floor -- until
+ * the line fits; a cell longer than its column is shortened with an ellipsis,
+ * keeping its start or (keep_end) its end. Rows printed after that (a stream) keep the
+ * widths: with a budget they are shortened to them, without one a column widens.
+ */
+struct kg_col {
+	const char *head;
+	unsigned min;  /* floor when fitting; 0: never shortened */
+	bool keep_end; /* shortened at the start ("…0.2:45342"), not the end */
+	bool last;     /* shortened only when no other column can be */
+	unsigned width;
+};
+
+struct kg_trow {
+	char **cells; /* ncols strings from kg_table_cell, or NULL ... */
+	char *line;   /* ... and a line printed whole instead (a gap record) */
+};
+
+struct kg_table {
+	struct kg_col *cols;
+	int ncols;
+	unsigned budget; /* 0: no limit, nothing shortened */
+	struct kg_trow *rows;
+	size_t nrows;
+};
+
+/* A printable copy of s (malloc'ed): control bytes and bytes that are not UTF-8 as '?'. */
+char *kg_table_cell(const char *s);
+void kg_table_init(struct kg_table *t, struct kg_col *cols, int ncols, unsigned budget);
+/* Keeps a row (cells and line become the table's). */
+void kg_table_add(struct kg_table *t, char **cells, char *line);
+void kg_table_fit(struct kg_table *t);
+void kg_table_print_header(struct kg_table *t, FILE *f);
+/* Prints the rows kept, and forgets them. */
+void kg_table_flush(struct kg_table *t, FILE *f);
+/* Prints one row now (not kept), and frees it. */
+void kg_table_print(struct kg_table *t, char **cells, char *line, FILE *f);
+void kg_table_free(struct kg_table *t);
 
 /*
  * The interfaces a command acts on (iface_report.c): iface when given, else every one
@@ -118,6 +205,22 @@ int kg_target_ifaces(const struct kg_cmd *cmd, const char *iface, char out[][IF_
 struct kg_maps;
 int kg_cmd_open_maps(const struct kg_cmd *cmd, const char *iface, struct kg_maps *m);
 
+
+/*
+ * Changes of the running policy (policy_step.c). kg_agent_serves: whether a `kgate run`
+ * holds iface now. kg_change_print: one change's report (nrules, load_ms: an apply's).
+ * kg_policy_step: rq on --iface IF or every pinned interface, each reported; the exit
+ * code. Who made the change is this process's user, and cmd's name.
+ */
+struct kg_change;
+struct kg_change_req;
+bool kg_agent_serves(const char *iface);
+void kg_change_print(const char *iface, const struct kg_change *c, bool json, unsigned int nrules,
+		     double load_ms);
+int kg_policy_step(const struct kg_cmd *cmd, const char *iface, const struct kg_change_req *rq,
+		   bool json, double load_ms);
+/* A step with nothing but [--iface IF] [-o text|json] (confirm, pause, resume): the exit code. */
+int kg_policy_iface_step(const struct kg_cmd *cmd, int step, int argc, char **argv);
 
 /*
  * What a rule matches and does, as show prints it and diff compares it (policy_rules.c):

@@ -44,12 +44,14 @@ static int cmd_detach(int argc, char **argv)
 
 	if ((r = kg_opt_parse(&kg_cmd_detach, argc, argv, &a)))
 		return r;
+	kg_json_doc(false);
 	r = kg_runtime_detach(a.iface, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "kgate detach: %s\n", err);
 		return 1;
 	}
 	if (a.output) {
+		kg_json_item();
 		printf("{\"iface\":");
 		kg_json_fput(stdout, a.iface);
 		printf(",\"detached\":%s}\n", r ? "true" : "false");

@@ -34,7 +34,8 @@ static const struct kg_opt flows_opts[] = {
 	KG_OPT_STR("iface", "IF", struct flows_args, iface,
 		   "the interface (default: every pinned one)"),
 	KG_OPT_OUTPUT(struct flows_args, output, kg_output_text_json,
-		      "text (default), or json: one object per interface\nand line"),
+		      "text (default), or json: with --iface one object,\n"
+		      "else an array of one per pinned interface"),
 	KG_OPT_STR("principal", "NAME", struct flows_args, principal,
 		   "only this principal (a SASL user, an identity, ANONYMOUS)"),
 	KG_OPT_STR("region", "NAME", struct flows_args, region, "only sources in this region"),
@@ -62,8 +63,7 @@ const struct kg_cmd kg_cmd_flows = {
 		 "a request or response in progress). Names come from the policy generation the\n"
 		 "connection was classified under. The filters combine; a topic cannot be one (a\n"
 		 "connection is not tied to topics: see 'kgate observe --topic'). The table is\n"
-		 "read in batches; a million connections take about a second. -o json: one\n"
-		 "object per interface and line.\n",
+		 "read in batches; a million connections take about a second.\n",
 	.opts = flows_opts,
 	.epilog = "Exit 0, 1 when nothing is pinned or a map cannot be read, 2 on usage errors.\n",
 	.run = cmd_flows,
@@ -236,6 +236,7 @@ static int flows_iface(const char *iface, struct flows_walk *w)
 		w->version[g] = bpf_map_lookup_elem(m.config, &g, &cfg) ? 0 : cfg.version_id;
 	}
 	if (w->json) {
+		kg_json_item();
 		printf("{\"iface\":");
 		kg_json_fput(stdout, iface);
 		printf(",\"flows\":[");
@@ -288,6 +289,8 @@ static int cmd_flows(int argc, char **argv)
 		else
 			return kg_usage_error(&kg_cmd_flows, "--client %s: not an address", a.client);
 	}
+	/* --iface IF: its object; every pinned interface: an array of them */
+	kg_json_doc(!a.iface);
 	n = kg_target_ifaces(&kg_cmd_flows, a.iface, ifaces);
 	if (!n)
 		return 1;

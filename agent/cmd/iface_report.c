@@ -41,7 +41,8 @@ int kg_cmd_open_maps(const struct kg_cmd *cmd, const char *iface, struct kg_maps
 	KG_OPT_STR("iface", "IF", struct kg_iface_args, iface,                                     \
 		   "the interface (default: every pinned one)"),                                   \
 	KG_OPT_OUTPUT(struct kg_iface_args, output, kg_output_text_json,                           \
-		      "text (default), or json: one object per interface\nand line")
+		      "text (default), or json: with --iface one object,\n"              \
+		      "else an array of one per pinned interface")
 
 const struct kg_opt kg_iface_report_opts[] = {IFACE_OPTS, KG_OPT_END};
 const struct kg_opt kg_iface_file_opts[] = {
@@ -59,6 +60,8 @@ int kg_iface_report(const struct kg_cmd *cmd, int argc, char **argv, kg_iface_re
 
 	if ((rc = kg_opt_parse(cmd, argc, argv, &a)))
 		return rc;
+	/* --iface IF: its object; every pinned interface: an array of them */
+	kg_json_doc(!a.iface);
 	n = kg_target_ifaces(cmd, a.iface, ifaces);
 	if (!n)
 		return 1;

@@ -9,30 +9,7 @@
 
 #include "agent/cmd/cmd.h"
 
-#ifndef KGATE_VERSION
-#define KGATE_VERSION "unknown"
-#endif
-
-static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
-
-struct version_args {
-	int output;
-};
-
-static const struct kg_opt version_opts[] = {
-	KG_OPT_OUTPUT(struct version_args, output, kg_output_text_json,
-		      "text (default) or {\"version\":...}"),
-	KG_OPT_END,
-};
-
-static const struct kg_cmd kg_cmd_version = {
-	.name = "version",
-	.summary = "print the version",
-	.about = "Prints kgate's version (git describe).\n",
-	.opts = version_opts,
-	.run = cmd_version,
-};
 
 struct help_args {
 	const char *command;
@@ -51,7 +28,7 @@ static const struct kg_cmd kg_help_cmd = {
 	.run = cmd_help,
 };
 
-static const struct kg_cmd *const commands[] = {
+const struct kg_cmd *const kg_commands[] = {
 	&kg_cmd_decode,
 	&kg_cmd_probe,
 	&kg_cmd_policy,
@@ -62,40 +39,29 @@ static const struct kg_cmd *const commands[] = {
 	&kg_cmd_detach,
 	&kg_cmd_version,
 	&kg_help_cmd,
+	&kg_cmd_gen_man,
+	&kg_cmd_gen_completion,
 };
 
-#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+const size_t kg_ncommands = sizeof(kg_commands) / sizeof(kg_commands[0]);
 
 static void print_overview(FILE *f)
 {
 	fprintf(f, "usage: kgate COMMAND [ARGS]\n\n"
 		   "Kafka policy enforced in the Linux kernel of the broker host.\n\n"
 		   "Commands:\n");
-	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+	for (size_t i = 0; i < kg_ncommands; i++)
+		if (!kg_commands[i]->hidden)
+			fprintf(f, "  %-10s %s\n", kg_commands[i]->name, kg_commands[i]->summary);
 	fprintf(f, "\nRun 'kgate COMMAND --help' for a command's options.\n");
 }
 
 static const struct kg_cmd *find_command(const char *name)
 {
-	for (size_t i = 0; i < NCOMMANDS; i++)
-		if (!strcmp(commands[i]->name, name))
-			return commands[i];
+	for (size_t i = 0; i < kg_ncommands; i++)
+		if (!strcmp(kg_commands[i]->name, name))
+			return kg_commands[i];
 	return NULL;
-}
-
-static int cmd_version(int argc, char **argv)
-{
-	struct version_args a = {0};
-	int rc = kg_opt_parse(&kg_cmd_version, argc, argv, &a);
-
-	if (rc)
-		return rc;
-	if (a.output)
-		printf("{\"version\":\"%s\"}\n", KGATE_VERSION);
-	else
-		printf("kgate %s\n", KGATE_VERSION);
-	return 0;
 }
 
 static int cmd_help(int argc, char **argv)
@@ -120,6 +86,7 @@ static int cmd_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const struct kg_cmd *cmd;
+	int rc;
 
 	if (argc < 2) {
 		print_overview(stderr);
@@ -141,5 +108,7 @@ int main(int argc, char **argv)
 		kg_cmd_help(cmd, stdout);
 		return 0;
 	}
-	return cmd->run(argc - 1, argv + 1);
+	rc = cmd->run(argc - 1, argv + 1);
+	kg_json_doc_end();
+	return rc;
 }

@@ -3,9 +3,16 @@
  * kgate observe: the agent's decisions as they happen, like `hubble observe`. Reads the
  * agent's observe socket (agent/audit/observe.c): on connect the agent sends the records it keeps
  * (the newest KG_OBSERVE_BACKLOG), a {"kind":"backlog_end"} marker, then every new record.
- * Filters run here; the agent sends everything.
+ * Or reads audit records from a file (--file: the agent's --audit-file, a dump of the
+ * audit topic). Filters run here; the agent sends everything.
+ *
+ * The text views are tables sized to their content (table.c): the backlog (or the whole
+ * file) is read before anything is printed, so its widths are known; with --follow the
+ * rows after it keep those widths.
  */
 #include <errno.h>
+#include <net/if.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,22 +24,32 @@
 #include "agent/audit/internal.h"
 #include "agent/cmd/cmd.h"
 
+/*
+ * The width of a line of `-o text` (120: two 60-column panes, a laptop's terminal). A
+ * line that would be longer has its widest columns shortened, topics first in practice
+ * (they are the longest cells); `-o wide` shortens nothing.
+ */
+#define OBSERVE_TEXT_WIDTH 120
+
 struct filter {
 	const char *verdict, *topic, *principal, *region, *rule;
 };
 
+enum { OUT_TEXT, OUT_WIDE, OUT_JSON };
+
 struct observe_args {
 	bool follow;
-	int output; /* 1: json */
+	int output;
 	int verdict;
 	bool verdict_given;
 	struct filter f;
-	const char *socket;
+	const char *socket, *file;
 };
 
 static const char *const verdicts[] = {"allow", "reject", "reset", "drop", "redirect", "deny",
 				       NULL};
-static const char *const table_json[] = {"table", "json", NULL};
+static const char *const outputs[] = {[OUT_TEXT] = "text", [OUT_WIDE] = "wide",
+				      [OUT_JSON] = "json", NULL};
 
 static const struct kg_opt observe_opts[] = {
 	{.name = "follow", .short_name = 'f', .kind = KG_OPT_FLAG,
@@ -50,9 +67,15 @@ static const struct kg_opt observe_opts[] = {
 	KG_OPT_STR("socket", "PATH", struct observe_args, socket,
 		   "the agent's socket (default RUN_DIR/observe.sock;\n"
 		   "RUN_DIR is $KGATE_RUN_DIR or " KG_RUN_DIR ")"),
-	KG_OPT_OUTPUT(struct observe_args, output, table_json,
-		      "table (default) or the records as JSON lines, as the\n"
-		      "audit topic carries them (field list: README.md)"),
+	KG_OPT_STR("file", "FILE", struct observe_args, file,
+		   "read audit records (JSON lines: the agent's\n"
+		   "--audit-file, the audit topic's messages) from FILE\n"
+		   "('-': stdin) instead of the agent"),
+	KG_OPT_OUTPUT(struct observe_args, output, outputs,
+		      "text (default): a table within 120 columns, long\n"
+		      "cells shortened with an ellipsis; wide: every column,\n"
+		      "nothing shortened; json: the records as the audit\n"
+		      "topic carries them (field list: README.md)"),
 	KG_OPT_END,
 };
 
@@ -66,17 +89,26 @@ const struct kg_cmd kg_cmd_observe = {
 		 "\n"
 		 "Without --follow, prints the recent records the agent keeps in memory (the\n"
 		 "newest 1024) and exits. With --follow, prints those, then every new decision\n"
-		 "until interrupted.\n",
+		 "until interrupted. With --file, prints the records of FILE.\n",
 	.opts = observe_opts,
-	.epilog = "Filters combine with AND. Gap records (lost events) are always printed.\n"
-		  "Table columns: TIME (UTC), SOURCE -> DESTINATION, PRINCIPAL (source), REGION,\n"
-		  "API, TOPIC (or the undecodable reason), VERDICT (\"(audit)\": decided, not\n"
-		  "enforced), RULE.\n"
+	.epilog = "Filters combine with AND. Gap records (lost events) and policy changes are\n"
+		  "always printed, each as one line.\n"
+		  "Columns (text): TIME (UTC), SOURCE (the client), PRINCIPAL (with where it came\n"
+		  "from: identity or sasl; ANONYMOUS when neither), REGION, API, TOPIC (or the\n"
+		  "undecodable reason, or (request) for a request naming no topic), VERDICT\n"
+		  "(\"(audit)\": decided, not enforced), RULE. Columns are as wide as their widest\n"
+		  "cell; when a line would pass 120 columns the widest are shortened with an\n"
+		  "ellipsis, keeping their start (a topic's start is what rules and --topic T*\n"
+		  "match) or, for SOURCE, its end (the port). wide adds DESTINATION, CLIENT-ID,\n"
+		  "CORR (correlation id) and POLICY (version), shows the date and shortens nothing.\n"
+		  "-o json: one array of records (--jsonl: a record a line); with --follow the\n"
+		  "array is closed when observe is interrupted.\n"
 		  "\n"
-		  "Exit status: 0; 1 when the agent cannot be reached; 2 on a usage error.\n",
+		  "Exit status: 0; 1 when the agent (or FILE) cannot be read; 2 on a usage error.\n",
 	.run = cmd_observe,
 };
 
+/* ---- filters ---------------------------------------------------------------------------- */
 
 static bool match_pat(const char *pat, const char *v)
 {
@@ -121,68 +153,195 @@ static bool wanted(const struct filter *f, const char *rec, size_t len)
 	return true;
 }
 
-/* Shows unprintable bytes as '?' in the table (JSON output keeps them exact). */
-static void printable(char *s)
+/* ---- the table -------------------------------------------------------------------------- */
+
+enum {
+	C_TIME,
+	C_SOURCE,
+	C_DEST,
+	C_PRINCIPAL,
+	C_REGION,
+	C_CLIENT,
+	C_API,
+	C_CORR,
+	C_TOPIC,
+	C_VERDICT,
+	C_RULE,
+	C_POLICY,
+	C__COUNT,
+};
+
+/*
+ * Every column -o wide shows, in order; -o text shows those with `text`. floor: what a
+ * column may be shortened to (0: never: the time, the API, a verdict: short, and read
+ * whole). The floors and the gaps add up to 113 columns with an 18-column API name and
+ * an audited verdict ("reject (audit)"), so a line passes 120 only with a longer API
+ * name (AlterPartitionReassignments v0: 30) and every other column at its floor.
+ * follow: the width a column starts at under --follow, so rows arriving after a small
+ * backlog are not all cut (a later cell wider than its column is shortened, or, in a
+ * column without a floor, printed whole and the rest of its line moves right).
+ */
+static const struct {
+	const char *head;
+	bool text, keep_end, last;
+	unsigned floor, follow;
+} columns[C__COUNT] = {
+	[C_TIME] = {"TIME", true, false, false, 0, 12},
+	/* an address cut loses which client it was: the last to give way */
+	[C_SOURCE] = {"SOURCE", true, true, true, 16, 18},
+	[C_DEST] = {"DESTINATION", false, false, false, 0, 21},
+	[C_PRINCIPAL] = {"PRINCIPAL", true, false, false, 9, 10},
+	[C_REGION] = {"REGION", true, false, false, 6, 6},
+	[C_CLIENT] = {"CLIENT-ID", false, false, false, 0, 12},
+	[C_API] = {"API", true, false, false, 0, 18},
+	[C_CORR] = {"CORR", false, false, false, 0, 4},
+	[C_TOPIC] = {"TOPIC", true, false, false, 14, 20},
+	[C_VERDICT] = {"VERDICT", true, false, false, 0, 7},
+	[C_RULE] = {"RULE", true, false, false, 10, 18},
+	[C_POLICY] = {"POLICY", false, false, false, 0, 8},
+};
+
+struct view {
+	bool wide;
+	struct kg_col cols[C__COUNT];
+	int map[C__COUNT]; /* the view's column of each C_*, -1: not shown */
+	struct kg_table t;
+};
+
+static void view_init(struct view *v, bool wide, bool follow)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
+	int n = 0;
+
+	v->wide = wide;
+	for (int c = 0; c < C__COUNT; c++) {
+		v->map[c] = -1;
+		if (!wide && !columns[c].text)
+			continue;
+		v->map[c] = n;
+		v->cols[n++] = (struct kg_col){.head = columns[c].head,
+					       .min = wide ? 0 : columns[c].floor,
+					       .keep_end = columns[c].keep_end,
+					       .last = columns[c].last};
+	}
+	kg_table_init(&v->t, v->cols, n, wide ? 0 : OBSERVE_TEXT_WIDTH);
+	for (int c = 0; follow && c < C__COUNT; c++)
+		if (v->map[c] >= 0 && v->cols[v->map[c]].width < columns[c].follow)
+			v->cols[v->map[c]].width = columns[c].follow;
 }
 
-static void print_header(void)
+/* "10.20.0.2:39500", "[fd00:20::2]:39500" */
+static void endpoint(char *out, size_t n, const char *rec, size_t len, const char *ip_key,
+		     const char *port_key)
 {
-	printf("%-12s  %-45s  %-20s  %-10s  %-16s  %-28s  %-16s  %s\n", "TIME",
-	       "SOURCE -> DESTINATION", "PRINCIPAL", "REGION", "API", "TOPIC", "VERDICT", "RULE");
+	char ip[64];
+	__u64 port = 0;
+	bool v6;
+
+	str_field(rec, len, ip_key, ip, sizeof(ip));
+	kg_rec_u64(rec, len, port_key, &port);
+	v6 = strchr(ip, ':') != NULL;
+	snprintf(out, n, "%s%s%s:%llu", v6 ? "[" : "", ip, v6 ? "]" : "",
+		 (unsigned long long)port);
 }
 
-static void print_row(const char *rec, size_t len)
+/* A gap record, as one line across the table. */
+static char *gap_line(const char *rec, size_t len, const char *time)
 {
-	char time[64], kind[32], src[64], dst[64], pr[300], psrc[32], region[80], api[64],
-		topic[1100], verdict[32], rule[80], reason[64], ep[140], who[340], apiv[80], vd[48];
-	__u64 sp = 0, dp = 0, ver = 0, n1 = 0, n2 = 0, a1 = 0, b1 = 0;
-	bool enforced = true;
+	__u64 n1 = 0, n2 = 0, a1 = 0, b1 = 0;
+	char reason[64], *line = NULL;
 
+	kg_rec_u64(rec, len, "lost_deny", &n1);
+	kg_rec_u64(rec, len, "lost_allow", &n2);
+	kg_rec_u64(rec, len, "after_seq", &a1);
+	kg_rec_u64(rec, len, "before_seq", &b1);
+	str_field(rec, len, "reason", reason, sizeof(reason));
+	if (asprintf(&line, "%s  GAP: %llu deny and %llu allow events lost (%s) between records "
+			    "%llu and %llu",
+		     time, (unsigned long long)n1, (unsigned long long)n2, reason,
+		     (unsigned long long)a1, (unsigned long long)b1) < 0)
+		abort();
+	return line;
+}
+
+/* A change of the running policy (README, "Policy records"), as one line: who changed
+ * what from what to what. */
+static char *policy_line(const char *rec, size_t len, const char *time)
+{
+	char step[32], iface[IF_NAMESIZE + 8], user[64], source[64], old[160], now[160],
+		mode[16], *line = NULL;
+
+	str_field(rec, len, "step", step, sizeof(step));
+	str_field(rec, len, "iface", iface, sizeof(iface));
+	str_field(rec, len, "user", user, sizeof(user));
+	str_field(rec, len, "source", source, sizeof(source));
+	if (!str_field(rec, len, "old_policy_version", old, sizeof(old)))
+		snprintf(old, sizeof(old), "none");
+	str_field(rec, len, "policy_version", now, sizeof(now));
+	str_field(rec, len, "mode", mode, sizeof(mode));
+	if (asprintf(&line, "%s  POLICY %s on %s by %s (%s): \"%s\" -> \"%s\", mode %s", time,
+		     step, iface, user, source, old, now, mode) < 0)
+		abort();
+	return line;
+}
+
+/* One record as the view's cells (or a line across the table: a gap, a policy change). */
+static void record_row(const struct view *v, const char *rec, size_t len, char ***cellsp,
+		       char **linep)
+{
+	char time[64], kind[32], src[80], dst[80], pr[300], psrc[32], region[80], api[64],
+		topic[1100], tid[64], verdict[32], rule[80], reason[64], client[300], policy[160],
+		corr[24], apiv[80], vd[48], who[340];
+	char *cell[C__COUNT] = {0}, **cells;
+	__u64 ver = 0, c = 0;
+	bool enforced = true, have_corr;
+
+	*cellsp = NULL;
+	*linep = NULL;
 	str_field(rec, len, "time", time, sizeof(time));
 	str_field(rec, len, "kind", kind, sizeof(kind));
-	/* HH:MM:SS.mmm of the RFC 3339 time */
-	if (strlen(time) >= 23) {
+	/* text: HH:MM:SS.mmm of the RFC 3339 time; wide: all of it */
+	if (!v->wide && strlen(time) >= 23) {
 		memmove(time, time + 11, 12);
 		time[12] = 0;
 	}
-	if (!strcmp(kind, "gap")) {
-		kg_rec_u64(rec, len, "lost_deny", &n1);
-		kg_rec_u64(rec, len, "lost_allow", &n2);
-		kg_rec_u64(rec, len, "after_seq", &a1);
-		kg_rec_u64(rec, len, "before_seq", &b1);
-		str_field(rec, len, "reason", reason, sizeof(reason));
-		printf("%-12s  GAP: %llu deny and %llu allow events lost (%s) between records %llu "
-		       "and %llu\n",
-		       time, (unsigned long long)n1, (unsigned long long)n2, reason,
-		       (unsigned long long)a1, (unsigned long long)b1);
+	if (!strcmp(kind, "gap") || !strcmp(kind, "policy")) {
+		*linep = kind[0] == 'g' ? gap_line(rec, len, time) : policy_line(rec, len, time);
 		return;
 	}
-	str_field(rec, len, "src_ip", src, sizeof(src));
-	str_field(rec, len, "dst_ip", dst, sizeof(dst));
-	kg_rec_u64(rec, len, "src_port", &sp);
-	kg_rec_u64(rec, len, "dst_port", &dp);
-	snprintf(ep, sizeof(ep), "%s%s%s:%llu -> %s%s%s:%llu", strchr(src, ':') ? "[" : "", src,
-		 strchr(src, ':') ? "]" : "", (unsigned long long)sp, strchr(dst, ':') ? "[" : "",
-		 dst, strchr(dst, ':') ? "]" : "", (unsigned long long)dp);
+	endpoint(src, sizeof(src), rec, len, "src_ip", "src_port");
+	endpoint(dst, sizeof(dst), rec, len, "dst_ip", "dst_port");
 	if (!str_field(rec, len, "principal", pr, sizeof(pr)))
 		snprintf(pr, sizeof(pr), "-");
-	str_field(rec, len, "principal_source", psrc, sizeof(psrc));
-	snprintf(who, sizeof(who), "%s(%s)", pr, psrc);
+	/* the source only when there is one: ANONYMOUS(anonymous) said it twice */
+	if (str_field(rec, len, "principal_source", psrc, sizeof(psrc)) &&
+	    strcmp(psrc, "anonymous"))
+		snprintf(who, sizeof(who), "%s(%s)", pr, psrc);
+	else
+		snprintf(who, sizeof(who), "%s", pr);
 	if (!str_field(rec, len, "region", region, sizeof(region)))
 		snprintf(region, sizeof(region), "-");
-	if (!str_field(rec, len, "api_name", api, sizeof(api)))
-		snprintf(api, sizeof(api), "?");
-	kg_rec_u64(rec, len, "api_version", &ver);
-	snprintf(apiv, sizeof(apiv), "%s v%llu", api, (unsigned long long)ver);
+	if (!str_field(rec, len, "client_id", client, sizeof(client)))
+		snprintf(client, sizeof(client), "-");
+	if (str_field(rec, len, "api_name", api, sizeof(api))) {
+		kg_rec_u64(rec, len, "api_version", &ver);
+		snprintf(apiv, sizeof(apiv), "%s v%llu", api, (unsigned long long)ver);
+	} else {
+		snprintf(apiv, sizeof(apiv), "-");
+	}
+	have_corr = kg_rec_u64(rec, len, "correlation_id", &c);
+	snprintf(corr, sizeof(corr), have_corr ? "%llu" : "-", (unsigned long long)c);
+	str_field(rec, len, "topic_id", tid, sizeof(tid));
 	if (!strcmp(kind, "undecodable")) {
 		str_field(rec, len, "reason", reason, sizeof(reason));
 		snprintf(topic, sizeof(topic), "undecodable: %s", reason);
-	} else if (!str_field(rec, len, "topic", topic, sizeof(topic)) &&
-		   !str_field(rec, len, "topic_id", topic, sizeof(topic))) {
+	} else if (str_field(rec, len, "topic", topic, sizeof(topic))) {
+		/* wide: the id too, when the request named the topic by it */
+		if (v->wide && tid[0])
+			snprintf(topic + strlen(topic), sizeof(topic) - strlen(topic), " (%s)",
+				 tid);
+	} else if (tid[0]) {
+		snprintf(topic, sizeof(topic), "%s", tid);
+	} else {
 		snprintf(topic, sizeof(topic), "(%s)", kind);
 	}
 	str_field(rec, len, "verdict", verdict, sizeof(verdict));
@@ -190,42 +349,57 @@ static void print_row(const char *rec, size_t len)
 	snprintf(vd, sizeof(vd), "%s%s", verdict, enforced ? "" : " (audit)");
 	if (!str_field(rec, len, "rule", rule, sizeof(rule)))
 		snprintf(rule, sizeof(rule), "default");
-	printable(who);
-	printable(topic);
-	printable(rule);
-	printable(region);
-	printf("%-12s  %-45s  %-20s  %-10s  %-16s  %-28s  %-16s  %s\n", time, ep, who, region, apiv,
-	       topic, vd, rule);
+	if (!str_field(rec, len, "policy_version", policy, sizeof(policy)))
+		snprintf(policy, sizeof(policy), "-");
+
+	cell[C_TIME] = time;
+	cell[C_SOURCE] = src;
+	cell[C_DEST] = dst;
+	cell[C_PRINCIPAL] = who;
+	cell[C_REGION] = region;
+	cell[C_CLIENT] = client;
+	cell[C_API] = apiv;
+	cell[C_CORR] = corr;
+	cell[C_TOPIC] = topic;
+	cell[C_VERDICT] = vd;
+	cell[C_RULE] = rule;
+	cell[C_POLICY] = policy;
+	cells = calloc(C__COUNT, sizeof(*cells));
+	if (!cells)
+		abort();
+	for (int k = 0; k < C__COUNT; k++)
+		if (v->map[k] >= 0)
+			cells[v->map[k]] = kg_table_cell(cell[k]);
+	*cellsp = cells;
 }
 
-static int cmd_observe(int argc, char **argv)
+/* ---- reading ---------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t stopped;
+
+static void on_stop(int sig)
 {
-	struct observe_args a = {0};
+	(void)sig;
+	stopped = 1;
+}
+
+/* --follow ends on SIGINT/SIGTERM: the read is interrupted (no SA_RESTART), the JSON
+ * array gets its closing bracket, the exit status is 0. */
+static void catch_stop(void)
+{
+	struct sigaction sa = {.sa_handler = on_stop};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static FILE *open_agent(const char *sock)
+{
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	const char *sock;
-	char defsock[sizeof(sun.sun_path) + 64];
-	bool follow, json, header = false;
-	struct filter f;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
 	FILE *in;
 	int fd;
 
-	if ((fd = kg_opt_parse(&kg_cmd_observe, argc, argv, &a)))
-		return fd;
-	f = a.f;
-	if (a.verdict_given)
-		f.verdict = verdicts[a.verdict];
-	follow = a.follow;
-	json = a.output == 1;
-	sock = a.socket;
-	if (!sock) {
-		snprintf(defsock, sizeof(defsock), "%s/observe.sock", kg_run_dir());
-		sock = defsock;
-	}
-	if (strlen(sock) >= sizeof(sun.sun_path))
-		return kg_usage_error(&kg_cmd_observe, "--socket %s: path too long", sock);
 	strcpy(sun.sun_path, sock);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
@@ -235,42 +409,114 @@ static int cmd_observe(int argc, char **argv)
 			sock, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return 1;
+		return NULL;
 	}
 	in = fdopen(fd, "r");
 	if (!in) {
-		close(fd);
 		fprintf(stderr, "kgate observe: %s\n", strerror(errno));
+		close(fd);
+	}
+	return in;
+}
+
+static int cmd_observe(int argc, char **argv)
+{
+	struct observe_args a = {0};
+	struct sockaddr_un sun;
+	char defsock[sizeof(sun.sun_path) + 64];
+	const char *sock = NULL;
+	bool follow, json, kept = true; /* rows are kept for the widths until the backlog ends */
+	struct filter f;
+	struct view v;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	FILE *in;
+	int rc;
+
+	if ((rc = kg_opt_parse(&kg_cmd_observe, argc, argv, &a)))
+		return rc;
+	f = a.f;
+	if (a.verdict_given)
+		f.verdict = verdicts[a.verdict];
+	follow = a.follow;
+	json = a.output == OUT_JSON;
+	if (a.file && (a.socket || follow))
+		return kg_usage_error(&kg_cmd_observe, "--file reads a file: not with %s",
+				      follow ? "--follow" : "--socket");
+	if (!a.file) {
+		sock = a.socket;
+		if (!sock) {
+			snprintf(defsock, sizeof(defsock), "%s/observe.sock", kg_run_dir());
+			sock = defsock;
+		}
+		if (strlen(sock) >= sizeof(sun.sun_path))
+			return kg_usage_error(&kg_cmd_observe, "--socket %s: path too long", sock);
+	}
+	kg_json_doc(true);
+	if (a.file)
+		in = strcmp(a.file, "-") ? fopen(a.file, "r") : stdin;
+	else
+		in = open_agent(sock);
+	if (!in) {
+		if (a.file)
+			fprintf(stderr, "kgate observe: %s: %s\n", a.file, strerror(errno));
 		return 1;
 	}
-	while ((len = getline(&line, &cap, in)) > 0) {
-		char kind[32];
+	if (follow)
+		catch_stop();
+	view_init(&v, a.output == OUT_WIDE, follow);
+	while (!stopped && (len = getline(&line, &cap, in)) > 0) {
+		char kind[32], **cells, *gap;
 
 		if (line[len - 1] == '\n')
 			line[--len] = 0;
+		if (!len || line[0] != '{')
+			continue; /* a blank line in a file */
 		str_field(line, len, "kind", kind, sizeof(kind));
 		if (!strcmp(kind, "backlog_end")) {
 			if (!follow)
 				break;
+			if (!json) {
+				kg_table_fit(&v.t);
+				kg_table_print_header(&v.t, stdout);
+				kg_table_flush(&v.t, stdout);
+				fflush(stdout);
+			}
+			kept = false;
 			continue;
 		}
-		if (strcmp(kind, "gap") && !wanted(&f, line, len))
+		/* gaps and policy changes are not decisions: no filter hides them */
+		if (strcmp(kind, "gap") && strcmp(kind, "policy") && !wanted(&f, line, len))
 			continue;
 		if (json) {
-			puts(line);
+			kg_json_item();
+			printf("%s\n", line);
 		} else {
-			if (!header) {
-				print_header();
-				header = true;
-			}
-			print_row(line, len);
+			record_row(&v, line, len, &cells, &gap);
+			if (kept)
+				kg_table_add(&v.t, cells, gap);
+			else
+				kg_table_print(&v.t, cells, gap, stdout);
 		}
 		if (follow)
 			fflush(stdout);
 	}
-	if (follow && !ferror(in))
+	rc = 0;
+	if (a.file && ferror(in)) {
+		fprintf(stderr, "kgate observe: %s: %s\n", a.file, strerror(errno));
+		rc = 1;
+	}
+	if (!json && kept && v.t.nrows) {
+		kg_table_fit(&v.t);
+		kg_table_print_header(&v.t, stdout);
+		kg_table_flush(&v.t, stdout);
+	}
+	if (follow && !stopped && !ferror(in))
 		fprintf(stderr, "kgate observe: the agent closed the connection\n");
+	kg_table_free(&v.t);
 	free(line);
-	fclose(in);
-	return 0;
+	if (in != stdin)
+		fclose(in);
+	return rc;
 }

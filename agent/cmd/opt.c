@@ -38,15 +38,16 @@ int kg_usage_error(const struct kg_cmd *cmd, const char *fmt, ...)
 	return 2;
 }
 
-static bool takes_value(const struct kg_opt *o)
+bool kg_opt_takes_value(const struct kg_opt *o)
 {
-	return o->kind != KG_OPT_FLAG;
+	return o->kind != KG_OPT_FLAG && o->kind != KG_OPT_JSONL;
 }
 
-static bool positional(const struct kg_opt *o)
+bool kg_opt_positional(const struct kg_opt *o)
 {
 	return o->kind == KG_OPT_ARG || o->kind == KG_OPT_ARGS;
 }
+
 
 /* "a|b|c" of a choice list into buf. */
 static const char *choices_bar(const struct kg_opt *o, char *buf, size_t len, const char *sep,
@@ -61,7 +62,7 @@ static const char *choices_bar(const struct kg_opt *o, char *buf, size_t len, co
 	return buf;
 }
 
-static const char *metavar(const struct kg_opt *o, char *buf, size_t len)
+const char *kg_opt_metavar(const struct kg_opt *o, char *buf, size_t len)
 {
 	if (o->metavar)
 		return o->metavar;
@@ -83,6 +84,11 @@ static int store(const struct kg_cmd *cmd, const struct kg_opt *o, const char *s
 	switch (o->kind) {
 	case KG_OPT_FLAG:
 		*FIELD(args, o->off, bool) = true;
+		return 0;
+	case KG_OPT_JSONL:
+		for (int i = 0; o->choices[i]; i++)
+			if (!strcmp(o->choices[i], "json"))
+				*FIELD(args, o->off, int) = i;
 		return 0;
 	case KG_OPT_STR:
 		*FIELD(args, o->off, const char *) = v;
@@ -119,6 +125,15 @@ static int store(const struct kg_cmd *cmd, const struct kg_opt *o, const char *s
 		*FIELD(args, o->off, unsigned long) = x;
 		return 0;
 	}
+	case KG_OPT_DURATION: {
+		__u64 ns;
+
+		if (kg_parse_duration(v, &ns) || !ns)
+			return kg_usage_error(cmd, "%s: '%s' is not a duration (e.g. 90s, 5m, 1h30m)",
+					      spelled, v);
+		*FIELD(args, o->off, __u64) = ns;
+		return 0;
+	}
 	default:
 		return 2;
 	}
@@ -127,7 +142,7 @@ static int store(const struct kg_cmd *cmd, const struct kg_opt *o, const char *s
 static const struct kg_opt *find_option(const struct kg_cmd *cmd, const char *a, size_t *namelen)
 {
 	for (const struct kg_opt *o = cmd->opts; o && o->name; o++) {
-		if (positional(o))
+		if (kg_opt_positional(o))
 			continue;
 		if (a[1] == '-') {
 			size_t n = strcspn(a + 2, "=");
@@ -136,7 +151,8 @@ static const struct kg_opt *find_option(const struct kg_cmd *cmd, const char *a,
 				*namelen = 2 + n;
 				return o;
 			}
-		} else if (o->short_name && a[1] == o->short_name && !a[2]) {
+		} else if (o->short_name && a[1] == o->short_name && (!a[2] || kg_opt_takes_value(o))) {
+			/* -o json, or its value attached: -ojson */
 			*namelen = 2;
 			return o;
 		}
@@ -144,10 +160,29 @@ static const struct kg_opt *find_option(const struct kg_cmd *cmd, const char *a,
 	return NULL;
 }
 
+/*
+ * After parsing: when the command has an output option, tells jsondoc.c whether this
+ * command line asked for JSON, and as lines. --jsonl with -o other than json is refused.
+ */
+static int output_mode(const struct kg_cmd *cmd, void *args, bool jsonl)
+{
+	for (const struct kg_opt *o = cmd->opts; o && o->name; o++) {
+		const char *v;
+
+		if (o->kind != KG_OPT_CHOICE || strcmp(o->name, "output"))
+			continue;
+		v = o->choices[*FIELD(args, o->off, int)];
+		if (jsonl && strcmp(v, "json"))
+			return kg_usage_error(cmd, "--jsonl writes JSON: not with -o %s", v);
+		kg_json_mode(!strcmp(v, "json"), jsonl);
+	}
+	return 0;
+}
+
 int kg_opt_parse(const struct kg_cmd *cmd, int argc, char **argv, void *args)
 {
 	const struct kg_opt *o;
-	bool only_args = false;
+	bool only_args = false, jsonl = false;
 	int nargs = 0, rc;
 
 	for (int i = 1; i < argc; i++) {
@@ -167,16 +202,19 @@ int kg_opt_parse(const struct kg_cmd *cmd, int argc, char **argv, void *args)
 		if (!o)
 			return kg_usage_error(cmd, "unknown option '%s'", a);
 		snprintf(spelled, sizeof(spelled), "%.*s", (int)n, a);
-		if (a[n] == '=' && !takes_value(o))
+		if (a[n] == '=' && !kg_opt_takes_value(o))
 			return kg_usage_error(cmd, "option '%s' takes no value", spelled);
-		if (a[n] == '=')
+		if (a[1] != '-' && a[n])
+			v = a + n; /* -ojson */
+		else if (a[n] == '=')
 			v = a + n + 1;
-		else if (takes_value(o) && i + 1 < argc)
+		else if (kg_opt_takes_value(o) && i + 1 < argc)
 			v = argv[++i];
-		else if (takes_value(o))
+		else if (kg_opt_takes_value(o))
 			return kg_usage_error(cmd, "option '%s' needs a value", spelled);
 		if ((rc = store(cmd, o, spelled, v, args)))
 			return rc;
+		jsonl |= o->kind == KG_OPT_JSONL;
 	}
 	/* the positionals: ARG by ARG, then ARGS takes the rest */
 	for (int k = 0; k < nargs;) {
@@ -206,7 +244,7 @@ int kg_opt_parse(const struct kg_cmd *cmd, int argc, char **argv, void *args)
 		    (o->kind == KG_OPT_ARGS && !*FIELD(args, o->count_off, int)))
 			return kg_usage_error(cmd, "no %s given", o->name);
 	}
-	return 0;
+	return output_mode(cmd, args, jsonl);
 }
 
 /* ---- help ------------------------------------------------------------------------------- */
@@ -215,7 +253,7 @@ int kg_opt_parse(const struct kg_cmd *cmd, int argc, char **argv, void *args)
 static void synopsis_word(const struct kg_opt *o, char *out, size_t len)
 {
 	char mv[128], flag[80];
-	const char *m = metavar(o, mv, sizeof(mv));
+	const char *m = kg_opt_metavar(o, mv, sizeof(mv));
 
 	if (o->kind == KG_OPT_ARG) {
 		snprintf(out, len, "%s", m);
@@ -226,9 +264,9 @@ static void synopsis_word(const struct kg_opt *o, char *out, size_t len)
 		return;
 	}
 	/* an option with a value and a short name is shown short: -o text|json */
-	if (o->short_name && takes_value(o))
+	if (o->short_name && kg_opt_takes_value(o))
 		snprintf(flag, sizeof(flag), "-%c %s", o->short_name, m);
-	else if (takes_value(o))
+	else if (kg_opt_takes_value(o))
 		snprintf(flag, sizeof(flag), "--%s %s", o->name, m);
 	else
 		snprintf(flag, sizeof(flag), "--%s", o->name);
@@ -238,7 +276,7 @@ static void synopsis_word(const struct kg_opt *o, char *out, size_t len)
 		snprintf(out, len, o->required ? "%s" : "[%s]", flag);
 }
 
-static void synopsis(const struct kg_cmd *cmd, FILE *f)
+void kg_cmd_usage(const struct kg_cmd *cmd, FILE *f)
 {
 	int indent = (int)strlen("usage: kgate ") + (int)strlen(cmd->name) + 1, col = indent,
 	    optional = 0;
@@ -250,14 +288,14 @@ static void synopsis(const struct kg_cmd *cmd, FILE *f)
 		return;
 	}
 	for (const struct kg_opt *o = cmd->opts; o && o->name; o++)
-		optional += !o->required && !positional(o);
+		optional += !o->required && !kg_opt_positional(o);
 	for (int pass = 0; pass < 3; pass++) {
 		/* required options, then optional ones, then the arguments */
 		for (const struct kg_opt *o = cmd->opts; o && o->name; o++) {
-			bool want = pass == 0 ? o->required && !positional(o)
-				    : pass == 1 ? !o->required && !positional(o) &&
+			bool want = pass == 0 ? o->required && !kg_opt_positional(o)
+				    : pass == 1 ? !o->required && !kg_opt_positional(o) &&
 							 optional <= SYNOPSIS_OPTIONS_MAX
-						: positional(o);
+						: kg_opt_positional(o);
 
 			if (!want)
 				continue;
@@ -274,11 +312,11 @@ static void synopsis(const struct kg_cmd *cmd, FILE *f)
 	fputc('\n', f);
 }
 
-/* "  -o, --output text|json" or "      --iface IF" */
-static void option_left(const struct kg_opt *o, bool shorts, char *out, size_t len)
+/* "  -o, --output text|json" or "      --iface IF" (without shorts: "  --iface IF") */
+void kg_opt_spell(const struct kg_opt *o, bool shorts, char *out, size_t len)
 {
 	char mv[128];
-	const char *m = metavar(o, mv, sizeof(mv));
+	const char *m = kg_opt_metavar(o, mv, sizeof(mv));
 
 	if (o->short_name)
 		snprintf(out, len, "  -%c, --%s%s%s", o->short_name, o->name, *m ? " " : "", m);
@@ -293,7 +331,7 @@ static void options(const struct kg_cmd *cmd, FILE *f)
 	int column = 0;
 
 	for (const struct kg_opt *o = cmd->opts; o && o->name; o++) {
-		if (positional(o))
+		if (kg_opt_positional(o))
 			continue;
 		shorts |= o->short_name != 0;
 		any = true;
@@ -303,9 +341,9 @@ static void options(const struct kg_cmd *cmd, FILE *f)
 	for (const struct kg_opt *o = cmd->opts; o && o->name; o++) {
 		int w;
 
-		if (positional(o))
+		if (kg_opt_positional(o))
 			continue;
-		option_left(o, shorts, left, sizeof(left));
+		kg_opt_spell(o, shorts, left, sizeof(left));
 		w = (int)strlen(left) + 2;
 		if (w <= HELP_COLUMN_MAX && w > column)
 			column = w;
@@ -314,9 +352,9 @@ static void options(const struct kg_cmd *cmd, FILE *f)
 	for (const struct kg_opt *o = cmd->opts; o && o->name; o++) {
 		const char *h = o->help ? o->help : "";
 
-		if (positional(o))
+		if (kg_opt_positional(o))
 			continue;
-		option_left(o, shorts, left, sizeof(left));
+		kg_opt_spell(o, shorts, left, sizeof(left));
 		if ((int)strlen(left) + 2 > column)
 			fprintf(f, "%s\n%*s", left, column, "");
 		else
@@ -336,7 +374,7 @@ static void options(const struct kg_cmd *cmd, FILE *f)
 
 void kg_cmd_help(const struct kg_cmd *cmd, FILE *f)
 {
-	synopsis(cmd, f);
+	kg_cmd_usage(cmd, f);
 	if (cmd->about)
 		fprintf(f, "\n%s", cmd->about);
 	if (cmd->subs) {

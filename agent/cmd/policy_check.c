@@ -71,6 +71,7 @@ static int check_one(const char *path, bool json, bool strict)
 		if (json) {
 			if (sscanf(err, "%d:%d: %n", &line, &col, &off) < 2)
 				off = 0;
+			kg_json_item();
 			printf("{\"file\":");
 			kg_json_fput(stdout, path);
 			printf(",\"ok\":false,\"line\":%d,\"col\":%d,\"message\":", line, col);
@@ -97,6 +98,7 @@ static int check_one(const char *path, bool json, bool strict)
 			lint.nerrors == 1 ? "" : "s", lint.nwarnings, lint.nwarnings == 1 ? "" : "s",
 			strict ? " (--strict)" : "");
 	if (json) {
+		kg_json_item();
 		printf("{\"file\":");
 		kg_json_fput(stdout, path);
 		printf(",\"ok\":%s,\"strict\":%s,\"version\":", ok ? "true" : "false",
@@ -135,6 +137,7 @@ static int policy_check(int argc, char **argv)
 
 	if (rc)
 		return rc;
+	kg_json_doc(a.nfiles > 1);
 	for (int i = 0; i < a.nfiles; i++)
 		if (check_one(a.files[i], a.output == 1, a.strict))
 			rc = 1;

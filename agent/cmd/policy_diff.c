@@ -280,6 +280,7 @@ static int policy_diff(int argc, char **argv)
 
 	if ((rc = kg_opt_parse(&kg_cmd_policy_diff, argc, argv, &a)))
 		return rc;
+	kg_json_doc(false); /* one interface's diff, --iface or not */
 	if (kg_policy_file_load(&f, a.file, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		kg_policy_file_free(&f);
@@ -312,6 +313,7 @@ static int policy_diff(int argc, char **argv)
 	kg_policy_init(&empty);
 	d.json = a.output == 1;
 	if (d.json) {
+		kg_json_item();
 		printf("{\"iface\":");
 		kg_json_fput(stdout, ifaces[0]);
 		printf(",\"active\":{\"version\":");

@@ -129,6 +129,7 @@ static int eval_one(const struct kg_policy *p, bool json, bool expl, const char 
 	if (kg_eval_check(p, opname, sasl_user, &q, err, sizeof(err))) {
 		fprintf(stderr, "kgate policy eval: %s\n", err);
 		if (json) {
+			kg_json_item();
 			fputs("{\"error\":", stdout);
 			kg_json_fput(stdout, err);
 			fputs("}\n", stdout);
@@ -149,6 +150,7 @@ static int eval_one(const struct kg_policy *p, bool json, bool expl, const char 
 			explain(p, &q, rule, false);
 		return 0;
 	}
+	kg_json_item();
 	fputs("{\"topic\":", stdout);
 	kg_json_fput(stdout, topic);
 	fputs(",\"operation\":", stdout);
@@ -210,6 +212,8 @@ static int eval_stream(const struct kg_policy *p, bool json, bool expl)
 		if (!f[1]) {
 			fprintf(stderr, "kgate policy eval: a query needs TOPIC<TAB>OP: '%s'\n",
 				f[0] ? f[0] : "");
+			if (json)
+				kg_json_item();
 			puts(json ? "{\"error\":\"bad query\"}" : "error bad-query");
 			rc = 1;
 			continue;
@@ -233,6 +237,7 @@ static int policy_eval(int argc, char **argv)
 
 	if ((rc = kg_opt_parse(&kg_cmd_policy_eval, argc, argv, &a)))
 		return rc;
+	kg_json_doc(a.from_stdin);
 	if (a.from_stdin &&
 	    (a.topic || a.op || a.principal || a.sasl_user || a.region || a.client_id))
 		return kg_usage_error(&kg_cmd_policy_eval,

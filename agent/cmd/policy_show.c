@@ -18,7 +18,9 @@ const struct kg_cmd kg_cmd_policy_show = {
 	.summary = "the active policy: version, generation, rules",
 	.about = "The active policy of IF (every pinned interface when omitted): version, version\n"
 		 "id, generation, mode, default action, listeners, the quarantine interface and\n"
-		 "the rules in evaluation order, read from the maps and the policy store.\n",
+		 "the rules in evaluation order, read from the maps and the policy store; whether\n"
+		 "it is paused ('kgate policy pause': mode monitor) and an apply that awaits its\n"
+		 "confirm.\n",
 	.opts = kg_iface_report_opts,
 	.epilog = "Exit 0, 1 when nothing is pinned or a map cannot be read, 2 on usage errors.\n",
 	.run = policy_show,
@@ -27,7 +29,9 @@ const struct kg_cmd kg_cmd_policy_show = {
 static int show_one(const char *iface, struct kg_names_cache *nc, bool json)
 {
 	const struct kg_stored_policy *sp;
+	struct kg_store_state st;
 	struct kg_config cfg;
+	char when[40] = "";
 	struct kg_maps m;
 	char qname[IF_NAMESIZE] = "";
 	int gen, e;
@@ -44,7 +48,11 @@ static int show_one(const char *iface, struct kg_names_cache *nc, bool json)
 	if (cfg.redirect_ifindex && !if_indextoname(cfg.redirect_ifindex, qname))
 		snprintf(qname, sizeof(qname), "#%u", cfg.redirect_ifindex);
 	sp = kg_names_lookup(nc, cfg.version_id);
+	kg_store_state(iface, &st);
+	if (st.has_pending)
+		kg_time_text(st.pending.deadline_ns, when, sizeof(when));
 	if (json) {
+		kg_json_item();
 		printf("{\"iface\":");
 		kg_json_fput(stdout, iface);
 		printf(",\"generation\":%d,\"version_id\":%u,\"version\":", gen, cfg.version_id);
@@ -61,7 +69,13 @@ static int show_one(const char *iface, struct kg_names_cache *nc, bool json)
 			       kg_action_names[cfg.on_undecodable[i] % KG_ACT__COUNT]);
 			first = 0;
 		}
-		printf("],\"stored\":");
+		printf("],\"paused\":%s,\"pending\":", st.paused ? "true" : "false");
+		if (st.has_pending)
+			printf("{\"version_id\":%u,\"revert_to\":%u,\"confirm_by\":\"%s\"}",
+			       st.pending.id, st.pending.revert_to, when);
+		else
+			printf("null");
+		printf(",\"stored\":");
 		kg_json_fput(stdout, sp ? sp->path : NULL);
 		printf(",\"rules\":");
 		if (sp) {
@@ -94,6 +108,11 @@ static int show_one(const char *iface, struct kg_names_cache *nc, bool json)
 			printf(" %u (on_undecodable %s)", cfg.listeners[i],
 			       kg_action_names[cfg.on_undecodable[i] % KG_ACT__COUNT]);
 	printf("\n");
+	if (st.paused)
+		printf("  paused: decides in monitor mode, enforces nothing ('kgate policy resume')\n");
+	if (st.has_pending)
+		printf("  awaits 'kgate policy confirm' until %s, else back to version id %u\n", when,
+		       st.pending.revert_to);
 	if (*qname)
 		printf("  quarantine: %s\n", qname);
 	if (!sp) {

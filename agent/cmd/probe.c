@@ -42,7 +42,8 @@ static const struct kg_opt probe_opts[] = {
 	KG_OPT_UINT("duration", "SECONDS", struct probe_args, duration, 1, LONG_MAX,
 		    "stop after SECONDS"),
 	KG_OPT_OUTPUT(struct probe_args, output, kg_output_text_json,
-		      "text (default) or json: one object per event and line"),
+		      "text (default) or json: an array of events, closed\n"
+		      "when the probe stops"),
 	KG_OPT_END,
 };
 
@@ -82,10 +83,11 @@ static int on_ring(void *ctx, void *data, size_t size)
 		return 0;
 	kd_probe_to_state(data, &st);
 	o->buf.len = 0;
+	kg_json_item();
 	if (o->json)
 		kdr_event_json(&o->buf, &st, ((struct kd_probe_event *)data)->ev);
 	else
-		kdr_event_text(&o->buf, &st, ((struct kd_probe_event *)data)->ev);
+		kdr_event_line(&o->buf, &st, ((struct kd_probe_event *)data)->ev);
 	fwrite(o->buf.p, 1, o->buf.len, stdout);
 	fflush(stdout);
 	if (o->left > 0 && --o->left == 0)
@@ -108,6 +110,7 @@ static int cmd_probe(int argc, char **argv)
 
 	if ((rc = kg_opt_parse(&kg_cmd_probe, argc, argv, &a)))
 		return rc;
+	kg_json_doc(true);
 	rc = 1;
 	iface = a.iface;
 	port = (long)a.port;

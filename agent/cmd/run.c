@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * kgate run: the agent. Attaches (or adopts) the datapath on each interface, applies the
- * policy, then ships every decision event from the ring buffers to the audit pipeline
- * (agent/audit/audit.h) until SIGTERM/SIGINT; SIGHUP reloads the policy file.
+ * kgate run: the agent. Attaches (or adopts) the datapath on each interface, runs the
+ * policy store's version (run_policy.c: --policy FILE seeds it and changes it when the file
+ * changes), then ships every decision event from the ring buffers, and every change of
+ * the store, to the audit pipeline (agent/audit/audit.h) until SIGTERM/SIGINT; SIGHUP
+ * re-reads the policy file, SIGUSR1 reopens the audit file.
  *
  * The datapath sends a packet's events as one record with BPF_RB_NO_WAKEUP (a wakeup per
  * record would cost more than the decisions), so the ring buffers are drained on a
@@ -23,13 +25,9 @@
 
 #include "agent/audit/audit.h"
 #include "agent/cmd/cmd.h"
-#include "agent/datapath/datapath.h"
+#include "agent/cmd/run.h"
 #include "agent/datapath/events.h"
 #include "agent/metrics/metrics.h"
-#include "agent/policy/store.h"
-
-/* Interfaces one agent serves (the audit pipeline reads every one): more -> usage error. */
-#define RUN_MAX_IFACES KG_AUDIT_MAX_IFACES
 /* Ring buffers are drained this often: the added latency of an event, and of a gap check. */
 #define RUN_POLL_MS 50
 /* Lost-event counters are compared this often. */
@@ -65,7 +63,9 @@ static const struct kg_opt run_opts[] = {
 	KG_OPT_LIST("iface", "IF", struct run_args, ifaces, nifaces, RUN_MAX_IFACES,
 		    "broker-facing interface (repeatable, up to 8)", .required = true),
 	KG_OPT_STR("policy", "FILE", struct run_args, policy,
-		   "policy file (YAML; see 'kgate policy check')", .required = true),
+		   "policy file (YAML; see 'kgate policy check'): seeds\n"
+		   "an empty policy store; later, applied only when\n"
+		   "its bytes change (below)", .required = true),
 	KG_OPT_CHOICE("xdp-mode", struct run_args, xdp_mode, xdp_mode_given, xdp_modes,
 		      "XDP attach mode for a fresh attach (default native)"),
 	KG_OPT_FLAG("tc-ingress", struct run_args, tc_ingress,
@@ -105,16 +105,28 @@ const struct kg_cmd kg_cmd_run = {
 	.summary = "the agent: attach or adopt, apply the policy, ship audit events",
 	.about = "Attaches kgate to each interface (XDP on ingress: client -> broker; TC egress:\n"
 		 "broker -> client), pins programs, links and maps under\n"
-		 "/sys/fs/bpf/kgate/IF/, applies the policy FILE, then ships every decision\n"
-		 "event to the audit sinks until stopped. When the interface's pins exist (an\n"
-		 "agent ran before) they are adopted: nothing is reloaded or re-attached and\n"
-		 "enforcement never stops; the policy is applied only if it differs from the\n"
-		 "active one.\n",
+		 "/sys/fs/bpf/kgate/IF/, runs the policy, then ships every decision event to the\n"
+		 "audit sinks until stopped. When the interface's pins exist (an agent ran before)\n"
+		 "they are adopted: nothing is reloaded or re-attached and enforcement never\n"
+		 "stops.\n"
+		 "\n"
+		 "Which policy runs: the per-interface policy store (STATE_DIR/IF/) is the one\n"
+		 "source of truth. The newest change wins, whatever made it ('kgate policy apply',\n"
+		 "rollback, pause, this FILE), and nothing is applied again that did not change.\n"
+		 "An empty store is seeded with FILE. Once it holds versions, its current version\n"
+		 "runs, and FILE is applied (as a new version) only when its bytes differ from\n"
+		 "what the agent last took from it: then it is a new change by the file's owner.\n"
+		 "So a restart keeps what runs, and an apply made meanwhile stays until FILE\n"
+		 "itself changes. Every change, by any process, is logged here and written into\n"
+		 "the audit stream as a `policy` record ('kgate policy history' lists versions).\n",
 	.opts = run_opts,
 	.epilog = "Live decisions: 'kgate observe' (socket RUN_DIR/observe.sock).\n"
 		  "Signals: SIGTERM, SIGINT stop the agent and leave enforcement pinned (unless\n"
-		  "--detach-on-exit); SIGHUP re-reads --policy (a broken file is logged as\n"
-		  "FILE:LINE:COL and the running policy stays).\n"
+		  "--detach-on-exit); SIGHUP re-reads --policy: applied when its bytes changed\n"
+		  "since last taken, else nothing happens (a broken file is logged as\n"
+		  "FILE:LINE:COL and the running policy stays); SIGUSR1 reopens --audit-file\n"
+		  "(after a rotation that moved it: nothing is lost; a moved file is also\n"
+		  "noticed within a second without it).\n"
 		  "Directories: pins /sys/fs/bpf/kgate, state /var/lib/kgate, run /run/kgate\n"
 		  "(KGATE_PIN_ROOT, KGATE_STATE_DIR, KGATE_RUN_DIR override them). Pins need a\n"
 		  "BPF filesystem: one is mounted at /sys/fs/bpf when none is.\n"
@@ -122,18 +134,19 @@ const struct kg_cmd kg_cmd_run = {
 	.run = cmd_run,
 };
 
-static volatile sig_atomic_t stop_sig, hup;
+static volatile sig_atomic_t stop_sig, hup, usr1;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		hup = 1;
+	else if (sig == SIGUSR1)
+		usr1 = 1;
 	else
 		stop_sig = sig;
 }
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
+void kg_run_log(const char *fmt, ...)
 {
 	__u64 now = kg_wall_now_ns();
 	time_t sec = (time_t)(now / 1000000000ull);
@@ -155,7 +168,7 @@ struct run {
 	int nrt;
 	struct kg_maps maps[RUN_MAX_IFACES];     /* rt[i].maps, for the audit and metrics */
 	const char *ifnames[RUN_MAX_IFACES];     /* rt[i].iface */
-	const char *policy_path;
+	struct run_policy policy;
 	char sock[512];                          /* the observe socket */
 	struct kg_audit *audit;
 	struct kg_metrics *metrics;
@@ -165,40 +178,6 @@ struct run {
 	unsigned long long events;
 	unsigned long long bad_records; /* ring-buffer records that were not event lists */
 };
-
-static int apply_all(struct run *r, bool skip_same)
-{
-	struct kg_policy_file f;
-	char err[1024];
-	int rc = 0;
-
-	if (kg_policy_file_load(&f, r->policy_path, err, sizeof(err))) {
-		logf_("%s", err);
-		kg_policy_file_free(&f);
-		return -1;
-	}
-	for (int i = 0; i < r->nrt; i++) {
-		struct kg_apply_result res;
-
-		if (kg_policy_apply(r->rt[i].iface, &r->rt[i].maps, &f, skip_same, &res, err,
-				    sizeof(err))) {
-			logf_("%s: policy %s not applied: %s", r->rt[i].iface, r->policy_path, err);
-			rc = -1;
-			continue;
-		}
-		if (res.unchanged)
-			logf_("%s: policy \"%s\" (version id %u) already active", r->rt[i].iface,
-			      res.new_version, res.new_id);
-		else
-			logf_("%s: policy \"%s\" (version id %u) -> \"%s\" (version id %u), "
-			      "generation %d -> %d, written in %.0f us, swapped in %.1f us",
-			      r->rt[i].iface, res.old_id ? res.old_version : "none", res.old_id,
-			      res.new_version, res.new_id, res.old_gen, res.new_gen, res.write_us,
-			      res.swap_us);
-	}
-	kg_policy_file_free(&f);
-	return rc;
-}
 
 static void on_decision(void *ctx, const struct kg_event *e)
 {
@@ -215,7 +194,7 @@ static int on_record(void *ctx, void *data, size_t size)
 
 	/* events before a fault were shipped; a record this agent cannot read is skipped */
 	if (kg_events_each(data, size, on_decision, r) < 0 && !r->bad_records++)
-		logf_("event ring buffer: a record of %zu bytes is not a list of events this "
+		kg_run_log("event ring buffer: a record of %zu bytes is not a list of events this "
 		      "agent knows (a datapath of another version?): skipped, and later ones "
 		      "counted", size);
 	return 0;
@@ -238,7 +217,7 @@ static int check_args(struct run_args *a)
 static int lock_ifaces(const struct run_args *a)
 {
 	if (mkdir(kg_run_dir(), 0755) && errno != EEXIST) {
-		logf_("%s: %s", kg_run_dir(), strerror(errno));
+		kg_run_log("%s: %s", kg_run_dir(), strerror(errno));
 		return -1;
 	}
 	for (int i = 0; i < a->nifaces; i++) {
@@ -248,7 +227,7 @@ static int lock_ifaces(const struct run_args *a)
 		snprintf(lock, sizeof(lock), "%s/%s.lock", kg_run_dir(), a->ifaces[i]);
 		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
-			logf_("%s: %s", a->ifaces[i],
+			kg_run_log("%s: %s", a->ifaces[i],
 			      fd >= 0 && errno == EWOULDBLOCK
 				      ? "another 'kgate run' serves this interface"
 				      : strerror(errno));
@@ -272,29 +251,29 @@ static int attach_all(struct run *r, const struct run_args *a)
 		struct kg_sizes sz = {.max_flows = a->max_flows, .pool_slots = a->flow_pool};
 
 		if (kg_runtime_up(rt, a->ifaces[i], hook, &sz, err, sizeof(err))) {
-			logf_("%s", err);
+			kg_run_log("%s", err);
 			return -1;
 		}
 		r->nrt++;
 		if (rt->tc_ingress)
-			logf_("%s: %s (TC ingress prog id %u, TC egress prog id %u), pins in %s",
+			kg_run_log("%s: %s (TC ingress prog id %u, TC egress prog id %u), pins in %s",
 			      rt->iface, rt->adopted ? "adopted what was pinned" : "attached",
 			      rt->ingress_prog_id, rt->tc_prog_id, rt->pin_dir);
 		else
-			logf_("%s: %s (XDP prog id %u, TC egress prog id %u, XDP link id %u), pins "
+			kg_run_log("%s: %s (XDP prog id %u, TC egress prog id %u, XDP link id %u), pins "
 			      "in %s",
 			      rt->iface, rt->adopted ? "adopted what was pinned" : "attached",
 			      rt->ingress_prog_id, rt->tc_prog_id, rt->ingress_link_id, rt->pin_dir);
 		if (rt->adopted && rt->tc_ingress != (hook == KG_INGRESS_TC))
-			logf_("%s: kept the pinned %s hook ('kgate detach' first to change it)",
+			kg_run_log("%s: kept the pinned %s hook ('kgate detach' first to change it)",
 			      rt->iface, rt->tc_ingress ? "TC ingress" : "XDP");
 		if (!a->quarantine)
 			continue;
 		if (kg_runtime_set_quarantine(rt, a->quarantine, err, sizeof(err))) {
-			logf_("%s", err);
+			kg_run_log("%s", err);
 			return -1;
 		}
-		logf_("%s: redirected connections go to %s", rt->iface, a->quarantine);
+		kg_run_log("%s: redirected connections go to %s", rt->iface, a->quarantine);
 	}
 	return 0;
 }
@@ -313,7 +292,7 @@ static int open_sinks(struct run *r, const struct run_args *a)
 
 	r->names = kg_names_cache_new();
 	if (!r->names) {
-		logf_("out of memory");
+		kg_run_log("out of memory");
 		return -1;
 	}
 	for (int i = 0; i < r->nrt; i++) {
@@ -323,13 +302,13 @@ static int open_sinks(struct run *r, const struct run_args *a)
 	ao.names_ctx = ms.names_ctx = r->names;
 	r->audit = kg_audit_open(&ao, err, sizeof(err));
 	if (!r->audit) {
-		logf_("audit: %s", err);
+		kg_run_log("audit: %s", err);
 		return -1;
 	}
 	ms.audit = r->audit;
 	if (a->metrics_addr && !(r->metrics = kg_metrics_open(a->metrics_addr, &ms, err,
 							      sizeof(err)))) {
-		logf_("audit: %s", err);
+		kg_run_log("audit: %s", err);
 		return -1;
 	}
 	for (int i = 0; i < r->nrt; i++) {
@@ -340,7 +319,7 @@ static int open_sinks(struct run *r, const struct run_args *a)
 		else
 			e = ring_buffer__add(r->rb, r->rt[i].maps.events, on_record, r);
 		if (!r->rb || e) {
-			logf_("%s: opening the event ring buffer: %s", r->rt[i].iface,
+			kg_run_log("%s: opening the event ring buffer: %s", r->rt[i].iface,
 			      strerror(errno));
 			return -1;
 		}
@@ -359,9 +338,9 @@ static void sweep_flows(struct run *r)
 
 		if (kg_flows_sweep(&r->rt[i].maps, r->rt[i].sweep_prog, r->flow_timeout, RUN_CLOSED_S,
 				   &st))
-			logf_("%s: sweeping connections: %s", r->rt[i].iface, strerror(errno));
+			kg_run_log("%s: sweeping connections: %s", r->rt[i].iface, strerror(errno));
 		else if (st.ended || st.errors)
-			logf_("%s: %llu of %llu connections ended (idle past %u s or closed)%s",
+			kg_run_log("%s: %llu of %llu connections ended (idle past %u s or closed)%s",
 			      r->rt[i].iface, (unsigned long long)st.ended,
 			      (unsigned long long)st.seen, r->flow_timeout,
 			      st.errors ? "; kgate_sweep failed to run" : "");
@@ -377,11 +356,19 @@ static void main_loop(struct run *r)
 
 		if (hup) {
 			hup = 0;
-			logf_("SIGHUP: reloading %s", r->policy_path);
-			apply_all(r, true);
+			kg_run_log("SIGHUP: reading %s", r->policy.path);
+			kg_run_policy_reload(&r->policy);
 		}
+		if (usr1) {
+			usr1 = 0;
+			int e = kg_audit_reopen(r->audit);
+
+			kg_run_log("SIGUSR1: audit file reopened%s%s", e ? ": " : "",
+				   e ? strerror(-e) : "");
+		}
+		kg_run_policy_poll(&r->policy);
 		if (ring_buffer__consume(r->rb) < 0 && errno != EINTR)
-			logf_("ring buffer: %s", strerror(errno));
+			kg_run_log("ring buffer: %s", strerror(errno));
 		now = kg_now_ms();
 		if (now - last_gap >= RUN_GAP_CHECK_MS) {
 			kg_audit_check_gaps(r->audit);
@@ -393,10 +380,10 @@ static void main_loop(struct run *r)
 		}
 		/* serves the sinks and the metrics, and sleeps for the rest of the period */
 		if (kg_metrics_poll_with(r->metrics, r->audit, RUN_POLL_MS))
-			logf_("poll: %s", strerror(errno));
+			kg_run_log("poll: %s", strerror(errno));
 	}
 	ring_buffer__consume(r->rb); /* what the datapath submitted before the signal */
-	logf_("%s: stopping after %llu events (%llu unreadable records)", strsignal(stop_sig),
+	kg_run_log("%s: stopping after %llu events (%llu unreadable records)", strsignal(stop_sig),
 	      r->events, r->bad_records);
 }
 
@@ -413,13 +400,13 @@ static int shut_down(struct run *r, const struct run_args *a, int rc)
 		kg_runtime_close(&r->rt[i]);
 		if (rc == 0 && a->detach_on_exit) {
 			if (kg_runtime_detach(r->rt[i].iface, err, sizeof(err)) < 0) {
-				logf_("%s", err);
+				kg_run_log("%s", err);
 				rc = 1;
 			} else {
-				logf_("%s: detached (--detach-on-exit)", r->rt[i].iface);
+				kg_run_log("%s: detached (--detach-on-exit)", r->rt[i].iface);
 			}
 		} else if (rc == 0) {
-			logf_("%s: left attached and pinned; enforcement goes on", r->rt[i].iface);
+			kg_run_log("%s: left attached and pinned; enforcement goes on", r->rt[i].iface);
 		}
 	}
 	kg_names_cache_free(r->names);
@@ -435,6 +422,7 @@ static void on_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -442,13 +430,12 @@ static int cmd_run(int argc, char **argv)
 {
 	static struct run r;
 	struct run_args a = {0};
-	struct kg_policy_file f;
-	char err[1024], host[256], spool[512];
+	char host[256], spool[512];
 	int rc;
 
 	if ((rc = kg_opt_parse(&kg_cmd_run, argc, argv, &a)) || (rc = check_args(&a)))
 		return rc;
-	r.policy_path = a.policy;
+	r.policy.path = a.policy;
 	r.flow_timeout = a.flow_timeout ? a.flow_timeout : RUN_FLOW_TIMEOUT_S;
 	if (!a.node) {
 		if (gethostname(host, sizeof(host)))
@@ -462,19 +449,24 @@ static int cmd_run(int argc, char **argv)
 	}
 	snprintf(r.sock, sizeof(r.sock), "%s/observe.sock", kg_run_dir());
 
-	/* a broken policy stops the agent before it touches any interface */
-	rc = kg_policy_file_load(&f, r.policy_path, err, sizeof(err));
-	kg_policy_file_free(&f);
-	if (rc) {
-		fprintf(stderr, "%s\n", err);
+	/* a broken policy that would seed an empty store stops the agent before it touches
+	 * any interface */
+	if (kg_run_policy_precheck(a.policy, a.ifaces, a.nifaces))
 		return 1;
-	}
 	on_signals();
 	if (lock_ifaces(&a))
 		return 1;
-	if (attach_all(&r, &a) || apply_all(&r, true) || open_sinks(&r, &a))
+	if (attach_all(&r, &a))
 		return shut_down(&r, &a, 1);
-	logf_("running: node %s, observe socket %s%s%s%s%s", a.node, r.sock,
+	for (int i = 0; i < r.nrt; i++) {
+		r.policy.ifs[i].iface = r.rt[i].iface;
+		r.policy.ifs[i].maps = &r.rt[i].maps;
+	}
+	r.policy.n = r.nrt;
+	if (kg_run_policy_start(&r.policy) || open_sinks(&r, &a))
+		return shut_down(&r, &a, 1);
+	r.policy.audit = r.audit;
+	kg_run_log("running: node %s, observe socket %s%s%s%s%s", a.node, r.sock,
 	      a.file ? ", audit file " : "", a.file ? a.file : "", a.brokers ? ", audit topic " : "",
 	      a.brokers ? a.topic : "");
 	main_loop(&r);

@@ -20,8 +20,7 @@ const struct kg_cmd kg_cmd_stats = {
 		 "over CPUs since it was loaded: packets, flows, out-of-order and overlap\n"
 		 "drops, events lost by verdict class, Fetch session resets...; decisions by\n"
 		 "verdict; undecodable frames by reason; and, for the active policy, the\n"
-		 "decisions each rule made (by name), plus the tracked flows.\n"
-		 "-o json: one object per interface and line.\n",
+		 "decisions each rule made (by name), plus the tracked flows.\n",
 	.opts = kg_iface_report_opts,
 	.epilog = "Exit 0, 1 when nothing is pinned or a map cannot be read, 2 on usage errors.\n",
 	.run = cmd_stats,
@@ -38,6 +37,7 @@ static unsigned long long hits(const struct kg_maps *m, int gen, int rule)
 static void stats_json(const char *iface, const struct kg_stored_policy *sp,
 		       const struct kg_datapath_stats *st, const struct kg_maps *m)
 {
+	kg_json_item();
 	printf("{\"iface\":");
 	kg_json_fput(stdout, iface);
 	printf(",\"policy\":{\"version\":");

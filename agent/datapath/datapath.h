@@ -137,6 +137,11 @@ struct kg_datapath_stats {
 
 /* A snapshot of maps[0..n). 0, or -errno when not one counter could be read. */
 int kg_datapath_stats(const struct kg_maps *maps, int n, struct kg_datapath_stats *st);
+/*
+ * Only the counters of maps[0..n) (kg_counters, summed), without the walk of the flows
+ * that kg_datapath_stats makes: cheap enough to read every second. 0 or -errno.
+ */
+int kg_datapath_counters(const struct kg_maps *maps, int n, __u64 out[KG_C__COUNT]);
 /* kg_rule_hits[gen * KG_MAX_RULES + rule] summed over CPUs and interfaces; -1 if unread. */
 int kg_datapath_rule_hits(const struct kg_maps *maps, int n, int gen, __u32 rule, __u64 *out);
 /*

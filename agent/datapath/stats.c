@@ -73,6 +73,21 @@ int kg_datapath_stats(const struct kg_maps *maps, int n, struct kg_datapath_stat
 	return any ? 0 : -ENOENT;
 }
 
+int kg_datapath_counters(const struct kg_maps *maps, int n, __u64 out[KG_C__COUNT])
+{
+	memset(out, 0, KG_C__COUNT * sizeof(out[0]));
+	for (int i = 0; i < n; i++)
+		for (__u32 c = 0; c < KG_C__COUNT; c++) {
+			__u64 v;
+			int e = percpu_sum(maps[i].counters, c, &v);
+
+			if (e)
+				return e;
+			out[c] += v;
+		}
+	return 0;
+}
+
 int kg_datapath_rule_hits(const struct kg_maps *maps, int n, int gen, __u32 rule, __u64 *out)
 {
 	bool any = false;

@@ -37,20 +37,26 @@ static void name_field(struct kg_buf *b, bool json, const char *key, const __u8 
 	}
 }
 
+/* A frame's client id: its bytes, "-" when null, "..." after a cut one; and the line's end. */
+static void client_text(struct kg_buf *b, const struct kd_state *st)
+{
+	if (st->client_id_null == 1) {
+		kg_buf_printf(b, "-");
+	} else {
+		kdr_text_bytes(b, st->client_id, st->client_id_len);
+		if (st->client_id_null == KD_CLIENT_ID_CUT)
+			kg_buf_printf(b, "...");
+	}
+	kg_buf_printf(b, "\n");
+}
+
 void kdr_event_text(struct kg_buf *b, const struct kd_state *st, int ev)
 {
 	switch (ev) {
 	case KD_EV_FRAME:
 		kg_buf_printf(b, "frame key=%u ver=%u corr=%d size=%u client=", st->api_key,
 			   st->api_version, st->corr, st->frame_size);
-		if (st->client_id_null == 1) {
-			kg_buf_printf(b, "-");
-		} else {
-			kdr_text_bytes(b, st->client_id, st->client_id_len);
-			if (st->client_id_null == KD_CLIENT_ID_CUT)
-				kg_buf_printf(b, "...");
-		}
-		kg_buf_printf(b, "\n");
+		client_text(b, st);
 		break;
 	case KD_EV_TOPIC:
 		kg_buf_printf(b, "topic");
@@ -118,6 +124,21 @@ void kdr_event_text(struct kg_buf *b, const struct kd_state *st, int ev)
 			   st->phase == KD_PH_DEAD ? "" : " (frame skipped)");
 		break;
 	}
+}
+
+void kdr_event_line(struct kg_buf *b, const struct kd_state *st, int ev)
+{
+	const char *api = st->api_key == KD_KEY_SASL_RAW ? "SaslRawToken"
+							  : kafka_api_name(st->api_key);
+
+	if (ev != KD_EV_FRAME) {
+		kdr_event_text(b, st, ev);
+		return;
+	}
+	/* the name a reader knows, the key a capture shows */
+	kg_buf_printf(b, "frame %s v%u (key %u) corr=%d size=%u client=", api ? api : "unknown",
+		      st->api_version, st->api_key, st->corr, st->frame_size);
+	client_text(b, st);
 }
 
 void kdr_event_json(struct kg_buf *b, const struct kd_state *st, int ev)

@@ -17,8 +17,12 @@
 /* Appends bytes as text, \xHH for the unprintable (and for '\\' and ','). */
 void kdr_text_bytes(struct kg_buf *b, const __u8 *p, size_t n);
 
-/* One line (with '\n') describing event ev with the data the state holds for it. */
+/* One line (with '\n') describing event ev with the data the state holds for it; the
+ * tests' canonical form ("frame key=0 ver=7 corr=1 ..."). */
 void kdr_event_text(struct kg_buf *b, const struct kd_state *st, int ev);
+/* The same for a reader (kgate decode, probe): a frame says its API by name, "frame
+ * Produce v7 (key 0) corr=1 ..."; every other event as kdr_event_text. */
+void kdr_event_line(struct kg_buf *b, const struct kd_state *st, int ev);
 /* One JSON object (with '\n') for event ev. */
 void kdr_event_json(struct kg_buf *b, const struct kd_state *st, int ev);
 

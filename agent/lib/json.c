@@ -5,10 +5,9 @@
 
 #include "agent/lib/lib.h"
 
-/* Length of a valid UTF-8 sequence at p (overlongs, surrogates and > U+10FFFF are not
- * valid), or 0. */
-static size_t utf8_len(const __u8 *p, size_t n)
+size_t kg_utf8_len(const void *s, size_t n)
 {
+	const __u8 *p = s;
 	__u32 cp;
 	size_t need;
 
@@ -50,7 +49,7 @@ void kg_json_bytes(struct kg_buf *b, const void *str, size_t n)
 
 			kg_buf_add(b, e, 2);
 			i++;
-		} else if (s[i] >= 0x80 && (u = utf8_len(s + i, n - i))) {
+		} else if (s[i] >= 0x80 && (u = kg_utf8_len(s + i, n - i))) {
 			kg_buf_add(b, s + i, u);
 			i += u;
 		} else {

@@ -27,6 +27,21 @@ __u64 kg_now_ms(void);
 __u64 kg_wall_now_ns(void);
 /* CLOCK_MONOTONIC ns -> Unix ns, by the clocks' offset now (never in the future). */
 __u64 kg_mono_to_wall(__u64 mono_ns);
+/*
+ * "90s", "5m", "1h30m", "500ms", "2d" -> ns: 0, or -1 when s is not a duration (a number
+ * without a unit is not one: seconds or minutes would be a guess).
+ */
+int kg_parse_duration(const char *s, __u64 *ns);
+/* Unix ns as "2026-11-28T00:29:42.609Z" (UTC, ms) into buf. */
+void kg_time_text(__u64 wall_ns, char *buf, size_t len);
+
+/* ---- digests (lib/sha256.c) ------------------------------------------------------------ */
+
+/* "sha256:" and 64 hex digits, NUL-terminated. */
+#define KG_DIGEST_LEN 72
+void kg_sha256(const void *data, size_t n, __u8 out[32]);
+/* The digest of a policy text as the store and the audit records write it. */
+void kg_digest(const void *data, size_t n, char out[KG_DIGEST_LEN]);
 
 /* ---- buffers (lib/buf.c) --------------------------------------------------------------- */
 
@@ -67,6 +82,9 @@ void *kg_grow(void *arr, size_t n, size_t elem);
  * reading), so the output is valid JSON whatever the wire held.
  */
 void kg_json_bytes(struct kg_buf *b, const void *s, size_t n);
+/* Length of a valid UTF-8 sequence of two or more bytes at s (overlongs, surrogates and
+ * code points past U+10FFFF are not valid), or 0: the rule above, and the text views'. */
+size_t kg_utf8_len(const void *s, size_t n);
 /* A C string as a JSON string; NULL as null. */
 void kg_json_cstr(struct kg_buf *b, const char *s);
 /* The same, written to a stream. */

@@ -151,6 +151,7 @@ void kg_names_resolve(void *ctx, const struct kg_event *ev, struct kg_event_name
 	sp = lookup_locked(nc, ev->version_id);
 	if (sp) {
 		snprintf(out->policy_version, sizeof(out->policy_version), "%s", sp->p.version);
+		out->allow_sample = sp->p.audit_allow;
 		if (ev->rule_id != ~0u && ev->rule_id < (__u32)sp->p.nrules)
 			snprintf(out->rule, sizeof(out->rule), "%s", sp->p.rules[ev->rule_id].name);
 		if (ev->region_id < KG_MAX_REGIONS && ev->region_id != KG_REGION_NONE)

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Policy files as the agent applies them, and the policy store: every applied policy is
- * kept by version id under the state directory, so that any process can name the ids an
- * event carries (the names cache, kg_names_resolve).
+ * Policy files as the agent applies them, and the policy store: the source of truth for
+ * what runs on each interface (the model is below), where every applied policy is kept
+ * by version id, so that any process can name the ids an event carries (the names
+ * cache, kg_names_resolve).
  *
  *   <state dir>/version_id        the last version id handed out (ids are global, so an
  *                                 event's version id names one policy whatever its iface)
- *   <state dir>/lock              held (flock) by every apply
- *   <state dir>/<iface>/policies/<id>.yaml, <id>.version   the store
+ *   <state dir>/lock              held (flock) by every change
+ *   <state dir>/<iface>/...       the interface's store (below)
  */
 #ifndef KGATE_POLICY_STORE_H
 #define KGATE_POLICY_STORE_H
@@ -43,33 +44,161 @@ void kg_policy_file_free(struct kg_policy_file *f);
  */
 void kg_policy_err_at(const char *path, const char *e, char *err, size_t errlen);
 
-struct kg_apply_result {
-	__u32 old_id, new_id; /* version ids; old 0 = no policy was active */
+/* ---- the store: the source of truth for what runs ------------------------------------ */
+
+/*
+ * The model. An interface's store is the one source of truth for the policy that runs
+ * on it: the newest change wins, whatever made it (`kgate policy apply`, rollback, the
+ * agent's --policy FILE, a revert), and nothing is applied again that did not change.
+ * `kgate run --policy FILE` seeds an empty store; once the store holds versions, FILE is
+ * applied only when its bytes differ from what the agent last took from it (its digest
+ * is kept in the store): that is a new change by the file's owner. Restarts keep the
+ * store's current version.
+ *
+ * Per interface, under <state dir>/<iface>/:
+ *   policies/<id>.yaml, <id>.version, <id>.meta   every version kept (KG_STORE_KEEP)
+ *   current     "id N paused 0|1": what runs (its pause state too)
+ *   file        "DIGEST PATH": what the agent last took from --policy FILE
+ *   pending     an apply awaiting `kgate policy confirm` (absent: none)
+ *   journal     every change, one JSON line each (journal.1: the previous file)
+ *   recorded    the last journal entry the agent wrote into the audit stream
+ * Every change is made under <state dir>/lock.
+ */
+
+/* Who made a change: the process's user, and what it ran. */
+struct kg_actor {
+	__u32 uid;
+	char user[64];
+	/* "policy apply", "file /etc/kgate/policy.yaml", "agent": a longer one is cut, so
+	 * that a `policy` record always fits in an audit record (KG_AUDIT_RECORD_MAX) */
+	char source[256];
+};
+
+/* This process's uid and user name; source as printf. */
+void kg_actor_self(struct kg_actor *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The steps of a policy's lifecycle, as the journal and the `policy` records name them. */
+#define KG_STEPS(X)                                                                                \
+	X(KG_STEP_APPLY, "apply")       /* a new version (a command, or --policy FILE) */          \
+	X(KG_STEP_ROLLBACK, "rollback") /* a kept version again */                                 \
+	X(KG_STEP_PAUSE, "pause")       /* the current version in monitor mode */                  \
+	X(KG_STEP_RESUME, "resume")     /* ... and back to its own mode */                         \
+	X(KG_STEP_CONFIRM, "confirm")   /* an apply --confirm-within confirmed */                  \
+	X(KG_STEP_REVERT, "revert")     /* ... not confirmed in time, or its guard tripped */      \
+	X(KG_STEP_RESTORE, "restore")   /* a datapath without it got the store's current one */
+enum kg_step { KG_STEPS(KG_ENUM_ENTRY) KG_STEP__COUNT };
+const char *kg_step_name(unsigned int step);
+
+/* What a version is: its meta file, written when it was first put in. */
+struct kg_version_info {
+	__u32 id;
+	char version[128];
+	char digest[KG_DIGEST_LEN];
+	__u64 time_ns; /* wall clock */
+	__u32 uid;
+	char user[64];
+	char source[256];
+};
+
+/* An apply with --confirm-within, until it is confirmed or reverted. */
+struct kg_pending {
+	__u32 id;	    /* the version applied */
+	__u32 revert_to;    /* what runs again when it is not confirmed */
+	__u64 deadline_ns;  /* wall clock: the agent reverts after this */
+	__u64 guard_rejects, guard_undecodable; /* per second; 0: no such guard */
+	__u64 change;	    /* its journal entry */
+};
+
+/* What the store says of an interface. */
+struct kg_store_state {
+	__u32 current; /* the version that runs; 0: none yet (an empty store) */
+	bool paused;
+	bool has_pending;
+	struct kg_pending pending;
+	char file_digest[KG_DIGEST_LEN]; /* what the agent last took from --policy ("": none) */
+	char file_path[512];
+	__u64 last_change; /* the newest journal entry, 0: none */
+};
+
+/* 0 (an interface never seen reads as an empty store), or -errno. */
+int kg_store_state(const char *iface, struct kg_store_state *st);
+
+/* A change asked for. */
+struct kg_change_req {
+	enum kg_step step;
+	const struct kg_actor *by;
+	struct kg_policy_file *file; /* apply: the policy */
+	bool from_file;		     /* apply: it is --policy FILE; its digest is kept */
+	__u32 to;		     /* rollback: the version (0: the one before the current) */
+	__u64 confirm_within_ns;     /* apply: revert unless confirmed within this (0: no) */
+	__u64 guard_rejects, guard_undecodable; /* with confirm_within_ns */
+	__u32 expect_pending;	     /* revert: only if this apply still awaits its confirm */
+	const char *reason;	     /* revert: confirm_timeout, guard_rejects, guard_undecodable */
+	double rate, limit;	     /* revert on a guard: what was seen, and the limit */
+};
+
+/* A change made: the journal entry and the `policy` audit record are made of it. */
+struct kg_change {
+	__u64 change;  /* its number in the interface's journal */
+	__u64 time_ns; /* wall clock */
+	enum kg_step step;
+	struct kg_actor by;
+	__u32 old_id, new_id; /* version ids before and after; 0: none */
 	char old_version[128], new_version[128];
+	char digest[KG_DIGEST_LEN]; /* of the version that runs after */
+	__u8 mode;		    /* what runs after: KG_MODE_*; monitor while paused */
+	bool paused;
+	__u64 confirm_deadline_ns; /* apply: revert after this unless confirmed (0: none) */
+	__u64 guard_rejects, guard_undecodable;
+	__u32 superseded;	   /* an unconfirmed apply this change ended (0: none) */
+	char reason[32];	   /* revert */
+	double rate, limit;
+	/* for the caller's report, not journaled */
 	int old_gen, new_gen;
-	double write_us; /* kg_policy_write into the inactive generation */
-	double swap_us;	 /* the flip of the active word */
-	bool unchanged;	 /* the same bytes were already active: nothing done */
+	double write_us, swap_us;
+	bool unchanged; /* nothing to do (the same bytes, already paused...): no entry */
 };
 
 /*
- * Applies f on the interface whose maps are m: a new version id, the file saved in the
- * store under it, the inactive generation written (redirect_ifindex kept from the active
- * one), then the flip. Serialized with every other apply by a lock in the state dir.
- * When skip_same and the active policy's stored bytes equal f's, nothing is written.
- * 0, or -errno with err set (the active policy then still enforces).
+ * Makes one change on iface whose maps are m (NULL for a confirm): writes the version
+ * into the inactive generation and flips, then keeps it in the store (current, pending,
+ * the file's digest) and appends the journal entry. Serialized with every other change
+ * by the store's lock. 0, or -errno with err set (what ran before still runs).
  */
-int kg_policy_apply(const char *iface, const struct kg_maps *m, struct kg_policy_file *f,
-		    bool skip_same, struct kg_apply_result *r, char *err, size_t errlen);
+int kg_store_change(const char *iface, const struct kg_maps *m, const struct kg_change_req *rq,
+		    struct kg_change *out, char *err, size_t errlen);
+
+/* The versions kept for iface, newest first (malloc'ed, *n of them): 0 or -errno. */
+int kg_store_versions(const char *iface, struct kg_version_info **out, int *n);
 
 /*
- * Policies kept per interface in the store. An apply past this removes the oldest, never
- * the two the generations hold: events are named when they are recorded, and flows by
- * their generation's version, so nothing in force loses its names.
+ * The journal entries of iface after entry `after`, in order: fn(ctx, change, time_ns,
+ * fields, len) with fields the JSON members of the `policy` record (no braces). Stops
+ * when fn returns non-zero. 0, or -errno.
+ */
+typedef int (*kg_journal_fn)(void *ctx, __u64 change, __u64 time_ns, const char *fields,
+			     size_t len);
+int kg_journal_each(const char *iface, __u64 after, kg_journal_fn fn, void *ctx);
+/* The last entry the agent recorded into the audit stream, and setting it. */
+__u64 kg_journal_recorded(const char *iface);
+int kg_journal_set_recorded(const char *iface, __u64 change);
+
+/*
+ * The journal is rotated past this size (journal -> journal.1, replacing the older one):
+ * an agent that was away for more than two files' worth of changes (~5,000) records only
+ * what the two still hold, and says how many it could not.
+ */
+#define KG_JOURNAL_MAX_BYTES (1u << 20)
+
+/*
+ * Versions kept per interface. An apply past this removes the oldest, never the two the
+ * generations hold, the current one, or the one an unconfirmed apply would go back to:
+ * events are named when they are recorded, and flows by their generation's version, so
+ * nothing in force loses its names.
  */
 #define KG_STORE_KEEP 64
 
-/* <state dir>/<iface>/policies/<id>.<ext>: ext "yaml" (the file) or "version". */
+/* <state dir>/<iface>/policies/<id>.<ext>: ext "yaml" (the file), "version" or "meta". */
 void kg_store_path(const char *iface, __u32 id, const char *ext, char *out, size_t len);
 
 /* A stored policy, compiled: what a version id stood for. */

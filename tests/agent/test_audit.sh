@@ -118,7 +118,7 @@ check "1: every record keyed by the node, all in one partition" \
 check "1: the audit file holds the same records, byte for byte" cmp -s "$TMP/k1" "$TMP/audit1.jsonl"
 check "1: every documented field, with the driver's values" python3 - "$TMP/k1" <<'EOF'
 import json, sys
-fields = ["node", "seq", "time", "ts_ns", "ktime_ns", "kind", "verdict", "enforced", "rule",
+fields = ["node", "seq", "time", "ts_ns", "ktime_ns", "kind", "verdict", "enforced", "sample", "rule",
           "rule_id", "policy_version", "version_id", "gen", "family", "src_ip", "src_port",
           "dst_ip", "dst_port", "region", "region_id", "principal", "principal_id",
           "principal_source", "client_id", "api_key", "api_name", "api_version",
@@ -127,7 +127,7 @@ for i, line in enumerate(open(sys.argv[1])):
     r = json.loads(line)
     assert list(r) == fields, f"fields of record {i}: {list(r)}"
     rej = i % 3 == 0
-    want = {"node": "broker-1", "seq": i + 1, "kind": "topic", "enforced": True,
+    want = {"node": "broker-1", "seq": i + 1, "kind": "topic", "enforced": True, "sample": 1,
             "verdict": "reject" if rej else "allow", "rule": "rule-0" if rej else None,
             "rule_id": 0 if rej else None, "policy_version": "drv-1", "family": 4,
             "src_ip": "10.0.1.5", "src_port": 40000 + i % 1000, "dst_ip": "10.0.0.9",
@@ -144,7 +144,7 @@ check "1: observe (table) printed the backlog with a header" \
 	sh -c "head -1 '$TMP/obs.table' | grep -q '^TIME .*VERDICT' && [ \$(grep -c 'orders-' '$TMP/obs.table') -eq 1024 ]"
 check "1: observe -o json --verdict reject: only rejects, the backlog's share of them" python3 - "$TMP/obs.json" <<'EOF'
 import json, sys
-recs = [json.loads(l) for l in open(sys.argv[1])]
+recs = json.load(open(sys.argv[1]))  # one document: an array of records
 assert len(recs) == 341, len(recs)   # seq 1977..3000 kept: i = 1976..2999, i % 3 == 0
 assert all(r["verdict"] == "reject" for r in recs)
 EOF
@@ -177,9 +177,9 @@ assert m["kgate_audit_delivery_lag_seconds"] >= 1.0, m["kgate_audit_delivery_lag
 assert m['kgate_decisions_total{verdict="reject",operation="produce",rule="rule-0",enforced="true"}'] > 0
 EOF
 check "2: /healthz answers ok" grep -qx ok "$TMP/h2"
-check "2: observe --follow printed live records, in order, past its backlog" python3 - "$TMP/obs2.json" <<'EOF'
+check "2: observe --follow printed live records, in order, past its backlog; SIGTERM closed the array" python3 - "$TMP/obs2.json" <<'EOF'
 import json, sys
-seqs = [json.loads(l)["seq"] for l in open(sys.argv[1])]
+seqs = [r["seq"] for r in json.load(open(sys.argv[1]))]
 assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs[:5]
 assert seqs[0] == 1 and len(seqs) >= 1000, (seqs[0], len(seqs))
 EOF

@@ -10,12 +10,10 @@
 # applies; `detach` leaves no pins, links or qdiscs; two interfaces and generic XDP;
 # the TC ingress build instead of XDP (--tc-ingress); the apply time of 10,000 rules.
 #
-# Topology: client netns C (10.10.77.2, region "eu") -- veth -- broker netns B
-# (10.10.77.1); a second veth pair inside B stands for the quarantine interface. The mock listens on 127.0.0.1:PORT in B and advertises that address;
-# B DNATs 10.10.77.1:9092 to it (route_localnet), C DNATs 127.0.0.1:PORT back to
-# 10.10.77.1:9092 (DESIGN §8), so kgate sees every connection on port 9092.
-# Commands run in B with `nsenter --net` (not `ip netns exec`, which remounts /sys and
-# would hide /sys/fs/bpf). Names are unique per run; the trap removes everything.
+# Topology: the rig of tests/agent/lib.sh (client netns C, 10.10.77.2, region "eu" --
+# veth -- broker netns B, 10.10.77.1, the mock behind DNAT); a second veth pair inside B
+# stands for the quarantine interface. Names are unique per run; the trap removes
+# everything.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -24,28 +22,18 @@ KGATE=$(readlink -f "$KGATE")
 [ "$(id -u)" -eq 0 ] || { echo "test_runtime: needs root (BPF, netns)" >&2; exit 1; }
 
 ID="kgr$$"
-NSC="${ID}c"
-NSB="${ID}b"
-IFC="${ID}c0" # client side of the veth
-IFB="${ID}b0" # broker side: kgate attaches here
 IFQ="${ID}q0" # quarantine (a dummy in B)
-CIP=10.10.77.2
-BIP=10.10.77.1
 TMP=$(mktemp -d /tmp/kgate-rt.XXXXXX)
 export KGATE_STATE_DIR="$TMP/state" KGATE_RUN_DIR="$TMP/run"
+# shellcheck source=tests/agent/lib.sh
+. tests/agent/lib.sh
 PINS=/sys/fs/bpf/kgate/$IFB
 AGENT_PID=""
-MOCK_PID=""
 PROD_PID=""
-pass=0
-fail=0
 
 cleanup() {
 	set +e
-	for p in $PROD_PID $AGENT_PID $MOCK_PID; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	reap $PROD_PID $AGENT_PID $MOCK_PID
 	for root in /sys/fs/bpf/kgate "/sys/fs/bpf/$ID"; do
 		for i in "$IFB" "$IFQ"; do
 			KGATE_PIN_ROOT=$root nsenter --net="/run/netns/$NSB" "$KGATE" detach \
@@ -60,46 +48,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() {
-	pass=$((pass + 1))
-	echo "ok: $1"
-}
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL: $1" >&2
-}
-check() { # name, command... (must succeed)
-	local name=$1
-	shift
-	if "$@" >"$TMP/out" 2>"$TMP/err"; then
-		ok "$name"
-	else
-		bad "$name"
-		sed 's/^/  | /' "$TMP/out" "$TMP/err" | tail -20 >&2
-	fi
-}
-inb() { nsenter --net="/run/netns/$NSB" "$@"; }
-inc() { ip netns exec "$NSC" "$@"; }
-kg() { inb "$KGATE" "$@"; }
-# waits up to $3 tenths of a second for file $1 to match $2
-wait_for() {
-	for _ in $(seq "${3:-100}"); do
-		grep -qE -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-json() { /usr/bin/python3 -c "import json,sys; d=json.loads(sys.stdin.readline()); $1"; }
-jcheck() { # name, python assertion on d (the first JSON line), command...
-	local name=$1 expr=$2
-	shift 2
-	if "$@" >"$TMP/jout" 2>"$TMP/err" && json "$expr" <"$TMP/jout" 2>>"$TMP/err"; then
-		ok "$name"
-	else
-		bad "$name"
-		sed 's/^/  | /' "$TMP/jout" "$TMP/err" | tail -20 >&2
-	fi
-}
 prog_id() { bpftool -j prog show pinned "$PINS/$1" | json 'print(d["id"])'; }
 
 start_agent() { # log file, extra args...
@@ -116,40 +64,11 @@ start_agent() { # log file, extra args...
 	fi
 }
 
-# ---- topology ----------------------------------------------------------------------
-ip netns add "$NSC"
-ip netns add "$NSB"
-ip link add "$IFC" netns "$NSC" type veth peer name "$IFB" netns "$NSB"
+# ---- topology and the mock broker ----------------------------------------------------
+rig_up ok.a secret.b later.c || exit 1
+# a second veth pair inside B stands for the quarantine interface
 ip -n "$NSB" link add "$IFQ" type veth peer name "${ID}q1"
-ip -n "$NSC" addr add "$CIP/24" dev "$IFC"
-ip -n "$NSB" addr add "$BIP/24" dev "$IFB"
-for l in lo "$IFC"; do ip -n "$NSC" link set "$l" up; done
-for l in lo "$IFB" "$IFQ" "${ID}q1"; do ip -n "$NSB" link set "$l" up; done
-
-# ---- the mock broker -------------------------------------------------------------------
-# shellcheck disable=SC2046 # pkg-config output is meant to split into words
-cc -O2 -Wall -o "$TMP/mock_broker" tests/tools/mock_broker.c $(pkg-config --cflags --libs rdkafka)
-ip netns exec "$NSB" "$TMP/mock_broker" --topic ok.a --topic secret.b --topic later.c \
-	--no-stdin >"$TMP/mock.out" 2>"$TMP/mock.err" &
-MOCK_PID=$!
-wait_for "$TMP/mock.out" '^BOOTSTRAP ' 100 || { cat "$TMP/mock.err" >&2; exit 1; }
-PORT=$(sed -n 's/^BOOTSTRAP 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/mock.out")
-[ -n "$PORT" ] || { echo "unexpected mock output: $(cat "$TMP/mock.out")" >&2; exit 1; }
-ip netns exec "$NSB" sysctl -qw net.ipv4.conf.all.route_localnet=1
-ip netns exec "$NSB" iptables -t nat -A PREROUTING -p tcp -d "$BIP" --dport 9092 \
-	-j DNAT --to-destination "127.0.0.1:$PORT"
-ip netns exec "$NSC" sysctl -qw net.ipv4.conf.all.route_localnet=1
-ip netns exec "$NSC" iptables -t nat -A OUTPUT -p tcp -d 127.0.0.1 --dport "$PORT" \
-	-j DNAT --to-destination "$BIP:9092"
-ip netns exec "$NSC" iptables -t nat -A POSTROUTING -o "$IFC" -j MASQUERADE
-
-KCAT=(kcat -b "$BIP:9092" -X socket.timeout.ms=4000 -X message.timeout.ms=4000
-	-X topic.metadata.refresh.interval.ms=-1)
-produce() { # topic: exit 0 when the broker took the record
-	echo "m-$1-$RANDOM" | inc "${KCAT[@]}" -P -t "$1" 2>"$TMP/kcat.err"
-	! grep -q 'Delivery failed\|ERROR' "$TMP/kcat.err"
-}
-rejected() { ! produce "$1"; }
+for l in "$IFQ" "${ID}q1"; do ip -n "$NSB" link set "$l" up; done
 
 # ---- policies ---------------------------------------------------------------------------
 policy() { # version, action of ok-topics, extra rule text
@@ -346,7 +265,9 @@ start_agent "$TMP/agent2.log" --quarantine-iface "$IFQ" || exit 1
 check "restart re-attached the TC filter (same pinned program)" bash -c "nsenter --net=/run/netns/$NSB tc filter show dev $IFB egress | grep -q 'kgate_tc_egress.*id $TP'"
 check "restart adopted the pins" grep -q "$IFB: adopted what was pinned" "$TMP/agent2.log"
 check "the adopted datapath keeps its retransmission key" test "$(nhkey_digest)" = "$NHKEY"
-check "restart: the policy applied meanwhile is the file's: not re-applied" grep -q 'policy "v3" (version id 7) already active' "$TMP/agent2.log"
+# the store's current version (7, applied while no agent ran) stays: the file did not
+# change since the agent took it (tests/agent/test_lifecycle.sh covers the model)
+check "restart: the store's version stays, the unchanged file is not re-applied" grep -qE 'agent.yaml unchanged since the agent took it .*version 7 of the policy store runs' "$TMP/agent2.log"
 check "restart: XDP program id unchanged" test "$(prog_id prog_xdp)" = "$XP"
 check "restart: TC program id unchanged" test "$(prog_id prog_tc_egress)" = "$TP"
 jcheck "restart: XDP still the one attached" "assert [x['id'] for x in d[0]['xdp']]==[$XP], d" inb bpftool -j net show dev "$IFB"
@@ -437,8 +358,12 @@ start_agent "$TMP/agent3.log" --detach-on-exit --xdp-mode generic --iface "$IFQ"
 jcheck "generic mode attach" "assert [x['mode'] for x in d[0]['xdp']]==['generic'], d" inb bpftool -j net show dev "$IFB"
 check "second interface attached and pinned" test -e "$KGATE_PIN_ROOT/$IFQ/link_xdp"
 kg policy apply "$TMP/v3.yaml" >"$TMP/apply2.txt" 2>&1
-check "policy apply without --iface: both interfaces, each its own version id" bash -c "grep -c '^${ID}[bq]0: \"v3\" (version id [0-9]*, generation 1) -> \"v3\" (version id [0-9]*, generation 0)' $TMP/apply2.txt | grep -qx 2"
-check "stats without --iface: both interfaces" bash -c "nsenter --net=/run/netns/$NSB $KGATE stats -o json | wc -l | grep -qx 2"
+# $IFB's store ran v2 when it was detached: its datapath made anew runs v2 again (the
+# store's version), the file (v3, taken before) being unchanged; $IFQ's empty store was
+# seeded with the file
+check "policy apply without --iface: both interfaces, each its own version id" bash -c "grep -q '^$IFB: \"v2\" (version id [0-9]*, generation 1) -> \"v3\" (version id [0-9]*, generation 0)' $TMP/apply2.txt && grep -q '^$IFQ: \"v3\" (version id [0-9]*, generation 1) -> \"v3\" (version id [0-9]*, generation 0)' $TMP/apply2.txt"
+check "stats -o json without --iface: one array, an object per interface" bash -c "nsenter --net=/run/netns/$NSB $KGATE stats -o json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert sorted(x[\"iface\"] for x in d)==sorted([\"$IFB\",\"$IFQ\"]), d'"
+check "stats --jsonl without --iface: an object a line" bash -c "nsenter --net=/run/netns/$NSB $KGATE stats --jsonl | /usr/bin/python3 -c 'import json,sys; d=[json.loads(l) for l in sys.stdin]; assert len(d)==2, d'"
 check "lost-event baselines kept for both interfaces (spool state)" bash -c "grep -q '^iface $IFB lost_deny 0 lost_allow 0\$' $KGATE_STATE_DIR/spool/state && grep -q '^iface $IFQ lost_deny 0 lost_allow 0\$' $KGATE_STATE_DIR/spool/state"
 check "produce under v3 on the first interface" produce ok.a
 FIRST=$(ls "$KGATE_STATE_DIR/$IFQ/policies/" | grep 'yaml$' | sort -n | head -1)

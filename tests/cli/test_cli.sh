@@ -10,12 +10,26 @@ for cmd in decode probe version help run flows stats detach; do
 done
 check "no command: usage on stderr, exit 2" exits 2 "$KGATE"
 check "unknown command: exit 2" exits 2 "$KGATE" frobnicate
-check "version -o json parses" bash -c "$KGATE version -o json | /usr/bin/python3 -c 'import json,sys; json.load(sys.stdin)[\"version\"]'"
+check "version -o json: the VERSION file's version, a commit, the kernel's probes" bash -c "$KGATE version -o json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"version\"]==open(\"VERSION\").read().strip() and d[\"commit\"] and d[\"kernel\"][\"release\"] and \"ringbuf\" in d[\"kernel\"] and \"btf\" in d[\"kernel\"], d'"
+check "version (text): semantic version and commit first, then the kernel" bash -c "$KGATE version | head -2 | grep -qE '^kgate [0-9]+\.[0-9]+\.[0-9]+ \(commit [^)]+\)' && $KGATE version | grep -q '^kernel '"
+check "--version is version" bash -c "[ \"\$($KGATE --version | head -1)\" = \"\$($KGATE version | head -1)\" ]"
+# one output flag, every spelling the parser takes
+for spelling in "-o json" "-ojson" "--output json" "--output=json" "--jsonl"; do
+	check "version $spelling: JSON" bash -c "$KGATE version $spelling | /usr/bin/python3 -c 'import json,sys; json.load(sys.stdin)[\"version\"]'"
+done
+check "--jsonl with -o text: exit 2, says why" exits_says 2 "--jsonl writes JSON: not with -o text" "$KGATE" version --jsonl -o text
+for cmd in decode probe observe flows stats detach version "policy apply" "policy show" "policy diff"; do
+	check "$cmd --help: -o, --output and --jsonl" bash -c "$KGATE $cmd --help | grep -q -- '-o, --output text|' && $KGATE $cmd --help | grep -q -- '--jsonl'"
+done
 
 fx=tests/fixtures/captures/kafkapython-produce-c2.bin
 check "decode a capture: exit 0" exits 0 "$KGATE" decode "$fx"
 check "decode names all three topics" bash -c "$KGATE decode $fx | grep -c '^topic name=' | grep -qx 3"
-check "decode -o json: every line parses" bash -c "$KGATE decode -o json $fx | /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]'"
+check "decode names the API, its version and key" bash -c "$KGATE decode $fx | head -1 | grep -q '^frame Produce v7 (key 0) corr=1 size=417 client=kgate-kafkapython\$'"
+check "decode -o json: one document, an array of every event" bash -c "$KGATE decode -o json $fx | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert [e[\"event\"] for e in d]==[\"frame\",\"topic\",\"topic\",\"topic\",\"frame_end\"], d'"
+check "decode --jsonl: an event a line, the same events" bash -c "diff <($KGATE decode --jsonl $fx | /usr/bin/python3 -c 'import json,sys; print([json.loads(l) for l in sys.stdin])') <($KGATE decode -o json $fx | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin))')"
+check "decode -o json of TLS bytes: still one document (exit 1)" bash -c "printf '\x16\x03\x01\x02\x00\x01\x00\x01\xfc' | $KGATE decode -o json - | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0][\"reason\"]==\"tls_on_plaintext\", d'"
+check "decode --help says how to get a stream out of a pcap" bash -c "$KGATE decode --help | grep -q -- '--pcap PCAP' && $KGATE decode --help | grep -q 'pcap_streams.py'"
 check "decode from stdin equals from file" bash -c "diff <($KGATE decode - <$fx) <($KGATE decode $fx)"
 check "decode --chunk 1 equals whole" bash -c "diff <($KGATE decode --chunk 1 $fx) <($KGATE decode $fx)"
 printf '\x16\x03\x01\x02\x00\x01\x00\x01\xfc' >"$TMP/tls.bin"
@@ -83,17 +97,75 @@ check "policy apply with nothing pinned: exit 1" exits_says 1 'no kgate datapath
 check "policy apply a broken file: FILE:LINE:COL, exit 1" exits_says 1 "^$TMP/bad.yaml:6:27: " "$KGATE" policy apply "$TMP/bad.yaml"
 check "policy diff a missing file: exit 1, names it" exits_says 1 '^/nonexistent/p.yaml: cannot open' "$KGATE" policy diff /nonexistent/p.yaml
 check "detach where nothing is: exit 0, nothing to detach" exits_says 0 'nothing to detach' "$KGATE" detach --iface kgnosuch0
-check "detach -o json where nothing is" bash -c "$KGATE detach --iface kgnosuch0 -o json | /usr/bin/python3 -c 'import json,sys; assert json.load(sys.stdin)[\"detached\"] is False'"
+check "detach -o json where nothing is: one object" bash -c "$KGATE detach --iface kgnosuch0 -o json | /usr/bin/python3 -c 'import json,sys; assert json.load(sys.stdin)[\"detached\"] is False'"
 unset KGATE_PIN_ROOT KGATE_STATE_DIR
 
 # kgate policy eval: the reference evaluator's verdict and rule (no datapath)
 check "policy eval --help exits 0 with its usage" bash -c "$KGATE policy eval --help | grep -q '^usage: kgate policy eval'"
 check "policy eval: eu topic from us is rejected by its residency rule" exits_says 0 '^reject eu-data-stays-in-eu \(enforced\)$' "$KGATE" policy eval policies/residency.yaml --topic eu.orders --op produce --region us
 check "policy eval: no region, no rule: the default decides" exits_says 0 '^reject default \(enforced\)$' "$KGATE" policy eval policies/residency.yaml --topic open.events --op produce
-check "policy eval --stdin -o json: one answer per query, in order" bash -c "printf 'eu.orders\tproduce\t\teu\nref.prices\tconsume\n' | $KGATE policy eval -o json --stdin policies/residency.yaml | /usr/bin/python3 -c 'import json,sys; r=[json.loads(l) for l in sys.stdin]; assert [(x[\"verdict\"], x[\"rule\"]) for x in r] == [(\"allow\", \"eu-and-us-clients\"), (\"allow\", \"reference-data-readable-by-all\")], r'"
+check "policy eval --stdin -o json: one document, one answer per query, in order" bash -c "printf 'eu.orders\tproduce\t\teu\nref.prices\tconsume\n' | $KGATE policy eval -o json --stdin policies/residency.yaml | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); assert [(x[\"verdict\"], x[\"rule\"]) for x in r] == [(\"allow\", \"eu-and-us-clients\"), (\"allow\", \"reference-data-readable-by-all\")], r'"
 check "policy eval an unknown operation: exit 1" exits_says 1 "unknown operation 'fly'" "$KGATE" policy eval policies/residency.yaml --topic t --op fly
 check "policy eval without --op: exit 2" exits 2 "$KGATE" policy eval policies/residency.yaml --topic t
 check "policy eval a broken file: FILE:LINE:COL, exit 1" exits_says 1 "^$TMP/bad.yaml:6:27: " "$KGATE" policy eval "$TMP/bad.yaml" --topic t --op produce
+
+# kgate observe's layout: recorded audit records (a real agent's, tests/cli/observe/
+# records.jsonl, plus a few of every other kind) -> the text each view must print.
+# KGATE_GOLDEN_UPDATE=1 writes the .golden files instead (then read the diff).
+OBS=tests/cli/observe
+golden() { # name, then observe's arguments
+	local name=$1 args
+	shift
+	args=$([ $# -eq 0 ] || printf '%q ' "$@")
+	if [ -n "${KGATE_GOLDEN_UPDATE:-}" ]; then
+		"$KGATE" observe --file "$OBS/records.jsonl" "$@" >"$OBS/$name.golden"
+	fi
+	check "observe $args= $OBS/$name.golden" bash -c "diff -u $OBS/$name.golden <($KGATE observe --file $OBS/records.jsonl $args)"
+}
+golden text
+golden wide -o wide
+golden eu-allow --topic 'eu.*' --verdict allow
+golden eu-orders --topic eu.orders
+# --follow: an agent's socket played by a script: three records of backlog, the
+# backlog_end marker, then the rest live, then the agent goes away. The backlog sets the
+# widths (with the follow minimums); live rows keep them.
+cat >"$TMP/agent.py" <<'PY'
+import socket, sys, os
+path, records = sys.argv[1], open(sys.argv[2], "rb").read().splitlines(True)
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(1)
+open(path + ".ready", "w").close()
+c, _ = s.accept()
+c.sendall(b"".join(records[:3]) + b'{"kind":"backlog_end"}\n')
+for r in records[3:]:
+    c.sendall(r)
+c.close()
+PY
+follow() { # the golden's name, then observe's arguments
+	local name=$1 sock=$TMP/$1.sock
+	shift
+	/usr/bin/python3 "$TMP/agent.py" "$sock" "$OBS/records.jsonl" &
+	for _ in $(seq 50); do [ -e "$sock.ready" ] && break; sleep 0.1; done
+	"$KGATE" observe --follow --socket "$sock" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
+	wait
+	[ -n "${KGATE_GOLDEN_UPDATE:-}" ] && cp "$TMP/$name.out" "$OBS/$name.golden"
+	check "observe --follow $* (a socket: backlog, then live) = $OBS/$name.golden" diff -u "$OBS/$name.golden" "$TMP/$name.out"
+	check "observe --follow $*: says when the agent went away" grep -q 'the agent closed the connection' "$TMP/$name.err"
+}
+follow follow
+follow follow-json -o json
+check "observe --follow -o json: one array though the stream just ended" bash -c "/usr/bin/python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1])))==23' $OBS/follow-json.golden"
+
+# within 120 columns (counted in characters: the ellipsis is one), every view of -o text
+check "observe -o text: no line over 120 columns" bash -c "cat $OBS/text.golden $OBS/eu-allow.golden $OBS/eu-orders.golden $OBS/follow.golden | /usr/bin/python3 -c 'import sys; w=max(len(l.rstrip(chr(10))) for l in sys.stdin); assert w<=120, w'"
+check "observe: ANONYMOUS alone when no source, the source for sasl/identity" bash -c "grep -q '  ANONYMOUS  ' $OBS/wide.golden && ! grep -q 'ANONYMOUS(' $OBS/wide.golden && grep -q 'orders-svc(sasl)' $OBS/wide.golden"
+check "observe -o json: one array, the records as they were" bash -c "$KGATE observe --file $OBS/records.jsonl -o json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d==[json.loads(l) for l in open(\"$OBS/records.jsonl\")], len(d)'"
+check "observe --jsonl: the records byte for byte" bash -c "diff <($KGATE observe --file $OBS/records.jsonl --jsonl) $OBS/records.jsonl"
+check "observe --file - reads stdin" bash -c "diff <($KGATE observe --file - <$OBS/records.jsonl) $OBS/text.golden"
+check "observe --file a missing file: exit 1, names it" exits_says 1 'observe: /nonexistent/a.jsonl' "$KGATE" observe --file /nonexistent/a.jsonl
+check "observe --file with --follow: exit 2" exits 2 "$KGATE" observe --file "$OBS/records.jsonl" --follow
+check "observe -o table is gone: exit 2, names the choices" exits_says 2 "not text, wide or json" "$KGATE" observe -o table
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

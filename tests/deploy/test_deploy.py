@@ -8,8 +8,11 @@ which is made from the command's option table), host network, capabilities, the
 bpffs hostPath, the policy mounted from the ConfigMap (no subPath: it would never be
 updated) with a reload path that ends in SIGHUP, the liveness probe on --metrics-addr's
 port and /healthz, the node name from the downward API, the shipped policy passing
-`kgate policy check --strict`, and the runtime image carrying every library `ldd build/kgate`
-lists. Run with /usr/bin/python3 (python3-yaml). KGATE=path overrides build/kgate.
+`kgate policy check --strict`, the runtime image carrying every library `ldd build/kgate`
+lists, and the audit file's rotation: on a hostPath (DaemonSet) or under LogsDirectory
+(systemd), rotated by deploy/logrotate/kgate by a move (never copytruncate) followed by
+SIGUSR1, which `kgate run --help` says reopens it. Run with /usr/bin/python3
+(python3-yaml). KGATE=path overrides build/kgate.
 """
 import configparser
 import os
@@ -29,6 +32,9 @@ DEPLOY = os.path.join(ROOT, "deploy")
 REQUIRED_FLAGS = {"--iface", "--policy", "--audit-brokers", "--audit-topic", "--spool-dir",
                   "--metrics-addr", "--node"}
 CAPS = {"BPF", "NET_ADMIN", "PERFMON", "SYS_RESOURCE"}
+# what the DaemonSet says in place of an image: README "Kubernetes quickstart" says how to
+# build and push one
+PLACEHOLDER_IMAGE = "REGISTRY/kgate:VERSION"
 
 passed = failed = 0
 
@@ -164,7 +170,7 @@ def test_daemonset(flags):
     if key in cm.get("data", {}):
         policy_check(cm["data"][key],
                      "daemonset: the shipped policy passes kgate policy check --strict")
-    for flag in ("--spool-dir",):
+    for flag in ("--spool-dir", "--audit-file"):
         d = fv.get(flag, [""])[0]
         v, _ = vol_at(d)
         check("daemonset: %s %s is on a hostPath (survives restarts)" % (flag, d),
@@ -204,6 +210,13 @@ def test_daemonset(flags):
     check("daemonset: shareProcessNamespace (the sidecar can signal the agent)",
           not reloaders or spec.get("shareProcessNamespace") is True)
 
+    # kgate's image is published nowhere: every container names the same placeholder,
+    # which does not parse as an image reference (upper case), so nothing runs until the
+    # user puts the image they built and pushed there
+    images = {c.get("image") for c in spec["containers"]}
+    check("daemonset: every container's image is the placeholder REGISTRY/kgate:VERSION",
+          images == {PLACEHOLDER_IMAGE}, str(images))
+
 
 def test_systemd(flags):
     cp = configparser.ConfigParser(strict=False, interpolation=None)
@@ -231,6 +244,9 @@ def test_systemd(flags):
     check("systemd: spool under StateDirectory (/var/lib/%s)" % svc.get("StateDirectory"),
           spool.startswith("/var/lib/%s/" % svc.get("StateDirectory", "-")))
     check("systemd: restarts on failure", svc.get("Restart") in ("on-failure", "always"))
+    audit = fv.get("--audit-file", [""])[0]
+    check("systemd: --audit-file under LogsDirectory (/var/log/%s)" % svc.get("LogsDirectory"),
+          audit.startswith("/var/log/%s/" % svc.get("LogsDirectory", "-")), audit)
     pth = configparser.ConfigParser(strict=False, interpolation=None)
     pth.optionxform = str
     pth.read(os.path.join(DEPLOY, "kgate-policy.path"))
@@ -251,6 +267,44 @@ def test_systemd(flags):
         check("systemd: systemd-analyze verify", not errs, "; ".join(errs))
 
 
+def test_logrotate(flags):
+    """deploy/logrotate/kgate rotates the file both deployments write, by a move."""
+    path = os.path.join(DEPLOY, "logrotate", "kgate")
+    text = open(path).read()
+    body = re.sub(r"#.*", "", text)
+    m = re.search(r"^(\S+)\s*\{(.*)\}", body, re.M | re.S)
+    check("logrotate: one stanza", m is not None)
+    if not m:
+        return
+    target, conf = m.group(1), m.group(2)
+    words = set(re.findall(r"^\s*(\w+)", conf, re.M))
+    unit = open(os.path.join(DEPLOY, "kgate.service")).read()
+    ds = open(os.path.join(DEPLOY, "daemonset.yaml")).read()
+    check("logrotate: the audit file of the systemd unit and of the DaemonSet",
+          "--audit-file %s" % target in unit and
+          re.search(r"- --audit-file\s*\n\s*- %s\s*$" % re.escape(target), ds, re.M),
+          target)
+    check("logrotate: moves the file (no copytruncate)",
+          "copytruncate" not in words and "nocopytruncate" in words, str(sorted(words)))
+    check("logrotate: a compressed file is never the one still being written (delaycompress)",
+          "compress" not in words or "delaycompress" in words)
+    check("logrotate: postrotate sends SIGUSR1 to the agent's main process",
+          re.search(r"postrotate\s+systemctl kill --signal=USR1 --kill-whom=main kgate.service",
+                    conf) is not None)
+    p = subprocess.run([KGATE, "run", "--help"], capture_output=True, text=True)
+    check("logrotate: kgate run --help says SIGUSR1 reopens the audit file",
+          "SIGUSR1 reopens --audit-file" in p.stdout)
+    if subprocess.run(["which", "logrotate"], capture_output=True).returncode == 0:
+        with tempfile.TemporaryDirectory() as d:
+            p = subprocess.run(["logrotate", "-d", "-s", os.path.join(d, "state"), path],
+                               capture_output=True, text=True)
+        errs = [l for l in (p.stdout + p.stderr).splitlines() if l.startswith("error")]
+        check("logrotate: logrotate -d reads it without an error", p.returncode == 0 and
+              not errs, "; ".join(errs))
+    else:
+        print("skip logrotate -d: logrotate is not installed")
+
+
 def test_containerfile():
     text = open(os.path.join(DEPLOY, "Containerfile")).read()
     froms = re.findall(r"^FROM\s+(\S+)", text, re.M)
@@ -261,6 +315,13 @@ def test_containerfile():
     check("containerfile: kgate installed at /usr/local/bin/kgate",
           "/usr/local/bin/kgate" in text)
     runtime = text[text.rfind("FROM "):]
+    # every COPY from the build context names something the repository has
+    srcs = [w for line in re.findall(r"^COPY\s+(?!--from)(.+)$", text, re.M)
+            for w in line.split()[:-1]]
+    missing = [w for w in srcs if not os.path.exists(os.path.join(ROOT, w))]
+    check("containerfile: every COPY source exists in the repository", srcs and not missing,
+          "missing: %s" % missing)
+    build_stage(text)
     if not os.access(KGATE, os.X_OK):
         print("skip containerfile: runtime libraries (%s not built)" % KGATE)
         return
@@ -290,11 +351,46 @@ def test_containerfile():
           "missing: %s" % missing)
 
 
+def build_stage(text):
+    """The build stage's context is enough: what its COPY lines bring, without .git,
+    builds kgate with the stage's make command, and the binary reports the VERSION file."""
+    stage = text[:text.rfind("FROM ")]
+    copies = [line.split() for line in re.findall(r"^COPY\s+(.+)$", stage, re.M)]
+    run = re.findall(r"^RUN (make .*)$", stage, re.M)
+    if not run or os.environ.get("KGATE_DEPLOY_SKIP_BUILD"):
+        print("skip containerfile: build stage")
+        return
+    with tempfile.TemporaryDirectory() as ctx:
+        for words in copies:
+            srcs, dest = words[:-1], os.path.join(ctx, words[-1])
+            # COPY A B ./ puts A and B in the directory; COPY agent ./agent names the copy
+            into_dir = len(srcs) > 1 or words[-1].endswith("/")
+            os.makedirs(dest if into_dir else os.path.dirname(dest), exist_ok=True)
+            for w in srcs:
+                subprocess.run(["cp", "-a", os.path.join(ROOT, w),
+                                os.path.join(dest, os.path.basename(w)) if into_dir else dest],
+                               check=True)
+        out = os.path.join(ctx, "out")
+        cmd = run[0].replace("/out", out).replace('"$KGATE_COMMIT"', "test-commit")
+        p = subprocess.run(["bash", "-c", "%s -j2 >build.log 2>&1" % cmd], cwd=ctx)
+        log = open(os.path.join(ctx, "build.log")).read()
+        check("containerfile: the build stage's context alone builds kgate (%s)" % cmd,
+              p.returncode == 0 and os.access(os.path.join(out, "kgate"), os.X_OK),
+              log[-2000:])
+        if p.returncode == 0:
+            v = subprocess.run([os.path.join(out, "kgate"), "version", "-o", "json"],
+                               capture_output=True, text=True).stdout
+            want = open(os.path.join(ROOT, "VERSION")).read().strip()
+            check("containerfile: that kgate says the VERSION file's version and the commit "
+                  "given", '"version":"%s","commit":"test-commit"' % want in v, v)
+
+
 def main():
     flags = run_flags()
     print("kgate run flags from kgate run --help: %s" % " ".join(sorted(flags)))
     test_daemonset(flags)
     test_systemd(flags)
+    test_logrotate(flags)
     test_containerfile()
     print("deploy: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0

@@ -362,11 +362,11 @@ def broker_view(ctx, sport):
     if data:
         p = subprocess.run([ctx.kgate, "decode", "-o", "json", "-"], input=data,
                            capture_output=True, timeout=10)
-        for line in p.stdout.decode().splitlines():
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue
+        try:
+            events = json.loads(p.stdout)  # one document: an array of events
+        except ValueError:
+            events = [{"event": "error", "reason": "kgate decode printed no JSON document"}]
+        for e in events:
             if e.get("event") == "topic":
                 topics.append(e.get("topic"))
             elif "reason" in e:

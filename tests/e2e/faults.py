@@ -123,11 +123,7 @@ def cmd_outcomes(a):
 def stats_decisions(path):
     """Sum of the datapath's decisions by verdict, over every interface line."""
     by = {}
-    for line in open(path):
-        line = line.strip()
-        if not line:
-            continue
-        d = json.loads(line)
+    for d in json.load(open(path)):  # `kgate stats -o json`: an array, one per interface
         for k, v in d["verdicts"].items():
             by[k] = by.get(k, 0) + v
     return by
@@ -144,7 +140,7 @@ def cmd_audit(a):
     gaps = [r for r in recs if r.get("kind") == "gap"]
     lost_deny = sum(r.get("lost_deny", 0) for r in gaps)
     lost_allow = sum(r.get("lost_allow", 0) for r in gaps)
-    dec = [r for r in recs if r.get("kind") != "gap"]
+    dec = [r for r in recs if r.get("kind") not in ("gap", "policy")]  # decisions only
     by_verdict = {}
     for r in dec:
         by_verdict[r["verdict"]] = by_verdict.get(r["verdict"], 0) + 1
@@ -192,7 +188,7 @@ def cmd_versions(a):
         q = "".join("%s\t%s\t%s\t%s\t%s\t%s\n" % (
             r["topic"] or "", r["operation"], r["principal"] or "", r["region"] or "",
             r["client_id"] or "", r.get("principal_source") or "") for r in rs)
-        p = subprocess.run([a.kgate, "policy", "eval", "-o", "json", "--stdin", files[ver]],
+        p = subprocess.run([a.kgate, "policy", "eval", "--jsonl", "-o", "json", "--stdin", files[ver]],
                            input=q.encode(), capture_output=True, timeout=120)
         ans = [json.loads(l) for l in p.stdout.decode().splitlines() if l.strip()]
         if p.returncode != 0 or len(ans) != len(rs):
@@ -231,10 +227,9 @@ def cmd_drained(a):
     counted and its spool holds nothing undelivered."""
     counted = sum(stats_decisions(a.stats).values())
     lost = 0
-    for line in open(a.stats):
-        if line.strip():
-            c = json.loads(line)["counters"]
-            lost += c.get("events_lost_deny", 0) + c.get("events_lost_allow", 0)
+    for d in json.load(open(a.stats)):
+        c = d["counters"]
+        lost += c.get("events_lost_deny", 0) + c.get("events_lost_allow", 0)
     try:
         m = metrics(a.url)
     except Exception:

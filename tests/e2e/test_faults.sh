@@ -312,8 +312,8 @@ T_APPLIED=$(rtime)
 sleep 4
 load_stop f4
 ap=$($PY -c 'import json,sys
-t=open(sys.argv[1]).read().strip().splitlines()
-d=json.loads(t[-1]) if t else {}
+t=json.load(open(sys.argv[1]))  # an array: one object per interface
+d=t[-1] if t else {}
 print(", ".join("%s=%s" % (k, d[k]) for k in sorted(d) if k.endswith("_us") or k.endswith("_ms")))' "$W/apply4.out" 2>/dev/null)
 row "4 10k-rule apply" "applied under load (exit 0)" "exit $arc in $(printf '%.2f' "$(echo "$T_APPLIED - $T_APPLY" | bc)") s; ${ap:0:60}" \
 	"$([ $arc -eq 0 ] && echo ok || echo FAIL)"

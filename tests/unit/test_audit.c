@@ -101,7 +101,7 @@ static void test_codec_full_record(void)
 	const char *want =
 		"{\"node\":\"broker-1\",\"seq\":17,\"time\":\"2026-11-27T23:35:00.123456789Z\","
 		"\"ts_ns\":1795822500123456789,\"ktime_ns\":12345,\"kind\":\"topic\","
-		"\"verdict\":\"reject\",\"enforced\":true,\"rule\":\"no-eu-writes\",\"rule_id\":3,"
+		"\"verdict\":\"reject\",\"enforced\":true,\"sample\":1,\"rule\":\"no-eu-writes\",\"rule_id\":3,"
 		"\"policy_version\":\"2026-11-27.1\",\"version_id\":7,\"gen\":1,\"family\":4,"
 		"\"src_ip\":\"10.1.2.3\",\"src_port\":40000,\"dst_ip\":\"10.9.9.9\","
 		"\"dst_port\":9092,\"region\":\"eu\",\"region_id\":1,\"principal\":\"alice\","

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The agent's side of the policy store (agent/cmd/run.h, agent/policy/store.h). The store
+ * is the source of truth for what runs; the agent's --policy FILE is one source of
+ * changes among others (a command, a rollback), taken only when its bytes changed since
+ * the agent last took it. Every change, whoever made it, reaches the audit stream from
+ * here: the store's journal is read and each new entry becomes a `policy` record, so the
+ * stream keeps one writer (its sequence numbers and spool are the agent's) and a change
+ * made while no agent ran is recorded when the next one starts.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/audit/internal.h"
+#include "agent/cmd/run.h"
+
+/* A guard's rate is measured over windows this long (its threshold is per second). */
+#define GUARD_PERIOD_MS 1000
+
+/* ---- --policy FILE ------------------------------------------------------------------------- */
+
+int kg_run_policy_precheck(const char *path, const char *const *ifaces, int n)
+{
+	struct kg_policy_file f;
+	char err[1024];
+	int bad = kg_policy_file_load(&f, path, err, sizeof(err));
+
+	kg_policy_file_free(&f);
+	if (!bad)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		struct kg_store_state st;
+		struct kg_version_info *v;
+		int nv = 0;
+
+		kg_store_state(ifaces[i], &st);
+		kg_store_versions(ifaces[i], &v, &nv);
+		free(v);
+		if (st.current || nv)
+			continue;
+		fprintf(stderr, "%s\n", err);
+		fprintf(stderr,
+			"kgate run: %s: the policy store is empty: --policy %s must be "
+			"valid to seed it\n",
+			ifaces[i], path);
+		return -1;
+	}
+	/* every store has a version to run: FILE's error is logged in kg_run_policy_start */
+	return 0;
+}
+
+static void log_applied(const char *iface, const struct kg_change *c, const char *what)
+{
+	kg_run_log("%s: policy \"%s\" (version id %u) -> \"%s\" (version id %u)%s, generation %d "
+		   "-> %d, written in %.0f us, swapped in %.1f us",
+		   iface, c->old_id ? c->old_version : "none", c->old_id, c->new_version, c->new_id,
+		   what, c->old_gen, c->new_gen, c->write_us, c->swap_us);
+}
+
+/* FILE as a change on every interface where its bytes differ from what was last taken. */
+static int take_file(struct run_policy *rp)
+{
+	char err[1024], digest[KG_DIGEST_LEN], what[700];
+	struct kg_policy_file f;
+	struct kg_actor by;
+	struct kg_change_req rq = {.step = KG_STEP_APPLY, .by = &by, .file = &f, .from_file = true};
+	bool bad = kg_policy_file_load(&f, rp->path, err, sizeof(err));
+	int rc = 0;
+
+	if (!bad)
+		kg_digest(f.text, f.len, digest);
+	kg_actor_self(&by, "file %s", rp->path);
+	snprintf(what, sizeof(what), " from %s", rp->path);
+	for (int i = 0; i < rp->n; i++) {
+		struct run_store *s = &rp->ifs[i];
+		struct kg_change c;
+
+		kg_store_state(s->iface, &s->st);
+		if (bad) {
+			kg_run_log("%s", err);
+			kg_run_log("%s: %s refused; version %u of the policy store runs", s->iface,
+				   rp->path, s->st.current);
+			continue;
+		}
+		if (s->st.current && !strcmp(s->st.file_digest, digest)) {
+			kg_run_log("%s: %s unchanged since the agent took it (%.19s...): nothing "
+				   "applied; version %u of the policy store runs",
+				   s->iface, rp->path, digest, s->st.current);
+			continue;
+		}
+		if (kg_store_change(s->iface, s->maps, &rq, &c, err, sizeof(err))) {
+			kg_run_log("%s: policy %s not applied: %s", s->iface, rp->path, err);
+			rc = -1;
+			continue;
+		}
+		if (c.unchanged)
+			kg_run_log(
+				"%s: %s holds the bytes of version %u (\"%s\"), which runs: taken, "
+				"nothing applied",
+				s->iface, rp->path, c.new_id, c.new_version);
+		else
+			log_applied(s->iface, &c, what);
+	}
+	kg_policy_file_free(&f);
+	return rc;
+}
+
+int kg_run_policy_start(struct run_policy *rp)
+{
+	char err[1024];
+	struct kg_actor by;
+	struct kg_change_req rq = {.step = KG_STEP_RESTORE, .by = &by};
+	int rc = 0;
+
+	kg_actor_self(&by, "agent");
+	for (int i = 0; i < rp->n; i++) {
+		struct run_store *s = &rp->ifs[i];
+		struct kg_change c;
+
+		s->recorded = kg_journal_recorded(s->iface);
+		/* a datapath made anew (or behind after a crash) runs the store's version */
+		if (kg_store_change(s->iface, s->maps, &rq, &c, err, sizeof(err)))
+			kg_run_log("%s: restoring the policy store's version: %s", s->iface, err);
+		else if (!c.unchanged)
+			log_applied(s->iface, &c, " restored from the policy store");
+	}
+	take_file(rp);
+	for (int i = 0; i < rp->n; i++) {
+		kg_store_state(rp->ifs[i].iface, &rp->ifs[i].st);
+		if (!rp->ifs[i].st.current) {
+			kg_run_log("%s: no policy runs", rp->ifs[i].iface);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+void kg_run_policy_reload(struct run_policy *rp)
+{
+	take_file(rp);
+}
+
+/* ---- the journal into the audit stream ---------------------------------------------------- */
+
+struct tail {
+	struct run_policy *rp;
+	struct run_store *s;
+	int failed;
+};
+
+/* One entry: a `policy` record, and a log line saying who changed what. */
+static int on_entry(void *ctx, __u64 change, __u64 time_ns, const char *fields, size_t len)
+{
+	struct tail *t = ctx;
+	char step[16] = "", user[64] = "", src[256] = "", ov[128] = "", nv[128] = "", dg[80] = "",
+	     why[32] = "";
+	__u64 uid = 0, oid = 0, nid = 0;
+	bool paused = false;
+	int e;
+
+	if (change > t->s->recorded + 1 && t->s->recorded)
+		kg_run_log("%s: policy changes %llu to %llu left the store's journal before an "
+			   "agent recorded them (it keeps two files of %u bytes)",
+			   t->s->iface, (unsigned long long)t->s->recorded + 1,
+			   (unsigned long long)change - 1, KG_JOURNAL_MAX_BYTES);
+	if ((e = kg_audit_append(t->rp->audit, time_ns, fields, len))) {
+		kg_run_log("%s: policy change %llu: not recorded: %s", t->s->iface,
+			   (unsigned long long)change, strerror(-e));
+		t->failed = 1;
+		return 1; /* tried again at the next look */
+	}
+	t->s->recorded = change;
+	kg_rec_str(fields, len, "step", step, sizeof(step));
+	kg_rec_str(fields, len, "user", user, sizeof(user));
+	kg_rec_u64(fields, len, "uid", &uid);
+	kg_rec_str(fields, len, "source", src, sizeof(src));
+	kg_rec_u64(fields, len, "old_version_id", &oid);
+	kg_rec_str(fields, len, "old_policy_version", ov, sizeof(ov));
+	kg_rec_u64(fields, len, "version_id", &nid);
+	kg_rec_str(fields, len, "policy_version", nv, sizeof(nv));
+	kg_rec_str(fields, len, "digest", dg, sizeof(dg));
+	kg_rec_bool(fields, len, "paused", &paused);
+	kg_rec_str(fields, len, "reason", why, sizeof(why));
+	kg_run_log("%s: policy change %llu recorded: %s by %s (uid %llu, %s): \"%s\" (version id "
+		   "%llu) -> \"%s\" (version id %llu), %s%s%s%s",
+		   t->s->iface, (unsigned long long)change, step, user, (unsigned long long)uid,
+		   src, oid ? ov : "none", (unsigned long long)oid, nv, (unsigned long long)nid, dg,
+		   paused ? ", paused" : "", *why ? ", reason " : "", why);
+	return 0;
+}
+
+/* The journal's size and mtime: it changed when this did. */
+static __u64 journal_stamp(const char *iface)
+{
+	char path[600];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s/journal", kg_state_dir(), iface);
+	if (stat(path, &st))
+		return 0;
+	return (__u64)st.st_size * 1000003ull ^
+	       ((__u64)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec);
+}
+
+static void record_journal(struct run_policy *rp, struct run_store *s)
+{
+	struct tail t = {.rp = rp, .s = s};
+	__u64 stamp = journal_stamp(s->iface), before = s->recorded;
+
+	if (stamp == s->journal_stamp)
+		return;
+	kg_journal_each(s->iface, s->recorded, on_entry, &t);
+	if (s->recorded != before && kg_journal_set_recorded(s->iface, s->recorded))
+		kg_run_log("%s: keeping the last recorded policy change: %s", s->iface,
+			   strerror(errno));
+	if (!t.failed)
+		s->journal_stamp = stamp;
+	kg_store_state(s->iface, &s->st); /* a change may have started or ended a confirm */
+}
+
+/* ---- confirm timers and guards ------------------------------------------------------------ */
+
+static void revert(struct run_store *s, const char *reason, double rate, double limit)
+{
+	char err[1024];
+	struct kg_actor by;
+	struct kg_change_req rq = {.step = KG_STEP_REVERT,
+				   .by = &by,
+				   .expect_pending = s->st.pending.id,
+				   .reason = reason,
+				   .rate = rate,
+				   .limit = limit};
+	struct kg_change c;
+	char what[64];
+
+	kg_actor_self(&by, "agent");
+	snprintf(what, sizeof(what), " (revert: %s)", reason);
+	if (kg_store_change(s->iface, s->maps, &rq, &c, err, sizeof(err)))
+		kg_run_log("%s: not reverted: %s", s->iface, err); /* e.g. confirmed meanwhile */
+	else
+		log_applied(s->iface, &c, what);
+	kg_store_state(s->iface, &s->st);
+	s->guard_sampled = false;
+}
+
+/* A guard: the deny and undecodable rates of the last window against the pending limits. */
+static void guard(struct run_store *s, __u64 now_ms)
+{
+	const struct kg_pending *p = &s->st.pending;
+	__u64 c[KG_C__COUNT], deny = 0, undec = 0;
+
+	if ((!p->guard_rejects && !p->guard_undecodable) ||
+	    (s->guard_sampled && now_ms - s->guard_at_ms < GUARD_PERIOD_MS))
+		return;
+	if (kg_datapath_counters(s->maps, 1, c))
+		return;
+	for (int a = 0; a < KG_ACT__COUNT; a++)
+		if (a != KG_ACT_ALLOW)
+			deny += c[KG_C_VERDICT_BASE + a];
+	for (int r = 0; r < KD_REASON__COUNT; r++)
+		undec += c[KG_C_UNDECODABLE_BASE + r];
+	if (s->guard_sampled) {
+		double secs = (now_ms - s->guard_at_ms) / 1e3;
+		const struct {
+			const char *reason, *what;
+			__u64 limit;
+			double rate;
+		} g[] = {
+			{"guard_rejects", "decisions/s denied", p->guard_rejects,
+			 (deny - s->guard_deny) / secs},
+			{"guard_undecodable", "frames/s undecodable", p->guard_undecodable,
+			 (undec - s->guard_undecodable) / secs},
+		};
+
+		for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+			if (!g[i].limit || g[i].rate <= g[i].limit)
+				continue;
+			kg_run_log(
+				"%s: version %u: %.0f %s, more than the guard's %llu: going back "
+				"to version %u",
+				s->iface, p->id, g[i].rate, g[i].what,
+				(unsigned long long)g[i].limit, p->revert_to);
+			revert(s, g[i].reason, g[i].rate, g[i].limit);
+			return;
+		}
+	}
+	s->guard_sampled = true;
+	s->guard_at_ms = now_ms;
+	s->guard_deny = deny;
+	s->guard_undecodable = undec;
+}
+
+void kg_run_policy_poll(struct run_policy *rp)
+{
+	__u64 now_ms = kg_now_ms(), wall = kg_wall_now_ns();
+
+	for (int i = 0; i < rp->n; i++) {
+		struct run_store *s = &rp->ifs[i];
+
+		if (rp->audit)
+			record_journal(rp, s);
+		if (!s->st.has_pending) {
+			s->guard_sampled = false;
+			continue;
+		}
+		if (wall >= s->st.pending.deadline_ns) {
+			kg_run_log(
+				"%s: version %u was not confirmed in time: going back to version "
+				"%u",
+				s->iface, s->st.pending.id, s->st.pending.revert_to);
+			revert(s, "confirm_timeout", 0, 0);
+			continue;
+		}
+		guard(s, now_ms);
+	}
+}

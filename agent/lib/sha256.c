@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * SHA-256 (FIPS 180-4), for the digest of a policy file: the policy store and the audit
+ * records name a policy text by it. Written from the standard's section 6.2; small and
+ * slow enough for files of a few MB, which is all it hashes.
+ */
+#include <string.h>
+
+#include "agent/lib/lib.h"
+
+static const __u32 K[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+	0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+	0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+	0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+	0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+	0xc67178f2,
+};
+
+static __u32 ror(__u32 x, int n)
+{
+	return x >> n | x << (32 - n);
+}
+
+/* One 64-byte block into the state h[8]. */
+static void block(__u32 h[8], const __u8 *p)
+{
+	__u32 w[64], a, b, c, d, e, f, g, k;
+
+	for (int t = 0; t < 16; t++)
+		w[t] = (__u32)p[4 * t] << 24 | (__u32)p[4 * t + 1] << 16 |
+		       (__u32)p[4 * t + 2] << 8 | p[4 * t + 3];
+	for (int t = 16; t < 64; t++) {
+		__u32 s0 = ror(w[t - 15], 7) ^ ror(w[t - 15], 18) ^ w[t - 15] >> 3;
+		__u32 s1 = ror(w[t - 2], 17) ^ ror(w[t - 2], 19) ^ w[t - 2] >> 10;
+
+		w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+	}
+	a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+	for (int t = 0; t < 64; t++) {
+		__u32 t1 = k + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + K[t] +
+			   w[t];
+		__u32 t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+
+		k = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
+	}
+	h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+}
+
+void kg_sha256(const void *data, size_t n, __u8 out[32])
+{
+	__u32 h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+		      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+	const __u8 *p = data;
+	__u8 last[128] = {0};
+	size_t full = n / 64 * 64, rest = n - full, tail;
+	__u64 bits = (__u64)n * 8;
+
+	for (size_t i = 0; i < full; i += 64)
+		block(h, p + i);
+	/* the rest, the 0x80 byte, zeros, and the length in bits: one block or two */
+	memcpy(last, p + full, rest);
+	last[rest] = 0x80;
+	tail = rest + 1 + 8 <= 64 ? 64 : 128;
+	for (int i = 0; i < 8; i++)
+		last[tail - 1 - i] = (__u8)(bits >> (8 * i));
+	for (size_t i = 0; i < tail; i += 64)
+		block(h, last + i);
+	for (int i = 0; i < 8; i++) {
+		out[4 * i] = h[i] >> 24;
+		out[4 * i + 1] = h[i] >> 16;
+		out[4 * i + 2] = h[i] >> 8;
+		out[4 * i + 3] = h[i];
+	}
+}
+
+void kg_digest(const void *data, size_t n, char out[KG_DIGEST_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+	__u8 d[32];
+
+	kg_sha256(data, n, d);
+	memcpy(out, "sha256:", 7);
+	for (int i = 0; i < 32; i++) {
+		out[7 + 2 * i] = hex[d[i] >> 4];
+		out[8 + 2 * i] = hex[d[i] & 15];
+	}
+	out[7 + 64] = 0;
+}
