@@ -6,7 +6,8 @@
  *
  *   bpfrun flows  --pins DIR --count N [--flow-map NAME]
  *       N connections from distinct sources open (a SYN through the ingress program, the
- *       broker's SYN-ACK through TC egress). Then prints every map of DIR with its
+ *       broker's SYN-ACK through TC egress, the client's ACK through the ingress program:
+ *       established connections). Then prints every map of DIR with its
  *       kernel memory as the kernel reports it (fdinfo memlock, what bpftool shows) and
  *       how many entries the flow map holds.
  *   bpfrun events --pins DIR --count N [--topics T] [--first I]
@@ -70,7 +71,7 @@ static void conn_addr(unsigned i, char *saddr, size_t n, __u16 *sport)
 	*sport = (__u16)(1024 + i % 60000);
 }
 
-/* Opens connection i: SYN in, SYN-ACK out. */
+/* Opens connection i: SYN in, SYN-ACK out, the client's ACK in (the handshake done). */
 static int conn_open(int in, int eg, unsigned i)
 {
 	static __u8 pkt[256];
@@ -86,9 +87,12 @@ static int conn_open(int in, int eg, unsigned i)
 	s.sport = sport;
 	sa.daddr = saddr;
 	sa.dport = sport;
-	if (run(in, pkt, pkt_build(pkt, &s, NULL, 0)))
+	if (run(in, pkt, pkt_build(pkt, &s, NULL, 0)) || run(eg, pkt, pkt_build(pkt, &sa, NULL, 0)))
 		return -1;
-	return run(eg, pkt, pkt_build(pkt, &sa, NULL, 0));
+	s.seq = 1001;
+	s.ack = 5001;
+	s.flags = PKT_ACK;
+	return run(in, pkt, pkt_build(pkt, &s, NULL, 0));
 }
 
 static int open_prog(const char *dir, const char *name)
@@ -237,7 +241,8 @@ int main(int argc, char **argv)
 			char saddr[32];
 			__u16 sport;
 			struct pkt_spec s = {.family = 4, .daddr = "10.99.0.2", .dport = PORT,
-					     .seq = 1001, .flags = PKT_ACK | PKT_PSH};
+					     .seq = 1001, .ack = 5001,
+					     .flags = PKT_ACK | PKT_PSH};
 
 			if (conn_open(in, eg, first + i)) {
 				failed++;
