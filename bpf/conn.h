@@ -11,7 +11,7 @@
  * kg_pool_free when it holds none, cleared and loaded from the small entry) and ends its
  * use with kg_flow_put, which gives the slot back when the connection is idle: both
  * decoders at a frame boundary with nothing carried, no SASL exchange open, at most
- * KG_CONN_INFLIGHT plain requests in flight, no passed-ahead segment, every byte the
+ * KG_CONN_INFLIGHT plain requests in flight, no hole of skipped bytes, every byte the
  * client sent acknowledged by the broker (a retransmission of those the broker discards:
  * the retransmission slots are no longer needed), every byte the broker sent
  * acknowledged by the client (nor the response rewrites).
@@ -101,7 +101,7 @@ static __always_inline bool kg_flow_quiet(const struct kg_conn *cn, const struct
 	__u32 inflight = f->req_no - f->resp_no;
 
 	if (!closed && (d->phase != KD_PH_SIZE || d->carry_len || d->skip || d->sasl_raw ||
-			f->nahead || (f->flags & KG_FLOW_SASL)))
+			f->nholes || f->probe || (f->flags & KG_FLOW_SASL)))
 		return false;
 	if (!(f->rflags & KG_RF_DEAD) &&
 	    (r->phase != KD_PH_SIZE || r->carry_len || r->skip || r->sasl_raw))
@@ -419,6 +419,24 @@ static __always_inline void kg_conn_end(struct kg_conn *cn, struct kg_flow_key *
 	if (!(old & KG_OWN_DYING))
 		kg_count(KG_C_FLOWS_ENDED);
 	kg_own_out(cn, fk);
+}
+
+/*
+ * The broker's next expected byte (its rcv_nxt): the first hole's start when bytes were
+ * skipped before they arrived (kg_ahead), else next_seq. A RST must carry it to end the
+ * connection (RFC 5961), and kgate's own RST toward the broker is sent at it.
+ */
+static __always_inline __u32 kg_rcv_next(const struct kg_conn *cn, const struct kg_flow *f)
+{
+	__u32 r = cn->next_seq;
+
+	if (!f || !f->nholes)
+		return r;
+	KD_UNROLL
+	for (int i = 0; i < KG_HOLES; i++)
+		if (f->holes[i].seq != f->holes[i].end && (__s32)(f->holes[i].seq - r) < 0)
+			r = f->holes[i].seq;
+	return r;
 }
 
 /* The pending rejections of request req of f's connection (TC egress rewrites by them). */

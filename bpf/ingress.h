@@ -40,17 +40,25 @@ static __always_inline int kg_listener(const struct kg_flow_key *fk, __u32 *epoc
 }
 
 /*
- * A RST passes. Only one at exactly the next sequence number ends the connection
- * (RFC 5961; Linux answers others with a challenge ACK), and only one with a valid
- * checksum (the broker drops any other): only that one ends the flow's state. One at the
+ * A RST passes. Only one at exactly the broker's next expected byte ends the connection
+ * (RFC 5961; Linux answers others with a challenge ACK; with holes, that byte is before
+ * next_seq), and only one with a valid checksum (the broker drops any other): only that
+ * one ends the flow's state. One at the
  * SYN's next sequence number ends a handshake; any valid one ends a stray.
  */
 static __always_inline int kg_on_rst(KG_CTX *ctx, struct kg_pkt *p, struct kg_conn *cn,
 				     struct kg_flow_key *fk)
 {
+	struct kg_flow *f = NULL;
 	struct kg_syn *sy;
+	__u32 slot;
 
-	if (p->payload_len || (cn && p->seq != cn->next_seq) ||
+	if (cn && (kg_own_read(cn) & KG_OWN_SLOT)) {
+		/* a slot with holes is held (not idle): read without counting in */
+		slot = kg_own_slot(kg_own_read(cn));
+		f = bpf_map_lookup_elem(&kg_pool, &slot);
+	}
+	if (p->payload_len || (cn && p->seq != kg_rcv_next(cn, f)) ||
 	    !kg_tcp_csum_ok(ctx, p->l3_off, p->tcp_off, p->payload_off - p->tcp_off, p->family))
 		return KG_V_PASS;
 	if (cn) {
@@ -291,8 +299,10 @@ __attribute__((noinline)) int kg_on_closed(KG_CTX *ctx, struct kg_pkt *p, struct
 static __always_inline bool kg_skip(struct kg_conn *cn, struct kg_flow *f,
 				    const struct kg_pkt *p, __u32 n)
 {
-	if (f->dec.skip <= n || f->nahead || f->dec.phase == KD_PH_DEAD ||
-	    f->dec.phase == KD_PH_SIZE)
+	if (f->dec.skip <= n || f->dec.phase == KD_PH_DEAD || f->dec.phase == KD_PH_SIZE)
+		return false;
+	/* one that reaches a probe segment is decoded (kg_decode checks the probe) */
+	if (f->probe && (__s32)(p->seq + p->payload_len - f->probe_seq) >= 0)
 		return false;
 	f->dec.skip -= n;
 	f->dec.frame_rem -= n;
@@ -383,6 +393,12 @@ static __always_inline int kg_data(KG_CTX *ctx, struct kg_pkt *p, struct kg_conn
 	case KG_SEQ_OLD:
 	case KG_SEQ_AHEAD:
 		return KG_V_PASS;
+	case KG_SEQ_PROBE:
+		f->probe = 1;
+		f->probe_seq = p->seq;
+		f->probe_end = p->seq + p->payload_len;
+		kg_count(KG_C_AHEAD_PROBES);
+		return KG_V_PASS;
 	case KG_SEQ_NEW:
 		break;
 	}
@@ -390,7 +406,7 @@ static __always_inline int kg_data(KG_CTX *ctx, struct kg_pkt *p, struct kg_conn
 	if (kg_skip(cn, f, p, src->end - src->off))
 		return KG_V_PASS;
 	/* decode, decide, enforce; the outcome is the verdict */
-	rst_seq = cn->next_seq; /* the first byte the broker has not received */
+	rst_seq = kg_rcv_next(cn, f); /* the first byte the broker has not received */
 	return kg_verdict(ctx, p, kg_decode(ctx, p, cn, f, sc, src, epoch), rst_seq);
 }
 

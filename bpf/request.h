@@ -251,8 +251,8 @@ static long kg_step(__u32 i, void *data)
 
 /*
  * Decodes the packet's new bytes (from src->off) and applies what they decide; the
- * flow's sequence moves past the packet (and past passed-ahead segments it reaches), and
- * what the decoder read is remembered for retransmissions. Returns the packet's outcome
+ * flow's sequence moves past the packet, and what the decoder read is remembered for
+ * retransmissions. Returns the packet's outcome
  * (KG_OUT_*).
  */
 static __always_inline __u8 kg_decode(KG_CTX *ctx, const struct kg_pkt *p, struct kg_conn *cn,
@@ -260,7 +260,7 @@ static __always_inline __u8 kg_decode(KG_CTX *ctx, const struct kg_pkt *p, struc
 				      struct kd_src *src, __u32 epoch)
 {
 	struct kg_loop lp = {};
-	__u32 start = src->off;
+	__u32 start = src->off, lead = kg_skip_region(&f->dec);
 
 	lp.ctx = ctx;
 	lp.f = f;
@@ -284,19 +284,13 @@ static __always_inline __u8 kg_decode(KG_CTX *ctx, const struct kg_pkt *p, struc
 	}
 	cn->bytes += p->seq + p->payload_len - cn->next_seq;
 	cn->next_seq = p->seq + p->payload_len;
-	/*
-	 * Passed-ahead segments from here on are skipped bytes: jumped over. The steps that
-	 * read no bytes (the frame's end, when the jump reached it) run now, so that its
-	 * response finds the request counted.
-	 */
-	if (f->nahead && lp.out.outcome == KG_OUT_PASS && kg_ahead_jump(cn, f) &&
-	    f->dec.phase != KD_PH_DEAD) {
-		src->off = src->end;
-		src->last_ev = KD_EV_CONTINUE;
-		bpf_loop(KD_STEPS_BASE, kg_step, &lp, 0);
+	if (f->probe && kg_probe_reached(cn, f) && lp.out.outcome == KG_OUT_PASS) {
+		/* the broker would read bytes of the probe next, undecided: decoding ends here */
+		kd_fatal(&f->dec, KD_ERR_PROBE);
+		lp.out.outcome = kg_undecodable(f, lp.out.gen);
 	}
 	kg_ev_end();
-	kg_retx_remember(ctx, f, p, src, &lp.out, start);
+	kg_retx_remember(ctx, f, p, src, &lp.out, start, lead);
 	return lp.out.outcome;
 }
 

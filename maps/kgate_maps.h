@@ -105,11 +105,25 @@
  */
 #define KG_CONN_INFLIGHT 2
 /*
- * Segments passed ahead of the next expected byte, remembered per flow (they lie inside
- * bytes the decoder skips by length). More -> an ahead segment that would need another
- * is dropped (the sender retransmits it).
+ * Holes per flow: runs of bytes the decoder skips by length that have not arrived yet,
+ * because a segment after them did and the decoder went on from there (in-order
+ * normalization, bpf/retx.h). More -> a segment ahead that would open another is dropped
+ * (the sender retransmits it).
  */
-#define KG_AHEAD 8
+#define KG_HOLES 64
+/*
+ * A segment ahead of a gap that holds bytes the decoder must read is dropped; but when
+ * it starts at least KG_PROBE_AFTER bytes past where the decoder reads again (and at most
+ * KG_PROBE_MAX past next_seq), it passes undecided (a probe segment, one at a time per
+ * flow): the broker's TCP acknowledges it selectively, so the sender retransmits the gap
+ * at once instead of after a retransmission timeout. When the stream reaches the probe
+ * segment, the decoder must be skipping all of it (it lies inside a record set, as it
+ * does for a large Produce); if it would read a byte of it instead, the connection's
+ * decoding ends there (reason probe_read: on_undecodable applies, a reset by default)
+ * before the broker can read it. bpf/retx.h.
+ */
+#define KG_PROBE_AFTER 8192
+#define KG_PROBE_MAX (16u << 20)
 #define KG_IF_NORMAL 1 /* a response with a header */
 #define KG_IF_RAW 2    /* a raw SASL token (after SaslHandshake v0) */
 
@@ -358,8 +372,11 @@ struct kg_dcache {
 	__u8 pad[2];
 };
 
-/* A segment passed ahead of next_seq, inside bytes the decoder skips by length. */
-struct kg_ahead {
+/*
+ * Bytes [seq, end) before next_seq that the decoder skipped by length without their having
+ * arrived: any copy of them passes when it comes (neither side reads them).
+ */
+struct kg_hole {
 	__u32 seq;
 	__u32 end;
 };
@@ -379,20 +396,20 @@ struct kg_flow {
 	struct kd_state rdec;         /* the broker -> client stream (TC egress) */
 	struct kg_rewrite rw[KG_RESP_REWRITES];
 	struct kg_retx retx[KG_RETX_SLOTS];
-	struct kg_ahead ahead[KG_AHEAD];
+	struct kg_hole holes[KG_HOLES];
 	__u32 rnext_seq;              /* (kept) next broker sequence number expected */
 	__u8 rflags;                  /* (kept) KG_RF_* */
 	__u8 rmatch;                  /* 1 + pending name index of the response topic at hand */
 	__u8 rpend;                   /* the response at hand has a kg_pend entry */
 	__u8 rw_next;
-	__u8 nahead;                  /* entries of ahead in use */
+	__u8 nholes;                  /* entries of holes in use */
 	__u8 rsasl;                   /* the response at hand answers the SASL step */
 	__u8 sasl_pending;            /* a user was read and awaits the broker's verdict */
 	__u8 sasl_user_len;
 	__u8 sasl_uflags;             /* KD_U_* */
 	__u8 rerr_valid;
 	__u8 principal_opaque;        /* (kept) the SASL principal is a token or a cut name */
-	__u8 rpad;
+	__u8 probe;                   /* a probe segment passed, not yet reached */
 	__u32 rerr_seq;               /* sequence number of a topic error before its name */
 	__u32 req_no;                 /* (kept) requests that expect a response, so far */
 	__u32 resp_no;                /* (kept) responses seen, so far */
@@ -422,6 +439,8 @@ struct kg_flow {
 	__u32 epoch;          /* (kept) kg_active epoch region/principal ids were taken from */
 	__u32 sess_epoch;     /* (kept) 1 + the epoch that decided the Fetch session's topics */
 	__u32 slot;           /* this slot's own index in kg_pool */
+	__u32 probe_seq;      /* the probe segment passed: [probe_seq, probe_end) */
+	__u32 probe_end;      /* (bpf/retx.h, kg_probe_reached) */
 	__u32 pad3;
 	__u8 sasl_user[KD_USER_MAX];
 	/* ---- not cleared when taken (see above) ---- */
@@ -693,8 +712,9 @@ struct kg_rec_dec {
 	X(KG_C_SYNS_ON_OPEN_FLOWS, "syns_on_open_flows")                                           \
 	X(KG_C_FETCH_SESSION_RESETS, "fetch_session_resets")                                       \
 	X(KG_C_UNREADABLE_DROPS, "unreadable_packet_drops") /* TCP fragments, unwalked headers, urgent data */ \
-	X(KG_C_AHEAD_PASSED, "ahead_passed")          /* ahead of next_seq, inside skipped bytes */ \
-	X(KG_C_AHEAD_FULL_DROPS, "ahead_full_drops")  /* ... but no room to remember it */       \
+	X(KG_C_AHEAD_PASSED, "ahead_passed")          /* ahead of next_seq, over skipped bytes */ \
+	X(KG_C_AHEAD_FULL_DROPS, "ahead_full_drops")  /* ... but no room for another hole */     \
+	X(KG_C_HOLES_FILLED, "hole_fills")            /* segments of skipped bytes, come after */ \
 	X(KG_C_RETX_ACKED, "retransmissions_acked")   /* old bytes the broker had acknowledged */ \
 	X(KG_C_HANDSHAKES, "handshakes")              /* SYNs that started a handshake */          \
 	X(KG_C_FLOW_TABLE_FULL, "flow_table_full")    /* handshakes refused: kg_flows full */      \
@@ -704,7 +724,9 @@ struct kg_rec_dec {
 	X(KG_C_SLOTS_GIVEN, "pool_slots_given")                                                    \
 	X(KG_C_PEND_FULL, "pending_full_resets")       /* rejects that reset: no room to rewrite */ \
 	X(KG_C_OWN_CONTENTION, "slot_contention")      /* a slot's word changed under 4 tries */ \
-	X(KG_C_FLOWS_TIMED_OUT, "flows_timed_out")     /* ended by the agent's sweep */
+	X(KG_C_FLOWS_TIMED_OUT, "flows_timed_out")     /* ended by the agent's sweep */          \
+	X(KG_C_AHEAD_PROBES, "ahead_probes")           /* probe segments passed past a gap to read */ \
+	X(KG_C_PROBES_CHECKED, "probes_checked")       /* ... reached: skipped bytes after all */
 
 enum kg_counter {
 	KG_COUNTERS(KG_ENUM_ENTRY)
@@ -757,7 +779,7 @@ _Static_assert(sizeof(struct kg_pend_key) == 48 && sizeof(struct kg_syn) == 16 &
 	       "keys and values of the flow tables");
 _Static_assert(KG_INFLIGHT >= 2 * 64 && (KG_INFLIGHT & (KG_INFLIGHT - 1)) == 0,
 	       "in-flight ring: a power of two, above the 64 pipelined requests tested");
-_Static_assert(KG_CONN_INFLIGHT == 2 && KG_AHEAD == 8, "fixed loops over them");
+_Static_assert(KG_CONN_INFLIGHT == 2 && KG_HOLES == 64, "fixed loops over them");
 _Static_assert(KG_DCACHE == 16 && KG_DCACHE_NAME % 8 == 0, "dcache shape (kg_dc_slot takes 4 bits)");
 _Static_assert(sizeof(struct kg_event) % 8 == 0, "event alignment");
 _Static_assert(sizeof(struct kg_rec_ctx) == 64 && sizeof(struct kg_rec_dec) == 32,

@@ -26,8 +26,7 @@ static void key_of(const struct conn *c, struct kg_flow_key *k)
 	k->dport = htons(c->s.dport);
 }
 
-/* c's small entry, or -1 when the datapath holds none. */
-static int conn_entry(const struct conn *c, struct kg_conn *out)
+int conn_entry(const struct conn *c, struct kg_conn *out)
 {
 	struct kg_flow_key k;
 
@@ -53,8 +52,7 @@ static int bare(struct conn *c, uint32_t seq, uint8_t flags)
 	return rv_run(pkt, pkt_build(pkt, &c->s, NULL, 0), c->out, &c->outlen);
 }
 
-/* The broker's pure acknowledgment of c's bytes up to ack, through TC egress. */
-static void broker_ack(const struct conn *c, uint32_t seq, uint32_t ack)
+void broker_ack(const struct conn *c, uint32_t seq, uint32_t ack)
 {
 	uint8_t pkt[PKT_CAP], out[PKT_CAP];
 	struct pkt_spec br = { .family = c->s.family, .saddr = c->s.daddr, .daddr = c->s.saddr,

@@ -122,6 +122,11 @@ size_t produce(const char *topic, uint8_t *out);
 /* Offset of the end of the first occurrence of name in buf, or 0. */
 size_t name_end(const uint8_t *buf, size_t len, const char *name);
 
+/* c's small entry (kg_flows), or -1 when the datapath holds none. */
+int conn_entry(const struct conn *c, struct kg_conn *out);
+/* The broker's pure acknowledgment of c's bytes up to ack (seq: its own), through TC egress. */
+void broker_ack(const struct conn *c, uint32_t seq, uint32_t ack);
+
 /* ---- responses (written by hand, as a broker would) ------------------------ */
 
 struct wbuf {
@@ -238,6 +243,11 @@ void test_ahead_forged_frame(void);
 void test_ahead_retransmitted(void);
 void test_ahead_full_then_rst(void);
 void test_ahead_other_skips(void);
+void test_ahead_hole_split(void);
+void test_probe_inside_records(void);
+void test_probe_read_resets(void);
+void test_probe_reached_inside(void);
+void test_probe_covered(void);
 /* flows.c */
 void test_handshake_completes_on_ack(void);
 void test_syn_flood_spares_established(void);
