@@ -20,19 +20,32 @@ AGENT_LIBS := -lbpf -lelf -lz -lyaml -lrdkafka -lpthread
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-HDRS := $(wildcard bpf/*.h maps/*.h agent/*/*.h)
+# Header dependencies: every compile writes the headers it read (-MMD, into a .d beside
+# its output; -MP: a header deleted later breaks nothing), and make reads them all back,
+# so a changed header rebuilds exactly what includes it. A program made in one compile
+# and link from one source names its own .d (SINGLE_DEPS).
+DEPFLAGS := -MMD -MP
+SINGLE_DEPS = $(DEPFLAGS) -MF $@.d -MT $@
 # The agent: agent/cmd/ is the binary's commands; everything else is built once into
 # libkgate.a, which the binary, the tests and the benchmark link.
 CMD_SRCS := $(wildcard agent/cmd/*.c)
 LIB_SRCS := $(filter-out $(CMD_SRCS),$(wildcard agent/*/*.c))
 LIBKGATE := $(BUILD)/libkgate.a
-# The same library with ASan/UBSan, for the unit tests and the fuzzer (whose own code is
-# sanitized, so the agent code they drive is checked too).
+# The same library with ASan/UBSan, for the unit tests and the conformance driver (whose
+# own code is sanitized, so the agent code they drive is checked too).
 LIBKGATE_SAN := $(BUILD)/san/libkgate.a
+# And for the fuzzer: sanitized and instrumented for libFuzzer's coverage, so that the
+# agent code it drives (agent/decode/report.c...) guides it too, not only its own file.
+FUZZ_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LIBKGATE_FUZZ := $(BUILD)/fuzz/libkgate.a
+# Host objects by build: plain, sanitized, instrumented for the fuzzer.
+OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+SAN_OBJS = $(patsubst %.c,$(BUILD)/san/obj/%.o,$(1))
+FUZZ_OBJS = $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(1))
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: FORCE all deps install uninstall image test test-unit test-cli test-install test-bpf test-agent test-audit test-conformance fuzz clean fixtures demo help bench bench-datapath bench-profile
+.PHONY: FORCE all deps install uninstall image test test-unit test-cli test-build test-install test-bpf test-agent test-audit test-conformance fuzz clean fixtures demo help bench bench-datapath bench-profile
 .DELETE_ON_ERROR:
 # Keep the BPF objects: skeletons are made from them, and rebuilding them is slow.
 .SECONDARY: $(BPF_OBJS)
@@ -70,31 +83,39 @@ $(BUILD)/version.h: FORCE | $(BUILD)
 	@printf '#define KGATE_SEMVER "%s"\n#define KGATE_COMMIT "%s"\n' '$(SEMVER)' '$(COMMIT)' >$@.tmp
 	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 
-$(BUILD)/obj/agent/cmd/version.o $(BUILD)/obj/agent/cmd/gen.o: $(BUILD)/version.h
-
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(HDRS) | $(BUILD)
-	$(CC) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
+	$(CC) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	bpftool gen skeleton $< > $@
 
-$(BUILD)/obj/%.o: %.c $(HDRS) $(SKELS)
+# The skeletons and version.h must exist before the first compile of a file that includes
+# them (order-only); after that, the .d files say which objects they rebuild.
+$(BUILD)/obj/%.o: %.c | $(SKELS) $(BUILD)/version.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(BUILD)/san/obj/%.o: %.c $(HDRS) $(SKELS)
+$(BUILD)/san/obj/%.o: %.c | $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -O1 $(SAN) -c $< -o $@
+	$(CC) $(CFLAGS) -O1 $(SAN) $(DEPFLAGS) -c $< -o $@
 
-$(LIBKGATE): $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+$(BUILD)/fuzz/obj/%.o: %.c | $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
+
+$(LIBKGATE): $(call OBJS,$(LIB_SRCS))
 	rm -f $@
 	ar rcs $@ $^
 
-$(LIBKGATE_SAN): $(patsubst %.c,$(BUILD)/san/obj/%.o,$(LIB_SRCS))
+$(LIBKGATE_SAN): $(call SAN_OBJS,$(LIB_SRCS))
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/kgate: $(patsubst %.c,$(BUILD)/obj/%.o,$(CMD_SRCS)) $(LIBKGATE)
+$(LIBKGATE_FUZZ): $(call FUZZ_OBJS,$(LIB_SRCS))
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/kgate: $(call OBJS,$(CMD_SRCS)) $(LIBKGATE)
 	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 # --- install ---------------------------------------------------------------
@@ -156,39 +177,36 @@ image:
 
 UNIT_SRCS := tests/unit/test_main.c tests/unit/test_decode.c tests/unit/test_policy.c \
 	tests/unit/test_policy_yaml.c tests/unit/test_policy_lint.c tests/unit/test_policy_eval.c \
-	tests/lib/kframe.c tests/lib/decode_util.c tests/unit/test_audit.c tests/unit/test_events.c \
-	tests/unit/test_lifecycle.c tests/lib/cu_run.c
+	tests/lib/kframe.c tests/lib/decode_util.c tests/unit/test_audit.c tests/unit/test_codec.c \
+	tests/unit/test_events.c tests/unit/test_lifecycle.c tests/lib/cu_run.c
 
-$(BUILD)/tests/test_unit: $(UNIT_SRCS) $(LIBKGATE_SAN) $(wildcard tests/unit/*.h tests/lib/*.h) \
-		$(HDRS) $(SKELS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(UNIT_SRCS) $(LIBKGATE_SAN) -lcunit $(AGENT_LIBS)
+$(BUILD)/tests/test_unit: $(call SAN_OBJS,$(UNIT_SRCS)) $(LIBKGATE_SAN) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $^ -lcunit $(AGENT_LIBS)
 
 TEST_BPF_SRCS := tests/bpf/test_bpf.c tests/bpf/test_topicless.c tests/lib/pkt.c \
 	tests/lib/decode_util.c tests/lib/kframe.c tests/lib/cu_run.c
 
-$(BUILD)/tests/test_bpf: $(TEST_BPF_SRCS) $(LIBKGATE) $(wildcard tests/lib/*.h) $(SKELS) $(HDRS) \
-		| $(BUILD)/tests
-	$(CC) $(CFLAGS) -o $@ $(TEST_BPF_SRCS) $(LIBKGATE) -lcunit $(AGENT_LIBS)
+$(BUILD)/tests/test_bpf: $(call OBJS,$(TEST_BPF_SRCS)) $(LIBKGATE) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -o $@ $^ -lcunit $(AGENT_LIBS)
 
 # The datapath cases: the harness and one file per feature (tests/bpf/datapath/).
 DATAPATH_TEST_SRCS := tests/bpf/test_datapath.c $(wildcard tests/bpf/datapath/*.c) \
 	tests/lib/pkt.c tests/lib/kframe.c tests/lib/cu_run.c
 
-$(BUILD)/tests/test_datapath: $(DATAPATH_TEST_SRCS) $(LIBKGATE) $(wildcard tests/bpf/datapath/*.h) \
-		$(wildcard tests/lib/*.h) $(SKELS) $(HDRS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -o $@ $(DATAPATH_TEST_SRCS) $(LIBKGATE) -lcunit $(AGENT_LIBS)
+$(BUILD)/tests/test_datapath: $(call OBJS,$(DATAPATH_TEST_SRCS)) $(LIBKGATE) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -o $@ $^ -lcunit $(AGENT_LIBS)
 
-$(BUILD)/tests/fuzz_decode: tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(LIBKGATE_SAN) \
-		$(HDRS) $(SKELS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ tests/fuzz/fuzz_decode.c tests/lib/decode_util.c $(LIBKGATE_SAN) $(AGENT_LIBS)
+FUZZ_SRCS := tests/fuzz/fuzz_decode.c tests/lib/decode_util.c
 
-test: test-unit test-conformance test-cli test-install test-bpf test-agent test-audit test-deploy \
-	test-e2e test-evasion test-faults test-flows test-bench
+$(BUILD)/tests/fuzz_decode: $(call FUZZ_OBJS,$(FUZZ_SRCS)) $(LIBKGATE_FUZZ) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(AGENT_LIBS)
 
-$(BUILD)/tests/kframe_selftest: tests/lib/kframe_selftest.c tests/lib/kframe.c \
-		tests/lib/kframe.h | $(BUILD)/tests
-	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ tests/lib/kframe_selftest.c tests/lib/kframe.c
+test: test-unit test-conformance test-cli test-build test-install test-bpf test-agent test-audit \
+	test-deploy test-e2e test-evasion test-faults test-flows test-bench
+
+$(BUILD)/tests/kframe_selftest: $(call SAN_OBJS,tests/lib/kframe_selftest.c tests/lib/kframe.c) \
+		| $(BUILD)/tests
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $^
 
 # The decoder against Kafka's own message definitions (tests/conformance/): every api key,
 # version and direction, whole, byte by byte, split at every byte on a sample, pipelined.
@@ -196,8 +214,9 @@ $(BUILD)/tests/kframe_selftest: tests/lib/kframe_selftest.c tests/lib/kframe.c \
 CONFORMANCE_CASES ?= 4
 CONFORMANCE_FUZZ_CASES ?= 60
 
-$(BUILD)/tests/conform_drv: tests/conformance/conform_drv.c $(LIBKGATE_SAN) $(HDRS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ tests/conformance/conform_drv.c $(LIBKGATE_SAN) $(AGENT_LIBS)
+$(BUILD)/tests/conform_drv: $(call SAN_OBJS,tests/conformance/conform_drv.c) $(LIBKGATE_SAN) \
+		| $(BUILD)/tests
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $^ $(AGENT_LIBS)
 
 test-conformance: $(BUILD)/tests/conform_drv
 	CONFORMANCE_CASES=$(CONFORMANCE_CASES) /usr/bin/python3 tests/conformance/conform.py \
@@ -207,18 +226,30 @@ test-unit: $(BUILD)/tests/test_unit $(BUILD)/tests/kframe_selftest
 	$(BUILD)/tests/kframe_selftest
 	cd tests && ../$(BUILD)/tests/test_unit
 
-# The audit pipeline against the mock broker: fields, broker down/up, SIGKILL, rate.
-$(BUILD)/tests/audit_driver: tests/agent/audit_driver.c $(LIBKGATE) $(HDRS) $(SKELS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -o $@ tests/agent/audit_driver.c $(LIBKGATE) $(AGENT_LIBS)
+# The audit pipeline against the mock broker: fields, broker down/up, SIGKILL, rate; and
+# what reads the audit topic back: audit trace --from-kafka, observe --from-kafka.
+$(BUILD)/tests/audit_driver: $(call OBJS,tests/agent/audit_driver.c) $(LIBKGATE) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 test-audit: $(BUILD)/tests/audit_driver $(BUILD)/kgate
 	BUILD=$(BUILD) tests/agent/test_audit.sh
+	BUILD=$(BUILD) tests/agent/test_trace.sh
 
 test-cli: $(BUILD)/kgate
 	KGATE=$(BUILD)/kgate tests/cli/test_cli.sh
+	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_readme_cli.py
 	KGATE=$(BUILD)/kgate tests/cli/test_policy_lint.sh
 	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_policy_store.py
 	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_pcap.py
+	KGATE=$(BUILD)/kgate /usr/bin/python3 tests/cli/test_trace.py
+
+# The Makefile's dependencies on a copy of the tree and its build: a changed header rebuilds
+# exactly what includes it; a new commit makes `kgate version` name it.
+BUILD_TEST_PROGS := $(BUILD)/kgate $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath \
+	$(BUILD)/tests/fuzz_decode $(BUILD)/bench_datapath
+
+test-build: $(BUILD_TEST_PROGS)
+	BUILD=$(BUILD) tests/build/test_build.sh
 
 # make install into a temporary DESTDIR, then what it put there: man pages, completions.
 test-install: $(BUILD)/kgate
@@ -236,11 +267,13 @@ test-bpf: $(BUILD)/tests/test_bpf $(BUILD)/tests/test_datapath $(BUILD)/kgate $(
 	KGATE=$(BUILD)/kgate tests/bpf/test_probe_netns.sh tests/fixtures/captures/confluent-group-c2.bin
 
 # Root: kgate run/apply/flows/stats/detach on a veth against the mock broker (kcat); the
-# policy store and lifecycle (history, rollback, pause, confirmed applies, whatif, rotation).
+# policy store and lifecycle (history, rollback, pause, confirmed applies, whatif, rotation);
+# the store under faults (locks, killed changes, journal size, restores, clocks).
 test-agent: $(BUILD)/kgate
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-agent: needs root (BPF, netns)" >&2; exit 1; fi
 	KGATE=$(BUILD)/kgate tests/agent/test_runtime.sh
 	KGATE=$(BUILD)/kgate tests/agent/test_lifecycle.sh
+	KGATE=$(BUILD)/kgate tests/agent/test_store.sh
 
 # --- end to end and deploy -------------------------------------------------
 
@@ -311,38 +344,35 @@ BENCH_TOOLS := $(BENCH_BIN)/kprod $(BENCH_BIN)/kwire $(BENCH_BIN)/relay $(BENCH_
 	$(BENCH_BIN)/netem $(BENCH_BIN)/bpfrun $(BENCH_BPF) $(BUILD)/bench_datapath $(BUILD)/kgate \
 	$(BUILD)/tests/mock_broker
 
-$(BUILD)/bench_wrap.bpf.o: bench/bench_wrap.bpf.c $(HDRS) | $(BUILD)
-	$(CC) $(BPF_CFLAGS) -Ibpf -c $< -o $@
+$(BUILD)/bench_wrap.bpf.o: bench/bench_wrap.bpf.c | $(BUILD)
+	$(CC) $(BPF_CFLAGS) $(DEPFLAGS) -Ibpf -c $< -o $@
 
-$(BUILD)/bench_datapath: $(BENCH_SRCS) $(LIBKGATE) $(SKELS) $(BUILD)/bench_wrap.skel.h $(HDRS) | $(BUILD)
-	$(CC) $(CFLAGS) -o $@ $(BENCH_SRCS) $(LIBKGATE) $(AGENT_LIBS)
+$(BUILD)/obj/bench/bench_datapath.o: | $(BUILD)/bench_wrap.skel.h
+
+$(BUILD)/bench_datapath: $(call OBJS,$(BENCH_SRCS)) $(LIBKGATE) | $(BUILD)
+	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 $(BENCH_BIN):
 	@mkdir -p $@
 
 $(BENCH_BIN)/%.bpf.o: bench/%.bpf.c | $(BENCH_BIN)
-	$(CC) $(BPF_CFLAGS) -c $< -o $@
+	$(CC) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BENCH_BIN)/%.skel.h: $(BENCH_BIN)/%.bpf.o
 	bpftool gen skeleton $< > $@
 
 $(BENCH_BIN)/kprod: bench/kprod.c | $(BENCH_BIN)
-	$(CC) $(CFLAGS) -o $@ $< -lrdkafka
+	$(CC) $(CFLAGS) $(SINGLE_DEPS) -o $@ $< -lrdkafka
 
-$(BENCH_BIN)/kwire: bench/kwire.c bpf/kafka_layouts.h | $(BENCH_BIN)
-	$(CC) $(CFLAGS) -o $@ $<
+BENCH_SIMPLE := $(BENCH_BIN)/kwire $(BENCH_BIN)/relay $(BENCH_BIN)/synflood
+$(BENCH_SIMPLE): $(BENCH_BIN)/%: bench/%.c | $(BENCH_BIN)
+	$(CC) $(CFLAGS) $(SINGLE_DEPS) -o $@ $<
 
-$(BENCH_BIN)/relay: bench/relay.c | $(BENCH_BIN)
-	$(CC) $(CFLAGS) -o $@ $<
+$(BENCH_BIN)/netem: bench/netem.c | $(BENCH_BIN)/netem.skel.h $(BENCH_BIN)
+	$(CC) $(CFLAGS) $(SINGLE_DEPS) -I$(BENCH_BIN) -o $@ $< $(AGENT_LIBS)
 
-$(BENCH_BIN)/synflood: bench/synflood.c | $(BENCH_BIN)
-	$(CC) $(CFLAGS) -o $@ $<
-
-$(BENCH_BIN)/netem: bench/netem.c $(BENCH_BIN)/netem.skel.h | $(BENCH_BIN)
-	$(CC) $(CFLAGS) -I$(BENCH_BIN) -o $@ $< $(AGENT_LIBS)
-
-$(BENCH_BIN)/bpfrun: bench/bpfrun.c tests/lib/pkt.c tests/lib/kframe.c $(HDRS) | $(BENCH_BIN)
-	$(CC) $(CFLAGS) -o $@ bench/bpfrun.c tests/lib/pkt.c tests/lib/kframe.c $(AGENT_LIBS)
+$(BENCH_BIN)/bpfrun: $(call OBJS,bench/bpfrun.c tests/lib/pkt.c tests/lib/kframe.c) | $(BENCH_BIN)
+	$(CC) $(CFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 .PHONY: bench-tools test-bench $(addprefix bench-,$(BENCH_PARTS))
 bench-tools: $(BENCH_TOOLS)
@@ -359,7 +389,7 @@ test-bench: bench-tools
 	BUILD=$(BUILD) tests/bench/test_bench.sh
 
 $(BUILD)/jit_lines: bench/jit_lines.c | $(BUILD)
-	$(CC) $(CFLAGS) -Wall -Werror -o $@ $< $(AGENT_LIBS)
+	$(CC) $(CFLAGS) $(SINGLE_DEPS) -o $@ $< $(AGENT_LIBS)
 
 # Where the datapath spends a warm Produce of TOPICS topics, by source line (root, perf).
 bench-profile: $(BUILD)/bench_datapath $(BUILD)/jit_lines
@@ -370,3 +400,6 @@ fixtures:
 
 clean:
 	rm -rf $(BUILD)
+
+# What each object, BPF object and single-source program read when it was last made.
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

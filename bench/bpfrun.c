@@ -10,11 +10,14 @@
  *       established connections). Then prints every map of DIR with its
  *       kernel memory as the kernel reports it (fdinfo memlock, what bpftool shows) and
  *       how many entries the flow map holds.
- *   bpfrun events --pins DIR --count N [--topics T] [--first I]
+ *   bpfrun events --pins DIR --count N [--topics T] [--first I] [--close]
  *       N/T connections each open and send one Produce naming T topics: T decisions
  *       each, which become events in the datapath's ring buffer for the agent to read.
  *       Connections are numbered from I: a connection opened again would be a SYN on an
- *       open flow, and its Produce a retransmission (no new decisions).
+ *       open flow, and its Produce a retransmission (no new decisions). --close ends
+ *       each with a RST after its Produce, so that the flow map stays as it was (the
+ *       agent's metrics walk it: a scrape during a measurement would cost as much as
+ *       the events).
  *
  * Sources: 10.10.0.0/16 (the rig's eu region), ports from 1024. Prints one JSON line.
  */
@@ -177,11 +180,17 @@ int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "", *dir = NULL, *flow_map = "kg_flows";
 	unsigned count = 0, topics = 10, failed = 0, first = 0;
+	bool close_conns = false;
 	int in, eg;
 	double t0;
 
-	for (int i = 2; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--pins"))
+	for (int i = 2; i < argc; i += 2) {
+		if (!strcmp(argv[i], "--close")) {
+			close_conns = true;
+			i--; /* a flag: no value */
+		} else if (i + 1 >= argc)
+			dir = NULL;
+		else if (!strcmp(argv[i], "--pins"))
 			dir = argv[i + 1];
 		else if (!strcmp(argv[i], "--count"))
 			count = (unsigned)strtoul(argv[i + 1], NULL, 10);
@@ -197,7 +206,7 @@ int main(int argc, char **argv)
 	if (!dir || !count || count > BR_MAX_COUNT || first > BR_MAX_COUNT || !topics ||
 	    topics > BR_MAX_TOPICS || (strcmp(mode, "flows") && strcmp(mode, "events"))) {
 		fprintf(stderr, "usage: bpfrun flows|events --pins DIR --count N [--topics T] "
-				"[--flow-map NAME]\n");
+				"[--first I] [--close] [--flow-map NAME]\n");
 		return 2;
 	}
 	/* the XDP build, or the TC ingress build where kgate run --tc-ingress pinned that */
@@ -252,6 +261,12 @@ int main(int argc, char **argv)
 			s.saddr = saddr;
 			s.sport = sport;
 			failed += run(in, pkt, pkt_build(pkt, &s, frame, n)) != 0;
+			if (close_conns) {
+				/* at exactly the next sequence number: the datapath ends the flow */
+				s.seq += n;
+				s.flags = PKT_RST | PKT_ACK;
+				failed += run(in, pkt, pkt_build(pkt, &s, NULL, 0)) != 0;
+			}
 		}
 		printf("{\"mode\":\"events\",\"connections\":%u,\"topics\":%u,\"failed\":%u,"
 		       "\"seconds\":%.3f}\n",

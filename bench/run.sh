@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# The end-to-end benchmark (issue 13, `make bench`): measures kgate against what it must
+# The end-to-end benchmark (`make bench`): measures kgate against what it must
 # not cost, on the rig of scripts/rig.sh, and writes bench/results.json, bench/BENCHMARKS.md
-# and bench/benchmarks.png (bench/report.py). Root.
+# and bench/benchmarks.png (bench/bench.py report). Root.
 #
 #   bench/run.sh [PART...]     parts: datapath e2e storm l3 flows audit policy (default: all)
 #
@@ -542,9 +542,10 @@ part_audit() {
 			# read before the stop: a stopped agent serves no metrics
 			m0=$(kg_metric "$key")
 			kill -STOP "$KG_PID"
-			# new connections every round: the last round's would be retransmissions
+			# new connections every round: the last round's would be retransmissions; each
+			# closed after its Produce (the metrics the wait below reads walk the flows)
 			j=$("$BB/bpfrun" events --pins "$KGATE_PIN_ROOT/$SC_IF" --count "$k" --topics 10 \
-				--first "$((r * k))" | jline)
+				--first "$((r * k))" --close | jline)
 			c0=$(kg_cpu)
 			t0=$(date +%s.%N)
 			kill -CONT "$KG_PID"

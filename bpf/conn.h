@@ -143,6 +143,9 @@ static __always_inline void kg_flow_save(struct kg_conn *cn, const struct kg_flo
 	cn->resp_no = f->resp_no;
 	cn->epoch = f->epoch;
 	cn->sess_epoch = f->sess_epoch;
+	cn->share_epoch = f->share_epoch;
+	cn->share_salt = f->share_salt;
+	cn->share_key = f->share_key;
 	cn->requests = f->requests;
 	cn->topics = f->topics;
 	cn->principal_id = f->principal_id;
@@ -201,6 +204,9 @@ static __always_inline int kg_flow_load(struct kg_flow *f, const struct kg_conn 
 	f->resp_no = cn->resp_no;
 	f->epoch = cn->epoch;
 	f->sess_epoch = cn->sess_epoch;
+	f->share_epoch = cn->share_epoch;
+	f->share_salt = cn->share_salt;
+	f->share_key = cn->share_key;
 	f->requests = cn->requests;
 	f->topics = cn->topics;
 	f->principal_id = cn->principal_id;

@@ -192,6 +192,29 @@ __attribute__((noinline)) int kg_decide(struct kg_flow *f, __u32 epoch, __u32 op
 }
 
 /*
+ * The decision for a request about every topic, or a set of them (a regex, an ACL
+ * filter): only the rules that match any topic -- the class of topics no pattern names,
+ * class 0, which holds rules without topics (or "*") and no `topics: none` rule -- can
+ * decide it, then the policy's default. A topic rule never matches a set (it would
+ * match only some of its topics), and a `topics: none` rule is for requests that name
+ * no topic at all.
+ */
+__attribute__((noinline)) int kg_decide_set(struct kg_flow *f, __u32 epoch, __u32 op)
+{
+	__u32 gen = epoch & 1;
+	struct kg_config *cfg;
+	int dec;
+
+	if (!f)
+		return KG_ACT_DROP;
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	if (!cfg)
+		return KG_ACT_DROP;
+	dec = kg_first_match(f, gen, 0, op, 0);
+	return dec ? dec : cfg->default_action;
+}
+
+/*
  * Connection-level decision at SYN: the first rule of the "no pattern" class that
  * names no operation and no client.id and matches the connection's principal and
  * region. 0 when none does (requests decide later).

@@ -109,6 +109,7 @@ static __always_inline void probe_report(struct probe_flow *f, int ev)
 	e->uflags = st->uflags;
 	e->phase = st->phase;
 	e->tset = st->tset;
+	e->rtype = st->rtype;
 	e->sess_id = st->sess_id;
 	e->sess_epoch = st->sess_epoch;
 	__builtin_memcpy(e->uuid, st->uuid, sizeof(e->uuid));

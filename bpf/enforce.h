@@ -5,7 +5,8 @@
  * pending entry for TC egress to restore the name and write the authorization error;
  * reset and drop mark the flow and set the packet's outcome (kg_out). Every decision is
  * counted and sent as an event (events.h); monitor mode and audit rules report without
- * applying. Fetch sessions decided under an older policy are ended here too.
+ * applying. Fetch and share sessions decided under an older policy (share sessions: or
+ * on another connection) are ended here too.
  */
 #ifndef KGATE_ENFORCE_H
 #define KGATE_ENFORCE_H
@@ -39,10 +40,15 @@ struct kg_out {
 };
 
 /*
- * The Fetch session epoch written over a stale session's: no session ever reaches it,
- * so the broker answers INVALID_FETCH_SESSION_EPOCH.
+ * The session epoch written over a stale Fetch or share session's: INT32_MIN. A full
+ * request has epoch 0 (opens a session) or -1 (closes it); a session's own epochs start
+ * at 1 and wrap from INT32_MAX back to 1 (FetchMetadata and ShareRequestMetadata
+ * nextEpoch), so no session ever has a negative epoch: the broker answers
+ * INVALID_FETCH_SESSION_EPOCH or INVALID_SHARE_SESSION_EPOCH (or that the session is not
+ * found), and touches no session. INT32_MAX would be reached by a session after 2^31 - 1
+ * requests, which a client can send.
  */
-#define KG_SESSION_EPOCH_NEVER 0x7fffffff
+#define KG_SESSION_EPOCH_NEVER 0x80000000u
 
 /*
  * Rewrites n bytes at off, the checksum kept right by the hook (kg_ctx_patch): n = 1, a
@@ -320,6 +326,31 @@ static __always_inline int kg_syn_apply(struct kg_flow *f, __u32 gen)
 }
 
 /*
+ * A session epoch (4 bytes at packet offset off, the session's fields at d->sess_off)
+ * made invalid in place: KG_SESSION_EPOCH_NEVER, counted and reported. Not in monitor
+ * mode. Where the fields straddle segments, the connection is reset instead.
+ */
+static __always_inline void kg_session_invalidate(KG_CTX *ctx, struct kg_flow *f,
+						  struct kg_out *lp, __u32 off)
+{
+	struct kd_state *d = &f->dec;
+	__u32 gen = lp->gen & 1;
+	struct kg_config *cfg = bpf_map_lookup_elem(&kg_config, &gen);
+
+	if (!cfg || cfg->mode == KG_MODE_MONITOR)
+		return;
+	kg_count(KG_C_FETCH_SESSION_RESETS);
+	kg_emit(f, KG_EV_SESSION, KG_ACT_REJECT, gen | KG_ENFORCED);
+	if ((d->here & KD_H_SESSION) && d->sess_off >= lp->payload_off &&
+	    !kg_rewrite(ctx, lp->tcp_off, off, 4)) {
+		kg_remember_poison(lp, off, 4);
+		return;
+	}
+	/* the epoch straddles segments: start over the hard way */
+	kg_out_reset(lp, f);
+}
+
+/*
  * Fetch sessions (KIP-227): an incremental Fetch names only partitions that changed,
  * so topics the session already holds are not decided again. When the policy changed
  * since the session's topics were decided, the session epoch is made invalid in place:
@@ -330,13 +361,10 @@ __attribute__((noinline)) int kg_fetch_session(KG_CTX *ctx, struct kg_flow *f,
 					       struct kg_out *lp)
 {
 	struct kd_state *d;
-	struct kg_config *cfg;
-	__u32 gen;
 
 	if (!f || !lp)
 		return 0;
 	d = &f->dec;
-	gen = lp->gen & 1;
 	if (d->api_key != KAFKA_FETCH)
 		return 0;
 	if (d->sess_epoch <= 0) {
@@ -344,20 +372,76 @@ __attribute__((noinline)) int kg_fetch_session(KG_CTX *ctx, struct kg_flow *f,
 		f->sess_epoch = lp->epoch + 1;
 		return 0;
 	}
-	if (f->sess_epoch == lp->epoch + 1)
+	if (f->sess_epoch != lp->epoch + 1)
+		kg_session_invalidate(ctx, f, lp, d->sess_off + 4);
+	return 0;
+}
+
+/* FNV-1a (64 bits) of the name the decoder holds, from h, then of its length. */
+static __always_inline __u64 kg_fold_name(const struct kd_state *d, __u64 h)
+{
+	__u32 len = d->name_len;
+
+	for (__u32 i = 0; i < KD_TOPIC_MAX; i++) {
+		if (i >= len)
+			break;
+		h = (h ^ d->name[i]) * 0x100000001b3ull;
+	}
+	return (h ^ len) * 0x100000001b3ull;
+}
+
+/*
+ * A ShareFetch's group id was decoded (KD_EV_GROUP): the first part of its share
+ * session's key, folded from this flow's random salt so that no one can choose another
+ * group and member id whose key is the same. A group id longer than kept has no key.
+ */
+__attribute__((noinline)) int kg_share_group(struct kg_flow *f)
+{
+	if (!f || f->dec.api_key != KAFKA_SHARE_FETCH)
 		return 0;
-	cfg = bpf_map_lookup_elem(&kg_config, &gen);
-	if (!cfg || cfg->mode == KG_MODE_MONITOR)
+	if (!f->share_salt)
+		f->share_salt = bpf_get_prandom_u32() | 1;
+	f->share_group = 0;
+	if (!(f->dec.flags & KD_F_TRUNC))
+		f->share_group = kg_fold_name(&f->dec, 0xcbf29ce484222325ull ^ f->share_salt) | 1;
+	return 0;
+}
+
+/*
+ * Share sessions (KIP-932): the broker keeps one per group and member id, not per
+ * connection, and it outlives policy changes; an incremental ShareFetch (epoch > 0) may
+ * name no topic and is answered with records of every partition of the session. One
+ * passes only on the connection that opened that session (epoch 0, naming its topics,
+ * each decided) under the policy in force; any other gets an epoch no session has, the
+ * broker answers INVALID_SHARE_SESSION_EPOCH, and the client opens a new session naming
+ * its topics, each decided. A flow knows the last session it opened (a legitimate
+ * client has one member id); a null or cut group or member id gives no key.
+ */
+__attribute__((noinline)) int kg_share_session(KG_CTX *ctx, struct kg_flow *f,
+					       struct kg_out *lp)
+{
+	struct kd_state *d;
+	__u64 key = 0;
+
+	if (!f || !lp)
 		return 0;
-	kg_count(KG_C_FETCH_SESSION_RESETS);
-	kg_emit(f, KG_EV_SESSION, KG_ACT_REJECT, gen | KG_ENFORCED);
-	if ((d->here & KD_H_SESSION) && d->sess_off >= lp->payload_off &&
-	    !kg_rewrite(ctx, lp->tcp_off, d->sess_off + 4, 4)) {
-		kg_remember_poison(lp, d->sess_off + 4, 4);
+	d = &f->dec;
+	if (d->api_key != KAFKA_SHARE_FETCH)
+		return 0;
+	/* sess_id: the member id's length on the wire (kept in name when not cut), -1 null */
+	if (f->share_group && d->sess_id > 0 && d->sess_id <= KD_TOPIC_MAX)
+		key = kg_fold_name(d, f->share_group);
+	f->share_group = 0;
+	if (d->sess_epoch == 0) {
+		f->share_epoch = key ? lp->epoch + 1 : 0;
+		f->share_key = key;
 		return 0;
 	}
-	/* the epoch straddles segments: start over the hard way */
-	kg_out_reset(lp, f);
+	/* -1 closes the session (a full request); other negative epochs match no session */
+	if (d->sess_epoch < 0)
+		return 0;
+	if (!key || f->share_epoch != lp->epoch + 1 || f->share_key != key)
+		kg_session_invalidate(ctx, f, lp, d->sess_off);
 	return 0;
 }
 

@@ -131,7 +131,8 @@ enum kd_event {
 	KD_EV_SASL_USER,     /* SASL user name (PLAIN authcid, SCRAM n=), in user */
 	KD_EV_FRAME_END,     /* the last byte of the current frame was consumed */
 	KD_EV_ERROR,         /* decoding ended: kd_state.reason */
-	KD_EV_SESSION,       /* Fetch v7+ session: sess_id, sess_epoch (sess_off if KD_H_SESSION) */
+	KD_EV_SESSION,       /* Fetch v7+ session: sess_id, sess_epoch (sess_off if KD_H_SESSION);
+			      * ShareFetch: sess_epoch at sess_off, the member id (kd_op1) */
 	KD_EV_RESP,          /* response mode: corr read; the caller sets api_key, api_version,
 			      * rprog/rprog_len (kd_resp_begin), or leaves rprog_len 0 to skip */
 	KD_EV_ERRCODE,       /* response mode: an error_code (err_code; err_off if KD_H_ERR) */
@@ -142,6 +143,8 @@ enum kd_event {
 	KD_EV_CURSOR,        /* a DescribeTopicPartitions (next) cursor's topic name, in name */
 	KD_EV_ENTRY,         /* response mode: a topic entry ended here; it began at frame
 			      * offset ent_begin, it ends at kd_frame_pos() */
+	KD_EV_RESOURCE,      /* a request's ACL or config resource that is not (only) a topic:
+			      * the cluster, a group, a broker... (kd_state.rtype, its type) */
 };
 
 /* kd_state.tkind for KD_EV_TOPIC. */
@@ -366,6 +369,26 @@ static __always_inline int kd_begin_tf(struct kd_state *st)
 	return KD_EV_CONTINUE;
 }
 
+/*
+ * Whether the tagged field at hand (st->tf_tag) of size bytes is one the broker would read
+ * otherwise than by its size (kd_known_tags): requests only, in their bodies. Responses
+ * come from the broker, which writes each field at its type's size.
+ */
+static __always_inline bool kd_tag_misfits(const struct kd_state *st, __u32 size)
+{
+	if (st->resp || st->phase != KD_PH_BODY)
+		return false;
+	KD_UNROLL
+	for (__u32 i = 0; i < KD_KNOWN_TAGS; i++) {
+		const struct kd_known_tag *k = &kd_known_tags[i];
+
+		if (st->api_key == k->key && st->depth == k->depth && st->tf_tag == k->tag &&
+		    st->api_version >= k->vmin && size != k->size)
+			return true;
+	}
+	return false;
+}
+
 /* uvarint count, then per field: uvarint tag, uvarint size, size bytes (skipped). */
 KD_FUNC int kd_tagged(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 {
@@ -397,17 +420,8 @@ KD_FUNC int kd_tagged(KD_CTX ctx, struct kd_state *st, struct kd_src *s)
 	default:
 		if (v > st->frame_left)
 			return kd_fail(st, KD_ERR_LEN_OVER);
-		/*
-		 * The broker reads a tag it knows by its type and ignores the size; a size
-		 * that disagrees with the type would make the broker and the decoder part
-		 * ways. The known tags inside topic lists: Fetch partitions (depth 2),
-		 * replica_directory_id (tag 0, uuid, v17+) and high_watermark (tag 1, i64,
-		 * v18+). Top-level tags come after every topic and cannot change them.
-		 */
-		if (st->api_key == KAFKA_FETCH && st->depth == 2 && st->phase == KD_PH_BODY &&
-		    !st->resp && /* FetchResponse partitions have tags 0-2 of other types */
-		    ((st->tf_tag == 0 && st->api_version >= 17 && v != 16) ||
-		     (st->tf_tag == 1 && st->api_version >= 18 && v != 8)))
+		/* a tag the broker knows, of another size: the two would part ways */
+		if (kd_tag_misfits(st, v))
 			return kd_fail(st, KD_ERR_LEN_OVER);
 		st->frame_left -= v;
 		st->skip = v;
@@ -1089,7 +1103,7 @@ static __always_inline int kd_acl_emit(struct kd_state *st, __u8 f)
 	bool star = st->name_len == 1 && st->name[0] == '*';
 
 	if (st->rtype != KAFKA_RESOURCE_TOPIC && st->rtype != KAFKA_ACL_RESOURCE_ANY)
-		return KD_EV_CONTINUE; /* a group, the cluster, ...: no topic */
+		return KD_EV_CONTINUE; /* a group, the cluster, ...: no topic (see KD_OP_AEMIT) */
 	st->tset = KD_TS_ALL; /* a null name filter, a name too long for a topic */
 	if ((f & KD_F_NAME_NULL) || !(f & KD_F_HAVE_NAME) || (f & KD_F_TRUNC))
 		return KD_EV_TSET;
@@ -1213,6 +1227,22 @@ KD_FUNC int kd_op_field(KD_CTX ctx, struct kd_state *st, struct kd_src *s, __u32
 		st->tset = KD_TS_REGEX;
 		return KD_EV_TSET;
 	case KD_OP_AEMIT:
+		/*
+		 * A request's resource that is not a topic (the cluster, a group, a user...)
+		 * is reported as such. One of any type is that and its topics: the resource
+		 * first, the topics at the next step (sub 1).
+		 */
+		if (st->rtype != KAFKA_RESOURCE_TOPIC && !st->resp && !st->sub) {
+			if (st->rtype == KAFKA_ACL_RESOURCE_ANY) {
+				st->sub = 1;
+				return KD_EV_RESOURCE;
+			}
+			st->pc++;
+			st->flags &= ~(KD_F_HAVE_NAME | KD_F_NAME_NULL | KD_F_TRUNC);
+			return KD_EV_RESOURCE;
+		}
+		st->sub = 0;
+		/* fall through */
 	case KD_OP_REMIT: {
 		__u8 f = st->flags;
 
@@ -1300,7 +1330,7 @@ static __always_inline int kd_op1(KD_CTX ctx, struct kd_state *st, struct kd_src
 				  const struct kd_api *api, __u32 plen)
 {
 	struct kd_op op;
-	__u32 idx;
+	__u32 idx, n;
 	__s32 len;
 	int r;
 
@@ -1381,6 +1411,13 @@ static __always_inline int kd_op1(KD_CTX ctx, struct kd_state *st, struct kd_src
 	case KD_OP_KNAME:
 	case KD_OP_REMIT:
 		return kd_op_field(ctx, st, s, op.code, op.arg);
+	case KD_OP_CEMIT:
+		/* a request's config resource that is not a topic (a broker, a logger...) */
+		if (st->rtype != KAFKA_RESOURCE_TOPIC) {
+			st->pc++;
+			return KD_EV_RESOURCE;
+		}
+		/* fall through */
 	case KD_OP_EMIT:
 		st->pc++;
 		if (!(st->flags & (KD_F_HAVE_NAME | KD_F_HAVE_ID | KD_F_NAME_NULL | KD_F_ZERO_ID)))
@@ -1421,19 +1458,31 @@ static __always_inline int kd_op1(KD_CTX ctx, struct kd_state *st, struct kd_src
 		st->pc++;
 		return KD_EV_CONTINUE;
 	case KD_OP_SESSION:
-		/* both fields in this chunk: the datapath may rewrite the epoch in place */
-		if (st->carry_len == 0 && kd_avail(s) >= 8) {
+		n = op.arg == KD_SESS_SHARE ? 4 : 8;
+		/* the fields wholly in this chunk: the datapath may rewrite the epoch in place */
+		if (st->carry_len == 0 && kd_avail(s) >= n) {
 			st->sess_off = s->off;
 			st->here |= KD_H_SESSION;
 		}
-		r = kd_fixed(ctx, st, s, 8);
+		r = kd_fixed(ctx, st, s, n);
 		if (r < 0)
 			return kd_fail(st, -r);
 		if (r == KD_MORE)
 			return KD_EV_NEED_MORE;
+		st->pc++;
+		if (op.arg == KD_SESS_SHARE) {
+			/*
+			 * A share session is the group's and member id's, which KD_OP_KNAME kept
+			 * in name: sess_id says what is there, the member id's length on the
+			 * wire (longer than name_len: cut) or -1 for null.
+			 */
+			st->sess_id = st->flags & KD_F_NAME_NULL ? -1 : (__s32)st->str_len;
+			st->sess_epoch = (__s32)kd_be32(st->carry);
+			st->flags &= ~(KD_F_HAVE_NAME | KD_F_NAME_NULL | KD_F_TRUNC);
+			return KD_EV_SESSION;
+		}
 		st->sess_id = (__s32)kd_be32(st->carry);
 		st->sess_epoch = (__s32)kd_be32(st->carry + 4);
-		st->pc++;
 		return KD_EV_SESSION;
 	}
 	return kd_fail(st, KD_ERR_BOUND); /* a table error, never input */

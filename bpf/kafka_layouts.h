@@ -46,10 +46,39 @@ enum kafka_api_key {
 	KAFKA_ALTER_PARTITION_REASSIGNMENTS = 45,
 	KAFKA_LIST_PARTITION_REASSIGNMENTS = 46,
 	KAFKA_OFFSET_DELETE = 47,
+	KAFKA_FETCH_SNAPSHOT = 59,
 	KAFKA_CONSUMER_GROUP_HEARTBEAT = 68,
+	KAFKA_LIST_CONFIG_RESOURCES = 74,
 	KAFKA_SHARE_GROUP_HEARTBEAT = 76,
+	KAFKA_SHARE_FETCH = 78,
 	KAFKA_DESCRIBE_PRODUCERS = 61,
 };
+
+/*
+ * Tagged fields the broker knows inside a request's topic list. Kafka's generated code
+ * reads a tag it knows by its type and ignores the size the field declares, while the
+ * decoder skips tagged fields by that size: a field of another size would make the two
+ * read different topics, so its size must be its type's (else KD_ERR_LEN_OVER, in
+ * kd_tagged). depth: the arrays and structs open around the field (a topic list's
+ * entries 1, their partitions 2). Top-level tagged fields come after every topic and
+ * cannot change them. The conformance run checks that this table holds every nested
+ * tagged field of a fixed-size type in the requests the decoder reads, and no other.
+ */
+struct kd_known_tag {
+	__u8 key;   /* enum kafka_api_key */
+	__u8 depth;
+	__u8 tag;
+	__u8 vmin;  /* the first version that knows the tag (it stays known after) */
+	__u8 size;  /* the type's size */
+};
+
+static const struct kd_known_tag kd_known_tags[] = {
+	{ KAFKA_FETCH, 2, 0, 17, 16 },         /* Topics.Partitions.ReplicaDirectoryId: uuid */
+	{ KAFKA_FETCH, 2, 1, 18, 8 },          /* Topics.Partitions.HighWatermark: int64 */
+	{ KAFKA_FETCH_SNAPSHOT, 2, 0, 1, 16 }, /* Topics.Partitions.ReplicaDirectoryId: uuid */
+};
+
+#define KD_KNOWN_TAGS (sizeof(kd_known_tags) / sizeof(kd_known_tags[0]))
 
 /* ConfigResource.Type TOPIC: only these resources name a topic. */
 #define KAFKA_RESOURCE_TOPIC 2
@@ -69,7 +98,8 @@ enum kd_opcode {
 	KD_OP_GROUP,    /* group id (string), reported */
 	KD_OP_MECH,     /* SASL mechanism (string), reported */
 	KD_OP_AUTH,     /* SASL auth bytes: the user name is parsed out and reported */
-	KD_OP_SESSION,  /* Fetch session_id i32 + session_epoch i32, reported */
+	KD_OP_SESSION,  /* Fetch session_id i32 + session_epoch i32, reported; arg KD_SESS_SHARE:
+			 * a ShareFetch's share_session_epoch i32, after its member id (KNAME) */
 	KD_OP_ERR,      /* response: a topic's partition error_code i16, reported */
 	KD_OP_TERR,     /* response: a topic's own error_code, before its name, reported */
 	KD_OP_ACKS,     /* Produce acks i16 (kept: acks=0 gets no response) + timeout i32 */
@@ -88,7 +118,12 @@ enum kd_opcode {
 	KD_OP_EBEGIN,   /* response: a topic entry begins here (kd_state.ent_begin) */
 	KD_OP_KNAME,    /* resource name before its type: kept (up to KD_TOPIC_MAX bytes) */
 	KD_OP_REMIT,    /* report the KNAME resource as a topic if its type is TOPIC */
+	KD_OP_CEMIT,    /* a request's config resource (RTYPE + RNAME): its topic as EMIT, or
+			 * one that is not a topic (KD_EV_RESOURCE) */
 };
+
+/* KD_OP_SESSION's arg for a share session (KIP-932), keyed by group and member id. */
+#define KD_SESS_SHARE 1
 
 /* KD_OP_ARRA's arg: the first version where null asks for every topic, and a flag. */
 #define KD_ARRA_NULL_FROM(arg) ((arg) & 0x7f) /* 0x7f: never null */
@@ -145,6 +180,7 @@ struct kd_api {
 #define KD_ENTRIES_BY_NAME OP(KD_OP_ARR, KD_NEVER), EBEGIN, OP(KD_OP_NAME, KD_NEVER), EMIT
 #define EBEGIN OP(KD_OP_EBEGIN, 0)
 #define AEMIT OP(KD_OP_AEMIT, 0)
+#define CEMIT OP(KD_OP_CEMIT, 0)
 
 /*
  * The programs. Each is a macro so that its length is counted by the compiler
@@ -324,7 +360,7 @@ struct kd_api {
 	OP(KD_OP_ARR, KD_NEVER),                 /* resources */ \
 	OP(KD_OP_RTYPE, 0),                       \
 	OP(KD_OP_RNAME, KD_NEVER),                \
-	EMIT,                                     \
+	CEMIT,                                    \
 	OP(KD_OP_ARR, 0),                        /* configuration_keys: nullable array of strings */ \
 	OP(KD_OP_STR, KD_NEVER),                  \
 	ENDP,                                     \
@@ -337,7 +373,7 @@ struct kd_api {
 	OP(KD_OP_ARR, KD_NEVER),                 /* resources */ \
 	OP(KD_OP_RTYPE, 0),                       \
 	OP(KD_OP_RNAME, KD_NEVER),                \
-	EMIT,                                     \
+	CEMIT,                                    \
 	OP(KD_OP_ARR, KD_NEVER),                 /* configs */ \
 	OP(KD_OP_STR, KD_NEVER),                 /* name */ \
 	OP(KD_OP_STR, 0),                        /* value NS */ \
@@ -418,7 +454,7 @@ struct kd_api {
 	OP(KD_OP_ARR, KD_NEVER),                 /* resources */ \
 	OP(KD_OP_RTYPE, 0),                       \
 	OP(KD_OP_RNAME, KD_NEVER),                \
-	EMIT,                                     \
+	CEMIT,                                    \
 	OP(KD_OP_ARR, KD_NEVER),                 /* configs */ \
 	OP(KD_OP_STR, KD_NEVER),                 /* name */ \
 	OP(KD_OP_SKIP, 1),                       /* config_operation */ \
@@ -471,8 +507,10 @@ struct kd_api {
 	END
 
 /*
- * Requests decoded for issue 11 (Kafka 4.3's definitions; tests/conformance checks each
- * against them). ACL resources are reported by what they cover (KD_OP_AEMIT).
+ * Requests that name topics beyond the clients' everyday ones -- transaction markers, ACLs,
+ * log dirs, partitions, snapshots, share groups -- as Kafka 4.3 defines them
+ * (tests/conformance checks each against those definitions). ACL resources are reported
+ * by what they cover (KD_OP_AEMIT).
  */
 
 /* WriteTxnMarkers (27): flexible from v1 (sent by transaction coordinators). */
@@ -679,11 +717,16 @@ struct kd_api {
 	OP(KD_OP_STR, 0),                        /* rack_id */ \
 	KD_SUBSCRIBED_NAMES
 
-/* ShareFetch (78): flexible from v0 (early access), stable from v1; topics by id. */
+/*
+ * ShareFetch (78): flexible from v0 (early access), stable from v1; topics by id. The
+ * share session (group, member id, epoch) is reported: an incremental request (epoch > 0)
+ * may name no topic and is answered from every partition of the session.
+ */
 #define KD_PROG_SHARE_FETCH \
 	OP(KD_OP_GROUP, 0),                      /* group_id (nullable) */ \
-	OP(KD_OP_STR, 0),                        /* member_id */ \
-	OP(KD_OP_SKIP, 16),                      /* share_session_epoch, max_wait_ms, min_bytes, max_bytes */ \
+	OP(KD_OP_KNAME, 0),                      /* member_id (nullable) */ \
+	OP(KD_OP_SESSION, KD_SESS_SHARE),        /* share_session_epoch */ \
+	OP(KD_OP_SKIP, 12),                      /* max_wait_ms, min_bytes, max_bytes */ \
 	OPV(KD_OP_SKIP, 1, KD_VMAX, 8),          /* max_records, batch_size */ \
 	OPV(KD_OP_SKIP, 2, KD_VMAX, 2),          /* share_acquire_mode, is_renew_ack */ \
 	KD_TOPICS_BY_ID,                         /* topics */ \
@@ -1664,5 +1707,6 @@ static const struct kd_api kd_apis[KD_API_COUNT] = {
 #undef KD_PARTITION_ERRORS
 #undef EBEGIN
 #undef AEMIT
+#undef CEMIT
 
 #endif /* KAFKA_LAYOUTS_H */

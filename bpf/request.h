@@ -4,8 +4,8 @@
  * one decoder event a step, and each event does what it means for the connection's
  * requests. A frame's header: count the request, follow the SASL exchange, take its
  * client id, decide requests that name no topic. A topic: decide and enforce it. A
- * frame's end: number the request for its response (TC egress). A Fetch session, a
- * SASL user, an undecodable frame: see each case.
+ * frame's end: number the request for its response (TC egress). A Fetch or share
+ * session, a SASL user, an undecodable frame: see each case.
  */
 #ifndef KGATE_REQUEST_H
 #define KGATE_REQUEST_H
@@ -87,6 +87,8 @@ static __always_inline void kg_on_frame(struct kg_loop *lp, struct kg_flow *f)
 		f->flags &= ~KG_FLOW_SASL;
 	f->frame_topics = 0;
 	f->frame_done = 0;
+	f->frame_topicless = 0;
+	f->share_group = 0; /* a ShareFetch's group comes with the group's event, or none */
 	f->frame_exempt = kg_exempt(f->dec.api_key);
 	kg_client_id(f, lp->sc, lp->out.epoch);
 	if (!f->frame_exempt) {
@@ -106,6 +108,35 @@ static __always_inline void kg_on_frame(struct kg_loop *lp, struct kg_flow *f)
 			f->frame_done = 1;
 		}
 	}
+}
+
+/* frame_topicless bits: what of the request was decided besides its topics */
+#define KG_FT_NOTOPIC 0x01 /* something that is not a topic (kg_topicless_once) */
+#define KG_FT_SET 0x02     /* a set of topics (every topic, a regex, an ACL filter) */
+
+/*
+ * The request is also about something that is not a topic (a resource such as the
+ * cluster, a group or a broker: KG_FT_NOTOPIC), or about a set of topics (KG_FT_SET,
+ * from kg_on_topic_set): it is decided at once, once per request for each of the two,
+ * beside the topics it names (each decided on its own), so that none rides along with
+ * another. Something that is not a topic is decided as a request naming no topic (rules
+ * without topics and `topics: none`); a set by the rules that match any topic only
+ * (kg_decide_set: never by a `topics: none` rule, which would otherwise open every
+ * topic's names, offsets or partitions to a rule meant for connection plumbing).
+ */
+static __always_inline void kg_topicless_once(struct kg_loop *lp, struct kg_flow *f,
+					      __u32 what)
+{
+	__u32 dec;
+
+	if (f->frame_exempt || f->frame_done || (f->frame_topicless & what))
+		return;
+	f->frame_topicless |= what;
+	if (what == KG_FT_SET)
+		dec = kg_decide_set(f, lp->out.epoch, f->dec.opclass);
+	else
+		dec = kg_decide(f, lp->out.epoch, f->dec.opclass, 0);
+	kg_apply(lp->ctx, f, &lp->out, KG_EV_REQUEST, dec);
 }
 
 /* A topic id kg_topic_ids does not name: the policy's unknown_topic_id action. */
@@ -153,12 +184,15 @@ static __always_inline void kg_on_frame_end(struct kg_loop *lp, struct kg_flow *
 
 	kg_inflight_add(f);
 	/*
-	 * A request that named no topic (e.g. Metadata for all topics) is decided by the
-	 * rules without a topic pattern. Not a Fetch: one that names no partition fetches
-	 * nothing new, and its session's topics are handled by kg_fetch_session.
+	 * A request that named no topic (e.g. Metadata of an empty list) and was not decided
+	 * so already (kg_topicless_once) is decided by the rules without a topic pattern.
+	 * Not a Fetch: one that names no partition fetches nothing new, and its session's
+	 * topics are handled by kg_fetch_session. Nor an incremental ShareFetch: its share
+	 * session's are handled by kg_share_session.
 	 */
-	if (!f->frame_exempt && !f->frame_done && !f->frame_topics &&
-	    f->dec.api_key != KAFKA_FETCH) {
+	if (!f->frame_exempt && !f->frame_done && !f->frame_topics && !f->frame_topicless &&
+	    f->dec.api_key != KAFKA_FETCH &&
+	    !(f->dec.api_key == KAFKA_SHARE_FETCH && f->dec.sess_epoch > 0)) {
 		dec = kg_decide(f, lp->out.epoch, f->dec.opclass, 0);
 		kg_apply(lp->ctx, f, &lp->out, KG_EV_REQUEST, dec);
 	}
@@ -168,13 +202,14 @@ static __always_inline void kg_on_frame_end(struct kg_loop *lp, struct kg_flow *
  * The request is about a set of topics (KD_EV_TSET): every topic, a prefix, an ACL
  * filter that matches many, or a regex. Until TC egress filters the answers to such
  * requests topic by topic, only the sets that were decided before the decoder read
- * these bodies keep that decision, at the frame's end as a request naming no topic:
- * every topic for Metadata, OffsetFetch, ElectLeaders and ListPartitionReassignments,
- * and DescribeAcls filters. A regex subscription (ConsumerGroupHeartbeat,
- * ShareGroupHeartbeat) is decided the same way: the heartbeat gives no data, and
- * every topic it leads to is decided by name or id when the client fetches it. Any
- * other set (DescribeLogDirs or DescribeTopicPartitions for every topic, CreateAcls
- * or DeleteAcls on a prefix or a filter) is undecodable, as it was before.
+ * these bodies keep that decision, as a request naming no topic (kg_topicless_once,
+ * also when the request names topics besides): every topic for Metadata, OffsetFetch,
+ * ElectLeaders, ListPartitionReassignments and ListConfigResources, and DescribeAcls
+ * filters. A regex subscription (ConsumerGroupHeartbeat, ShareGroupHeartbeat) is
+ * decided the same way: the heartbeat gives no data, and every topic it leads to is
+ * decided by name or id when the client fetches it. Any other set (DescribeLogDirs or
+ * DescribeTopicPartitions for every topic, CreateAcls or DeleteAcls on a prefix or a
+ * filter) is undecodable, as it was before.
  */
 static __always_inline void kg_on_topic_set(struct kg_loop *lp, struct kg_flow *f)
 {
@@ -185,9 +220,11 @@ static __always_inline void kg_on_topic_set(struct kg_loop *lp, struct kg_flow *
 	if (f->dec.tset == KD_TS_REGEX ||
 	    (f->dec.tset == KD_TS_ALL &&
 	     (key == KAFKA_METADATA || key == KAFKA_OFFSET_FETCH || key == KAFKA_ELECT_LEADERS ||
-	      key == KAFKA_LIST_PARTITION_REASSIGNMENTS)) ||
-	    key == KAFKA_DESCRIBE_ACLS)
+	      key == KAFKA_LIST_PARTITION_REASSIGNMENTS || key == KAFKA_LIST_CONFIG_RESOURCES)) ||
+	    key == KAFKA_DESCRIBE_ACLS) {
+		kg_topicless_once(lp, f, KG_FT_SET);
 		return;
+	}
 	kg_topics_unread(lp, f);
 }
 
@@ -232,11 +269,18 @@ static long kg_step(__u32 i, void *data)
 	case KD_EV_TSET:
 		kg_on_topic_set(lp, f);
 		break;
+	case KD_EV_RESOURCE:
+		kg_topicless_once(lp, f, KG_FT_NOTOPIC);
+		break;
 	case KD_EV_FRAME_END:
 		kg_on_frame_end(lp, f);
 		break;
 	case KD_EV_SESSION:
 		kg_fetch_session(lp->ctx, f, &lp->out);
+		kg_share_session(lp->ctx, f, &lp->out);
+		break;
+	case KD_EV_GROUP:
+		kg_share_group(f);
 		break;
 	case KD_EV_SASL_USER:
 		kg_on_sasl_user(f);

@@ -260,7 +260,7 @@ struct kd_probe_event {
 	__u8 phase;      /* decoder phase after the event (KD_PH_DEAD: decoding ended) */
 	__u16 client_id_full;
 	__u8 tset;       /* KD_TS_* for KD_EV_TSET */
-	__u8 pad;
+	__u8 rtype;      /* the resource type for KD_EV_RESOURCE */
 	__s32 sess_id;   /* KD_EV_SESSION */
 	__s32 sess_epoch;
 	__u8 uuid[16];

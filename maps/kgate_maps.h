@@ -13,7 +13,7 @@
  * Enums with names are X-macro lists (KG_ACTIONS, KG_PSRCS, KG_COUNTERS here, KG_OPS and
  * KD_REASONS in kgate_abi.h): the name is given beside the symbol, and the agent expands
  * each list once (agent/lib/names.c). When one changes, also update README.md and the
- * tests that name it (tests/bpf/test_datapath.c).
+ * tests that name it (the datapath cases under tests/bpf/datapath/, the unit tests).
  */
 #ifndef KGATE_MAPS_H
 #define KGATE_MAPS_H
@@ -146,7 +146,7 @@ struct kg_inflight {
 /* Recent segments remembered per flow to recognise retransmissions. */
 #define KG_RETX_SLOTS 4
 /*
- * The retransmission hash (NH, bpf/kgate_ingress.h) reads 64-byte blocks and needs a
+ * The retransmission hash (NH, bpf/retx.h) reads 64-byte blocks and needs a
  * random 32-bit key word per 4 bytes hashed, plus 2 for its second, shifted sum (and
  * 2 spare, keeping the count even).
  */
@@ -267,8 +267,9 @@ struct kg_config {
 };
 
 /*
- * kg_topic_ids (hash): topic id -> name. Nothing fills it yet (issue 11 will, from the
- * brokers): until then every topic id is unknown and takes unknown_topic_id.
+ * kg_topic_ids (hash): topic id -> name. The agent does not fill it (it learns no ids from
+ * the brokers' answers yet; the datapath tests do): so under a running agent every topic
+ * id is unknown and takes the policy's unknown_topic_id action.
  */
 struct kg_topic_name {
 	__u16 len;
@@ -435,9 +436,15 @@ struct kg_flow {
 	__u16 frame_topics;   /* topics decided in the current request */
 	__u8 frame_exempt;    /* the current request is connection plumbing (not decided) */
 	__u8 gen;             /* (kept) policy generation (epoch & 1) of the ids below */
-	__u8 pad[2];
+	__u8 frame_topicless; /* KG_FT_* (bpf/request.h): what of the current request was
+			       * decided besides its topics */
+	__u8 pad[1];
 	__u32 epoch;          /* (kept) kg_active epoch region/principal ids were taken from */
 	__u32 sess_epoch;     /* (kept) 1 + the epoch that decided the Fetch session's topics */
+	__u32 share_epoch;    /* (kept) 1 + the epoch this flow opened its share session under */
+	__u32 share_salt;     /* (kept) random, this flow's: share session keys are keyed by it */
+	__u64 share_group;    /* the ShareFetch at hand's group, folded (kg_share_group); 0 none */
+	__u64 share_key;      /* (kept) group and member id of the share session this flow opened */
 	__u32 slot;           /* this slot's own index in kg_pool */
 	__u32 probe_seq;      /* the probe segment passed: [probe_seq, probe_end) */
 	__u32 probe_end;      /* (bpf/retx.h, kg_probe_reached) */
@@ -499,6 +506,9 @@ struct kg_conn {
 	__u32 topics;
 	__u32 last_seen;      /* coarse seconds (KG_NOW) of the last segment either way */
 	__u32 khash;          /* keyed hash of the 5-tuple: a reused entry is told apart */
+	__u32 share_epoch;
+	__u32 share_salt;
+	__u64 share_key;
 	__u16 cif[KG_CONN_INFLIGHT][2]; /* requests in flight without a slot: key, version */
 	__u16 principal_id;
 	__u8 flags;           /* KG_FLOW_* (kept copy, written back after every client segment) */
@@ -570,7 +580,8 @@ struct kg_sweep_req {
 #define KG_EV_REQUEST 2     /* a request with no topic decided by operation */
 #define KG_EV_UNDECODABLE 3 /* decoding stopped: reason */
 #define KG_EV_CONNECTION 4  /* connection-level action (redirect at SYN, ooo drop...) */
-#define KG_EV_SESSION 5     /* an incremental Fetch session reset after a policy change */
+#define KG_EV_SESSION 5     /* an incremental Fetch or share session reset (a policy change;
+			     * a share session another connection opened) */
 #define KG_EV_LIMIT 6       /* a table or pool was full: reason is an enum kg_limit */
 
 /* The limits a KG_EV_LIMIT event names (in its reason field). */
@@ -583,7 +594,7 @@ enum kg_limit { KG_LIMITS(KG_ENUM_ENTRY) KG_LIMIT__COUNT };
 
 /*
  * A decision event, as the agent reads it. The datapath sends it in parts (below);
- * agent/events.h puts it back together.
+ * agent/datapath/events.h puts it back together.
  */
 struct kg_event {
 	__u64 ts_ns;
@@ -628,7 +639,8 @@ struct kg_event {
  *    with KG_REC_F_UUID), its client id bytes zero-padded to 8 (none when null), its
  *    topic bytes and a NUL zero-padded to 8.
  *
- * Sizes: KG_REC_CTX_SIZE, KG_REC_DEC_SIZE. agent/events.h makes events of them again.
+ * Sizes: KG_REC_CTX_SIZE, KG_REC_DEC_SIZE. agent/datapath/events.h makes events of
+ * them again.
  */
 #define KG_REC_CTX 1
 #define KG_REC_DEC 2
@@ -772,7 +784,7 @@ _Static_assert(KD_CLIENT_ID_MAX <= KD_USER_MAX, "client ids use the name key");
 _Static_assert(sizeof(struct kg_flow_key) == 40, "flow key");
 _Static_assert(sizeof(struct kg_flow) % 8 == 0, "flow value alignment");
 _Static_assert(KG_FLOW_CLEARED % 8 == 0, "the cleared part of a slot ends on a word");
-_Static_assert(sizeof(struct kg_conn) == 88, "the small entry: 88 bytes (a 192-byte allocation with its key)");
+_Static_assert(sizeof(struct kg_conn) == 104, "the small entry: 104 bytes (a 192-byte allocation with its key)");
 _Static_assert(__builtin_offsetof(struct kg_conn, own) == 0, "own: 8-aligned for atomics");
 _Static_assert(sizeof(struct kg_pend_key) == 48 && sizeof(struct kg_syn) == 16 &&
 		       sizeof(struct kg_stray) == 8,

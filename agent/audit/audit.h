@@ -15,6 +15,7 @@
 #define KGATE_AUDIT_H
 
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
@@ -35,7 +36,10 @@ struct kg_event_names {
 	__u32 allow_sample;
 };
 
-/* Fills out for ev. Never fails: unknown ids give "" (the record still has the ids). */
+/* Fills out for ev. Never fails: unknown ids give "" (the record still has the ids).
+ * What it gives depends on the event's version, rule, region and principal ids alone
+ * (and the principal's bytes when it has some): within a batch (kg_audit_batch_begin),
+ * events with the ids of the one before get its names without a call. */
 typedef void (*kg_names_fn)(void *ctx, const struct kg_event *ev, struct kg_event_names *out);
 
 /*
@@ -69,6 +73,17 @@ struct kg_audit *kg_audit_open(const struct kg_audit_opts *o, char *err, size_t 
 
 /* One ring-buffer event: encoded, numbered, handed to every sink. 0 or -errno. */
 int kg_audit_event(struct kg_audit *a, const struct kg_event *ev);
+
+/*
+ * A batch: the records of kg_audit_event() and kg_audit_append() between the two are held
+ * in memory and written to each sink together at kg_audit_batch_end() (or earlier, every
+ * KG_AUDIT_BATCH_BYTES): one write(2) per sink instead of one per record. Outside a batch
+ * every record is written before the call returns. A caller lets events go from where
+ * they came (the ring buffer's consumer position) only after kg_audit_batch_end(), so a
+ * killed agent loses nothing it took.
+ */
+void kg_audit_batch_begin(struct kg_audit *a);
+void kg_audit_batch_end(struct kg_audit *a);
 
 /*
  * A record the datapath does not make (kind `policy`: a step of the policy lifecycle,
@@ -140,6 +155,7 @@ struct kg_sender_stats {
 	__u64 produce_errors; /* failed delivery reports (each leads to a resend) */
 	__u64 skipped;	      /* records found already in the topic after a restart */
 	__u64 recovering;     /* 1: reading the topic back before sending */
+	__u64 from_files;     /* records read back from the spool's files, not from memory */
 };
 
 struct kg_audit_stats {
@@ -158,5 +174,31 @@ struct kg_audit_stats {
 };
 
 void kg_audit_stats(struct kg_audit *a, struct kg_audit_stats *st);
+
+/* ---- following the audit topic (tail.c) -------------------------------------------------- */
+
+/* What kg_audit_tail_kafka reads, and what it tells. */
+struct kg_audit_tail {
+	__u64 since_ns;	 /* each partition from its first record at or after this time ... */
+	__u32 last;	 /* ... or, since_ns 0, from its newest `last` records */
+	bool follow;	 /* after the backlog, every new record until *stop */
+	const volatile sig_atomic_t *stop; /* checked between records (NULL: never) */
+	kg_audit_rec_fn fn;		    /* each record; non-zero stops the read */
+	void (*caught_up)(void *ctx);	    /* once: every partition read to the end it had
+					     * when the read began (NULL: not told) */
+	void *ctx;
+};
+
+/*
+ * The audit topic on brokers, every partition at once: from since_ns (by time where the
+ * cluster can look offsets up by time; a partition whose lookup finds nothing although
+ * its newest record is newer is read from its start: the caller filters records by their
+ * own time), or the newest `last` records of each partition; up to the end each partition
+ * had when the read began (then caught_up), and with follow every later record until
+ * *stop. Records of one partition come in order; partitions interleave. 0, or -errno with
+ * err set.
+ */
+int kg_audit_tail_kafka(const char *brokers, const char *topic, const struct kg_audit_tail *o,
+			char *err, size_t errlen);
 
 #endif

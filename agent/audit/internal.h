@@ -53,12 +53,34 @@ bool kg_rec_u64(const char *rec, size_t len, const char *field, __u64 *out);
 /* A string field, unescaped into out (NUL-terminated); a null field gives false. */
 bool kg_rec_str(const char *rec, size_t len, const char *field, char *out, size_t outlen);
 bool kg_rec_bool(const char *rec, size_t len, const char *field, bool *out);
+/* A signed number (fields.c): -1 for a Kafka error code, where kg_rec_u64 says false. */
+bool kg_rec_s64(const char *rec, size_t len, const char *field, __s64 *out);
+
+/* ---- a consumer of the audit topic (consumer.c) ------------------------------------------ */
+
+struct rd_kafka_s;
+struct rd_kafka_topic_s;
+struct rd_kafka_metadata;
+
+/* A consumer (enable.partition.eof on), the topic's handle, and its metadata (one topic:
+ * md->topics[0].partitions). */
+struct kg_audit_consumer {
+	struct rd_kafka_s *rk;
+	struct rd_kafka_topic_s *t;
+	const struct rd_kafka_metadata *md;
+};
+
+/* 0, or -errno with err set (and nothing left to close). */
+int kg_audit_consumer_open(struct kg_audit_consumer *k, const char *brokers, const char *topic,
+			   const char *client_id, int timeout_ms, char *err, size_t errlen);
+void kg_audit_consumer_close(struct kg_audit_consumer *k);
 
 /* ---- spool (spool.c) ------------------------------------------------------------------- */
 
 /*
  * The Kafka spool: every record bound for Kafka is appended here first (JSON lines, one
- * write(2) per record, so a killed agent loses nothing it accepted), and a sender
+ * write(2) per record or per batch of them, before the batch leaves the ring buffer:
+ * a killed agent loses nothing it took), and a sender
  * delivers from the head in order. Segments are files "seg-<first seq>.jsonl" of up to
  * KG_SPOOL_SEGMENT_BYTES; the newest one is never removed, so its name and its last
  * record always tell the next sequence number. The file "delivered" holds the last
@@ -72,6 +94,32 @@ bool kg_rec_bool(const char *rec, size_t len, const char *field, bool *out);
 struct kg_spool_seg {
 	__u64 first_seq; /* from the name */
 	__u64 size;	 /* bytes of complete records */
+};
+
+/*
+ * The spool path while the brokers keep up: what one kg_spool_flush wrote is also kept in
+ * memory, as a block, for the sender, which sends from there (no read back from the
+ * files, and no copy: librdkafka points into the block until the delivery report) and
+ * frees a block once every record of it is delivered. Blocks are kept once the sender asks
+ * (kg_spool_mem_start: it reads the files up to the first block kept, then memory) and up
+ * to KG_SPOOL_MEM_BYTES; past that none are, until the sender, back on the files, asks
+ * again.
+ */
+#define KG_SPOOL_MEM_BYTES (64u << 20)
+/* Buffers of freed blocks kept for the next flushes (no allocation per batch). */
+#define KG_SPOOL_SPARES 8
+
+struct kg_spool_rec {
+	__u64 seq, ts_ns; /* ts_ns 0: not given (read it from the record) */
+	__u32 off, len;	  /* in the block's buffer, without the newline */
+};
+
+struct kg_spool_block {
+	struct kg_spool_block *next;
+	struct kg_buf buf; /* the records as written, each with its newline */
+	struct kg_spool_rec *recs;
+	size_t n;    /* records */
+	size_t done; /* of them delivered (or given up): freed at n */
 };
 
 struct kg_spool {
@@ -89,13 +137,42 @@ struct kg_spool {
 	__s64 delivered_offset;	   /* -1: unknown */
 	__u64 unsynced;		   /* bytes appended since the last fdatasync */
 	__u64 seg_max;		   /* KG_SPOOL_SEGMENT_BYTES (tests make it small) */
+	/* the writer's own (no lock): the newest segment's size (the sender never removes the
+	 * newest segment), records added and not yet written (kg_spool_flush) */
+	__u64 tail_bytes;
+	struct kg_buf held;
+	struct kg_spool_rec *held_recs;
+	__u64 held_records, held_last_seq;
+	/* blocks kept for the sender (under lock): oldest first; the next one to read and
+	 * the index in it (NULL: the oldest) */
+	bool mem_open;
+	struct kg_spool_block *mem_head, *mem_tail, *mem_read;
+	size_t mem_read_idx;
+	__u64 mem_bytes;
+	__u64 mem_max; /* KG_SPOOL_MEM_BYTES (tests make it small) */
+	struct kg_spool_block *spares[KG_SPOOL_SPARES];
+	int nspares;
 };
 
 /* Opens (creating) dir: scans the segments, cuts a partial last line, reads "delivered",
  * counts the undelivered records. 0 or -errno with err set. */
 int kg_spool_open(struct kg_spool *sp, const char *dir, char *err, size_t errlen);
 void kg_spool_close(struct kg_spool *sp);
-/* Appends one record (without newline) numbered seq: 0 or -errno. Main thread only. */
+/*
+ * Adds one record (without newline) numbered seq, of wall time ts_ns (its "ts_ns", for the
+ * sender; 0: not given), to those held in memory, which
+ * kg_spool_flush writes with one write(2). When the newest segment is full (kg_spool_rolls)
+ * the held records are written first and this one starts a new segment. 0, or -errno:
+ * this record is not spooled (nor are the held ones, when it was their write that failed).
+ * Main thread only.
+ */
+int kg_spool_add(struct kg_spool *sp, __u64 seq, __u64 ts_ns, const char *rec, size_t len);
+/* Whether the next kg_spool_add starts a new segment (writing what is held first). */
+bool kg_spool_rolls(const struct kg_spool *sp);
+/* Writes the held records and publishes them to readers. 0, or -errno: none of them is
+ * spooled (what a failed write left of them is cut off). */
+int kg_spool_flush(struct kg_spool *sp);
+/* kg_spool_add (no time given), then kg_spool_flush. */
 int kg_spool_append(struct kg_spool *sp, __u64 seq, const char *rec, size_t len);
 /* fdatasync of the newest segment if anything was appended since the last one. */
 void kg_spool_sync(struct kg_spool *sp);
@@ -103,6 +180,24 @@ void kg_spool_sync(struct kg_spool *sp);
  * "delivered", removes segments wholly delivered. 0 or -errno. Sender only. */
 int kg_spool_mark_delivered(struct kg_spool *sp, __u64 seq, __u64 nrec, __s32 partition,
 			    __s64 offset);
+
+/*
+ * The sender's side of the blocks kept in memory. kg_spool_mem_start: blocks are kept from
+ * the next write on (until KG_SPOOL_MEM_BYTES are). kg_spool_mem_first: the seq of the
+ * record kg_spool_mem_next gives next, 0 when none is kept: a reader of the files goes
+ * over to memory there. kg_spool_mem_next: the next record kept: 1 with *rec and *len
+ * (valid until its block is done), *seq, *ts_ns (as kg_spool_add had it) and *blk; 0 when
+ * none is yet; -1 when none will be (blocks are no longer kept: read the files from the
+ * last seq taken on). kg_spool_mem_done: n more records of blk delivered or passed over
+ * (blocks are done in order). kg_spool_mem_stop: frees every block, keeps none until the
+ * next start.
+ */
+void kg_spool_mem_start(struct kg_spool *sp);
+__u64 kg_spool_mem_first(struct kg_spool *sp);
+int kg_spool_mem_next(struct kg_spool *sp, const char **rec, size_t *len, __u64 *seq,
+		      __u64 *ts_ns, struct kg_spool_block **blk);
+void kg_spool_mem_done(struct kg_spool *sp, struct kg_spool_block *blk, size_t n);
+void kg_spool_mem_stop(struct kg_spool *sp);
 
 /* A sequential reader of the spool from the first record after a sequence number. */
 struct kg_spool_reader {
@@ -134,6 +229,10 @@ void kg_spool_reader_close(struct kg_spool_reader *r);
 /* Sequence numbers reserved per write of the state file: after a crash with neither a
  * spool nor an audit file to read the last number from, numbering resumes above this. */
 #define KG_SEQ_LEASE 65536
+/* Bytes of records a batch (kg_audit_batch_begin) holds before it writes them anyway: one
+ * write(2) per sink per this much instead of per record; observe clients get them as
+ * often. */
+#define KG_AUDIT_BATCH_BYTES (256u << 10)
 /* Records the sender hands to librdkafka before their delivery reports return. */
 #define KG_SENDER_WINDOW 20000
 
@@ -169,9 +268,26 @@ struct kg_audit {
 
 	int obs_fd;
 	struct kg_outq obs[KG_OBSERVE_CLIENTS];
-	char *backlog[KG_OBSERVE_BACKLOG];
+	struct kg_backlog_rec {
+		char *p; /* the record and its newline */
+		size_t len, cap;
+	} backlog[KG_OBSERVE_BACKLOG];
 	size_t backlog_next;
 	__u64 obs_dropped;
+
+	/* a batch (kg_audit_batch_begin .. _end): records held in memory, each sink written
+	 * once per batch or per KG_AUDIT_BATCH_BYTES; outside one, once per record */
+	bool batching;
+	size_t held_bytes;	  /* of records held since the last flush */
+	struct kg_buf file_held;  /* records (with newlines) for the file */
+	__u64 spool_held[2];	  /* records held in the spool, by verdict class */
+	__u64 spool_held_first;	  /* the first one's seq */
+	__u64 spool_bytes_seen;	  /* spool.bytes when the spool was last written */
+	__u64 clock_mono, clock_wall; /* the clocks' last reading (event times) */
+	struct kg_decision_series *last_series; /* the series counted last */
+	struct kg_event_names names_last;	/* the last event's names (event_names) */
+	__u32 names_key[4];			/* and its ids */
+	bool names_valid;
 
 	/* seen in records */
 	__u64 records_total, gap_records;
@@ -183,8 +299,10 @@ struct kg_audit {
 
 /* observe.c: the socket `kgate observe` reads. */
 int kg_observe_open(struct kg_audit *a, char *err, size_t errlen);
-/* One record (with its newline) to every client and into the backlog. */
-void kg_observe_send(struct kg_audit *a, const char *rec, size_t len);
+/* One record (without newline) into the backlog and every client's queue. */
+void kg_observe_add(struct kg_audit *a, const char *rec, size_t len);
+/* Sends what the clients' sockets take now (a client gone or too slow is dropped). */
+void kg_observe_flush(struct kg_audit *a);
 int kg_observe_pollfds(struct kg_audit *a, struct pollfd *p);
 void kg_observe_serve(struct kg_audit *a, const struct pollfd *p, int n);
 void kg_observe_close(struct kg_audit *a);

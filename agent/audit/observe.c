@@ -22,25 +22,38 @@ static void observe_drop(struct kg_audit *a, struct kg_outq *q)
 	a->obs_dropped++;
 }
 
-void kg_observe_send(struct kg_audit *a, const char *rec, size_t len)
+void kg_observe_add(struct kg_audit *a, const char *rec, size_t len)
 {
-	char *copy;
-	size_t slot = a->backlog_next++ % KG_OBSERVE_BACKLOG;
+	struct kg_backlog_rec *b = &a->backlog[a->backlog_next++ % KG_OBSERVE_BACKLOG];
 
-	copy = malloc(len + 2);
-	if (copy) {
-		memcpy(copy, rec, len);
-		copy[len] = '\n';
-		copy[len + 1] = 0;
+	/* the slot's memory is kept for the next record it holds: no allocation per record */
+	if (b->cap < len + 1) {
+		char *p = realloc(b->p, len + 1);
+
+		if (!p) {
+			b->len = 0; /* an empty slot, skipped by new clients */
+			return;
+		}
+		b->p = p;
+		b->cap = len + 1;
 	}
-	free(a->backlog[slot]);
-	a->backlog[slot] = copy;
+	memcpy(b->p, rec, len);
+	b->p[len] = '\n';
+	b->len = len + 1;
 	for (int i = 0; i < KG_OBSERVE_CLIENTS; i++) {
 		struct kg_outq *q = &a->obs[i];
 
-		if (q->fd < 0 || !copy)
-			continue;
-		if (!kg_outq_add(q, copy, len + 1, KG_OBSERVE_CLIENT_MAX) || kg_outq_flush(q))
+		if (q->fd >= 0 && !kg_outq_add(q, b->p, b->len, KG_OBSERVE_CLIENT_MAX))
+			observe_drop(a, q);
+	}
+}
+
+void kg_observe_flush(struct kg_audit *a)
+{
+	for (int i = 0; i < KG_OBSERVE_CLIENTS; i++) {
+		struct kg_outq *q = &a->obs[i];
+
+		if (q->fd >= 0 && q->len > q->off && kg_outq_flush(q))
 			observe_drop(a, q);
 	}
 }
@@ -125,9 +138,10 @@ static void observe_accept(struct kg_audit *a)
 		/* the backlog, oldest first, then a marker: `kgate observe` without --follow
 		 * stops there */
 		for (size_t i = 0; i < KG_OBSERVE_BACKLOG; i++) {
-			const char *r = a->backlog[(a->backlog_next + i) % KG_OBSERVE_BACKLOG];
+			const struct kg_backlog_rec *b =
+				&a->backlog[(a->backlog_next + i) % KG_OBSERVE_BACKLOG];
 
-			if (r && kg_outq_add(q, r, strlen(r), KG_OBSERVE_CLIENT_MAX))
+			if (b->len && kg_outq_add(q, b->p, b->len, KG_OBSERVE_CLIENT_MAX))
 				count++;
 		}
 		n = snprintf(marker, sizeof(marker),
@@ -192,7 +206,7 @@ void kg_observe_close(struct kg_audit *a)
 	}
 	a->obs_fd = -1;
 	for (int i = 0; i < KG_OBSERVE_BACKLOG; i++) {
-		free(a->backlog[i]);
-		a->backlog[i] = NULL;
+		free(a->backlog[i].p);
+		a->backlog[i] = (struct kg_backlog_rec){0};
 	}
 }

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,7 +24,8 @@
 
 #define STATE_FILE "state"
 /* fdatasync of the spool and the file at most this often (a crash of the host may lose
- * this much; a crash of the agent loses nothing: every record is write(2)n at once). */
+ * this much; a crash of the agent loses nothing: a record is write(2)n at once, or with
+ * its batch before the batch's events leave the ring buffer). */
 #define SYNC_INTERVAL_MS 200
 /* The spool takes records again below this share of its maximum (hysteresis). */
 #define SPOOL_RESUME_PCT 90
@@ -139,55 +139,131 @@ static __u64 file_tail_seq(struct kg_audit *a)
 
 /* ---- sinks ------------------------------------------------------------------------------- */
 
-static void file_write(struct kg_audit *a, const char *rec, size_t len)
+/* The held file records, written at once (a batch's, or one record's). */
+static void file_flush(struct kg_audit *a)
 {
-	struct iovec iov[2] = {{(void *)rec, len}, {"\n", 1}};
-	ssize_t n;
+	size_t off = 0;
 
-	if (a->file_fd < 0)
-		return;
-	n = writev(a->file_fd, iov, 2);
-	if (n != (ssize_t)len + 1) {
-		if (!a->file_errors++)
-			fprintf(stderr, "kgate audit: %s: %s (counted in metrics, reported once)\n",
-				a->file, n < 0 ? strerror(errno) : "short write");
-		return;
+	while (off < a->file_held.len) {
+		ssize_t n = write(a->file_fd, a->file_held.p + off, a->file_held.len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!a->file_errors++)
+				fprintf(stderr,
+					"kgate audit: %s: %s (counted in metrics, reported once)\n",
+					a->file, n < 0 ? strerror(errno) : "short write");
+			break;
+		}
+		off += n;
 	}
-	a->file_unsynced += len + 1;
+	a->file_unsynced += off;
+	a->file_held.len = 0;
 }
 
-static int spool_put(struct kg_audit *a, __u64 seq, const char *rec, size_t len)
+/* Records that did not reach the spool, from first_seq on: counted by verdict class, and
+ * reported in a spool_full gap record once the spool has room. */
+static void spool_lost(struct kg_audit *a, int err, __u64 first_seq, const __u64 n[2])
 {
-	__u64 bytes;
-	int r;
-
-	/* the sender removes delivered segments (bytes shrink) under the lock */
-	pthread_mutex_lock(&a->spool.lock);
-	bytes = a->spool.bytes;
-	pthread_mutex_unlock(&a->spool.lock);
-	if (bytes >= a->spool_max)
-		return -ENOSPC;
-	r = kg_spool_append(&a->spool, seq, rec, len);
-	if (r && a->spool_dropped_total == 0)
+	if (!n[0] && !n[1])
+		return;
+	if (err != -ENOSPC && a->spool_dropped_total == 0)
 		fprintf(stderr,
 			"kgate audit: spool %s: %s: records are counted and reported in a gap "
 			"record\n",
-			a->spool_dir, strerror(-r));
-	return r;
+			a->spool_dir, strerror(-err));
+	if ((!a->spool_dropped[0] && !a->spool_dropped[1]) || first_seq - 1 < a->spool_drop_after)
+		a->spool_drop_after = first_seq - 1;
+	for (int k = 0; k < 2; k++) {
+		a->spool_dropped[k] += n[k];
+		a->spool_dropped_total += n[k];
+	}
 }
 
-/* Every sink, for a record already numbered; cls is the verdict class for loss counting. */
-static void emit(struct kg_audit *a, __u64 seq, const char *rec, size_t len, int cls)
+/* The held spool records written; what a failed write lost is counted. */
+static void spool_flush(struct kg_audit *a)
 {
-	if (a->kafka && spool_put(a, seq, rec, len)) {
-		if (!a->spool_dropped[0] && !a->spool_dropped[1])
-			a->spool_drop_after = seq - 1;
-		a->spool_dropped[cls]++;
-		a->spool_dropped_total++;
+	int r = kg_spool_flush(&a->spool);
+
+	if (r)
+		spool_lost(a, r, a->spool_held_first, a->spool_held);
+	a->spool_held[0] = a->spool_held[1] = 0;
+	/* the sender removes delivered segments (bytes shrink) under the lock */
+	pthread_mutex_lock(&a->spool.lock);
+	a->spool_bytes_seen = a->spool.bytes;
+	pthread_mutex_unlock(&a->spool.lock);
+}
+
+static void spool_put(struct kg_audit *a, __u64 seq, __u64 wall_ns, const char *rec, size_t len,
+		      int cls)
+{
+	const __u64 one[2] = {cls == 0, cls == 1};
+	int r = -ENOSPC;
+
+	/* a record that starts a segment: the held ones go first, so a failure of either is
+	 * counted for the records it concerns */
+	if (kg_spool_rolls(&a->spool))
+		spool_flush(a);
+	if (a->spool_bytes_seen + a->spool.held.len < a->spool_max)
+		r = kg_spool_add(&a->spool, seq, wall_ns, rec, len);
+	if (r) {
+		spool_lost(a, r, seq, one);
+		return;
 	}
-	file_write(a, rec, len);
-	kg_observe_send(a, rec, len);
+	if (!a->spool_held[0] && !a->spool_held[1])
+		a->spool_held_first = seq;
+	a->spool_held[cls]++;
+}
+
+/*
+ * Writes every sink's held records: the spool first (so a record Kafka will carry exists
+ * on disk before anyone else sees it), then the file, then the observe clients.
+ */
+static void flush(struct kg_audit *a)
+{
+	if (a->kafka)
+		spool_flush(a);
+	if (a->file_fd >= 0)
+		file_flush(a);
+	kg_observe_flush(a);
+	a->held_bytes = 0;
+}
+
+/* The file and the observe clients hold one more record; it is counted. */
+static void hold_others(struct kg_audit *a, const char *rec, size_t len)
+{
+	if (a->file_fd >= 0) {
+		kg_buf_add(&a->file_held, rec, len);
+		kg_buf_add(&a->file_held, "\n", 1);
+	}
+	kg_observe_add(a, rec, len);
 	a->records_total++;
+	a->held_bytes += len + 1;
+}
+
+/* Every sink, for a record already numbered, of wall time wall_ns (its ts_ns); cls is the
+ * verdict class for loss counting. Outside a batch it is written at once. */
+static void emit(struct kg_audit *a, __u64 seq, __u64 wall_ns, const char *rec, size_t len,
+		 int cls)
+{
+	if (a->kafka)
+		spool_put(a, seq, wall_ns, rec, len, cls);
+	hold_others(a, rec, len);
+	if (!a->batching || a->held_bytes >= KG_AUDIT_BATCH_BYTES)
+		flush(a);
+}
+
+void kg_audit_batch_begin(struct kg_audit *a)
+{
+	a->batching = true;
+	a->names_valid = false; /* names are reused within one batch only */
+}
+
+void kg_audit_batch_end(struct kg_audit *a)
+{
+	flush(a);
+	a->batching = false;
 }
 
 /* Once the spool has room again, one gap record for what it refused. */
@@ -197,14 +273,10 @@ static void spool_gap_flush(struct kg_audit *a)
 	__u64 seq;
 	int n;
 
-	__u64 bytes;
-
 	if (!a->spool_dropped[0] && !a->spool_dropped[1])
 		return;
-	pthread_mutex_lock(&a->spool.lock);
-	bytes = a->spool.bytes;
-	pthread_mutex_unlock(&a->spool.lock);
-	if (bytes >= a->spool_max / 100 * SPOOL_RESUME_PCT)
+	flush(a); /* what the batch holds goes before the gap record, and bytes are current */
+	if (a->spool_bytes_seen >= a->spool_max / 100 * SPOOL_RESUME_PCT)
 		return;
 	seq = a->next_seq++;
 	n = kg_audit_encode_gap(rec, sizeof(rec), a->node, seq, kg_wall_now_ns(),
@@ -215,10 +287,9 @@ static void spool_gap_flush(struct kg_audit *a)
 	if (kg_spool_append(&a->spool, seq, rec, n))
 		return; /* still no room: the counts stay, the next record tries again */
 	a->spool_dropped[0] = a->spool_dropped[1] = 0;
-	file_write(a, rec, n);
-	kg_observe_send(a, rec, n);
-	a->records_total++;
 	a->gap_records++;
+	hold_others(a, rec, n); /* in the spool already */
+	flush(a);
 }
 
 static void seq_advance(struct kg_audit *a)
@@ -241,8 +312,16 @@ static void count_series(struct kg_audit *a, const struct kg_event *ev, const ch
 {
 	const char *r = rule && *rule ? rule : "";
 	__u8 enf = ev->enforced ? 1 : 0;
-	__u32 h = hash_series(ev->verdict, ev->op, enf, r);
+	struct kg_decision_series *last = a->last_series;
+	__u32 h;
 
+	/* a storm repeats one series: no hash for it */
+	if (last && last->verdict == ev->verdict && last->op == ev->op && last->enforced == enf &&
+	    !strcmp(last->rule, r)) {
+		last->n++;
+		return;
+	}
+	h = hash_series(ev->verdict, ev->op, enf, r);
 	for (int overflow = 0; overflow < 2; overflow++) {
 		for (__u32 i = 0; i < KG_AUDIT_SERIES; i++) {
 			struct kg_decision_series *s = &a->series[(h + i) % KG_AUDIT_SERIES];
@@ -260,6 +339,8 @@ static void count_series(struct kg_audit *a, const struct kg_event *ev, const ch
 			if (s->verdict == ev->verdict && s->op == ev->op && s->enforced == enf &&
 			    !strcmp(s->rule, r)) {
 				s->n++;
+				/* not an "(other)": its rule is the event's */
+				a->last_series = overflow ? NULL : s;
 				return;
 			}
 		}
@@ -268,28 +349,67 @@ static void count_series(struct kg_audit *a, const struct kg_event *ev, const ch
 	}
 }
 
+/*
+ * The wall time of a decision at mono_ns (CLOCK_MONOTONIC, as bpf_ktime_get_ns), as
+ * kg_mono_to_wall gives it, from a reading of both clocks taken at or after the decision
+ * (so never in the future). The clocks are read again only for an event newer than the
+ * last reading: once per ring-buffer drain, not twice per event.
+ */
+static __u64 event_wall(struct kg_audit *a, __u64 mono_ns)
+{
+	if (!a->clock_mono || mono_ns > a->clock_mono) {
+		a->clock_wall = kg_wall_now_ns();
+		a->clock_mono = kg_mono_ns();
+		if (mono_ns > a->clock_mono)
+			mono_ns = a->clock_mono;
+	}
+	return a->clock_wall > a->clock_mono - mono_ns ? a->clock_wall - (a->clock_mono - mono_ns)
+						       : 0;
+}
+
+/*
+ * The names of ev's ids. Within a batch, an event with the same ids as the last one gets
+ * the same names without asking (kg_names_fn: names depend on the ids alone); a batch
+ * ends within milliseconds, so a name that appears meanwhile (a policy being stored) is
+ * seen by the next one.
+ */
+static const struct kg_event_names *event_names(struct kg_audit *a, const struct kg_event *ev)
+{
+	/* the principal's name matters only when the event carries no principal bytes */
+	const __u32 key[4] = {ev->version_id, ev->rule_id, ev->region_id,
+			      ev->principal_len ? ~0u : ev->principal_id};
+
+	if (a->batching && a->names_valid && !memcmp(key, a->names_key, sizeof(key)))
+		return &a->names_last;
+	memset(&a->names_last, 0, sizeof(a->names_last));
+	if (a->names)
+		a->names(a->names_ctx, ev, &a->names_last);
+	memcpy(a->names_key, key, sizeof(key));
+	a->names_valid = true;
+	return &a->names_last;
+}
+
 int kg_audit_event(struct kg_audit *a, const struct kg_event *ev)
 {
-	struct kg_event_names names;
+	const struct kg_event_names *names;
 	char rec[KG_AUDIT_RECORD_MAX];
-	__u64 seq;
+	__u64 seq, wall;
 	int n;
 
 	if (a->kafka)
 		spool_gap_flush(a);
-	memset(&names, 0, sizeof(names));
-	if (a->names)
-		a->names(a->names_ctx, ev, &names);
+	names = event_names(a, ev);
 	seq = a->next_seq++;
-	n = kg_audit_encode(rec, sizeof(rec), ev, &names, seq, a->node);
+	wall = event_wall(a, ev->ts_ns);
+	n = kg_audit_encode_at(rec, sizeof(rec), ev, names, seq, a->node, wall);
 	if (n < 0)
 		return -EMSGSIZE; /* impossible: KG_AUDIT_RECORD_MAX bounds every record */
-	emit(a, seq, rec, n, ev->verdict == KG_ACT_ALLOW ? KG_LOST_ALLOW : KG_LOST_DENY);
+	emit(a, seq, wall, rec, n, ev->verdict == KG_ACT_ALLOW ? KG_LOST_ALLOW : KG_LOST_DENY);
 	if (ev->kind < sizeof(a->by_kind) / sizeof(a->by_kind[0]))
 		a->by_kind[ev->kind]++;
 	if (ev->kind == KG_EV_UNDECODABLE && ev->reason < KD_REASON__COUNT)
 		a->undecodable[ev->reason]++;
-	count_series(a, ev, ev->rule_id != ~0u ? names.rule : "");
+	count_series(a, ev, ev->rule_id != ~0u ? names->rule : "");
 	seq_advance(a);
 	return 0;
 }
@@ -307,7 +427,7 @@ int kg_audit_append(struct kg_audit *a, __u64 wall_ns, const char *fields, size_
 		return -EMSGSIZE;
 	seq = a->next_seq++;
 	/* not a decision: if the spool refuses it, it counts with the denies (never sampled) */
-	emit(a, seq, rec, n, KG_LOST_DENY);
+	emit(a, seq, wall_ns, rec, n, KG_LOST_DENY);
 	seq_advance(a);
 	return 0;
 }
@@ -321,6 +441,7 @@ static int file_open(struct kg_audit *a)
 	if (fd < 0)
 		return -errno;
 	if (a->file_fd >= 0) {
+		file_flush(a); /* records before the reopen go into the file they were for */
 		fdatasync(a->file_fd);
 		close(a->file_fd);
 	}
@@ -349,7 +470,7 @@ static bool file_moved(struct kg_audit *a)
 int kg_audit_check_gaps(struct kg_audit *a)
 {
 	char rec[KG_AUDIT_RECORD_MAX];
-	__u64 cur[KG_AUDIT_MAX_IFACES][2], d[2] = {0, 0}, seq;
+	__u64 cur[KG_AUDIT_MAX_IFACES][2], d[2] = {0, 0}, seq, wall;
 	int n, r;
 
 	/* one gap record for what every interface lost since the last look */
@@ -372,12 +493,12 @@ int kg_audit_check_gaps(struct kg_audit *a)
 		if (a->kafka)
 			spool_gap_flush(a);
 		seq = a->next_seq++;
-		n = kg_audit_encode_gap(rec, sizeof(rec), a->node, seq, kg_wall_now_ns(),
-					d[KG_LOST_DENY], d[KG_LOST_ALLOW], a->checked_seq,
-					KG_GAP_RINGBUF);
+		wall = kg_wall_now_ns();
+		n = kg_audit_encode_gap(rec, sizeof(rec), a->node, seq, wall, d[KG_LOST_DENY],
+					d[KG_LOST_ALLOW], a->checked_seq, KG_GAP_RINGBUF);
 		if (n < 0)
 			return -EMSGSIZE;
-		emit(a, seq, rec, n, KG_LOST_DENY);
+		emit(a, seq, wall, rec, n, KG_LOST_DENY);
 		a->gap_records++;
 		a->gap_lost[0] += d[0];
 		a->gap_lost[1] += d[1];
@@ -415,9 +536,13 @@ static void file_catch_up(struct kg_audit *a, __u64 after_seq)
 	if (kg_spool_reader_open(&r, &a->spool, after_seq))
 		return;
 	while (kg_spool_next(&r, &rec, &len, &seq) == 1) {
-		file_write(a, rec, len);
+		kg_buf_add(&a->file_held, rec, len);
+		kg_buf_add(&a->file_held, "\n", 1);
+		if (a->file_held.len >= KG_AUDIT_BATCH_BYTES)
+			file_flush(a);
 		n++;
 	}
+	file_flush(a);
 	kg_spool_reader_close(&r);
 	if (n)
 		fprintf(stderr,
@@ -564,6 +689,7 @@ void kg_audit_serve(struct kg_audit *a, const struct pollfd *p, int n)
 {
 	__u64 now;
 
+	flush(a); /* a caller outside kg_audit_batch_*: nothing waits behind a poll */
 	kg_observe_serve(a, p, n);
 	now = kg_now_ms();
 	if (now - a->last_sync_ms >= SYNC_INTERVAL_MS) {
@@ -625,6 +751,7 @@ void kg_audit_close(struct kg_audit *a, int timeout_ms)
 {
 	if (!a)
 		return;
+	flush(a);
 	if (a->sender)
 		kg_sender_stop(a, timeout_ms);
 	if (a->state_dirfd >= 0) {
@@ -639,6 +766,7 @@ void kg_audit_close(struct kg_audit *a, int timeout_ms)
 		close(a->file_fd);
 	}
 	kg_observe_close(a);
+	kg_buf_free(&a->file_held);
 	free(a->series);
 	free(a->node);
 	free(a->brokers);

@@ -14,9 +14,14 @@
 
 #include "agent/audit/internal.h"
 
-/* Budget for each cluster request (metadata, offsets) and for reading one partition. */
-#define READ_REQUEST_MS	  10000
-#define READ_PARTITION_MS 60000
+/* Budget for each cluster request (metadata, offsets, one record). */
+#define READ_REQUEST_MS 10000
+/*
+ * A partition's read fails when no record came for this long (the cluster stopped
+ * answering): a budget for progress, not for the whole partition, so that a partition
+ * of any size is read as long as records keep coming.
+ */
+#define READ_STALL_MS 60000
 /* A consume call waits this long for the next record before checking the budget. */
 #define READ_POLL_MS 200
 
@@ -48,9 +53,35 @@ int kg_audit_read_file(const char *path, kg_audit_rec_fn fn, void *ctx, char *er
 	return rc;
 }
 
-/* Where partition p starts: the first offset at or after since_ns, else its low mark. */
-static __s64 start_offset(rd_kafka_t *rk, const char *topic, int p, __s64 lo, __u64 since_ns)
+/* The time of the record at offset off (its ts_ns, else its Kafka timestamp): 0 when it
+ * cannot be read. */
+static __u64 record_time_ns(rd_kafka_topic_t *t, int p, __s64 off)
 {
+	rd_kafka_message_t *m;
+	__u64 ts = 0;
+
+	if (rd_kafka_consume_start(t, p, off))
+		return 0;
+	m = rd_kafka_consume(t, p, READ_REQUEST_MS);
+	if (m && !m->err && m->offset == off && !kg_rec_u64(m->payload, m->len, "ts_ns", &ts)) {
+		__s64 ms = rd_kafka_message_timestamp(m, NULL);
+
+		ts = ms > 0 ? (__u64)ms * 1000000 : 0;
+	}
+	if (m)
+		rd_kafka_message_destroy(m);
+	rd_kafka_consume_stop(t, p);
+	return ts;
+}
+
+/*
+ * Where partition p starts: the first offset at or after since_ns, else its low mark;
+ * hi (nothing to read) when no record is that new.
+ */
+static __s64 start_offset(rd_kafka_t *rk, rd_kafka_topic_t *t, int p, __s64 lo, __s64 hi,
+			  __u64 since_ns)
+{
+	const char *topic = rd_kafka_topic_name(t);
 	rd_kafka_topic_partition_list_t *l;
 	__s64 off = lo;
 
@@ -58,11 +89,18 @@ static __s64 start_offset(rd_kafka_t *rk, const char *topic, int p, __s64 lo, __
 		return lo;
 	l = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(l, topic, p)->offset = (__s64)(since_ns / 1000000);
-	/* a cluster that cannot look up by time is read from the start (records are still
-	 * filtered by their own time) */
-	if (!rd_kafka_offsets_for_times(rk, l, READ_REQUEST_MS) && !l->elems[0].err &&
-	    l->elems[0].offset >= lo)
-		off = l->elems[0].offset;
+	if (!rd_kafka_offsets_for_times(rk, l, READ_REQUEST_MS) && !l->elems[0].err) {
+		if (l->elems[0].offset >= lo)
+			off = l->elems[0].offset;
+		/*
+		 * -1: no record at or after that time, so nothing to read. Unless the
+		 * partition's last record says otherwise (a cluster that cannot look up by
+		 * time answers -1 too): then it is read from the start, each record filtered
+		 * by its own time.
+		 */
+		else if (l->elems[0].offset == -1 && record_time_ns(t, p, hi - 1) < since_ns)
+			off = hi;
+	}
 	rd_kafka_topic_partition_list_destroy(l);
 	return off;
 }
@@ -71,7 +109,7 @@ static __s64 start_offset(rd_kafka_t *rk, const char *topic, int p, __s64 lo, __
 static int read_partition(rd_kafka_t *rk, rd_kafka_topic_t *t, int p, __s64 from, __s64 hi,
 			  kg_audit_rec_fn fn, void *ctx, char *err, size_t errlen)
 {
-	__u64 deadline = kg_now_ms() + READ_PARTITION_MS;
+	__u64 deadline = kg_now_ms() + READ_STALL_MS;
 	int rc = -ETIMEDOUT;
 
 	(void)rk;
@@ -80,14 +118,15 @@ static int read_partition(rd_kafka_t *rk, rd_kafka_topic_t *t, int p, __s64 from
 			 rd_kafka_err2str(rd_kafka_last_error()));
 		return -EIO;
 	}
-	snprintf(err, errlen, "%s [%d]: reading up to offset %lld timed out",
-		 rd_kafka_topic_name(t), p, (long long)hi);
+	snprintf(err, errlen, "%s [%d]: reading up to offset %lld: no record came for %d s",
+		 rd_kafka_topic_name(t), p, (long long)hi, READ_STALL_MS / 1000);
 	while (kg_now_ms() < deadline) {
 		rd_kafka_message_t *m = rd_kafka_consume(t, p, READ_POLL_MS);
 		bool last;
 
 		if (!m)
 			continue;
+		deadline = kg_now_ms() + READ_STALL_MS; /* progress */
 		last = m->offset >= hi - 1;
 		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			last = m->offset >= hi;
@@ -115,32 +154,19 @@ static int read_partition(rd_kafka_t *rk, rd_kafka_topic_t *t, int p, __s64 from
 int kg_audit_read_kafka(const char *brokers, const char *topic, __u64 since_ns, kg_audit_rec_fn fn,
 			void *ctx, char *err, size_t errlen)
 {
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_conf_t *c = rd_kafka_conf_new();
-	rd_kafka_topic_t *t = NULL;
+	struct kg_audit_consumer k;
+	const struct rd_kafka_metadata *md;
+	rd_kafka_topic_t *t;
 	rd_kafka_resp_err_t e;
 	rd_kafka_t *rk;
-	int rc = 0;
+	int rc = kg_audit_consumer_open(&k, brokers, topic, "kgate-audit-reader", READ_REQUEST_MS,
+					err, errlen);
 
-	if (rd_kafka_conf_set(c, "bootstrap.servers", brokers, err, errlen) ||
-	    rd_kafka_conf_set(c, "enable.partition.eof", "true", err, errlen) ||
-	    rd_kafka_conf_set(c, "client.id", "kgate-audit-reader", err, errlen)) {
-		rd_kafka_conf_destroy(c);
-		return -EINVAL;
-	}
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, errlen);
-	if (!rk) {
-		rd_kafka_conf_destroy(c);
-		return -EINVAL;
-	}
-	t = rd_kafka_topic_new(rk, topic, NULL);
-	e = t ? rd_kafka_metadata(rk, 0, t, &md, READ_REQUEST_MS) : rd_kafka_last_error();
-	if (e || md->topic_cnt != 1 || md->topics[0].err) {
-		snprintf(err, errlen, "metadata of %s from %s: %s", topic, brokers,
-			 rd_kafka_err2str(e ? e : md->topics[0].err));
-		rc = -EIO;
-		goto out;
-	}
+	if (rc)
+		return rc;
+	rk = k.rk;
+	t = k.t;
+	md = k.md;
 	for (int i = 0; i < md->topics[0].partition_cnt && !rc; i++) {
 		int p = md->topics[0].partitions[i].id;
 		int64_t lo, hi;
@@ -152,17 +178,12 @@ int kg_audit_read_kafka(const char *brokers, const char *topic, __u64 since_ns, 
 			rc = -EIO;
 			break;
 		}
-		lo = start_offset(rk, topic, p, lo, since_ns);
+		lo = start_offset(rk, t, p, lo, hi, since_ns);
 		if (lo < hi)
 			rc = read_partition(rk, t, p, lo, hi, fn, ctx, err, errlen);
 	}
 	if (rc == 1)
 		rc = 0;
-out:
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	if (t)
-		rd_kafka_topic_destroy(t);
-	rd_kafka_destroy(rk);
+	kg_audit_consumer_close(&k);
 	return rc;
 }

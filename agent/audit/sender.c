@@ -7,6 +7,9 @@
  *    flight, retries without reordering or duplicates), message.timeout.ms=0: a record is
  *    never failed for taking long, so an unreachable broker only delays; the spool, not
  *    librdkafka's queue, holds what waits (at most KG_SENDER_WINDOW records in memory).
+ *  - Records come from the spool's blocks in memory while the sender keeps up (no read
+ *    back, no copy: librdkafka points into the block until the delivery report), from its
+ *    files while it does not (brokers away, or KG_SPOOL_MEM_BYTES behind).
  *  - Key = node name, partitioner consistent_random: every record of a node lands in one
  *    partition, in sequence order.
  *  - Delivery reports come back in order; the spool's "delivered" mark moves only over a
@@ -42,13 +45,14 @@
 #define READBACK_TIMEOUT_MS 30000
 
 enum { ST_RECOVER, ST_SEND };
-enum { IF_SENT, IF_OK, IF_FAILED };
+enum { IF_SENT, IF_OK, IF_FAILED, IF_FREE };
 
 struct inflight {
 	__u64 seq, ts_ns;
 	__s64 offset;
 	__s32 partition;
 	int state;
+	struct kg_spool_block *blk; /* sent from memory: the block it points into */
 };
 
 /* A record of this node found in the topic: its seq and time tell it apart from a record
@@ -71,7 +75,13 @@ struct kg_sender {
 	bool resetting;
 	struct kg_spool_reader rd;
 	bool rd_open, rd_end;
-	char pending[KG_AUDIT_RECORD_MAX];
+	bool from_mem;	  /* records come from the spool's blocks in memory, not its files */
+	__u64 mem_first;  /* the first record kept in memory (0: none known): files up to it */
+	__u64 from_files; /* records read from the files (st.from_files at update_stats) */
+	__u64 last_taken; /* seq of the last record taken from either */
+	char pending[KG_AUDIT_RECORD_MAX]; /* a record read from the files */
+	const char *pending_rec;	   /* the record to send next: pending, or in pending_blk */
+	struct kg_spool_block *pending_blk;
 	size_t pending_len;
 	__u64 pending_seq, pending_ts;
 
@@ -103,32 +113,26 @@ static void log_err(const char *what, const char *detail)
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct kg_sender *s = opaque;
-	__u64 seq = (__u64)(uintptr_t)m->_private;
+	/* the message's own slot of the in-flight ring (fill): a slot is reused only after its
+	 * report came back, and a producer torn down reports nothing (resetting) */
+	struct inflight *f = m->_private;
 
 	(void)rk;
-	if (s->resetting)
+	if (s->resetting || !f || f->state != IF_SENT)
 		return;
-	/* reports come in produce order: the entry is at or near the head */
-	for (size_t i = 0; i < s->count; i++) {
-		struct inflight *f = &s->ring[(s->head + i) % KG_SENDER_WINDOW];
-
-		if (f->seq != seq)
-			continue;
-		if (m->err) {
-			f->state = IF_FAILED;
-			if (!s->failed)
-				log_err("delivery failed (resending from the spool)",
-					rd_kafka_err2str(m->err));
-			s->failed = true;
-			pthread_mutex_lock(&s->lock);
-			s->st.produce_errors++;
-			pthread_mutex_unlock(&s->lock);
-		} else {
-			f->state = IF_OK;
-			f->partition = m->partition;
-			f->offset = m->offset;
-		}
-		return;
+	if (m->err) {
+		f->state = IF_FAILED;
+		if (!s->failed)
+			log_err("delivery failed (resending from the spool)",
+				rd_kafka_err2str(m->err));
+		s->failed = true;
+		pthread_mutex_lock(&s->lock);
+		s->st.produce_errors++;
+		pthread_mutex_unlock(&s->lock);
+	} else {
+		f->state = IF_OK;
+		f->partition = m->partition;
+		f->offset = m->offset;
 	}
 }
 
@@ -150,6 +154,10 @@ static rd_kafka_t *make_client(struct kg_sender *s, rd_kafka_type_t type, char *
 		{type == RD_KAFKA_PRODUCER ? "max.in.flight.requests.per.connection" : NULL, "5"},
 		{type == RD_KAFKA_PRODUCER ? "message.timeout.ms" : NULL, "0"},
 		{type == RD_KAFKA_PRODUCER ? "linger.ms" : NULL, "5"},
+		/* records are JSON with the same names in every line: lz4 makes batches several
+		 * times smaller for less CPU than it saves in copies and socket writes (the
+		 * agent's CPU per delivered record went down in bench-audit) */
+		{type == RD_KAFKA_PRODUCER ? "compression.type" : NULL, "lz4"},
 		{type == RD_KAFKA_PRODUCER ? "partitioner" : NULL, "consistent_random"},
 		{type == RD_KAFKA_PRODUCER ? "queue.buffering.max.messages" : NULL, maxq},
 		{type == RD_KAFKA_CONSUMER ? "enable.partition.eof" : NULL, "true"},
@@ -225,6 +233,9 @@ static void advance(struct kg_sender *s)
 {
 	__u64 n = 0;
 
+	struct kg_spool_block *blk = NULL;
+	size_t nblk = 0;
+
 	while (s->count && s->ring[s->head].state == IF_OK) {
 		struct inflight *f = &s->ring[s->head];
 
@@ -233,9 +244,18 @@ static void advance(struct kg_sender *s)
 		s->acked_off = f->offset;
 		s->acked_n++;
 		n++;
+		/* the blocks' records are delivered: one call per run of the same block */
+		if (f->blk != blk && nblk) {
+			kg_spool_mem_done(&s->a->spool, blk, nblk);
+			nblk = 0;
+		}
+		blk = f->blk;
+		nblk += blk != NULL;
 		s->head = (s->head + 1) % KG_SENDER_WINDOW;
 		s->count--;
 	}
+	if (nblk)
+		kg_spool_mem_done(&s->a->spool, blk, nblk);
 	if (n) {
 		pthread_mutex_lock(&s->lock);
 		s->st.delivered += n;
@@ -387,6 +407,10 @@ static void to_recover(struct kg_sender *s)
 	if (s->rd_open)
 		kg_spool_reader_close(&s->rd);
 	s->rd_open = false;
+	/* librdkafka let go of every message (producer_down): the blocks may go */
+	kg_spool_mem_stop(&s->a->spool);
+	s->from_mem = false;
+	s->mem_first = 0;
 	s->pending_len = 0;
 	s->head = s->count = 0;
 	s->failed = false;
@@ -432,6 +456,8 @@ static void recover(struct kg_sender *s)
 		goto retry;
 	s->rd_open = true;
 	s->rd_end = false;
+	s->last_taken = s->a->spool.delivered_seq;
+	kg_spool_mem_start(&s->a->spool); /* the files up to the first write from now on */
 	s->state = ST_SEND;
 	s->backoff_ms = BACKOFF_MS;
 	s->recover_head_ts = 0;
@@ -442,8 +468,75 @@ retry:
 		s->backoff_ms *= 2;
 }
 
+/*
+ * The next record to send into pending_*: from the spool's files (copied: the reader's
+ * buffer moves) up to the first record kept in memory, then from memory; back to the
+ * files (and keeping again) when memory keeps no more. 1, or 0 when there is none now.
+ */
+static int take_next(struct kg_sender *s)
+{
+	struct kg_spool *sp = &s->a->spool;
+	struct kg_spool_block *blk = NULL;
+	const char *rec;
+	size_t len;
+	__u64 seq, ts = 0;
+	int r;
+
+	for (;;) {
+		if (s->from_mem) {
+			r = kg_spool_mem_next(sp, &rec, &len, &seq, &ts, &blk);
+			if (r < 0) {
+				/* no longer kept: the files past what memory gave; keep again */
+				s->from_mem = false;
+				if (s->rd.after_seq < s->last_taken)
+					s->rd.after_seq = s->last_taken;
+				kg_spool_mem_start(sp);
+				continue;
+			}
+			if (r == 0)
+				return 0;
+			if (seq <= s->last_taken) {
+				/* kept while this sender read it from the files: sent already */
+				kg_spool_mem_done(sp, blk, 1);
+				continue;
+			}
+		} else {
+			r = kg_spool_next(&s->rd, &rec, &len, &seq);
+			if (r < 0)
+				log_err("spool read", strerror(-r));
+			if (r <= 0)
+				return 0;
+			if (!s->mem_first)
+				s->mem_first = kg_spool_mem_first(sp);
+			if (s->mem_first && seq >= s->mem_first) {
+				/* the files have caught up with memory: from there on */
+				s->from_mem = true;
+				s->mem_first = 0;
+				continue;
+			}
+			if (len > sizeof(s->pending))
+				continue; /* not ours: never written by kg_audit_event */
+			ts = 0; /* read from the record below */
+			blk = NULL;
+			memcpy(s->pending, rec, len);
+			rec = s->pending;
+			s->from_files++;
+		}
+		s->pending_rec = rec;
+		s->pending_blk = blk;
+		s->pending_len = len;
+		s->pending_seq = seq;
+		s->pending_ts = ts;
+		if (!ts)
+			kg_rec_u64(rec, len, "ts_ns", &s->pending_ts);
+		s->last_taken = seq;
+		return 1;
+	}
+}
+
 /* Hands spooled records to librdkafka until the spool's end, a full window or a full
- * queue: each is waited out in rd_kafka_poll (which returns at the first report). */
+ * queue: each is waited out in rd_kafka_poll (which returns at the first report). A
+ * record from memory is not copied: librdkafka points into its block until the report. */
 static void fill(struct kg_sender *s)
 {
 	size_t nodelen = strlen(s->a->node);
@@ -453,25 +546,9 @@ static void fill(struct kg_sender *s)
 		bool skipped = false;
 		__s64 skip_off = -1;
 
-		if (!s->pending_len) {
-			const char *rec;
-			size_t len;
-			__u64 seq;
-			int r = kg_spool_next(&s->rd, &rec, &len, &seq);
-
-			if (r <= 0) {
-				if (r < 0)
-					log_err("spool read", strerror(-r));
-				s->rd_end = true;
-				return;
-			}
-			if (len > sizeof(s->pending))
-				continue; /* not ours: never written by kg_audit_event */
-			memcpy(s->pending, rec, len);
-			s->pending_len = len;
-			s->pending_seq = seq;
-			s->pending_ts = 0;
-			kg_rec_u64(rec, len, "ts_ns", &s->pending_ts);
+		if (!s->pending_len && !take_next(s)) {
+			s->rd_end = true;
+			return;
 		}
 		s->rd_end = false;
 		while (s->skip_pos < s->nskip && s->skip[s->skip_pos].seq < s->pending_seq)
@@ -481,14 +558,18 @@ static void fill(struct kg_sender *s)
 				skipped = true;
 				skip_off = s->skip[j].offset;
 			}
-		if (!skipped && rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-						 s->pending, s->pending_len, s->a->node, nodelen,
-						 (void *)(uintptr_t)s->pending_seq))
-			return; /* queue full (or the handle failing): again after a poll */
 		f = &s->ring[(s->head + s->count) % KG_SENDER_WINDOW];
 		*f = (struct inflight){.seq = s->pending_seq,
 				       .ts_ns = s->pending_ts,
-				       .state = skipped ? IF_OK : IF_SENT};
+				       .state = skipped ? IF_OK : IF_SENT,
+				       .blk = s->pending_blk};
+		if (!skipped && rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA,
+						 s->pending_blk ? 0 : RD_KAFKA_MSG_F_COPY,
+						 (void *)s->pending_rec, s->pending_len, s->a->node,
+						 nodelen, f)) {
+			f->state = IF_FREE; /* not counted: the slot is free again */
+			return; /* queue full (or the handle failing): again after a poll */
+		}
 		if (skipped) {
 			f->partition = s->skip_part;
 			f->offset = skip_off;
@@ -511,6 +592,7 @@ static void update_stats(struct kg_sender *s)
 	pthread_mutex_lock(&s->lock);
 	s->st.oldest_ts_ns = ts;
 	s->st.recovering = s->state == ST_RECOVER;
+	s->st.from_files = s->from_files;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -607,6 +689,8 @@ int kg_sender_start(struct kg_audit *a, char *err, size_t errlen)
 			goto fail;
 		}
 		s->rd_open = true;
+		s->last_taken = a->spool.delivered_seq;
+		kg_spool_mem_start(&a->spool);
 		s->state = ST_SEND;
 	}
 	a->sender = s;

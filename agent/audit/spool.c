@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "agent/audit/internal.h"
@@ -143,6 +142,7 @@ int kg_spool_open(struct kg_spool *sp, const char *dir, char *err, size_t errlen
 	memset(sp, 0, sizeof(*sp));
 	sp->fd = -1;
 	sp->seg_max = KG_SPOOL_SEGMENT_BYTES;
+	sp->mem_max = KG_SPOOL_MEM_BYTES;
 	pthread_mutex_init(&sp->lock, NULL);
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		r = -errno;
@@ -219,6 +219,7 @@ int kg_spool_open(struct kg_spool *sp, const char *dir, char *err, size_t errlen
 		char name[64];
 
 		seg_name(name, sizeof(name), sp->segs[sp->nsegs - 1].first_seq);
+		sp->tail_bytes = sp->segs[sp->nsegs - 1].size;
 		sp->fd = openat(sp->dirfd, name, O_WRONLY | O_APPEND | O_CLOEXEC);
 		if (sp->fd < 0) {
 			r = -errno;
@@ -234,6 +235,7 @@ fail:
 
 void kg_spool_close(struct kg_spool *sp)
 {
+	kg_spool_flush(sp);
 	if (sp->fd >= 0) {
 		fdatasync(sp->fd);
 		close(sp->fd);
@@ -242,6 +244,16 @@ void kg_spool_close(struct kg_spool *sp)
 		close(sp->dirfd);
 	free(sp->segs);
 	free(sp->dir);
+	kg_buf_free(&sp->held);
+	free(sp->held_recs);
+	kg_spool_mem_stop(sp);
+	while (sp->nspares > 0) {
+		struct kg_spool_block *b = sp->spares[--sp->nspares];
+
+		kg_buf_free(&b->buf);
+		free(b->recs);
+		free(b);
+	}
 	pthread_mutex_destroy(&sp->lock);
 	memset(sp, 0, sizeof(*sp));
 	sp->fd = -1;
@@ -269,46 +281,232 @@ static int roll(struct kg_spool *sp, __u64 seq)
 		close(sp->fd);
 	}
 	sp->fd = fd;
+	sp->tail_bytes = 0;
 	fsync(sp->dirfd); /* the new name survives a crash */
+	return 0;
+}
+
+/* ---- blocks kept in memory for the sender (internal.h) ------------------------------------ */
+
+/* The held records become a block for the sender (under the lock, with mem_open); the
+ * writer goes on with a spare buffer. Past mem_max bytes none are kept any more. */
+static void keep_block(struct kg_spool *sp)
+{
+	struct kg_spool_rec *recs;
+	struct kg_spool_block *b;
+	struct kg_buf buf;
+
+	if (sp->mem_bytes + sp->held.len > sp->mem_max) {
+		sp->mem_open = false; /* the sender goes back to the files */
+		return;
+	}
+	b = sp->nspares ? sp->spares[--sp->nspares] : calloc(1, sizeof(*b));
+	if (!b) {
+		sp->mem_open = false;
+		return;
+	}
+	/* swapped: the block takes what was held, the writer takes the spare's buffers */
+	buf = b->buf;
+	recs = b->recs;
+	b->buf = sp->held;
+	b->recs = sp->held_recs;
+	b->n = sp->held_records;
+	b->done = 0;
+	b->next = NULL;
+	sp->held = buf;
+	sp->held_recs = recs;
+	if (sp->mem_tail)
+		sp->mem_tail->next = b;
+	else
+		sp->mem_head = b;
+	sp->mem_tail = b;
+	sp->mem_bytes += b->buf.len;
+}
+
+static void block_free(struct kg_spool *sp, struct kg_spool_block *b)
+{
+	sp->mem_bytes -= b->buf.len;
+	if (sp->nspares < KG_SPOOL_SPARES) {
+		sp->spares[sp->nspares++] = b;
+		return;
+	}
+	kg_buf_free(&b->buf);
+	free(b->recs);
+	free(b);
+}
+
+void kg_spool_mem_start(struct kg_spool *sp)
+{
+	pthread_mutex_lock(&sp->lock);
+	sp->mem_open = true;
+	pthread_mutex_unlock(&sp->lock);
+}
+
+__u64 kg_spool_mem_first(struct kg_spool *sp)
+{
+	struct kg_spool_block *b;
+	__u64 seq = 0;
+
+	pthread_mutex_lock(&sp->lock);
+	b = sp->mem_read;
+	if (b && sp->mem_read_idx < b->n)
+		seq = b->recs[sp->mem_read_idx].seq;
+	else if ((b = b ? b->next : sp->mem_head))
+		seq = b->recs[0].seq;
+	pthread_mutex_unlock(&sp->lock);
+	return seq;
+}
+
+int kg_spool_mem_next(struct kg_spool *sp, const char **rec, size_t *len, __u64 *seq,
+		      __u64 *ts_ns, struct kg_spool_block **blk)
+{
+	struct kg_spool_block *b = sp->mem_read;
+	const struct kg_spool_rec *x;
+
+	/* the cursor is the sender's own, and a kept block never changes: the rest of the one
+	 * being read needs no lock, only the step to the next (the writer links it) */
+	if (!b || sp->mem_read_idx == b->n) {
+		int r = 0;
+
+		pthread_mutex_lock(&sp->lock);
+		b = b ? b->next : sp->mem_head;
+		if (b) {
+			sp->mem_read = b;
+			sp->mem_read_idx = 0;
+		} else if (!sp->mem_open) {
+			r = -1;
+		}
+		pthread_mutex_unlock(&sp->lock);
+		if (!b)
+			return r;
+	}
+	x = &b->recs[sp->mem_read_idx++];
+	*rec = b->buf.p + x->off;
+	*len = x->len;
+	*seq = x->seq;
+	*ts_ns = x->ts_ns;
+	*blk = b;
+	return 1;
+}
+
+void kg_spool_mem_done(struct kg_spool *sp, struct kg_spool_block *blk, size_t n)
+{
+	pthread_mutex_lock(&sp->lock);
+	blk->done += n;
+	/* delivery reports come in order: done blocks are the oldest */
+	while (sp->mem_head && sp->mem_head->done == sp->mem_head->n) {
+		struct kg_spool_block *b = sp->mem_head;
+
+		sp->mem_head = b->next;
+		if (!sp->mem_head)
+			sp->mem_tail = NULL;
+		if (sp->mem_read == b)
+			sp->mem_read = NULL; /* read to its end: the next is the new oldest */
+		block_free(sp, b);
+	}
+	pthread_mutex_unlock(&sp->lock);
+}
+
+void kg_spool_mem_stop(struct kg_spool *sp)
+{
+	pthread_mutex_lock(&sp->lock);
+	sp->mem_open = false;
+	while (sp->mem_head) {
+		struct kg_spool_block *b = sp->mem_head;
+
+		sp->mem_head = b->next;
+		block_free(sp, b);
+	}
+	sp->mem_tail = sp->mem_read = NULL;
+	pthread_mutex_unlock(&sp->lock);
+}
+
+/* Forgets what is held (it was not spooled). */
+static void drop_held(struct kg_spool *sp)
+{
+	sp->held.len = 0;
+	sp->held_records = 0;
+}
+
+int kg_spool_flush(struct kg_spool *sp)
+{
+	size_t off = 0;
+
+	if (!sp->held_records)
+		return 0;
+	if (sp->fd < 0) {
+		drop_held(sp);
+		return -EBADF; /* impossible: kg_spool_add rolled before holding anything */
+	}
+	while (off < sp->held.len) {
+		ssize_t n = write(sp->fd, sp->held.p + off, sp->held.len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int r = n < 0 ? -errno : -ENOSPC;
+
+			/* a partial record must not stay: the reader would glue the next one to
+			 * it */
+			if (off && ftruncate(sp->fd, sp->tail_bytes))
+				r = -errno;
+			drop_held(sp);
+			return r;
+		}
+		off += n;
+	}
+	/* published: the sender reads up to the new size, or takes the block */
+	pthread_mutex_lock(&sp->lock);
+	sp->segs[sp->nsegs - 1].size += off;
+	sp->bytes += off;
+	sp->records += sp->held_records;
+	sp->last_seq = sp->held_last_seq;
+	if (sp->mem_open)
+		keep_block(sp);
+	pthread_mutex_unlock(&sp->lock);
+	sp->tail_bytes += off;
+	sp->unsynced += off;
+	drop_held(sp);
+	return 0;
+}
+
+bool kg_spool_rolls(const struct kg_spool *sp)
+{
+	return sp->fd < 0 || sp->tail_bytes + sp->held.len >= sp->seg_max;
+}
+
+int kg_spool_add(struct kg_spool *sp, __u64 seq, __u64 ts_ns, const char *rec, size_t len)
+{
+	struct kg_spool_rec *recs;
+	int r;
+
+	/* a new segment starts with this record once the newest one is full: what is held goes
+	 * into the old one first */
+	if (kg_spool_rolls(sp)) {
+		r = kg_spool_flush(sp);
+		if (!r)
+			r = roll(sp, seq);
+		if (r)
+			return r;
+	}
+	recs = kg_grow(sp->held_recs, sp->held_records, sizeof(*recs));
+	if (!recs)
+		return -ENOMEM;
+	sp->held_recs = recs;
+	recs[sp->held_records] =
+		(struct kg_spool_rec){.seq = seq, .ts_ns = ts_ns, .off = sp->held.len, .len = len};
+	kg_buf_add(&sp->held, rec, len);
+	kg_buf_add(&sp->held, "\n", 1);
+	sp->held_records++;
+	sp->held_last_seq = seq;
 	return 0;
 }
 
 int kg_spool_append(struct kg_spool *sp, __u64 seq, const char *rec, size_t len)
 {
-	struct iovec iov[2] = {{(void *)rec, len}, {"\n", 1}};
-	__u64 size = 0;
-	bool need_roll;
-	ssize_t n;
-	int r;
+	int r = kg_spool_add(sp, seq, 0, rec, len);
 
-	/* the sender may drop head segments (moving the array) at any time: index under lock */
-	pthread_mutex_lock(&sp->lock);
-	need_roll = !sp->nsegs || sp->fd < 0 || sp->segs[sp->nsegs - 1].size >= sp->seg_max;
-	if (sp->nsegs)
-		size = sp->segs[sp->nsegs - 1].size;
-	pthread_mutex_unlock(&sp->lock);
-	if (need_roll) {
-		r = roll(sp, seq);
-		if (r)
-			return r;
-		size = 0;
-	}
-	n = writev(sp->fd, iov, 2);
-	if (n != (ssize_t)len + 1) {
-		r = n < 0 ? -errno : -ENOSPC;
-		/* a partial record must not stay: the reader would glue the next one to it */
-		if (n > 0 && ftruncate(sp->fd, size))
-			r = -errno;
-		return r;
-	}
-	pthread_mutex_lock(&sp->lock);
-	sp->segs[sp->nsegs - 1].size += len + 1;
-	sp->bytes += len + 1;
-	sp->records++;
-	sp->last_seq = seq;
-	pthread_mutex_unlock(&sp->lock);
-	sp->unsynced += len + 1;
-	return 0;
+	return r ? r : kg_spool_flush(sp);
 }
 
 void kg_spool_sync(struct kg_spool *sp)

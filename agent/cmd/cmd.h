@@ -20,8 +20,8 @@
  * own args struct). */
 enum kg_opt_kind {
 	KG_OPT_FLAG,   /* --name: bool = true */
-	KG_OPT_STR,    /* --name VALUE: const char * (given twice: the last wins) */
-	KG_OPT_LIST,   /* --name VALUE, repeatable: const char *[max], each value once */
+	KG_OPT_STR,    /* --name VALUE: const char * */
+	KG_OPT_LIST,   /* --name VALUE, repeatable: const char *[N], each value once */
 	KG_OPT_CHOICE, /* --name VALUE, one of choices[]: int, its index */
 	KG_OPT_UINT,   /* --name N, min..max: unsigned long */
 	KG_OPT_DURATION, /* --name 90s|5m|1h30m...: __u64 ns, more than 0 (0: not given) */
@@ -30,6 +30,13 @@ enum kg_opt_kind {
 	KG_OPT_JSONL,  /* --jsonl: the output CHOICE at off becomes "json", as lines */
 };
 
+/*
+ * How a command line is read (kg_opt_parse): options and arguments may mix, "--" ends the
+ * options. A long option is --name VALUE or --name=VALUE, and may be shortened to any
+ * prefix that names one option of the command (--pol FILE for --policy; an exact name
+ * wins over a longer one it begins). Short options may be clustered, the last one
+ * taking a value: -fo json, -fojson, -ojson.
+ */
 struct kg_opt {
 	const char *name;  /* long name without "--"; for ARG/ARGS what the user gives */
 	char short_name;   /* 'o' for -o, 0 for none */
@@ -38,20 +45,43 @@ struct kg_opt {
 	const char *help;    /* lines separated by '\n' */
 	size_t off;          /* offsetof the value's field */
 	size_t count_off;    /* LIST, ARGS: offsetof an int count */
-	size_t given_off;    /* CHOICE, UINT: offsetof a bool set when given (0: none) */
+	/*
+	 * Any kind: KG_OPT_GIVEN(T, field) of a bool set when the option is given; 0: none.
+	 * (Offset + 1, so that a field at offset 0 is still one, and a table entry that
+	 * names none, zero-initialized, means none.)
+	 */
+	size_t given_at;
 	const char *const *choices; /* CHOICE: NULL-terminated */
-	unsigned long min, max;     /* UINT: the range; LIST: at most max values */
+	unsigned long min, max;     /* UINT: the range; LIST: at most max values (the array's) */
 	bool required;
+	/* given twice is a usage error: every option that keeps one value (the macros
+	 * below set it), where a repeat would silently drop the first */
+	bool once;
 };
 
+/* An option table has at most this many entries: the parser counts each option's
+ * occurrences in an array of this size, and a longer table fails every parse with a
+ * message naming the command (the CLI tests parse every command's table). */
+#define KG_OPT_MAX 64
+
 #define KG_OPT_END {0}
+#define KG_OPT_GIVEN(T, field) (offsetof(T, field) + 1)
+/* The number of elements of the array T.field; a pointer in its place does not compile. */
+#define KG_OPT_ARRAY_LEN(T, field)                                                                 \
+	(sizeof(((T *)0)->field) / sizeof(((T *)0)->field[0]) +                                    \
+	 0 * sizeof(struct {                                                                       \
+		 int not_an_array : __builtin_types_compatible_p(__typeof__(((T *)0)->field),     \
+								  __typeof__(&((T *)0)->field[0])) \
+					    ? -1                                                   \
+					    : 1;                                                   \
+	 }))
 /*
  * The options every command with output shares: -o text|json (or its choices; spelled
  * -o json, -ojson, --output json or --output=json) and --jsonl. Two table entries.
  */
 #define KG_OPT_OUTPUT(T, field, choice_list, text)                                                 \
 	{.name = "output", .short_name = 'o', .kind = KG_OPT_CHOICE, .off = offsetof(T, field),    \
-	 .choices = choice_list, .help = text},                                                    \
+	 .choices = choice_list, .help = text, .once = true},                                      \
 	{.name = "jsonl", .kind = KG_OPT_JSONL, .off = offsetof(T, field), .choices = choice_list, \
 	 .help = "JSON lines: one JSON value per line instead of one\n"                            \
 		 "document (implies -o json)"}
@@ -59,19 +89,23 @@ struct kg_opt {
 	{.name = n, .kind = KG_OPT_FLAG, .off = offsetof(T, field), .help = text}
 #define KG_OPT_STR(n, meta, T, field, text, ...)                                                   \
 	{.name = n, .kind = KG_OPT_STR, .metavar = meta, .off = offsetof(T, field), .help = text,  \
-	 __VA_ARGS__}
-#define KG_OPT_LIST(n, meta, T, field, count, maximum, text, ...)                                  \
+	 .once = true, __VA_ARGS__}
+/* A repeatable option into the array T.field (its count in T.count): at most as many
+ * values as the array holds. */
+#define KG_OPT_LIST(n, meta, T, field, count, text, ...)                                           \
 	{.name = n, .kind = KG_OPT_LIST, .metavar = meta, .off = offsetof(T, field),               \
-	 .count_off = offsetof(T, count), .max = maximum, .help = text, __VA_ARGS__}
-#define KG_OPT_CHOICE(n, T, field, given, choice_list, text)                                       \
+	 .count_off = offsetof(T, count), .max = KG_OPT_ARRAY_LEN(T, field), .help = text,         \
+	 __VA_ARGS__}
+#define KG_OPT_CHOICE(n, T, field, given, choice_list, text, ...)                                  \
 	{.name = n, .kind = KG_OPT_CHOICE, .off = offsetof(T, field),                              \
-	 .given_off = offsetof(T, given), .choices = choice_list, .help = text}
+	 .given_at = KG_OPT_GIVEN(T, given), .choices = choice_list, .help = text, .once = true,   \
+	 __VA_ARGS__}
 #define KG_OPT_UINT(n, meta, T, field, lo, hi, text)                                               \
 	{.name = n, .kind = KG_OPT_UINT, .metavar = meta, .off = offsetof(T, field), .min = lo,    \
-	 .max = hi, .help = text}
+	 .max = hi, .help = text, .once = true}
 #define KG_OPT_DURATION(n, T, field, text)                                                         \
 	{.name = n, .kind = KG_OPT_DURATION, .metavar = "DURATION", .off = offsetof(T, field),     \
-	 .help = text}
+	 .help = text, .once = true}
 #define KG_OPT_ARG(what, meta, T, field)                                                           \
 	{.name = what, .kind = KG_OPT_ARG, .metavar = meta, .off = offsetof(T, field),             \
 	 .required = true}
@@ -112,11 +146,12 @@ bool kg_wants_help(int argc, char **argv);
 /* Prints "kgate NAME: message" to stderr and returns the usage exit code (2). */
 int kg_usage_error(const struct kg_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*
- * Parses argv[1..argc) (argv[0] is the command's name) by cmd's table into args: 0, or
- * the usage exit code (2) after a message. Options and arguments may mix; "--" ends the
- * options; --name=VALUE works as --name VALUE.
+ * Parses argv[1..argc) (argv[0] is the command's name) by cmd's table into args (as
+ * struct kg_opt says): 0, or the usage exit code (2) after a message.
  */
 int kg_opt_parse(const struct kg_cmd *cmd, int argc, char **argv, void *args);
+/* The subcommand of cmd called name ("apply" of "policy"), or NULL. */
+const struct kg_cmd *kg_cmd_sub(const struct kg_cmd *cmd, const char *name);
 /* Runs the subcommand argv[1] of cmd (its --help included). */
 int kg_cmd_dispatch(const struct kg_cmd *cmd, int argc, char **argv);
 
@@ -143,13 +178,15 @@ void kg_json_mode(bool json, bool jsonl);
 /* The commands (main.c's table; kg_commands[] lists them for the generators). */
 extern const struct kg_cmd kg_cmd_decode, kg_cmd_probe, kg_cmd_policy, kg_cmd_observe,
 	kg_cmd_run, kg_cmd_flows, kg_cmd_stats, kg_cmd_detach, kg_cmd_version, kg_cmd_gen_man,
-	kg_cmd_gen_completion;
+	kg_cmd_gen_completion, kg_cmd_audit;
 extern const struct kg_cmd *const kg_commands[];
 extern const size_t kg_ncommands;
 /* kgate policy's subcommands (policy.c's table). */
 extern const struct kg_cmd kg_cmd_policy_check, kg_cmd_policy_apply, kg_cmd_policy_show,
 	kg_cmd_policy_diff, kg_cmd_policy_eval, kg_cmd_policy_history, kg_cmd_policy_rollback,
 	kg_cmd_policy_confirm, kg_cmd_policy_pause, kg_cmd_policy_resume, kg_cmd_policy_whatif;
+/* kgate audit's subcommands (audit.c's table). */
+extern const struct kg_cmd kg_cmd_audit_trace;
 
 /*
  * A text table sized to its content (table.c). Rows are kept (kg_table_add) until
@@ -195,7 +232,9 @@ void kg_table_free(struct kg_table *t);
 
 /*
  * The interfaces a command acts on (iface_report.c): iface when given, else every one
- * pinned; 0 (after a message naming the pin root) when there is none.
+ * pinned; 0 (after a message naming the pin root) when there is none, or more than
+ * KG_REPORT_MAX_IFACES: a command without --iface refuses then (exit 1, saying to name
+ * one) rather than act on some of them.
  */
 #include <net/if.h>
 #define KG_REPORT_MAX_IFACES 64
@@ -242,13 +281,13 @@ void kg_lint_print_json(FILE *f, const struct kg_lint *l);
  */
 struct kg_names_cache;
 typedef int (*kg_iface_report_fn)(const char *iface, struct kg_names_cache *nc, bool json);
-/* [--iface IF] [-o text|json], and FILE for kg_iface_file_opts (policy apply, diff). */
+/* [--iface IF] [-o text|json] (kg_iface_report_opts); FILE: policy diff's own table. */
 struct kg_iface_args {
 	const char *iface;
 	int output; /* 1: json */
 	const char *file;
 };
-extern const struct kg_opt kg_iface_report_opts[], kg_iface_file_opts[];
+extern const struct kg_opt kg_iface_report_opts[];
 int kg_iface_report(const struct kg_cmd *cmd, int argc, char **argv, kg_iface_report_fn one);
 
 #endif

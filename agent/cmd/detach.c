@@ -30,7 +30,13 @@ const struct kg_cmd kg_cmd_detach = {
 		 "(or run it with --detach-on-exit). The policy store\n"
 		 "(/var/lib/kgate/IF/policies) is kept: it names the version ids of past\n"
 		 "audit records. Detaching twice is not an error: the second time says that\n"
-		 "there was nothing to detach.\n",
+		 "there was nothing to detach.\n"
+		 "\n"
+		 "The TC filters can only be removed from IF's network namespace: run from\n"
+		 "another one, detach enters it (found by its 'ip netns' name, another mount, or\n"
+		 "a process in it); when nothing holds it any more it is gone, with IF's filters,\n"
+		 "and the pins are removed; when it cannot be entered but IF is still there\n"
+		 "(held by a descriptor only), nothing is removed and the message says so.\n",
 	.opts = detach_opts,
 	.epilog = "Exit 0 when IF is clean afterwards, 1 on a failure, 2 on usage errors.\n",
 	.run = cmd_detach,

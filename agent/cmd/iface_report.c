@@ -24,7 +24,12 @@ int kg_target_ifaces(const struct kg_cmd *cmd, const char *iface, char out[][IF_
 		fprintf(stderr, "kgate %s: no kgate datapath is pinned under %s (start 'kgate run' "
 				"first)\n",
 			cmd->name, kg_pin_root());
-	return n;
+	if (n <= KG_REPORT_MAX_IFACES)
+		return n;
+	fprintf(stderr, "kgate %s: %d interfaces are pinned under %s, more than the %d one command "
+			"walks: name one with --iface\n",
+		cmd->name, n, kg_pin_root(), KG_REPORT_MAX_IFACES);
+	return 0;
 }
 
 int kg_cmd_open_maps(const struct kg_cmd *cmd, const char *iface, struct kg_maps *m)
@@ -37,17 +42,12 @@ int kg_cmd_open_maps(const struct kg_cmd *cmd, const char *iface, struct kg_maps
 	return -1;
 }
 
-#define IFACE_OPTS                                                                                 \
-	KG_OPT_STR("iface", "IF", struct kg_iface_args, iface,                                     \
-		   "the interface (default: every pinned one)"),                                   \
-	KG_OPT_OUTPUT(struct kg_iface_args, output, kg_output_text_json,                           \
-		      "text (default), or json: with --iface one object,\n"              \
-		      "else an array of one per pinned interface")
-
-const struct kg_opt kg_iface_report_opts[] = {IFACE_OPTS, KG_OPT_END};
-const struct kg_opt kg_iface_file_opts[] = {
-	IFACE_OPTS,
-	KG_OPT_ARG("policy FILE", "FILE", struct kg_iface_args, file),
+const struct kg_opt kg_iface_report_opts[] = {
+	KG_OPT_STR("iface", "IF", struct kg_iface_args, iface,
+		   "the interface (default: every pinned one)"),
+	KG_OPT_OUTPUT(struct kg_iface_args, output, kg_output_text_json,
+		      "text (default), or json: with --iface one object,\n"
+		      "else an array of one per pinned interface"),
 	KG_OPT_END,
 };
 

@@ -12,18 +12,21 @@
 static int cmd_help(int argc, char **argv);
 
 struct help_args {
-	const char *command;
+	const char *command, *sub;
 };
 
 static const struct kg_opt help_opts[] = {
 	{.name = "COMMAND", .kind = KG_OPT_ARG, .metavar = "[COMMAND]",
 	 .off = offsetof(struct help_args, command)},
+	{.name = "SUBCOMMAND", .kind = KG_OPT_ARG, .metavar = "[SUBCOMMAND]",
+	 .off = offsetof(struct help_args, sub)},
 	KG_OPT_END,
 };
 
 static const struct kg_cmd kg_help_cmd = {
 	.name = "help",
-	.summary = "show help for a command",
+	.summary = "show help for a command (kgate help policy apply: a subcommand)",
+	.synopsis = "[COMMAND [SUBCOMMAND]]",
 	.opts = help_opts,
 	.run = cmd_help,
 };
@@ -33,6 +36,7 @@ const struct kg_cmd *const kg_commands[] = {
 	&kg_cmd_probe,
 	&kg_cmd_policy,
 	&kg_cmd_observe,
+	&kg_cmd_audit,
 	&kg_cmd_run,
 	&kg_cmd_flows,
 	&kg_cmd_stats,
@@ -79,6 +83,9 @@ static int cmd_help(int argc, char **argv)
 	cmd = find_command(a.command);
 	if (!cmd)
 		return kg_usage_error(&kg_help_cmd, "unknown command '%s'", a.command);
+	if (a.sub && !(cmd = kg_cmd_sub(cmd, a.sub)))
+		return kg_usage_error(&kg_help_cmd, "'%s' has no subcommand '%s'", a.command,
+				      a.sub);
 	kg_cmd_help(cmd, stdout);
 	return 0;
 }

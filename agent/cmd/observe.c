@@ -4,11 +4,16 @@
  * agent's observe socket (agent/audit/observe.c): on connect the agent sends the records it keeps
  * (the newest KG_OBSERVE_BACKLOG), a {"kind":"backlog_end"} marker, then every new record.
  * Or reads audit records from a file (--file: the agent's --audit-file, a dump of the
- * audit topic). Filters run here; the agent sends everything.
+ * audit topic), or every node's from the audit topic (--from-kafka: the fleet's view,
+ * agent/audit/tail.c: the newest KG_OBSERVE_BACKLOG records of each partition, or those
+ * since --since, then with --follow every new one). Filters run here; the agent sends
+ * everything.
  *
  * The text views are tables sized to their content (table.c): the backlog (or the whole
- * file) is read before anything is printed, so its widths are known; with --follow the
- * rows after it keep those widths.
+ * file) is read before anything is printed, so its widths are known, and whether the
+ * records come from more than one node (then a NODE column); with --follow the rows after
+ * it keep those widths. The audit topic's backlog comes partition by partition: it is put
+ * in time order before it is printed.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -32,7 +37,7 @@
 #define OBSERVE_TEXT_WIDTH 120
 
 struct filter {
-	const char *verdict, *topic, *principal, *region, *rule;
+	const char *verdict, *topic, *principal, *region, *rule, *node;
 };
 
 enum { OUT_TEXT, OUT_WIDE, OUT_JSON };
@@ -43,7 +48,8 @@ struct observe_args {
 	int verdict;
 	bool verdict_given;
 	struct filter f;
-	const char *socket, *file;
+	const char *socket, *file, *brokers, *audit_topic;
+	__u64 since;
 };
 
 static const char *const verdicts[] = {"allow", "reject", "reset", "drop", "redirect", "deny",
@@ -54,16 +60,20 @@ static const char *const outputs[] = {[OUT_TEXT] = "text", [OUT_WIDE] = "wide",
 static const struct kg_opt observe_opts[] = {
 	{.name = "follow", .short_name = 'f', .kind = KG_OPT_FLAG,
 	 .off = offsetof(struct observe_args, follow), .help = "keep printing new decisions"},
-	{.name = "verdict", .kind = KG_OPT_CHOICE, .metavar = "V",
-	 .off = offsetof(struct observe_args, verdict),
-	 .given_off = offsetof(struct observe_args, verdict_given), .choices = verdicts,
-	 .help = "allow, reject, reset, drop, redirect, or deny\n(any but allow)"},
+	KG_OPT_CHOICE("verdict", struct observe_args, verdict, verdict_given, verdicts,
+		      "allow, reject, reset, drop, redirect, or deny\n(any but allow)",
+		      .metavar = "V"),
 	KG_OPT_STR("topic", "T", struct observe_args, f.topic, "topic name; T* matches a prefix"),
 	KG_OPT_STR("principal", "P", struct observe_args, f.principal,
 		   "principal (SASL user or identity name)"),
 	KG_OPT_STR("region", "R", struct observe_args, f.region, "source region"),
 	KG_OPT_STR("rule", "NAME", struct observe_args, f.rule,
 		   "rule that decided (\"default\": no rule matched)"),
+	KG_OPT_STR("node", "NAME", struct observe_args, f.node,
+		   "only the records of node NAME (any kind)"),
+	KG_OPT_DURATION("since", struct observe_args, since,
+			"only records of the last DURATION (1h, 30m...);\n"
+			"--from-kafka reads from there (by time)"),
 	KG_OPT_STR("socket", "PATH", struct observe_args, socket,
 		   "the agent's socket (default RUN_DIR/observe.sock;\n"
 		   "RUN_DIR is $KGATE_RUN_DIR or " KG_RUN_DIR ")"),
@@ -71,11 +81,16 @@ static const struct kg_opt observe_opts[] = {
 		   "read audit records (JSON lines: the agent's\n"
 		   "--audit-file, the audit topic's messages) from FILE\n"
 		   "('-': stdin) instead of the agent"),
+	KG_OPT_STR("from-kafka", "BROKERS", struct observe_args, brokers,
+		   "read every node's records from the audit topic on\n"
+		   "BROKERS instead of the agent (the fleet's view)"),
+	KG_OPT_STR("audit-topic", "T", struct observe_args, audit_topic,
+		   "the audit topic (--from-kafka)"),
 	KG_OPT_OUTPUT(struct observe_args, output, outputs,
 		      "text (default): a table within 120 columns, long\n"
-		      "cells shortened with an ellipsis; wide: every column,\n"
-		      "nothing shortened; json: the records as the audit\n"
-		      "topic carries them (field list: README.md)"),
+		      "cells shortened with an ellipsis; wide: every\n"
+		      "column, nothing shortened; json: the records as\n"
+		      "the audit topic carries them (field list: README.md)"),
 	KG_OPT_END,
 };
 
@@ -89,22 +104,33 @@ const struct kg_cmd kg_cmd_observe = {
 		 "\n"
 		 "Without --follow, prints the recent records the agent keeps in memory (the\n"
 		 "newest 1024) and exits. With --follow, prints those, then every new decision\n"
-		 "until interrupted. With --file, prints the records of FILE.\n",
+		 "until interrupted. With --file, prints the records of FILE.\n"
+		 "\n"
+		 "With --from-kafka, reads the audit topic instead: every node's records, in time\n"
+		 "order (each node's are in one partition: the newest 1024 of each, or, with\n"
+		 "--since, those since then, looked up by time where the cluster can), then with\n"
+		 "--follow every new one as it arrives. A NODE column shows when the records come\n"
+		 "from more than one node (with --from-kafka --follow, always).\n",
 	.opts = observe_opts,
 	.epilog = "Filters combine with AND. Gap records (lost events) and policy changes are\n"
-		  "always printed, each as one line.\n"
-		  "Columns (text): TIME (UTC), SOURCE (the client), PRINCIPAL (with where it came\n"
-		  "from: identity or sasl; ANONYMOUS when neither), REGION, API, TOPIC (or the\n"
-		  "undecodable reason, or (request) for a request naming no topic), VERDICT\n"
-		  "(\"(audit)\": decided, not enforced), RULE. Columns are as wide as their widest\n"
-		  "cell; when a line would pass 120 columns the widest are shortened with an\n"
-		  "ellipsis, keeping their start (a topic's start is what rules and --topic T*\n"
-		  "match) or, for SOURCE, its end (the port). wide adds DESTINATION, CLIENT-ID,\n"
-		  "CORR (correlation id) and POLICY (version), shows the date and shortens nothing.\n"
+		  "always printed, each as one line (--node and --since apply to them too).\n"
+		  "Write and read records (what came of an allowed Produce or Fetch: the offsets)\n"
+		  "show as rows with TOPIC[PARTITION] and, in VERDICT, wrote or read FIRST..LAST,\n"
+		  "failed (the broker's error), or sent (acks=0: no answer); --verdict hides them.\n"
+		  "Columns (text): TIME (UTC), NODE (records of more than one node), SOURCE (the\n"
+		  "client), PRINCIPAL (with where it came from: identity or sasl; ANONYMOUS when\n"
+		  "neither), REGION, API, TOPIC (or the undecodable reason, or (request) for a\n"
+		  "request naming no topic), VERDICT (\"(audit)\": decided, not enforced), RULE.\n"
+		  "Columns are as wide as their widest cell; when a line would pass 120 columns\n"
+		  "the widest are shortened with an ellipsis, keeping their start (a topic's start\n"
+		  "is what rules and --topic T* match) or, for SOURCE, its end (the port). wide\n"
+		  "adds DESTINATION, CLIENT-ID, CORR (correlation id) and POLICY (version), shows\n"
+		  "the date and shortens nothing.\n"
 		  "-o json: one array of records (--jsonl: a record a line); with --follow the\n"
 		  "array is closed when observe is interrupted.\n"
 		  "\n"
-		  "Exit status: 0; 1 when the agent (or FILE) cannot be read; 2 on a usage error.\n",
+		  "Exit status: 0; 1 when the agent (FILE, the audit topic) cannot be read; 2 on a\n"
+		  "usage error.\n",
 	.run = cmd_observe,
 };
 
@@ -153,10 +179,22 @@ static bool wanted(const struct filter *f, const char *rec, size_t len)
 	return true;
 }
 
+/* --node and --since: every kind of record, gaps and policy changes too. */
+static bool in_window(const struct filter *f, __u64 since_ns, const char *rec, size_t len)
+{
+	char v[256];
+	__u64 ts = 0;
+
+	if (f->node && (!str_field(rec, len, "node", v, sizeof(v)) || strcmp(f->node, v)))
+		return false;
+	return !since_ns || (kg_rec_u64(rec, len, "ts_ns", &ts) && ts >= since_ns);
+}
+
 /* ---- the table -------------------------------------------------------------------------- */
 
 enum {
 	C_TIME,
+	C_NODE,
 	C_SOURCE,
 	C_DEST,
 	C_PRINCIPAL,
@@ -187,6 +225,8 @@ static const struct {
 	unsigned floor, follow;
 } columns[C__COUNT] = {
 	[C_TIME] = {"TIME", true, false, false, 0, 12},
+	/* shown only when the records come from more than one node (view_init) */
+	[C_NODE] = {"NODE", true, false, false, 8, 8},
 	/* an address cut loses which client it was: the last to give way */
 	[C_SOURCE] = {"SOURCE", true, true, true, 16, 18},
 	[C_DEST] = {"DESTINATION", false, false, false, 0, 21},
@@ -208,14 +248,14 @@ struct view {
 	struct kg_table t;
 };
 
-static void view_init(struct view *v, bool wide, bool follow)
+static void view_init(struct view *v, bool wide, bool follow, bool node)
 {
 	int n = 0;
 
 	v->wide = wide;
 	for (int c = 0; c < C__COUNT; c++) {
 		v->map[c] = -1;
-		if (!wide && !columns[c].text)
+		if ((!wide && !columns[c].text) || (c == C_NODE && !node))
 			continue;
 		v->map[c] = n;
 		v->cols[n++] = (struct kg_col){.head = columns[c].head,
@@ -284,16 +324,45 @@ static char *policy_line(const char *rec, size_t len, const char *time)
 	return line;
 }
 
+/*
+ * What came of an allowed Produce or Fetch (kinds write and read), where a decision shows
+ * its verdict: "wrote 5..9", "read 0..14", "failed (6)" (wide: with the error's name), "sent
+ * (acks=0)" (a write no answer comes to: no offsets).
+ */
+static void result_cell(const struct view *v, const char *rec, size_t len, bool write,
+			char *out, size_t n)
+{
+	__u64 first, last;
+	__s64 code = 0;
+	bool acked = true;
+	char err[64];
+
+	kg_rec_s64(rec, len, "error_code", &code);
+	kg_rec_bool(rec, len, "acked", &acked);
+	if (code) {
+		str_field(rec, len, "error", err, sizeof(err));
+		snprintf(out, n, v->wide ? "failed (%lld %s)" : "failed (%lld)", (long long)code, err);
+	} else if (!acked) {
+		snprintf(out, n, "sent (acks=0)");
+	} else if (kg_rec_u64(rec, len, write ? "base_offset" : "first_offset", &first) &&
+		   kg_rec_u64(rec, len, "last_offset", &last)) {
+		snprintf(out, n, "%s %llu..%llu", write ? "wrote" : "read", (unsigned long long)first,
+			 (unsigned long long)last);
+	} else {
+		snprintf(out, n, "%s (no offsets)", write ? "wrote" : "read");
+	}
+}
+
 /* One record as the view's cells (or a line across the table: a gap, a policy change). */
 static void record_row(const struct view *v, const char *rec, size_t len, char ***cellsp,
 		       char **linep)
 {
 	char time[64], kind[32], src[80], dst[80], pr[300], psrc[32], region[80], api[64],
 		topic[1100], tid[64], verdict[32], rule[80], reason[64], client[300], policy[160],
-		corr[24], apiv[80], vd[48], who[340];
+		corr[24], apiv[80], vd[160], who[340], node[256], head[330];
 	char *cell[C__COUNT] = {0}, **cells;
-	__u64 ver = 0, c = 0;
-	bool enforced = true, have_corr;
+	__u64 ver = 0, c = 0, part = 0;
+	bool enforced = true, have_corr, result;
 
 	*cellsp = NULL;
 	*linep = NULL;
@@ -304,8 +373,12 @@ static void record_row(const struct view *v, const char *rec, size_t len, char *
 		memmove(time, time + 11, 12);
 		time[12] = 0;
 	}
+	str_field(rec, len, "node", node, sizeof(node));
 	if (!strcmp(kind, "gap") || !strcmp(kind, "policy")) {
-		*linep = kind[0] == 'g' ? gap_line(rec, len, time) : policy_line(rec, len, time);
+		/* whose, when the view has a NODE column */
+		snprintf(head, sizeof(head), "%s%s%s", time, v->map[C_NODE] >= 0 ? "  " : "",
+			 v->map[C_NODE] >= 0 ? node : "");
+		*linep = kind[0] == 'g' ? gap_line(rec, len, head) : policy_line(rec, len, head);
 		return;
 	}
 	endpoint(src, sizeof(src), rec, len, "src_ip", "src_port");
@@ -331,28 +404,38 @@ static void record_row(const struct view *v, const char *rec, size_t len, char *
 	have_corr = kg_rec_u64(rec, len, "correlation_id", &c);
 	snprintf(corr, sizeof(corr), have_corr ? "%llu" : "-", (unsigned long long)c);
 	str_field(rec, len, "topic_id", tid, sizeof(tid));
+	result = !strcmp(kind, "write") || !strcmp(kind, "read");
 	if (!strcmp(kind, "undecodable")) {
 		str_field(rec, len, "reason", reason, sizeof(reason));
 		snprintf(topic, sizeof(topic), "undecodable: %s", reason);
-	} else if (str_field(rec, len, "topic", topic, sizeof(topic))) {
+	} else if (str_field(rec, len, "topic", topic, sizeof(topic)) || tid[0]) {
+		if (!topic[0])
+			snprintf(topic, sizeof(topic), "%s", tid);
+		/* a write or read is of one partition */
+		if (result && kg_rec_u64(rec, len, "partition", &part))
+			snprintf(topic + strlen(topic), sizeof(topic) - strlen(topic), "[%llu]",
+				 (unsigned long long)part);
 		/* wide: the id too, when the request named the topic by it */
-		if (v->wide && tid[0])
+		if (v->wide && tid[0] && strcmp(topic, tid) && strncmp(topic, tid, strlen(tid)))
 			snprintf(topic + strlen(topic), sizeof(topic) - strlen(topic), " (%s)",
 				 tid);
-	} else if (tid[0]) {
-		snprintf(topic, sizeof(topic), "%s", tid);
 	} else {
 		snprintf(topic, sizeof(topic), "(%s)", kind);
 	}
-	str_field(rec, len, "verdict", verdict, sizeof(verdict));
-	kg_rec_bool(rec, len, "enforced", &enforced);
-	snprintf(vd, sizeof(vd), "%s%s", verdict, enforced ? "" : " (audit)");
+	if (result) {
+		result_cell(v, rec, len, kind[0] == 'w', vd, sizeof(vd));
+	} else {
+		str_field(rec, len, "verdict", verdict, sizeof(verdict));
+		kg_rec_bool(rec, len, "enforced", &enforced);
+		snprintf(vd, sizeof(vd), "%s%s", verdict, enforced ? "" : " (audit)");
+	}
 	if (!str_field(rec, len, "rule", rule, sizeof(rule)))
 		snprintf(rule, sizeof(rule), "default");
 	if (!str_field(rec, len, "policy_version", policy, sizeof(policy)))
 		snprintf(policy, sizeof(policy), "-");
 
 	cell[C_TIME] = time;
+	cell[C_NODE] = node;
 	cell[C_SOURCE] = src;
 	cell[C_DEST] = dst;
 	cell[C_PRINCIPAL] = who;
@@ -419,32 +502,168 @@ static FILE *open_agent(const char *sock)
 	return in;
 }
 
+/* What observe has read and not printed yet, and how it prints. */
+struct kept_rec {
+	char *rec, *node;
+	size_t len;
+	__u64 ts, seq;
+};
+
+struct obs {
+	const struct observe_args *a;
+	struct filter f;
+	__u64 since_ns;
+	bool json, follow;
+	bool sort;	      /* the backlog in time order (the audit topic's comes by partition) */
+	bool node_always;     /* a NODE column whatever the backlog holds */
+	bool backlog;	      /* records are kept (widths, nodes, order) until the backlog ends */
+	bool many_nodes;      /* the records kept come from more than one node */
+	struct kept_rec *kept;
+	size_t nkept;
+	struct view v;
+};
+
+static void obs_emit(struct obs *o, const char *rec, size_t len)
+{
+	char **cells, *line;
+
+	if (o->json) {
+		kg_json_item();
+		printf("%.*s\n", (int)len, rec);
+	} else {
+		record_row(&o->v, rec, len, &cells, &line);
+		if (o->backlog)
+			kg_table_add(&o->v.t, cells, line);
+		else
+			kg_table_print(&o->v.t, cells, line, stdout);
+	}
+	if (o->follow)
+		fflush(stdout);
+}
+
+/* One record (kg_audit_rec_fn): filtered, then kept (the backlog) or printed. */
+static int obs_record(void *ctx, const char *rec, size_t len)
+{
+	struct obs *o = ctx;
+	struct kept_rec *k;
+	char kind[32], node[256];
+
+	if (!in_window(&o->f, o->since_ns, rec, len))
+		return 0;
+	str_field(rec, len, "kind", kind, sizeof(kind));
+	/* gaps and policy changes are not decisions: no decision filter hides them */
+	if (strcmp(kind, "gap") && strcmp(kind, "policy") && !wanted(&o->f, rec, len))
+		return 0;
+	/* a JSON stream in arrival order needs neither widths nor order: printed now */
+	if (!o->backlog || (o->json && !o->sort)) {
+		obs_emit(o, rec, len);
+		return 0;
+	}
+	str_field(rec, len, "node", node, sizeof(node));
+	if (o->nkept && strcmp(node, o->kept[0].node))
+		o->many_nodes = true;
+	o->kept = kg_grow(o->kept, o->nkept, sizeof(*o->kept));
+	if (!o->kept)
+		abort(); /* as kg_buf: observe cannot go on without memory */
+	k = &o->kept[o->nkept++];
+	*k = (struct kept_rec){.rec = strndup(rec, len), .node = strdup(node), .len = len};
+	if (!k->rec || !k->node)
+		abort();
+	kg_rec_u64(rec, len, "ts_ns", &k->ts);
+	kg_rec_u64(rec, len, "seq", &k->seq);
+	return 0;
+}
+
+static int kept_cmp(const void *x, const void *y)
+{
+	const struct kept_rec *a = x, *b = y;
+	int c;
+
+	if (a->ts != b->ts)
+		return a->ts < b->ts ? -1 : 1;
+	if ((c = strcmp(a->node, b->node)))
+		return c;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* The backlog is read: the view is chosen (a NODE column?), the rows printed in order. */
+static void obs_end_backlog(void *ctx)
+{
+	struct obs *o = ctx;
+
+	if (!o->backlog)
+		return;
+	if (o->sort)
+		qsort(o->kept, o->nkept, sizeof(*o->kept), kept_cmp);
+	view_init(&o->v, o->a->output == OUT_WIDE, o->follow, o->many_nodes || o->node_always);
+	for (size_t i = 0; i < o->nkept; i++) {
+		obs_emit(o, o->kept[i].rec, o->kept[i].len);
+		free(o->kept[i].rec);
+		free(o->kept[i].node);
+	}
+	o->nkept = 0;
+	if (!o->json && (o->v.t.nrows || o->follow)) {
+		kg_table_fit(&o->v.t);
+		kg_table_print_header(&o->v.t, stdout);
+		kg_table_flush(&o->v.t, stdout);
+	}
+	o->backlog = false;
+	fflush(stdout);
+}
+
+/* The agent's socket or a file: lines of records (the socket's backlog ends at a marker).
+ * -1 when the read failed (not when a signal ended --follow). */
+static int read_lines(struct obs *o, FILE *in)
+{
+	char *line = NULL, kind[32];
+	size_t cap = 0;
+	ssize_t len;
+
+	while (!stopped && (len = getline(&line, &cap, in)) > 0) {
+		if (line[len - 1] == '\n')
+			line[--len] = 0;
+		if (!len || line[0] != '{')
+			continue; /* a blank line in a file */
+		str_field(line, len, "kind", kind, sizeof(kind));
+		if (!strcmp(kind, "backlog_end")) {
+			if (!o->follow)
+				break;
+			obs_end_backlog(o);
+			continue;
+		}
+		obs_record(o, line, len);
+	}
+	free(line);
+	return ferror(in) && !stopped ? -1 : 0;
+}
+
 static int cmd_observe(int argc, char **argv)
 {
 	struct observe_args a = {0};
 	struct sockaddr_un sun;
-	char defsock[sizeof(sun.sun_path) + 64];
+	char defsock[sizeof(sun.sun_path) + 64], err[1024];
 	const char *sock = NULL;
-	bool follow, json, kept = true; /* rows are kept for the widths until the backlog ends */
-	struct filter f;
-	struct view v;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	FILE *in;
+	struct obs o = {.a = &a, .backlog = true};
+	FILE *in = NULL;
 	int rc;
 
 	if ((rc = kg_opt_parse(&kg_cmd_observe, argc, argv, &a)))
 		return rc;
-	f = a.f;
+	o.f = a.f;
 	if (a.verdict_given)
-		f.verdict = verdicts[a.verdict];
-	follow = a.follow;
-	json = a.output == OUT_JSON;
-	if (a.file && (a.socket || follow))
+		o.f.verdict = verdicts[a.verdict];
+	o.follow = a.follow;
+	o.json = a.output == OUT_JSON;
+	o.since_ns = a.since ? kg_wall_now_ns() - a.since : 0;
+	if (a.file && (a.socket || o.follow || a.brokers))
 		return kg_usage_error(&kg_cmd_observe, "--file reads a file: not with %s",
-				      follow ? "--follow" : "--socket");
-	if (!a.file) {
+				      o.follow ? "--follow" : a.socket ? "--socket" : "--from-kafka");
+	if (a.brokers && a.socket)
+		return kg_usage_error(&kg_cmd_observe,
+				      "--from-kafka reads the audit topic: not with --socket");
+	if (!!a.brokers != !!a.audit_topic)
+		return kg_usage_error(&kg_cmd_observe, "--from-kafka and --audit-topic go together");
+	if (!a.file && !a.brokers) {
 		sock = a.socket;
 		if (!sock) {
 			snprintf(defsock, sizeof(defsock), "%s/observe.sock", kg_run_dir());
@@ -456,67 +675,49 @@ static int cmd_observe(int argc, char **argv)
 	kg_json_doc(true);
 	if (a.file)
 		in = strcmp(a.file, "-") ? fopen(a.file, "r") : stdin;
-	else
+	else if (sock)
 		in = open_agent(sock);
-	if (!in) {
+	if (!in && !a.brokers) {
 		if (a.file)
 			fprintf(stderr, "kgate observe: %s: %s\n", a.file, strerror(errno));
 		return 1;
 	}
-	if (follow)
+	if (o.follow)
 		catch_stop();
-	view_init(&v, a.output == OUT_WIDE, follow);
-	while (!stopped && (len = getline(&line, &cap, in)) > 0) {
-		char kind[32], **cells, *gap;
-
-		if (line[len - 1] == '\n')
-			line[--len] = 0;
-		if (!len || line[0] != '{')
-			continue; /* a blank line in a file */
-		str_field(line, len, "kind", kind, sizeof(kind));
-		if (!strcmp(kind, "backlog_end")) {
-			if (!follow)
-				break;
-			if (!json) {
-				kg_table_fit(&v.t);
-				kg_table_print_header(&v.t, stdout);
-				kg_table_flush(&v.t, stdout);
-				fflush(stdout);
-			}
-			kept = false;
-			continue;
-		}
-		/* gaps and policy changes are not decisions: no filter hides them */
-		if (strcmp(kind, "gap") && strcmp(kind, "policy") && !wanted(&f, line, len))
-			continue;
-		if (json) {
-			kg_json_item();
-			printf("%s\n", line);
-		} else {
-			record_row(&v, line, len, &cells, &gap);
-			if (kept)
-				kg_table_add(&v.t, cells, gap);
-			else
-				kg_table_print(&v.t, cells, gap, stdout);
-		}
-		if (follow)
-			fflush(stdout);
-	}
 	rc = 0;
-	if (a.file && ferror(in)) {
+	if (a.brokers) {
+		struct kg_audit_tail t = {
+			.since_ns = o.since_ns,
+			.last = o.since_ns ? 0 : KG_OBSERVE_BACKLOG,
+			.follow = o.follow,
+			.stop = &stopped,
+			.fn = obs_record,
+			.caught_up = obs_end_backlog,
+			.ctx = &o,
+		};
+
+		/* each node's records are in one partition: put in time order, and new nodes
+		 * may come at any time under --follow */
+		o.sort = true;
+		o.node_always = o.follow;
+		if (kg_audit_tail_kafka(a.brokers, a.audit_topic, &t, err, sizeof(err))) {
+			fprintf(stderr, "kgate observe: %s\n", err);
+			rc = 1;
+		}
+	} else if (read_lines(&o, in) && a.file) {
 		fprintf(stderr, "kgate observe: %s: %s\n", a.file, strerror(errno));
 		rc = 1;
 	}
-	if (!json && kept && v.t.nrows) {
-		kg_table_fit(&v.t);
-		kg_table_print_header(&v.t, stdout);
-		kg_table_flush(&v.t, stdout);
-	}
-	if (follow && !stopped && !ferror(in))
+	obs_end_backlog(&o);
+	if (sock && o.follow && !stopped)
 		fprintf(stderr, "kgate observe: the agent closed the connection\n");
-	kg_table_free(&v.t);
-	free(line);
-	if (in != stdin)
+	for (size_t i = 0; i < o.nkept; i++) {
+		free(o.kept[i].rec);
+		free(o.kept[i].node);
+	}
+	free(o.kept);
+	kg_table_free(&o.v.t);
+	if (in && in != stdin)
 		fclose(in);
 	return rc;
 }

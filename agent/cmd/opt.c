@@ -110,8 +110,6 @@ static int store(const struct kg_cmd *cmd, const struct kg_opt *o, const char *s
 			if (strcmp(o->choices[i], v))
 				continue;
 			*FIELD(args, o->off, int) = i;
-			if (o->given_off)
-				*FIELD(args, o->given_off, bool) = true;
 			return 0;
 		}
 		return kg_usage_error(cmd, "%s: '%s' is not %s", spelled, v,
@@ -139,24 +137,42 @@ static int store(const struct kg_cmd *cmd, const struct kg_opt *o, const char *s
 	}
 }
 
-static const struct kg_opt *find_option(const struct kg_cmd *cmd, const char *a, size_t *namelen)
+/*
+ * The long option "--NAME" or "--NAME=VALUE" names: the one called NAME, else the one
+ * NAME begins (when only one does). NULL after a message when none or several do.
+ */
+static const struct kg_opt *find_long(const struct kg_cmd *cmd, const char *a, size_t *namelen)
 {
-	for (const struct kg_opt *o = cmd->opts; o && o->name; o++) {
-		if (kg_opt_positional(o))
-			continue;
-		if (a[1] == '-') {
-			size_t n = strcspn(a + 2, "=");
+	const struct kg_opt *found = NULL;
+	size_t n = strcspn(a + 2, "="), matches = 0;
+	char names[256];
+	size_t used = 0;
 
-			if (n == strlen(o->name) && !strncmp(a + 2, o->name, n)) {
-				*namelen = 2 + n;
-				return o;
-			}
-		} else if (o->short_name && a[1] == o->short_name && (!a[2] || kg_opt_takes_value(o))) {
-			/* -o json, or its value attached: -ojson */
-			*namelen = 2;
-			return o;
-		}
+	*namelen = 2 + n;
+	for (const struct kg_opt *o = cmd->opts; o && o->name; o++) {
+		if (kg_opt_positional(o) || strncmp(a + 2, o->name, n))
+			continue;
+		if (strlen(o->name) == n)
+			return o; /* exact: --iface even if there were an --iface-group */
+		used += snprintf(names + used, used < sizeof(names) ? sizeof(names) - used : 0,
+				 "%s--%s", matches ? ", " : "", o->name);
+		matches++;
+		found = o;
 	}
+	if (matches == 1 && n)
+		return found;
+	if (matches > 1)
+		kg_usage_error(cmd, "option '%.*s' is ambiguous: %s", (int)(2 + n), a, names);
+	else
+		kg_usage_error(cmd, "unknown option '%.*s'", (int)(2 + n), a);
+	return NULL;
+}
+
+static const struct kg_opt *find_short(const struct kg_cmd *cmd, char c)
+{
+	for (const struct kg_opt *o = cmd->opts; o && o->name; o++)
+		if (!kg_opt_positional(o) && o->short_name && o->short_name == c)
+			return o;
 	return NULL;
 }
 
@@ -179,14 +195,59 @@ static int output_mode(const struct kg_cmd *cmd, void *args, bool jsonl)
 	return 0;
 }
 
+/* What kg_opt_parse keeps while it reads argv. */
+struct parse {
+	const struct kg_cmd *cmd;
+	int argc, i; /* argv[i]: the word being read */
+	char **argv;
+	void *args;
+	unsigned char count[KG_OPT_MAX]; /* occurrences of each table entry, for the once ones */
+	bool jsonl;
+};
+
+/*
+ * One occurrence of o, spelled as the user may read it ("--policy", "-o"): its value is
+ * v (what followed '=', or a short option's letter) or else, when o takes one, the next
+ * word of argv. Stored, counted, its given flag set.
+ */
+static int occurrence(struct parse *p, const struct kg_opt *o, const char *spelled, const char *v)
+{
+	unsigned char *count = &p->count[o - p->cmd->opts];
+	int rc;
+
+	if (!v && kg_opt_takes_value(o)) {
+		if (p->i + 1 >= p->argc)
+			return kg_usage_error(p->cmd, "option '%s' needs a value", spelled);
+		v = p->argv[++p->i];
+	}
+	if (o->once && *count)
+		return kg_usage_error(p->cmd, "%s given twice (it takes one value)", spelled);
+	if ((rc = store(p->cmd, o, spelled, v, p->args)))
+		return rc;
+	if (*count < 255)
+		(*count)++;
+	if (o->given_at)
+		*FIELD(p->args, o->given_at - 1, bool) = true;
+	p->jsonl |= o->kind == KG_OPT_JSONL;
+	return 0;
+}
+
 int kg_opt_parse(const struct kg_cmd *cmd, int argc, char **argv, void *args)
 {
+	struct parse p = {.cmd = cmd, .argc = argc, .argv = argv, .args = args};
 	const struct kg_opt *o;
-	bool only_args = false, jsonl = false;
-	int nargs = 0, rc;
+	bool only_args = false;
+	int nargs = 0, rc, nopts = 0;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = NULL;
+	while (cmd->opts && cmd->opts[nopts].name)
+		nopts++;
+	if (nopts > KG_OPT_MAX) {
+		fprintf(stderr, "kgate %s: %d options, more than the parser's %d (KG_OPT_MAX)\n",
+			cmd->name, nopts, KG_OPT_MAX);
+		return 2;
+	}
+	for (p.i = 1; p.i < argc; p.i++) {
+		const char *a = argv[p.i];
 		char spelled[64];
 		size_t n;
 
@@ -195,26 +256,34 @@ int kg_opt_parse(const struct kg_cmd *cmd, int argc, char **argv, void *args)
 			continue;
 		}
 		if (only_args || a[0] != '-' || !a[1]) {
-			argv[1 + nargs++] = argv[i]; /* positionals, in order, at the front */
+			argv[1 + nargs++] = argv[p.i]; /* positionals, in order, at the front */
 			continue;
 		}
-		o = find_option(cmd, a, &n);
-		if (!o)
-			return kg_usage_error(cmd, "unknown option '%s'", a);
-		snprintf(spelled, sizeof(spelled), "%.*s", (int)n, a);
-		if (a[n] == '=' && !kg_opt_takes_value(o))
-			return kg_usage_error(cmd, "option '%s' takes no value", spelled);
-		if (a[1] != '-' && a[n])
-			v = a + n; /* -ojson */
-		else if (a[n] == '=')
-			v = a + n + 1;
-		else if (kg_opt_takes_value(o) && i + 1 < argc)
-			v = argv[++i];
-		else if (kg_opt_takes_value(o))
-			return kg_usage_error(cmd, "option '%s' needs a value", spelled);
-		if ((rc = store(cmd, o, spelled, v, args)))
-			return rc;
-		jsonl |= o->kind == KG_OPT_JSONL;
+		if (a[1] == '-') {
+			if (!(o = find_long(cmd, a, &n)))
+				return 2;
+			snprintf(spelled, sizeof(spelled), "--%s", o->name);
+			if (a[n] == '=' && !kg_opt_takes_value(o))
+				return kg_usage_error(cmd, "option '%s' takes no value", spelled);
+			if ((rc = occurrence(&p, o, spelled, a[n] == '=' ? a + n + 1 : NULL)))
+				return rc;
+			continue;
+		}
+		/* short options, clustered: -f, -fo json, -fojson; the one with a value ends it */
+		for (const char *c = a + 1; *c; c++) {
+			o = find_short(cmd, *c);
+			if (!o)
+				return kg_usage_error(cmd, "unknown option '-%c'%s%s%s", *c,
+						      c > a + 1 ? " (in '" : "", c > a + 1 ? a : "",
+						      c > a + 1 ? "')" : "");
+			snprintf(spelled, sizeof(spelled), "-%c", *c);
+			/* -ojson: the rest of the word is the value */
+			if ((rc = occurrence(&p, o, spelled,
+					     kg_opt_takes_value(o) && c[1] ? c + 1 : NULL)))
+				return rc;
+			if (kg_opt_takes_value(o))
+				break;
+		}
 	}
 	/* the positionals: ARG by ARG, then ARGS takes the rest */
 	for (int k = 0; k < nargs;) {
@@ -244,7 +313,7 @@ int kg_opt_parse(const struct kg_cmd *cmd, int argc, char **argv, void *args)
 		    (o->kind == KG_OPT_ARGS && !*FIELD(args, o->count_off, int)))
 			return kg_usage_error(cmd, "no %s given", o->name);
 	}
-	return output_mode(cmd, args, jsonl);
+	return output_mode(cmd, args, p.jsonl);
 }
 
 /* ---- help ------------------------------------------------------------------------------- */
@@ -392,9 +461,19 @@ void kg_cmd_help(const struct kg_cmd *cmd, FILE *f)
 
 /* ---- subcommands ------------------------------------------------------------------------ */
 
+const struct kg_cmd *kg_cmd_sub(const struct kg_cmd *cmd, const char *name)
+{
+	for (size_t i = 0; i < cmd->nsubs; i++)
+		if (!strcmp(cmd->subs[i]->name + strlen(cmd->name) + 1, name))
+			return cmd->subs[i];
+	return NULL;
+}
+
 int kg_cmd_dispatch(const struct kg_cmd *cmd, int argc, char **argv)
 {
+	const struct kg_cmd *sub;
 	const char *name;
+	bool help = false;
 
 	if (argc < 2) {
 		fprintf(stderr, "kgate %s: a subcommand is needed\n\n", cmd->name);
@@ -402,22 +481,22 @@ int kg_cmd_dispatch(const struct kg_cmd *cmd, int argc, char **argv)
 		return 2;
 	}
 	name = argv[1];
-	if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
+	if (!strcmp(name, "help") && argc > 2) {
+		name = argv[2]; /* kgate policy help apply: apply's help */
+		help = true;
+	} else if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
 		kg_cmd_help(cmd, stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < cmd->nsubs; i++) {
-		const struct kg_cmd *sub = cmd->subs[i];
-
-		if (strcmp(sub->name + strlen(cmd->name) + 1, name))
-			continue;
-		if (kg_wants_help(argc - 1, argv + 1)) {
-			kg_cmd_help(sub, stdout);
-			return 0;
-		}
-		return sub->run(argc - 1, argv + 1);
+	sub = kg_cmd_sub(cmd, name);
+	if (!sub) {
+		fprintf(stderr, "kgate %s: unknown subcommand '%s'\n\n", cmd->name, name);
+		kg_cmd_help(cmd, stderr);
+		return 2;
 	}
-	fprintf(stderr, "kgate %s: unknown subcommand '%s'\n\n", cmd->name, name);
-	kg_cmd_help(cmd, stderr);
-	return 2;
+	if (help || kg_wants_help(argc - 1, argv + 1)) {
+		kg_cmd_help(sub, stdout);
+		return 0;
+	}
+	return sub->run(argc - 1, argv + 1);
 }

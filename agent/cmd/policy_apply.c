@@ -34,7 +34,9 @@ static const struct kg_opt apply_opts[] = {
 		    GUARD_MAX_PER_S,
 		    "with --confirm-within: go back at once when more\n"
 		    "than N decisions a second deny (reject, reset,\n"
-		    "drop, redirect), as the datapath counts them"),
+		    "drop, redirect), as the datapath counts them:\n"
+		    "denies it does not enforce count too (monitor\n"
+		    "mode, audit: true rules, a paused policy)"),
 	KG_OPT_UINT("guard-undecodable-per-s", "N", struct apply_args, guard_undecodable, 1,
 		    GUARD_MAX_PER_S,
 		    "with --confirm-within: go back at once when more\n"
@@ -60,7 +62,9 @@ const struct kg_cmd kg_cmd_policy_apply = {
 		 "-o json also load_ms: reading, parsing and compiling FILE.\n"
 		 "\n"
 		 "With --confirm-within the agent goes back to the version that ran before unless\n"
-		 "'kgate policy confirm' comes in time, or at once when a guard trips first.\n"
+		 "'kgate policy confirm' comes in time, or at once when a guard trips first (a\n"
+		 "second apply before the first one's confirm goes back to the version before\n"
+		 "both: the output names it).\n"
 		 "While paused ('kgate policy pause') FILE goes in in monitor mode.\n",
 	.opts = apply_opts,
 	.epilog = "Every apply is a `policy` audit record (who, node, old and new version, digest):\n"

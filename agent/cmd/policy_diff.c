@@ -14,14 +14,25 @@
 
 static int policy_diff(int argc, char **argv);
 
+static const struct kg_opt diff_opts[] = {
+	KG_OPT_STR("iface", "IF", struct kg_iface_args, iface,
+		   "the interface (default: the first pinned one,\n"
+		   "in name order)"),
+	KG_OPT_OUTPUT(struct kg_iface_args, output, kg_output_text_json,
+		      "text (default), or json: one object, the\n"
+		      "interface's differences"),
+	KG_OPT_ARG("policy FILE", "FILE", struct kg_iface_args, file),
+	KG_OPT_END,
+};
+
 const struct kg_cmd kg_cmd_policy_diff = {
 	.name = "policy diff",
 	.summary = "what applying a policy file would change",
 	.about = "What applying FILE would change against the active policy of IF (the first\n"
-		 "pinned interface when omitted): version, mode, default, listeners, regions,\n"
-		 "identities, and rules added (+), removed (-), changed (~) and moved (first match:\n"
-		 "order matters), by rule name. Nothing is applied.\n",
-	.opts = kg_iface_file_opts,
+		 "pinned interface, in name order, when omitted): version, mode, default,\n"
+		 "listeners, regions, identities, and rules added (+), removed (-), changed (~)\n"
+		 "and moved (first match: order matters), by rule name. Nothing is applied.\n",
+	.opts = diff_opts,
 	.epilog = "Exit 0 (with or without differences), 1 on an error, 2 on usage errors.\n",
 	.run = policy_diff,
 };

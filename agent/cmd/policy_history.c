@@ -28,7 +28,10 @@ const struct kg_cmd kg_cmd_policy_history = {
 		 "and how (a command, or the agent's --policy FILE), '*' on the one that runs.\n"
 		 "Also whether it is paused, an apply that awaits its confirm, and the digest of\n"
 		 "what the agent last took from its --policy FILE. 'kgate policy rollback --to ID'\n"
-		 "runs one of them again.\n",
+		 "runs one of them again. By the store's journal, a version is marked\n"
+		 "'reverted' when its last run ended in a revert (not confirmed in time, or its\n"
+		 "guard tripped) and 'never ran' when it was put in but never flipped to (its\n"
+		 "apply died first); the default rollback passes over both.\n",
 	.opts = kg_iface_report_opts,
 	.epilog = "Exit 0, 1 when there is no store, 2 on usage errors.\n",
 	.run = policy_history,
@@ -43,15 +46,18 @@ static int store_ifaces(char out[][IF_NAMESIZE], int max)
 
 	if (!d)
 		return 0;
-	while ((de = readdir(d)) && n < max) {
+	while ((de = readdir(d))) {
 		char path[600];
 		struct stat st;
 
 		if (de->d_name[0] == '.' || strlen(de->d_name) >= IF_NAMESIZE)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/policies", kg_state_dir(), de->d_name);
-		if (!stat(path, &st) && S_ISDIR(st.st_mode))
-			snprintf(out[n++], IF_NAMESIZE, "%s", de->d_name);
+		if (stat(path, &st) || !S_ISDIR(st.st_mode))
+			continue;
+		if (n < max)
+			snprintf(out[n], IF_NAMESIZE, "%s", de->d_name);
+		n++; /* past max: counted, and refused by the caller */
 	}
 	closedir(d);
 	return n;
@@ -71,6 +77,25 @@ static void pending_json(const struct kg_store_state *st)
 	       st->pending.id, st->pending.revert_to, when,
 	       (unsigned long long)st->pending.guard_rejects,
 	       (unsigned long long)st->pending.guard_undecodable);
+}
+
+/* enum kg_fate as JSON says it. */
+static const char *const fate_names[] = {
+	[KG_FATE_UNKNOWN] = "unknown",
+	[KG_FATE_RAN] = "ran",
+	[KG_FATE_REVERTED] = "reverted",
+	[KG_FATE_NEVER_RAN] = "never_ran",
+};
+
+/* The text column: what became of a version, when it is not simply that it ran. */
+static void fate_text(const struct kg_version_info *v, char *out, size_t len)
+{
+	if (v->fate == KG_FATE_REVERTED)
+		snprintf(out, len, "reverted (%s)", v->reverted_reason);
+	else if (v->fate == KG_FATE_NEVER_RAN)
+		snprintf(out, len, "never ran");
+	else
+		*out = 0;
 }
 
 static void history_json(const char *iface, const struct kg_store_state *st,
@@ -101,7 +126,10 @@ static void history_json(const char *iface, const struct kg_store_state *st,
 		kg_json_fput(stdout, *v[i].user ? v[i].user : NULL);
 		printf(",\"source\":");
 		kg_json_fput(stdout, v[i].source);
-		printf(",\"current\":%s}", v[i].id == st->current ? "true" : "false");
+		printf(",\"current\":%s,\"fate\":\"%s\",\"reverted_reason\":",
+		       v[i].id == st->current ? "true" : "false", fate_names[v[i].fate]);
+		kg_json_fput(stdout, *v[i].reverted_reason ? v[i].reverted_reason : NULL);
+		printf("}");
 	}
 	printf("]}\n");
 }
@@ -137,11 +165,14 @@ static void history_text(const char *iface, const struct kg_store_state *st,
 	printf("    %-*s  %-*s  %-*s  %-24s  %-*s  %s\n", wid, "ID", wver, "VERSION",
 	       7 + HISTORY_DIGEST_HEX, "DIGEST", "WHEN", wuser, "USER", "SOURCE");
 	for (int i = 0; i < n; i++) {
+		char fate[64];
+
 		kg_time_text(v[i].time_ns, when, sizeof(when));
-		printf("  %c %-*u  %-*s  %-*.*s  %-24s  %-*s  %s\n",
+		fate_text(&v[i], fate, sizeof(fate));
+		printf("  %c %-*u  %-*s  %-*.*s  %-24s  %-*s  %s%s%s\n",
 		       v[i].id == st->current ? '*' : ' ', wid, v[i].id, wver, v[i].version,
 		       7 + HISTORY_DIGEST_HEX, 7 + HISTORY_DIGEST_HEX, v[i].digest, when, wuser,
-		       v[i].user, v[i].source);
+		       v[i].user, v[i].source, *fate ? ": " : "", fate);
 	}
 }
 
@@ -160,6 +191,9 @@ static int history_one(const char *iface, bool json)
 		return 1;
 	}
 	kg_store_state(iface, &st);
+	if ((e = kg_store_fates(iface, v, n)))
+		fprintf(stderr, "kgate policy history: %s: reading the journal: %s\n", iface,
+			strerror(-e));
 	if (!st.current && !kg_runtime_maps(iface, &m, err, sizeof(err))) {
 		/* a store kept before `current` existed: what the maps run */
 		struct kg_config cfg;
@@ -193,6 +227,12 @@ static int policy_history(int argc, char **argv)
 		n = 1;
 	} else if (!(n = store_ifaces(ifaces, KG_REPORT_MAX_IFACES))) {
 		fprintf(stderr, "kgate policy history: no policy store under %s\n", kg_state_dir());
+		return 1;
+	} else if (n > KG_REPORT_MAX_IFACES) {
+		fprintf(stderr,
+			"kgate policy history: %d policy stores under %s, more than the %d one "
+			"command walks: name one with --iface\n",
+			n, kg_state_dir(), KG_REPORT_MAX_IFACES);
 		return 1;
 	}
 	for (int i = 0; i < n; i++)

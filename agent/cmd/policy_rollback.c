@@ -18,8 +18,8 @@ static const struct kg_opt rollback_opts[] = {
 		      "text (default), or json: one object per interface\nand line"),
 	KG_OPT_UINT("to", "ID", struct rollback_args, to, 1, 4294967295ul,
 		    "the version id to run ('kgate policy history' lists\n"
-		    "them); default: the newest one older than the\n"
-		    "current version"),
+		    "them); default: the one that ran before the\n"
+		    "current version (by the store's journal)"),
 	KG_OPT_END,
 };
 
@@ -29,14 +29,17 @@ const struct kg_cmd kg_cmd_policy_rollback = {
 	.name = "policy rollback",
 	.summary = "run a version kept in the policy store again",
 	.about = "Goes back to a version the policy store of IF keeps: --to ID, or by default the\n"
-		 "newest version older than the one that runs (a second rollback goes one further\n"
-		 "back). The version keeps its id, so records decided under it name the same text.\n"
-		 "Written into the inactive generation, then one flip, like 'kgate policy apply';\n"
-		 "a pause stays. Ends an apply that awaited its confirm.\n",
+		 "version that ran before the one that runs, as the store's journal tells it (a\n"
+		 "second rollback goes one further back). Never by default to a version that\n"
+		 "was reverted (not confirmed in time, or its guard tripped) or that never ran;\n"
+		 "'kgate policy history' marks those. The version keeps its id, so records\n"
+		 "decided under it name the same text. Written into the inactive generation,\n"
+		 "then one flip, like 'kgate policy apply'; a pause stays. Ends an apply that\n"
+		 "awaited its confirm.\n",
 	.opts = rollback_opts,
 	.epilog = "Recorded as a `policy` audit record (step rollback). Exit 0 when done\n"
-		  "everywhere, 1 on an error (no such version, it already runs), 2 on usage\n"
-		  "errors.\n",
+		  "everywhere, 1 on an error (no such version, it already runs, nothing ran\n"
+		  "before it), 2 on usage errors.\n",
 	.run = policy_rollback,
 };
 

@@ -23,7 +23,7 @@ bool kg_agent_serves(const char *iface)
 
 	/* the agent holds RUN_DIR/IF.lock while it runs (kgate run, lock_ifaces) */
 	snprintf(lock, sizeof(lock), "%s/%s.lock", kg_run_dir(), iface);
-	fd = open(lock, O_RDONLY | O_CLOEXEC);
+	fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return false;
 	held = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
@@ -62,6 +62,14 @@ void kg_change_print(const char *iface, const struct kg_change *c, bool json, un
 		printf(",\"mode\":\"%s\",\"paused\":%s,\"confirm_by\":", kg_mode_name(c->mode),
 		       c->paused ? "true" : "false");
 		kg_json_fput(stdout, *when ? when : NULL);
+		printf(",\"revert_to\":");
+		if (*when) {
+			printf("{\"version\":");
+			kg_json_fput(stdout, c->revert_to_version);
+			printf(",\"version_id\":%u}", c->revert_to);
+		} else {
+			printf("null");
+		}
 		if (c->step == KG_STEP_APPLY)
 			printf(",\"rules\":%u,\"load_ms\":%.1f", nrules, load_ms);
 		printf(",\"write_us\":%.1f,\"swap_us\":%.1f}\n", c->write_us, c->swap_us);
@@ -98,10 +106,12 @@ void kg_change_print(const char *iface, const struct kg_change *c, bool json, un
 		       iface);
 	if (c->step == KG_STEP_PAUSE)
 		printf("%s: paused: nothing is enforced until 'kgate policy resume'\n", iface);
+	/* a second apply before the first one's confirm goes back past both, to the last
+	 * confirmed version: said by id, not as "the version before it" */
 	if (*when)
-		printf("%s: goes back to the version before it at %s unless 'kgate policy confirm "
+		printf("%s: goes back to \"%s\" (version id %u) at %s unless 'kgate policy confirm "
 		       "--iface %s' comes first\n",
-		       iface, when, iface);
+		       iface, c->revert_to_version, c->revert_to, when, iface);
 	if (c->superseded)
 		printf("%s: version %u, which awaited a confirm, is superseded (its confirm is no "
 		       "longer needed)\n",
@@ -113,9 +123,12 @@ int kg_policy_step(const struct kg_cmd *cmd, const char *iface, const struct kg_
 {
 	char ifaces[KG_REPORT_MAX_IFACES][IF_NAMESIZE], err[1024];
 	int n = kg_target_ifaces(cmd, iface, ifaces), rc = n ? 0 : 1;
+	struct kg_change_req held = *rq;
 
 	kg_json_doc(!iface);
 
+	/* a SIGINT or SIGTERM waits for the change to be whole (an intent covers SIGKILL) */
+	held.hold_signals = true;
 	for (int i = 0; i < n; i++) {
 		struct kg_change c;
 		struct kg_maps m;
@@ -124,7 +137,7 @@ int kg_policy_step(const struct kg_cmd *cmd, const char *iface, const struct kg_
 			rc = 1;
 			continue;
 		}
-		if (kg_store_change(ifaces[i], &m, rq, &c, err, sizeof(err))) {
+		if (kg_store_change(ifaces[i], &m, &held, &c, err, sizeof(err))) {
 			fprintf(stderr, "kgate %s: %s\n", cmd->name, err);
 			rc = 1;
 		} else {

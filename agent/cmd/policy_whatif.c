@@ -9,9 +9,16 @@
  * What the datapath would decide is rebuilt from each record as the datapath builds it:
  * the region and an identity principal from the source address under FILE's CIDRs, a SASL
  * principal as recorded, the client.id and operation as recorded; a request that names
- * no topic is decided by FILE's rules that name none, and a reject of one enforces as a
- * reset. Undecodable frames (decided by the listener, not by rules), connection and
- * session records, and topics named only by id are counted as not replayed.
+ * no topic is decided by the reference evaluator with no topic (the rules that say
+ * `topics: none`, and those for any topic), and a reject of one enforces as a reset, as
+ * does a reject of CreateAcls or DeleteAcls (the datapath cannot poison those); a record
+ * on a port FILE does not listen on would pass undecided. Undecodable frames (decided by
+ * the listener, not by rules), connection and session records, and topics named only by
+ * id are counted as not replayed.
+ *
+ * What was not recorded cannot be replayed: each record's policy version is looked up
+ * in this host's policy store, and the output says which of them recorded no allows
+ * (audit.allow none), or could not be looked up.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -21,6 +28,7 @@
 #include "agent/audit/internal.h"
 #include "agent/cmd/cmd.h"
 #include "agent/policy/store.h"
+#include "bpf/kafka_layouts.h"
 
 /* Examples kept per change of outcome (--examples); rows per table in the text output. */
 #define WHATIF_EXAMPLES_DEFAULT 3
@@ -30,13 +38,16 @@
 #define WHATIF_RATES 16
 /* An outcome: a verdict, enforced or not (KG_ACT__COUNT x 2). */
 #define OUTCOMES (KG_ACT__COUNT * 2)
+/* Policy versions the records name, looked up in the store; more are counted as "other". */
+#define WHATIF_VERSIONS 64
+/* The rule key of a record on a port FILE does not listen on. */
+#define NOT_A_LISTENER "(not a listener)"
 
 struct whatif_args {
 	int output;
 	const char *policy, *file, *brokers, *topic, *node;
 	__u64 since;
 	unsigned long examples;
-	bool examples_given;
 };
 
 static const struct kg_opt whatif_opts[] = {
@@ -79,8 +90,15 @@ const struct kg_cmd kg_cmd_policy_whatif = {
 		 "estimates. Regions and identity principals are taken from each source address\n"
 		 "under FILE's CIDRs; SASL principals, client ids and operations as recorded.\n"
 		 "Not replayed (counted apart): undecodable frames, connection and session\n"
-		 "records, topics named only by id. Records are read as kgate writes them: one\n"
-		 "JSON object a line.\n",
+		 "records, topics named only by id. A record on a port FILE does not listen on\n"
+		 "would pass undecided (counted so). Records are read as kgate writes them: one\n"
+		 "JSON object a line.\n"
+		 "\n"
+		 "Only what was recorded is replayed: under a policy with audit.allow none, the\n"
+		 "requests it allowed left no record, and what FILE would do to them cannot be\n"
+		 "seen. Each record's policy version is looked up in this host's policy store\n"
+		 "and the output names the versions that recorded no allows, and how many\n"
+		 "records are of versions it does not keep (other nodes', pruned ones).\n",
 	.opts = whatif_opts,
 	.epilog = "Exit 0, 1 when FILE is invalid or the records cannot be read, 2 on usage\n"
 		  "errors.\n",
@@ -202,12 +220,25 @@ struct rate {
 	__u64 one_in, records;
 };
 
+/* A policy version the records name, as this host's store knows it. */
+struct seen_version {
+	__u32 id;
+	char version[128];
+	enum { V_UNKNOWN, V_ALLOWS, V_NO_ALLOWS } allows; /* recorded its allows? */
+	__u64 records;
+};
+
 struct whatif {
 	const struct whatif_args *a;
 	const struct kg_policy *p;
-	struct kg_policy notopic; /* FILE's rules that name no topic (requests without one) */
-	int *notopic_index;	  /* their index in FILE */
 	__u64 since_ns;
+	struct kg_names_cache *names; /* this host's store: what each version recorded */
+	struct seen_version versions[WHATIF_VERSIONS];
+	int nversions;
+	__u64 versions_other;
+	double not_listener; /* decisions on ports FILE does not listen on */
+	__u16 not_listener_ports[KG_MAX_LISTENERS];
+	int nnot_listener_ports;
 
 	__u64 records, replayed, other_kinds;
 	__u64 skipped_undecodable, skipped_connection, skipped_session, skipped_topic_id,
@@ -298,6 +329,83 @@ static int src_addr(const char *rec, size_t len, __u8 *family, __u8 addr[16])
 	return inet_pton(fam == 6 ? AF_INET6 : AF_INET, ip, addr) == 1 ? 0 : -1;
 }
 
+/* Whether FILE listens on port: elsewhere the datapath passes traffic undecided. */
+static bool listens(const struct kg_policy *p, __u16 port)
+{
+	for (int i = 0; i < p->nlisteners; i++)
+		if (p->listeners[i].port == port)
+			return true;
+	return false;
+}
+
+static void note_port(struct whatif *w, __u16 port)
+{
+	for (int i = 0; i < w->nnot_listener_ports; i++)
+		if (w->not_listener_ports[i] == port)
+			return;
+	if (w->nnot_listener_ports < KG_MAX_LISTENERS)
+		w->not_listener_ports[w->nnot_listener_ports++] = port;
+}
+
+/*
+ * A version as this host's store keeps it, or NULL. A version id names a policy of this
+ * host only, so its version string must match too (another node's records, a store made
+ * anew: not known). Valid until the next lookup (the cache holds a few).
+ */
+static const struct kg_stored_policy *stored(struct whatif *w, const struct seen_version *sv)
+{
+	const struct kg_stored_policy *sp = w->names ? kg_names_lookup(w->names, sv->id) : NULL;
+
+	return sp && !strcmp(sp->p.version, sv->version) ? sp : NULL;
+}
+
+/* The record's policy version, looked up once: did it record its allows? */
+static struct seen_version *note_version(struct whatif *w, const char *rec, size_t len)
+{
+	struct seen_version *sv = NULL;
+	const struct kg_stored_policy *sp;
+	char version[128] = "";
+	__u64 id = 0;
+
+	kg_rec_u64(rec, len, "version_id", &id);
+	kg_rec_str(rec, len, "policy_version", version, sizeof(version));
+	for (int i = 0; i < w->nversions && !sv; i++)
+		if (w->versions[i].id == id && !strcmp(w->versions[i].version, version))
+			sv = &w->versions[i];
+	if (!sv) {
+		if (w->nversions == WHATIF_VERSIONS) {
+			w->versions_other++;
+			return NULL;
+		}
+		sv = &w->versions[w->nversions++];
+		sv->id = (__u32)id;
+		snprintf(sv->version, sizeof(sv->version), "%s", version);
+		sp = stored(w, sv);
+		sv->allows = !sp ? V_UNKNOWN : sp->p.audit_allow ? V_ALLOWS : V_NO_ALLOWS;
+	}
+	sv->records++;
+	return sv;
+}
+
+/*
+ * Whether a recorded reset is the datapath's reject (its name had passed in an earlier
+ * segment: nothing left to poison): the rule that decided it rejects in the recorded
+ * version, or that version is not known (then taken so).
+ */
+static bool reset_of_reject(struct whatif *w, const struct seen_version *sv, const char *rule)
+{
+	const struct kg_stored_policy *sp = sv ? stored(w, sv) : NULL;
+
+	if (!sp)
+		return true;
+	if (!*rule)
+		return sp->p.default_action == KG_ACT_REJECT;
+	for (int i = 0; i < sp->p.nrules; i++)
+		if (!strcmp(sp->p.rules[i].name, rule))
+			return sp->p.rules[i].action == KG_ACT_REJECT;
+	return true;
+}
+
 static int on_record(void *ctx, const char *rec, size_t len)
 {
 	struct whatif *w = ctx;
@@ -305,7 +413,8 @@ static int on_record(void *ctx, const char *rec, size_t len)
 		principal[KD_USER_MAX + 1], client[KD_CLIENT_ID_MAX + 1], node[256], oldrule[64],
 		version[128] = "";
 	const char *region, *who, *new_rule = NULL;
-	__u64 ts = 0, sample = 1;
+	__u64 ts = 0, sample = 1, api = ~0ull, port = 0;
+	struct seen_version *sv;
 	bool enforced = true, has_client, has_topic;
 	int act, ri = -1, v, opi, before, after;
 	double wt;
@@ -376,25 +485,42 @@ static int on_record(void *ctx, const char *rec, size_t len)
 	else
 		who = kg_ref_principal_of(w->p, family, addr);
 	has_client = kg_rec_str(rec, len, "client_id", client, sizeof(client));
-	if (has_topic) {
-		act = kg_ref_decide(w->p, who, region, has_client ? client : NULL, (__u8)opi, topic,
-				    &ri);
+	kg_rec_u64(rec, len, "api_key", &api);
+	before = outcome(v, enforced);
+	sv = note_version(w, rec, len);
+	if (!kg_rec_u64(rec, len, "dst_port", &port) || !listens(w->p, (__u16)port)) {
+		/* FILE does not listen there: the datapath passes it, decides nothing */
+		act = KG_ACT_ALLOW;
+		after = outcome(act, true);
+		new_rule = NOT_A_LISTENER;
+		w->not_listener += wt;
+		note_port(w, (__u16)port);
 	} else {
-		act = kg_ref_decide(&w->notopic, who, region, has_client ? client : NULL, (__u8)opi,
-				    "", &ri);
-		ri = ri >= 0 ? w->notopic_index[ri] : -1;
-	}
-	if (ri >= 0)
-		new_rule = w->p->rules[ri].name;
-	{
-		bool enf = w->p->mode == KG_MODE_ENFORCE && !(ri >= 0 && w->p->rules[ri].audit);
+		bool enf;
 
-		/* an enforced reject of a request with no topic has nothing to poison: reset */
-		if (enf && act == KG_ACT_REJECT && !has_topic)
+		/*
+		 * No topic: the reference's own reading of a request that names none (rules
+		 * of `topics: none` and rules of any topic match it). TODO: a request about
+		 * all topics (a null Metadata list...) once records tell it apart.
+		 */
+		act = kg_ref_decide(w->p, who, region, has_client ? client : NULL, (__u8)opi,
+				    has_topic ? topic : NULL, &ri);
+		if (ri >= 0)
+			new_rule = w->p->rules[ri].name;
+		enf = w->p->mode == KG_MODE_ENFORCE && !(ri >= 0 && w->p->rules[ri].audit);
+		/* an enforced reject that the datapath cannot poison resets: a request with no
+		 * topic, and CreateAcls/DeleteAcls (a poisoned name would create or delete an
+		 * ACL for it and succeed) */
+		if (enf && act == KG_ACT_REJECT &&
+		    (!has_topic || api == KAFKA_CREATE_ACLS || api == KAFKA_DELETE_ACLS))
+			act = KG_ACT_RESET;
+		/* and a reject whose name had passed in an earlier segment: a recorded reset
+		 * under a reject rule is that, the same outcome */
+		if (enf && act == KG_ACT_REJECT && before == outcome(KG_ACT_RESET, true) &&
+		    reset_of_reject(w, sv, oldrule))
 			act = KG_ACT_RESET;
 		after = outcome(act, enf);
 	}
-	before = outcome(v, enforced);
 	w->replayed++;
 	w->decisions += wt;
 	if (before != after)
@@ -491,6 +617,54 @@ static void sampling_json(const struct whatif *w)
 	       (unsigned long long)w->rates_other, (unsigned long long)w->unknown_sample);
 }
 
+/* What was not recorded, and traffic FILE would not decide (JSON). */
+static void coverage_json(const struct whatif *w)
+{
+	static const char *const allows[] = {"null", "true", "false"};
+
+	printf(",\"not_listener\":{\"decisions\":%.0f,\"ports\":[", w->not_listener);
+	for (int i = 0; i < w->nnot_listener_ports; i++)
+		printf("%s%u", i ? "," : "", w->not_listener_ports[i]);
+	printf("]},\"recorded_versions\":[");
+	for (int i = 0; i < w->nversions; i++) {
+		printf("%s{\"policy_version\":", i ? "," : "");
+		kg_json_fput(stdout, *w->versions[i].version ? w->versions[i].version : NULL);
+		printf(",\"version_id\":%u,\"records\":%llu,\"allows_recorded\":%s}",
+		       w->versions[i].id, (unsigned long long)w->versions[i].records,
+		       allows[w->versions[i].allows]);
+	}
+	printf("],\"other_versions_records\":%llu", (unsigned long long)w->versions_other);
+}
+
+/* The same in text: said only when it matters. */
+static void coverage_text(const struct whatif *w)
+{
+	__u64 unknown = w->versions_other;
+
+	if (w->not_listener) {
+		printf("  %.0f decisions on ports FILE does not listen on (", w->not_listener);
+		for (int i = 0; i < w->nnot_listener_ports; i++)
+			printf("%s%u", i ? ", " : "", w->not_listener_ports[i]);
+		printf("): they would pass undecided\n");
+	}
+	for (int i = 0; i < w->nversions; i++) {
+		const struct seen_version *v = &w->versions[i];
+
+		if (v->allows == V_UNKNOWN)
+			unknown += v->records;
+		if (v->allows != V_NO_ALLOWS)
+			continue;
+		printf("  allows not recorded: %llu records are of \"%s\" (version id %u), whose "
+		       "audit.allow is none: traffic it allowed left no record, and what FILE "
+		       "would change of it is not seen here\n",
+		       (unsigned long long)v->records, v->version, v->id);
+	}
+	if (unknown)
+		printf("  %llu records are of versions this host's policy store does not keep: "
+		       "whether their allows were recorded is not known\n",
+		       (unsigned long long)unknown);
+}
+
 static void print_json(struct whatif *w)
 {
 	char since[40];
@@ -518,6 +692,7 @@ static void print_json(struct whatif *w)
 	       (unsigned long long)w->records, (unsigned long long)w->replayed, w->decisions,
 	       w->changed, w->rule_changed);
 	sampling_json(w);
+	coverage_json(w);
 	printf(",\"not_replayed\":{\"undecodable\":%llu,\"connection\":%llu,\"session\":%llu,"
 	       "\"topic_id_only\":%llu,\"unreadable\":%llu,\"before_since\":%llu,"
 	       "\"not_decisions\":%llu}",
@@ -600,6 +775,7 @@ static void print_text(struct whatif *w)
 		       (unsigned long long)w->skipped_session,
 		       (unsigned long long)w->skipped_topic_id,
 		       (unsigned long long)w->skipped_unreadable);
+	coverage_text(w);
 	printf("\n%.0f of %.0f decisions would change outcome (%.1f%%)%s", w->changed, w->decisions,
 	       w->decisions ? 100 * w->changed / w->decisions : 0, w->nrates ? ", estimated" : "");
 	if (w->rule_changed)
@@ -660,22 +836,7 @@ static int policy_whatif(int argc, char **argv)
 	w.a = &a;
 	w.p = &f.p;
 	w.since_ns = a.since ? kg_wall_now_ns() - a.since : 0;
-	/* FILE as it decides requests that name no topic: its rules without topics, in order */
-	w.notopic = f.p;
-	w.notopic.rules = calloc(f.p.nrules + 1, sizeof(*w.notopic.rules));
-	w.notopic_index = calloc(f.p.nrules + 1, sizeof(int));
-	if (!w.notopic.rules || !w.notopic_index) {
-		fprintf(stderr, "kgate policy whatif: out of memory\n");
-		rc = 1;
-		goto out;
-	}
-	w.notopic.nrules = 0;
-	for (int i = 0; i < f.p.nrules; i++) {
-		if (f.p.rules[i].ntopics)
-			continue;
-		w.notopic_index[w.notopic.nrules] = i;
-		w.notopic.rules[w.notopic.nrules++] = f.p.rules[i];
-	}
+	w.names = kg_names_cache_new();
 	if (a.file)
 		e = kg_audit_read_file(a.file, on_record, &w, err, sizeof(err));
 	else
@@ -701,8 +862,7 @@ out:
 	table_free(&w.principals);
 	table_free(&w.topics);
 	table_free(&w.verdicts);
-	free(w.notopic.rules);
-	free(w.notopic_index);
+	kg_names_cache_free(w.names);
 	kg_policy_file_free(&f);
 	return rc;
 }

@@ -32,6 +32,13 @@ struct probe_args {
 
 static const char *const xdp_modes[] = {"native", "generic", NULL};
 
+/*
+ * --duration's largest value: a year of seconds. A probe meant to run longer runs until
+ * SIGINT/SIGTERM (no --duration); a larger number is a usage error, never a deadline that
+ * overflows (SECONDS * 1000 ms must fit, with the clock, in 64 bits).
+ */
+#define PROBE_DURATION_MAX_S (366ul * 24 * 3600)
+
 static const struct kg_opt probe_opts[] = {
 	KG_OPT_STR("iface", "IF", struct probe_args, iface, "the interface", .required = true),
 	KG_OPT_UINT("port", "PORT", struct probe_args, port, 1, 65535,
@@ -39,8 +46,8 @@ static const struct kg_opt probe_opts[] = {
 	KG_OPT_CHOICE("xdp-mode", struct probe_args, xdp_mode, xdp_mode_given, xdp_modes,
 		      "XDP attach mode (default native)"),
 	KG_OPT_UINT("count", "N", struct probe_args, count, 1, LONG_MAX, "stop after N events"),
-	KG_OPT_UINT("duration", "SECONDS", struct probe_args, duration, 1, LONG_MAX,
-		    "stop after SECONDS"),
+	KG_OPT_UINT("duration", "SECONDS", struct probe_args, duration, 1, PROBE_DURATION_MAX_S,
+		    "stop after SECONDS (at most a year)"),
 	KG_OPT_OUTPUT(struct probe_args, output, kg_output_text_json,
 		      "text (default) or json: an array of events, closed\n"
 		      "when the probe stops"),
@@ -160,6 +167,9 @@ static int cmd_probe(int argc, char **argv)
 			goto cleanup;
 		}
 	}
+	/* why it stopped: a script waiting for N events can tell them from a timeout */
+	fprintf(stderr, "kgate probe: stopped: %s\n",
+		!out.left ? "--count events printed" : stop ? "signal" : "--duration reached");
 	rc = 0;
 cleanup:
 	ring_buffer__free(rb);

@@ -8,7 +8,9 @@
  *
  * The datapath sends a packet's events as one record with BPF_RB_NO_WAKEUP (a wakeup per
  * record would cost more than the decisions), so the ring buffers are drained on a
- * timer, not on epoll; agent/datapath/events.h splits each record into its events.
+ * timer, not on epoll; agent/datapath/events.h splits each record into its events. Each
+ * drain is written to the sinks in batches, and a batch leaves the ring buffer only once
+ * it is written (kg_evring, kg_audit_batch_*).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,18 +51,23 @@
 #define RUN_CLOSED_S 10
 
 struct run_args {
+	/* first, at offset 0, on purpose: a given flag there is one too (KG_OPT_GIVEN), and
+	 * the CLI tests of --xdp-mode with --tc-ingress keep it so */
+	bool xdp_mode_given;
 	const char *ifaces[RUN_MAX_IFACES];
 	int nifaces;
 	const char *policy, *quarantine, *brokers, *topic, *file, *spool_dir, *metrics_addr, *node;
 	int xdp_mode; /* index in xdp_modes */
-	bool xdp_mode_given, tc_ingress, detach_on_exit;
+	bool tc_ingress, detach_on_exit;
 	unsigned long max_flows, flow_pool, flow_timeout;
 };
 
 static const char *const xdp_modes[] = {"native", "generic", NULL};
 
+_Static_assert(RUN_MAX_IFACES == 8, "--iface's help says how many interfaces one agent serves");
+
 static const struct kg_opt run_opts[] = {
-	KG_OPT_LIST("iface", "IF", struct run_args, ifaces, nifaces, RUN_MAX_IFACES,
+	KG_OPT_LIST("iface", "IF", struct run_args, ifaces, nifaces,
 		    "broker-facing interface (repeatable, up to 8)", .required = true),
 	KG_OPT_STR("policy", "FILE", struct run_args, policy,
 		   "policy file (YAML; see 'kgate policy check'): seeds\n"
@@ -174,7 +181,7 @@ struct run {
 	struct kg_metrics *metrics;
 	struct kg_names_cache *names;
 	__u32 flow_timeout;                      /* seconds (--flow-timeout) */
-	struct ring_buffer *rb;
+	struct kg_evring *rings;
 	unsigned long long events;
 	unsigned long long bad_records; /* ring-buffer records that were not event lists */
 };
@@ -188,7 +195,7 @@ static void on_decision(void *ctx, const struct kg_event *e)
 }
 
 /* One ring-buffer record: the decision events of one packet. */
-static int on_record(void *ctx, void *data, size_t size)
+static int on_record(void *ctx, const void *data, size_t size)
 {
 	struct run *r = ctx;
 
@@ -198,6 +205,23 @@ static int on_record(void *ctx, void *data, size_t size)
 		      "agent knows (a datapath of another version?): skipped, and later ones "
 		      "counted", size);
 	return 0;
+}
+
+/* The records read since the last commit are in the sinks: they may leave the ring. */
+static void on_commit(void *ctx)
+{
+	struct run *r = ctx;
+
+	kg_audit_batch_end(r->audit);
+	kg_audit_batch_begin(r->audit);
+}
+
+/* Every ring buffer to its end, written to the sinks in batches. */
+static void drain(struct run *r)
+{
+	kg_audit_batch_begin(r->audit);
+	kg_evring_consume(r->rings); /* on_record never stops it */
+	kg_audit_batch_end(r->audit);
 }
 
 /* The rules between options that the table cannot say. 0 or the usage exit code. */
@@ -225,12 +249,12 @@ static int lock_ifaces(const struct run_args *a)
 		int fd;
 
 		snprintf(lock, sizeof(lock), "%s/%s.lock", kg_run_dir(), a->ifaces[i]);
-		fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+		/* 0600: no other user can open it, and so none can hold it to keep agents out */
+		fd = kg_lock_file(lock, LOCK_EX | LOCK_NB);
+		if (fd < 0) {
 			kg_run_log("%s: %s", a->ifaces[i],
-			      fd >= 0 && errno == EWOULDBLOCK
-				      ? "another 'kgate run' serves this interface"
-				      : strerror(errno));
+			      fd == -EWOULDBLOCK ? "another 'kgate run' serves this interface"
+						 : strerror(-fd));
 			return -1;
 		}
 		/* kept open (and locked) until exit */
@@ -305,22 +329,23 @@ static int open_sinks(struct run *r, const struct run_args *a)
 		kg_run_log("audit: %s", err);
 		return -1;
 	}
-	ms.audit = r->audit;
+	ms.audit = r->audit; /* read at each scrape: the audit pipeline comes first */
 	if (a->metrics_addr && !(r->metrics = kg_metrics_open(a->metrics_addr, &ms, err,
 							      sizeof(err)))) {
-		kg_run_log("audit: %s", err);
+		kg_run_log("metrics: %s", err);
+		return -1;
+	}
+	r->rings = kg_evring_new(on_record, on_commit, r);
+	if (!r->rings) {
+		kg_run_log("out of memory");
 		return -1;
 	}
 	for (int i = 0; i < r->nrt; i++) {
-		int e = 0;
+		int e = kg_evring_add(r->rings, r->rt[i].maps.events);
 
-		if (!r->rb)
-			r->rb = ring_buffer__new(r->rt[i].maps.events, on_record, r, NULL);
-		else
-			e = ring_buffer__add(r->rb, r->rt[i].maps.events, on_record, r);
-		if (!r->rb || e) {
+		if (e) {
 			kg_run_log("%s: opening the event ring buffer: %s", r->rt[i].iface,
-			      strerror(errno));
+				   strerror(-e));
 			return -1;
 		}
 	}
@@ -367,8 +392,7 @@ static void main_loop(struct run *r)
 				   e ? strerror(-e) : "");
 		}
 		kg_run_policy_poll(&r->policy);
-		if (ring_buffer__consume(r->rb) < 0 && errno != EINTR)
-			kg_run_log("ring buffer: %s", strerror(errno));
+		drain(r);
 		now = kg_now_ms();
 		if (now - last_gap >= RUN_GAP_CHECK_MS) {
 			kg_audit_check_gaps(r->audit);
@@ -382,20 +406,25 @@ static void main_loop(struct run *r)
 		if (kg_metrics_poll_with(r->metrics, r->audit, RUN_POLL_MS))
 			kg_run_log("poll: %s", strerror(errno));
 	}
-	ring_buffer__consume(r->rb); /* what the datapath submitted before the signal */
+	drain(r); /* what the datapath submitted before the signal */
 	kg_run_log("%s: stopping after %llu events (%llu unreadable records)", strsignal(stop_sig),
 	      r->events, r->bad_records);
 }
 
-/* Closes everything; detaches when asked. The exit code: rc, or 1 when a detach failed. */
+/*
+ * Closes everything; detaches when asked. The exit code: rc, or 1 when a detach failed.
+ * After a setup failure (rc != 0) Kafka gets no time: nothing was shipped yet, what the
+ * pipeline holds stays spooled for the next agent, and a mistyped option (a --metrics-addr
+ * in use) must not keep the operator waiting on an unreachable audit broker.
+ */
 static int shut_down(struct run *r, const struct run_args *a, int rc)
 {
 	char err[1024];
 
-	ring_buffer__free(r->rb);
+	kg_evring_free(r->rings);
 	kg_metrics_close(r->metrics);
 	if (r->audit)
-		kg_audit_close(r->audit, RUN_CLOSE_MS);
+		kg_audit_close(r->audit, rc ? 0 : RUN_CLOSE_MS);
 	for (int i = 0; i < r->nrt; i++) {
 		kg_runtime_close(&r->rt[i]);
 		if (rc == 0 && a->detach_on_exit) {

@@ -5,7 +5,8 @@
  * What lives where:
  *   <pin root>/<iface>/           every map (libbpf pins them by name: pin_root_path),
  *                                 prog_xdp or prog_tc_ingress, prog_tc_egress, link_xdp
- *   <state dir>/<iface>/attach    what detach must undo that no pin says (clsact created)
+ *   <state dir>/<iface>/attach    what detach must undo that no pin says (clsact created),
+ *                                 and the network namespace the hooks are in
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/statfs.h>
@@ -26,6 +28,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent/datapath/datapath.h"
+#include "agent/datapath/netns.h"
 #include "kgate_tc.skel.h"
 #include "kgate_tci.skel.h"
 #include "kgate_xdp.skel.h"
@@ -105,6 +108,8 @@ struct attach_rec {
 	int clsact_created;
 	int generic;
 	int tc_ingress; /* the TC ingress build instead of XDP */
+	/* where the interface and its TC filters are: netlink reaches them from there only */
+	struct kg_netns netns;
 };
 
 static void rec_path(const char *iface, char *out, size_t len)
@@ -118,13 +123,15 @@ static int rec_write(const char *iface, const struct attach_rec *r)
 	int n, e;
 
 	snprintf(dir, sizeof(dir), "%s/%s", kg_state_dir(), iface);
-	if ((e = kg_mkdir_p(dir, 0755)))
+	if ((e = kg_mkdir_p(dir, KG_STATE_DIR_MODE)))
 		return e;
 	rec_path(iface, path, sizeof(path));
-	n = snprintf(buf, sizeof(buf), "clsact_created=%d\ningress=%s\n", r->clsact_created,
+	n = snprintf(buf, sizeof(buf), "clsact_created=%d\ningress=%s\nnetns=%llu:%llu\n",
+		     r->clsact_created,
 		     r->tc_ingress ? "tc"
 		     : r->generic  ? "xdp-generic"
-				   : "xdp-native");
+				   : "xdp-native",
+		     r->netns.dev, r->netns.ino);
 	return kg_write_file_atomic(AT_FDCWD, path, buf, n, 0644);
 }
 
@@ -145,6 +152,9 @@ static bool rec_read(const char *iface, struct attach_rec *r)
 			r->generic = 1;
 		else if (!strncmp(line, "ingress=tc", 10))
 			r->tc_ingress = 1;
+		else if (!strncmp(line, "netns=", 6) &&
+			 sscanf(line + 6, "%llu:%llu", &r->netns.dev, &r->netns.ino) != 2)
+			r->netns.dev = r->netns.ino = 0;
 	}
 	fclose(f);
 	return true;
@@ -183,6 +193,54 @@ static void remove_pin_dir(const char *dir)
 	}
 	rmdir(dir);
 	rmdir(kg_pin_root()); /* fails, harmlessly, while another interface is pinned */
+}
+
+/* Whether the XDP link pinned in dir is still on an interface (the kernel clears its
+ * ifindex when the interface goes away, with its namespace or alone). */
+static bool xdp_link_alive(const char *dir)
+{
+	struct bpf_link_info li = {0};
+	__u32 len = sizeof(li);
+	char path[600];
+	bool alive;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, KG_PIN_XDP_LINK);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	alive = !bpf_obj_get_info_by_fd(fd, &li, &len) && li.xdp.ifindex;
+	close(fd);
+	return alive;
+}
+
+/*
+ * Where iface's hooks are, by its attach record: 0 in this network namespace (or the
+ * record names none: one written before it was kept); 1 in another one, which a mount or
+ * a process holds: *nsfd is open on it, where says which; -ENOENT when nothing holds that
+ * namespace any more: it is gone, and its interfaces and their filters with it; -EXDEV
+ * with err set when nothing we can enter holds it, yet the pinned XDP link says its
+ * interface is there (held by a descriptor only: no one can enter it from outside).
+ */
+static int hooks_netns(const char *iface, const char *dir, const struct attach_rec *rec,
+		       int *nsfd, char *where, size_t wlen, char *err, size_t errlen)
+{
+	struct kg_netns self;
+
+	*nsfd = -1;
+	if (!rec->netns.ino || kg_netns_self(&self) || kg_netns_same(&self, &rec->netns))
+		return 0;
+	*nsfd = kg_netns_open(&rec->netns, where, wlen);
+	if (*nsfd >= 0)
+		return 1;
+	if (!xdp_link_alive(dir))
+		return -ENOENT;
+	snprintf(err, errlen,
+		 "%s: attached in network namespace net:[%llu], not this one (net:[%llu]); no "
+		 "mount or process here holds that namespace, yet its XDP link is still on the "
+		 "interface: run 'kgate detach --iface %s' inside that namespace",
+		 iface, rec->netns.ino, self.ino, iface);
+	return -EXDEV;
 }
 
 static int xdp_link_new(struct kg_runtime *rt, bool generic, char *err, size_t errlen)
@@ -289,9 +347,9 @@ static int adopt(struct kg_runtime *rt, bool fresh, char *err, size_t errlen)
 	struct bpf_link_info li = {0};
 	__u32 lilen = sizeof(li);
 	struct attach_rec rec;
-	char path[512];
-	bool created = false, created_i = false;
-	int e;
+	char path[512], where[300];
+	bool created = false, created_i = false, moved = false;
+	int e, nsfd;
 
 	pin_path(rt, KG_PIN_TCI_PROG, path, sizeof(path));
 	rt->tc_ingress = access(path, F_OK) == 0;
@@ -323,6 +381,26 @@ static int adopt(struct kg_runtime *rt, bool fresh, char *err, size_t errlen)
 	rt->ingress_prog_id = prog_id_of(rt->ingress_prog);
 	rt->tc_prog_id = prog_id_of(rt->tc_prog);
 	rec_read(rt->iface, &rec);
+	/* the pins are seen from every namespace, the hooks from theirs only */
+	e = hooks_netns(rt->iface, rt->pin_dir, &rec, &nsfd, where, sizeof(where), err, errlen);
+	if (e == 1) {
+		close(nsfd);
+		snprintf(err, errlen,
+			 "%s: kgate is attached there in network namespace net:[%llu] (%s), not "
+			 "this agent's: run the agent in that namespace, or 'kgate detach --iface "
+			 "%s' first",
+			 rt->iface, rec.netns.ino, where, rt->iface);
+		return -EXDEV;
+	}
+	if (e == -EXDEV)
+		return e;
+	if (e == -ENOENT) {
+		/* its namespace went away with the interface: attached again here, below */
+		fprintf(stderr, "kgate: %s: the network namespace it was attached in (net:[%llu]) "
+				"is gone; attaching here\n", rt->iface, rec.netns.ino);
+		kg_netns_self(&rec.netns);
+		moved = true;
+	}
 	if (rt->tc_ingress) {
 		/* the TC ingress build: a filter, no link; put back when someone removed it */
 		if (!fresh && (e = tc_ensure(rt, BPF_TC_INGRESS, rt->ingress_prog, rt->ingress_prog_id,
@@ -354,10 +432,12 @@ egress:
 	if (!fresh && (e = tc_ensure(rt, BPF_TC_EGRESS, rt->tc_prog, rt->tc_prog_id, false,
 				     &created, err, errlen)))
 		return e;
-	if (created || created_i) {
+	if (moved)
+		rec.clsact_created = created || created_i; /* the old one went with its namespace */
+	else if (created || created_i)
 		rec.clsact_created = 1;
+	if (moved || created || created_i)
 		rec_write(rt->iface, &rec);
-	}
 	return 0;
 pin_err:
 	e = -errno;
@@ -460,6 +540,7 @@ static int fresh_load(struct kg_runtime *rt, enum kg_ingress_hook hook, const st
 		goto fail;
 	tc_done = true;
 	rec.clsact_created = created;
+	kg_netns_self(&rec.netns);
 	if ((e = rec_write(rt->iface, &rec))) {
 		snprintf(err, errlen, "%s: writing the attach record under %s: %s", rt->iface,
 			 kg_state_dir(), strerror(-e));
@@ -548,14 +629,27 @@ void kg_runtime_close(struct kg_runtime *rt)
 	kg_maps_close(&rt->maps);
 }
 
+/* Enters the network namespace nsfd names, keeping ours in *back: 0, or -errno. */
+static int netns_enter(int nsfd, int *back)
+{
+	*back = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*back < 0)
+		return -errno;
+	if (!setns(nsfd, CLONE_NEWNET))
+		return 0;
+	close(*back);
+	*back = -1;
+	return -errno;
+}
+
 int kg_runtime_detach(const char *iface, char *err, size_t errlen)
 {
 	struct attach_rec rec;
 	struct stat st;
-	char dir[512], path[600];
+	char dir[512], path[600], where[300];
 	bool have_dir, have_rec;
 	__u32 tc_id = 0, tci_id = 0;
-	int ifindex, fd;
+	int ifindex = 0, fd, ns, nsfd, back = -1, e;
 
 	if (!iface_name_ok(iface, err, errlen))
 		return -EINVAL;
@@ -564,16 +658,45 @@ int kg_runtime_detach(const char *iface, char *err, size_t errlen)
 	have_rec = rec_read(iface, &rec);
 	if (!have_dir && !have_rec)
 		return 0;
-	ifindex = if_nametoindex(iface); /* 0: the interface is gone, and its hooks with it */
+	/*
+	 * The TC filters are reached by netlink, from the interface's namespace only (from
+	 * another, the same name is another interface or none); the XDP link and the pins,
+	 * from anywhere. Before anything is removed: where the hooks are.
+	 */
+	ns = hooks_netns(iface, dir, &rec, &nsfd, where, sizeof(where), err, errlen);
+	if (ns == -EXDEV)
+		return ns;
+	if (ns == 1) {
+		e = netns_enter(nsfd, &back);
+		close(nsfd);
+		if (e) {
+			snprintf(err, errlen,
+				 "%s: entering its network namespace net:[%llu] (%s): %s", iface,
+				 rec.netns.ino, where, strerror(-e));
+			return e;
+		}
+		fprintf(stderr,
+			"kgate: %s: in network namespace net:[%llu] (%s): detaching there\n",
+			iface, rec.netns.ino, where);
+	} else if (ns == -ENOENT) {
+		fprintf(stderr,
+			"kgate: %s: the network namespace it was attached in (net:[%llu]) is "
+			"gone, and the interface's filters with it: removing the pins\n",
+			iface, rec.netns.ino);
+	}
+	/* 0: the interface is gone, and its hooks with it */
+	if (ns != -ENOENT)
+		ifindex = if_nametoindex(iface);
 
 	snprintf(path, sizeof(path), "%s/%s", dir, KG_PIN_XDP_LINK);
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		/* detaches even while an agent still holds the link */
 		if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL) {
-			snprintf(err, errlen, "%s: detaching XDP: %s", iface, strerror(errno));
+			e = -errno;
+			snprintf(err, errlen, "%s: detaching XDP: %s", iface, strerror(-e));
 			close(fd);
-			return -errno;
+			goto out;
 		}
 		close(fd);
 	}
@@ -595,7 +718,15 @@ int kg_runtime_detach(const char *iface, char *err, size_t errlen)
 		remove_pin_dir(dir);
 	rec_path(iface, path, sizeof(path));
 	unlink(path);
-	return 1;
+	e = 1;
+out:
+	if (back >= 0) {
+		if (setns(back, CLONE_NEWNET))
+			fprintf(stderr, "kgate: %s: back to our network namespace: %s\n", iface,
+				strerror(errno));
+		close(back);
+	}
+	return e;
 }
 
 int kg_runtime_list(char out[][IF_NAMESIZE], int max)
@@ -606,15 +737,17 @@ int kg_runtime_list(char out[][IF_NAMESIZE], int max)
 
 	if (!d)
 		return 0;
-	while ((de = readdir(d)) && n < max) {
+	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' || de->d_type != DT_DIR ||
 		    strlen(de->d_name) >= IF_NAMESIZE)
 			continue;
-		strcpy(out[n++], de->d_name);
+		if (n < max)
+			strcpy(out[n], de->d_name);
+		n++; /* past max: counted, so that the caller can refuse rather than skip */
 	}
 	closedir(d);
 	/* sorted, so that every command lists interfaces in one order */
-	for (int i = 1; i < n; i++)
+	for (int i = 1; i < n && i < max; i++)
 		for (int j = i; j > 0 && strcmp(out[j - 1], out[j]) > 0; j--) {
 			char t[IF_NAMESIZE];
 

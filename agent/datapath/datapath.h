@@ -84,9 +84,10 @@ struct kg_runtime {
 
 /*
  * Attaches kgate to iface, or adopts it when the interface's pins exist (nothing is
- * reloaded or re-attached: enforcement never gaps). On a fresh load, XDP is attached
- * through a bpf_link in mode, TC egress under a clsact qdisc (created when absent,
- * and then recorded so that detach removes it), and every object is pinned. A pinned
+ * reloaded or re-attached: enforcement never gaps). On a fresh load, the ingress program
+ * goes on the hook given (XDP through a bpf_link, native or generic, or a TC ingress
+ * filter), TC egress under a clsact qdisc (created when absent, and then recorded so
+ * that detach removes it), and every object is pinned; an adoption keeps the pinned hook. A pinned
  * link whose interface went away, or a TC filter someone removed, is re-attached from
  * the pinned programs. sizes (NULL: defaults) size a fresh load. 0, or -errno with err
  * set; on error nothing new is left pinned.
@@ -104,7 +105,10 @@ void kg_runtime_close(struct kg_runtime *rt);
  */
 int kg_runtime_detach(const char *iface, char *err, size_t errlen);
 
-/* Interfaces that have a pin directory under the pin root: count, names in out[]. */
+/*
+ * Interfaces that have a pin directory under the pin root: their count, and the names of
+ * the first max of them in out[], sorted. A count above max means some were left out.
+ */
 int kg_runtime_list(char out[][IF_NAMESIZE], int max);
 
 /*

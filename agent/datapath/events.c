@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Splitting kg_event_recs records into decision events (agent/datapath/events.h). */
+/* Splitting kg_event_recs records into decision events, and reading the ring buffers
+ * (agent/datapath/events.h). */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
 
 #include "agent/datapath/events.h"
 
@@ -84,4 +90,143 @@ int kg_events_each(const void *rec, size_t size, kg_event_cb cb, void *ctx)
 		}
 	}
 	return n;
+}
+
+/* ---- the ring reader ------------------------------------------------------------------ */
+
+struct kg_ring {
+	int fd;
+	unsigned long *consumer; /* the page the kernel reads our position from (RW) */
+	const unsigned long *producer; /* the kernel's page, then the data mapped twice (RO) */
+	const __u8 *data;
+	size_t mask;  /* data bytes - 1 (a power of two) */
+	size_t map_len; /* of the producer mapping */
+};
+
+struct kg_evring {
+	struct kg_ring *rings;
+	int n;
+	kg_evring_rec_fn rec;
+	kg_evring_commit_fn commit;
+	void *ctx;
+	size_t page;
+};
+
+struct kg_evring *kg_evring_new(kg_evring_rec_fn rec, kg_evring_commit_fn commit, void *ctx)
+{
+	struct kg_evring *er = calloc(1, sizeof(*er));
+
+	if (!er)
+		return NULL;
+	er->rec = rec;
+	er->commit = commit;
+	er->ctx = ctx;
+	er->page = (size_t)sysconf(_SC_PAGESIZE);
+	return er;
+}
+
+int kg_evring_add(struct kg_evring *er, int map_fd)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	struct kg_ring *r, *rings;
+	void *c, *p;
+	int e;
+
+	if (bpf_obj_get_info_by_fd(map_fd, &info, &len))
+		return -errno;
+	/* the kernel only makes ring buffers of a power-of-two number of pages */
+	if (info.type != BPF_MAP_TYPE_RINGBUF || !info.max_entries ||
+	    (info.max_entries & (info.max_entries - 1)))
+		return -EINVAL;
+	rings = realloc(er->rings, (er->n + 1) * sizeof(*rings));
+	if (!rings)
+		return -ENOMEM;
+	er->rings = rings;
+	c = mmap(NULL, er->page, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+	if (c == MAP_FAILED)
+		return -errno;
+	/* the data pages follow the producer's page twice over: a record that wraps around
+	 * the end reads as one piece */
+	p = mmap(NULL, er->page + 2 * (size_t)info.max_entries, PROT_READ, MAP_SHARED, map_fd,
+		 er->page);
+	if (p == MAP_FAILED) {
+		e = -errno;
+		munmap(c, er->page);
+		return e;
+	}
+	r = &er->rings[er->n++];
+	*r = (struct kg_ring){.fd = map_fd, .consumer = c, .producer = p,
+			      .data = (const __u8 *)p + er->page, .mask = info.max_entries - 1,
+			      .map_len = er->page + 2 * (size_t)info.max_entries};
+	return 0;
+}
+
+/* Bytes a record of header word len takes in the ring: header and data, 8-aligned. */
+static size_t rec_span(__u32 len)
+{
+	return ((len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)) + BPF_RINGBUF_HDR_SZ +
+		7) & ~(size_t)7;
+}
+
+/* One ring to its end: the number of records, or a negative rec() result. */
+static long consume_ring(struct kg_evring *er, struct kg_ring *r)
+{
+	unsigned long cons = __atomic_load_n(r->consumer, __ATOMIC_RELAXED), prod;
+	long n = 0;
+	int taken = 0, rc = 0;
+
+	prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
+	while (cons < prod) {
+		const __u32 *hdr = (const __u32 *)(r->data + (cons & r->mask));
+		__u32 len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+
+		if (len & BPF_RINGBUF_BUSY_BIT)
+			break; /* reserved, not yet submitted: the next call */
+		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+			rc = er->rec(er->ctx, (const __u8 *)hdr + BPF_RINGBUF_HDR_SZ, len);
+			if (rc < 0)
+				break; /* this record is not taken */
+			n++;
+			taken++;
+		}
+		cons += rec_span(len);
+		if (taken == KG_EVRING_BATCH) {
+			er->commit(er->ctx);
+			__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
+			taken = 0;
+		}
+		if (cons >= prod)
+			prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
+	}
+	if (taken)
+		er->commit(er->ctx);
+	__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
+	return rc < 0 ? rc : n;
+}
+
+long kg_evring_consume(struct kg_evring *er)
+{
+	long total = 0;
+
+	for (int i = 0; i < er->n; i++) {
+		long n = consume_ring(er, &er->rings[i]);
+
+		if (n < 0)
+			return n;
+		total += n;
+	}
+	return total;
+}
+
+void kg_evring_free(struct kg_evring *er)
+{
+	if (!er)
+		return;
+	for (int i = 0; i < er->n; i++) {
+		munmap(er->rings[i].consumer, er->page);
+		munmap((void *)er->rings[i].producer, er->rings[i].map_len);
+	}
+	free(er->rings);
+	free(er);
 }

@@ -84,13 +84,28 @@ void kdr_event_text(struct kg_buf *b, const struct kd_state *st, int ev)
 		}
 		kg_buf_printf(b, "\n");
 		break;
+	case KD_EV_RESOURCE:
+		kg_buf_printf(b, "resource type=%u\n", st->rtype);
+		break;
 	case KD_EV_CURSOR:
 		kg_buf_printf(b, "cursor name=");
 		kdr_text_bytes(b, st->name, st->name_len);
 		kg_buf_printf(b, "\n");
 		break;
 	case KD_EV_SESSION:
-		kg_buf_printf(b, "session id=%d epoch=%d\n", st->sess_id, st->sess_epoch);
+		if (st->api_key != KAFKA_SHARE_FETCH) {
+			kg_buf_printf(b, "session id=%d epoch=%d\n", st->sess_id, st->sess_epoch);
+			break;
+		}
+		/* a share session: its member id (sess_id: the length on the wire, -1 null) */
+		kg_buf_printf(b, "session member=");
+		if (st->sess_id < 0)
+			kg_buf_printf(b, "null");
+		else
+			kdr_text_bytes(b, st->name, st->name_len);
+		if (st->sess_id > (__s32)st->name_len)
+			kg_buf_printf(b, " (truncated)");
+		kg_buf_printf(b, " epoch=%d\n", st->sess_epoch);
 		break;
 	case KD_EV_RESP:
 		kg_buf_printf(b, "response corr=%d size=%u\n", st->corr, st->frame_size);
@@ -191,7 +206,17 @@ void kdr_event_json(struct kg_buf *b, const struct kd_state *st, int ev)
 			   st->uflags & KD_U_TOKEN ? "true" : "false");
 		break;
 	case KD_EV_SESSION:
-		kg_buf_printf(b, ",\"session_id\":%d,\"session_epoch\":%d", st->sess_id, st->sess_epoch);
+		if (st->api_key != KAFKA_SHARE_FETCH) {
+			kg_buf_printf(b, ",\"session_id\":%d,\"session_epoch\":%d", st->sess_id,
+				      st->sess_epoch);
+			break;
+		}
+		if (st->sess_id < 0)
+			kg_buf_printf(b, ",\"member_id\":null");
+		else
+			name_field(b, true, "member_id", st->name, st->name_len);
+		kg_buf_printf(b, ",\"truncated\":%s,\"session_epoch\":%d",
+			      st->sess_id > (__s32)st->name_len ? "true" : "false", st->sess_epoch);
 		break;
 	case KD_EV_TSET:
 		kg_buf_printf(b, ",\"topics\":\"%s\"", kd_tset_name(st->tset));
@@ -199,6 +224,9 @@ void kdr_event_json(struct kg_buf *b, const struct kd_state *st, int ev)
 			name_field(b, true, "pattern", st->name, st->name_len);
 			kg_buf_printf(b, ",\"truncated\":%s", st->flags & KD_F_TRUNC ? "true" : "false");
 		}
+		break;
+	case KD_EV_RESOURCE:
+		kg_buf_printf(b, ",\"resource_type\":%u", st->rtype);
 		break;
 	case KD_EV_CURSOR:
 		name_field(b, true, "cursor", st->name, st->name_len);
@@ -239,6 +267,7 @@ void kd_probe_to_state(const struct kd_probe_event *e, struct kd_state *st)
 	st->uflags = e->uflags;
 	st->phase = e->phase;
 	st->tset = e->tset;
+	st->rtype = e->rtype;
 	st->sess_id = e->sess_id;
 	st->sess_epoch = e->sess_epoch;
 	st->opclass = api ? api->opclass : KG_OP_OTHER;

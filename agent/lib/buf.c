@@ -8,8 +8,7 @@
 
 #include "agent/lib/lib.h"
 
-/* Room for n more bytes and a NUL: false when a fixed buffer has none (then it is over). */
-static bool room(struct kg_buf *b, size_t n)
+bool kg_buf_reserve(struct kg_buf *b, size_t n)
 {
 	size_t cap;
 	char *np;
@@ -33,7 +32,7 @@ static bool room(struct kg_buf *b, size_t n)
 
 void kg_buf_add(struct kg_buf *b, const void *p, size_t n)
 {
-	if (!room(b, n))
+	if (!kg_buf_reserve(b, n))
 		return;
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
@@ -56,7 +55,7 @@ void kg_buf_printf(struct kg_buf *b, const char *fmt, ...)
 		b->len += n;
 		return;
 	}
-	if (!room(b, n))
+	if (!kg_buf_reserve(b, n))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);

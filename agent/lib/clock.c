@@ -29,6 +29,24 @@ __u64 kg_wall_now_ns(void)
 	return ns_of(CLOCK_REALTIME);
 }
 
+__u64 kg_boot_ns(void)
+{
+	return ns_of(CLOCK_BOOTTIME);
+}
+
+void kg_boot_id(char out[KG_BOOT_ID_LEN])
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	*out = 0;
+	if (!f)
+		return;
+	if (!fgets(out, KG_BOOT_ID_LEN, f))
+		*out = 0;
+	fclose(f);
+	out[strcspn(out, "\n")] = 0;
+}
+
 __u64 kg_mono_to_wall(__u64 mono_ns)
 {
 	__u64 now_wall = kg_wall_now_ns(), now_mono = kg_mono_ns();

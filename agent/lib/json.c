@@ -28,36 +28,99 @@ size_t kg_utf8_len(const void *s, size_t n)
 	return need;
 }
 
-void kg_json_bytes(struct kg_buf *b, const void *str, size_t n)
-{
-	const __u8 *s = str;
+/* What a byte needs: copied as is, a backslash before it, \u00XX, or a UTF-8 check. */
+enum { ESC_COPY, ESC_BACKSLASH, ESC_U00, ESC_HIGH };
 
-	kg_buf_add(b, "\"", 1);
+static const __u8 esc_class[256] = {
+	[0x00 ... 0x1f] = ESC_U00,
+	['"'] = ESC_BACKSLASH,
+	['\\'] = ESC_BACKSLASH,
+	[0x7f] = ESC_U00,
+	[0x80 ... 0xff] = ESC_HIGH,
+};
+
+/*
+ * The one escaper: writes at p when write is set, else only counts (always_inline: each
+ * caller gets its own copy without the dead half). Runs of bytes that need nothing (the
+ * common case: names are printable ASCII) take one table lookup per byte.
+ */
+static inline __attribute__((always_inline)) size_t escape(char *p, const __u8 *s, size_t n,
+							  bool write)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (write)
+		p[o] = '"';
+	o++;
 	for (size_t i = 0; i < n;) {
 		size_t run = i, u;
 
-		/* the common case, printable ASCII, goes in runs */
-		while (run < n && s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' && s[run] != '\\')
+		/* copied as scanned: the runs are short (names), a memcpy call would cost more */
+		while (run < n && esc_class[s[run]] == ESC_COPY) {
+			if (write)
+				p[o + run - i] = (char)s[run];
 			run++;
+		}
 		if (run > i) {
-			kg_buf_add(b, s + i, run - i);
+			o += run - i;
 			i = run;
 			continue;
 		}
-		if (s[i] == '"' || s[i] == '\\') {
-			char e[2] = {'\\', (char)s[i]};
-
-			kg_buf_add(b, e, 2);
+		switch (esc_class[s[i]]) {
+		case ESC_BACKSLASH:
+			if (write) {
+				p[o] = '\\';
+				p[o + 1] = (char)s[i];
+			}
+			o += 2;
 			i++;
-		} else if (s[i] >= 0x80 && (u = kg_utf8_len(s + i, n - i))) {
-			kg_buf_add(b, s + i, u);
-			i += u;
-		} else {
-			kg_buf_printf(b, "\\u%04x", s[i]);
-			i++;
+			continue;
+		case ESC_HIGH:
+			u = kg_utf8_len(s + i, n - i);
+			if (u) {
+				if (write)
+					memcpy(p + o, s + i, u);
+				o += u;
+				i += u;
+				continue;
+			}
+			break; /* not UTF-8: its Latin-1 reading, \u00XX */
 		}
+		if (write) {
+			memcpy(p + o, "\\u00", 4);
+			p[o + 4] = hex[s[i] >> 4];
+			p[o + 5] = hex[s[i] & 15];
+		}
+		o += 6;
+		i++;
 	}
-	kg_buf_add(b, "\"", 1);
+	if (write)
+		p[o] = '"';
+	return o + 1;
+}
+
+size_t kg_json_escape(char *p, const void *s, size_t n)
+{
+	return escape(p, s, n, true);
+}
+
+size_t kg_json_escaped_len(const void *s, size_t n)
+{
+	return escape(NULL, s, n, false);
+}
+
+void kg_json_bytes(struct kg_buf *b, const void *str, size_t n)
+{
+	size_t need = KG_JSON_ESCAPED_MAX(n);
+
+	/* a fixed buffer near its end may still hold the exact text */
+	if (b->fixed && !b->over && b->cap - b->len <= need)
+		need = kg_json_escaped_len(str, n);
+	if (!kg_buf_reserve(b, need))
+		return;
+	b->len += kg_json_escape(b->p + b->len, str, n);
+	b->p[b->len] = 0;
 }
 
 void kg_json_cstr(struct kg_buf *b, const char *s)

@@ -5,7 +5,9 @@
  * (from the X-macros in maps/), whole-file reads and atomic writes, the three
  * directories, and the output queue of a non-blocking socket.
  *
- * May call: libc and maps/ only. Everything in agent/ may call it.
+ * May call: libc, maps/, and bpf/kafka_decode.h for its enums alone (names.c names the
+ * decoder's event kinds and api keys; no decoding happens here). Everything in agent/ may
+ * call it.
  */
 #ifndef KGATE_LIB_H
 #define KGATE_LIB_H
@@ -25,6 +27,15 @@ __u64 kg_mono_ns(void);
 __u64 kg_now_ms(void);
 /* CLOCK_REALTIME in Unix ns. */
 __u64 kg_wall_now_ns(void);
+/*
+ * CLOCK_BOOTTIME in ns: since boot, suspend included, never stepped (a deadline kept in it
+ * is not moved by a wall clock set forward or back), and meaningful only within one boot.
+ */
+__u64 kg_boot_ns(void);
+/* KG_BOOT_ID_LEN - 1 characters that name this boot (the kernel's random boot_id), into
+ * out; "" when the kernel does not say. */
+#define KG_BOOT_ID_LEN 40
+void kg_boot_id(char out[KG_BOOT_ID_LEN]);
 /* CLOCK_MONOTONIC ns -> Unix ns, by the clocks' offset now (never in the future). */
 __u64 kg_mono_to_wall(__u64 mono_ns);
 /*
@@ -34,6 +45,25 @@ __u64 kg_mono_to_wall(__u64 mono_ns);
 int kg_parse_duration(const char *s, __u64 *ns);
 /* Unix ns as "2026-11-28T00:29:42.609Z" (UTC, ms) into buf. */
 void kg_time_text(__u64 wall_ns, char *buf, size_t len);
+
+/* ---- text into raw memory (lib/fmt.c): no NUL, the caller has the room ---------------- */
+
+/* Longest decimal __u64. */
+#define KG_FMT_U64_MAX 20
+/* v as printf("%llu") writes it: the length. */
+size_t kg_fmt_u64(char *p, __u64 v);
+/* Longest dotted IPv4 address. */
+#define KG_FMT_IPV4_MAX 15
+/* An IPv4 address (network order) as inet_ntop writes it: the length. */
+size_t kg_fmt_ipv4(char *p, const __u8 a[4]);
+/* Unix seconds (UTC) as gmtime_r + strftime("%Y-%m-%dT%H:%M:%S"): exactly this many bytes,
+ * for years up to 9999 (every time a __u64 of Unix ns can hold). */
+#define KG_FMT_DATETIME_LEN 19
+void kg_fmt_datetime(char *p, __u64 unix_s);
+/* ns (below 1e9) as printf("%09u"): 9 bytes. */
+void kg_fmt_ns9(char *p, __u32 ns);
+/* n bytes as lowercase hex: 2n bytes. */
+size_t kg_fmt_hex(char *p, const void *bytes, size_t n);
 
 /* ---- digests (lib/sha256.c) ------------------------------------------------------------ */
 
@@ -63,6 +93,9 @@ static inline void kg_buf_fixed(struct kg_buf *b, char *storage, size_t cap)
 }
 
 void kg_buf_add(struct kg_buf *b, const void *p, size_t n);
+/* Room for n more bytes and a NUL at p + len: false when a fixed buffer has none (then it
+ * is over). */
+bool kg_buf_reserve(struct kg_buf *b, size_t n);
 void kg_buf_printf(struct kg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Frees a growable buffer (a fixed one only forgets its storage). */
 void kg_buf_free(struct kg_buf *b);
@@ -85,6 +118,12 @@ void kg_json_bytes(struct kg_buf *b, const void *s, size_t n);
 /* Length of a valid UTF-8 sequence of two or more bytes at s (overlongs, surrogates and
  * code points past U+10FFFF are not valid), or 0: the rule above, and the text views'. */
 size_t kg_utf8_len(const void *s, size_t n);
+/* The most bytes kg_json_escape writes for n bytes: each as \u00XX, and the quotes. */
+#define KG_JSON_ESCAPED_MAX(n) (6 * (size_t)(n) + 2)
+/* kg_json_bytes into raw memory with room for KG_JSON_ESCAPED_MAX(n) bytes (no NUL): the
+ * length written. kg_json_escaped_len: that length, without writing. */
+size_t kg_json_escape(char *p, const void *s, size_t n);
+size_t kg_json_escaped_len(const void *s, size_t n);
 /* A C string as a JSON string; NULL as null. */
 void kg_json_cstr(struct kg_buf *b, const char *s);
 /* The same, written to a stream. */
@@ -133,12 +172,24 @@ int kg_write_file_atomic(int dirfd, const char *name, const void *data, size_t l
 char *kg_read_file(const char *path, size_t max, size_t *len, int *e);
 /* mkdir -p: 0 or -errno. */
 int kg_mkdir_p(const char *path, mode_t mode);
+/*
+ * A lock file: path opened (created 0600) and flock(how), how being LOCK_EX or LOCK_SH,
+ * | LOCK_NB not to wait. Returns the fd, which holds the lock until closed, or -errno
+ * (-EWOULDBLOCK: held elsewhere, with LOCK_NB). A file that others could open (group or
+ * other bits, or another owner: kgate made its lock files 0644 before) is first replaced
+ * by a fresh 0600 one, so that whoever opened the old one holds nothing that matters;
+ * and a lock taken on a file that was replaced meanwhile is taken again on the new one.
+ */
+int kg_lock_file(const char *path, int how);
 
 /* ---- directories (lib/paths.c) --------------------------------------------------------- */
 
 #define KG_PIN_ROOT  "/sys/fs/bpf/kgate"
 #define KG_STATE_DIR "/var/lib/kgate"
 #define KG_RUN_DIR   "/run/kgate"
+/* The state dir and every directory kgate makes in it: no other user reaches the policy
+ * store, its lock or the spool. */
+#define KG_STATE_DIR_MODE 0750
 
 /*
  * The three directories, each overridable by the environment (KGATE_PIN_ROOT,

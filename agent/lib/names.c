@@ -87,7 +87,7 @@ const char *kd_event_name(unsigned int ev)
 		[KD_EV_RESP] = "response",	 [KD_EV_ERRCODE] = "error_code",
 		[KD_EV_TERRCODE] = "topic_error_code", [KD_EV_RAWRESP] = "sasl_raw_response",
 		[KD_EV_TSET] = "topic_set",	 [KD_EV_CURSOR] = "cursor",
-		[KD_EV_ENTRY] = "entry",
+		[KD_EV_ENTRY] = "entry",	 [KD_EV_RESOURCE] = "resource",
 	};
 	return NAME_OF(names, ev);
 }

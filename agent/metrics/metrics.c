@@ -280,6 +280,10 @@ static const struct audit_family kafka_families[] = {
 	{"kgate_audit_already_delivered_total", "counter",
 	 "Spooled records found in the topic after a restart and not sent again.",
 	 offsetof(struct kg_audit_stats, sender.skipped)},
+	{"kgate_audit_spool_read_back_total", "counter",
+	 "Records the sender read back from the spool's files (brokers away, or it fell "
+	 "behind) instead of taking them from memory.",
+	 offsetof(struct kg_audit_stats, sender.from_files)},
 	{"kgate_audit_recovering", "gauge",
 	 "1 while the sender reads the topic back before sending (broker unreachable).",
 	 offsetof(struct kg_audit_stats, sender.recovering)},

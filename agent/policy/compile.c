@@ -35,6 +35,14 @@
  * prefix; an 8-bit key reaches neither catch-all. So the datapath's lookup needs no
  * change, and a datapath already pinned decides `topics: none` as the reference does.
  *
+ * Requests about all topics (a null Metadata list, DescribeAcls filters...: KG_ALL_TOPICS
+ * in policy.h) need no entry: the datapath decides them in class 0 without a lookup.
+ * Class 0 lists the matchable rules whose topic is "any" (no topics, or "*"), in file
+ * order, cut after the first all-any one, and nothing else: a rule naming a topic is
+ * only in its patterns' classes, and `topics: none` rules, when there are any, only in
+ * the topic-less class (build_classes filters them out of class 0's list). That is the
+ * reference's rule for such requests: "any" rules, then the default.
+ *
  * Complexity, for R rules holding T topic strings in all, P distinct patterns, N name
  * references and C CIDRs: interning names and patterns in hash tables O(R + T + N)
  * expected; sorting the patterns O(P log P) comparisons (each at most 249 bytes); one walk
@@ -1079,10 +1087,15 @@ static __u8 key_byte(const char *bytes, size_t len, size_t i)
 
 __u32 kg_compiled_class_of(const struct kg_compiled *c, const char *topic)
 {
-	size_t tlen = topic ? strlen(topic) : 0;
-	unsigned int key_bits = topic ? 8 * (tlen + 1) : 0, best_bits = 0;
+	size_t tlen;
+	unsigned int key_bits, best_bits = 0;
 	__u32 best = 0;
 
+	/* a request about all topics: no lookup, class 0 (see the file comment) */
+	if (topic == KG_ALL_TOPICS)
+		return 0;
+	tlen = topic ? strlen(topic) : 0;
+	key_bits = topic ? 8 * (tlen + 1) : 0;
 	for (__u32 k = 1; k < c->npatterns; k++) {
 		const struct kg_cpattern *pt = &c->patterns[k];
 		unsigned int bits = pattern_bits(pt), whole = bits / 8, rest = bits % 8, i;
@@ -1131,4 +1144,23 @@ int kg_compiled_decide_class(const struct kg_compiled *c, __u32 class_id, __u16 
 	}
 	*rule_index = ~0u;
 	return c->config.default_action;
+}
+
+__u32 kg_compiled_syn_decide(const struct kg_compiled *c, __u16 principal_id, __u8 region_id)
+{
+	const struct kg_class *cl = &c->classes[0];
+
+	principal_id &= KG_MAX_PRINCIPALS - 1;
+	region_id &= KG_MAX_REGIONS - 1;
+	for (__u32 i = 0; i < cl->n && i < KG_MAX_CANDIDATES; i++) {
+		const struct kg_rule *r = &c->rules[cl->rules[i]];
+
+		/* "any" is all ones: a rule naming all five operations still needs a request */
+		if (r->ops != 0xff || r->client_ids != ~0ull)
+			continue;
+		if ((r->principals[principal_id / 64] & (1ull << (principal_id % 64))) &&
+		    (r->regions & (1ull << region_id)))
+			return cl->rules[i];
+	}
+	return ~0u;
 }

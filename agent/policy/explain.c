@@ -4,9 +4,13 @@
  * reference evaluator's own answer (kg_ref_rule_miss); this file only puts it in words.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "agent/lib/lib.h"
 #include "agent/policy/explain.h"
+#include "bpf/kafka_decode.h"
 
 #define EX_NAME(sym, name) [sym] = name,
 static const char *const ex_ops[] = {KG_OPS(EX_NAME)};
@@ -83,6 +87,92 @@ bool kg_eval_enforced(const struct kg_policy *p, int rule)
 	return p->mode != KG_MODE_MONITOR && !(rule >= 0 && p->rules[rule].audit);
 }
 
+static bool is_identity(const struct kg_policy *p, const char *s)
+{
+	for (int i = 0; i < p->nidentities; i++)
+		if (!strcmp(p->identities[i].principal, s))
+			return true;
+	return false;
+}
+
+const char *kg_eval_syn_principal(const struct kg_policy *p, const struct kg_eval_req *q,
+				  bool sasl_user)
+{
+	if (!q->principal || sasl_user || !is_identity(p, q->principal))
+		return NULL;
+	return q->principal;
+}
+
+int kg_eval_api(const char *name)
+{
+	char *end;
+	long key = strtol(name, &end, 10);
+
+	if (*name && !*end)
+		return key >= 0 && key < KD_API_COUNT && kd_apis[key].known ? (int)key : -1;
+	for (int k = 0; k < KD_API_COUNT; k++)
+		if (kd_apis[k].known && !strcasecmp(kafka_api_name(k), name))
+			return k;
+	return -1;
+}
+
+void kg_eval_decide(const struct kg_policy *p, const struct kg_eval_req *q,
+		    const char *syn_principal, int api, const char *refused,
+		    struct kg_eval_outcome *o)
+{
+	const char *all = q->topic == KG_ALL_TOPICS ? "the request is about all topics"
+			  : !q->topic		    ? "the request names no topic"
+						    : NULL;
+	int s;
+
+	memset(o, 0, sizeof(*o));
+	o->action = kg_ref_decide(p, q->principal, q->region, q->client_id, q->op, q->topic,
+				  &o->rule);
+	s = kg_ref_syn_decide(p, syn_principal, q->region);
+	o->conn_rule = s >= 0 && p->rules[s].action == KG_ACT_REDIRECT && kg_eval_enforced(p, s)
+			       ? s
+			       : -1;
+	o->wire = -1;
+	if (refused) {
+		snprintf(o->why, sizeof(o->why), "kgate refuses this policy: %s", refused);
+		return;
+	}
+	if (o->conn_rule >= 0 && o->conn_rule != o->rule) {
+		snprintf(o->why, sizeof(o->why),
+			 "rule \"%s\" (%d:%d) redirects the connection at its start, so none of "
+			 "its requests reaches the broker",
+			 p->rules[s].name, p->rules[s].pos.line, p->rules[s].pos.col);
+		return;
+	}
+	if (!kg_eval_enforced(p, o->rule)) {
+		snprintf(o->why, sizeof(o->why), "%s",
+			 p->mode == KG_MODE_MONITOR ? "mode monitor" : "the rule has audit: true");
+		return;
+	}
+	o->enforced = true;
+	o->wire = o->action;
+	if (o->conn_rule >= 0) {
+		snprintf(o->why, sizeof(o->why), "at the connection's start");
+	} else if (o->action == KG_ACT_REDIRECT) {
+		o->wire = KG_ACT_RESET;
+		snprintf(o->why, sizeof(o->why),
+			 "a redirect decided per request comes mid-stream, where it can only "
+			 "reset; only a rule without topics, operations and client ids redirects "
+			 "a connection at its start");
+	} else if (o->action == KG_ACT_REJECT && all) {
+		o->wire = KG_ACT_RESET;
+		snprintf(o->why, sizeof(o->why),
+			 "%s, so there is no topic to refuse with an authorization error", all);
+	} else if (o->action == KG_ACT_REJECT &&
+		   (api == KAFKA_CREATE_ACLS || api == KAFKA_DELETE_ACLS)) {
+		o->wire = KG_ACT_RESET;
+		snprintf(o->why, sizeof(o->why),
+			 "%s with a refused name would create or delete an ACL for that name and "
+			 "answer success",
+			 kafka_api_name((unsigned int)api));
+	}
+}
+
 static const char *shown(const char *s, const char *none)
 {
 	return s ? s : none;
@@ -102,14 +192,22 @@ enum kg_dim kg_eval_miss(const struct kg_prule *r, const struct kg_eval_req *q, 
 	case KG_DIM_NONE:
 		return d;
 	case KG_DIM_TOPICS:
+		if (r->topics_none && q->topic == KG_ALL_TOPICS) {
+			snprintf(why, size, "the request is about all topics; the rule is for "
+					    "requests that name no topic (topics: none)");
+			break;
+		}
 		if (r->topics_none) {
 			snprintf(why, size, "the request names \"%s\"; the rule is for requests "
 					    "that name no topic (topics: none)",
 				 q->topic);
 			break;
 		}
-		off = q->topic ? snprintf(why, size, "\"%s\" is none of ", q->topic)
-			       : snprintf(why, size, "the request names no topic; the rule names ");
+		off = q->topic == KG_ALL_TOPICS
+			      ? snprintf(why, size, "the request is about all topics, which only a "
+						    "rule without topics matches; the rule names ")
+		      : q->topic ? snprintf(why, size, "\"%s\" is none of ", q->topic)
+				 : snprintf(why, size, "the request names no topic; the rule names ");
 		list = r->topics, n = r->ntopics;
 		break;
 	case KG_DIM_PRINCIPALS:

@@ -14,6 +14,17 @@
  * differential tests (tests/unit/test_policy.c), and tests/unit/test_policy_lint.c
  * proves each shadowing verdict against the reference evaluator over every request
  * shape that can tell two rules apart.
+ *
+ * "The ids that exist" are those a request can have: every named principal and client
+ * id with OTHER, the regions some address is in (one whose every CIDR is covered by
+ * longer prefixes of other regions holds none), and "in no region" unless the regions
+ * cover every IPv4 and IPv6 address.
+ *
+ * Cost, for R rules, C region CIDRs and K = KG_MAX_CANDIDATES: kg_lint_refuse (apply,
+ * run, a reload) makes only the listener checks, O(R + C log C). kg_lint (check) adds
+ * O(R * K) per topic class of a rule for shadowing, O(classes * K^2) pairs for
+ * topicless-rule-first, each searched within LINT_WITNESS_BUDGET in all, and the plumbing
+ * check within LINT_DECIDE_BUDGET: nothing is a scan of every earlier rule per rule.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -40,8 +51,21 @@ static const char *const lint_actions[] = {KG_ACTIONS(LINT_NAME)};
  */
 #define LINT_DECIDE_BUDGET 4000000L
 
-/* Earlier rules read for one that alone shadows a rule earlier rules shadow together. */
-#define LINT_SOLE_SCAN 100000
+/*
+ * Rules naming topics read, past the candidate lists, for one that alone shadows a rule
+ * that earlier rules shadow together (only when every list of its topics ends before
+ * it: the rules just before it). Past it the message names the rules class by class,
+ * which is just as true.
+ */
+#define LINT_SOLE_SCAN 128
+
+/*
+ * Steps (a rule's bit read for one id) the search for a request that a rule without
+ * topics decides and a later topic rule matches may take in all. Past it that check
+ * stops, and a note says so: only classes whose rules name hundreds of principals,
+ * regions and client ids at once get there.
+ */
+#define LINT_WITNESS_BUDGET 50000000L
 
 /* The operations a request can have: a mask holding them all is "any". */
 #define LINT_OPS ((__u8)((1u << KG_OP__COUNT) - 1))
@@ -51,9 +75,11 @@ struct lctx {
 	const struct kg_compiled *c;
 	struct kg_lint *out;
 	int seq, oom;
-	/* the ids that exist: the named ones and OTHER / NONE */
+	/* the ids a request can have (see the file comment) */
 	__u64 pvalid[KG_MAX_PRINCIPALS / 64], rvalid, cvalid;
 	__u32 *pat_order; /* indexes of the policy's patterns, sorted by bytes and kind */
+	bool *shadowed;   /* per rule: reported shadowed */
+	long witness_steps;
 };
 
 /* Item order: by position, then as found (an index the sort reads, not kept). */
@@ -250,18 +276,52 @@ static bool topics_cover(const struct kg_prule *a, const struct kg_prule *b)
 	return true;
 }
 
+static bool sole(const struct lctx *x, int a, int b)
+{
+	return covers(x, &x->c->rules[a], &x->c->rules[b]) &&
+	       topics_cover(&x->p->rules[a], &x->p->rules[b]);
+}
+
+/* A rule of list l, before b, that alone shadows b; or -1. */
+static int sole_in(const struct lctx *x, const struct kg_class *l, int b)
+{
+	for (__u32 i = 0; i < l->n && (int)l->rules[i] < b; i++)
+		if (sole(x, (int)l->rules[i], b))
+			return (int)l->rules[i];
+	return -1;
+}
+
 /*
  * For a rule that earlier rules shadow topic by topic: one of them that does it alone,
- * or -1. It need not be in any of b's candidate lists (each may be cut by a rule that
- * matches everything of one class before it), so the earlier rules are read, the first
- * LINT_SOLE_SCAN of them: past that the message names the rules class by class, which
- * is just as true.
+ * or -1. Such a rule matches the topics of every class of b, so in each class's list it
+ * is either listed or after the list's end (a list ends at its first rule that matches
+ * everything). So it is in the list of b's that reaches furthest, or after that list's
+ * end; a rule whose topic is "any" is in class 0's list, or after its end, where the
+ * rule that ends it does it too. What is left, rules naming topics between the end of
+ * b's furthest list and b, is read for the last LINT_SOLE_SCAN of them. Not a scan of
+ * every earlier rule: 65,000 rules shadowed class by class would take 2 * 10^9
+ * comparisons.
  */
 static int sole_coverer(const struct lctx *x, int b)
 {
-	for (int a = 0; a < b && a < LINT_SOLE_SCAN; a++)
-		if (covers(x, &x->c->rules[a], &x->c->rules[b]) &&
-		    topics_cover(&x->p->rules[a], &x->p->rules[b]))
+	const struct kg_class *l = NULL;
+	int last = -1, a = -1;
+
+	for (int j = 0, n = nclasses_of(x, b); j < n; j++) {
+		const struct kg_class *k = &x->c->classes[class_of_rule(x, b, j)];
+		int end = k->n ? (int)k->rules[k->n - 1] : -1;
+
+		if (!l || end > last) {
+			l = k;
+			last = end;
+		}
+	}
+	if (l && (a = sole_in(x, l, b)) >= 0)
+		return a;
+	if (last >= b || (a = sole_in(x, &x->c->classes[0], b)) >= 0)
+		return a;
+	for (a = b - 1 > last + LINT_SOLE_SCAN ? b - LINT_SOLE_SCAN : last + 1; a < b; a++)
+		if (sole(x, a, b))
 			return a;
 	return -1;
 }
@@ -317,6 +377,7 @@ static void lint_shadowed(struct lctx *x)
 			first = j;
 			second = -1;
 		}
+		x->shadowed[b] = true;
 		if (second < 0)
 			add(x, KG_LINT_WARNING, KG_LINT_SHADOWED, *rpos(x, b),
 			    "rule \"%s\" can never decide: rule \"%s\" (%d:%d) comes first and "
@@ -347,25 +408,68 @@ static bool listed(char **v, int n, const char *s)
 	return false;
 }
 
+/* Whether region name has an address (its id is in rvalid). */
+static bool region_holds(const struct lctx *x, const char *name)
+{
+	for (__u32 id = 0; id < x->c->nregions; id++)
+		if (!strcmp(x->c->region_names[id], name))
+			return (x->rvalid >> id) & 1;
+	return true; /* not reached: the compiler knows every region a rule names */
+}
+
+/*
+ * Only the regions can leave a rule nothing (every other list names ids that exist):
+ * each region it asks for is also in regions_not or holds no address, or, without
+ * regions, regions_not names every region an address can be in and every address is in
+ * a region.
+ */
 static void lint_contradictions(struct lctx *x)
 {
 	const struct kg_policy *p = x->p;
 
 	for (int i = 0; i < p->nrules; i++) {
 		const struct kg_prule *r = &p->rules[i];
-		int j;
+		int neg = -1, empty = -1, nneg = 0;
 
-		/* only regions and their negation can leave a rule nothing */
 		if (matchable(x, i))
 			continue;
-		for (j = 0; j < r->nregions_not; j++)
-			if (listed(r->regions, r->nregions, r->regions_not[j]))
-				break;
-		add(x, KG_LINT_WARNING, KG_LINT_CONTRADICTION,
-		    j < r->nregions_not && r->regions_not_pos ? r->regions_not_pos[j] : r->pos,
-		    "rule \"%s\" can never match: every region in regions is also in regions_not "
-		    "(a source cannot be in \"%s\" and outside it)",
-		    r->name, j < r->nregions_not ? r->regions_not[j] : "?");
+		for (int j = 0; j < r->nregions; j++) {
+			if (listed(r->regions_not, r->nregions_not, r->regions[j])) {
+				nneg++;
+				neg = neg < 0 ? j : neg;
+			} else if (empty < 0 && !region_holds(x, r->regions[j])) {
+				empty = j;
+			}
+		}
+		if (r->nregions && nneg == r->nregions) {
+			int k;
+
+			for (k = 0; strcmp(r->regions_not[k], r->regions[neg]); k++)
+				;
+			add(x, KG_LINT_WARNING, KG_LINT_CONTRADICTION,
+			    r->regions_not_pos ? r->regions_not_pos[k] : r->pos,
+			    "rule \"%s\" can never match: every region in regions is also in "
+			    "regions_not (a source cannot be in \"%s\" and outside it)",
+			    r->name, r->regions[neg]);
+		} else if (r->nregions) {
+			add(x, KG_LINT_WARNING, KG_LINT_CONTRADICTION,
+			    r->regions_pos ? r->regions_pos[empty] : r->pos,
+			    "rule \"%s\" can never match: no address is in region \"%s\"%s (a "
+			    "source is in the region of its longest matching CIDR, and longer "
+			    "prefixes of other regions cover every CIDR of this one)",
+			    r->name, r->regions[empty],
+			    nneg ? ", and its other regions are in regions_not" : "");
+		} else {
+			add(x, KG_LINT_WARNING, KG_LINT_CONTRADICTION,
+			    r->regions_not_pos ? r->regions_not_pos[0] : r->pos,
+			    "rule \"%s\" can never match: every source is in one of regions_not "
+			    "(the regions cover every IPv4 and IPv6 address, so no source is in "
+			    "no region%s)",
+			    r->name,
+			    r->nregions_not < (int)x->c->nregions
+				    ? ", and the regions it leaves out hold no address"
+				    : "");
+		}
 	}
 }
 
@@ -432,11 +536,40 @@ static bool is_identity(const struct kg_policy *p, const char *name)
 /*
  * A principal no identity gives is a SASL user name. Taken for a mistake: a near miss
  * of an identity or of ANONYMOUS, Kafka's ACL form "User:NAME" (kgate matches the bare
- * user name), and blanks around the name (no SASL client sends those).
+ * user name), and blanks around the name (no SASL client sends those). Returns why, with a
+ * guess where there is one, or NULL.
+ */
+static const char *principal_doubt(const struct kg_policy *p, const char *s, const char **guess)
+{
+	size_t len = strlen(s);
+
+	*guess = NULL;
+	if (!strcmp(s, KG_ANONYMOUS_NAME) || is_identity(p, s))
+		return NULL;
+	for (int k = 0; k < p->nidentities && !*guess; k++)
+		if (near_miss(s, p->identities[k].principal))
+			*guess = p->identities[k].principal;
+	if (!*guess && near_miss(s, KG_ANONYMOUS_NAME))
+		*guess = KG_ANONYMOUS_NAME;
+	if (*guess)
+		return "did you mean";
+	if (!strncasecmp(s, "User:", 5))
+		return "Kafka's ACL form: kgate matches the bare SASL user name";
+	if (isspace((unsigned char)s[0]) || isspace((unsigned char)s[len - 1]))
+		return "no SASL client sends a user name with blanks around it";
+	return NULL;
+}
+
+/*
+ * Each distinct name is judged once (there are at most KG_MAX_PRINCIPALS), by its id:
+ * 65,000 rules naming a few SASL users under 250 identities would otherwise compare
+ * names 5 * 10^7 times (20 s), and warned where each rule names it.
  */
 static void lint_principals(struct lctx *x)
 {
 	const struct kg_policy *p = x->p;
+	const char *why[KG_MAX_PRINCIPALS], *guess[KG_MAX_PRINCIPALS];
+	bool judged[KG_MAX_PRINCIPALS] = { 0 };
 	char ids[256];
 
 	identity_list(p, ids, sizeof(ids));
@@ -444,30 +577,23 @@ static void lint_principals(struct lctx *x)
 		const struct kg_prule *r = &p->rules[i];
 
 		for (int j = 0; j < r->nprincipals; j++) {
-			const char *s = r->principals[j], *why = NULL, *guess = NULL;
+			const char *s = r->principals[j];
 			struct kg_pos pos = r->principals_pos ? r->principals_pos[j] : r->pos;
-			size_t len = strlen(s);
+			__u16 id = kg_compiled_principal_id(x->c, s) & (KG_MAX_PRINCIPALS - 1);
 
-			if (!strcmp(s, KG_ANONYMOUS_NAME) || is_identity(p, s))
-				continue;
-			for (int k = 0; k < p->nidentities && !guess; k++)
-				if (near_miss(s, p->identities[k].principal))
-					guess = p->identities[k].principal;
-			if (!guess && near_miss(s, KG_ANONYMOUS_NAME))
-				guess = KG_ANONYMOUS_NAME;
-			if (guess)
-				why = "did you mean";
-			else if (!strncasecmp(s, "User:", 5))
-				why = "Kafka's ACL form: kgate matches the bare SASL user name";
-			else if (isspace((unsigned char)s[0]) || isspace((unsigned char)s[len - 1]))
-				why = "no SASL client sends a user name with blanks around it";
-			if (!why)
+			if (!judged[id]) {
+				why[id] = principal_doubt(p, s, &guess[id]);
+				/* OTHER (not interned) is never cached: each such name on its own */
+				judged[id] = id != KG_PRINCIPAL_OTHER;
+			}
+			if (!why[id])
 				continue;
 			add(x, KG_LINT_WARNING, KG_LINT_PRINCIPAL, pos,
 			    "rule \"%s\": principal \"%s\" is no identity (%s%s), so it matches "
 			    "only a SASL user of exactly that name: %s%s%s%s",
 			    r->name, s, p->nidentities ? "identities: " : "this policy has none",
-			    ids, why, guess ? " \"" : "", guess ? guess : "", guess ? "\"?" : "");
+			    ids, why[id], guess[id] ? " \"" : "", guess[id] ? guess[id] : "",
+			    guess[id] ? "\"?" : "");
 		}
 	}
 }
@@ -537,16 +663,136 @@ static void lint_cidrs(struct lctx *x)
 }
 
 /*
+ * Requests (but for their topic) as one set per dimension, over the ids that exist: what
+ * two rules both match.
+ */
+struct lbox {
+	__u64 p[KG_MAX_PRINCIPALS / 64], r, c;
+	__u8 o;
+};
+
+static bool bit_of(const struct kg_rule *r, int dim, __u32 id);
+
+/* The ids of dimension dim (0 principals, 1 regions, 2 client ids) in box X. */
+static int box_ids(const struct lbox *X, int dim, __u32 *ids)
+{
+	int n = 0;
+
+	for (__u32 id = 0; id < (dim ? 64u : (__u32)KG_MAX_PRINCIPALS); id++)
+		if (((dim == 0 ? X->p[id / 64] : dim == 1 ? X->r : X->c) >> (id % 64)) & 1)
+			ids[n++] = id;
+	return n;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Whether some request in X matches none of the rules bl[j] for the bits j of m: 1, 0,
+ * or -1 when LINT_WITNESS_BUDGET ran out. Dimension by dimension: the ids of X are
+ * grouped by which of those rules hold them (ids in one group are alike to all of them),
+ * a group no rule holds is a witness, any other is searched further with its rules
+ * only; the operations, last, are one union.
+ */
+static int escapes(struct lctx *x, const struct kg_rule *const *bl, __u64 m, const struct lbox *X,
+		   int dim)
+{
+	__u32 ids[KG_MAX_PRINCIPALS];
+	__u64 cols[KG_MAX_PRINCIPALS];
+	int n, ncols = 0;
+
+	if (dim == 3) {
+		__u8 ops = 0;
+
+		for (int j = 0; j < KG_MAX_CANDIDATES; j++)
+			if ((m >> j) & 1)
+				ops |= bl[j]->ops;
+		return (X->o & ~ops) != 0;
+	}
+	n = box_ids(X, dim, ids);
+	for (int i = 0; i < n; i++) {
+		__u64 col = 0;
+
+		for (int j = 0; j < KG_MAX_CANDIDATES; j++)
+			if (((m >> j) & 1) && bit_of(bl[j], dim, ids[i]))
+				col |= 1ull << j;
+		cols[ncols++] = col;
+		x->witness_steps += __builtin_popcountll(m) + 1;
+	}
+	if (x->witness_steps > LINT_WITNESS_BUDGET)
+		return -1;
+	qsort(cols, ncols, sizeof(cols[0]), u64_cmp);
+	for (int i = 0; i < ncols; i++) {
+		int r;
+
+		if (i && cols[i] == cols[i - 1])
+			continue;
+		if (!cols[i])
+			return 1;
+		r = escapes(x, bl, cols[i], X, dim + 1);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Whether rule a decides a request that rule b also matches, in class l (a and b listed
+ * there, a first): a request both match that none of the rules listed before a matches
+ * (rules not listed match no topic of the class). 1, 0, or -1 (budget, as escapes).
+ */
+static int decides_for(struct lctx *x, const struct kg_class *l, __u32 ai, int b)
+{
+	const struct kg_rule *ra = &x->c->rules[l->rules[ai]], *rb = &x->c->rules[b];
+	const struct kg_rule *bl[KG_MAX_CANDIDATES];
+	struct lbox X;
+	__u64 m = 0;
+	int nb = 0;
+
+	for (int w = 0; w < KG_MAX_PRINCIPALS / 64; w++)
+		X.p[w] = ra->principals[w] & rb->principals[w] & x->pvalid[w];
+	X.r = ra->regions & rb->regions & x->rvalid;
+	X.c = ra->client_ids & rb->client_ids & x->cvalid;
+	X.o = ra->ops & rb->ops & LINT_OPS;
+	/* the earlier rules that match some of X: none, and X is decided by a */
+	for (__u32 k = 0; k < ai; k++) {
+		const struct kg_rule *rc = &x->c->rules[l->rules[k]];
+		bool p = false;
+
+		for (int w = 0; w < KG_MAX_PRINCIPALS / 64; w++)
+			p |= (rc->principals[w] & X.p[w]) != 0;
+		if (p && (rc->regions & X.r) && (rc->client_ids & X.c) && (rc->ops & X.o)) {
+			m |= 1ull << nb;
+			bl[nb++] = rc;
+		}
+	}
+	return escapes(x, bl, m, &X, 0);
+}
+
+/* Two rules that decide alike: same action, both enforced or both audit-only. */
+static bool same_outcome(const struct kg_prule *a, const struct kg_prule *b)
+{
+	return a->action == b->action && a->audit == b->audit;
+}
+
+/*
  * A rule without topics decides requests for every topic too. Placed before a rule with
- * topics that it partly overlaps with a different outcome, it takes some of that rule's
- * requests (all of them is "shadowed"). Rules that redirect connections at their SYN
- * are meant that way. One warning per such rule, naming the first rule it cuts into.
+ * topics, with a different outcome, it takes some of that rule's requests: warned when
+ * some request for a topic is decided by it (no earlier rule matches the request) and
+ * matched by the later rule. A later rule it takes all of is "shadowed" instead, and
+ * rules that redirect connections at their SYN are meant that way. One warning per such
+ * rule, naming the first rule it cuts into.
  */
 static void lint_topicless_first(struct lctx *x)
 {
 	const struct kg_policy *p = x->p;
 	const struct kg_compiled *c = x->c;
 	int *victim = malloc((p->nrules + 1) * sizeof(*victim));
+	bool stopped = false;
 
 	if (!victim) {
 		x->oom = 1;
@@ -554,29 +800,31 @@ static void lint_topicless_first(struct lctx *x)
 	}
 	for (int i = 0; i < p->nrules; i++)
 		victim[i] = -1;
-	for (__u32 k = 1; k < c->nclasses; k++) {
+	/* class 0 and the topic-less class hold no rule that names topics */
+	for (__u32 k = 1; k < c->nclasses && !stopped; k++) {
 		const struct kg_class *l = &c->classes[k];
 
 		if (k == c->topicless_class)
 			continue;
-		for (__u32 bi = 0; bi < l->n; bi++) {
+		for (__u32 bi = 0; bi < l->n && !stopped; bi++) {
 			int b = (int)l->rules[bi];
-			const struct kg_rule *rb = &c->rules[b];
 
-			if (topic_any(&p->rules[b]))
+			if (topic_any(&p->rules[b]) || x->shadowed[b])
 				continue;
-			for (__u32 ai = 0; ai < bi; ai++) {
-				int a = (int)l->rules[ai];
+			for (__u32 ai = 0; ai < bi && !stopped; ai++) {
+				int a = (int)l->rules[ai], r;
 				const struct kg_prule *pa = &p->rules[a];
-				const struct kg_rule *ra = &c->rules[a];
 				bool at_syn = pa->action == KG_ACT_REDIRECT && !pa->ops &&
 					      !pa->nclient_ids;
 
-				if (!topic_any(pa) || at_syn || !overlaps(x, ra, rb) ||
-				    covers(x, ra, rb) ||
-				    (ra->action == rb->action && pa->audit == p->rules[b].audit))
+				if (!topic_any(pa) || at_syn || same_outcome(pa, &p->rules[b]) ||
+				    (victim[a] >= 0 && victim[a] <= b) ||
+				    !overlaps(x, &c->rules[a], &c->rules[b]))
 					continue;
-				if (victim[a] < 0 || b < victim[a])
+				r = decides_for(x, l, ai, b);
+				if (r < 0)
+					stopped = true;
+				else if (r)
 					victim[a] = b;
 			}
 		}
@@ -595,6 +843,11 @@ static void lint_topicless_first(struct lctx *x)
 		    lint_actions[p->rules[a].action % KG_ACT__COUNT],
 		    lint_actions[p->rules[b].action % KG_ACT__COUNT]);
 	}
+	if (stopped)
+		add(x, KG_LINT_NOTE, KG_LINT_NOT_CHECKED, p->pos,
+		    "whether rules without topics decide requests of later topic rules was not "
+		    "checked to the end: the search for such requests took more than %ld steps",
+		    LINT_WITNESS_BUDGET);
 	free(victim);
 }
 
@@ -641,6 +894,10 @@ static void reps_of(const struct lctx *x, int dim, struct reps *out)
 	for (__u32 id = 0; id <= named; id++) {
 		__u32 v = id < named ? id : extra;
 		__u64 h = 1469598103934665603ull;
+
+		/* a region no address is in, or "in no region" when none can be: no request */
+		if (dim == 1 && !((x->rvalid >> v) & 1))
+			continue;
 
 		for (__u32 i = 0; i < c->nrules; i++)
 			h = (h ^ bit_of(&c->rules[i], dim, v)) * 1099511628211ull;
@@ -732,7 +989,8 @@ static void lint_plumbing(struct lctx *x)
 		    "default: %s, and no rule lets %s requests that name no topic through: %s "
 		    "would be reset, though rule \"%s\" (%d:%d) lets requests for topics "
 		    "through; a rule with topics: none and operations: [%s] lets them through "
-		    "without opening any topic",
+		    "and opens no topic (a request for all topics, such as Metadata for every "
+		    "topic, is decided only by rules without topics)",
 		    lint_actions[p->default_action % KG_ACT__COUNT], lint_ops[op], plumbing_what[op],
 		    p->rules[topic_rule].name, rpos(x, topic_rule)->line, rpos(x, topic_rule)->col,
 		    lint_ops[op]);
@@ -745,6 +1003,71 @@ static void lint_plumbing(struct lctx *x)
 		    "regions, client ids and topic classes",
 		    LINT_DECIDE_BUDGET);
 	free(pl);
+}
+
+/* ---- policies that let everything through ---------------------------------------------- */
+
+static struct kg_pos pos_or(struct kg_pos pos, struct kg_pos other)
+{
+	return pos.line ? pos : other;
+}
+
+/*
+ * Fail-open settings. In monitor mode nothing is enforced, which is its purpose: a note,
+ * and nothing else here applies. Otherwise: a policy whose enforced outcomes deny
+ * nothing (default allow, and no rule that can match denies without audit: true); a
+ * listener that lets what it cannot decode through; and ids kgate cannot name let
+ * through while something is denied by name.
+ */
+static void lint_fail_open(struct lctx *x)
+{
+	const struct kg_policy *p = x->p;
+	bool denies = p->default_action != KG_ACT_ALLOW, deny_rules = false, audit_denies = false;
+
+	if (p->mode == KG_MODE_MONITOR) {
+		add(x, KG_LINT_NOTE, KG_LINT_MONITOR, pos_or(p->mode_pos, p->pos),
+		    "mode: monitor: every request is decided and recorded, and none is refused; "
+		    "the other findings are about this policy once it enforces");
+		return;
+	}
+	for (int i = 0; i < p->nrules; i++) {
+		const struct kg_prule *r = &p->rules[i];
+
+		if (r->action == KG_ACT_ALLOW || !matchable(x, i))
+			continue;
+		audit_denies |= r->audit;
+		deny_rules |= !r->audit;
+		/* a rule for requests that name no topic denies nothing an id could name */
+		denies |= !r->audit && !r->topics_none;
+	}
+	if (p->default_action == KG_ACT_ALLOW && !deny_rules)
+		add(x, KG_LINT_WARNING, KG_LINT_FAIL_OPEN, pos_or(p->default_pos, p->pos),
+		    "default: allow, and %s: every request is allowed, kgate only records; a "
+		    "policy meant to watch says mode: monitor, one meant to enforce drops audit: "
+		    "true from the rules that should refuse",
+		    audit_denies ? "every rule that denies has audit: true (recorded, not enforced)"
+				 : "no rule denies");
+	for (int i = 0; i < p->nlisteners; i++) {
+		const struct kg_plistener *l = &p->listeners[i];
+
+		if (l->on_undecodable != KG_ACT_ALLOW)
+			continue;
+		add(x, KG_LINT_WARNING, KG_LINT_UNDECODABLE_ALLOW,
+		    pos_or(l->undecodable_pos, l->pos),
+		    "listener %u: on_undecodable: allow lets every stream kgate cannot decide "
+		    "through undecided (TLS, a connection open before kgate attached, a frame it "
+		    "cannot parse, a request whose topics it does not read), so a client that "
+		    "sends such bytes passes every rule; reset (the default) closes them",
+		    l->port);
+	}
+	if (p->unknown_id_action == KG_ACT_ALLOW && denies)
+		add(x, KG_LINT_WARNING, KG_LINT_UNKNOWN_ID_ALLOW, pos_or(p->unknown_id_pos,
+									 pos_or(p->default_pos, p->pos)),
+		    "unknown_topic_id: allow%s: a request naming a topic by an id kgate has not "
+		    "learned yet (Fetch v13+, Produce v13, DeleteTopics v6...) passes without its "
+		    "topic being decided, so what this policy denies by name it allows by id; "
+		    "reject makes the client refresh its metadata and retry",
+		    p->unknown_id_pos.line ? "" : " (not given: it takes default: allow)");
 }
 
 /* ---- entry points ------------------------------------------------------------------------ */
@@ -774,18 +1097,134 @@ static void sort_items(struct kg_lint *l)
 	free(s);
 }
 
+/* ---- the ids that exist ------------------------------------------------------------------- */
+
+/* A region CIDR as the range of addresses it holds, as numbers of the family's width. */
+struct lrange {
+	unsigned __int128 lo, hi;
+	__u8 family, prefix;
+	__u32 id;
+};
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct lrange *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return (x->prefix > y->prefix) - (x->prefix < y->prefix);
+}
+
+/*
+ * Whether v[from..to), sorted, each inside [lo, hi], covers all of it. CIDRs are nested
+ * or apart, so the outermost ones (each followed by those inside it) must follow each
+ * other from lo to hi with no gap.
+ */
+static bool tiled(const struct lrange *v, int from, int to, unsigned __int128 lo,
+		  unsigned __int128 hi)
+{
+	unsigned __int128 next = lo;
+
+	for (int j = from; j < to;) {
+		int k = j + 1;
+
+		if (v[j].lo != next)
+			return false;
+		if (v[j].hi == hi)
+			return true;
+		next = v[j].hi + 1;
+		while (k < to && v[k].lo <= v[j].hi)
+			k++;
+		j = k;
+	}
+	return false;
+}
+
+/*
+ * The regions an address can be in, and whether one can be in none. An address is in
+ * the region of its longest matching CIDR, so a region holds an address when one of its
+ * CIDRs is not wholly covered by the longer CIDRs inside it; and some address is in no
+ * region unless the outermost CIDRs of a family cover the whole family, for IPv4 and
+ * IPv6 both. O(C log C) for the sort, then each CIDR is read once per CIDR enclosing it
+ * (at most 129 deep).
+ */
+static int valid_regions(struct lctx *x)
+{
+	const struct kg_compiled *c = x->c;
+	struct lrange *v = calloc(c->nregion_cidrs + 1, sizeof(*v));
+	__u64 holds = 0;
+	bool everywhere[2];
+	__u32 n = c->nregion_cidrs;
+
+	if (!v)
+		return -1;
+	for (__u32 i = 0; i < n; i++) {
+		const struct kg_ccidr *e = &c->region_cidrs[i];
+		unsigned int width = e->family == 4 ? 32 : 128, host = width - e->prefix;
+		unsigned __int128 a = 0;
+
+		for (unsigned int b = 0; b < width / 8; b++)
+			a = a << 8 | e->addr[b];
+		v[i] = (struct lrange){ .lo = a, .family = e->family, .prefix = e->prefix,
+					.id = e->id };
+		v[i].hi = a | (host >= 128 ? ~(unsigned __int128)0
+					    : ((unsigned __int128)1 << host) - 1);
+	}
+	qsort(v, n, sizeof(*v), range_cmp);
+	for (__u32 i = 0; i < n; i++) {
+		__u32 k = i + 1;
+
+		while (k < n && v[k].family == v[i].family && v[k].lo <= v[i].hi)
+			k++;
+		if (!tiled(v, (int)i + 1, (int)k, v[i].lo, v[i].hi))
+			holds |= 1ull << (v[i].id % 64);
+	}
+	for (int f = 0; f < 2; f++) {
+		__u8 family = f ? 6 : 4;
+		unsigned __int128 top = f ? ~(unsigned __int128)0 : 0xffffffffu;
+		__u32 from = 0, to;
+
+		while (from < n && v[from].family != family)
+			from++;
+		for (to = from; to < n && v[to].family == family; to++)
+			;
+		everywhere[f] = tiled(v, (int)from, (int)to, 0, top);
+	}
+	x->rvalid = (holds & (c->nregions ? (1ull << c->nregions) - 1 : 0)) |
+		    (everywhere[0] && everywhere[1] ? 0 : 1ull << KG_REGION_NONE);
+	free(v);
+	return 0;
+}
+
+/* The context both entry points need: the ids that exist. */
+static int lint_setup(struct lctx *x, const struct kg_policy *p, const struct kg_compiled *c,
+		      struct kg_lint *out)
+{
+	memset(x, 0, sizeof(*x));
+	memset(out, 0, sizeof(*out));
+	x->p = p;
+	x->c = c;
+	x->out = out;
+	for (__u32 id = 0; id < c->nprincipals; id++)
+		x->pvalid[id / 64] |= 1ull << (id % 64);
+	x->pvalid[KG_PRINCIPAL_OTHER / 64] |= 1ull << (KG_PRINCIPAL_OTHER % 64);
+	x->cvalid = (c->nclients ? (1ull << c->nclients) - 1 : 0) | 1ull << KG_CLIENT_OTHER;
+	return valid_regions(x);
+}
+
 int kg_lint(const struct kg_policy *p, const struct kg_compiled *c, struct kg_lint *out)
 {
-	struct lctx x = { .p = p, .c = c, .out = out };
+	struct lctx x;
 
-	memset(out, 0, sizeof(*out));
-	for (__u32 id = 0; id < c->nprincipals; id++)
-		x.pvalid[id / 64] |= 1ull << (id % 64);
-	x.pvalid[KG_PRINCIPAL_OTHER / 64] |= 1ull << (KG_PRINCIPAL_OTHER % 64);
-	x.rvalid = (c->nregions ? (1ull << c->nregions) - 1 : 0) | 1ull << KG_REGION_NONE;
-	x.cvalid = (c->nclients ? (1ull << c->nclients) - 1 : 0) | 1ull << KG_CLIENT_OTHER;
-	if (sort_patterns(&x))
+	if (lint_setup(&x, p, c, out))
 		return -1;
+	x.shadowed = calloc(p->nrules + 1, sizeof(*x.shadowed));
+	if (!x.shadowed || sort_patterns(&x)) {
+		free(x.shadowed);
+		return -1;
+	}
 	lint_listeners(&x);
 	lint_shadowed(&x);
 	lint_contradictions(&x);
@@ -794,7 +1233,9 @@ int kg_lint(const struct kg_policy *p, const struct kg_compiled *c, struct kg_li
 	lint_cidrs(&x);
 	lint_topicless_first(&x);
 	lint_plumbing(&x);
+	lint_fail_open(&x);
 	free(x.pat_order);
+	free(x.shadowed);
 	sort_items(out);
 	return x.oom ? -1 : 0;
 }
@@ -809,9 +1250,12 @@ int kg_lint_refuse(const struct kg_policy *p, const struct kg_compiled *c, char 
 		   size_t errlen)
 {
 	struct kg_lint l;
-	int rc = 0;
+	struct lctx x;
+	int rc = 0, e = lint_setup(&x, p, c, &l);
 
-	if (kg_lint(p, c, &l)) {
+	if (!e)
+		lint_listeners(&x);
+	if (e || x.oom) {
 		snprintf(err, errlen, "%d:%d: out of memory linting the policy", p->pos.line,
 			 p->pos.col);
 		rc = -1;

@@ -8,7 +8,10 @@
  *
  * Claims about rules are exact: a rule is "shadowed" only when an earlier rule matches
  * every request it matches, read off the compiled candidate lists (which hold, per topic
- * class, exactly the rules whose topics cover the class) and the rules' bitmasks.
+ * class, exactly the rules whose topics cover the class) and the rules' bitmasks, over
+ * the ids a request can have (a region no address can be in is not one of them). A rule
+ * without topics is said to decide a topic rule's requests only when some request is
+ * decided by it and matched by the other.
  */
 #ifndef KGATE_POLICY_LINT_H
 #define KGATE_POLICY_LINT_H
@@ -27,6 +30,10 @@
 	X(KG_LINT_HOST_BITS, "cidr-host-bits")                                                     \
 	X(KG_LINT_TOPICLESS_FIRST, "topicless-rule-first")                                         \
 	X(KG_LINT_PLUMBING, "plumbing-denied")                                                     \
+	X(KG_LINT_FAIL_OPEN, "fail-open")                                                          \
+	X(KG_LINT_UNDECODABLE_ALLOW, "undecodable-allowed")                                        \
+	X(KG_LINT_UNKNOWN_ID_ALLOW, "unknown-id-allowed")                                          \
+	X(KG_LINT_MONITOR, "monitor-mode")                                                         \
 	X(KG_LINT_NOT_CHECKED, "not-checked")
 
 enum kg_lint_code { KG_LINT_CODES(KG_ENUM_ENTRY) KG_LINT__COUNT };
@@ -63,6 +70,8 @@ void kg_lint_free(struct kg_lint *l);
 /*
  * For apply and run: 0 when p has no lint error, else -1 with err = "LINE:COL: message"
  * of the first (as kg_compile's errors, for the caller to prefix with the file name).
+ * Only the checks that can refuse are made (the listeners'), in time linear in the
+ * rules and O(C log C) in the region CIDRs: a reload never waits for the warnings.
  */
 int kg_lint_refuse(const struct kg_policy *p, const struct kg_compiled *c, char *err,
 		   size_t errlen);

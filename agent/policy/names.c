@@ -101,13 +101,15 @@ static struct kg_stored_policy *load_stored(__u32 id)
 static const struct kg_stored_policy *lookup_locked(struct kg_names_cache *nc, __u32 id)
 {
 	struct kg_stored_policy *sp;
-	double now = kg_mono_ns() / 1e3;
+	double now;
 
 	if (!id)
 		return NULL;
 	for (int i = 0; i < KG_NAMES_SLOTS; i++)
 		if (nc->slot[i] && nc->slot[i]->id == id)
 			return nc->slot[i];
+	/* the clock only for a version not loaded: a hit is every event's path */
+	now = kg_mono_ns() / 1e3;
 	for (int i = 0; i < KG_NAMES_MISSES; i++)
 		if (nc->miss[i].id == id && now - nc->miss[i].at < KG_NAMES_MISS_RETRY_US)
 			return NULL;
@@ -134,6 +136,16 @@ const struct kg_stored_policy *kg_names_lookup(struct kg_names_cache *nc, __u32 
 	return sp;
 }
 
+/* s into out[cap] (cut, NUL-terminated): what snprintf("%s") would write, at memcpy's cost
+ * (per event, per name). */
+static void copy_name(char *out, size_t cap, const char *s)
+{
+	size_t n = strnlen(s, cap - 1);
+
+	memcpy(out, s, n);
+	out[n] = 0;
+}
+
 void kg_names_resolve(void *ctx, const struct kg_event *ev, struct kg_event_names *out)
 {
 	struct kg_names_cache *nc = ctx;
@@ -150,16 +162,16 @@ void kg_names_resolve(void *ctx, const struct kg_event *ev, struct kg_event_name
 	pthread_mutex_lock(&nc->mu);
 	sp = lookup_locked(nc, ev->version_id);
 	if (sp) {
-		snprintf(out->policy_version, sizeof(out->policy_version), "%s", sp->p.version);
+		copy_name(out->policy_version, sizeof(out->policy_version), sp->p.version);
 		out->allow_sample = sp->p.audit_allow;
 		if (ev->rule_id != ~0u && ev->rule_id < (__u32)sp->p.nrules)
-			snprintf(out->rule, sizeof(out->rule), "%s", sp->p.rules[ev->rule_id].name);
+			copy_name(out->rule, sizeof(out->rule), sp->p.rules[ev->rule_id].name);
 		if (ev->region_id < KG_MAX_REGIONS && ev->region_id != KG_REGION_NONE)
-			snprintf(out->region, sizeof(out->region), "%s",
-				 sp->c.region_names[ev->region_id]);
+			copy_name(out->region, sizeof(out->region),
+				  sp->c.region_names[ev->region_id]);
 		if (!ev->principal_len && ev->principal_id < KG_MAX_PRINCIPALS)
-			snprintf(out->principal, sizeof(out->principal), "%s",
-				 sp->c.principal_names[ev->principal_id]);
+			copy_name(out->principal, sizeof(out->principal),
+				  sp->c.principal_names[ev->principal_id]);
 	}
 	pthread_mutex_unlock(&nc->mu);
 }

@@ -82,12 +82,15 @@ struct kg_plistener {
 	__u16 port;
 	__u8 on_undecodable; /* enum kg_action */
 	struct kg_pos pos;
+	struct kg_pos undecodable_pos; /* of on_undecodable's value (line 0: not given) */
 };
 
 struct kg_policy {
 	char version[128];
 	struct kg_pos pos; /* where policy-wide settings are reported (mode, audit_allow...) */
 	struct kg_pos default_pos; /* of the default action, for the linter */
+	/* of mode's and unknown_topic_id's values, for the linter (line 0: not given) */
+	struct kg_pos mode_pos, unknown_id_pos;
 	__u8 mode;         /* KG_MODE_* */
 	__u8 default_action;
 	__u8 unknown_id_action;
@@ -216,31 +219,61 @@ __u8 kg_compiled_region_of(const struct kg_compiled *c, __u8 family, const __u8 
 __u16 kg_compiled_identity_of(const struct kg_compiled *c, __u8 family, const __u8 *addr);
 /*
  * The class (index into classes) a topic falls in: longest match over the patterns, as
- * the datapath's kg_topics lookup finds it. topic NULL: a request that names no topic.
+ * the datapath's kg_topics lookup finds it. topic NULL: a request that names no topic;
+ * KG_ALL_TOPICS: class 0, where the datapath decides a request about all topics.
  */
 __u32 kg_compiled_class_of(const struct kg_compiled *c, const char *topic);
 
 /*
  * What the datapath decides from the compiled tables: the action, and in *rule_index
  * the deciding rule's index, or ~0u when default_action decided. op < KG_OP__COUNT;
- * topic NULL: a request that names no topic.
+ * topic NULL: a request that names no topic; KG_ALL_TOPICS: one about all topics.
  */
 int kg_compiled_decide(const struct kg_compiled *c, __u16 principal_id, __u8 region_id,
 		       __u8 client_cid, __u8 op, const char *topic, __u32 *rule_index);
 /* The same for every topic of one class: the first match of its candidate list. */
 int kg_compiled_decide_class(const struct kg_compiled *c, __u32 class_id, __u16 principal_id,
 			     __u8 region_id, __u8 client_cid, __u8 op, __u32 *rule_index);
+/*
+ * The datapath's decision at a connection's start (kg_syn_decide): the first rule of
+ * class 0 that names no operation and no client id and matches principal and region.
+ * Its index, or ~0u when none does.
+ */
+__u32 kg_compiled_syn_decide(const struct kg_compiled *c, __u16 principal_id, __u8 region_id);
 
 /* ---- the reference evaluator (ref.c) ----------------------------------------------- */
 
 /*
+ * A request's topic is one of three kinds: a name; NULL, a request that names no topic
+ * (InitProducerId, FindCoordinator, JoinGroup...); or KG_ALL_TOPICS, a request about
+ * every topic or a set of them (Metadata, OffsetFetch, ElectLeaders or
+ * ListPartitionReassignments with a null list, DescribeAcls filters, a subscribed
+ * regex, ListConfigResources). The last is matched only by rules whose topic is "any"
+ * (no topics key, or "*"): never by `topics: none`, never by a rule naming topics, so a
+ * rule meant for connection plumbing opens no topic. The datapath decides such a
+ * request in class 0, the class of topics no pattern names, whose candidates are
+ * exactly the "any" rules. KG_ALL_TOPICS is compared by address, never read as a name.
+ */
+extern const char kg_all_topics[];
+#define KG_ALL_TOPICS kg_all_topics
+
+/*
  * First match in file order over the policy as written. region NULL: the source is in
  * no region; client_id NULL: a null client.id; principal NULL: ANONYMOUS; topic NULL: a
- * request that names no topic. Returns the action; *rule_index = the deciding rule, or
- * -1 when default_action decided.
+ * request that names no topic, KG_ALL_TOPICS: a request about all topics. Returns the
+ * action; *rule_index = the deciding rule, or -1 when default_action decided.
  */
 int kg_ref_decide(const struct kg_policy *p, const char *principal, const char *region,
 		  const char *client_id, __u8 op, const char *topic, int *rule_index);
+
+/*
+ * The datapath's decision at a connection's start (its SYN), before any request: the
+ * first rule whose topic is "any" and that names no operation and no client id, and
+ * that matches the connection's principal (the identity its source address gives, else
+ * ANONYMOUS: NULL) and region. Its index, or -1 when there is none (the requests decide).
+ * Only a redirect acts there: the connection goes to quarantine, every request with it.
+ */
+int kg_ref_syn_decide(const struct kg_policy *p, const char *principal, const char *region);
 
 /* A rule's dimensions, in the order the reference evaluator tests them. */
 #define KG_DIMS(X)                                                                                 \

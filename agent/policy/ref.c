@@ -32,19 +32,26 @@ static bool topic_matches(const char *pattern, const char *topic)
 	return !strcmp(topic, pattern);
 }
 
+/* Not a topic name (Kafka's names are [a-zA-Z0-9._-]): only its address counts. */
+const char kg_all_topics[] = "(all topics)";
+
 /*
  * topic NULL is a request that names no topic: `topics: none` matches only those, a rule
  * without topics (or with "*", the same as leaving the key out) matches every request,
- * and a list of names and prefixes only requests naming one of them.
+ * and a list of names and prefixes only requests naming one of them. A request about
+ * all topics (KG_ALL_TOPICS) is matched by "any" alone: a rule naming topics, or no
+ * topic, says nothing about every topic.
  */
 static bool topics_match(const struct kg_prule *r, const char *topic)
 {
+	bool named = topic && topic != KG_ALL_TOPICS;
+
 	if (r->topics_none)
 		return !topic;
 	if (!r->ntopics)
 		return true;
 	for (int i = 0; i < r->ntopics; i++)
-		if (!strcmp(r->topics[i], "*") || (topic && topic_matches(r->topics[i], topic)))
+		if (!strcmp(r->topics[i], "*") || (named && topic_matches(r->topics[i], topic)))
 			return true;
 	return false;
 }
@@ -83,6 +90,33 @@ int kg_ref_decide(const struct kg_policy *p, const char *principal, const char *
 	}
 	*rule_index = -1;
 	return p->default_action;
+}
+
+int kg_ref_syn_decide(const struct kg_policy *p, const char *principal, const char *region)
+{
+	const __u8 every_op = (1u << KG_OP__COUNT) - 1;
+
+	for (int i = 0; i < p->nrules; i++) {
+		const struct kg_prule *r = &p->rules[i];
+
+		/* the topic of a request about all topics is matched by "any" alone */
+		if (!topics_match(r, KG_ALL_TOPICS))
+			continue;
+		/* a rule that needs a request's operation or client id cannot decide yet */
+		if (!r->ops && !r->nclient_ids &&
+		    kg_ref_rule_miss(r, principal, region, NULL, KG_OP_OTHER, KG_ALL_TOPICS) ==
+			    KG_DIM_NONE)
+			return i;
+		/*
+		 * A rule that matches every request (all five operations listed) decides all
+		 * of them, so a later rule could redirect no connection that sends one: none
+		 * does.
+		 */
+		if (!r->nprincipals && !r->nclient_ids && !r->nregions && !r->nregions_not &&
+		    (r->ops & every_op) == every_op)
+			return -1;
+	}
+	return -1;
 }
 
 /* Whether the first prefix bits of addr are those of the CIDR, bit by bit. */

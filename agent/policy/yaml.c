@@ -32,6 +32,13 @@ struct yctx {
 	bool *entered; /* per node: a collection already walked */
 	size_t nnodes;
 	bool unknown_id_given;
+	/*
+	 * Rule names seen, for "used twice": open addressing over rule index + 1 (0: empty),
+	 * sized for the rules list at twice its length, so a file of 100,000 rules is read
+	 * in linear time, not in the 5 * 10^9 comparisons of a scan per rule.
+	 */
+	__u32 *name_slot;
+	__u32 name_cap; /* a power of two */
 };
 
 static void vset_err(char *err, size_t errlen, int line, int col, const char *fmt, va_list ap)
@@ -270,6 +277,7 @@ static int f_mode(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj)
 
 	(void)k;
 	(void)obj;
+	c->p->mode_pos = pos_of(v);
 	if (want_enum(c, v, "mode", modes, 2, "mode", &m))
 		return -1;
 	c->p->mode = (__u8)m;
@@ -289,6 +297,7 @@ static int f_unknown_id(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *ob
 	(void)k;
 	(void)obj;
 	c->unknown_id_given = true;
+	c->p->unknown_id_pos = pos_of(v);
 	return want_action(c, v, "unknown_topic_id", &c->p->unknown_id_action);
 }
 
@@ -351,6 +360,7 @@ static int f_on_undecodable(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void
 	struct kg_plistener *l = obj;
 
 	(void)k;
+	l->undecodable_pos = pos_of(v);
 	return want_action(c, v, "on_undecodable", &l->on_undecodable);
 }
 
@@ -518,6 +528,15 @@ static int str_list(struct yctx *c, yaml_node_t *v, const char *what, char ***ou
 	return 0;
 }
 
+static __u32 name_hash(const char *s)
+{
+	__u32 h = 2166136261u; /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (__u8)*s++) * 16777619u;
+	return h;
+}
+
 static int f_rule_name(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj)
 {
 	struct rule_ctx *rc = obj;
@@ -527,10 +546,17 @@ static int f_rule_name(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj
 	(void)k;
 	if (want_str(c, v, "rule name", NAME_MAX_LEN, &s))
 		return -1;
-	for (int i = 0; i < rc->index; i++)
-		if (!strcmp(c->p->rules[i].name, s))
+	for (__u32 h = name_hash(s) & (c->name_cap - 1);; h = (h + 1) & (c->name_cap - 1)) {
+		__u32 i = c->name_slot[h];
+
+		if (!i) {
+			c->name_slot[h] = (__u32)rc->index + 1;
+			break;
+		}
+		if (!strcmp(c->p->rules[i - 1].name, s))
 			return fail(c, v, "rule name \"%s\" used twice (first at %d:%d)", s,
-				    c->p->rules[i].pos.line, c->p->rules[i].pos.col);
+				    c->p->rules[i - 1].pos.line, c->p->rules[i - 1].pos.col);
+	}
 	snprintf(r->name, sizeof(r->name), "%s", s);
 	return 0;
 }
@@ -620,11 +646,19 @@ static const struct field rule_fields[] = {
 static int f_rules(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj)
 {
 	yaml_node_item_t *it;
+	size_t n;
 
 	(void)k;
 	(void)obj;
 	if (enter(c, v, YAML_SEQUENCE_NODE, "rules", "a list"))
 		return -1;
+	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	for (c->name_cap = 16; c->name_cap < 2 * n && c->name_cap < 1u << 30; c->name_cap *= 2)
+		;
+	free(c->name_slot);
+	c->name_slot = calloc(c->name_cap, sizeof(*c->name_slot));
+	if (!c->name_slot)
+		return oom(c, v);
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
 		yaml_node_t *n = node_at(c, *it);
 		struct kg_pos pos = pos_of(n);
@@ -728,6 +762,7 @@ int kg_policy_parse_yaml(const char *buf, size_t len, struct kg_policy *out, cha
 	rc = 0;
 out:
 	free(c.entered);
+	free(c.name_slot);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&y);
 	return rc;

@@ -5,9 +5,11 @@
  *
  *   audit_driver --node N --brokers B --topic T --spool DIR [--file F]
  *                [--observe SOCK] [--metrics ADDR:PORT] --count N [--rate R]
- *                [--drain-timeout S] [--hold S]
+ *                [--batch B] [--mem-max BYTES] [--drain-timeout S] [--hold S]
  *
- * Feeds N events (R per second; 0 = as fast as it can), then waits until Kafka has
+ * Feeds N events (R per second; 0 = as fast as it can; in batches of B as kgate run
+ * drains its ring buffers, kg_audit_batch_*, or one by one; --mem-max bounds what the
+ * spool keeps in memory for the sender, KG_SPOOL_MEM_BYTES), then waits until Kafka has
  * confirmed every spooled record (--drain-timeout, default 60 s), optionally serves
  * for --hold more seconds (metrics, observe), closes, and prints one JSON line of
  * numbers on stdout. Exit 0 when drained, 3 when the timeout came first.
@@ -109,13 +111,15 @@ int main(int argc, char **argv)
 		{"rate", required_argument, NULL, 'r'},
 		{"drain-timeout", required_argument, NULL, 'd'},
 		{"hold", required_argument, NULL, 'h'},
+		{"batch", required_argument, NULL, 'B'},
+		{"mem-max", required_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0},
 	};
 	struct kg_audit_opts o = {.names = names};
 	const char *metrics_addr = NULL;
 	struct kg_metrics *m = NULL;
 	double rate = 0, drain_timeout = 60, hold = 0, t0, t1, t2;
-	__u64 count = 0, first;
+	__u64 count = 0, batch = 0, mem_max = 0, first;
 	struct kg_sender_stats st;
 	struct kg_audit *a;
 	struct kg_event ev;
@@ -158,6 +162,12 @@ int main(int argc, char **argv)
 		case 'h':
 			hold = atof(optarg);
 			break;
+		case 'B':
+			batch = strtoull(optarg, NULL, 10);
+			break;
+		case 'M':
+			mem_max = strtoull(optarg, NULL, 10);
+			break;
 		default:
 			fprintf(stderr, "audit_driver: bad arguments (see the source's header)\n");
 			return 2;
@@ -168,6 +178,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "audit_driver: %s\n", err);
 		return 1;
 	}
+	if (mem_max && a->kafka)
+		a->spool.mem_max = mem_max; /* only this thread writes the spool */
 	if (metrics_addr &&
 	    !(m = kg_metrics_open(metrics_addr, &(struct kg_metrics_sources){.audit = a}, err,
 				  sizeof(err)))) {
@@ -180,10 +192,14 @@ int main(int argc, char **argv)
 	t0 = now_s();
 	for (__u64 i = 0; i < count; i++) {
 		make_event(&ev, i);
+		if (batch && i % batch == 0)
+			kg_audit_batch_begin(a);
 		if (kg_audit_event(a, &ev)) {
 			fprintf(stderr, "audit_driver: kg_audit_event failed\n");
 			return 1;
 		}
+		if (batch && (i % batch == batch - 1 || i == count - 1))
+			kg_audit_batch_end(a);
 		if (rate > 0) {
 			double due = t0 + (i + 1) / rate;
 
@@ -205,11 +221,13 @@ int main(int argc, char **argv)
 	printf("{\"fed\":%llu,\"first_seq\":%llu,\"last_seq\":%llu,\"feed_s\":%.3f,\"drain_s\":%."
 	       "3f,"
 	       "\"delivered\":%llu,\"already_delivered\":%llu,\"delivery_errors\":%llu,"
+	       "\"read_back\":%llu,"
 	       "\"drained\":%s,\"rate\":%.0f}\n",
 	       (unsigned long long)count, (unsigned long long)first,
 	       (unsigned long long)a->next_seq - 1, t1 - t0, t2 - t1,
 	       (unsigned long long)st.delivered, (unsigned long long)st.skipped,
-	       (unsigned long long)st.produce_errors, drained ? "true" : "false",
+	       (unsigned long long)st.produce_errors, (unsigned long long)st.from_files,
+	       drained ? "true" : "false",
 	       st.delivered / (t2 - t0 > 0 ? t2 - t0 : 1));
 	fflush(stdout);
 	kg_metrics_close(m);

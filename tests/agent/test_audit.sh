@@ -11,7 +11,11 @@
 #     arrives exactly once, in order, and the spool empties;
 #  3. the pipeline is SIGKILLed while delivering, and again while the broker is down:
 #     restarted, it delivers the rest with no duplicate and no hole, numbering continues;
-#  4. the delivery rate (records/s confirmed by the mock), printed, never asserted.
+#  4. the delivery rate (records/s confirmed by the mock), printed, never asserted;
+#  5. the sender going between the spool's files and memory over and over (memory bounded
+#     to a few batches): every record exactly once, in order, some read back from files.
+# Case 1 feeds records one by one; 2-4 in batches as kgate run does (the sender then sends
+# from the spool's blocks in memory while it keeps up, from its files while it does not).
 # The mock keeps ~5 MB per partition (older records are deleted), so each case uses its
 # own topic and stays under ~6,000 records of one node.
 set -uo pipefail
@@ -50,22 +54,9 @@ check() { # check "what" command...
 	if "$@"; then ok "$what"; else bad "$what"; fi
 }
 
-cc -O2 -Wall -o "$TMP/mock_broker" tests/tools/mock_broker.c $(pkg-config --cflags --libs rdkafka) ||
-	{ echo "test_audit: cannot build the mock broker" >&2; exit 1; }
-mkfifo "$TMP/mock.in"
-# the mock stops at EOF on stdin: a holder keeps the FIFO open, commands go through it
-sleep 100000 >"$TMP/mock.in" &
-HOLD_PID=$!
-"$TMP/mock_broker" --topic audit1:3 --topic audit2:3 --topic audit3:3 --topic audit4:1 \
-	<"$TMP/mock.in" >"$TMP/mock.out" 2>"$TMP/mock.err" &
-MOCK_PID=$!
-for _ in $(seq 100); do
-	grep -q '^BOOTSTRAP ' "$TMP/mock.out" && break
-	sleep 0.05
-done
-BROKERS=$(awk '/^BOOTSTRAP/ {print $2}' "$TMP/mock.out")
-[ -n "$BROKERS" ] || { echo "test_audit: mock broker did not start" >&2; cat "$TMP/mock.err" >&2; exit 1; }
-mock() { echo "$1" >"$TMP/mock.in"; }
+# the mock (tests/agent/mock.sh): BROKERS; `mock down`, `mock up`
+. tests/agent/mock.sh
+mock_start audit1:3 audit2:3 audit3:3 audit4:1 audit5:1
 
 # Consumes a topic to $2 (payloads), and "partition key" per line to $2.meta.
 consume() {
@@ -154,7 +145,7 @@ check "1: observe without an agent: exit 1 and says why" sh -c \
 # ---- 2. broker down and back --------------------------------------------------------------
 PORT=$(free_port)
 "$DRV" --node broker-1 --brokers "$BROKERS" --topic audit2 --spool "$TMP/spool2" \
-	--metrics "127.0.0.1:$PORT" --observe "$TMP/obs2.sock" --count 4000 --rate 1000 \
+	--metrics "127.0.0.1:$PORT" --observe "$TMP/obs2.sock" --count 4000 --rate 1000 --batch 50 \
 	--drain-timeout 60 >"$TMP/d2.out" 2>"$TMP/d2.err" &
 DRV_PID=$!
 sleep 0.3
@@ -190,18 +181,18 @@ check "2: the spool is empty (only the newest segment, every record delivered)" 
 
 # ---- 3. SIGKILL while delivering, and while the broker is down ----------------------------
 "$DRV" --node broker-1 --brokers "$BROKERS" --topic audit3 --spool "$TMP/spool3" \
-	--count 100000 --rate 1500 >"$TMP/d3a.out" 2>"$TMP/d3a.err" &
+	--count 100000 --rate 1500 --batch 100 >"$TMP/d3a.out" 2>"$TMP/d3a.err" &
 DRV_PID=$!
 sleep 1.5
 { kill -9 $DRV_PID && wait $DRV_PID; } 2>/dev/null
 DRV_PID=""
 "$DRV" --node broker-1 --brokers "$BROKERS" --topic audit3 --spool "$TMP/spool3" \
-	--count 500 >"$TMP/d3b.out" 2>"$TMP/d3b.err"
+	--count 500 --batch 100 >"$TMP/d3b.out" 2>"$TMP/d3b.err"
 rc=$?
 check "3: restarted after SIGKILL, drained (exit $rc)" [ $rc -eq 0 ]
 mock down
 "$DRV" --node broker-1 --brokers "$BROKERS" --topic audit3 --spool "$TMP/spool3" \
-	--count 100000 --rate 1000 >"$TMP/d3c.out" 2>"$TMP/d3c.err" &
+	--count 100000 --rate 1000 --batch 100 >"$TMP/d3c.out" 2>"$TMP/d3c.err" &
 DRV_PID=$!
 sleep 1.2
 { kill -9 $DRV_PID && wait $DRV_PID; } 2>/dev/null
@@ -223,15 +214,31 @@ echo "   3: records found already delivered after the first kill: $(python3 -c '
 
 # ---- 4. delivery rate ----------------------------------------------------------------------
 "$DRV" --node broker-1 --brokers "$BROKERS" --topic audit4 --spool "$TMP/spool4" \
-	--count 50000 >"$TMP/d4.out" 2>"$TMP/d4.err"
+	--count 50000 --batch 1000 >"$TMP/d4.out" 2>"$TMP/d4.err"
 rc=$?
 check "4: 50,000 records drained (exit $rc)" [ $rc -eq 0 ]
 python3 - "$TMP/d4.out" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
 print(f"   4: delivery rate: {d['delivered']} records in {d['feed_s'] + d['drain_s']:.2f} s "
-      f"= {d['rate']:.0f} records/s to the mock (acks=all, idempotent, 1 partition)")
+      f"= {d['rate']:.0f} records/s to the mock (acks=all, idempotent, 1 partition); "
+      f"{d['read_back']} of them read back from the spool's files, the rest sent from memory")
 EOF
+
+# ---- 5. files and memory, back and forth ------------------------------------------------------
+"$DRV" --node broker-1 --brokers "$BROKERS" --topic audit5 --spool "$TMP/spool5" \
+	--count 5000 --batch 40 --mem-max 40000 >"$TMP/d5.out" 2>"$TMP/d5.err"
+rc=$?
+# the first batch is kept in memory (keeping starts with the sender), the next ones do
+# not fit beside it until it is delivered: the sender goes to the files and back
+check "5: 5,000 records drained with memory bounded to ~40 kB (exit $rc)" [ $rc -eq 0 ]
+consume audit5 "$TMP/k5"
+check "5: topic audit5 holds seq 1..5000 exactly once, in order" check_seqs "$TMP/k5" 1 5000
+check "5: the sender read some records back from the files, sent the others from memory" \
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert 0 < d["read_back"] < 5000, d' \
+	"$TMP/d5.out"
+echo "   5: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["read_back"])' \
+	"$TMP/d5.out") of 5000 records read back from the files"
 
 echo "test_audit: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -7,7 +7,8 @@
 # established connection within 1 s; `policy show`/`diff`; `flows`; `stats -o json`
 # counts; SIGHUP reload (a broken file keeps the old policy); SIGKILL then restart adopts
 # the pins (same program ids, enforcement never stopped); --quarantine-iface survives
-# applies; `detach` leaves no pins, links or qdiscs; two interfaces and generic XDP;
+# applies; `detach` leaves no pins, links or qdiscs, also run from another network
+# namespace (entering the interface's, or saying why it cannot); two interfaces and generic XDP;
 # the TC ingress build instead of XDP (--tc-ingress); the apply time of 10,000 rules.
 #
 # Topology: the rig of tests/agent/lib.sh (client netns C, 10.10.77.2, region "eu" --
@@ -23,6 +24,8 @@ KGATE=$(readlink -f "$KGATE")
 
 ID="kgr$$"
 IFQ="${ID}q0" # quarantine (a dummy in B)
+NSG="${ID}g"  # a namespace of its own, for detach from elsewhere
+IFG="${ID}g0"
 TMP=$(mktemp -d /tmp/kgate-rt.XXXXXX)
 export KGATE_STATE_DIR="$TMP/state" KGATE_RUN_DIR="$TMP/run"
 # shellcheck source=tests/agent/lib.sh
@@ -30,12 +33,13 @@ export KGATE_STATE_DIR="$TMP/state" KGATE_RUN_DIR="$TMP/run"
 PINS=/sys/fs/bpf/kgate/$IFB
 AGENT_PID=""
 PROD_PID=""
+HOLD_PID=""
 
 cleanup() {
 	set +e
-	reap $PROD_PID $AGENT_PID $MOCK_PID
+	reap $PROD_PID $AGENT_PID $MOCK_PID $HOLD_PID
 	for root in /sys/fs/bpf/kgate "/sys/fs/bpf/$ID"; do
-		for i in "$IFB" "$IFQ"; do
+		for i in "$IFB" "$IFQ" "$IFG"; do
 			KGATE_PIN_ROOT=$root nsenter --net="/run/netns/$NSB" "$KGATE" detach \
 				--iface "$i" >/dev/null 2>&1
 			[ -d "$root/$i" ] && rm -rf "${root:?}/$i"
@@ -44,6 +48,7 @@ cleanup() {
 	rmdir /sys/fs/bpf/kgate "/sys/fs/bpf/$ID" 2>/dev/null
 	ip netns del "$NSC" 2>/dev/null
 	ip netns del "$NSB" 2>/dev/null
+	ip netns del "$NSG" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -285,6 +290,13 @@ AGENT_PID=""
 check "SIGTERM: exit 0" test "$rc" -eq 0
 check "SIGTERM: pins and link stay" test -e "$PINS/link_xdp"
 check "SIGTERM: logged that enforcement goes on" grep -q 'left attached and pinned' "$TMP/agent2.log"
+# a metrics address that cannot be served (not this host's) fails the setup after the audit
+# pipeline opened, with an audit broker that is not there: the message names the metrics
+kg run --iface "$IFB" --policy "$TMP/agent.yaml" --audit-file "$TMP/audit.jsonl" \
+	--node test-node --audit-brokers 127.0.0.1:1 --audit-topic t --spool-dir "$TMP/badspool" \
+	--metrics-addr 10.99.99.99:9100 >"$TMP/badmetrics.out" 2>&1
+rc=$?
+check "an unservable --metrics-addr: exit 1, logged as 'metrics:'" bash -c "[ $rc -eq 1 ] && grep -q 'kgate: metrics: --metrics-addr 10.99.99.99:9100' $TMP/badmetrics.out && ! grep -q 'kgate: audit: --metrics-addr' $TMP/badmetrics.out"
 
 # ---- 10,000 rules: apply time ----------------------------------------------------------------
 /usr/bin/python3 - "$TMP/big.yaml" <<'EOF'
@@ -338,8 +350,11 @@ PROD_PID=""
 kg policy apply --iface "$IFB" "$TMP/v2.yaml" >/dev/null
 
 # ---- detach: nothing left behind -------------------------------------------------------------
-kg detach --iface "$IFB" >"$TMP/detach.out" 2>&1
+# run from the root namespace, not B's: the TC filters are reached from B only, and detach
+# goes there (it found B through its `ip netns` name or the processes in it)
+"$KGATE" detach --iface "$IFB" >"$TMP/detach.out" 2>&1
 check "detach: exit 0, says detached" grep -q 'detached' "$TMP/detach.out"
+check "detach from another namespace: entered the interface's" grep -q "$IFB: in network namespace net:\[[0-9]*\] (.*): detaching there" "$TMP/detach.out"
 check "detach: no pin directory" test ! -e "$PINS"
 jcheck "detach: no XDP, no TC program on the interface (bpftool net)" "assert not d[0]['xdp'] and not d[0]['tc'], d" inb bpftool -j net show dev "$IFB"
 check "detach: no clsact qdisc" bash -c "! nsenter --net=/run/netns/$NSB tc qdisc show dev $IFB | grep -q clsact"
@@ -400,6 +415,55 @@ wait "$AGENT_PID"
 rc=$?
 AGENT_PID=""
 check "--tc-ingress --detach-on-exit: exit 0, no pins, no clsact" bash -c "[ $rc -eq 0 ] && [ ! -e $PINS ] && ! nsenter --net=/run/netns/$NSB tc qdisc show dev $IFB | grep -q clsact"
+
+# ---- detach from another namespace: the interface's one cannot be entered, or is gone ----------
+# an agent attaches in NSG of its own, and stops (enforcement stays pinned)
+agent_in_g() {
+	ip netns add "$NSG"
+	ip -n "$NSG" link add "$IFG" type veth peer name "${ID}g1"
+	for l in "$IFG" "${ID}g1"; do ip -n "$NSG" link set "$l" up; done
+	nsenter --net="/run/netns/$NSG" "$KGATE" run --iface "$IFG" --policy "$TMP/v1.yaml" \
+		2>"$1" &
+	AGENT_PID=$!
+	wait_for "$1" 'running: node' 150 || { cat "$1" >&2; return 1; }
+	kill -TERM "$AGENT_PID"
+	wait "$AGENT_PID"
+	AGENT_PID=""
+}
+agent_in_g "$TMP/agent6.log" || exit 1
+# an interface of the same name in B is another one: an agent there does not adopt NSG's pins
+ip -n "$NSB" link add "$IFG" type veth peer name "${ID}g2"
+# (timeout: an agent that wrongly adopted would run until stopped)
+timeout 20 nsenter --net="/run/netns/$NSB" "$KGATE" run --iface "$IFG" --policy "$TMP/v1.yaml" \
+	>"$TMP/otherns.out" 2>&1
+rc=$?
+ip -n "$NSB" link del "$IFG"
+check "run in another namespace, same interface name: refused, naming the namespace" bash -c "[ $rc -eq 1 ] && grep -q 'kgate is attached there in network namespace net:\[[0-9]*\] (/run/netns/$NSG)' $TMP/otherns.out"
+# NSG held only by a descriptor (no name, no process in it): it cannot be entered from outside
+/usr/bin/python3 -c "import os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); print(fd, flush=True); time.sleep(600)" \
+	"/run/netns/$NSG" >"$TMP/hold.out" &
+HOLD_PID=$!
+wait_for "$TMP/hold.out" '^[0-9]+$' 50 || bad "the namespace holder did not start"
+ip netns del "$NSG"
+"$KGATE" detach --iface "$IFG" >"$TMP/detach3.out" 2>&1
+rc=$?
+check "detach, namespace held by a descriptor only: exit 1, says where to run it, pins kept" bash -c "[ $rc -eq 1 ] && grep -q 'attached in network namespace net:\[[0-9]*\], not this one.*run .kgate detach --iface $IFG. inside that namespace' $TMP/detach3.out && [ -e $KGATE_PIN_ROOT/$IFG/link_xdp ]"
+nsenter --net="/proc/$HOLD_PID/fd/$(cat "$TMP/hold.out")" "$KGATE" detach --iface "$IFG" \
+	>"$TMP/detach4.out" 2>&1
+rc=$?
+check "detach inside that namespace: exit 0, no pins" bash -c "[ $rc -eq 0 ] && [ ! -e $KGATE_PIN_ROOT/$IFG ]"
+reap "$HOLD_PID"
+HOLD_PID=""
+# NSG deleted: its veth and their filters go with it; the pins stay until a detach
+agent_in_g "$TMP/agent7.log" || exit 1
+ip netns del "$NSG"
+# the kernel takes a namespace down asynchronously: until it has, its XDP link still shows
+# an interface and detach refuses (changing nothing); then it removes the pins
+for _ in $(seq 50); do
+	"$KGATE" detach --iface "$IFG" >"$TMP/detach5.out" 2>&1 && break
+	sleep 0.1
+done
+check "detach, the namespace is gone: exit 0, says so, no pins" bash -c "grep -q 'network namespace it was attached in (net:\[[0-9]*\]) is gone' $TMP/detach5.out && grep -q '$IFG: detached' $TMP/detach5.out && [ ! -e $KGATE_PIN_ROOT/$IFG ]"
 
 cat "$TMP/measure.txt" 2>/dev/null
 echo "agent runtime: $pass passed, $fail failed"

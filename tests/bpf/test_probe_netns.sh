@@ -51,10 +51,12 @@ while c.recv(65536): pass
 ' &
 SINK_PID=$!
 
-"$KGATE" decode -o json "$FIXTURE" >"$TMP/want.json"
+# one event a line (--jsonl): the lines are the events to wait for; -o json is one
+# document whose line count is not the events' (the probe would wait out --duration)
+"$KGATE" decode --jsonl "$FIXTURE" >"$TMP/want.json"
 count=$(wc -l <"$TMP/want.json")
 ip netns exec "$NSB" "$KGATE" probe --iface "${ID}z" --xdp-mode native --count "$count" \
-	--duration 20 -o json >"$TMP/got.json" 2>"$TMP/probe.err" &
+	--duration 20 --jsonl >"$TMP/got.json" 2>"$TMP/probe.err" &
 PROBE_PID=$!
 for _ in $(seq 100); do
 	grep -q "decoding port" "$TMP/probe.err" 2>/dev/null && break
@@ -75,6 +77,11 @@ s.close()
 
 wait "$PROBE_PID" || { cat "$TMP/probe.err" >&2; exit 1; }
 PROBE_PID=""
+if ! grep -q 'stopped: --count events printed' "$TMP/probe.err"; then
+	echo "FAIL: the probe did not stop after the $count events expected" >&2
+	cat "$TMP/probe.err" >&2
+	exit 1
+fi
 if ! diff -u "$TMP/want.json" "$TMP/got.json"; then
 	echo "FAIL: kernel decoder on a live veth differs from kgate decode ($FIXTURE)" >&2
 	exit 1

@@ -18,6 +18,46 @@ for spelling in "-o json" "-ojson" "--output json" "--output=json" "--jsonl"; do
 	check "version $spelling: JSON" bash -c "$KGATE version $spelling | /usr/bin/python3 -c 'import json,sys; json.load(sys.stdin)[\"version\"]'"
 done
 check "--jsonl with -o text: exit 2, says why" exits_says 2 "--jsonl writes JSON: not with -o text" "$KGATE" version --jsonl -o text
+
+# options given once: every option that keeps one value (all but run's repeatable
+# --iface) refuses a second, which would silently replace the first
+check "detach --iface a --iface b: exit 2, nothing detached" exits_says 2 "--iface given twice" "$KGATE" detach --iface a --iface b
+/usr/bin/python3 - "$KGATE" >"$TMP/once.txt" <<'PY'
+import re, subprocess, sys
+k = sys.argv[1]
+cmds = ["decode", "probe", "observe", "run", "flows", "stats", "detach", "version"]
+cmds += ["policy " + s for s in ["check", "apply", "show", "diff", "eval", "history",
+                                 "rollback", "confirm", "pause", "resume", "whatif"]]
+for cmd in cmds:
+    out = subprocess.run([k] + cmd.split() + ["--help"], capture_output=True, text=True).stdout
+    for line in out.split("\nOptions:\n", 1)[1].splitlines():
+        # an option's own line: "  -o, --name" or "      --name" (help text lines that
+        # mention an option are indented further)
+        m = re.match(r"^  (?:-\w, |    )--([a-z][a-z0-9-]*) (\S+)\s+(.*)", line)
+        if not m or "repeatable" in m.group(3):
+            continue
+        meta = m.group(2)
+        # a value each option takes (observe's verdict V: one of its choices)
+        value = ("1s" if meta == "DURATION" else meta.split("|")[0] if "|" in meta
+                 else "1" if meta in ("N", "ID", "PORT", "BYTES", "SECONDS")
+                 else "allow" if meta == "V" else "x")
+        print("%s\t--%s\t%s" % (cmd, m.group(1), value))
+PY
+check "every command's value options were found (more than 40)" test "$(wc -l <"$TMP/once.txt")" -gt 40
+while IFS=$'\t' read -r cmd opt value; do
+	# shellcheck disable=SC2086 # cmd is "policy apply": two words
+	check "$cmd $opt twice: exit 2, given twice" exits_says 2 "$opt given twice" "$KGATE" $cmd "$opt" "$value" "$opt" "$value"
+done <"$TMP/once.txt"
+check "observe --verdict twice: exit 2" exits_says 2 "--verdict given twice" "$KGATE" observe --verdict allow --verdict deny
+# long options by a unique prefix; short ones clustered
+check "run --pol FILE: --policy by its prefix (then --iface is missing)" exits_says 2 "--iface is required" "$KGATE" run --pol policies/residency.yaml
+check "run --xdp turbo: a prefix's value is checked as the option's" exits_says 2 "--xdp-mode: 'turbo' is not native or generic" "$KGATE" run --iface lo --policy policies/residency.yaml --xdp turbo
+check "observe --f: ambiguous, both named" exits_says 2 "option '--f' is ambiguous: --follow, --file" "$KGATE" observe --f
+check "version --out=json: a prefix with =VALUE" bash -c "$KGATE version --out=json | /usr/bin/python3 -c 'import json,sys; json.load(sys.stdin)[\"version\"]'"
+check "observe -fo json: -f, then -o with the next word" exits_says 2 "--file reads a file: not with --follow" "$KGATE" observe --file tests/cli/observe/records.jsonl -fo json
+check "observe -fojson: -f, then -o with the rest" exits_says 2 "--file reads a file: not with --follow" "$KGATE" observe --file tests/cli/observe/records.jsonl -fojson
+check "observe -of: -o takes the rest (f), refused as a format" exits_says 2 "-o: 'f' is not text, wide or json" "$KGATE" observe --file tests/cli/observe/records.jsonl -of
+check "observe -fx: an unknown short option in a cluster is named" exits_says 2 "unknown option '-x' \(in '-fx'\)" "$KGATE" observe -fx
 for cmd in decode probe observe flows stats detach version "policy apply" "policy show" "policy diff"; do
 	check "$cmd --help: -o, --output and --jsonl" bash -c "$KGATE $cmd --help | grep -q -- '-o, --output text|' && $KGATE $cmd --help | grep -q -- '--jsonl'"
 done
@@ -39,12 +79,17 @@ check "decode a stream cut mid-frame: exit 1" exits 1 "$KGATE" decode "$TMP/cut.
 check "decode a missing file: exit 2, names it" bash -c "out=\$($KGATE decode /nonexistent/x.bin 2>&1); [ \$? -eq 2 ] && printf '%s' \"\$out\" | grep -q '/nonexistent/x.bin'"
 check "decode bad -o: exit 2" exits 2 "$KGATE" decode -o yaml "$fx"
 check "probe without --iface: exit 2" exits 2 "$KGATE" probe
+check "probe --duration past a year: exit 2 (SECONDS * 1000 would overflow near LONG_MAX)" exits_says 2 "--duration: '9223372036854775807' is not a number from 1 to 31622400" "$KGATE" probe --iface lo --duration 9223372036854775807
 check "probe on a missing interface: exit 1, names it" bash -c "$KGATE probe --iface kgnosuch0 2>&1 | grep -q kgnosuch0"
 
 # kgate policy: the shipped policies validate; a broken one says FILE:LINE:COL, exit 1.
 check "policy --help exits 0 with usage" bash -c "$KGATE policy --help | grep -q '^usage: kgate policy'"
 check "policy check --help exits 0 with its usage" bash -c "$KGATE policy check --help | grep -q '^usage: kgate policy check'"
 check "help policy prints the policy usage" bash -c "$KGATE help policy | grep -q '^usage: kgate policy'"
+check "help policy apply prints apply's help, exit 0" bash -c "$KGATE help policy apply | grep -q '^usage: kgate policy apply' && [ \"\$($KGATE help policy apply)\" = \"\$($KGATE policy apply --help)\" ]"
+check "policy help apply prints apply's help" bash -c "[ \"\$($KGATE policy help apply)\" = \"\$($KGATE policy apply --help)\" ]"
+check "help policy frob: exit 2, names it" exits_says 2 "'policy' has no subcommand 'frob'" "$KGATE" help policy frob
+check "policy diff --help: without --iface, the first pinned interface (not every one)" bash -c "$KGATE policy diff --help | grep -A1 -- '--iface IF' | grep -q 'the first pinned one' && ! $KGATE policy diff --help | grep -q 'every pinned'"
 check "policy without a subcommand: exit 2" exits 2 "$KGATE" policy
 check "policy unknown subcommand: exit 2" exits 2 "$KGATE" policy frobnicate
 for sub in apply show diff; do
@@ -77,6 +122,7 @@ check "run without --iface: exit 2, says so" exits_says 2 '--iface is required' 
 check "run without --policy: exit 2" exits_says 2 '--policy is required' "$KGATE" run --iface lo
 check "run bad --xdp-mode: exit 2" exits_says 2 'not native or generic' "$KGATE" run --iface lo --policy policies/residency.yaml --xdp-mode turbo
 check "run --tc-ingress with --xdp-mode: exit 2" exits_says 2 'exclude each other' "$KGATE" run --iface lo --policy policies/residency.yaml --tc-ingress --xdp-mode generic
+check "run --iface nine times: exit 2, at most the 8 its array holds" exits_says 2 'at most 8 --iface' "$KGATE" run --policy policies/residency.yaml --iface a1 --iface a2 --iface a3 --iface a4 --iface a5 --iface a6 --iface a7 --iface a8 --iface a9
 check "run --audit-brokers without --audit-topic: exit 2" exits 2 "$KGATE" run --iface lo --policy policies/residency.yaml --audit-brokers 127.0.0.1:9
 check "run unknown option: exit 2" exits 2 "$KGATE" run --frob
 check "run stray argument: exit 2" exits 2 "$KGATE" run --iface lo --policy policies/residency.yaml extra
@@ -98,6 +144,13 @@ check "policy apply a broken file: FILE:LINE:COL, exit 1" exits_says 1 "^$TMP/ba
 check "policy diff a missing file: exit 1, names it" exits_says 1 '^/nonexistent/p.yaml: cannot open' "$KGATE" policy diff /nonexistent/p.yaml
 check "detach where nothing is: exit 0, nothing to detach" exits_says 0 'nothing to detach' "$KGATE" detach --iface kgnosuch0
 check "detach -o json where nothing is: one object" bash -c "$KGATE detach --iface kgnosuch0 -o json | /usr/bin/python3 -c 'import json,sys; assert json.load(sys.stdin)[\"detached\"] is False'"
+# more interfaces pinned than one command walks: refused, not some of them
+mkdir -p "$TMP/many/pins" "$TMP/many/state"
+for i in $(seq 65); do mkdir -p "$TMP/many/pins/if$i" "$TMP/many/state/if$i/policies"; done
+check "flows with 65 interfaces pinned: exit 1, says to name one" env KGATE_PIN_ROOT="$TMP/many/pins" \
+	bash -c "out=\$($KGATE flows 2>&1); [ \$? -eq 1 ] && printf '%s' \"\$out\" | grep -q '65 interfaces are pinned under .*, more than the 64 one command walks: name one with --iface'"
+check "policy history with 65 stores: exit 1, says to name one" env KGATE_STATE_DIR="$TMP/many/state" \
+	bash -c "out=\$($KGATE policy history 2>&1); [ \$? -eq 1 ] && printf '%s' \"\$out\" | grep -q '65 policy stores under .*, more than the 64'"
 unset KGATE_PIN_ROOT KGATE_STATE_DIR
 
 # kgate policy eval: the reference evaluator's verdict and rule (no datapath)

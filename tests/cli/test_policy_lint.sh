@@ -14,8 +14,12 @@ listeners:
   - port: 9092
 default: allow
 '
-put() { # name, text: writes $TMP/name.yaml
+# name, text: writes $TMP/name.yaml. A file on $HEAD also says unknown_topic_id: reject, at
+# its end (its findings keep their lines): under default: allow, ids kgate cannot name yet
+# would be allowed, a warning of its own (unknown-id-allowed) that each file is not about.
+put() {
 	printf '%s' "$2" >"$TMP/$1.yaml"
+	case $2 in "$HEAD"*) printf 'unknown_topic_id: reject\n' >>"$TMP/$1.yaml" ;; esac
 }
 
 # name, code, LINE:COL, level (warning|error), a file that triggers it, one that does not
@@ -116,6 +120,65 @@ put topicless-none "$HEAD"'rules:
   - {name: no-secrets, topics: ["secret.*"], action: reject}
 '
 lint_pair "a rule without topics before topic rules" topicless-rule-first 6:5 warning topicless-first topicless-none
+# an earlier topic rule decides every request the two have in common: no warning (it was one)
+put topicless-decided "$HEAD"'rules:
+  - {name: alice-x, topics: [x], principals: [alice], action: allow}
+  - {name: no-alice, principals: [alice], action: reject}
+  - {name: x-readers, topics: [x], principals: [alice, bob], action: allow}
+'
+sed 's/principals: \[alice\], action: allow/principals: [alice], operations: [produce], action: allow/' "$TMP/topicless-decided.yaml" >"$TMP/topicless-partly.yaml"
+lint_pair "a rule without topics deciding part of a topic rule's requests" topicless-rule-first 7:5 warning topicless-partly topicless-decided
+
+# regions no address is in, and "in no region" when the regions cover every address
+put empty-region "$HEAD"'regions:
+  eu: [10.10.0.0/16]
+  us: [10.10.0.0/17, 10.10.128.0/17]
+rules:
+  - {name: no-eu, topics: [x], regions: [eu], action: reject}
+  - {name: others, topics: [y], action: reject}
+'
+sed 's#10.10.128.0/17#10.10.128.0/18#' "$TMP/empty-region.yaml" >"$TMP/half-region.yaml"
+lint_pair "a region no address is in" contradiction 9:42 warning empty-region half-region
+put world "$HEAD"'regions:
+  world: [0.0.0.0/0, "::/0"]
+rules:
+  - {name: anyone, regions: [world], action: reject}
+  - {name: no-secrets, topics: ["secret.*"], action: reject}
+'
+sed 's#, "::/0"##' "$TMP/world.yaml" >"$TMP/world4.yaml"
+lint_pair "a region that holds every address shadows" shadowed 9:5 warning world world4
+
+# policies that let everything through; monitor mode is a note
+put all-audit "$HEAD"'rules:
+  - {name: no-secrets, topics: ["secret.*"], action: reject, audit: true}
+'
+sed 's/, audit: true//' "$TMP/all-audit.yaml" >"$TMP/one-enforced.yaml"
+lint_pair "every deny audit-only under default: allow" fail-open 4:10 warning all-audit one-enforced
+put undecodable 'version: v1
+listeners:
+  - port: 9092
+    on_undecodable: allow
+default: reject
+rules:
+  - {name: plumbing, topics: none, action: allow}
+'
+sed 's/on_undecodable: allow/on_undecodable: drop/' "$TMP/undecodable.yaml" >"$TMP/undecodable-drop.yaml"
+lint_pair "a listener that lets undecodable streams through" undecodable-allowed 4:21 warning undecodable undecodable-drop
+# written without put: it is the file without unknown_topic_id
+printf '%s' "$HEAD"'rules:
+  - {name: no-secrets, topics: ["secret.*"], action: reject}
+' >"$TMP/unknown-ids.yaml"
+lint_pair "ids kgate cannot name yet allowed by default: allow" unknown-id-allowed 4:10 warning unknown-ids one-enforced
+put monitor 'version: v1
+listeners:
+  - port: 9092
+mode: monitor
+default: reject
+rules:
+  - {name: plumbing, topics: none, action: allow}
+'
+check "lint: monitor mode is a note, and passes --strict" bash -c "$KGATE policy check --strict $TMP/monitor.yaml >$TMP/mon 2>&1 && grep -q '^$TMP/monitor.yaml:4:7: note: mode: monitor: .*\[monitor-mode\]\$' $TMP/mon"
+check "lint: enforce mode has no such note" bash -c "sed 's/monitor/enforce/' $TMP/monitor.yaml >$TMP/enforce.yaml && $KGATE policy check --strict $TMP/enforce.yaml >$TMP/enf 2>&1 && ! grep -q monitor-mode $TMP/enf"
 
 put plumbing 'version: v1
 listeners:
@@ -159,7 +222,7 @@ check "run refuses a policy no rule can reach, nothing attached" exits_says 1 "^
 # eval: requests that name no topic, enforced, --explain, unknown names
 R=policies/residency.yaml
 check "eval without --topic: a request naming no topic" exits_says 0 '^allow reference-readers-join-groups \(enforced\)$' "$KGATE" policy eval "$R" --op consume
-check "eval without --topic: not the topic rules" exits_says 0 '^reject default \(enforced\)$' "$KGATE" policy eval "$R" --op produce
+check "eval without --topic: not the topic rules, a reset on the wire" exits_says 0 '^reject default \(enforced as reset: the request names no topic' "$KGATE" policy eval "$R" --op produce
 check "eval -o json without --topic: topic null" bash -c "$KGATE policy eval -o json $R --op consume | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"topic\"] is None and d[\"rule\"] == \"reference-readers-join-groups\" and d[\"enforced\"] is True, d'"
 check "eval: an audit rule is not enforced (text)" exits_says 0 '^reject ref-writes-planned \(not enforced: the rule has audit: true\)$' "$KGATE" policy eval policies/demo.yaml --topic ref.prices --op produce --region eu
 check "eval: an audit rule is not enforced (json)" bash -c "$KGATE policy eval -o json policies/demo.yaml --topic ref.prices --op produce --region eu | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"verdict\"] == \"reject\" and d[\"enforced\"] is False, d'"
@@ -178,6 +241,32 @@ error unknown-name
 reject default (enforced)
 error unknown-name
 EOT"
+
+# eval: requests about all topics, what the datapath makes of a verdict
+check "eval --all-topics: not topics: none, a rule without topics decides" exits_says 0 '^allow eu-and-us-clients \(enforced\)$' "$KGATE" policy eval "$R" --all-topics --op consume --region eu
+check "eval --all-topics: topics: none opens none of it" exits_says 0 '^reject default \(enforced as reset: the request is about all topics' "$KGATE" policy eval "$R" --all-topics --op consume
+check "eval --all-topics --explain: why the plumbing rule is skipped" bash -c "$KGATE policy eval --explain $R --all-topics --op consume | grep -q '^  skipped reference-readers-join-groups ([0-9]*:5): topics: the request is about all topics; the rule is for requests that name no topic'"
+check "eval --all-topics -o json: all_topics, topic null, wire" bash -c "$KGATE policy eval -o json $R --all-topics --op consume | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"topic\"] is None and d[\"all_topics\"] is True and d[\"rule\"] is None and d[\"enforced\"] is True and d[\"wire\"] == \"reset\", d'"
+check "eval --topic and --all-topics together: exit 2" exits 2 "$KGATE" policy eval "$R" --topic x --all-topics --op consume
+check "eval --stdin: TOPIC '*' is all topics" bash -c "printf '*\tconsume\n*\tconsume\t\teu\n' | $KGATE policy eval --stdin $R | diff - <(printf '%s\n' 'reject default (enforced as reset: the request is about all topics, so there is no topic to refuse with an authorization error)' 'allow eu-and-us-clients (enforced)')"
+put quarantine 'version: v1
+listeners:
+  - port: 9092
+default: reject
+regions:
+  q: [10.30.0.0/16]
+rules:
+  - {name: orders-q, topics: ["orders.*"], regions: [q], action: allow}
+  - {name: quarantine, regions: [q], action: redirect}
+'
+check "eval: a connection redirected at its start: the allow is not enforced" exits_says 0 '^allow orders-q \(not enforced: rule "quarantine" \(9:5\) redirects the connection at its start' "$KGATE" policy eval "$TMP/quarantine.yaml" --topic orders.x --op produce --region q
+check "eval: the redirect itself, at the connection's start" exits_says 0 "^redirect quarantine \(enforced: at the connection's start\)$" "$KGATE" policy eval "$TMP/quarantine.yaml" --topic other --op produce --region q
+check "eval -o json: connection_rule" bash -c "$KGATE policy eval -o json $TMP/quarantine.yaml --topic orders.x --op produce --region q | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"verdict\"] == \"allow\" and d[\"enforced\"] is False and d[\"wire\"] is None and d[\"connection_rule\"] == \"quarantine\", d'"
+check "eval: a redirect per request is a reset" exits_says 0 '^redirect quarantine-orders \(enforced as reset: a redirect decided per request' "$KGATE" policy eval "$TMP/redirect.yaml" --topic orders --op produce
+check "eval --api CreateAcls: a reject is a reset" exits_says 0 '^reject no-secrets \(enforced as reset: CreateAcls with a refused name' "$KGATE" policy eval "$TMP/unknown-ids.yaml" --topic secret.x --api CreateAcls
+check "eval --api: the operation is the API's" bash -c "$KGATE policy eval -o json $TMP/unknown-ids.yaml --topic secret.x --api 30 | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"api\"] == \"CreateAcls\" and d[\"operation\"] == \"admin\" and d[\"wire\"] == \"reset\", d'"
+check "eval --api: an unknown API is an error" exits_says 1 "unknown API 'Nope'" "$KGATE" policy eval "$R" --api Nope
+check "eval: a policy kgate refuses is not enforced" exits_says 0 '^reject everything \(not enforced: kgate refuses this policy: 1:1 \[no-listeners\]' "$KGATE" policy eval "$TMP/no-listeners.yaml" --topic x --op produce
 
 echo "cli (policy lint and eval): $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

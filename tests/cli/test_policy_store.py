@@ -4,8 +4,10 @@
 without a datapath: --help (the model stated), usage errors, `policy history` over a store
 on disk, and `policy whatif` over audit records written here in the audit record's schema
 (README, "Audit records"): sampled allows scaled, regions and identity principals taken
-from the source address under FILE, SASL principals kept, requests without a topic, a
-monitor-mode FILE, records it must not replay, --since and --node.
+from the source address under FILE, SASL principals kept, requests without a topic (under
+`topics: none` and `*` rules), the datapath's resets (ACL requests, late rejects), ports
+FILE does not listen on, versions that recorded no allows, a monitor-mode FILE, records it
+must not replay, --since and --node.
 
 The agent side (applies, rollbacks, pauses, confirms and guards on a real datapath, and
 whatif against what a policy then really decided) is tests/agent/test_lifecycle.sh.
@@ -66,6 +68,16 @@ check("policy apply --help: --confirm-within and both guards",
       rc == 0 and all(s in out for s in ("--confirm-within DURATION",
                                          "--guard-rejects-per-s N",
                                          "--guard-undecodable-per-s N")), out)
+check("policy apply --help: a guard counts denies that are not enforced",
+      "denies it does not enforce count too (monitor\n" in out and
+      "mode, audit: true rules, a paused policy)" in out, out)
+rc, out, _ = kgate("policy", "rollback", "--help")
+check("policy rollback --help: the default is what ran before, never a reverted version",
+      rc == 0 and "version that ran before the one that runs" in out and
+      "Never by default to a version that\nwas reverted" in out, out)
+rc, out, _ = kgate("policy", "whatif", "--help")
+check("policy whatif --help: what was not recorded cannot be replayed; listeners",
+      rc == 0 and "audit.allow none" in out and "does not listen on" in out, out)
 for sub in ("history", "rollback", "confirm", "pause", "resume", "whatif"):
     rc, out, _ = kgate("policy", sub, "--help")
     check("policy %s --help: its usage" % sub, rc == 0 and out.startswith(
@@ -250,6 +262,104 @@ check("whatif a monitor-mode FILE: the rejects are not enforced (and no reset)",
       {"reject (not enforced)": 32}, out + err)
 rc, out, err = kgate("policy", "whatif", new, "--file", "-", "-o", "json", stdin=lines[3] + "\n")
 check("whatif --file - reads stdin", rc == 0 and json.loads(out)["decisions"] == 1, out + err)
+
+# requests that name no topic go through the reference evaluator with no topic: rules of
+# `topics: none` and rules of any topic ("*") decide them, as the datapath does
+topicless = write("topicless.yaml", """version: "tl-1"
+default: reject
+listeners:
+  - port: 9092
+rules:
+  - name: plumbing
+    topics: none
+    operations: [consume]
+    action: allow
+  - name: no-secret
+    topics: ["secret"]
+    action: reject
+  - name: any-describe
+    topics: ["*"]
+    operations: [describe]
+    action: allow
+""")
+req = dict(kind="request", topic=None)
+tl_lines = [
+    rec(1, rule="plumbing", operation="consume", api_key=10, api_name="FindCoordinator", **req),
+    rec(2, rule="any-describe", operation="describe", api_key=3, api_name="Metadata", **req),
+    # the datapath resets a reject of CreateAcls and DeleteAcls (a poisoned name would
+    # create or delete an ACL for it): recorded so, and predicted so
+    rec(3, verdict="reset", rule="no-secret", operation="admin", api_key=30,
+        api_name="CreateAcls", topic="secret"),
+    rec(4, verdict="reset", rule="no-secret", operation="admin", api_key=31,
+        api_name="DeleteAcls", topic="secret"),
+    # a reject whose name passed in an earlier segment resets: the same outcome
+    rec(5, verdict="reset", rule="no-secret", topic="secret"),
+    rec(6, verdict="reject", rule="no-secret", topic="secret"),
+    # FILE does not listen on 9093: the datapath would pass this undecided
+    rec(7, verdict="reject", rule="old-rule", topic="secret", dst_port=9093),
+]
+tl_audit = write("topicless.jsonl", "\n".join(tl_lines) + "\n")
+rc, out, err = kgate("policy", "whatif", topicless, "--file", tl_audit, "-o", "json")
+w = json.loads(out) if rc == 0 else {}
+by_rule = {g["rule"]: g["after"] for g in w.get("by_rule", [])}
+check("whatif: requests naming no topic decided by `topics: none` and `*` rules (no change)",
+      rc == 0 and by_rule.get("plumbing") == {"allow": 1} and
+      by_rule.get("any-describe") == {"allow": 1}, (rc, out, err))
+check("whatif: ACL requests and late rejects that the datapath resets are no change",
+      rc == 0 and by_rule.get("no-secret") == {"reset": 3, "reject": 1}, (rc, out, err))
+check("whatif: a record on a port FILE does not listen on would pass undecided (the one change)",
+      rc == 0 and w["decisions"] == 7 and w["changed"] == 1 and
+      [(c["before"], c["after"], c["decisions"]) for c in w["changes"]] ==
+      [("reject", "allow", 1)] and by_rule.get("(not a listener)") == {"allow": 1} and
+      w.get("not_listener") == {"decisions": 1, "ports": [9093]}, (rc, out, err))
+rc, out, err = kgate("policy", "whatif", topicless, "--file", tl_audit)
+check("whatif (text): the port FILE does not listen on",
+      rc == 0 and "1 decisions on ports FILE does not listen on (9093): they would pass "
+      "undecided" in out, out + err)
+
+# what the records' policy versions recorded: a version kept with audit.allow none (its
+# allows left no record), one kept with its allows, one this host does not keep
+write("state/eth10/policies/7.yaml", "version: \"quiet-1\"\ndefault: allow\naudit:\n"
+      "  allow: none\nlisteners:\n  - port: 9092\nrules:\n  - {name: x, topics: [y], "
+      "action: reject}\n")
+write("state/eth10/policies/7.version", "quiet-1")
+write("state/eth10/policies/8.yaml", "version: \"loud-1\"\ndefault: allow\naudit:\n"
+      "  allow: all\nlisteners:\n  - port: 9092\nrules:\n  - {name: x, topics: [y], "
+      "action: reject}\n")
+write("state/eth10/policies/8.version", "loud-1")
+v_lines = [rec(1, version_id=7, policy_version="quiet-1", verdict="reject", rule="x"),
+           rec(2, version_id=8, policy_version="loud-1"),
+           rec(3, version_id=8, policy_version="loud-1"),
+           rec(4, version_id=9, policy_version="elsewhere-1")]
+v_audit = write("versions.jsonl", "\n".join(v_lines) + "\n")
+rc, out, err = kgate("policy", "whatif", new, "--file", v_audit, "-o", "json")
+w = json.loads(out) if rc == 0 else {}
+check("whatif -o json: each record's version looked up: allows recorded or not, or unknown",
+      rc == 0 and sorted((v["policy_version"], v["version_id"], v["records"],
+                          v["allows_recorded"]) for v in w.get("recorded_versions", [])) ==
+      [("elsewhere-1", 9, 1, None), ("loud-1", 8, 2, True), ("quiet-1", 7, 1, False)],
+      (rc, out, err))
+# a recorded reset is the datapath's reject only when the rule that decided it rejects in
+# the recorded version: under a reset rule, FILE's reject is a change
+write("state/eth10/policies/10.yaml", "version: \"hard-1\"\ndefault: allow\nlisteners:\n"
+      "  - port: 9092\nrules:\n  - {name: x, topics: [y], action: reset}\n")
+write("state/eth10/policies/10.version", "hard-1")
+yrej = write("yrej.yaml", "version: \"yrej-1\"\ndefault: allow\nlisteners:\n  - port: 9092\n"
+             "rules:\n  - {name: no-y, topics: [y], action: reject}\n")
+r_lines = [rec(1, version_id=8, policy_version="loud-1", verdict="reset", rule="x", topic="y"),
+           rec(2, version_id=10, policy_version="hard-1", verdict="reset", rule="x", topic="y")]
+rc, out, err = kgate("policy", "whatif", yrej, "--file", write("resets.jsonl", "\n".join(r_lines)
+                                                                 + "\n"), "-o", "json")
+w = json.loads(out) if rc == 0 else {}
+check("whatif: a reset under a reject rule is no change, one under a reset rule is",
+      rc == 0 and [(c["before"], c["after"], c["decisions"]) for c in w["changes"]] ==
+      [("reset", "reject", 1)] and
+      w["changes"][0]["examples"][0]["before"]["policy_version"] == "hard-1", (rc, out, err))
+rc, out, err = kgate("policy", "whatif", new, "--file", v_audit)
+check("whatif (text): says which version recorded no allows, and what is not known",
+      rc == 0 and 'allows not recorded: 1 records are of "quiet-1" (version id 7), whose '
+      "audit.allow is none" in out and "1 records are of versions this host's policy store "
+      "does not keep" in out, out + err)
 
 print("policy store cli: %d passed, %d failed" % (passed, failed))
 subprocess.run(["rm", "-rf", TMP])

@@ -144,14 +144,18 @@ def check_apis(driver, schema):
     """The decoder's api table against Kafka's: every key known, its newest version, the
     first flexible version (which header it uses), a program for every key whose body
     names topics (DECODED, or UNDECODABLE with a reason), a response program for every
-    key the contract reads responses of. One case per key; returns the disagreements."""
+    key the contract reads responses of. One case per key; then its known tagged fields
+    (check_known_tags). Returns the disagreements."""
     out = subprocess.run([driver, '--apis'], capture_output=True, text=True, check=True).stdout
-    apis = {}
+    apis, tags = {}, set()
     for line in out.splitlines():
         w = line.split()
+        if w[0] == 'tag':
+            tags.add(tuple(int(x) for x in w[1:]))
+            continue
         apis[int(w[1])] = dict(known=int(w[2]), max=int(w[3]), flex=int(w[4]), prog=int(w[5]),
                               rprog=int(w[6]), topics=int(w[7]), op=w[8])
-    bad = []
+    bad = check_known_tags(schema, tags)
     for key in schema.keys:
         a = apis.get(key)
         vs = schema.versions(key)
@@ -173,6 +177,35 @@ def check_apis(driver, schema):
         if (key in kgen.RESPONSES) != bool(a['rprog']):
             bad.append('%d: response program %d, contract %s' % (key, a['rprog'],
                                                                   key in kgen.RESPONSES))
+    return bad
+
+
+def check_known_tags(schema, tags):
+    """The decoder's table of known tagged fields (kd_known_tags: key, depth, tag, first
+    version, size) against Kafka's: every tagged field of a fixed-size type nested in a
+    request the decoder reads (the broker reads it by its type, whatever size it
+    declares), and no other. depth counts the arrays and structs around the field."""
+    want, bad = set(), []
+
+    def nested(key, fields, depth):
+        for f in fields:
+            if f.tag is not None and f.type in kgen.FIXED and depth > 0:
+                if f.tagv[1] != kgen.INF:
+                    bad.append('%d: tag %s has last version %d' % (key, f.pathname(),
+                                                                   f.tagv[1]))
+                want.add((key, depth, f.tag, f.tagv[0], kgen.FIXED[f.type]))
+            if f.sub:
+                nested(key, f.sub, depth + 1)
+
+    for b in schema.blocks:
+        if b.dir == 'req' and b.key in kgen.DECODED:
+            nested(b.key, b.fields, 0)
+    for t in sorted(want - tags):
+        bad.append('%d: known tagged field (depth %d, tag %d, v%d+, %d bytes) not checked'
+                   % t)
+    for t in sorted(tags - want):
+        bad.append('%d: known tagged field (depth %d, tag %d, v%d+, %d bytes) not Kafka\'s'
+                   % t)
     return bad
 
 

@@ -10,7 +10,8 @@
  * the identical report ("split" lines name the chunkings that did not).
  *
  * `conform_drv --apis` prints the decoder's api table instead (key, known, newest version,
- * first flexible version, request and response program lengths, "topics not read"), which
+ * first flexible version, request and response program lengths, "topics not read"), and
+ * its table of known tagged fields (key, depth, tag, first version, size), which
  * conform.py checks against Kafka's.
  *
  * Input (binary): "KGC1", then per case: u32 id, u8 dir (0 requests, 1 responses), u8 flags
@@ -125,6 +126,9 @@ int main(int argc, char **argv)
 			printf("api %u %u %u %u %u %u %u %s\n", k, a->known, a->max_ver, a->flex_min,
 			       a->prog_len, a->rprog_len, a->topics, kg_op_name(a->opclass));
 		}
+		for (unsigned int i = 0; i < KD_KNOWN_TAGS; i++)
+			printf("tag %u %u %u %u %u\n", kd_known_tags[i].key, kd_known_tags[i].depth,
+			       kd_known_tags[i].tag, kd_known_tags[i].vmin, kd_known_tags[i].size);
 		return 0;
 	}
 	if (!f || get(f, magic, 4) || memcmp(magic, "KGC1", 4)) {

@@ -15,8 +15,10 @@ the table carries (which fields name topics), not from the decoder's own tables:
   - requests of the keys in DECODED: every topic entry (a name and/or a topic id, in
     stream order; a name array gives one entry per name), every group id, the "all
     topics" requests (ALL_ARRAYS, ALL_FROM), subscribed regular expressions, ACL
-    resource patterns (acl_class), config resources of type TOPIC, the
-    DescribeTopicPartitions cursor, the SaslHandshake mechanism, the Fetch session;
+    resource patterns (acl_class), config resources of type TOPIC, every ACL or config
+    resource that is not a topic (its type; one of any type too), the
+    DescribeTopicPartitions cursor, the SaslHandshake mechanism, the Fetch session, the
+    ShareFetch share session (member id, epoch);
   - responses of the keys in RESPONSES: the facts listed there, and for entry arrays
     where each element starts and ends in the stream.
 """
@@ -304,6 +306,7 @@ class Gen:
         self.buf = bytearray()
         self.base = 0   # offset of buf[0] from the frame's first byte (4 in the body)
         self.spec = RESPONSES.get(key, {}) if d == 'resp' else {}
+        self.member = None   # ShareFetch's member id, for its session fact
 
     # -- random values
     def rname(self, lo=1, hi=TOPIC_MAX):
@@ -450,6 +453,9 @@ class Gen:
         return kind == 'res'
 
     def res_fact(self, ctx):
+        if self.dir == 'req' and ctx['rtype'] != RES_TOPIC:
+            # a resource that is not a topic (one of any type: besides its topics)
+            self.fact('resource type=%d' % ctx['rtype'])
         if self.key in ACL_KEYS:
             c = acl_class(ctx['rtype'], ctx['aname'], ctx['ptype'])
         elif ctx['rtype'] == RES_TOPIC and ctx['aname'] is not None:
@@ -537,6 +543,13 @@ class Gen:
         elif self.key == 1 and p == 'SessionEpoch' and self.key in DECODED:
             sess, ep = struct.unpack('>ii', bytes(self.buf[-8:]))
             self.fact('session id=%d epoch=%d' % (sess, ep))
+        elif self.key == 78 and p == 'ShareSessionEpoch' and self.key in DECODED:
+            # a share session: the member id before it (kept up to TOPIC_MAX bytes)
+            m = self.member
+            ep = struct.unpack('>i', bytes(self.buf[-4:]))[0]
+            self.fact('session member=%s epoch=%d' % (
+                'null' if m is None else esc(m.encode()[:TOPIC_MAX]) +
+                (' (truncated)' if len(m.encode()) > TOPIC_MAX else ''), ep))
         return val
 
     def string(self, f, nullable, ctx, quiet):
@@ -559,6 +572,8 @@ class Gen:
         self.w_str(s)
         if 'res' in f.marks and ctx is not None:
             ctx['aname'] = s
+        if self.key == 78 and f.pathname() == 'MemberId':
+            self.member = s
         if quiet:
             return s
         p = f.pathname()

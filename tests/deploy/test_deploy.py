@@ -243,6 +243,8 @@ def test_systemd(flags):
     spool = fv.get("--spool-dir", [""])[0]
     check("systemd: spool under StateDirectory (/var/lib/%s)" % svc.get("StateDirectory"),
           spool.startswith("/var/lib/%s/" % svc.get("StateDirectory", "-")))
+    check("systemd: the state dir (policy store and its lock) is 0750: no other user reaches it",
+          svc.get("StateDirectoryMode") == "0750", svc.get("StateDirectoryMode"))
     check("systemd: restarts on failure", svc.get("Restart") in ("on-failure", "always"))
     audit = fv.get("--audit-file", [""])[0]
     check("systemd: --audit-file under LogsDirectory (/var/log/%s)" % svc.get("LogsDirectory"),

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""The evasion suite (issue 5): crafted TCP sessions (scapy) from a client namespace
+"""The evasion suite: crafted TCP sessions (scapy) from a client namespace
 to the broker address through kgate; driven by tests/e2e/test_evasion.sh.
 
   evasion_suite.py record --dir DIR --backend HOST:PORT
@@ -18,14 +18,17 @@ poisoned (its last byte '!'); a reset or dropped one does not arrive at all. The
 client-visible outcome (Kafka error code, RST, silence) and the audit records
 (--audit-file, matched by the client port) are checked too.
 
-Cases 1-9 are issue 5's list; 10-12 go after the datapath's own TCP bookkeeping: control
-segments the broker ignores (a bad-checksum RST, an in-window SYN that only draws a
-challenge ACK) and urgent data, the broker's TCP and a stream reader disagreeing on
+Cases 1-9 are the classic stream-reassembly evasions (splits, reordering, overlaps, bad
+checksums, pipelining, fragments...); 10-12 go after the datapath's own TCP bookkeeping:
+control segments the broker ignores (a bad-checksum RST, an in-window SYN that only draws
+a challenge ACK) and urgent data, the broker's TCP and a stream reader disagreeing on
 where frames start. 13 sends segments ahead of the next expected byte at and around the
-edges of a skip region (the rest of a long client id, skipped by length): inside it they
-pass; anything reaching a byte the decoder reads must not, or the broker's TCP would take
-that byte from the early copy while kgate decodes the later one. EVASION_DEBUG=1 prints
-every broker->client segment.
+edges of a skip region (the rest of a long client id, skipped by length): one that starts
+inside it is decoded from there (the bytes before it are never read); one past it must
+not pass, or the broker's TCP would take bytes kgate reads from an early copy kgate never
+decoded. 14 sends a probe segment (far past a gap that holds bytes to read: passed
+undecided, checked when the stream reaches it): holding a request, the stream reaching it
+must end the connection. EVASION_DEBUG=1 prints every broker->client segment.
 """
 import json
 import os

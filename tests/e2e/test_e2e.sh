@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# End to end (issue 5): the rig (scripts/rig.sh) with kgate attached to the broker-side
+# End to end: the rig (scripts/rig.sh) with kgate attached to the broker-side
 # interface (native XDP + TC egress, redirect to the quarantine interface), the policy
 # tests/e2e/policies/e2e.yaml, real clients from eu and us over IPv4 and IPv6, the
 # test-only SASL front for SASL and admin scenarios; scenarios in tests/e2e/scenarios.py.

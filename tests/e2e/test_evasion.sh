@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The evasion suite (issue 5): crafted TCP sessions (scapy, tests/e2e/evasion_suite.py)
+# The evasion suite: crafted TCP sessions (scapy, tests/e2e/evasion_suite.py)
 # from the rig's "us" namespace to the broker address 10.99.0.2:9092 through kgate
 # (native XDP + TC egress on the broker-side interface, tests/e2e/policies/evasion.yaml).
 # A recording relay in front of the mock keeps the bytes the broker host's TCP really

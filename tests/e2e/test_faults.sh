@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The fault suite (issue 5), on the end-to-end rig (scripts/rig.sh) with real client
+# The fault suite, on the end-to-end rig (scripts/rig.sh) with real client
 # load: confluent_kafka producer loops (tests/e2e/faults.py load) from eu and us, each
 # sending one Produce request per message to an allowed and a denied topic, run through
 # every fault:

@@ -24,7 +24,7 @@ check "the binary: bin/kgate, executable, runs" "$KG" version
 check "the binary is the build's" cmp "$KG" "$BUILD/kgate"
 pages=$("$KG" __man --list)
 check "a page per command and subcommand (kgate, kgate-run, kgate-policy-check...)" \
-	bash -c "for p in kgate kgate-run kgate-policy kgate-policy-check kgate-policy-eval kgate-observe kgate-decode kgate-version; do grep -qx \$p <<<'$pages' || exit 1; done"
+	bash -c "for p in kgate kgate-run kgate-policy kgate-policy-check kgate-policy-eval kgate-observe kgate-audit kgate-audit-trace kgate-decode kgate-version; do grep -qx \$p <<<'$pages' || exit 1; done"
 for p in $pages; do
 	f=$P/share/man/man1/$p.1
 	check "man page $p.1 installed" test -s "$f"
@@ -63,7 +63,8 @@ if command -v zsh >/dev/null; then
 dir=$1 bin=$2 out=$3; shift 3
 zmodload zsh/zpty
 zpty z zsh -f -i
-zpty -w z "PS1='> '; PATH=$bin:\$PATH; fpath=($dir \$fpath); autoload -Uz compinit; compinit -u -D -d /dev/null"
+# -D: no dump file at all (a dump file named /dev/null was once replaced by a regular file)
+zpty -w z "PS1='> '; PATH=$bin:\$PATH; fpath=($dir \$fpath); autoload -Uz compinit; compinit -u -D"
 zpty -w z "dump() { print -r -- \"\$BUFFER\" >>$out; BUFFER= }; zle -N dump; bindkey '^T' dump"
 for l in "$@"; do
 	zpty -w -n z "$l"$'\t'

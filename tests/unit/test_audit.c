@@ -215,36 +215,36 @@ static void test_codec_alternatives(void)
  */
 static void test_json_commands_as_records(void)
 {
-	static const char *const names[] = {"jos\xc3\xa9", "a\"b\\c\nd\x7f", "\xe2\x82\xac\x80",
-					    "\xc3"};
+	/* each name, and the JSON string both must write for it, spelled out here */
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{"jos\xc3\xa9", "\"jos\xc3\xa9\""},                     /* UTF-8 as it is */
+		{"a\"b\\c\nd\x7f", "\"a\\\"b\\\\c\\u000ad\\u007f\""},  /* escapes, DEL */
+		{"\xe2\x82\xac\x80", "\"\xe2\x82\xac\\u0080\""},       /* the euro, a stray byte */
+		{"\xc3", "\"\\u00c3\""},                                 /* a lone lead byte */
+	};
 	struct kg_event ev;
 	char b[KG_AUDIT_RECORD_MAX], *out = NULL;
 	size_t outlen = 0;
 	FILE *f;
 
-	f = open_memstream(&out, &outlen);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	kg_json_fput(f, "jos\xc3\xa9");
-	fclose(f);
-	CU_ASSERT_STRING_EQUAL(out, "\"jos\xc3\xa9\"");
-	free(out);
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char want[128];
-		const char *at;
 
 		out = NULL;
 		f = open_memstream(&out, &outlen);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-		kg_json_fput(f, names[i]);
+		kg_json_fput(f, cases[i].in);
 		fclose(f);
-		full_event(&ev);
-		ev.principal_len = strlen(names[i]);
-		memcpy(ev.principal, names[i], ev.principal_len);
-		CU_ASSERT_FATAL(kg_audit_encode_at(b, sizeof(b), &ev, &full_names, 1, "n", WALL) > 0);
-		snprintf(want, sizeof(want), "\"principal\":%s,", out);
-		at = strstr(b, want);
-		CU_ASSERT_PTR_NOT_NULL(at);
+		CU_ASSERT_STRING_EQUAL(out, cases[i].want);
 		free(out);
+		full_event(&ev);
+		ev.principal_len = strlen(cases[i].in);
+		memcpy(ev.principal, cases[i].in, ev.principal_len);
+		CU_ASSERT_FATAL(kg_audit_encode_at(b, sizeof(b), &ev, &full_names, 1, "n", WALL) > 0);
+		snprintf(want, sizeof(want), "\"principal\":%s,", cases[i].want);
+		CU_ASSERT_PTR_NOT_NULL(strstr(b, want));
 	}
 	/* NULL is null */
 	out = NULL;
@@ -383,6 +383,26 @@ static void expect_records(struct kg_spool *sp, __u64 after_seq, __u64 first, __
 	kg_spool_reader_close(&r);
 }
 
+/* Signed fields (kg_rec_s64): a Kafka error code may be negative; the bounds of an i64;
+ * what is not a number; a field name inside a string is not the field. */
+static void test_rec_signed(void)
+{
+	const char *r = "{\"node\":\"a\\\"error_code\\\":5\",\"error_code\":-1,\"max\":9223372036854775807,"
+			"\"min\":-9223372036854775808,\"over\":9223372036854775808,\"n\":null,"
+			"\"s\":\"7\",\"minus\":-}";
+	size_t n = strlen(r);
+	__s64 v = 0;
+
+	CU_ASSERT(kg_rec_s64(r, n, "error_code", &v) && v == -1);
+	CU_ASSERT(kg_rec_s64(r, n, "max", &v) && v == INT64_MAX);
+	CU_ASSERT(kg_rec_s64(r, n, "min", &v) && v == INT64_MIN);
+	CU_ASSERT(!kg_rec_s64(r, n, "over", &v));
+	CU_ASSERT(!kg_rec_s64(r, n, "n", &v));
+	CU_ASSERT(!kg_rec_s64(r, n, "s", &v));
+	CU_ASSERT(!kg_rec_s64(r, n, "minus", &v));
+	CU_ASSERT(!kg_rec_s64(r, n, "absent", &v));
+}
+
 static void test_spool_append_restart(void)
 {
 	struct kg_spool sp;
@@ -478,6 +498,105 @@ static void test_spool_segments(void)
 	CU_ASSERT_EQUAL(sp.last_seq, 300);
 	CU_ASSERT_EQUAL(sp.records, 0);
 	expect_records(&sp, 300, 301, 300);
+	kg_spool_close(&sp);
+}
+
+/* The next record kept in memory is seq, with its bytes and time; its block into *blk. */
+static void expect_mem(struct kg_spool *sp, __u64 want, __u64 want_ts,
+		       struct kg_spool_block **blk)
+{
+	const char *rec;
+	size_t len;
+	__u64 seq, ts;
+	char b[256];
+
+	CU_ASSERT_EQUAL_FATAL(kg_spool_mem_next(sp, &rec, &len, &seq, &ts, blk), 1);
+	CU_ASSERT_EQUAL(seq, want);
+	CU_ASSERT_EQUAL(ts, want_ts); /* as kg_spool_add had it; kg_spool_append gives none */
+	rec_of(b, sizeof(b), want);
+	CU_ASSERT(len == strlen(b) && !memcmp(rec, b, len));
+}
+
+/*
+ * The spool's blocks in memory (what the sender sends while it keeps up): kept once the
+ * sender asks, one block per write, handed out in order, freed once done, none kept past
+ * KG_SPOOL_MEM_BYTES (then -1 once the kept ones are taken: the rest is in the files
+ * only), all dropped by a stop. The files hold every record throughout.
+ */
+static void test_spool_mem(void)
+{
+	struct kg_spool_block *b1, *b2, *b3, *x;
+	struct kg_spool_reader r;
+	struct kg_spool sp;
+	const char *rec;
+	char dir[300], err[256], b[256];
+	size_t len;
+	__u64 seq, ts;
+
+	subdir(dir, sizeof(dir), "m1");
+	CU_ASSERT_EQUAL_FATAL(kg_spool_open(&sp, dir, err, sizeof(err)), 0);
+	for (__u64 i = 1; i <= 3; i++) {
+		rec_of(b, sizeof(b), i);
+		CU_ASSERT_EQUAL(kg_spool_append(&sp, i, b, strlen(b)), 0);
+	}
+	/* not asked for: nothing kept */
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &ts, &x), -1);
+	CU_ASSERT_EQUAL(kg_spool_mem_first(&sp), 0);
+	kg_spool_mem_start(&sp);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &ts, &x), 0);
+
+	/* a write of two records, then one of one: two blocks, in order */
+	rec_of(b, sizeof(b), 4);
+	CU_ASSERT_EQUAL(kg_spool_add(&sp, 4, 1004, b, strlen(b)), 0);
+	rec_of(b, sizeof(b), 5);
+	CU_ASSERT_EQUAL(kg_spool_add(&sp, 5, 1005, b, strlen(b)), 0);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &ts, &x), 0); /* not written */
+	CU_ASSERT_EQUAL(kg_spool_flush(&sp), 0);
+	CU_ASSERT_EQUAL(kg_spool_mem_first(&sp), 4);
+	rec_of(b, sizeof(b), 6);
+	CU_ASSERT_EQUAL(kg_spool_append(&sp, 6, b, strlen(b)), 0);
+	expect_mem(&sp, 4, 1004, &b1);
+	CU_ASSERT_EQUAL(kg_spool_mem_first(&sp), 5);
+	expect_mem(&sp, 5, 1005, &x);
+	CU_ASSERT_PTR_EQUAL(x, b1);
+	CU_ASSERT_EQUAL(kg_spool_mem_first(&sp), 6);
+	expect_mem(&sp, 6, 0, &b2);
+	CU_ASSERT_PTR_NOT_EQUAL(b2, b1);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &ts, &x), 0);
+	CU_ASSERT_EQUAL(kg_spool_mem_first(&sp), 0);
+	/* done in order: a block goes once every record of it is done */
+	kg_spool_mem_done(&sp, b1, 1);
+	CU_ASSERT_PTR_EQUAL(sp.mem_head, b1);
+	kg_spool_mem_done(&sp, b1, 1);
+	CU_ASSERT_PTR_EQUAL(sp.mem_head, b2);
+	kg_spool_mem_done(&sp, b2, 1);
+	CU_ASSERT(sp.mem_head == NULL && sp.mem_bytes == 0);
+
+	/* a block past the bound is not kept: the kept ones, then -1 */
+	rec_of(b, sizeof(b), 7);
+	CU_ASSERT_EQUAL(kg_spool_append(&sp, 7, b, strlen(b)), 0);
+	sp.mem_max = sp.mem_bytes; /* as if the sender were far behind */
+	rec_of(b, sizeof(b), 8);
+	CU_ASSERT_EQUAL(kg_spool_append(&sp, 8, b, strlen(b)), 0);
+	sp.mem_max = KG_SPOOL_MEM_BYTES;
+	expect_mem(&sp, 7, 0, &b3);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &ts, &x), -1);
+	kg_spool_mem_done(&sp, b3, 1);
+	/* the files have every record, 8 included */
+	CU_ASSERT_EQUAL_FATAL(kg_spool_reader_open(&r, &sp, 0), 0);
+	for (__u64 i = 1; i <= 8; i++)
+		CU_ASSERT(kg_spool_next(&r, &rec, &len, &seq) == 1 && seq == i);
+	CU_ASSERT_EQUAL(kg_spool_next(&r, &rec, &len, &seq), 0);
+	kg_spool_reader_close(&r);
+
+	/* asked again (a spare block's buffers reused), then stopped: nothing kept */
+	kg_spool_mem_start(&sp);
+	rec_of(b, sizeof(b), 9);
+	CU_ASSERT_EQUAL(kg_spool_append(&sp, 9, b, strlen(b)), 0);
+	expect_mem(&sp, 9, 0, &x);
+	kg_spool_mem_stop(&sp);
+	CU_ASSERT(sp.mem_head == NULL && sp.mem_bytes == 0);
+	CU_ASSERT_EQUAL(kg_spool_mem_next(&sp, &rec, &len, &seq, &ts, &x), -1);
 	kg_spool_close(&sp);
 }
 
@@ -790,6 +909,109 @@ static void test_pipeline_spool_full_gap(void)
 	kg_audit_close(a, 0);
 }
 
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : st.st_size;
+}
+
+/*
+ * A batch (kg_audit_batch_begin/_end, as kgate run drains its ring buffers): no sink sees
+ * a record before the batch ends or holds KG_AUDIT_BATCH_BYTES, then every sink has all
+ * of them in order; a spool write that fails in a batch loses exactly the batch's
+ * records, counted by class and reported in one gap record.
+ */
+static void test_pipeline_batch(void)
+{
+	char spool[300], file[300], sock[300], err[256], buf[65536], b[KG_AUDIT_RECORD_MAX];
+	struct kg_audit_opts o = {.node = "n1", .brokers = "127.0.0.1:1", .topic = "audit",
+				  .names = names_fn};
+	struct kg_spool_reader r;
+	struct kg_event ev;
+	struct kg_audit *a;
+	const char *rec;
+	size_t len = 0, rlen;
+	__u64 seq, want = 1, n = 0, held, last;
+	int fd, good;
+	bool gap = false;
+
+	subdir(spool, sizeof(spool), "b1");
+	snprintf(file, sizeof(file), "%s.jsonl", spool);
+	subdir(sock, sizeof(sock), "b1.sock");
+	o.spool_dir = spool;
+	o.file = file;
+	o.observe_sock = sock;
+	a = kg_audit_open(&o, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	fd = connect_sock(sock);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(read_until(a, fd, buf, sizeof(buf), &len, "\"kind\":\"backlog_end\""));
+	full_event(&ev);
+
+	/* held until the end */
+	kg_audit_batch_begin(a);
+	for (int i = 0; i < 10; i++)
+		CU_ASSERT_EQUAL(kg_audit_event(a, &ev), 0);
+	CU_ASSERT_EQUAL(file_size(file), 0);
+	CU_ASSERT_EQUAL(a->spool.records, 0);
+	CU_ASSERT(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0 && errno == EAGAIN);
+	kg_audit_batch_end(a);
+	CU_ASSERT_EQUAL(file_check_seqs(file, 1), 10);
+	CU_ASSERT_EQUAL(a->spool.records, 10);
+	len = 0;
+	CU_ASSERT(read_until(a, fd, buf, sizeof(buf), &len, "\"seq\":10,"));
+
+	/* past the byte bound a batch is written before its end */
+	held = file_size(file);
+	kg_audit_batch_begin(a);
+	for (__u64 i = 0; i <= KG_AUDIT_BATCH_BYTES / (held / 10); i++)
+		kg_audit_event(a, &ev);
+	CU_ASSERT(file_size(file) > (off_t)held);
+	CU_ASSERT(a->held_bytes < KG_AUDIT_BATCH_BYTES);
+	kg_audit_batch_end(a);
+	last = a->next_seq - 1;
+	CU_ASSERT_EQUAL(file_check_seqs(file, 1), last);
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+
+	/* the spool's write fails at the end of a batch of 3 denies and 5 allows */
+	kg_audit_batch_begin(a);
+	for (int i = 0; i < 8; i++) {
+		ev.verdict = i < 3 ? KG_ACT_REJECT : KG_ACT_ALLOW;
+		kg_audit_event(a, &ev);
+	}
+	good = a->spool.fd;
+	a->spool.fd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* write(2): EBADF */
+	kg_audit_batch_end(a);
+	close(a->spool.fd);
+	a->spool.fd = good;
+	CU_ASSERT_EQUAL(a->spool_dropped[KG_LOST_DENY], 3);
+	CU_ASSERT_EQUAL(a->spool_dropped[KG_LOST_ALLOW], 5);
+	/* the file and observe have them all; the next record brings the gap record */
+	CU_ASSERT_EQUAL(file_check_seqs(file, 1), last + 8);
+	kg_audit_event(a, &ev);
+	CU_ASSERT_EQUAL(a->spool_dropped_total, 8);
+	CU_ASSERT_EQUAL(a->spool_dropped[0] + a->spool_dropped[1], 0);
+	CU_ASSERT_EQUAL_FATAL(kg_spool_reader_open(&r, &a->spool, 0), 0);
+	while (kg_spool_next(&r, &rec, &rlen, &seq) == 1) {
+		n++;
+		CU_ASSERT_EQUAL(seq, want);
+		if (seq == last + 9) {
+			snprintf(b, sizeof(b), "\"kind\":\"gap\",\"lost_deny\":3,\"lost_allow\":5,"
+				 "\"after_seq\":%llu,\"before_seq\":%llu,\"reason\":\"spool_full\"",
+				 (unsigned long long)last, (unsigned long long)last + 9);
+			gap = memmem(rec, rlen, b, strlen(b)) != NULL;
+		}
+		want = seq == last ? last + 9 : seq + 1;
+	}
+	kg_spool_reader_close(&r);
+	CU_ASSERT_EQUAL(n, last + 2); /* 1..last, the gap record, the record after it */
+	CU_ASSERT(gap);
+	close(fd);
+	kg_audit_close(a, 0);
+}
+
 static void test_open_errors(void)
 {
 	char err[256];
@@ -1071,8 +1293,11 @@ int register_audit_tests(void)
 			 test_json_commands_as_records) ||
 	    !CU_add_test(s, "codec: worst case fits, short buffer refused", test_codec_limits) ||
 	    !CU_add_test(s, "codec: gap records", test_codec_gap) ||
+	    !CU_add_test(s, "signed fields of a record", test_rec_signed) ||
 	    !CU_add_test(s, "spool: append, read in order, restart, cut partial record",
 			 test_spool_append_restart) ||
+	    !CU_add_test(s, "spool: blocks kept in memory for the sender, in order, bounded",
+			 test_spool_mem) ||
 	    !CU_add_test(s, "spool: segments rolled, removed once delivered",
 			 test_spool_segments) ||
 	    !CU_add_test(s, "pipeline: file sink, seq across clean and crashed restarts",
@@ -1083,6 +1308,8 @@ int register_audit_tests(void)
 	    !CU_add_test(s, "pipeline: observe backlog, live records, slow client dropped",
 			 test_pipeline_observe) ||
 	    !CU_add_test(s, "pipeline: metrics text", test_pipeline_metrics_text) ||
+	    !CU_add_test(s, "pipeline: a batch is held, then written in order; a failed spool "
+			    "write is counted exactly", test_pipeline_batch) ||
 	    !CU_add_test(s, "pipeline: spool full -> counted, then a spool_full gap record",
 			 test_pipeline_spool_full_gap) ||
 	    !CU_add_test(s, "two interfaces: one gap record for both, baselines per interface",

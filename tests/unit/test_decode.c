@@ -64,8 +64,11 @@ static void expect_topics(struct kg_buf *b, const struct kf_req *r)
 
 		if ((r->api_key == KAFKA_DESCRIBE_CONFIGS || r->api_key == KAFKA_ALTER_CONFIGS ||
 		     r->api_key == KAFKA_INCREMENTAL_ALTER_CONFIGS) &&
-		    r->resource_type != KAFKA_RESOURCE_TOPIC)
+		    r->resource_type != KAFKA_RESOURCE_TOPIC) {
+			/* a broker, a logger...: reported as a resource that is not a topic */
+			kg_buf_printf(b, "resource type=%d\n", r->resource_type);
 			continue;
+		}
 		if (uses_topic_id(r->api_key, r->api_version)) {
 			kg_buf_printf(b, "topic id=");
 			hex(b, t->id);
@@ -138,7 +141,7 @@ struct api_cov {
 	int key, vmin, vmax;
 };
 
-/* What the decoder covers (issue #2): every version of each. */
+/* What the decoder covers: every version of each (the README's table of keys). */
 static const struct api_cov coverage[] = {
 	{ KAFKA_PRODUCE, 0, 13 },	    { KAFKA_FETCH, 0, 18 },
 	{ KAFKA_LIST_OFFSETS, 0, 11 },	    { KAFKA_METADATA, 0, 13 },
@@ -800,7 +803,7 @@ static void test_sasl_users(void)
 	}
 }
 
-/* ---- issue 11: keys decoded from Kafka 4.x, by hand-written frames ---------- */
+/* ---- keys Kafka 4.x defines, by hand-written frames ------------------------- */
 
 /* A frame writer for the cases below: classic or flexible encodings. */
 struct fw {
@@ -1043,25 +1046,25 @@ static void test_acls(void)
 	fw_acl(&w, 2, "sec", 4, false);   /* TOPIC, PREFIXED */
 	fw_acl(&w, 2, "pay", 3, false);   /* TOPIC, LITERAL: exactly that topic */
 	fw_acl(&w, 2, "*", 3, false);     /* the wildcard: every topic */
-	fw_acl(&w, 3, "grp", 3, false);   /* GROUP: no topic */
+	fw_acl(&w, 3, "grp", 3, false);   /* GROUP: a resource, no topic */
 	fw_acl(&w, 2, "odd", 9, false);   /* no such pattern type: every topic */
 	fw_tf(&w);
 	n = fw_done(&w);
 	expect_req("CreateAcls", w.p, n,
 		   "frame key=30 ver=3 corr=7 size=%zu client=t\ntopics prefix=sec\n"
-		   "topic name=pay\ntopics all\ntopics all\nend\n");
+		   "topic name=pay\ntopics all\nresource type=3\ntopics all\nend\n");
 
 	fw_req(&w, 31, 3, true); /* DeleteAcls filters */
 	fw_len(&w, 4, 4);
-	fw_acl(&w, 1, NULL, 1, true);     /* ANY type, any name, ANY pattern */
+	fw_acl(&w, 1, NULL, 1, true);     /* ANY type (every resource), any name, ANY pattern */
 	fw_acl(&w, 2, "x", 2, true);      /* MATCH: the ACLs that apply to x */
 	fw_acl(&w, 1, "ord", 1, true);    /* ANY pattern: literal or prefixed "ord" */
-	fw_acl(&w, 4, NULL, 1, true);     /* CLUSTER: no topic */
+	fw_acl(&w, 4, NULL, 1, true);     /* CLUSTER: a resource, no topic */
 	fw_tf(&w);
 	n = fw_done(&w);
 	expect_req("DeleteAcls", w.p, n,
-		   "frame key=31 ver=3 corr=7 size=%zu client=t\ntopics all\ntopics match=x\n"
-		   "topics prefix=ord\nend\n");
+		   "frame key=31 ver=3 corr=7 size=%zu client=t\nresource type=1\ntopics all\n"
+		   "topics match=x\nresource type=1\ntopics prefix=ord\nresource type=4\nend\n");
 
 	/* DescribeAcls v0 (classic, no pattern type: literal) */
 	fw_req(&w, 29, 0, false);
@@ -1130,7 +1133,10 @@ static void test_share_fetch_and_log_dirs(void)
 	struct fw w = { .p = frame_buf };
 	size_t n;
 
-	/* ShareFetch v1: a null group id, topics by id; forgotten topics are not reported */
+	/*
+	 * ShareFetch v1: a null group id, the share session (member id, epoch), topics by id;
+	 * forgotten topics are not reported
+	 */
 	fw_req(&w, 78, 1, true);
 	fw_str(&w, NULL), fw_str(&w, "m");
 	fw_zero(&w, 24); /* epoch, max_wait, min_bytes, max_bytes, max_records, batch_size */
@@ -1142,8 +1148,17 @@ static void test_share_fetch_and_log_dirs(void)
 	fw_tf(&w);
 	n = fw_done(&w);
 	expect_req("ShareFetch", w.p, n,
-		   "frame key=78 ver=1 corr=7 size=%zu client=t\n"
+		   "frame key=78 ver=1 corr=7 size=%zu client=t\nsession member=m epoch=0\n"
 		   "topic id=202122232425262728292a2b2c2d2e2f\nend\n");
+	/* an incremental one (epoch 3) of group g, a null member id, no topic */
+	fw_req(&w, 78, 1, true);
+	fw_str(&w, "g"), fw_str(&w, NULL), fw_be(&w, 3, 4);
+	fw_zero(&w, 20); /* max_wait, min_bytes, max_bytes, max_records, batch_size */
+	fw_len(&w, 0, 4), fw_len(&w, 0, 4), fw_tf(&w);
+	n = fw_done(&w);
+	expect_req("ShareFetch, incremental", w.p, n,
+		   "frame key=78 ver=1 corr=7 size=%zu client=t\ngroup g\n"
+		   "session member=null epoch=3\nend\n");
 	/* ShareAcknowledge v2: a negative partition count */
 	fw_req(&w, 79, 2, true);
 	fw_str(&w, "g"), fw_str(&w, "m"), fw_be(&w, 1, 4), fw_be(&w, 0, 1);

@@ -5,12 +5,20 @@
  * with its context; a record cut anywhere, or whose lengths do not add up, gives the
  * events before the fault and -EBADMSG, never a read past the record (records are heap
  * copies of their exact size: the sanitizer the unit tests run under catches an overrun).
+ * The ring reader (kg_evring) on a real ring buffer that a two-instruction-long BPF
+ * program fills: every record once, in order, discarded ones skipped, the kernel's
+ * consumer position moved only after a commit, a refused record read again.
  */
 #include <CUnit/CUnit.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
 
 #include "agent/datapath/events.h"
 
@@ -309,6 +317,172 @@ static void test_bad_entries(void)
 	CU_ASSERT_EQUAL(g.n, 0);
 }
 
+/* ---- the ring reader ------------------------------------------------------------------ */
+
+#define INSN(c, d, s, o, i) ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), \
+					       .off = (o), .imm = (i)})
+#define CALL(fn)	     INSN(BPF_JMP | BPF_CALL, 0, 0, 0, fn)
+#define MOV_K(d, i)	     INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
+#define LD_MAP(d, fd)                                                                              \
+	INSN(BPF_LD | BPF_DW | BPF_IMM, d, BPF_PSEUDO_MAP_FD, 0, fd), INSN(0, 0, 0, 0, 0)
+#define EXIT		     INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+
+/* A socket filter that submits one 8-byte record (the time: each larger than the last),
+ * or (discard) reserves one and discards it. Run by BPF_PROG_RUN. */
+static int ring_prog(int map, bool discard)
+{
+	const struct bpf_insn out[] = {
+		CALL(BPF_FUNC_ktime_get_ns),
+		INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, -8, 0),
+		LD_MAP(BPF_REG_1, map),
+		INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
+		INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -8),
+		MOV_K(BPF_REG_3, 8),
+		MOV_K(BPF_REG_4, 0),
+		CALL(BPF_FUNC_ringbuf_output),
+		MOV_K(BPF_REG_0, 0),
+		EXIT,
+	};
+	const struct bpf_insn dis[] = {
+		LD_MAP(BPF_REG_1, map),
+		MOV_K(BPF_REG_2, 8),
+		MOV_K(BPF_REG_3, 0),
+		CALL(BPF_FUNC_ringbuf_reserve),
+		INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 3, 0),
+		INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_0, 0, 0),
+		MOV_K(BPF_REG_2, 0),
+		CALL(BPF_FUNC_ringbuf_discard),
+		MOV_K(BPF_REG_0, 0),
+		EXIT,
+	};
+
+	return discard ? bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "t_rb_dis", "GPL", dis,
+				       sizeof(dis) / sizeof(dis[0]), NULL)
+		       : bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "t_rb_out", "GPL", out,
+				       sizeof(out) / sizeof(out[0]), NULL);
+}
+
+static void prog_runs(int prog, int n)
+{
+	static __u8 pkt[64];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt));
+
+	for (int i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(bpf_prog_test_run_opts(prog, &o), 0);
+}
+
+struct ring_seen {
+	int n, stop_at, commits[8], ncommits;
+	__u64 last;
+	const unsigned long *cons; /* the kernel's consumer position, as a second mapping */
+	unsigned long pos;	    /* where it was last seen */
+	bool committed;		    /* a commit happened since: it may have moved once */
+	bool moved_early;	    /* it moved without a commit before */
+};
+
+static void ring_check_pos(struct ring_seen *t)
+{
+	if (*t->cons != t->pos) {
+		t->moved_early |= !t->committed;
+		t->pos = *t->cons;
+	}
+	t->committed = false;
+}
+
+static int ring_rec(void *ctx, const void *data, size_t size)
+{
+	struct ring_seen *t = ctx;
+	__u64 v;
+
+	ring_check_pos(t);
+	if (t->n == t->stop_at)
+		return -7;
+	CU_ASSERT_EQUAL(size, 8);
+	memcpy(&v, data, sizeof(v));
+	CU_ASSERT(v > t->last); /* in order, none twice */
+	t->last = v;
+	t->n++;
+	return 0;
+}
+
+static void ring_commit(void *ctx)
+{
+	struct ring_seen *t = ctx;
+
+	ring_check_pos(t);
+	if (t->ncommits < 8)
+		t->commits[t->ncommits++] = t->n;
+	t->committed = true;
+}
+
+static void test_evring(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int map = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "t_ring", 0, 0, 1 << 16, NULL);
+	int out, dis, total = KG_EVRING_BATCH * 2 + 100;
+	struct ring_seen t = {.stop_at = -1};
+	struct kg_evring *er;
+	void *cons;
+
+	if (map < 0) {
+		fprintf(stderr, "(skipped: no BPF ring buffer here: %s) ", strerror(errno));
+		return;
+	}
+	out = ring_prog(map, false);
+	dis = ring_prog(map, true);
+	CU_ASSERT_FATAL(out >= 0 && dis >= 0);
+	cons = mmap(NULL, page, PROT_READ, MAP_SHARED, map, 0);
+	CU_ASSERT_FATAL(cons != MAP_FAILED);
+	t.cons = cons;
+	t.pos = *t.cons;
+	er = kg_evring_new(ring_rec, ring_commit, &t);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(er);
+	CU_ASSERT_EQUAL(kg_evring_add(er, map), 0);
+	/* not a ring buffer: refused */
+	{
+		int arr = bpf_map_create(BPF_MAP_TYPE_ARRAY, "t_arr", 4, 4, 1, NULL);
+
+		CU_ASSERT_EQUAL(kg_evring_add(er, arr), -EINVAL);
+		close(arr);
+	}
+
+	/* every record once, in order; discarded ones never reach rec; a commit per batch and
+	 * at the end, the position moved only after one */
+	for (int i = 0; i < total; i++) {
+		prog_runs(out, 1);
+		if (i % 7 == 0)
+			prog_runs(dis, 1);
+	}
+	CU_ASSERT_EQUAL(kg_evring_consume(er), total);
+	CU_ASSERT_EQUAL(t.n, total);
+	CU_ASSERT_EQUAL(t.ncommits, 3);
+	CU_ASSERT_EQUAL(t.commits[0], KG_EVRING_BATCH);
+	CU_ASSERT_EQUAL(t.commits[1], 2 * KG_EVRING_BATCH);
+	CU_ASSERT_EQUAL(t.commits[2], total);
+	CU_ASSERT(!t.moved_early);
+	/* nothing new: nothing read, nothing committed */
+	CU_ASSERT_EQUAL(kg_evring_consume(er), 0);
+	CU_ASSERT_EQUAL(t.ncommits, 3);
+
+	/* a record refused: those before it are committed and gone, it is read again next */
+	prog_runs(out, 10);
+	t.stop_at = total + 4;
+	t.ncommits = 0;
+	CU_ASSERT_EQUAL(kg_evring_consume(er), -7);
+	CU_ASSERT_EQUAL(t.n, total + 4);
+	CU_ASSERT(t.ncommits == 1 && t.commits[0] == total + 4);
+	t.stop_at = -1;
+	CU_ASSERT_EQUAL(kg_evring_consume(er), 6);
+	CU_ASSERT_EQUAL(t.n, total + 10);
+	CU_ASSERT(!t.moved_early);
+
+	kg_evring_free(er);
+	munmap(cons, page);
+	close(out);
+	close(dis);
+	close(map);
+}
+
 int register_events_tests(void)
 {
 	CU_pSuite s = CU_add_suite("event records", NULL, NULL);
@@ -320,7 +494,9 @@ int register_events_tests(void)
 	    !CU_add_test(s, "a record cut anywhere: events before the cut, then an error",
 			 test_truncated_record) ||
 	    !CU_add_test(s, "lengths that do not add up are refused", test_bad_lengths) ||
-	    !CU_add_test(s, "entries out of place or unknown are refused", test_bad_entries))
+	    !CU_add_test(s, "entries out of place or unknown are refused", test_bad_entries) ||
+	    !CU_add_test(s, "ring reader: once, in order, let go only after a commit",
+			 test_evring))
 		return -1;
 	return 0;
 }

@@ -10,13 +10,20 @@
  *    on request (SIGUSR1's kg_audit_reopen) and by itself, nothing lost, seq unbroken;
  *  - the store's files read back: the journal (both files, whole lines only, after a
  *    given entry), the agent's recorded mark, the state (current, pause, pending, the
- *    file's digest, the last entry).
- * Applies, rollbacks, pauses and reverts on a real datapath: tests/agent/test_lifecycle.sh.
+ *    file's digest, the last entry) as an older kgate kept it and as the state file;
+ *    change numbers past a 64 KiB journal;
+ *  - confirm deadlines by the boot clock within a boot, by the wall clock across boots;
+ *  - the store's lock: 0600, a loose one replaced, the journal read under it.
+ * Applies, rollbacks, pauses and reverts on a real datapath: tests/agent/test_lifecycle.sh;
+ * the store under faults: tests/agent/test_store.sh.
  */
 #include <CUnit/CUnit.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -253,18 +260,18 @@ static void test_journal(void)
 	/* the rotated file first, then the current one; a line being written is not read */
 	put("journal.1", ENTRY(1) ENTRY(2));
 	put("journal", ENTRY(3) ENTRY(4) "{\"ts_ns\":50,\"kind\":\"policy\",\"change\":5,\"st");
-	CU_ASSERT_EQUAL(kg_journal_each("eth7", 0, on_entry, &s), 0);
+	CU_ASSERT_EQUAL(kg_journal_each("eth7", 0, on_entry, &s, false), 0);
 	CU_ASSERT_EQUAL(s.n, 4);
 	CU_ASSERT(s.change[0] == 1 && s.change[3] == 4);
 	s = (struct seen){0};
-	CU_ASSERT_EQUAL(kg_journal_each("eth7", 2, on_entry, &s), 0);
+	CU_ASSERT_EQUAL(kg_journal_each("eth7", 2, on_entry, &s, false), 0);
 	CU_ASSERT(s.n == 2 && s.change[0] == 3 && s.change[1] == 4);
 	s = (struct seen){.stop_at = 1};
-	CU_ASSERT_EQUAL(kg_journal_each("eth7", 0, on_entry, &s), 0);
+	CU_ASSERT_EQUAL(kg_journal_each("eth7", 0, on_entry, &s, false), 0);
 	CU_ASSERT_EQUAL(s.n, 1);
 	/* an interface never seen: nothing, no error */
 	s = (struct seen){0};
-	CU_ASSERT_EQUAL(kg_journal_each("eth8", 0, on_entry, &s), 0);
+	CU_ASSERT_EQUAL(kg_journal_each("eth8", 0, on_entry, &s, false), 0);
 	CU_ASSERT_EQUAL(s.n, 0);
 
 	CU_ASSERT_EQUAL(kg_journal_recorded("eth7"), 0);
@@ -286,6 +293,95 @@ static void test_journal(void)
 	CU_ASSERT(!st.current && !st.has_pending && !*st.file_digest && !st.last_change);
 }
 
+/* A journal far past 64 KiB (an older kgate's, with no state file): its last entry is
+ * found from its tail, so change numbers go on from it (they restarted at 1). */
+static void test_journal_numbers(void)
+{
+	struct kg_store_state st;
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/eth5", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/eth5/journal", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	for (int i = 1; i <= 300; i++)
+		fprintf(f, "{\"ts_ns\":%d0,\"kind\":\"policy\",\"change\":%d,\"step\":\"apply\","
+			   "\"pad\":\"%0400d\"}\n",
+			i, i, 0);
+	fprintf(f, "{\"ts_ns\":3010,\"kind\":\"policy\",\"change\":301,\"st"); /* torn */
+	fclose(f);
+	CU_ASSERT_EQUAL(kg_store_state("eth5", &st), 0);
+	CU_ASSERT_EQUAL(st.last_change, 300);
+	CU_ASSERT_EQUAL(st.mode, KG_MODE_UNKNOWN);
+	/* the state file keeps the number (and the mode) itself: a journal that says less
+	 * (rotated away) does not take it back */
+	snprintf(path, sizeof(path), "%s/eth5/state", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("kgate-store-state 1\nchange 900\ncurrent 4\npaused 1\nmode monitor\n"
+	      "pending_id 4\npending_revert_to 3\npending_deadline_ns 77\n"
+	      "pending_boot_deadline_ns 55\npending_boot_id abc\npending_change 899\n", f);
+	fclose(f);
+	CU_ASSERT_EQUAL(kg_store_state("eth5", &st), 0);
+	CU_ASSERT(st.last_change == 900 && st.current == 4 && st.paused);
+	CU_ASSERT(st.mode == KG_MODE_MONITOR && st.has_pending && !st.has_intent);
+	CU_ASSERT(st.pending.id == 4 && st.pending.revert_to == 3 && st.pending.deadline_ns == 77);
+	CU_ASSERT(st.pending.boot_deadline_ns == 55 && !strcmp(st.pending.boot_id, "abc"));
+}
+
+/* A confirm deadline: by the boot clock within its boot, by the wall clock across boots. */
+static void test_pending_due(void)
+{
+	struct kg_pending p = {.deadline_ns = 1000, .boot_deadline_ns = 500};
+
+	snprintf(p.boot_id, sizeof(p.boot_id), "boot-a");
+	/* the wall clock stepped forward past the deadline: the boot clock says not yet */
+	CU_ASSERT(!kg_pending_due(&p, 5000, 499, "boot-a"));
+	/* the wall clock stepped back: the boot clock says it is time */
+	CU_ASSERT(kg_pending_due(&p, 10, 500, "boot-a"));
+	/* another boot: its boot clock says nothing of this one's; the wall clock decides */
+	CU_ASSERT(kg_pending_due(&p, 1000, 1, "boot-b"));
+	CU_ASSERT(!kg_pending_due(&p, 999, 10000, "boot-b"));
+	/* kept by an older kgate (no boot id): the wall clock */
+	*p.boot_id = 0;
+	CU_ASSERT(kg_pending_due(&p, 1000, 0, "boot-a"));
+}
+
+/* The store's lock: 0600; a loose one (an older kgate's 0644) replaced, so that whoever
+ * holds the old file holds nothing; the journal read under it, shared, or not waited for. */
+static void test_store_lock(void)
+{
+	char path[256];
+	struct stat st, before;
+	struct seen s = {0};
+	int old, fd, other;
+
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	fd = kg_lock_file(path, LOCK_EX | LOCK_NB);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(!fstat(fd, &st) && (st.st_mode & 0777) == 0600);
+	/* held: another open file (as another process would) neither locks nor reads */
+	CU_ASSERT_EQUAL(kg_lock_file(path, LOCK_SH | LOCK_NB), -EWOULDBLOCK);
+	CU_ASSERT_EQUAL(kg_journal_each("eth7", 0, on_entry, &s, true), -EWOULDBLOCK);
+	CU_ASSERT_EQUAL(s.n, 0);
+	close(fd);
+	CU_ASSERT_EQUAL(kg_journal_each("eth7", 0, on_entry, &s, true), 0);
+	CU_ASSERT_EQUAL(s.n, 4);
+	/* an older kgate's lock, held by someone who could open it */
+	CU_ASSERT_EQUAL(chmod(path, 0644), 0);
+	old = open(path, O_RDONLY);
+	CU_ASSERT_FATAL(old >= 0);
+	CU_ASSERT_EQUAL(flock(old, LOCK_EX | LOCK_NB), 0);
+	fstat(old, &before);
+	other = kg_lock_file(path, LOCK_EX | LOCK_NB);
+	CU_ASSERT(other >= 0);
+	CU_ASSERT(!stat(path, &st) && st.st_ino != before.st_ino && (st.st_mode & 0777) == 0600);
+	close(other);
+	close(old);
+}
+
 int register_lifecycle_tests(void)
 {
 	CU_pSuite s = CU_add_suite("policy store and lifecycle", suite_init, suite_clean);
@@ -300,7 +396,13 @@ int register_lifecycle_tests(void)
 			 test_policy_record) ||
 	    !CU_add_test(s, "audit file moved: reopened on request and by itself, nothing lost",
 			 test_reopen) ||
-	    !CU_add_test(s, "the store's journal and state read back", test_journal))
+	    !CU_add_test(s, "the store's journal and state read back", test_journal) ||
+	    !CU_add_test(s, "change numbers: a journal past 64 KiB, the state's own counter",
+			 test_journal_numbers) ||
+	    !CU_add_test(s, "confirm deadlines: the boot clock within a boot, the wall across",
+			 test_pending_due) ||
+	    !CU_add_test(s, "the store's lock: 0600, a loose one replaced, the journal read "
+			    "under it", test_store_lock))
 		return -1;
 	return 0;
 }

@@ -11,6 +11,7 @@ int register_policy_yaml_tests(void);
 int register_policy_lint_tests(void);
 int register_policy_eval_tests(void);
 int register_audit_tests(void);
+int register_codec_tests(void);
 int register_events_tests(void);
 int register_lifecycle_tests(void);
 
@@ -20,7 +21,7 @@ int main(void)
 		return 2;
 	if (register_decode_tests() || register_policy_tests() ||
 	    register_policy_yaml_tests() || register_policy_lint_tests() ||
-	    register_policy_eval_tests() || register_audit_tests() ||
+	    register_policy_eval_tests() || register_audit_tests() || register_codec_tests() ||
 	    register_events_tests() || register_lifecycle_tests()) {
 		fprintf(stderr, "test registration failed\n");
 		CU_cleanup_registry();

@@ -383,6 +383,8 @@ static void test_topic_wildcards(void)
  * Requests that name no topic (topic NULL): `topics: none` rules match only them, rules
  * without topics and "*" match them and every topic, topic rules never. Their class is
  * the empty prefix's; topics no pattern names stay in class 0, without the none rules.
+ * Requests about all topics (KG_ALL_TOPICS): only rules without topics and "*" match
+ * them, never `topics: none` nor a topic rule; the datapath decides them in class 0.
  */
 static void test_topicless_requests(void)
 {
@@ -415,6 +417,14 @@ static void test_topicless_requests(void)
 	expect(&p, &c, NULL, NULL, NULL, "produce", "ab", "allow", 4);
 	expect(&p, &c, NULL, NULL, NULL, "produce", "secret.x", "reject", 0);
 	expect_class(&c, NULL, 4, 1, 2, 3, 5);
+	/* all topics: not the none rules (1, 2) that open plumbing, not the topic rules */
+	CU_ASSERT_EQUAL(kg_compiled_class_of(&c, KG_ALL_TOPICS), 0);
+	expect_class(&c, KG_ALL_TOPICS, 2, 3, 5);
+	expect(&p, &c, NULL, NULL, NULL, "produce", KG_ALL_TOPICS, "allow", -1);
+	expect(&p, &c, NULL, NULL, NULL, "consume", KG_ALL_TOPICS, "allow", -1);
+	expect(&p, &c, "mallory", NULL, NULL, "other", KG_ALL_TOPICS, "allow", -1);
+	expect(&p, &c, NULL, NULL, NULL, "admin", KG_ALL_TOPICS, "reset", 3);
+	expect(&p, &c, NULL, NULL, NULL, "describe", KG_ALL_TOPICS, "redirect", 5);
 	expect_class(&c, "ab", 2, 3, 4); /* rule 4 is all-any: the list ends there */
 	/* gen alone for no topic; the catch-alls: gen and one bit, to class 0 */
 	CU_ASSERT_EQUAL(c.topicless_class, c.nclasses - 1);
@@ -437,6 +447,7 @@ static void test_topicless_requests(void)
 	CU_ASSERT_EQUAL(c.npatterns, 3);
 	CU_ASSERT_EQUAL(c.nclasses, 3);
 	expect(&p, &c, NULL, NULL, NULL, "produce", "zzz", "allow", 1);
+	expect(&p, &c, "mallory", NULL, NULL, "other", KG_ALL_TOPICS, "drop", 2);
 	expect_class(&c, NULL, 4, 1, 2, 3, 5);
 	expect_class(&c, "zzz", 4, 1, 2, 3, 5);
 	kg_compiled_free(&c);
@@ -805,8 +816,10 @@ static void test_errors(void)
 	expect_error(&p, "1:1", "default: unknown action");
 	p.default_action = 0;
 	p.nlisteners = 2;
-	p.listeners[0] = (struct kg_plistener){ 9092, KG_ACT_RESET, { 3, 5 } };
-	p.listeners[1] = (struct kg_plistener){ 9092, KG_ACT_RESET, { 4, 5 } };
+	p.listeners[0] = (struct kg_plistener){
+		.port = 9092, .on_undecodable = KG_ACT_RESET, .pos = { 3, 5 } };
+	p.listeners[1] = (struct kg_plistener){
+		.port = 9092, .on_undecodable = KG_ACT_RESET, .pos = { 4, 5 } };
 	expect_error(&p, "4:5", "listener port 9092 listed twice");
 	p.listeners[1].port = 9093;
 	if (!compile_ok(&p, &c)) {
@@ -1252,6 +1265,7 @@ static void test_differential(void)
 	__u64 seed = seed_from_env();
 	struct rng g = { seed ? seed : 1 };
 	long pairs = 0, by_rule = 0, by_default = 0, topicless = 0, by_none = 0;
+	long all_topics = 0, all_by_rule = 0, syn_rule = 0;
 	int failures = 0;
 
 	fprintf(stderr, "\n  policy differential: seed %llu (replay: KGATE_SEED=%llu)\n",
@@ -1299,11 +1313,21 @@ static void test_differential(void)
 			__u32 got_rule;
 			int got;
 
+			unsigned int kind = below(&g, 10);
+			__u32 syn_got;
+			int syn_ref;
+
 			random_name(&g, name, 1, 4);
-			/* one request in five names no topic (InitProducerId, FindCoordinator...) */
-			if (!below(&g, 5)) {
+			/*
+			 * one request in five names no topic (InitProducerId, FindCoordinator...),
+			 * one in ten is about all topics (Metadata with a null list...)
+			 */
+			if (kind < 2) {
 				topic = NULL;
 				topicless++;
+			} else if (kind == 2) {
+				topic = (char *)KG_ALL_TOPICS;
+				all_topics++;
 			}
 			random_addr(&g, &family, addr);
 			ref_region = kg_ref_region_of(&p, family, addr);
@@ -1323,11 +1347,39 @@ static void test_differential(void)
 			client_cid = kg_compiled_client_id(&c, client);
 			ref = kg_ref_decide(&p, ref_principal, ref_region, client, op, topic,
 					    &ref_rule);
-			got = kg_compiled_decide(&c, principal_id, region_id, client_cid, op, topic,
-						 &got_rule);
+			/* all topics: class 0, as the datapath's kg_first_match(f, gen, 0, op, 0) */
+			if (topic == KG_ALL_TOPICS)
+				got = kg_compiled_decide_class(&c, 0, principal_id, region_id,
+							       client_cid, op, &got_rule);
+			else
+				got = kg_compiled_decide(&c, principal_id, region_id, client_cid, op,
+							 topic, &got_rule);
 			pairs++;
 			ref_rule < 0 ? by_default++ : by_rule++;
 			by_none += ref_rule >= 0 && p.rules[ref_rule].topics_none;
+			if (topic == KG_ALL_TOPICS && ref_rule >= 0) {
+				const struct kg_prule *r = &p.rules[ref_rule];
+				bool any = !r->ntopics;
+
+				for (int j = 0; j < r->ntopics; j++)
+					any |= !strcmp(r->topics[j], "*");
+				all_by_rule++;
+				/* only a rule whose topic is "any" decides all topics */
+				CU_ASSERT_TRUE(any && !r->topics_none);
+			}
+			/* the connection's start: the identity's principal, before any request */
+			syn_ref = kg_ref_syn_decide(&p, kg_ref_principal_of(&p, family, addr),
+						    ref_region);
+			syn_got = kg_compiled_syn_decide(
+				&c, kg_compiled_identity_of(&c, family, addr), region_id);
+			syn_rule += syn_ref >= 0;
+			if ((int)syn_got != syn_ref) {
+				fprintf(stderr, "policy %d: at SYN, reference %d, compiled %d\n", it,
+					syn_ref, (int)syn_got);
+				dump_policy(&p);
+				CU_FAIL("compiled SYN decision differs from the reference");
+				failures++;
+			}
 			if (got != ref || (int)got_rule != ref_rule) {
 				fprintf(stderr,
 					"policy %d: principal %s region %s client %s op %u "
@@ -1348,12 +1400,16 @@ static void test_differential(void)
 	}
 	fprintf(stderr,
 		"  %ld pairs: %ld decided by a rule, %ld by default; %ld name no topic, %ld of "
-		"them decided by a topics: none rule\n",
-		pairs, by_rule, by_default, topicless, by_none);
+		"them decided by a topics: none rule; %ld about all topics, %ld of them decided "
+		"by a rule; %ld connections decided at SYN by a rule\n",
+		pairs, by_rule, by_default, topicless, by_none, all_topics, all_by_rule, syn_rule);
 	CU_ASSERT_TRUE(pairs >= 10000 || failures);
 	/* Both outcomes must be common, or the comparison proves little. */
 	CU_ASSERT_TRUE(by_rule > pairs / 5 && by_default > pairs / 20);
 	CU_ASSERT_TRUE(topicless > pairs / 10 && by_none > topicless / 20);
+	CU_ASSERT_TRUE(all_topics > pairs / 20 && all_by_rule > all_topics / 20 &&
+		       all_by_rule < all_topics);
+	CU_ASSERT_TRUE(syn_rule > pairs / 50);
 }
 
 /* ---- scale ------------------------------------------------------------------------------- */

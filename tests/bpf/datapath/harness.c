@@ -479,6 +479,24 @@ void wframe_end(struct wbuf *w)
 	w->p[0] = size >> 24, w->p[1] = size >> 16, w->p[2] = size >> 8, w->p[3] = size;
 }
 
+void wreq_flex(struct wbuf *w, int key, int ver)
+{
+	w->n = 4;
+	w16(w, key);
+	w16(w, ver);
+	w32(w, 7);
+	w16(w, 3);
+	memcpy(w->p + w->n, "app", 3), w->n += 3;
+	wtf(w, 1);
+}
+
+size_t wreq_end(struct wbuf *w)
+{
+	wtf(w, 1);
+	wframe_end(w);
+	return w->n;
+}
+
 /*
  * A client connection from saddr (IPv4), and its broker side: the SYN-ACK (initial
  * sequence number isn) through TC, then br ready for the broker's first data segment.

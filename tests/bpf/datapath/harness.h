@@ -144,6 +144,13 @@ void wtf(struct wbuf *w, int flex);
 /* Closes a frame written from w->p: its i32 size prefix. */
 void wframe_end(struct wbuf *w);
 /*
+ * Starts a flexible request (header v2) at w->p: the size (wframe_end fills it), key,
+ * version, correlation id 7, client id "app", no tagged fields.
+ */
+void wreq_flex(struct wbuf *w, int key, int ver);
+/* Ends it: the top-level tagged fields (none), the size; returns the frame's length. */
+size_t wreq_end(struct wbuf *w);
+/*
  * A client connection from saddr (IPv4), and its broker side: the SYN-ACK (initial
  * sequence number isn) through TC, then br ready for the broker's first data segment.
  */
@@ -199,6 +206,8 @@ void test_split_at_every_header_byte(void);
 void test_pipelined(void);
 void test_undecodable_resets(void);
 void test_topic_sets(void);
+void test_topics_none_never_opens_sets(void);
+void test_known_tag_sizes(void);
 /* events.c */
 void test_events_one_record_per_packet(void);
 void test_events_lost_by_class(void);
@@ -212,6 +221,10 @@ void rv_syn_desync(void);
 void rv_syn_clears_blackhole(void);
 void rv_rst_deletes_flow(void);
 void rv_syn_with_data(void);
+/* topic_sets.c */
+void test_non_topic_resources(void);
+void test_topic_sets_with_topics(void);
+void test_list_config_resources(void);
 /* topic_ids.c */
 void test_topic_ids(void);
 void test_topic_id_response(void);
@@ -233,6 +246,7 @@ void test_sasl_corr_reuse(void);
 void test_sasl_v0_pipelined(void);
 /* policy_change.c */
 void test_fetch_session_reset(void);
+void test_share_session_reset(void);
 void test_generation_flip(void);
 void rv_stale_region_id(void);
 void rv_client_id_across_apply(void);

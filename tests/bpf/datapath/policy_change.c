@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Policy changes under way: Fetch sessions decided under the old policy are reset,
- * every decision uses one whole generation while applies race with traffic, and a
- * flow's ids (region, principal, client id) are taken again, also mid-request.
+ * Policy changes under way: Fetch and share sessions decided under the old policy (or, for
+ * share sessions, on another connection) are reset, every decision uses one whole
+ * generation while applies race with traffic, and a flow's ids (region, principal, client
+ * id) are taken again, also mid-request.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@ void test_fetch_session_reset(void)
 	n = fetch_session(NULL, 5, 2, b);
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
 	ep = c.out + c.v.payload_off + 4 + 13 + 21;
-	CU_ASSERT(ep[0] == 0x7f && ep[1] == 0xff && ep[2] == 0xff && ep[3] == 0xff);
+	CU_ASSERT(ep[0] == 0x80 && !ep[1] && !ep[2] && !ep[3]); /* INT32_MIN: no session's */
 	CU_ASSERT(c.v.tcp_csum_ok);
 	CU_ASSERT_EQUAL(counter(KG_C_FETCH_SESSION_RESETS), resets + 1);
 	CU_ASSERT_EQUAL(dp.nev, 1);
@@ -60,6 +61,127 @@ void test_fetch_session_reset(void)
 	n = fetch_session(NULL, 9, 1, b);
 	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
 	CU_ASSERT(!memcmp(c.out + c.v.payload_off, b, n));
+}
+
+/*
+ * ShareFetch v1 of group, member and share session epoch, naming one partition of topic
+ * id (or no topic); *epoch_at: where the epoch is in the frame.
+ */
+static size_t share_fetch(uint8_t *out, const char *group, const char *member, int32_t epoch,
+			  const uint8_t *id, size_t *epoch_at)
+{
+	struct wbuf w = { out, 0 };
+
+	wreq_flex(&w, KAFKA_SHARE_FETCH, 1);
+	wstr(&w, 1, group);
+	wstr(&w, 1, member);
+	*epoch_at = w.n;
+	w32(&w, epoch);
+	w32(&w, 500), w32(&w, 1), w32(&w, 1 << 20); /* max_wait_ms, min_bytes, max_bytes */
+	w32(&w, 500), w32(&w, 500);                 /* max_records, batch_size */
+	warr(&w, 1, id ? 1 : 0);
+	if (id) {
+		memcpy(w.p + w.n, id, 16), w.n += 16;
+		warr(&w, 1, 1);
+		w32(&w, 0);     /* partition_index */
+		warr(&w, 1, 0); /* acknowledgement_batches */
+		wtf(&w, 1);
+		wtf(&w, 1);
+	}
+	warr(&w, 1, 0); /* forgotten_topics_data */
+	return wreq_end(&w);
+}
+
+/*
+ * Sends a ShareFetch on c: passed unchanged (no event: an increment names no topic), or
+ * with its epoch made one no share session has (one event), as want_rewritten says.
+ */
+static void share_send(struct conn *c, const char *group, const char *member, int32_t epoch,
+		       int want_rewritten)
+{
+	uint8_t b[PKT_CAP];
+	size_t at, n = share_fetch(b, group, member, epoch, NULL, &at);
+	__u64 resets = counter(KG_C_FETCH_SESSION_RESETS);
+	const uint8_t *ep;
+
+	CU_ASSERT_EQUAL(conn_send(c, b, n), XDP_PASS);
+	ep = c->out + c->v.payload_off + at;
+	CU_ASSERT_EQUAL(c->v.flags & PKT_RST, 0);
+	CU_ASSERT_EQUAL(c->v.payload_len, n);
+	if (!want_rewritten) {
+		CU_ASSERT(!memcmp(c->out + c->v.payload_off, b, n));
+		CU_ASSERT_EQUAL(dp.nev, 0);
+		return;
+	}
+	/* INT32_MIN: negative, so never a session's epoch, and neither 0 (opens) nor -1 */
+	CU_ASSERT(ep[0] == 0x80 && !ep[1] && !ep[2] && !ep[3]);
+	CU_ASSERT(!memcmp(c->out + c->v.payload_off, b, at));
+	CU_ASSERT(!memcmp(ep + 4, b + at + 4, n - at - 4));
+	CU_ASSERT(c->v.tcp_csum_ok);
+	CU_ASSERT_EQUAL(counter(KG_C_FETCH_SESSION_RESETS), resets + 1);
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	CU_ASSERT_EQUAL(dp.ev[0].kind, KG_EV_SESSION);
+}
+
+/*
+ * Share sessions (KIP-932) are the broker's, keyed by group and member, not by
+ * connection: an incremental ShareFetch names no topic, and the broker answers with
+ * records of every partition of the session. One passes only on the connection that
+ * opened its session (epoch 0, naming its topics, each decided) under the policy in
+ * force; any other gets an epoch no session has, so the broker answers
+ * INVALID_SHARE_SESSION_EPOCH and the client opens a new session, decided anew.
+ */
+void test_share_session_reset(void)
+{
+	struct kg_topic_name tn = { .len = 9 };
+	uint8_t id[16], b[PKT_CAP];
+	struct conn c, c2;
+	size_t at, n;
+
+	for (int i = 0; i < 16; i++)
+		id[i] = 0x60 + i;
+	memcpy(tn.name, "eu.orders", 9);
+	CU_ASSERT_EQUAL_FATAL(bpf_map_update_elem(dp.m.topic_ids, id, &tn, BPF_ANY), 0);
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.10.0.5", 0); /* eu: may read eu.orders */
+	n = share_fetch(b, "g", "m1", 0, id, &at);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	check_event(0, KG_ACT_ALLOW, 6, 1, KG_OP_CONSUME, "eu.orders");
+	share_send(&c, "g", "m1", 1, 0);
+
+	/* from another connection (us, which may not read eu.*): not its session */
+	conn_open(&c2, 4, "10.20.0.5", 0);
+	share_send(&c2, "g", "m1", 2, 1);
+	/* its own session (a topic-less one, allowed) does not make g/m1's its own */
+	n = share_fetch(b, "g", "m2", 0, NULL, &at);
+	CU_ASSERT_EQUAL(conn_send(&c2, b, n), XDP_PASS);
+	CU_ASSERT(!memcmp(c2.out + c2.v.payload_off, b, n));
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	CU_ASSERT_EQUAL(dp.ev[0].kind, KG_EV_REQUEST);
+	share_send(&c2, "g", "m1", 2, 1);
+	share_send(&c2, "g2", "m2", 1, 1); /* the same member of another group */
+	share_send(&c2, "g", "m2", 1, 0);
+
+	/* a new policy generation: c's session was decided under the old one */
+	apply_base(KG_MODE_ENFORCE);
+	share_send(&c, "g", "m1", 2, 1);
+	/* the client opens a new session naming its topics, decided; its increments pass */
+	n = share_fetch(b, "g", "m1", 0, id, &at);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	check_event(0, KG_ACT_ALLOW, 6, 1, KG_OP_CONSUME, "eu.orders");
+	share_send(&c, "g", "m1", 1, 0);
+	/* closing (-1) is a full request: decided as one naming no topic, never rewritten */
+	n = share_fetch(b, "g", "m1", -1, NULL, &at);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT(!memcmp(c.out + c.v.payload_off, b, n));
+	CU_ASSERT_EQUAL(dp.nev, 1);
+	CU_ASSERT_EQUAL(dp.ev[0].kind, KG_EV_REQUEST);
+
+	/* monitor mode reports nothing and rewrites nothing */
+	apply_base(KG_MODE_MONITOR);
+	share_send(&c2, "g", "m1", 3, 0);
+	bpf_map_delete_elem(dp.m.topic_ids, id);
 }
 
 static struct kg_compiled flip_pol[2];

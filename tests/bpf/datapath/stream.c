@@ -122,3 +122,98 @@ void test_undecodable_resets(void)
 	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
 	CU_ASSERT_EQUAL(dp.ev[0].reason, KD_ERR_MIDSTREAM);
 }
+
+/* An unsigned varint (the lengths in tagged fields). */
+static void wuvarint(struct wbuf *w, uint32_t v)
+{
+	for (; v >= 0x80; v >>= 7)
+		w->p[w->n++] = (v & 0x7f) | 0x80;
+	w->p[w->n++] = v;
+}
+
+/* A FetchSnapshot v1 partition, then tagged-field bytes as given. */
+static void snapshot_partition(struct wbuf *w, const uint8_t *tags, size_t ntags)
+{
+	w32(w, 0), w32(w, 1);            /* partition, current_leader_epoch */
+	w32(w, 0), w32(w, 5), w32(w, 1); /* snapshot_id: end_offset (i64), epoch */
+	wtf(w, 1);
+	w32(w, 0), w32(w, 0); /* position */
+	memcpy(w->p + w->n, tags, ntags), w->n += ntags;
+}
+
+/* A FetchSnapshot topic (v1) of one partition without tagged fields; its own TF after. */
+static void snapshot_topic(struct wbuf *w, const char *name)
+{
+	static const uint8_t none = 0;
+
+	wstr(w, 1, name);
+	warr(w, 1, 1);
+	snapshot_partition(w, &none, 1);
+	wtf(w, 1);
+}
+
+/*
+ * FetchSnapshot v1 (KRaft) of "__cluster_metadata", whose partition has the tagged field
+ * replica_directory_id (tag 0, a uuid: the broker reads 16 bytes whatever size is
+ * declared), then of a second topic. With size 16 the second topic is "public" for
+ * everyone. With a larger size, a reader that skips by the size reads "public" while the
+ * broker reads the uuid, "secret" in what follows it, and takes the rest for an unknown
+ * tagged field at the top level.
+ */
+static size_t fetch_snapshot(uint8_t *out, int lie)
+{
+	uint8_t tail[256], hid[512], tags[600];
+	struct wbuf w = { out, 0 }, t = { tail, 0 }, h = { hid, 0 }, g = { tags, 0 };
+
+	wtf(&t, 1); /* the first topic's tagged fields */
+	snapshot_topic(&t, "public");
+	wtf(&t, 1); /* the top level's */
+	memset(hid, 0x11, 16), h.n = 16;
+	if (lie) {
+		wtf(&h, 1);
+		snapshot_topic(&h, "secret");
+		wuvarint(&h, 1), wuvarint(&h, 7), wuvarint(&h, t.n);
+	}
+	wuvarint(&g, 1), wuvarint(&g, 0), wuvarint(&g, h.n);
+	memcpy(tags + g.n, hid, h.n), g.n += h.n;
+
+	wreq_flex(&w, KAFKA_FETCH_SNAPSHOT, 1);
+	w32(&w, 1), w32(&w, 1 << 20); /* replica_id, max_bytes */
+	warr(&w, 1, 2);
+	wstr(&w, 1, "__cluster_metadata");
+	warr(&w, 1, 1);
+	snapshot_partition(&w, tags, g.n);
+	memcpy(w.p + w.n, tail, t.n), w.n += t.n;
+	wframe_end(&w);
+	return w.n;
+}
+
+/*
+ * A tagged field the broker knows, nested in a topic list, read by its type whatever size
+ * it declares: a size that is not its type's would let kgate and the broker read
+ * different topics, so it is undecodable (Fetch v17+ partitions, FetchSnapshot v1+).
+ */
+void test_known_tag_sizes(void)
+{
+	uint8_t b[PKT_CAP];
+	struct conn c;
+	size_t n;
+
+	apply_base(KG_MODE_ENFORCE);
+	n = fetch_snapshot(b, 0);
+	conn_open(&c, 4, "10.10.1.5", 0); /* orders-svc: may admin */
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, 0);
+	CU_ASSERT_EQUAL(dp.nev, 2);
+	check_event(0, KG_ACT_ALLOW, 3, 1, KG_OP_ADMIN, "__cluster_metadata");
+	check_event(1, KG_ACT_ALLOW, 3, 1, KG_OP_ADMIN, "public");
+	/* the first topic is decided, then its partition's field ends the request: reset */
+	n = fetch_snapshot(b, 1);
+	conn_open(&c, 4, "10.10.1.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+	CU_ASSERT_EQUAL(dp.nev, 2);
+	check_event(0, KG_ACT_ALLOW, 3, 1, KG_OP_ADMIN, "__cluster_metadata");
+	CU_ASSERT_EQUAL(dp.ev[1].kind, KG_EV_UNDECODABLE);
+	CU_ASSERT_EQUAL(dp.ev[1].reason, KD_ERR_LEN_OVER);
+}
