@@ -2,7 +2,7 @@
 /*
  * Connections and their pool slots, for both sides (ingress.h, kgate_tc.bpf.c).
  *
- * Every established connection has a small entry in kg_flows (struct kg_conn, 88 bytes):
+ * Every established connection has a small entry in kg_flows (struct kg_conn, 104 bytes):
  * where both byte streams stand, its counters, its ids and state. The decoders and
  * everything else a connection needs while it is doing something (a frame in progress,
  * requests in flight, passed-ahead segments, bytes the broker has not acknowledged,

@@ -110,7 +110,7 @@ static __always_inline struct kg_flow *kg_tmp_flow(const struct kg_flow_key *fk,
 /*
  * The handshake of fk completed (the client acknowledged the broker's SYN-ACK to its
  * SYN): its small entry in kg_flows, classified under epoch. NULL when kg_flows has no
- * room (KG_MAX_FLOWS connections held, or no memory).
+ * room (KG_MAX_FLOWS connections held: the table is preallocated).
  */
 static __always_inline struct kg_conn *kg_conn_new(struct kg_flow_key *fk, const struct kg_syn *sy,
 						   struct kg_scratch *sc, __u32 epoch,

@@ -106,16 +106,18 @@ struct {
 } kg_topic_ids SEC(".maps");
 
 /*
- * Established connections, one small entry each (struct kg_conn): allocated per entry, so
- * that memory follows the connections held (measured: 184 bytes of kernel memory per
- * entry with its key, plus the buckets). Never evicted: kgate removes an entry when its
- * connection ends (RST, FIN both ways, a new SYN after the broker closed) or, from the
- * agent, when it was idle past the flow timeout.
+ * Established connections, one small entry each (struct kg_conn). Preallocated: 192 bytes
+ * an entry with its key and the kernel's header, plus 16 bytes of bucket, so 208 MiB for
+ * the default KG_MAX_FLOWS whatever the number held (measured, bench/run.sh flows).
+ * Allocated per entry (BPF_F_NO_PREALLOC) the same entry takes 200 bytes with the
+ * allocator's list node, which lands in the kernel's 256-byte slab: 260 MiB at a million
+ * held, and an insert that can fail for want of memory below KG_MAX_FLOWS. Never evicted:
+ * kgate removes an entry when its connection ends (RST, FIN both ways, a new SYN after
+ * the broker closed) or, from the agent, when it was idle past the flow timeout.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KG_MAX_FLOWS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct kg_flow_key);
 	__type(value, struct kg_conn);
 	KG_PIN;

@@ -44,8 +44,9 @@
 /* Listener ports: more -> refused. */
 #define KG_MAX_LISTENERS 16
 /*
- * Established connections (kg_flows, a small entry each, struct kg_conn). The default; the
- * loader may set another (`kgate run --max-flows`). When full, a connection whose
+ * Established connections (kg_flows, a small entry each, struct kg_conn; 208 bytes of
+ * kernel memory each, preallocated). The default; the loader may set another (`kgate run
+ * --max-flows`). When full, a connection whose
  * handshake completes is reset (its handshake-completing segment becomes a RST toward
  * the broker, its next segment a RST toward the client), counted (flow_table_full) and
  * audited (a limit record); no live connection is ever evicted for it.
@@ -54,13 +55,15 @@
 /*
  * Large per-connection states (struct kg_flow) in the pool (kg_pool): a connection holds
  * one only while it is inside a frame, has requests in flight beyond what its small entry
- * keeps, carries passed-ahead segments or unacknowledged bytes. The default; the loader
- * may set another (`kgate run --flow-pool`). When none is free, the client segment that
- * needs one is dropped (the client retransmits; nothing undecided passes) and a broker
- * segment that needs one is dropped too (the broker retransmits): counted
- * (pool_exhausted_drops) and audited (a limit record, at most one per CPU per second).
+ * keeps, carries passed-ahead segments or unacknowledged bytes. The default (31.6 MiB,
+ * preallocated: with KG_MAX_FLOWS and the other flow tables, 254 MiB, under the 256 MiB a
+ * million connections may take); the loader may set another (`kgate run --flow-pool`).
+ * When none is free, the client segment that needs one is dropped (the client
+ * retransmits; nothing undecided passes) and a broker segment that needs one is dropped
+ * too (the broker retransmits): counted (pool_exhausted_drops) and audited (a limit
+ * record, at most one per CPU per second).
  */
-#define KG_POOL_SLOTS 8192
+#define KG_POOL_SLOTS 6144
 /*
  * Handshakes in progress (kg_syns, an LRU): a SYN to a listener lands here, not in
  * kg_flows; the handshake-completing ACK moves it there. When full, the least recently
@@ -484,7 +487,7 @@ struct kg_flow {
 #define KG_OWN_VER (1ull << 40)         /* counted up by every use (24 bits, wrapping) */
 
 /*
- * One established connection: kg_flows, keyed by its 5-tuple, 88 bytes, for every
+ * One established connection: kg_flows, keyed by its 5-tuple, 104 bytes, for every
  * connection kgate follows, whatever it is doing. What a connection idle at a frame
  * boundary needs lives here: where both byte streams stand, what its requests and
  * responses count to, its ids under the policy epoch it was classified in, its state.
@@ -784,7 +787,8 @@ _Static_assert(KD_CLIENT_ID_MAX <= KD_USER_MAX, "client ids use the name key");
 _Static_assert(sizeof(struct kg_flow_key) == 40, "flow key");
 _Static_assert(sizeof(struct kg_flow) % 8 == 0, "flow value alignment");
 _Static_assert(KG_FLOW_CLEARED % 8 == 0, "the cleared part of a slot ends on a word");
-_Static_assert(sizeof(struct kg_conn) == 104, "the small entry: 104 bytes (a 192-byte allocation with its key)");
+/* with its key (40) and the kernel's header (48), a 192-byte preallocated element */
+_Static_assert(sizeof(struct kg_conn) == 104, "the small entry: 104 bytes");
 _Static_assert(__builtin_offsetof(struct kg_conn, own) == 0, "own: 8-aligned for atomics");
 _Static_assert(sizeof(struct kg_pend_key) == 48 && sizeof(struct kg_syn) == 16 &&
 		       sizeof(struct kg_stray) == 8,

@@ -96,10 +96,12 @@ static const struct kg_opt run_opts[] = {
 		    "remove everything on SIGTERM/SIGINT"),
 	KG_OPT_UINT("max-flows", "N", struct run_args, max_flows, 1024, 16777216,
 		    "established connections held, for a fresh load\n"
-		    "(default 1048576: ~184 bytes of kernel memory each)"),
+		    "(default 1048576: 208 bytes of kernel memory each,\n"
+		    "preallocated)"),
 	KG_OPT_UINT("flow-pool", "N", struct run_args, flow_pool, 64, 1048576,
 		    "large states for connections mid-request, for a\n"
-		    "fresh load (default 8192: ~5 KB each, preallocated)"),
+		    "fresh load (default 6144: 5,400 bytes each,\n"
+		    "preallocated)"),
 	KG_OPT_UINT("flow-timeout", "SECONDS", struct run_args, flow_timeout, 60, 86400 * 7,
 		    "forget connections idle this long (default 1200)"),
 	KG_OPT_END,
