@@ -33,16 +33,7 @@ FLOOD_N=${FLOWS_FLOOD_N:-200000}
 T0=$(date +%s)
 source scripts/rig.sh
 
-cleanup() {
-	set +e
-	if [ -n "${RIG_ID:-}" ] && [ -n "${KGATE_PIN_ROOT:-}" ]; then
-		[ -n "${KGATE_PID:-}" ] && kill "$KGATE_PID" 2>/dev/null && wait "$KGATE_PID" 2>/dev/null
-		"$KGATE" detach --iface "$RIG_BROKER_IF" >/dev/null 2>&1
-	fi
-	[ -n "${FAILED:-}" ] && [ -n "${RIG_DIR:-}" ] && tail -20 "$RIG_DIR/kgate.err" >&2
-	rig_down
-}
-trap cleanup EXIT
+trap 'set +e; rig_kgate_stop; rig_down' EXIT
 
 rc=0
 ok() { echo "ok   $*"; }

@@ -40,6 +40,24 @@ static int part(struct conn *c, uint32_t base, const uint8_t *s, size_t from, si
 }
 
 /*
+ * A connection from eu whose stream s starts with big_produce of 'public' (its length in
+ * *n, its record bytes from *rec), sent up to 10 bytes into the records: the decoder is
+ * skipping them. Returns the stream's first sequence number.
+ */
+static uint32_t records_open(struct conn *c, uint8_t *s, size_t *n, size_t *rec)
+{
+	uint32_t base;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(c, 4, "10.10.0.5", 0);
+	base = c->next;
+	*n = big_produce("public", s, NULL, 0);
+	*rec = *n - AH_RECORDS;
+	CU_ASSERT_EQUAL(part(c, base, s, 0, *rec + 10), XDP_PASS);
+	return base;
+}
+
+/*
  * The record bytes of a Produce arrive out of order: its last record bytes first, then
  * the next request, then the middle of the records, then the gap before them. The first
  * opens a hole (the decoder goes on from it, to the frame's end), the next request is
@@ -105,14 +123,9 @@ void test_ahead_edges(void)
 	struct conn c;
 	uint32_t base;
 
-	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.10.0.5", 0);
-	base = c.next;
-	n = big_produce("public", s, NULL, 0);
+	base = records_open(&c, s, &n, &rec);
 	m = n + produce("public", s + n);
 	m2 = m + produce("public", s + m);
-	rec = n - AH_RECORDS;
-	CU_ASSERT_EQUAL(part(&c, base, s, 0, rec + 10), XDP_PASS);
 	CU_ASSERT_EQUAL(part(&c, base, s, n + 1, m), XDP_DROP); /* one byte past: read */
 	CU_ASSERT_EQUAL(counter(KG_C_OOO_DROPS), ooo + 1);
 	dp.nev = 0;
@@ -197,13 +210,8 @@ void test_ahead_retransmitted(void)
 	struct conn c;
 	uint32_t base;
 
-	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.10.0.5", 0);
-	base = c.next;
-	n = big_produce("public", s, NULL, 0);
-	rec = n - AH_RECORDS;
+	base = records_open(&c, s, &n, &rec);
 	memcpy(x, s, n);
-	CU_ASSERT_EQUAL(part(&c, base, s, 0, rec + 10), XDP_PASS);
 	CU_ASSERT_EQUAL(part(&c, base, s, rec + 1000, rec + 2000), XDP_PASS);
 	for (size_t i = rec + 900; i < rec + 2100; i++)
 		x[i] ^= 0x5a;
@@ -229,12 +237,7 @@ void test_ahead_full_then_rst(void)
 	uint32_t base;
 	size_t outlen;
 
-	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.10.0.5", 0);
-	base = c.next;
-	n = big_produce("public", s, NULL, 0);
-	rec = n - AH_RECORDS;
-	CU_ASSERT_EQUAL(part(&c, base, s, 0, rec + 10), XDP_PASS);
+	base = records_open(&c, s, &n, &rec);
 	for (int i = 0; i < KG_HOLES; i++)
 		CU_ASSERT_EQUAL(part(&c, base, s, rec + 100 + AH_STEP * i, rec + 100 + AH_STEP * i + AH_STEP / 2),
 				XDP_PASS);
@@ -323,16 +326,11 @@ void test_ahead_hole_split(void)
 	struct conn c;
 	uint32_t base;
 
-	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.10.0.5", 0);
-	base = c.next;
-	n = big_produce("public", s, NULL, 0);
+	base = records_open(&c, s, &n, &rec);
 	m = n + produce("public", s + n);
-	rec = n - AH_RECORDS;
 	memcpy(x, s, m);
 	for (size_t i = rec + 10; i < n; i++)
 		x[i] ^= 0xa5;
-	CU_ASSERT_EQUAL(part(&c, base, s, 0, rec + 10), XDP_PASS);
 	CU_ASSERT_EQUAL(part(&c, base, s, rec + 2000, n), XDP_PASS); /* hole [rec+10, rec+2000) */
 	CU_ASSERT_EQUAL(part(&c, base, x, rec + 900, rec + 1000), XDP_PASS); /* its middle */
 	CU_ASSERT_EQUAL(part(&c, base, x, rec + 1000, rec + 2000), XDP_PASS); /* its back part */
@@ -461,6 +459,25 @@ void test_probe_read_resets(void)
 }
 
 /*
+ * A connection with a Produce of 'public' carrying 20,000 record bytes (its length in *n),
+ * then another, in stream s: its first 10 bytes sent, and a probe segment [at, at + 1000)
+ * passed. The stream's first sequence number in *base; returns the stream's length.
+ */
+static size_t probe_open(struct conn *c, uint8_t *s, size_t at, uint32_t *base, size_t *n)
+{
+	size_t m;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(c, 4, "10.10.0.5", 0);
+	*base = c->next;
+	*n = produce_records("public", 20000, 3, s);
+	m = *n + produce("public", s + *n);
+	CU_ASSERT_EQUAL(part(c, *base, s, 0, 10), XDP_PASS);
+	CU_ASSERT_EQUAL(part(c, *base, s, at, at + 1000), XDP_PASS);
+	return m;
+}
+
+/*
  * The stream reaching into a probe: what is left of it must be skipped too. Inside the
  * record set it is (the stream goes on); a probe whose end holds the next request's
  * first bytes ends the connection when the stream reaches into it.
@@ -474,13 +491,7 @@ void test_probe_reached_inside(void)
 	uint32_t base;
 	int bad = 0;
 
-	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.10.0.5", 0);
-	base = c.next;
-	n = produce_records("public", 20000, 3, s);
-	m = n + produce("public", s + n);
-	CU_ASSERT_EQUAL(part(&c, base, s, 0, 10), XDP_PASS);
-	CU_ASSERT_EQUAL(part(&c, base, s, at, at + 1000), XDP_PASS);
+	m = probe_open(&c, s, at, &base, &n);
 	in_order(&c, base, s, 10, at - 600, &bad);
 	CU_ASSERT_EQUAL(part(&c, base, s, at - 600, at + 400), XDP_PASS); /* into it */
 	CU_ASSERT_EQUAL(bad, 0);
@@ -520,13 +531,7 @@ void test_probe_covered(void)
 	uint32_t base;
 	int bad = 0;
 
-	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.10.0.5", 0);
-	base = c.next;
-	n = produce_records("public", 20000, 3, s);
-	m = n + produce("public", s + n);
-	CU_ASSERT_EQUAL(part(&c, base, s, 0, 10), XDP_PASS);
-	CU_ASSERT_EQUAL(part(&c, base, s, at, at + 1000), XDP_PASS);
+	m = probe_open(&c, s, at, &base, &n);
 	broker_ack(&c, 4001, base + 10);
 	CU_ASSERT_EQUAL(conn_entry(&c, &e), 0);
 	CU_ASSERT(e.own & KG_OWN_SLOT);

@@ -14,23 +14,11 @@
 #include "harness.h"
 #include "kgate_tc.skel.h"
 
-static void key_of(const struct conn *c, struct kg_flow_key *k)
-{
-	int af = c->s.family == 6 ? AF_INET6 : AF_INET;
-
-	memset(k, 0, sizeof(*k));
-	k->family = c->s.family;
-	inet_pton(af, c->s.saddr, k->saddr);
-	inet_pton(af, c->s.daddr, k->daddr);
-	k->sport = htons(c->s.sport);
-	k->dport = htons(c->s.dport);
-}
-
 int conn_entry(const struct conn *c, struct kg_conn *out)
 {
 	struct kg_flow_key k;
 
-	key_of(c, &k);
+	conn_key(c, &k);
 	return bpf_map_lookup_elem(dp.m.flows, &k, out) ? -1 : 0;
 }
 
@@ -330,7 +318,7 @@ static void age(const struct conn *c, __u32 secs)
 	struct kg_flow_key k;
 	struct kg_conn e;
 
-	key_of(c, &k);
+	conn_key(c, &k);
 	CU_ASSERT_EQUAL_FATAL(bpf_map_lookup_elem(dp.m.flows, &k, &e), 0);
 	e.last_seen -= secs;
 	CU_ASSERT_EQUAL(bpf_map_update_elem(dp.m.flows, &k, &e, BPF_EXIST), 0);

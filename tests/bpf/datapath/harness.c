@@ -238,8 +238,7 @@ void conn_syn(struct conn *c, uint32_t isn)
 	hs_ack(c);
 }
 
-/* c's 5-tuple as the datapath keys it. */
-static void conn_key(const struct conn *c, struct kg_flow_key *k)
+void conn_key(const struct conn *c, struct kg_flow_key *k)
 {
 	int af = c->s.family == 6 ? AF_INET6 : AF_INET;
 

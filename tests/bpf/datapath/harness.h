@@ -122,6 +122,8 @@ size_t produce(const char *topic, uint8_t *out);
 /* Offset of the end of the first occurrence of name in buf, or 0. */
 size_t name_end(const uint8_t *buf, size_t len, const char *name);
 
+/* c's 5-tuple as the datapath keys it. */
+void conn_key(const struct conn *c, struct kg_flow_key *k);
 /* c's small entry (kg_flows), or -1 when the datapath holds none. */
 int conn_entry(const struct conn *c, struct kg_conn *out);
 /* The broker's pure acknowledgment of c's bytes up to ack (seq: its own), through TC egress. */
