@@ -457,12 +457,27 @@ static __always_inline int kg_established(KG_CTX *ctx, struct kg_pkt *p, struct 
 		return kg_on_ack(p, cn, fk);
 	if (cn->flags & (KG_FLOW_RESET | KG_FLOW_DROP))
 		return kg_on_closed(ctx, p, cn, sc);
-	if (cn->flags & KG_FLOW_DEAD)
-		return kg_on_dead(ctx, p, cn, sc);
-	if (p->seq == cn->next_seq && kg_skip_fast(cn, p))
+	/*
+	 * One data segment of a connection at a time (KG_OWN_INGRESS): what follows moves its
+	 * decoder and next_seq. Cleared before the slot is put back, since a put may remove
+	 * the entry (the connection ended meanwhile); until then the entry is ours to clear.
+	 */
+	if (__sync_fetch_and_or(&cn->own, KG_OWN_INGRESS) & KG_OWN_INGRESS) {
+		kg_count(KG_C_INGRESS_BUSY);
+		return KG_V_DROP;
+	}
+	if (cn->flags & KG_FLOW_DEAD) {
+		v = kg_on_dead(ctx, p, cn, sc);
+		__sync_fetch_and_and(&cn->own, ~KG_OWN_INGRESS);
+		return v;
+	}
+	if (p->seq == cn->next_seq && kg_skip_fast(cn, p)) {
+		__sync_fetch_and_and(&cn->own, ~KG_OWN_INGRESS);
 		return KG_V_PASS;
+	}
 	f = kg_flow_get(cn, fk, &why);
 	if (!f) {
+		__sync_fetch_and_and(&cn->own, ~KG_OWN_INGRESS);
 		if (why == KG_GET_POOL) {
 			/* the client retransmits it: nothing undecided passes */
 			kg_count(KG_C_POOL_EXHAUSTED);
@@ -472,6 +487,7 @@ static __always_inline int kg_established(KG_CTX *ctx, struct kg_pkt *p, struct 
 	}
 	v = kg_data(ctx, p, cn, f, sc, epoch, listener);
 	kg_conn_show(cn, f); /* flags among them: the entry's copy is XDP's to keep current */
+	__sync_fetch_and_and(&cn->own, ~KG_OWN_INGRESS);
 	kg_flow_put(cn, f, fk, 1);
 	if (p->fin && v == KG_V_PASS && cn->next_seq == end) {
 		cn->cfin = 1;

@@ -484,7 +484,16 @@ struct kg_flow {
 #define KG_OWN_DYING (1ull << 24)       /* the connection ended: its entry is on its way out */
 #define KG_OWN_USER (1ull << 25)        /* one program using the slot (15 bits: users) */
 #define KG_OWN_USERS (0x7fffull << 25)
-#define KG_OWN_VER (1ull << 40)         /* counted up by every use (24 bits, wrapping) */
+/*
+ * A client data segment of the connection is being decoded. XDP on a NIC's queue (or a
+ * veth's NAPI) runs one connection's segments one after another, but TC ingress and
+ * generic XDP run each where the stack received it: two CPUs at once for one connection
+ * (a veth's peer sending from both, RPS), whose decoder state both would move. Set and
+ * cleared by the ingress program around a data segment; a segment that finds it set is
+ * dropped (counted, ingress_busy_drops; the client retransmits it).
+ */
+#define KG_OWN_INGRESS (1ull << 40)
+#define KG_OWN_VER (1ull << 41)         /* counted up by every use (23 bits, wrapping) */
 
 /*
  * One established connection: kg_flows, keyed by its 5-tuple, 104 bytes, for every
@@ -741,7 +750,8 @@ struct kg_rec_dec {
 	X(KG_C_OWN_CONTENTION, "slot_contention")      /* a slot's word changed under 4 tries */ \
 	X(KG_C_FLOWS_TIMED_OUT, "flows_timed_out")     /* ended by the agent's sweep */          \
 	X(KG_C_AHEAD_PROBES, "ahead_probes")           /* probe segments passed past a gap to read */ \
-	X(KG_C_PROBES_CHECKED, "probes_checked")       /* ... reached: skipped bytes after all */
+	X(KG_C_PROBES_CHECKED, "probes_checked")       /* ... reached: skipped bytes after all */ \
+	X(KG_C_INGRESS_BUSY, "ingress_busy_drops")     /* another segment of it on another CPU */
 
 enum kg_counter {
 	KG_COUNTERS(KG_ENUM_ENTRY)

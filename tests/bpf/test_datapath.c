@@ -98,6 +98,7 @@ static const struct {
 	{ "flow table full: the handshake is reset, nothing evicted", test_flow_table_full },
 	{ "idle past the flow timeout: swept, then mid-stream", test_idle_timeout },
 	{ "a slot goes back when idle, answers still tied", test_slot_given_back },
+	{ "one data segment of a connection at a time", test_ingress_one_at_a_time },
 };
 
 static int register_cases(CU_pSuite s)

@@ -446,3 +446,44 @@ void test_slot_given_back(void)
 		conn_rst(&c);
 	}
 }
+
+/*
+ * Two data segments of one connection at once (TC ingress and generic XDP run each where
+ * the stack received it: two CPUs for one connection): the second finds the first's mark
+ * (KG_OWN_INGRESS, set here as the first would hold it while decoding) and is dropped,
+ * moving neither the decoder nor next_seq; once the mark is gone, the same segment is
+ * decided. A segment leaves no mark behind.
+ */
+void test_ingress_one_at_a_time(void)
+{
+	uint8_t b[PKT_CAP];
+	__u64 busy = counter(KG_C_INGRESS_BUSY);
+	struct kg_flow_key k;
+	struct kg_conn e;
+	struct conn c;
+	size_t n = produce("public", b), half = 10;
+	uint32_t at;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(&c, 4, "10.10.0.5", 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b, half), XDP_PASS); /* the decoder inside the header */
+	at = c.next;
+	CU_ASSERT_EQUAL_FATAL(conn_entry(&c, &e), 0);
+	CU_ASSERT_EQUAL(e.own & KG_OWN_INGRESS, 0);
+	conn_key(&c, &k);
+	e.own |= KG_OWN_INGRESS;
+	CU_ASSERT_EQUAL_FATAL(bpf_map_update_elem(dp.m.flows, &k, &e, BPF_EXIST), 0);
+	CU_ASSERT_EQUAL(conn_send_at(&c, at, b + half, n - half), XDP_DROP);
+	CU_ASSERT_EQUAL(counter(KG_C_INGRESS_BUSY), busy + 1);
+	CU_ASSERT_EQUAL(dp.nev, 0);
+	CU_ASSERT_EQUAL_FATAL(conn_entry(&c, &e), 0);
+	CU_ASSERT_EQUAL(e.next_seq, at);
+	e.own &= ~KG_OWN_INGRESS;
+	CU_ASSERT_EQUAL_FATAL(bpf_map_update_elem(dp.m.flows, &k, &e, BPF_EXIST), 0);
+	CU_ASSERT_EQUAL(conn_send(&c, b + half, n - half), XDP_PASS);
+	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_ALLOW);
+	CU_ASSERT_EQUAL_FATAL(conn_entry(&c, &e), 0);
+	CU_ASSERT_EQUAL(e.own & KG_OWN_INGRESS, 0);
+	CU_ASSERT_EQUAL(e.next_seq, c.next);
+	conn_rst(&c);
+}

@@ -271,6 +271,7 @@ void test_pool_exhausted(void);
 void test_flow_table_full(void);
 void test_idle_timeout(void);
 void test_slot_given_back(void);
+void test_ingress_one_at_a_time(void);
 /* differential.c */
 void test_differential(void);
 
