@@ -140,7 +140,7 @@ static unsigned long long count_entries(int fd, unsigned key_size)
 	return n;
 }
 
-/* Every pinned map of dir: name, type, size, memlock; and the flow map's entries. */
+/* Every pinned map of dir (kg_*), by pin name: type, size, memlock; the flow map's entries. */
 static void report_maps(const char *dir, const char *flow_map)
 {
 	struct dirent *de;
@@ -154,6 +154,9 @@ static void report_maps(const char *dir, const char *flow_map)
 		char path[512];
 		int fd;
 
+		/* maps are pinned as kg_*; programs and links beside them are not maps */
+		if (strncmp(de->d_name, "kg_", 3))
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		fd = bpf_obj_get(path);
 		if (fd < 0)
@@ -164,7 +167,7 @@ static void report_maps(const char *dir, const char *flow_map)
 		}
 		printf("%s{\"name\":\"%s\",\"type\":%u,\"max_entries\":%u,\"key_size\":%u,"
 		       "\"value_size\":%u,\"memlock\":%llu",
-		       nmaps++ ? "," : "", info.name, info.type, info.max_entries, info.key_size,
+		       nmaps++ ? "," : "", de->d_name, info.type, info.max_entries, info.key_size,
 		       info.value_size, memlock(fd));
 		if (!strcmp(de->d_name, flow_map))
 			printf(",\"entries\":%llu", count_entries(fd, info.key_size));
