@@ -203,7 +203,7 @@ $(BUILD)/tests/fuzz_decode: $(call FUZZ_OBJS,$(FUZZ_SRCS)) $(LIBKGATE_FUZZ) | $(
 	$(CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(AGENT_LIBS)
 
 test: test-unit test-conformance test-cli test-build test-install test-bpf test-agent test-audit \
-	test-deploy test-e2e test-evasion test-faults test-bench
+	test-deploy test-e2e test-evasion test-faults test-flows test-bench
 
 $(BUILD)/tests/kframe_selftest: $(call SAN_OBJS,tests/lib/kframe_selftest.c tests/lib/kframe.c) \
 		| $(BUILD)/tests
@@ -278,10 +278,14 @@ test-agent: $(BUILD)/kgate
 
 # --- end to end and deploy -------------------------------------------------
 
-.PHONY: test-deploy test-e2e test-evasion test-faults
+.PHONY: test-deploy test-e2e test-evasion test-faults test-flows
 
 $(BUILD)/tests/mock_broker: tests/tools/mock_broker.c | $(BUILD)/tests
 	$(CC) -O2 -Wall -Werror -o $@ $< $$(pkg-config --cflags --libs rdkafka)
+
+# test scaffolding only: spoofed SYNs for the SYN flood case (tests/e2e/test_flows.sh)
+$(BUILD)/tests/syn_flood: tests/tools/syn_flood.c | $(BUILD)/tests
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
 
 # test scaffolding only: the SASL front the mock lacks (DESIGN §8)
 $(BUILD)/tests/sasl_front: tests/tools/sasl_front.c tests/lib/wire.h | $(BUILD)/tests
@@ -310,6 +314,12 @@ test-evasion: $(BUILD)/kgate $(BUILD)/tests/mock_broker
 test-faults: $(BUILD)/kgate $(BUILD)/tests/mock_broker
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-faults: needs root (BPF, netns)" >&2; exit 1; fi
 	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_faults.sh
+
+# Root: connections under stress on the rig: a SYN flood beside established connections,
+# 16 and 64 pipelined rejected requests, kgate flows' filters.
+test-flows: $(BUILD)/kgate $(BUILD)/tests/mock_broker $(BUILD)/tests/syn_flood
+	@if [ "$$(id -u)" -ne 0 ]; then echo "test-flows: needs root (BPF, netns)" >&2; exit 1; fi
+	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_flows.sh
 
 demo:
 	BUILD=$(BUILD) scripts/demo.sh

@@ -49,9 +49,12 @@ def target(name):
     return TARGETS[name][1:]
 
 
-# Maps that hold per-connection state, by pinned name: what flow_map_mib_per_1m sums.
-# A datapath that adds such a map (a handshake table, a state pool) adds its name here.
-FLOW_STATE_MAPS = re.compile(r"^kg_(flow|conn|syn|hs|handshake|pool|pend|state)")
+# Maps that hold per-connection state, by pinned name: what flow_map_mib_per_1m sums
+# (established connections, the pool of large states and its free list, handshakes,
+# connections followed undecoded, SASL principals, pending rejections). A datapath that
+# adds such a map adds its name here.
+FLOW_STATE_MAPS = re.compile(
+    r"^kg_(flows|pool|pool_free|syns|flow_strays|flow_principals|pend)$")
 # The map whose entries count the connections held.
 FLOW_MAP = "kg_flows"
 MIB = 1 << 20
@@ -502,7 +505,12 @@ def summarize_flows(runs):
             "producer_msgs_per_s_before": rnd(before, 0),
             "producer_msgs_per_s_during": rnd(during / r["flood_s"], 0),
             "flood_pps_sent": r["gen"].get("pps"),
-            "flows_new": sum_stat(r.get("stats0"), r.get("stats1"), "counters", "flows_new")})
+            "flows_new": sum_stat(r.get("stats0"), r.get("stats1"), "counters", "flows_new"),
+            # kgate's own resets in the round (of any connection: the producer's too)
+            "kgate_client_resets": sum_stat(r.get("stats0"), r.get("stats1"), "counters",
+                                            "client_resets"),
+            "kgate_probe_read": sum_stat(r.get("stats0"), r.get("stats1"), "undecodable",
+                                         "probe_read")})
     res["syn_flood"] = flood
     kg = [x["survival"] for x in flood.get("kgate", []) if x["survival"] is not None]
     res["syn_flood_established_survival"] = keyed(
@@ -511,10 +519,10 @@ def summarize_flows(runs):
            "1 s without an answer during the flood and 1 s after; the worst round")
     ooo = by_round(runs, "ooo", "run", lambda j: j.get("msgs_per_s"))
     res["ooo_msgs_per_s"] = {v: rnd(med([x.get(v) for x in ooo.values()]), 0)
-                             for v in ("none", "xdp_pass", "kgate_default")}
+                             for v in ("none", "xdp_pass", "kgate_default", "kgate_tci")}
     fails = {}
     tcp = {}
-    ood = []
+    ood, ood_tci, probes = [], [], {}
     for r in runs:
         if r.get("kind") == "ooo":
             fails.setdefault(r["variant"], 0)
@@ -523,12 +531,26 @@ def summarize_flows(runs):
             tcp.setdefault(r["variant"], []).append(d)
             if r["variant"] == "kgate_default":
                 ood.append(sum_stat(r["stats0"], r["stats1"], "counters", "out_of_order_drops"))
+            if r["variant"] == "kgate_tci":
+                ood_tci.append(sum_stat(r["stats0"], r["stats1"], "counters",
+                                        "out_of_order_drops"))
+            if r["variant"] in ("kgate_default", "kgate_tci"):
+                for k in ("ahead_passed", "ahead_full_drops", "ahead_probes", "probes_checked",
+                          "hole_fills", "ingress_busy_drops", "client_resets"):
+                    probes.setdefault(r["variant"], {}).setdefault(k, []).append(
+                        sum_stat(r["stats0"], r["stats1"], "counters", k))
         if r.get("kind") == "netem":
             res["netem"] = r["run"]
     res["ooo_failed_messages"] = fails
     res["ooo_client_tcp"] = {v: {k: rnd(med([x.get(k) for x in xs]), 0) for k in TCP_FIELDS}
                              for v, xs in tcp.items()}
     res["ooo_kgate_out_of_order_drops"] = rnd(med(ood), 0)
+    res["ooo_kgate_tci_out_of_order_drops"] = rnd(med(ood_tci), 0) if ood_tci else None
+    res["ooo_kgate_ahead"] = {v: {k: rnd(med(x), 0) for k, x in d.items()}
+                              for v, d in probes.items()}
+    if any("kgate_tci" in x for x in ooo.values()):
+        mt, each_t = ratio_median(ooo, "kgate_tci", "xdp_pass")
+        res["ooo_ratio_tci_vs_xdp_pass"] = {"value": rnd(mt), "rounds": each_t}
     m, each = ratio_median(ooo, "kgate_default", "xdp_pass")
     m2, _ = ratio_median(ooo, "kgate_default", "none")
     m3, _ = ratio_median(ooo, "xdp_pass", "none")
@@ -800,23 +822,26 @@ def write_md(res, path, png):
         w("## Flows\n")
         mem = f.get("memory") or {}
         if mem:
+            per_map = ", ".join(f"{k} {v / MIB:.2f}" for k, v in mem["flow_state_maps"].items())
             w(f"Memory: {fmt(mem['connections_opened'])} connections opened through the "
-              f"datapath (SYN, then the broker's SYN-ACK through TC egress) in "
-              f"{fmt(mem['open_seconds'])} s; {fmt(mem['flows_held'])} held; connection-state "
-              f"maps {mem['flow_state_maps']} (bytes); all maps "
-              f"{fmt(mem['all_maps_memlock_bytes'])} bytes.\n")
+              f"datapath (a SYN, the broker's SYN-ACK through TC egress, the client's ACK) in "
+              f"{fmt(mem['open_seconds'])} s; {fmt(mem['flows_held'])} held; memlock of the "
+              f"connection-state maps (MiB): {per_map}; all maps "
+              f"{mem['all_maps_memlock_bytes'] / MIB:.1f} MiB.\n")
         w("SYN flood (spoofed sources in 10.10.128.0/17, eu) while 100 light connections "
           "and a producer run:\n")
         w("| variant | survival | reset | stalled | timeouts | max gap s | answers/s before "
-          "/ after | producer msg/s before / during | producer failed | flood pps |")
-        w("|---|---|---|---|---|---|---|---|---|---|")
+          "/ after | producer msg/s before / during | producer failed | flood pps | kgate's "
+          "RSTs to clients (probe_read) |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
         for v, xs in f.get("syn_flood", {}).items():
             for x in xs:
                 w(f"| {v} | {fmt(x['survival'])} | {x['reset']} | {x['stalled']} | "
                   f"{x['timeouts']} | {fmt(x['max_gap_s'])} | {fmt(x['answers_per_s_before'])}"
                   f" / {fmt(x['answers_per_s_after'])} | {fmt(x['producer_msgs_per_s_before'])}"
                   f" / {fmt(x['producer_msgs_per_s_during'])} | {fmt(x['producer_failed'])} | "
-                  f"{fmt(x['flood_pps_sent'])} |")
+                  f"{fmt(x['flood_pps_sent'])} | {fmt(x.get('kgate_client_resets'))} "
+                  f"({fmt(x.get('kgate_probe_read'))}) |")
         w(f"\nLoss and reordering (router drops {f.get('netem', {}).get('drop_ppm', 0) / 1e4}% "
           f"and reorders {f.get('netem', {}).get('reorder_ppm', 0) / 1e4}% of one client's "
           f"segments), 10 KiB values: msg/s {f['ooo_msgs_per_s']}; kgate / none "
@@ -825,8 +850,17 @@ def write_md(res, path, png):
           f"{f['ooo_failed_messages']}; kgate out_of_order_drops per run "
           f"{fmt(f['ooo_kgate_out_of_order_drops'])}; client TCP per run "
           f"{f['ooo_client_tcp']}.\n")
+        if f.get("ooo_ratio_tci_vs_xdp_pass"):
+            w(f"At TC ingress (`--tc-ingress`): kgate / XDP pass "
+              f"{fmt(f['ooo_ratio_tci_vs_xdp_pass']['value'])} (rounds "
+              f"{f['ooo_ratio_tci_vs_xdp_pass']['rounds']}), out_of_order_drops per run "
+              f"{fmt(f.get('ooo_kgate_tci_out_of_order_drops'))}.\n")
+        if f.get("ooo_kgate_ahead"):
+            w(f"Segments ahead, segments dropped while another of the connection's was being "
+              f"decoded (TC ingress), resets, per run (median): {f['ooo_kgate_ahead']}.\n")
         if f.get("idle_connections"):
-            w("Idle connections past the flow table: " + "; ".join(
+            w("Idle connections (more than the 32,768 the flow table held before issue 13): "
+              + "; ".join(
                 f"{v}: {x['opened']:,} opened in {x['open_s']} s, oldest 100 probed "
                 f"{x['oldest']}, newest 100 {x['newest']}, midstream {x['midstream']}"
                 for v, x in f["idle_connections"].items()) + ".\n")

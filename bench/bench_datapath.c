@@ -167,8 +167,32 @@ struct flow_case {
 	__u8 pkt[16384];
 	size_t len;
 	struct kg_flow_key key;
-	struct kg_flow saved;
+	struct kg_conn conn;  /* the connection's small entry */
+	struct kg_flow saved; /* its pool slot's state, when conn names one */
 };
+
+/* The flow back as saved: a slot the last run took goes back to the pool first. */
+static void flow_restore(struct flow_case *fc)
+{
+	__u32 saved = fc->conn.own & KG_OWN_SLOT, cur;
+	struct kg_conn now;
+
+	if (bpf_map_lookup_elem(maps.flows, &fc->key, &now))
+		die("flow lookup");
+	cur = now.own & KG_OWN_SLOT;
+	if (cur && cur != saved) {
+		cur--;
+		if (bpf_map_update_elem(maps.pool_free, NULL, &cur, 0))
+			die("giving a slot back");
+	}
+	if (saved) {
+		saved--;
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.kg_pool), &saved, &fc->saved, 0))
+			die("slot restore");
+	}
+	if (bpf_map_update_elem(maps.flows, &fc->key, &fc->conn, BPF_EXIST))
+		die("flow restore");
+}
 
 /* Opens a flow (SYN), runs the setup bytes, and saves the flow as the starting state. */
 static void flow_prepare(struct flow_case *fc, __u16 sport, const __u8 *setup, size_t setup_len,
@@ -195,6 +219,10 @@ static void flow_prepare(struct flow_case *fc, __u16 sport, const __u8 *setup, s
 	}
 	s.flags = PKT_ACK;
 	s.seq = 1001;
+	s.ack = 5001;
+	/* the handshake's last ACK: the connection is established */
+	n = pkt_build(tmp, &s, NULL, 0);
+	run(tmp, n, 1);
 	if (setup_len) {
 		n = pkt_build(tmp, &s, setup, setup_len);
 		run(tmp, n, 1);
@@ -207,8 +235,15 @@ static void flow_prepare(struct flow_case *fc, __u16 sport, const __u8 *setup, s
 	fc->key.sport = htons(sport);
 	fc->key.dport = htons(PORT);
 	fc->key.family = 4;
-	if (bpf_map_lookup_elem(maps.flows, &fc->key, &fc->saved))
+	if (bpf_map_lookup_elem(maps.flows, &fc->key, &fc->conn))
 		die("flow lookup");
+	memset(&fc->saved, 0, sizeof(fc->saved));
+	if (fc->conn.own & KG_OWN_SLOT) {
+		__u32 slot = (fc->conn.own & KG_OWN_SLOT) - 1;
+
+		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.kg_pool), &slot, &fc->saved))
+			die("slot lookup");
+	}
 }
 
 /* Median ns of the packet from the saved flow state. */
@@ -217,8 +252,7 @@ static __u32 flow_median(struct flow_case *fc, struct ring_buffer *rb)
 	static __u32 d[SAMPLES];
 
 	for (int i = 0; i < SAMPLES; i++) {
-		if (bpf_map_update_elem(maps.flows, &fc->key, &fc->saved, BPF_EXIST))
-			die("flow restore");
+		flow_restore(fc);
 		d[i] = run(fc->pkt, fc->len, 1);
 		if (!(i & 255))
 			ring_buffer__consume(rb);
@@ -243,6 +277,7 @@ static __u32 warm_ns(struct flow_case *fc, struct ring_buffer *rb, int prog)
 	__u32 zero = 0, v[RUNS];
 
 	st.key = fc->key;
+	st.conn = fc->conn;
 	st.flow = fc->saved;
 	if (bpf_map_update_elem(bpf_map__fd(wrap->maps.kg_bench_state), &zero, &st, 0))
 		die("bench state");
@@ -354,16 +389,8 @@ int main(int argc, char **argv)
 	wrap = bench_wrap_bpf__open_opts(&o);
 	if (!wrap || bench_wrap_bpf__load(wrap))
 		die("loading bench_wrap");
-#define FD(x) bpf_map__fd(skel->maps.x)
-	maps = (struct kg_maps){ .active = FD(kg_active), .ports = FD(kg_ports),
-				 .config = FD(kg_config), .rules = FD(kg_rules),
-				 .classes = FD(kg_classes), .topics = FD(kg_topics),
-				 .regions4 = FD(kg_regions4), .regions6 = FD(kg_regions6),
-				 .identities4 = FD(kg_identities4),
-				 .identities6 = FD(kg_identities6), .names = FD(kg_names),
-				 .topic_ids = FD(kg_topic_ids), .flows = FD(kg_flows),
-				 .counters = FD(kg_counters), .rule_hits = FD(kg_rule_hits),
-				 .events = FD(kg_event_recs), .nhkey = FD(kg_nhkey) };
+	if (kg_maps_from_object(&maps, skel->obj) || kg_pool_fill(maps.pool_free))
+		die("the datapath's maps");
 	if (kg_nhkey_init(maps.nhkey))
 		die("writing kg_nhkey");
 	rb = ring_buffer__new(maps.events, drain, NULL, NULL);

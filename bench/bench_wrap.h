@@ -7,7 +7,8 @@
 
 struct kg_bench_state {
 	struct kg_flow_key key;
-	struct kg_flow flow;
+	struct kg_conn conn; /* the connection's small entry */
+	struct kg_flow flow; /* its pool slot's state, when conn names one */
 };
 
 _Static_assert(sizeof(struct kg_flow) % 8 == 0, "the flow is copied a word at a time");

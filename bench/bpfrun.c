@@ -6,7 +6,8 @@
  *
  *   bpfrun flows  --pins DIR --count N [--flow-map NAME]
  *       N connections from distinct sources open (a SYN through the ingress program, the
- *       broker's SYN-ACK through TC egress). Then prints every map of DIR with its
+ *       broker's SYN-ACK through TC egress, the client's ACK through the ingress program:
+ *       established connections). Then prints every map of DIR with its
  *       kernel memory as the kernel reports it (fdinfo memlock, what bpftool shows) and
  *       how many entries the flow map holds.
  *   bpfrun events --pins DIR --count N [--topics T] [--first I] [--close]
@@ -73,7 +74,7 @@ static void conn_addr(unsigned i, char *saddr, size_t n, __u16 *sport)
 	*sport = (__u16)(1024 + i % 60000);
 }
 
-/* Opens connection i: SYN in, SYN-ACK out. */
+/* Opens connection i: SYN in, SYN-ACK out, the client's ACK in (the handshake done). */
 static int conn_open(int in, int eg, unsigned i)
 {
 	static __u8 pkt[256];
@@ -89,9 +90,12 @@ static int conn_open(int in, int eg, unsigned i)
 	s.sport = sport;
 	sa.daddr = saddr;
 	sa.dport = sport;
-	if (run(in, pkt, pkt_build(pkt, &s, NULL, 0)))
+	if (run(in, pkt, pkt_build(pkt, &s, NULL, 0)) || run(eg, pkt, pkt_build(pkt, &sa, NULL, 0)))
 		return -1;
-	return run(eg, pkt, pkt_build(pkt, &sa, NULL, 0));
+	s.seq = 1001;
+	s.ack = 5001;
+	s.flags = PKT_ACK;
+	return run(in, pkt, pkt_build(pkt, &s, NULL, 0));
 }
 
 static int open_prog(const char *dir, const char *name)
@@ -136,7 +140,7 @@ static unsigned long long count_entries(int fd, unsigned key_size)
 	return n;
 }
 
-/* Every pinned map of dir: name, type, size, memlock; and the flow map's entries. */
+/* Every pinned map of dir (kg_*), by pin name: type, size, memlock; the flow map's entries. */
 static void report_maps(const char *dir, const char *flow_map)
 {
 	struct dirent *de;
@@ -150,6 +154,9 @@ static void report_maps(const char *dir, const char *flow_map)
 		char path[512];
 		int fd;
 
+		/* maps are pinned as kg_*; programs and links beside them are not maps */
+		if (strncmp(de->d_name, "kg_", 3))
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		fd = bpf_obj_get(path);
 		if (fd < 0)
@@ -160,7 +167,7 @@ static void report_maps(const char *dir, const char *flow_map)
 		}
 		printf("%s{\"name\":\"%s\",\"type\":%u,\"max_entries\":%u,\"key_size\":%u,"
 		       "\"value_size\":%u,\"memlock\":%llu",
-		       nmaps++ ? "," : "", info.name, info.type, info.max_entries, info.key_size,
+		       nmaps++ ? "," : "", de->d_name, info.type, info.max_entries, info.key_size,
 		       info.value_size, memlock(fd));
 		if (!strcmp(de->d_name, flow_map))
 			printf(",\"entries\":%llu", count_entries(fd, info.key_size));
@@ -246,7 +253,8 @@ int main(int argc, char **argv)
 			char saddr[32];
 			__u16 sport;
 			struct pkt_spec s = {.family = 4, .daddr = "10.99.0.2", .dport = PORT,
-					     .seq = 1001, .flags = PKT_ACK | PKT_PSH};
+					     .seq = 1001, .ack = 5001,
+					     .flags = PKT_ACK | PKT_PSH};
 
 			if (conn_open(in, eg, first + i)) {
 				failed++;

@@ -11,6 +11,7 @@
 #ifndef KGATE_ENFORCE_H
 #define KGATE_ENFORCE_H
 
+#include "conn.h"
 #include "decide.h"
 #include "events.h"
 
@@ -131,40 +132,70 @@ static __always_inline int kg_poison(KG_CTX *ctx, struct kg_flow *f, struct kg_o
 }
 
 /*
- * Remembers a topic rejected by poisoning its name, so that TC egress can restore the
- * name in the response and write the authorization error (bpf/kgate_tc.bpf.c).
+ * A rejected topic must be answered with the authorization error, so before its name is
+ * poisoned the request needs its kg_pend entry (created at its first rejected topic, keyed
+ * by the number kg_inflight_add will give the request). 0 when it has one (or expects no
+ * response: Produce with acks=0), -1 when its response could not be rewritten: the
+ * connection's responses are not followed, its in-flight requests fill the ring, or
+ * kg_pend is full. The caller resets instead (counted: pending_full_resets).
+ */
+__attribute__((noinline)) int kg_pend_open(struct kg_flow *f)
+{
+	struct kg_scratch *sc;
+	struct kd_state *d;
+	struct kg_pend *pe;
+	__u32 zero = 0;
+
+	sc = bpf_map_lookup_elem(&kg_scratch, &zero);
+	if (!f || !sc)
+		return -1;
+	pe = &sc->pend;
+	d = &f->dec;
+	if (d->api_key == KAFKA_PRODUCE && d->acks == 0)
+		return 0;
+	if (f->cur_pend)
+		return 0;
+	if ((f->rflags & KG_RF_DEAD) || f->req_no - f->resp_no >= KG_INFLIGHT)
+		return -1;
+	kg_key_copy(&sc->pkey.flow, &f->key);
+	sc->pkey.req = f->req_no; /* the number kg_inflight_add gives this request */
+	sc->pkey.pad = 0;
+	__builtin_memset(pe, 0, sizeof(*pe));
+	pe->used = 1;
+	pe->req = f->req_no;
+	pe->corr = d->corr;
+	pe->api_key = d->api_key;
+	pe->api_version = d->api_version;
+	pe->err = d->opclass == KG_OP_ADMIN ? KAFKA_CLUSTER_AUTHORIZATION_FAILED
+					     : KAFKA_TOPIC_AUTHORIZATION_FAILED;
+	/* any entry left by an earlier connection on this 5-tuple is replaced */
+	if (bpf_map_update_elem(&kg_pend, &sc->pkey, pe, BPF_ANY))
+		return -1;
+	f->cur_pend = 1;
+	return 0;
+}
+
+/*
+ * Remembers a topic rejected by poisoning its name (or zeroing its id) in its request's
+ * kg_pend entry, so that TC egress can restore it in the response and write the
+ * authorization error (bpf/kgate_tc.bpf.c).
  */
 __attribute__((noinline)) int kg_pend_add(struct kg_flow *f)
 {
 	struct kd_state *d;
-	struct kg_pend *pe = 0;
+	struct kg_pend *pe;
 	__u32 len;
 	__u64 h;
 
-	if (!f)
+	if (!f || !f->cur_pend)
 		return 0;
 	d = &f->dec;
 	len = d->name_len;
 	/* by name when the entry has one; else by id (a resolved name is not echoed) */
 	if ((d->tkind & KD_TK_NAME) && (!len || len > KD_TOPIC_MAX))
 		return 0;
-	/* one entry per request (not per correlation id: the client chooses those) */
-	if (f->cur_pend)
-		pe = &f->pend[(f->cur_pend - 1) & (KG_PENDING - 1)];
-	if (!pe) {
-		f->cur_pend = (f->pend_next & (KG_PENDING - 1)) + 1;
-		pe = &f->pend[(f->cur_pend - 1) & (KG_PENDING - 1)];
-		f->pend_next++;
-		__builtin_memset(pe, 0, sizeof(*pe));
-		pe->used = 1;
-		pe->req = f->req_no; /* the number kg_inflight_add gives this request */
-		pe->corr = d->corr;
-		pe->api_key = d->api_key;
-		pe->api_version = d->api_version;
-		pe->err = d->opclass == KG_OP_ADMIN ? KAFKA_CLUSTER_AUTHORIZATION_FAILED
-						     : KAFKA_TOPIC_AUTHORIZATION_FAILED;
-	}
-	if (pe->n >= KG_PEND_NAMES)
+	pe = kg_pend_of(f, f->req_no);
+	if (!pe || pe->n >= KG_PEND_NAMES)
 		return 0;
 	if (!(d->tkind & KD_TK_NAME)) {
 		__builtin_memcpy(pe->uuid[pe->n & (KG_PEND_NAMES - 1)], d->uuid, 16);
@@ -246,6 +277,11 @@ __attribute__((noinline)) int kg_apply(KG_CTX *ctx, struct kg_flow *f, struct kg
 		 * into another action that succeeds: CreateAcls and DeleteAcls would create
 		 * or delete an ACL for the poisoned name and answer success.
 		 */
+		if (action == KG_ACT_REJECT && kind == KG_EV_TOPIC && kg_pend_open(f)) {
+			/* its response could not carry the authorization error */
+			kg_count(KG_C_PEND_FULL);
+			action = KG_ACT_RESET;
+		}
 		if (action == KG_ACT_REJECT &&
 		    (kind != KG_EV_TOPIC || f->dec.api_key == KAFKA_CREATE_ACLS ||
 		     f->dec.api_key == KAFKA_DELETE_ACLS || kg_poison(ctx, f, lp)))

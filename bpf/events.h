@@ -116,7 +116,7 @@ static __always_inline __u32 kg_ev_ctx(struct kg_evbatch *b, __u32 off, struct k
 	c->h.pad = 0;
 	c->version_id = cfg->version_id;
 	c->ts_ns = f->ts_pkt;
-	__builtin_memcpy(&c->flow, &f->key, sizeof(c->flow));
+	kg_key_copy(&c->flow, &f->key);
 	c->principal_id = f->principal_id;
 	c->region_id = f->region_id;
 	c->principal_src = f->principal_src;

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Flows: the connection a client's segment belongs to (kg_flows, keyed by the
- * 5-tuple). A flow starts at a SYN, or mid-stream when kgate first sees it after its
- * start (then its frame boundaries are unknown: undecodable). Its region and identity
- * come from the source address; they, its listener and its request's client id belong
- * to one policy epoch and are taken again when the policy changes.
+ * Flows: the connection a client's segment belongs to. A SYN starts a handshake
+ * (kg_syns); the client's acknowledgment of the broker's SYN-ACK to it makes it an
+ * established connection (kg_flows, keyed by the 5-tuple, and a pool slot while it needs
+ * one: conn.h). A connection first seen mid-stream has unknown frame boundaries: it is
+ * undecodable, followed without decoding (kg_flow_strays). Its region and identity come
+ * from the source address; they, its listener and its request's client id belong to one
+ * policy epoch and are taken again when the policy changes.
  */
 #ifndef KGATE_FLOW_H
 #define KGATE_FLOW_H
 
-#include "decide.h"
+#include "events.h"
+#include "conn.h"
 
 /* The prefix length of a whole address in an LPM key: the generation byte, then it. */
 #define KG_CIDR4_FULL (8 + 32)
@@ -65,33 +68,107 @@ __attribute__((noinline)) int kg_classify(struct kg_flow *f, struct kg_scratch *
 }
 
 /*
- * A new flow for fk (over any flow it had) at listener, its next byte at seq, its ids
- * taken under epoch. NULL when the table has no room for it.
+ * A per-CPU large state for a connection that holds no slot: its SYN's decision, a
+ * mid-stream segment, a limit hit. Only what kg_classify, kg_first_match and kg_emit read
+ * is set (its decoder state says "no request"); the rest is left as the last use left it.
  */
-static __always_inline struct kg_flow *kg_new_flow(struct kg_flow_key *fk, __u32 epoch,
-						    struct kg_scratch *sc, __u32 listener,
-						    __u32 seq, __u8 flags)
+static __always_inline struct kg_flow *kg_tmp_flow(const struct kg_flow_key *fk,
+						   struct kg_scratch *sc, __u32 epoch,
+						   __u32 listener)
 {
-	__u32 gen = epoch & 1;
 	__u32 zero = 0;
-	struct kg_flow *tmpl = bpf_map_lookup_elem(&kg_flow_zero, &zero), *f;
+	struct kg_flow *f = bpf_map_lookup_elem(&kg_flow_tmp, &zero);
 
-	if (!tmpl)
+	if (!f)
 		return 0;
-	if (bpf_map_update_elem(&kg_flows, fk, tmpl, BPF_ANY))
-		return 0;
-	f = bpf_map_lookup_elem(&kg_flows, fk);
-	if (f) {
-		f->gen = gen;
-		f->epoch = epoch;
-		__builtin_memcpy(&f->key, fk, sizeof(*fk));
-		kg_classify(f, sc, gen);
-		kg_count(KG_C_FLOWS_NEW);
-		f->listener = listener;
-		f->next_seq = seq;
-		f->flags = flags;
-	}
+	kg_key_copy(&f->key, fk);
+	f->principal_src = KG_PSRC_NONE;
+	f->principal_len = 0;
+	f->principal_opaque = 0;
+	f->client_cid = KG_CLIENT_OTHER;
+	f->listener = listener;
+	f->gen = epoch & 1;
+	f->epoch = epoch;
+	f->topics = 0;
+	f->ts_pkt = 0;
+	f->flags = 0;
+	f->dec.corr = 0;
+	f->dec.frame_size = 0;
+	f->dec.api_key = 0;
+	f->dec.api_version = 0;
+	f->dec.opclass = KG_OP_OTHER;
+	f->dec.reason = 0;
+	f->dec.tkind = 0;
+	f->dec.client_id_null = 1;
+	f->dec.client_id_len = 0;
+	f->dec.name_len = 0;
+	f->dec.phase = KD_PH_SIZE;
+	kg_classify(f, sc, epoch & 1);
 	return f;
+}
+
+/*
+ * The handshake of fk completed (the client acknowledged the broker's SYN-ACK to its
+ * SYN): its small entry in kg_flows, classified under epoch. NULL when kg_flows has no
+ * room (KG_MAX_FLOWS connections held: the table is preallocated).
+ */
+static __always_inline struct kg_conn *kg_conn_new(struct kg_flow_key *fk, const struct kg_syn *sy,
+						   struct kg_scratch *sc, __u32 epoch,
+						   __u32 listener)
+{
+	struct kg_flow *t = kg_tmp_flow(fk, sc, epoch, listener);
+	struct kg_conn *c = &sc->conn, *old;
+
+	if (!t)
+		return 0;
+	__builtin_memset(c, 0, sizeof(*c));
+	c->next_seq = sy->isn + 1;
+	c->rnext_seq = sy->sisn + 1;
+	c->rack = sy->sisn + 1;
+	c->lack = sy->isn + 1;
+	c->flags = KG_FLOW_SEQ_KNOWN;
+	c->rflags = KG_RF_SEQ_KNOWN;
+	c->listener = listener;
+	c->epoch = epoch;
+	c->gen = epoch & 1;
+	c->region_id = t->region_id;
+	c->principal_id = t->principal_id;
+	c->principal_src = t->principal_src;
+	c->khash = kg_khash(fk);
+	c->last_seen = kg_now();
+	if (bpf_map_update_elem(&kg_flows, fk, c, BPF_NOEXIST)) {
+		/* an ended connection's entry still there (its last user is finishing): not yet */
+		old = bpf_map_lookup_elem(&kg_flows, fk);
+		if (!old || !(kg_own_read(old) & KG_OWN_DYING) || (kg_own_read(old) & KG_OWN_USERS))
+			return 0;
+		bpf_map_delete_elem(&kg_flows, fk);
+		if (bpf_map_update_elem(&kg_flows, fk, c, BPF_NOEXIST))
+			return 0;
+	}
+	kg_count(KG_C_FLOWS_NEW);
+	return bpf_map_lookup_elem(&kg_flows, fk);
+}
+
+/*
+ * A limit was hit (enum kg_limit) by the connection fk: counted by the caller, and an
+ * event for the audit, at most one per CPU and second for each limit (a full table sees
+ * many such segments, and each one a record would flood the ring buffer).
+ */
+static __always_inline void kg_limit_event(const struct kg_flow_key *fk, struct kg_scratch *sc,
+					   __u32 epoch, __u32 listener, __u32 limit)
+{
+	__u32 now = kg_now(), l = limit & 3;
+	struct kg_flow *t;
+
+	_Static_assert(KG_LIMIT__COUNT <= 4, "limit_ts has four");
+	if (sc->limit_ts[l] == now + 1)
+		return;
+	sc->limit_ts[l] = now + 1;
+	t = kg_tmp_flow(fk, sc, epoch, listener);
+	if (!t)
+		return;
+	t->dec.reason = limit;
+	kg_emit(t, KG_EV_LIMIT, KG_ACT_DROP, (epoch & 1) | KG_ENFORCED);
 }
 
 /*

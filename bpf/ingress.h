@@ -40,16 +40,35 @@ static __always_inline int kg_listener(const struct kg_flow_key *fk, __u32 *epoc
 }
 
 /*
- * A RST passes. Only one at exactly the next sequence number ends the connection
- * (RFC 5961; Linux answers others with a challenge ACK), and only one with a valid
- * checksum (the broker drops any other): only that one ends the flow's state.
+ * A RST passes. Only one at exactly the broker's next expected byte ends the connection
+ * (RFC 5961; Linux answers others with a challenge ACK; with holes, that byte is before
+ * next_seq), and only one with a valid checksum (the broker drops any other): only that
+ * one ends the flow's state. One at the
+ * SYN's next sequence number ends a handshake; any valid one ends a stray.
  */
-static __always_inline int kg_on_rst(KG_CTX *ctx, struct kg_pkt *p, struct kg_flow *f,
+static __always_inline int kg_on_rst(KG_CTX *ctx, struct kg_pkt *p, struct kg_conn *cn,
 				     struct kg_flow_key *fk)
 {
-	if (f && p->seq == f->next_seq && !p->payload_len &&
-	    kg_tcp_csum_ok(ctx, p->l3_off, p->tcp_off, p->payload_off - p->tcp_off, p->family))
-		bpf_map_delete_elem(&kg_flows, fk);
+	struct kg_flow *f = NULL;
+	struct kg_syn *sy;
+	__u32 slot;
+
+	if (cn && (kg_own_read(cn) & KG_OWN_SLOT)) {
+		/* a slot with holes is held (not idle): read without counting in */
+		slot = kg_own_slot(kg_own_read(cn));
+		f = bpf_map_lookup_elem(&kg_pool, &slot);
+	}
+	if (p->payload_len || (cn && p->seq != kg_rcv_next(cn, f)) ||
+	    !kg_tcp_csum_ok(ctx, p->l3_off, p->tcp_off, p->payload_off - p->tcp_off, p->family))
+		return KG_V_PASS;
+	if (cn) {
+		kg_conn_end(cn, fk);
+		return KG_V_PASS;
+	}
+	sy = bpf_map_lookup_elem(&kg_syns, fk);
+	if (sy && p->seq == sy->isn + 1)
+		bpf_map_delete_elem(&kg_syns, fk);
+	bpf_map_delete_elem(&kg_flow_strays, fk);
 	return KG_V_PASS;
 }
 
@@ -70,61 +89,54 @@ static __always_inline bool kg_unreadable(const struct kg_pkt *p)
  * its state too (starting over would let the next bytes be read from a false frame
  * boundary). It passes, for the challenge ACK that lets a client that lost the
  * connection reset it. Only after the broker closed its side (FIN or RST, seen by TC
- * egress), or after a valid RST from the client removed the flow, does a SYN start a
- * new flow; its first decision is the connection's (redirect to quarantine).
+ * egress), or after a valid RST from the client ended the flow, does a SYN start a new
+ * handshake; its first decision is the connection's (redirect to quarantine). A
+ * handshake lives in kg_syns, apart from established connections: no number of SYNs
+ * can push one of those out. kg_syn_new: a SYN that starts a handshake (a global function,
+ * off the stack of the hot path).
  */
-static __always_inline int kg_on_syn(struct kg_pkt *p, struct kg_flow *f,
-				     struct kg_flow_key *fk, struct kg_scratch *sc, __u32 epoch,
-				     __u32 listener)
+__attribute__((noinline)) int kg_syn_new(struct kg_pkt *p, struct kg_scratch *sc)
 {
-	__u32 gen = epoch & 1;
+	struct kg_syn sy = {}, *old;
+	struct kg_stray st = { .flags = KG_FLOW_REDIRECT };
+	struct kg_flow_key *fk;
+	struct kg_flow *t;
+	__u32 gen;
 
-	if (f && !f->rclosed) {
-		kg_count(KG_C_SYNS_ON_OPEN_FLOWS);
-		return (f->flags & KG_FLOW_DROP) ? KG_V_DROP : KG_V_PASS;
-	}
-	/*
-	 * Its data is decoded once the broker answered this SYN (TC egress sees the
-	 * SYN-ACK): a SYN the broker ignores, for a connection it still holds that kgate
-	 * had forgotten (evicted), must not start the decoder at a false frame boundary.
-	 */
-	f = kg_new_flow(fk, epoch, sc, listener, p->seq + 1,
-			KG_FLOW_SEQ_KNOWN | KG_FLOW_SYNACK_WAIT);
-	if (!f)
-		return KG_V_PASS; /* no room: its data will start a mid-stream flow */
-	f->isn = p->seq;
+	if (!p || !sc)
+		return KG_V_PASS;
+	fk = (struct kg_flow_key *)&sc->hdr;
+	gen = sc->epoch & 1;
+	bpf_map_delete_elem(&kg_flow_strays, fk);
+	t = kg_tmp_flow(fk, sc, sc->epoch, sc->listener);
+	if (!t)
+		return KG_V_PASS;
 	/* Without a quarantine interface configured, the connection is dropped. */
-	return kg_syn_apply(f, gen) ? kg_quarantine(gen) : KG_V_PASS;
-}
-
-/*
- * A segment of a flow that was reset or black-holed. After a reset the broker's side
- * is gone; the client learns it when it sends again (its retransmission of the segment
- * that was reset, at the latest): that segment goes back to it as a RST.
- */
-static __always_inline int kg_on_closed(KG_CTX *ctx, struct kg_pkt *p, struct kg_flow *f)
-{
-	if ((f->flags & KG_FLOW_RESET) && !kg_to_rst(ctx, p, 0, true)) {
-		kg_count(KG_C_CLIENT_RESETS);
-		return kg_bounce(ctx);
+	if (kg_syn_apply(t, gen)) {
+		st.listener = sc->listener;
+		bpf_map_update_elem(&kg_flow_strays, fk, &st, BPF_ANY);
+		return kg_quarantine(gen);
 	}
-	kg_count(KG_C_FLOW_DROPPED_PKTS);
-	return KG_V_DROP;
+	/* a retransmitted SYN keeps what TC egress learned of the broker's answer */
+	old = bpf_map_lookup_elem(&kg_syns, fk);
+	if (old && old->isn == p->seq)
+		return KG_V_PASS;
+	sy.isn = p->seq;
+	bpf_map_update_elem(&kg_syns, fk, &sy, BPF_ANY);
+	kg_count(KG_C_HANDSHAKES);
+	return KG_V_PASS;
 }
 
-/*
- * The common case inside a record batch: n bytes the decoder would only skip by length.
- * If so, they are accounted for without running it (true).
- */
-static __always_inline bool kg_skip(struct kg_flow *f, const struct kg_pkt *p, __u32 n)
+static __always_inline int kg_on_syn(struct kg_pkt *p, struct kg_conn *cn,
+				     struct kg_flow_key *fk, struct kg_scratch *sc)
 {
-	if (f->dec.skip < n || f->dec.phase == KD_PH_DEAD || f->dec.phase == KD_PH_SIZE)
-		return false;
-	f->dec.skip -= n;
-	f->dec.frame_rem -= n;
-	f->bytes += p->payload_len;
-	f->next_seq = p->seq + p->payload_len;
-	return true;
+	if (cn && !cn->rclosed) {
+		kg_count(KG_C_SYNS_ON_OPEN_FLOWS);
+		return (cn->flags & KG_FLOW_DROP) ? KG_V_DROP : KG_V_PASS;
+	}
+	if (cn)
+		kg_conn_end(cn, fk);
+	return kg_syn_new(p, sc);
 }
 
 /* The packet's verdict from its outcome: a reset sends it on as a RST (at rst_seq). */
@@ -138,25 +150,351 @@ static __always_inline int kg_verdict(KG_CTX *ctx, struct kg_pkt *p, __u8 outcom
 }
 
 /*
- * New bytes of a flow whose decoding ended and which was let through (on_undecodable:
- * allow, or monitor mode). If the policy now in force says otherwise, it applies now.
+ * The listener's on_undecodable action, for a connection whose decoding ended without a
+ * slot (mid-stream, or a stray passed undecided that the policy now in force does not
+ * allow): reported as flow t (kg_tmp_flow), its stray state becomes t's flags.
  */
-static __always_inline int kg_on_dead(KG_CTX *ctx, struct kg_pkt *p, struct kg_flow *f,
-				      __u32 gen)
+static __always_inline int kg_stray_undecodable(KG_CTX *ctx, struct kg_pkt *p,
+						struct kg_flow_key *fk, struct kg_flow *t,
+						__u32 gen)
 {
-	struct kg_config *cfg = bpf_map_lookup_elem(&kg_config, &gen);
-	__u32 rst_seq = f->next_seq;
+	struct kg_stray st = { .listener = t->listener };
 	__u8 outcome;
 
+	kd_fatal(&t->dec, KD_ERR_MIDSTREAM);
+	outcome = kg_undecodable(t, gen);
+	st.flags = t->flags | KG_FLOW_MIDSTREAM;
+	bpf_map_update_elem(&kg_flow_strays, fk, &st, BPF_ANY);
+	return kg_verdict(ctx, p, outcome, p->seq);
+}
+
+/*
+ * A stray's segment: redirected ones to quarantine; after a reset, the client's segment
+ * goes back to it as a RST; black-holed ones are dropped; one passed undecided passes
+ * while the policy in force still says so (else its on_undecodable applies now).
+ */
+static __always_inline int kg_on_stray(KG_CTX *ctx, struct kg_pkt *p, struct kg_stray *st,
+				       struct kg_flow_key *fk, struct kg_scratch *sc)
+{
+	__u32 epoch = sc->epoch, listener = sc->listener, gen = epoch & 1;
+	struct kg_config *cfg;
+	struct kg_flow *t;
+
+	if (st->flags & KG_FLOW_REDIRECT)
+		return kg_quarantine(gen);
+	if (st->flags & KG_FLOW_DROP) {
+		kg_count(KG_C_FLOW_DROPPED_PKTS);
+		return KG_V_DROP;
+	}
+	if (!p->payload_len)
+		return KG_V_PASS;
+	if (st->flags & KG_FLOW_RESET) {
+		if (!kg_to_rst(ctx, p, 0, true)) {
+			kg_count(KG_C_CLIENT_RESETS);
+			return kg_bounce(ctx);
+		}
+		kg_count(KG_C_FLOW_DROPPED_PKTS);
+		return KG_V_DROP;
+	}
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	if (!cfg || cfg->mode == KG_MODE_MONITOR ||
+	    cfg->on_undecodable[listener & (KG_MAX_LISTENERS - 1)] == KG_ACT_ALLOW)
+		return KG_V_PASS;
+	t = kg_tmp_flow(fk, sc, epoch, listener);
+	return t ? kg_stray_undecodable(ctx, p, fk, t, gen) : KG_V_DROP;
+}
+
+/*
+ * A segment of a connection kg_flows does not hold. A stray's goes its way. A handshake
+ * in kg_syns completes when the client acknowledges the broker's SYN-ACK to its SYN (seen
+ * by TC egress) at the SYN's next sequence number: then it is established (the verdict
+ * KG_V_ESTABLISHED: the caller goes on with its entry in kg_flows). Spoofed
+ * SYNs get SYN-ACKs too (SYN cookies), but their senders never see them: they cannot
+ * complete a handshake, so they never reach kg_flows. Data of a handshake not yet
+ * answered is dropped; data of a connection kgate never saw start is mid-stream.
+ */
+/* kg_unknown's verdict for a handshake just completed: the connection is established. */
+#define KG_V_ESTABLISHED 0x4b47 /* no verdict of either hook */
+
+__attribute__((noinline)) int kg_unknown(KG_CTX *ctx, struct kg_pkt *p, struct kg_scratch *sc)
+{
+	struct kg_flow_key *fk;
+	struct kg_stray *st;
+	struct kg_syn *sy;
+	struct kg_flow *t;
+	__u32 epoch, listener;
+
+	if (!p || !sc)
+		return KG_V_DROP;
+	fk = (struct kg_flow_key *)&sc->hdr;
+	epoch = sc->epoch;
+	listener = sc->listener;
+	st = bpf_map_lookup_elem(&kg_flow_strays, fk);
+	if (st)
+		return kg_on_stray(ctx, p, st, fk, sc);
+	sy = bpf_map_lookup_elem(&kg_syns, fk);
+	if (sy) {
+		if (sy->flags & KG_SYN_REFUSED) {
+			/* kg_flows was full at its handshake: the client learns it now */
+			bpf_map_delete_elem(&kg_syns, fk);
+			return kg_to_rst(ctx, p, 0, true) ? KG_V_DROP : kg_bounce(ctx);
+		}
+		if (!(sy->flags & KG_SYN_ANSWERED) || !p->ack || p->ack_seq != sy->sisn + 1 ||
+		    p->seq != sy->isn + 1) {
+			if (!p->payload_len)
+				return KG_V_PASS;
+			/* not (yet) the connection whose SYN the broker answered */
+			kg_count(KG_C_UNCONFIRMED_DROPS);
+			return KG_V_DROP;
+		}
+		if (kg_conn_new(fk, sy, sc, epoch, listener)) {
+			bpf_map_delete_elem(&kg_syns, fk);
+			return KG_V_ESTABLISHED;
+		}
+		/* no room: the broker's half of it is reset now, the client's at its next */
+		kg_count(KG_C_FLOW_TABLE_FULL);
+		kg_limit_event(fk, sc, epoch, listener, KG_LIMIT_FLOWS);
+		sy->flags |= KG_SYN_REFUSED;
+		return kg_to_rst(ctx, p, p->seq, false) ? KG_V_DROP : KG_V_PASS;
+	}
+	if (!p->payload_len)
+		return KG_V_PASS;
+	/* first seen mid-stream: frame boundaries are unknown */
+	t = kg_tmp_flow(fk, sc, epoch, listener);
+	return t ? kg_stray_undecodable(ctx, p, fk, t, epoch & 1) : KG_V_DROP;
+}
+
+/*
+ * A segment of a flow that was reset or black-holed. After a reset the broker's side
+ * is gone; the client learns it when it sends again (its retransmission of the segment
+ * that was reset, at the latest): that segment goes back to it as a RST, and the
+ * connection becomes a stray (what comes after is bounced the same way).
+ */
+__attribute__((noinline)) int kg_on_closed(KG_CTX *ctx, struct kg_pkt *p, struct kg_conn *cn,
+					  struct kg_scratch *sc)
+{
+	struct kg_stray st = { .flags = KG_FLOW_RESET };
+	struct kg_flow_key *fk;
+
+	if (!p || !cn || !sc)
+		return KG_V_DROP;
+	fk = (struct kg_flow_key *)&sc->hdr;
+	st.listener = cn->listener;
+
+	if ((cn->flags & KG_FLOW_RESET) && !kg_to_rst(ctx, p, 0, true)) {
+		kg_count(KG_C_CLIENT_RESETS);
+		bpf_map_update_elem(&kg_flow_strays, fk, &st, BPF_ANY);
+		kg_conn_end(cn, fk);
+		return kg_bounce(ctx);
+	}
+	kg_count(KG_C_FLOW_DROPPED_PKTS);
+	return KG_V_DROP;
+}
+
+/*
+ * The common case inside a record batch: n bytes the decoder would only skip by length,
+ * the last of them not the skip's last (the decoder then runs, so a frame's end is seen
+ * with its last byte). If so, they are accounted for without running it (true).
+ */
+static __always_inline bool kg_skip(struct kg_conn *cn, struct kg_flow *f,
+				    const struct kg_pkt *p, __u32 n)
+{
+	if (f->dec.skip <= n || f->dec.phase == KD_PH_DEAD || f->dec.phase == KD_PH_SIZE)
+		return false;
+	/* one that reaches a probe segment is decoded (kg_decode checks the probe) */
+	if (f->probe && (__s32)(p->seq + p->payload_len - f->probe_seq) >= 0)
+		return false;
+	f->dec.skip -= n;
+	f->dec.frame_rem -= n;
+	cn->bytes += n;
+	cn->next_seq = p->seq + p->payload_len;
+	return true;
+}
+
+/*
+ * kg_skip for the next in-order segment, through the slot the connection holds, without
+ * counting in on it: a slot whose decoder is inside a skip is not idle, so nobody gives
+ * it back meanwhile (and only this program moves its decoder).
+ */
+static __always_inline bool kg_skip_fast(struct kg_conn *cn, const struct kg_pkt *p)
+{
+	__u64 own = kg_own_read(cn);
+	struct kg_flow *f;
+	__u32 slot;
+
+	if (!(own & KG_OWN_SLOT) || (own & KG_OWN_DYING) || p->fin)
+		return false;
+	slot = kg_own_slot(own);
+	f = bpf_map_lookup_elem(&kg_pool, &slot);
+	return f && kg_skip(cn, f, p, p->payload_len);
+}
+
+/*
+ * New bytes of a flow whose decoding ended and which was let through (on_undecodable:
+ * allow, or monitor mode): they pass, undecided, without a slot. If the policy now in
+ * force says otherwise, it applies now.
+ */
+__attribute__((noinline)) int kg_on_dead(KG_CTX *ctx, struct kg_pkt *p, struct kg_conn *cn,
+					struct kg_scratch *sc)
+{
+	struct kg_config *cfg;
+	struct kg_flow_key *fk;
+	__u32 gen, epoch, rst_seq;
+	struct kg_flow *t;
+	__u8 outcome;
+
+	if (!p || !cn || !sc)
+		return KG_V_DROP;
+	fk = (struct kg_flow_key *)&sc->hdr;
+	epoch = sc->epoch;
+	gen = epoch & 1;
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	rst_seq = cn->next_seq;
+
 	if (cfg && cfg->mode != KG_MODE_MONITOR &&
-	    cfg->on_undecodable[f->listener & (KG_MAX_LISTENERS - 1)] != KG_ACT_ALLOW) {
-		f->flags &= ~KG_FLOW_DEAD;
-		outcome = kg_undecodable(f, gen);
+	    cfg->on_undecodable[cn->listener & (KG_MAX_LISTENERS - 1)] != KG_ACT_ALLOW) {
+		t = kg_tmp_flow(fk, sc, epoch, cn->listener);
+		if (!t)
+			return KG_V_DROP;
+		t->principal_id = cn->principal_id;
+		t->principal_src = cn->principal_src;
+		t->region_id = cn->region_id;
+		kd_fatal(&t->dec, cn->dead_reason);
+		outcome = kg_undecodable(t, gen);
+		cn->flags = (cn->flags & ~KG_FLOW_DEAD) | t->flags;
 		if (outcome != KG_OUT_PASS)
 			return kg_verdict(ctx, p, outcome, rst_seq);
 	}
-	f->next_seq = p->seq + p->payload_len;
+	if ((__s32)(p->seq + p->payload_len - cn->next_seq) > 0)
+		cn->next_seq = p->seq + p->payload_len;
 	return KG_V_PASS;
+}
+
+/*
+ * Data that needs the flow's slot: its bytes in order (new ones go on, old ones must be
+ * as they were, ahead ones only inside a skip), decoded, decided, enforced.
+ */
+static __always_inline int kg_data(KG_CTX *ctx, struct kg_pkt *p, struct kg_conn *cn,
+				   struct kg_flow *f, struct kg_scratch *sc, __u32 epoch,
+				   __u32 listener)
+{
+	struct kd_src *src;
+	__u32 rst_seq;
+
+	f->flags = cn->flags; /* XDP's own field: the entry's copy is the one to start from */
+	kg_flow_retake(f, sc, epoch, listener);
+	f->ts_pkt = 0;
+	src = kg_window_open(p->payload_off, p->payload_off + p->payload_len);
+	if (!src)
+		return KG_V_DROP;
+	switch (kg_in_order(ctx, cn, f, p, src)) {
+	case KG_SEQ_DROP:
+		return KG_V_DROP;
+	case KG_SEQ_OLD:
+	case KG_SEQ_AHEAD:
+		return KG_V_PASS;
+	case KG_SEQ_PROBE:
+		f->probe = 1;
+		f->probe_seq = p->seq;
+		f->probe_end = p->seq + p->payload_len;
+		kg_count(KG_C_AHEAD_PROBES);
+		return KG_V_PASS;
+	case KG_SEQ_NEW:
+		break;
+	}
+	/* the same after old bytes were checked (an overlap): the new bytes are skipped */
+	if (kg_skip(cn, f, p, src->end - src->off))
+		return KG_V_PASS;
+	/* decode, decide, enforce; the outcome is the verdict */
+	rst_seq = kg_rcv_next(cn, f); /* the first byte the broker has not received */
+	return kg_verdict(ctx, p, kg_decode(ctx, p, cn, f, sc, src, epoch), rst_seq);
+}
+
+/*
+ * A client segment on an established connection. Pure acknowledgments move what the
+ * client acknowledged (and may let an idle slot go back); a FIN both ways ends it.
+ */
+static __always_inline int kg_on_ack(struct kg_pkt *p, struct kg_conn *cn,
+				     struct kg_flow_key *fk)
+{
+	struct kg_flow *f;
+	__u32 why;
+
+	if (cn->flags & KG_FLOW_DROP)
+		return KG_V_DROP;
+	if (p->fin && p->seq == cn->next_seq)
+		cn->cfin = 1;
+	if (cn->cfin && cn->rclosed) {
+		kg_conn_end(cn, fk);
+		return KG_V_PASS;
+	}
+	if (cn->give_hint && kg_own_slot(kg_own_read(cn)) >= 0 && !(kg_own_read(cn) & KG_OWN_USERS) &&
+	    (__s32)(cn->rack - cn->rnext_seq) >= 0) {
+		f = kg_flow_get(cn, fk, &why);
+		if (f)
+			kg_flow_put(cn, f, fk, 1);
+	}
+	return KG_V_PASS;
+}
+
+static __always_inline int kg_established(KG_CTX *ctx, struct kg_pkt *p, struct kg_conn *cn,
+					  struct kg_flow_key *fk, struct kg_scratch *sc,
+					  __u32 epoch, __u32 listener)
+{
+	struct kg_flow *f;
+	__u32 why, end = p->seq + p->payload_len;
+	int v;
+
+	kg_conn_seen(cn);
+	if (cn->rclosed == KG_RCLOSED_RST) {
+		/* the broker reset it: what comes now belongs to no connection it holds */
+		kg_conn_end(cn, fk);
+		return p->payload_len ? kg_unknown(ctx, p, sc) : KG_V_PASS;
+	}
+	if (p->ack && (__s32)(p->ack_seq - cn->rack) > 0)
+		cn->rack = p->ack_seq;
+	if (!p->payload_len)
+		return kg_on_ack(p, cn, fk);
+	if (cn->flags & (KG_FLOW_RESET | KG_FLOW_DROP))
+		return kg_on_closed(ctx, p, cn, sc);
+	/*
+	 * One data segment of a connection at a time (KG_OWN_INGRESS): what follows moves its
+	 * decoder and next_seq. Cleared before the slot is put back, since a put may remove
+	 * the entry (the connection ended meanwhile); until then the entry is ours to clear.
+	 */
+	if (__sync_fetch_and_or(&cn->own, KG_OWN_INGRESS) & KG_OWN_INGRESS) {
+		kg_count(KG_C_INGRESS_BUSY);
+		return KG_V_DROP;
+	}
+	if (cn->flags & KG_FLOW_DEAD) {
+		v = kg_on_dead(ctx, p, cn, sc);
+		__sync_fetch_and_and(&cn->own, ~KG_OWN_INGRESS);
+		return v;
+	}
+	if (p->seq == cn->next_seq && kg_skip_fast(cn, p)) {
+		__sync_fetch_and_and(&cn->own, ~KG_OWN_INGRESS);
+		return KG_V_PASS;
+	}
+	f = kg_flow_get(cn, fk, &why);
+	if (!f) {
+		__sync_fetch_and_and(&cn->own, ~KG_OWN_INGRESS);
+		if (why == KG_GET_POOL) {
+			/* the client retransmits it: nothing undecided passes */
+			kg_count(KG_C_POOL_EXHAUSTED);
+			kg_limit_event(fk, sc, epoch, listener, KG_LIMIT_POOL);
+		}
+		return KG_V_DROP;
+	}
+	v = kg_data(ctx, p, cn, f, sc, epoch, listener);
+	kg_conn_show(cn, f); /* flags among them: the entry's copy is XDP's to keep current */
+	__sync_fetch_and_and(&cn->own, ~KG_OWN_INGRESS);
+	kg_flow_put(cn, f, fk, 1);
+	if (p->fin && v == KG_V_PASS && cn->next_seq == end) {
+		cn->cfin = 1;
+		if (cn->rclosed)
+			kg_conn_end(cn, fk);
+	}
+	return v;
 }
 
 /* The hook's entry: one packet, its verdict (KG_V_PASS, KG_V_DROP or a redirect). */
@@ -165,9 +503,8 @@ static __always_inline int kg_ingress(KG_CTX *ctx)
 	struct kg_pkt p = {};
 	struct kg_flow_key *fk;
 	struct kg_scratch *sc;
-	struct kd_src *src;
-	struct kg_flow *f;
-	__u32 zero = 0, epoch = 0, rst_seq;
+	struct kg_conn *cn;
+	__u32 zero = 0, epoch = 0;
 	int listener, r;
 
 	/* 1. Its headers: not TCP passes; TCP that cannot be read is dropped. */
@@ -189,67 +526,32 @@ static __always_inline int kg_ingress(KG_CTX *ctx)
 	listener = kg_listener(fk, &epoch);
 	if (listener < 0)
 		return KG_V_PASS;
+	sc->epoch = epoch;
+	sc->listener = listener;
 
-	/* 3. Control segments start and end flows. */
-	f = bpf_map_lookup_elem(&kg_flows, fk);
+	/* 3. Control segments start and end handshakes and connections. */
+	cn = bpf_map_lookup_elem(&kg_flows, fk);
+	if (cn && (kg_own_read(cn) & KG_OWN_DYING))
+		cn = NULL; /* ending: as good as gone */
 	if (p.rst)
-		return kg_on_rst(ctx, &p, f, fk);
+		return kg_on_rst(ctx, &p, cn, fk);
 	if (kg_unreadable(&p)) {
 		kg_count(KG_C_UNREADABLE_DROPS);
 		return KG_V_DROP;
 	}
 	if (p.syn)
-		return kg_on_syn(&p, f, fk, sc, epoch, listener);
-	if (f && (f->flags & KG_FLOW_REDIRECT))
-		return kg_quarantine(epoch & 1);
-	if (!p.payload_len)
-		return f && (f->flags & KG_FLOW_DROP) ? KG_V_DROP : KG_V_PASS;
-
-	/* 4. Data: its flow, as the broker follows it and under the policy now active. */
-	if (!f) {
-		/* first seen mid-stream: frame boundaries are unknown */
-		f = kg_new_flow(fk, epoch, sc, listener, p.seq,
-				KG_FLOW_SEQ_KNOWN | KG_FLOW_MIDSTREAM);
-		if (!f)
+		return kg_on_syn(&p, cn, fk, sc);
+	if (!cn) {
+		r = kg_unknown(ctx, &p, sc);
+		if (r != KG_V_ESTABLISHED)
+			return r;
+		cn = bpf_map_lookup_elem(&kg_flows, fk);
+		if (!cn)
 			return KG_V_DROP;
-		kd_fail(&f->dec, KD_ERR_MIDSTREAM);
 	}
-	if (f->flags & (KG_FLOW_RESET | KG_FLOW_DROP))
-		return kg_on_closed(ctx, &p, f);
-	if (f->flags & KG_FLOW_SYNACK_WAIT) {
-		/* data before the broker answered the SYN: not the connection kgate follows */
-		if (!f->rsynack) {
-			kg_count(KG_C_UNCONFIRMED_DROPS);
-			return KG_V_DROP;
-		}
-		f->flags &= ~KG_FLOW_SYNACK_WAIT;
-	}
-	kg_flow_retake(f, sc, epoch, listener);
-	if (p.seq == f->next_seq && !(f->flags & KG_FLOW_DEAD) && kg_skip(f, &p, p.payload_len))
-		return KG_V_PASS;
 
-	/* 5. Its bytes in order: new ones go on, old ones must be as they were. */
-	f->ts_pkt = 0;
-	src = kg_window_open(p.payload_off, p.payload_off + p.payload_len);
-	if (!src)
-		return KG_V_DROP;
-	switch (kg_in_order(ctx, f, &p, src)) {
-	case KG_SEQ_DROP:
-		return KG_V_DROP;
-	case KG_SEQ_OLD:
-		return KG_V_PASS;
-	case KG_SEQ_NEW:
-		break;
-	}
-	if (f->flags & KG_FLOW_DEAD)
-		return kg_on_dead(ctx, &p, f, epoch & 1);
-	/* the same after old bytes were checked (an overlap): the new bytes are skipped */
-	if (kg_skip(f, &p, src->end - src->off))
-		return KG_V_PASS;
-
-	/* 6. Decode, decide, enforce; the outcome is the verdict. */
-	rst_seq = f->next_seq; /* the first byte the broker has not received */
-	return kg_verdict(ctx, &p, kg_decode(ctx, &p, f, sc, src, epoch), rst_seq);
+	/* 4. An established connection's segment, under the policy now active. */
+	return kg_established(ctx, &p, cn, fk, sc, epoch, listener);
 }
 
 #endif /* KGATE_INGRESS_H */

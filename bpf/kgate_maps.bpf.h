@@ -105,13 +105,81 @@ struct {
 	KG_PIN;
 } kg_topic_ids SEC(".maps");
 
+/*
+ * Established connections, one small entry each (struct kg_conn). Preallocated: 192 bytes
+ * an entry with its key and the kernel's header, plus 16 bytes of bucket, so 208 MiB for
+ * the default KG_MAX_FLOWS whatever the number held (measured, bench/run.sh flows).
+ * Allocated per entry (BPF_F_NO_PREALLOC) the same entry takes 200 bytes with the
+ * allocator's list node, which lands in the kernel's 256-byte slab: 260 MiB at a million
+ * held, and an insert that can fail for want of memory below KG_MAX_FLOWS. Never evicted:
+ * kgate removes an entry when its connection ends (RST, FIN both ways, a new SYN after
+ * the broker closed) or, from the agent, when it was idle past the flow timeout.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KG_MAX_FLOWS);
 	__type(key, struct kg_flow_key);
-	__type(value, struct kg_flow);
+	__type(value, struct kg_conn);
 	KG_PIN;
 } kg_flows SEC(".maps");
+
+/* The pool of large states (struct kg_flow); kg_conn.own names the slot a connection holds. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KG_POOL_SLOTS);
+	__type(key, __u32);
+	__type(value, struct kg_flow);
+	KG_PIN;
+} kg_pool SEC(".maps");
+
+/*
+ * The pool's free slots, by index: the loader pushes every index once (a fresh load
+ * only). A stack: the slot given back last, still warm in the cache, is taken next.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK);
+	__uint(max_entries, KG_POOL_SLOTS);
+	__type(value, __u32);
+	KG_PIN;
+} kg_pool_free SEC(".maps");
+
+/* Handshakes in progress (struct kg_syn): an LRU, apart from established connections. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KG_MAX_SYNS);
+	__type(key, struct kg_flow_key);
+	__type(value, struct kg_syn);
+	KG_PIN;
+} kg_syns SEC(".maps");
+
+/* Connections followed without decoding (struct kg_stray): redirected, or mid-stream. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KG_MAX_STRAYS);
+	__type(key, struct kg_flow_key);
+	__type(value, struct kg_stray);
+	KG_PIN;
+} kg_flow_strays SEC(".maps");
+
+/* SASL principals' names by connection (only connections that bound one). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KG_MAX_SASL_FLOWS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kg_flow_key);
+	__type(value, struct kg_principal);
+	KG_PIN;
+} kg_flow_principals SEC(".maps");
+
+/* Requests with rejected topics awaiting their responses (struct kg_pend). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KG_MAX_PENDING);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kg_pend_key);
+	__type(value, struct kg_pend);
+	KG_PIN;
+} kg_pend SEC(".maps");
 
 /* The retransmission hash's key (struct kg_nhkey), pinned: it outlives agent restarts. */
 struct {
@@ -122,13 +190,24 @@ struct {
 	KG_PIN;
 } kg_nhkey SEC(".maps");
 
-/* An all-zero flow, the template for new flows (too large for the stack); never written. */
+/* An all-zero large state: what a slot is cleared from when a connection takes it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct kg_flow);
 } kg_flow_zero SEC(".maps");
+
+/*
+ * Per CPU: a large state that belongs to no connection, for decisions and events about a
+ * connection that holds no slot (its SYN, a mid-stream segment, a limit hit).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kg_flow);
+} kg_flow_tmp SEC(".maps");
 
 /*
  * Decision events, one record per packet's events (struct kg_event in maps/kgate_maps.h).
@@ -165,7 +244,13 @@ struct {
 struct kg_scratch {
 	struct kg_name_key nkey;
 	struct kg_topic_key tkey;
-	__u8 hdr[64];
+	__u8 hdr[64] __attribute__((aligned(8))); /* the packet's flow key (ingress) */
+	__u32 epoch;       /* kg_active when the packet arrived (ingress) */
+	__u32 listener;    /* its listener index (ingress) */
+	__u32 limit_ts[4]; /* 1 + kg_now() of the last limit event, by enum kg_limit */
+	struct kg_conn conn;   /* a new connection's entry, written before it is inserted */
+	struct kg_pend pend;   /* a new kg_pend entry, likewise */
+	struct kg_pend_key pkey; /* kg_pend_of's key */
 };
 
 struct {
@@ -174,6 +259,20 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kg_scratch);
 } kg_scratch SEC(".maps");
+
+/* A flow key copied a word at a time (both 8-aligned; clang copies unknown alignment by bytes). */
+static __always_inline void kg_key_copy(struct kg_flow_key *dst, const struct kg_flow_key *src)
+{
+	__u64 *d = (__u64 *)dst;
+	const __u64 *s = (const __u64 *)src;
+
+	_Static_assert(sizeof(*dst) == 5 * 8, "five words");
+	d[0] = s[0];
+	d[1] = s[1];
+	d[2] = s[2];
+	d[3] = s[3];
+	d[4] = s[4];
+}
 
 /* VLAN ethertypes (not in every linux/if_ether.h), for both hooks' parsers. */
 #ifndef ETH_P_8021Q

@@ -29,6 +29,7 @@
 #include "kafka_decode.h"
 #include "skb_patch.h"
 #include "kgate_maps.bpf.h"
+#include "conn.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -90,7 +91,9 @@ __attribute__((noinline)) int kg_tc_zero_id(struct __sk_buff *skb, struct kg_flo
 
 	if (!skb || !f || !lp)
 		return 0;
-	pe = &f->pend[(f->rpend - 1) & (KG_PENDING - 1)];
+	pe = kg_pend_of(f, f->resp_no);
+	if (!pe)
+		return 0;
 	d = &f->rdec;
 
 	for (i = 0; i < KG_PEND_NAMES; i++)
@@ -132,7 +135,7 @@ static __always_inline struct kg_inflight *kg_expect(struct kg_flow *f, __u32 n)
  */
 __attribute__((noinline)) int kg_sasl_verdict(struct kg_flow *f, struct kg_inflight *e, __u32 ok)
 {
-	struct kg_name_key k;
+	struct kg_scratch *sc;
 	__u32 zero = 0, *genp, need;
 
 	if (!f || !e)
@@ -170,9 +173,15 @@ __attribute__((noinline)) int kg_sasl_verdict(struct kg_flow *f, struct kg_infli
 	f->principal_len = f->sasl_user_len;
 	f->principal_id = KG_PRINCIPAL_OTHER;
 	f->principal_opaque = f->sasl_uflags != 0;
-	if (f->sasl_uflags)
+	/* its name outlives the slot there; no room: OTHER, as a name cut short */
+	if (bpf_map_update_elem(&kg_flow_principals, &f->key, f->sasl_user, BPF_ANY))
+		f->principal_opaque = 1;
+	if (f->principal_opaque)
 		return 0; /* a delegation token, or a cut name */
-	f->principal_id = kg_principal_lookup(&k, f->sasl_user, f->sasl_user_len, *genp);
+	sc = bpf_map_lookup_elem(&kg_scratch, &zero);
+	if (sc)
+		f->principal_id = kg_principal_lookup(&sc->nkey, f->sasl_user, f->sasl_user_len,
+						      *genp);
 	return 0;
 }
 
@@ -187,6 +196,7 @@ static __always_inline void kg_next_kind(struct kg_flow *f)
 __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow *f,
 					  struct kg_tc_pos *lp, int ev)
 {
+	__u32 zero = 0;
 	struct kd_state *d;
 	struct kg_pend *pe;
 	struct kg_inflight *e;
@@ -210,10 +220,9 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 			break;
 		}
 		if (e->pend) {
-			pe = &f->pend[(e->pend - 1) & (KG_PENDING - 1)];
-			/* the entry may since have been reused by a later request */
-			if (pe->used && pe->api_key == e->api_key && pe->req == e->idx) {
-				f->rpend = e->pend;
+			pe = kg_pend_of(f, e->idx);
+			if (pe && pe->api_key == e->api_key && pe->req == e->idx) {
+				f->rpend = 1;
 				kd_resp_begin(d, e->api_key, e->api_version);
 			}
 		}
@@ -226,7 +235,9 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 		}
 		if (!f->rpend || !(d->tkind & KD_TK_NAME) || !d->name_len)
 			break;
-		pe = &f->pend[(f->rpend - 1) & (KG_PENDING - 1)];
+		pe = kg_pend_of(f, f->resp_no);
+		if (!pe)
+			break;
 		{
 			__u64 h = kg_name_hash(d->name, d->name_len, d->name[(d->name_len - 1) & 0xff]);
 
@@ -296,7 +307,9 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 		if (!f->rmatch || !f->rpend || !(d->here & KD_H_ERR) ||
 		    d->err_off < lp->payload_off)
 			break;
-		pe = &f->pend[(f->rpend - 1) & (KG_PENDING - 1)];
+		pe = kg_pend_of(f, f->resp_no);
+		if (!pe)
+			break;
 		{
 			__u8 v[2] = { pe->err >> 8, pe->err & 0xff };
 			__u32 off = d->err_off;
@@ -311,7 +324,14 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 		f->rsasl = 0;
 		f->rerr_valid = 0;
 		if (f->rpend) {
-			f->pend[(f->rpend - 1) & (KG_PENDING - 1)].used = 0;
+			struct kg_scratch *sc = bpf_map_lookup_elem(&kg_scratch, &zero);
+
+			if (sc) {
+				kg_key_copy(&sc->pkey.flow, &f->key);
+				sc->pkey.req = f->resp_no;
+				sc->pkey.pad = 0;
+				bpf_map_delete_elem(&kg_pend, &sc->pkey);
+			}
 			f->rpend = 0;
 		}
 		f->rmatch = 0;
@@ -353,6 +373,72 @@ static __always_inline void kg_tc_replay(struct __sk_buff *skb, struct kg_flow *
 	}
 }
 
+/*
+ * The connection a broker segment belongs to, and what its control bits and its
+ * acknowledgment say: the one place TC egress finds a flow. A SYN-ACK answers a handshake
+ * in kg_syns (its client completes it, bpf/ingress.h); FIN or RST closes the broker's
+ * side; the acknowledgment says which client bytes the broker holds (so a connection's
+ * slot may go back: bpf/conn.h). A segment with payload (plen) of a connection whose
+ * responses are followed counts in on its slot (*fp, *cnp: kg_flow_put when done): 1.
+ * 0: the segment passes unfollowed; -1: it is dropped (no slot free: the broker
+ * retransmits it).
+ */
+static __always_inline int kg_tc_flow(struct kg_flow_key *fk, const struct tcphdr *tcp,
+				      __u32 plen, struct kg_conn **cnp, struct kg_flow **fp)
+{
+	__u32 ack = bpf_ntohl(tcp->ack_seq), why;
+	struct kg_conn *cn;
+	struct kg_syn *sy;
+	struct kg_flow *f;
+	__u64 own;
+
+	if (tcp->syn) {
+		sy = bpf_map_lookup_elem(&kg_syns, fk);
+		if (sy && tcp->ack && ack == sy->isn + 1) {
+			sy->sisn = bpf_ntohl(tcp->seq);
+			sy->flags |= KG_SYN_ANSWERED;
+		}
+		return 0;
+	}
+	cn = bpf_map_lookup_elem(&kg_flows, fk);
+	if (!cn)
+		return 0;
+	own = kg_own_read(cn);
+	if ((own & KG_OWN_DYING) || cn->khash != kg_khash(fk))
+		return 0;
+	kg_conn_seen(cn);
+	/* the broker closed its side: a new SYN on this address pair may start over */
+	if (tcp->rst)
+		cn->rclosed = KG_RCLOSED_RST;
+	else if (tcp->fin && !cn->rclosed)
+		cn->rclosed = KG_RCLOSED_FIN;
+	/* the broker holds the client's bytes up to ack (never beyond what kgate passed) */
+	if (tcp->ack && (__s32)(ack - cn->lack) > 0 && (__s32)(cn->next_seq - ack) >= 0)
+		cn->lack = ack;
+	if (!plen) {
+		if (cn->give_hint && (own & KG_OWN_SLOT) && !(own & KG_OWN_USERS)) {
+			f = kg_flow_get(cn, fk, &why);
+			if (f)
+				kg_flow_put(cn, f, fk, 1);
+		}
+		return 0;
+	}
+	/* responses no longer followed (or not yet): no slot needed for them */
+	if (!(own & KG_OWN_SLOT) &&
+	    ((cn->rflags & KG_RF_DEAD) || !(cn->rflags & KG_RF_SEQ_KNOWN)))
+		return 0;
+	f = kg_flow_get(cn, fk, &why);
+	if (!f) {
+		if (why != KG_GET_POOL)
+			return 0;
+		kg_count(KG_C_POOL_EXHAUSTED);
+		return -1;
+	}
+	*cnp = cn;
+	*fp = f;
+	return 1;
+}
+
 SEC("tc")
 int kgate_tc_egress(struct __sk_buff *skb)
 {
@@ -360,10 +446,12 @@ int kgate_tc_egress(struct __sk_buff *skb)
 	struct kg_tc_loop lp = {};
 	struct ethhdr eth;
 	struct tcphdr tcp;
-	struct kg_flow *f;
+	struct kg_conn *cn = NULL;
+	struct kg_flow *f = NULL;
 	__u32 off = sizeof(eth), iplen, zero = 0, gen, port_key, *genp, plen;
 	__u16 proto;
 	__u8 *lst;
+	int r;
 
 	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
 		return TC_ACT_OK;
@@ -418,30 +506,17 @@ int kgate_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	fk.sport = tcp.dest;
 	fk.dport = tcp.source;
-	f = bpf_map_lookup_elem(&kg_flows, &fk);
-	if (!f)
-		return TC_ACT_OK;
-	/* the broker closed its side: a new SYN on this address pair may start over */
-	if ((tcp.fin || tcp.rst) && !f->rclosed)
-		f->rclosed = 1;
-	if (tcp.syn) {
-		/* it answers the client's SYN: the connection is the one kgate started to follow */
-		if (tcp.ack && bpf_ntohl(tcp.ack_seq) == f->isn + 1 && !f->rsynack)
-			f->rsynack = 1;
-		/* the broker's SYN-ACK: the response stream starts after it */
-		f->rnext_seq = bpf_ntohl(tcp.seq) + 1;
-		f->rflags = KG_RF_SEQ_KNOWN;
-		f->rdec.resp = 1;
-		return TC_ACT_OK;
-	}
 	if (iplen < tcp.doff * 4u)
 		return TC_ACT_OK;
 	plen = iplen - tcp.doff * 4;
 	/* GSO packets: the IP length may describe one segment; the skb holds them all */
 	if (skb->len > off + tcp.doff * 4 + plen)
 		plen = skb->len - off - tcp.doff * 4;
-	if (!plen || (f->rflags & KG_RF_DEAD) || !(f->rflags & KG_RF_SEQ_KNOWN))
-		return TC_ACT_OK;
+	r = kg_tc_flow(&fk, &tcp, plen, &cn, &f);
+	if (r <= 0)
+		return r < 0 ? TC_ACT_SHOT : TC_ACT_OK;
+	if ((f->rflags & KG_RF_DEAD) || !(f->rflags & KG_RF_SEQ_KNOWN))
+		goto out;
 
 	lp.skb = skb;
 	lp.f = f;
@@ -456,12 +531,12 @@ int kgate_tc_egress(struct __sk_buff *skb)
 		if (d > 0) {
 			/* a gap in what the broker sent: the stream cannot be followed any more */
 			f->rflags |= KG_RF_DEAD;
-			return TC_ACT_OK;
+			goto out;
 		}
 		if (d < 0) {
 			kg_tc_replay(skb, f, &lp.pos, plen);
 			if ((__u32)-d >= plen)
-				return TC_ACT_OK;
+				goto out;
 			lp.src.off += -d;
 		}
 	}
@@ -473,5 +548,53 @@ int kgate_tc_egress(struct __sk_buff *skb)
 	if (lp.last != KD_EV_NEED_MORE || f->rdec.phase == KD_PH_DEAD)
 		f->rflags |= KG_RF_DEAD;
 	f->rnext_seq = lp.pos.seq + plen;
+out:
+	kg_flow_put(cn, f, &fk, 1);
 	return TC_ACT_OK;
+}
+
+/*
+ * kgate_sweep: never attached; the agent runs it (BPF_PROG_RUN) with the connections it
+ * found idle past the flow timeout or closed by the broker long ago (struct kg_sweep_req,
+ * then their keys, after an Ethernet header the test run wants). Each is checked again
+ * here and ended as the datapath ends one (kg_conn_end: its slot back to the pool by its
+ * last user), so no connection in use loses its slot to a sweep. An ending entry nobody
+ * uses any more (its last user could not remove it) is removed. Returns how many went.
+ */
+SEC("tc")
+int kgate_sweep(struct __sk_buff *skb)
+{
+	struct kg_sweep_req rq;
+	struct kg_flow_key fk;
+	struct kg_conn *cn;
+	__u32 now = kg_now(), idle, off;
+	__u64 own;
+	int swept = 0;
+
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &rq, sizeof(rq)))
+		return 0;
+	for (__u32 i = 0; i < KG_SWEEP_KEYS; i++) {
+		if (i >= rq.n)
+			break;
+		off = ETH_HLEN + sizeof(rq) + i * sizeof(fk);
+		if (bpf_skb_load_bytes(skb, off, &fk, sizeof(fk)))
+			break;
+		cn = bpf_map_lookup_elem(&kg_flows, &fk);
+		if (!cn)
+			continue;
+		own = kg_own_read(cn);
+		idle = now - cn->last_seen;
+		if (own & KG_OWN_DYING) {
+			if (own & KG_OWN_USERS)
+				continue;
+			kg_conn_end(cn, &fk); /* counts in and out: the last user removes it */
+		} else if (idle > rq.idle_s || (cn->rclosed && idle > rq.closed_s)) {
+			kg_conn_end(cn, &fk);
+			kg_count(KG_C_FLOWS_TIMED_OUT);
+		} else {
+			continue;
+		}
+		swept++;
+	}
+	return swept;
 }

@@ -29,8 +29,9 @@ struct kg_pkt {
 	__u32 payload_off;
 	__u32 payload_len;
 	__u32 seq;
+	__u32 ack_seq;  /* valid with ack */
 	__u8 family;
-	__u8 syn, rst, fin, urg;
+	__u8 syn, rst, fin, urg, ack;
 };
 
 /* kg_parse's answers besides 0 (TCP, read). */
@@ -190,6 +191,8 @@ static __always_inline int kg_parse_tcp(void *data, void *data_end, __u32 off, _
 	p->payload_off = off + tcp->doff * 4;
 	p->payload_len = iplen - tcp->doff * 4;
 	p->seq = bpf_ntohl(tcp->seq);
+	p->ack_seq = bpf_ntohl(tcp->ack_seq);
+	p->ack = tcp->ack;
 	p->syn = tcp->syn;
 	p->rst = tcp->rst;
 	p->fin = tcp->fin;

@@ -80,6 +80,11 @@ static __always_inline void kg_on_frame(struct kg_loop *lp, struct kg_flow *f)
 		if (f->sasl_step < 255)
 			f->sasl_step++;
 	}
+	/* an open SASL exchange keeps the flow's slot (its state is there) until a request */
+	if (f->dec.api_key == KAFKA_SASL_HANDSHAKE)
+		f->flags |= KG_FLOW_SASL;
+	else if (!kg_exempt(f->dec.api_key))
+		f->flags &= ~KG_FLOW_SASL;
 	f->frame_topics = 0;
 	f->frame_done = 0;
 	f->frame_topicless = 0;
@@ -291,13 +296,15 @@ static long kg_step(__u32 i, void *data)
 /*
  * Decodes the packet's new bytes (from src->off) and applies what they decide; the
  * flow's sequence moves past the packet, and what the decoder read is remembered for
- * retransmissions. Returns the packet's outcome (KG_OUT_*).
+ * retransmissions. Returns the packet's outcome
+ * (KG_OUT_*).
  */
-static __always_inline __u8 kg_decode(KG_CTX *ctx, const struct kg_pkt *p, struct kg_flow *f,
-				      struct kg_scratch *sc, struct kd_src *src, __u32 epoch)
+static __always_inline __u8 kg_decode(KG_CTX *ctx, const struct kg_pkt *p, struct kg_conn *cn,
+				      struct kg_flow *f, struct kg_scratch *sc,
+				      struct kd_src *src, __u32 epoch)
 {
 	struct kg_loop lp = {};
-	__u32 start = src->off;
+	__u32 start = src->off, lead = kg_skip_region(&f->dec);
 
 	lp.ctx = ctx;
 	lp.f = f;
@@ -319,10 +326,15 @@ static __always_inline __u8 kg_decode(KG_CTX *ctx, const struct kg_pkt *p, struc
 		kd_fatal(&f->dec, KD_ERR_BOUND);
 		lp.out.outcome = kg_undecodable(f, lp.out.gen);
 	}
+	cn->bytes += p->seq + p->payload_len - cn->next_seq;
+	cn->next_seq = p->seq + p->payload_len;
+	if (f->probe && kg_probe_reached(cn, f) && lp.out.outcome == KG_OUT_PASS) {
+		/* the broker would read bytes of the probe next, undecided: decoding ends here */
+		kd_fatal(&f->dec, KD_ERR_PROBE);
+		lp.out.outcome = kg_undecodable(f, lp.out.gen);
+	}
 	kg_ev_end();
-	f->bytes += p->payload_len;
-	f->next_seq = p->seq + p->payload_len;
-	kg_retx_remember(ctx, f, p, src, &lp.out, start);
+	kg_retx_remember(ctx, f, p, src, &lp.out, start, lead);
 	return lp.out.outcome;
 }
 

@@ -208,89 +208,307 @@ __attribute__((noinline)) int kg_retransmission(KG_CTX *ctx, struct kg_flow *f,
 		    h.h[0] != r->hash[0] || h.h[1] != r->hash[1])
 			return -1;
 	}
-	/*
-	 * Older decided bytes are not remembered: passing them is safe only if the decoder
-	 * skipped them, which cannot be known any more. Conservatively, a retransmission
-	 * that reaches back beyond the remembered window is dropped.
-	 */
-	{
-		__u32 oldest = f->next_seq;
-
-		for (int i = 0; i < KG_RETX_SLOTS; i++)
-			if (f->retx[i].len && (__s32)(f->retx[i].seq - oldest) < 0)
-				oldest = f->retx[i].seq;
-		if ((__s32)(p->seq - oldest) < 0 && (__s32)(f->next_seq - oldest) > 0)
-			return -1;
-	}
 	return 0;
+}
+
+/*
+ * Older decided bytes are not remembered: passing them is safe only if the decoder
+ * skipped them, which cannot be known any more. Conservatively, a retransmission whose
+ * bytes from start on (before start: acknowledged or holes) reach back beyond the
+ * remembered window is dropped (true).
+ */
+static __always_inline bool kg_retx_too_old(const struct kg_flow *f, const struct kg_pkt *p,
+					    __u32 start, __u32 next_seq)
+{
+	__u32 oldest = next_seq;
+
+	for (int i = 0; i < KG_RETX_SLOTS; i++)
+		if (f->retx[i].len && (__s32)(f->retx[i].seq - oldest) < 0)
+			oldest = f->retx[i].seq;
+	return (__s32)(start - oldest) < 0 && (__s32)(next_seq - oldest) > 0;
 }
 
 /* What in-order normalization makes of a segment's bytes. */
 enum kg_seq {
-	KG_SEQ_NEW,  /* new bytes from src->off on: decode them */
-	KG_SEQ_OLD,  /* only bytes decided before, as they were (rewrites made again): pass */
-	KG_SEQ_DROP, /* beyond the next expected byte, or old bytes that differ: drop */
+	KG_SEQ_NEW,   /* new bytes from src->off on: decode them */
+	KG_SEQ_OLD,   /* only bytes decided before, as they were (rewrites made again): pass */
+	KG_SEQ_DROP,  /* beyond the next expected byte, or old bytes that differ: drop */
+	KG_SEQ_AHEAD, /* beyond it, but wholly inside bytes the decoder skips: pass */
+	KG_SEQ_PROBE, /* beyond a gap with bytes to read, far past it: passes, checked later */
 };
 
 /*
- * In-order normalization: the decoder only advances on in-order bytes. A segment that
- * starts beyond next_seq is dropped (the sender retransmits); bytes before next_seq
- * were decided, and are checked against what the flow remembers.
+ * How many bytes from next_seq on the decoder will pass over by length before it reads
+ * again: the skip it armed (a record set, the rest of a client id, a tagged field's
+ * value, the rest of an undecodable frame, a SASL token past the user name) and, once
+ * the body is read, the rest of the frame. 0 when it reads next (a frame's size, a
+ * field) or reads nothing more (decoding ended). It is derived from bytes already read
+ * in order, so it is the broker's too.
  */
-static __always_inline enum kg_seq kg_in_order(KG_CTX *ctx, struct kg_flow *f, struct kg_pkt *p,
-					       struct kd_src *src)
+static __always_inline __u32 kg_skip_region(const struct kd_state *d)
 {
-	__s32 d = (__s32)(p->seq - f->next_seq);
-	__u32 old = -d;
+	if (d->phase == KD_PH_DEAD || d->phase == KD_PH_SIZE)
+		return 0;
+	return d->skip + (d->phase == KD_PH_TRAIL ? d->frame_left : 0);
+}
 
-	if (d > 0) {
+/*
+ * The index of a free hole entry, or -1. A global function: its answer is one unknown
+ * number to the caller (not one verifier state per entry).
+ */
+__attribute__((noinline)) int kg_hole_free(struct kg_flow *f)
+{
+	if (!f)
+		return -1;
+	for (int i = 0; i < KG_HOLES; i++)
+		if (f->holes[i].seq == f->holes[i].end)
+			return i;
+	return -1;
+}
+
+/*
+ * A segment ahead of next_seq: the bytes before it, [next_seq, seq), have not arrived.
+ * When they all lie inside the skip region, the decoder does not need them: it goes on
+ * from the segment (told it skipped them), the flow remembers them as a hole (any copy
+ * of them passes when it comes: neither side reads them; kg_hole_fill), and the segment
+ * is decoded like any in order (KG_SEQ_NEW). The broker holds it out of order until the
+ * hole is filled, then reads what kgate decided. Anything else ahead is dropped (the
+ * sender retransmits): bytes the decoder must read are missing before it. A global
+ * function (enum kg_seq): verified once, off the hot path's stack.
+ */
+__attribute__((noinline)) int kg_ahead(struct kg_conn *cn, struct kg_flow *f, struct kg_pkt *p)
+{
+	struct kd_state *d;
+	__u32 gap, region;
+	int i;
+
+	if (!cn || !f || !p)
+		return KG_SEQ_DROP;
+	d = &f->dec;
+	gap = p->seq - cn->next_seq;
+	region = kg_skip_region(d);
+	if ((f->flags & KG_FLOW_DEAD) || gap > region) {
+		/* far enough past where the decoder reads again: a probe (kg_probe_reached) */
+		if (!(f->flags & (KG_FLOW_DEAD | KG_FLOW_SASL)) && !f->probe && !p->fin &&
+		    d->phase != KD_PH_DEAD && gap - region >= KG_PROBE_AFTER && gap <= KG_PROBE_MAX)
+			return KG_SEQ_PROBE;
 		kg_count(KG_C_OOO_DROPS);
 		return KG_SEQ_DROP;
 	}
+	if (f->nholes >= KG_HOLES) {
+		kg_count(KG_C_AHEAD_FULL_DROPS);
+		return KG_SEQ_DROP;
+	}
+	i = kg_hole_free(f);
+	if (i < 0 || i >= KG_HOLES) {
+		kg_count(KG_C_AHEAD_FULL_DROPS);
+		return KG_SEQ_DROP;
+	}
+	f->holes[i].seq = cn->next_seq;
+	f->holes[i].end = p->seq;
+	f->nholes++;
+	if (d->phase == KD_PH_TRAIL && d->frame_left) {
+		d->skip += d->frame_left;
+		d->frame_left = 0;
+	}
+	d->skip -= gap;
+	d->frame_rem -= gap;
+	cn->next_seq = p->seq;
+	kg_count(KG_C_AHEAD_PASSED);
+	return KG_SEQ_NEW;
+}
+
+/*
+ * Where old bytes from seq on stop being known as passable: past what the broker
+ * acknowledged (its TCP discards a second copy) and past a hole (bytes skipped unread).
+ * Holes never touch each other (one opens at next_seq, after decided bytes, and filling
+ * only shrinks them), nor lie below what the broker acknowledged (it cannot acknowledge
+ * past a hole): one pass finds the hole pos is in, and its end is decided bytes.
+ */
+__attribute__((noinline)) int kg_known_until(struct kg_conn *cn, struct kg_flow *f, __u32 seq)
+{
+	__u32 pos, end = 0;
+
+	if (!cn || !f)
+		return seq;
+	pos = (__s32)(cn->lack - seq) > 0 ? cn->lack : seq;
+	for (int i = 0; i < KG_HOLES; i++) {
+		const struct kg_hole *h = &f->holes[i];
+
+		if (h->seq != h->end && (__s32)(pos - h->seq) >= 0 && (__s32)(h->end - pos) > 0)
+			end = h->end;
+	}
+	return end ? end : pos;
+}
+
+/*
+ * Old bytes [seq, end) passed: the holes they cover shrink. One they cut in two keeps
+ * its first part; its second part takes a free entry, and when there is none, it is
+ * forgotten: a later copy of those bytes is then checked as decided bytes (bytes the
+ * decoder skipped pass as ever; the broker holds the first copy already). A global
+ * function: verified once.
+ */
+__attribute__((noinline)) int kg_hole_fill(struct kg_flow *f, __u32 seq, __u32 end)
+{
+	int filled = 0, freei;
+
+	if (!f)
+		return 0;
+	freei = kg_hole_free(f);
+	for (int i = 0; i < KG_HOLES; i++) {
+		struct kg_hole *h = &f->holes[i];
+		__u32 hs = h->seq, he = h->end;
+
+		if (hs == he || (__s32)(end - hs) <= 0 || (__s32)(he - seq) <= 0)
+			continue;
+		filled = 1;
+		if ((__s32)(seq - hs) <= 0) {
+			/* its front, or all of it */
+			if ((__s32)(end - he) >= 0) {
+				h->seq = h->end = 0;
+				if (f->nholes)
+					f->nholes--;
+			} else {
+				h->seq = end;
+			}
+		} else {
+			/* its back, or its middle (the part after end into the free entry) */
+			h->end = seq;
+			if ((__s32)(end - he) < 0 && freei >= 0 && freei < KG_HOLES) {
+				f->holes[freei].seq = end;
+				f->holes[freei].end = he;
+				f->nholes++;
+				freei = -1;
+			}
+		}
+	}
+	if (filled)
+		kg_count(KG_C_HOLES_FILLED);
+	return filled;
+}
+
+/*
+ * A probe segment: a segment ahead of a gap that holds bytes the decoder must read cannot
+ * be decided, and is dropped; but with nothing past the gap, the broker's TCP acknowledges
+ * nothing new, and the sender retransmits the gap only after its retransmission timeout
+ * (200 ms or more: most of the throughput under loss). So one segment far enough past
+ * where the decoder reads again (KG_PROBE_AFTER) passes undecided, one at a time: the
+ * broker holds it out of order and acknowledges it selectively, and the sender
+ * retransmits the gap at once (RACK). A selective acknowledgment counts only whole
+ * segments as the sender sent them, so the segment passes whole.
+ *
+ * The broker reads those bytes only when every byte before them has come: kgate sees
+ * those first, in order. When a segment brings next_seq into [probe_seq, probe_end)
+ * (exactly to its start, or into it: the broker then reads the probe's copy from there
+ * on), the decoder must be skipping every byte of it left: they are accounted as skipped
+ * (next_seq to probe_end). If the decoder would read one, the segment's outcome becomes
+ * undecodable (probe_read: on_undecodable, a reset by default, before the broker has the
+ * bytes before them). A segment that brings next_seq to probe_end or past covers it: the
+ * broker keeps that copy (Linux drops an out-of-order segment behind its next byte, and
+ * replaces one a later one covers), which is the one kgate decoded, or skipped inside a
+ * hole. Returns 0, or -1 when a byte of the probe would be read. cn->next_seq has moved.
+ */
+static __always_inline int kg_probe_reached(struct kg_conn *cn, struct kg_flow *f)
+{
+	struct kd_state *d = &f->dec;
+	__u32 left = f->probe_end - cn->next_seq;
+
+	if (!f->probe || (__s32)(cn->next_seq - f->probe_seq) < 0)
+		return 0;
+	f->probe = 0;
+	if ((__s32)left <= 0)
+		return 0;
+	if (kg_skip_region(d) < left)
+		return -1;
+	if (d->phase == KD_PH_TRAIL && d->frame_left) {
+		d->skip += d->frame_left;
+		d->frame_left = 0;
+	}
+	d->skip -= left;
+	d->frame_rem -= left;
+	cn->next_seq += left;
+	cn->bytes += left;
+	kg_count(KG_C_PROBES_CHECKED);
+	return 0;
+}
+
+/*
+ * In-order normalization: the decoder only advances on in-order bytes. A segment that
+ * starts beyond next_seq passes over a gap of skipped bytes (kg_ahead). Bytes before
+ * next_seq were decided, or skipped unread: those the broker acknowledged it discards,
+ * those of a hole pass, the rest are checked against what the flow remembers.
+ */
+static __always_inline enum kg_seq kg_in_order(KG_CTX *ctx, struct kg_conn *cn,
+					       struct kg_flow *f, struct kg_pkt *p,
+					       struct kd_src *src)
+{
+	__s32 d = (__s32)(p->seq - cn->next_seq);
+	__u32 old = -d, known;
+
+	if (d > 0)
+		return (enum kg_seq)kg_ahead(cn, f, p);
 	if (d == 0)
 		return KG_SEQ_NEW;
-	if (old >= p->payload_len) {
-		if (kg_retransmission(ctx, f, p, p->payload_len, src)) {
-			kg_count(KG_C_RETX_DROPS);
+	if (old > p->payload_len)
+		old = p->payload_len;
+	known = f->nholes || (__s32)(cn->lack - p->seq) > 0
+			? (__u32)kg_known_until(cn, f, p->seq)
+			: p->seq;
+	if ((__s32)(known - (p->seq + old)) < 0) {
+		/* decided bytes among them: as they were, or dropped */
+		if (kg_retx_too_old(f, p, known, cn->next_seq) ||
+		    kg_retransmission(ctx, f, p, old, src)) {
+			kg_count(old == p->payload_len ? KG_C_RETX_DROPS : KG_C_OVERLAP_DROPS);
 			return KG_SEQ_DROP;
 		}
 		kg_count(KG_C_RETX_REPLAYED);
+	} else if ((__s32)(cn->lack - p->seq) > 0) {
+		kg_count(KG_C_RETX_ACKED);
+	}
+	if (f->nholes)
+		kg_hole_fill(f, p->seq, p->seq + old);
+	if (old == p->payload_len)
 		return KG_SEQ_OLD;
-	}
-	/* Old bytes followed by new: check the old, decode the new. */
-	if (kg_retransmission(ctx, f, p, old, src)) {
-		kg_count(KG_C_OVERLAP_DROPS);
-		return KG_SEQ_DROP;
-	}
+	/* old bytes followed by new: decode the new */
 	src->off += old;
 	return KG_SEQ_NEW;
 }
 
 /*
- * Remembers what the decoder read of this packet (from start), and what was rewritten,
- * for its retransmissions: the bytes read, not those skipped by length.
+ * Remembers what the decoder read of this packet, and what was rewritten, for its
+ * retransmissions: from the first byte read (lead: the bytes from start on it passed
+ * over by length first) to the last, not the bytes skipped around them. A copy that
+ * starts later than the packet did (another segmentation: a hole's fill, a sender that
+ * re-segments) then needs only to hold the bytes read, unchanged.
  */
 static __always_inline void kg_retx_remember(KG_CTX *ctx, struct kg_flow *f,
 					     const struct kg_pkt *p, struct kd_src *src,
-					     const struct kg_out *out, __u32 start)
+					     const struct kg_out *out, __u32 start, __u32 lead)
 {
 	struct kg_retx *rx;
-	__u32 rlen;
+	__u32 rlen, first;
 
 	if (src->rd_end <= start && !out->npoison)
 		return;
+	/* the slot starts at the first byte read; a rewrite is of bytes read (kept in, anyway) */
+	first = start - p->payload_off + lead;
+	if (first > src->rd_end - p->payload_off)
+		first = src->rd_end - p->payload_off;
+	for (int k = 0; k < KG_RETX_POISONS; k++)
+		if (k < out->npoison && out->poison_off[k] < first)
+			first = out->poison_off[k];
 	rx = &f->retx[f->retx_next & (KG_RETX_SLOTS - 1)];
-	rlen = src->rd_end - p->payload_off;
+	rlen = src->rd_end - p->payload_off - first;
 	f->retx_next++;
-	rx->seq = p->seq;
+	rx->seq = p->seq + first;
 	rx->len = rlen;
 	rx->npoison = out->npoison;
 	for (int k = 0; k < KG_RETX_POISONS; k++) {
-		rx->poison_off[k] = out->poison_off[k];
+		rx->poison_off[k] = out->poison_off[k] - first;
 		rx->poison_len[k] = out->poison_len[k];
 	}
 	/* no key, or unreadable: a retransmission of these bytes is dropped */
-	if (kg_hash(ctx, src, p->payload_off, rlen, (struct kg_hash2 *)rx->hash))
+	if (kg_hash(ctx, src, p->payload_off + first, rlen, (struct kg_hash2 *)rx->hash))
 		rx->npoison = KG_RETX_POISONS + 1;
 }
 

@@ -42,7 +42,8 @@ enum kg_op { KG_OPS(KG_ENUM_ENTRY) KG_OP__COUNT };
 	X(KD_ERR_TLS, "tls_on_plaintext")          /* TLS record header where a frame starts */    \
 	X(KD_ERR_BOUND, "decoder_bound")           /* steps per chunk or nesting depth exceeded */ \
 	X(KD_ERR_MIDSTREAM, "midstream")           /* flow first seen mid-stream (no SYN) */    \
-	X(KD_ERR_TOPICS_UNREAD, "topics_not_read") /* names topics the decoder cannot read */
+	X(KD_ERR_TOPICS_UNREAD, "topics_not_read") /* names topics the decoder cannot read */      \
+	X(KD_ERR_PROBE, "probe_read")              /* a probe segment passed ahead must be read */
 
 enum kd_reason { KD_REASONS(KG_ENUM_ENTRY) KD_REASON__COUNT };
 

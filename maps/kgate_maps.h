@@ -43,12 +43,53 @@
 #define KG_MAX_CIDRS 16384
 /* Listener ports: more -> refused. */
 #define KG_MAX_LISTENERS 16
-/* Tracked connections: when full the least recently used flow is evicted; a later
- * segment of an evicted flow is undecodable (mid-stream) and gets on_undecodable. */
-#define KG_MAX_FLOWS 32768
-/* Requests with rejected topics whose responses are awaited, per flow; more -> the
- * oldest is forgotten (its client sees the broker's own error for the poisoned name). */
-#define KG_PENDING 4
+/*
+ * Established connections (kg_flows, a small entry each, struct kg_conn; 208 bytes of
+ * kernel memory each, preallocated). The default; the loader may set another (`kgate run
+ * --max-flows`). When full, a connection whose
+ * handshake completes is reset (its handshake-completing segment becomes a RST toward
+ * the broker, its next segment a RST toward the client), counted (flow_table_full) and
+ * audited (a limit record); no live connection is ever evicted for it.
+ */
+#define KG_MAX_FLOWS 1048576
+/*
+ * Large per-connection states (struct kg_flow) in the pool (kg_pool): a connection holds
+ * one only while it is inside a frame, has requests in flight beyond what its small entry
+ * keeps, carries passed-ahead segments or unacknowledged bytes. The default (31.6 MiB,
+ * preallocated: with KG_MAX_FLOWS and the other flow tables, 254 MiB, under the 256 MiB a
+ * million connections may take); the loader may set another (`kgate run --flow-pool`).
+ * When none is free, the client segment that needs one is dropped (the client
+ * retransmits; nothing undecided passes) and a broker segment that needs one is dropped
+ * too (the broker retransmits): counted (pool_exhausted_drops) and audited (a limit
+ * record, at most one per CPU per second).
+ */
+#define KG_POOL_SLOTS 6144
+/*
+ * Handshakes in progress (kg_syns, an LRU): a SYN to a listener lands here, not in
+ * kg_flows; the handshake-completing ACK moves it there. When full, the least recently
+ * used handshake is forgotten (a SYN flood does this): its first data is then
+ * mid-stream (on_undecodable). Established connections are never touched.
+ */
+#define KG_MAX_SYNS 65536
+/*
+ * Connections kgate follows without decoding (kg_flow_strays, an LRU): redirected at
+ * their SYN, or first seen mid-stream (reset, black-holed or, with on_undecodable:
+ * allow, passed). When full the least recently used is forgotten: its next segment is
+ * mid-stream again (a redirected one: mid-stream, so on_undecodable).
+ */
+#define KG_MAX_STRAYS 16384
+/*
+ * SASL principals' names of established connections (kg_flow_principals: the small entry
+ * has no room for 64 bytes). When full, a SASL user the broker confirmed is bound as
+ * OTHER (only rules without principals match it; the audit says OTHER).
+ */
+#define KG_MAX_SASL_FLOWS 262144
+/*
+ * Requests with rejected topics whose responses are awaited, over all connections
+ * (kg_pend). When full, a topic that would be rejected resets its connection instead
+ * (the client never sees the broker's own, retriable error for a poisoned name).
+ */
+#define KG_MAX_PENDING 65536
 /* Rejected topic names or ids remembered per request; more -> not rewritten in the
  * response. */
 #define KG_PEND_NAMES 4
@@ -56,9 +97,36 @@
  * Requests awaiting their response, per flow. Kafka answers a connection's requests in
  * order, so the n-th response answers the n-th request that expects one: that, not the
  * client-chosen correlation id, ties a response to its request. More in flight -> the
- * responses are no longer followed (no rewrites, no SASL binding).
+ * responses are no longer followed (no rewrites, no SASL binding), and a topic rejected
+ * on such a connection resets it instead (its response could not be rewritten).
  */
-#define KG_INFLIGHT 16
+#define KG_INFLIGHT 128
+/*
+ * Requests in flight a connection may have while it holds no pool slot (kept in its small
+ * entry): a consumer's long-poll Fetch waits without a slot. Only requests whose answer
+ * needs no rewrite and binds no SASL user qualify.
+ */
+#define KG_CONN_INFLIGHT 2
+/*
+ * Holes per flow: runs of bytes the decoder skips by length that have not arrived yet,
+ * because a segment after them did and the decoder went on from there (in-order
+ * normalization, bpf/retx.h). More -> a segment ahead that would open another is dropped
+ * (the sender retransmits it).
+ */
+#define KG_HOLES 64
+/*
+ * A segment ahead of a gap that holds bytes the decoder must read is dropped; but when
+ * it starts at least KG_PROBE_AFTER bytes past where the decoder reads again (and at most
+ * KG_PROBE_MAX past next_seq), it passes undecided (a probe segment, one at a time per
+ * flow): the broker's TCP acknowledges it selectively, so the sender retransmits the gap
+ * at once instead of after a retransmission timeout. When the stream reaches the probe
+ * segment, the decoder must be skipping all of it (it lies inside a record set, as it
+ * does for a large Produce); if it would read a byte of it instead, the connection's
+ * decoding ends there (reason probe_read: on_undecodable applies, a reset by default)
+ * before the broker can read it. bpf/retx.h.
+ */
+#define KG_PROBE_AFTER 8192
+#define KG_PROBE_MAX (16u << 20)
 #define KG_IF_NORMAL 1 /* a response with a header */
 #define KG_IF_RAW 2    /* a raw SASL token (after SaslHandshake v0) */
 
@@ -69,7 +137,7 @@ struct kg_inflight {
 	__u16 api_version;
 	__u8 kind;        /* KG_IF_* */
 	__u8 step;        /* SASL step within the exchange (1: the token carrying the user) */
-	__u8 pend;        /* 1 + its pending rejections entry */
+	__u8 pend;        /* 1: a kg_pend entry (this flow, idx) holds its rejections */
 	__u8 pad;
 };
 
@@ -214,6 +282,7 @@ struct kg_topic_name {
 
 /* ---- flows ----------------------------------------------------------------- */
 
+/* Aligned to 8: the datapath copies it a word at a time (events, the tables' keys). */
 struct kg_flow_key {
 	__u8 saddr[16]; /* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
@@ -221,7 +290,7 @@ struct kg_flow_key {
 	__u16 dport;
 	__u8 family;    /* 4 or 6 */
 	__u8 pad[3];
-};
+} __attribute__((aligned(8)));
 
 /* The retransmission hash's key: random per datapath load, written once by the loader. */
 struct kg_nhkey {
@@ -240,18 +309,30 @@ struct kg_retx {
 	__u16 poison_len[KG_RETX_POISONS];
 };
 
-#define KG_FLOW_SEQ_KNOWN 0x01 /* next_seq is set (SYN seen, or first segment) */
+/* kg_conn.flags (and its working copy kg_flow.flags), kg_flow_strays' flags. */
+#define KG_FLOW_SEQ_KNOWN 0x01 /* next_seq is set (kept: old pins' meaning) */
 #define KG_FLOW_RESET 0x02     /* reset: later client segments are dropped */
 #define KG_FLOW_DROP 0x04      /* black-holed */
 #define KG_FLOW_DEAD 0x08      /* undecodable, on_undecodable was allow: pass, undecided */
-#define KG_FLOW_MIDSTREAM 0x10 /* first seen mid-stream (no SYN) */
+#define KG_FLOW_MIDSTREAM 0x10 /* first seen mid-stream (no handshake): a stray */
 #define KG_FLOW_REDIRECT 0x20  /* redirected at SYN: every packet goes to quarantine */
-#define KG_FLOW_SYNACK_WAIT 0x40 /* started by a SYN the broker has not answered yet */
+#define KG_FLOW_SASL 0x40      /* a SASL exchange is open: the flow keeps its pool slot */
+#define KG_FLOW_IDLE 0x80      /* hint: at its last use the slot was idle but for ACKs */
 
 #define KG_RF_SEQ_KNOWN 0x01 /* rnext_seq is set */
 #define KG_RF_DEAD 0x02      /* the response stream was lost track of: passed unread */
 
-/* A request with rejected topics, awaiting its response (TC egress rewrites it). */
+/*
+ * A request with rejected topics, awaiting its response (TC egress rewrites it): kg_pend,
+ * keyed by the connection and the request's number, so that any number of a connection's
+ * requests in flight (up to KG_INFLIGHT) can each be answered with the right error.
+ */
+struct kg_pend_key {
+	struct kg_flow_key flow;
+	__u32 req;                    /* the request's number (kg_inflight.idx) */
+	__u32 pad;
+};
+
 struct kg_pend {
 	__u32 req;                    /* the request's number (kg_inflight.idx) */
 	__s32 corr;
@@ -295,74 +376,209 @@ struct kg_dcache {
 	__u8 pad[2];
 };
 
+/*
+ * Bytes [seq, end) before next_seq that the decoder skipped by length without their having
+ * arrived: any copy of them passes when it comes (neither side reads them).
+ */
+struct kg_hole {
+	__u32 seq;
+	__u32 end;
+};
+
+/*
+ * The large per-connection state: a slot of the pool (kg_pool), held only while the
+ * connection needs it (see struct kg_conn). Fields marked "(kept)" have a copy in the
+ * connection's small entry, written back when the slot is given back and read when one
+ * is taken. Everything before inflight is cleared when a connection takes the slot
+ * (bpf/conn.h, kg_flow_load); what follows is not, because nothing of another connection
+ * can be read there: an in-flight entry is used only once this connection wrote it (its
+ * number is checked), and the memos hold decisions that depend on nothing but their keys
+ * (policy epoch, principal, region, client id, name, operation), which they compare.
+ */
 struct kg_flow {
 	struct kd_state dec;
 	struct kd_state rdec;         /* the broker -> client stream (TC egress) */
-	struct kg_pend pend[KG_PENDING];
 	struct kg_rewrite rw[KG_RESP_REWRITES];
-	__u32 rnext_seq;              /* next broker sequence number expected */
-	__u8 rflags;                  /* KG_RF_* */
+	struct kg_retx retx[KG_RETX_SLOTS];
+	struct kg_hole holes[KG_HOLES];
+	__u32 rnext_seq;              /* (kept) next broker sequence number expected */
+	__u8 rflags;                  /* (kept) KG_RF_* */
 	__u8 rmatch;                  /* 1 + pending name index of the response topic at hand */
-	__u8 rpend;                   /* 1 + pending entry of the response at hand */
+	__u8 rpend;                   /* the response at hand has a kg_pend entry */
 	__u8 rw_next;
-	__u8 pend_next;
+	__u8 nholes;                  /* entries of holes in use */
 	__u8 rsasl;                   /* the response at hand answers the SASL step */
 	__u8 sasl_pending;            /* a user was read and awaits the broker's verdict */
 	__u8 sasl_user_len;
 	__u8 sasl_uflags;             /* KD_U_* */
-	__u8 rpad[3];
-	__u32 rerr_seq;               /* sequence number of a topic error before its name */
 	__u8 rerr_valid;
-	__u8 principal_opaque;        /* the SASL principal is a token or a cut name */
-	__u8 rclosed;                 /* the broker sent FIN or RST (TC egress) */
-	__u8 rsynack;                 /* the broker answered the flow's SYN (TC egress) */
-	__u8 sasl_user[KD_USER_MAX];
-	struct kg_inflight inflight[KG_INFLIGHT];
-	__u32 req_no;                 /* requests that expect a response, so far */
-	__u32 resp_no;                /* responses seen, so far */
+	__u8 principal_opaque;        /* (kept) the SASL principal is a token or a cut name */
+	__u8 probe;                   /* a probe segment passed, not yet reached */
+	__u32 rerr_seq;               /* sequence number of a topic error before its name */
+	__u32 req_no;                 /* (kept) requests that expect a response, so far */
+	__u32 resp_no;                /* (kept) responses seen, so far */
 	__u32 xchg;                   /* SASL exchanges (SaslHandshake requests) so far */
 	__u32 sasl_user_xchg;         /* the exchange whose first token carried sasl_user */
 	__u8 sasl_step;               /* SASL tokens sent in the current exchange */
 	__u8 sasl_ok;                 /* bit n: step n answered with success */
-	__u8 cur_pend;                /* 1 + pending rejections of the request at hand */
+	__u8 cur_pend;                /* the request at hand has a kg_pend entry */
 	__u8 rcur_valid;              /* the response at hand has an in-flight entry */
 	__u32 rcur;                   /* ... at inflight[rcur % KG_INFLIGHT] */
-	struct kg_flow_key key; /* this flow's own key, for events and the TC side */
-	__u64 bytes;          /* payload bytes decided */
+	struct kg_flow_key key;       /* this flow's own key, for events and the TC side */
 	__u64 ts_pkt;         /* time of the packet at hand's first event, 0 = none yet */
-	__u32 next_seq;       /* next client sequence number expected */
-	__u32 requests;       /* frames decoded */
-	__u32 topics;         /* topic decisions made */
-	__u16 principal_id;
-	__u8 principal_src;   /* enum kg_psrc */
-	__u8 region_id;
-	__u8 client_cid;      /* client id of the current frame */
-	__u8 flags;           /* KG_FLOW_* */
-	__u8 listener;        /* index in kg_config.listeners */
+	__u32 requests;       /* (kept) frames decoded */
+	__u32 topics;         /* (kept) topic decisions made */
+	__u16 principal_id;   /* (kept) */
+	__u8 principal_src;   /* (kept) enum kg_psrc */
+	__u8 region_id;       /* (kept) */
+	__u8 flags;           /* (kept) KG_FLOW_* */
+	__u8 listener;        /* (kept) index in kg_config.listeners */
 	__u8 retx_next;       /* next kg_retx slot to fill */
-	__u8 principal_len;
-	__u16 frame_topics;   /* topics decided in the current request */
+	__u8 principal_len;   /* (kept) */
 	__u8 frame_done;      /* the current request was decided as a whole */
+	__u16 frame_topics;   /* topics decided in the current request */
 	__u8 frame_exempt;    /* the current request is connection plumbing (not decided) */
-	__u8 gen;             /* policy generation (epoch & 1) of the ids below */
-	__u8 cid_len;         /* client_id of the last frame, for kg_client_id's memo */
-	__u8 cid_null;
+	__u8 gen;             /* (kept) policy generation (epoch & 1) of the ids below */
 	__u8 frame_topicless; /* KG_FT_* (bpf/request.h): what of the current request was
 			       * decided besides its topics */
-	__u32 epoch;          /* kg_active epoch region/principal ids were taken from */
-	__u32 sess_epoch;     /* 1 + the epoch that decided the Fetch session's topics */
-	__u32 share_epoch;    /* 1 + the epoch this flow opened its share session under */
-	__u32 share_salt;     /* random, this flow's: share session keys are keyed by it */
-	__u32 isn;            /* the client's initial sequence number (its SYN's) */
+	__u8 pad[1];
+	__u32 epoch;          /* (kept) kg_active epoch region/principal ids were taken from */
+	__u32 sess_epoch;     /* (kept) 1 + the epoch that decided the Fetch session's topics */
+	__u32 share_epoch;    /* (kept) 1 + the epoch this flow opened its share session under */
+	__u32 share_salt;     /* (kept) random, this flow's: share session keys are keyed by it */
+	__u64 share_group;    /* the ShareFetch at hand's group, folded (kg_share_group); 0 none */
+	__u64 share_key;      /* (kept) group and member id of the share session this flow opened */
+	__u32 slot;           /* this slot's own index in kg_pool */
+	__u32 probe_seq;      /* the probe segment passed: [probe_seq, probe_end) */
+	__u32 probe_end;      /* (bpf/retx.h, kg_probe_reached) */
+	__u32 pad3;
+	__u8 sasl_user[KD_USER_MAX];
+	/* ---- not cleared when taken (see above) ---- */
+	struct kg_inflight inflight[KG_INFLIGHT];
 	__u32 cid_epoch;      /* 1 + the epoch client_cid was looked up in */
 	__u32 dc_epoch;       /* 1 + the epoch of the decisions in dcache */
 	__u32 dc_stamp;       /* principal, region and client of the decisions in dcache */
-	__u64 share_group;    /* the ShareFetch at hand's group, folded (kg_share_group); 0 none */
-	__u64 share_key;      /* group and member id of the share session this flow opened */
-	__u8 principal[KD_USER_MAX];
+	__u8 cid_len;         /* client_id of the last frame, for kg_client_id's memo */
+	__u8 cid_null;
+	__u8 client_cid;      /* client id of the current frame (the memo's answer) */
+	__u8 pad2;
+	__u8 principal[KD_USER_MAX]; /* (kept: kg_flow_principals) a SASL principal's name */
 	__u8 cid[KD_CLIENT_ID_MAX];
-	struct kg_retx retx[KG_RETX_SLOTS];
 	struct kg_dcache dcache[KG_DCACHE];
+};
+
+/* The bytes of a slot cleared when a connection takes it. */
+#define KG_FLOW_CLEARED __builtin_offsetof(struct kg_flow, inflight)
+
+/*
+ * kg_conn.own: which pool slot a connection holds and who is using it, in one word that
+ * the XDP and TC programs change only with atomic instructions (they run on different
+ * CPUs for one connection). A program that uses the slot counts itself a user first;
+ * only the last user gives the slot back (after writing the kept fields into the small
+ * entry), and a version counted up by every use tells a giver that nobody used the slot
+ * between its look and its give-back (an idle slot made busy and idle again by another
+ * CPU would otherwise look unchanged). A connection that ends is marked dying: no new
+ * user takes its slot, and the last one gives it back.
+ */
+#define KG_OWN_SLOT 0xffffffull         /* 1 + the slot's index in kg_pool, 0 = none */
+#define KG_OWN_DYING (1ull << 24)       /* the connection ended: its entry is on its way out */
+#define KG_OWN_USER (1ull << 25)        /* one program using the slot (15 bits: users) */
+#define KG_OWN_USERS (0x7fffull << 25)
+/*
+ * A client data segment of the connection is being decoded. XDP on a NIC's queue (or a
+ * veth's NAPI) runs one connection's segments one after another, but TC ingress and
+ * generic XDP run each where the stack received it: two CPUs at once for one connection
+ * (a veth's peer sending from both, RPS), whose decoder state both would move. Set and
+ * cleared by the ingress program around a data segment; a segment that finds it set is
+ * dropped (counted, ingress_busy_drops; the client retransmits it).
+ */
+#define KG_OWN_INGRESS (1ull << 40)
+#define KG_OWN_VER (1ull << 41)         /* counted up by every use (23 bits, wrapping) */
+
+/*
+ * One established connection: kg_flows, keyed by its 5-tuple, 104 bytes, for every
+ * connection kgate follows, whatever it is doing. What a connection idle at a frame
+ * boundary needs lives here: where both byte streams stand, what its requests and
+ * responses count to, its ids under the policy epoch it was classified in, its state.
+ * The decoders and everything a frame in progress needs are in its pool slot (struct
+ * kg_flow), when it holds one.
+ */
+struct kg_conn {
+	__u64 own;            /* KG_OWN_*: the slot, its users, a version (atomic) */
+	__u64 bytes;          /* client payload bytes passed in order */
+	__u32 next_seq;       /* next client sequence number expected */
+	__u32 rack;           /* the client's latest acknowledgment of the broker's bytes */
+	__u32 lack;           /* the broker's latest acknowledgment of the client's bytes */
+	__u32 rnext_seq;      /* kept copies of kg_flow's fields of the same names: */
+	__u32 req_no;
+	__u32 resp_no;
+	__u32 epoch;
+	__u32 sess_epoch;
+	__u32 requests;
+	__u32 topics;
+	__u32 last_seen;      /* coarse seconds (KG_NOW) of the last segment either way */
+	__u32 khash;          /* keyed hash of the 5-tuple: a reused entry is told apart */
+	__u32 share_epoch;
+	__u32 share_salt;
+	__u64 share_key;
+	__u16 cif[KG_CONN_INFLIGHT][2]; /* requests in flight without a slot: key, version */
+	__u16 principal_id;
+	__u8 flags;           /* KG_FLOW_* (kept copy, written back after every client segment) */
+	__u8 rflags;
+	__u8 listener;
+	__u8 gen;
+	__u8 region_id;
+	__u8 principal_src;
+	__u8 principal_len;
+	__u8 principal_opaque;
+	__u8 rclosed;         /* KG_RCLOSED_*: the broker closed its side (TC egress) */
+	__u8 cfin;            /* the client sent FIN */
+	__u8 dead_reason;     /* enum kd_reason of a flow whose decoding ended */
+	__u8 give_hint;       /* at its last use the slot was idle but for acknowledgments */
+	__u8 pad[2];
+};
+
+#define KG_RCLOSED_FIN 1
+#define KG_RCLOSED_RST 2
+
+/* A handshake in progress (kg_syns), keyed by the 5-tuple. */
+#define KG_SYN_ANSWERED 0x01 /* TC egress saw the broker's SYN-ACK to this SYN: sisn is set */
+#define KG_SYN_REFUSED 0x02  /* kg_flows was full: its next segment is reset toward the client */
+
+struct kg_syn {
+	__u32 isn;  /* the client's initial sequence number */
+	__u32 sisn; /* the broker's */
+	__u8 flags; /* KG_SYN_* */
+	__u8 pad[7];
+};
+
+/* A connection followed without decoding (kg_flow_strays): KG_FLOW_* flags. */
+struct kg_stray {
+	__u8 flags;
+	__u8 listener;
+	__u8 pad[6];
+};
+
+/* A SASL principal's name (kg_flow_principals), by the connection's 5-tuple. */
+struct kg_principal {
+	__u8 name[KD_USER_MAX];
+};
+
+/* Coarse seconds for last_seen and the agent's idle sweep: bpf_ktime_get_coarse_ns >> 30. */
+#define KG_NOW_SHIFT 30
+
+/*
+ * What the agent asks of kgate_sweep (bpf/kgate_tc.bpf.c, run through BPF_PROG_RUN): after
+ * an Ethernet header, this, then n flow keys. Each is ended when it is still idle longer
+ * than idle_s, or closed by the broker and quiet longer than closed_s (checked again in
+ * the kernel), and an ending entry nobody uses any more is removed.
+ */
+#define KG_SWEEP_KEYS 64
+struct kg_sweep_req {
+	__u32 n;
+	__u32 idle_s;
+	__u32 closed_s;
+	__u32 pad;
 };
 
 /* ---- evidence -------------------------------------------------------------- */
@@ -378,6 +594,15 @@ struct kg_flow {
 #define KG_EV_CONNECTION 4  /* connection-level action (redirect at SYN, ooo drop...) */
 #define KG_EV_SESSION 5     /* an incremental Fetch or share session reset (a policy change;
 			     * a share session another connection opened) */
+#define KG_EV_LIMIT 6       /* a table or pool was full: reason is an enum kg_limit */
+
+/* The limits a KG_EV_LIMIT event names (in its reason field). */
+#define KG_LIMITS(X)                                                                               \
+	X(KG_LIMIT_NONE, "none")                                                                   \
+	X(KG_LIMIT_POOL, "pool_exhausted")                                                         \
+	X(KG_LIMIT_FLOWS, "flow_table_full")
+
+enum kg_limit { KG_LIMITS(KG_ENUM_ENTRY) KG_LIMIT__COUNT };
 
 /*
  * A decision event, as the agent reads it. The datapath sends it in parts (below);
@@ -510,7 +735,23 @@ struct kg_rec_dec {
 	X(KG_C_UNKNOWN_TOPIC_IDS, "unknown_topic_ids")                                             \
 	X(KG_C_SYNS_ON_OPEN_FLOWS, "syns_on_open_flows")                                           \
 	X(KG_C_FETCH_SESSION_RESETS, "fetch_session_resets")                                       \
-	X(KG_C_UNREADABLE_DROPS, "unreadable_packet_drops") /* TCP fragments, unwalked headers, urgent data */
+	X(KG_C_UNREADABLE_DROPS, "unreadable_packet_drops") /* TCP fragments, unwalked headers, urgent data */ \
+	X(KG_C_AHEAD_PASSED, "ahead_passed")          /* ahead of next_seq, over skipped bytes */ \
+	X(KG_C_AHEAD_FULL_DROPS, "ahead_full_drops")  /* ... but no room for another hole */     \
+	X(KG_C_HOLES_FILLED, "hole_fills")            /* segments of skipped bytes, come after */ \
+	X(KG_C_RETX_ACKED, "retransmissions_acked")   /* old bytes the broker had acknowledged */ \
+	X(KG_C_HANDSHAKES, "handshakes")              /* SYNs that started a handshake */          \
+	X(KG_C_FLOW_TABLE_FULL, "flow_table_full")    /* handshakes refused: kg_flows full */      \
+	X(KG_C_FLOWS_ENDED, "flows_ended")            /* RST, FIN both ways, start over */         \
+	X(KG_C_POOL_EXHAUSTED, "pool_exhausted_drops") /* segments dropped: no pool slot */        \
+	X(KG_C_SLOTS_TAKEN, "pool_slots_taken")                                                    \
+	X(KG_C_SLOTS_GIVEN, "pool_slots_given")                                                    \
+	X(KG_C_PEND_FULL, "pending_full_resets")       /* rejects that reset: no room to rewrite */ \
+	X(KG_C_OWN_CONTENTION, "slot_contention")      /* a slot's word changed under 4 tries */ \
+	X(KG_C_FLOWS_TIMED_OUT, "flows_timed_out")     /* ended by the agent's sweep */          \
+	X(KG_C_AHEAD_PROBES, "ahead_probes")           /* probe segments passed past a gap to read */ \
+	X(KG_C_PROBES_CHECKED, "probes_checked")       /* ... reached: skipped bytes after all */ \
+	X(KG_C_INGRESS_BUSY, "ingress_busy_drops")     /* another segment of it on another CPU */
 
 enum kg_counter {
 	KG_COUNTERS(KG_ENUM_ENTRY)
@@ -538,6 +779,10 @@ enum kg_counter {
 	X(names, "kg_names")                                                                       \
 	X(topic_ids, "kg_topic_ids")                                                               \
 	X(flows, "kg_flows")                                                                       \
+	X(pool_free, "kg_pool_free")                                                               \
+	X(syns, "kg_syns")                                                                         \
+	X(principals, "kg_flow_principals")                                                        \
+	X(pend, "kg_pend")                                                                         \
 	X(counters, "kg_counters")                                                                 \
 	X(rule_hits, "kg_rule_hits")                                                               \
 	X(events, "kg_event_recs")                                                                 \
@@ -551,6 +796,16 @@ _Static_assert(sizeof(struct kg_name_key) == 4 + KD_USER_MAX, "name key");
 _Static_assert(KD_CLIENT_ID_MAX <= KD_USER_MAX, "client ids use the name key");
 _Static_assert(sizeof(struct kg_flow_key) == 40, "flow key");
 _Static_assert(sizeof(struct kg_flow) % 8 == 0, "flow value alignment");
+_Static_assert(KG_FLOW_CLEARED % 8 == 0, "the cleared part of a slot ends on a word");
+/* with its key (40) and the kernel's header (48), a 192-byte preallocated element */
+_Static_assert(sizeof(struct kg_conn) == 104, "the small entry: 104 bytes");
+_Static_assert(__builtin_offsetof(struct kg_conn, own) == 0, "own: 8-aligned for atomics");
+_Static_assert(sizeof(struct kg_pend_key) == 48 && sizeof(struct kg_syn) == 16 &&
+		       sizeof(struct kg_stray) == 8,
+	       "keys and values of the flow tables");
+_Static_assert(KG_INFLIGHT >= 2 * 64 && (KG_INFLIGHT & (KG_INFLIGHT - 1)) == 0,
+	       "in-flight ring: a power of two, above the 64 pipelined requests tested");
+_Static_assert(KG_CONN_INFLIGHT == 2 && KG_HOLES == 64, "fixed loops over them");
 _Static_assert(KG_DCACHE == 16 && KG_DCACHE_NAME % 8 == 0, "dcache shape (kg_dc_slot takes 4 bits)");
 _Static_assert(sizeof(struct kg_event) % 8 == 0, "event alignment");
 _Static_assert(sizeof(struct kg_rec_ctx) == 64 && sizeof(struct kg_rec_dec) == 32,

@@ -307,6 +307,18 @@ rig_up() {
 	rig_log "up: $RIG_ID (broker-side interface $RIG_BROKER_IF in $RIG_NS_BROKER, env $RIG_ENV)"
 }
 
+# For a test's trap: its agent (KGATE_PID, on the rig's broker interface, pins under
+# KGATE_PIN_ROOT) stopped and what it pinned detached; when the test FAILED, the end of
+# the agent's log. Then rig_down.
+rig_kgate_stop() {
+	if [ -n "${RIG_ID:-}" ] && [ -n "${KGATE_PIN_ROOT:-}" ]; then
+		[ -n "${KGATE_PID:-}" ] && kill "$KGATE_PID" 2>/dev/null && wait "$KGATE_PID" 2>/dev/null
+		"$KGATE" detach --iface "$RIG_BROKER_IF" >/dev/null 2>&1
+	fi
+	[ -n "${FAILED:-}" ] && [ -n "${RIG_DIR:-}" ] && tail -20 "$RIG_DIR/kgate.err" >&2
+	return 0
+}
+
 # Removes every namespace, process and pin the rig (and tests run in it) created.
 # Safe to call twice and on a half-built rig.
 rig_down() {

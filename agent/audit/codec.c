@@ -315,7 +315,9 @@ int kg_audit_encode_at(char *buf, size_t len, const struct kg_event *ev,
 	else
 		JW_LIT(&w, "null");
 	JW_KEY(&w, "reason");
-	jw_name(&w, ev->kind == KG_EV_UNDECODABLE ? kd_reason_name(ev->reason) : NULL);
+	jw_name(&w, ev->kind == KG_EV_UNDECODABLE ? kd_reason_name(ev->reason)
+		    : ev->kind == KG_EV_LIMIT     ? kg_limit_name(ev->reason)
+						  : NULL);
 	JW_U64(&w, "bytes", ev->frame_size);
 	return jw_end(&w, buf);
 }

@@ -35,6 +35,19 @@
 #define RUN_GAP_CHECK_MS 500
 /* Kafka gets this long to deliver what is queued on exit; the rest stays spooled. */
 #define RUN_CLOSE_MS 5000
+/* Connections are swept this often (kg_flows walked in batches: ~1 s for a million). */
+#define RUN_SWEEP_MS 10000
+/*
+ * The flow timeout's default: twice Kafka's connections.max.idle.ms (10 min), so a broker
+ * closes an idle connection long before kgate forgets it. A connection idle longer is
+ * forgotten: its next data is mid-stream, on_undecodable applies (reset by default).
+ */
+#define RUN_FLOW_TIMEOUT_S 1200
+/*
+ * A connection the broker closed (FIN or RST) whose client has been quiet this long is
+ * forgotten (its last segments have long arrived).
+ */
+#define RUN_CLOSED_S 10
 
 struct run_args {
 	/* first, at offset 0, on purpose: a given flag there is one too (KG_OPT_GIVEN), and
@@ -45,6 +58,7 @@ struct run_args {
 	const char *policy, *quarantine, *brokers, *topic, *file, *spool_dir, *metrics_addr, *node;
 	int xdp_mode; /* index in xdp_modes */
 	bool tc_ingress, detach_on_exit;
+	unsigned long max_flows, flow_pool, flow_timeout;
 };
 
 static const char *const xdp_modes[] = {"native", "generic", NULL};
@@ -79,6 +93,16 @@ static const struct kg_opt run_opts[] = {
 		   "node name in records (default: the host name; at most 253 bytes)"),
 	KG_OPT_FLAG("detach-on-exit", struct run_args, detach_on_exit,
 		    "remove everything on SIGTERM/SIGINT"),
+	KG_OPT_UINT("max-flows", "N", struct run_args, max_flows, 1024, 16777216,
+		    "established connections held, for a fresh load\n"
+		    "(default 1048576: 208 bytes of kernel memory each,\n"
+		    "preallocated)"),
+	KG_OPT_UINT("flow-pool", "N", struct run_args, flow_pool, 64, 1048576,
+		    "large states for connections mid-request, for a\n"
+		    "fresh load (default 6144: 5,400 bytes each,\n"
+		    "preallocated)"),
+	KG_OPT_UINT("flow-timeout", "SECONDS", struct run_args, flow_timeout, 60, 86400 * 7,
+		    "forget connections idle this long (default 1200)"),
 	KG_OPT_END,
 };
 
@@ -158,6 +182,7 @@ struct run {
 	struct kg_metrics *metrics;
 	struct kg_names_cache *names;
 	struct kg_drain *drain;
+	__u32 flow_timeout;                      /* seconds (--flow-timeout) */
 };
 
 /* The rules between options that the table cannot say. 0 or the usage exit code. */
@@ -210,8 +235,9 @@ static int attach_all(struct run *r, const struct run_args *a)
 
 	for (int i = 0; i < a->nifaces; i++) {
 		struct kg_runtime *rt = &r->rt[i];
+		struct kg_sizes sz = {.max_flows = a->max_flows, .pool_slots = a->flow_pool};
 
-		if (kg_runtime_up(rt, a->ifaces[i], hook, err, sizeof(err))) {
+		if (kg_runtime_up(rt, a->ifaces[i], hook, &sz, err, sizeof(err))) {
 			kg_run_log("%s", err);
 			return -1;
 		}
@@ -291,10 +317,30 @@ static int open_sinks(struct run *r, const struct run_args *a)
 	return 0;
 }
 
+/*
+ * Ends the connections idle past the flow timeout, and those the broker closed whose
+ * client went quiet, on every interface (kgate_sweep checks each again in the kernel).
+ */
+static void sweep_flows(struct run *r)
+{
+	for (int i = 0; i < r->nrt; i++) {
+		struct kg_sweep_stats st;
+
+		if (kg_flows_sweep(&r->rt[i].maps, r->rt[i].sweep_prog, r->flow_timeout, RUN_CLOSED_S,
+				   &st))
+			kg_run_log("%s: sweeping connections: %s", r->rt[i].iface, strerror(errno));
+		else if (st.ended || st.errors)
+			kg_run_log("%s: %llu of %llu connections ended (idle past %u s or closed)%s",
+			      r->rt[i].iface, (unsigned long long)st.ended,
+			      (unsigned long long)st.seen, r->flow_timeout,
+			      st.errors ? "; kgate_sweep failed to run" : "");
+	}
+}
+
 static void main_loop(struct run *r)
 {
 	struct kg_drain_stats st;
-	__u64 last_gap = 0;
+	__u64 last_gap = 0, last_sweep = kg_now_ms();
 
 	while (!stop_sig) {
 		bool more;
@@ -318,6 +364,10 @@ static void main_loop(struct run *r)
 		if (now - last_gap >= RUN_GAP_CHECK_MS) {
 			kg_audit_check_gaps(r->audit);
 			last_gap = now;
+		}
+		if (now - last_sweep >= RUN_SWEEP_MS) {
+			sweep_flows(r);
+			last_sweep = now;
 		}
 		/* serves the sinks and the metrics, and sleeps for the rest of the period (not
 		 * when a ring buffer had more than one drain takes: back at once) */
@@ -384,6 +434,7 @@ static int cmd_run(int argc, char **argv)
 	if ((rc = kg_opt_parse(&kg_cmd_run, argc, argv, &a)) || (rc = check_args(&a)))
 		return rc;
 	r.policy.path = a.policy;
+	r.flow_timeout = a.flow_timeout ? a.flow_timeout : RUN_FLOW_TIMEOUT_S;
 	if (!a.node) {
 		if (gethostname(host, sizeof(host)))
 			snprintf(host, sizeof(host), "unknown");

@@ -133,6 +133,7 @@ static struct feature features[] = {
 	PROG("tc", "TC programs (sched_cls)", BPF_PROG_TYPE_SCHED_CLS),
 	MAP("ringbuf", "ring buffer maps", BPF_MAP_TYPE_RINGBUF),
 	MAP("lru_hash", "LRU hash maps", BPF_MAP_TYPE_LRU_HASH),
+	MAP("stack", "stack maps (the flow pool)", BPF_MAP_TYPE_STACK),
 	MAP("lpm_trie", "LPM trie maps", BPF_MAP_TYPE_LPM_TRIE),
 	MAP("percpu_array", "per-CPU array maps", BPF_MAP_TYPE_PERCPU_ARRAY),
 	MAP("devmap", "device maps (redirect)", BPF_MAP_TYPE_DEVMAP),

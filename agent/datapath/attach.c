@@ -384,6 +384,10 @@ static int adopt(struct kg_runtime *rt, bool fresh, char *err, size_t errlen)
 		goto pin_err;
 	pin_path(rt, KG_PIN_REDIRECT, path, sizeof(path));
 	rt->redirect = bpf_obj_get(path); /* optional: an older datapath had none */
+	pin_path(rt, KG_PIN_SWEEP_PROG, path, sizeof(path));
+	rt->sweep_prog = bpf_obj_get(path);
+	if (rt->sweep_prog < 0)
+		goto pin_err;
 	if ((e = kg_maps_open_pinned(&rt->maps, rt->pin_dir, err, errlen))) {
 		/* a map this agent needs is not pinned: the datapath is of another version */
 		if (e == -ENOENT && !fresh) {
@@ -467,7 +471,28 @@ pin_err:
 	return e;
 }
 
-static int fresh_load(struct kg_runtime *rt, enum kg_ingress_hook hook, char *err, size_t errlen)
+int kg_sizes_apply(struct bpf_object *obj, const struct kg_sizes *sz)
+{
+	const struct {
+		const char *map;
+		__u32 n;
+	} set[] = {{"kg_flows", sz ? sz->max_flows : 0},
+		   {"kg_pool", sz ? sz->pool_slots : 0},
+		   {"kg_pool_free", sz ? sz->pool_slots : 0}};
+
+	for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, set[i].map);
+
+		if (!m)
+			return -ENOENT;
+		if (set[i].n && bpf_map__set_max_entries(m, set[i].n))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int fresh_load(struct kg_runtime *rt, enum kg_ingress_hook hook, const struct kg_sizes *sz,
+		      char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, o);
 	struct attach_rec rec = {.generic = hook == KG_INGRESS_XDP_GENERIC,
@@ -489,7 +514,7 @@ static int fresh_load(struct kg_runtime *rt, enum kg_ingress_hook hook, char *er
 	o.pin_root_path = rt->pin_dir;
 	if (hook == KG_INGRESS_TC) {
 		is = kgate_tci_bpf__open_opts(&o);
-		if (!is || kgate_tci_bpf__load(is)) {
+		if (!is || kg_sizes_apply(is->obj, sz) || kgate_tci_bpf__load(is)) {
 			e = -errno;
 			snprintf(err, errlen, "%s: loading kgate_tci: %s", rt->iface, strerror(-e));
 			goto fail;
@@ -497,7 +522,7 @@ static int fresh_load(struct kg_runtime *rt, enum kg_ingress_hook hook, char *er
 		ingress = is->progs.kgate_tc_ingress;
 	} else {
 		xs = kgate_xdp_bpf__open_opts(&o);
-		if (!xs || kgate_xdp_bpf__load(xs)) {
+		if (!xs || kg_sizes_apply(xs->obj, sz) || kgate_xdp_bpf__load(xs)) {
 			e = -errno;
 			snprintf(err, errlen, "%s: loading kgate_xdp: %s", rt->iface, strerror(-e));
 			goto fail;
@@ -510,8 +535,13 @@ static int fresh_load(struct kg_runtime *rt, enum kg_ingress_hook hook, char *er
 			 strerror(-e));
 		goto fail;
 	}
+	/* every slot to the pool, before any packet needs one (an adoption keeps its own) */
+	if ((e = kg_pool_fill(bpf_map__fd(is ? is->maps.kg_pool_free : xs->maps.kg_pool_free)))) {
+		snprintf(err, errlen, "%s: filling the flow pool: %s", rt->iface, strerror(-e));
+		goto fail;
+	}
 	ts = kgate_tc_bpf__open_opts(&o);
-	if (!ts || kgate_tc_bpf__load(ts)) {
+	if (!ts || kg_sizes_apply(ts->obj, sz) || kgate_tc_bpf__load(ts)) {
 		e = -errno;
 		snprintf(err, errlen, "%s: loading kgate_tc: %s", rt->iface, strerror(-e));
 		goto fail;
@@ -521,6 +551,9 @@ static int fresh_load(struct kg_runtime *rt, enum kg_ingress_hook hook, char *er
 		goto pin_fail;
 	pin_path(rt, KG_PIN_TC_PROG, path, sizeof(path));
 	if ((e = bpf_program__pin(ts->progs.kgate_tc_egress, path)))
+		goto pin_fail;
+	pin_path(rt, KG_PIN_SWEEP_PROG, path, sizeof(path));
+	if ((e = bpf_program__pin(ts->progs.kgate_sweep, path)))
 		goto pin_fail;
 	rt->ingress_prog = dup(bpf_program__fd(ingress));
 	rt->ingress_prog_id = prog_id_of(rt->ingress_prog);
@@ -577,14 +610,14 @@ fail:
 	return e;
 }
 
-int kg_runtime_up(struct kg_runtime *rt, const char *iface, enum kg_ingress_hook hook, char *err,
-		  size_t errlen)
+int kg_runtime_up(struct kg_runtime *rt, const char *iface, enum kg_ingress_hook hook,
+		  const struct kg_sizes *sizes, char *err, size_t errlen)
 {
 	char path[512];
 	int e;
 
 	memset(rt, 0, sizeof(*rt));
-	rt->ingress_prog = rt->tc_prog = rt->ingress_link = rt->redirect = -1;
+	rt->ingress_prog = rt->tc_prog = rt->ingress_link = rt->redirect = rt->sweep_prog = -1;
 	kg_maps_none(&rt->maps);
 	if (!iface_name_ok(iface, err, errlen))
 		return -EINVAL;
@@ -600,7 +633,7 @@ int kg_runtime_up(struct kg_runtime *rt, const char *iface, enum kg_ingress_hook
 	rt->adopted = access(path, F_OK) == 0;
 	pin_path(rt, KG_PIN_TCI_PROG, path, sizeof(path));
 	rt->adopted = rt->adopted || access(path, F_OK) == 0;
-	if (!rt->adopted && (e = fresh_load(rt, hook, err, errlen)))
+	if (!rt->adopted && (e = fresh_load(rt, hook, sizes, err, errlen)))
 		return e;
 	/* a fresh attach is then opened by its pins, like an adoption, minus the checks */
 	e = adopt(rt, !rt->adopted, err, errlen);
@@ -611,7 +644,8 @@ int kg_runtime_up(struct kg_runtime *rt, const char *iface, enum kg_ingress_hook
 
 void kg_runtime_close(struct kg_runtime *rt)
 {
-	int *fds[] = {&rt->ingress_prog, &rt->tc_prog, &rt->ingress_link, &rt->redirect};
+	int *fds[] = {&rt->ingress_prog, &rt->tc_prog, &rt->ingress_link, &rt->redirect,
+		      &rt->sweep_prog};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)

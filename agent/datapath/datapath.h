@@ -36,6 +36,7 @@ int kg_bpffs_ensure(const char *dir, char *err, size_t errlen);
 #define KG_PIN_TCI_PROG "prog_tc_ingress" /* instead of prog_xdp and link_xdp */
 #define KG_PIN_XDP_LINK "link_xdp"
 #define KG_PIN_REDIRECT "kg_redirect" /* the devmap, pinned by name by libbpf */
+#define KG_PIN_SWEEP_PROG "prog_sweep"  /* kgate_sweep: the agent ends idle flows with it */
 
 /*
  * The TC egress filter's handle and priority are fixed, so that `kgate detach` finds
@@ -53,6 +54,20 @@ int kg_bpffs_ensure(const char *dir, char *err, size_t errlen);
  */
 enum kg_ingress_hook { KG_INGRESS_XDP_NATIVE, KG_INGRESS_XDP_GENERIC, KG_INGRESS_TC };
 
+/*
+ * Sizes chosen when the datapath is loaded (fixed for its life; an adopted one keeps its
+ * own): established connections (kg_flows) and large states (kg_pool). 0: the default
+ * (KG_MAX_FLOWS, KG_POOL_SLOTS in maps/kgate_maps.h).
+ */
+struct kg_sizes {
+	__u32 max_flows;
+	__u32 pool_slots;
+};
+
+/* Sets sizes on an opened, not yet loaded object's maps (every object of one datapath). */
+struct bpf_object;
+int kg_sizes_apply(struct bpf_object *obj, const struct kg_sizes *sz);
+
 /* One interface's datapath, as `kgate run` holds it: file descriptors of pinned objects. */
 struct kg_runtime {
 	char iface[IF_NAMESIZE];
@@ -62,7 +77,7 @@ struct kg_runtime {
 	bool tc_ingress; /* the ingress program is the TC build (no XDP link) */
 	/* fds, -1 = none. ingress_prog: the client->broker program, XDP or TC ingress;
 	 * ingress_link: its XDP link (the TC ingress build has none, it is a filter) */
-	int ingress_prog, tc_prog, ingress_link, redirect;
+	int ingress_prog, tc_prog, ingress_link, redirect, sweep_prog;
 	__u32 ingress_prog_id, tc_prog_id, ingress_link_id;
 	struct kg_maps maps;
 };
@@ -74,10 +89,11 @@ struct kg_runtime {
  * filter), TC egress under a clsact qdisc (created when absent, and then recorded so
  * that detach removes it), and every object is pinned; an adoption keeps the pinned hook. A pinned
  * link whose interface went away, or a TC filter someone removed, is re-attached from
- * the pinned programs. 0, or -errno with err set; on error nothing new is left pinned.
+ * the pinned programs. sizes (NULL: defaults) size a fresh load. 0, or -errno with err
+ * set; on error nothing new is left pinned.
  */
 int kg_runtime_up(struct kg_runtime *rt, const char *iface, enum kg_ingress_hook hook,
-		  char *err, size_t errlen);
+		  const struct kg_sizes *sizes, char *err, size_t errlen);
 /* Closes the descriptors only: what is pinned stays attached and enforcing. */
 void kg_runtime_close(struct kg_runtime *rt);
 
@@ -138,5 +154,32 @@ int kg_datapath_rule_hits(const struct kg_maps *maps, int n, int gen, __u32 rule
  * A kg_lost_fn for the audit pipeline's gap records.
  */
 int kg_datapath_lost(void *ctx, int i, __u64 out[2]);
+
+/* ---- connections (flows.c): kg_flows from user space ------------------------------------ */
+
+/* kg_conn.last_seen's clock now (coarse seconds of CLOCK_MONOTONIC). */
+__u32 kg_flow_now(void);
+
+/* Called per connection; non-zero stops the walk. */
+typedef int (*kg_flow_fn)(void *ctx, const struct kg_flow_key *key, const struct kg_conn *c);
+/*
+ * Every entry of kg_flows (fd), in batches: the number walked, or -errno. Entries added or
+ * removed during the walk may be seen or not.
+ */
+long long kg_flows_each(int flows_fd, kg_flow_fn fn, void *ctx);
+
+struct kg_sweep_stats {
+	__u64 seen;   /* entries walked */
+	__u64 ended;  /* connections ended by the sweep */
+	__u64 errors; /* runs of kgate_sweep that failed */
+	__u64 orphans; /* kg_pend and kg_flow_principals entries of ended connections removed */
+};
+/*
+ * Ends the connections idle longer than idle_s seconds, or closed by the broker and quiet
+ * longer than closed_s, through kgate_sweep (sweep_prog: each is checked again in the
+ * kernel). 0, or -errno when kg_flows could not be read.
+ */
+int kg_flows_sweep(const struct kg_maps *m, int sweep_prog, __u32 idle_s, __u32 closed_s,
+		   struct kg_sweep_stats *st);
 
 #endif

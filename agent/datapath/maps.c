@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sys/random.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "agent/datapath/maps.h"
 
@@ -85,6 +86,34 @@ int kg_nhkey_init(int fd)
 out:
 	free(key);
 	return e;
+}
+
+int kg_maps_from_object(struct kg_maps *m, const struct bpf_object *obj)
+{
+	int *fds = (int *)m;
+
+	kg_maps_none(m);
+	for (int i = 0; i < KG_NMAPS; i++) {
+		fds[i] = bpf_object__find_map_fd_by_name(obj, kg_map_names[i]);
+		if (fds[i] < 0) {
+			kg_maps_none(m);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+int kg_pool_fill(int fd)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	for (__u32 i = 0; i < info.max_entries; i++)
+		if (bpf_map_update_elem(fd, NULL, &i, BPF_ANY))
+			return -errno;
+	return 0;
 }
 
 int kg_policy_active(const struct kg_maps *m)

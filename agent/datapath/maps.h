@@ -41,4 +41,17 @@ int kg_active_config(const struct kg_maps *m, int *gen, struct kg_config *cfg);
  */
 int kg_nhkey_init(int nhkey_fd);
 
+struct bpf_object;
+/*
+ * Every map of KG_PINNED_MAPS from a loaded object (a skeleton's obj): the object keeps
+ * owning the descriptors (do not kg_maps_close them). 0, or -ENOENT naming none.
+ */
+int kg_maps_from_object(struct kg_maps *m, const struct bpf_object *obj);
+
+/*
+ * Gives the pool every slot (kg_pool_free: each index of kg_pool once). Only right for a
+ * datapath just loaded, before it sees a packet: an adopted one keeps its own. 0 or -errno.
+ */
+int kg_pool_fill(int pool_free_fd);
+
 #endif

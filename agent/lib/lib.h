@@ -138,12 +138,14 @@ extern const char *const kd_reason_names[KD_REASON__COUNT];
 extern const char *const kg_psrc_names[KG_PSRC__COUNT];
 /* The plain counters, KG_C_VERDICT_BASE of them (verdicts and reasons follow them). */
 extern const char *const kg_counter_names[KG_C_VERDICT_BASE];
+extern const char *const kg_limit_names[KG_LIMIT__COUNT];
 
 /* Each: the name, or "unknown" past the table. */
 const char *kg_action_name(unsigned int action);
 const char *kg_op_name(unsigned int op);
 const char *kd_reason_name(unsigned int reason);
 const char *kg_psrc_name(unsigned int src);
+const char *kg_limit_name(unsigned int limit); /* enum kg_limit: a KG_EV_LIMIT's reason */
 const char *kg_counter_name(unsigned int counter); /* below KG_C_VERDICT_BASE */
 const char *kg_mode_name(unsigned int mode); /* KG_MODE_*: enforce, monitor */
 /* The kinds of decision events (KG_EV_*): "topic", "request"... as audit records say. */

@@ -16,6 +16,7 @@ const char *const kg_op_names[KG_OP__COUNT] = {KG_OPS(KG_NAME_ENTRY)};
 const char *const kd_reason_names[KD_REASON__COUNT] = {KD_REASONS(KG_NAME_ENTRY)};
 const char *const kg_psrc_names[KG_PSRC__COUNT] = {KG_PSRCS(KG_NAME_ENTRY)};
 const char *const kg_counter_names[KG_C_VERDICT_BASE] = {KG_COUNTERS(KG_NAME_ENTRY)};
+const char *const kg_limit_names[KG_LIMIT__COUNT] = {KG_LIMITS(KG_NAME_ENTRY)};
 
 #define NAME_OF(table, i) ((i) < sizeof(table) / sizeof(table[0]) && table[i] ? table[i] : "unknown")
 
@@ -37,6 +38,11 @@ const char *kd_reason_name(unsigned int reason)
 const char *kg_psrc_name(unsigned int src)
 {
 	return NAME_OF(kg_psrc_names, src);
+}
+
+const char *kg_limit_name(unsigned int limit)
+{
+	return NAME_OF(kg_limit_names, limit);
 }
 
 const char *kg_counter_name(unsigned int counter)
@@ -65,6 +71,7 @@ const char *kg_event_kind_name(unsigned int kind)
 		[KG_EV_UNDECODABLE] = "undecodable",
 		[KG_EV_CONNECTION] = "connection",
 		[KG_EV_SESSION] = "session",
+		[KG_EV_LIMIT] = "limit",
 	};
 	return NAME_OF(names, kind);
 }

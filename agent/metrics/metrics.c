@@ -320,7 +320,7 @@ static void render_audit(struct kg_audit *a, struct kg_buf *b)
 	for (__u32 i = 1; i < KD_REASON__COUNT; i++)
 		sample(b, "kgate_undecodable_total", "reason", kd_reason_name(i), st.undecodable[i]);
 	help(b, "kgate_audit_records_by_kind_total", "counter", "Decision records by kind.");
-	for (__u32 k = KG_EV_TOPIC; k <= KG_EV_SESSION; k++)
+	for (__u32 k = KG_EV_TOPIC; k <= KG_EV_LIMIT; k++)
 		sample(b, "kgate_audit_records_by_kind_total", "kind", kg_event_kind_name(k),
 		       st.by_kind[k]);
 	help(b, "kgate_audit_lost_reported_total", "counter",

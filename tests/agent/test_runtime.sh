@@ -180,6 +180,10 @@ check "policy diff of the active file: no differences" bash -c "nsenter --net=/r
 check "policy diff: a topics: none rule shows as such (never as no topics)" bash -c "nsenter --net=/run/netns/$NSB $KGATE policy diff --iface $IFB $TMP/v1n.yaml | grep -q '^+ rule plumbing (at 2): topics=<none> -> allow'"
 
 # ---- apply v2: atomic swap, revocation of an established connection ----------------------
+jcheck "before the apply: the producer on one connection, deciding" "f=[x for x in d['flows'] if x['client'].startswith('$CIP:') and 'reset' not in x['state'] and x['topic_decisions']>5]; assert f, d" kg flows --iface "$IFB" -o json
+kg stats --iface "$IFB" -o json >"$TMP/stats0.json"
+R0=$(json 'print(d["verdicts"].get("reset", 0))' <"$TMP/stats0.json")
+C0=$(json 'print(d["counters"]["client_resets"])' <"$TMP/stats0.json")
 T_APPLY=$(date +%s.%N)
 kg policy apply --iface "$IFB" "$TMP/v2.yaml" >"$TMP/apply.txt" 2>&1
 rc=$?
@@ -194,7 +198,9 @@ errs=[r for r in rows if r[1]=='err' and float(r[0]) > t0]
 assert oks and errs, (len(oks), len(errs))
 assert max(oks) < t0 + 1.0, max(oks) - t0
 assert all(r[2]=='TOPIC_AUTHORIZATION_FAILED' for r in errs), errs[:3]"
-jcheck "revocation: the producer stayed on its one connection (no reset)" "f=[x for x in d['flows'] if x['client'].startswith('$CIP:') and 'reset' not in x['state'] and x['topic_decisions']>5]; assert f, d" kg flows --iface "$IFB" -o json
+# (the producer dies of its first synchronous authorization error, and its connection
+# then ends: it must not have been reset before, nor any other)
+jcheck "revocation: the producer's connection was not reset" "assert d['verdicts'].get('reset', 0) == $R0 and d['counters']['client_resets'] == $C0, d" kg stats --iface "$IFB" -o json
 check "kcat after apply: ok.a now rejected" rejected ok.a
 jcheck "policy show after apply: v2, generation 0" 'assert (d["version"], d["version_id"], d["generation"])==("v2",2,0), d' kg policy show --iface "$IFB" -o json
 jcheck "policy apply -o json parses" 'assert d["old"]["version"]=="v2" and d["new"]["version_id"]==3 and d["swap_us"]>=0' kg policy apply --iface "$IFB" -o json $TMP/v2.yaml

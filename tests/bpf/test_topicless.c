@@ -110,7 +110,8 @@ static int tl_up(void)
 	tl.tc = kgate_tc_bpf__open_opts(&o);
 	if (!tl.tc || kgate_tc_bpf__load(tl.tc))
 		goto fail;
-	if (kg_maps_open_pinned(&tl.m, tl.pin, err, sizeof(err)) || kg_nhkey_init(tl.m.nhkey))
+	if (kg_maps_open_pinned(&tl.m, tl.pin, err, sizeof(err)) || kg_nhkey_init(tl.m.nhkey) ||
+	    kg_pool_fill(tl.m.pool_free))
 		goto fail;
 	tl.rb = ring_buffer__new(tl.m.events, tl_record, NULL, NULL);
 	tl.port = 41000;
@@ -259,7 +260,10 @@ static int tl_run(int prog, const uint8_t *pkt, size_t len)
 	return (int)o.retval;
 }
 
-/* SYN through XDP (its verdict returned), the broker's SYN-ACK through TC egress. */
+/*
+ * SYN through XDP (its verdict returned), the broker's SYN-ACK through TC egress; the
+ * first data acknowledges it, which completes the handshake.
+ */
 static int tl_open(struct tl_conn *c, const char *saddr)
 {
 	uint8_t pkt[TL_CAP];
@@ -279,6 +283,7 @@ static int tl_open(struct tl_conn *c, const char *saddr)
 			       pkt_build(pkt, &ack, NULL, 0)),
 			TC_ACT_OK);
 	c->next = 501;
+	c->s.ack = 9001;
 	return v;
 }
 

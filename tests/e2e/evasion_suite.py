@@ -22,7 +22,13 @@ Cases 1-9 are the classic stream-reassembly evasions (splits, reordering, overla
 checksums, pipelining, fragments...); 10-12 go after the datapath's own TCP bookkeeping:
 control segments the broker ignores (a bad-checksum RST, an in-window SYN that only draws
 a challenge ACK) and urgent data, the broker's TCP and a stream reader disagreeing on
-where frames start. EVASION_DEBUG=1 prints every broker->client segment.
+where frames start. 13 sends segments ahead of the next expected byte at and around the
+edges of a skip region (the rest of a long client id, skipped by length): one that starts
+inside it is decoded from there (the bytes before it are never read); one past it must
+not pass, or the broker's TCP would take bytes kgate reads from an early copy kgate never
+decoded. 14 sends a probe segment (far past a gap that holds bytes to read: passed
+undecided, checked when the stream reaches it): holding a request, the stream reaching it
+must end the connection. EVASION_DEBUG=1 prints every broker->client segment.
 """
 import json
 import os
@@ -760,6 +766,121 @@ def c12_urgent(ctx):
         during, obs), v
 
 
+# Frame 1: Metadata open.events with a 1,200-byte client id, of which kgate keeps 64 and
+# skips the rest by length; frame 2: Metadata open.secret.
+LONG_CID = "L" * 1200
+F1 = metadata(1, [ALLOWED], LONG_CID)
+F2 = metadata(2, [DENIED], CID)
+SKIP_END = 4 + 8 + 2 + len(LONG_CID)  # the first byte read after the client id
+STREAM13 = F1 + F2
+OK13 = {1: {ALLOWED: 0}, 2: {DENIED: TOPIC_AUTHORIZATION_FAILED}}
+# what the broker must hold: the stream with open.secret poisoned (its last byte '!')
+EXPECT13 = F1 + F2.replace(DENIED.encode(), poisoned(DENIED).encode())
+
+
+def c13_ahead(lo, hi, forge, fill_to=None, early=False):
+    """The header and the client id's first 200 bytes in order; then [lo, hi) ahead, its
+    bytes from forged (when forge: open.secret frames inside the skip, and the bytes
+    kgate reads at SKIP_END and after changed); then, when fill_to, the in-order bytes up
+    to exactly fill_to (so that the broker takes any byte from fill_to on from the early
+    copy); then the sender's TCP. What the decoder reads must be, at the broker, as sent
+    in order -- or, when early (the early copy starts inside the skip, so kgate decodes
+    it: a hole before it), the early copy's bytes where it lay and the in-order bytes
+    elsewhere, never a mix kgate did not read. open.secret never reaches the broker
+    intact; the client gets open.events and (29) open.secret, or (early) a reset when
+    the forged bytes kgate read are not Kafka."""
+    def run(ctx):
+        forged = bytearray(STREAM13)
+        if forge:
+            fake = metadata(9, [DENIED], CID)
+            for o in range(300, SKIP_END - len(fake), 2 * len(fake)):
+                forged[o:o + len(fake)] = fake
+            for o in range(SKIP_END, min(len(forged), SKIP_END + 8)):
+                forged[o] ^= 0x5a
+        s = ctx.session()
+        ctx.net.send([s.seg(0, STREAM13[:200])])
+        s.wait_acked(200)
+        ctx.net.send([s.seg(lo, bytes(forged[lo:hi]))])
+        time.sleep(0.1)
+        if fill_to:
+            ctx.net.send([s.seg(200, STREAM13[200:fill_to])])
+            time.sleep(0.1)
+        s.finish(STREAM13, [1, 2])
+
+        def extra(data):
+            # what the decoder reads must be as sent in order (or, when early, the early
+            # copy's where it lay); the skipped client id's bytes may be the early copy's
+            # (neither side reads them)
+            kept = 4 + 8 + 2 + 64
+            same = data[:kept] == EXPECT13[:kept] and all(
+                data[i] == EXPECT13[i] or (early and lo <= i < hi and data[i] == forged[i])
+                for i in range(SKIP_END, len(data)))
+            full = len(data) == len(STREAM13)
+            return (["the broker holds read bytes the sender never sent in order"]
+                    if not same else []), \
+                ([] if full or early else ["broker %dB of %d" % (len(data), len(STREAM13))])
+        if not early:
+            return judge(ctx, s, {ALLOWED: {"intact"}, DENIED: {"poisoned"}}, [DENIED],
+                         errs_are(OK13), "c1{%s:0} c2{%s:29}" % (ALLOWED, DENIED),
+                         aud(DENIED, "reject"), "reject", extra=extra,
+                         extra_desc="the bytes read as sent in order")
+
+        def client(resp, rst):
+            # what was answered is as it should be; all of it, or a reset
+            return all(resp.get(c) == OK13[c] for c in resp) and \
+                (rst or all(c in resp for c in OK13))
+        return judge(ctx, s, {ALLOWED: {"intact", "absent"}, DENIED: {"poisoned", "absent"}},
+                     [DENIED], client,
+                     "c1{%s:0} c2{%s:29}, or a reset" % (ALLOWED, DENIED),
+                     lambda r: aud(DENIED, "reject")(r) or aud_undecodable(r),
+                     "reject or undecodable", extra=extra,
+                     extra_desc="the bytes read as sent in order or as kgate read them early")
+    return run
+
+
+# Probe segments (bpf/retx.h): a segment ahead of a gap that holds bytes kgate must read,
+# at least KG_PROBE_AFTER (8,192) bytes past where it reads again, passes undecided, and
+# is checked when the stream reaches it.
+PROBE_AFTER = 8192
+LONG14 = "P" * 20000
+F14 = metadata(1, [ALLOWED], LONG14)       # a client id of 20,000 bytes, skipped by length
+F14B = metadata(1, [ALLOWED], "Q" * 9000)  # one of 9,000: a probe past it holds frame 2
+
+
+def c14_probe(hold_request, fill_to_probe):
+    """The first 10 bytes in order (kgate reads the header next); then, far past them,
+    one segment ahead: when hold_request, frame 2 whole (open.secret), which kgate would
+    read; else 1,000 bytes inside the client id (skipped by length). When fill_to_probe,
+    the bytes up to exactly the probe come next, in order (the broker would read the
+    probe's own copy next): a probe holding a request must end the connection there
+    (undecodable, reset) before the broker reads it; one inside the client id is found
+    skipped, and frame 2 is decided as ever. Then the sender's TCP, in 1,000-byte
+    segments from what the broker acknowledged (which, not cut at the probe, covers it:
+    the broker keeps that copy, the one kgate decodes)."""
+    def run(ctx):
+        s = ctx.session()
+        stream = (F14B if hold_request else F14) + F2
+        lo = len(F14B) if hold_request else 9000
+        hi = len(stream) if hold_request else 10000
+        assert lo - 10 >= PROBE_AFTER
+        ctx.net.send([s.seg(0, stream[:10])])
+        s.wait_acked(10)
+        ctx.net.send([s.seg(lo, stream[lo:hi])])
+        time.sleep(0.1)
+        if fill_to_probe:
+            ctx.net.send([s.seg(o, stream[o:min(o + 1000, lo)]) for o in range(10, lo, 1000)])
+            time.sleep(0.2)
+        s.finish(stream, [1, 2])
+        if hold_request and fill_to_probe:
+            return judge(ctx, s, {ALLOWED: {"absent", "intact"}, DENIED: {"absent"}},
+                         [DENIED], reset_like, "RST", aud_undecodable,
+                         "undecodable (probe_read) reset")
+        return judge(ctx, s, {ALLOWED: {"intact"}, DENIED: {"poisoned"}}, [DENIED],
+                     errs_are(OK13), "c1{%s:0} c2{%s:29}" % (ALLOWED, DENIED),
+                     aud(DENIED, "reject"), "reject")
+    return run
+
+
 CASES = [
     ("1 header 1B/segment", "request header one byte per segment",
      c1_header_bytes),
@@ -811,6 +932,24 @@ CASES = [
      c11_retx_slots),
     ("12 urgent byte", "URG byte inside the name (broker strips it), then whole",
      c12_urgent),
+    ("13a ahead inside", "ahead inside a skipped client id, forged frames in it",
+     c13_ahead(600, 1100, True)),
+    ("13b ahead to the end", "ahead ending exactly where the skip ends",
+     c13_ahead(SKIP_END - 300, SKIP_END, True, SKIP_END - 300)),
+    ("13c ahead one past", "ahead one byte past the skip, changed; in order up to it",
+     c13_ahead(SKIP_END - 300, SKIP_END + 1, True, SKIP_END, early=True)),
+    ("13d ahead at the end", "ahead from the skip's end (bytes read), changed",
+     c13_ahead(SKIP_END, SKIP_END + 8, True, SKIP_END, early=True)),
+    ("13f ahead past the end", "ahead from one byte past the skip's end, changed",
+     c13_ahead(SKIP_END + 1, SKIP_END + 8, True, SKIP_END)),
+    ("13e ahead over frame 2", "ahead across the next frame's size, changed",
+     c13_ahead(len(F1) - 2, len(F1) + 2, True, len(F1) - 2)),
+    ("14a probe holds a request", "far ahead of the header: frame 2 (open.secret) alone; "
+     "then in order up to it", c14_probe(True, True)),
+    ("14b probe covered", "as 14a, then TCP's segments, one covering the probe",
+     c14_probe(True, False)),
+    ("14c probe in the skip", "far ahead of the header: 1,000 bytes of a skipped client id; "
+     "then in order up to it", c14_probe(False, True)),
 ]
 
 

@@ -19,17 +19,8 @@ KGATE=$(realpath "${KGATE:-${BUILD:-build}/kgate}")
 "$KGATE" run --help >/dev/null 2>&1 || { echo "test_e2e: $KGATE has no 'run'" >&2; exit 1; }
 source scripts/rig.sh
 
-cleanup() {
-	set +e
-	if [ -n "${RIG_ID:-}" ] && [ -n "${KGATE_PIN_ROOT:-}" ]; then
-		# stop the agent first (rig_down would too), then remove what it pinned
-		[ -n "${KGATE_PID:-}" ] && kill "$KGATE_PID" 2>/dev/null && wait "$KGATE_PID" 2>/dev/null
-		"$KGATE" detach --iface "$RIG_BROKER_IF" >/dev/null 2>&1
-	fi
-	[ -n "${FAILED:-}" ] && [ -n "${RIG_DIR:-}" ] && tail -20 "$RIG_DIR/kgate.err" >&2
-	rig_down
-}
-trap cleanup EXIT
+# stop the agent first (rig_down would too), then remove what it pinned
+trap 'set +e; rig_kgate_stop; rig_down' EXIT
 
 rig_up || exit 1
 export KGATE_PIN_ROOT=/sys/fs/bpf/$RIG_ID KGATE_STATE_DIR=$RIG_DIR/state KGATE_RUN_DIR=$RIG_DIR/run

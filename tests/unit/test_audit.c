@@ -181,6 +181,15 @@ static void test_codec_alternatives(void)
 	ev.kind = KG_EV_SESSION;
 	n = kg_audit_encode_at(b, sizeof(b), &ev, &full_names, 1, "n", WALL);
 	CU_ASSERT(kg_rec_str(b, n, "kind", s, sizeof(s)) && !strcmp(s, "session"));
+	/* a limit record names the limit in reason */
+	ev.kind = KG_EV_LIMIT;
+	ev.reason = KG_LIMIT_POOL;
+	n = kg_audit_encode_at(b, sizeof(b), &ev, &full_names, 1, "n", WALL);
+	CU_ASSERT(kg_rec_str(b, n, "kind", s, sizeof(s)) && !strcmp(s, "limit"));
+	CU_ASSERT(kg_rec_str(b, n, "reason", s, sizeof(s)) && !strcmp(s, "pool_exhausted"));
+	ev.reason = KG_LIMIT_FLOWS;
+	n = kg_audit_encode_at(b, sizeof(b), &ev, &full_names, 1, "n", WALL);
+	CU_ASSERT(kg_rec_str(b, n, "reason", s, sizeof(s)) && !strcmp(s, "flow_table_full"));
 
 	/* IPv6 and a negative correlation id */
 	full_event(&ev);

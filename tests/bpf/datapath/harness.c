@@ -3,6 +3,7 @@
  * The datapath tests' harness (see harness.h): loading, policies, packets through
  * BPF_PROG_RUN on the suite's ingress hook and on TC egress, events read back.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -16,6 +17,12 @@
 #include "harness.h"
 
 struct dp_state dp;
+
+/*
+ * The tables sized down (the load-time knob `kgate run` has), so that the cases can fill
+ * them: the pool and the connections table (DP_SLOTS, DP_FLOWS in harness.h).
+ */
+static const struct kg_sizes dp_sizes = { .max_flows = DP_FLOWS, .pool_slots = DP_SLOTS };
 
 
 static void on_event(void *ctx, const struct kg_event *e)
@@ -48,35 +55,25 @@ int dp_setup(void)
 		return -1;
 	o.pin_root_path = dp.pin;
 	dp.skel = kgate_xdp_bpf__open_opts(&o);
-	if (!dp.skel || kgate_xdp_bpf__load(dp.skel)) {
+	if (!dp.skel || kg_sizes_apply(dp.skel->obj, &dp_sizes) || kgate_xdp_bpf__load(dp.skel)) {
 		fprintf(stderr, "kgate_xdp: load failed: %s\n", strerror(errno));
 		dp_teardown();
 		return -1;
 	}
-#define FD(x) bpf_map__fd(dp.skel->maps.x)
-	dp.m = (struct kg_maps){
-		.active = FD(kg_active),       .ports = FD(kg_ports),
-		.config = FD(kg_config),       .rules = FD(kg_rules),
-		.classes = FD(kg_classes),     .topics = FD(kg_topics),
-		.regions4 = FD(kg_regions4),   .regions6 = FD(kg_regions6),
-		.identities4 = FD(kg_identities4), .identities6 = FD(kg_identities6),
-		.names = FD(kg_names),         .topic_ids = FD(kg_topic_ids),
-		.flows = FD(kg_flows),         .counters = FD(kg_counters),
-		.rule_hits = FD(kg_rule_hits), .events = FD(kg_event_recs), .nhkey = FD(kg_nhkey),
-	};
-	if (kg_nhkey_init(dp.m.nhkey)) {
-		fprintf(stderr, "kg_nhkey: not written: %s\n", strerror(errno));
+	if (kg_maps_from_object(&dp.m, dp.skel->obj) || kg_nhkey_init(dp.m.nhkey) ||
+	    kg_pool_fill(dp.m.pool_free)) {
+		fprintf(stderr, "kg_nhkey, kg_pool_free: not written: %s\n", strerror(errno));
 		dp_teardown();
 		return -1;
 	}
 	dp.tc = kgate_tc_bpf__open_opts(&o);
-	if (!dp.tc || kgate_tc_bpf__load(dp.tc)) {
+	if (!dp.tc || kg_sizes_apply(dp.tc->obj, &dp_sizes) || kgate_tc_bpf__load(dp.tc)) {
 		fprintf(stderr, "kgate_tc: load failed: %s\n", strerror(errno));
 		dp_teardown(); /* CUnit runs no teardown after a failed setup: leave nothing */
 		return -1;
 	}
 	dp.tci = kgate_tci_bpf__open_opts(&o);
-	if (!dp.tci || kgate_tci_bpf__load(dp.tci)) {
+	if (!dp.tci || kg_sizes_apply(dp.tci->obj, &dp_sizes) || kgate_tci_bpf__load(dp.tci)) {
 		fprintf(stderr, "kgate_tc_ingress: load failed: %s\n", strerror(errno));
 		dp_teardown();
 		return -1;
@@ -107,12 +104,18 @@ int dp_teardown(void)
 	kgate_tci_bpf__destroy(dp.tci);
 	kgate_tc_bpf__destroy(dp.tc);
 	kgate_xdp_bpf__destroy(dp.skel);
-	for (int i = 0; i < KG_NMAPS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dp.pin, kg_map_names[i]);
-		unlink(path);
+	{
+		DIR *d = opendir(dp.pin);
+		struct dirent *de;
+
+		while (d && (de = readdir(d)))
+			if (de->d_name[0] != '.') {
+				snprintf(path, sizeof(path), "%s/%s", dp.pin, de->d_name);
+				unlink(path);
+			}
+		if (d)
+			closedir(d);
 	}
-	snprintf(path, sizeof(path), "%s/kg_redirect", dp.pin);
-	unlink(path);
 	rmdir(dp.pin);
 	return 0;
 }
@@ -189,19 +192,40 @@ __u64 counter(__u32 idx)
 
 /* ---- connections ----------------------------------------------------------- */
 
-/* The broker's SYN-ACK (acknowledging ack) for c, through TC egress. */
-void syn_ack(const struct conn *c, uint32_t ack)
+/* The broker's initial sequence number in the harness's handshakes. */
+#define BROKER_ISN 4000
+
+/*
+ * The broker's SYN-ACK (acknowledging ack) for c, through TC egress; c's segments
+ * acknowledge it from now on.
+ */
+void syn_ack(struct conn *c, uint32_t ack)
 {
 	uint8_t pkt[PKT_CAP], out[PKT_CAP];
 	struct pkt_spec br = { .family = c->s.family, .vlan = c->s.vlan, .saddr = c->s.daddr,
 			       .daddr = c->s.saddr, .sport = c->s.dport, .dport = c->s.sport,
-			       .seq = 4000, .flags = PKT_SYN | PKT_ACK, .ack = ack };
+			       .seq = c->bisn ? c->bisn : BROKER_ISN, .flags = PKT_SYN | PKT_ACK,
+			       .ack = ack };
 	size_t outlen;
 
 	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, &br, NULL, 0), out, &outlen), TC_ACT_OK);
+	c->s.ack = br.seq + 1;
 }
 
-/* A SYN at isn on c's addresses (passed), the broker's SYN-ACK; data follows at isn + 1. */
+/* The client's ACK of the broker's SYN-ACK, which completes the handshake (passed). */
+void hs_ack(struct conn *c)
+{
+	uint8_t pkt[PKT_CAP];
+
+	c->s.seq = c->next;
+	c->s.flags = PKT_ACK;
+	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c->s, NULL, 0), c->out, &c->outlen), XDP_PASS);
+}
+
+/*
+ * A SYN at isn on c's addresses (passed), the broker's SYN-ACK, the client's ACK; data
+ * follows at isn + 1.
+ */
 void conn_syn(struct conn *c, uint32_t isn)
 {
 	uint8_t pkt[PKT_CAP];
@@ -211,37 +235,86 @@ void conn_syn(struct conn *c, uint32_t isn)
 	CU_ASSERT_EQUAL(dp_run(pkt, pkt_build(pkt, &c->s, NULL, 0), c->out, &c->outlen), XDP_PASS);
 	c->next = isn + 1;
 	syn_ack(c, isn + 1);
+	hs_ack(c);
+}
+
+void conn_key(const struct conn *c, struct kg_flow_key *k)
+{
+	int af = c->s.family == 6 ? AF_INET6 : AF_INET;
+
+	memset(k, 0, sizeof(*k));
+	k->family = c->s.family;
+	inet_pton(af, c->s.saddr, k->saddr);
+	inet_pton(af, c->s.daddr, k->daddr);
+	k->sport = htons(c->s.sport);
+	k->dport = htons(c->s.dport);
 }
 
 /*
- * Forgets any flow the datapath holds for c's addresses and ports. The long cases open
- * more connections than there are ports, and the flow table's eviction is approximate
- * (an LRU per CPU): a reused port must not meet its earlier connection's flow, as a
- * real client's reused port follows a connection long closed.
+ * Ends what the datapath holds for k's 5-tuple as a client would: a valid RST at the
+ * connection's next sequence number (its pool slot goes back), and forgets a handshake or
+ * a stray there.
  */
-static void conn_forget(const struct conn *c)
+static void tuple_end(const struct kg_flow_key *k, int family, const char *saddr,
+		      const char *daddr, int vlan)
 {
-	struct kg_flow_key k = { .family = c->s.family };
-	int af = c->s.family == 6 ? AF_INET6 : AF_INET;
+	struct pkt_spec s = { .family = family, .vlan = vlan, .saddr = saddr, .daddr = daddr,
+			      .sport = ntohs(k->sport), .dport = ntohs(k->dport),
+			      .flags = PKT_RST | PKT_ACK };
+	uint8_t pkt[PKT_CAP], out[PKT_CAP];
+	struct kg_conn cn;
+	size_t outlen;
 
-	inet_pton(af, c->s.saddr, k.saddr);
-	inet_pton(af, c->s.daddr, k.daddr);
-	k.sport = htons(c->s.sport);
-	k.dport = htons(c->s.dport);
-	bpf_map_delete_elem(dp.m.flows, &k);
+	if (!bpf_map_lookup_elem(dp.m.flows, k, &cn)) {
+		s.seq = cn.next_seq;
+		dp_run(pkt, pkt_build(pkt, &s, NULL, 0), out, &outlen);
+	}
+	bpf_map_delete_elem(dp.m.syns, k);
+	bpf_map_delete_elem(bpf_map__fd(dp.skel->maps.kg_flow_strays), k);
 }
 
-void conn_open(struct conn *c, int family, const char *saddr, int vlan)
+/*
+ * Connections the cases opened, the oldest ended when a new one is opened past
+ * DP_OPEN_MAX: the long cases open hundreds of thousands, and each one still in the
+ * middle of a request (the tests send no broker ACKs) would keep its pool slot.
+ */
+#define DP_OPEN_MAX 256
+static struct {
+	struct kg_flow_key k;
+	char saddr[64], daddr[64];
+	int family, vlan;
+} dp_open[DP_OPEN_MAX];
+static unsigned dp_nopen;
+
+/* conn_open, the broker's initial sequence number bisn. */
+static void conn_open_at(struct conn *c, int family, const char *saddr, int vlan, uint32_t bisn)
 {
+	unsigned slot = dp_nopen++ % DP_OPEN_MAX;
+
 	memset(c, 0, sizeof(*c));
+	c->bisn = bisn;
 	c->s.family = family;
 	c->s.vlan = vlan;
 	c->s.saddr = saddr;
 	c->s.daddr = family == 6 ? BROKER6 : BROKER4;
 	c->s.sport = dp.next_port++;
 	c->s.dport = PORT;
-	conn_forget(c);
+	if (dp_nopen > DP_OPEN_MAX)
+		tuple_end(&dp_open[slot].k, dp_open[slot].family, dp_open[slot].saddr,
+			  dp_open[slot].daddr, dp_open[slot].vlan);
+	conn_key(c, &dp_open[slot].k);
+	snprintf(dp_open[slot].saddr, sizeof(dp_open[slot].saddr), "%s", saddr);
+	snprintf(dp_open[slot].daddr, sizeof(dp_open[slot].daddr), "%s", c->s.daddr);
+	dp_open[slot].family = family;
+	dp_open[slot].vlan = vlan;
+	/* a reused port must not meet an earlier connection's state */
+	tuple_end(&dp_open[slot].k, family, saddr, c->s.daddr, vlan);
 	conn_syn(c, 1000);
+}
+
+void conn_open(struct conn *c, int family, const char *saddr, int vlan)
+{
+	conn_open_at(c, family, saddr, vlan, BROKER_ISN);
 }
 
 /* Sends bytes at seq (c->next when seq is 0); returns the XDP action. */
@@ -326,6 +399,31 @@ size_t name_end(const uint8_t *buf, size_t len, const char *name)
 
 /* ---- responses ------------------------------------------------------------- */
 
+/* ProduceResponse v7: per topic one partition 0 with the given error. */
+size_t produce_response(int32_t corr, const char *const *names, const int *errs, int n,
+			uint8_t *out)
+{
+	struct wbuf w = { out, 4 };
+
+	w32(&w, corr);
+	w32(&w, n);
+	for (int i = 0; i < n; i++) {
+		w16(&w, strlen(names[i]));
+		memcpy(w.p + w.n, names[i], strlen(names[i]));
+		w.n += strlen(names[i]);
+		w32(&w, 1);
+		w32(&w, 0);        /* index */
+		w16(&w, errs[i]);  /* error_code */
+		w32(&w, -1), w32(&w, -1); /* base_offset */
+		w32(&w, -1), w32(&w, -1); /* log_append_time_ms */
+		w32(&w, 0), w32(&w, 0);   /* log_start_offset */
+	}
+	w32(&w, 0); /* throttle_time_ms */
+	wframe_end(&w);
+	return w.n;
+}
+
+
 void w16(struct wbuf *w, int v)
 {
 	w->p[w->n++] = v >> 8;
@@ -404,15 +502,10 @@ size_t wreq_end(struct wbuf *w)
  */
 void broker_open(struct conn *c, const char *saddr, struct pkt_spec *br, uint32_t isn)
 {
-	uint8_t pkt[PKT_CAP], out[PKT_CAP];
-	size_t outlen;
-
-	conn_open(c, 4, saddr, 0);
+	conn_open_at(c, 4, saddr, 0, isn);
 	*br = (struct pkt_spec){ .family = 4, .saddr = BROKER4, .daddr = saddr, .sport = PORT,
-				 .dport = c->s.sport, .seq = isn, .flags = PKT_SYN | PKT_ACK };
-	CU_ASSERT_EQUAL(tc_run(pkt, pkt_build(pkt, br, NULL, 0), out, &outlen), TC_ACT_OK);
-	br->seq = isn + 1;
-	br->flags = PKT_ACK | PKT_PSH;
+				 .dport = c->s.sport, .seq = isn + 1, .ack = c->next,
+				 .flags = PKT_ACK | PKT_PSH };
 }
 
 void tc_send(struct pkt_spec *br, struct wbuf *w)

@@ -35,6 +35,9 @@
 #define MAXEV 256
 /* Bytes of a test packet, in and out. */
 #define PKT_CAP 4096
+/* The pool's slots and the connections held, as the harness loads the datapath. */
+#define DP_SLOTS 1024
+#define DP_FLOWS 16384
 
 struct dp_state {
 	struct kgate_xdp_bpf *skel;
@@ -77,14 +80,20 @@ __u64 counter(__u32 idx);
 struct conn {
 	struct pkt_spec s;
 	uint32_t next;
+	uint32_t bisn; /* the broker's initial sequence number (its SYN-ACK's) */
 	uint8_t out[PKT_CAP];
 	size_t outlen;
 	struct pkt_view v;
 };
 
-/* The broker's SYN-ACK (acknowledging ack) for c, through TC egress. */
-void syn_ack(const struct conn *c, uint32_t ack);
-/* A SYN at isn on c's addresses (passed), the broker's SYN-ACK; data follows at isn + 1. */
+/* The broker's SYN-ACK (acknowledging ack) for c, through TC egress; c acknowledges it. */
+void syn_ack(struct conn *c, uint32_t ack);
+/* The client's ACK that completes c's handshake (at c->next). */
+void hs_ack(struct conn *c);
+/*
+ * A SYN at isn on c's addresses (passed), the broker's SYN-ACK, the client's ACK; data
+ * follows at isn + 1.
+ */
 void conn_syn(struct conn *c, uint32_t isn);
 /* A new connection to the broker from saddr (VLAN vlan, or 0), opened by conn_syn. */
 void conn_open(struct conn *c, int family, const char *saddr, int vlan);
@@ -112,6 +121,13 @@ size_t req(int key, int ver, const char *const *topics, int n, uint8_t *out);
 size_t produce(const char *topic, uint8_t *out);
 /* Offset of the end of the first occurrence of name in buf, or 0. */
 size_t name_end(const uint8_t *buf, size_t len, const char *name);
+
+/* c's 5-tuple as the datapath keys it. */
+void conn_key(const struct conn *c, struct kg_flow_key *k);
+/* c's small entry (kg_flows), or -1 when the datapath holds none. */
+int conn_entry(const struct conn *c, struct kg_conn *out);
+/* The broker's pure acknowledgment of c's bytes up to ack (seq: its own), through TC egress. */
+void broker_ack(const struct conn *c, uint32_t seq, uint32_t ack);
 
 /* ---- responses (written by hand, as a broker would) ------------------------ */
 
@@ -141,6 +157,9 @@ size_t wreq_end(struct wbuf *w);
  * sequence number isn) through TC, then br ready for the broker's first data segment.
  */
 void broker_open(struct conn *c, const char *saddr, struct pkt_spec *br, uint32_t isn);
+/* A ProduceResponse v7 frame: per topic one partition 0 with the given error. */
+size_t produce_response(int32_t corr, const char *const *names, const int *errs, int n,
+			uint8_t *out);
 /* The bytes of w from the broker through TC egress (passed); br moves on. */
 void tc_send(struct pkt_spec *br, struct wbuf *w);
 
@@ -213,7 +232,9 @@ void test_topic_ids(void);
 void test_topic_id_response(void);
 void rv_metadata_name_and_id(void);
 /* responses.c */
-void test_pending_reuse(void);
+void test_pipelined_rejects_16(void);
+void test_pipelined_rejects_64(void);
+void test_rejects_past_inflight(void);
 void test_reject_response_rewritten(void);
 void test_reject_fetch_response(void);
 void test_reject_metadata_response(void);
@@ -231,6 +252,26 @@ void test_share_session_reset(void);
 void test_generation_flip(void);
 void rv_stale_region_id(void);
 void rv_client_id_across_apply(void);
+/* ahead.c */
+void test_ahead_inside_records(void);
+void test_ahead_edges(void);
+void test_ahead_forged_frame(void);
+void test_ahead_retransmitted(void);
+void test_ahead_full_then_rst(void);
+void test_ahead_other_skips(void);
+void test_ahead_hole_split(void);
+void test_probe_inside_records(void);
+void test_probe_read_resets(void);
+void test_probe_reached_inside(void);
+void test_probe_covered(void);
+/* flows.c */
+void test_handshake_completes_on_ack(void);
+void test_syn_flood_spares_established(void);
+void test_pool_exhausted(void);
+void test_flow_table_full(void);
+void test_idle_timeout(void);
+void test_slot_given_back(void);
+void test_ingress_one_at_a_time(void);
 /* differential.c */
 void test_differential(void);
 

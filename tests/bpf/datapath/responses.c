@@ -6,74 +6,92 @@
  */
 #include "harness.h"
 
-/* ProduceResponse v7: per topic one partition 0 with the given error. */
-static size_t produce_response(int32_t corr, const char *const *names, const int *errs, int n,
-			       uint8_t *out)
-{
-	struct wbuf w = { out, 4 };
-
-	w32(&w, corr);
-	w32(&w, n);
-	for (int i = 0; i < n; i++) {
-		w16(&w, strlen(names[i]));
-		memcpy(w.p + w.n, names[i], strlen(names[i]));
-		w.n += strlen(names[i]);
-		w32(&w, 1);
-		w32(&w, 0);        /* index */
-		w16(&w, errs[i]);  /* error_code */
-		w32(&w, -1), w32(&w, -1); /* base_offset */
-		w32(&w, -1), w32(&w, -1); /* log_append_time_ms */
-		w32(&w, 0), w32(&w, 0);   /* log_start_offset */
-	}
-	w32(&w, 0); /* throttle_time_ms */
-	wframe_end(&w);
-	return w.n;
-}
-
 /*
- * More requests with rejections in flight than pending entries (KG_PENDING): the
- * oldest entry is reused by the newest request, and the oldest response must not take
- * the newest request's rewrite (it keeps the broker's own answer); the newest gets it.
+ * n Produce requests, each naming its own denied topic, pipelined before any response;
+ * then the broker's n responses, each echoing the poisoned name with its own error (17):
+ * every one is answered with TOPIC_AUTHORIZATION_FAILED under the name as the client sent
+ * it, none keeps the broker's error. Each rejection waits in kg_pend under its request's
+ * number, so any number in flight (up to KG_INFLIGHT) is answered.
  */
-void test_pending_reuse(void)
+static void pipelined_rejects(int n)
 {
-	static const char *const names[] = { "eu.a0", "eu.b1", "eu.c2", "eu.d3", "eu.e4" };
 	static const int errs[] = { 17 };
 	uint8_t b[PKT_CAP], pkt[PKT_CAP], out[PKT_CAP];
+	int rewritten = 0, broker_errors = 0;
 	struct pkt_spec br;
 	struct pkt_view v;
 	struct conn c;
-	size_t n, rn, outlen;
+	size_t len, rn, outlen;
+	char name[8];
 
 	apply_base(KG_MODE_ENFORCE);
 	broker_open(&c, "10.20.0.5", &br, 9100); /* us: eu.* rejected */
-	for (int i = 0; i < KG_PENDING + 1; i++) {
-		n = produce(names[i], b);
-		CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "eu.%03d", i);
+		len = produce(name, b);
+		CU_ASSERT_EQUAL(conn_send(&c, b, len), XDP_PASS);
 		CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT);
+		name[5] = '!';
+		CU_ASSERT(name_end(c.out + c.v.payload_off, len, name) > 0); /* poisoned */
 	}
-	for (int i = 0; i < KG_PENDING + 1; i++) {
+	for (int i = 0; i < n; i++) {
 		char echoed[8];
 		const char *e = echoed;
 
-		snprintf(echoed, sizeof(echoed), "%.4s!", names[i]);
+		snprintf(name, sizeof(name), "eu.%03d", i);
+		snprintf(echoed, sizeof(echoed), "%.5s!", name);
 		rn = produce_response(7, &e, errs, 1, b);
-		n = pkt_build(pkt, &br, b, rn);
+		len = pkt_build(pkt, &br, b, rn);
 		br.seq += rn;
-		CU_ASSERT_EQUAL(tc_run(pkt, n, out, &outlen), TC_ACT_OK);
+		CU_ASSERT_EQUAL(tc_run(pkt, len, out, &outlen), TC_ACT_OK);
 		CU_ASSERT_EQUAL_FATAL(pkt_parse(out, outlen, &v), 0);
 		CU_ASSERT(v.tcp_csum_ok);
 		/* name at 4 + 4 + 4 + 2, the error after the partition count and index */
-		printf("\n    response %d: name %.5s, error %u", i, out + v.payload_off + 14,
-		       out[v.payload_off + 14 + 5 + 4 + 4 + 1]);
-		if (i == 0) {
-			CU_ASSERT(!memcmp(out + v.payload_off + 14, echoed, 5));
-			CU_ASSERT_EQUAL(out[v.payload_off + 14 + 5 + 4 + 4 + 1], 17);
-		} else {
-			CU_ASSERT(!memcmp(out + v.payload_off + 14, names[i], 5));
-			CU_ASSERT_EQUAL(out[v.payload_off + 14 + 5 + 4 + 4 + 1], 29);
-		}
+		if (!memcmp(out + v.payload_off + 14, name, 6) &&
+		    out[v.payload_off + 14 + 6 + 4 + 4 + 1] == 29)
+			rewritten++;
+		if (out[v.payload_off + 14 + 6 + 4 + 4 + 1] == 17)
+			broker_errors++;
 	}
+	printf("\n    %d pipelined rejected requests: %d answered with 29, %d with the broker's error",
+	       n, rewritten, broker_errors);
+	CU_ASSERT_EQUAL(rewritten, n);
+	CU_ASSERT_EQUAL(broker_errors, 0);
+}
+
+void test_pipelined_rejects_16(void)
+{
+	pipelined_rejects(16);
+}
+
+void test_pipelined_rejects_64(void)
+{
+	pipelined_rejects(64);
+}
+
+/*
+ * Past KG_INFLIGHT requests in flight, a response can no longer be tied to its request:
+ * a topic rejected then resets the connection (counted: pending_full_resets) instead of
+ * being poisoned, so its client never meets the broker's own, retriable error.
+ */
+void test_rejects_past_inflight(void)
+{
+	uint8_t b[PKT_CAP];
+	__u64 full = counter(KG_C_PEND_FULL);
+	struct pkt_spec br;
+	struct conn c;
+	size_t len;
+
+	apply_base(KG_MODE_ENFORCE);
+	broker_open(&c, "10.20.0.5", &br, 9100);
+	len = produce("public", b);
+	for (int i = 0; i < KG_INFLIGHT; i++)
+		CU_ASSERT_EQUAL(conn_send(&c, b, len), XDP_PASS);
+	len = produce("eu.orders", b);
+	CU_ASSERT_EQUAL(conn_send(&c, b, len), XDP_PASS);
+	CU_ASSERT(c.v.flags & PKT_RST);
+	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_RESET);
+	CU_ASSERT_EQUAL(counter(KG_C_PEND_FULL), full + 1);
 }
 
 /*
