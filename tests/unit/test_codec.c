@@ -417,6 +417,8 @@ static int ref_encode(char *buf, size_t len, const struct kg_event *ev,
 	ref_key(&w, "reason");
 	if (ev->kind == KG_EV_UNDECODABLE)
 		ref_cstr(&w, kd_reason_name(ev->reason));
+	else if (ev->kind == KG_EV_LIMIT)
+		ref_cstr(&w, kg_limit_name(ev->reason));
 	else
 		kg_buf_add(&w, "null", 4);
 	kg_buf_printf(&w, ",\"bytes\":%u}", ev->frame_size);
@@ -456,7 +458,7 @@ static void rnd_event(struct kg_event *ev, struct kg_event_names *nm)
 	ev->api_key = (__u16)(rnd_below(10) ? rnd_below(100) : rnd());
 	ev->api_version = (__u16)rnd_below(20);
 	ev->principal_id = (__u16)rnd();
-	ev->kind = (__u8)rnd_below(KG_EV_SESSION + 3);
+	ev->kind = (__u8)rnd_below(KG_EV_LIMIT + 2);
 	ev->verdict = (__u8)rnd_below(KG_ACT__COUNT + 2);
 	ev->enforced = (__u8)rnd_below(2);
 	ev->op = (__u8)rnd_below(KG_OP__COUNT + 2);
