@@ -304,10 +304,12 @@ test-e2e: $(BUILD)/kgate $(BUILD)/tests/mock_broker $(BUILD)/tests/sasl_front
 	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_e2e.sh
 	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_veth_end.sh
 
-# Root: crafted TCP sessions (scapy) through kgate; prints the evasion suite's table.
+# Root: crafted TCP sessions (scapy) through kgate, on XDP and on TC ingress; prints the
+# evasion suite's table for each.
 test-evasion: $(BUILD)/kgate $(BUILD)/tests/mock_broker
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-evasion: needs root (BPF, netns)" >&2; exit 1; fi
 	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_evasion.sh
+	BUILD=$(BUILD) KGATE=$(BUILD)/kgate EVASION_TCI=1 tests/e2e/test_evasion.sh
 
 # Root: the fault suite under client load (SIGKILL, audit broker down 30 s, a
 # broken and a 10,000-rule policy applied); the table of its results.

@@ -35,13 +35,24 @@ static __always_inline __u32 kg_now(void)
 	return bpf_ktime_get_coarse_ns() >> KG_NOW_SHIFT;
 }
 
-/* The small entry was used now: written at most once a second (its cache line is shared). */
-static __always_inline void kg_conn_seen(struct kg_conn *cn)
+/*
+ * The small entry was used now: written at most once a second (its cache line is shared).
+ * Returns now.
+ */
+static __always_inline __u32 kg_conn_seen(struct kg_conn *cn)
 {
 	__u32 now = kg_now();
 
 	if (cn->last_seen != now)
 		cn->last_seen = now;
+	return now;
+}
+
+/* The connection made progress now (KG_SLOT_STALL_S): likewise at most once a second. */
+static __always_inline void kg_conn_progress(struct kg_conn *cn, __u32 now)
+{
+	if (cn->progress != (__u16)now)
+		cn->progress = now;
 }
 
 /*
@@ -67,6 +78,95 @@ static __always_inline __u32 kg_khash(const struct kg_flow_key *fk)
 		h += (__u64)(__u32)(w[2 * j] + key->k[KG_NH_KEY_WORDS - 10 + 2 * j]) *
 		     (__u32)(w[2 * j + 1] + key->k[KG_NH_KEY_WORDS - 9 + 2 * j]);
 	return (__u32)(h ^ (h >> 32));
+}
+
+/*
+ * The counter of pool slots held by fk's source (KG_SRC_SHARE): an IPv4 address, or an
+ * IPv6 address's /64 (the first two words of the address either way: an IPv4 key has
+ * zeros after its four bytes), through a keyed hash (NH over the two words, with key
+ * words of its own from the tail of the retransmission hash's), so nobody can choose a
+ * source that shares another's counter.
+ */
+static __always_inline __u32 *kg_src_count(const struct kg_flow_key *fk)
+{
+	const __u32 *w = (const __u32 *)fk->saddr;
+	const struct kg_nhkey *key;
+	__u32 zero = 0, b;
+	__u64 h;
+
+	key = bpf_map_lookup_elem(&kg_nhkey, &zero);
+	if (!key)
+		return 0;
+	h = (__u64)(__u32)(w[0] + key->k[KG_NH_KEY_WORDS - 12]) *
+	    (__u32)(w[1] + key->k[KG_NH_KEY_WORDS - 11]);
+	b = ((__u32)(h >> 32) ^ (__u32)h) & (KG_SRC_BUCKETS - 1);
+	return bpf_map_lookup_elem(&kg_src_slots, &b);
+}
+
+/*
+ * One slot more for fk's source, unless it holds its share of the pool already: 0, or -1
+ * (then not counted). Counted first and checked after, so that sources racing on other
+ * CPUs never pass the share together. A global function: verified once.
+ */
+__attribute__((noinline)) int kg_src_enter(struct kg_flow_key *fk)
+{
+	__u32 *c, share = kg_pool_slots / KG_SRC_SHARE;
+
+	if (!fk)
+		return 0;
+	c = kg_src_count(fk);
+	if (!c)
+		return 0;
+	if (__sync_fetch_and_add(c, 1) < (share ? share : 1))
+		return 0;
+	__sync_fetch_and_sub(c, 1);
+	return -1;
+}
+
+/* One slot less for fk's source (a slot of a datapath adopted before it counted: none). */
+static __always_inline void kg_src_leave(const struct kg_flow_key *fk)
+{
+	__u32 *c = kg_src_count(fk);
+
+	if (c && __sync_fetch_and_sub(c, 1) == 0)
+		__sync_fetch_and_add(c, 1);
+}
+
+/* kg_pend_clear's loop (its state on the stack, as bpf_loop wants). */
+struct kg_pend_loop {
+	struct kg_flow *f;
+	struct kg_scratch *sc; /* its pkey: the connection's key */
+};
+
+/* Entry r (a request number modulo KG_INFLIGHT) of the connection. */
+static long kg_pend_clear_one(__u32 r, void *data)
+{
+	struct kg_pend_loop *lp = data;
+	struct kg_scratch *sc = lp->sc;
+
+	if (!sc || !lp->f)
+		return 1;
+	sc->pkey.req = r;
+	if (!bpf_map_delete_elem(&kg_pend, &sc->pkey))
+		__sync_fetch_and_sub(&lp->f->pend_n, 1);
+	return 0;
+}
+
+/*
+ * Removes f's connection's kg_pend entries (it ended, or its answers are no longer
+ * followed: none of them would be rewritten). A global function: verified once.
+ */
+__attribute__((noinline)) int kg_pend_clear(struct kg_flow *f)
+{
+	__u32 zero = 0;
+	struct kg_pend_loop lp = { .f = f, .sc = bpf_map_lookup_elem(&kg_scratch, &zero) };
+
+	if (!f || !lp.sc)
+		return 0;
+	kg_key_copy(&lp.sc->pkey.flow, &f->key);
+	lp.sc->pkey.pad = 0;
+	bpf_loop(KG_INFLIGHT, kg_pend_clear_one, &lp, 0);
+	return 0;
 }
 
 /* The word's slot index, or -1 when it names none. */
@@ -106,7 +206,8 @@ static __always_inline bool kg_flow_quiet(const struct kg_conn *cn, const struct
 	if (!(f->rflags & KG_RF_DEAD) &&
 	    (r->phase != KD_PH_SIZE || r->carry_len || r->skip || r->sasl_raw))
 		return false;
-	if (inflight > KG_CONN_INFLIGHT)
+	/* rejections awaiting their answers: kg_pend holds at most KG_PEND_CONN a slot */
+	if (inflight > KG_CONN_INFLIGHT || f->pend_n)
 		return false;
 	KD_UNROLL
 	for (__u32 i = 0; i < KG_CONN_INFLIGHT; i++)
@@ -237,29 +338,45 @@ static __always_inline int kg_flow_load(struct kg_flow *f, const struct kg_conn 
 	}
 	if (cn->principal_src == KG_PSRC_SASL) {
 		pn = bpf_map_lookup_elem(&kg_flow_principals, fk);
-		if (pn)
+		if (pn) {
 			KD_COPY64(f->principal, pn->name, KD_USER_MAX);
+		} else if (f->principal_opaque != KG_PRINCIPAL_LOST) {
+			/* its name is gone: never decided as another principal (reset) */
+			f->principal_opaque = KG_PRINCIPAL_LOST;
+			kg_count(KG_C_PRINCIPALS_FULL);
+		}
 	}
 	return 0;
 }
 
 /*
  * Leaves cn's word after a use that gives nothing back: one user less. The last user of
- * an ended connection gives its slot back and removes its entry (and a SASL name).
+ * an ended connection gives its slot back (its pending rejections removed) and removes
+ * its entry and a SASL name. Whether there is a name, the slot says while it is held: TC
+ * egress binds a user there, and the small entry learns it only when the slot goes back.
  */
 static __always_inline void kg_own_leave(struct kg_conn *cn, const struct kg_flow_key *fk,
 					 __u64 old)
 {
+	bool named = cn->principal_src == KG_PSRC_SASL;
+	struct kg_flow *f;
 	__u32 slot;
 
 	if ((old & KG_OWN_USERS) != KG_OWN_USER || !(old & KG_OWN_DYING))
 		return;
 	if (old & KG_OWN_SLOT) {
 		slot = kg_own_slot(old);
+		f = bpf_map_lookup_elem(&kg_pool, &slot);
+		if (f) {
+			named |= f->principal_src == KG_PSRC_SASL;
+			if (f->pend_n)
+				kg_pend_clear(f);
+		}
 		bpf_map_push_elem(&kg_pool_free, &slot, 0);
+		kg_src_leave(fk);
 		kg_count(KG_C_SLOTS_GIVEN);
 	}
-	if (cn->principal_src == KG_PSRC_SASL)
+	if (named)
 		bpf_map_delete_elem(&kg_flow_principals, fk);
 	bpf_map_delete_elem(&kg_flows, fk);
 }
@@ -324,6 +441,7 @@ __attribute__((noinline)) int kg_flow_put(struct kg_conn *cn, struct kg_flow *f,
 
 			bpf_map_push_elem(&kg_pool_free, &slot, 0);
 		}
+		kg_src_leave(fk);
 		kg_count(KG_C_SLOTS_GIVEN);
 		cn->give_hint = 0;
 		return 1;
@@ -334,13 +452,14 @@ __attribute__((noinline)) int kg_flow_put(struct kg_conn *cn, struct kg_flow *f,
 }
 
 /* kg_flow_take's failures (negated). */
-#define KG_GET_GONE 1 /* the connection is ending */
-#define KG_GET_POOL 2 /* no slot free */
+#define KG_GET_GONE 1  /* the connection is ending */
+#define KG_GET_POOL 2  /* no slot free */
+#define KG_GET_QUOTA 3 /* its source holds its share of the pool (KG_SRC_SHARE) */
 
 /*
  * Counts this program in on cn's slot: the one it holds, or a free one taken and loaded
- * (unless the other side took one meanwhile). The slot's index, or -KG_GET_* (then not
- * counted in). A global function: verified once.
+ * (unless the other side took one meanwhile), counted for its source. The slot's index,
+ * or -KG_GET_* (then not counted in). A global function: verified once.
  */
 __attribute__((noinline)) int kg_flow_take(struct kg_conn *cn, struct kg_flow_key *fk)
 {
@@ -356,19 +475,23 @@ __attribute__((noinline)) int kg_flow_take(struct kg_conn *cn, struct kg_flow_ke
 		goto out;
 	if (old & KG_OWN_SLOT)
 		return kg_own_slot(old);
+	why = KG_GET_QUOTA;
+	if (kg_src_enter(fk))
+		goto out;
 	why = KG_GET_POOL;
 	if (bpf_map_pop_elem(&kg_pool_free, &slot))
-		goto out;
+		goto left;
 	f = bpf_map_lookup_elem(&kg_pool, &slot);
 	if (!f || kg_flow_load(f, cn, fk, slot)) {
 		bpf_map_push_elem(&kg_pool_free, &slot, 0);
-		goto out;
+		goto left;
 	}
 	for (int i = 0; i < 4; i++) {
 		cur = kg_own_read(cn);
 		if (cur & (KG_OWN_SLOT | KG_OWN_DYING)) {
 			/* the other side took one meanwhile (or the connection ended) */
 			bpf_map_push_elem(&kg_pool_free, &slot, 0);
+			kg_src_leave(fk);
 			if (cur & KG_OWN_DYING) {
 				why = KG_GET_GONE;
 				goto out;
@@ -376,12 +499,16 @@ __attribute__((noinline)) int kg_flow_take(struct kg_conn *cn, struct kg_flow_ke
 			return kg_own_slot(cur);
 		}
 		if (__sync_val_compare_and_swap(&cn->own, cur, cur | (slot + 1)) == cur) {
+			/* a slot's stall is counted from when it was taken, at the earliest */
+			kg_conn_progress(cn, kg_now());
 			kg_count(KG_C_SLOTS_TAKEN);
 			return slot;
 		}
 	}
 	bpf_map_push_elem(&kg_pool_free, &slot, 0);
 	kg_count(KG_C_OWN_CONTENTION);
+left:
+	kg_src_leave(fk);
 out:
 	kg_own_out(cn, fk);
 	return -why;
@@ -445,8 +572,13 @@ static __always_inline __u32 kg_rcv_next(const struct kg_conn *cn, const struct 
 	return r;
 }
 
-/* The pending rejections of request req of f's connection (TC egress rewrites by them). */
-static __always_inline struct kg_pend *kg_pend_of(const struct kg_flow *f, __u32 req)
+/*
+ * kg_pend's key for request req of f's connection, in the per-CPU scratch. Keyed by the
+ * request's number modulo KG_INFLIGHT: a connection's entries are of requests in flight
+ * (kg_pend_open refuses more than KG_INFLIGHT), so no two of them share a key, and it
+ * has at most KG_INFLIGHT keys to remove (kg_pend_clear).
+ */
+static __always_inline struct kg_pend_key *kg_pend_key(const struct kg_flow *f, __u32 req)
 {
 	__u32 zero = 0;
 	struct kg_scratch *sc = bpf_map_lookup_elem(&kg_scratch, &zero);
@@ -454,9 +586,21 @@ static __always_inline struct kg_pend *kg_pend_of(const struct kg_flow *f, __u32
 	if (!sc)
 		return 0;
 	kg_key_copy(&sc->pkey.flow, &f->key);
-	sc->pkey.req = req;
+	sc->pkey.req = req & (KG_INFLIGHT - 1);
 	sc->pkey.pad = 0;
-	return bpf_map_lookup_elem(&kg_pend, &sc->pkey);
+	return &sc->pkey;
+}
+
+/* The pending rejections of request req of f's connection (TC egress rewrites by them). */
+static __always_inline struct kg_pend *kg_pend_of(const struct kg_flow *f, __u32 req)
+{
+	struct kg_pend_key *k = kg_pend_key(f, req);
+	struct kg_pend *pe;
+
+	if (!k)
+		return 0;
+	pe = bpf_map_lookup_elem(&kg_pend, k);
+	return pe && pe->req == req ? pe : 0;
 }
 
 #endif /* KGATE_CONN_H */

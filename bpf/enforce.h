@@ -136,8 +136,9 @@ static __always_inline int kg_poison(KG_CTX *ctx, struct kg_flow *f, struct kg_o
  * poisoned the request needs its kg_pend entry (created at its first rejected topic, keyed
  * by the number kg_inflight_add will give the request). 0 when it has one (or expects no
  * response: Produce with acks=0), -1 when its response could not be rewritten: the
- * connection's responses are not followed, its in-flight requests fill the ring, or
- * kg_pend is full. The caller resets instead (counted: pending_full_resets).
+ * connection has KG_PEND_CONN rejected requests awaiting their answers already (counted:
+ * pending_cap_resets), its responses are not followed, its in-flight requests fill the
+ * ring, or kg_pend is full (pending_full_resets). The caller resets instead.
  */
 __attribute__((noinline)) int kg_pend_open(struct kg_flow *f)
 {
@@ -155,10 +156,17 @@ __attribute__((noinline)) int kg_pend_open(struct kg_flow *f)
 		return 0;
 	if (f->cur_pend)
 		return 0;
-	if ((f->rflags & KG_RF_DEAD) || f->req_no - f->resp_no >= KG_INFLIGHT)
+	if (f->pend_n >= KG_PEND_CONN) {
+		kg_count(KG_C_PEND_CAP);
 		return -1;
+	}
+	if ((f->rflags & KG_RF_DEAD) || f->req_no - f->resp_no >= KG_INFLIGHT) {
+		kg_count(KG_C_PEND_FULL);
+		return -1;
+	}
 	kg_key_copy(&sc->pkey.flow, &f->key);
-	sc->pkey.req = f->req_no; /* the number kg_inflight_add gives this request */
+	/* the number kg_inflight_add gives this request, modulo KG_INFLIGHT (kg_pend_key) */
+	sc->pkey.req = f->req_no & (KG_INFLIGHT - 1);
 	sc->pkey.pad = 0;
 	__builtin_memset(pe, 0, sizeof(*pe));
 	pe->used = 1;
@@ -169,8 +177,11 @@ __attribute__((noinline)) int kg_pend_open(struct kg_flow *f)
 	pe->err = d->opclass == KG_OP_ADMIN ? KAFKA_CLUSTER_AUTHORIZATION_FAILED
 					     : KAFKA_TOPIC_AUTHORIZATION_FAILED;
 	/* any entry left by an earlier connection on this 5-tuple is replaced */
-	if (bpf_map_update_elem(&kg_pend, &sc->pkey, pe, BPF_ANY))
+	if (bpf_map_update_elem(&kg_pend, &sc->pkey, pe, BPF_ANY)) {
+		kg_count(KG_C_PEND_FULL);
 		return -1;
+	}
+	__sync_fetch_and_add(&f->pend_n, 1);
 	f->cur_pend = 1;
 	return 0;
 }
@@ -278,8 +289,7 @@ __attribute__((noinline)) int kg_apply(KG_CTX *ctx, struct kg_flow *f, struct kg
 		 * or delete an ACL for the poisoned name and answer success.
 		 */
 		if (action == KG_ACT_REJECT && kind == KG_EV_TOPIC && kg_pend_open(f)) {
-			/* its response could not carry the authorization error */
-			kg_count(KG_C_PEND_FULL);
+			/* its response could not carry the authorization error (counted) */
 			action = KG_ACT_RESET;
 		}
 		if (action == KG_ACT_REJECT &&

@@ -136,6 +136,7 @@ static __always_inline struct kg_conn *kg_conn_new(struct kg_flow_key *fk, const
 	c->principal_src = t->principal_src;
 	c->khash = kg_khash(fk);
 	c->last_seen = kg_now();
+	c->progress = c->last_seen;
 	if (bpf_map_update_elem(&kg_flows, fk, c, BPF_NOEXIST)) {
 		/* an ended connection's entry still there (its last user is finishing): not yet */
 		old = bpf_map_lookup_elem(&kg_flows, fk);
@@ -157,10 +158,10 @@ static __always_inline struct kg_conn *kg_conn_new(struct kg_flow_key *fk, const
 static __always_inline void kg_limit_event(const struct kg_flow_key *fk, struct kg_scratch *sc,
 					   __u32 epoch, __u32 listener, __u32 limit)
 {
-	__u32 now = kg_now(), l = limit & 3;
+	__u32 now = kg_now(), l = limit & 7;
 	struct kg_flow *t;
 
-	_Static_assert(KG_LIMIT__COUNT <= 4, "limit_ts has four");
+	_Static_assert(KG_LIMIT__COUNT <= 8, "limit_ts has eight");
 	if (sc->limit_ts[l] == now + 1)
 		return;
 	sc->limit_ts[l] = now + 1;

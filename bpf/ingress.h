@@ -117,11 +117,17 @@ __attribute__((noinline)) int kg_syn_new(struct kg_pkt *p, struct kg_scratch *sc
 		bpf_map_update_elem(&kg_flow_strays, fk, &st, BPF_ANY);
 		return kg_quarantine(gen);
 	}
-	/* a retransmitted SYN keeps what TC egress learned of the broker's answer */
+	/*
+	 * A retransmitted SYN keeps what TC egress learned of the broker's answer; so does
+	 * one with another sequence number while the broker holds the answered handshake
+	 * (KG_SYN_KEEP_S): a spoofed SYN cannot take its place.
+	 */
 	old = bpf_map_lookup_elem(&kg_syns, fk);
-	if (old && old->isn == p->seq)
+	if (old && (old->isn == p->seq || ((old->flags & KG_SYN_ANSWERED) &&
+					   kg_now() - old->born <= KG_SYN_KEEP_S)))
 		return KG_V_PASS;
 	sy.isn = p->seq;
+	sy.born = kg_now();
 	bpf_map_update_elem(&kg_syns, fk, &sy, BPF_ANY);
 	kg_count(KG_C_HANDSHAKES);
 	return KG_V_PASS;
@@ -180,6 +186,15 @@ static __always_inline int kg_on_stray(KG_CTX *ctx, struct kg_pkt *p, struct kg_
 	struct kg_config *cfg;
 	struct kg_flow *t;
 
+	if (st->stalled) {
+		/*
+		 * Ended by the sweep holding a slot without progress (KG_SLOT_STALL_S): this
+		 * segment, whatever it is, resets the broker's side at its next expected byte.
+		 */
+		st->stalled = 0;
+		kg_limit_event(fk, sc, epoch, listener, KG_LIMIT_STALLED);
+		return kg_to_rst(ctx, p, st->rst_seq, false) ? KG_V_DROP : KG_V_PASS;
+	}
 	if (st->flags & KG_FLOW_REDIRECT)
 		return kg_quarantine(gen);
 	if (st->flags & KG_FLOW_DROP) {
@@ -313,20 +328,29 @@ static __always_inline bool kg_skip(struct kg_conn *cn, struct kg_flow *f,
 
 /*
  * kg_skip for the next in-order segment, through the slot the connection holds, without
- * counting in on it: a slot whose decoder is inside a skip is not idle, so nobody gives
- * it back meanwhile (and only this program moves its decoder).
+ * the rest of a use (a slot inside a skip is not idle: nothing to give back). Counted in
+ * on the slot all the same: the connection may end meanwhile (the agent's sweep, a RST
+ * the broker sent), and its slot goes back to the pool only when its last user leaves,
+ * so the decoder written here is still this connection's.
  */
-static __always_inline bool kg_skip_fast(struct kg_conn *cn, const struct kg_pkt *p)
+static __always_inline bool kg_skip_fast(struct kg_conn *cn, struct kg_flow_key *fk,
+					 const struct kg_pkt *p)
 {
 	__u64 own = kg_own_read(cn);
 	struct kg_flow *f;
+	bool done = false;
 	__u32 slot;
 
 	if (!(own & KG_OWN_SLOT) || (own & KG_OWN_DYING) || p->fin)
 		return false;
-	slot = kg_own_slot(own);
-	f = bpf_map_lookup_elem(&kg_pool, &slot);
-	return f && kg_skip(cn, f, p, p->payload_len);
+	own = __sync_fetch_and_add(&cn->own, KG_OWN_USER | KG_OWN_VER);
+	if ((own & KG_OWN_SLOT) && !(own & KG_OWN_DYING)) {
+		slot = kg_own_slot(own);
+		f = bpf_map_lookup_elem(&kg_pool, &slot);
+		done = f && kg_skip(cn, f, p, p->payload_len);
+	}
+	kg_own_out(cn, fk);
+	return done;
 }
 
 /*
@@ -384,6 +408,12 @@ static __always_inline int kg_data(KG_CTX *ctx, struct kg_pkt *p, struct kg_conn
 	f->flags = cn->flags; /* XDP's own field: the entry's copy is the one to start from */
 	kg_flow_retake(f, sc, epoch, listener);
 	f->ts_pkt = 0;
+	if (f->principal_opaque == KG_PRINCIPAL_LOST) {
+		/* a SASL user whose name kgate could not keep: reset (KG_MAX_SASL_FLOWS) */
+		kg_limit_event(&f->key, sc, epoch, listener, KG_LIMIT_PRINCIPALS);
+		f->flags |= KG_FLOW_RESET;
+		return kg_verdict(ctx, p, KG_OUT_RESET, kg_rcv_next(cn, f));
+	}
 	src = kg_window_open(p->payload_off, p->payload_off + p->payload_len);
 	if (!src)
 		return KG_V_DROP;
@@ -419,6 +449,7 @@ static __always_inline int kg_on_ack(struct kg_pkt *p, struct kg_conn *cn,
 {
 	struct kg_flow *f;
 	__u32 why;
+	__u64 own;
 
 	if (cn->flags & KG_FLOW_DROP)
 		return KG_V_DROP;
@@ -428,7 +459,8 @@ static __always_inline int kg_on_ack(struct kg_pkt *p, struct kg_conn *cn,
 		kg_conn_end(cn, fk);
 		return KG_V_PASS;
 	}
-	if (cn->give_hint && kg_own_slot(kg_own_read(cn)) >= 0 && !(kg_own_read(cn) & KG_OWN_USERS) &&
+	own = kg_own_read(cn);
+	if (cn->give_hint && (own & KG_OWN_SLOT) && !(own & KG_OWN_USERS) &&
 	    (__s32)(cn->rack - cn->rnext_seq) >= 0) {
 		f = kg_flow_get(cn, fk, &why);
 		if (f)
@@ -441,18 +473,20 @@ static __always_inline int kg_established(KG_CTX *ctx, struct kg_pkt *p, struct 
 					  struct kg_flow_key *fk, struct kg_scratch *sc,
 					  __u32 epoch, __u32 listener)
 {
+	__u32 why, end = p->seq + p->payload_len, from = cn->next_seq, now;
 	struct kg_flow *f;
-	__u32 why, end = p->seq + p->payload_len;
 	int v;
 
-	kg_conn_seen(cn);
+	now = kg_conn_seen(cn);
 	if (cn->rclosed == KG_RCLOSED_RST) {
 		/* the broker reset it: what comes now belongs to no connection it holds */
 		kg_conn_end(cn, fk);
 		return p->payload_len ? kg_unknown(ctx, p, sc) : KG_V_PASS;
 	}
-	if (p->ack && (__s32)(p->ack_seq - cn->rack) > 0)
-		cn->rack = p->ack_seq;
+	if (p->ack && (__s32)(p->ack_seq - cn->rack) > 0) {
+		cn->rack = p->ack_seq; /* answer bytes acknowledged: progress */
+		kg_conn_progress(cn, now);
+	}
 	if (!p->payload_len)
 		return kg_on_ack(p, cn, fk);
 	if (cn->flags & (KG_FLOW_RESET | KG_FLOW_DROP))
@@ -471,21 +505,27 @@ static __always_inline int kg_established(KG_CTX *ctx, struct kg_pkt *p, struct 
 		__sync_fetch_and_and(&cn->own, ~KG_OWN_INGRESS);
 		return v;
 	}
-	if (p->seq == cn->next_seq && kg_skip_fast(cn, p)) {
+	if (p->seq == cn->next_seq && kg_skip_fast(cn, fk, p)) {
+		kg_conn_progress(cn, now);
 		__sync_fetch_and_and(&cn->own, ~KG_OWN_INGRESS);
 		return KG_V_PASS;
 	}
 	f = kg_flow_get(cn, fk, &why);
 	if (!f) {
 		__sync_fetch_and_and(&cn->own, ~KG_OWN_INGRESS);
+		/* the client retransmits it: nothing undecided passes */
 		if (why == KG_GET_POOL) {
-			/* the client retransmits it: nothing undecided passes */
 			kg_count(KG_C_POOL_EXHAUSTED);
 			kg_limit_event(fk, sc, epoch, listener, KG_LIMIT_POOL);
+		} else if (why == KG_GET_QUOTA) {
+			kg_count(KG_C_SRC_QUOTA);
+			kg_limit_event(fk, sc, epoch, listener, KG_LIMIT_SOURCE);
 		}
 		return KG_V_DROP;
 	}
 	v = kg_data(ctx, p, cn, f, sc, epoch, listener);
+	if (cn->next_seq != from)
+		kg_conn_progress(cn, now); /* new request bytes passed */
 	kg_conn_show(cn, f); /* flags among them: the entry's copy is XDP's to keep current */
 	__sync_fetch_and_and(&cn->own, ~KG_OWN_INGRESS);
 	kg_flow_put(cn, f, fk, 1);

@@ -143,6 +143,24 @@ struct {
 	KG_PIN;
 } kg_pool_free SEC(".maps");
 
+/*
+ * Pool slots held by sources (KG_SRC_SHARE): counters indexed by a keyed hash of the
+ * source address (kg_src_bucket). Pinned: both sides of a connection count in it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KG_SRC_BUCKETS);
+	__type(key, __u32);
+	__type(value, __u32);
+	KG_PIN;
+} kg_src_slots SEC(".maps");
+
+/*
+ * kg_pool's size, set by the loader with the map's (kg_sizes_apply): a source may hold
+ * 1 / KG_SRC_SHARE of it.
+ */
+const volatile __u32 kg_pool_slots = KG_POOL_SLOTS;
+
 /* Handshakes in progress (struct kg_syn): an LRU, apart from established connections. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -161,7 +179,10 @@ struct {
 	KG_PIN;
 } kg_flow_strays SEC(".maps");
 
-/* SASL principals' names by connection (only connections that bound one). */
+/*
+ * SASL principals' names by connection (only connections that bound one): as many as
+ * kg_flows holds (the loader sizes both), allocated per entry.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KG_MAX_SASL_FLOWS);
@@ -171,7 +192,11 @@ struct {
 	KG_PIN;
 } kg_flow_principals SEC(".maps");
 
-/* Requests with rejected topics awaiting their responses (struct kg_pend). */
+/*
+ * Requests with rejected topics awaiting their responses (struct kg_pend), by connection
+ * and request number modulo KG_INFLIGHT: at most KG_PEND_CONN a connection, only while it
+ * holds a pool slot (the loader sizes it to KG_PEND_CONN for each slot).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KG_MAX_PENDING);
@@ -247,7 +272,7 @@ struct kg_scratch {
 	__u8 hdr[64] __attribute__((aligned(8))); /* the packet's flow key (ingress) */
 	__u32 epoch;       /* kg_active when the packet arrived (ingress) */
 	__u32 listener;    /* its listener index (ingress) */
-	__u32 limit_ts[4]; /* 1 + kg_now() of the last limit event, by enum kg_limit */
+	__u32 limit_ts[8]; /* 1 + kg_now() of the last limit event, by enum kg_limit */
 	struct kg_conn conn;   /* a new connection's entry, written before it is inserted */
 	struct kg_pend pend;   /* a new kg_pend entry, likewise */
 	struct kg_pend_key pkey; /* kg_pend_of's key */

@@ -173,9 +173,14 @@ __attribute__((noinline)) int kg_sasl_verdict(struct kg_flow *f, struct kg_infli
 	f->principal_len = f->sasl_user_len;
 	f->principal_id = KG_PRINCIPAL_OTHER;
 	f->principal_opaque = f->sasl_uflags != 0;
-	/* its name outlives the slot there; no room: OTHER, as a name cut short */
-	if (bpf_map_update_elem(&kg_flow_principals, &f->key, f->sasl_user, BPF_ANY))
-		f->principal_opaque = 1;
+	/*
+	 * Its name outlives the slot there. No room: it fails closed, never decided as
+	 * another principal (KG_MAX_SASL_FLOWS: the connection is reset at its next segment).
+	 */
+	if (bpf_map_update_elem(&kg_flow_principals, &f->key, f->sasl_user, BPF_ANY)) {
+		f->principal_opaque = KG_PRINCIPAL_LOST;
+		kg_count(KG_C_PRINCIPALS_FULL);
+	}
 	if (f->principal_opaque)
 		return 0; /* a delegation token, or a cut name */
 	sc = bpf_map_lookup_elem(&kg_scratch, &zero);
@@ -196,7 +201,6 @@ static __always_inline void kg_next_kind(struct kg_flow *f)
 __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow *f,
 					  struct kg_tc_pos *lp, int ev)
 {
-	__u32 zero = 0;
 	struct kd_state *d;
 	struct kg_pend *pe;
 	struct kg_inflight *e;
@@ -324,14 +328,11 @@ __attribute__((noinline)) int kg_tc_event(struct __sk_buff *skb, struct kg_flow 
 		f->rsasl = 0;
 		f->rerr_valid = 0;
 		if (f->rpend) {
-			struct kg_scratch *sc = bpf_map_lookup_elem(&kg_scratch, &zero);
+			struct kg_pend_key *k = kg_pend_key(f, f->resp_no);
 
-			if (sc) {
-				kg_key_copy(&sc->pkey.flow, &f->key);
-				sc->pkey.req = f->resp_no;
-				sc->pkey.pad = 0;
-				bpf_map_delete_elem(&kg_pend, &sc->pkey);
-			}
+			/* answered: one rejection less on the connection (XDP counts them up) */
+			if (k && !bpf_map_delete_elem(&kg_pend, k))
+				__sync_fetch_and_sub(&f->pend_n, 1);
 			f->rpend = 0;
 		}
 		f->rmatch = 0;
@@ -429,9 +430,9 @@ static __always_inline int kg_tc_flow(struct kg_flow_key *fk, const struct tcphd
 		return 0;
 	f = kg_flow_get(cn, fk, &why);
 	if (!f) {
-		if (why != KG_GET_POOL)
+		if (why == KG_GET_GONE)
 			return 0;
-		kg_count(KG_C_POOL_EXHAUSTED);
+		kg_count(why == KG_GET_POOL ? KG_C_POOL_EXHAUSTED : KG_C_SRC_QUOTA);
 		return -1;
 	}
 	*cnp = cn;
@@ -549,17 +550,66 @@ int kgate_tc_egress(struct __sk_buff *skb)
 		f->rflags |= KG_RF_DEAD;
 	f->rnext_seq = lp.pos.seq + plen;
 out:
+	/* answers no longer followed: no rejection of the connection's would be rewritten */
+	if ((f->rflags & KG_RF_DEAD) && f->pend_n)
+		kg_pend_clear(f);
 	kg_flow_put(cn, f, &fk, 1);
 	return TC_ACT_OK;
 }
 
+/* kg_rcv_next as a global function: verified once, not along every path of the sweep. */
+__attribute__((noinline)) int kg_sweep_rcv_next(struct kg_conn *cn, struct kg_flow *f)
+{
+	return cn && f ? (int)kg_rcv_next(cn, f) : 0;
+}
+
+/*
+ * A connection holding a pool slot without progress (KG_SLOT_STALL_S), ended by the
+ * sweep: its slot goes back now (by its last user, as ever), and it stays as a stray
+ * whose next segment becomes a RST toward the broker at the broker's next expected byte
+ * (ingress.h, kg_on_stray), the one after it a RST back to the client. Returns 1 when it
+ * was ended here, 0 when it was no longer stalled or another end came first.
+ */
+static __always_inline int kg_sweep_stalled(struct kg_conn *cn, struct kg_flow_key *fk,
+					    __u32 stall_s)
+{
+	struct kg_stray st = { .flags = KG_FLOW_RESET, .stalled = 1 };
+	struct kg_flow *f = NULL;
+	int ended = 0;
+	__u64 old;
+	__u32 slot;
+
+	/* counted in: the slot stays this connection's while its holes are read */
+	old = __sync_fetch_and_add(&cn->own, KG_OWN_USER | KG_OWN_VER);
+	if ((old & KG_OWN_SLOT) && !(old & KG_OWN_DYING) &&
+	    (__u16)(kg_now() - cn->progress) > stall_s) {
+		slot = kg_own_slot(old);
+		f = bpf_map_lookup_elem(&kg_pool, &slot);
+	}
+	if (f) {
+		st.listener = cn->listener;
+		st.rst_seq = kg_sweep_rcv_next(cn, f);
+		bpf_map_update_elem(&kg_flow_strays, fk, &st, BPF_ANY);
+		old = __sync_fetch_and_or(&cn->own, KG_OWN_DYING);
+		if (!(old & KG_OWN_DYING)) {
+			kg_count(KG_C_FLOWS_ENDED);
+			kg_count(KG_C_SLOTS_STALLED);
+			ended = 1;
+		}
+	}
+	kg_own_out(cn, fk);
+	return ended;
+}
+
 /*
  * kgate_sweep: never attached; the agent runs it (BPF_PROG_RUN) with the connections it
- * found idle past the flow timeout or closed by the broker long ago (struct kg_sweep_req,
- * then their keys, after an Ethernet header the test run wants). Each is checked again
- * here and ended as the datapath ends one (kg_conn_end: its slot back to the pool by its
- * last user), so no connection in use loses its slot to a sweep. An ending entry nobody
- * uses any more (its last user could not remove it) is removed. Returns how many went.
+ * found idle past the flow timeout, closed by the broker long ago, or holding a slot
+ * without progress (struct kg_sweep_req, then their keys, after an Ethernet header the
+ * test run wants). Each is checked again here and ended as the datapath ends one
+ * (kg_conn_end: its slot back to the pool by its last user), so no connection in use loses
+ * its slot to a sweep; a stalled one is reset (kg_sweep_stalled). An ending entry nobody
+ * uses any more (its last user could not remove it) is removed. Returns how many went,
+ * and how many of them were stalled (KG_SWEEP_ENDED, KG_SWEEP_STALLED).
  */
 SEC("tc")
 int kgate_sweep(struct __sk_buff *skb)
@@ -569,7 +619,7 @@ int kgate_sweep(struct __sk_buff *skb)
 	struct kg_conn *cn;
 	__u32 now = kg_now(), idle, off;
 	__u64 own;
-	int swept = 0;
+	int swept = 0, stalled = 0;
 
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, &rq, sizeof(rq)))
 		return 0;
@@ -588,6 +638,11 @@ int kgate_sweep(struct __sk_buff *skb)
 			if (own & KG_OWN_USERS)
 				continue;
 			kg_conn_end(cn, &fk); /* counts in and out: the last user removes it */
+		} else if (rq.stall_s && (own & KG_OWN_SLOT) &&
+			   (__u16)(now - cn->progress) > rq.stall_s) {
+			if (!kg_sweep_stalled(cn, &fk, rq.stall_s))
+				continue;
+			stalled++;
 		} else if (idle > rq.idle_s || (cn->rclosed && idle > rq.closed_s)) {
 			kg_conn_end(cn, &fk);
 			kg_count(KG_C_FLOWS_TIMED_OUT);
@@ -596,5 +651,5 @@ int kgate_sweep(struct __sk_buff *skb)
 		}
 		swept++;
 	}
-	return swept;
+	return swept | stalled << 8;
 }

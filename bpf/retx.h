@@ -295,6 +295,20 @@ __attribute__((noinline)) int kg_ahead(struct kg_conn *cn, struct kg_flow *f, st
 		kg_count(KG_C_OOO_DROPS);
 		return KG_SEQ_DROP;
 	}
+	/*
+	 * One that starts inside a probe still held is dropped: the broker holds the probe
+	 * out of order, and for the bytes where the two overlap it keeps the probe's (Linux
+	 * drops a copy that starts inside an earlier one, or at its start and no longer, as
+	 * a duplicate, and keeps the earlier one's bytes where a later start overlaps): bytes
+	 * kgate never decoded, so decoding this copy would decide bytes the broker does not
+	 * read. (A copy at its start and longer replaces it; dropping that is safe too.) One
+	 * that starts before the probe is read before it, by both; what it leaves of the
+	 * probe is checked as ever (kg_probe_reached).
+	 */
+	if (f->probe && (__s32)(p->seq - f->probe_seq) >= 0 && (__s32)(p->seq - f->probe_end) < 0) {
+		kg_count(KG_C_PROBE_SHADOW_DROPS);
+		return KG_SEQ_DROP;
+	}
 	if (f->nholes >= KG_HOLES) {
 		kg_count(KG_C_AHEAD_FULL_DROPS);
 		return KG_SEQ_DROP;

@@ -55,15 +55,15 @@
 /*
  * Large per-connection states (struct kg_flow) in the pool (kg_pool): a connection holds
  * one only while it is inside a frame, has requests in flight beyond what its small entry
- * keeps, carries passed-ahead segments or unacknowledged bytes. The default (31.6 MiB,
- * preallocated: with KG_MAX_FLOWS and the other flow tables, 254 MiB, under the 256 MiB a
- * million connections may take); the loader may set another (`kgate run --flow-pool`).
+ * keeps, carries passed-ahead segments or unacknowledged bytes. The default (21.1 MiB,
+ * preallocated: with KG_MAX_FLOWS and the other flow tables, under the 256 MiB a million
+ * connections may take; README "Limits" has the sum); the loader may set another (`kgate run --flow-pool`).
  * When none is free, the client segment that needs one is dropped (the client
  * retransmits; nothing undecided passes) and a broker segment that needs one is dropped
  * too (the broker retransmits): counted (pool_exhausted_drops) and audited (a limit
  * record, at most one per CPU per second).
  */
-#define KG_POOL_SLOTS 6144
+#define KG_POOL_SLOTS 4096
 /*
  * Handshakes in progress (kg_syns, an LRU): a SYN to a listener lands here, not in
  * kg_flows; the handshake-completing ACK moves it there. When full, the least recently
@@ -78,18 +78,36 @@
  * mid-stream again (a redirected one: mid-stream, so on_undecodable).
  */
 #define KG_MAX_STRAYS 16384
+/* kg_flow_principals holds names for 1 in KG_SASL_SHARE of kg_flows' connections. */
+#define KG_SASL_SHARE 4
 /*
  * SASL principals' names of established connections (kg_flow_principals: the small entry
- * has no room for 64 bytes). When full, a SASL user the broker confirmed is bound as
- * OTHER (only rules without principals match it; the audit says OTHER).
+ * has no room for 64 bytes). A quarter of kg_flows (the loader sets both from `kgate run
+ * --max-flows`; allocated per entry, so only SASL connections take memory, but its
+ * buckets are preallocated: 16 bytes per entry; as many names as connections would take
+ * the table past the 256 MiB a million connections may hold). A name that cannot be stored all the same (no
+ * memory), or that is found missing when a connection takes a pool slot, fails closed:
+ * the connection is reset at its next client segment (its bytes become a RST toward the
+ * broker), counted (principal_table_full) and audited (a limit record); it is never
+ * decided as another principal.
  */
-#define KG_MAX_SASL_FLOWS 262144
+#define KG_MAX_SASL_FLOWS (KG_MAX_FLOWS / KG_SASL_SHARE)
+/*
+ * Rejected requests awaiting their rewritten answer, per connection (kg_pend entries of
+ * one connection). Past it, a topic rejected in one more resets that connection instead
+ * (pending_cap_resets; its client never sees the broker's own, retriable error for a
+ * poisoned name); other connections are not affected. A connection keeps its pool slot
+ * while it has any, and its entries go when their answers pass, when its answers are no
+ * longer followed, or when it ends.
+ */
+#define KG_PEND_CONN 64
 /*
  * Requests with rejected topics whose responses are awaited, over all connections
- * (kg_pend). When full, a topic that would be rejected resets its connection instead
- * (the client never sees the broker's own, retriable error for a poisoned name).
+ * (kg_pend): KG_PEND_CONN for each pool slot (the loader sizes it from `kgate run
+ * --flow-pool`), which is as many as there can be. Full all the same (no memory), a topic
+ * that would be rejected resets its connection instead (pending_full_resets).
  */
-#define KG_MAX_PENDING 65536
+#define KG_MAX_PENDING (KG_POOL_SLOTS * KG_PEND_CONN)
 /* Rejected topic names or ids remembered per request; more -> not rewritten in the
  * response. */
 #define KG_PEND_NAMES 4
@@ -127,6 +145,29 @@
  */
 #define KG_PROBE_AFTER 8192
 #define KG_PROBE_MAX (16u << 20)
+/*
+ * A connection holding a pool slot that made no progress this long (since it took the
+ * slot, no new request bytes passed and no answer bytes were acknowledged by the client;
+ * keep-alive ACKs are not progress) is ended by the agent's sweep (every 10 s): its slot
+ * goes back at once, its next segment (a keep-alive ACK too) becomes a RST toward the
+ * broker, the one after it a RST back to the client; counted (stalled_slot_resets) and
+ * audited (a slot_stalled limit record, at that segment). Longer than Kafka clients wait
+ * for an answer (request.timeout.ms, 30 s) or between reads (max.poll.interval.ms,
+ * 5 min), shorter than a broker waits before it closes a connection that does nothing
+ * (connections.max.idle.ms, 10 min).
+ */
+#define KG_SLOT_STALL_S 360
+/*
+ * The share of the pool one source (an IPv4 address, an IPv6 /64) may hold: 1 /
+ * KG_SRC_SHARE of its slots. Past it, a segment of that source that needs a slot is
+ * dropped as if the pool were exhausted (the sender retransmits; nothing undecided
+ * passes), counted (source_quota_drops) and audited (a source_quota limit record, at most
+ * one per CPU and second). Sources are counted by a keyed hash into KG_SRC_BUCKETS
+ * counters: two sources that share one share its quota (the key is random per load, so
+ * nobody can choose to share another's).
+ */
+#define KG_SRC_SHARE 4
+#define KG_SRC_BUCKETS 65536
 #define KG_IF_NORMAL 1 /* a response with a header */
 #define KG_IF_RAW 2    /* a raw SASL token (after SaslHandshake v0) */
 
@@ -412,7 +453,8 @@ struct kg_flow {
 	__u8 sasl_user_len;
 	__u8 sasl_uflags;             /* KD_U_* */
 	__u8 rerr_valid;
-	__u8 principal_opaque;        /* (kept) the SASL principal is a token or a cut name */
+	__u8 principal_opaque;        /* (kept) the SASL principal is a token or a cut name (1),
+				       * or its name was lost (KG_PRINCIPAL_LOST) */
 	__u8 probe;                   /* a probe segment passed, not yet reached */
 	__u32 rerr_seq;               /* sequence number of a topic error before its name */
 	__u32 req_no;                 /* (kept) requests that expect a response, so far */
@@ -451,7 +493,8 @@ struct kg_flow {
 	__u32 slot;           /* this slot's own index in kg_pool */
 	__u32 probe_seq;      /* the probe segment passed: [probe_seq, probe_end) */
 	__u32 probe_end;      /* (bpf/retx.h, kg_probe_reached) */
-	__u32 pad3;
+	__u32 pend_n;         /* kg_pend entries of this connection (atomic: XDP adds, TC
+			       * removes); the slot is not given back while there are any */
 	__u8 sasl_user[KD_USER_MAX];
 	/* ---- not cleared when taken (see above) ---- */
 	struct kg_inflight inflight[KG_INFLIGHT];
@@ -466,6 +509,14 @@ struct kg_flow {
 	__u8 cid[KD_CLIENT_ID_MAX];
 	struct kg_dcache dcache[KG_DCACHE];
 };
+
+/*
+ * kg_flow.principal_opaque: the SASL principal the broker confirmed has no name kgate
+ * keeps (kg_flow_principals could not store it, or lost it): it must not be decided as
+ * any other principal, so the connection is reset at its next client segment
+ * (KG_MAX_SASL_FLOWS).
+ */
+#define KG_PRINCIPAL_LOST 2
 
 /* The bytes of a slot cleared when a connection takes it. */
 #define KG_FLOW_CLEARED __builtin_offsetof(struct kg_flow, inflight)
@@ -535,7 +586,8 @@ struct kg_conn {
 	__u8 cfin;            /* the client sent FIN */
 	__u8 dead_reason;     /* enum kd_reason of a flow whose decoding ended */
 	__u8 give_hint;       /* at its last use the slot was idle but for acknowledgments */
-	__u8 pad[2];
+	__u16 progress;       /* low bits of the coarse seconds of its last progress (a slot
+			       * taken, request bytes passed, answer bytes acknowledged) */
 };
 
 #define KG_RCLOSED_FIN 1
@@ -544,19 +596,31 @@ struct kg_conn {
 /* A handshake in progress (kg_syns), keyed by the 5-tuple. */
 #define KG_SYN_ANSWERED 0x01 /* TC egress saw the broker's SYN-ACK to this SYN: sisn is set */
 #define KG_SYN_REFUSED 0x02  /* kg_flows was full: its next segment is reset toward the client */
+/*
+ * A SYN with another initial sequence number than an answered handshake's, within this
+ * long of that SYN, leaves the handshake as it is: the broker keeps its half-open
+ * connection too (Linux answers a SYN that does not match it with an ACK, unless it falls
+ * inside the window it expects), so the client that sent the first completes it. Later,
+ * the new SYN starts over: by then the broker has given up on the old one (it resends its
+ * SYN-ACK 5 times, over about a minute).
+ */
+#define KG_SYN_KEEP_S 64
 
 struct kg_syn {
 	__u32 isn;  /* the client's initial sequence number */
 	__u32 sisn; /* the broker's */
 	__u8 flags; /* KG_SYN_* */
-	__u8 pad[7];
+	__u8 pad[3];
+	__u32 born; /* coarse seconds (KG_NOW) of the SYN */
 };
 
 /* A connection followed without decoding (kg_flow_strays): KG_FLOW_* flags. */
 struct kg_stray {
 	__u8 flags;
 	__u8 listener;
-	__u8 pad[6];
+	__u8 stalled; /* ended by the sweep without progress: its next segment resets the broker */
+	__u8 pad;
+	__u32 rst_seq; /* ... at this sequence number (the broker's next expected byte) */
 };
 
 /* A SASL principal's name (kg_flow_principals), by the connection's 5-tuple. */
@@ -570,16 +634,20 @@ struct kg_principal {
 /*
  * What the agent asks of kgate_sweep (bpf/kgate_tc.bpf.c, run through BPF_PROG_RUN): after
  * an Ethernet header, this, then n flow keys. Each is ended when it is still idle longer
- * than idle_s, or closed by the broker and quiet longer than closed_s (checked again in
- * the kernel), and an ending entry nobody uses any more is removed.
+ * than idle_s, or closed by the broker and quiet longer than closed_s, or holds a pool
+ * slot without progress longer than stall_s (checked again in the kernel), and an ending
+ * entry nobody uses any more is removed.
  */
 #define KG_SWEEP_KEYS 64
 struct kg_sweep_req {
 	__u32 n;
 	__u32 idle_s;
 	__u32 closed_s;
-	__u32 pad;
+	__u32 stall_s;  /* holding a slot without progress this long: reset (0: never) */
 };
+/* kgate_sweep's return value: connections ended, and of them those reset as stalled. */
+#define KG_SWEEP_ENDED(r) ((r) & 0xff)
+#define KG_SWEEP_STALLED(r) (((r) >> 8) & 0xff)
 
 /* ---- evidence -------------------------------------------------------------- */
 
@@ -600,7 +668,10 @@ struct kg_sweep_req {
 #define KG_LIMITS(X)                                                                               \
 	X(KG_LIMIT_NONE, "none")                                                                   \
 	X(KG_LIMIT_POOL, "pool_exhausted")                                                         \
-	X(KG_LIMIT_FLOWS, "flow_table_full")
+	X(KG_LIMIT_FLOWS, "flow_table_full")                                                       \
+	X(KG_LIMIT_PRINCIPALS, "principal_table_full")                                             \
+	X(KG_LIMIT_STALLED, "slot_stalled")                                                        \
+	X(KG_LIMIT_SOURCE, "source_quota")
 
 enum kg_limit { KG_LIMITS(KG_ENUM_ENTRY) KG_LIMIT__COUNT };
 
@@ -735,7 +806,8 @@ struct kg_rec_dec {
 	X(KG_C_UNKNOWN_TOPIC_IDS, "unknown_topic_ids")                                             \
 	X(KG_C_SYNS_ON_OPEN_FLOWS, "syns_on_open_flows")                                           \
 	X(KG_C_FETCH_SESSION_RESETS, "fetch_session_resets")                                       \
-	X(KG_C_UNREADABLE_DROPS, "unreadable_packet_drops") /* TCP fragments, unwalked headers, urgent data */ \
+	/* TCP fragments, unwalked headers, urgent data */                                         \
+	X(KG_C_UNREADABLE_DROPS, "unreadable_packet_drops")                                        \
 	X(KG_C_AHEAD_PASSED, "ahead_passed")          /* ahead of next_seq, over skipped bytes */ \
 	X(KG_C_AHEAD_FULL_DROPS, "ahead_full_drops")  /* ... but no room for another hole */     \
 	X(KG_C_HOLES_FILLED, "hole_fills")            /* segments of skipped bytes, come after */ \
@@ -746,12 +818,17 @@ struct kg_rec_dec {
 	X(KG_C_POOL_EXHAUSTED, "pool_exhausted_drops") /* segments dropped: no pool slot */        \
 	X(KG_C_SLOTS_TAKEN, "pool_slots_taken")                                                    \
 	X(KG_C_SLOTS_GIVEN, "pool_slots_given")                                                    \
-	X(KG_C_PEND_FULL, "pending_full_resets")       /* rejects that reset: no room to rewrite */ \
+	X(KG_C_PEND_FULL, "pending_full_resets")       /* rejects that reset: no room to rewrite */\
 	X(KG_C_OWN_CONTENTION, "slot_contention")      /* a slot's word changed under 4 tries */ \
 	X(KG_C_FLOWS_TIMED_OUT, "flows_timed_out")     /* ended by the agent's sweep */          \
 	X(KG_C_AHEAD_PROBES, "ahead_probes")           /* probe segments passed past a gap to read */ \
 	X(KG_C_PROBES_CHECKED, "probes_checked")       /* ... reached: skipped bytes after all */ \
-	X(KG_C_INGRESS_BUSY, "ingress_busy_drops")     /* another segment of it on another CPU */
+	X(KG_C_INGRESS_BUSY, "ingress_busy_drops")     /* another segment of it on another CPU */ \
+	X(KG_C_PROBE_SHADOW_DROPS, "probe_shadow_drops") /* ahead, starting inside a probe */    \
+	X(KG_C_PRINCIPALS_FULL, "principal_table_full") /* SASL names not kept: reset */         \
+	X(KG_C_PEND_CAP, "pending_cap_resets")         /* rejects past KG_PEND_CONN: reset */     \
+	X(KG_C_SLOTS_STALLED, "stalled_slot_resets")   /* slot holders without progress, swept */ \
+	X(KG_C_SRC_QUOTA, "source_quota_drops")        /* segments dropped: a source's share held */
 
 enum kg_counter {
 	KG_COUNTERS(KG_ENUM_ENTRY)

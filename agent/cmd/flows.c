@@ -186,9 +186,10 @@ static int flows_one_conn(void *ctx, const struct kg_flow_key *k, const struct k
 	w->with_slot += !!(c->own & KG_OWN_SLOT);
 	if (c->own & KG_OWN_DYING)
 		return 0; /* ending: as good as gone */
-	if ((w->state >= 0 && !in_state(c, w->state)) || (a->port && ntohs(k->sport) != a->port) ||
-	    (w->client_family &&
-	     (k->family != w->client_family || memcmp(k->saddr, w->client, k->family == 6 ? 16 : 4))))
+	if ((w->state >= 0 && !in_state(c, w->state)) || (a->port && ntohs(k->sport) != a->port))
+		return 0;
+	if (w->client_family && (k->family != w->client_family ||
+				 memcmp(k->saddr, w->client, k->family == 6 ? 16 : 4)))
 		return 0;
 	sp = kg_names_lookup(w->nc, w->version[c->gen & 1]);
 	if (sp && c->region_id < KG_MAX_REGIONS && c->region_id != KG_REGION_NONE)
@@ -220,10 +221,11 @@ static int flows_iface(const char *iface, struct flows_walk *w)
 		return -1;
 	/* a datapath built from another ABI would be misread: refuse */
 	if (bpf_obj_get_info_by_fd(m.flows, &info, &ilen) ||
-	    info.value_size != sizeof(struct kg_conn) || info.key_size != sizeof(struct kg_flow_key)) {
+	    info.value_size != sizeof(struct kg_conn) ||
+	    info.key_size != sizeof(struct kg_flow_key)) {
 		fprintf(stderr,
-			"kgate flows: %s: kg_flows holds %u-byte entries, this kgate knows %zu-byte "
-			"ones (a datapath of another version)\n",
+			"kgate flows: %s: kg_flows holds %u-byte entries, this kgate knows "
+			"%zu-byte ones (a datapath of another version)\n",
 			iface, info.value_size, sizeof(struct kg_conn));
 		kg_maps_close(&m);
 		return -1;
@@ -247,7 +249,8 @@ static int flows_iface(const char *iface, struct flows_walk *w)
 	}
 	n = kg_flows_each(m.flows, flows_one_conn, w);
 	if (n < 0)
-		fprintf(stderr, "kgate flows: %s: reading kg_flows: %s\n", iface, strerror((int)-n));
+		fprintf(stderr, "kgate flows: %s: reading kg_flows: %s\n", iface,
+			strerror((int)-n));
 	if (w->json)
 		printf("],\"held\":%llu,\"with_slot\":%llu,\"matched\":%llu,\"shown\":%llu,"
 		       "\"count\":%llu}\n",
@@ -287,7 +290,8 @@ static int cmd_flows(int argc, char **argv)
 		else if (inet_pton(AF_INET6, a.client, w.client) == 1)
 			w.client_family = 6;
 		else
-			return kg_usage_error(&kg_cmd_flows, "--client %s: not an address", a.client);
+			return kg_usage_error(&kg_cmd_flows, "--client %s: not an address",
+					      a.client);
 	}
 	/* --iface IF: its object; every pinned interface: an array of them */
 	kg_json_doc(!a.iface);

@@ -99,7 +99,7 @@ static const struct kg_opt run_opts[] = {
 		    "preallocated)"),
 	KG_OPT_UINT("flow-pool", "N", struct run_args, flow_pool, 64, 1048576,
 		    "large states for connections mid-request, for a\n"
-		    "fresh load (default 6144: 5,400 bytes each,\n"
+		    "fresh load (default 4096: 5,400 bytes each,\n"
 		    "preallocated)"),
 	KG_OPT_UINT("flow-timeout", "SECONDS", struct run_args, flow_timeout, 60, 86400 * 7,
 		    "forget connections idle this long (default 1200)"),
@@ -318,22 +318,28 @@ static int open_sinks(struct run *r, const struct run_args *a)
 }
 
 /*
- * Ends the connections idle past the flow timeout, and those the broker closed whose
- * client went quiet, on every interface (kgate_sweep checks each again in the kernel).
+ * Ends the connections idle past the flow timeout, those the broker closed whose client
+ * went quiet, and those holding a pool slot without progress (reset: KG_SLOT_STALL_S), on
+ * every interface (kgate_sweep checks each again in the kernel).
  */
 static void sweep_flows(struct run *r)
 {
+	const struct kg_sweep_limits lim = {.idle_s = r->flow_timeout, .closed_s = RUN_CLOSED_S,
+					    .stall_s = KG_SLOT_STALL_S};
+
 	for (int i = 0; i < r->nrt; i++) {
 		struct kg_sweep_stats st;
+		int e = kg_flows_sweep(&r->rt[i].maps, r->rt[i].sweep_prog, &lim, &st);
 
-		if (kg_flows_sweep(&r->rt[i].maps, r->rt[i].sweep_prog, r->flow_timeout, RUN_CLOSED_S,
-				   &st))
-			kg_run_log("%s: sweeping connections: %s", r->rt[i].iface, strerror(errno));
+		if (e)
+			kg_run_log("%s: sweeping connections: %s", r->rt[i].iface, strerror(-e));
 		else if (st.ended || st.errors)
-			kg_run_log("%s: %llu of %llu connections ended (idle past %u s or closed)%s",
-			      r->rt[i].iface, (unsigned long long)st.ended,
-			      (unsigned long long)st.seen, r->flow_timeout,
-			      st.errors ? "; kgate_sweep failed to run" : "");
+			kg_run_log("%s: %llu of %llu connections ended (idle past %u s or closed; "
+				   "%llu reset, stalled holding a slot)%s",
+				   r->rt[i].iface, (unsigned long long)st.ended,
+				   (unsigned long long)st.seen, r->flow_timeout,
+				   (unsigned long long)st.stalled,
+				   st.errors ? "; kgate_sweep failed to run" : "");
 	}
 }
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "agent/datapath/datapath.h"
@@ -471,14 +472,59 @@ pin_err:
 	return e;
 }
 
+/*
+ * Sets the object's read-only global name (a __u32, in .rodata) to val before it is
+ * loaded: its offset from the section's BTF.
+ */
+static int rodata_set_u32(struct bpf_object *obj, const char *name, __u32 val)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, ".rodata");
+	const struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *t;
+	const void *init;
+	__u8 *data;
+	size_t size;
+	int id, e = -ENOENT;
+
+	if (!m || !btf || !(init = bpf_map__initial_value(m, &size)))
+		return -ENOENT;
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (id < 0)
+		return -ENOENT;
+	t = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(t);
+	for (__u16 i = 0; i < btf_vlen(t); i++, vs++) {
+		const struct btf_type *v = btf__type_by_id(btf, vs->type);
+
+		if (strcmp(btf__name_by_offset(btf, v->name_off), name))
+			continue;
+		if (vs->size != sizeof(val) || vs->offset + sizeof(val) > size)
+			return -EINVAL;
+		/* the section's bytes as they are, this one changed (a copy: they are const) */
+		if (!(data = malloc(size)))
+			return -ENOMEM;
+		memcpy(data, init, size);
+		memcpy(data + vs->offset, &val, sizeof(val));
+		e = bpf_map__set_initial_value(m, data, size) ? -EINVAL : 0;
+		free(data);
+		break;
+	}
+	return e;
+}
+
 int kg_sizes_apply(struct bpf_object *obj, const struct kg_sizes *sz)
 {
+	__u32 flows = sz ? sz->max_flows : 0, slots = sz ? sz->pool_slots : 0;
+	/* names for a share of kg_flows' connections; rejections: KG_PEND_CONN a slot */
 	const struct {
 		const char *map;
 		__u32 n;
-	} set[] = {{"kg_flows", sz ? sz->max_flows : 0},
-		   {"kg_pool", sz ? sz->pool_slots : 0},
-		   {"kg_pool_free", sz ? sz->pool_slots : 0}};
+	} set[] = {{"kg_flows", flows},
+		   {"kg_flow_principals", flows / KG_SASL_SHARE},
+		   {"kg_pool", slots},
+		   {"kg_pool_free", slots},
+		   {"kg_pend", slots * KG_PEND_CONN}};
 
 	for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(obj, set[i].map);
@@ -488,7 +534,8 @@ int kg_sizes_apply(struct bpf_object *obj, const struct kg_sizes *sz)
 		if (set[i].n && bpf_map__set_max_entries(m, set[i].n))
 			return -EINVAL;
 	}
-	return 0;
+	/* a source's share of the pool is of the pool loaded (KG_SRC_SHARE) */
+	return slots ? rodata_set_u32(obj, "kg_pool_slots", slots) : 0;
 }
 
 static int fresh_load(struct kg_runtime *rt, enum kg_ingress_hook hook, const struct kg_sizes *sz,

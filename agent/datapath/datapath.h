@@ -56,8 +56,9 @@ enum kg_ingress_hook { KG_INGRESS_XDP_NATIVE, KG_INGRESS_XDP_GENERIC, KG_INGRESS
 
 /*
  * Sizes chosen when the datapath is loaded (fixed for its life; an adopted one keeps its
- * own): established connections (kg_flows) and large states (kg_pool). 0: the default
- * (KG_MAX_FLOWS, KG_POOL_SLOTS in maps/kgate_maps.h).
+ * own): established connections (kg_flows, and kg_flow_principals as many) and large
+ * states (kg_pool, kg_pend KG_PEND_CONN for each, a source's share of them). 0: the
+ * default (KG_MAX_FLOWS, KG_POOL_SLOTS in maps/kgate_maps.h).
  */
 struct kg_sizes {
 	__u32 max_flows;
@@ -169,17 +170,26 @@ typedef int (*kg_flow_fn)(void *ctx, const struct kg_flow_key *key, const struct
 long long kg_flows_each(int flows_fd, kg_flow_fn fn, void *ctx);
 
 struct kg_sweep_stats {
-	__u64 seen;   /* entries walked */
-	__u64 ended;  /* connections ended by the sweep */
-	__u64 errors; /* runs of kgate_sweep that failed */
+	__u64 seen;    /* entries walked */
+	__u64 ended;   /* connections ended by the sweep */
+	__u64 stalled; /* ... of them reset: holding a pool slot without progress */
+	__u64 errors;  /* runs of kgate_sweep that failed */
 	__u64 orphans; /* kg_pend and kg_flow_principals entries of ended connections removed */
 };
+
+/* What a sweep ends (seconds): idle, closed by the broker and quiet, stalled (0: never). */
+struct kg_sweep_limits {
+	__u32 idle_s;
+	__u32 closed_s;
+	__u32 stall_s;
+};
 /*
- * Ends the connections idle longer than idle_s seconds, or closed by the broker and quiet
- * longer than closed_s, through kgate_sweep (sweep_prog: each is checked again in the
- * kernel). 0, or -errno when kg_flows could not be read.
+ * Ends the connections idle longer than lim->idle_s seconds, closed by the broker and
+ * quiet longer than lim->closed_s, or holding a pool slot without progress longer than
+ * lim->stall_s (reset: KG_SLOT_STALL_S), through kgate_sweep (sweep_prog: each is checked
+ * again in the kernel). 0, or -errno when kg_flows could not be read.
  */
-int kg_flows_sweep(const struct kg_maps *m, int sweep_prog, __u32 idle_s, __u32 closed_s,
+int kg_flows_sweep(const struct kg_maps *m, int sweep_prog, const struct kg_sweep_limits *lim,
 		   struct kg_sweep_stats *st);
 
 #endif

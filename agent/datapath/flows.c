@@ -2,8 +2,9 @@
 /*
  * The connections table from user space (agent/datapath/datapath.h): walked in batches
  * (a million entries in about a second), and swept of connections idle past the flow
- * timeout or closed by the broker long ago, by the datapath's own kgate_sweep, which
- * checks each again and ends it the way the datapath ends one.
+ * timeout, closed by the broker long ago or holding a pool slot without progress, by the
+ * datapath's own kgate_sweep, which checks each again and ends it the way the datapath
+ * ends one.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -65,7 +66,8 @@ long long kg_flows_each(int fd, kg_flow_fn fn, void *ctx)
 
 		e = e ? -errno : 0;
 		if (e && e != -ENOENT) {
-			if (first && (e == -EINVAL || e == -524 /* ENOTSUPP */ || e == -EOPNOTSUPP)) {
+			/* -524: ENOTSUPP, the kernel's own */
+			if (first && (e == -EINVAL || e == -524 || e == -EOPNOTSUPP)) {
 				free(keys);
 				free(vals);
 				return each_by_key(fd, fn, ctx);
@@ -89,17 +91,20 @@ long long kg_flows_each(int fd, kg_flow_fn fn, void *ctx)
 
 struct sweep {
 	int prog;
-	__u32 now, idle_s, closed_s;
+	__u32 now;
+	struct kg_sweep_limits lim;
 	struct kg_sweep_stats *st;
 	/* an Ethernet header the test run wants, the request, its keys */
-	__u8 pkt[ETH_HLEN + sizeof(struct kg_sweep_req) + KG_SWEEP_KEYS * sizeof(struct kg_flow_key)];
+	__u8 pkt[ETH_HLEN + sizeof(struct kg_sweep_req) +
+		 KG_SWEEP_KEYS * sizeof(struct kg_flow_key)];
 	__u32 n;
 };
 
 /* Runs kgate_sweep over the keys gathered. */
 static void sweep_run(struct sweep *s)
 {
-	struct kg_sweep_req rq = {.n = s->n, .idle_s = s->idle_s, .closed_s = s->closed_s};
+	struct kg_sweep_req rq = {.n = s->n, .idle_s = s->lim.idle_s,
+				  .closed_s = s->lim.closed_s, .stall_s = s->lim.stall_s};
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = s->pkt,
 		    .data_size_in = ETH_HLEN + sizeof(rq) + s->n * sizeof(struct kg_flow_key),
 		    .repeat = 1);
@@ -107,10 +112,12 @@ static void sweep_run(struct sweep *s)
 	if (!s->n)
 		return;
 	memcpy(s->pkt + ETH_HLEN, &rq, sizeof(rq));
-	if (bpf_prog_test_run_opts(s->prog, &o))
+	if (bpf_prog_test_run_opts(s->prog, &o)) {
 		s->st->errors++;
-	else
-		s->st->ended += o.retval;
+	} else {
+		s->st->ended += KG_SWEEP_ENDED(o.retval);
+		s->st->stalled += KG_SWEEP_STALLED(o.retval);
+	}
 	s->n = 0;
 }
 
@@ -118,11 +125,15 @@ static int sweep_one(void *ctx, const struct kg_flow_key *k, const struct kg_con
 {
 	struct sweep *s = ctx;
 	__u32 idle = s->now - c->last_seen;
+	bool stalled = s->lim.stall_s && (c->own & KG_OWN_SLOT) &&
+		       (__u16)(s->now - c->progress) > s->lim.stall_s;
 
 	s->st->seen++;
-	if (!(c->own & KG_OWN_DYING) && idle <= s->idle_s && !(c->rclosed && idle > s->closed_s))
+	if (!(c->own & KG_OWN_DYING) && idle <= s->lim.idle_s && !stalled &&
+	    !(c->rclosed && idle > s->lim.closed_s))
 		return 0;
-	memcpy(s->pkt + ETH_HLEN + sizeof(struct kg_sweep_req) + s->n * sizeof(*k), k, sizeof(*k));
+	memcpy(s->pkt + ETH_HLEN + sizeof(struct kg_sweep_req) + s->n * sizeof(*k), k,
+	       sizeof(*k));
 	if (++s->n == KG_SWEEP_KEYS)
 		sweep_run(s);
 	return 0;
@@ -152,7 +163,7 @@ static __u64 sweep_orphans(int fd, size_t key_size, int flows_fd)
 	return n;
 }
 
-int kg_flows_sweep(const struct kg_maps *m, int sweep_prog, __u32 idle_s, __u32 closed_s,
+int kg_flows_sweep(const struct kg_maps *m, int sweep_prog, const struct kg_sweep_limits *lim,
 		   struct kg_sweep_stats *st)
 {
 	struct sweep *s = calloc(1, sizeof(*s));
@@ -163,8 +174,7 @@ int kg_flows_sweep(const struct kg_maps *m, int sweep_prog, __u32 idle_s, __u32 
 		return -ENOMEM;
 	s->prog = sweep_prog;
 	s->now = kg_flow_now();
-	s->idle_s = idle_s;
-	s->closed_s = closed_s;
+	s->lim = *lim;
 	s->st = st;
 	s->pkt[12] = 0x08; /* an IPv4 ethertype: any frame the test run accepts */
 	n = kg_flows_each(m->flows, sweep_one, s);

@@ -881,6 +881,52 @@ def c14_probe(hold_request, fill_to_probe):
     return run
 
 
+# A probe passes undecided; a later "shadow" copy of its bytes, ahead, inside a skip that
+# has grown to reach it, is one Linux does not keep where the two overlap (a duplicate at
+# the probe's sequence number, or one starting inside the probe): the broker would read
+# the probe's bytes. kgate drops the shadow (from a review of h-flows, which decided it),
+# and the stream reaching the probe ends the connection (probe_read).
+PAD15 = 9000
+F15A = metadata(1, [ALLOWED], CID)
+F15 = struct.pack(">i", len(F15A) - 4 + PAD15) + F15A[4:] + b"\x00" * PAD15  # body, then
+A15 = metadata(2, [ALLOWED], CID)                                            # trailing bytes
+B15 = metadata(2, [DENIED], CID)
+C15 = metadata(3, [ALLOWED], CID)
+assert len(A15) == len(B15)
+
+
+def c15_probe_shadow(inside):
+    """The first 10 bytes; the probe (open.secret, frame 2; when inside, with the last 100
+    bytes of frame 1 before it); frame 1's body in order (its trailing bytes are now a
+    skip that reaches the probe); the shadow (open.events in frame 2's place; when inside,
+    from 50 bytes before frame 2 to 20 bytes into frame 3), which must be dropped; the
+    hole up to exactly the probe, where the broker would read the probe's open.secret
+    next: the connection ends there (undecodable, reset); then the sender's TCP."""
+    def run(ctx):
+        s = ctx.session()
+        lo = len(F15)
+        stream = F15 + A15 + C15
+        ctx.net.send([s.seg(0, stream[:10])])
+        s.wait_acked(10)
+        plo = lo - 100 if inside else lo
+        ctx.net.send([s.seg(plo, stream[plo:lo] + B15)])
+        time.sleep(0.1)
+        body = len(F15A) + 10
+        ctx.net.send([s.seg(10, stream[10:body])])
+        s.wait_acked(body)
+        if inside:
+            ctx.net.send([s.seg(lo - 50, stream[lo - 50:lo + len(A15) + 20])])
+        else:
+            ctx.net.send([s.seg(lo, A15)])
+        time.sleep(0.1)
+        ctx.net.send([s.seg(o, stream[o:min(o + 1000, plo)]) for o in range(body, plo, 1000)])
+        time.sleep(0.3)
+        s.finish(stream, [1, 2, 3])
+        return judge(ctx, s, {ALLOWED: {"intact"}, DENIED: {"absent"}}, [DENIED],
+                     reset_like, "RST", aud_undecodable, "undecodable (probe_read) reset")
+    return run
+
+
 CASES = [
     ("1 header 1B/segment", "request header one byte per segment",
      c1_header_bytes),
@@ -950,6 +996,10 @@ CASES = [
      c14_probe(True, False)),
     ("14c probe in the skip", "far ahead of the header: 1,000 bytes of a skipped client id; "
      "then in order up to it", c14_probe(False, True)),
+    ("15a probe shadowed", "probe open.secret; skip grows over it; open.events at its seq",
+     c15_probe_shadow(False)),
+    ("15b probe shadowed inside", "probe open.secret; skip grows; open.events from inside it",
+     c15_probe_shadow(True)),
 ]
 
 

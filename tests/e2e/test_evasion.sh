@@ -9,6 +9,7 @@
 #
 #   tests/e2e/test_evasion.sh [CASE ...]     (root; CASE: 1, 2a, 4, ...; default all)
 #
+# EVASION_TCI=1 attaches kgate's TC ingress program instead of XDP (--tc-ingress).
 # EVASION_KEEP_PCAP=1 keeps the broker-side capture (tcpdump on the broker interface,
 # after XDP) of a failed run as /tmp/kgate-evasion-<run id>.pcap, for a reproducer.
 #
@@ -64,11 +65,17 @@ TCPDUMP_PID=$RIG_LAST_PID
 
 cp tests/e2e/policies/evasion.yaml "$RIG_DIR/policy.yaml"
 rig_spawn "$RIG_NS_BROKER" kgate "$KGATE" run --iface "$RIG_BROKER_IF" \
-	--policy "$RIG_DIR/policy.yaml" --audit-file "$RIG_DIR/audit.jsonl" --node "ev-$RIG_ID"
+	--policy "$RIG_DIR/policy.yaml" --audit-file "$RIG_DIR/audit.jsonl" --node "ev-$RIG_ID" \
+	${EVASION_TCI:+--tc-ingress}
 KGATE_PID=$RIG_LAST_PID
 rig_kgate_wait "$KGATE_PID" || { FAILED=1; exit 1; }
-ip -n "$RIG_NS_BROKER" link show "$RIG_BROKER_IF" | grep -q "xdp " ||
-	{ FAILED=1; echo "FAIL: no native XDP on $RIG_BROKER_IF" >&2; exit 1; }
+if [ -n "${EVASION_TCI:-}" ]; then
+	tc -n "$RIG_NS_BROKER" filter show dev "$RIG_BROKER_IF" ingress | grep -q kgate ||
+		{ FAILED=1; echo "FAIL: no kgate TC ingress filter on $RIG_BROKER_IF" >&2; exit 1; }
+else
+	ip -n "$RIG_NS_BROKER" link show "$RIG_BROKER_IF" | grep -q "xdp " ||
+		{ FAILED=1; echo "FAIL: no native XDP on $RIG_BROKER_IF" >&2; exit 1; }
+fi
 
 # The client kernel knows nothing of scapy's connections: keep it from resetting them.
 rig_exec "$RIG_NS_US" iptables -A "${RST_RULE[@]}" || exit 1
@@ -76,6 +83,6 @@ rig_exec "$RIG_NS_US" iptables -A "${RST_RULE[@]}" || exit 1
 rc=0
 rig_exec "$RIG_NS_US" "$PY" tests/e2e/evasion_suite.py run "$RIG_ENV" "$KGATE" "$RIG_DIR/rec" \
 	"$RIG_DIR/audit.jsonl" "${RIG_ID}usc" 41000 "$@" || rc=1
-echo "test_evasion: $(($(date +%s) - T0)) s"
+echo "test_evasion ($([ -n "${EVASION_TCI:-}" ] && echo TC ingress || echo XDP)): $(($(date +%s) - T0)) s"
 [ $rc -eq 0 ] || FAILED=1
 exit $rc

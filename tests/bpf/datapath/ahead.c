@@ -427,6 +427,26 @@ void test_probe_inside_records(void)
 }
 
 /*
+ * A connection from eu whose stream s is a Produce of 'public' with 9,000 record bytes
+ * (its length in *n), then one of 'secret' (rule 1 resets it), its first 10 bytes sent:
+ * the decoder reads the header next, and the second request lies far enough past them
+ * to be a probe. Returns the stream's length; *base: its first sequence number.
+ */
+static size_t secret_after_records(struct conn *c, uint8_t *s, uint32_t *base, size_t *n)
+{
+	size_t m;
+
+	apply_base(KG_MODE_ENFORCE);
+	conn_open(c, 4, "10.10.0.5", 0);
+	*base = c->next;
+	*n = produce_records("public", 9000, 3, s);
+	m = *n + produce("secret", s + *n);
+	CU_ASSERT_FATAL(*n >= 10 + KG_PROBE_AFTER);
+	CU_ASSERT_EQUAL(part(c, *base, s, 0, 10), XDP_PASS);
+	return m;
+}
+
+/*
  * A probe segment holding a whole request (Produce 'secret', which rule 1 resets): it
  * passes undecided, but when the stream reaches it, the decoder would read it: the
  * segment that brings the stream there is the connection's end (undecodable, probe_read,
@@ -440,13 +460,7 @@ void test_probe_read_resets(void)
 	uint32_t base;
 	int bad = 0;
 
-	apply_base(KG_MODE_ENFORCE);
-	conn_open(&c, 4, "10.10.0.5", 0);
-	base = c.next;
-	n = produce_records("public", 9000, 3, s);
-	m = n + produce("secret", s + n);
-	CU_ASSERT_FATAL(n >= 10 + KG_PROBE_AFTER);
-	CU_ASSERT_EQUAL(part(&c, base, s, 0, 10), XDP_PASS);
+	m = secret_after_records(&c, s, &base, &n);
 	CU_ASSERT_EQUAL(part(&c, base, s, n, m), XDP_PASS); /* the probe: 'secret', undecided */
 	CU_ASSERT_EQUAL(dp.nev, 0);
 	CU_ASSERT_EQUAL(in_order(&c, base, s, 10, n - 1400, &bad), XDP_PASS);
@@ -543,4 +557,146 @@ void test_probe_covered(void)
 	CU_ASSERT_EQUAL(in_order(&c, base, s, at + 1200, m, &bad), XDP_PASS);
 	CU_ASSERT_EQUAL(bad, 0);
 	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_ALLOW);
+}
+
+/*
+ * A copy of a held probe's bytes, ahead, once the skip region has grown to reach it. The
+ * probe holds the next request (Produce 'secret', which rule 1 resets); the copy says
+ * 'public' there, from shadow_lo to past the probe's end by shadow_extra (relative to the
+ * frame the probe holds; the probe starts at probe_lo). The broker keeps the probe's
+ * bytes where the two overlap (Linux drops a copy at the probe's own sequence number and
+ * no longer as a duplicate, and keeps the probe's part of one that starts inside it), so
+ * the copy must not be what kgate decides: it is dropped (probe_shadow_drops), and the
+ * stream that then reaches the probe finds bytes to read in it: the connection ends
+ * there (probe_read: reset) before the broker has the bytes before the probe.
+ */
+static void probe_shadow(long probe_lo, long shadow_lo, long shadow_extra)
+{
+	static uint8_t s[32768], x[32768];
+	__u64 shadows = counter(KG_C_PROBE_SHADOW_DROPS);
+	size_t n, m, m3;
+	struct conn c;
+	uint32_t base;
+	int bad = 0;
+
+	m = secret_after_records(&c, s, &base, &n);
+	m3 = m + produce("public", s + m); /* the request after it: a copy may reach into it */
+	memcpy(x, s, m3);
+	CU_ASSERT_EQUAL_FATAL(produce("public", x + n), m - n); /* the copy: same length */
+	CU_ASSERT_FATAL(n + probe_lo >= 10 + KG_PROBE_AFTER);
+	CU_ASSERT_EQUAL(part(&c, base, s, n + probe_lo, m), XDP_PASS); /* the probe */
+	CU_ASSERT_EQUAL(dp.nev, 0);
+	/* the header and the record set's length: the skip now reaches past the probe's start */
+	in_order(&c, base, s, 10, 400, &bad);
+	CU_ASSERT_EQUAL(bad, 0);
+	dp.nev = 0;
+	CU_ASSERT_EQUAL(part(&c, base, x, n + shadow_lo, m + shadow_extra), XDP_DROP);
+	CU_ASSERT_EQUAL(dp.nev, 0); /* nothing decided from it */
+	CU_ASSERT_EQUAL(counter(KG_C_PROBE_SHADOW_DROPS), shadows + 1);
+	/* the gap up to exactly the probe: the broker would read the probe's 'secret' next */
+	CU_ASSERT_EQUAL(in_order(&c, base, s, 400, n + probe_lo, &bad), XDP_PASS);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+	CU_ASSERT(dp.nev == 1 && dp.ev[0].kind == KG_EV_UNDECODABLE &&
+		  dp.ev[0].reason == KD_ERR_PROBE);
+}
+
+/* The copy at the probe's own sequence number, as long (a duplicate to the broker). */
+void test_probe_shadowed_at_its_start(void)
+{
+	probe_shadow(0, 0, 0);
+}
+
+/* The copy from inside the probe to past its end (the broker keeps the probe's part). */
+void test_probe_shadowed_from_inside(void)
+{
+	probe_shadow(-100, -50, 20);
+}
+
+/* c, ended by a valid RST, opened again with the initial sequence number isn. */
+static void reopen_at(struct conn *c, int family, const char *saddr, uint32_t isn)
+{
+	uint8_t pkt[PKT_CAP];
+	size_t outlen;
+
+	conn_open(c, family, saddr, 0);
+	c->s.seq = c->next;
+	c->s.flags = PKT_RST | PKT_ACK;
+	CU_ASSERT_EQUAL(rv_run(pkt, pkt_build(pkt, &c->s, NULL, 0), c->out, &outlen), XDP_PASS);
+	conn_syn(c, isn);
+}
+
+/* The topic events of the last packet with verdict v (and *secret: those of 'secret'). */
+static int topic_events(int v, int *secret)
+{
+	int k = 0;
+
+	for (int i = 0; i < dp.nev; i++) {
+		k += dp.ev[i].kind == KG_EV_TOPIC && dp.ev[i].verdict == v;
+		*secret += dp.ev[i].topic_len == 6 && !memcmp(dp.ev[i].topic, "secret", 6);
+	}
+	return k;
+}
+
+/*
+ * Holes and probes across the sequence number's wrap, on IPv4 and IPv6: records that end
+ * ahead across 0 and the next request ('secret': reset) decided at once; a probe past 0
+ * holding 'secret', read when reached (reset); a probe inside the records across 0,
+ * checked, and the next request decided.
+ */
+void test_holes_and_probes_across_the_wrap(void)
+{
+	static uint8_t s[32768];
+	__u64 passed = counter(KG_C_AHEAD_PASSED), checked = counter(KG_C_PROBES_CHECKED);
+	size_t n, m;
+	struct conn c;
+	uint32_t base;
+	int bad, secret = 0, allow = 0;
+
+	apply_base(KG_MODE_ENFORCE);
+	for (int fam = 4; fam <= 6; fam += 2) {
+		const char *src = fam == 6 ? "fd00:10::5" : "10.10.0.5";
+
+		reopen_at(&c, fam, src, 0xfffff800u);
+		base = c.next;
+		n = produce_records("public", 6000, 3, s);
+		m = n + produce("secret", s + n);
+		CU_ASSERT_EQUAL(part(&c, base, s, 0, 300), XDP_PASS);
+		CU_ASSERT_EQUAL(part(&c, base, s, n - 500, n), XDP_PASS); /* across 0 */
+		CU_ASSERT_EQUAL(part(&c, base, s, n, m), XDP_PASS);       /* 'secret': reset */
+		CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+		topic_events(KG_ACT_RESET, &secret);
+		CU_ASSERT_EQUAL(secret, 1);
+
+		reopen_at(&c, fam, src, 0xffffe000u);
+		base = c.next;
+		n = produce_records("public", 9000, 3, s);
+		m = n + produce("secret", s + n);
+		CU_ASSERT_EQUAL(part(&c, base, s, 0, 10), XDP_PASS);
+		CU_ASSERT_EQUAL(part(&c, base, s, n, m), XDP_PASS); /* the probe, past 0 */
+		bad = 0;
+		CU_ASSERT_EQUAL(in_order(&c, base, s, 10, n, &bad), XDP_PASS);
+		CU_ASSERT_EQUAL(bad, 0);
+		CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST); /* probe_read */
+
+		reopen_at(&c, fam, src, 0xffffd000u);
+		base = c.next;
+		n = produce_records("public", 20000, 3, s);
+		m = n + produce("public", s + n);
+		CU_ASSERT_EQUAL(part(&c, base, s, 0, 10), XDP_PASS);
+		CU_ASSERT_EQUAL(part(&c, base, s, 12000, 13000), XDP_PASS);
+		bad = 0;
+		in_order(&c, base, s, 10, 12000, &bad);
+		CU_ASSERT_EQUAL(bad, 0);
+		for (size_t o = 13000; o < m; o += 1400) {
+			size_t e = o + 1400 < m ? o + 1400 : m;
+
+			CU_ASSERT_EQUAL(part(&c, base, s, o, e), XDP_PASS);
+			allow += topic_events(KG_ACT_ALLOW, &secret);
+		}
+		secret = 0;
+	}
+	CU_ASSERT_EQUAL(allow, 2);
+	CU_ASSERT_EQUAL(counter(KG_C_AHEAD_PASSED) - passed, 2);
+	CU_ASSERT_EQUAL(counter(KG_C_PROBES_CHECKED) - checked, 2);
 }

@@ -87,6 +87,31 @@ int dp_setup(void)
 	return dp.rb ? 0 : -1;
 }
 
+int dp_sweep(struct kg_sweep_stats *st)
+{
+	const struct kg_sweep_limits lim = { .idle_s = 1200, .closed_s = 10,
+					     .stall_s = KG_SLOT_STALL_S };
+
+	return kg_flows_sweep(&dp.m, bpf_program__fd(dp.tc->progs.kgate_sweep), &lim, st);
+}
+
+__u32 max_entries(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+}
+
+int limit_records(int limit)
+{
+	int n = 0;
+
+	for (int i = 0; i < dp.nev; i++)
+		n += dp.ev[i].kind == KG_EV_LIMIT && dp.ev[i].reason == limit;
+	return n;
+}
+
 int dp_setup_tci(void)
 {
 	memset(&dp, 0, sizeof(dp));

@@ -74,6 +74,16 @@ int dp_run(const uint8_t *in, size_t len, uint8_t *out, size_t *outlen);
 int tc_run(const uint8_t *in, size_t len, uint8_t *out, size_t *outlen);
 /* A datapath counter (KG_C_*), summed over CPUs. */
 __u64 counter(__u32 idx);
+/*
+ * The agent's sweep as `kgate run` runs it: idle past 1,200 s, closed and quiet past
+ * 10 s, holding a slot without progress past KG_SLOT_STALL_S. kg_flows_sweep's result.
+ */
+struct kg_sweep_stats;
+int dp_sweep(struct kg_sweep_stats *st);
+/* A map's max_entries (0 when it cannot be read). */
+__u32 max_entries(int fd);
+/* Limit records (KG_EV_LIMIT) of limit (enum kg_limit) among the last packet's events. */
+int limit_records(int limit);
 
 /* ---- connections ----------------------------------------------------------- */
 
@@ -246,6 +256,9 @@ void test_reject_offset_fetch_and_txn_responses(void);
 void test_sasl_binding(void);
 void test_sasl_corr_reuse(void);
 void test_sasl_v0_pipelined(void);
+void test_sasl_names_full_fails_closed(void);
+void test_sasl_name_removed_at_early_end(void);
+void test_sasl_name_lost_fails_closed(void);
 /* policy_change.c */
 void test_fetch_session_reset(void);
 void test_share_session_reset(void);
@@ -264,6 +277,9 @@ void test_probe_inside_records(void);
 void test_probe_read_resets(void);
 void test_probe_reached_inside(void);
 void test_probe_covered(void);
+void test_probe_shadowed_at_its_start(void);
+void test_probe_shadowed_from_inside(void);
+void test_holes_and_probes_across_the_wrap(void);
 /* flows.c */
 void test_handshake_completes_on_ack(void);
 void test_syn_flood_spares_established(void);
@@ -272,6 +288,11 @@ void test_flow_table_full(void);
 void test_idle_timeout(void);
 void test_slot_given_back(void);
 void test_ingress_one_at_a_time(void);
+void test_pend_per_connection(void);
+void test_slot_stalled_reset(void);
+void test_source_quota(void);
+void test_skip_fast_counts_in(void);
+void test_syn_keeps_answered_handshake(void);
 /* differential.c */
 void test_differential(void);
 

@@ -53,7 +53,8 @@ static void pipelined_rejects(int n)
 		if (out[v.payload_off + 14 + 6 + 4 + 4 + 1] == 17)
 			broker_errors++;
 	}
-	printf("\n    %d pipelined rejected requests: %d answered with 29, %d with the broker's error",
+	printf("\n    %d pipelined rejected requests: %d answered with 29, %d with the broker's "
+	       "error",
 	       n, rewritten, broker_errors);
 	CU_ASSERT_EQUAL(rewritten, n);
 	CU_ASSERT_EQUAL(broker_errors, 0);

@@ -2,7 +2,9 @@
 /*
  * SASL principals: bound only on the broker's success (PLAIN, SCRAM; handshake v0 and
  * v1), kept across a policy apply, never by a reused correlation id or a normal answer
- * that looks like a raw token.
+ * that looks like a raw token. Their names (kg_flow_principals) go with their
+ * connections, and a name that cannot be kept fails closed (reset), never another
+ * principal.
  */
 #include "harness.h"
 
@@ -266,4 +268,151 @@ void test_sasl_v0_pipelined(void)
 	CU_ASSERT_EQUAL_FATAL(dp.nev, 1);
 	CU_ASSERT_EQUAL(dp.ev[0].verdict, KG_ACT_REJECT);
 	CU_ASSERT(dp.ev[0].principal_src != KG_PSRC_SASL);
+}
+
+/* ---- the names of SASL principals (kg_flow_principals) -------------------------- */
+
+/* The base policy with a first rule: mallory may not write to 'public' (others may). */
+static void deny_mallory_policy(void)
+{
+	struct kg_policy p;
+	struct kg_prule *x, a;
+
+	base_policy(&p, KG_MODE_ENFORCE);
+	x = kg_policy_add_rule(&p, "mallory-denied", 8, 1);
+	push(&x->principals, &x->nprincipals, "mallory");
+	push(&x->topics, &x->ntopics, "public");
+	x->action = KG_ACT_REJECT;
+	a = p.rules[p.nrules - 1];
+	memmove(&p.rules[1], &p.rules[0], (p.nrules - 1) * sizeof(p.rules[0]));
+	p.rules[0] = a;
+	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	kg_policy_free(&p);
+}
+
+/* A connection on which mallory logged in (PLAIN) and the broker said yes. */
+static void mallory_login(struct conn *c, struct pkt_spec *br)
+{
+	uint8_t rb[PKT_CAP];
+	struct wbuf w = { rb, 0 };
+
+	broker_open(c, "10.10.0.5", br, 9000);
+	plain_login(c, "mallory", "pw");
+	w_handshake(&w, 5, "PLAIN");
+	w_authenticate(&w, 6, 0);
+	tc_send(br, &w);
+	c->s.ack = br->seq; /* the client acknowledges the answers with its next segment */
+}
+
+/*
+ * kg_flow_principals holds names for a quarter of kg_flows' connections. Full all the same
+ * (here: filled with other names), a SASL user the broker confirmed is not bound as
+ * another principal (OTHER would escape mallory's deny rule): the connection's next
+ * segment becomes a RST toward the broker, the one after it a RST back to the client;
+ * counted (principal_table_full) and audited (a principal_table_full limit record).
+ */
+void test_sasl_names_full_fails_closed(void)
+{
+	struct kg_flow_key k = { .family = 6 };
+	__u64 full = counter(KG_C_PRINCIPALS_FULL);
+	uint8_t b[PKT_CAP];
+	struct kg_principal pn = {};
+	struct pkt_spec br;
+	struct conn c;
+	__u32 filled = 0;
+	size_t n = produce("public", b);
+
+	CU_ASSERT_EQUAL(max_entries(dp.m.principals), max_entries(dp.m.flows) / KG_SASL_SHARE);
+	deny_mallory_policy();
+	mallory_login(&c, &br);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_REJECT &&
+		  dp.ev[0].principal_src == KG_PSRC_SASL);
+	/* other connections' names fill the table (IPv6 keys nobody else uses) */
+	memcpy(k.saddr, "\xfd\x00\x77\x77", 4);
+	for (;; filled++) {
+		memcpy(k.saddr + 12, &filled, 4);
+		if (bpf_map_update_elem(dp.m.principals, &k, &pn, BPF_NOEXIST))
+			break;
+	}
+	mallory_login(&c, &br);
+	CU_ASSERT_EQUAL(counter(KG_C_PRINCIPALS_FULL), full + 1);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_PASS);
+	printf("\n    kg_flow_principals full (%u names written): mallory's Produce %s, %d "
+	       "event(s), %d limit record(s)",
+	       filled, (c.v.flags & PKT_RST) ? "became a RST" : "passed", dp.nev,
+	       limit_records(KG_LIMIT_PRINCIPALS));
+	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+	CU_ASSERT_EQUAL(limit_records(KG_LIMIT_PRINCIPALS), 1);
+	for (int i = 0; i < dp.nev; i++)
+		CU_ASSERT(dp.ev[i].kind != KG_EV_TOPIC);
+	CU_ASSERT_EQUAL(conn_send(&c, b, n), XDP_REDIRECT); /* back to the client */
+	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+	for (__u32 i = 0; i < filled; i++) {
+		memcpy(k.saddr + 12, &i, 4);
+		bpf_map_delete_elem(dp.m.principals, &k);
+	}
+}
+
+/*
+ * A SASL connection that ends (a valid RST) right after the broker confirmed its user,
+ * before any other client segment: its name goes with it (TC egress bound it in the
+ * slot; the small entry learns it only when the slot goes back).
+ */
+void test_sasl_name_removed_at_early_end(void)
+{
+	uint8_t pkt[PKT_CAP];
+	struct kg_principal pn;
+	struct kg_flow_key k;
+	struct pkt_spec br;
+	struct conn c;
+	size_t outlen;
+
+	deny_mallory_policy();
+	mallory_login(&c, &br);
+	conn_key(&c, &k);
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(dp.m.principals, &k, &pn), 0);
+	c.s.seq = c.next;
+	c.s.flags = PKT_RST | PKT_ACK;
+	CU_ASSERT_EQUAL(rv_run(pkt, pkt_build(pkt, &c.s, NULL, 0), c.out, &outlen), XDP_PASS);
+	CU_ASSERT_NOT_EQUAL(bpf_map_lookup_elem(dp.m.flows, &k, &(struct kg_conn){ 0 }), 0);
+	CU_ASSERT_NOT_EQUAL(bpf_map_lookup_elem(dp.m.principals, &k, &pn), 0);
+	bpf_map_delete_elem(dp.m.principals, &k);
+}
+
+/*
+ * A bound name found missing when the connection takes a pool slot again (its slot had
+ * gone back while it was idle): the connection is reset, counted, never decided as
+ * another principal (with a name of zeros, a policy apply would make it OTHER).
+ */
+void test_sasl_name_lost_fails_closed(void)
+{
+	__u64 full;
+	uint8_t b[PKT_CAP];
+	struct kg_flow_key k;
+	struct pkt_spec br;
+	struct kg_conn e;
+	struct conn c;
+
+	deny_mallory_policy();
+	mallory_login(&c, &br);
+	conn_key(&c, &k);
+	/* a request that ends the SASL exchange, acknowledged: the slot goes back */
+	CU_ASSERT_EQUAL(conn_send(&c, b, produce("other", b)), XDP_PASS);
+	CU_ASSERT(dp.nev == 1 && dp.ev[0].verdict == KG_ACT_ALLOW);
+	broker_ack(&c, br.seq, c.next);
+	CU_ASSERT_EQUAL_FATAL(conn_entry(&c, &e), 0);
+	CU_ASSERT_EQUAL(e.own & KG_OWN_SLOT, 0);
+	CU_ASSERT_EQUAL(e.principal_src, KG_PSRC_SASL);
+	/* its name is lost; a policy apply has its principal looked up again */
+	CU_ASSERT_EQUAL(bpf_map_delete_elem(dp.m.principals, &k), 0);
+	deny_mallory_policy();
+	full = counter(KG_C_PRINCIPALS_FULL);
+	CU_ASSERT_EQUAL(conn_send(&c, b, produce("public", b)), XDP_PASS);
+	printf("\n    name lost while idle: mallory's Produce %s, %d event(s)",
+	       (c.v.flags & PKT_RST) ? "became a RST" : "passed", dp.nev);
+	CU_ASSERT_EQUAL(c.v.flags & PKT_RST, PKT_RST);
+	for (int i = 0; i < dp.nev; i++)
+		CU_ASSERT(dp.ev[i].kind != KG_EV_TOPIC || dp.ev[i].verdict != KG_ACT_ALLOW);
+	CU_ASSERT_EQUAL(counter(KG_C_PRINCIPALS_FULL), full + 1);
 }
