@@ -11,6 +11,7 @@
 #define KGATE_EVENTS_H
 
 #include "decide.h"
+#include "fold.h"
 
 /* kg_emit's enforced_gen: the policy generation in bit 0, and this bit when applied. */
 #define KG_ENFORCED 2
@@ -24,12 +25,14 @@
  */
 struct kg_evbatch {
 	__u32 len;     /* bytes staged in data: whole entries (maps/kgate_maps.h, KG_REC_*) */
-	__u16 nallow;  /* staged events by verdict class, counted lost if the record is */
-	__u16 ndeny;
+	__u32 nallow;  /* staged decisions by verdict class (with those their entries carry as
+			* folded), counted lost if the record is */
+	__u32 ndeny;
+	__u16 ctx_off; /* where the context entry is */
 	__u8 open;     /* a packet's decode loop runs: events wait for kg_ev_end */
 	__u8 ctx;      /* data holds a context entry, for policy generation ctx_gen */
 	__u8 ctx_gen;
-	__u8 pad[5];
+	__u8 pad[7];
 	__u8 data[KG_EVBATCH_BYTES];
 };
 
@@ -127,16 +130,193 @@ static __always_inline __u32 kg_ev_ctx(struct kg_evbatch *b, __u32 off, struct k
 	kg_copy_pad8((__u8 *)(c + 1), f->principal, pl, KD_USER_MAX);
 	b->ctx = 1;
 	b->ctx_gen = gen;
+	b->ctx_off = off;
 	return size;
 }
 
 /*
+ * All ones when a < b, else 0, without a branch: hidden from clang, which would otherwise
+ * turn `x & mask` back into a branch (a state of its own for the verifier each time).
+ */
+static __always_inline __u64 kg_below(__s64 a, __s64 b)
+{
+	__s64 m = a - b;
+
+#ifdef __bpf__
+	asm volatile("%0 s>>= 63" : "+r"(m));
+#else
+	m >>= 63;
+#endif
+	return (__u64)m;
+}
+
+/*
+ * Whether the record staged in b (its context at coff, its decision at off, of the sizes e
+ * holds) shows the same decision as e's: every word but the time, the correlation id and
+ * frame size, and the counts. Both were written by kg_emit, padding zeroed, so words
+ * compare exactly. A global function: its loops are verified once, not per caller's path.
+ */
+static __always_inline int kg_fold_same(struct kg_fold *e, struct kg_evbatch *b, __u32 coff,
+					   __u32 off)
+{
+	const __u64 *c, *d, *r;
+	__s64 cs, ds;
+	__u64 diff = 0;
+	__u32 rw;
+
+	if (!e || !b)
+		return 0;
+	r = e->rec;
+	KG_CLAMP(coff, KG_EVBATCH_BYTES - KG_REC_CTX_MAX);
+	KG_CLAMP(off, KG_EVBATCH_BYTES - KG_REC_DEC_MAX);
+	c = (const __u64 *)&b->data[coff];
+	d = (const __u64 *)&b->data[off];
+	cs = e->ctx_size;
+	ds = e->size - e->ctx_size;
+	rw = e->ctx_size / 8;
+	KG_CLAMP(rw, KG_REC_CTX_MAX / 8);
+	/*
+	 * Every word up to the largest entries, without a branch on the data: a word past the
+	 * entry's size is masked off (reading it stays inside both buffers). A loop that
+	 * stopped at the size would be verified once for every size it can stop at; unrolled,
+	 * clang would spill its loads to the stack.
+	 */
+#pragma clang loop unroll(disable)
+	for (int w = 0; w < (int)KG_REC_CTX_MAX / 8; w++)
+		if (w != 1) /* ts_ns */
+			diff |= (c[w] ^ r[w]) & kg_below(w * 8, cs);
+	/* 1: corr, frame_size; 4-6: count, folded, folded_deny, first_ts */
+#pragma clang loop unroll(disable)
+	for (int w = 0; w < (int)KG_REC_DEC_MAX / 8; w++)
+		if (w != 1 && (w < 4 || w > 6))
+			diff |= (d[w] ^ r[rw + w]) & kg_below(w * 8, ds);
+	return diff == 0;
+}
+
+/*
+ * The budget (GCRA): whether n more records may leave at now, and if so they are paid
+ * for. A connection that sent nothing for a second has a second's worth.
+ */
+static __always_inline bool kg_budget_take(struct kg_fold *e, __u64 now, __u64 cost, __u32 n)
+{
+	__u64 t = e->tat > now ? e->tat : now;
+
+	if (t + n * cost > now + KG_BUDGET_BURST_NS)
+		return false;
+	e->tat = t + n * cost;
+	return true;
+}
+
+/* kg_fold_dec's answers. */
+#define KG_FOLD_SEND 0 /* the staged entry leaves (its folded counts written into it) */
+#define KG_FOLD_KEEP 1 /* counted here: the staged entry is taken back */
+
+/*
+ * The decision staged in b at off (its context at b->ctx_off), of flow f under policy
+ * generation gen: folded into its connection's run, counted past the budget, or sent (then
+ * what was pending leaves first, and it becomes the run). Inside kg_emit: its stack frame
+ * is one less on the deepest call chain.
+ */
+__attribute__((noinline)) int kg_fold_dec(struct kg_flow *f, struct kg_evbatch *b, __u32 off,
+					  __u32 gen)
+{
+	__u32 size, cs, coff, need;
+	struct kg_config *cfg;
+	struct kg_rec_dec *d;
+	struct kg_fold *e;
+	__u64 ts, window, cost;
+	bool same, deny;
+
+	if (!f || !b)
+		return KG_FOLD_SEND;
+	gen &= 1;
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	if (!cfg)
+		return KG_FOLD_SEND;
+	window = cfg->fold_window_ms * 1000000ull;
+	cost = cfg->budget_cost_ns;
+	if (!window && !cost)
+		return KG_FOLD_SEND; /* neither folds nor budgets: every decision a record */
+	KG_CLAMP(off, KG_EVBATCH_BYTES - KG_REC_DEC_MAX);
+	d = (struct kg_rec_dec *)&b->data[off];
+	size = d->h.size;
+	KG_CLAMP(size, KG_REC_DEC_MAX);
+	coff = b->ctx_off;
+	KG_CLAMP(coff, KG_EVBATCH_BYTES - KG_REC_CTX_MAX);
+	cs = ((struct kg_rec_ctx *)&b->data[coff])->h.size;
+	KG_CLAMP(cs, KG_REC_CTX_MAX);
+	ts = f->ts_pkt;
+	deny = d->verdict != KG_ACT_ALLOW;
+	e = kg_fold_of(&f->key);
+	if (!e)
+		return KG_FOLD_SEND;
+	if (!kg_fold_lock(e)) {
+		kg_count(KG_C_FOLD_BUSY);
+		return KG_FOLD_SEND;
+	}
+	if (!kg_key_eq(&e->key, &f->key)) {
+		/* another connection's: what it has pending leaves first */
+		if (e->size)
+			kg_count(KG_C_FOLD_TAKEOVERS);
+		kg_fold_send(e); /* inline: one call less on the deepest chain */
+		kg_fold_reset(e, &f->key);
+	}
+	same = e->size && e->ctx_size == cs && e->size == cs + size &&
+	       kg_fold_same(e, b, coff, off);
+	if (same && ts < e->window_end)
+		goto fold;
+	/* a record would leave: the run's summary, if it has one, and this one unless it goes
+	 * on the run (identical, the window ended: it starts the next window's count) */
+	need = (e->count ? 1 : 0) + (same && e->count ? 0 : 1);
+	if (cost && !kg_budget_take(e, ts, cost, need)) {
+		if (same)
+			goto fold; /* the window stays ended: its summary leaves when it can */
+		e->folded++;
+		e->folded_deny += deny;
+		kg_count(KG_C_OVER_BUDGET);
+		kg_fold_unlock(e);
+		return KG_FOLD_KEEP;
+	}
+	if (e->count) {
+		kg_fold_send(e);
+		if (same) {
+			e->window_end = ts + window;
+			goto fold;
+		}
+	}
+	/* this decision leaves, carrying what was folded past the budget, and is the run now */
+	d->folded = e->folded;
+	d->folded_deny = e->folded_deny;
+	e->folded = 0;
+	e->folded_deny = 0;
+	e->ctx_size = cs;
+	e->size = cs + size;
+	e->window_end = ts + window;
+	bpf_probe_read_kernel(e->rec, cs, &b->data[coff]);
+	bpf_probe_read_kernel((__u8 *)e->rec + cs, size, d);
+	kg_fold_unlock(e);
+	return KG_FOLD_SEND;
+fold:
+	if (!e->count)
+		e->first_ts = ts;
+	e->count++;
+	e->last_ts = ts;
+	kg_count(KG_C_FOLDED);
+	kg_fold_unlock(e);
+	return KG_FOLD_KEEP;
+}
+
+/*
  * One decision event. kind KG_EV_*; dec = kg_decide's result; enforced as applied.
- * Deny and undecodable events are always sent; allows per the policy's audit_allow.
+ * Deny and undecodable events are always recorded; allows per the policy's audit_allow.
+ * Recorded: staged as an entry of the packet's record, unless it folds into the
+ * connection's run or passes its budget (kg_fold_dec), when the entry is taken back.
  */
 __attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, __u32 enforced_gen)
 {
 	__u32 gen = enforced_gen & 1, action = dec & KG_DEC_ACT_MASK, zero = 0, off, cl, tl, size;
+	__u32 len0, ctx_off0;
+	__u8 ctx0, ctx_gen0;
 	struct kg_config *cfg;
 	struct kg_evbatch *b;
 	struct kg_rec_dec *e;
@@ -169,10 +349,15 @@ __attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, 
 		kg_ev_send(b);
 		off = 0;
 	}
-	KD_CLAMP(off, KG_EVBATCH_BYTES - KG_REC_CTX_MAX - KG_REC_DEC_MAX);
+	KG_CLAMP(off, KG_EVBATCH_BYTES - KG_REC_CTX_MAX - KG_REC_DEC_MAX);
+	/* what a fold takes back */
+	len0 = off;
+	ctx0 = b->ctx;
+	ctx_gen0 = b->ctx_gen;
+	ctx_off0 = b->ctx_off;
 	if (!b->ctx || b->ctx_gen != gen)
 		off += kg_ev_ctx(b, off, f, cfg, gen);
-	KD_CLAMP(off, KG_EVBATCH_BYTES - KG_REC_DEC_MAX);
+	KG_CLAMP(off, KG_EVBATCH_BYTES - KG_REC_DEC_MAX);
 	e = (struct kg_rec_dec *)&b->data[off];
 	e->h.type = KG_REC_DEC;
 	e->h.pad = 0;
@@ -189,19 +374,19 @@ __attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, 
 	e->tkind = kind == KG_EV_TOPIC ? f->dec.tkind : 0;
 	e->client_id_len = f->dec.client_id_null == 1 ? 0xff : f->dec.client_id_len;
 	tl = kind == KG_EV_TOPIC ? f->dec.name_len : 0;
-	KD_CLAMP(tl, 255);
+	KG_CLAMP(tl, 255);
 	e->topic_len = tl;
 	e->flags = (e->tkind & KD_TK_ID) ? KG_REC_F_UUID : 0;
 	e->pad[0] = 0;
 	e->pad[1] = 0;
 	e->pad[2] = 0;
+	e->count = 1;
+	e->folded = 0;
+	e->folded_deny = 0;
+	e->pad2 = 0;
+	e->first_ts = f->ts_pkt;
 	size = KG_REC_DEC_SIZE(e->flags, e->client_id_len, tl);
 	e->h.size = size;
-	b->len = off + size;
-	if (action == KG_ACT_ALLOW)
-		b->nallow++;
-	else
-		b->ndeny++;
 	/*
 	 * The topic id only where the event names one, the client id, the topic and its
 	 * NUL, each zero-padded to 8. The strings sit at odd offsets in the decoder's state,
@@ -214,17 +399,31 @@ __attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, 
 		var += sizeof(f->dec.uuid);
 	}
 	cl = KG_REC_CID_BYTES(e->client_id_len);
-	KD_CLAMP(cl, KD_CLIENT_ID_MAX); /* it is: for the verifier */
+	KG_CLAMP(cl, KD_CLIENT_ID_MAX); /* it is: for the verifier */
 	if (cl) {
 		*(__u64 *)&var[(cl - 1) & 0x38] = 0;
 		bpf_probe_read_kernel(var, cl, f->dec.client_id);
 	}
 	cl = KG_REC_PAD8(cl);
-	KD_CLAMP(cl, KD_CLIENT_ID_MAX);
+	KG_CLAMP(cl, KD_CLIENT_ID_MAX);
 	var += cl;
 	*(__u64 *)&var[tl & 0xf8] = 0;
 	if (tl)
 		bpf_probe_read_kernel(var, tl, f->dec.name);
+	if (kg_fold_dec(f, b, off, gen) == KG_FOLD_KEEP) {
+		b->len = len0;
+		b->ctx = ctx0;
+		b->ctx_gen = ctx_gen0;
+		b->ctx_off = ctx_off0;
+		return 0;
+	}
+	b->len = off + size;
+	if (action == KG_ACT_ALLOW)
+		b->nallow++;
+	else
+		b->ndeny++;
+	b->ndeny += e->folded_deny;
+	b->nallow += e->folded - e->folded_deny;
 	if (!b->open)
 		kg_ev_send(b);
 	return 0;

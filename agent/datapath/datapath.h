@@ -182,4 +182,12 @@ struct kg_sweep_stats {
 int kg_flows_sweep(const struct kg_maps *m, int sweep_prog, __u32 idle_s, __u32 closed_s,
 		   struct kg_sweep_stats *st);
 
+/*
+ * Sends the pending counts of fold entries (bpf/fold.h) as records, through kgate_sweep:
+ * those whose window ended (connections that went quiet after repeated decisions), or
+ * with all, every one (an agent that stops). *sent: how many. 0, or -errno when the
+ * program could not run.
+ */
+int kg_folds_sweep(int sweep_prog, bool all, __u64 *sent);
+
 #endif

@@ -98,6 +98,15 @@ static const struct {
 	{ "flow table full: the handshake is reset, nothing evicted", test_flow_table_full },
 	{ "idle past the flow timeout: swept, then mid-stream", test_idle_timeout },
 	{ "a slot goes back when idle, answers still tied", test_slot_given_back },
+	{ "storm: 300 rejects, one record and one summary; counters exact; a neighbour's all",
+	  test_storm_folds_exactly },
+	{ "storm: the window ends at the next decision", test_storm_window_expiry },
+	{ "storm: a different decision breaks a run; the end sends what is pending",
+	  test_storm_runs_broken_and_ended },
+	{ "storm: past the budget counted, carried by the next record as folded",
+	  test_storm_budget },
+	{ "storm: the agent's sweep sends a quiet connection's summary once", test_storm_sweep },
+	{ "storm: a shared fold entry sends the other's count first", test_storm_shared_entry },
 };
 
 static int register_cases(CU_pSuite s)

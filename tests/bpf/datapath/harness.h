@@ -74,6 +74,8 @@ int dp_run(const uint8_t *in, size_t len, uint8_t *out, size_t *outlen);
 int tc_run(const uint8_t *in, size_t len, uint8_t *out, size_t *outlen);
 /* A datapath counter (KG_C_*), summed over CPUs. */
 __u64 counter(__u32 idx);
+/* Entry idx of a per-CPU array of __u64 (fd), summed over CPUs. */
+__u64 percpu_sum(int fd, __u32 idx);
 
 /* ---- connections ----------------------------------------------------------- */
 
@@ -269,6 +271,13 @@ void test_pool_exhausted(void);
 void test_flow_table_full(void);
 void test_idle_timeout(void);
 void test_slot_given_back(void);
+/* storms.c */
+void test_storm_folds_exactly(void);
+void test_storm_window_expiry(void);
+void test_storm_runs_broken_and_ended(void);
+void test_storm_budget(void);
+void test_storm_sweep(void);
+void test_storm_shared_entry(void);
 /* differential.c */
 void test_differential(void);
 
