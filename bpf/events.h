@@ -154,19 +154,16 @@ static __always_inline __u64 kg_below(__s64 a, __s64 b)
  * Whether the record staged in b (its context at coff, its decision at off, of the sizes e
  * holds) shows the same decision as e's: every word but the time, the correlation id and
  * frame size, and the counts. Both were written by kg_emit, padding zeroed, so words
- * compare exactly. A global function: its loops are verified once, not per caller's path.
+ * compare exactly.
  */
 static __always_inline int kg_fold_same(struct kg_fold *e, struct kg_evbatch *b, __u32 coff,
 					   __u32 off)
 {
-	const __u64 *c, *d, *r;
+	const __u64 *c, *d, *r = e->rec;
 	__s64 cs, ds;
 	__u64 diff = 0;
 	__u32 rw;
 
-	if (!e || !b)
-		return 0;
-	r = e->rec;
 	KG_CLAMP(coff, KG_EVBATCH_BYTES - KG_REC_CTX_MAX);
 	KG_CLAMP(off, KG_EVBATCH_BYTES - KG_REC_DEC_MAX);
 	c = (const __u64 *)&b->data[coff];
@@ -214,8 +211,8 @@ static __always_inline bool kg_budget_take(struct kg_fold *e, __u64 now, __u64 c
 /*
  * The decision staged in b at off (its context at b->ctx_off), of flow f under policy
  * generation gen: folded into its connection's run, counted past the budget, or sent (then
- * what was pending leaves first, and it becomes the run). Inside kg_emit: its stack frame
- * is one less on the deepest call chain.
+ * what was pending leaves first, and it becomes the run). A global function, verified
+ * once: inside kg_emit it would be verified again for each of kg_emit's paths to it.
  */
 __attribute__((noinline)) int kg_fold_dec(struct kg_flow *f, struct kg_evbatch *b, __u32 off,
 					  __u32 gen)

@@ -299,7 +299,7 @@ static __always_inline __u32 kg_khash(const struct kg_flow_key *fk)
 	if (!key)
 		return 0;
 	_Static_assert(sizeof(struct kg_flow_key) == 40, "ten words");
-	KD_UNROLL
+#pragma unroll
 	for (int j = 0; j < 5; j++)
 		h += (__u64)(__u32)(w[2 * j] + key->k[KG_NH_KEY_WORDS - 10 + 2 * j]) *
 		     (__u32)(w[2 * j + 1] + key->k[KG_NH_KEY_WORDS - 9 + 2 * j]);
