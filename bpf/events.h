@@ -270,6 +270,9 @@ __attribute__((noinline)) int kg_fold_dec(struct kg_flow *f, struct kg_evbatch *
 			goto fold; /* the window stays ended: its summary leaves when it can */
 		e->folded++;
 		e->folded_deny += deny;
+		/* the time a record that carries only them will have */
+		if (!e->count)
+			e->last_ts = ts;
 		kg_count(KG_C_OVER_BUDGET);
 		kg_fold_unlock(e);
 		return KG_FOLD_KEEP;

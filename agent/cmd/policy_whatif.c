@@ -768,9 +768,8 @@ static void print_text(struct whatif *w)
 	printf(" from %s%s%s\n", w->a->file ? w->a->file : w->a->brokers, w->a->file ? "" : " ",
 	       w->a->file ? "" : w->a->topic);
 	for (int i = 0; i < w->nrates; i++)
-		printf("  sampled: %llu allow records of \"%s\" stand for 1 in %llu decisions "
-		       "each: "
-		       "counted %llu times (estimates)\n",
+		printf("  sampled: %llu allow records of \"%s\" keep 1 in %llu decisions: each "
+		       "decision they count is counted %llu times (estimates)\n",
 		       (unsigned long long)w->rates[i].records, w->rates[i].version,
 		       (unsigned long long)w->rates[i].one_in,
 		       (unsigned long long)w->rates[i].one_in);

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "agent/datapath/datapath.h"
+#include "kgate_tc.skel.h"
 #include "harness.h"
 
 void test_verifier(void)
@@ -20,7 +21,8 @@ void test_verifier(void)
 		int fd;
 	} progs[] = { { "kgate_xdp", dp.xdp_fd },
 		      { "kgate_tc_egress", dp.tc_fd },
-		      { "kgate_tc_ingress", dp.tci_fd } };
+		      { "kgate_tc_ingress", dp.tci_fd },
+		      { "kgate_sweep", bpf_program__fd(dp.tc->progs.kgate_sweep) } };
 
 	printf("\n");
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {

@@ -236,7 +236,8 @@ void test_storm_runs_broken_and_ended(void)
 
 /*
  * The budget: past it a connection's decisions are counted, not recorded; the next record
- * carries how many (folded, folded_deny); identical ones go on their run's count.
+ * carries how many (folded, folded_deny); identical ones go on their run's count; at the
+ * connection's end, a record of count 0 carries what is left.
  */
 void test_storm_budget(void)
 {
@@ -244,7 +245,9 @@ void test_storm_budget(void)
 	struct ctrs a, b;
 	struct pkt_spec br;
 	struct conn c;
+	uint8_t pkt[PKT_CAP];
 	char topic[16];
+	__u64 last_ts = 0;
 	int burst;
 
 	apply_fold(0, 10); /* no window: only the budget, 10 records a second */
@@ -287,6 +290,26 @@ void test_storm_budget(void)
 	CU_ASSERT_EQUAL(t.count[KG_LOST_DENY] + t.folded_deny, 41 + 31);
 	CU_ASSERT_EQUAL(b.reject - a.reject, 41 + 31);
 	CU_ASSERT_EQUAL(t.count[KG_LOST_ALLOW], 1);
+	/* past the budget, then the end: a record of count 0 carries them, at the last's time */
+	sleep_ms(1100);
+	for (int i = 0; i < 25; i++) {
+		snprintf(topic, sizeof(topic), "eu.u%02d", i);
+		produce_answered(&c, &br, topic, &t);
+	}
+	last_ts = dp.ev[0].ts_ns;
+	ctrs_read(&a);
+	CU_ASSERT(a.over - b.over >= 5);
+	dp.nev = 0;
+	CU_ASSERT_EQUAL(dp_run(pkt, rv_seg(&c, c.next, PKT_RST | PKT_ACK, NULL, 0, pkt), c.out,
+			       &c.outlen),
+			XDP_PASS);
+	take(&t);
+	CU_ASSERT_EQUAL_FATAL(dp.nev, 1);
+	CU_ASSERT(dp.ev[0].count == 0 && dp.ev[0].folded == a.over - b.over &&
+		  dp.ev[0].folded_deny == a.over - b.over);
+	CU_ASSERT(dp.ev[0].ts_ns > last_ts && dp.ev[0].first_ts == dp.ev[0].ts_ns);
+	CU_ASSERT_EQUAL(t.count[KG_LOST_DENY] + t.folded_deny, 41 + 31 + 25);
+	CU_ASSERT_EQUAL(a.reject - b.reject, 25);
 }
 
 /*
