@@ -150,28 +150,43 @@ static __always_inline __u64 kg_below(__s64 a, __s64 b)
 	return (__u64)m;
 }
 
+/* kg_fold_same's answer: which part of the staged record is e's. */
+#define KG_SAME_CTX 1 /* the context: flow, principal, region, policy version */
+#define KG_SAME_DEC 2 /* the decision entry (only when its size is e's) */
+
 /*
- * Whether the record staged in b (its context at coff, its decision at off, of the sizes e
- * holds) shows the same decision as e's: every word but the time, the correlation id and
- * frame size, and the counts. Both were written by kg_emit, padding zeroed, so words
- * compare exactly.
+ * Which parts of the record staged in b (its context at b->ctx_off, its decision at off),
+ * when their sizes are e's, show what e's do: every word but the time, the correlation id
+ * and frame size, and the counts. Both were written by kg_emit, padding zeroed, so words
+ * compare exactly. A decision whose first words already differ (another topic, rule or
+ * verdict: the usual case in a request of many topics) is not compared further. A global
+ * function: its own small stack frame, not kg_fold_dec's (the deepest call chain's).
  */
-static __always_inline int kg_fold_same(struct kg_fold *e, struct kg_evbatch *b, __u32 coff,
-					   __u32 off)
+__attribute__((noinline)) int kg_fold_same(struct kg_fold *e, struct kg_evbatch *b, __u32 off)
 {
-	const __u64 *c, *d, *r = e->rec;
+	const __u64 *c, *d, *r, *rd;
+	__u32 rw, coff = b ? b->ctx_off : 0;
 	__s64 cs, ds;
 	__u64 diff = 0;
-	__u32 rw;
+	bool dec;
+	int same;
 
+	if (!e || !b)
+		return 0;
+	r = e->rec;
 	KG_CLAMP(coff, KG_EVBATCH_BYTES - KG_REC_CTX_MAX);
 	KG_CLAMP(off, KG_EVBATCH_BYTES - KG_REC_DEC_MAX);
 	c = (const __u64 *)&b->data[coff];
 	d = (const __u64 *)&b->data[off];
+	/* the sizes must be e's: the context's to compare it, the decision's to compare that */
+	if (!e->size || ((const struct kg_rec_hdr *)c)->size != e->ctx_size)
+		return 0;
+	dec = ((const struct kg_rec_hdr *)d)->size == e->size - e->ctx_size;
 	cs = e->ctx_size;
 	ds = e->size - e->ctx_size;
 	rw = e->ctx_size / 8;
 	KG_CLAMP(rw, KG_REC_CTX_MAX / 8);
+	rd = &r[rw]; /* the stored decision entry */
 	/*
 	 * Every word up to the largest entries, without a branch on the data: a word past the
 	 * entry's size is masked off (reading it stays inside both buffers). A loop that
@@ -182,12 +197,18 @@ static __always_inline int kg_fold_same(struct kg_fold *e, struct kg_evbatch *b,
 	for (int w = 0; w < (int)KG_REC_CTX_MAX / 8; w++)
 		if (w != 1) /* ts_ns */
 			diff |= (c[w] ^ r[w]) & kg_below(w * 8, cs);
+	same = diff ? 0 : KG_SAME_CTX;
+	/* rule; key, version, kind, verdict...; lengths; the first bytes of client id, topic */
+	if (!dec || ((d[0] ^ rd[0]) | (d[2] ^ rd[2]) | (d[3] ^ rd[3]) |
+		     ((d[7] ^ rd[7]) & kg_below(7 * 8, ds)) | ((d[8] ^ rd[8]) & kg_below(8 * 8, ds))))
+		return same;
+	diff = 0;
 	/* 1: corr, frame_size; 4-6: count, folded, folded_deny, first_ts */
 #pragma clang loop unroll(disable)
 	for (int w = 0; w < (int)KG_REC_DEC_MAX / 8; w++)
 		if (w != 1 && (w < 4 || w > 6))
-			diff |= (d[w] ^ r[rw + w]) & kg_below(w * 8, ds);
-	return diff == 0;
+			diff |= (d[w] ^ rd[w]) & kg_below(w * 8, ds);
+	return diff ? same : same | KG_SAME_DEC;
 }
 
 /*
@@ -204,36 +225,73 @@ static __always_inline bool kg_budget_take(struct kg_fold *e, __u64 now, __u64 c
 	return true;
 }
 
+/*
+ * The fold entry of flow f's decisions under policy generation gen, taken (locked) and
+ * made f's (another connection's pending counts sent first): its index, or -1 when the
+ * policy neither folds nor budgets, or the entry is in use elsewhere (then the decision
+ * is a record of its own). A global function, verified once.
+ */
+__attribute__((noinline)) int kg_fold_open(struct kg_flow *f, __u32 gen)
+{
+	struct kg_config *cfg;
+	struct kg_fold *e;
+	__u32 i;
+
+	if (!f)
+		return -1;
+	gen &= 1;
+	cfg = bpf_map_lookup_elem(&kg_config, &gen);
+	if (!cfg || (!cfg->fold_window_ms && !cfg->budget_cost_ns))
+		return -1; /* neither folds nor budgets: every decision a record */
+	i = kg_fold_index(&f->key);
+	e = bpf_map_lookup_elem(&kg_folds, &i);
+	if (!e)
+		return -1;
+	if (!kg_fold_lock(e)) {
+		kg_count(KG_C_FOLD_BUSY);
+		return -1;
+	}
+	if (!kg_key_eq(&e->key, &f->key)) {
+		/* another connection's: what it has pending leaves first */
+		if (e->size)
+			kg_count(KG_C_FOLD_TAKEOVERS);
+		kg_fold_send(e);
+		kg_fold_reset(e, &f->key);
+	}
+	return i;
+}
+
 /* kg_fold_dec's answers. */
 #define KG_FOLD_SEND 0 /* the staged entry leaves (its folded counts written into it) */
 #define KG_FOLD_KEEP 1 /* counted here: the staged entry is taken back */
 
 /*
- * The decision staged in b at off (its context at b->ctx_off), of flow f under policy
- * generation gen: folded into its connection's run, counted past the budget, or sent (then
- * what was pending leaves first, and it becomes the run). A global function, verified
- * once: inside kg_emit it would be verified again for each of kg_emit's paths to it.
+ * The decision staged in b at off (its context at b->ctx_off), of flow f, under the
+ * generation in bit 0 of gs and kg_fold_same's answer above it, against f's fold entry i
+ * (taken by kg_fold_open; let go here): folded into the connection's run, counted past the
+ * budget, or sent (then what was pending leaves first, and it becomes the run). kg_emit
+ * calls the three apart, so that none is deeper than one call below it.
  */
 __attribute__((noinline)) int kg_fold_dec(struct kg_flow *f, struct kg_evbatch *b, __u32 off,
-					  __u32 gen)
+					  __u32 gs, __u32 i)
 {
-	__u32 size, cs, coff, need;
+	__u32 size, cs, coff, need, gen = gs & 1;
 	struct kg_config *cfg;
 	struct kg_rec_dec *d;
 	struct kg_fold *e;
 	__u64 ts, window, cost;
-	bool same, deny;
+	bool same = (gs >> 1) & KG_SAME_DEC, deny;
 
-	if (!f || !b)
+	e = bpf_map_lookup_elem(&kg_folds, &i);
+	if (!e)
 		return KG_FOLD_SEND;
-	gen &= 1;
 	cfg = bpf_map_lookup_elem(&kg_config, &gen);
-	if (!cfg)
+	if (!f || !b || !cfg) {
+		kg_fold_unlock(e);
 		return KG_FOLD_SEND;
+	}
 	window = cfg->fold_window_ms * 1000000ull;
 	cost = cfg->budget_cost_ns;
-	if (!window && !cost)
-		return KG_FOLD_SEND; /* neither folds nor budgets: every decision a record */
 	KG_CLAMP(off, KG_EVBATCH_BYTES - KG_REC_DEC_MAX);
 	d = (struct kg_rec_dec *)&b->data[off];
 	size = d->h.size;
@@ -244,22 +302,6 @@ __attribute__((noinline)) int kg_fold_dec(struct kg_flow *f, struct kg_evbatch *
 	KG_CLAMP(cs, KG_REC_CTX_MAX);
 	ts = f->ts_pkt;
 	deny = d->verdict != KG_ACT_ALLOW;
-	e = kg_fold_of(&f->key);
-	if (!e)
-		return KG_FOLD_SEND;
-	if (!kg_fold_lock(e)) {
-		kg_count(KG_C_FOLD_BUSY);
-		return KG_FOLD_SEND;
-	}
-	if (!kg_key_eq(&e->key, &f->key)) {
-		/* another connection's: what it has pending leaves first */
-		if (e->size)
-			kg_count(KG_C_FOLD_TAKEOVERS);
-		kg_fold_send(e); /* inline: one call less on the deepest chain */
-		kg_fold_reset(e, &f->key);
-	}
-	same = e->size && e->ctx_size == cs && e->size == cs + size &&
-	       kg_fold_same(e, b, coff, off);
 	if (same && ts < e->window_end)
 		goto fold;
 	/* a record would leave: the run's summary, if it has one, and this one unless it goes
@@ -292,7 +334,9 @@ __attribute__((noinline)) int kg_fold_dec(struct kg_flow *f, struct kg_evbatch *
 	e->ctx_size = cs;
 	e->size = cs + size;
 	e->window_end = ts + window;
-	bpf_probe_read_kernel(e->rec, cs, &b->data[coff]);
+	/* the context only when it changed (a principal bound, a policy applied) */
+	if (!((gs >> 1) & KG_SAME_CTX))
+		bpf_probe_read_kernel(e->rec, cs, &b->data[coff]);
 	bpf_probe_read_kernel((__u8 *)e->rec + cs, size, d);
 	kg_fold_unlock(e);
 	return KG_FOLD_SEND;
@@ -315,8 +359,8 @@ fold:
 __attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, __u32 enforced_gen)
 {
 	__u32 gen = enforced_gen & 1, action = dec & KG_DEC_ACT_MASK, zero = 0, off, cl, tl, size;
-	__u32 len0, ctx_off0;
-	__u8 ctx0, ctx_gen0;
+	__u64 undo; /* what a fold takes back: len, ctx_off, ctx, ctx_gen (one stack slot) */
+	int fi, sm, fold = KG_FOLD_SEND;
 	struct kg_config *cfg;
 	struct kg_evbatch *b;
 	struct kg_rec_dec *e;
@@ -350,11 +394,7 @@ __attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, 
 		off = 0;
 	}
 	KG_CLAMP(off, KG_EVBATCH_BYTES - KG_REC_CTX_MAX - KG_REC_DEC_MAX);
-	/* what a fold takes back */
-	len0 = off;
-	ctx0 = b->ctx;
-	ctx_gen0 = b->ctx_gen;
-	ctx_off0 = b->ctx_off;
+	undo = off | (__u64)b->ctx_off << 16 | (__u64)b->ctx << 32 | (__u64)b->ctx_gen << 40;
 	if (!b->ctx || b->ctx_gen != gen)
 		off += kg_ev_ctx(b, off, f, cfg, gen);
 	KG_CLAMP(off, KG_EVBATCH_BYTES - KG_REC_DEC_MAX);
@@ -410,11 +450,23 @@ __attribute__((noinline)) int kg_emit(struct kg_flow *f, __u32 kind, __u32 dec, 
 	*(__u64 *)&var[tl & 0xf8] = 0;
 	if (tl)
 		bpf_probe_read_kernel(var, tl, f->dec.name);
-	if (kg_fold_dec(f, b, off, gen) == KG_FOLD_KEEP) {
-		b->len = len0;
-		b->ctx = ctx0;
-		b->ctx_gen = ctx_gen0;
-		b->ctx_off = ctx_off0;
+	/*
+	 * Does it fold (bpf/fold.h)? The entry taken, compared, decided on: three calls side
+	 * by side, so that none is more than one call below this one (the stack of the deepest
+	 * call chain has 512 bytes).
+	 */
+	fi = kg_fold_open(f, gen);
+	if (fi >= 0) {
+		struct kg_fold *fe = bpf_map_lookup_elem(&kg_folds, &fi);
+
+		sm = fe ? kg_fold_same(fe, b, off) : 0;
+		fold = kg_fold_dec(f, b, off, gen | sm << 1, fi);
+	}
+	if (fold == KG_FOLD_KEEP) {
+		b->len = undo & 0xffff;
+		b->ctx_off = (undo >> 16) & 0xffff;
+		b->ctx = (undo >> 32) & 0xff;
+		b->ctx_gen = (undo >> 40) & 0xff;
 		return 0;
 	}
 	b->len = off + size;

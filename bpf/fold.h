@@ -44,9 +44,14 @@
 #endif
 
 /* The entry of connection fk: by its keyed hash's top bits (a multiplicative spread). */
+static __always_inline __u32 kg_fold_index(const struct kg_flow_key *fk)
+{
+	return (kg_khash(fk) * 0x9e3779b1u) >> (32 - KG_FOLD_BITS);
+}
+
 static __always_inline struct kg_fold *kg_fold_of(const struct kg_flow_key *fk)
 {
-	__u32 i = (kg_khash(fk) * 0x9e3779b1u) >> (32 - KG_FOLD_BITS);
+	__u32 i = kg_fold_index(fk);
 
 	return bpf_map_lookup_elem(&kg_folds, &i);
 }
