@@ -203,7 +203,7 @@ $(BUILD)/tests/fuzz_decode: $(call FUZZ_OBJS,$(FUZZ_SRCS)) $(LIBKGATE_FUZZ) | $(
 	$(CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(AGENT_LIBS)
 
 test: test-unit test-conformance test-cli test-build test-install test-bpf test-agent test-audit \
-	test-deploy test-e2e test-evasion test-faults test-flows test-bench
+	test-deploy test-e2e test-evasion test-faults test-flows test-storm test-bench
 
 $(BUILD)/tests/kframe_selftest: $(call SAN_OBJS,tests/lib/kframe_selftest.c tests/lib/kframe.c) \
 		| $(BUILD)/tests
@@ -278,7 +278,7 @@ test-agent: $(BUILD)/kgate
 
 # --- end to end and deploy -------------------------------------------------
 
-.PHONY: test-deploy test-e2e test-evasion test-faults test-flows
+.PHONY: test-deploy test-e2e test-evasion test-faults test-flows test-storm
 
 $(BUILD)/tests/mock_broker: tests/tools/mock_broker.c | $(BUILD)/tests
 	$(CC) -O2 -Wall -Werror -o $@ $< $$(pkg-config --cflags --libs rdkafka)
@@ -322,6 +322,12 @@ test-faults: $(BUILD)/kgate $(BUILD)/tests/mock_broker
 test-flows: $(BUILD)/kgate $(BUILD)/tests/mock_broker $(BUILD)/tests/syn_flood
 	@if [ "$$(id -u)" -ne 0 ]; then echo "test-flows: needs root (BPF, netns)" >&2; exit 1; fi
 	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_flows.sh
+
+# Root: a deny storm beside a neighbour on the rig: few records, their counts equal to the
+# datapath's counters, the neighbour's decisions all recorded (bpf/fold.h).
+test-storm: $(BUILD)/kgate $(BUILD)/tests/mock_broker $(BUILD)/bench/kwire
+	@if [ "$$(id -u)" -ne 0 ]; then echo "test-storm: needs root (BPF, netns)" >&2; exit 1; fi
+	BUILD=$(BUILD) KGATE=$(BUILD)/kgate tests/e2e/test_storm.sh
 
 demo:
 	BUILD=$(BUILD) scripts/demo.sh

@@ -91,6 +91,16 @@ static void apply_rules(int n)
 	snprintf(p.version, sizeof(p.version), "bench-%d", n);
 	p.default_action = KG_ACT_REJECT;
 	p.audit_allow = 1;
+	/*
+	 * Every decision its event, as the cases say: a steady case repeats one request, whose
+	 * identical decisions would fold into the connection's run (bpf/fold.h) and leave none.
+	 * KGATE_BENCH_FOLD=1 keeps the policy's defaults: a steady case is then a storm's
+	 * repeat, counted and not sent.
+	 */
+	if (!getenv("KGATE_BENCH_FOLD")) {
+		p.fold_window_ms = 0;
+		p.budget = 0;
+	}
 	p.listeners[0].port = PORT;
 	p.listeners[0].on_undecodable = KG_ACT_RESET;
 	p.nlisteners = 1;

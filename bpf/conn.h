@@ -27,7 +27,7 @@
 #ifndef KGATE_CONN_H
 #define KGATE_CONN_H
 
-#include "kgate_maps.bpf.h"
+#include "fold.h"
 
 /* Coarse seconds: last_seen, and the rate of limit events. */
 static __always_inline __u32 kg_now(void)
@@ -53,31 +53,6 @@ static __always_inline void kg_conn_progress(struct kg_conn *cn, __u32 now)
 {
 	if (cn->progress != (__u16)now)
 		cn->progress = now;
-}
-
-/*
- * A keyed hash of the 5-tuple, stored in the small entry: a program that found an entry by
- * key and counted itself in checks it, because an entry removed by another CPU meanwhile
- * may already hold another connection (hash map entries are reused at once). The key is
- * the tail of the retransmission hash's random key (NH over the tuple's five words), so
- * nobody can choose a tuple whose hash equals another's.
- */
-static __always_inline __u32 kg_khash(const struct kg_flow_key *fk)
-{
-	const __u32 *w = (const __u32 *)fk;
-	const struct kg_nhkey *key;
-	__u32 zero = 0;
-	__u64 h = 0;
-
-	key = bpf_map_lookup_elem(&kg_nhkey, &zero);
-	if (!key)
-		return 0;
-	_Static_assert(sizeof(struct kg_flow_key) == 40, "ten words");
-	KD_UNROLL
-	for (int j = 0; j < 5; j++)
-		h += (__u64)(__u32)(w[2 * j] + key->k[KG_NH_KEY_WORDS - 10 + 2 * j]) *
-		     (__u32)(w[2 * j + 1] + key->k[KG_NH_KEY_WORDS - 9 + 2 * j]);
-	return (__u32)(h ^ (h >> 32));
 }
 
 /*
@@ -541,7 +516,8 @@ static __always_inline struct kg_flow *kg_flow_get(struct kg_conn *cn, struct kg
 /*
  * The connection ended (RST, FIN both ways, a new SYN after the broker closed, the
  * agent's sweep): marked dying, so nobody takes its slot again; the last user (this
- * program, when nobody else is using it) gives the slot back and removes the entry.
+ * program, when nobody else is using it) gives the slot back and removes the entry. What
+ * its decisions have pending in their fold entry leaves at once (fold.h).
  */
 static __always_inline void kg_conn_end(struct kg_conn *cn, struct kg_flow_key *fk)
 {
@@ -549,8 +525,10 @@ static __always_inline void kg_conn_end(struct kg_conn *cn, struct kg_flow_key *
 
 	__sync_fetch_and_add(&cn->own, KG_OWN_USER | KG_OWN_VER);
 	old = __sync_fetch_and_or(&cn->own, KG_OWN_DYING);
-	if (!(old & KG_OWN_DYING))
+	if (!(old & KG_OWN_DYING)) {
 		kg_count(KG_C_FLOWS_ENDED);
+		kg_fold_end(fk); /* its decisions' pending counts leave now */
+	}
 	kg_own_out(cn, fk);
 }
 

@@ -248,6 +248,15 @@ struct {
 	KG_PIN;
 } kg_event_recs SEC(".maps");
 
+/* Each connection's last recorded decision and its budget (struct kg_fold, bpf/fold.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KG_FOLD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct kg_fold);
+	KG_PIN;
+} kg_folds SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, KG_C__COUNT);
@@ -297,6 +306,31 @@ static __always_inline void kg_key_copy(struct kg_flow_key *dst, const struct kg
 	d[2] = s[2];
 	d[3] = s[3];
 	d[4] = s[4];
+}
+
+/*
+ * A keyed hash of the 5-tuple, stored in the small entry: a program that found an entry by
+ * key and counted itself in checks it, because an entry removed by another CPU meanwhile
+ * may already hold another connection (hash map entries are reused at once). The key is
+ * the tail of the retransmission hash's random key (NH over the tuple's five words), so
+ * nobody can choose a tuple whose hash equals another's.
+ */
+static __always_inline __u32 kg_khash(const struct kg_flow_key *fk)
+{
+	const __u32 *w = (const __u32 *)fk;
+	const struct kg_nhkey *key;
+	__u32 zero = 0;
+	__u64 h = 0;
+
+	key = bpf_map_lookup_elem(&kg_nhkey, &zero);
+	if (!key)
+		return 0;
+	_Static_assert(sizeof(struct kg_flow_key) == 40, "ten words");
+#pragma unroll
+	for (int j = 0; j < 5; j++)
+		h += (__u64)(__u32)(w[2 * j] + key->k[KG_NH_KEY_WORDS - 10 + 2 * j]) *
+		     (__u32)(w[2 * j + 1] + key->k[KG_NH_KEY_WORDS - 9 + 2 * j]);
+	return (__u32)(h ^ (h >> 32));
 }
 
 /* VLAN ethertypes (not in every linux/if_ether.h), for both hooks' parsers. */

@@ -601,6 +601,32 @@ static __always_inline int kg_sweep_stalled(struct kg_conn *cn, struct kg_flow_k
 	return ended;
 }
 
+/* kg_fold_sweep_one's context: what to send, and how many were. */
+struct kg_fold_sweep {
+	__u64 now; /* entries whose window ended before it; ~0: all */
+	__u32 sent;
+};
+
+/*
+ * A fold entry whose window ended with counts pending: a connection that went quiet after
+ * a run (or past its budget). They leave now (bpf/fold.h); an entry in use is left for the
+ * next sweep. bpf_loop's callback over kg_folds.
+ */
+static long kg_fold_sweep_one(__u32 i, void *ctx)
+{
+	struct kg_fold *e = bpf_map_lookup_elem(&kg_folds, &i);
+	struct kg_fold_sweep *sw = ctx;
+
+	if (!e || (!e->count && !e->folded) || sw->now < e->window_end || !kg_fold_lock(e))
+		return 0;
+	if ((e->count || e->folded) && sw->now >= e->window_end) {
+		kg_fold_flush(e);
+		sw->sent++;
+	}
+	kg_fold_unlock(e);
+	return 0;
+}
+
 /*
  * kgate_sweep: never attached; the agent runs it (BPF_PROG_RUN) with the connections it
  * found idle past the flow timeout, closed by the broker long ago, or holding a slot
@@ -609,7 +635,9 @@ static __always_inline int kg_sweep_stalled(struct kg_conn *cn, struct kg_flow_k
  * (kg_conn_end: its slot back to the pool by its last user), so no connection in use loses
  * its slot to a sweep; a stalled one is reset (kg_sweep_stalled). An ending entry nobody
  * uses any more (its last user could not remove it) is removed. Returns how many went,
- * and how many of them were stalled (KG_SWEEP_ENDED, KG_SWEEP_STALLED).
+ * and how many of them were stalled (KG_SWEEP_ENDED, KG_SWEEP_STALLED). With folds set
+ * (no keys), it sends instead what fold entries have pending (those whose window ended,
+ * or all), and returns how many records that made.
  */
 SEC("tc")
 int kgate_sweep(struct __sk_buff *skb)
@@ -617,12 +645,18 @@ int kgate_sweep(struct __sk_buff *skb)
 	struct kg_sweep_req rq;
 	struct kg_flow_key fk;
 	struct kg_conn *cn;
+	struct kg_fold_sweep sw = {};
 	__u32 now = kg_now(), idle, off;
 	__u64 own;
 	int swept = 0, stalled = 0;
 
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, &rq, sizeof(rq)))
 		return 0;
+	if (rq.folds) {
+		sw.now = rq.folds == KG_SWEEP_FOLDS_ALL ? ~0ull : bpf_ktime_get_ns();
+		bpf_loop(KG_FOLD_SLOTS, kg_fold_sweep_one, &sw, 0);
+		return sw.sent;
+	}
 	for (__u32 i = 0; i < KG_SWEEP_KEYS; i++) {
 		if (i >= rq.n)
 			break;

@@ -187,6 +187,39 @@ struct kg_inflight {
 
 /* Topic id -> name entries the agent may load. */
 #define KG_MAX_TOPIC_IDS 65536
+/*
+ * Repeated decisions (bpf/fold.h): the decisions a connection's records show, kept in an
+ * entry of kg_folds chosen by the connection's keyed hash (KG_FOLD_SLOTS, a power of two).
+ * Two connections whose hashes share an entry take turns: the one deciding sends the
+ * other's pending counts as a record first (one more record, nothing lost) and starts with
+ * a full budget. Not in the pool slot: a connection that retries a denied write gives its
+ * slot back between tries, and when the pool is exhausted the decisions made without a
+ * slot (mid-stream, strays, limits) fold too; not in the small entry: it has no room left
+ * in its 192-byte allocation.
+ */
+#define KG_FOLD_BITS 14
+#define KG_FOLD_SLOTS (1u << KG_FOLD_BITS)
+/*
+ * The policy's default fold window (audit.fold): identical decisions on a connection
+ * (same kind, verdict, rule, policy version, principal, region, client id, API and its
+ * version, topic, reason) within it of the record that showed the first become one record
+ * with their count, first and last time. Longest allowed: KG_FOLD_WINDOW_MAX_MS.
+ */
+#define KG_FOLD_WINDOW_MS 1000
+#define KG_FOLD_WINDOW_MAX_MS 3600000
+/*
+ * The policy's default event budget (audit.budget): records per second per connection,
+ * in bursts of up to KG_BUDGET_BURST_NS of them. Past it a connection's decisions are
+ * counted, not recorded: identical ones in their run's count, others in the `folded` of the
+ * connection's next record (never lost: a connection that ends or goes quiet sends its
+ * counts regardless of its budget). At least KG_BUDGET_MIN (a run's summary and the new
+ * decision after it leave together); at most KG_BUDGET_MAX.
+ */
+#define KG_FLOW_BUDGET 1000
+#define KG_BUDGET_MIN 2
+#define KG_BUDGET_MAX 1000000
+#define KG_BUDGET_BURST_NS 1000000000ull
+
 /* Recent segments remembered per flow to recognise retransmissions. */
 #define KG_RETX_SLOTS 4
 /*
@@ -307,6 +340,9 @@ struct kg_config {
 	__u16 listeners[KG_MAX_LISTENERS]; /* ports, 0 = unused */
 	__u8 on_undecodable[KG_MAX_LISTENERS]; /* enum kg_action per listener */
 	__u32 redirect_ifindex;  /* quarantine interface for KG_ACT_REDIRECT, 0 = none */
+	__u32 fold_window_ms;    /* identical decisions this close fold into one record; 0: never */
+	__u32 budget_cost_ns;    /* a connection's record costs this much of its budget (1 s / the
+				  * records per second audit.budget allows); 0: no budget */
 	__u32 pad;
 };
 
@@ -639,11 +675,15 @@ struct kg_principal {
  * entry nobody uses any more is removed.
  */
 #define KG_SWEEP_KEYS 64
+#define KG_SWEEP_FOLDS_ENDED 1 /* whose window ended: connections that went quiet (each s) */
+#define KG_SWEEP_FOLDS_ALL 2   /* all of them: the agent stops, nobody may sweep for a while */
 struct kg_sweep_req {
 	__u32 n;
 	__u32 idle_s;
 	__u32 closed_s;
 	__u32 stall_s;  /* holding a slot without progress this long: reset (0: never) */
+	__u32 folds; /* KG_SWEEP_FOLDS_*: instead of keys, send the pending counts of fold
+		      * entries (bpf/fold.h) */
 };
 /* kgate_sweep's return value: connections ended, and of them those reset as stalled. */
 #define KG_SWEEP_ENDED(r) ((r) & 0xff)
@@ -702,6 +742,12 @@ struct kg_event {
 	__u8 client_id_len;
 	__u8 pad[3];
 	__u16 topic_len;
+	__u16 pad2;
+	__u32 count;            /* identical decisions the event stands for (bpf/fold.h): 1, more
+				 * for a run's summary, 0 for one that only carries `folded` */
+	__u32 folded;           /* other decisions of the flow past its budget, in no record */
+	__u32 folded_deny;      /* ... of them not allowed (the deny class of lost events) */
+	__u64 first_ts;         /* ktime of the first of the count; ts_ns is the last */
 	__u8 uuid[16];
 	__u8 principal[KD_USER_MAX];
 	__u8 client_id[KD_CLIENT_ID_MAX];
@@ -767,6 +813,12 @@ struct kg_rec_dec {
 	__u8 topic_len;     /* KD_TOPIC_MAX < 256 */
 	__u8 flags;         /* KG_REC_F_* */
 	__u8 pad[3];
+	__u32 count;        /* decisions the entry stands for, all identical (bpf/fold.h): 1, or
+			     * a run's summary; 0: it only carries `folded` */
+	__u32 folded;       /* the flow's decisions past its budget since its last record */
+	__u32 folded_deny;  /* ... of them not allowed */
+	__u32 pad2;
+	__u64 first_ts;     /* ktime of the first of the count (the context's ts_ns: the last) */
 	/* the topic id, the client id, the topic */
 };
 
@@ -788,6 +840,28 @@ struct kg_rec_dec {
  * topic names and client ids fit, 21 of the largest).
  */
 #define KG_EVBATCH_BYTES 8192
+
+/*
+ * A connection's fold entry (kg_folds, bpf/fold.h): the record that showed its last
+ * recorded decision, the identical decisions since (count, first_ts, last_ts), those folded
+ * past its budget, and its budget. Whose it is: key. lock is taken with a compare-and-swap
+ * and never waited for: a program that finds it taken records its decision on its own.
+ */
+struct kg_fold {
+	__u32 lock;
+	__u16 size;           /* bytes of rec in use: a context, then one decision entry; 0: none */
+	__u16 ctx_size;       /* ... of them the context */
+	struct kg_flow_key key;
+	__u64 window_end;     /* ktime: identical decisions before it fold into count */
+	__u64 tat;            /* the budget: when the records sent so far are paid for (GCRA) */
+	__u64 first_ts;       /* ktime of the first and the last of count */
+	__u64 last_ts;
+	__u32 count;          /* identical decisions since the run's last record */
+	__u32 folded;         /* other decisions past the budget since the last record */
+	__u32 folded_deny;
+	__u32 pad;
+	__u64 rec[(KG_REC_CTX_MAX + KG_REC_DEC_MAX) / 8]; /* bytes, compared a word at a time */
+};
 
 /* Per-CPU counters, kg_counters[index]. */
 #define KG_COUNTERS(X)                                                                             \
@@ -828,7 +902,12 @@ struct kg_rec_dec {
 	X(KG_C_PRINCIPALS_FULL, "principal_table_full") /* SASL names not kept: reset */         \
 	X(KG_C_PEND_CAP, "pending_cap_resets")         /* rejects past KG_PEND_CONN: reset */     \
 	X(KG_C_SLOTS_STALLED, "stalled_slot_resets")   /* slot holders without progress, swept */ \
-	X(KG_C_SRC_QUOTA, "source_quota_drops")        /* segments dropped: a source's share held */
+	X(KG_C_SRC_QUOTA, "source_quota_drops")        /* segments dropped: a source's share held */\
+	X(KG_C_FOLDED, "decisions_folded")             /* in their run's count, no record alone */ \
+	X(KG_C_OVER_BUDGET, "decisions_over_budget")   /* ... past the budget, in a `folded` */    \
+	X(KG_C_FOLD_SUMMARIES, "fold_summaries")       /* records that carry a run's counts */     \
+	X(KG_C_FOLD_BUSY, "fold_busy")                 /* entry in use elsewhere: recorded alone */ \
+	X(KG_C_FOLD_TAKEOVERS, "fold_takeovers")       /* entry taken from another connection */
 
 enum kg_counter {
 	KG_COUNTERS(KG_ENUM_ENTRY)
@@ -863,7 +942,8 @@ enum kg_counter {
 	X(counters, "kg_counters")                                                                 \
 	X(rule_hits, "kg_rule_hits")                                                               \
 	X(events, "kg_event_recs")                                                                 \
-	X(nhkey, "kg_nhkey")
+	X(nhkey, "kg_nhkey")                                                                       \
+	X(folds, "kg_folds")
 
 _Static_assert(sizeof(struct kg_rule) == 56, "kg_rule layout");
 _Static_assert(sizeof(struct kg_topic_key) == 4 + KG_TOPIC_KEY_DATA, "LPM key");
@@ -885,11 +965,18 @@ _Static_assert(KG_INFLIGHT >= 2 * 64 && (KG_INFLIGHT & (KG_INFLIGHT - 1)) == 0,
 _Static_assert(KG_CONN_INFLIGHT == 2 && KG_HOLES == 64, "fixed loops over them");
 _Static_assert(KG_DCACHE == 16 && KG_DCACHE_NAME % 8 == 0, "dcache shape (kg_dc_slot takes 4 bits)");
 _Static_assert(sizeof(struct kg_event) % 8 == 0, "event alignment");
-_Static_assert(sizeof(struct kg_rec_ctx) == 64 && sizeof(struct kg_rec_dec) == 32,
+_Static_assert(sizeof(struct kg_rec_ctx) == 64 && sizeof(struct kg_rec_dec) == 56,
 	       "record entries: a layout change is a record format change");
+_Static_assert(__builtin_offsetof(struct kg_rec_dec, count) == 32 &&
+		       __builtin_offsetof(struct kg_rec_dec, first_ts) == 48 &&
+		       __builtin_offsetof(struct kg_rec_ctx, ts_ns) == 8,
+	       "bpf/fold.h compares entries a word at a time, skipping these");
+_Static_assert((KG_REC_CTX_MAX + KG_REC_DEC_MAX) % 8 == 0 &&
+		       __builtin_offsetof(struct kg_fold, rec) % 8 == 0,
+	       "fold entries: records a word at a time");
 _Static_assert(sizeof(struct kg_rec_ctx) % 8 == 0 && sizeof(struct kg_rec_dec) % 8 == 0,
 	       "entries keep the next one 8-aligned");
-_Static_assert(KG_REC_CTX_MAX == 128 && KG_REC_DEC_MAX == 32 + 16 + 64 + 256,
+_Static_assert(KG_REC_CTX_MAX == 128 && KG_REC_DEC_MAX == 56 + 16 + 64 + 256,
 	       "largest entries (the staging buffer keeps room for both)");
 _Static_assert(KG_EVBATCH_BYTES % 8 == 0 && KG_EVBATCH_BYTES <= 65535 &&
 		       KG_EVBATCH_BYTES >= 2 * (KG_REC_CTX_MAX + KG_REC_DEC_MAX),

@@ -151,6 +151,16 @@ int kg_audit_poll(struct kg_audit *a, int timeout_ms);
  * persists the sequence number, frees. */
 void kg_audit_close(struct kg_audit *a, int timeout_ms);
 
+/*
+ * How many identical decisions ev stands for: its count (bpf/fold.h), but 1 for an event
+ * that carries no fold information at all (count and folded 0: one made by hand, not by
+ * the datapath, which sends count 0 only with folded decisions to carry).
+ */
+static inline __u32 kg_event_count(const struct kg_event *ev)
+{
+	return ev->count || ev->folded ? ev->count : 1;
+}
+
 /* The JSON record of ev, without newline: length written, or -1 when len is too small. */
 int kg_audit_encode(char *buf, size_t len, const struct kg_event *ev,
 		    const struct kg_event_names *names, __u64 seq, const char *node);
@@ -173,7 +183,8 @@ int kg_audit_read_kafka(const char *brokers, const char *topic, __u64 since_ns,
 
 /* ---- what the pipeline counted (for the metrics) ----------------------------------- */
 
-/* Decision records by verdict x operation x rule x enforced ("" rule: the default). */
+/* Decisions in records (their count) by verdict x operation x rule x enforced ("" rule: the
+ * default). */
 struct kg_decision_series {
 	__u8 used, verdict, op, enforced;
 	char rule[64];
@@ -194,6 +205,8 @@ struct kg_audit_stats {
 	__u64 by_kind[8];                    /* by KG_EV_* */
 	__u64 undecodable[KD_REASON__COUNT]; /* undecodable records by reason */
 	__u64 gap_lost[2];                   /* lost events reported, by KG_LOST_* */
+	__u64 folded[2];                     /* decisions records carried as `folded`, by
+					      * KG_LOST_* class */
 	__u64 observe_clients;
 	__u64 observe_dropped;
 	bool kafka; /* the fields below are set */

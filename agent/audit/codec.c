@@ -245,6 +245,7 @@ int kg_audit_encode_at(char *buf, size_t len, const struct kg_event *ev,
 	static const struct kg_event_names none;
 	bool has_rule = ev->rule_id != ~0u;
 	struct jw w;
+	__u64 span;
 
 	if (!names)
 		names = &none;
@@ -266,6 +267,14 @@ int kg_audit_encode_at(char *buf, size_t len, const struct kg_event *ev,
 	} else {
 		JW_LIT(&w, ",\"sample\":1");
 	}
+	/* identical decisions folded into this record (bpf/fold.h), first and last; the others
+	 * of the connection it carries that were past its event budget */
+	JW_U64(&w, "count", kg_event_count(ev));
+	span = ev->first_ts && ev->first_ts <= ev->ts_ns ? ev->ts_ns - ev->first_ts : 0;
+	JW_U64(&w, "first_ts", span < wall_ns ? wall_ns - span : 0);
+	JW_U64(&w, "last_ts", wall_ns);
+	JW_U64(&w, "folded", ev->folded);
+	JW_U64(&w, "folded_deny", ev->folded_deny);
 	/* the rule's name only when a rule decided: "" from names is no rule */
 	JW_OPT(&w, "rule", has_rule ? names->rule : NULL);
 	if (has_rule)

@@ -320,6 +320,7 @@ struct kg_audit {
 	__u64 by_kind[8];
 	__u64 undecodable[KD_REASON__COUNT];
 	__u64 gap_lost[2];
+	__u64 folded[2];
 	struct kg_decision_series *series; /* KG_AUDIT_SERIES */
 };
 

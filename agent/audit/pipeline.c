@@ -344,9 +344,10 @@ static __u32 hash_series(__u8 verdict, __u8 op, __u8 enforced, const char *rule)
 	return h;
 }
 
-/* One more decision record in its series (kgate_decisions_total). */
+/* A decision record's count in its series (kgate_decisions_total). */
 static void count_series(struct kg_audit *a, const struct kg_event *ev, const char *rule)
 {
+	__u64 n = kg_event_count(ev);
 	const char *r = rule && *rule ? rule : "";
 	__u8 enf = ev->enforced ? 1 : 0;
 	struct kg_decision_series *last = a->last_series;
@@ -355,7 +356,7 @@ static void count_series(struct kg_audit *a, const struct kg_event *ev, const ch
 	/* a storm repeats one series: no hash for it */
 	if (last && last->verdict == ev->verdict && last->op == ev->op && last->enforced == enf &&
 	    !strcmp(last->rule, r)) {
-		last->n++;
+		last->n += n;
 		return;
 	}
 	h = hash_series(ev->verdict, ev->op, enf, r);
@@ -375,7 +376,7 @@ static void count_series(struct kg_audit *a, const struct kg_event *ev, const ch
 			}
 			if (s->verdict == ev->verdict && s->op == ev->op && s->enforced == enf &&
 			    !strcmp(s->rule, r)) {
-				s->n++;
+				s->n += n;
 				/* not an "(other)": its rule is the event's */
 				a->last_series = overflow ? NULL : s;
 				return;
@@ -467,7 +468,9 @@ int kg_audit_event(struct kg_audit *a, const struct kg_event *ev)
 	if (ev->kind < sizeof(a->by_kind) / sizeof(a->by_kind[0]))
 		a->by_kind[ev->kind]++;
 	if (ev->kind == KG_EV_UNDECODABLE && ev->reason < KD_REASON__COUNT)
-		a->undecodable[ev->reason]++;
+		a->undecodable[ev->reason] += kg_event_count(ev);
+	a->folded[KG_LOST_DENY] += ev->folded_deny;
+	a->folded[KG_LOST_ALLOW] += ev->folded - ev->folded_deny;
 	count_series(a, ev, ev->rule_id != ~0u ? names->rule : "");
 	seq_advance(a);
 	return 0;
@@ -844,6 +847,7 @@ void kg_audit_stats(struct kg_audit *a, struct kg_audit_stats *st)
 	memcpy(st->by_kind, a->by_kind, sizeof(st->by_kind));
 	memcpy(st->undecodable, a->undecodable, sizeof(st->undecodable));
 	memcpy(st->gap_lost, a->gap_lost, sizeof(st->gap_lost));
+	memcpy(st->folded, a->folded, sizeof(st->folded));
 	for (int i = 0; i < KG_OBSERVE_CLIENTS; i++)
 		st->observe_clients += a->obs[i].fd >= 0;
 	st->observe_dropped = a->obs_dropped;

@@ -395,13 +395,18 @@ static void on_decision(struct trace *t, const char *rec, size_t len, __u32 node
 {
 	char s[256];
 	struct dec d = {.node = node, .ts_ns = ts, .rule_id = -1, .corr = -1};
-	__u64 v;
+	__u64 v, count = 1;
 
 	/* writes name produce decisions, reads consume ones: other operations never */
 	if (!kg_rec_str(rec, len, "operation", s, sizeof(s)) ||
 	    (strcmp(s, "produce") && strcmp(s, "consume")))
 		return;
-	t->decisions++;
+	/* a run's summary stands for `count` identical decisions (bpf/fold.h); 0: it only
+	 * carries decisions past a budget, which it does not name */
+	kg_rec_u64(rec, len, "count", &count);
+	if (!count)
+		return;
+	t->decisions += count;
 	kg_rec_u64(rec, len, "seq", &d.seq);
 	if (kg_rec_str(rec, len, "verdict", s, sizeof(s)))
 		d.verdict = intern(&t->names, s);

@@ -120,7 +120,9 @@ const struct kg_cmd kg_cmd_observe = {
 		  "Columns (text): TIME (UTC), NODE (records of more than one node), SOURCE (the\n"
 		  "client), PRINCIPAL (with where it came from: identity or sasl; ANONYMOUS when\n"
 		  "neither), REGION, API, TOPIC (or the undecodable reason, or (request) for a\n"
-		  "request naming no topic), VERDICT (\"(audit)\": decided, not enforced), RULE.\n"
+		  "request naming no topic), VERDICT (\"(audit)\": decided, not enforced; \"x300\":\n"
+		  "a summary of 300 identical decisions on the connection, the time the last's;\n"
+		  "\"+12 folded\": 12 other decisions past the connection's budget), RULE.\n"
 		  "Columns are as wide as their widest cell; when a line would pass 120 columns\n"
 		  "the widest are shortened with an ellipsis, keeping their start (a topic's start\n"
 		  "is what rules and --topic T* match) or, for SOURCE, its end (the port). wide\n"
@@ -360,6 +362,24 @@ static void result_cell(const struct view *v, const char *rec, size_t len, bool 
 	}
 }
 
+/*
+ * A decision record that stands for several (bpf/fold.h): "x300" after the verdict for a
+ * run's summary of 300 identical decisions, "+12 folded" for the connection's decisions
+ * past its budget that it carries (a record without `count` stands for one).
+ */
+static void fold_suffix(char *vd, size_t size, const char *rec, size_t len)
+{
+	__u64 count = 1, folded = 0;
+	size_t n = strlen(vd);
+
+	kg_rec_u64(rec, len, "count", &count);
+	kg_rec_u64(rec, len, "folded", &folded);
+	if (count != 1 && n < size)
+		n += snprintf(vd + n, size - n, " x%llu", (unsigned long long)count);
+	if (folded && n < size)
+		snprintf(vd + n, size - n, " +%llu folded", (unsigned long long)folded);
+}
+
 /* One record as the view's cells (or a line across the table: a gap, a policy change). */
 static void record_row(const struct view *v, const char *rec, size_t len, char ***cellsp,
 		       char **linep)
@@ -439,6 +459,7 @@ static void record_row(const struct view *v, const char *rec, size_t len, char *
 		str_field(rec, len, "verdict", verdict, sizeof(verdict));
 		kg_rec_bool(rec, len, "enforced", &enforced);
 		snprintf(vd, sizeof(vd), "%s%s", verdict, enforced ? "" : " (audit)");
+		fold_suffix(vd, sizeof(vd), rec, len);
 	}
 	str_or(rec, len, "rule", rule, sizeof(rule), "default");
 	str_or(rec, len, "policy_version", policy, sizeof(policy), "-");

@@ -201,6 +201,18 @@ static const struct kg_cidr *identity_cidrs(const void *v, int i, int *n)
 	return ((const struct kg_pidentity *)v)[i].cidrs;
 }
 
+/* A numeric setting that changed. */
+static void diff_number(struct differ *d, const char *what, __u32 o, __u32 n)
+{
+	char a[16], b[16];
+
+	if (o == n)
+		return;
+	snprintf(a, sizeof(a), "%u", o);
+	snprintf(b, sizeof(b), "%u", n);
+	diff_item(d, "setting", what, a, b);
+}
+
 static void diff_policies(struct differ *d, const struct kg_policy *o, const struct kg_policy *n)
 {
 	char what[128], a[64], b[64];
@@ -215,11 +227,9 @@ static void diff_policies(struct differ *d, const struct kg_policy *o, const str
 		diff_item(d, "setting", "default",
 			  kg_action_names[o->default_action % KG_ACT__COUNT],
 			  kg_action_names[n->default_action % KG_ACT__COUNT]);
-	if (o->audit_allow != n->audit_allow) {
-		snprintf(a, sizeof(a), "%u", o->audit_allow);
-		snprintf(b, sizeof(b), "%u", n->audit_allow);
-		diff_item(d, "setting", "audit allow (1 in N, 0 none)", a, b);
-	}
+	diff_number(d, "audit allow (1 in N, 0 none)", o->audit_allow, n->audit_allow);
+	diff_number(d, "audit fold (ms, 0 off)", o->fold_window_ms, n->fold_window_ms);
+	diff_number(d, "audit budget (records/s per connection, 0 off)", o->budget, n->budget);
 	s1 = render(listeners_text, o);
 	s2 = render(listeners_text, n);
 	if (s1 && s2 && strcmp(s1, s2))

@@ -4,7 +4,9 @@
  * through another policy file with the reference evaluator (agent/policy/ref.c,
  * kg_ref_decide), and what would change, counted by rule, principal, topic and verdict,
  * with examples. A recorded allow may stand for several decisions (audit.allow 1-in-N,
- * the record's `sample`): it is counted that many times, and the output says so.
+ * the record's `sample`): it is counted that many times, and the output says so; so does
+ * a run's summary (`count` identical decisions, bpf/fold.h). Decisions folded past a
+ * connection's budget (`folded`) left only their number: counted as not replayed.
  *
  * What the datapath would decide is rebuilt from each record as the datapath builds it:
  * the region and an identity principal from the source address under FILE's CIDRs, a SASL
@@ -85,7 +87,9 @@ const struct kg_cmd kg_cmd_policy_whatif = {
 		 "\n"
 		 "A recorded allow may stand for N decisions (audit.allow \"1-in-N\": its record's\n"
 		 "`sample`): it is counted N times, and the output says which counts are such\n"
-		 "estimates. Regions and identity principals are taken from each source address\n"
+		 "estimates. A record of `count` C (identical decisions folded into one) counts\n"
+		 "C times; decisions past a connection's budget (`folded`) are not replayed.\n"
+		 "Regions and identity principals are taken from each source address\n"
 		 "under FILE's CIDRs; SASL principals, client ids and operations as recorded.\n"
 		 "Not replayed (counted apart): undecodable frames, connection and session\n"
 		 "records, topics named only by id. A record on a port FILE does not listen on\n"
@@ -238,7 +242,7 @@ struct whatif {
 	__u16 not_listener_ports[KG_MAX_LISTENERS];
 	int nnot_listener_ports;
 
-	__u64 records, replayed, other_kinds;
+	__u64 records, replayed, other_kinds, folded;
 	__u64 skipped_undecodable, skipped_connection, skipped_session, skipped_topic_id,
 		skipped_unreadable, skipped_old;
 	double decisions, changed, rule_changed;
@@ -411,7 +415,7 @@ static int on_record(void *ctx, const char *rec, size_t len)
 		principal[KD_USER_MAX + 1], client[KD_CLIENT_ID_MAX + 1], node[256], oldrule[64],
 		version[128] = "";
 	const char *region, *who, *new_rule = NULL;
-	__u64 ts = 0, sample = 1, api = ~0ull, port = 0;
+	__u64 ts = 0, sample = 1, api = ~0ull, port = 0, count = 1, folded = 0;
 	struct seen_version *sv;
 	bool enforced = true, has_client, has_topic;
 	int act, ri = -1, v, opi, before, after;
@@ -431,6 +435,12 @@ static int on_record(void *ctx, const char *rec, size_t len)
 		w->skipped_old++;
 		return 0;
 	}
+	/* decisions past a connection's budget this record carries: what they were is not
+	 * recorded; a record of count 0 carries nothing else */
+	if (kg_rec_u64(rec, len, "folded", &folded))
+		w->folded += folded;
+	if (kg_rec_u64(rec, len, "count", &count) && !count)
+		return 0;
 	if (!strcmp(kind, "undecodable")) {
 		w->skipped_undecodable++;
 		return 0;
@@ -472,7 +482,8 @@ static int on_record(void *ctx, const char *rec, size_t len)
 	} else if (sample > 1) {
 		note_rate(w, version, sample);
 	}
-	wt = sample ? (double)sample : 1;
+	/* and a record stands for `count` identical decisions (a run's summary) */
+	wt = (sample ? (double)sample : 1) * (double)count;
 
 	/* the request as FILE's datapath would see it */
 	region = kg_ref_region_of(w->p, family, addr);
@@ -693,11 +704,12 @@ static void print_json(struct whatif *w)
 	coverage_json(w);
 	printf(",\"not_replayed\":{\"undecodable\":%llu,\"connection\":%llu,\"session\":%llu,"
 	       "\"topic_id_only\":%llu,\"unreadable\":%llu,\"before_since\":%llu,"
-	       "\"not_decisions\":%llu}",
+	       "\"not_decisions\":%llu,\"folded\":%llu}",
 	       (unsigned long long)w->skipped_undecodable,
 	       (unsigned long long)w->skipped_connection, (unsigned long long)w->skipped_session,
 	       (unsigned long long)w->skipped_topic_id, (unsigned long long)w->skipped_unreadable,
-	       (unsigned long long)w->skipped_old, (unsigned long long)w->other_kinds);
+	       (unsigned long long)w->skipped_old, (unsigned long long)w->other_kinds,
+	       (unsigned long long)w->folded);
 	printf(",\"changes\":[");
 	for (int b = 0; b < OUTCOMES; b++)
 		for (int a = 0; a < OUTCOMES; a++) {
@@ -756,9 +768,8 @@ static void print_text(struct whatif *w)
 	else
 		printf(" from %s %s\n", w->a->from.brokers, w->a->from.topic);
 	for (int i = 0; i < w->nrates; i++)
-		printf("  sampled: %llu allow records of \"%s\" stand for 1 in %llu decisions "
-		       "each: "
-		       "counted %llu times (estimates)\n",
+		printf("  sampled: %llu allow records of \"%s\" keep 1 in %llu decisions: each "
+		       "decision they count is counted %llu times (estimates)\n",
 		       (unsigned long long)w->rates[i].records, w->rates[i].version,
 		       (unsigned long long)w->rates[i].one_in,
 		       (unsigned long long)w->rates[i].one_in);
@@ -775,6 +786,10 @@ static void print_text(struct whatif *w)
 		       (unsigned long long)w->skipped_session,
 		       (unsigned long long)w->skipped_topic_id,
 		       (unsigned long long)w->skipped_unreadable);
+	if (w->folded)
+		printf("  not replayed: %llu decisions past a connection's event budget (records "
+		       "carry their number only)\n",
+		       (unsigned long long)w->folded);
 	coverage_text(w);
 	printf("\n%.0f of %.0f decisions would change outcome (%.1f%%)%s", w->changed, w->decisions,
 	       w->decisions ? 100 * w->changed / w->decisions : 0, w->nrates ? ", estimated" : "");

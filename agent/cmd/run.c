@@ -38,6 +38,11 @@
 /* Connections are swept this often (kg_flows walked in batches: ~1 s for a million). */
 #define RUN_SWEEP_MS 10000
 /*
+ * Fold entries are swept this often: a connection that went quiet after repeated
+ * decisions has its summary sent at most this long after its fold window ended.
+ */
+#define RUN_FOLD_SWEEP_MS 1000
+/*
  * The flow timeout's default: twice Kafka's connections.max.idle.ms (10 min), so a broker
  * closes an idle connection long before kgate forgets it. A connection idle longer is
  * forgotten: its next data is mid-stream, on_undecodable applies (reset by default).
@@ -343,10 +348,26 @@ static void sweep_flows(struct run *r)
 	}
 }
 
+/*
+ * Sends the counts of repeated decisions that no later decision will send (bpf/fold.h):
+ * of connections that went quiet, or all of them when the agent stops.
+ */
+static void sweep_folds(struct run *r, bool all)
+{
+	for (int i = 0; i < r->nrt; i++) {
+		__u64 sent;
+		int e = kg_folds_sweep(r->rt[i].sweep_prog, all, &sent);
+
+		if (e)
+			kg_run_log("%s: sweeping repeated decisions: %s", r->rt[i].iface,
+				   strerror(-e));
+	}
+}
+
 static void main_loop(struct run *r)
 {
 	struct kg_drain_stats st;
-	__u64 last_gap = 0, last_sweep = kg_now_ms();
+	__u64 last_gap = 0, last_sweep = kg_now_ms(), last_folds = last_sweep;
 
 	while (!stop_sig) {
 		bool more;
@@ -375,11 +396,16 @@ static void main_loop(struct run *r)
 			sweep_flows(r);
 			last_sweep = now;
 		}
+		if (now - last_folds >= RUN_FOLD_SWEEP_MS) {
+			sweep_folds(r, false);
+			last_folds = now;
+		}
 		/* serves the sinks and the metrics, and sleeps for the rest of the period (not
 		 * when a ring buffer had more than one drain takes: back at once) */
 		if (kg_metrics_poll_with(r->metrics, r->audit, more ? 0 : RUN_POLL_MS))
 			kg_run_log("poll: %s", strerror(errno));
 	}
+	sweep_folds(r, true); /* nobody sweeps while no agent runs */
 	kg_drain_run(r->drain); /* what the datapath submitted before the signal */
 	kg_drain_stats(r->drain, &st);
 	kg_run_log("%s: stopping after %llu events (%llu unreadable records)", strsignal(stop_sig),

@@ -192,4 +192,12 @@ struct kg_sweep_limits {
 int kg_flows_sweep(const struct kg_maps *m, int sweep_prog, const struct kg_sweep_limits *lim,
 		   struct kg_sweep_stats *st);
 
+/*
+ * Sends the pending counts of fold entries (bpf/fold.h) as records, through kgate_sweep:
+ * those whose window ended (connections that went quiet after repeated decisions), or
+ * with all, every one (an agent that stops). *sent: how many. 0, or -errno when the
+ * program could not run.
+ */
+int kg_folds_sweep(int sweep_prog, bool all, __u64 *sent);
+
 #endif

@@ -41,6 +41,10 @@ static void event_of(struct kg_event *e, const struct kg_rec_ctx *c, const __u8 
 	e->tkind = d->tkind;
 	e->client_id_len = d->client_id_len;
 	e->topic_len = d->topic_len;
+	e->count = d->count;
+	e->folded = d->folded;
+	e->folded_deny = d->folded_deny;
+	e->first_ts = d->first_ts;
 	if (d->flags & KG_REC_F_UUID) {
 		memcpy(e->uuid, var, sizeof(e->uuid));
 		var += sizeof(e->uuid);

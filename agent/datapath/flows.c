@@ -163,6 +163,24 @@ static __u64 sweep_orphans(int fd, size_t key_size, int flows_fd)
 	return n;
 }
 
+int kg_folds_sweep(int sweep_prog, bool all, __u64 *sent)
+{
+	/* the frame the test run wants, the request, no keys: as long as an IPv4 header at
+	 * least (the test run refuses a shorter IPv4 frame) */
+	__u8 pkt[ETH_HLEN + 20] = {0};
+	struct kg_sweep_req rq = {.folds = all ? KG_SWEEP_FOLDS_ALL : KG_SWEEP_FOLDS_ENDED};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt), .repeat = 1);
+
+	pkt[12] = 0x08; /* an IPv4 ethertype: any frame the test run accepts */
+	memcpy(pkt + ETH_HLEN, &rq, sizeof(rq));
+	*sent = 0;
+	_Static_assert(sizeof(rq) <= 20, "the request fits the frame");
+	if (bpf_prog_test_run_opts(sweep_prog, &o))
+		return -errno;
+	*sent = o.retval;
+	return 0;
+}
+
 int kg_flows_sweep(const struct kg_maps *m, int sweep_prog, const struct kg_sweep_limits *lim,
 		   struct kg_sweep_stats *st)
 {

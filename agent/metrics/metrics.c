@@ -303,8 +303,8 @@ static void render_audit(struct kg_audit *a, struct kg_buf *b)
 
 	kg_audit_stats(a, &st);
 	help(b, "kgate_decisions_total", "counter",
-	     "Decision records written, by verdict, operation, rule (\"\": the default) and "
-	     "whether enforced.");
+	     "Decisions in the records written (a record's count), by verdict, operation, rule "
+	     "(\"\": the default) and whether enforced.");
 	for (size_t i = 0; i < st.nseries; i++) {
 		const struct kg_decision_series *s = &st.series[i];
 
@@ -327,6 +327,11 @@ static void render_audit(struct kg_audit *a, struct kg_buf *b)
 	     "Lost ring-buffer events reported in gap records, by verdict class.");
 	sample(b, "kgate_audit_lost_reported_total", "class", "deny", st.gap_lost[0]);
 	sample(b, "kgate_audit_lost_reported_total", "class", "allow", st.gap_lost[1]);
+	help(b, "kgate_audit_folded_total", "counter",
+	     "Decisions past a connection's event budget that records carried as folded, by "
+	     "verdict class.");
+	sample(b, "kgate_audit_folded_total", "class", "deny", st.folded[KG_LOST_DENY]);
+	sample(b, "kgate_audit_folded_total", "class", "allow", st.folded[KG_LOST_ALLOW]);
 	families(b, audit_families, sizeof(audit_families) / sizeof(audit_families[0]), &st);
 	if (!st.kafka)
 		return;

@@ -253,6 +253,12 @@ static int compile_config(struct cctx *x)
 	/* kg_config.audit_allow is one byte: one allow event in at most 255. */
 	if (p->audit_allow > 255)
 		return fail(x, p->pos, "audit_allow %u: at most one event in 255", p->audit_allow);
+	if (p->fold_window_ms > KG_FOLD_WINDOW_MAX_MS)
+		return fail(x, p->pos, "audit.fold %u ms: at most %u", p->fold_window_ms,
+			    KG_FOLD_WINDOW_MAX_MS);
+	if (p->budget && (p->budget < KG_BUDGET_MIN || p->budget > KG_BUDGET_MAX))
+		return fail(x, p->pos, "audit.budget %u: from %u to %u records per second, or off",
+			    p->budget, KG_BUDGET_MIN, KG_BUDGET_MAX);
 	if (p->nlisteners < 0 || p->nlisteners > KG_MAX_LISTENERS)
 		return fail(x, p->pos, "%d listeners: at most %d (KG_MAX_LISTENERS)", p->nlisteners,
 			    KG_MAX_LISTENERS);
@@ -275,6 +281,9 @@ static int compile_config(struct cctx *x)
 	cf->default_action = p->default_action;
 	cf->unknown_id_action = p->unknown_id_action;
 	cf->audit_allow = (__u8)p->audit_allow;
+	cf->fold_window_ms = p->fold_window_ms;
+	/* a record's share of a second: the budget's GCRA cost (bpf/events.h) */
+	cf->budget_cost_ns = p->budget ? (__u32)(1000000000u / p->budget) : 0;
 	snprintf(x->out->version, sizeof(x->out->version), "%s", p->version);
 	return 0;
 }

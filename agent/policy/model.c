@@ -14,6 +14,8 @@ void kg_policy_init(struct kg_policy *p)
 	p->default_action = KG_ACT_ALLOW;
 	p->unknown_id_action = KG_ACT_ALLOW;
 	p->mode = KG_MODE_ENFORCE;
+	p->fold_window_ms = KG_FOLD_WINDOW_MS;
+	p->budget = KG_FLOW_BUDGET;
 }
 
 static void strv_free(char **v, int n)

@@ -95,6 +95,9 @@ struct kg_policy {
 	__u8 default_action;
 	__u8 unknown_id_action;
 	__u32 audit_allow; /* 0 none, 1 all, N: one allow event in N (N <= 255) */
+	/* audit.fold: identical decisions on a connection this close become one record with
+	 * a count (0: never); audit.budget: records per second per connection (0: no budget) */
+	__u32 fold_window_ms, budget;
 	struct kg_plistener listeners[KG_MAX_LISTENERS];
 	int nlisteners;
 	struct kg_pregion *regions;

@@ -331,14 +331,57 @@ static int f_audit_allow(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *o
 		    "audit.allow: \"%.32s\" is none of all, none, \"1-in-N\" (N from 1 to 255)", s);
 }
 
+/* audit.fold: a duration ("1s", "500ms") up to KG_FOLD_WINDOW_MAX_MS, or off. */
+static int f_audit_fold(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj)
+{
+	const char *s;
+	__u64 ns = 0;
+
+	(void)k;
+	(void)obj;
+	if (want_str(c, v, "audit.fold", 0, &s))
+		return -1;
+	/* off is a window of 0: every decision a record of its own */
+	if (strcmp(s, "off") &&
+	    (kg_parse_duration(s, &ns) || ns % 1000000 || ns / 1000000 > KG_FOLD_WINDOW_MAX_MS))
+		return fail(c, v,
+			    "audit.fold: \"%.32s\" is neither off nor a duration in whole "
+			    "milliseconds up to 1h (\"1s\", \"500ms\")",
+			    s);
+	c->p->fold_window_ms = (__u32)(ns / 1000000);
+	return 0;
+}
+
+/* audit.budget: records per second per connection, or off. */
+static int f_audit_budget(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj)
+{
+	unsigned long n;
+
+	(void)k;
+	(void)obj;
+	if (v->type == YAML_SCALAR_NODE && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    !strcmp(sval(v), "off")) {
+		c->p->budget = 0;
+		return 0;
+	}
+	if (want_uint(c, v, "audit.budget (records per second per connection, or off)",
+		      KG_BUDGET_MIN, KG_BUDGET_MAX, &n))
+		return -1;
+	c->p->budget = (__u32)n;
+	return 0;
+}
+
 static const struct field audit_fields[] = {
 	{"allow", f_audit_allow, true},
+	{"fold", f_audit_fold, false},
+	{"budget", f_audit_budget, false},
 };
 
 static int f_audit(struct yctx *c, yaml_node_t *k, yaml_node_t *v, void *obj)
 {
 	(void)k;
-	return walk_fields(c, v, "audit", audit_fields, 1, obj);
+	return walk_fields(c, v, "audit", audit_fields,
+			   sizeof(audit_fields) / sizeof(audit_fields[0]), obj);
 }
 
 /* ---- listeners ------------------------------------------------------------------------ */

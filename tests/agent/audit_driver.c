@@ -74,6 +74,11 @@ static void make_event(struct kg_event *ev, __u64 i)
 	ev->principal_id = 1;
 	ev->kind = KG_EV_TOPIC;
 	ev->verdict = i % 3 == 0 ? KG_ACT_REJECT : KG_ACT_ALLOW;
+	/* runs of 1 to 5 identical decisions over (count - 1) us; some carry 3 folded ones */
+	ev->count = 1 + i % 5;
+	ev->first_ts = ev->ts_ns - 1000 * (i % 5);
+	ev->folded = i % 7 == 0 ? 3 : 0;
+	ev->folded_deny = i % 3 == 0 ? ev->folded : 0;
 	ev->enforced = 1;
 	ev->op = KG_OP_PRODUCE;
 	ev->region_id = 0;

@@ -109,12 +109,15 @@ OK_REJECT='  - name: ok-closed
     topics: ["ok.*"]
     action: reject'
 # a policy for the tests (on the rig's addresses)
-policy() { # version, rules after no-secrets (text), audit.allow (default all)
+# version, rules after no-secrets (text), audit.allow (default all), audit.fold (default off:
+# the cases count records, one a decision; one case folds)
+policy() {
 	cat <<EOF
 version: "$1"
 default: allow
 audit:
   allow: ${3:-all}
+  fold: ${4:-off}
 listeners:
   - port: 9092
 regions:

@@ -82,7 +82,8 @@ check "1: every record keyed by the node, all in one partition" \
 check "1: the audit file holds the same records, byte for byte" cmp -s "$TMP/k1" "$TMP/audit1.jsonl"
 check "1: every documented field, with the driver's values" python3 - "$TMP/k1" <<'EOF'
 import json, sys
-fields = ["node", "seq", "time", "ts_ns", "ktime_ns", "kind", "verdict", "enforced", "sample", "rule",
+fields = ["node", "seq", "time", "ts_ns", "ktime_ns", "kind", "verdict", "enforced", "sample",
+          "count", "first_ts", "last_ts", "folded", "folded_deny", "rule",
           "rule_id", "policy_version", "version_id", "gen", "family", "src_ip", "src_port",
           "dst_ip", "dst_port", "region", "region_id", "principal", "principal_id",
           "principal_source", "client_id", "api_key", "api_name", "api_version",
@@ -99,10 +100,12 @@ for i, line in enumerate(open(sys.argv[1])):
             "principal_source": "sasl", "client_id": "drv", "api_key": 0,
             "api_name": "Produce", "api_version": 9, "correlation_id": i,
             "operation": "produce", "topic": f"orders-{i % 10}", "topic_id": None,
-            "reason": None, "bytes": 100 + i % 900}
+            "reason": None, "bytes": 100 + i % 900, "count": 1 + i % 5,
+            "folded": 3 if i % 7 == 0 else 0, "folded_deny": 3 if i % 21 == 0 else 0}
     for k, v in want.items():
         assert r[k] == v, f"record {i}: {k} = {r[k]!r}, want {v!r}"
     assert r["time"].endswith("Z") and len(r["time"]) == 30, r["time"]
+    assert r["last_ts"] == r["ts_ns"] and r["ts_ns"] - r["first_ts"] == 1000 * (i % 5), r
 EOF
 check "1: observe (table) printed the backlog with a header" \
 	sh -c "head -1 '$TMP/obs.table' | grep -q '^TIME .*VERDICT' && [ \$(grep -c 'orders-' '$TMP/obs.table') -eq 1024 ]"

@@ -48,7 +48,7 @@ policy v-b "$B_RULES" >"$TMP/b.yaml"
 policy v-c "$OK_ALLOW" >"$TMP/c.yaml"
 policy v-d "$OK_ALLOW" >"$TMP/d.yaml"
 policy v-e "$OK_REJECT" >"$TMP/e.yaml"
-policy v-a4 "$OK_ALLOW" '"1-in-4"' >"$TMP/a4.yaml"
+policy v-a4 "$OK_ALLOW" '"1-in-4"' 1s >"$TMP/a4.yaml"
 cp "$TMP/a.yaml" "$TMP/agent.yaml"
 
 # ---- 1. one source of truth ----------------------------------------------------------------
@@ -297,23 +297,25 @@ jcheck "whatif --from-kafka --since newer than every record: nothing read" '
 assert d["records"] == 0 and d["not_replayed"]["before_since"] == 0, (d["records"], d["not_replayed"])' \
 	inb "$KGATE" policy whatif "$TMP/b.yaml" --from-kafka "127.0.0.1:$PORT" --audit-topic kgate.audit --since 1s -o json
 # sampled allows: one record stands for 4 decisions (one in 4 of a connection's topic
-# decisions is recorded: 12 allows on one connection leave 3 records)
+# decisions is recorded: 12 allows on one connection, 3 recorded); v-a4 folds, so the 3
+# identical ones are a record and a summary of 2 (count): whatif counts each 4 x count
 sampled_traffic() {
 	raw app-1 ok.a ok.a ok.a ok.a ok.a ok.a ok.a ok.a ok.a ok.a ok.a ok.a >/dev/null
 	raw app-1 secret.b >/dev/null
 }
 record_under "$TMP/a4.yaml" "$TMP/under_a4.jsonl" sampled_traffic
-check "audit.allow 1-in-4: 3 allow records of 12 carry sample 4, the reject sample 1" /usr/bin/python3 -c "
+check "audit.allow 1-in-4, folded: 3 allow decisions of 12 in 2 records (1, then 2) with sample 4, the reject's 1" /usr/bin/python3 -c "
 import json
 r = [json.loads(l) for l in open('$TMP/under_a4.jsonl')]
-assert [(x['verdict'], x['sample']) for x in r] == [('allow', 4)] * 3 + [('reject', 1)], r"
-jcheck "whatif over sampled records: scaled by their rate, and says so" "
+assert [(x['verdict'], x['sample'], x['count']) for x in r] == [('allow', 4, 1), ('allow', 4, 2), ('reject', 1, 1)], r
+assert r[1]['first_ts'] < r[1]['last_ts'] == r[1]['ts_ns'], r[1]"
+jcheck "whatif over sampled, folded records: scaled by their rate and count, and says so" "
 s = d['sampling']
 assert s['scaled'] and s['rates'][0]['policy_version'] == 'v-a4' and s['rates'][0]['one_in'] == 4, s
-n = sum(json.loads(l)['sample'] for l in open('$TMP/under_a4.jsonl'))
-assert d['decisions'] == n == 13 and d['replayed_records'] == 4, d" kg policy whatif "$TMP/b.yaml" --file "$TMP/under_a4.jsonl" -o json
+n = sum(r['sample'] * r['count'] for r in map(json.loads, open('$TMP/under_a4.jsonl')))
+assert d['decisions'] == n == 13 and d['replayed_records'] == 3, d" kg policy whatif "$TMP/b.yaml" --file "$TMP/under_a4.jsonl" -o json
 kg policy whatif "$TMP/b.yaml" --file "$TMP/under_a4.jsonl" >"$TMP/whatif4.txt"
-check "whatif text over sampled records: says they are estimates" grep -q 'sampled: 3 allow records of "v-a4" stand for 1 in 4 decisions each' "$TMP/whatif4.txt"
+check "whatif text over sampled records: says they are estimates" grep -q 'sampled: 2 allow records of "v-a4" keep 1 in 4 decisions: each decision they count is counted 4 times' "$TMP/whatif4.txt"
 
 # ---- 5. rotation under load -------------------------------------------------------------------
 # a datapath made anew (counters from zero) that runs v-a (every allow recorded)
@@ -357,7 +359,7 @@ dec = [[r for r in rs if r['kind'] in ('topic', 'request')] for rs in recs]
 assert all(len(d) > 20 for d in dec), [len(d) for d in dec]
 st = json.load(open('$TMP/stats.json'))
 counted = sum(st['verdicts'].values())
-assert sum(len(d) for d in dec) == counted, (sum(len(d) for d in dec), counted)
+assert sum(r['count'] for d in dec for r in d) == counted, ([len(d) for d in dec], counted)
 seqs = sorted(r['seq'] for rs in recs for r in rs)
 assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), 'hole or repeat'
 assert not any(r['kind'] == 'gap' for rs in recs for r in rs)

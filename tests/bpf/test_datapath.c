@@ -122,6 +122,15 @@ static const struct {
 	  test_slot_stalled_reset },
 	{ "one source holds a quarter of the pool at most", test_source_quota },
 	{ "bytes inside records: the fast path counts in on the slot", test_skip_fast_counts_in },
+	{ "storm: 300 rejects, one record and one summary; counters exact; a neighbour's all",
+	  test_storm_folds_exactly },
+	{ "storm: the window ends at the next decision", test_storm_window_expiry },
+	{ "storm: a different decision breaks a run; the end sends what is pending",
+	  test_storm_runs_broken_and_ended },
+	{ "storm: past the budget counted, carried by the next record as folded",
+	  test_storm_budget },
+	{ "storm: the agent's sweep sends a quiet connection's summary once", test_storm_sweep },
+	{ "storm: a shared fold entry sends the other's count first", test_storm_shared_entry },
 };
 
 static int register_cases(CU_pSuite s)

@@ -241,7 +241,8 @@ if w:
           ex[0]["examples"][0]["before"]["rule"] is None, ex)
 rc, out, err = kgate("policy", "whatif", new, "--file", audit, "--node", "n1", "--since", "1h")
 check("whatif (text): the estimate said, the change counted",
-      rc == 0 and 'sampled: 3 allow records of "old-1" stand for 1 in 10 decisions each' in out
+      rc == 0 and 'sampled: 3 allow records of "old-1" keep 1 in 10 decisions: each decision they count '
+      'is counted 10 times' in out
       and "32 of 35 decisions would change outcome (91.4%), estimated" in out and
       "  allow -> reject: 31" in out, out + err)
 monitor = write("monitor.yaml", open(new).read().replace("default: allow",
@@ -253,6 +254,16 @@ check("whatif a monitor-mode FILE: the rejects are not enforced (and no reset)",
       {"reject (not enforced)": 32}, out + err)
 rc, out, err = kgate("policy", "whatif", new, "--file", "-", "-o", "json", stdin=lines[3] + "\n")
 check("whatif --file - reads stdin", rc == 0 and json.loads(out)["decisions"] == 1, out + err)
+# a storm's records (bpf/fold.h): a summary of 40 identical decisions counts 40 times; one
+# that only carries 7 decisions past the budget replays nothing (their number is kept)
+storm = [rec(1, count=1, src_ip="10.30.0.9"), rec(2, count=40, src_ip="10.30.0.9"),
+         rec(3, count=0, folded=7, folded_deny=7, src_ip="10.30.0.9")]
+rc, out, err = kgate("policy", "whatif", new, "--file", "-", "-o", "json",
+                     stdin="\n".join(storm) + "\n")
+w = json.loads(out) if rc == 0 else {}
+check("whatif: a record of count 40 counts 40 times; folded decisions are not replayed",
+      rc == 0 and (w["replayed_records"], w["decisions"], w["changed"]) == (2, 41, 41) and
+      w["not_replayed"]["folded"] == 7, out + err)
 
 # requests that name no topic go through the reference evaluator with no topic: rules of
 # `topics: none` and rules of any topic ("*") decide them, as the datapath does

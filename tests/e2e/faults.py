@@ -14,7 +14,8 @@
                  [--window T0 T1]
       the audit stream against the datapath's counters: seqs unique (and, with
       --kafka, in order and contiguous), decisions counted by the datapath since the
-      base equal the topic records plus what gap records declare lost.
+      base equal the decisions the records carry (their counts, and the decisions past
+      a budget they carry as folded) plus what gap records declare lost.
   faults.py versions AUDIT.jsonl KGATE VERSION=FILE...
       every decision record carries one of the given versions, and its verdict and
       rule are what `kgate policy eval` gives on that version's file.
@@ -141,25 +142,31 @@ def cmd_audit(a):
     lost_deny = sum(r.get("lost_deny", 0) for r in gaps)
     lost_allow = sum(r.get("lost_allow", 0) for r in gaps)
     dec = [r for r in recs if r.get("kind") not in ("gap", "policy")]  # decisions only
-    by_verdict = {}
+    # a record stands for `count` identical decisions, and carries `folded` others past its
+    # connection's budget (`folded_deny` of them not allowed: their verdicts are not kept)
+    by_verdict, folded, folded_deny = {}, 0, 0
     for r in dec:
-        by_verdict[r["verdict"]] = by_verdict.get(r["verdict"], 0) + 1
+        by_verdict[r["verdict"]] = by_verdict.get(r["verdict"], 0) + r.get("count", 1)
+        folded += r.get("folded", 0)
+        folded_deny += r.get("folded_deny", 0)
+    n_dec = sum(by_verdict.values()) + folded
     counted = stats_decisions(a.stats)
     in_window = None
     if a.window:
         lo, hi = float(a.window[0]), float(a.window[1])
-        in_window = sum(1 for r in dec if lo <= r.get("ts_ns", 0) / 1e9 <= hi)
+        in_window = sum(r.get("count", 1) for r in dec if lo <= r.get("ts_ns", 0) / 1e9 <= hi)
     if a.base:
         base = stats_decisions(a.base)
         counted = {k: v - base.get(k, 0) for k, v in counted.items()}
     counted = {k: v for k, v in counted.items() if v}
     n_counted = sum(counted.values())
     n_deny_counted = sum(v for k, v in counted.items() if k != "allow")
-    n_deny_audit = sum(v for k, v in by_verdict.items() if k != "allow")
-    covered = (n_counted == len(dec) + lost_deny + lost_allow and
+    n_deny_audit = sum(v for k, v in by_verdict.items() if k != "allow") + folded_deny
+    covered = (n_counted == n_dec + lost_deny + lost_allow and
                n_deny_counted == n_deny_audit + lost_deny and
                all(by_verdict.get(k, 0) <= v for k, v in counted.items()))
-    res = {"records": len(recs), "decision_records": len(dec), "gap_records": len(gaps),
+    res = {"records": len(recs), "decision_records": len(dec), "decisions": n_dec,
+           "folded": folded, "gap_records": len(gaps),
            "lost_deny": lost_deny, "lost_allow": lost_allow, "duplicates": dups,
            "in_order": in_order, "contiguous": contiguous,
            "first_seq": seqs[0] if seqs else None, "last_seq": seqs[-1] if seqs else None,

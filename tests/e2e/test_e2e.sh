@@ -13,17 +13,10 @@
 # after the run; the trap removes them.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-[ "$(id -u)" -eq 0 ] || { echo "test_e2e: needs root (netns, BPF)" >&2; exit 1; }
-KGATE=$(realpath "${KGATE:-${BUILD:-build}/kgate}")
-[ -x "$KGATE" ] || { echo "test_e2e: $KGATE not built" >&2; exit 1; }
+NAME=test_e2e
+source tests/e2e/lib_agent.sh
 "$KGATE" run --help >/dev/null 2>&1 || { echo "test_e2e: $KGATE has no 'run'" >&2; exit 1; }
-source scripts/rig.sh
-
-# stop the agent first (rig_down would too), then remove what it pinned
-trap 'set +e; rig_kgate_stop; rig_down' EXIT
-
-rig_up || exit 1
-export KGATE_PIN_ROOT=/sys/fs/bpf/$RIG_ID KGATE_STATE_DIR=$RIG_DIR/state KGATE_RUN_DIR=$RIG_DIR/run
+e2e_up
 rig_add_client eu2 10.10.1.2 - || exit 1 # the orders-svc identity CIDR
 RIG_NS_EU2=$RIG_LAST_NS
 rig_add_client qz 10.30.0.2 - || exit 1 # the quarantined region
@@ -48,7 +41,6 @@ if ! ip -n "$RIG_NS_BROKER" link show "$RIG_BROKER_IF" | grep -q "xdp "; then
 	exit 1
 fi
 
-rc=0
 health=$(rig_exec "$RIG_NS_BROKER" /usr/bin/python3 -c '
 import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9464/healthz", timeout=5).status)' 2>&1)
 if [ "$health" = 200 ]; then

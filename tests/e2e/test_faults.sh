@@ -233,8 +233,8 @@ drain_and_consume
 a=$($PY "$FPY" audit "$W/kafka.jsonl" "$W/stats.json" --kafka --first 1 --window "$T_KILL" "$T_RESTART")
 arc=$?
 echo "   1: $a"
-row "1 SIGKILL" "audit: counted decisions = records + gap-declared loss; no dup seq" \
-	"$(jget "$a" '"counted %d = %d records + %d lost (%d gap records), %d decided with no agent; %d dups, seq %s..%s" % (counted, decision_records, lost_deny + lost_allow, gap_records, in_window, duplicates, first_seq, last_seq)')" \
+row "1 SIGKILL" "audit: counted decisions = records' counts + gap-declared loss; no dup seq" \
+	"$(jget "$a" '"counted %d = %d in %d records + %d lost (%d gap records), %d decided with no agent; %d dups, seq %s..%s" % (counted, decisions, decision_records, lost_deny + lost_allow, gap_records, in_window, duplicates, first_seq, last_seq)')" \
 	"$([ $arc -eq 0 ] && echo ok || echo FAIL)"
 F1_LAST=$(jget "$a" last_seq)
 
@@ -274,7 +274,7 @@ arc=$?
 echo "   2: $a"
 catchup=$(echo "$T_EMPTY - $T_UP" | bc)
 row "2 audit down ${OUTAGE}s" "back: delivered exactly once, in order; counts = counters" \
-	"$(jget "$a" '"seq %s..%s, %d dups, in order %s, counted %d = %d + %d lost" % (first_seq, last_seq, duplicates, in_order and contiguous, counted, decision_records, lost_deny + lost_allow)'); spool empty $(printf '%.1f' "$catchup") s after up (${delivered_before%.*} -> ${delivered_after%.*} delivered)" \
+	"$(jget "$a" '"seq %s..%s, %d dups, in order %s, counted %d = %d + %d lost" % (first_seq, last_seq, duplicates, in_order and contiguous, counted, decisions, lost_deny + lost_allow)'); spool empty $(printf '%.1f' "$catchup") s after up (${delivered_before%.*} -> ${delivered_after%.*} delivered)" \
 	"$([ $arc -eq 0 ] && echo ok || echo FAIL)"
 
 # ---- 3. a broken policy applied under load ------------------------------------------------
@@ -331,7 +331,7 @@ a=$($PY "$FPY" audit "$W/kafka.jsonl" "$W/stats.json" --kafka --first 1)
 arc=$?
 echo "   end: $a"
 row "all" "whole run: audit = counters, exactly once, in order" \
-	"$(jget "$a" '"seq %s..%s, %d dups, counted %d = %d + %d lost (%d gaps)" % (first_seq, last_seq, duplicates, counted, decision_records, lost_deny + lost_allow, gap_records)')" \
+	"$(jget "$a" '"seq %s..%s, %d dups, counted %d = %d + %d lost (%d gaps)" % (first_seq, last_seq, duplicates, counted, decisions, lost_deny + lost_allow, gap_records)')" \
 	"$([ $arc -eq 0 ] && echo ok || echo FAIL)"
 
 # the broker holds nothing a denied request carried

@@ -19,39 +19,19 @@
 # removes them (and the iptables rules and routes it added live in those namespaces).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-[ "$(id -u)" -eq 0 ] || { echo "test_flows: needs root (netns, BPF)" >&2; exit 1; }
-KGATE=$(realpath "${KGATE:-${BUILD:-build}/kgate}")
-[ -x "$KGATE" ] || { echo "test_flows: $KGATE not built" >&2; exit 1; }
-BUILD=${BUILD:-build}
-FLOOD=$(realpath "$BUILD/tests/syn_flood")
-[ -x "$FLOOD" ] || { echo "test_flows: $FLOOD not built" >&2; exit 1; }
-PY=/usr/bin/python3
+NAME=test_flows
+source tests/e2e/lib_agent.sh
+FLOOD=$(e2e_tool "$BUILD/tests/syn_flood") || exit 1
 CONNS=${FLOWS_CONNS:-20}
 FLOOD_S=${FLOWS_FLOOD_S:-4}
 # spoofed SYNs sent: more than kg_syns holds (65,536), and than the old flow table did
 FLOOD_N=${FLOWS_FLOOD_N:-200000}
-T0=$(date +%s)
-source scripts/rig.sh
 
-trap 'set +e; rig_kgate_stop; rig_down' EXIT
-
-rc=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	rc=1
-}
-jget() { "$PY" -c "import json,sys; d=json.loads(sys.argv[1]); print($2)" "$1"; }
-stats() { "$KGATE" stats --iface "$RIG_BROKER_IF" -o json; }
 counter() { "$PY" -c "import json,sys; print(json.loads(sys.argv[1])['counters'].get('$2', 0))" "$1"; }
 
-rig_up || exit 1
-export KGATE_PIN_ROOT=/sys/fs/bpf/$RIG_ID KGATE_STATE_DIR=$RIG_DIR/state KGATE_RUN_DIR=$RIG_DIR/run
+e2e_up
 cp tests/e2e/policies/evasion.yaml "$RIG_DIR/policy.yaml"
-rig_spawn "$RIG_NS_BROKER" kgate "$KGATE" run --iface "$RIG_BROKER_IF" \
-	--policy "$RIG_DIR/policy.yaml" --audit-file /dev/null --node "fl-$RIG_ID"
-KGATE_PID=$RIG_LAST_PID
-rig_kgate_wait "$KGATE_PID" || { FAILED=1; exit 1; }
+e2e_agent --policy "$RIG_DIR/policy.yaml" --audit-file /dev/null --node "fl-$RIG_ID"
 
 # ---- 1. SYN flood ----------------------------------------------------------------------
 # The broker's answers to spoofed sources end at the router, as on the internet; the

@@ -82,6 +82,11 @@ static void full_event(struct kg_event *ev)
 	memcpy(ev->client_id, "producer", 8);
 	ev->topic_len = 6;
 	memcpy(ev->topic, "orders", 6);
+	/* a run's summary: 37 identical decisions over 12 us, 5 others past the budget */
+	ev->count = 37;
+	ev->first_ts = 345;
+	ev->folded = 5;
+	ev->folded_deny = 2;
 }
 
 static const struct kg_event_names full_names = {
@@ -98,7 +103,9 @@ static void test_codec_full_record(void)
 	const char *want =
 		"{\"node\":\"broker-1\",\"seq\":17,\"time\":\"2026-11-27T23:35:00.123456789Z\","
 		"\"ts_ns\":1795822500123456789,\"ktime_ns\":12345,\"kind\":\"topic\","
-		"\"verdict\":\"reject\",\"enforced\":true,\"sample\":1,\"rule\":\"no-eu-writes\",\"rule_id\":3,"
+		"\"verdict\":\"reject\",\"enforced\":true,\"sample\":1,\"count\":37,"
+		"\"first_ts\":1795822500123444789,\"last_ts\":1795822500123456789,\"folded\":5,"
+		"\"folded_deny\":2,\"rule\":\"no-eu-writes\",\"rule_id\":3,"
 		"\"policy_version\":\"2026-11-27.1\",\"version_id\":7,\"gen\":1,\"family\":4,"
 		"\"src_ip\":\"10.1.2.3\",\"src_port\":40000,\"dst_ip\":\"10.9.9.9\","
 		"\"dst_port\":9092,\"region\":\"eu\",\"region_id\":1,\"principal\":\"alice\","
@@ -963,13 +970,17 @@ static void test_pipeline_metrics_text(void)
 	ev.reason = KD_ERR_TLS;
 	kg_audit_event(a, &ev);
 	kg_metrics_render(&(struct kg_metrics_sources){.audit = a}, &b);
+	/* decisions are counted by each record's count (full_event: a summary of 37) */
 	CU_ASSERT_PTR_NOT_NULL(
 		strstr(b.p, "kgate_decisions_total{verdict=\"reject\",operation=\"produce\",rule="
-			    "\"no-eu-writes\",enforced=\"true\"} 2\n"));
+			    "\"no-eu-writes\",enforced=\"true\"} 74\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_decisions_total{verdict=\"allow\",operation="
-					   "\"consume\",rule=\"\",enforced=\"true\"} 2\n"));
+					   "\"consume\",rule=\"\",enforced=\"true\"} 74\n"));
 	CU_ASSERT_PTR_NOT_NULL(
-		strstr(b.p, "kgate_undecodable_total{reason=\"tls_on_plaintext\"} 1\n"));
+		strstr(b.p, "kgate_undecodable_total{reason=\"tls_on_plaintext\"} 37\n"));
+	/* and the decisions past the budget they carry (5 each, 2 of them denies) */
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_audit_folded_total{class=\"deny\"} 8\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_audit_folded_total{class=\"allow\"} 12\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "kgate_audit_records_total 4\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.p, "# TYPE kgate_decisions_total counter\n"));
 	kg_buf_free(&b);

@@ -338,6 +338,7 @@ static int ref_encode(char *buf, size_t len, const struct kg_event *ev,
 	char t[40], ip[INET6_ADDRSTRLEN];
 	const __u8 *u = ev->uuid;
 	struct tm tm;
+	__u64 first;
 
 	kg_buf_fixed(&w, buf, len);
 	gmtime_r(&sec, &tm);
@@ -362,6 +363,18 @@ static int ref_encode(char *buf, size_t len, const struct kg_event *ev,
 	} else {
 		kg_buf_printf(&w, ",\"sample\":1");
 	}
+	/* README: count 1 for an event with no fold information; first_ts is the record's
+	 * time less the span from the first to the last decision, not before 1970 */
+	if (ev->first_ts == 0 || ev->first_ts > ev->ts_ns)
+		first = wall_ns;
+	else if (ev->ts_ns - ev->first_ts >= wall_ns)
+		first = 0;
+	else
+		first = wall_ns - (ev->ts_ns - ev->first_ts);
+	kg_buf_printf(&w, ",\"count\":%u,\"first_ts\":%llu,\"last_ts\":%llu,\"folded\":%u,"
+		      "\"folded_deny\":%u",
+		      ev->count == 0 && ev->folded == 0 ? 1 : ev->count, (unsigned long long)first,
+		      (unsigned long long)wall_ns, ev->folded, ev->folded_deny);
 	ref_opt(&w, "rule", has_rule ? names->rule : NULL);
 	if (has_rule)
 		kg_buf_printf(&w, ",\"rule_id\":%u", ev->rule_id);
@@ -443,6 +456,25 @@ static void rnd_event(struct kg_event *ev, struct kg_event_names *nm)
 	memset(ev, 0, sizeof(*ev));
 	memset(nm, 0, sizeof(*nm));
 	ev->ts_ns = rnd() >> rnd_below(64);
+	/* a run's summary, one decision, a record that only carries folded ones, none set */
+	switch (rnd_below(4)) {
+	case 0:
+		ev->count = (__u32)rnd_below(100000) + 2;
+		ev->first_ts = ev->ts_ns - (rnd() >> rnd_below(64)) % (ev->ts_ns + 1);
+		break;
+	case 1:
+		ev->count = 1;
+		ev->first_ts = rnd_below(2) ? ev->ts_ns : rnd(); /* any: clamped */
+		break;
+	case 2:
+		ev->count = 0;
+		ev->first_ts = ev->ts_ns;
+		break;
+	}
+	if (rnd_below(2)) {
+		ev->folded = (__u32)rnd();
+		ev->folded_deny = (__u32)rnd() % (ev->folded + 1);
+	}
 	ev->flow.family = (__u8[]){4, 4, 6, 0}[rnd_below(4)];
 	for (int i = 0; i < 16; i++) {
 		ev->flow.saddr[i] = (__u8)rnd();

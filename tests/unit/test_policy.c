@@ -817,6 +817,12 @@ static void test_errors(void)
 	p.audit_allow = 256;
 	expect_error(&p, "1:1", "audit_allow");
 	p.audit_allow = 10;
+	p.budget = KG_BUDGET_MIN - 1;
+	expect_error(&p, "1:1", "audit.budget 1: from 2 to 1000000 records per second, or off");
+	p.budget = KG_FLOW_BUDGET;
+	p.fold_window_ms = KG_FOLD_WINDOW_MAX_MS + 1;
+	expect_error(&p, "1:1", "audit.fold 3600001 ms");
+	p.fold_window_ms = KG_FOLD_WINDOW_MS;
 	p.default_action = 9;
 	expect_error(&p, "1:1", "default: unknown action");
 	p.default_action = 0;

@@ -100,6 +100,9 @@ static void test_shipped_residency_decides(void)
 			0);
 	CU_ASSERT_EQUAL(p.mode, KG_MODE_ENFORCE);
 	CU_ASSERT_EQUAL(p.audit_allow, 100);
+	/* audit.fold and audit.budget left out: the defaults */
+	CU_ASSERT_EQUAL(p.fold_window_ms, KG_FOLD_WINDOW_MS);
+	CU_ASSERT_EQUAL(p.budget, KG_FLOW_BUDGET);
 	CU_ASSERT_EQUAL(p.nregions, 2);
 	CU_ASSERT_EQUAL(kg_ref_decide(&p, NULL, "eu", NULL, KG_OP_PRODUCE, "eu.orders", &idx),
 			KG_ACT_ALLOW);
@@ -126,6 +129,7 @@ struct err_case {
 };
 
 #define HEAD "version: v1\ndefault: allow\n"
+#define HEAD_LISTENER HEAD "listeners:\n  - port: 9092\n"
 
 static const struct err_case err_cases[] = {
 	/* unknown keys, at the key */
@@ -233,6 +237,17 @@ static const struct err_case err_cases[] = {
 	{"audit 1-in-N trailing", HEAD "audit: {allow: 1-in-10x}\n", "3:16: ", "is none of"},
 	{"audit a scalar", HEAD "audit: all\n", "3:8: ", "audit: expected a mapping"},
 	{"audit without allow", HEAD "audit: {}\n", "3:8: ", "missing required key \"allow\""},
+	{"audit fold past an hour", HEAD "audit: {allow: all, fold: 2h}\n", "3:27: ",
+	 "audit.fold: \"2h\" is neither off nor a duration"},
+	{"audit fold in microseconds", HEAD "audit: {allow: all, fold: 1500us}\n", "3:27: ",
+	 "in whole milliseconds"},
+	{"audit fold a number", HEAD "audit: {allow: all, fold: 5}\n", "3:27: ", "audit.fold"},
+	{"audit budget below 2", HEAD "audit: {allow: all, budget: 1}\n", "3:29: ",
+	 "is not an integer from 2 to 1000000"},
+	{"audit budget words", HEAD "audit: {allow: all, budget: lots}\n", "3:29: ",
+	 "audit.budget (records per second per connection, or off)"},
+	{"audit budget quoted", HEAD "audit: {allow: all, budget: \"10\"}\n", "3:29: ",
+	 "expected an unquoted integer"},
 	/* limits */
 	{"rule name too long",
 	 HEAD "rules:\n  - name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
@@ -274,6 +289,33 @@ static const struct err_case err_cases[] = {
 	 "4:23: ", "used again through a YAML alias"},
 	{"undefined alias", HEAD "rules: *nope\n", "3:8: ", "YAML syntax: "},
 };
+
+/* audit.fold and audit.budget: values, off, and what the compiler makes of them. */
+static void test_audit_fold_budget(void)
+{
+	static const char on[] = HEAD_LISTENER "audit: {allow: all, fold: 250ms, budget: 40}\n",
+			  off[] = HEAD_LISTENER "audit: {allow: none, fold: off, budget: off}\n";
+	struct kg_compiled c;
+	struct kg_policy p;
+	char err[512];
+
+	CU_ASSERT_FATAL(kg_policy_load_yaml(write_tmp(on, sizeof(on) - 1), &p, err,
+					    sizeof(err)) == 0);
+	CU_ASSERT_EQUAL(p.fold_window_ms, 250);
+	CU_ASSERT_EQUAL(p.budget, 40);
+	CU_ASSERT_FATAL(kg_compile(&p, &c, err, sizeof(err)) == 0);
+	CU_ASSERT_EQUAL(c.config.fold_window_ms, 250);
+	CU_ASSERT_EQUAL(c.config.budget_cost_ns, 25000000); /* a record: 1/40 s of budget */
+	kg_compiled_free(&c);
+	kg_policy_free(&p);
+	CU_ASSERT_FATAL(kg_policy_load_yaml(write_tmp(off, sizeof(off) - 1), &p, err,
+					    sizeof(err)) == 0);
+	CU_ASSERT(p.fold_window_ms == 0 && p.budget == 0);
+	CU_ASSERT_FATAL(kg_compile(&p, &c, err, sizeof(err)) == 0);
+	CU_ASSERT(c.config.fold_window_ms == 0 && c.config.budget_cost_ns == 0);
+	kg_compiled_free(&c);
+	kg_policy_free(&p);
+}
 
 static void test_errors(void)
 {
@@ -626,6 +668,7 @@ int register_policy_yaml_tests(void)
 	static const struct cu_test tests[] = {
 		{"shipped policies load and compile", test_shipped_policies},
 		{"residency.yaml decides", test_shipped_residency_decides},
+		{"audit fold and budget", test_audit_fold_budget},
 		{"every error class with its LINE:COL", test_errors},
 		{"file errors are 0:0", test_io_errors},
 		{"region limit", test_region_limit},

@@ -203,16 +203,21 @@ int tc_run(const uint8_t *in, size_t len, uint8_t *out, size_t *outlen)
 	return o.retval;
 }
 
-__u64 counter(__u32 idx)
+__u64 percpu_sum(int fd, __u32 idx)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	__u64 vals[ncpu], sum = 0;
 
-	if (bpf_map_lookup_elem(dp.m.counters, &idx, vals))
+	if (bpf_map_lookup_elem(fd, &idx, vals))
 		return 0;
 	for (int i = 0; i < ncpu; i++)
 		sum += vals[i];
 	return sum;
+}
+
+__u64 counter(__u32 idx)
+{
+	return percpu_sum(dp.m.counters, idx);
 }
 
 /* ---- connections ----------------------------------------------------------- */
@@ -556,6 +561,9 @@ void policy_start(struct kg_policy *p, const char *version, int default_action)
 		snprintf(p->version, sizeof(p->version), "%s", version);
 	p->default_action = default_action;
 	p->audit_allow = 1;
+	/* every decision its own event: the cases read them one by one (storms.c folds) */
+	p->fold_window_ms = 0;
+	p->budget = 0;
 	p->listeners[0].port = PORT;
 	p->listeners[0].on_undecodable = KG_ACT_RESET;
 	p->nlisteners = 1;

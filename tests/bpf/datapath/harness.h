@@ -84,6 +84,8 @@ int dp_sweep(struct kg_sweep_stats *st);
 __u32 max_entries(int fd);
 /* Limit records (KG_EV_LIMIT) of limit (enum kg_limit) among the last packet's events. */
 int limit_records(int limit);
+/* Entry idx of a per-CPU array of __u64 (fd), summed over CPUs. */
+__u64 percpu_sum(int fd, __u32 idx);
 
 /* ---- connections ----------------------------------------------------------- */
 
@@ -293,6 +295,13 @@ void test_slot_stalled_reset(void);
 void test_source_quota(void);
 void test_skip_fast_counts_in(void);
 void test_syn_keeps_answered_handshake(void);
+/* storms.c */
+void test_storm_folds_exactly(void);
+void test_storm_window_expiry(void);
+void test_storm_runs_broken_and_ended(void);
+void test_storm_budget(void);
+void test_storm_sweep(void);
+void test_storm_shared_entry(void);
 /* differential.c */
 void test_differential(void);
 

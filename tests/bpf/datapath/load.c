@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "agent/datapath/datapath.h"
+#include "kgate_tc.skel.h"
 #include "harness.h"
 #include "kgate_tc.skel.h"
 
