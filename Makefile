@@ -287,7 +287,7 @@ $(BUILD)/tests/mock_broker: tests/tools/mock_broker.c | $(BUILD)/tests
 $(BUILD)/tests/syn_flood: tests/tools/syn_flood.c | $(BUILD)/tests
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
 
-# test scaffolding only: the SASL front the mock lacks (DESIGN §8)
+# test scaffolding only: the SASL front the mock lacks (docs/DESIGN.md §8)
 $(BUILD)/tests/sasl_front: tests/tools/sasl_front.c tests/lib/wire.h | $(BUILD)/tests
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lcrypto
 

@@ -859,7 +859,7 @@ def write_md(res, path, png):
             w(f"Segments ahead, segments dropped while another of the connection's was being "
               f"decoded (TC ingress), resets, per run (median): {f['ooo_kgate_ahead']}.\n")
         if f.get("idle_connections"):
-            w("Idle connections (more than the 32,768 the flow table held before issue 13): "
+            w("Idle connections (more than the 32,768 an LRU flow table once held): "
               + "; ".join(
                 f"{v}: {x['opened']:,} opened in {x['open_s']} s, oldest 100 probed "
                 f"{x['oldest']}, newest 100 {x['newest']}, midstream {x['midstream']}"

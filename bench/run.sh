@@ -401,7 +401,7 @@ scratch_up() {
 
 # flows: kernel memory per million flows; established connections under a SYN flood;
 # throughput with loss and reordering (XDP and TC ingress); 40,000 idle connections (the
-# flow table held 32,768 before issue 13).
+# flow table of 32,768 entries once evicted the oldest).
 part_flows() {
 	local r v j n a p t0 flood_s settle pre tot nm tmac np pids
 	part_begin flows

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Retransmissions (DESIGN §2): bytes before the flow's next sequence number were
+ * Retransmissions (docs/DESIGN.md §2): bytes before the flow's next sequence number were
  * decided already. The last KG_RETX_SLOTS segments the decoder read are remembered in
  * the flow (kg_retx): where the decoder had read fields, a retransmission of them must
  * hash the same, and the rewrites made the first time are made again; bytes the decoder

@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-/* Operation class of a request, from its api_key (DESIGN §3). */
+/* Operation class of a request, from its api_key (docs/DESIGN.md §3). */
 #define KG_OPS(X)                                                                                  \
 	X(KG_OP_OTHER, "other")                                                                    \
 	X(KG_OP_PRODUCE, "produce")                                                                \

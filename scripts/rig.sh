@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# The end-to-end rig (DESIGN §8): client hosts per region, a router, a broker host
+# The end-to-end rig (docs/DESIGN.md §8): client hosts per region, a router, a broker host
 # running librdkafka's mock cluster, and a quarantine host, each a network namespace
 # with a unique name per run. Used by tests/e2e and scripts/demo.sh.
 #

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""The largest file and the largest function of each source folder, in lines: what issue 14's
-note compares before and after a change of the layout.
+"""The largest file and the largest function of each source folder, in lines: what a layout
+change's note compares before and after.
 
   scripts/sizes.py [--rev REV] [FOLDER...]     (default: agent/'s folders and bpf/)
 

@@ -2,7 +2,7 @@
 /*
  * Policy compiler: struct kg_policy -> the contents of one generation of the policy maps
  * (maps/kgate_maps.h), so that the datapath's two lookups and short walk give exactly the
- * first-match decision of DESIGN §4.
+ * first-match decision of docs/DESIGN.md §4.
  *
  * Rules. Rule i becomes kg_rules[i]: one bitmask per dimension over the dimension's ids
  * ("any" = all ones, negations folded in), so a dimension test is one bit test.

@@ -3,7 +3,7 @@
  * agent/policy: the policy language and what becomes of it. The policy in memory
  * (model.c, this header), read from YAML (yaml.c), its compiler into the datapath's map
  * contents (compile.c), a reference evaluator written from the first-match rule of
- * DESIGN §4 (ref.c: no shared code with the compiler, the differential tests compare the
+ * docs/DESIGN.md §4 (ref.c: no shared code with the compiler, the differential tests compare the
  * two), the writer of one generation of the maps and the flip (write.c), and the policy
  * store with the names of an event's ids (store.c, names.c).
  *

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Reference evaluator: DESIGN §4 read literally, over the policy as written. "Rules are
+ * Reference evaluator: docs/DESIGN.md §4 read literally, over the policy as written. "Rules are
  * evaluated in file order; the first rule whose every given dimension matches decides;
  * no match takes default." Plain loops and string comparisons, no ids, no tables and no
  * code shared with the compiler (compile.c): the differential tests hold the

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The policy language (README "Policy language", DESIGN §4): one YAML document, read with
+ * The policy language (README "Policy language", docs/DESIGN.md §4): one YAML document, read with
  * libyaml's document API, checked against a fixed schema and turned into a struct
  * kg_policy. Every error is "LINE:COL: message" with the 1-based position of the node at
  * fault (the key for unknown or repeated keys, the value for bad values, the mapping for

@@ -3,7 +3,7 @@
 # test_lifecycle.sh, as root): the checks and their counts, commands in the namespaces,
 # and the rig: client netns NSC (CIP, region "eu" in the tests' policies) -- veth --
 # broker netns NSB (BIP), with librdkafka's mock cluster on 127.0.0.1:PORT in NSB behind
-# DNAT, so kgate on IFB sees every connection on port 9092 (DESIGN §8): B DNATs
+# DNAT, so kgate on IFB sees every connection on port 9092 (docs/DESIGN.md §8): B DNATs
 # BIP:9092 to the mock (route_localnet), C DNATs 127.0.0.1:PORT back to BIP:9092.
 # Commands run in B with `nsenter --net` (not `ip netns exec`, which remounts /sys and
 # would hide /sys/fs/bpf).

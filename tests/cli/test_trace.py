@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """`kgate audit trace` and `kgate observe` over recorded audit records, without root or a
 broker: tests/cli/trace/records.jsonl (SYNTHETIC write and read records in the schema of
-issue 12, made by tests/tools/trace_records.py until the datapath writes them; its
-docstring tells the scenario) -> the answer each trace must give (JSON, checked field by
+the README's "Audit records", made by tests/tools/trace_records.py, whose docstring tells
+the scenario; tests/e2e/test_evidence.sh traces records the datapath wrote) -> the answer each trace must give (JSON, checked field by
 field) and the text it must print (the .golden files; KGATE_GOLDEN_UPDATE=1 rewrites them,
 then read the diff). Variants of the records, made here, prove each anomaly and each way a
 link can fail. The audit topic (librdkafka's mock cluster) is tests/agent/test_trace.sh.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * sasl_front: TEST SCAFFOLDING ONLY (DESIGN §8). Not part of kgate, never deployed.
+ * sasl_front: TEST SCAFFOLDING ONLY (docs/DESIGN.md §8). Not part of kgate, never deployed.
  *
  * librdkafka's mock cluster speaks no SASL, so a client configured with
  * security.protocol=SASL_PLAINTEXT cannot talk to it. This front stands where the broker

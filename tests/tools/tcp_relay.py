@@ -3,7 +3,7 @@
 """TEST-ONLY TCP relay for the end-to-end rig (scripts/rig.sh); not part of kgate.
 
 Why it exists: the mock cluster listens on 127.0.0.1 and advertises that address.
-For IPv4 the rig uses DNAT (DESIGN §8). IPv6 cannot be DNATed to a loopback address
+For IPv4 the rig uses DNAT (docs/DESIGN.md §8). IPv6 cannot be DNATed to a loopback address
 (there is no route_localnet for IPv6), so for IPv6 clients the rig relays instead:
 
   broker namespace:  [brokerIP6]:9092  -> 127.0.0.1:<target>   (--connect-file)

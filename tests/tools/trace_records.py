@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """Synthetic audit records for `kgate audit trace` and `kgate observe` tests: decisions,
-`write` and `read` records (the schema agreed in issue 12: README, "Audit records"),
+`write` and `read` records (the schema of the README's "Audit records"),
 gap and policy records, from two nodes, with times relative to --base-ns.
 
 SYNTHETIC: written by hand in the schema until the datapath produces write and read

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Unit tests of the policy compiler (agent/policy/compile.c) against the reference
- * evaluator (agent/policy/ref.c), DESIGN §4:
+ * evaluator (agent/policy/ref.c), docs/DESIGN.md §4:
  *
  *  - semantics, each with the decision both evaluators must give: exact vs prefix,
  *    nested prefixes in every order, topic wildcards, negated regions (a source in no

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Segments ahead of the next expected byte (in-order normalization, DESIGN §2): when the
+ * Segments ahead of the next expected byte (in-order normalization, docs/DESIGN.md §2): when the
  * bytes missing before one lie wholly inside what the decoder skips by length (a record
  * set, the rest of a client id or of a frame), the decoder goes on from the segment, the
  * missing bytes become a hole (they pass whenever they come), and the segment is decoded

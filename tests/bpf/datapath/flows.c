@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Connections and their state (DESIGN §7): handshakes apart from established
+ * Connections and their state (docs/DESIGN.md §7): handshakes apart from established
  * connections, a small entry per connection and a pool slot only while it is needed, and
  * each limit's stated outcome: a SYN flood evicts no established connection, a full pool
  * drops (the client retransmits), a full table refuses the handshake with a RST, a
