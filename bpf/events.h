@@ -280,7 +280,10 @@ __attribute__((noinline)) int kg_fold_dec(struct kg_flow *f, struct kg_evbatch *
 	struct kg_rec_dec *d;
 	struct kg_fold *e;
 	__u64 ts, window, cost;
-	bool same = (gs >> 1) & KG_SAME_DEC, deny;
+	/* identical decision and context: a policy applied since (its version and
+	 * generation), a new region or principal starts a new run */
+	bool same = ((gs >> 1) & (KG_SAME_DEC | KG_SAME_CTX)) == (KG_SAME_DEC | KG_SAME_CTX);
+	bool deny;
 
 	e = bpf_map_lookup_elem(&kg_folds, &i);
 	if (!e)

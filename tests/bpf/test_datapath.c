@@ -131,6 +131,8 @@ static const struct {
 	  test_storm_budget },
 	{ "storm: the agent's sweep sends a quiet connection's summary once", test_storm_sweep },
 	{ "storm: a shared fold entry sends the other's count first", test_storm_shared_entry },
+	{ "storm: a policy applied mid-run ends the run; the new version's own records",
+	  test_storm_run_ends_at_policy_change },
 };
 
 static int register_cases(CU_pSuite s)

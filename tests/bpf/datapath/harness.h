@@ -302,6 +302,7 @@ void test_storm_runs_broken_and_ended(void);
 void test_storm_budget(void);
 void test_storm_sweep(void);
 void test_storm_shared_entry(void);
+void test_storm_run_ends_at_policy_change(void);
 /* differential.c */
 void test_differential(void);
 

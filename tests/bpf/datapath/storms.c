@@ -235,6 +235,48 @@ void test_storm_runs_broken_and_ended(void)
 }
 
 /*
+ * A policy applied in the middle of a run: the run ends there. Decisions made under the
+ * new version are never counted in a record that names the old one (its rule ids index
+ * the old policy's rules): the first is a record of its own, the next ones its run.
+ */
+void test_storm_run_ends_at_policy_change(void)
+{
+	struct tally t = {};
+	struct pkt_spec br;
+	struct conn c;
+	__u32 va, vb, under_b = 0;
+	struct kg_policy p;
+
+	apply_fold(60000, 0);
+	va = dp.version;
+	broker_open(&c, "10.20.0.41", &br, 9100);
+	produce_answered(&c, &br, "eu.orders", &t);
+	CU_ASSERT(dp.nev == 1 && dp.ev[0].version_id == va);
+	base_policy(&p, KG_MODE_ENFORCE);
+	snprintf(p.version, sizeof(p.version), "%s", "storm-b");
+	p.fold_window_ms = 60000;
+	CU_ASSERT_EQUAL_FATAL(dp_apply(&p), 0);
+	kg_policy_free(&p);
+	vb = dp.version;
+	CU_ASSERT_NOT_EQUAL_FATAL(va, vb);
+	for (int i = 0; i < 5; i++) {
+		produce_answered(&c, &br, "eu.orders", &t);
+		for (int j = 0; j < dp.nev; j++) {
+			CU_ASSERT(dp.ev[j].count == 0 || dp.ev[j].version_id == vb);
+			under_b += dp.ev[j].version_id == vb ? dp.ev[j].count : 0;
+		}
+	}
+	produce_answered(&c, &br, "public", &t); /* a different decision: the run's summary */
+	for (int j = 0; j < dp.nev; j++)
+		if (dp.ev[j].verdict == KG_ACT_REJECT) {
+			CU_ASSERT_EQUAL(dp.ev[j].version_id, vb);
+			under_b += dp.ev[j].count;
+		}
+	CU_ASSERT_EQUAL(under_b, 5);
+	CU_ASSERT_EQUAL(t.count[KG_LOST_DENY], 6);
+}
+
+/*
  * The budget: past it a connection's decisions are counted, not recorded; the next record
  * carries how many (folded, folded_deny); identical ones go on their run's count; at the
  * connection's end, a record of count 0 carries what is left.
